@@ -1,0 +1,118 @@
+"""Command line: python -m kpilib {demo,ingest,kpi,list}. Its arguments and JSON output are a
+public interface for scripts and scheduled jobs: change them only compatibly."""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from datetime import date, timedelta
+
+from . import KPIS, Filters, Store, get, run
+from .ingest import IngestError, ingest
+from .periods import data_span
+from .settings import store_path
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2025-01-31") from None
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m kpilib",
+                                 description="E-commerce KPIs over a store of exports.")
+    sub = ap.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("demo", help="write the demo shop into a store")
+    p.add_argument("--store")
+    p.add_argument("--months", type=int, default=18)
+    p.add_argument("--scale", type=float, default=1.0)
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--end", type=_date, help="last day (default: end of last month)")
+
+    p = sub.add_parser("ingest", help="validate exports and add them to the store")
+    p.add_argument("files", nargs="+")
+    p.add_argument("--store")
+    p.add_argument("--dry-run", action="store_true", help="validate and report, write nothing")
+
+    p = sub.add_parser("kpi", help="compute one KPI")
+    p.add_argument("name")
+    p.add_argument("--store")
+    p.add_argument("--start", type=_date, help="first day (default: 30 days before --end)")
+    p.add_argument("--end", type=_date, help="last day (default: latest day with data)")
+    p.add_argument("--channel", action="append", default=[], help="repeat for several")
+    p.add_argument("--by", choices=["day", "week", "month", "channel", "device"])
+    p.add_argument("--format", choices=["json", "csv"], default="json")
+
+    sub.add_parser("list", help="every KPI with its definition")
+
+    args = ap.parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except (IngestError, ValueError, KeyError) as e:
+        print(f"error: {e.args[0] if isinstance(e, KeyError) else e}", file=sys.stderr)
+        return 2
+
+
+def _demo(args) -> int:
+    from . import demo
+
+    store = Store(store_path(args.store))
+    if not store.is_empty():
+        raise ValueError(f"{store.path} already holds data; give an empty --store")
+    shop = demo.generate(months=args.months, scale=args.scale, seed=args.seed, end=args.end)
+    demo.write(store, shop)
+    print(f"demo shop written to {store.path}: {len(shop.orders):,} orders, "
+          f"{int(shop.traffic.sessions.sum()):,} sessions, "
+          f"{shop.traffic.date.min()} to {shop.traffic.date.max()}")
+    return 0
+
+
+def _ingest(args) -> int:
+    store = Store(store_path(args.store))
+    reports = ingest(store, args.files, dry_run=args.dry_run)
+    for r in reports:
+        print(r.summary())
+    if args.dry_run:
+        print("dry run: nothing was written.")
+    return 0
+
+
+def _kpi(args) -> int:
+    kpi = get(args.name)
+    store = Store(store_path(args.store))
+    con = store.connect()
+    end = args.end
+    if end is None:
+        span = data_span(con)
+        if span is None:
+            raise ValueError(f"the store {store.path} is empty; give --end or ingest data")
+        end = span[1]
+    start = args.start or end - timedelta(days=29)
+    df = run(con, kpi, Filters(start, end, tuple(args.channel)), args.by)
+    if "period" in df:
+        df["period"] = df["period"].map(date.isoformat)
+    if kpi.unit == "money":
+        df["value"] = df["value"].round(2)
+    records = [{k: (None if isinstance(v, float) and math.isnan(v) else v)
+                for k, v in rec.items()} for rec in df.to_dict("records")]
+    if args.format == "json":
+        print(json.dumps(records, ensure_ascii=False))
+    else:
+        df.to_csv(sys.stdout, index=False)
+    return 0
+
+
+def _list(args) -> int:
+    for k in KPIS.values():
+        print(f"{k.name} ({k.unit}) - {k.label}: {k.definition}")
+    return 0
+
+
+COMMANDS = {"demo": _demo, "ingest": _ingest, "kpi": _kpi, "list": _list}
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,21 @@
+"""The one error ingest raises: a message a shop manager can act on, never a traceback."""
+from __future__ import annotations
+
+
+class IngestError(Exception):
+    def __init__(self, file: str, message: str, column: str | None = None,
+                 examples: list[tuple[int, str]] | None = None):
+        self.file, self.column, self.examples = file, column, examples or []
+        text = f"{file}: "
+        if column:
+            text += f"column '{column}': "
+        text += message
+        if self.examples:
+            shown = ", ".join(f"row {r}: {_show(v)}" for r, v in self.examples[:5])
+            text += f" For example {shown}."
+        super().__init__(text)
+
+
+def _show(value) -> str:
+    s = "(empty)" if value is None else str(value)
+    return repr(s if len(s) <= 60 else s[:57] + "...")

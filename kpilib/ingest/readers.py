@@ -1,0 +1,139 @@
+"""Read an export (CSV, Parquet, .xlsx) into a DuckDB table of text columns plus `_row`.
+
+Everything is read as text first so that validation can name the exact rows whose values do not
+parse; `_row` is the row number a spreadsheet would show (the header is row 1).
+"""
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from .errors import IngestError
+
+_counter = itertools.count()
+
+
+@dataclass
+class RawInput:
+    name: str          # what the user calls it: file name, plus the sheet for workbooks
+    table: str         # DuckDB temp table with VARCHAR columns and `_row`
+    columns: list[str]  # header as in the file
+    rows: int
+
+
+def _sniff_bytes(path: Path, name: str) -> str:
+    """Refuse what is not a table at all; return the text encoding of the file."""
+    with open(path, "rb") as f:
+        head = f.read(1 << 20)
+    if not head.strip():
+        raise IngestError(name, "the file is empty.")
+    if b"\x00" in head[:4096]:
+        raise IngestError(name, "this is not a text file (it contains binary data). Export it "
+                                "again as CSV, Excel (.xlsx) or Parquet.")
+    start = head.lstrip(b"\xef\xbb\xbf \t\r\n")[:200].lower()
+    if start.startswith((b"<!doctype html", b"<html", b"<?xml", b"<head")):
+        raise IngestError(name, "this is a web page, not a data export (it was probably saved "
+                                "from the browser instead of downloaded). Use the platform's "
+                                "Export button and upload that file.")
+    try:
+        head.decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError as e:
+        # A multi-byte character cut at the 1 MiB boundary is still UTF-8.
+        if e.start >= len(head) - 3:
+            return "utf-8"
+        return "latin-1"
+
+
+def _comment_lines(path: Path, encoding: str) -> int:
+    """Lines starting with '#' above the header (GA4 report exports have them)."""
+    n = 0
+    with open(path, encoding=encoding, errors="replace") as f:
+        for line in f:
+            if line.startswith(("#", "\ufeff#")) or (n and not line.strip()):
+                n += 1
+            else:
+                break
+    return n
+
+
+def _to_utf8(path: Path, workdir: Path) -> Path:
+    """DuckDB reads UTF-8 only: re-encode a Latin-1 export, streaming, into a work file."""
+    out = workdir / f"utf8_{next(_counter)}.csv"
+    with open(path, encoding="latin-1", newline="") as src, \
+            open(out, "w", encoding="utf-8", newline="") as dst:
+        while chunk := src.read(1 << 22):
+            dst.write(chunk)
+    return out
+
+
+def read(con: duckdb.DuckDBPyConnection, path: str | Path, name: str | None = None,
+         workdir: Path | None = None) -> list[RawInput]:
+    path = Path(path)
+    name = name or path.name
+    suffix = path.suffix.lower()
+    if suffix in (".xlsx", ".xlsm"):
+        return _read_excel(con, path, name)
+    if suffix == ".parquet":
+        try:
+            rel = con.read_parquet(str(path))
+        except duckdb.Error as e:
+            raise IngestError(name, f"this is not a readable Parquet file ({_first_line(e)}).")
+        return [_to_text_table(con, rel, name)]
+    encoding = _sniff_bytes(path, name)
+    skip = _comment_lines(path, encoding)
+    if encoding != "utf-8":
+        path = _to_utf8(path, workdir or path.parent)
+    try:
+        rel = con.read_csv(str(path), header=True, all_varchar=True, skiprows=skip,
+                           strict_mode=False, null_padding=True)
+        result = _to_text_table(con, rel, name, first_row=skip + 2)
+    except duckdb.Error as e:
+        raise IngestError(name, f"the file could not be read as a table ({_first_line(e)}). "
+                                "Check that it is a CSV export with one header line.")
+    if result.rows == 0:
+        raise IngestError(name, "the file has a header but no rows.")
+    return [result]
+
+
+def _first_line(e: Exception) -> str:
+    return str(e).strip().splitlines()[0][:300]
+
+
+def _to_text_table(con, rel, name, first_row: int = 2) -> RawInput:
+    """Copy into a temp table whose columns are c0, c1, …: header text from a file never
+    becomes part of a query; ``RawInput.columns[i]`` keeps the header of ``c{i}``."""
+    table = f"raw_{next(_counter)}"
+    columns = [str(c) for c in rel.columns]
+    aliases = [f"c{i}" for i in range(len(columns))]
+    con.register(f"{table}_src", rel)
+    cols = ", ".join(f"cast({a} as varchar) as {a}" for a in aliases)
+    con.execute(f"create temp table {table} as select {cols}, "
+                f"(row_number() over () + {int(first_row) - 1})::bigint as _row "
+                f"from {table}_src as src({', '.join(aliases)})")
+    con.unregister(f"{table}_src")
+    rows = con.execute(f"select count(*) from {table}").fetchone()[0]
+    return RawInput(name, table, columns, rows)
+
+
+def _read_excel(con, path: Path, name: str) -> list[RawInput]:
+    import pandas as pd
+
+    try:
+        sheets = pd.read_excel(path, sheet_name=None, dtype=str)
+    except Exception as e:  # openpyxl raises many kinds for a broken workbook
+        raise IngestError(name, f"this is not a readable Excel workbook ({_first_line(e)}).")
+    out = []
+    for sheet, df in sheets.items():
+        df = df.dropna(how="all")
+        if df.empty:
+            continue
+        df.columns = [str(c) for c in df.columns]
+        label = name if len(sheets) == 1 else f"{name} [sheet {sheet}]"
+        out.append(_to_text_table(con, con.from_df(df.astype("string")), label))
+    if not out:
+        raise IngestError(name, "every sheet of this workbook is empty.")
+    return out

@@ -1,0 +1,39 @@
+"""Date-range presets and the span of the stored data."""
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import duckdb
+
+PRESETS = ("Last 7 days", "Last 30 days", "Last 90 days", "Month to date", "Last month",
+           "Year to date", "Custom")
+
+
+def preset_range(preset: str, anchor: date) -> tuple[date, date]:
+    """The range a preset means when the latest day with data is ``anchor``.
+
+    Presets end at the latest day with data, not at today: a shop loading monthly exports
+    would otherwise look at empty days after its last export.
+    """
+    if preset.startswith("Last ") and preset.endswith(" days"):
+        n = int(preset.split()[1])
+        return anchor - timedelta(days=n - 1), anchor
+    if preset == "Month to date":
+        return anchor.replace(day=1), anchor
+    if preset == "Last month":
+        end = anchor.replace(day=1) - timedelta(days=1)
+        return end.replace(day=1), end
+    if preset == "Year to date":
+        return anchor.replace(month=1, day=1), anchor
+    raise ValueError(f"unknown preset {preset!r}; choose from {PRESETS}")
+
+
+def data_span(con: duckdb.DuckDBPyConnection) -> tuple[date, date] | None:
+    """First and last day with orders, traffic or spend; None for an empty store."""
+    row = con.cursor().execute("""
+        select min(d), max(d) from (
+            select min(day) as d from orders union all select max(day) from orders
+            union all select min(day) from traffic union all select max(day) from traffic
+            union all select min(day) from marketing_spend
+            union all select max(day) from marketing_spend)""").fetchone()
+    return None if row[0] is None else (row[0], row[1])

@@ -1,0 +1,12 @@
+"""Every KPI by name. Pages, the command line, the README glossary and the tests read it."""
+from . import loyalty, marketing, sales, traffic
+from .kpi import Kpi
+
+KPIS: dict[str, Kpi] = {k.name: k for m in (traffic, sales, loyalty, marketing) for k in m.KPIS}
+
+
+def get(name: str) -> Kpi:
+    try:
+        return KPIS[name]
+    except KeyError:
+        raise KeyError(f"unknown KPI {name!r}; known: {', '.join(KPIS)}") from None

@@ -1,0 +1,16 @@
+"""Where the store lives: ``--store`` on the command line, else the KPILIB_STORE environment
+variable, else ``data/store`` beside the app."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_STORE = ROOT / "data" / "store"
+DEMO_STORE = ROOT / "data" / "demo-store"
+
+
+def store_path(explicit: str | os.PathLike | None = None) -> Path:
+    if explicit:
+        return Path(explicit)
+    return Path(os.environ.get("KPILIB_STORE") or DEFAULT_STORE)

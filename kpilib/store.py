@@ -1,0 +1,283 @@
+"""The store: one folder of Parquet files (one per table per month) and a manifest.
+
+Layout::
+
+    <store>/manifest.json                              the only source of truth for what is stored
+    <store>/parts/<table>/month=YYYY-MM/part-<txn>.parquet
+    <store>/.staging/<txn>/...                         files of an ingest not yet committed
+
+A write stages every new partition file, moves the files into ``parts/`` under fresh names (never
+over an existing file), and commits by atomically replacing ``manifest.json``. Until that replace,
+readers and the manifest still see the previous store; files left behind by an interrupted write
+are not referenced by the manifest and are removed by :meth:`Store.recover`. Replaced partition
+files are kept (referenced from the ingest log) so an upload can be undone exactly.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import duckdb
+
+from .schema import TABLES
+
+MANIFEST = "manifest.json"
+SETTINGS = "settings.json"
+DEFAULT_SETTINGS = {"timezone": "UTC", "currency": "EUR"}
+FORMAT = 1
+UNPARTITIONED = "all"
+
+# Derived views, built from code constants only. `day` is the shop-time calendar day every KPI
+# filters and groups on, whatever the table's own date column is called.
+DERIVED_VIEWS = (
+    "create macro in_filter(x, lst) as (len(lst) = 0 or list_contains(lst, x))",
+    "create view orders as select *, cast(ordered_at as date) as day from _orders",
+    "create view valid_orders as select * from orders where status <> 'cancelled'",
+    "create view order_items as select * from _order_items",
+    "create view refunds as select *, cast(refunded_at as date) as day from _refunds",
+    "create view traffic as select *, date as day from _traffic",
+    "create view inventory as select *, date as day from _inventory",
+    "create view products as select * from _products",
+    "create view marketing_spend as select *, date as day from _marketing_spend",
+    # First valid order over the whole history: new/returning customers and the acquisition
+    # channel must never be derived from the filtered window.
+    """create view customer_first as
+       select customer_id,
+              arg_min(order_id, (ordered_at, order_id)) as first_order_id,
+              min(ordered_at) as first_ordered_at,
+              cast(min(ordered_at) as date) as first_day,
+              arg_min(channel, (ordered_at, order_id)) as acquisition_channel
+       from valid_orders where customer_id is not null
+       group by customer_id""",
+    # Refunds count against the order's channel; refunds of cancelled orders are not returns
+    # (the order never counted as a sale). A refund whose order is not stored still counts.
+    """create view valid_refunds as
+       select r.*, coalesce(o.channel, 'unknown') as channel
+       from refunds r left join orders o using (order_id)
+       where o.status is distinct from 'cancelled'""",
+    # Valid orders of identified customers; `channel` is the customer's acquisition channel, so
+    # the channel filter selects customers by where they came from.
+    """create view customer_orders as
+       select o.order_id, o.customer_id, o.ordered_at, o.day, o.channel as order_channel,
+              f.acquisition_channel as channel, o.order_id = f.first_order_id as is_first,
+              o.gross_sales, o.discounts
+       from valid_orders o join customer_first f using (customer_id)""",
+)
+
+
+def empty_select(table: str) -> str:
+    cols = ", ".join(f"cast(null as {c.type}) as {c.name}" for c in TABLES[table].columns)
+    return f"select {cols} limit 0"
+
+
+def sha256_file(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+@dataclass
+class Source:
+    """A file that contributed rows: shown in the data inventory, used to spot re-uploads."""
+    name: str
+    sha256: str
+    table: str
+    rows: int
+    months: list[str] = field(default_factory=list)
+
+
+class Store:
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    # --- reading ---------------------------------------------------------------------------
+    @property
+    def manifest(self) -> dict:
+        try:
+            with open(self.path / MANIFEST, encoding="utf-8") as f:
+                return json.load(f)
+        except FileNotFoundError:
+            return {"format": FORMAT, "version": 0, "tables": {}, "ingests": []}
+
+    @property
+    def settings(self) -> dict:
+        """Shop settings kept with the data (timezone, reporting currency)."""
+        try:
+            with open(self.path / SETTINGS, encoding="utf-8") as f:
+                return {**DEFAULT_SETTINGS, **json.load(f)}
+        except FileNotFoundError:
+            return dict(DEFAULT_SETTINGS)
+
+    @property
+    def version(self) -> int:
+        """Increases with every commit: the UI's cache key."""
+        return self.manifest["version"]
+
+    def is_empty(self) -> bool:
+        return not any(self.manifest["tables"].values())
+
+    def files(self, table: str, manifest: dict | None = None) -> list[Path]:
+        parts = (manifest or self.manifest)["tables"].get(table, {})
+        return [self.path / p["file"] for _, p in sorted(parts.items())]
+
+    def months(self, table: str) -> dict[str, int]:
+        return {m: p["rows"] for m, p in sorted(self.manifest["tables"].get(table, {}).items())}
+
+    def connect(self) -> duckdb.DuckDBPyConnection:
+        """An in-memory DuckDB connection with one view per canonical table."""
+        con = duckdb.connect()
+        con.execute("set TimeZone = 'UTC'")
+        manifest = self.manifest
+        for name in TABLES:
+            files = [str(f) for f in self.files(name, manifest)]
+            if files:
+                # A relation, not SQL text: file paths never have to be quoted into a query.
+                con.read_parquet(files).create_view("_" + name)
+            else:
+                con.execute(f"create view _{name} as {empty_select(name)}")
+        for sql in DERIVED_VIEWS:
+            con.execute(sql)
+        return con
+
+    def sources(self) -> list[dict]:
+        return [s for ing in self.manifest["ingests"] for s in ing["sources"]]
+
+    def seen(self, sha256: str) -> dict | None:
+        """The ingest that already stored a file with this content, if any."""
+        for ing in self.manifest["ingests"]:
+            if any(s["sha256"] == sha256 for s in ing["sources"]):
+                return ing
+        return None
+
+    # --- writing ---------------------------------------------------------------------------
+    def recover(self) -> None:
+        """Remove what an interrupted write left behind; the committed store is untouched."""
+        shutil.rmtree(self.path / ".staging", ignore_errors=True)
+        (self.path / f"{MANIFEST}.tmp").unlink(missing_ok=True)
+        parts = self.path / "parts"
+        if not parts.exists():
+            return
+        keep = {str(self.path / f) for f in self._referenced(self.manifest)}
+        for f in parts.rglob("*.parquet"):
+            if str(f) not in keep:
+                f.unlink()
+        for d in sorted(parts.rglob("*"), reverse=True):
+            if d.is_dir() and not any(d.iterdir()):
+                d.rmdir()
+
+    @staticmethod
+    def _referenced(manifest: dict) -> set[str]:
+        files = {p["file"] for parts in manifest["tables"].values() for p in parts.values()}
+        for ing in manifest["ingests"]:
+            for months in ing["partitions"].values():
+                files.update(v["old"] for v in months.values() if v["old"])
+        return files
+
+    def write(self, con: duckdb.DuckDBPyConnection, staged: dict[str, str],
+              sources: list[Source], *, after_stage=None) -> dict:
+        """Upsert the rows of each staged table into the store, atomically.
+
+        ``staged`` maps a canonical table to the name of a table in ``con`` holding its new rows
+        (canonical columns, typed, normalised). Rows replace stored rows with the same natural
+        key; every other stored row is kept. ``after_stage`` is a test hook called once the new
+        files are staged and before anything is committed.
+        Returns the ingest record added to the manifest.
+        """
+        self.path.mkdir(parents=True, exist_ok=True)
+        self.recover()
+        manifest = self.manifest
+        txn = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
+        staging = self.path / ".staging" / txn
+        # Single writer assumed (one local user, or one scheduled job); see README.
+        moves: list[tuple[Path, Path]] = []
+        record = {"id": txn, "at": _now(), "sources": [vars(s) for s in sources],
+                  "partitions": {}}
+        try:
+            for table, source_name in staged.items():
+                spec = TABLES[table]
+                # Whatever the source's types, the store holds the canonical ones.
+                rel_name = f"_new_{table}"
+                have = set(con.table(source_name).columns)
+                con.execute(f"create or replace temp view {rel_name} as select "
+                            + ", ".join(f"cast({c.name if c.name in have else 'null'} "
+                                        f"as {c.type}) as {c.name}" for c in spec.columns)
+                            + f" from {source_name}")
+                stored = manifest["tables"].setdefault(table, {})
+                for month in self._months_of(con, rel_name, spec.date_column):
+                    rel_part = f"parts/{table}/month={month}/part-{txn}.parquet"
+                    tmp = staging / rel_part
+                    tmp.parent.mkdir(parents=True, exist_ok=True)
+                    old = stored.get(month)
+                    rows = self._write_partition(con, spec, rel_name, month,
+                                                 self.path / old["file"] if old else None, tmp)
+                    moves.append((tmp, self.path / rel_part))
+                    record["partitions"].setdefault(table, {})[month] = {
+                        "new": rel_part, "old": old["file"] if old else None}
+                    stored[month] = {"file": rel_part, "rows": rows,
+                                     "sources": sorted({*(old or {}).get("sources", []),
+                                                        *(s.name for s in sources
+                                                          if s.table == table)})}
+            if after_stage:
+                after_stage()
+            for tmp, final in moves:
+                final.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(tmp, final)
+            manifest["version"] += 1
+            manifest["ingests"].append(record)
+            self._commit(manifest)
+        except BaseException:
+            self.recover()
+            raise
+        shutil.rmtree(self.path / ".staging", ignore_errors=True)
+        return record
+
+    def _months_of(self, con, rel_name: str, date_column: str | None) -> list[str]:
+        if date_column is None:
+            return [UNPARTITIONED]
+        rows = con.execute(
+            f"select distinct strftime({date_column}, '%Y-%m') from {rel_name} order by 1"
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    def _write_partition(self, con, spec, rel_name, month, old_file, out) -> int:
+        cols = ", ".join(spec.names)
+        new = f"select {cols} from {rel_name}"
+        params = {}
+        if spec.date_column:
+            new += f" where strftime({spec.date_column}, '%Y-%m') = $month"
+            params["month"] = month
+        if old_file is not None:
+            params["old"] = str(old_file)
+            keys = ", ".join(spec.key)
+            # Rows of the new file win; stored rows with another key are kept as they are.
+            query = (f"with new as ({new}) select * from new union all "
+                     f"select {cols} from read_parquet($old) anti join new using ({keys})")
+        else:
+            query = new
+        order = spec.date_column or spec.key[0]
+        con.execute(f"create or replace temp table _part as {query} order by {order}", params)
+        part = con.table("_part")
+        part.write_parquet(str(out), compression="zstd")
+        rows = con.execute("select count(*) from _part").fetchone()[0]
+        con.execute("drop table _part")
+        return rows
+
+    def _commit(self, manifest: dict) -> None:
+        tmp = self.path / f"{MANIFEST}.tmp"
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(manifest, f, indent=1, sort_keys=True)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self.path / MANIFEST)
