@@ -48,6 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--format", choices=["json", "csv"], default="json")
 
     sub.add_parser("list", help="every KPI with its definition")
+    sub.add_parser("glossary", help="the KPI glossary as a Markdown table (for the README)")
 
     args = ap.parse_args(argv)
     try:
@@ -112,7 +113,14 @@ def _list(args) -> int:
     return 0
 
 
-COMMANDS = {"demo": _demo, "ingest": _ingest, "kpi": _kpi, "list": _list}
+def _glossary(args) -> int:
+    from .registry import glossary_markdown
+
+    print(glossary_markdown(), end="")
+    return 0
+
+
+COMMANDS = {"demo": _demo, "ingest": _ingest, "kpi": _kpi, "list": _list, "glossary": _glossary}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -78,7 +78,7 @@ def generate(months: int = 18, scale: float = 1.0, seed: int = 7,
     n_days = len(days)
     month_idx = (days.year - first.year) * 12 + days.month - first.month
     season = np.array([SEASON[m - 1] for m in days.month])
-    weekday = np.array([WEEKDAY[d] for d in days.weekday])
+    weekday = np.array([WEEKDAY[d] for d in days.day_of_week])
     bf = np.zeros(n_days)
     for y in sorted(set(days.year)):
         b = pd.Timestamp(_black_friday(y))

@@ -9,7 +9,7 @@ import pandas as pd
 
 from .filters import Filters
 
-UNITS = ("count", "money", "ratio", "days")
+UNITS = ("count", "money", "ratio", "times", "days")  # times: a multiple, e.g. ROAS 3.2×
 
 # The only text ever substituted into KPI SQL: code constants keyed by the grouping asked for.
 GROUPINGS = {
@@ -40,6 +40,8 @@ class Kpi:
     # A ratio also returns its numerator and denominator, and has no value when the
     # denominator is 0.
     ratio: bool = False
+    # Which way is good news: "up", "down" (returns, discounts) or None (spend: neither).
+    better: str | None = "up"
     # What a period with no rows is worth: 0 for sums and counts, nothing for ratios and for
     # columns an export may lack.
     empty: float | None = 0
@@ -67,17 +69,30 @@ def period_starts(start: date, end: date, by: str) -> list[date]:
     return out
 
 
+def _grouping(by: str | tuple[str, ...] | None) -> str:
+    if not isinstance(by, tuple):
+        return GROUPINGS[by]
+    # Two dimensions at once (period × channel): one struct key, unpacked by run().
+    return "struct_pack(" + ", ".join(
+        f"{'period' if b in PERIODS else b} := {GROUPINGS[b]}" for b in by) + ")"
+
+
 def run(con: duckdb.DuckDBPyConnection, kpi: Kpi, filters: Filters,
-        by: str | None = None) -> pd.DataFrame:
+        by: str | tuple[str, str] | None = None) -> pd.DataFrame:
     """Run ``kpi`` under ``filters``.
 
     Without ``by``: one row (``value``, plus ``numerator``/``denominator`` for ratios).
     With ``by``: one row per group, the group column named ``period`` (the first day of the
-    day/week/month, every period of the range present) or ``channel``/``device``.
+    day/week/month; every period of the range is present) or ``channel``/``device``. A pair such
+    as ``("week", "channel")`` gives both columns.
     """
-    if by is not None and by not in kpi.by:
-        raise ValueError(f"{kpi.name} cannot be split by {by!r}; choose from {kpi.by}")
-    sql = kpi.sql.replace("{key}", GROUPINGS[by])
+    dims = by if isinstance(by, tuple) else (by,) if by else ()
+    for d in dims:
+        if d not in kpi.by:
+            raise ValueError(f"{kpi.name} cannot be split by {d!r}; choose from {kpi.by}")
+    if len(dims) > 2 or (len(dims) == 2 and sum(d in PERIODS for d in dims) != 1):
+        raise ValueError(f"split by one period and one other dimension, not {by!r}")
+    sql = kpi.sql.replace("{key}", _grouping(by))
     cur = con.cursor()  # one cursor per query: the connection is shared across threads
     try:
         df = cur.execute(sql, filters.params(sql)).df()
@@ -86,23 +101,33 @@ def run(con: duckdb.DuckDBPyConnection, kpi: Kpi, filters: Filters,
     cols = ["value", "numerator", "denominator"] if kpi.ratio else ["value"]
     for c in cols:
         df[c] = pd.to_numeric(df[c], errors="coerce").astype("float64")
-    if by is None:
+    if not dims:
         if df.empty:
             df = pd.DataFrame([{c: float("nan") for c in cols}])
-        if kpi.empty is not None:
-            df["value"] = df["value"].fillna(kpi.empty)
-        if kpi.ratio:
-            df[["numerator", "denominator"]] = df[["numerator", "denominator"]].fillna(0.0)
-        return df[cols].reset_index(drop=True)
-    name = "period" if by in PERIODS else by
-    df = df.rename(columns={"key": name})
-    if by in PERIODS:
-        df[name] = pd.to_datetime(df[name]).dt.date
-        full = pd.DataFrame({name: period_starts(filters.start, filters.end, by)})
-        df = full.merge(df, on=name, how="left")
-        if kpi.empty is not None:
-            df["value"] = df["value"].fillna(kpi.empty)
-        if kpi.ratio:
-            df[["numerator", "denominator"]] = df[["numerator", "denominator"]].fillna(0.0)
-        return df[[name, *cols]]
-    return df[[name, *cols]].sort_values(name, ignore_index=True)
+        return _fill(kpi, df)[cols].reset_index(drop=True)
+    names = ["period" if d in PERIODS else d for d in dims]
+    if len(dims) == 1:
+        df = df.rename(columns={"key": names[0]})
+    else:
+        keys = pd.DataFrame(df["key"].tolist(), columns=names, index=df.index)
+        df = pd.concat([keys, df.drop(columns="key")], axis=1)
+    period = next((d for d in dims if d in PERIODS), None)
+    if period is None:
+        return df[[*names, *cols]].sort_values(names, ignore_index=True)
+    df["period"] = pd.to_datetime(df["period"]).dt.date
+    full = pd.DataFrame({"period": period_starts(filters.start, filters.end, period)})
+    other = [n for n in names if n != "period"]
+    if other:
+        # Every period for every group that appears, so stacked charts have no holes.
+        full = full.merge(df[other].drop_duplicates(), how="cross")
+    df = _fill(kpi, full.merge(df, on=names, how="left"))
+    return df[[*names, *cols]].sort_values([*other, "period"], ignore_index=True)
+
+
+def _fill(kpi: Kpi, df: pd.DataFrame) -> pd.DataFrame:
+    """Groups with no rows: sums and counts are 0, ratios have no value (0 of 0)."""
+    if kpi.empty is not None:
+        df["value"] = df["value"].fillna(kpi.empty)
+    if kpi.ratio:
+        df[["numerator", "denominator"]] = df[["numerator", "denominator"]].fillna(0.0)
+    return df

@@ -40,4 +40,12 @@ RETURNING_CUSTOMER_RATE = Kpi(
     ratio=True, empty=None,
 )
 
-KPIS = (CUSTOMERS, NEW_CUSTOMERS, RETURNING_CUSTOMERS, RETURNING_CUSTOMER_RATE)
+GUEST_ORDERS = Kpi(
+    name="guest_orders", label="Guest orders", unit="count",
+    definition="Valid orders without a customer id (guest checkouts): counted in order KPIs, "
+               "left out of customer KPIs.",
+    sql=f"""select {{key}} as key, count(*) as value from valid_orders {WHERE}
+            and customer_id is null group by all""",
+)
+
+KPIS = (CUSTOMERS, NEW_CUSTOMERS, RETURNING_CUSTOMERS, RETURNING_CUSTOMER_RATE, GUEST_ORDERS)

@@ -7,6 +7,7 @@ SPEND = Kpi(
     name="spend", label="Ad spend", unit="money",
     definition="Advertising spend in the period, from the ad platforms' exports.",
     sql=f"select {{key}} as key, sum(spend) as value from marketing_spend {WHERE} group by all",
+    better=None,
 )
 ATTRIBUTED_REVENUE = Kpi(
     name="attributed_revenue", label="Attributed revenue", unit="money",
@@ -16,7 +17,7 @@ ATTRIBUTED_REVENUE = Kpi(
             from valid_orders {WHERE} group by all""",
 )
 ROAS = Kpi(
-    name="roas", label="ROAS", unit="ratio",
+    name="roas", label="ROAS", unit="times",
     definition="Return on ad spend: attributed revenue ÷ spend, per channel. Totals add up only "
                "channels that had spend; a channel with orders but no spend has no ROAS, a "
                "channel with spend and no orders has ROAS 0.",

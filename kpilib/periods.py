@@ -35,5 +35,5 @@ def data_span(con: duckdb.DuckDBPyConnection) -> tuple[date, date] | None:
             select min(day) as d from orders union all select max(day) from orders
             union all select min(day) from traffic union all select max(day) from traffic
             union all select min(day) from marketing_spend
-            union all select max(day) from marketing_spend)""").fetchone()
+            union all select max(day) from marketing_spend)""").fetchall()[0]
     return None if row[0] is None else (row[0], row[1])

@@ -10,3 +10,14 @@ def get(name: str) -> Kpi:
         return KPIS[name]
     except KeyError:
         raise KeyError(f"unknown KPI {name!r}; known: {', '.join(KPIS)}") from None
+
+
+UNIT_WORDS = {"count": "count", "money": "money", "ratio": "%", "times": "×", "days": "days"}
+
+
+def glossary_markdown() -> str:
+    """The README glossary, generated from the registry (a test keeps the README in step)."""
+    lines = ["| KPI | name | unit | definition |", "|---|---|---|---|"]
+    lines += [f"| {k.label} | `{k.name}` | {UNIT_WORDS[k.unit]} | {k.definition} |"
+              for k in KPIS.values()]
+    return "\n".join(lines) + "\n"

@@ -19,6 +19,7 @@ DISCOUNTS = Kpi(
     name="discounts", label="Discounts", unit="money",
     definition="Discounts granted on orders placed in the period; cancelled orders excluded.",
     sql=f"select {{key}} as key, sum(discounts) as value from valid_orders {WHERE} group by all",
+    better="down",
 )
 RETURNS = Kpi(
     name="returns", label="Returns", unit="money",
@@ -26,6 +27,7 @@ RETURNS = Kpi(
                "counted against the order's channel. Refunds of cancelled orders are left out: "
                "those orders were never counted as sales.",
     sql=f"select {{key}} as key, sum(amount) as value from valid_refunds {WHERE} group by all",
+    better="down",
 )
 NET_SALES = Kpi(
     name="net_sales", label="Net sales", unit="money",

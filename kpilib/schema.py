@@ -130,3 +130,8 @@ NON_NEGATIVE = {
     "refunds": ("amount",),
     "products": (),
 }
+
+
+def template_csv(table: str) -> str:
+    """An empty CSV with the canonical header, for users preparing a file by hand."""
+    return ",".join(TABLES[table].names) + "\n"

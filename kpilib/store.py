@@ -270,7 +270,7 @@ class Store:
         con.execute(f"create or replace temp table _part as {query} order by {order}", params)
         part = con.table("_part")
         part.write_parquet(str(out), compression="zstd")
-        rows = con.execute("select count(*) from _part").fetchone()[0]
+        rows = con.execute("select count(*) from _part").fetchall()[0][0]
         con.execute("drop table _part")
         return rows
 

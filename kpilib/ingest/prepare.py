@@ -102,7 +102,7 @@ def _date_format(con, raw: str, col: str) -> tuple[str | None, str | None]:
          f" count(*) filter (where try_cast(regexp_extract({col}, '^(\\d{{1,2}})[/.-]', 1) as int) > 12),"
          f" count(*) filter (where try_cast(regexp_extract({col}, '^\\d{{1,2}}[/.-](\\d{{1,2}})[/.-]', 1) as int) > 12)"
          f" from {raw} where nullif(trim({col}), '') is not null")
-    not_iso, ymd, dmy, first_gt12, second_gt12 = con.execute(q).fetchone()
+    not_iso, ymd, dmy, first_gt12, second_gt12 = con.execute(q).fetchall()[0]
     if not_iso == 0:
         return None, None
     if ymd == not_iso:
@@ -153,7 +153,7 @@ def _decimal_comma(con, raw: str, cols: list[str]) -> bool:
         return False
     comma = " + ".join(f"count(*) filter (where regexp_matches({c}, ',\\d{{1,2}}$'))" for c in cols)
     dot = " + ".join(f"count(*) filter (where regexp_matches({c}, '\\.\\d{{1,2}}$'))" for c in cols)
-    n_comma, n_dot = con.execute(f"select {comma}, {dot} from {raw}").fetchone()
+    n_comma, n_dot = con.execute(f"select {comma}, {dot} from {raw}").fetchall()[0]
     return n_comma > 0 and n_dot == 0
 
 
@@ -228,7 +228,7 @@ def prepare(con: duckdb.DuckDBPyConnection, raw: RawInput, tz: str = "UTC") -> P
             ).fetchall()
             if bad:
                 n = con.execute(f"select count(*) from {src} r join {typed} t using (_row) "
-                                f"where {x} is not null and t.{col.name} is null").fetchone()[0]
+                                f"where {x} is not null and t.{col.name} is null").fetchall()[0][0]
                 kind = {"DATE": "dates", "TIMESTAMP": "dates"}.get(col.type, "numbers")
                 problems.append(IngestError(raw.name, f"{n} value(s) are not {kind}.",
                                             header, bad))
@@ -246,14 +246,14 @@ def prepare(con: duckdb.DuckDBPyConnection, raw: RawInput, tz: str = "UTC") -> P
     con.execute(f"create temp table {out} as select _row, {norm} from {typed}")
     _validate(con, raw, spec, found, out)
 
-    rows = con.execute(f"select count(*) from {out}").fetchone()[0]
+    rows = con.execute(f"select count(*) from {out}").fetchall()[0][0]
     prepared = Prepared(raw.name, spec.name, out, rows,
                         {c: raw.columns[i] for c, i in found.items()},
                         [h for i, h in enumerate(raw.columns) if i not in found.values()],
                         notes=notes)
     if spec.date_column:
         first, last = con.execute(f"select min({spec.date_column})::date::varchar, "
-                                  f"max({spec.date_column})::date::varchar from {out}").fetchone()
+                                  f"max({spec.date_column})::date::varchar from {out}").fetchall()[0]
         prepared.first, prepared.last = first, last
         prepared.months = [r[0] for r in con.execute(
             f"select distinct strftime({spec.date_column}, '%Y-%m') from {out} order by 1"
@@ -287,7 +287,7 @@ def _validate(con, raw: RawInput, spec: Table, found: dict[str, int], rel: str) 
         f"group by {keys} having count(*) > 1 order by 1 limit 5").fetchall()
     if dup:
         n = con.execute(f"select count(*) from (select {keys} from {rel} group by {keys} "
-                        "having count(*) > 1)").fetchone()[0]
+                        "having count(*) > 1)").fetchall()[0][0]
         raise IngestError(
             raw.name, f"{n} key(s) appear more than once (a row must be unique by "
             f"{' + '.join(spec.key)}); remove the duplicates or export again.",

@@ -115,7 +115,7 @@ def _to_text_table(con, rel, name, first_row: int = 2) -> RawInput:
                 f"(row_number() over () + {int(first_row) - 1})::bigint as _row "
                 f"from {table}_src as src({', '.join(aliases)})")
     con.unregister(f"{table}_src")
-    rows = con.execute(f"select count(*) from {table}").fetchone()[0]
+    rows = con.execute(f"select count(*) from {table}").fetchall()[0][0]
     return RawInput(name, table, columns, rows)
 
 

@@ -1,0 +1,34 @@
+"""Small helpers shared by the KPI tests."""
+from __future__ import annotations
+
+import math
+from datetime import date
+
+from kpilib import Filters, get, run
+
+FEB = Filters(date(2025, 2, 1), date(2025, 2, 28))
+MAR = Filters(date(2025, 3, 1), date(2025, 3, 31))
+JAN = Filters(date(2025, 1, 1), date(2025, 1, 31))
+
+
+def only(f: Filters, *channels: str) -> Filters:
+    return Filters(f.start, f.end, channels)
+
+
+def total(store, name: str, f: Filters) -> float | None:
+    v = run(store.connect(), get(name), f)["value"].iat[0]
+    return None if math.isnan(v) else v
+
+
+def grouped(store, name: str, f: Filters, by: str) -> dict:
+    df = run(store.connect(), get(name), f, by)
+    key = "period" if by in ("day", "week", "month") else by
+    return {k: (None if math.isnan(v) else v) for k, v in zip(df[key], df["value"])}
+
+
+def check(actual, expected):
+    if expected is None:
+        assert actual is None
+    else:
+        assert actual is not None and math.isclose(actual, expected, rel_tol=1e-9, abs_tol=1e-9), \
+            (actual, expected)

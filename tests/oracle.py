@@ -1,0 +1,116 @@
+"""Every KPI recomputed with plain pandas from the demo generator's frames.
+
+Independent of the SQL, the store and ingest: if both agree on generated data, neither has a
+bug the other lacks. Returns {group: value}; the group is 'total', a period start or a channel.
+"""
+from __future__ import annotations
+
+import pandas as pd
+
+from kpilib import Filters
+
+
+def _day(s: pd.Series) -> pd.Series:
+    return pd.to_datetime(s).dt.normalize()
+
+
+def _mask(df: pd.DataFrame, date_col: str, f: Filters, channel_col: str = "channel"):
+    d = _day(df[date_col])
+    m = (d >= pd.Timestamp(f.start)) & (d <= pd.Timestamp(f.end))
+    if f.channels:
+        m &= df[channel_col].isin(f.channels)
+    return m
+
+
+def _key(df: pd.DataFrame, date_col: str, by: str | None, channel_col: str = "channel"):
+    d = _day(df[date_col])
+    if by is None:
+        return pd.Series("total", index=df.index)
+    if by == "day":
+        return d.dt.date
+    if by == "week":
+        return (d - pd.to_timedelta(d.dt.day_of_week, unit="D")).dt.date
+    if by == "month":
+        return d.dt.to_period("M").dt.start_time.dt.date
+    return df[channel_col]
+
+
+def _sum(df, col, date_col, f, by, channel_col="channel"):
+    sel = df[_mask(df, date_col, f, channel_col)]
+    return sel.groupby(_key(sel, date_col, by, channel_col))[col].sum().to_dict()
+
+
+def _ratio(num: dict, den: dict) -> dict:
+    return {k: (num.get(k, 0) / d if d else None) for k, d in den.items()}
+
+
+def _valid(shop):
+    return shop.orders[shop.orders.status != "cancelled"].assign(
+        net=lambda o: o.gross_sales - o.discounts)
+
+
+def _refunds(shop):
+    o = shop.orders[["order_id", "channel", "status"]]
+    r = shop.refunds.merge(o, on="order_id", how="left")
+    r = r[r.status != "cancelled"].copy()
+    r["channel"] = r["channel"].fillna("unknown")
+    return r
+
+
+def _customer_orders(shop):
+    v = _valid(shop)
+    v = v[v.customer_id.notna()].sort_values(["ordered_at", "order_id"])
+    first = v.groupby("customer_id").first()
+    v = v.assign(acq=v.customer_id.map(first["channel"]),
+                 is_first=v.order_id.isin(first["order_id"]))
+    return v
+
+
+def _per_customer(shop, f, by):
+    v = _customer_orders(shop)
+    sel = v[_mask(v, "ordered_at", f, "acq")]
+    key = _key(sel, "ordered_at", by, "acq")
+    return sel.assign(key=key).groupby(["key", "customer_id"])["is_first"].any().reset_index()
+
+
+def oracle(name: str, shop, f: Filters, by: str | None = None) -> dict:
+    t, v = shop.traffic, _valid(shop)
+    if name in ("sessions", "users", "new_users"):
+        return _sum(t, name, "date", f, by)
+    if name == "conversion_rate":
+        return _ratio(_sum(t, "purchases", "date", f, by), _sum(t, "sessions", "date", f, by))
+    if name == "orders":
+        return _sum(v.assign(n=1), "n", "ordered_at", f, by)
+    if name in ("gross_sales", "discounts"):
+        return _sum(v, name, "ordered_at", f, by)
+    if name == "attributed_revenue":
+        return _sum(v, "net", "ordered_at", f, by)
+    if name == "returns":
+        return _sum(_refunds(shop), "amount", "refunded_at", f, by)
+    if name == "net_sales":
+        out = _sum(v, "net", "ordered_at", f, by)
+        for k, amount in _sum(_refunds(shop), "amount", "refunded_at", f, by).items():
+            out[k] = out.get(k, 0) - amount
+        return out
+    if name == "aov":
+        return _ratio(_sum(v, "net", "ordered_at", f, by), _sum(v.assign(n=1), "n", "ordered_at", f, by))
+    if name == "guest_orders":
+        return _sum(v[v.customer_id.isna()].assign(n=1), "n", "ordered_at", f, by)
+    if name in ("customers", "new_customers", "returning_customers", "returning_customer_rate"):
+        pc = _per_customer(shop, f, by)
+        allc = pc.groupby("key").size().to_dict()
+        new = pc[pc.is_first].groupby("key").size().to_dict()
+        ret = pc[~pc.is_first].groupby("key").size().to_dict()
+        return {"customers": allc, "new_customers": new, "returning_customers": ret,
+                "returning_customer_rate": _ratio(ret, allc)}[name]
+    if name == "spend":
+        return _sum(shop.marketing_spend, "spend", "date", f, by)
+    if name == "roas":
+        s, ms = shop.marketing_spend, _mask(shop.marketing_spend, "date", f)
+        sp = s[ms].assign(key=_key(s[ms], "date", by)).groupby(["key", "channel"])["spend"].sum()
+        vm = _mask(v, "ordered_at", f)
+        rev = v[vm].assign(key=_key(v[vm], "ordered_at", by)).groupby(["key", "channel"])["net"].sum()
+        rev = rev.reindex(sp.index).fillna(0)
+        num, den = rev.groupby(level=0).sum().to_dict(), sp.groupby(level=0).sum().to_dict()
+        return _ratio(num, den)
+    raise KeyError(f"no oracle for {name}")

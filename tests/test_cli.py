@@ -1,0 +1,111 @@
+"""The command line is a public interface: arguments, JSON shape and exit codes are tested."""
+import csv
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import TINY
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def cli(*args, ok=True):
+    p = subprocess.run([sys.executable, "-m", "kpilib", *map(str, args)], cwd=ROOT,
+                       capture_output=True, text=True, timeout=120)
+    assert (p.returncode == 0) == ok, p.stderr
+    return p
+
+
+def test_kpi_total_json(tiny_store):
+    out = cli("kpi", "net_sales", "--store", tiny_store.path, "--start", "2025-02-01",
+              "--end", "2025-02-28").stdout
+    assert json.loads(out) == [{"value": 262.0}]
+
+
+def test_ratio_json_has_numerator_and_denominator(tiny_store):
+    out = cli("kpi", "conversion_rate", "--store", tiny_store.path, "--start", "2025-02-01",
+              "--end", "2025-02-28", "--channel", "paid_search").stdout
+    assert json.loads(out) == [{"value": 0.02, "numerator": 7.0, "denominator": 350.0}]
+
+
+def test_missing_value_is_null(tiny_store):
+    out = cli("kpi", "roas", "--store", tiny_store.path, "--start", "2025-02-01",
+              "--end", "2025-02-28", "--channel", "email").stdout
+    assert json.loads(out) == [{"value": None, "numerator": 0.0, "denominator": 0.0}]
+
+
+def test_by_month_and_by_channel(tiny_store):
+    out = cli("kpi", "orders", "--store", tiny_store.path, "--start", "2025-01-01",
+              "--end", "2025-03-31", "--by", "month").stdout
+    assert json.loads(out) == [{"period": "2025-01-01", "value": 1.0},
+                               {"period": "2025-02-01", "value": 5.0},
+                               {"period": "2025-03-01", "value": 1.0}]
+    out = cli("kpi", "spend", "--store", tiny_store.path, "--start", "2025-02-01",
+              "--end", "2025-02-28", "--by", "channel", "--channel", "paid_search",
+              "--channel", "display").stdout
+    assert json.loads(out) == [{"channel": "display", "value": 10.0},
+                               {"channel": "paid_search", "value": 50.0}]
+
+
+def test_by_week_periods_are_mondays(tiny_store):
+    out = json.loads(cli("kpi", "sessions", "--store", tiny_store.path, "--start", "2025-02-01",
+                         "--end", "2025-02-28", "--by", "week").stdout)
+    assert [r["period"] for r in out] == ["2025-01-27", "2025-02-03", "2025-02-10", "2025-02-17",
+                                          "2025-02-24"]
+    assert [r["value"] for r in out] == [0, 390, 0, 0, 0]
+
+
+def test_csv_format(tiny_store):
+    out = cli("kpi", "aov", "--store", tiny_store.path, "--start", "2025-02-01",
+              "--end", "2025-02-28", "--format", "csv").stdout
+    assert list(csv.DictReader(io.StringIO(out))) == [
+        {"value": "58.4", "numerator": "292.0", "denominator": "5.0"}]
+
+
+def test_default_range_is_last_30_days_of_data(tiny_store):
+    # Latest day with data is 2 March 2025 (o8): 1 Feb … 2 Mar holds o2..o8 minus o5 = 6 orders.
+    assert json.loads(cli("kpi", "orders", "--store", tiny_store.path).stdout) == [{"value": 6.0}]
+
+
+@pytest.mark.parametrize("args,message", [
+    (["kpi", "nope"], "unknown KPI 'nope'"),
+    (["kpi", "orders", "--start", "2025-03-01", "--end", "2025-02-01"], "is after end"),
+    (["kpi", "net_sales", "--by", "device"], "net_sales cannot be split by 'device'"),
+])
+def test_bad_arguments_exit_non_zero_with_a_message(tiny_store, args, message):
+    p = cli(*args, "--store", tiny_store.path, ok=False)
+    assert p.returncode == 2 and message in p.stderr and "Traceback" not in p.stderr
+
+
+def test_bad_date_is_a_usage_error(tiny_store):
+    p = cli("kpi", "orders", "--store", tiny_store.path, "--start", "31/01/2025", ok=False)
+    assert p.returncode == 2 and "is not a date like 2025-01-31" in p.stderr
+
+
+def test_ingest_and_dry_run(tmp_path):
+    out = cli("ingest", TINY / "orders.csv", "--store", tmp_path / "s", "--dry-run").stdout
+    assert "orders.csv: 8 rows of orders, 2025-01-05 to 2025-03-02." in out
+    assert "nothing was written" in out and not (tmp_path / "s" / "manifest.json").exists()
+    cli("ingest", TINY / "orders.csv", TINY / "refunds.csv", "--store", tmp_path / "s")
+    assert (tmp_path / "s" / "manifest.json").exists()
+    again = cli("ingest", TINY / "orders.csv", "--store", tmp_path / "s").stdout
+    assert "already stored (same content), nothing changed" in again
+
+
+def test_ingest_bad_file_exit_code(tmp_path):
+    p = cli("ingest", ROOT / "tests/data/bad/negative_sessions.csv", "--store", tmp_path / "s",
+            ok=False)
+    assert p.returncode == 2
+    assert "negative_sessions.csv: column 'sessions': cannot be negative" in p.stderr
+
+
+def test_demo_command(tmp_path):
+    out = cli("demo", "--store", tmp_path / "d", "--months", "2", "--scale", "0.02",
+              "--end", "2026-01-31").stdout
+    assert "demo shop written" in out and "2025-12-01 to 2026-01-31" in out
+    p = cli("demo", "--store", tmp_path / "d", "--months", "2", ok=False)
+    assert "already holds data" in p.stderr

@@ -1,0 +1,31 @@
+"""The README's two commands are the ones that work: CI runs the second verbatim."""
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+RUN_APP = "pip install -r requirements.txt && streamlit run app.py"
+RUN_TESTS = "pip install -r requirements-dev.txt && python -m pytest -q"
+
+
+def test_readme_has_the_two_commands():
+    assert RUN_APP in README
+    assert RUN_TESTS in README
+
+
+def test_ci_runs_the_readme_test_command():
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert RUN_TESTS in ci and "chromium" in ci
+
+
+def test_requirements_are_pinned():
+    for line in (ROOT / "requirements.txt").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            assert "==" in line, line
+    names = {l.split("==")[0] for l in (ROOT / "requirements.txt").read_text().splitlines()
+             if "==" in l}
+    assert {"streamlit", "pandas", "plotly", "duckdb", "pyarrow", "pytest"} <= names
+
+
+def test_pages_are_not_in_a_folder_named_pages():
+    assert not (ROOT / "pages").exists()
+    assert "app_pages/" in (ROOT / "app.py").read_text()

@@ -1,0 +1,44 @@
+"""The registry is the one place a KPI is declared: complete, runnable, documented."""
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from helpers import FEB
+from kpilib import KPIS, run
+from kpilib.kpi import UNITS
+from kpilib.registry import glossary_markdown
+
+ROOT = Path(__file__).resolve().parent.parent
+ISSUE_3 = {"sessions", "conversion_rate", "orders", "gross_sales", "net_sales", "aov",
+           "customers", "new_customers", "returning_customer_rate", "spend", "roas"}
+
+
+def test_foundation_kpis_are_registered():
+    assert ISSUE_3 <= KPIS.keys()
+
+
+@pytest.mark.parametrize("name", KPIS)
+def test_every_kpi_is_declared_fully_and_runs(tiny_store, name):
+    k = KPIS[name]
+    assert k.label and k.definition.endswith(".") and len(k.definition) > 30
+    assert k.unit in UNITS
+    assert not re.search(r"\{(?!key\})", k.sql), "only {key} may be substituted"
+    df = run(tiny_store.connect(), k, FEB)
+    assert list(df.columns) == (["value", "numerator", "denominator"] if k.ratio else ["value"])
+    for by in k.by:
+        run(tiny_store.connect(), k, FEB, by)
+
+
+def test_list_command_shows_every_kpi():
+    out = subprocess.run([sys.executable, "-m", "kpilib", "list"], cwd=ROOT, capture_output=True,
+                         text=True, check=True).stdout
+    for k in KPIS.values():
+        assert f"{k.name} ({k.unit}) - {k.label}: {k.definition}" in out
+
+
+def test_readme_glossary_is_the_registry():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert glossary_markdown() in readme, "run `python -m kpilib glossary` and paste it"

@@ -1,0 +1,99 @@
+"""The store: atomic writes, upsert by natural key, recovery after an interrupted write."""
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from helpers import FEB, total
+from kpilib import Store
+from kpilib.ingest import ingest
+
+
+def snapshot(store: Store) -> dict:
+    """Every file of the store with its content hash: 'byte-identical' made checkable."""
+    return {str(p.relative_to(store.path)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(store.path.rglob("*")) if p.is_file()}
+
+
+def write_csv(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+ORDER_HEADER = "order_id,ordered_at,customer_id,channel,status,gross_sales,discounts\n"
+
+
+def test_store_layout_and_manifest(tiny_store):
+    m = tiny_store.manifest
+    assert m["tables"]["orders"].keys() == {"2025-01", "2025-02", "2025-03"}
+    assert m["tables"]["orders"]["2025-02"]["rows"] == 6       # o2..o7
+    assert m["tables"]["products"]["all"]["rows"] == 6
+    for parts in m["tables"].values():
+        for p in parts.values():
+            assert (tiny_store.path / p["file"]).exists()
+    src = {s["name"]: s for s in tiny_store.sources()}
+    assert src["orders.csv"]["rows"] == 8 and len(src["orders.csv"]["sha256"]) == 64
+    assert src["orders.csv"]["months"] == ["2025-01", "2025-02", "2025-03"]
+
+
+def test_interrupted_write_leaves_store_unchanged(store_copy, tmp_path):
+    before = snapshot(store_copy)
+    f = write_csv(tmp_path / "more.csv", ORDER_HEADER + "o9,2025-02-14 10:00,erin,email,paid,99,0\n")
+
+    def crash():
+        raise KeyboardInterrupt("simulated crash after staging")
+
+    with pytest.raises(KeyboardInterrupt):
+        ingest(store_copy, [f], after_stage=crash)
+    assert snapshot(store_copy) == before
+    check_total = total(store_copy, "orders", FEB)
+    assert check_total == 5
+
+
+def test_recover_removes_files_of_an_uncommitted_write(store_copy):
+    before = snapshot(store_copy)
+    # What a process killed between moving files and replacing the manifest leaves behind:
+    orphan = store_copy.path / "parts" / "orders" / "month=2025-02" / "part-dead.parquet"
+    orphan.write_bytes(b"PAR1")
+    (store_copy.path / ".staging" / "x").mkdir(parents=True)
+    (store_copy.path / "manifest.json.tmp").write_text("{")
+    store_copy.recover()
+    assert snapshot(store_copy) == before
+
+
+def test_newer_export_replaces_rows_by_key_and_keeps_the_rest(store_copy, tmp_path):
+    # o6 is re-exported with a new amount and o9 is new; every other February order stays.
+    f = write_csv(tmp_path / "feb_update.csv", ORDER_HEADER
+                  + "o6,2025-02-12 20:00,bob,email,refunded,45,0\n"
+                  + "o9,2025-02-14 10:00,erin,email,paid,10,0\n")
+    ingest(store_copy, [f])
+    assert total(store_copy, "orders", FEB) == 6                 # 5 + o9
+    assert total(store_copy, "gross_sales", FEB) == 320 + 15 + 10  # o6 30 → 45, o9 +10
+    assert store_copy.manifest["tables"]["orders"]["2025-02"]["rows"] == 7
+    assert store_copy.manifest["tables"]["orders"]["2025-01"]["rows"] == 1
+
+
+def test_same_file_twice_changes_nothing(store_copy):
+    before = snapshot(store_copy)
+    from conftest import TINY
+    reports = ingest(store_copy, [TINY / "orders.csv"])
+    assert [r.unchanged for r in reports] == [True]
+    assert "nothing changed" in reports[0].summary()
+    assert snapshot(store_copy) == before
+
+
+def test_previous_partition_files_are_kept_for_undo(store_copy, tmp_path):
+    old = store_copy.manifest["tables"]["orders"]["2025-02"]["file"]
+    ingest(store_copy, [write_csv(tmp_path / "u.csv", ORDER_HEADER
+                                  + "o9,2025-02-14 10:00,erin,email,paid,10,0\n")])
+    rec = store_copy.manifest["ingests"][-1]
+    assert rec["partitions"]["orders"]["2025-02"]["old"] == old
+    assert (store_copy.path / old).exists()
+    store_copy.recover()
+    assert (store_copy.path / old).exists()
+
+
+def test_empty_store_has_typed_empty_views(tmp_path):
+    con = Store(tmp_path / "none").connect()
+    assert con.execute("select count(*) from orders").fetchall() == [(0,)]
+    assert total(Store(tmp_path / "none"), "net_sales", FEB) == 0

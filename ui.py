@@ -1,0 +1,270 @@
+"""The UI layer: which store the app reads, cached KPI queries, the shared filters, formatting
+and the few chart helpers every page uses. Pages hold no SQL and no business rules."""
+from __future__ import annotations
+
+import math
+from datetime import date, timedelta
+
+import pandas as pd
+import plotly.express as px
+import streamlit as st
+
+import kpilib
+from kpilib import demo
+from kpilib.periods import PRESETS, data_span, preset_range
+from kpilib.settings import demo_store_path, store_path
+
+SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£", "JPY": "¥", "CHF": "CHF "}
+CHANNEL_ORDER = ("organic_search", "paid_search", "paid_social", "organic_social", "email",
+                 "affiliate", "referral", "display", "marketplace", "direct", "other", "unknown")
+
+
+# --- the store ------------------------------------------------------------------------------
+@st.cache_resource(show_spinner="Preparing the demo shop (first start only)…")
+def _demo_store(path: str) -> str:
+    store = kpilib.Store(path)
+    if store.is_empty():
+        demo.write(store, demo.generate())
+    return str(store.path)
+
+
+def active_store() -> tuple[kpilib.Store, bool]:
+    """The user's store, or the demo shop while the user's store is empty."""
+    store = kpilib.Store(store_path())
+    if store.is_empty():
+        return kpilib.Store(_demo_store(str(demo_store_path()))), True
+    return store, False
+
+
+@st.cache_resource(max_entries=4)
+def _connection(path: str, version: int):
+    # One connection per store version, shared by every session; queries use their own cursor.
+    return kpilib.Store(path).connect()
+
+
+def connection():
+    store, _ = active_store()
+    return _connection(str(store.path), store.version)
+
+
+@st.cache_data(max_entries=2000, show_spinner=False)
+def _kpi(path: str, version: int, name: str, filters: kpilib.Filters, by: str | None):
+    return kpilib.run(_connection(path, version), kpilib.get(name), filters, by)
+
+
+def kpi(name: str, filters: kpilib.Filters | None = None, by: str | None = None) -> pd.DataFrame:
+    """A KPI as a small frame, cached by (store, store version, KPI, filters, grouping)."""
+    store, _ = active_store()
+    return _kpi(str(store.path), store.version, name, filters or current_filters(), by).copy()
+
+
+def value(name: str, filters: kpilib.Filters | None = None) -> float | None:
+    v = kpi(name, filters)["value"].iat[0]
+    return None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)
+
+
+@st.cache_data(show_spinner=False)
+def _span(path: str, version: int):
+    return data_span(_connection(path, version))
+
+
+@st.cache_data(show_spinner=False)
+def _channels(path: str, version: int) -> list[str]:
+    con = _connection(path, version).cursor()
+    rows = con.execute("""select distinct channel from (
+        select channel from orders union all select channel from traffic
+        union all select channel from marketing_spend) where channel is not null""").fetchall()
+    found = {r[0] for r in rows}
+    return [c for c in CHANNEL_ORDER if c in found] + sorted(found - set(CHANNEL_ORDER))
+
+
+def currency() -> str:
+    store, _ = active_store()
+    return store.settings["currency"]
+
+
+# --- filters --------------------------------------------------------------------------------
+def sidebar_filters() -> kpilib.Filters | None:
+    """Draw the shared filters once (app.py) and return them; None when there is no data.
+
+    Each widget is bound to a URL query parameter, so a copied link reopens the same view.
+    """
+    store, is_demo = active_store()
+    span = _span(str(store.path), store.version)
+    if span is None:
+        st.session_state["filters"] = None
+        return None
+    first, last = span
+    sb = st.sidebar
+    preset = sb.selectbox("Period", PRESETS, index=1, key="period", bind="query-params")
+    if preset == "Custom":
+        default = (max(first, last - timedelta(days=29)), last)
+        picked = sb.date_input("Dates", value=default, min_value=first, max_value=last,
+                               key="dates", bind="query-params", format="YYYY-MM-DD")
+        start, end = (picked + (picked[0],))[:2] if picked else default
+    else:
+        start, end = preset_range(preset, last)
+        start = max(start, first) if start <= last else start
+    options = _channels(str(store.path), store.version)
+    if "channels" not in st.session_state:
+        # Bound by hand, not with bind="query-params": that binding writes the displayed label
+        # ("Paid search") into the URL, and links must carry the canonical name (paid_search).
+        st.session_state["channels"] = [c for c in st.query_params.get_all("channels")
+                                        if c in options]
+    channels = sb.multiselect("Channels", options, key="channels", format_func=channel_label,
+                              placeholder="All channels")
+    if channels:
+        st.query_params["channels"] = channels
+    else:
+        st.query_params.pop("channels", None)
+    filters = kpilib.Filters(start, end, tuple(channels))
+    prev = filters.previous_period()
+    sb.caption(f"{fmt_range(start, end)} · compared with {fmt_range(prev.start, prev.end)}")
+    sb.caption(f"Data from {first:%d %b %Y} to {last:%d %b %Y}.")
+    if is_demo:
+        sb.info("You are looking at the **demo shop**. Upload your own exports on the Data "
+                "page to replace it.")
+    st.session_state["filters"] = filters
+    return filters
+
+
+def current_filters() -> kpilib.Filters:
+    return st.session_state["filters"]
+
+
+def require_filters() -> kpilib.Filters:
+    """The page's filters, or a friendly stop when the store holds nothing to show."""
+    f = st.session_state.get("filters")
+    if f is None:
+        st.info("No data yet: upload your exports on the Data page.")
+        st.stop()
+    return f
+
+
+# --- formatting -----------------------------------------------------------------------------
+def channel_label(channel: str) -> str:
+    return str(channel).replace("_", " ").capitalize()
+
+
+def fmt_range(start: date, end: date) -> str:
+    if start == end:
+        return f"{start:%d %b %Y}"
+    if start.year == end.year:
+        return f"{start:%d %b} – {end:%d %b %Y}"
+    return f"{start:%d %b %Y} – {end:%d %b %Y}"
+
+
+def fmt(v: float | None, unit: str, compact: bool = False) -> str:
+    """A KPI value as a manager reads it; no value is a dash, never 0 or 'nan'."""
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "–"
+    if unit == "ratio":
+        return f"{v:.2%}".replace("%", " %")
+    if unit == "money":
+        sym = SYMBOLS.get(currency(), currency() + " ")
+        sign = "-" if v < 0 else ""
+        return f"{sign}{sym}{abs(v):,.0f}" if compact and abs(v) >= 1000 else \
+            f"{sign}{sym}{abs(v):,.2f}"
+    if unit == "days":
+        return f"{v:,.1f} days"
+    if unit == "times":
+        return f"{v:,.2f}×"
+    return f"{v:,.0f}"
+
+
+def change(current: float | None, previous: float | None, unit: str) -> str | None:
+    """Change vs a comparison period: relative for amounts, in points for ratios."""
+    if current is None or previous is None:
+        return None
+    if unit == "ratio":
+        return f"{(current - previous) * 100:+.2f} pp"
+    if unit == "times":
+        return f"{current - previous:+.2f}×"
+    if previous == 0:
+        return None
+    return f"{(current - previous) / abs(previous):+.1%}".replace("%", " %")
+
+
+def metric(name: str, filters: kpilib.Filters | None = None, spark_by: str | None = None):
+    """A KPI card: value, change vs the previous period, the definition as help."""
+    f = filters or current_filters()
+    k = kpilib.get(name)
+    now, before = value(name, f), value(name, f.previous_period())
+    delta = change(now, before, k.unit)
+    spark = None
+    if spark_by:
+        spark = kpi(name, f, spark_by)["value"].fillna(0).tolist()
+    color = {"up": "normal", "down": "inverse", None: "off"}[k.better]
+    st.metric(k.label, fmt(now, k.unit, compact=True), delta=delta or None, help=k.definition,
+              border=True, chart_data=spark, delta_color=color)
+
+
+def definition(name: str) -> str:
+    return kpilib.get(name).definition
+
+
+# --- charts ---------------------------------------------------------------------------------
+def tick_format(unit: str) -> dict:
+    if unit == "ratio":
+        return {"tickformat": ".1%"}
+    if unit == "money":
+        return {"tickprefix": SYMBOLS.get(currency(), ""), "tickformat": ",.0f"}
+    if unit == "times":
+        return {"ticksuffix": "×", "tickformat": ",.1f"}
+    return {"tickformat": ",.0f"}
+
+
+def chart(fig, key: str):
+    fig.update_layout(margin=dict(l=10, r=10, t=40, b=10), legend_title_text="",
+                      hovermode="x unified")
+    st.plotly_chart(fig, key=key, width="stretch",
+                    config={"displaylogo": False, "toImageButtonOptions": {"scale": 2}})
+
+
+def trend(name: str, by: str, key: str, title: str | None = None, split: bool = False):
+    """A KPI over time: one line, or stacked areas per channel when ``split``."""
+    k = kpilib.get(name)
+    if split:
+        df = kpi(name, by=(by, "channel"))
+        df["channel"] = df["channel"].map(channel_label)
+        # Stacked areas cannot show a negative day (refunds above sales); stacked bars can.
+        draw = px.bar if (df["value"] < 0).any() else px.area
+        fig = draw(df, x="period", y="value", color="channel", title=title or k.label)
+    else:
+        df = kpi(name, by=by)
+        fig = px.line(df, x="period", y="value", title=title or k.label, markers=by != "day")
+    fig.update_yaxes(title=None, **tick_format(k.unit))
+    fig.update_xaxes(title=None)
+    chart(fig, key)
+
+
+def by_channel_table(names: list[str]) -> pd.DataFrame:
+    """KPIs side by side, one row per channel, formatted for reading."""
+    frames = [kpi(n, by="channel").set_index("channel")["value"].rename(n) for n in names]
+    df = pd.concat(frames, axis=1).reset_index()
+    for n in names:
+        # A channel absent from a sum's rows sold or spent nothing: 0, not "no value".
+        if kpilib.get(n).empty is not None:
+            df[n] = df[n].fillna(kpilib.get(n).empty)
+    df = df.sort_values(names[0], ascending=False, na_position="last")
+    out = pd.DataFrame({"Channel": df["channel"].map(channel_label)})
+    for n in names:
+        k = kpilib.get(n)
+        out[k.label] = df[n].map(lambda v, u=k.unit: fmt(v, u))
+    return out.reset_index(drop=True)
+
+
+def grain(key: str) -> str:
+    """Day / week / month picker; the default keeps charts readable for the range shown."""
+    days = current_filters().days
+    default = "day" if days <= 62 else "week" if days <= 370 else "month"
+    picked = st.segmented_control("Show by", ["day", "week", "month"], default=default,
+                                  key=key, format_func=str.capitalize)
+    return picked or default
+
+
+def header(title: str, caption: str | None = None):
+    f = current_filters()
+    st.title(title)
+    where = ", ".join(map(channel_label, f.channels)) if f.channels else "all channels"
+    st.caption(f"{fmt_range(f.start, f.end)} · {where}" + (f" · {caption}" if caption else ""))
