@@ -11,6 +11,7 @@ from datetime import date, timedelta
 from . import KPIS, Filters, Store, get, run
 from .ingest import IngestError, ingest
 from .periods import data_span
+from .schema import TABLES
 from .settings import store_path
 
 
@@ -36,7 +37,21 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("ingest", help="validate exports and add them to the store")
     p.add_argument("files", nargs="+")
     p.add_argument("--store")
-    p.add_argument("--dry-run", action="store_true", help="validate and report, write nothing")
+    p.add_argument("--dry-run", action="store_true",
+                   help="print the validation report and the changes, write nothing")
+    p.add_argument("--skip-invalid", action="store_true",
+                   help="store the valid rows and skip rejected ones (default: refuse the file)")
+    p.add_argument("--spend-channel", help="channel of ad-spend exports that have none "
+                                           "(default: paid_search for Google Ads, paid_social "
+                                           "for Meta)")
+
+    p = sub.add_parser("undo", help="take back the last upload or deletion")
+    p.add_argument("--store")
+
+    p = sub.add_parser("delete", help="delete one month of one table (undo brings it back)")
+    p.add_argument("table", choices=list(TABLES))
+    p.add_argument("month", help="YYYY-MM, or 'all' for products")
+    p.add_argument("--store")
 
     p = sub.add_parser("kpi", help="compute one KPI")
     p.add_argument("name")
@@ -74,11 +89,24 @@ def _demo(args) -> int:
 
 def _ingest(args) -> int:
     store = Store(store_path(args.store))
-    reports = ingest(store, args.files, dry_run=args.dry_run)
-    for r in reports:
-        print(r.summary())
+    report = ingest(store, args.files, dry_run=args.dry_run, allow_partial=args.skip_invalid,
+                    spend_channel=args.spend_channel)
+    print(report.text())
     if args.dry_run:
         print("dry run: nothing was written.")
+    return 0
+
+
+def _undo(args) -> int:
+    record = Store(store_path(args.store)).undo()
+    what = record.get("action") or ", ".join(sorted({s["name"] for s in record["sources"]}))
+    print(f"undone: {what} ({record['at']})")
+    return 0
+
+
+def _delete(args) -> int:
+    Store(store_path(args.store)).delete_month(args.table, args.month)
+    print(f"deleted {args.table} {args.month} (python -m kpilib undo brings it back)")
     return 0
 
 
@@ -120,7 +148,8 @@ def _glossary(args) -> int:
     return 0
 
 
-COMMANDS = {"demo": _demo, "ingest": _ingest, "kpi": _kpi, "list": _list, "glossary": _glossary}
+COMMANDS = {"demo": _demo, "ingest": _ingest, "kpi": _kpi, "list": _list, "glossary": _glossary,
+            "undo": _undo, "delete": _delete}
 
 if __name__ == "__main__":
     sys.exit(main())

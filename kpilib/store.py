@@ -29,6 +29,7 @@ from .schema import TABLES
 
 MANIFEST = "manifest.json"
 SETTINGS = "settings.json"
+MAPPINGS = "mappings.json"
 DEFAULT_SETTINGS = {"timezone": "UTC", "currency": "EUR"}
 FORMAT = 1
 UNPARTITIONED = "all"
@@ -69,6 +70,22 @@ DERIVED_VIEWS = (
               o.gross_sales, o.discounts
        from valid_orders o join customer_first f using (customer_id)""",
 )
+
+
+# Each table's main measure, for the before/after diff of an upload.
+MEASURES = {
+    "orders": ("sales (gross − discounts)",
+               "sum(gross_sales - discounts) filter (where status <> 'cancelled')"),
+    "order_items": ("units", "sum(quantity)"),
+    "refunds": ("refunded", "sum(amount)"),
+    "traffic": ("sessions", "sum(sessions)"),
+    "inventory": ("units on hand", "sum(on_hand)"),
+    "marketing_spend": ("spend", "sum(spend)"),
+}
+
+
+def _num(v):
+    return None if v is None else float(v)
 
 
 def empty_select(table: str) -> str:
@@ -186,7 +203,8 @@ class Store:
         return files
 
     def write(self, con: duckdb.DuckDBPyConnection, staged: dict[str, str],
-              sources: list[Source], *, after_stage=None) -> dict:
+              sources: list[Source], *, after_stage=None,
+              settings_update: dict | None = None) -> dict:
         """Upsert the rows of each staged table into the store, atomically.
 
         ``staged`` maps a canonical table to the name of a table in ``con`` holding its new rows
@@ -207,13 +225,7 @@ class Store:
         try:
             for table, source_name in staged.items():
                 spec = TABLES[table]
-                # Whatever the source's types, the store holds the canonical ones.
-                rel_name = f"_new_{table}"
-                have = set(con.table(source_name).columns)
-                con.execute(f"create or replace temp view {rel_name} as select "
-                            + ", ".join(f"cast({c.name if c.name in have else 'null'} "
-                                        f"as {c.type}) as {c.name}" for c in spec.columns)
-                            + f" from {source_name}")
+                rel_name = self._stage_view(con, table, source_name)
                 stored = manifest["tables"].setdefault(table, {})
                 for month in self._months_of(con, rel_name, spec.date_column):
                     rel_part = f"parts/{table}/month={month}/part-{txn}.parquet"
@@ -224,13 +236,16 @@ class Store:
                                                  self.path / old["file"] if old else None, tmp)
                     moves.append((tmp, self.path / rel_part))
                     record["partitions"].setdefault(table, {})[month] = {
-                        "new": rel_part, "old": old["file"] if old else None}
+                        "new": rel_part, "old": old["file"] if old else None,
+                        "old_entry": old}
                     stored[month] = {"file": rel_part, "rows": rows,
                                      "sources": sorted({*(old or {}).get("sources", []),
                                                         *(s.name for s in sources
                                                           if s.table == table)})}
             if after_stage:
                 after_stage()
+            if settings_update:
+                self.update_settings(settings_update)
             for tmp, final in moves:
                 final.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(tmp, final)
@@ -251,21 +266,23 @@ class Store:
         ).fetchall()
         return [r[0] for r in rows]
 
-    def _write_partition(self, con, spec, rel_name, month, old_file, out) -> int:
+    def _merged_sql(self, spec, rel_name, month, old_file) -> tuple[str, dict]:
+        """The partition after the upload: new rows, plus stored rows whose key is not new."""
         cols = ", ".join(spec.names)
         new = f"select {cols} from {rel_name}"
         params = {}
         if spec.date_column:
             new += f" where strftime({spec.date_column}, '%Y-%m') = $month"
             params["month"] = month
-        if old_file is not None:
-            params["old"] = str(old_file)
-            keys = ", ".join(spec.key)
-            # Rows of the new file win; stored rows with another key are kept as they are.
-            query = (f"with new as ({new}) select * from new union all "
-                     f"select {cols} from read_parquet($old) anti join new using ({keys})")
-        else:
-            query = new
+        if old_file is None:
+            return new, params
+        params["old"] = str(old_file)
+        keys = ", ".join(spec.key)
+        return (f"with new as ({new}) select * from new union all "
+                f"select {cols} from read_parquet($old) anti join new using ({keys})"), params
+
+    def _write_partition(self, con, spec, rel_name, month, old_file, out) -> int:
+        query, params = self._merged_sql(spec, rel_name, month, old_file)
         order = spec.date_column or spec.key[0]
         con.execute(f"create or replace temp table _part as {query} order by {order}", params)
         part = con.table("_part")
@@ -273,6 +290,113 @@ class Store:
         rows = con.execute("select count(*) from _part").fetchall()[0][0]
         con.execute("drop table _part")
         return rows
+
+    def diff(self, con, staged: dict[str, str]) -> list[dict]:
+        """What an upload would change, month by month: rows and the table's main measure
+        before and after (nothing is written)."""
+        out = []
+        for table, source_name in staged.items():
+            spec = TABLES[table]
+            rel_name = self._stage_view(con, table, source_name)
+            stored = self.manifest["tables"].get(table, {})
+            measure = MEASURES.get(table)
+            for month in self._months_of(con, rel_name, spec.date_column):
+                old = stored.get(month)
+                old_file = self.path / old["file"] if old else None
+                query, params = self._merged_sql(spec, rel_name, month, old_file)
+                m_sql = measure[1] if measure else "null"
+                after = con.execute(f"select count(*), {m_sql} from ({query})", params
+                                    ).fetchall()[0]
+                before = (0, None)
+                if old_file:
+                    before = con.execute(f"select count(*), {m_sql} from read_parquet($f)",
+                                         {"f": str(old_file)}).fetchall()[0]
+                out.append({"table": table, "month": month, "rows_before": before[0],
+                            "rows_after": after[0], "measure": measure[0] if measure else None,
+                            "before": _num(before[1]), "after": _num(after[1])})
+        return out
+
+    def _stage_view(self, con, table: str, source_name: str) -> str:
+        spec = TABLES[table]
+        rel_name = f"_new_{table}"
+        have = set(con.table(source_name).columns)
+        # Whatever the source's types, the store holds the canonical ones.
+        con.execute(f"create or replace temp view {rel_name} as select "
+                    + ", ".join(f"cast({c.name if c.name in have else 'null'} "
+                                f"as {c.type}) as {c.name}" for c in spec.columns)
+                    + f" from {source_name}")
+        return rel_name
+
+    # --- undo, delete, saved column mappings ---------------------------------------------
+    def undo(self) -> dict:
+        """Take back the last upload or deletion: every partition it rewrote gets its previous
+        file back (rows and sources as they were)."""
+        self.recover()
+        manifest = self.manifest
+        if not manifest["ingests"]:
+            raise ValueError("there is nothing to undo")
+        record = manifest["ingests"].pop()
+        for table, months in record["partitions"].items():
+            for month, change in months.items():
+                if change["old"]:
+                    manifest["tables"].setdefault(table, {})[month] = change["old_entry"]
+                else:
+                    manifest["tables"].get(table, {}).pop(month, None)
+        manifest["version"] += 1
+        self._commit(manifest)
+        self.recover()  # the undone upload's files are no longer referenced
+        return record
+
+    def delete_month(self, table: str, month: str) -> dict:
+        """Remove one table's month; the files are kept so undo can bring them back."""
+        self.recover()
+        manifest = self.manifest
+        entry = manifest["tables"].get(table, {}).get(month)
+        if entry is None:
+            raise ValueError(f"{table} has no stored month {month}")
+        record = {"id": "delete-" + uuid.uuid4().hex[:8], "at": _now(), "sources": [],
+                  "action": f"deleted {table} {month}",
+                  "partitions": {table: {month: {"new": None, "old": entry["file"],
+                                                 "old_entry": entry}}}}
+        del manifest["tables"][table][month]
+        manifest["ingests"].append(record)
+        manifest["version"] += 1
+        self._commit(manifest)
+        return record
+
+    @property
+    def mappings(self) -> dict:
+        try:
+            with open(self.path / MAPPINGS, encoding="utf-8") as f:
+                return json.load(f)
+        except FileNotFoundError:
+            return {}
+
+    def save_mapping(self, name: str, table: str, columns: dict[str, str],
+                     headers: list[str]) -> None:
+        """Remember how a file's columns map to a table, so next month's export is read alone."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        mappings = self.mappings
+        mappings[name] = {"table": table, "columns": columns, "headers": list(headers)}
+        tmp = self.path / f"{MAPPINGS}.tmp"
+        tmp.write_text(json.dumps(mappings, indent=1, sort_keys=True), encoding="utf-8")
+        os.replace(tmp, self.path / MAPPINGS)
+
+    def mapping_for(self, headers: list[str]) -> tuple[str, dict] | None:
+        for name, m in self.mappings.items():
+            if m["headers"] == list(headers):
+                return name, m
+        return None
+
+    def update_settings(self, values: dict) -> None:
+        self.path.mkdir(parents=True, exist_ok=True)
+        stored = {}
+        if (self.path / SETTINGS).exists():
+            stored = json.loads((self.path / SETTINGS).read_text(encoding="utf-8"))
+        stored.update(values)
+        tmp = self.path / f"{SETTINGS}.tmp"
+        tmp.write_text(json.dumps(stored, indent=1, sort_keys=True), encoding="utf-8")
+        os.replace(tmp, self.path / SETTINGS)
 
     def _commit(self, manifest: dict) -> None:
         tmp = self.path / f"{MANIFEST}.tmp"

@@ -26,7 +26,7 @@ BAD = {
     "negative_sessions.csv": ["column 'sessions'", "cannot be negative", "row 3: '-4'"],
     "empty.csv": ["the file is empty"],
     "header_only.csv": ["header but no rows"],
-    "unknown_status.csv": ["column 'status'", "row 3: 'teleported'", "Known statuses"],
+    "unknown_status.csv": ["column 'status'", "row 3: 'teleported'", "known statuses"],
     "several_currencies.csv": ["several currencies (EUR, USD)"],
     "required_empty.csv": ["column 'order_id'", "required but empty", "row 3"],
     "truncated_last_line.csv": ["column 'ordered_at'", "row 3: '2025-02-0'"],

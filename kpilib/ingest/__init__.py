@@ -1,12 +1,15 @@
-"""Ingest exports into the store: read → recognise → type → validate → one atomic write.
+"""Ingest exports into the store: read → recognise (platform importer, saved column mapping or
+canonical columns) → type → validate → report with a diff → one atomic write.
 
-Nothing is written unless every file is valid; a file whose exact content is already stored is
-reported as unchanged and skipped.
+Nothing is written unless every file is valid (or, with ``allow_partial``, unless the rows that
+are kept are valid); a file whose exact content is already stored is reported and skipped.
 """
 from __future__ import annotations
 
 import tempfile
+import uuid
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -14,10 +17,11 @@ import duckdb
 from ..schema import TABLES
 from ..store import Source, Store, sha256_file
 from .errors import IngestError
-from .prepare import Prepared, prepare
-from .readers import read
+from .importers import Context, groups, registry
+from .prepare import Prepared, norm_header, prepare
+from .readers import RawInput, read
 
-__all__ = ["IngestError", "FileReport", "ingest"]
+__all__ = ["IngestError", "FileReport", "Report", "ingest", "preview"]
 
 
 @dataclass
@@ -32,12 +36,19 @@ class FileReport:
     ignored: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     unchanged: bool = False   # the same content is already in the store
+    fmt: str | None = None    # the platform format recognised, if any
+    rejected: int = 0
+    rejections: list[str] = field(default_factory=list)
+    rejected_csv: str | None = None
 
     def summary(self) -> str:
         if self.unchanged:
             return f"{self.name}: already stored (same content), nothing changed."
         span = f", {self.first} to {self.last}" if self.first else ""
-        text = f"{self.name}: {self.rows:,} rows of {self.table}{span}"
+        how = f" ({self.fmt})" if self.fmt else ""
+        text = f"{self.name}: {self.rows:,} rows of {self.table}{span}{how}"
+        if self.rejected:
+            text += f"; {self.rejected:,} rows rejected"
         if self.ignored:
             text += f"; ignored columns: {', '.join(self.ignored)}"
         if self.notes:
@@ -45,50 +56,202 @@ class FileReport:
         return text + "."
 
 
-def _report(p: Prepared) -> FileReport:
+@dataclass
+class Report:
+    files: list[FileReport]
+    diff: list[dict] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    committed: bool = False
+
+    def __iter__(self):
+        return iter(self.files)
+
+    def __len__(self):
+        return len(self.files)
+
+    def __getitem__(self, i):
+        return self.files[i]
+
+    def changes(self) -> list[str]:
+        return [diff_line(d) for d in self.diff]
+
+    def text(self) -> str:
+        lines = [f.summary() for f in self.files]
+        for f in self.files:
+            lines += [f"  rejected: {r}" for r in f.rejections]
+        lines += [f"warning: {w}" for w in self.warnings]
+        if self.diff:
+            lines.append("changes against the store:")
+            lines += [f"  {line}" for line in self.changes()]
+        return "\n".join(lines)
+
+
+def diff_line(d: dict) -> str:
+    text = f"{d['month']} {d['table']}: {d['rows_before']:,} → {d['rows_after']:,} rows"
+    if d["measure"] and d["after"] is not None:
+        delta = d["after"] - (d["before"] or 0)
+        text += f", {d['measure']} {delta:+,.2f}"
+    return text
+
+
+def _report(p: Prepared, notes: list[str]) -> FileReport:
     return FileReport(p.name, p.table, p.rows, p.first, p.last, p.months, p.mapping, p.ignored,
-                      p.notes)
+                      p.notes + notes, fmt=p.fmt, rejected=p.rejected,
+                      rejections=[f"{r.column + ': ' if r.column else ''}{r.reason} "
+                                  f"({r.rows} rows)" for r in p.rejections],
+                      rejected_csv=p.rejected_csv)
 
 
-def ingest(store: Store, files: list[str | Path | tuple[str | Path, str]],
-           dry_run: bool = False, after_stage=None) -> list[FileReport]:
+def _connect(tmp: str) -> duckdb.DuckDBPyConnection:
+    # A database file, not memory, with a memory cap: a large export spills to disk instead of
+    # exhausting RAM.
+    con = duckdb.connect(str(Path(tmp) / "ingest.duckdb"))
+    con.execute("set TimeZone = 'UTC'")
+    con.execute("set memory_limit = '1GB'")
+    con.execute("set preserve_insertion_order = true")
+    con.execute("set temp_directory = $d", {"d": str(Path(tmp) / "spill")})
+    return con
+
+
+def preview(path: str | Path, name: str | None = None, rows: int = 5) -> list[dict]:
+    """Headers and first rows of each table in a file, for the column-mapping editor."""
+    with tempfile.TemporaryDirectory(prefix="kpilib-preview-") as tmp:
+        con = _connect(tmp)
+        try:
+            out = []
+            for raw in read(con, path, name or Path(path).name, Path(tmp)):
+                df = con.execute(f"select * exclude (_row) from {raw.table} limit {int(rows)}"
+                                 ).df()
+                df.columns = raw.columns
+                out.append({"name": raw.name, "columns": raw.columns, "sample": df})
+            return out
+        finally:
+            con.close()
+
+
+def ingest(store: Store, files: list[str | Path | tuple[str | Path, str]], *,
+           dry_run: bool = False, allow_partial: bool = False, spend_channel: str | None = None,
+           mappings: dict[str, tuple[str, dict[str, str]]] | None = None,
+           after_stage=None, progress=None) -> Report:
     """Validate ``files`` (paths, or (path, display name) pairs) and add them to ``store``.
 
-    Raises :class:`IngestError` for the first invalid file; the store is then untouched.
+    ``mappings`` maps a file's display name to (table, {canonical column: header}) for files
+    whose columns were mapped by hand. Raises :class:`IngestError` for the first invalid file;
+    the store is then untouched.
     """
-    reports: list[FileReport] = []
+    progress = progress or (lambda fraction, text: None)
+    mappings = mappings or {}
+    files_reports: list[FileReport] = []
     with tempfile.TemporaryDirectory(prefix="kpilib-ingest-") as tmp:
-        # A database file, not memory: a large export spills to disk instead of exhausting RAM.
-        con = duckdb.connect(str(Path(tmp) / "ingest.duckdb"))
+        con = _connect(tmp)
         try:
-            con.execute("set TimeZone = 'UTC'")
-            con.execute("set preserve_insertion_order = true")
-            tz = store.settings["timezone"]
-            by_table: dict[str, list[Prepared]] = {}
-            sources: list[Source] = []
-            for item in files:
+            settings = store.settings
+            seen: set[str] = set()
+            salt = settings.get("salt") or uuid.uuid4().hex
+            ctx = Context(salt=salt, spend_channel=spend_channel)
+            raws: list[tuple[RawInput, str]] = []
+            for n, item in enumerate(files):
                 path, name = item if isinstance(item, tuple) else (item, Path(item).name)
                 path = Path(path)
+                progress(0.4 * n / max(len(files), 1), f"Reading {name}")
                 if not path.exists():
                     raise IngestError(name, "no such file.")
                 digest = sha256_file(path)
                 if store.seen(digest):
-                    reports.append(FileReport(name, None, 0, unchanged=True))
-                    continue
-                for raw in read(con, path, name, Path(tmp)):
-                    p = prepare(con, raw, tz)
-                    by_table.setdefault(p.table, []).append(p)
-                    reports.append(_report(p))
-                    sources.append(Source(p.name, digest, p.table, p.rows, p.months))
+                    seen.add(name)
+                    # Read anyway when it may belong to a group of related files (Olist).
+                    if not _could_group(path):
+                        files_reports.append(FileReport(name, None, 0, unchanged=True))
+                        continue
+                raws += [(raw, digest) for raw in read(con, path, name, Path(tmp))]
+            progress(0.45, "Checking every row")
+            digest_of = {raw.name: d for raw, d in raws}
+            prepared, unchanged, consumed = _recognise_and_prepare(
+                con, store, raws, ctx, settings["timezone"], mappings, allow_partial, seen)
+            files_reports += [FileReport(n, None, 0, unchanged=True) for n in unchanged]
+            by_table: dict[str, list[Prepared]] = {}
+            sources = []
+            for p, source_name in prepared:
+                by_table.setdefault(p.table, []).append(p)
+                files_reports.append(_report(p, [n.split(": ", 1)[1] for n in ctx.notes
+                                                 if n.startswith(p.name + ": ")]))
+                sources.append(Source(p.name, digest_of.get(source_name, ""), p.table, p.rows,
+                                      p.months))
+            # Files read only to join others (Olist customers): recorded, so that uploading
+            # the same set again is recognised.
+            sources += [Source(n, digest_of[n], "", 0) for n in consumed]
             staged = {t: _union(con, t, ps) for t, ps in by_table.items()}
+            if "order_items" in staged:
+                _date_order_lines(con, store, staged)
+            report = Report(files_reports)
+            report.warnings = [n for n in ctx.notes if not any(
+                n.startswith(p.name + ": ") for p, _ in prepared)]
+            report.warnings += _warnings(con, store, staged, settings)
+            progress(0.6, "Comparing with what is stored")
+            report.diff = store.diff(con, staged) if staged else []
             if staged and not dry_run:
-                store.write(con, staged, sources, after_stage=after_stage)
+                progress(0.7, "Writing")
+                store.write(con, staged, sources, after_stage=after_stage,
+                            settings_update=None if "salt" in settings else {"salt": salt})
+                report.committed = True
+            progress(1.0, "Done")
+            return report
         except duckdb.Error as e:
             # A file DuckDB cannot process is bad input, not a crash: say so in one line.
             raise IngestError("upload", f"could not be processed ({str(e).splitlines()[0]}).")
         finally:
             con.close()
-    return reports
+
+
+def _could_group(path: Path) -> bool:
+    return path.suffix.lower() in (".csv", ".zip") and "olist" in path.name.lower()
+
+
+def _recognise_and_prepare(con, store, raws, ctx, tz, mappings, allow_partial, seen):
+    """Each raw table → Prepared tables, through a group importer, a hand mapping, a saved
+    mapping, a platform importer or the canonical column names, in that order.
+
+    Returns (prepared tables with their source name, names unchanged, names only joined)."""
+    out: list[tuple[Prepared, str]] = []
+    unchanged: list[str] = []
+    consumed: list[str] = []
+    left = [r for r, _ in raws]
+    for imp in groups():
+        mine = imp.match_group(left)
+        left = [r for r in left if r not in mine]
+        if not mine:
+            continue
+        if all(r.name in seen for r in mine):
+            unchanged += [r.name for r in mine]
+            continue
+        converted = imp.convert_group(con, mine, ctx)
+        for table, canon in converted:
+            out.append((prepare(con, canon, tz, table=table, allow_partial=allow_partial,
+                                fmt=imp.name), canon.name))
+        used = {canon.name for _, canon in converted}
+        consumed += [r.name for r in mine if r.name not in used]
+    for raw in left:
+        if raw.name in seen:
+            unchanged.append(raw.name)
+            continue
+        headers = [norm_header(h) for h in raw.columns]
+        saved = store.mapping_for(raw.columns)
+        if raw.name in mappings:
+            table, mapping = mappings[raw.name]
+            out.append((prepare(con, raw, tz, table=table, mapping=mapping,
+                                allow_partial=allow_partial, fmt="column mapping"), raw.name))
+        elif saved:
+            name, m = saved
+            out.append((prepare(con, raw, tz, table=m["table"], mapping=m["columns"],
+                                allow_partial=allow_partial, fmt=f"saved mapping '{name}'"),
+                        raw.name))
+        elif imp := next((i for i in registry() if i.match(headers)), None):
+            for table, canon in imp.convert(con, raw, ctx):
+                out.append((prepare(con, canon, tz, table=table, allow_partial=allow_partial,
+                                    fmt=imp.name), raw.name))
+        else:
+            out.append((prepare(con, raw, tz, allow_partial=allow_partial), raw.name))
+    return out, unchanged, consumed
 
 
 def _union(con, table: str, parts: list[Prepared]) -> str:
@@ -106,3 +269,78 @@ def _union(con, table: str, parts: list[Prepared]) -> str:
                           f"these files hold the same {table} rows more than once (e.g. "
                           f"{', '.join(repr(d[0]) for d in dup)}); upload one of them.")
     return name
+
+
+def _date_order_lines(con, store: Store, staged: dict[str, str]) -> None:
+    """Order lines are stored in their order's month: lines without a date take it from their
+    order, in this upload or in the store."""
+    rel = staged["order_items"]
+    if not con.execute(f"select count(*) from {rel} where ordered_at is null").fetchall()[0][0]:
+        return
+    sources = []
+    if "orders" in staged:
+        sources.append(f"select order_id, ordered_at from {staged['orders']}")
+    files = [str(f) for f in store.files("orders")]
+    if files:
+        sources.append("select order_id, ordered_at from read_parquet($files)")
+    if sources:
+        con.execute(f"update {rel} set ordered_at = o.ordered_at from ("
+                    + " union all ".join(sources) + f") o where {rel}.order_id = o.order_id "
+                    f"and {rel}.ordered_at is null", {"files": files} if files else {})
+    bad = con.execute(f"select _row, order_id from {rel} where ordered_at is null order by _row "
+                      "limit 5").fetchall()
+    if bad:
+        n = con.execute(f"select count(*) from {rel} where ordered_at is null").fetchall()[0][0]
+        raise IngestError("order lines", f"{n} line(s) belong to orders that are neither in this "
+                          "upload nor stored, so their month is unknown: upload the orders "
+                          "export with them (or first).", "order_id", bad)
+
+
+def _warnings(con, store: Store, staged: dict[str, str], settings: dict) -> list[str]:
+    """What is worth a look but not a reason to refuse: checked against upload and store."""
+    out = []
+    stored = store.connect()
+    try:
+        def ids(table: str, column: str) -> set:
+            got = set()
+            if table in staged:
+                got |= {r[0] for r in con.execute(f"select distinct {column} from "
+                                                  f"{staged[table]}").fetchall()}
+            got |= {r[0] for r in stored.execute(f"select distinct {column} from {table}"
+                                                 ).fetchall()}
+            return got
+
+        if "orders" in staged:
+            new = {r[0] for r in con.execute(f"select order_id from {staged['orders']}"
+                                             ).fetchall()}
+            with_items = ids("order_items", "order_id")
+            if with_items:
+                missing = sorted(new - with_items)
+                if missing:
+                    out.append(f"{len(missing)} orders have no order lines (e.g. "
+                               f"{', '.join(missing[:3])})")
+            cur = [r[0] for r in con.execute(f"select distinct currency from {staged['orders']}"
+                                             " where currency is not null").fetchall()]
+            other = [c for c in cur if c != settings["currency"]]
+            if other:
+                out.append(f"orders are in {', '.join(other)} but the reporting currency is "
+                           f"{settings['currency']}: amounts are not converted")
+        if "refunds" in staged:
+            orders = ids("orders", "order_id")
+            orphans = [r[0] for r in con.execute(f"select distinct order_id from "
+                                                 f"{staged['refunds']} order by 1").fetchall()
+                       if r[0] not in orders]
+            if orphans:
+                out.append(f"{len(orphans)} refunds point to orders that are not stored (e.g. "
+                           f"{', '.join(orphans[:3])}); they count as returns on channel "
+                           "'unknown'")
+        for table, rel in staged.items():
+            col = TABLES[table].date_column
+            if col:
+                n = con.execute(f"select count(*) from {rel} where cast({col} as date) > $today",
+                                {"today": date.today()}).fetchall()[0][0]
+                if n:
+                    out.append(f"{n} {table} rows are dated in the future")
+    finally:
+        stored.close()
+    return out

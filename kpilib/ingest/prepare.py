@@ -1,16 +1,24 @@
-"""Recognise which canonical table a file holds, type its values and validate them.
+"""Recognise which canonical table a file holds, type its values and validate every row.
 
 Column headers from files never enter SQL: the raw table's columns are c0, c1, … (see
 readers.py) and only canonical names (code constants) are written into queries.
+
+Each row that cannot be stored is rejected with a reason (value not a number, date that does not
+parse, required value missing, negative count, unknown status, duplicate key). By default one
+rejected row refuses the whole file, with a message naming the column and example rows; with
+``allow_partial`` the valid rows go on and the rejected ones are reported (and downloadable).
 """
 from __future__ import annotations
 
+import csv
+import io
 import itertools
 import re
 from dataclasses import dataclass, field
 
 import duckdb
 
+from ..channels import KNOWN, label_sql
 from ..schema import MONEY, NON_NEGATIVE, TABLES, Table
 from .errors import IngestError
 from .readers import RawInput
@@ -18,11 +26,11 @@ from .readers import RawInput
 _counter = itertools.count()
 
 STATUS_MAP = {
-    "placed": ("placed", "pending", "new", "open", "on-hold", "on_hold", "unpaid",
+    "placed": ("placed", "pending", "new", "open", "on-hold", "on_hold", "unpaid", "created",
                "pending_payment", "awaiting_payment"),
     "paid": ("paid", "authorized", "processing", "approved", "invoiced"),
     "fulfilled": ("fulfilled", "complete", "completed", "unshipped"),
-    "shipped": ("shipped", "in_transit", "partially_shipped"),
+    "shipped": ("shipped", "in_transit", "partially_shipped", "partially_fulfilled"),
     "delivered": ("delivered",),
     "cancelled": ("cancelled", "canceled", "voided", "failed", "unavailable", "expired"),
     "refunded": ("refunded",),
@@ -33,6 +41,7 @@ _STATUS_CASE = "case " + " ".join(
     for canon, raws in STATUS_MAP.items()) + " end"
 
 _TIME_WITH_OFFSET = r"\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?\s*([+-]\d{2}:?\d{2}|Z)$"
+MAX_REJECTED_CSV = 100_000
 
 
 def norm_header(name: str) -> str:
@@ -41,25 +50,51 @@ def norm_header(name: str) -> str:
 
 
 @dataclass
+class Rejection:
+    column: str | None   # header in the file
+    reason: str
+    rows: int
+    examples: list[tuple[int, str]]
+
+
+@dataclass
 class Prepared:
     name: str
     table: str           # canonical table name
     relation: str        # DuckDB temp table with the canonical columns, typed and normalised
-    rows: int
+    rows: int            # accepted rows
     mapping: dict[str, str]   # canonical column -> header in the file
     ignored: list[str]
     first: str | None = None  # first and last date, ISO
     last: str | None = None
     months: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    rejections: list[Rejection] = field(default_factory=list)
+    rejected: int = 0         # rows left out (with allow_partial)
+    rejected_csv: str | None = None
+    fmt: str | None = None    # platform format, when an importer recognised one
 
 
-def detect(raw: RawInput) -> tuple[Table, dict[str, int]]:
-    """The canonical table the header matches, and canonical column -> index in the file."""
+def detect(raw: RawInput, mapping: dict[str, str] | None = None,
+           table: str | None = None) -> tuple[Table, dict[str, int]]:
+    """The canonical table the header matches, and canonical column -> index in the file.
+
+    ``mapping`` (canonical column -> header), when given, decides the columns it names."""
     headers = [norm_header(h) for h in raw.columns]
+    if mapping:
+        spec = TABLES[table] if table else None
+        found = {c: raw.columns.index(h) for c, h in mapping.items() if h in raw.columns}
+        if spec is None:
+            raise IngestError(raw.name, "a column mapping needs its table.")
+        missing = [c for c in spec.required if c not in found]
+        if missing:
+            raise IngestError(raw.name, f"the column mapping for '{spec.name}' leaves required "
+                              f"column(s) {', '.join(repr(m) for m in missing)} unmapped.")
+        return spec, found
     best, best_score, tie = None, None, False
     closest = None
-    for spec in TABLES.values():
+    candidates = [TABLES[table]] if table else TABLES.values()
+    for spec in candidates:
         found: dict[str, int] = {}
         for col in spec.columns:
             for cand in (col.name, *col.aliases):
@@ -81,12 +116,12 @@ def detect(raw: RawInput) -> tuple[Table, dict[str, int]]:
             _, spec, missing = closest
             msg += (f"It looks closest to '{spec.name}' but has no column "
                     f"{', '.join(repr(m) for m in missing)}. ")
-        msg += (f"Columns found: {', '.join(repr(c) for c in raw.columns[:20])}. Download a "
-                "template from the Data page to see the expected columns.")
+        msg += (f"Columns found: {', '.join(repr(c) for c in raw.columns[:20])}. Map the columns "
+                "on the Data page, or download a template there to see the expected columns.")
         raise IngestError(raw.name, msg)
     if tie:
         raise IngestError(raw.name, "the columns match more than one table; rename the columns "
-                                    "to the template's names.")
+                                    "to the template's names or map them on the Data page.")
     return best
 
 
@@ -113,8 +148,11 @@ def _date_format(con, raw: str, col: str) -> tuple[str | None, str | None]:
                                   "above 12 first, others second), so no single reading is "
                                   "right. Export the file again with ISO dates (YYYY-MM-DD).")
         order = ("%m", "%d") if second_gt12 else ("%d", "%m")
-        note = None
-        if not first_gt12 and not second_gt12:
+        if second_gt12:
+            note = "dates were read as month/day (a day above 12 comes second)"
+        elif first_gt12:
+            note = "dates were read as day/month (a day above 12 comes first)"
+        else:
             note = "dates like 03/04 were read as day/month (no day above 12 tells otherwise)"
         fmts = []
         for year in ("%Y", "%y"):
@@ -139,13 +177,15 @@ def _parse_time_sql(col: str, fmts: str | None) -> str:
 
 
 def _number_sql(col: str, type_: str, decimal_comma: bool) -> str:
-    # Currency symbols, spaces (also non-breaking) and apostrophes go; what is left must parse.
+    # Currency symbols and codes, spaces (also non-breaking) and apostrophes go; what is left
+    # must be one number: "1.2.3" or "12-3" stay invalid.
     s = f"regexp_replace({col}, '[^0-9,.\\-]', '', 'g')"
     s = f"replace(replace({s}, '.', ''), ',', '.')" if decimal_comma else f"replace({s}, ',', '')"
+    s = f"case when regexp_matches({s}, '^-?(\\d+\\.?\\d*|\\.\\d+)$') then {s} end"
     if type_ == "BIGINT":
-        d = f"try_cast(nullif({s}, '') as double)"
+        d = f"try_cast({s} as double)"
         return f"case when {d} = floor({d}) then {d}::bigint end"
-    return f"try_cast(nullif({s}, '') as {type_})"
+    return f"try_cast({s} as {type_})"
 
 
 def _decimal_comma(con, raw: str, cols: list[str]) -> bool:
@@ -160,8 +200,7 @@ def _decimal_comma(con, raw: str, cols: list[str]) -> bool:
 def _normalised(spec: Table, c: str) -> str:
     """Normalisation rules from the data contract, as SQL over the typed column `c`."""
     if c == "channel":
-        return ("coalesce(nullif(regexp_replace(lower(trim(channel)), '\\s+', '_', 'g'), ''), "
-                "'unknown')")
+        return label_sql("channel")
     if c == "device":
         return "coalesce(nullif(lower(trim(device)), ''), 'unknown')"
     if c == "currency":
@@ -182,9 +221,19 @@ def _normalised(spec: Table, c: str) -> str:
     return c
 
 
-def prepare(con: duckdb.DuckDBPyConnection, raw: RawInput, tz: str = "UTC") -> Prepared:
-    spec, found = detect(raw)
+def prepare(con: duckdb.DuckDBPyConnection, raw: RawInput, tz: str = "UTC", *,
+            table: str | None = None, mapping: dict[str, str] | None = None,
+            allow_partial: bool = False, fmt: str | None = None) -> Prepared:
+    try:
+        spec, found = detect(raw, mapping, table)
+    except IngestError:
+        if raw.rows == 0:
+            raise IngestError(raw.name, "the file has a header but no rows.") from None
+        raise
+    if raw.rows == 0:
+        raise IngestError(raw.name, "the file has a header but no rows.")
     src = raw.table
+    header = lambda c: raw.columns[found[c]] if c in found else c  # noqa: E731
     money_cols = [f"c{found[c.name]}" for c in spec.columns
                   if c.name in found and c.type in (MONEY, "BIGINT")]
     decimal_comma = _decimal_comma(con, src, money_cols)
@@ -202,9 +251,9 @@ def prepare(con: duckdb.DuckDBPyConnection, raw: RawInput, tz: str = "UTC") -> P
                 fmts, note = _date_format(con, src, f"c{found[col.name]}")
             except IngestError as e:
                 raise IngestError(raw.name, str(e).removeprefix(": "),
-                                  column=raw.columns[found[col.name]]) from None
+                                  column=header(col.name)) from None
             if note:
-                notes.append(f"{raw.columns[found[col.name]]}: {note}")
+                notes.append(f"{header(col.name)}: {note}")
             sql = _parse_time_sql(x, fmts)
             if col.type == "DATE":
                 sql = f"cast({sql} as date)"
@@ -213,62 +262,116 @@ def prepare(con: duckdb.DuckDBPyConnection, raw: RawInput, tz: str = "UTC") -> P
         exprs.append(f"{sql} as {col.name}")
         checks.append((col, x))
     typed = f"typed_{next(_counter)}"
-    params = {"tz": tz}
-    used = lambda q: {k: v for k, v in params.items() if f"${k}" in q}  # noqa: E731
     q = f"create temp table {typed} as select _row, {', '.join(exprs)} from {src}"
-    con.execute(q, used(q))
+    con.execute(q, {"tz": tz} if "$tz" in q else {})
 
-    problems = []
+    # Every reason a row cannot be stored: (column header, reason, SQL condition, shown value).
+    rules: list[tuple[str, str, str, str]] = []
     for col, x in checks:
-        header = raw.columns[found[col.name]]
+        h = header(col.name)
         if col.type != "VARCHAR":
-            bad = con.execute(
-                f"select r._row, {x} from {src} r join {typed} t using (_row) "
-                f"where {x} is not null and t.{col.name} is null order by r._row limit 5"
-            ).fetchall()
-            if bad:
-                n = con.execute(f"select count(*) from {src} r join {typed} t using (_row) "
-                                f"where {x} is not null and t.{col.name} is null").fetchall()[0][0]
-                kind = {"DATE": "dates", "TIMESTAMP": "dates"}.get(col.type, "numbers")
-                problems.append(IngestError(raw.name, f"{n} value(s) are not {kind}.",
-                                            header, bad))
-                continue
+            kind = "dates" if col.type in ("DATE", "TIMESTAMP") else \
+                "whole numbers" if col.type == "BIGINT" else "numbers"
+            rules.append((h, f"value(s) are not {kind}.",
+                          f"{x} is not null and t.{col.name} is null", x))
         if col.required:
-            bad = con.execute(f"select _row, null from {typed} where {col.name} is null "
-                              "order by _row limit 5").fetchall()
-            if bad:
-                problems.append(IngestError(raw.name, "is required but empty.", header, bad))
-    if problems:
-        raise _combine(raw.name, problems)
+            rules.append((h, "is required but empty.", f"t.{col.name} is null and {x} is null",
+                          "null"))
+    for c in NON_NEGATIVE.get(spec.name, ()):
+        if c in found:
+            rules.append((header(c), "cannot be negative.", f"t.{c} < 0",
+                          f"c{found[c]}"))
+    if spec.name == "orders":
+        status = _STATUS_CASE.replace(" s ", " lower(replace(trim(t.status), ' ', '_')) ")
+        rules.append((header("status"), "has statuses that mean nothing to the dashboard "
+                      f"(known statuses: {', '.join(STATUS_MAP)}).",
+                      f"t.status is not null and ({status}) is null", f"c{found['status']}"))
+
+    rejected = f"rejected_{next(_counter)}"
+    parts = [f"select r._row, {i} as rule, cast({shown} as varchar) as value "
+             f"from {src} r join {typed} t using (_row) where {cond}"
+             for i, (_h, _r, cond, shown) in enumerate(rules)]
+    con.execute(f"create temp table {rejected} as "
+                + (" union all ".join(parts) if parts
+                   else "select 0::bigint as _row, 0 as rule, ''::varchar as value limit 0"))
+    rejections = _summarise(con, rejected, [(h, r) for h, r, _c, _s in rules])
 
     out = f"prepared_{next(_counter)}"
     norm = ", ".join(f"{_normalised(spec, c.name)} as {c.name}" for c in spec.columns)
-    con.execute(f"create temp table {out} as select _row, {norm} from {typed}")
-    _validate(con, raw, spec, found, out)
+    con.execute(f"create temp table {out} as select _row, {norm} from {typed} "
+                f"where _row not in (select _row from {rejected})")
+    dup = _duplicates(con, spec, out, rejected, len(rules))
+    if dup:
+        key_headers = ", ".join(header(k) for k in spec.key if k in found) or None
+        rejections.append(Rejection(key_headers, f"{dup[0]} key(s) appear more than once (a row "
+                                    f"must be unique by {' + '.join(spec.key)}); remove the "
+                                    "duplicates or export again.", dup[1], dup[2]))
+        con.execute(f"delete from {out} where _row in (select _row from {rejected} "
+                    f"where rule = {len(rules)})")
+    if rejections and not allow_partial:
+        raise _combine(raw.name, rejections)
+    _file_checks(con, raw, spec, header, out)
 
     rows = con.execute(f"select count(*) from {out}").fetchall()[0][0]
+    if rows == 0:
+        raise _combine(raw.name, rejections) if rejections else \
+            IngestError(raw.name, "the file has a header but no rows.")
     prepared = Prepared(raw.name, spec.name, out, rows,
                         {c: raw.columns[i] for c, i in found.items()},
                         [h for i, h in enumerate(raw.columns) if i not in found.values()],
-                        notes=notes)
+                        notes=notes, rejections=rejections, fmt=fmt)
+    if rejections:
+        reasons = [(h, r) for h, r, *_ in rules] + [(dup and rejections[-1].column, "duplicate key")]
+        prepared.rejected = con.execute(f"select count(distinct _row) from {rejected}"
+                                        ).fetchall()[0][0]
+        prepared.rejected_csv = _rejected_csv(con, raw, rejected, reasons)
     if spec.date_column:
         first, last = con.execute(f"select min({spec.date_column})::date::varchar, "
-                                  f"max({spec.date_column})::date::varchar from {out}").fetchall()[0]
+                                  f"max({spec.date_column})::date::varchar from {out}"
+                                  ).fetchall()[0]
         prepared.first, prepared.last = first, last
         prepared.months = [r[0] for r in con.execute(
             f"select distinct strftime({spec.date_column}, '%Y-%m') from {out} order by 1"
         ).fetchall()]
+    unknown = [r[0] for r in con.execute(
+        f"select distinct channel from {out} where channel is not null order by 1").fetchall()
+        if r[0] not in KNOWN] if "channel" in spec.names else []
+    if unknown:
+        prepared.notes.append(f"channels outside the standard list: {', '.join(unknown[:8])}")
     return prepared
 
 
-def _validate(con, raw: RawInput, spec: Table, found: dict[str, int], rel: str) -> None:
-    header = lambda c: raw.columns[found[c]] if c in found else c  # noqa: E731
+def _summarise(con, rejected: str, rules: list[tuple[str, str]]) -> list[Rejection]:
+    out = []
+    for rule, n in con.execute(f"select rule, count(*) from {rejected} group by rule "
+                               "order by rule").fetchall():
+        ex = con.execute(f"select _row, value from {rejected} where rule = $r order by _row "
+                         "limit 5", {"r": rule}).fetchall()
+        h, reason = rules[rule]
+        if reason.startswith("value(s)"):
+            reason = f"{n} {reason}"
+        out.append(Rejection(h, reason, n, [(r, None if v == "null" else v) for r, v in ex]))
+    return out
+
+
+def _duplicates(con, spec: Table, rel: str, rejected: str, rule: int):
+    """Reject every row of a key that appears twice: the file does not say which is right."""
+    keys = ", ".join(spec.key)
+    dup = con.execute(
+        f"select min(_row), max(_row), concat_ws(' / ', {keys}) as k, count(*) from {rel} "
+        f"group by {keys} having count(*) > 1 order by 1 limit 5").fetchall()
+    if not dup:
+        return None
+    n_keys = con.execute(f"select count(*) from (select {keys} from {rel} group by {keys} "
+                         "having count(*) > 1)").fetchall()[0][0]
+    con.execute(f"insert into {rejected} select _row, {rule}, concat_ws(' / ', {keys}) from "
+                f"(select *, count(*) over (partition by {keys}) as n from {rel}) where n > 1")
+    n_rows = con.execute(f"select count(*) from {rejected} where rule = {rule}").fetchall()[0][0]
+    return n_keys, n_rows, [(r[0], f"{r[2]} (also row {r[1]})") for r in dup]
+
+
+def _file_checks(con, raw: RawInput, spec: Table, header, rel: str) -> None:
     if spec.name == "orders":
-        bad = con.execute(f"select _row, status_raw from {rel} where status is null "
-                          "order by _row limit 5").fetchall()
-        if bad:
-            raise IngestError(raw.name, "has statuses that mean nothing to the dashboard. "
-                              f"Known statuses: {', '.join(STATUS_MAP)}.", header("status"), bad)
         currencies = [r[0] for r in con.execute(
             f"select distinct currency from {rel} where currency is not null order by 1"
         ).fetchall()]
@@ -276,29 +379,29 @@ def _validate(con, raw: RawInput, spec: Table, found: dict[str, int], rel: str) 
             raise IngestError(raw.name, f"orders are in several currencies ({', '.join(currencies)})"
                               " and no exchange-rate table is loaded; export one currency per "
                               "file or convert the amounts first.", header("currency"))
-    for c in NON_NEGATIVE.get(spec.name, ()):
-        bad = con.execute(f"select _row, {c} from {rel} where {c} < 0 order by _row limit 5"
-                          ).fetchall()
-        if bad:
-            raise IngestError(raw.name, "cannot be negative.", header(c), bad)
-    keys = ", ".join(spec.key)
-    dup = con.execute(
-        f"select min(_row), max(_row), concat_ws(' / ', {keys}) as k, count(*) from {rel} "
-        f"group by {keys} having count(*) > 1 order by 1 limit 5").fetchall()
-    if dup:
-        n = con.execute(f"select count(*) from (select {keys} from {rel} group by {keys} "
-                        "having count(*) > 1)").fetchall()[0][0]
-        raise IngestError(
-            raw.name, f"{n} key(s) appear more than once (a row must be unique by "
-            f"{' + '.join(spec.key)}); remove the duplicates or export again.",
-            ", ".join(header(k) for k in spec.key if k in found),
-            [(r[0], f"{r[2]} (also row {r[1]})") for r in dup])
 
 
-def _combine(name: str, problems: list[IngestError]) -> IngestError:
-    if len(problems) == 1:
-        return problems[0]
-    err = IngestError(name, " ".join(str(p).removeprefix(f"{name}: ") for p in problems))
-    err.column = problems[0].column
-    err.examples = problems[0].examples
+def _rejected_csv(con, raw: RawInput, rejected: str, rules) -> str:
+    """The rejected rows as the user sent them, with the row number and every reason."""
+    cols = ", ".join(f"r.c{i}" for i in range(len(raw.columns)))
+    rows = con.execute(
+        f"select x._row, list(distinct x.rule order by x.rule), {cols} from {rejected} x "
+        f"join {raw.table} r using (_row) group by all order by x._row "
+        f"limit {MAX_REJECTED_CSV}").fetchall()
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["row", "reason", *raw.columns])
+    for row, rule_ids, *values in rows:
+        reasons = "; ".join(f"{rules[i][0]}: {rules[i][1]}" if rules[i][0] else rules[i][1]
+                            for i in rule_ids)
+        w.writerow([row, reasons, *values])
+    return buf.getvalue()
+
+
+def _combine(name: str, rejections: list[Rejection]) -> IngestError:
+    errors = [IngestError(name, r.reason, r.column, r.examples) for r in rejections]
+    if len(errors) == 1:
+        return errors[0]
+    err = IngestError(name, " ".join(str(e).removeprefix(f"{name}: ") for e in errors))
+    err.column, err.examples = errors[0].column, errors[0].examples
     return err

@@ -6,6 +6,8 @@ parse; `_row` is the row number a spreadsheet would show (the header is row 1).
 from __future__ import annotations
 
 import itertools
+import re
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +32,8 @@ def _sniff_bytes(path: Path, name: str) -> str:
         head = f.read(1 << 20)
     if not head.strip():
         raise IngestError(name, "the file is empty.")
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16"  # Excel's "Unicode text" export
     if b"\x00" in head[:4096]:
         raise IngestError(name, "this is not a text file (it contains binary data). Export it "
                                 "again as CSV, Excel (.xlsx) or Parquet.")
@@ -48,22 +52,27 @@ def _sniff_bytes(path: Path, name: str) -> str:
         return "latin-1"
 
 
-def _comment_lines(path: Path, encoding: str) -> int:
-    """Lines starting with '#' above the header (GA4 report exports have them)."""
-    n = 0
+def _preamble_lines(path: Path, encoding: str) -> int:
+    """Lines above the header: '#' comments (GA4 reports) and title lines (Google Ads reports
+    start with the report name and the date range), recognised as lines without any separator
+    above lines that have some."""
     with open(path, encoding=encoding, errors="replace") as f:
-        for line in f:
-            if line.startswith(("#", "\ufeff#")) or (n and not line.strip()):
-                n += 1
-            else:
-                break
+        lines = list(itertools.islice(f, 30))
+    fields = [max(len(re.findall(d, ln)) for d in (",", ";", "\t")) if ln.strip() else -1
+              for ln in lines]
+    n = 0
+    while n < len(lines) - 1 and (lines[n].lstrip("\ufeff").startswith("#") or fields[n] == -1
+                                  or (fields[n] == 0 and max(fields[n + 1:n + 6]) > 0
+                                      and n < 5)):
+        n += 1
     return n
 
 
-def _to_utf8(path: Path, workdir: Path) -> Path:
-    """DuckDB reads UTF-8 only: re-encode a Latin-1 export, streaming, into a work file."""
+def _to_utf8(path: Path, workdir: Path, encoding: str) -> Path:
+    """DuckDB reads UTF-8 only: re-encode a Latin-1 or UTF-16 export, streaming."""
     out = workdir / f"utf8_{next(_counter)}.csv"
-    with open(path, encoding="latin-1", newline="") as src, \
+    encoding = "utf-16" if encoding == "utf-16" else "latin-1"
+    with open(path, encoding=encoding, newline="") as src, \
             open(out, "w", encoding="utf-8", newline="") as dst:
         while chunk := src.read(1 << 22):
             dst.write(chunk)
@@ -75,6 +84,8 @@ def read(con: duckdb.DuckDBPyConnection, path: str | Path, name: str | None = No
     path = Path(path)
     name = name or path.name
     suffix = path.suffix.lower()
+    if suffix == ".zip":
+        return _read_zip(con, path, name, workdir or path.parent)
     if suffix in (".xlsx", ".xlsm"):
         return _read_excel(con, path, name)
     if suffix == ".parquet":
@@ -84,13 +95,23 @@ def read(con: duckdb.DuckDBPyConnection, path: str | Path, name: str | None = No
             raise IngestError(name, f"this is not a readable Parquet file ({_first_line(e)}).")
         return [_to_text_table(con, rel, name)]
     encoding = _sniff_bytes(path, name)
-    skip = _comment_lines(path, encoding)
+    skip = _preamble_lines(path, encoding)
     if encoding != "utf-8":
-        path = _to_utf8(path, workdir or path.parent)
+        path = _to_utf8(path, workdir or path.parent, encoding)
     try:
-        rel = con.read_csv(str(path), header=True, all_varchar=True, skiprows=skip,
-                           strict_mode=False, null_padding=True)
-        result = _to_text_table(con, rel, name, first_row=skip + 2)
+        try:
+            rel = con.read_csv(str(path), header=True, all_varchar=True, skiprows=skip,
+                               strict_mode=False)
+            if len(rel.columns) == 1 and any(d in rel.columns[0] for d in ",;\t"):
+                # The sniffer gave up on the separator because of a short row.
+                raise duckdb.InvalidInputException("ragged rows")
+            result = _to_text_table(con, rel, name, first_row=skip + 2)
+        except duckdb.Error:
+            # Short rows (a truncated last line) need null padding, which DuckDB's parallel
+            # reader cannot combine with quoted line breaks: retry serially.
+            rel = con.read_csv(str(path), header=True, all_varchar=True, skiprows=skip,
+                               strict_mode=False, null_padding=True, parallel=False)
+            result = _to_text_table(con, rel, name, first_row=skip + 2)
     except duckdb.Error as e:
         raise IngestError(name, f"the file could not be read as a table ({_first_line(e)}). "
                                 "Check that it is a CSV export with one header line.")
@@ -137,3 +158,36 @@ def _read_excel(con, path: Path, name: str) -> list[RawInput]:
     if not out:
         raise IngestError(name, "every sheet of this workbook is empty.")
     return out
+
+
+MAX_UNZIPPED = 8 << 30  # a zip that would unpack to more is refused (zip bomb)
+READABLE = (".csv", ".txt", ".tsv", ".xlsx", ".xlsm", ".parquet")
+
+
+def _read_zip(con, path: Path, name: str, workdir: Path) -> list[RawInput]:
+    try:
+        zf = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as e:
+        raise IngestError(name, f"this is not a readable zip archive ({e}).") from None
+    with zf:
+        members = [m for m in zf.infolist() if not m.is_dir()]
+        for m in members:
+            parts = m.filename.replace("\\", "/").split("/")
+            if m.filename.startswith("/") or ".." in parts or ":" in parts[0]:
+                raise IngestError(name, f"the archive holds a file with an unsafe path "
+                                        f"({m.filename!r}); nothing was extracted.")
+        if sum(m.file_size for m in members) > MAX_UNZIPPED:
+            raise IngestError(name, "the archive would unpack to more than 8 GB.")
+        usable = [m for m in members if Path(m.filename).suffix.lower() in READABLE
+                  and not Path(m.filename).name.startswith((".", "__MACOSX"))
+                  and "__MACOSX" not in m.filename]
+        if not usable:
+            raise IngestError(name, "the archive holds no CSV, Excel or Parquet file.")
+        out = []
+        for i, m in enumerate(usable):
+            target = workdir / f"zip_{next(_counter)}{Path(m.filename).suffix.lower()}"
+            with zf.open(m) as src, open(target, "wb") as dst:
+                while chunk := src.read(1 << 22):
+                    dst.write(chunk)
+            out += read(con, target, f"{name} › {Path(m.filename).name}", workdir)
+        return out

@@ -1,0 +1,67 @@
+"""Platform exports → canonical tables. Each importer is a small module that recognises its
+platform from the header and rewrites the file, in SQL, into text tables with canonical column
+names; typing and validation then happen as for any canonical file (prepare.py).
+
+Single-file importers expose ``match(headers)`` and ``convert(con, raw, ctx)``; group importers
+(Olist's related CSVs) expose ``match_group(raws)`` and ``convert_group(con, raws, ctx)``.
+``convert`` returns ``[(table, RawInput)]``.
+"""
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+
+from ..prepare import norm_header
+from ..readers import RawInput
+
+_counter = itertools.count()
+
+
+@dataclass
+class Context:
+    salt: str
+    spend_channel: str | None = None   # channel of an ad-spend export that has none
+    notes: list[str] = field(default_factory=list)
+
+
+class Columns:
+    """Raw column references (c0, c1, …) by normalised header, for writing importer SQL."""
+
+    def __init__(self, raw: RawInput):
+        self.raw = raw
+        self.index = {norm_header(h): i for i, h in reversed(list(enumerate(raw.columns)))}
+
+    def has(self, *names: str) -> bool:
+        return all(n in self.index for n in names)
+
+    def __getitem__(self, name: str) -> str:
+        """The trimmed text of a column, NULL when empty; a missing column is NULL."""
+        if name not in self.index:
+            return "cast(null as varchar)"
+        return f"nullif(trim(c{self.index[name]}), '')"
+
+    def first(self, *names: str) -> str:
+        return next((self[n] for n in names if n in self.index), "cast(null as varchar)")
+
+
+def emit(con, name: str, select: str, columns: list[str], params: dict | None = None,
+         source: str | None = None) -> RawInput:
+    """A text table with canonical column names (as c0…cn plus _row) from ``select``, whose
+    output columns must be named after ``columns`` and include _row."""
+    table = f"imp_{next(_counter)}"
+    cols = ", ".join(f"cast({c} as varchar) as c{i}" for i, c in enumerate(columns))
+    con.execute(f"create temp table {table} as select {cols}, _row from ({select})",
+                params or {})
+    rows = con.execute(f"select count(*) from {table}").fetchall()[0][0]
+    return RawInput(name if source is None else f"{name} ({source})", table, list(columns), rows)
+
+
+def registry():
+    from . import ads, ga4, online_retail, shopify
+    return [shopify.ORDERS, shopify.PRODUCTS, online_retail.IMPORTER, ads.GOOGLE, ads.META,
+            ga4.IMPORTER]
+
+
+def groups():
+    from . import olist
+    return [olist.IMPORTER]

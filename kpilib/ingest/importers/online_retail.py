@@ -1,0 +1,87 @@
+"""UCI "Online Retail" transaction files (one row per invoice line), both namings:
+InvoiceNo/UnitPrice/CustomerID (2010–2011) and Invoice/Price/Customer ID ("Online Retail II").
+
+Rules: invoices starting with C are cancellations/returns → refunds (dated on the credit note;
+the original invoice is not given, so they carry the credit note's number); A… invoices are
+bad-debt adjustments and lines with a negative quantity outside C invoices are stock
+adjustments: neither is a sale. Non-product codes (POST, DOT, M, D, BANK CHARGES, AMAZONFEE, …)
+are not products: postage becomes shipping. CustomerID may be a float ("17850.0") or missing
+(a guest). There is no channel in these files.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from . import Columns, Context, emit
+
+NON_PRODUCT = ("POST", "DOT", "M", "D", "S", "B", "C2", "CRUK", "PADS", "BANK CHARGES",
+               "AMAZONFEE", "ADJUST", "ADJUST2", "TEST001", "TEST002")
+POSTAGE = ("POST", "DOT", "C2")
+
+
+@dataclass(frozen=True)
+class _OnlineRetail:
+    name: str = "UCI Online Retail"
+
+    def match(self, headers: list[str]) -> bool:
+        h = set(headers)
+        return {"stockcode", "quantity"} <= h and bool({"invoiceno", "invoice"} & h) \
+            and bool({"invoicedate"} & h) and bool({"unitprice", "price"} & h)
+
+    def convert(self, con, raw, ctx: Context):
+        c = Columns(raw)
+        non_product = ", ".join(f"'{x}'" for x in NON_PRODUCT)
+        postage = ", ".join(f"'{x}'" for x in POSTAGE)
+        lines = f"""
+            select _row, {c.first('invoiceno', 'invoice')} as invoice,
+                   upper({c['stockcode']}) as code, {c['description']} as description,
+                   try_cast({c['quantity']} as bigint) as qty, {c['quantity']} as qty_text,
+                   try_cast({c.first('unitprice', 'price')} as decimal(18,2)) as price,
+                   {c.first('unitprice', 'price')} as price_text,
+                   {c['invoicedate']} as ts, {c['country']} as country,
+                   -- "17850.0" and "17850" are the same customer
+                   regexp_replace({c.first('customerid', 'customer_id')}, '\\.0+$', '')
+                       as customer
+            from {raw.table}"""
+        sale = "not starts_with(invoice, 'C') and not starts_with(invoice, 'A')"
+        product = f"code not in ({non_product})"
+        orders_sql = f"""
+            with l as ({lines})
+            select min(_row) as _row, invoice as order_id, arg_min(ts, _row) as ordered_at,
+                   max(customer) as customer_id, 'paid' as status, 'paid' as status_raw,
+                   sum(qty * price) filter (where {product} and qty > 0) as gross_sales,
+                   0 as discounts,
+                   coalesce(sum(qty * price) filter (where code in ({postage})), 0) as shipping,
+                   max(country) as country
+            from l where {sale} group by invoice
+            having count(*) filter (where {product} and qty > 0) > 0"""
+        orders = emit(con, raw.name, orders_sql,
+                      ["order_id", "ordered_at", "customer_id", "status", "status_raw",
+                       "gross_sales", "discounts", "shipping", "country"], source="orders")
+        items_sql = f"""
+            with l as ({lines})
+            select _row, invoice as order_id,
+                   row_number() over (partition by invoice order by _row) as line,
+                   code as sku, qty_text as quantity, price_text as unit_price,
+                   description as product_name, ts as ordered_at
+            from l where {sale} and {product} and (qty > 0 or qty is null)"""
+        items = emit(con, raw.name, items_sql, ["order_id", "line", "sku", "quantity",
+                                                 "unit_price", "product_name", "ordered_at"],
+                     source="order lines")
+        refunds_sql = f"""
+            with l as ({lines})
+            select min(_row) as _row, invoice as refund_id, invoice as order_id,
+                   arg_min(ts, _row) as refunded_at, -sum(qty * price) as amount,
+                   'cancellation / return' as reason
+            from l where starts_with(invoice, 'C') and {product} group by invoice
+            having sum(qty * price) < 0"""
+        refunds = emit(con, raw.name, refunds_sql,
+                       ["refund_id", "order_id", "refunded_at", "amount", "reason"],
+                       source="refunds")
+        ctx.notes.append(f"{raw.name}: no channel in this format (orders are 'unknown'); "
+                         "credit notes (C…) are stored as refunds without their original "
+                         "invoice")
+        return [("orders", orders), ("order_items", items), ("refunds", refunds)]
+
+
+IMPORTER = _OnlineRetail()
