@@ -11,12 +11,12 @@ import streamlit as st
 
 import kpilib
 from kpilib import demo
+from kpilib.channels import CHANNELS
 from kpilib.periods import PRESETS, data_span, preset_range
 from kpilib.settings import demo_store_path, store_path
 
 SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£", "JPY": "¥", "CHF": "CHF "}
-CHANNEL_ORDER = ("organic_search", "paid_search", "paid_social", "organic_social", "email",
-                 "affiliate", "referral", "display", "marketplace", "direct", "other", "unknown")
+CHANNEL_ORDER = (*CHANNELS, "unknown")
 
 
 # --- the store ------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Data: what is stored, and the monthly upload of exports."""
+"""Data: the monthly upload (check → report → confirm), what is stored, undo and templates."""
 import tempfile
 from pathlib import Path
 
@@ -7,50 +7,174 @@ import streamlit as st
 
 import ui
 from kpilib import Store
-from kpilib.ingest import IngestError, ingest
+from kpilib.channels import CHANNELS
+from kpilib.ingest import IngestError, diff_line, ingest, preview
 from kpilib.schema import TABLES, template_csv
 from kpilib.settings import store_path
 
 st.title("Data")
 store, is_demo = ui.active_store()
+target = Store(store_path())
 if is_demo:
     st.info("The dashboard shows the **demo shop** until you upload your own exports below. "
             "Your first upload starts your own store; the demo is then no longer shown.")
 
-st.subheader("Upload exports")
-st.caption("CSV (comma or semicolon, any encoding), Excel (.xlsx) or Parquet, one canonical "
-           "table per file or sheet. Files are checked first: if one is not valid, nothing is "
-           "written and the message says which file, column and rows to fix. Uploading the same "
-           "file again changes nothing; rows with the same key replace the stored ones.")
-files = st.file_uploader("Exports", type=["csv", "txt", "xlsx", "parquet"],
-                         accept_multiple_files=True, key="uploads")
-if files and st.button("Check and add to the store", type="primary", key="ingest"):
-    target = Store(store_path())
-    with tempfile.TemporaryDirectory() as tmp, st.spinner("Checking and storing…"):
+st.subheader("Upload this month's exports")
+st.caption("Shopify orders and products exports, WooCommerce or any CSV with the template's "
+           "columns, GA4 reports, Google Ads and Meta spend reports, UCI Online Retail, Olist "
+           "(all its CSVs together); CSV (comma or semicolon, any encoding), Excel, Parquet or a "
+           ".zip of them. Nothing is written until you confirm.")
+n = st.session_state.setdefault("upload_round", 0)
+files = st.file_uploader("Exports", type=["csv", "txt", "tsv", "xlsx", "parquet", "zip"],
+                         accept_multiple_files=True, key=f"uploads_{n}")
+left, right = st.columns(2)
+spend_channel = left.selectbox(
+    "Channel of ad-spend files", [None, *CHANNELS], key="spend_channel",
+    format_func=lambda c: "As the platform says (Google Ads: paid search, Meta: paid social)"
+    if c is None else ui.channel_label(c),
+    help="Ad-platform reports do not name the marketing channel; it is taken from here.")
+partial = right.toggle("Store the valid rows and skip rejected ones", key="partial",
+                       help="Off: one invalid row refuses its file, so nothing is stored "
+                            "half-way. On: rejected rows are left out and listed.")
+mappings: dict = st.session_state.setdefault("mappings", {})
+save_as: dict = st.session_state.setdefault("save_mappings", {})
+
+
+def run(dry_run: bool, progress=None):
+    with tempfile.TemporaryDirectory() as tmp:
         paths = []
         for i, up in enumerate(files):
             p = Path(tmp) / f"{i}{Path(up.name).suffix.lower()}"
             p.write_bytes(up.getvalue())
             paths.append((p, up.name))
-        try:
-            reports = ingest(target, paths)
-        except IngestError as e:
-            st.error(f"Nothing was stored. {e}")
+        return ingest(target, paths, dry_run=dry_run, allow_partial=partial,
+                      spend_channel=spend_channel, mappings=mappings, save_mappings=save_as,
+                      progress=progress)
+
+
+def mapping_editor(err: IngestError):
+    """Map an unrecognised file's columns by hand; the mapping is saved with the upload."""
+    up = next((u for u in files if err.file.startswith(u.name)), None)
+    if up is None:
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        p = Path(tmp) / f"x{Path(up.name).suffix.lower()}"
+        p.write_bytes(up.getvalue())
+        tables = preview(p, up.name)
+    info = next((t for t in tables if t["name"] == err.file), tables[0])
+    with st.container(border=True):
+        st.markdown(f"**Map the columns of {info['name']}**")
+        st.dataframe(info["sample"], hide_index=True, width="stretch")
+        table = st.selectbox("This file holds", list(TABLES), key=f"map_table_{info['name']}",
+                             format_func=lambda t: f"{t} — {TABLES[t].description}")
+        spec = TABLES[table]
+        chosen = {}
+        cols = st.columns(3)
+        for i, col in enumerate(spec.columns):
+            label = col.name + ("" if col.required else " (optional)")
+            pick = cols[i % 3].selectbox(label, [None, *info["columns"]],
+                                         key=f"map_{info['name']}_{table}_{col.name}")
+            if pick:
+                chosen[col.name] = pick
+        name = st.text_input("Save this mapping as", value=Path(up.name).stem,
+                             key=f"map_name_{info['name']}",
+                             help="Next month, a file with the same columns is read with it.")
+        missing = [c for c in spec.required if c not in chosen]
+        if missing:
+            st.caption(f"Still to map: {', '.join(missing)}")
+        if st.button("Use this mapping", disabled=bool(missing), key=f"map_go_{info['name']}"):
+            mappings[info["name"]] = (table, chosen)
+            if name.strip():
+                save_as[info["name"]] = name.strip()
+            st.rerun()
+
+
+if files:
+    report, error = None, None
+    try:
+        report = run(dry_run=True)
+    except IngestError as e:
+        error = e
+    if error:
+        st.error(f"Nothing can be stored yet. {error}")
+        if error.unrecognised:
+            mapping_editor(error)
+    else:
+        st.markdown("**What was understood**")
+        for f in report.files:
+            with st.container(border=True):
+                (st.info if f.unchanged else st.success)(f.summary())
+                if f.mapping:
+                    with st.expander("Columns used"):
+                        st.dataframe(pd.DataFrame({"column in the file": f.mapping.values(),
+                                                   "read as": f.mapping.keys()}),
+                                     hide_index=True)
+                if f.rejected:
+                    st.warning(f"{f.rejected:,} rows rejected: " + "; ".join(f.rejections))
+                    st.download_button("Download the rejected rows (CSV)", f.rejected_csv,
+                                       file_name=f"rejected_{Path(f.name).stem}.csv",
+                                       mime="text/csv", key=f"rejected_{f.name}")
+        for w in report.warnings:
+            st.warning(w)
+        if report.diff:
+            st.markdown("**Changes against what is stored**")
+            st.dataframe(pd.DataFrame({"change": [diff_line(d) for d in report.diff]}),
+                         hide_index=True, width="stretch")
+            if st.button("Add to the store", type="primary", key="confirm"):
+                bar = st.progress(0.0, text="Starting…")
+                try:
+                    done = run(dry_run=False, progress=lambda x, t: bar.progress(x, text=t))
+                except IngestError as e:
+                    st.error(f"Nothing was stored. {e}")
+                else:
+                    st.session_state["upload_round"] = n + 1
+                    st.session_state["mappings"], st.session_state["save_mappings"] = {}, {}
+                    st.session_state["last_upload"] = [diff_line(d) for d in done.diff]
+                    st.rerun()
         else:
-            for r in reports:
-                (st.info if r.unchanged else st.success)(r.summary())
+            st.info("Nothing to add: every file is already stored.")
+
+if st.session_state.get("last_upload"):
+    st.success("Stored. " + " · ".join(st.session_state.pop("last_upload")[:12]))
 
 st.subheader("What is stored")
-st.caption(f"Store: `{store.path}` · version {store.version}")
-grid = pd.DataFrame({t: store.months(t) for t in TABLES if t != "products"}).sort_index()
+shown = target if not target.is_empty() else store
+st.caption(f"Store: `{shown.path}` · version {shown.version}")
+grid = pd.DataFrame({t: shown.months(t) for t in TABLES if t != "products"}).sort_index()
 if grid.empty:
     st.write("Nothing yet.")
 else:
     st.dataframe(grid.fillna(0).astype(int).rename_axis("Month").reset_index(), hide_index=True,
                  width="stretch", column_config={
                      t: st.column_config.NumberColumn(format="localized") for t in grid.columns})
-    products = store.months("products").get("all", 0)
+    products = shown.months("products").get("all", 0)
     st.caption(f"Rows per table and month. Products: {products:,} SKUs.")
+    log = [{"when": i["at"].replace("T", " ")[:16],
+            "what": i.get("action") or ", ".join(sorted({s["name"] for s in i["sources"]})),
+            "months": ", ".join(f"{t} {m}" for t, ms in i["partitions"].items() for m in ms)}
+           for i in reversed(shown.manifest["ingests"])]
+    with st.expander(f"Uploads ({len(log)})"):
+        st.dataframe(pd.DataFrame(log), hide_index=True, width="stretch")
+
+if not target.is_empty() or target.manifest["ingests"]:
+    a, b = st.columns(2)
+    with a.container(border=True):
+        last = target.manifest["ingests"][-1] if target.manifest["ingests"] else None
+        st.markdown("**Undo the last upload**")
+        if last:
+            st.caption(f"{last.get('action') or ', '.join(sorted({s['name'] for s in last['sources']}))}"
+                       f" ({last['at'][:16].replace('T', ' ')}): every month it changed goes "
+                       "back to what it was.")
+            if st.button("Undo", key="undo"):
+                target.undo()
+                st.rerun()
+    with b.container(border=True):
+        st.markdown("**Delete one month of one table**")
+        t = st.selectbox("Table", [t for t in TABLES if target.months(t)], key="del_table")
+        m = st.selectbox("Month", list(target.months(t)) if t else [], key="del_month")
+        if st.button("Delete", key="delete", disabled=not (t and m)):
+            target.delete_month(t, m)
+            st.rerun()
 
 st.subheader("Templates")
 st.caption("Empty files with the expected column names, one per table.")

@@ -58,3 +58,5 @@ def source_medium_sql(source: str, medium: str) -> str:
 
 
 KNOWN = frozenset(ALIASES.values()) | {"unknown"}
+CHANNELS = ("organic_search", "paid_search", "paid_social", "organic_social", "email",
+            "affiliate", "referral", "display", "marketplace", "direct", "other")

@@ -10,8 +10,6 @@ from dataclasses import dataclass
 # Status vocabulary from KPIS.md; raw platform values are kept in `status_raw`.
 STATUSES = ("placed", "paid", "fulfilled", "shipped", "delivered", "cancelled", "refunded",
             "partially_refunded")
-CHANNELS = ("organic_search", "paid_search", "paid_social", "organic_social", "email", "affiliate",
-            "referral", "display", "marketplace", "direct", "other")
 
 MONEY = "DECIMAL(18,2)"
 

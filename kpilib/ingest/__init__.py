@@ -132,11 +132,13 @@ def preview(path: str | Path, name: str | None = None, rows: int = 5) -> list[di
 def ingest(store: Store, files: list[str | Path | tuple[str | Path, str]], *,
            dry_run: bool = False, allow_partial: bool = False, spend_channel: str | None = None,
            mappings: dict[str, tuple[str, dict[str, str]]] | None = None,
+           save_mappings: dict[str, str] | None = None,
            after_stage=None, progress=None) -> Report:
     """Validate ``files`` (paths, or (path, display name) pairs) and add them to ``store``.
 
     ``mappings`` maps a file's display name to (table, {canonical column: header}) for files
-    whose columns were mapped by hand. Raises :class:`IngestError` for the first invalid file;
+    whose columns were mapped by hand; ``save_mappings`` (display name → mapping name) keeps
+    them in the store once the upload is committed, so next month's export is recognised. Raises :class:`IngestError` for the first invalid file;
     the store is then untouched.
     """
     progress = progress or (lambda fraction, text: None)
@@ -194,6 +196,11 @@ def ingest(store: Store, files: list[str | Path | tuple[str | Path, str]], *,
                 store.write(con, staged, sources, after_stage=after_stage,
                             settings_update=None if "salt" in settings else {"salt": salt})
                 report.committed = True
+                headers = {raw.name: raw.columns for raw, _ in raws}
+                for file_name, mapping_name in (save_mappings or {}).items():
+                    if file_name in mappings and file_name in headers:
+                        table, columns = mappings[file_name]
+                        store.save_mapping(mapping_name, table, columns, headers[file_name])
             progress(1.0, "Done")
             return report
         except duckdb.Error as e:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 class IngestError(Exception):
     def __init__(self, file: str, message: str, column: str | None = None,
-                 examples: list[tuple[int, str]] | None = None):
+                 examples: list[tuple[int, str]] | None = None, unrecognised: bool = False):
         self.file, self.column, self.examples = file, column, examples or []
+        # True when the columns match no table: the Data page then offers a column mapping.
+        self.unrecognised = unrecognised
         text = f"{file}: "
         if column:
             text += f"column '{column}': "

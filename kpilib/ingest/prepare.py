@@ -118,7 +118,7 @@ def detect(raw: RawInput, mapping: dict[str, str] | None = None,
                     f"{', '.join(repr(m) for m in missing)}. ")
         msg += (f"Columns found: {', '.join(repr(c) for c in raw.columns[:20])}. Map the columns "
                 "on the Data page, or download a template there to see the expected columns.")
-        raise IngestError(raw.name, msg)
+        raise IngestError(raw.name, msg, unrecognised=True)
     if tie:
         raise IngestError(raw.name, "the columns match more than one table; rename the columns "
                                     "to the template's names or map them on the Data page.")

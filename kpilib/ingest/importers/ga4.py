@@ -54,6 +54,14 @@ class _GA4:
         # GA4 adds a grand-total row without a date to some exports; it is not a day.
         sql += f" where {c['date']} is not null or {c['sessions']} is null"
         cols = ["date", "channel", "device", "sessions", "users", "new_users", *FUNNEL]
+        if c.has("session_source_medium"):
+            # Pairs no rule maps are kept as 'other' and named, so the mapping can be extended.
+            pairs = [r[0] for r in con.execute(
+                f"select distinct {sm} from {raw.table} where {sm} is not null and "
+                f"({channel}) = 'other' order by 1 limit 20").fetchall()]
+            if pairs:
+                ctx.notes.append(f"{raw.name}: source / medium pairs stored as 'other': "
+                                 f"{', '.join(pairs)}")
         return [("traffic", emit(con, raw.name, sql, cols))]
 
 

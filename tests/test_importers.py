@@ -1,0 +1,166 @@
+"""Each platform importer on a tiny real-shaped export, and on the real public files in
+../shared/realdata checked against totals computed independently here."""
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from kpilib import Store
+from kpilib.ingest import ingest
+
+FORMATS = Path(__file__).parent / "data" / "formats"
+REAL = Path(__file__).resolve().parent.parent.parent / "shared" / "realdata"
+
+
+def load(tmp_path, *files, **kw):
+    store = Store(tmp_path / "s")
+    report = ingest(store, list(files), **kw)
+    return store, report
+
+
+def q(store, sql):
+    return store.connect().execute(sql).fetchall()
+
+
+def test_shopify_orders(tmp_path):
+    store, report = load(tmp_path, FORMATS / "shopify_orders.csv")
+    assert {f.fmt for f in report} == {"Shopify orders export"}
+    rows = q(store, "select order_id, ordered_at, channel, status, gross_sales, discounts, "
+                    "shipping, tax from orders order by 1")
+    assert rows == [
+        # 23:59:04 at UTC−7 is 06:59:04 UTC; lines 1 × 30 + 2 × 10; UTM tags → paid_search
+        ("#1001", datetime(2023, 6, 1, 6, 59, 4), "paid_search", "fulfilled", Decimal("50.00"),
+         Decimal("5.00"), Decimal("5.00"), Decimal("4.00")),
+        ("#1002", datetime(2023, 6, 1, 15, 59), "unknown", "refunded", Decimal("20.00"),
+         Decimal("0.00"), Decimal("5.00"), Decimal("2.00")),
+        ("#1003", datetime(2023, 6, 3, 19, 0), "direct", "cancelled", Decimal("15.00"),
+         Decimal("0.00"), Decimal("0.00"), Decimal("1.50")),
+        ("#1004", datetime(2023, 6, 4, 17, 0), "marketplace", "paid", Decimal("12.00"),
+         Decimal("0.00"), Decimal("0.00"), Decimal("1.20"))]
+    cust = dict(q(store, "select order_id, customer_id from orders"))
+    # Same e-mail in another case and with a trailing space: one customer; a guest has none.
+    assert cust["#1001"] == cust["#1003"] != cust["#1002"] and cust["#1004"] is None
+    assert len(cust["#1001"]) == 16 and "example" not in str(q(store, "select * from orders"))
+    assert q(store, "select order_id, line, sku, quantity, unit_price from order_items "
+                    "where order_id = '#1001' order by line") == [
+        ("#1001", 1, "SHIRT-M", 1, Decimal("30.00")), ("#1001", 2, "SOCKS", 2, Decimal("10.00"))]
+    assert q(store, "select order_id, amount from refunds") == [("#1002", Decimal("27.00"))]
+    assert any("no refund dates" in w for w in report.warnings)
+
+
+def test_shopify_salt_is_kept_so_customers_match_next_month(tmp_path):
+    store, _ = load(tmp_path, FORMATS / "shopify_orders.csv")
+    salt = store.settings["salt"]
+    first = q(store, "select customer_id from orders where order_id = '#1001'")
+    assert salt and len(salt) == 32
+    ingest(store, [(FORMATS / "shopify_orders.csv", "again.csv")])
+    assert store.settings["salt"] == salt
+    assert q(store, "select customer_id from orders where order_id = '#1001'") == first
+
+
+def test_shopify_products(tmp_path):
+    store, _ = load(tmp_path, FORMATS / "shopify_products.csv")
+    assert q(store, "select sku, product_name, category, unit_cost, price from products "
+                    "order by 1") == [
+        ("SHIRT-M", "Linen shirt", "Tops", Decimal("12.00"), Decimal("30.00")),
+        ("SHIRT-S", "Linen shirt", "Tops", Decimal("12.00"), Decimal("30.00")),
+        ("SOCKS", "Socks", "Accessories", Decimal("3.50"), Decimal("10.00"))]
+
+
+def test_online_retail_rules(tmp_path):
+    store, report = load(tmp_path, FORMATS / "online_retail_ii.csv")
+    assert q(store, "select order_id, customer_id, gross_sales, shipping, country from orders "
+                    "order by 1") == [
+        # 12 × 6.95 + 12 × 6.75; POST is shipping, not a product; "13085.0" is customer 13085
+        ("489434", "13085", Decimal("164.40"), Decimal("18.00"), "United Kingdom"),
+        ("489435", None, Decimal("30.60"), Decimal("0.00"), "United Kingdom"),     # guest
+        ("489437", "13085", Decimal("17.70"), Decimal("0.00"), "United Kingdom")]
+    # 489436 (negative quantity at price 0) is a stock adjustment, A506401 a bad-debt entry.
+    assert q(store, "select refund_id, amount from refunds") == [("C489449", Decimal("35.40"))]
+    assert q(store, "select count(*), sum(quantity) from order_items") == [(4, 42)]
+
+
+def test_ga4_source_medium(tmp_path):
+    store, report = load(tmp_path, FORMATS / "ga4_source_medium.csv")
+    assert q(store, "select channel, sum(sessions) from traffic group by 1 order by 1") == [
+        ("direct", 30), ("email", 20), ("organic_search", 80), ("other", 5),
+        ("paid_search", 100), ("paid_social", 40)]
+    # The grand-total row at the bottom is not a day.
+    assert q(store, "select sum(sessions), sum(purchases) from traffic") == [(275, 7)]
+    assert "weird.site / banner-x" in report[0].summary()
+
+
+@pytest.mark.parametrize("file,channel,spend,clicks", [
+    ("google_ads.csv", "paid_search", Decimal("1409.75"), 1070),   # total row dropped
+    ("meta_ads.csv", "paid_social", Decimal("115.10"), 210),       # empty clicks: null
+])
+def test_ad_spend(tmp_path, file, channel, spend, clicks):
+    store, report = load(tmp_path, FORMATS / file)
+    assert q(store, "select channel, sum(spend), sum(clicks), count(*) from marketing_spend "
+                    "group by 1") == [(channel, spend, clicks, 3)]
+
+
+def test_ad_spend_channel_asked_at_upload(tmp_path):
+    store, _ = load(tmp_path, FORMATS / "google_ads.csv", spend_channel="display")
+    assert q(store, "select distinct channel from marketing_spend") == [("display",)]
+
+
+def test_olist_joined(tmp_path):
+    store, report = load(tmp_path, *sorted((FORMATS / "olist").glob("*.csv")))
+    assert q(store, "select order_id, customer_id, channel, status, gross_sales, shipping "
+                    "from orders order by 1") == [
+        ("o1", "u1", "marketplace", "delivered", Decimal("29.99"), Decimal("8.72")),
+        ("o2", "u1", "marketplace", "delivered", Decimal("148.69"), Decimal("30.76")),
+        ("o3", "u2", "marketplace", "cancelled", Decimal("45.00"), Decimal("12.79")),
+        ("o4", "u3", "marketplace", "cancelled", Decimal("0.00"), Decimal("0.00"))]
+    assert q(store, "select sku, category from products order by 1") == [
+        ("p1", "perfumery"), ("p2", "bed_bath_table")]
+    assert any("have no order lines" in w for w in report.warnings)
+    # u1 ordered twice (two Olist customer ids, one person); u2's and u3's only orders were
+    # cancelled or unavailable, so they are not customers.
+    assert q(store, "select customer_id, first_order_id from customer_first") == [("u1", "o1")]
+
+
+def test_olist_orders_alone_is_refused(tmp_path):
+    from kpilib.ingest import IngestError
+    with pytest.raises(IngestError, match="together with olist_customers_dataset.csv"):
+        load(tmp_path, FORMATS / "olist" / "olist_orders_dataset.csv")
+
+
+@pytest.mark.skipif(not REAL.exists(), reason="../shared/realdata is not beside the project")
+def test_real_online_retail_totals(tmp_path):
+    src = REAL / "online_retail" / "online_retail_2010_2011.parquet"
+    store, _ = load(tmp_path, src)
+    df = pd.read_parquet(src)
+    inv = df.InvoiceNo.astype(str)
+    code = df.StockCode.astype(str).str.upper()
+    product = ~code.isin(["POST", "DOT", "M", "D", "S", "B", "C2", "CRUK", "PADS", "BANK CHARGES",
+                          "AMAZONFEE", "ADJUST", "ADJUST2", "TEST001", "TEST002"])
+    sale = ~inv.str.startswith(("C", "A")) & product & (df.Quantity > 0)
+    value = (df.Quantity * df.UnitPrice.round(2))
+    assert q(store, "select count(*) from orders")[0][0] == inv[sale].nunique()
+    assert q(store, "select sum(quantity) from order_items")[0][0] == df.Quantity[sale].sum()
+    got = float(q(store, "select sum(gross_sales) from orders")[0][0])
+    assert got == pytest.approx(value[sale].sum(), abs=0.01)
+    returns = -value[inv.str.startswith("C") & product].sum()
+    assert float(q(store, "select sum(amount) from refunds")[0][0]) == pytest.approx(returns,
+                                                                                    abs=0.01)
+    guests = df[sale & df.CustomerID.isna()].InvoiceNo.nunique()
+    assert q(store, "select count(*) from orders where customer_id is null")[0][0] == guests
+
+
+@pytest.mark.skipif(not REAL.exists(), reason="../shared/realdata is not beside the project")
+def test_real_olist_totals(tmp_path):
+    files = sorted((REAL / "olist").glob("*.csv"))
+    store, _ = load(tmp_path, *files)
+    orders = pd.read_csv(REAL / "olist" / "olist_orders_dataset.csv")
+    items = pd.read_csv(REAL / "olist" / "olist_order_items_dataset.csv")
+    customers = pd.read_csv(REAL / "olist" / "olist_customers_dataset.csv")
+    assert q(store, "select count(*) from orders")[0][0] == len(orders)
+    assert float(q(store, "select sum(gross_sales) from orders")[0][0]) == \
+        pytest.approx(items.price.sum(), abs=0.01)
+    valid = orders[~orders.order_status.isin(["canceled", "unavailable"])]
+    people = valid.merge(customers, on="customer_id").customer_unique_id.nunique()
+    assert q(store, "select count(*) from customer_first")[0][0] == people
