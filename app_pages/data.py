@@ -135,11 +135,14 @@ if files:
             st.info("Nothing to add: every file is already stored.")
 
 if st.session_state.get("last_upload"):
-    st.success("Stored. " + " · ".join(st.session_state.pop("last_upload")[:12]))
+    changes = st.session_state.pop("last_upload")
+    st.success("Stored.\n\n" + "\n".join(f"- {c}" for c in changes[:15])
+               + (f"\n- … and {len(changes) - 15} more months" if len(changes) > 15 else ""))
 
 st.subheader("What is stored")
 shown = target if not target.is_empty() else store
-st.caption(f"Store: `{shown.path}` · version {shown.version}")
+st.caption(("Demo shop" if shown is store and is_demo else "Your store")
+           + f": `{shown.path}` · version {shown.version}")
 grid = pd.DataFrame({t: shown.months(t) for t in TABLES if t != "products"}).sort_index()
 if grid.empty:
     st.write("Nothing yet.")
@@ -153,6 +156,10 @@ else:
             "what": i.get("action") or ", ".join(sorted({s["name"] for s in i["sources"]})),
             "months": ", ".join(f"{t} {m}" for t, ms in i["partitions"].items() for m in ms)}
            for i in reversed(shown.manifest["ingests"])]
+    with st.expander("Source files by table and month"):
+        parts = [{"table": t, "month": m, "rows": p["rows"], "files": ", ".join(p["sources"])}
+                 for t, months in shown.manifest["tables"].items() for m, p in months.items()]
+        st.dataframe(pd.DataFrame(parts), hide_index=True, width="stretch")
     with st.expander(f"Uploads ({len(log)})"):
         st.dataframe(pd.DataFrame(log), hide_index=True, width="stretch")
 

@@ -79,3 +79,47 @@ def test_empty_store_opens_on_demo_notice(tmp_path, monkeypatch, demo_store):
     monkeypatch.setenv("KPILIB_DEMO_STORE", str(demo_store.path))
     at = start(type(demo_store)(tmp_path / "empty"), monkeypatch)
     assert any("demo shop" in i.value for i in at.sidebar.info)
+
+
+def upload(at, *files):
+    at.file_uploader[0].set_value([(Path(f).name, Path(f).read_bytes(), "text/csv")
+                                   for f in files]).run()
+
+
+def test_data_page_check_then_confirm(tmp_path, monkeypatch, demo_store):
+    from kpilib import Store
+    monkeypatch.setenv("KPILIB_DEMO_STORE", str(demo_store.path))
+    at = start(Store(tmp_path / "mine"), monkeypatch)
+    at.switch_page("app_pages/data.py").run()
+    tiny = Path(__file__).parent / "data" / "tiny"
+    upload(at, tiny / "orders.csv", tiny / "refunds.csv")
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("orders.csv: 8 rows of orders" in s.value for s in at.success)
+    changes = next(d.value["change"].tolist() for d in at.dataframe if "change" in d.value)
+    assert "2025-02 orders: 0 → 6 rows, sales (gross − discounts) +292.00" in changes
+    assert Store(tmp_path / "mine").is_empty()          # nothing written before confirming
+    at.button(key="confirm").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not Store(tmp_path / "mine").is_empty()
+    assert any("Stored." in s.value for s in at.success)
+
+
+def test_data_page_bad_file_and_mapping_editor(tmp_path, monkeypatch, demo_store):
+    from kpilib import Store
+    monkeypatch.setenv("KPILIB_DEMO_STORE", str(demo_store.path))
+    at = start(Store(tmp_path / "mine"), monkeypatch)
+    at.switch_page("app_pages/data.py").run()
+    bad = Path(__file__).parent / "data" / "bad"
+    upload(at, bad / "negative_sessions.csv")
+    assert "negative_sessions.csv: column 'sessions': cannot be negative" in at.error[0].value
+    f = tmp_path / "till.csv"
+    f.write_text("Beleg,Datum,Zustand,Brutto,Rabatt\nK1,2025-02-01,paid,10.00,0\n")
+    upload(at, f)
+    assert "could not tell which table" in at.error[0].value
+    at.selectbox(key="map_table_till.csv").set_value("orders").run()
+    for col, header in {"order_id": "Beleg", "ordered_at": "Datum", "status": "Zustand",
+                        "gross_sales": "Brutto", "discounts": "Rabatt"}.items():
+        at.selectbox(key=f"map_till.csv_orders_{col}").set_value(header).run()
+    at.button(key="map_go_till.csv").click().run()
+    assert not at.error, [e.value for e in at.error]
+    assert any("till.csv: 1 rows of orders" in s.value for s in at.success)

@@ -1,5 +1,6 @@
 """The app in a real headless Chromium (Debian's /usr/bin/chromium via Playwright)."""
 import re
+from pathlib import Path
 
 import pytest
 
@@ -61,4 +62,26 @@ def test_every_page_renders_without_errors(demo_store, chromium):
             values = page.locator('[data-testid="stMetricValue"]').all_inner_texts()
             assert not any(v in ("nan", "None", "") for v in values), (name, values)
             shot(page, name)
+        page.close()
+
+
+def test_upload_in_the_browser(tmp_path, demo_store, chromium):
+    from playwright.sync_api import expect
+
+    tiny = Path(__file__).parent / "data" / "tiny"
+    fmt = Path(__file__).parent / "data" / "formats"
+    with app_server(tmp_path / "mine", {"KPILIB_DEMO_STORE": str(demo_store.path)}) as url:
+        page = chromium.new_page(viewport={"width": 1400, "height": 1800})
+        page.goto(f"{url}/data")
+        wait_drawn(page, charts=False)
+        page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(
+            [str(tiny / "orders.csv"), str(tiny / "traffic.csv"), str(fmt / "google_ads.csv")])
+        expect(page.get_by_text("Changes against what is stored")).to_be_visible(timeout=60_000)
+        expect(page.get_by_text("orders.csv: 8 rows of orders")).to_be_visible()
+        wait_drawn(page, charts=False)
+        shot(page, "data_upload_report")
+        page.get_by_role("button", name="Add to the store").click()
+        expect(page.get_by_text("Stored.")).to_be_visible(timeout=60_000)
+        wait_drawn(page, charts=False)
+        shot(page, "data_upload_done")
         page.close()

@@ -109,3 +109,37 @@ def test_demo_command(tmp_path):
     assert "demo shop written" in out and "2025-12-01 to 2026-01-31" in out
     p = cli("demo", "--store", tmp_path / "d", "--months", "2", ok=False)
     assert "already holds data" in p.stderr
+
+
+def test_ingest_report_undo_and_delete(tmp_path):
+    store = tmp_path / "s"
+    out = cli("ingest", TINY / "orders.csv", "--store", store, "--dry-run").stdout
+    assert "changes against the store:\n  2025-01 orders: 0 → 1 rows, sales (gross − discounts) " \
+           "+90.00" in out
+    cli("ingest", TINY / "orders.csv", "--store", store)
+    out = cli("delete", "orders", "2025-02", "--store", store).stdout
+    assert "deleted orders 2025-02" in out
+    assert json.loads(cli("kpi", "orders", "--store", store, "--start", "2025-02-01",
+                          "--end", "2025-02-28").stdout) == [{"value": 0.0}]
+    assert "undone: deleted orders 2025-02" in cli("undo", "--store", store).stdout
+    assert json.loads(cli("kpi", "orders", "--store", store, "--start", "2025-02-01",
+                          "--end", "2025-02-28").stdout) == [{"value": 5.0}]
+    assert "undone: orders.csv" in cli("undo", "--store", store).stdout
+    p = cli("undo", "--store", store, ok=False)
+    assert p.returncode == 2 and "nothing to undo" in p.stderr
+
+
+def test_skip_invalid_and_spend_channel(tmp_path):
+    store = tmp_path / "s"
+    p = cli("ingest", ROOT / "tests/data/bad/bad_dates.csv", "--store", store, ok=False)
+    assert "2 value(s) are not dates" in p.stderr
+    out = cli("ingest", ROOT / "tests/data/bad/bad_dates.csv", "--store", store,
+              "--skip-invalid").stdout
+    assert "1 rows of orders" in out and "2 rows rejected" in out
+    assert "rejected: ordered_at: 2 value(s) are not dates. (2 rows)" in out
+    out = cli("ingest", ROOT / "tests/data/formats/google_ads.csv", "--store", store,
+              "--spend-channel", "display").stdout
+    assert "spend stored under channel 'display'" in out
+    assert json.loads(cli("kpi", "spend", "--store", store, "--by", "channel", "--start",
+                          "2025-02-01", "--end", "2025-02-28").stdout) == [
+        {"channel": "display", "value": 1409.75}]

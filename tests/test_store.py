@@ -97,3 +97,99 @@ def test_empty_store_has_typed_empty_views(tmp_path):
     con = Store(tmp_path / "none").connect()
     assert con.execute("select count(*) from orders").fetchall() == [(0,)]
     assert total(Store(tmp_path / "none"), "net_sales", FEB) == 0
+
+
+# --- killed at a random point: the store is as before or fully updated, never between --------
+KILL_CHILD = """
+import sys
+sys.path.insert(0, {root!r})
+from kpilib import Store
+from kpilib.ingest import ingest
+ingest(Store(sys.argv[1]), sys.argv[2:])
+"""
+
+
+def content(store: Store) -> dict:
+    """What the store holds, independent of file names: rows and a hash of every table."""
+    store.recover()
+    con = store.connect()
+    from kpilib.schema import TABLES
+    return {t: con.execute(f"select count(*), coalesce(sum(hash(columns(*))), 0) "
+                           f"from (select * from {t})").fetchall()[0] for t in TABLES}
+
+
+def test_sigkill_mid_ingest_leaves_before_or_after(tmp_path, tiny_store, demo_shop):
+    import random
+    import shutil
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    for name in ("orders", "order_items", "traffic"):
+        getattr(demo_shop, name).to_csv(exports / f"{name}.csv", index=False)
+    files = [str(p) for p in sorted(exports.glob("*.csv"))]
+    root = str(Path(__file__).resolve().parent.parent)
+    child = [sys.executable, "-c", KILL_CHILD.format(root=root)]
+
+    def fresh(name):
+        shutil.copytree(tiny_store.path, tmp_path / name)
+        return Store(tmp_path / name)
+
+    before = content(fresh("reference_before"))
+    ref = fresh("reference_after")
+    t0 = time.time()
+    subprocess.run([*child, str(ref.path), *files], check=True, timeout=300)
+    duration = time.time() - t0
+    after = content(ref)
+    assert after != before
+
+    rng = random.Random(4)
+    outcomes = set()
+    for i in range(6):
+        store = fresh(f"killed_{i}")
+        p = subprocess.Popen([*child, str(store.path), *files])
+        time.sleep(rng.uniform(0.2, duration * 1.1))
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+        got = content(store)  # content() recovers first, as the next writer would
+        assert got in (before, after), f"kill {i}: the store is between two states"
+        outcomes.add("after" if got == after else "before")
+        assert not (store.path / ".staging").exists()
+    assert outcomes  # which ones happened depends on timing; both are correct
+
+
+def without_version(m: dict) -> dict:
+    return {k: v for k, v in m.items() if k != "version"}
+
+
+def test_undo_restores_the_store_exactly(store_copy, tmp_path):
+    before_files = {k: v for k, v in snapshot(store_copy).items() if k.startswith("parts/")}
+    before = without_version(store_copy.manifest)
+    f = write_csv(tmp_path / "feb_update.csv", ORDER_HEADER
+                  + "o6,2025-02-12 20:00,bob,email,refunded,45,0\n"
+                  + "o9,2025-04-14 10:00,erin,email,paid,10,0\n")
+    ingest(store_copy, [f])
+    assert total(store_copy, "gross_sales", FEB) == 335
+    store_copy.undo()
+    assert without_version(store_copy.manifest) == before
+    assert {k: v for k, v in snapshot(store_copy).items() if k.startswith("parts/")} == before_files
+    assert total(store_copy, "gross_sales", FEB) == 320
+    assert "2025-04" not in store_copy.months("orders")
+
+
+def test_delete_month_and_undo(store_copy):
+    before = without_version(store_copy.manifest)
+    store_copy.delete_month("orders", "2025-02")
+    assert total(store_copy, "orders", FEB) == 0
+    assert "2025-02" not in store_copy.months("orders")
+    store_copy.undo()
+    assert without_version(store_copy.manifest) == before
+    assert total(store_copy, "orders", FEB) == 5
+
+
+def test_undo_with_nothing_to_undo(tmp_path):
+    with pytest.raises(ValueError, match="nothing to undo"):
+        Store(tmp_path / "empty").undo()

@@ -184,7 +184,8 @@ def ingest(store: Store, files: list[str | Path | tuple[str | Path, str]], *,
             sources += [Source(n, digest_of[n], "", 0) for n in consumed]
             staged = {t: _union(con, t, ps) for t, ps in by_table.items()}
             if "order_items" in staged:
-                _date_order_lines(con, store, staged)
+                _date_order_lines(con, store, staged,
+                                  ", ".join(p.name for p in by_table["order_items"]))
             report = Report(files_reports)
             report.warnings = [n for n in ctx.notes if not any(
                 n.startswith(p.name + ": ") for p, _ in prepared)]
@@ -278,7 +279,7 @@ def _union(con, table: str, parts: list[Prepared]) -> str:
     return name
 
 
-def _date_order_lines(con, store: Store, staged: dict[str, str]) -> None:
+def _date_order_lines(con, store: Store, staged: dict[str, str], names: str) -> None:
     """Order lines are stored in their order's month: lines without a date take it from their
     order, in this upload or in the store."""
     rel = staged["order_items"]
@@ -298,7 +299,7 @@ def _date_order_lines(con, store: Store, staged: dict[str, str]) -> None:
                       "limit 5").fetchall()
     if bad:
         n = con.execute(f"select count(*) from {rel} where ordered_at is null").fetchall()[0][0]
-        raise IngestError("order lines", f"{n} line(s) belong to orders that are neither in this "
+        raise IngestError(names, f"{n} line(s) belong to orders that are neither in this "
                           "upload nor stored, so their month is unknown: upload the orders "
                           "export with them (or first).", "order_id", bad)
 

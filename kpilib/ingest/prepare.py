@@ -139,7 +139,9 @@ def _date_format(con, raw: str, col: str) -> tuple[str | None, str | None]:
          f" from {raw} where nullif(trim({col}), '') is not null")
     not_iso, ymd, dmy, first_gt12, second_gt12 = con.execute(q).fetchall()[0]
     if not_iso == 0:
-        return None, None
+        offsets = con.execute(f"select count(*) filter (where regexp_matches({col}, "
+                              f"'{_TIME_WITH_OFFSET}')) from {raw}").fetchall()[0][0]
+        return (None if offsets else "naive"), None
     if ymd == not_iso:
         return "%Y%m%d", None
     if dmy:
@@ -164,6 +166,9 @@ def _date_format(con, raw: str, col: str) -> tuple[str | None, str | None]:
 
 def _parse_time_sql(col: str, fmts: str | None) -> str:
     """Naive timestamps are shop time; ones with a UTC offset are converted to shop time."""
+    if fmts == "naive":
+        # ISO text and no value with a UTC offset in the column: one cast, no pattern matching.
+        return f"try_cast({col} as timestamp)"
     if fmts == "%Y%m%d":
         naive = f"try_strptime({col}, '%Y%m%d')"
     elif fmts:
@@ -176,16 +181,23 @@ def _parse_time_sql(col: str, fmts: str | None) -> str:
     return f"case when regexp_matches({col}, '{_TIME_WITH_OFFSET}') then {aware} else {naive} end"
 
 
+def _whole(text: str) -> str:
+    d = f"try_cast({text} as double)"
+    return f"case when {d} = floor({d}) then {d}::bigint end"
+
+
 def _number_sql(col: str, type_: str, decimal_comma: bool) -> str:
     # Currency symbols and codes, spaces (also non-breaking) and apostrophes go; what is left
     # must be one number: "1.2.3" or "12-3" stay invalid.
     s = f"regexp_replace({col}, '[^0-9,.\\-]', '', 'g')"
     s = f"replace(replace({s}, '.', ''), ',', '.')" if decimal_comma else f"replace({s}, ',', '')"
     s = f"case when regexp_matches({s}, '^-?(\\d+\\.?\\d*|\\.\\d+)$') then {s} end"
-    if type_ == "BIGINT":
-        d = f"try_cast({s} as double)"
-        return f"case when {d} = floor({d}) then {d}::bigint end"
-    return f"try_cast({s} as {type_})"
+    slow = _whole(s) if type_ == "BIGINT" else f"try_cast({s} as {type_})"
+    if decimal_comma:
+        return slow
+    # Clean numbers (nearly every value of a large export) skip the regular expressions.
+    fast = _whole(col) if type_ == "BIGINT" else f"try_cast({col} as {type_})"
+    return f"coalesce({fast}, {slow})"
 
 
 def _decimal_comma(con, raw: str, cols: list[str]) -> bool:
@@ -199,8 +211,6 @@ def _decimal_comma(con, raw: str, cols: list[str]) -> bool:
 
 def _normalised(spec: Table, c: str) -> str:
     """Normalisation rules from the data contract, as SQL over the typed column `c`."""
-    if c == "channel":
-        return label_sql("channel")
     if c == "device":
         return "coalesce(nullif(lower(trim(device)), ''), 'unknown')"
     if c == "currency":
@@ -239,6 +249,7 @@ def prepare(con: duckdb.DuckDBPyConnection, raw: RawInput, tz: str = "UTC", *,
     decimal_comma = _decimal_comma(con, src, money_cols)
     notes = ["numbers use a decimal comma"] if decimal_comma else []
     exprs, checks = [], []
+    typed_sql: dict[str, str] = {}
     for col in spec.columns:
         if col.name not in found:
             exprs.append(f"cast(null as {col.type}) as {col.name}")
@@ -259,46 +270,66 @@ def prepare(con: duckdb.DuckDBPyConnection, raw: RawInput, tz: str = "UTC", *,
                 sql = f"cast({sql} as date)"
         else:
             sql = _number_sql(x, col.type, decimal_comma)
+        typed_sql[col.name] = sql
         exprs.append(f"{sql} as {col.name}")
         checks.append((col, x))
+    params = {"tz": tz}
+    used = lambda q: {k: v for k, v in params.items() if f"${k}" in q}  # noqa: E731
+    # The raw text of every typed column is kept beside its value (as _raw_<name>) so that
+    # the checks below scan one table once, without re-parsing or joining.
+    raws = [f"{x} as _raw_{col.name}" for col, x in checks if col.type != "VARCHAR"]
     typed = f"typed_{next(_counter)}"
-    q = f"create temp table {typed} as select _row, {', '.join(exprs)} from {src}"
-    con.execute(q, {"tz": tz} if "$tz" in q else {})
+    q = f"create temp table {typed} as select _row, {', '.join(exprs + raws)} from {src}"
+    con.execute(q, used(q))
 
-    # Every reason a row cannot be stored: (column header, reason, SQL condition, shown value).
+    # Every reason a row cannot be stored: (column header, reason, SQL condition, value shown).
     rules: list[tuple[str, str, str, str]] = []
     for col, x in checks:
         h = header(col.name)
+        raw_text = col.name if col.type == "VARCHAR" else f"_raw_{col.name}"
         if col.type != "VARCHAR":
             kind = "dates" if col.type in ("DATE", "TIMESTAMP") else \
                 "whole numbers" if col.type == "BIGINT" else "numbers"
             rules.append((h, f"value(s) are not {kind}.",
-                          f"{x} is not null and t.{col.name} is null", x))
+                          f"{raw_text} is not null and {col.name} is null", raw_text))
         if col.required:
-            rules.append((h, "is required but empty.", f"t.{col.name} is null and {x} is null",
-                          "null"))
+            rules.append((h, "is required but empty.", f"{raw_text} is null", "null"))
     for c in NON_NEGATIVE.get(spec.name, ()):
         if c in found:
-            rules.append((header(c), "cannot be negative.", f"t.{c} < 0",
-                          f"c{found[c]}"))
+            rules.append((header(c), "cannot be negative.", f"{c} < 0", f"_raw_{c}"))
     if spec.name == "orders":
-        status = _STATUS_CASE.replace(" s ", " lower(replace(trim(t.status), ' ', '_')) ")
+        status = _STATUS_CASE.replace(" s ", " lower(replace(trim(status), ' ', '_')) ")
         rules.append((header("status"), "has statuses that mean nothing to the dashboard "
                       f"(known statuses: {', '.join(STATUS_MAP)}).",
-                      f"t.status is not null and ({status}) is null", f"c{found['status']}"))
+                      f"status is not null and ({status}) is null", "status"))
 
     rejected = f"rejected_{next(_counter)}"
-    parts = [f"select r._row, {i} as rule, cast({shown} as varchar) as value "
-             f"from {src} r join {typed} t using (_row) where {cond}"
-             for i, (_h, _r, cond, shown) in enumerate(rules)]
-    con.execute(f"create temp table {rejected} as "
-                + (" union all ".join(parts) if parts
-                   else "select 0::bigint as _row, 0 as rule, ''::varchar as value limit 0"))
+    # One scan: each row's broken rules as a list, unnested into (row, rule, value).
+    if rules:
+        flags = ", ".join(f"case when {cond} then {{'rule': {i}, 'value': "
+                          f"cast({shown} as varchar)}} end"
+                          for i, (_h, _r, cond, shown) in enumerate(rules))
+        q = (f"create temp table {rejected} as select _row, b.rule, b.value from ("
+             f"select _row, unnest(list_filter([{flags}], lambda x: x is not null)) as b "
+             f"from {typed})")
+    else:
+        q = f"create temp table {rejected} as select 0::bigint as _row, 0 as rule, " \
+            "''::varchar as value limit 0"
+    con.execute(q)
     rejections = _summarise(con, rejected, [(h, r) for h, r, _c, _s in rules])
 
     out = f"prepared_{next(_counter)}"
-    norm = ", ".join(f"{_normalised(spec, c.name)} as {c.name}" for c in spec.columns)
-    con.execute(f"create temp table {out} as select _row, {norm} from {typed} "
+    norm = ", ".join(f"{_normalised(spec, c.name)} as {c.name}" for c in spec.columns
+                     if c.name != "channel")
+    lookup = ""
+    if "channel" in spec.names:
+        # Channel labels are few: map each distinct label once, then join.
+        chmap = f"chmap_{next(_counter)}"
+        con.execute(f"create temp table {chmap} as select raw, {label_sql('raw')} as channel "
+                    f"from (select distinct channel as raw from {typed})")
+        norm += ", m.channel as channel"
+        lookup = f" left join {chmap} m on m.raw is not distinct from t.channel"
+    con.execute(f"create temp table {out} as select _row, {norm} from {typed} t{lookup} "
                 f"where _row not in (select _row from {rejected})")
     dup = _duplicates(con, spec, out, rejected, len(rules))
     if dup:
@@ -321,7 +352,8 @@ def prepare(con: duckdb.DuckDBPyConnection, raw: RawInput, tz: str = "UTC", *,
                         [h for i, h in enumerate(raw.columns) if i not in found.values()],
                         notes=notes, rejections=rejections, fmt=fmt)
     if rejections:
-        reasons = [(h, r) for h, r, *_ in rules] + [(dup and rejections[-1].column, "duplicate key")]
+        reasons = [(h, _row_reason(r)) for h, r, *_ in rules] + \
+            [(dup and rejections[-1].column, "duplicate key")]
         prepared.rejected = con.execute(f"select count(distinct _row) from {rejected}"
                                         ).fetchall()[0][0]
         prepared.rejected_csv = _rejected_csv(con, raw, rejected, reasons)
@@ -379,6 +411,15 @@ def _file_checks(con, raw: RawInput, spec: Table, header, rel: str) -> None:
             raise IngestError(raw.name, f"orders are in several currencies ({', '.join(currencies)})"
                               " and no exchange-rate table is loaded; export one currency per "
                               "file or convert the amounts first.", header("currency"))
+
+
+def _row_reason(reason: str) -> str:
+    """A rule's reason said of one row: "value(s) are not dates." → "not a date"."""
+    for plural, single in (("dates", "a date"), ("whole numbers", "a whole number"),
+                           ("numbers", "a number")):
+        if reason == f"value(s) are not {plural}.":
+            return f"not {single}"
+    return reason.rstrip(".")
 
 
 def _rejected_csv(con, raw: RawInput, rejected: str, rules) -> str:

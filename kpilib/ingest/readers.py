@@ -91,8 +91,9 @@ def read(con: duckdb.DuckDBPyConnection, path: str | Path, name: str | None = No
     if suffix == ".parquet":
         try:
             rel = con.read_parquet(str(path))
-        except duckdb.Error as e:
-            raise IngestError(name, f"this is not a readable Parquet file ({_first_line(e)}).")
+        except duckdb.Error:
+            raise IngestError(name, "this is not a readable Parquet file (it is damaged, cut "
+                                    "short or not Parquet at all).") from None
         return [_to_text_table(con, rel, name)]
     encoding = _sniff_bytes(path, name)
     skip = _preamble_lines(path, encoding)

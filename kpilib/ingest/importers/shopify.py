@@ -85,7 +85,8 @@ class _Orders:
         items = emit(con, raw.name, items_sql, ["order_id", "line", "sku", "quantity",
                                                  "unit_price", "product_name", "ordered_at"],
                      source="order lines")
-        out = [("orders", orders), ("order_items", items)]
+        # Lines first: a bad quantity or price is then reported on the line that has it.
+        out = [("order_items", items), ("orders", orders)]
         # The export gives a refunded amount but no refund date: the refund is dated on the
         # cancellation if there is one, else on the order date, and the report says so.
         refunds_sql = f"""
