@@ -78,7 +78,8 @@ def test_online_retail_rules(tmp_path):
         ("489435", None, Decimal("30.60"), Decimal("0.00"), "United Kingdom"),     # guest
         ("489437", "13085", Decimal("17.70"), Decimal("0.00"), "United Kingdom")]
     # 489436 (negative quantity at price 0) is a stock adjustment, A506401 a bad-debt entry.
-    assert q(store, "select refund_id, amount from refunds") == [("C489449", Decimal("35.40"))]
+    assert q(store, "select refund_id, amount, quantity from refunds") == [
+        ("C489449", Decimal("35.40"), 12)]
     assert q(store, "select count(*), sum(quantity) from order_items") == [(4, 42)]
 
 
@@ -142,6 +143,11 @@ def test_real_online_retail_totals(tmp_path):
     value = (df.Quantity * df.UnitPrice.round(2))
     assert q(store, "select count(*) from orders")[0][0] == inv[sale].nunique()
     assert q(store, "select sum(quantity) from order_items")[0][0] == df.Quantity[sale].sum()
+    # Net quantity: units sold minus units credited back on C… invoices.
+    credit = inv.str.startswith("C") & product
+    net = q(store, "select (select sum(quantity) from order_items) - "
+                   "(select sum(quantity) from refunds)")[0][0]
+    assert net == df.Quantity[sale | credit].sum()
     got = float(q(store, "select sum(gross_sales) from orders")[0][0])
     assert got == pytest.approx(value[sale].sum(), abs=0.01)
     returns = -value[inv.str.startswith("C") & product].sum()

@@ -137,6 +137,14 @@ def test_day_first_dates_are_said(tmp_path):
     assert rows(store, "select ordered_at from orders order by 1") == [
         (datetime(2025, 1, 31, 10, 0),), (datetime(2025, 2, 1, 0, 0),)]
     assert r.first == "2025-01-31" and r.months == ["2025-01", "2025-02"]
+    assert "ordered_at: dates were read as day/month (a day above 12 comes first)" in r.summary()
+
+
+def test_ambiguous_day_month_says_what_was_assumed(tmp_path):
+    f = tmp_path / "ambiguous.csv"
+    f.write_text("order_id,ordered_at,status,gross_sales,discounts\na,03/04/2025,paid,1,0\n")
+    [r] = ingest(Store(tmp_path / "s"), [f], dry_run=True)
+    assert "dates like 03/04 were read as day/month" in r.summary() and r.first == "2025-04-03"
 
 
 def test_ga4_comment_lines_and_compact_dates(tmp_path):

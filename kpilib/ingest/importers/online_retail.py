@@ -72,11 +72,11 @@ class _OnlineRetail:
             with l as ({lines})
             select min(_row) as _row, invoice as refund_id, invoice as order_id,
                    arg_min(ts, _row) as refunded_at, -sum(qty * price) as amount,
-                   'cancellation / return' as reason
+                   -sum(qty) as quantity, 'cancellation / return' as reason
             from l where starts_with(invoice, 'C') and {product} group by invoice
             having sum(qty * price) < 0"""
         refunds = emit(con, raw.name, refunds_sql,
-                       ["refund_id", "order_id", "refunded_at", "amount", "reason"],
+                       ["refund_id", "order_id", "refunded_at", "amount", "quantity", "reason"],
                        source="refunds")
         ctx.notes.append(f"{raw.name}: no channel in this format (orders are 'unknown'); "
                          "credit notes (C…) are stored as refunds without their original "
