@@ -199,6 +199,14 @@ def metric(name: str, filters: kpilib.Filters | None = None, spark_by: str | Non
               border=True, chart_data=spark, delta_color=color)
 
 
+def significance(row) -> str:
+    """A conversion change in points, and whether it is beyond noise (95 %)."""
+    if row["change_pp"] is None or row["change_pp"] != row["change_pp"]:
+        return "–"
+    verdict = "beyond noise" if row["significant"] else "within noise"
+    return f"{row['change_pp']:+.2f} pp ({verdict})"
+
+
 def definition(name: str) -> str:
     return kpilib.get(name).definition
 
@@ -268,3 +276,20 @@ def header(title: str, caption: str | None = None):
     st.title(title)
     where = ", ".join(map(channel_label, f.channels)) if f.channels else "all channels"
     st.caption(f"{fmt_range(f.start, f.end)} · {where}" + (f" · {caption}" if caption else ""))
+
+
+def only(f: kpilib.Filters, channel: str) -> kpilib.Filters:
+    """The same filters, narrowed to one channel."""
+    from dataclasses import replace
+
+    return replace(f, channels=(channel,))
+
+
+def step_counts(filters: kpilib.Filters | None = None, by: str | None = None):
+    """Sessions at each funnel step: a dict (step KPI → count), or a frame indexed by ``by``."""
+    from kpilib.funnel import STEPS
+
+    if by is None:
+        return {name: value(name, filters) or 0.0 for name, _ in STEPS}
+    return pd.concat([kpi(name, filters, by).set_index(by)["value"].rename(name)
+                      for name, _ in STEPS], axis=1).fillna(0.0)

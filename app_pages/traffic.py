@@ -1,35 +1,69 @@
-"""Traffic: where visitors come from and how each channel converts."""
+"""Traffic: where visitors come from, how each channel converts, and what changed."""
 import plotly.express as px
 import streamlit as st
 
+import kpilib
 import ui
+from kpilib.stats import compare_rates
 
 f = ui.require_filters()
 ui.header("Traffic")
-cols = st.columns(4)
-for col, name in zip(cols, ("sessions", "users", "new_users", "conversion_rate")):
+for col, name in zip(st.columns(4), ("sessions", "users", "new_users", "conversion_rate")):
     with col:
-        ui.metric(name)
-
-by = ui.grain("traffic_grain")
-ui.trend("sessions", by, key="sessions_by_channel", title="Sessions by channel", split=True)
+        ui.metric(name, spark_by="day" if f.days <= 92 else "week")
 
 left, right = st.columns(2)
-with left:
-    conv = ui.kpi("conversion_rate", by="channel").dropna(subset=["value"])
-    conv["channel"] = conv["channel"].map(ui.channel_label)
-    fig = px.bar(conv.sort_values("value"), x="value", y="channel", orientation="h",
-                 title="Conversion rate by channel", text_auto=".2%")
-    fig.update_xaxes(title=None, **ui.tick_format("ratio"))
-    fig.update_yaxes(title=None)
-    ui.chart(fig, key="conversion_by_channel")
 with right:
-    ui.trend("conversion_rate", by, key="conversion_trend", title="Conversion rate")
+    measure = st.segmented_control("Measure", ["sessions", "users", "new_users"],
+                                   default="sessions", key="traffic_measure",
+                                   format_func=lambda n: kpilib.get(n).label) or "sessions"
+with left:
+    by = ui.grain("traffic_grain")
+ui.trend(measure, by, key="traffic_by_channel",
+         title=f"{kpilib.get(measure).label} by channel", split=True)
 
 st.subheader("Channels")
-table = ui.by_channel_table(["sessions", "conversion_rate", "orders", "net_sales"])
-sessions = ui.kpi("sessions", by="channel").set_index("channel")["value"]
-share = (sessions / sessions.sum()).rename(lambda c: ui.channel_label(c))
-table.insert(2, "Share of sessions", table["Channel"].map(share).map(lambda v: ui.fmt(v, "ratio")))
-st.dataframe(table, hide_index=True, width="stretch")
-st.caption(ui.definition("conversion_rate"))
+prev, ly = f.previous_period(), f.last_year()
+now_s = ui.kpi("sessions", by="channel").set_index("channel")["value"]
+prev_s = ui.kpi("sessions", prev, "channel").set_index("channel")["value"]
+ly_s = ui.kpi("sessions", ly, "channel").set_index("channel")["value"]
+conv = compare_rates(ui.kpi("conversion_rate", by="channel"),
+                     ui.kpi("conversion_rate", prev, "channel")).set_index("channel")
+orders = ui.kpi("orders", by="channel").set_index("channel")["value"]
+net = ui.kpi("net_sales", by="channel").set_index("channel")["value"]
+channels = [c for c in now_s.sort_values(ascending=False).index]
+rows = []
+for c in channels:
+    s = now_s.get(c, 0.0)
+    rows.append({
+        "Channel": ui.channel_label(c),
+        "Sessions": ui.fmt(s, "count"),
+        "Share": ui.fmt(s / now_s.sum() if now_s.sum() else None, "ratio"),
+        "vs previous": ui.change(s, prev_s.get(c), "count") or "–",
+        "vs last year": ui.change(s, ly_s.get(c), "count") or "–",
+        "Conversion": ui.fmt(conv["rate_now"].get(c), "ratio"),
+        "Conversion vs previous": ui.significance(conv.loc[c]) if c in conv.index else "–",
+        "Orders": ui.fmt(orders.get(c, 0.0), "count"),
+        "Net sales": ui.fmt(net.get(c, 0.0), "money"),
+    })
+st.dataframe(rows, hide_index=True, width="stretch")
+st.caption(f"Previous period: {ui.fmt_range(prev.start, prev.end)}; last year: "
+           f"{ui.fmt_range(ly.start, ly.end)} (364 days back, same weekdays). "
+           + kpilib.get("conversion_rate").definition)
+
+devices = ui.kpi("sessions", by="device")
+devices = devices[devices["device"] != "unknown"]
+if len(devices) > 1:
+    st.subheader("Devices")
+    a, b = st.columns(2)
+    devices["device"] = devices["device"].str.capitalize()
+    fig = px.pie(devices, names="device", values="value", title="Sessions by device", hole=0.5)
+    with a:
+        ui.chart(fig, key="sessions_by_device")
+    dconv = ui.kpi("conversion_rate", by="device")
+    dconv = dconv[dconv["device"] != "unknown"].assign(device=lambda d: d["device"].str.capitalize())
+    fig = px.bar(dconv, x="device", y="value", title="Conversion rate by device", text_auto=".2%")
+    fig.update_yaxes(title=None, **ui.tick_format("ratio"))
+    fig.update_xaxes(title=None)
+    with b:
+        ui.chart(fig, key="conversion_by_device")

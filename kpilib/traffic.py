@@ -27,7 +27,9 @@ NEW_USERS = Kpi(
 CONVERSION_RATE = Kpi(
     name="conversion_rate", label="Conversion rate", unit="ratio",
     definition="Sessions that ended in a purchase ÷ sessions, summed over the period (a ratio of "
-               "sums, not an average of daily rates).",
+               "sums, not an average of daily rates). A change between two periods is called "
+               "beyond noise when a two-proportion z-test on purchases and sessions gives "
+               "p < 0.05 (95 %).",
     sql=f"""select {{key}} as key, sum(purchases) as numerator, sum(sessions) as denominator,
                    sum(purchases) / nullif(sum(sessions), 0) as value
             from traffic {WHERE} group by all""",

@@ -79,6 +79,26 @@ def oracle(name: str, shop, f: Filters, by: str | None = None) -> dict:
         return _sum(t, name, "date", f, by)
     if name == "conversion_rate":
         return _ratio(_sum(t, "purchases", "date", f, by), _sum(t, "sessions", "date", f, by))
+    if name in ("product_views", "add_to_carts", "checkouts", "purchases"):
+        return _sum(t, name, "date", f, by)
+    rates = {"product_view_rate": ("product_views", "sessions"),
+             "add_to_cart_rate": ("add_to_carts", "sessions"),
+             "checkout_rate": ("checkouts", "sessions"),
+             "view_to_cart_rate": ("add_to_carts", "product_views"),
+             "cart_to_checkout_rate": ("checkouts", "add_to_carts"),
+             "checkout_to_purchase_rate": ("purchases", "checkouts")}
+    if name in rates:
+        num, den = rates[name]
+        return _ratio(_sum(t, num, "date", f, by), _sum(t, den, "date", f, by))
+    if name == "cart_abandonment_rate":
+        r = _ratio(_sum(t, "purchases", "date", f, by), _sum(t, "add_to_carts", "date", f, by))
+        return {k: (None if v is None else 1 - v) for k, v in r.items()}
+    if name == "blended_conversion_rate":
+        od, td = _day(shop.orders.ordered_at), pd.to_datetime(t.date)
+        covered = (od.min() <= pd.Timestamp(f.start) and od.max() >= pd.Timestamp(f.end)
+                   and td.min() <= pd.Timestamp(f.start) and td.max() >= pd.Timestamp(f.end))
+        r = _ratio(_sum(v.assign(n=1), "n", "ordered_at", f, by), _sum(t, "sessions", "date", f, by))
+        return {k: (x if covered else None) for k, x in r.items()}
     if name == "orders":
         return _sum(v.assign(n=1), "n", "ordered_at", f, by)
     if name in ("gross_sales", "discounts"):

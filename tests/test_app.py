@@ -5,7 +5,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
-PAGES = ["overview", "traffic", "marketing", "sales", "loyalty", "data"]
+PAGES = ["overview", "traffic", "funnel", "marketing", "sales", "loyalty", "data"]
 
 
 def start(store, monkeypatch) -> AppTest:
@@ -123,3 +123,28 @@ def test_data_page_bad_file_and_mapping_editor(tmp_path, monkeypatch, demo_store
     at.button(key="map_go_till.csv").click().run()
     assert not at.error, [e.value for e in at.error]
     assert any("till.csv: 1 rows of orders" in s.value for s in at.success)
+
+
+def test_funnel_page_compare_modes(tiny_store, monkeypatch):
+    at = start(tiny_store, monkeypatch)
+    at.sidebar.selectbox(key="period").set_value("Last month").run()
+    at.switch_page("app_pages/funnel.py").run()
+    c = cards(at)
+    assert c["Cart abandonment"] == "80.49 %"            # 1 − 8/41
+    table = at.dataframe[0].value
+    assert table["Sessions"].tolist() == ["390", "235", "41", "22", "8"]
+    for mode in ("Periods", "Every channel"):
+        at.segmented_control(key="funnel_compare").set_value(mode).run()
+        assert not at.exception, [e.value for e in at.exception]
+    every = at.dataframe[1].value
+    assert every.set_index("Channel").loc["Email", "Conversion"] == "2.50 %"   # 1/40
+
+
+def test_traffic_table_says_whether_a_change_is_beyond_noise(tiny_store, monkeypatch):
+    at = start(tiny_store, monkeypatch)
+    at.sidebar.selectbox(key="period").set_value("Last month").run()
+    at.switch_page("app_pages/traffic.py").run()
+    t = at.dataframe[0].value.set_index("Channel")
+    assert t.loc["Paid search", "Sessions"] == "350" and t.loc["Paid search", "Share"] == "89.74 %"
+    # No traffic in January: nothing to compare with.
+    assert t.loc["Paid search", "Conversion vs previous"] == "–"

@@ -6,7 +6,8 @@ import pytest
 
 from browser import app_server, browser, require_browser, shot, wait_drawn
 
-PAGES = {"": "overview", "traffic": "traffic", "marketing": "marketing", "sales": "sales",
+PAGES = {"": "overview", "traffic": "traffic", "funnel": "funnel", "marketing": "marketing",
+         "sales": "sales",
          "loyalty": "loyalty", "data": "data"}
 
 

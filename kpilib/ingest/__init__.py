@@ -150,7 +150,7 @@ def ingest(store: Store, files: list[str | Path | tuple[str | Path, str]], *,
             settings = store.settings
             seen: set[str] = set()
             salt = settings.get("salt") or uuid.uuid4().hex
-            ctx = Context(salt=salt, spend_channel=spend_channel)
+            ctx = Context(salt=salt, spend_channel=spend_channel, tz=settings["timezone"])
             raws: list[tuple[RawInput, str]] = []
             for n, item in enumerate(files):
                 path, name = item if isinstance(item, tuple) else (item, Path(item).name)

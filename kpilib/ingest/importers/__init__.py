@@ -21,6 +21,7 @@ _counter = itertools.count()
 class Context:
     salt: str
     spend_channel: str | None = None   # channel of an ad-spend export that has none
+    tz: str = "UTC"                    # shop timezone, for importers that roll up by day
     notes: list[str] = field(default_factory=list)
 
 
@@ -57,9 +58,9 @@ def emit(con, name: str, select: str, columns: list[str], params: dict | None = 
 
 
 def registry():
-    from . import ads, ga4, online_retail, shopify
+    from . import ads, ga4, online_retail, sessions, shopify
     return [shopify.ORDERS, shopify.PRODUCTS, online_retail.IMPORTER, ads.GOOGLE, ads.META,
-            ga4.IMPORTER]
+            ga4.IMPORTER, sessions.EVENTS, sessions.SESSIONS]
 
 
 def groups():
