@@ -10,8 +10,10 @@ page = st.navigation({
     "Acquisition": [st.Page("app_pages/traffic.py", title="Traffic", icon=":material/traffic:"),
                     st.Page("app_pages/funnel.py", title="Funnel", icon=":material/filter_alt:"),
                     st.Page("app_pages/marketing.py", title="Marketing ROI", icon=":material/euro:")],
-    "Sales & customers": [st.Page("app_pages/sales.py", title="Sales", icon=":material/receipt_long:"),
-                          st.Page("app_pages/loyalty.py", title="Customers", icon=":material/group:")],
+    "Sales & customers": [
+        st.Page("app_pages/sales.py", title="Sales", icon=":material/receipt_long:"),
+        st.Page("app_pages/returns.py", title="After-sales", icon=":material/assignment_return:"),
+        st.Page("app_pages/loyalty.py", title="Customers", icon=":material/group:")],
     "Data": [st.Page("app_pages/data.py", title="Data", icon=":material/upload_file:")],
 })
 ui.sidebar_filters()

@@ -169,6 +169,8 @@ def fmt(v: float | None, unit: str, compact: bool = False) -> str:
         return f"{v:,.1f} days"
     if unit == "times":
         return f"{v:,.2f}×"
+    if unit == "decimal":
+        return f"{v:,.2f}"
     return f"{v:,.0f}"
 
 
@@ -207,6 +209,34 @@ def significance(row) -> str:
     return f"{row['change_pp']:+.2f} pp ({verdict})"
 
 
+def fmt_money(v) -> str:
+    return fmt(v, "money")
+
+
+def fmt_count(v) -> str:
+    return fmt(v, "count")
+
+
+def setting(name: str):
+    store, _ = active_store()
+    return store.settings[name]
+
+
+def data_end():
+    store, _ = active_store()
+    return _span(str(store.path), store.version)[1]
+
+
+def csv_bytes(df: pd.DataFrame) -> bytes:
+    return df.to_csv(index=False).encode("utf-8")
+
+
+def downloads(df: pd.DataFrame, name: str):
+    """A table as CSV, for the manager's own spreadsheet."""
+    st.download_button(f"Download {name.replace('_', ' ')} (CSV)", csv_bytes(df),
+                       file_name=f"{name}.csv", mime="text/csv", key=f"download_{name}")
+
+
 def definition(name: str) -> str:
     return kpilib.get(name).definition
 
@@ -219,6 +249,8 @@ def tick_format(unit: str) -> dict:
         return {"tickprefix": SYMBOLS.get(currency(), ""), "tickformat": ",.0f"}
     if unit == "times":
         return {"ticksuffix": "×", "tickformat": ",.1f"}
+    if unit == "decimal":
+        return {"tickformat": ",.2f"}
     return {"tickformat": ",.0f"}
 
 

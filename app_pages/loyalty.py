@@ -1,17 +1,18 @@
-"""Customers: new and returning, with first orders taken from the whole history."""
+"""Customers: new and returning, repeat purchases, cohorts, lifetime value and RFM segments.
+First orders and acquisition channels come from the whole history."""
 import pandas as pd
 import plotly.express as px
+import plotly.graph_objects as go
 import streamlit as st
 
 import ui
 
 f = ui.require_filters()
 guests = ui.value("guest_orders")
-ui.header("Customers", f"{ui.fmt(guests, 'count')} guest orders (no customer id) are not counted "
-                       "here")
-cols = st.columns(4)
-for col, name in zip(cols, ("customers", "new_customers", "returning_customers",
-                            "returning_customer_rate")):
+ui.header("Customers", f"{ui.fmt(guests, 'count')} guest orders (no customer id) are counted in "
+                       "sales but not here · channel = acquisition channel")
+for col, name in zip(st.columns(5), ("customers", "new_customers", "returning_customer_rate",
+                                     "repeat_purchase_rate", "orders_per_customer")):
     with col:
         ui.metric(name)
 
@@ -24,10 +25,70 @@ fig = px.bar(pd.concat([new, ret]), x="period", y="value", color="kind",
 fig.update_yaxes(title=None, **ui.tick_format("count"))
 fig.update_xaxes(title=None)
 ui.chart(fig, key="new_vs_returning")
-ui.trend("returning_customer_rate", by, key="returning_rate_trend")
+st.caption(ui.definition("returning_customer_rate") + " " + ui.definition("repeat_purchase_rate"))
 
-st.subheader("By acquisition channel")
-st.dataframe(ui.by_channel_table(["customers", "new_customers", "returning_customers",
-                                  "returning_customer_rate"]), hide_index=True, width="stretch")
-st.caption("A customer's acquisition channel is the channel of their first order ever. "
-           + ui.definition("returning_customer_rate"))
+st.subheader("Cohorts")
+split = st.toggle("Split by acquisition channel", key="cohort_split")
+channel = None
+if split:
+    options = ui.kpi("new_customers", by="channel").query("value > 0")["channel"].tolist()
+    channel = st.selectbox("Acquisition channel", options, key="cohort_channel",
+                           format_func=ui.channel_label)
+# Cohorts need history: the twelve months ending with the period's end.
+cf = (ui.only(f, channel) if channel else f).trailing_months(12)
+st.caption(f"Customers whose first order was between {ui.fmt_range(cf.start, cf.end)}.")
+retention = ui.kpi("cohort_retention", cf)
+ltv = ui.kpi("cohort_ltv", cf)
+if retention.empty:
+    st.info("No customer placed a first order in this period.")
+else:
+    grid = retention.pivot(index="cohort", columns="k", values="value").iloc[:, :13]
+    sizes = retention.groupby("cohort")["cohort_size"].first()
+    labels = [f"{c:%b %Y} ({sizes[c]:,})" for c in grid.index]
+    fig = go.Figure(go.Heatmap(z=grid.values, x=[f"M{k}" for k in grid.columns], y=labels,
+                               colorscale="Blues", zmin=0, zmax=max(0.3, grid.iloc[:, 1:].max().max()
+                                                                    if grid.shape[1] > 1 else 1),
+                               text=[[ui.fmt(v, "ratio") if v == v else "" for v in row]
+                                     for row in grid.values],
+                               texttemplate="%{text}", hovertemplate="%{y} %{x}: %{text}<extra>"
+                                                                     "</extra>"))
+    fig.update_layout(title="Share of each cohort ordering again, month by month",
+                      yaxis={"autorange": "reversed"}, height=120 + 28 * len(grid))
+    ui.chart(fig, key="cohort_heatmap")
+    curves = ltv.assign(cohort=ltv["cohort"].map(lambda c: f"{c:%b %Y}"))
+    fig = px.line(curves, x="k", y="value", color="cohort", markers=True,
+                  title="Lifetime value per customer, by cohort")
+    fig.update_xaxes(title="Months since the first order", dtick=1)
+    fig.update_yaxes(title=None, **ui.tick_format("money"))
+    ui.chart(fig, key="cohort_ltv")
+    st.caption(ui.definition("cohort_retention") + " " + ui.definition("cohort_ltv"))
+
+left, right = st.columns(2)
+with left:
+    gaps = ui.kpi("days_to_second_order", cf)
+    waiting = gaps.loc[gaps["bucket"] == "not yet", "customers"].sum()
+    gaps = gaps[gaps["bucket"] != "not yet"]
+    fig = px.bar(gaps, x="bucket", y="customers", text_auto=",.0f",
+                 title="Time from first to second order")
+    fig.update_xaxes(title=None)
+    fig.update_yaxes(title=None)
+    ui.chart(fig, key="days_to_second_order")
+    st.caption(f"{ui.fmt_count(waiting)} customers of these cohorts have not ordered again yet.")
+with right:
+    ui.trend("returning_customer_rate", by, key="returning_rate_trend")
+
+st.subheader("RFM segments")
+st.caption(ui.definition("rfm_segments"))
+segments = ui.kpi("rfm_segments")
+st.dataframe(pd.DataFrame({
+    "Segment": segments["segment"], "Customers": segments["customers"].map(ui.fmt_count),
+    "Net revenue": segments["revenue"].map(ui.fmt_money),
+    "Orders per customer": segments["orders_per_customer"].map(lambda v: f"{v:.2f}"),
+    "Days since last order": segments["avg_recency_days"].map(lambda v: f"{v:,.0f}")}),
+    hide_index=True, width="stretch")
+pick = st.selectbox("Customer list for a campaign", segments["segment"].tolist(), key="rfm_pick")
+people = ui.kpi("rfm_customers")
+people = people[people["segment"] == pick]
+st.download_button(f"Download the {len(people):,} customer ids of '{pick}' (CSV)",
+                   ui.csv_bytes(people), file_name=f"customers_{pick.lower().replace(' ', '_')}.csv",
+                   mime="text/csv", key="rfm_download")

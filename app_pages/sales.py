@@ -1,24 +1,78 @@
-"""Sales: orders, revenue and average basket, over time and by channel."""
+"""Sales: from gross to net, orders and baskets by channel, statuses, fulfilment, products."""
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
 import streamlit as st
 
+import kpilib
 import ui
 
 f = ui.require_filters()
-ui.header("Sales", "cancelled orders excluded")
-cols = st.columns(5)
-for col, name in zip(cols, ("gross_sales", "discounts", "returns", "net_sales", "aov")):
+ui.header("Sales", "cancelled orders excluded (they count only in the cancellation rate)")
+for col, name in zip(st.columns(5), ("net_sales", "orders", "aov", "units_per_order",
+                                     "cancellation_rate")):
     with col:
         ui.metric(name)
 
+# Gross → net → total: returns here are refunds made in the period (the accounting view).
+steps = {n: ui.value(n) or 0.0 for n in ("gross_sales", "discounts", "returns", "net_sales",
+                                          "shipping", "tax", "total_sales")}
+fig = go.Figure(go.Waterfall(
+    x=["Gross sales", "Discounts", "Returns", "Net sales", "Shipping", "Tax", "Total sales"],
+    measure=["absolute", "relative", "relative", "total", "relative", "relative", "total"],
+    y=[steps["gross_sales"], -steps["discounts"], -steps["returns"], 0, steps["shipping"],
+       steps["tax"], 0],
+    text=[ui.fmt(v, "money", compact=True) for v in (
+        steps["gross_sales"], -steps["discounts"], -steps["returns"], steps["net_sales"],
+        steps["shipping"], steps["tax"], steps["total_sales"])],
+    textposition="outside", connector={"line": {"color": "#9aa0a6"}}))
+fig.update_layout(title="From gross to net sales", showlegend=False)
+fig.update_yaxes(**ui.tick_format("money"))
+ui.chart(fig, key="sales_waterfall")
+st.caption(ui.definition("net_sales") + " " + ui.definition("total_sales"))
+
 by = ui.grain("sales_grain")
-ui.trend("net_sales", by, key="net_sales_by_channel", title="Net sales by channel", split=True)
+name = st.segmented_control("Over time", ["net_sales", "orders", "aov", "units_per_order"],
+                            default="net_sales", key="sales_measure",
+                            format_func=lambda n: kpilib.get(n).label) or "net_sales"
+ui.trend(name, by, key="sales_trend_by_channel", title=f"{kpilib.get(name).label} by channel",
+         split=kpilib.get(name).unit == "money" and not kpilib.get(name).ratio)
+if kpilib.get(name).ratio:
+    st.caption("Averages are not stacked: the line is the shop as a whole.")
+
 left, right = st.columns(2)
 with left:
-    ui.trend("orders", by, key="orders_trend")
+    status = ui.kpi("orders_by_status")
+    status["status"] = status["status"].str.replace("_", " ").str.capitalize()
+    fig = px.bar(status, x="orders", y="status", orientation="h", title="Orders by status",
+                 text_auto=",.0f")
+    fig.update_yaxes(title=None, categoryorder="total ascending")
+    fig.update_xaxes(title=None)
+    ui.chart(fig, key="orders_by_status")
 with right:
-    ui.trend("aov", by, key="aov_trend")
+    st.markdown("**Fulfilment**")
+    for col, n in zip(st.columns(2), ("fulfilment_days", "shipped_within_1d")):
+        with col:
+            ui.metric(n)
+    for col, n in zip(st.columns(2), ("shipped_within_2d", "shipped_within_5d")):
+        with col:
+            ui.metric(n)
 
-st.subheader("By channel")
-st.dataframe(ui.by_channel_table(["net_sales", "gross_sales", "discounts", "returns", "orders",
-                                  "aov"]), hide_index=True, width="stretch")
-st.caption(ui.definition("net_sales"))
+st.subheader("Top products and categories")
+a, b = st.columns([3, 2])
+products = ui.kpi("top_products").head(15)
+with a:
+    st.dataframe(pd.DataFrame({
+        "Product": products["product_name"], "SKU": products["sku"],
+        "Category": products["category"], "Units": products["units"].map(ui.fmt_count),
+        "Net sales": products["net_sales"].map(ui.fmt_money),
+        "Returns": products["returns"].map(ui.fmt_money)}), hide_index=True, width="stretch")
+cats = ui.kpi("top_categories")
+with b:
+    fig = px.bar(cats, x="net_sales", y="category", orientation="h", title="Net sales by category",
+                 text_auto=",.0f")
+    fig.update_yaxes(title=None, categoryorder="total ascending")
+    fig.update_xaxes(title=None, **ui.tick_format("money"))
+    ui.chart(fig, key="categories")
+ui.downloads(products, "top_products")
+st.caption(ui.definition("top_products"))

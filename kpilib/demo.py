@@ -96,8 +96,10 @@ def generate(months: int = 18, scale: float = 1.0, seed: int = 7,
     cost_c = (price_c * rng.uniform(0.35, 0.55, n_skus)).round().astype(np.int64)
     skus = [f"SKU-{i:04d}" for i in range(1, n_skus + 1)]
     adjectives = ("Classic", "Linen", "Velvet", "Organic", "Vintage", "Urban", "Soft", "Bold")
-    names = [f"{adjectives[i % len(adjectives)]} {cats[c][:-1] if cats[c].endswith('s') else cats[c]}"
-             f" {i:03d}" for i, c in enumerate(sku_cat, 1)]
+    singular = {"Dresses": "dress", "Tops": "top", "Shoes": "shoes", "Accessories": "scarf",
+                "Home": "cushion", "Beauty": "soap"}
+    names = [f"{adjectives[i % len(adjectives)]} {singular[cats[c]]} {i:03d}"
+             for i, c in enumerate(sku_cat, 1)]
     popularity = 1 / np.arange(1, n_skus + 1) ** 0.9
     popularity = rng.permutation(popularity / popularity.sum())
     products = pd.DataFrame({"sku": skus, "product_name": names,

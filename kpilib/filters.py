@@ -36,6 +36,14 @@ class Filters:
         return replace(self, start=self.start - timedelta(days=364),
                        end=self.end - timedelta(days=364))
 
+    def trailing_months(self, n: int) -> "Filters":
+        """The ``n`` calendar months ending with the month of ``end`` (through ``end``): for
+        views that need history, such as cohorts and monthly returns."""
+        first = self.end.replace(day=1)
+        for _ in range(n - 1):
+            first = (first - timedelta(days=1)).replace(day=1)
+        return replace(self, start=min(first, self.start))
+
     def params(self, sql: str) -> dict:
         """The parameters ``sql`` refers to (DuckDB refuses parameters a query does not use)."""
         values = {"start": self.start, "end": self.end, "channels": list(self.channels),

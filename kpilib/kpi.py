@@ -9,7 +9,8 @@ import pandas as pd
 
 from .filters import Filters
 
-UNITS = ("count", "money", "ratio", "times", "days")  # times: a multiple, e.g. ROAS 3.2×
+# times: a multiple (ROAS 3.2×); decimal: an average count (1.93 units per order)
+UNITS = ("count", "decimal", "money", "ratio", "times", "days")
 
 # The only text ever substituted into KPI SQL: code constants keyed by the grouping asked for.
 GROUPINGS = {
@@ -19,6 +20,7 @@ GROUPINGS = {
     "month": "date_trunc('month', day)::date",
     "channel": "channel",
     "device": "device",
+    "category": "category",
 }
 PERIODS = ("day", "week", "month")
 
@@ -45,12 +47,16 @@ class Kpi:
     # What a period with no rows is worth: 0 for sums and counts, nothing for ratios and for
     # columns an export may lack.
     empty: float | None = 0
+    # A table KPI (cohort matrix, segments, top products) returns its own columns instead of
+    # one value per group; ``by`` then adds a grouping column to them.
+    table: bool = False
 
     def __post_init__(self):
         assert self.unit in UNITS, self.unit
         assert "{key}" in self.sql, f"{self.name}: sql must group by {{key}}"
         assert set(self.by) <= set(GROUPINGS) - {None}, self.by
         assert not (self.ratio and self.empty is not None), f"{self.name}: a ratio has no empty"
+        assert not (self.table and self.ratio), f"{self.name}: a table is not a ratio"
 
 
 def period_starts(start: date, end: date, by: str) -> list[date]:
@@ -98,6 +104,10 @@ def run(con: duckdb.DuckDBPyConnection, kpi: Kpi, filters: Filters,
         df = cur.execute(sql, filters.params(sql)).df()
     finally:
         cur.close()
+    if kpi.table:
+        if "key" in df:
+            df = df.drop(columns="key") if not dims else df.rename(columns={"key": dims[0]})
+        return df.reset_index(drop=True)
     cols = ["value", "numerator", "denominator"] if kpi.ratio else ["value"]
     for c in cols:
         df[c] = pd.to_numeric(df[c], errors="coerce").astype("float64")

@@ -1,8 +1,8 @@
 """Every KPI by name. Pages, the command line, the README glossary and the tests read it."""
-from . import funnel, loyalty, marketing, sales, traffic
+from . import funnel, loyalty, marketing, returns, sales, traffic
 from .kpi import Kpi
 
-KPIS: dict[str, Kpi] = {k.name: k for m in (traffic, funnel, sales, loyalty, marketing) for k in m.KPIS}
+KPIS: dict[str, Kpi] = {k.name: k for m in (traffic, funnel, sales, returns, loyalty, marketing) for k in m.KPIS}
 
 
 def get(name: str) -> Kpi:
@@ -12,7 +12,8 @@ def get(name: str) -> Kpi:
         raise KeyError(f"unknown KPI {name!r}; known: {', '.join(KPIS)}") from None
 
 
-UNIT_WORDS = {"count": "count", "money": "money", "ratio": "%", "times": "×", "days": "days"}
+UNIT_WORDS = {"count": "count", "decimal": "number", "money": "money", "ratio": "%",
+              "times": "×", "days": "days"}
 
 
 def glossary_markdown() -> str:

@@ -21,14 +21,6 @@ DISCOUNTS = Kpi(
     sql=f"select {{key}} as key, sum(discounts) as value from valid_orders {WHERE} group by all",
     better="down",
 )
-RETURNS = Kpi(
-    name="returns", label="Returns", unit="money",
-    definition="Money refunded in the period, dated by the refund date (the accounting view), "
-               "counted against the order's channel. Refunds of cancelled orders are left out: "
-               "those orders were never counted as sales.",
-    sql=f"select {{key}} as key, sum(amount) as value from valid_refunds {WHERE} group by all",
-    better="down",
-)
 NET_SALES = Kpi(
     name="net_sales", label="Net sales", unit="money",
     definition="Gross sales − discounts of orders placed in the period − refunds made in the "
@@ -52,4 +44,121 @@ AOV = Kpi(
     ratio=True, empty=None,
 )
 
-KPIS = (ORDERS, GROSS_SALES, DISCOUNTS, RETURNS, NET_SALES, AOV)
+SHIPPING = Kpi(
+    name="shipping", label="Shipping", unit="money",
+    definition="Shipping charged on orders placed in the period; cancelled orders excluded.",
+    sql=f"select {{key}} as key, sum(shipping) as value from valid_orders {WHERE} group by all",
+    better=None,
+)
+TAX = Kpi(
+    name="tax", label="Tax", unit="money",
+    definition="Tax charged on orders placed in the period; cancelled orders excluded.",
+    sql=f"select {{key}} as key, sum(tax) as value from valid_orders {WHERE} group by all",
+    better=None,
+)
+TOTAL_SALES = Kpi(
+    name="total_sales", label="Total sales", unit="money",
+    definition="Net sales + shipping + tax: what customers paid, after refunds.",
+    sql=f"""select {{key}} as key, sum(amount) as value from (
+                select day, channel, gross_sales - discounts + coalesce(shipping, 0)
+                                     + coalesce(tax, 0) as amount from valid_orders
+                union all
+                select day, channel, -amount from valid_refunds
+            ) {WHERE} group by all""",
+)
+UNITS_PER_ORDER = Kpi(
+    name="units_per_order", label="Units per order", unit="decimal",
+    definition="Units in the order lines of valid orders placed in the period ÷ those orders.",
+    sql=f"""with o as (select {{key}} as key, count(*) as orders from valid_orders {WHERE}
+                       group by all),
+                 u as (select {{key}} as key, sum(quantity) as units from sales_lines {WHERE}
+                       group by all)
+            select key, coalesce(units, 0) as numerator, orders as denominator,
+                   coalesce(units, 0) / nullif(orders, 0) as value
+            from o left join u using (key)""",
+    by=("day", "week", "month", "channel", "device"), ratio=True, empty=None,
+)
+CANCELLATION_RATE = Kpi(
+    name="cancellation_rate", label="Cancellation rate", unit="ratio",
+    definition="Cancelled orders ÷ all orders placed in the period (the only KPI that counts "
+               "cancelled orders).",
+    sql=f"""select {{key}} as key, count(*) filter (where status = 'cancelled') as numerator,
+                   count(*) as denominator,
+                   count(*) filter (where status = 'cancelled') / nullif(count(*), 0) as value
+            from orders {WHERE} group by all""",
+    by=("day", "week", "month", "channel", "device"), ratio=True, empty=None, better="down",
+)
+FULFILMENT_DAYS = Kpi(
+    name="fulfilment_days", label="Fulfilment time", unit="days",
+    definition="Median days from order to shipment, for valid orders placed in the period that "
+               "have shipped.",
+    sql=f"""select {{key}} as key,
+                   median(epoch(shipped_at - ordered_at) / 86400) as value
+            from valid_orders {WHERE} and shipped_at is not null group by all""",
+    by=("day", "week", "month", "channel", "device"), empty=None, better="down",
+)
+
+
+def _shipped_within(days: int) -> Kpi:
+    return Kpi(
+        name=f"shipped_within_{days}d", label=f"Shipped within {days} day{'s' * (days > 1)}",
+        unit="ratio",
+        definition=f"Shipped orders that left within {days} × 24 hours of being placed ÷ "
+                   "shipped orders, for valid orders placed in the period.",
+        sql=f"""select {{key}} as key,
+                       count(*) filter (where shipped_at - ordered_at <= interval {days} day)
+                           as numerator,
+                       count(*) as denominator,
+                       count(*) filter (where shipped_at - ordered_at <= interval {days} day)
+                           / nullif(count(*), 0) as value
+                from valid_orders {WHERE} and shipped_at is not null group by all""",
+        by=("day", "week", "month", "channel"), ratio=True, empty=None)
+
+
+SHIPPED_1D, SHIPPED_2D, SHIPPED_5D = (_shipped_within(d) for d in (1, 2, 5))
+
+ORDERS_BY_STATUS = Kpi(
+    name="orders_by_status", label="Orders by status", unit="count", table=True,
+    definition="Orders placed in the period by their current status (placed, paid, fulfilled, "
+               "shipped, delivered, cancelled, refunded, partially refunded).",
+    sql=f"""select {{key}} as key, status, count(*) as orders from orders {WHERE}
+            group by all order by orders desc""",
+    by=("channel",),
+)
+# Order lines of the period per order and SKU, with discount shares and the refunds spread
+# onto them (refund_lines), whenever the refund was made.
+_PRODUCT_LINES = f"""
+    with l as (select order_id, sku, channel, any_value(product_name) as product_name,
+                      any_value(category) as category, sum(quantity) as units,
+                      sum(line_value) as gross, sum(coalesce(discount_share, 0)) as discount
+               from sales_lines {WHERE} group by order_id, sku, channel),
+         r as (select order_id, sku, sum(amount) as refunded from refund_lines group by all),
+         pl as (select l.*, coalesce(r.refunded, 0) as refunded
+                from l left join r using (order_id, sku))"""
+TOP_PRODUCTS = Kpi(
+    name="top_products", label="Top products", unit="money", table=True,
+    definition="Products by net sales of the orders placed in the period: line value − its "
+               "share of the order's discount − refunds on that line (whenever refunded).",
+    sql=f"""{_PRODUCT_LINES}
+            select {{key}} as key, sku, any_value(product_name) as product_name,
+                   any_value(category) as category, sum(units) as units,
+                   sum(gross) as gross_sales, sum(gross - discount - refunded) as net_sales,
+                   sum(refunded) as returns
+            from pl group by all order by net_sales desc, sku""",
+    by=("channel",),
+)
+TOP_CATEGORIES = Kpi(
+    name="top_categories", label="Top categories", unit="money", table=True,
+    definition="Categories by net sales of the orders placed in the period (as for products), "
+               "with their return rate: refunds on those lines ÷ their value.",
+    sql=f"""{_PRODUCT_LINES}
+            select {{key}} as key, category, sum(units) as units, sum(gross) as gross_sales,
+                   sum(gross - discount - refunded) as net_sales, sum(refunded) as returns,
+                   sum(refunded) / nullif(sum(gross), 0) as return_rate
+            from pl group by all order by net_sales desc, category""",
+    by=("channel",),
+)
+KPIS = (ORDERS, GROSS_SALES, DISCOUNTS, NET_SALES, SHIPPING, TAX, TOTAL_SALES, AOV,
+        UNITS_PER_ORDER, CANCELLATION_RATE, FULFILMENT_DAYS, SHIPPED_1D, SHIPPED_2D, SHIPPED_5D,
+        ORDERS_BY_STATUS, TOP_PRODUCTS, TOP_CATEGORIES)
+

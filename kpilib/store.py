@@ -30,7 +30,7 @@ from .schema import TABLES
 MANIFEST = "manifest.json"
 SETTINGS = "settings.json"
 MAPPINGS = "mappings.json"
-DEFAULT_SETTINGS = {"timezone": "UTC", "currency": "EUR"}
+DEFAULT_SETTINGS = {"timezone": "UTC", "currency": "EUR", "return_window_days": 30}
 FORMAT = 1
 UNPARTITIONED = "all"
 
@@ -69,6 +69,34 @@ DERIVED_VIEWS = (
               f.acquisition_channel as channel, o.order_id = f.first_order_id as is_first,
               o.gross_sales, o.discounts
        from valid_orders o join customer_first f using (customer_id)""",
+    # Order lines of valid orders, with each line's share of its order's discount (by line
+    # value), for sales by product and category.
+    """create view sales_lines as
+       select i.order_id, i.line, i.sku,
+              coalesce(i.product_name, p.product_name, i.sku) as product_name,
+              coalesce(i.category, p.category, 'uncategorised') as category,
+              i.quantity, i.quantity * i.unit_price as line_value,
+              o.discounts * (i.quantity * i.unit_price)
+                  / nullif(sum(i.quantity * i.unit_price) over (partition by i.order_id), 0)
+                  as discount_share,
+              o.day, o.channel, o.device, o.customer_id
+       from order_items i join valid_orders o using (order_id)
+       left join products p using (sku)""",
+    # Each refund spread over the lines it concerns: the refunded SKU's lines when the refund
+    # names one, else every line of the order, by line value. A refund whose lines are not
+    # stored keeps its whole amount (category 'uncategorised'), so totals never change.
+    """create view refund_lines as
+       with m as (
+           select r.refund_id, r.order_id, r.day, r.channel, r.amount, r.reason,
+                  coalesce(l.sku, r.sku) as sku, l.category, l.line_value, l.day as order_day,
+                  sum(l.line_value) over (partition by r.refund_id) as base
+           from valid_refunds r
+           left join sales_lines l
+             on l.order_id = r.order_id and (r.sku is null or r.sku = l.sku))
+       select refund_id, order_id, day, order_day, channel, sku, reason,
+              coalesce(category, 'uncategorised') as category,
+              case when base > 0 then amount * line_value / base else amount end as amount
+       from m""",
 )
 
 

@@ -101,8 +101,42 @@ def oracle(name: str, shop, f: Filters, by: str | None = None) -> dict:
         return {k: (x if covered else None) for k, x in r.items()}
     if name == "orders":
         return _sum(v.assign(n=1), "n", "ordered_at", f, by)
-    if name in ("gross_sales", "discounts"):
+    if name in ("gross_sales", "discounts", "shipping", "tax"):
         return _sum(v, name, "ordered_at", f, by)
+    if name == "total_sales":
+        out = _sum(v.assign(t=v.net + v.shipping.fillna(0) + v.tax.fillna(0)), "t", "ordered_at",
+                   f, by)
+        for k, amount in _sum(_refunds(shop), "amount", "refunded_at", f, by).items():
+            out[k] = out.get(k, 0) - amount
+        return out
+    if name == "units_per_order":
+        lines = shop.order_items.merge(v[["order_id", "ordered_at", "channel"]], on="order_id",
+                                       suffixes=("_line", ""))
+        return _ratio(_sum(lines, "quantity", "ordered_at", f, by),
+                      _sum(v.assign(n=1), "n", "ordered_at", f, by))
+    if name == "cancellation_rate":
+        o = shop.orders.assign(n=1, c=(shop.orders.status == "cancelled").astype(int))
+        return _ratio(_sum(o, "c", "ordered_at", f, by), _sum(o, "n", "ordered_at", f, by))
+    refunded = _refunds(shop).groupby("order_id")["amount"].sum()
+    vr = v.assign(refunded=v.order_id.map(refunded).fillna(0),
+                  has_refund=v.order_id.isin(refunded.index).astype(int), n=1)
+    if name == "returns_by_order_date":
+        return {k: x for k, x in _sum(vr, "refunded", "ordered_at", f, by).items()}
+    if name == "return_rate_value":
+        return _ratio(_sum(vr, "refunded", "ordered_at", f, by),
+                      _sum(vr, "gross_sales", "ordered_at", f, by))
+    if name == "return_rate_orders":
+        return _ratio(_sum(vr, "has_refund", "ordered_at", f, by),
+                      _sum(vr, "n", "ordered_at", f, by))
+    shipped = v[v.shipped_at.notna()].assign(
+        days=lambda d: (d.shipped_at - d.ordered_at).dt.total_seconds() / 86400, n=1)
+    if name == "fulfilment_days":
+        sel = shipped[_mask(shipped, "ordered_at", f)]
+        return sel.groupby(_key(sel, "ordered_at", by))["days"].median().to_dict()
+    if name.startswith("shipped_within_"):
+        d = int(name.removeprefix("shipped_within_").removesuffix("d"))
+        s = shipped.assign(ok=(shipped.days <= d).astype(int))
+        return _ratio(_sum(s, "ok", "ordered_at", f, by), _sum(s, "n", "ordered_at", f, by))
     if name == "attributed_revenue":
         return _sum(v, "net", "ordered_at", f, by)
     if name == "returns":
@@ -116,6 +150,15 @@ def oracle(name: str, shop, f: Filters, by: str | None = None) -> dict:
         return _ratio(_sum(v, "net", "ordered_at", f, by), _sum(v.assign(n=1), "n", "ordered_at", f, by))
     if name == "guest_orders":
         return _sum(v[v.customer_id.isna()].assign(n=1), "n", "ordered_at", f, by)
+    if name in ("repeat_purchase_rate", "orders_per_customer"):
+        co = _customer_orders(shop)
+        sel = co[_mask(co, "ordered_at", f, "acq")]
+        per = sel.assign(key=_key(sel, "ordered_at", by, "acq")).groupby(["key", "customer_id"]
+                                                                         ).size()
+        customers = per.groupby(level=0).size().to_dict()
+        if name == "orders_per_customer":
+            return _ratio(per.groupby(level=0).sum().to_dict(), customers)
+        return _ratio((per >= 2).groupby(level=0).sum().to_dict(), customers)
     if name in ("customers", "new_customers", "returning_customers", "returning_customer_rate"):
         pc = _per_customer(shop, f, by)
         allc = pc.groupby("key").size().to_dict()

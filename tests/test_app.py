@@ -5,7 +5,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
-PAGES = ["overview", "traffic", "funnel", "marketing", "sales", "loyalty", "data"]
+PAGES = ["overview", "traffic", "funnel", "marketing", "sales", "returns", "loyalty", "data"]
 
 
 def start(store, monkeypatch) -> AppTest:
@@ -148,3 +148,38 @@ def test_traffic_table_says_whether_a_change_is_beyond_noise(tiny_store, monkeyp
     assert t.loc["Paid search", "Sessions"] == "350" and t.loc["Paid search", "Share"] == "89.74 %"
     # No traffic in January: nothing to compare with.
     assert t.loc["Paid search", "Conversion vs previous"] == "–"
+
+
+def test_after_sales_switch_between_refund_and_order_dates(tiny_store, monkeypatch):
+    at = start(tiny_store, monkeypatch)
+    at.sidebar.selectbox(key="period").set_value("Last month").run()
+    at.switch_page("app_pages/returns.py").run()
+    assert cards(at)["Returns"] == "€30.00"                      # r2, refunded in February
+    at.segmented_control(key="returns_dating").set_value("order date").run()
+    assert cards(at)["Returns (by order date)"] == "€55.00"      # r2 + r3 (o7, March refund)
+    assert cards(at)["Return rate (orders)"] == "40.00 %"
+    assert at.dataframe[0].value["Reason"].tolist() == ["changed mind"]
+
+
+def test_sales_page_numbers(tiny_store, monkeypatch):
+    at = start(tiny_store, monkeypatch)
+    at.sidebar.selectbox(key="period").set_value("Last month").run()
+    at.switch_page("app_pages/sales.py").run()
+    c = cards(at)
+    assert (c["Units per order"], c["Cancellation rate"], c["Fulfilment time"]) == \
+        ("1.20", "16.67 %", "1.8 days")
+    assert at.dataframe[0].value["SKU"].tolist()[:2] == ["SKU-F", "SKU-B"]
+
+
+def test_customers_page_cohorts_and_rfm_download(tiny_store, monkeypatch):
+    at = start(tiny_store, monkeypatch)
+    at.sidebar.selectbox(key="period").set_value("Last month").run()
+    at.switch_page("app_pages/loyalty.py").run()
+    assert "1 guest orders" in at.caption[0].value
+    assert cards(at)["Repeat-purchase rate"] == "33.33 %"
+    at.toggle(key="cohort_split").set_value(True).run()
+    at.selectbox(key="cohort_channel").set_value("paid_social").run()
+    assert not at.exception, [e.value for e in at.exception]
+    segments = at.dataframe[0].value
+    assert segments["Segment"].tolist() == ["Promising", "New"]
+    assert "Download the 2 customer ids of 'Promising'" in at.get("download_button")[0].proto.label

@@ -7,7 +7,7 @@ import pytest
 from browser import app_server, browser, require_browser, shot, wait_drawn
 
 PAGES = {"": "overview", "traffic": "traffic", "funnel": "funnel", "marketing": "marketing",
-         "sales": "sales",
+         "sales": "sales", "returns": "returns",
          "loyalty": "loyalty", "data": "data"}
 
 

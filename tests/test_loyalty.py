@@ -10,6 +10,8 @@ from datetime import date
 
 import pytest
 
+from kpilib import Filters
+
 from helpers import FEB, JAN, MAR, check, grouped, only, total
 
 CASES = [
@@ -26,6 +28,8 @@ CASES = [
     ("returning_customers", only(FEB, "email"), 1),
     ("new_customers", only(FEB, "paid_social"), 1),       # dave; carol's o5 is cancelled
     ("returning_customer_rate", only(FEB, "marketplace"), None),  # 0 customers
+    ("repeat_purchase_rate", FEB, 1 / 3),                 # bob (o3, o6) of alice, bob, dave
+    ("orders_per_customer", FEB, 4 / 3),                  # o2 o3 o6 o7; the guest o4 left out
 ]
 
 
@@ -51,3 +55,54 @@ def test_new_customers_by_week(tiny_store):
     # bob on 4 Feb (week of 3 Feb), dave on 20 Feb (week of 17 Feb)
     got = grouped(tiny_store, "new_customers", FEB, "week")
     assert got[date(2025, 2, 3)] == 1 and got[date(2025, 2, 17)] == 1 and sum(got.values()) == 2
+
+
+Q1 = Filters(date(2025, 1, 1), date(2025, 3, 31))
+
+
+def table(store, name, f, by=None):
+    from kpilib import get, run
+    return run(store.connect(), get(name), f, by)
+
+
+def test_cohort_retention_by_hand(tiny_store):
+    # Cohorts: January = alice (orders in Jan and Feb); February = bob, dave; March = carol
+    # (her cancelled February order does not make her a February customer).
+    t = table(tiny_store, "cohort_retention", Q1)
+    got = {(c.strftime("%Y-%m"), k): (a, n) for c, k, a, n in
+           t[["cohort", "k", "active", "cohort_size"]].itertuples(index=False)}
+    assert got == {("2025-01", 0): (1, 1), ("2025-01", 1): (1, 1), ("2025-02", 0): (2, 2),
+                   ("2025-03", 0): (1, 1)}
+
+
+def test_cohort_ltv_by_hand(tiny_store):
+    t = table(tiny_store, "cohort_ltv", Q1)
+    got = {(c.strftime("%Y-%m"), k): round(v, 2) for c, k, v in
+           t[["cohort", "k", "value"]].itertuples(index=False)}
+    # alice: o1 90 − r1 10 = 80, then + o2 50; February: bob 72 + (30 − 30), dave 100 − 25,
+    # over 2 customers; carol: 70.
+    assert got == {("2025-01", 0): 80.0, ("2025-01", 1): 130.0, ("2025-02", 0): 73.5,
+                   ("2025-03", 0): 70.0}
+
+
+def test_cohorts_split_by_acquisition_channel(tiny_store):
+    t = table(tiny_store, "cohort_retention", Q1, "channel")
+    assert set(zip(t.channel, t.cohort.astype(str))) == {
+        ("email", "2025-01-01"), ("paid_search", "2025-02-01"), ("paid_social", "2025-02-01"),
+        ("paid_social", "2025-03-01")}
+
+
+def test_days_to_second_order(tiny_store):
+    t = table(tiny_store, "days_to_second_order", Q1)
+    # alice 5 Jan → 3 Feb (29 days), bob 4 → 12 Feb (8 days); dave and carol: not yet
+    assert dict(zip(t.bucket, t.customers)) == {"8–30 days": 2, "not yet": 2}
+
+
+def test_rfm_by_hand(tiny_store):
+    # As of 28 February: recency dave 8, bob 16, alice 25 days → R 5, 4, 3; orders 1, 2, 2.
+    t = table(tiny_store, "rfm_segments", FEB).set_index("segment")
+    assert t["customers"].to_dict() == {"Promising": 2, "New": 1}
+    assert t.loc["Promising", "revenue"] == pytest.approx(130 + 72)   # alice, bob
+    assert t.loc["New", "revenue"] == pytest.approx(100)               # r3 is in March
+    c = table(tiny_store, "rfm_customers", FEB).set_index("customer_id")
+    assert c.loc["dave", "segment"] == "New" and c.loc["alice", "recency_days"] == 25

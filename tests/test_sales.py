@@ -14,15 +14,24 @@ CASES = [
     ("orders", only(FEB, "paid_social"), 1),     # o7 (o5 cancelled)
     ("gross_sales", FEB, 320.0),                 # 50 + 80 + 40 + 30 + 120
     ("discounts", FEB, 28.0),                    # 8 + 20
-    ("returns", FEB, 30.0),                      # r2; r4 is on a cancelled order
-    ("returns", MAR, 25.0),                      # r3, partial refund of a February order
-    ("returns", only(FEB, "paid_social"), 0.0),  # r4 excluded, r3 is in March
     ("net_sales", FEB, 262.0),                   # 320 − 28 − 30
     ("net_sales", JAN, 80.0),                    # 100 − 10 − 10
     ("net_sales", MAR, 45.0),                    # o8 70 − r3 25
     ("net_sales", only(FEB, "email"), 0.0),      # o6 30 − r2 30: refunded once, not twice
     ("aov", FEB, 58.4),                          # (320 − 28) / 5
     ("aov", only(FEB, "paid_search"), 61.0),     # (50 + 72) / 2
+    ("shipping", FEB, 15.0),                     # 5 + 0 + 5 + 5 + 0
+    ("tax", FEB, 61.4),                          # 11 + 14.40 + 9 + 7 + 20
+    ("total_sales", FEB, 338.4),                 # net 262 + 15 + 61.40
+    ("units_per_order", FEB, 6 / 5),             # o2 1, o3 2, o4 1, o6 1, o7 1 units
+    ("cancellation_rate", FEB, 1 / 6),           # o5 of o2..o7
+    ("cancellation_rate", JAN, 0.0),
+    # shipped after 1.5 (o2), 5 (o3), 0.5 (o6) and 2 (o7) days; o4 has not shipped
+    ("fulfilment_days", FEB, 1.75),
+    ("shipped_within_1d", FEB, 1 / 4),
+    ("shipped_within_2d", FEB, 3 / 4),
+    ("shipped_within_5d", FEB, 1.0),
+    ("fulfilment_days", only(FEB, "direct"), None),
 ]
 
 
@@ -56,3 +65,31 @@ def test_net_sales_by_month(tiny_store):
     q1 = Filters(date(2025, 1, 1), date(2025, 3, 31))
     assert grouped(tiny_store, "net_sales", q1, "month") == {
         date(2025, 1, 1): 80.0, date(2025, 2, 1): 262.0, date(2025, 3, 1): 45.0}
+
+
+def table(store, name, f, by=None):
+    from kpilib import get, run
+    return run(store.connect(), get(name), f, by)
+
+
+def test_orders_by_status(tiny_store):
+    got = dict(table(tiny_store, "orders_by_status", FEB)[["status", "orders"]].values)
+    assert got == {"delivered": 3, "paid": 1, "cancelled": 1, "refunded": 1}
+
+
+def test_top_products_by_hand(tiny_store):
+    # o3's discount 8 splits 5 / 3 over A (50) and C (30); r2 (30, no SKU) takes o6's only line
+    # (C); r3 (25) takes o7's only line (F).
+    t = table(tiny_store, "top_products", FEB)
+    assert list(zip(t.sku, t.net_sales.round(2))) == [
+        ("SKU-F", 75.0), ("SKU-B", 50.0), ("SKU-A", 45.0), ("SKU-D", 40.0), ("SKU-C", 27.0)]
+    assert t.net_sales.sum() == pytest.approx(320 - 28 - 55)   # orders of February, by order date
+    assert t.set_index("sku").loc["SKU-C", "units"] == 2
+
+
+def test_top_categories_by_hand(tiny_store):
+    t = table(tiny_store, "top_categories", FEB).set_index("category")
+    assert t.index.tolist() == ["Accessories", "Shoes", "Tops", "Home"]
+    assert t.loc["Accessories", "net_sales"] == pytest.approx(77)     # B 50 + C 27 + C 0
+    assert t.loc["Accessories", "return_rate"] == pytest.approx(30 / 110)
+    assert t.loc["Shoes", "return_rate"] == pytest.approx(25 / 120)

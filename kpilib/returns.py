@@ -1,0 +1,78 @@
+"""After-sales KPIs: refunds, return rates and reasons. Returns are dated by the refund date
+(the accounting view) or by the order date (the cohort view); refunds of cancelled orders are
+never returns, and an order marked refunded is subtracted once, through its refund rows."""
+from .kpi import Kpi
+
+WHERE = "where day between $start and $end and in_filter(channel, $channels)"
+
+RETURNS = Kpi(
+    name="returns", label="Returns", unit="money",
+    definition="Money refunded in the period, dated by the refund date (the accounting view), "
+               "counted against the order's channel. Refunds of cancelled orders are left out: "
+               "those orders were never counted as sales.",
+    sql=f"select {{key}} as key, sum(amount) as value from valid_refunds {WHERE} group by all",
+    better="down",
+)
+RETURNS_BY_ORDER_DATE = Kpi(
+    name="returns_by_order_date", label="Returns (by order date)", unit="money",
+    definition="Money refunded on the orders placed in the period, whenever the refund was "
+               "made (the cohort view: recent periods still grow while their return window is "
+               "open).",
+    sql=f"""select {{key}} as key, sum(amount) as value from (
+                select o.day, o.channel, o.device, coalesce(r.amount, 0) as amount
+                from valid_orders o left join valid_refunds r using (order_id)
+            ) {WHERE} group by all""",
+    better="down",
+)
+RETURN_RATE_VALUE = Kpi(
+    name="return_rate_value", label="Return rate (value)", unit="ratio",
+    definition="Refunds on the orders placed in the period ÷ their gross sales (by order date).",
+    sql="""with o as (select {key} as key, order_id, gross_sales from valid_orders
+                      where day between $start and $end and in_filter(channel, $channels)),
+                r as (select order_id, sum(amount) as refunded from valid_refunds
+                      group by order_id)
+           select key, coalesce(sum(refunded), 0) as numerator, sum(gross_sales) as denominator,
+                  coalesce(sum(refunded), 0) / nullif(sum(gross_sales), 0) as value
+           from o left join r using (order_id) group by key""",
+    by=("day", "week", "month", "channel", "device"), ratio=True, empty=None, better="down",
+)
+RETURN_RATE_ORDERS = Kpi(
+    name="return_rate_orders", label="Return rate (orders)", unit="ratio",
+    definition="Valid orders placed in the period with at least one refund ÷ valid orders "
+               "placed in the period.",
+    sql="""select {key} as key,
+                  count(*) filter (where order_id in (select order_id from valid_refunds))
+                      as numerator,
+                  count(*) as denominator,
+                  count(*) filter (where order_id in (select order_id from valid_refunds))
+                      / nullif(count(*), 0) as value
+           from valid_orders
+           where day between $start and $end and in_filter(channel, $channels)
+           group by all""",
+    by=("day", "week", "month", "channel", "device"), ratio=True, empty=None, better="down",
+)
+REFUND_REASONS = Kpi(
+    name="refund_reasons", label="Refund reasons", unit="money", table=True,
+    definition="Refunds made in the period by the reason the export gives ('not given' when "
+               "empty): how many and how much.",
+    sql=f"""select {{key}} as key, coalesce(nullif(trim(reason), ''), 'not given') as reason,
+                   count(*) as refunds, sum(amount) as amount
+            from valid_refunds {WHERE} group by all order by amount desc""",
+    by=("channel",),
+)
+
+KPIS = (RETURNS, RETURNS_BY_ORDER_DATE, RETURN_RATE_VALUE, RETURN_RATE_ORDERS,
+        REFUND_REASONS)
+
+
+def not_final_months(months, data_end, window_days: int) -> set:
+    """Months whose orders can still be refunded: their last day plus the return window is
+    after the latest day with data. Their return figures will still grow."""
+    from datetime import timedelta
+
+    out = set()
+    for m in months:
+        last = (m.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+        if last + timedelta(days=window_days) > data_end:
+            out.add(m)
+    return out
