@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--start", type=_date, help="first day (default: 30 days before --end)")
     p.add_argument("--end", type=_date, help="last day (default: latest day with data)")
     p.add_argument("--channel", action="append", default=[], help="repeat for several")
-    p.add_argument("--by", choices=["day", "week", "month", "channel", "device"])
+    p.add_argument("--by", choices=["day", "week", "month", "channel", "device", "category"])
     p.add_argument("--format", choices=["json", "csv"], default="json")
 
     sub.add_parser("list", help="every KPI with its definition")
@@ -124,15 +124,28 @@ def _kpi(args) -> int:
     df = run(con, kpi, Filters(start, end, tuple(args.channel)), args.by)
     if "period" in df:
         df["period"] = df["period"].map(date.isoformat)
-    if kpi.unit == "money":
+    if kpi.unit == "money" and not kpi.table:
         df["value"] = df["value"].round(2)
-    records = [{k: (None if isinstance(v, float) and math.isnan(v) else v)
-                for k, v in rec.items()} for rec in df.to_dict("records")]
+    records = [{k: _plain(v) for k, v in rec.items()} for rec in df.to_dict("records")]
     if args.format == "json":
         print(json.dumps(records, ensure_ascii=False))
     else:
         df.to_csv(sys.stdout, index=False)
     return 0
+
+
+def _plain(v):
+    """A JSON value: dates as YYYY-MM-DD, no NaN (null), numbers as numbers."""
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return None
+    if hasattr(v, "isoformat"):
+        text = v.isoformat()
+        return text[:10] if text.endswith("T00:00:00") or len(text) == 10 else text
+    if hasattr(v, "item"):  # numpy scalars
+        return _plain(v.item())
+    if isinstance(v, (int, float, str, bool)):
+        return v
+    return float(v)  # Decimal
 
 
 def _list(args) -> int:

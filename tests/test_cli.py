@@ -143,3 +143,14 @@ def test_skip_invalid_and_spend_channel(tmp_path):
     assert json.loads(cli("kpi", "spend", "--store", store, "--by", "channel", "--start",
                           "2025-02-01", "--end", "2025-02-28").stdout) == [
         {"channel": "display", "value": 1409.75}]
+
+
+def test_table_kpi_json(tiny_store):
+    out = json.loads(cli("kpi", "cohort_retention", "--store", tiny_store.path, "--start",
+                         "2025-01-01", "--end", "2025-03-31").stdout)
+    assert out[:2] == [
+        {"cohort": "2025-01-01", "k": 0, "active": 1, "cohort_size": 1, "value": 1.0},
+        {"cohort": "2025-01-01", "k": 1, "active": 1, "cohort_size": 1, "value": 1.0}]
+    out = json.loads(cli("kpi", "top_products", "--store", tiny_store.path, "--start",
+                         "2025-02-01", "--end", "2025-02-28", "--by", "channel").stdout)
+    assert {"channel": "paid_social", "sku": "SKU-F"}.items() <= out[0].items()

@@ -27,9 +27,14 @@ def test_every_kpi_is_declared_fully_and_runs(tiny_store, name):
     assert k.unit in UNITS
     assert not re.search(r"\{(?!key\})", k.sql), "only {key} may be substituted"
     df = run(tiny_store.connect(), k, FEB)
-    assert list(df.columns) == (["value", "numerator", "denominator"] if k.ratio else ["value"])
+    if k.table:
+        assert len(df.columns) >= 2 and "key" not in df.columns
+    else:
+        assert list(df.columns) == (["value", "numerator", "denominator"] if k.ratio
+                                    else ["value"])
     for by in k.by:
-        run(tiny_store.connect(), k, FEB, by)
+        grouped = run(tiny_store.connect(), k, FEB, by)
+        assert ("period" if by in ("day", "week", "month") else by) in grouped.columns
 
 
 def test_list_command_shows_every_kpi():
