@@ -14,6 +14,7 @@ page = st.navigation({
         st.Page("app_pages/sales.py", title="Sales", icon=":material/receipt_long:"),
         st.Page("app_pages/returns.py", title="After-sales", icon=":material/assignment_return:"),
         st.Page("app_pages/loyalty.py", title="Customers", icon=":material/group:")],
+    "Operations": [st.Page("app_pages/stock.py", title="Stock", icon=":material/inventory_2:")],
     "Data": [st.Page("app_pages/data.py", title="Data", icon=":material/upload_file:")],
 })
 ui.sidebar_filters()

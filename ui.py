@@ -78,6 +78,18 @@ def _channels(path: str, version: int) -> list[str]:
     return [c for c in CHANNEL_ORDER if c in found] + sorted(found - set(CHANNEL_ORDER))
 
 
+@st.cache_data(show_spinner=False)
+def _categories(path: str, version: int) -> list[str]:
+    rows = _connection(path, version).cursor().execute(
+        "select distinct category from sku_info order by 1").fetchall()
+    return [r[0] for r in rows]
+
+
+def categories() -> list[str]:
+    store, _ = active_store()
+    return _categories(str(store.path), store.version)
+
+
 def currency() -> str:
     store, _ = active_store()
     return store.settings["currency"]
@@ -261,17 +273,18 @@ def chart(fig, key: str):
                     config={"displaylogo": False, "toImageButtonOptions": {"scale": 2}})
 
 
-def trend(name: str, by: str, key: str, title: str | None = None, split: bool = False):
+def trend(name: str, by: str, key: str, title: str | None = None, split: bool = False,
+          filters: kpilib.Filters | None = None):
     """A KPI over time: one line, or stacked areas per channel when ``split``."""
     k = kpilib.get(name)
     if split:
-        df = kpi(name, by=(by, "channel"))
+        df = kpi(name, filters, by=(by, "channel"))
         df["channel"] = df["channel"].map(channel_label)
         # Stacked areas cannot show a negative day (refunds above sales); stacked bars can.
         draw = px.bar if (df["value"] < 0).any() else px.area
         fig = draw(df, x="period", y="value", color="channel", title=title or k.label)
     else:
-        df = kpi(name, by=by)
+        df = kpi(name, filters, by=by)
         fig = px.line(df, x="period", y="value", title=title or k.label, markers=by != "day")
     fig.update_yaxes(title=None, **tick_format(k.unit))
     fig.update_xaxes(title=None)

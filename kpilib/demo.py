@@ -188,28 +188,44 @@ def generate(months: int = 18, scale: float = 1.0, seed: int = 7,
     li_day = np.repeat(o["date"].to_numpy(), n_lines)
     expected_daily = popularity * n * 1.2 * n_lines.mean() / n_days
     slow_supplier = rng.random(n_skus) < 0.12
+    # A few SKUs stop selling four months before the end (a trend passed) and keep their
+    # stock: the dead stock the Stock page must find.
+    discontinued = rng.choice(n_skus, 6, replace=False)
+    cutoff = n_days - 120
     lead = np.where(slow_supplier, 35, 10)
     on_hand = np.ceil(expected_daily * 45).astype(np.int64) + 5
     arriving: dict[int, np.ndarray] = {}
     inv_rows = np.zeros((n_days, n_skus), dtype=np.int64)
     pending = np.zeros(n_skus, dtype=bool)
-    line_bounds = np.flatnonzero(np.r_[True, li_day[1:] != li_day[:-1], True])
-    for d_i, (a, b) in enumerate(zip(line_bounds[:-1], line_bounds[1:])):
+    # Lines are sorted by day; every calendar day gets its slice (empty on a day without
+    # orders, which a small shop has) so stock is recorded for every day.
+    day_index = np.searchsorted(days.date, li_day)
+    starts = np.searchsorted(day_index, np.arange(n_days))
+    ends = np.searchsorted(day_index, np.arange(n_days), side="right")
+    for d_i, (a, b) in enumerate(zip(starts, ends)):
         if d_i in arriving:
             on_hand += arriving.pop(d_i)
         sku_today = li_sku[a:b]
         qty_today = li_qty[a:b]
+        if d_i >= cutoff:
+            gone = np.isin(sku_today, discontinued)
+            sku_today[gone] = rng.choice(np.setdiff1d(np.arange(n_skus), discontinued), gone.sum())
         for _pass in range(2):
             cum = pd.Series(qty_today).groupby(sku_today).cumsum().to_numpy()
             short = cum > on_hand[sku_today]
             if not short.any():
                 break
-            in_stock = np.flatnonzero(on_hand > expected_daily * 3)
+            candidates = on_hand > expected_daily * 3
+            if d_i >= cutoff:
+                candidates[discontinued] = False
+            in_stock = np.flatnonzero(candidates)
             sku_today[short] = rng.choice(in_stock, short.sum())
         sold = np.bincount(sku_today, weights=qty_today, minlength=n_skus).astype(np.int64)
         on_hand = np.maximum(on_hand - sold, 0)
         inv_rows[d_i] = on_hand
         reorder = (on_hand < expected_daily * 14) & ~pending
+        if d_i >= cutoff:
+            reorder[discontinued] = False
         if reorder.any():
             qty = np.where(reorder, np.ceil(expected_daily * 45).astype(np.int64) + 5, 0)
             due = d_i + lead

@@ -14,6 +14,7 @@ class Filters:
     devices: tuple[str, ...] = ()
     countries: tuple[str, ...] = ()
     categories: tuple[str, ...] = ()
+    search: str = ""                    # SKU or product name contains this (stock pages)
 
     def __post_init__(self):
         if self.start > self.end:
@@ -48,7 +49,7 @@ class Filters:
         """The parameters ``sql`` refers to (DuckDB refuses parameters a query does not use)."""
         values = {"start": self.start, "end": self.end, "channels": list(self.channels),
                   "devices": list(self.devices), "countries": list(self.countries),
-                  "categories": list(self.categories)}
+                  "categories": list(self.categories), "search": self.search.strip().lower()}
         used = set(re.findall(r"\$([a-z_]+)", sql))
         unknown = used - values.keys()
         if unknown:

@@ -1,8 +1,8 @@
 """Every KPI by name. Pages, the command line, the README glossary and the tests read it."""
-from . import funnel, loyalty, marketing, returns, sales, traffic
+from . import funnel, loyalty, marketing, returns, sales, stock, traffic
 from .kpi import Kpi
 
-KPIS: dict[str, Kpi] = {k.name: k for m in (traffic, funnel, sales, returns, loyalty, marketing) for k in m.KPIS}
+KPIS: dict[str, Kpi] = {k.name: k for m in (traffic, funnel, sales, returns, loyalty, stock, marketing) for k in m.KPIS}
 
 
 def get(name: str) -> Kpi:

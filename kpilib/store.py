@@ -97,6 +97,27 @@ DERIVED_VIEWS = (
               coalesce(category, 'uncategorised') as category,
               case when base > 0 then amount * line_value / base else amount end as amount
        from m""",
+    # One stock level per SKU and day: snapshots (daily, weekly or a single one) carried
+    # forward to the latest snapshot date, so stock-outs are counted on every day.
+    """create view inventory_daily as
+       with b as (select sku, min(date) as first from inventory group by sku),
+            g as (select sku, unnest(generate_series(first, (select max(date) from inventory),
+                                                      interval 1 day))::date as day from b)
+       select g.sku, g.day,
+              last_value(i.on_hand ignore nulls) over (partition by g.sku order by g.day)
+                  as on_hand
+       from g left join inventory i on i.sku = g.sku and i.date = g.day""",
+    # Every SKU that is stocked, sold or listed, with its name, category, cost and price.
+    """create view sku_info as
+       select s.sku, coalesce(p.product_name, l.product_name, s.sku) as product_name,
+              coalesce(p.category, l.category, 'uncategorised') as category, p.unit_cost,
+              coalesce(p.price, l.price) as price
+       from (select sku from inventory union select sku from order_items
+             union select sku from products) s
+       left join products p on p.sku = s.sku
+       left join (select sku, any_value(product_name) as product_name,
+                         any_value(category) as category, max(unit_price) as price
+                  from order_items group by sku) l on l.sku = s.sku""",
 )
 
 

@@ -5,7 +5,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
-PAGES = ["overview", "traffic", "funnel", "marketing", "sales", "returns", "loyalty", "data"]
+PAGES = ["overview", "traffic", "funnel", "marketing", "sales", "returns", "loyalty", "stock",
+         "data"]
 
 
 def start(store, monkeypatch) -> AppTest:
@@ -183,3 +184,20 @@ def test_customers_page_cohorts_and_rfm_download(tiny_store, monkeypatch):
     segments = at.dataframe[0].value
     assert segments["Segment"].tolist() == ["Promising", "New"]
     assert "Download the 2 customer ids of 'Promising'" in at.get("download_button")[0].proto.label
+
+
+def test_stock_page_filters(tiny_store, demo_store, monkeypatch):
+    at = start(demo_store, monkeypatch)
+    at.switch_page("app_pages/stock.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "daily stock snapshots" in at.caption[0].value
+    everything = cards(at)["Units on hand"]
+    at.multiselect(key="stock_categories").set_value(["Shoes"]).run()
+    shoes = cards(at)["Units on hand"]
+    assert int(shoes.replace(",", "")) < int(everything.replace(",", ""))
+    at.text_input(key="stock_search").set_value("no such product").run()
+    assert cards(at)["Units on hand"] == "0"
+    # A store without stock snapshots says so instead of showing empty charts.
+    at2 = start(tiny_store, monkeypatch)
+    at2.switch_page("app_pages/stock.py").run()
+    assert not at2.exception

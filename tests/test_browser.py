@@ -7,7 +7,7 @@ import pytest
 from browser import app_server, browser, require_browser, shot, wait_drawn
 
 PAGES = {"": "overview", "traffic": "traffic", "funnel": "funnel", "marketing": "marketing",
-         "sales": "sales", "returns": "returns",
+         "sales": "sales", "returns": "returns", "stock": "stock",
          "loyalty": "loyalty", "data": "data"}
 
 

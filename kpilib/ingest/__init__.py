@@ -131,6 +131,7 @@ def preview(path: str | Path, name: str | None = None, rows: int = 5) -> list[di
 
 def ingest(store: Store, files: list[str | Path | tuple[str | Path, str]], *,
            dry_run: bool = False, allow_partial: bool = False, spend_channel: str | None = None,
+           snapshot_date: str | None = None,
            mappings: dict[str, tuple[str, dict[str, str]]] | None = None,
            save_mappings: dict[str, str] | None = None,
            after_stage=None, progress=None) -> Report:
@@ -150,7 +151,8 @@ def ingest(store: Store, files: list[str | Path | tuple[str | Path, str]], *,
             settings = store.settings
             seen: set[str] = set()
             salt = settings.get("salt") or uuid.uuid4().hex
-            ctx = Context(salt=salt, spend_channel=spend_channel, tz=settings["timezone"])
+            ctx = Context(salt=salt, spend_channel=spend_channel, tz=settings["timezone"],
+                          snapshot_date=snapshot_date)
             raws: list[tuple[RawInput, str]] = []
             for n, item in enumerate(files):
                 path, name = item if isinstance(item, tuple) else (item, Path(item).name)

@@ -22,6 +22,7 @@ class Context:
     salt: str
     spend_channel: str | None = None   # channel of an ad-spend export that has none
     tz: str = "UTC"                    # shop timezone, for importers that roll up by day
+    snapshot_date: str | None = None   # date of a stock snapshot file that has none
     notes: list[str] = field(default_factory=list)
 
 
@@ -58,9 +59,9 @@ def emit(con, name: str, select: str, columns: list[str], params: dict | None = 
 
 
 def registry():
-    from . import ads, ga4, online_retail, sessions, shopify
+    from . import ads, ga4, online_retail, sessions, shopify, snapshot
     return [shopify.ORDERS, shopify.PRODUCTS, online_retail.IMPORTER, ads.GOOGLE, ads.META,
-            ga4.IMPORTER, sessions.EVENTS, sessions.SESSIONS]
+            ga4.IMPORTER, sessions.EVENTS, sessions.SESSIONS, snapshot.IMPORTER]
 
 
 def groups():

@@ -1,0 +1,105 @@
+"""Stock: what to reorder, what is stuck, and what stock-outs cost."""
+from dataclasses import replace
+from datetime import timedelta
+
+import pandas as pd
+import plotly.express as px
+import streamlit as st
+
+import ui
+
+f = ui.require_filters()
+interval = ui.value("snapshot_interval_days")
+if interval is None:
+    st.title("Stock")
+    st.info("No stock snapshots yet: upload an inventory export (date, SKU, units on hand) on "
+            "the Data page.")
+    st.stop()
+every = {1: "daily", 7: "weekly"}.get(round(interval), f"every {interval:.0f} days")
+ui.header("Stock", f"{every} stock snapshots, carried forward between them")
+
+a, b = st.columns([2, 1])
+categories = a.multiselect("Categories", ui.categories(), key="stock_categories",
+                           placeholder="All categories")
+search = b.text_input("SKU or product contains", key="stock_search")
+sf = replace(f, categories=tuple(categories), search=search)
+
+for col, name in zip(st.columns(4), ("on_hand", "stock_value", "days_of_cover",
+                                     "sell_through_rate")):
+    with col:
+        ui.metric(name, sf)
+for col, name in zip(st.columns(4), ("stockout_rate", "dead_stock", "dead_stock_value",
+                                     "lost_revenue_stockout")):
+    with col:
+        ui.metric(name, sf)
+
+skus = ui.kpi("stock_by_sku", sf)
+st.subheader("Reorder first")
+st.caption("Lowest days of cover first: units on hand ÷ units sold per day over the last 30 "
+           "days. SKUs that did not sell have no cover value and come last.")
+reorder = skus[skus["units_sold"] + skus["avg_daily_units"] > 0].head(20)
+st.dataframe(pd.DataFrame({
+    "Product": reorder["product_name"], "SKU": reorder["sku"], "Category": reorder["category"],
+    "On hand": reorder["on_hand"].map(ui.fmt_count),
+    "Sold per day (30 d)": reorder["avg_daily_units"].map(lambda v: f"{v:,.1f}"),
+    "Days of cover": reorder["days_of_cover"].map(lambda v: ui.fmt(v, "days")),
+    "Sold in period": reorder["units_sold"].map(ui.fmt_count),
+    "Stock-out days": reorder["oos_days"].map(ui.fmt_count)}), hide_index=True, width="stretch")
+ui.downloads(skus, "stock_by_sku")
+
+left, right = st.columns(2)
+with left:
+    by = "day" if f.days <= 62 else "week"
+    ui.trend("stockout_rate", by, key="stockout_trend", title="Stock-out rate", filters=sf)
+with right:
+    cat = ui.kpi("sell_through_rate", sf, "category").dropna(subset=["value"])
+    fig = px.bar(cat.sort_values("value"), x="value", y="category", orientation="h",
+                 title="Sell-through by category", text_auto=".0%")
+    fig.update_xaxes(title=None, **ui.tick_format("ratio"))
+    fig.update_yaxes(title=None)
+    ui.chart(fig, key="sell_through_by_category")
+
+st.subheader("ABC classes")
+abc = ui.kpi("abc_classes", sf)
+st.dataframe(pd.DataFrame({"Class": abc["abc_class"], "SKUs": abc["skus"].map(ui.fmt_count),
+                           "Net revenue": abc["revenue"].map(ui.fmt_money),
+                           "Stock value": abc["stock_value"].map(ui.fmt_money)}),
+             hide_index=True, width="stretch")
+st.caption(ui.definition("abc_classes"))
+
+st.subheader("Dead stock")
+dead = skus[skus["dead"]].sort_values("stock_value", ascending=False)
+if dead.empty:
+    st.write("No SKU has stock without a sale in the last 90 days.")
+else:
+    st.dataframe(pd.DataFrame({
+        "Product": dead["product_name"], "SKU": dead["sku"], "Category": dead["category"],
+        "On hand": dead["on_hand"].map(ui.fmt_count),
+        "Value at cost": dead["stock_value"].map(ui.fmt_money)}), hide_index=True,
+        width="stretch")
+
+st.subheader("Revenue lost to stock-outs")
+months = pd.date_range(sf.trailing_months(6).start, sf.end, freq="MS").date
+lost = pd.DataFrame({"month": [f"{m:%b %Y}" for m in months], "value": [
+    ui.value("lost_revenue_stockout", replace(sf, start=m, end=min(
+        sf.end, (m.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1))))
+    or 0.0 for m in months]})
+left, right = st.columns(2)
+with left:
+    fig = px.bar(lost, x="month", y="value", title="By month", text_auto=",.0f")
+    fig.update_yaxes(title=None, **ui.tick_format("money"))
+    fig.update_xaxes(title=None, type="category")
+    ui.chart(fig, key="lost_by_month")
+with right:
+    by_cat = ui.kpi("lost_revenue_stockout", sf, "category")
+    fig = px.bar(by_cat.sort_values("value"), x="value", y="category", orientation="h",
+                 title="By category (this period)", text_auto=",.0f")
+    fig.update_xaxes(title=None, **ui.tick_format("money"))
+    fig.update_yaxes(title=None)
+    ui.chart(fig, key="lost_by_category")
+top = skus.dropna(subset=["lost_revenue"]).sort_values("lost_revenue", ascending=False).head(10)
+st.dataframe(pd.DataFrame({
+    "Product": top["product_name"], "SKU": top["sku"],
+    "Stock-out days": top["oos_days"].map(ui.fmt_count),
+    "Revenue lost": top["lost_revenue"].map(ui.fmt_money)}), hide_index=True, width="stretch")
+st.caption(ui.definition("lost_revenue_stockout"))

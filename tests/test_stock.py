@@ -1,0 +1,144 @@
+"""Stock KPIs on a hand-made shop of four SKUs over 1–10 February 2025.
+
+X: daily snapshots 5 4 3 0 0 0 4 3 2 1 (out of stock 4–6 Feb), sells 1 unit at 20 on each of its
+   7 in-stock days (1–3 Feb by email, 7–10 Feb direct); a cancelled order on 4 Feb does not count.
+Y: weekly snapshots (10 on 1 and 8 Feb), never sells: dead stock.
+Z: weekly snapshots 0 (1 Feb) and 6 (8 Feb): out of stock 1–7 Feb, sells 2 at 50 on 9 Feb.
+W: 3 on 1 Feb, −2 on 10 Feb (oversold): no cover, counts as 0 on hand.
+Costs: X 8, Y 4, Z 20, W 5.
+"""
+from datetime import date
+
+import pytest
+
+from helpers import check
+from kpilib import Filters, Store, get, run
+from kpilib.ingest import ingest
+
+F = Filters(date(2025, 2, 1), date(2025, 2, 10))
+
+
+@pytest.fixture(scope="module")
+def shop(tmp_path_factory):
+    d = tmp_path_factory.mktemp("stock")
+    x_days = [1, 2, 3, 7, 8, 9, 10]
+    orders = ["order_id,ordered_at,channel,status,gross_sales,discounts"]
+    items = ["order_id,line,sku,quantity,unit_price"]
+    for day in x_days:
+        orders.append(f"x{day},2025-02-{day:02d} 12:00,{'email' if day <= 3 else 'direct'},"
+                      "paid,20,0")
+        items.append(f"x{day},1,X,1,20")
+    orders += ["z9,2025-02-09 12:00,direct,paid,100,0", "c4,2025-02-04 12:00,email,cancelled,20,0"]
+    items += ["z9,1,Z,2,50", "c4,1,X,1,20"]
+    stock = ["date,sku,on_hand"]
+    stock += [f"2025-02-{i + 1:02d},X,{v}" for i, v in enumerate([5, 4, 3, 0, 0, 0, 4, 3, 2, 1])]
+    stock += ["2025-02-01,Y,10", "2025-02-08,Y,10", "2025-02-01,Z,0", "2025-02-08,Z,6",
+              "2025-02-01,W,3", "2025-02-10,W,-2"]
+    products = ["sku,product_name,category,unit_cost,price", "X,Shirt,Tops,8,20",
+                "Y,Hat,Accessories,4,15", "Z,Boots,Shoes,20,50", "W,Belt,Accessories,5,"]
+    for name, lines in {"orders": orders, "order_items": items, "inventory": stock,
+                        "products": products}.items():
+        (d / f"{name}.csv").write_text("\n".join(lines) + "\n")
+    store = Store(d / "store")
+    ingest(store, sorted(d.glob("*.csv")))
+    return store
+
+
+CASES = [
+    ("on_hand", F, 17),                          # 1 + 10 + 6 + 0 (W is −2)
+    ("stock_value", F, 168),                     # 1×8 + 10×4 + 6×20
+    ("units_sold", F, 9),                        # X 7 + Z 2; the cancelled order is out
+    ("avg_daily_units", F, 9 / 30),              # 30 days to 10 Feb
+    ("days_of_cover", F, 17 / (9 / 30)),
+    ("sell_through_rate", F, 9 / 26),            # 9 / (9 + 17)
+    ("stockout_sku_days", F, 11),                # X 3, Z 7 (carried forward), W 1
+    ("stockout_rate", F, 11 / 40),               # 4 SKUs × 10 days
+    ("dead_stock", F, 1),                        # Y
+    ("dead_stock_value", F, 40),                 # 10 × 4
+    ("lost_revenue_stockout", F, 60 + 2 / 3 * 7 * 50),   # X 1/day × 3 × 20; Z 2/3 × 7 × 50
+    # Email sold X on 3 of its 7 in-stock days and never sold Z: 3/7 × 3 × 20.
+    ("lost_revenue_stockout", Filters(F.start, F.end, ("email",)), 3 / 7 * 3 * 20),
+    ("snapshot_interval_days", F, 1),
+]
+
+
+@pytest.mark.parametrize("name,f,expected", CASES)
+def test_stock_by_hand(shop, name, f, expected):
+    check(run(shop.connect(), get(name), f)["value"].iat[0], expected)
+
+
+def test_stock_by_sku(shop):
+    t = run(shop.connect(), get("stock_by_sku"), F).set_index("sku")
+    assert t.index.tolist() == ["W", "X", "Z", "Y"]          # lowest cover first; none last
+    check(t.loc["X", "days_of_cover"], 1 / (7 / 30))
+    assert t.loc["W", "days_of_cover"] == 0                    # negative stock: 0, not negative
+    assert t["days_of_cover"].isna()["Y"]                      # no sales: no cover value
+    assert t["dead"].to_dict() == {"W": False, "X": False, "Z": False, "Y": True}
+    # ABC on revenue: X 140 (58 % → A), Z 100 (cumulative 100 % → C), unsold → C
+    assert t["abc_class"].to_dict() == {"W": "C", "X": "A", "Z": "C", "Y": "C"}
+
+
+def test_abc_classes(shop):
+    t = run(shop.connect(), get("abc_classes"), F)
+    assert t[["abc_class", "skus"]].values.tolist() == [["A", 1], ["C", 3]]
+
+
+def test_category_filter_and_search(shop):
+    acc = Filters(F.start, F.end, categories=("Accessories",))
+    check(run(shop.connect(), get("on_hand"), acc)["value"].iat[0], 10)        # Y; W is −2
+    boots = Filters(F.start, F.end, search="boot")
+    check(run(shop.connect(), get("stockout_sku_days"), boots)["value"].iat[0], 7)
+
+
+def test_stockouts_by_day(shop):
+    t = run(shop.connect(), get("stockout_sku_days"), F, "day").set_index("period")["value"]
+    assert t[date(2025, 2, 4)] == 2 and t[date(2025, 2, 8)] == 0 and t[date(2025, 2, 10)] == 1
+
+
+def test_single_snapshot_dated_by_file_name_or_upload(tmp_path):
+    from kpilib.ingest import IngestError
+    f = tmp_path / "stock_2025-03-31.csv"
+    f.write_text("SKU,Available\nA,4\nB,0\n")
+    store = Store(tmp_path / "s")
+    [r] = ingest(store, [f])
+    assert r.fmt == "stock snapshot"
+    assert store.connect().execute("select date::varchar, sku, on_hand from inventory order by 2"
+                                   ).fetchall() == [("2025-03-31", "A", 4), ("2025-03-31", "B", 0)]
+    g = tmp_path / "stock.csv"
+    g.write_text("SKU,Available\nA,5\n")
+    with pytest.raises(IngestError, match="give the snapshot date"):
+        ingest(store, [g])
+    ingest(store, [g], snapshot_date="2025-04-07")
+    assert store.connect().execute("select count(*) from inventory").fetchall() == [(3,)]
+
+
+# --- against pandas on the demo shop ---------------------------------------------------------
+def test_stock_kpis_match_pandas(demo_store, demo_shop):
+    import pandas as pd
+    f = Filters(date(2026, 9, 1), date(2026, 10, 31))
+    inv = demo_shop.inventory.assign(day=lambda d: pd.to_datetime(d.date))
+    in_range = inv[(inv.day >= pd.Timestamp(f.start)) & (inv.day <= pd.Timestamp(f.end))]
+    end = inv[inv.day == inv.day.max()].set_index("sku").on_hand      # daily snapshots
+    v = demo_shop.orders[demo_shop.orders.status != "cancelled"]
+    lines = demo_shop.order_items.merge(v[["order_id"]], on="order_id")
+    lines["day"] = pd.to_datetime(lines.ordered_at).dt.normalize()
+    sold = lines[(lines.day >= pd.Timestamp(f.start)) & (lines.day <= pd.Timestamp(f.end))]
+    con = demo_store.connect()
+    value = lambda n: run(con, get(n), f)["value"].iat[0]  # noqa: E731
+    assert value("on_hand") == end.clip(lower=0).sum()
+    assert value("units_sold") == sold.quantity.sum()
+    assert value("stockout_sku_days") == (in_range.on_hand <= 0).sum()
+    check(value("stockout_rate"), (in_range.on_hand <= 0).mean())
+    last90 = lines[lines.day > pd.Timestamp(f.end) - pd.Timedelta(days=90)].sku.unique()
+    assert value("dead_stock") == ((end > 0) & ~end.index.isin(last90)).sum() > 0
+    # Lost revenue, SKU by SKU.
+    daily = sold.groupby(["sku", "day"]).quantity.sum()
+    lost = 0.0
+    for sku, g in in_range.groupby("sku"):
+        in_stock = g[g.on_hand > 0]
+        units = sum(daily.get((sku, d), 0) for d in in_stock.day)
+        s = sold[sold.sku == sku]
+        price = (s.quantity * s.unit_price).sum() / s.quantity.sum() if len(s) else None
+        if len(in_stock) and price is not None:
+            lost += units / len(in_stock) * (g.on_hand <= 0).sum() * price
+    check(round(value("lost_revenue_stockout"), 6), round(lost, 6))
