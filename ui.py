@@ -37,25 +37,25 @@ def active_store() -> tuple[kpilib.Store, bool]:
 
 
 @st.cache_resource(max_entries=4)
-def _connection(path: str, version: int):
+def _connection(path: str, version: str):
     # One connection per store version, shared by every session; queries use their own cursor.
     return kpilib.Store(path).connect()
 
 
 def connection():
     store, _ = active_store()
-    return _connection(str(store.path), store.version)
+    return _connection(str(store.path), store.fingerprint)
 
 
 @st.cache_data(max_entries=2000, show_spinner=False)
-def _kpi(path: str, version: int, name: str, filters: kpilib.Filters, by: str | None):
+def _kpi(path: str, version: str, name: str, filters: kpilib.Filters, by: str | None):
     return kpilib.run(_connection(path, version), kpilib.get(name), filters, by)
 
 
 def kpi(name: str, filters: kpilib.Filters | None = None, by: str | None = None) -> pd.DataFrame:
     """A KPI as a small frame, cached by (store, store version, KPI, filters, grouping)."""
     store, _ = active_store()
-    return _kpi(str(store.path), store.version, name, filters or current_filters(), by).copy()
+    return _kpi(str(store.path), store.fingerprint, name, filters or current_filters(), by).copy()
 
 
 def value(name: str, filters: kpilib.Filters | None = None) -> float | None:
@@ -64,12 +64,12 @@ def value(name: str, filters: kpilib.Filters | None = None) -> float | None:
 
 
 @st.cache_data(show_spinner=False)
-def _span(path: str, version: int):
+def _span(path: str, version: str):
     return data_span(_connection(path, version))
 
 
 @st.cache_data(show_spinner=False)
-def _channels(path: str, version: int) -> list[str]:
+def _channels(path: str, version: str) -> list[str]:
     con = _connection(path, version).cursor()
     rows = con.execute("""select distinct channel from (
         select channel from orders union all select channel from traffic
@@ -79,7 +79,7 @@ def _channels(path: str, version: int) -> list[str]:
 
 
 @st.cache_data(show_spinner=False)
-def _categories(path: str, version: int) -> list[str]:
+def _categories(path: str, version: str) -> list[str]:
     rows = _connection(path, version).cursor().execute(
         "select distinct category from sku_info order by 1").fetchall()
     return [r[0] for r in rows]
@@ -87,7 +87,7 @@ def _categories(path: str, version: int) -> list[str]:
 
 def categories() -> list[str]:
     store, _ = active_store()
-    return _categories(str(store.path), store.version)
+    return _categories(str(store.path), store.fingerprint)
 
 
 def currency() -> str:
@@ -102,7 +102,7 @@ def sidebar_filters() -> kpilib.Filters | None:
     Each widget is bound to a URL query parameter, so a copied link reopens the same view.
     """
     store, is_demo = active_store()
-    span = _span(str(store.path), store.version)
+    span = _span(str(store.path), store.fingerprint)
     if span is None:
         st.session_state["filters"] = None
         return None
@@ -117,7 +117,7 @@ def sidebar_filters() -> kpilib.Filters | None:
     else:
         start, end = preset_range(preset, last)
         start = max(start, first) if start <= last else start
-    options = _channels(str(store.path), store.version)
+    options = _channels(str(store.path), store.fingerprint)
     if "channels" not in st.session_state:
         # Bound by hand, not with bind="query-params": that binding writes the displayed label
         # ("Paid search") into the URL, and links must carry the canonical name (paid_search).
@@ -236,7 +236,7 @@ def setting(name: str):
 
 def data_end():
     store, _ = active_store()
-    return _span(str(store.path), store.version)[1]
+    return _span(str(store.path), store.fingerprint)[1]
 
 
 def csv_bytes(df: pd.DataFrame) -> bytes:

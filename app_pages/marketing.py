@@ -1,38 +1,145 @@
-"""Marketing ROI: what each paid channel costs and what it brings back."""
+"""Marketing ROI: where next month's budget should go."""
+import pandas as pd
 import plotly.express as px
+import plotly.graph_objects as go
 import streamlit as st
 
+import kpilib
 import ui
+from kpilib.channels import CHANNELS
+from kpilib.marketing import payback_months
 
 f = ui.require_filters()
-ui.header("Marketing ROI")
-cols = st.columns(3)
-for col, name in zip(cols, ("spend", "attributed_revenue", "roas")):
-    with col:
-        ui.metric(name)
+ui.header("Marketing ROI", "revenue is attributed to the channel recorded on each order")
+store, _ = ui.active_store()
+
+unmatched = ui.kpi("unmatched_spend")
+if not unmatched.empty:
+    with st.container(border=True):
+        st.warning("Some spend is on channels that no order has, so their ROAS reads 0: "
+                   + ", ".join(f"{c} ({ui.fmt_money(s)})" for c, s in
+                               zip(unmatched["channel"], unmatched["spend"]))
+                   + ". Map each to the channel your orders use:")
+        mapping = dict(store.settings.get("channel_map", {}))
+        cols = st.columns(min(len(unmatched), 4))
+        for i, channel in enumerate(unmatched["channel"]):
+            target = cols[i % len(cols)].selectbox(channel, [None, *CHANNELS],
+                                                   key=f"map_spend_{channel}",
+                                                   format_func=lambda c: "choose…" if c is None
+                                                   else ui.channel_label(c))
+            if target:
+                mapping[channel] = target
+        if st.button("Save the channel mapping", key="save_channel_map"):
+            store.update_settings({"channel_map": mapping})
+            st.rerun()
+
+inverse = st.toggle("Show MER as spend ÷ revenue (Triple Whale's convention)", key="mer_inverse")
+for row in (("spend", "attributed_revenue", "roas", "mer_inverse" if inverse else "mer"),
+            ("cac", "cpc", "ctr")):
+    for col, name in zip(st.columns(4), row):
+        with col:
+            ui.metric(name)
 
 roas = ui.kpi("roas", by="channel")
 if roas.empty:
     st.info("No ad spend in this period: upload ad-platform spend exports on the Data page.")
     st.stop()
-roas["channel"] = roas["channel"].map(ui.channel_label)
+
+target = st.number_input("ROAS target", min_value=0.0, step=0.5, key="roas_target",
+                         value=float(store.settings.get("roas_target", 2.0)),
+                         help="Channels under it are highlighted. Saved with the shop's settings.")
+if target != store.settings.get("roas_target", 2.0):
+    store.update_settings({"roas_target": target})
+
+# Budget view: where the money goes against what comes back.
+spend = ui.kpi("spend", by="channel").set_index("channel")["value"]
+revenue = ui.kpi("attributed_revenue", by="channel").set_index("channel")["value"]
+new = ui.kpi("new_customers", by="channel").set_index("channel")["value"]
+channels = [c for c in spend.index if spend[c] > 0]
+shares = pd.DataFrame({
+    "channel": [ui.channel_label(c) for c in channels] * 3,
+    "share": [spend[c] / spend.sum() for c in channels]
+    + [revenue.get(c, 0) / revenue.sum() if revenue.sum() else 0 for c in channels]
+    + [new.get(c, 0) / new.sum() if new.sum() else 0 for c in channels],
+    "of": ["Share of ad spend"] * len(channels) + ["Share of attributed revenue"] * len(channels)
+    + ["Share of new customers"] * len(channels)})
 left, right = st.columns(2)
 with left:
-    fig = px.bar(roas.sort_values("value"), x="value", y="channel", orientation="h",
-                 title="ROAS by channel (attributed revenue ÷ spend)", text_auto=".2f")
-    fig.add_vline(x=1, line_dash="dot", annotation_text="revenue = spend",
-                  annotation_position="bottom right")
-    fig.update_xaxes(title=None)
+    fig = px.bar(shares, x="share", y="channel", color="of", barmode="group", orientation="h",
+                 title="Budget: spend against what it brings (paid channels)",
+                 color_discrete_sequence=["#bab0ac", "#4c78a8", "#f58518"])
+    fig.update_xaxes(title=None, **ui.tick_format("ratio"))
     fig.update_yaxes(title=None)
-    ui.chart(fig, key="roas_by_channel")
+    fig.update_layout(legend={"orientation": "h", "y": -0.2})
+    ui.chart(fig, key="budget_shares")
 with right:
-    ui.trend("spend", ui.grain("marketing_grain"), key="spend_by_channel",
-             title="Spend by channel", split=True)
+    r = roas.assign(label=roas["channel"].map(ui.channel_label),
+                    below=roas["value"].fillna(0) < target).sort_values("value")
+    fig = go.Figure(go.Bar(x=r["value"], y=r["label"], orientation="h",
+                           marker_color=["#e45756" if b else "#4c78a8" for b in r["below"]],
+                           text=[f"{v:.2f}×" for v in r["value"]], textposition="auto"))
+    fig.add_vline(x=target, line_dash="dot", annotation_text=f"target {target:.1f}×",
+                  annotation_position="bottom right")
+    fig.update_layout(title="ROAS by channel (red: under target)")
+    fig.update_xaxes(**ui.tick_format("times"))
+    ui.chart(fig, key="roas_by_channel")
 
-table = roas.rename(columns={"channel": "Channel"})
-table["Spend"] = table["denominator"].map(lambda v: ui.fmt(v, "money"))
-table["Attributed revenue"] = table["numerator"].map(lambda v: ui.fmt(v, "money"))
-table["ROAS"] = table["value"].map(lambda v: "–" if v != v else f"{v:.2f}")
-st.dataframe(table[["Channel", "Spend", "Attributed revenue", "ROAS"]], hide_index=True,
-             width="stretch")
-st.caption(ui.definition("roas"))
+st.subheader("Channels")
+prev = f.previous_period()
+cac = ui.kpi("cac", by="channel").set_index("channel")["value"]
+rows = []
+for c in channels:
+    before = ui.kpi("roas", prev, "channel").set_index("channel")["value"]
+    rows.append({
+        "Channel": ui.channel_label(c), "Spend": ui.fmt_money(spend[c]),
+        "Spend vs previous": ui.change(spend[c], ui.kpi("spend", prev, "channel").set_index(
+            "channel")["value"].get(c), "money") or "–",
+        "Attributed revenue": ui.fmt_money(revenue.get(c, 0.0)),
+        "ROAS": ui.fmt(roas.set_index("channel")["value"].get(c), "times"),
+        "ROAS vs previous": ui.change(roas.set_index("channel")["value"].get(c),
+                                      before.get(c), "times") or "–",
+        "New customers": ui.fmt_count(new.get(c, 0.0)), "CAC": ui.fmt(cac.get(c), "money"),
+        "CPC": ui.fmt(ui.kpi("cpc", by="channel").set_index("channel")["value"].get(c), "money"),
+        "CTR": ui.fmt(ui.kpi("ctr", by="channel").set_index("channel")["value"].get(c), "ratio"),
+    })
+st.dataframe(rows, hide_index=True, width="stretch")
+st.caption(ui.definition("roas") + " " + ui.definition("cac"))
+
+months = f.trailing_months(12)
+by_month = ui.kpi("roas", months, ("month", "channel")).dropna(subset=["value"])
+by_month["channel"] = by_month["channel"].map(ui.channel_label)
+fig = px.line(by_month, x="period", y="value", color="channel", markers=True,
+              title=f"ROAS by month, {ui.fmt_range(months.start, months.end)}")
+fig.add_hline(y=target, line_dash="dot")
+fig.update_yaxes(title=None, **ui.tick_format("times"))
+fig.update_xaxes(title=None)
+ui.chart(fig, key="roas_by_month")
+
+st.subheader("Payback by acquisition channel")
+pay = ui.kpi("payback", months)
+if pay.empty:
+    st.write("No customer was acquired through a channel with spend in these months.")
+else:
+    summary = payback_months(pay)
+    st.dataframe(pd.DataFrame({
+        "Channel": summary["channel"].map(ui.channel_label),
+        "Acquired in": summary["cohort"].map(lambda c: f"{c:%b %Y}"),
+        "Customers": summary["customers"].map(ui.fmt_count),
+        "CAC": summary["cac"].map(ui.fmt_money),
+        "Pays back": [f"month {int(m)}" if m == m and m is not None else
+                      f"not yet ({n} months observed)"
+                      for m, n in zip(summary["payback_month"], summary["months_observed"])]}),
+        hide_index=True, width="stretch")
+    pick = st.selectbox("Curve for", sorted(pay["channel"].unique()), key="payback_channel",
+                        format_func=ui.channel_label)
+    curve = pay[pay["channel"] == pick].assign(cohort=lambda d: d["cohort"].map(
+        lambda c: f"{c:%b %Y}"))
+    fig = px.line(curve, x="k", y="revenue_per_customer", color="cohort", markers=True,
+                  title=f"{ui.channel_label(pick)}: revenue per acquired customer against CAC")
+    for cohort, g in curve.groupby("cohort"):
+        fig.add_scatter(x=g["k"], y=g["cac"], mode="lines", showlegend=False,
+                        line={"dash": "dot", "width": 1, "color": "#9aa0a6"}, hoverinfo="skip")
+    fig.update_xaxes(title="Months since acquisition", dtick=1)
+    fig.update_yaxes(title=None, **ui.tick_format("money"))
+    ui.chart(fig, key="payback_curve")
+    st.caption(ui.definition("payback"))

@@ -27,7 +27,7 @@ CHANNELS = {
     "marketplace": (200, 0.040, 0.10, 0.85),
 }
 # Paid channels: base daily spend at scale 1. Sessions follow spend ** ELASTICITY.
-SPEND = {"paid_search": 420.0, "paid_social": 380.0, "affiliate": 110.0}
+SPEND = {"paid_search": 420.0, "paid_social": 650.0, "affiliate": 110.0}
 CAMPAIGNS = {"paid_search": ("brand", "generic", "shopping"),
              "paid_social": ("prospecting", "retargeting"),
              "affiliate": ("cashback", "vouchers")}

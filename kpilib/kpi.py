@@ -53,7 +53,8 @@ class Kpi:
 
     def __post_init__(self):
         assert self.unit in UNITS, self.unit
-        assert "{key}" in self.sql, f"{self.name}: sql must group by {{key}}"
+        assert "{key}" in self.sql or (self.table and not self.by), \
+            f"{self.name}: sql must group by {{key}}"
         assert set(self.by) <= set(GROUPINGS) - {None}, self.by
         assert not (self.ratio and self.empty is not None), f"{self.name}: a ratio has no empty"
         assert not (self.table and self.ratio), f"{self.name}: a table is not a ratio"

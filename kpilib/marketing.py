@@ -32,4 +32,129 @@ ROAS = Kpi(
     ratio=True, empty=None,
 )
 
-KPIS = (SPEND, ATTRIBUTED_REVENUE, ROAS)
+MER = Kpi(
+    name="mer", label="MER", unit="times",
+    definition="Marketing efficiency ratio: net sales of the whole shop ÷ all ad spend in the "
+               "period (Polar's direction; the channel filter does not apply: it is shop-wide).",
+    sql="""with n as (select {key} as key, sum(amount) as net from (
+                    select day, gross_sales - discounts as amount from valid_orders
+                    union all select day, -amount from valid_refunds)
+                where day between $start and $end group by all),
+                s as (select {key} as key, sum(spend) as spend from marketing_spend
+                      where day between $start and $end group by all)
+           select key, coalesce(net, 0) as numerator, spend as denominator,
+                  coalesce(net, 0) / nullif(spend, 0) as value
+           from s left join n using (key)""",
+    by=("day", "week", "month"), ratio=True, empty=None,
+)
+MER_INVERSE = Kpi(
+    name="mer_inverse", label="Ad spend ÷ net sales", unit="ratio",
+    definition="The inverse convention of MER (Triple Whale's): all ad spend ÷ net sales of the "
+               "whole shop, as a share of revenue spent on ads.",
+    sql=MER.sql.replace("select key, coalesce(net, 0) as numerator, spend as denominator,\n"
+                        "                  coalesce(net, 0) / nullif(spend, 0) as value",
+                        "select key, spend as numerator, coalesce(net, 0) as denominator,\n"
+                        "                  spend / nullif(net, 0) as value"),
+    by=("day", "week", "month"), ratio=True, empty=None, better="down",
+)
+CAC = Kpi(
+    name="cac", label="CAC", unit="money",
+    definition="Customer acquisition cost: spend ÷ new customers acquired through the channel "
+               "(first valid order ever in the period, on that channel). Blended (no channel "
+               "filter): all spend ÷ all new customers. No value for a channel without spend.",
+    sql=f"""with s as (select {{key}} as key, sum(spend) as spend from marketing_spend {WHERE}
+                       group by all),
+                 n as (select {{key}} as key, count(*) as customers from customer_orders {WHERE}
+                       and is_first group by all)
+            select key, coalesce(spend, 0) as numerator, coalesce(customers, 0) as denominator,
+                   case when spend > 0 then spend / nullif(customers, 0) end as value
+            from s full outer join n using (key)""",
+    ratio=True, empty=None, better="down",
+)
+CPC = Kpi(
+    name="cpc", label="CPC", unit="money",
+    definition="Cost per click: spend ÷ clicks, over the spend rows that report clicks.",
+    sql=f"""select {{key}} as key, sum(spend) filter (where clicks is not null) as numerator,
+                   sum(clicks) as denominator,
+                   sum(spend) filter (where clicks is not null) / nullif(sum(clicks), 0)
+                       as value
+            from marketing_spend {WHERE} group by all""",
+    ratio=True, empty=None, better="down",
+)
+CTR = Kpi(
+    name="ctr", label="CTR", unit="ratio",
+    definition="Click-through rate: clicks ÷ impressions, over the spend rows that report "
+               "both.",
+    sql=f"""select {{key}} as key,
+                   sum(clicks) filter (where impressions is not null) as numerator,
+                   sum(impressions) filter (where clicks is not null) as denominator,
+                   sum(clicks) filter (where impressions is not null)
+                       / nullif(sum(impressions) filter (where clicks is not null), 0) as value
+            from marketing_spend {WHERE} group by all""",
+    ratio=True, empty=None,
+)
+PAYBACK = Kpi(
+    name="payback", label="Payback by acquisition channel", unit="money", table=True,
+    definition="For the customers a channel acquired in a month (first valid order ever): "
+               "cumulative net revenue per customer (gross − discounts − refunds, by order date) "
+               "month by month since, against the channel's CAC that month; the payback month "
+               "is the first month the revenue reaches the CAC ('not yet' until then).",
+    sql="""with c as (select customer_id, acquisition_channel as channel,
+                             date_trunc('month', first_day)::date as cohort
+                      from customer_first
+                      where first_day between $start and $end
+                        and in_filter(acquisition_channel, $channels)),
+                size as (select channel, cohort, count(*) as customers from c group by all),
+                spend as (select channel, date_trunc('month', day)::date as cohort,
+                                 sum(spend) as spend from marketing_spend group by all),
+                r as (select order_id, sum(amount) as refunded from valid_refunds group by all),
+                m as (select c.channel, c.cohort,
+                             date_diff('month', c.cohort, date_trunc('month', o.day)::date) as k,
+                             sum(o.gross_sales - o.discounts - coalesce(r.refunded, 0))
+                                 as revenue
+                      from c join customer_orders o using (customer_id)
+                      left join r using (order_id) group by all),
+                grid as (select size.channel, size.cohort, size.customers,
+                                spend.spend / size.customers as cac,
+                                unnest(range(0, date_diff('month', size.cohort,
+                                    (select date_trunc('month', max(day)) from orders)) + 1))
+                                    as k
+                         from size join spend using (channel, cohort) where spend.spend > 0)
+           select grid.channel, grid.cohort, grid.k, grid.customers, grid.cac,
+                  sum(coalesce(m.revenue, 0)) over (partition by grid.channel, grid.cohort
+                                                    order by grid.k) / grid.customers
+                      as revenue_per_customer
+           from grid left join m using (channel, cohort, k)
+           order by all""",
+    by=(),
+)
+UNMATCHED_SPEND = Kpi(
+    name="unmatched_spend", label="Spend on channels without orders", unit="money", table=True,
+    definition="Spend rows in the period whose channel never appears on an order (for example "
+               "'facebook' in the ads export and 'paid_social' in the orders): their ROAS "
+               "would be 0 by mistake. Map them to an order channel in the settings.",
+    sql="""select {key} as key, channel, sum(spend) as spend, count(*) as rows
+           from marketing_spend
+           where day between $start and $end
+             and channel not in (select distinct channel from orders)
+           group by all order by spend desc""",
+    by=(),
+)
+
+KPIS = (SPEND, ATTRIBUTED_REVENUE, ROAS, MER, MER_INVERSE, CAC, CPC, CTR, PAYBACK,
+        UNMATCHED_SPEND)
+
+
+def payback_months(payback):
+    """From the payback table: per channel and cohort, the first month in which revenue per
+    customer reached the CAC (None: not yet)."""
+    import pandas as pd
+
+    rows = []
+    for (channel, cohort), g in payback.groupby(["channel", "cohort"], sort=True):
+        done = g[g["revenue_per_customer"] >= g["cac"]]
+        rows.append({"channel": channel, "cohort": cohort, "customers": g["customers"].iat[0],
+                     "cac": g["cac"].iat[0], "months_observed": len(g),
+                     "payback_month": int(done["k"].iat[0]) if len(done) else None})
+    return pd.DataFrame(rows, columns=["channel", "cohort", "customers", "cac",
+                                       "months_observed", "payback_month"])

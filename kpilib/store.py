@@ -45,7 +45,10 @@ DERIVED_VIEWS = (
     "create view traffic as select *, date as day from _traffic",
     "create view inventory as select *, date as day from _inventory",
     "create view products as select * from _products",
-    "create view marketing_spend as select *, date as day from _marketing_spend",
+    # Spend channels renamed by the channel-mapping setting ('facebook' → 'paid_social').
+    """create view marketing_spend as
+       select s.* replace (coalesce(m.to_channel, s.channel) as channel), s.date as day
+       from _marketing_spend s left join channel_map m on m.from_channel = s.channel""",
     # First valid order over the whole history: new/returning customers and the acquisition
     # channel must never be derived from the filtered window.
     """create view customer_first as
@@ -213,9 +216,21 @@ class Store:
                 con.read_parquet(files).create_view("_" + name)
             else:
                 con.execute(f"create view _{name} as {empty_select(name)}")
+        con.execute("create table channel_map (from_channel varchar, to_channel varchar)")
+        for source, target in self.settings.get("channel_map", {}).items():
+            con.execute("insert into channel_map values ($f, $t)", {"f": source, "t": target})
         for sql in DERIVED_VIEWS:
             con.execute(sql)
         return con
+
+    @property
+    def fingerprint(self) -> str:
+        """Changes with every commit and every settings change: the UI's cache key."""
+        try:
+            settings = (self.path / SETTINGS).read_bytes()
+        except FileNotFoundError:
+            settings = b""
+        return f"{self.version}-{hashlib.sha256(settings).hexdigest()[:12]}"
 
     def sources(self) -> list[dict]:
         return [s for ing in self.manifest["ingests"] for s in ing["sources"]]

@@ -176,4 +176,25 @@ def oracle(name: str, shop, f: Filters, by: str | None = None) -> dict:
         rev = rev.reindex(sp.index).fillna(0)
         num, den = rev.groupby(level=0).sum().to_dict(), sp.groupby(level=0).sum().to_dict()
         return _ratio(num, den)
+    if name in ("mer", "mer_inverse"):
+        from dataclasses import replace
+        shop_wide = replace(f, channels=())
+        net = oracle("net_sales", shop, shop_wide, by)
+        spend = _sum(shop.marketing_spend, "spend", "date", shop_wide, by)
+        if name == "mer":
+            return {k: net.get(k, 0) / sp if sp else None for k, sp in spend.items()}
+        return {k: sp / net.get(k, 0) if net.get(k, 0) else None for k, sp in spend.items()}
+    if name == "cac":
+        spend = _sum(shop.marketing_spend, "spend", "date", f, by)
+        pc = _per_customer(shop, f, by)
+        new = pc[pc.is_first].groupby("key").size().to_dict()
+        return {k: (spend[k] / new[k] if spend.get(k) and new.get(k) else None)
+                for k in set(spend) | set(new)}
+    ms = shop.marketing_spend
+    if name == "cpc":
+        clicked = ms[ms.clicks.notna()]
+        return _ratio(_sum(clicked, "spend", "date", f, by), _sum(clicked, "clicks", "date", f, by))
+    if name == "ctr":
+        both = ms[ms.clicks.notna() & ms.impressions.notna()]
+        return _ratio(_sum(both, "clicks", "date", f, by), _sum(both, "impressions", "date", f, by))
     raise KeyError(f"no oracle for {name}")

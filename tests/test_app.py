@@ -201,3 +201,22 @@ def test_stock_page_filters(tiny_store, demo_store, monkeypatch):
     at2 = start(tiny_store, monkeypatch)
     at2.switch_page("app_pages/stock.py").run()
     assert not at2.exception
+
+
+def test_marketing_page_mapping_target_and_mer(store_copy, monkeypatch):
+    at = start(store_copy, monkeypatch)
+    at.sidebar.selectbox(key="period").set_value("Last month").run()
+    at.switch_page("app_pages/marketing.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "display (€10.00)" in at.warning[0].value
+    c = cards(at)
+    assert (c["MER"], c["CAC"], c["ROAS"]) == ("2.62×", "€50.00", "2.22×")
+    at.toggle(key="mer_inverse").set_value(True).run()
+    assert cards(at)["Ad spend ÷ net sales"] == "38.17 %"          # 100 / 262
+    at.selectbox(key="map_spend_display").set_value("paid_search").run()
+    at.button(key="save_channel_map").click().run()
+    assert not at.warning and store_copy.settings["channel_map"] == {"display": "paid_search"}
+    table = at.dataframe[0].value.set_index("Channel")
+    assert table.loc["Paid search", "ROAS"] == "2.03×"              # 122 / (50 + 10)
+    at.number_input(key="roas_target").set_value(3.0).run()
+    assert store_copy.settings["roas_target"] == 3.0
