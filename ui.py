@@ -10,7 +10,7 @@ import plotly.express as px
 import streamlit as st
 
 import kpilib
-from kpilib import demo
+from kpilib import demo, export
 from kpilib.channels import CHANNELS
 from kpilib.periods import PRESETS, data_span, preset_range
 from kpilib.settings import demo_store_path, store_path
@@ -239,14 +239,22 @@ def data_end():
     return _span(str(store.path), store.fingerprint)[1]
 
 
-def csv_bytes(df: pd.DataFrame) -> bytes:
-    return df.to_csv(index=False).encode("utf-8")
+def downloads(df: pd.DataFrame, name: str, label: str | None = None):
+    """CSV and Excel of a table, built only when clicked; formula-like text is neutralised."""
+    label = label or name.replace("_", " ")
+    row = st.container(horizontal=True)
+    row.download_button(f"{label} · CSV", lambda: export.to_csv(df), file_name=f"{name}.csv",
+                      mime="text/csv", key=f"csv_{name}", icon=":material/download:")
+    row.download_button(f"{label} · Excel", lambda: export.to_excel(df, name), key=f"xlsx_{name}",
+                      file_name=f"{name}.xlsx", icon=":material/download:",
+                      mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 
 
-def downloads(df: pd.DataFrame, name: str):
-    """A table as CSV, for the manager's own spreadsheet."""
-    st.download_button(f"Download {name.replace('_', ' ')} (CSV)", csv_bytes(df),
-                       file_name=f"{name}.csv", mime="text/csv", key=f"download_{name}")
+def table(name: str, df, raw: pd.DataFrame | None = None):
+    """A table on a page, with its downloads (of ``raw``, the unformatted numbers, if given)."""
+    df = pd.DataFrame(df)
+    st.dataframe(df, hide_index=True, width="stretch")
+    downloads(df if raw is None else raw, name, "Download")
 
 
 def definition(name: str) -> str:

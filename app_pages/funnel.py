@@ -35,7 +35,7 @@ shown = pd.DataFrame({
     "Drop-off": table["drop_off"].map(lambda v: ui.fmt(v, "ratio")),
     "Of all sessions": table["of_sessions"].map(lambda v: ui.fmt(v, "ratio")),
 })
-st.dataframe(shown, hide_index=True, width="stretch")
+ui.table("funnel_steps", shown)
 blended = ui.value("blended_conversion_rate")
 st.caption(f"Blended conversion (orders from the order export ÷ sessions): "
            f"{ui.fmt(blended, 'ratio')}. " + ui.definition("blended_conversion_rate"))
@@ -78,7 +78,7 @@ else:
                           "Checkout → purchase"], t["step_conversion"][1:])},
                      "Conversion": ui.fmt(t["of_sessions"].iat[-1], "ratio"),
                      "Sessions": ui.fmt(t["sessions"].iat[0], "count")})
-    st.dataframe(rows, hide_index=True, width="stretch")
+    ui.table("funnel_by_channel", rows)
 
 st.subheader("Step rates by week")
 rates = ("product_view_rate", "view_to_cart_rate", "cart_to_checkout_rate",

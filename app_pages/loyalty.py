@@ -80,15 +80,13 @@ with right:
 st.subheader("RFM segments")
 st.caption(ui.definition("rfm_segments"))
 segments = ui.kpi("rfm_segments")
-st.dataframe(pd.DataFrame({
+ui.table("rfm_segments", pd.DataFrame({
     "Segment": segments["segment"], "Customers": segments["customers"].map(ui.fmt_count),
     "Net revenue": segments["revenue"].map(ui.fmt_money),
     "Orders per customer": segments["orders_per_customer"].map(lambda v: f"{v:.2f}"),
-    "Days since last order": segments["avg_recency_days"].map(lambda v: f"{v:,.0f}")}),
-    hide_index=True, width="stretch")
+    "Days since last order": segments["avg_recency_days"].map(lambda v: f"{v:,.0f}")}))
 pick = st.selectbox("Customer list for a campaign", segments["segment"].tolist(), key="rfm_pick")
 people = ui.kpi("rfm_customers")
 people = people[people["segment"] == pick]
-st.download_button(f"Download the {len(people):,} customer ids of '{pick}' (CSV)",
-                   ui.csv_bytes(people), file_name=f"customers_{pick.lower().replace(' ', '_')}.csv",
-                   mime="text/csv", key="rfm_download")
+ui.downloads(people, f"customers_{pick.lower().replace(' ', '_')}",
+             f"The {len(people):,} customers of '{pick}'")

@@ -4,7 +4,6 @@ import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
-import kpilib
 import ui
 from kpilib.channels import CHANNELS
 from kpilib.marketing import payback_months
@@ -102,7 +101,7 @@ for c in channels:
         "CPC": ui.fmt(ui.kpi("cpc", by="channel").set_index("channel")["value"].get(c), "money"),
         "CTR": ui.fmt(ui.kpi("ctr", by="channel").set_index("channel")["value"].get(c), "ratio"),
     })
-st.dataframe(rows, hide_index=True, width="stretch")
+ui.table("marketing_channels", rows)
 st.caption(ui.definition("roas") + " " + ui.definition("cac"))
 
 months = f.trailing_months(12)
@@ -121,15 +120,14 @@ if pay.empty:
     st.write("No customer was acquired through a channel with spend in these months.")
 else:
     summary = payback_months(pay)
-    st.dataframe(pd.DataFrame({
+    ui.table("payback", pd.DataFrame({
         "Channel": summary["channel"].map(ui.channel_label),
         "Acquired in": summary["cohort"].map(lambda c: f"{c:%b %Y}"),
         "Customers": summary["customers"].map(ui.fmt_count),
         "CAC": summary["cac"].map(ui.fmt_money),
         "Pays back": [f"month {int(m)}" if m == m and m is not None else
                       f"not yet ({n} months observed)"
-                      for m, n in zip(summary["payback_month"], summary["months_observed"])]}),
-        hide_index=True, width="stretch")
+                      for m, n in zip(summary["payback_month"], summary["months_observed"])]}))
     pick = st.selectbox("Curve for", sorted(pay["channel"].unique()), key="payback_channel",
                         format_func=ui.channel_label)
     curve = pay[pay["channel"] == pick].assign(cohort=lambda d: d["cohort"].map(

@@ -30,5 +30,5 @@ ui.chart(fig, key="overview_trend")
 st.caption(k.definition)
 
 st.subheader("By channel")
-st.dataframe(ui.by_channel_table(["net_sales", "orders", "sessions", "conversion_rate", "aov"]),
-             hide_index=True, width="stretch")
+ui.table("channels", ui.by_channel_table(["net_sales", "orders", "sessions", "conversion_rate",
+                                          "aov"]))

@@ -55,8 +55,7 @@ with right:
 reasons = ui.kpi("refund_reasons")
 if len(reasons) > 1 or (len(reasons) == 1 and reasons["reason"].iat[0] != "not given"):
     st.subheader("Why customers return")
-    st.dataframe(pd.DataFrame({"Reason": reasons["reason"],
+    ui.table("refund_reasons", pd.DataFrame({"Reason": reasons["reason"],
                                "Refunds": reasons["refunds"].map(ui.fmt_count),
-                               "Amount": reasons["amount"].map(ui.fmt_money)}),
-                 hide_index=True, width="stretch")
+                               "Amount": reasons["amount"].map(ui.fmt_money)}))
 st.caption(ui.definition(returns) + " " + ui.definition("return_rate_value"))

@@ -62,11 +62,11 @@ st.subheader("Top products and categories")
 a, b = st.columns([3, 2])
 products = ui.kpi("top_products").head(15)
 with a:
-    st.dataframe(pd.DataFrame({
+    ui.table("top_products", raw=products, df=pd.DataFrame({
         "Product": products["product_name"], "SKU": products["sku"],
         "Category": products["category"], "Units": products["units"].map(ui.fmt_count),
         "Net sales": products["net_sales"].map(ui.fmt_money),
-        "Returns": products["returns"].map(ui.fmt_money)}), hide_index=True, width="stretch")
+        "Returns": products["returns"].map(ui.fmt_money)}))
 cats = ui.kpi("top_categories")
 with b:
     fig = px.bar(cats, x="net_sales", y="category", orientation="h", title="Net sales by category",
@@ -74,5 +74,4 @@ with b:
     fig.update_yaxes(title=None, categoryorder="total ascending")
     fig.update_xaxes(title=None, **ui.tick_format("money"))
     ui.chart(fig, key="categories")
-ui.downloads(products, "top_products")
 st.caption(ui.definition("top_products"))

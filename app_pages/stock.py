@@ -38,14 +38,13 @@ st.subheader("Reorder first")
 st.caption("Lowest days of cover first: units on hand ÷ units sold per day over the last 30 "
            "days. SKUs that did not sell have no cover value and come last.")
 reorder = skus[skus["units_sold"] + skus["avg_daily_units"] > 0].head(20)
-st.dataframe(pd.DataFrame({
+ui.table("reorder", raw=skus, df=pd.DataFrame({
     "Product": reorder["product_name"], "SKU": reorder["sku"], "Category": reorder["category"],
     "On hand": reorder["on_hand"].map(ui.fmt_count),
     "Sold per day (30 d)": reorder["avg_daily_units"].map(lambda v: f"{v:,.1f}"),
     "Days of cover": reorder["days_of_cover"].map(lambda v: ui.fmt(v, "days")),
     "Sold in period": reorder["units_sold"].map(ui.fmt_count),
-    "Stock-out days": reorder["oos_days"].map(ui.fmt_count)}), hide_index=True, width="stretch")
-ui.downloads(skus, "stock_by_sku")
+    "Stock-out days": reorder["oos_days"].map(ui.fmt_count)}))
 
 left, right = st.columns(2)
 with left:
@@ -61,10 +60,10 @@ with right:
 
 st.subheader("ABC classes")
 abc = ui.kpi("abc_classes", sf)
-st.dataframe(pd.DataFrame({"Class": abc["abc_class"], "SKUs": abc["skus"].map(ui.fmt_count),
+ui.table("abc_classes", pd.DataFrame({"Class": abc["abc_class"],
+                                      "SKUs": abc["skus"].map(ui.fmt_count),
                            "Net revenue": abc["revenue"].map(ui.fmt_money),
-                           "Stock value": abc["stock_value"].map(ui.fmt_money)}),
-             hide_index=True, width="stretch")
+                           "Stock value": abc["stock_value"].map(ui.fmt_money)}))
 st.caption(ui.definition("abc_classes"))
 
 st.subheader("Dead stock")
@@ -72,11 +71,10 @@ dead = skus[skus["dead"]].sort_values("stock_value", ascending=False)
 if dead.empty:
     st.write("No SKU has stock without a sale in the last 90 days.")
 else:
-    st.dataframe(pd.DataFrame({
+    ui.table("dead_stock", pd.DataFrame({
         "Product": dead["product_name"], "SKU": dead["sku"], "Category": dead["category"],
         "On hand": dead["on_hand"].map(ui.fmt_count),
-        "Value at cost": dead["stock_value"].map(ui.fmt_money)}), hide_index=True,
-        width="stretch")
+        "Value at cost": dead["stock_value"].map(ui.fmt_money)}))
 
 st.subheader("Revenue lost to stock-outs")
 months = pd.date_range(sf.trailing_months(6).start, sf.end, freq="MS").date
@@ -98,8 +96,8 @@ with right:
     fig.update_yaxes(title=None)
     ui.chart(fig, key="lost_by_category")
 top = skus.dropna(subset=["lost_revenue"]).sort_values("lost_revenue", ascending=False).head(10)
-st.dataframe(pd.DataFrame({
+ui.table("lost_revenue_by_sku", pd.DataFrame({
     "Product": top["product_name"], "SKU": top["sku"],
     "Stock-out days": top["oos_days"].map(ui.fmt_count),
-    "Revenue lost": top["lost_revenue"].map(ui.fmt_money)}), hide_index=True, width="stretch")
+    "Revenue lost": top["lost_revenue"].map(ui.fmt_money)}))
 st.caption(ui.definition("lost_revenue_stockout"))

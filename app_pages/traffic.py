@@ -46,7 +46,7 @@ for c in channels:
         "Orders": ui.fmt(orders.get(c, 0.0), "count"),
         "Net sales": ui.fmt(net.get(c, 0.0), "money"),
     })
-st.dataframe(rows, hide_index=True, width="stretch")
+ui.table("traffic_channels", rows)
 st.caption(f"Previous period: {ui.fmt_range(prev.start, prev.end)}; last year: "
            f"{ui.fmt_range(ly.start, ly.end)} (364 days back, same weekdays). "
            + kpilib.get("conversion_rate").definition)

@@ -2,7 +2,8 @@
 from . import funnel, loyalty, marketing, returns, sales, stock, traffic
 from .kpi import Kpi
 
-KPIS: dict[str, Kpi] = {k.name: k for m in (traffic, funnel, sales, returns, loyalty, stock, marketing) for k in m.KPIS}
+DOMAINS = (traffic, funnel, sales, returns, loyalty, stock, marketing)
+KPIS: dict[str, Kpi] = {k.name: k for m in DOMAINS for k in m.KPIS}
 
 
 def get(name: str) -> Kpi:

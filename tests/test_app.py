@@ -6,7 +6,7 @@ from streamlit.testing.v1 import AppTest
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 PAGES = ["overview", "traffic", "funnel", "marketing", "sales", "returns", "loyalty", "stock",
-         "data"]
+         "data", "settings"]
 
 
 def start(store, monkeypatch) -> AppTest:
@@ -27,7 +27,7 @@ def test_every_page_runs_on_the_demo_shop(demo_store, monkeypatch, page):
     at.switch_page(f"app_pages/{page}.py").run()
     assert not at.exception, [e.value for e in at.exception]
     assert not at.error, [e.value for e in at.error]
-    if page != "data":
+    if page not in ("data", "settings"):
         assert at.get("plotly_chart"), "every analysis page draws charts"
         assert all(m.value not in ("nan", "") for m in at.metric)
 
@@ -183,7 +183,9 @@ def test_customers_page_cohorts_and_rfm_download(tiny_store, monkeypatch):
     assert not at.exception, [e.value for e in at.exception]
     segments = at.dataframe[0].value
     assert segments["Segment"].tolist() == ["Promising", "New"]
-    assert "Download the 2 customer ids of 'Promising'" in at.get("download_button")[0].proto.label
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert "The 2 customers of 'Promising' · CSV" in labels
+    assert "The 2 customers of 'Promising' · Excel" in labels
 
 
 def test_stock_page_filters(tiny_store, demo_store, monkeypatch):
@@ -220,3 +222,17 @@ def test_marketing_page_mapping_target_and_mer(store_copy, monkeypatch):
     assert table.loc["Paid search", "ROAS"] == "2.03×"              # 122 / (50 + 10)
     at.number_input(key="roas_target").set_value(3.0).run()
     assert store_copy.settings["roas_target"] == 3.0
+
+
+def test_settings_page_saves(store_copy, monkeypatch):
+    at = start(store_copy, monkeypatch)
+    at.switch_page("app_pages/settings.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    at.selectbox(key="set_timezone").set_value("Europe/Paris")
+    at.selectbox(key="set_currency").set_value("GBP")
+    at.number_input(key="set_return_window").set_value(14)
+    at.button[0].click().run()
+    s = store_copy.settings
+    assert (s["timezone"], s["currency"], s["return_window_days"]) == ("Europe/Paris", "GBP", 14)
+    at.switch_page("app_pages/overview.py").run()
+    assert cards(at)["Net sales"].startswith("£")
