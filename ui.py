@@ -288,9 +288,13 @@ def trend(name: str, by: str, key: str, title: str | None = None, split: bool = 
     if split:
         df = kpi(name, filters, by=(by, "channel"))
         df["channel"] = df["channel"].map(channel_label)
-        # Stacked areas cannot show a negative day (refunds above sales); stacked bars can.
-        draw = px.bar if (df["value"] < 0).any() else px.area
-        fig = draw(df, x="period", y="value", color="channel", title=title or k.label)
+        if k.ratio or k.unit == "decimal":
+            # Averages and rates do not add up across channels: one line each.
+            fig = px.line(df, x="period", y="value", color="channel", title=title or k.label)
+        else:
+            # Stacked areas cannot show a negative day (refunds above sales); stacked bars can.
+            draw = px.bar if (df["value"] < 0).any() else px.area
+            fig = draw(df, x="period", y="value", color="channel", title=title or k.label)
     else:
         df = kpi(name, filters, by=by)
         fig = px.line(df, x="period", y="value", title=title or k.label, markers=by != "day")

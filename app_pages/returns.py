@@ -37,10 +37,12 @@ if open_months:
 
 left, right = st.columns(2)
 with left:
-    by_channel = ui.kpi("return_rate_value", by="channel").dropna(subset=["value"])
+    rate = st.segmented_control("Return rate by", ["value", "orders"], default="value",
+                                key="return_rate_kind") or "value"
+    by_channel = ui.kpi(f"return_rate_{rate}", by="channel").dropna(subset=["value"])
     by_channel["channel"] = by_channel["channel"].map(ui.channel_label)
     fig = px.bar(by_channel.sort_values("value"), x="value", y="channel", orientation="h",
-                 title="Return rate (value) by channel", text_auto=".1%")
+                 title=f"Return rate ({rate}) by channel", text_auto=".1%")
     fig.update_xaxes(title=None, **ui.tick_format("ratio"))
     fig.update_yaxes(title=None)
     ui.chart(fig, key="return_rate_by_channel")

@@ -36,9 +36,7 @@ name = st.segmented_control("Over time", ["net_sales", "orders", "aov", "units_p
                             default="net_sales", key="sales_measure",
                             format_func=lambda n: kpilib.get(n).label) or "net_sales"
 ui.trend(name, by, key="sales_trend_by_channel", title=f"{kpilib.get(name).label} by channel",
-         split=kpilib.get(name).unit == "money" and not kpilib.get(name).ratio)
-if kpilib.get(name).ratio:
-    st.caption("Averages are not stacked: the line is the shop as a whole.")
+         split=True)
 
 left, right = st.columns(2)
 with left:
