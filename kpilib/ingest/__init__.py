@@ -120,8 +120,7 @@ def preview(path: str | Path, name: str | None = None, rows: int = 5) -> list[di
         try:
             out = []
             for raw in read(con, path, name or Path(path).name, Path(tmp)):
-                df = con.execute(f"select * exclude (_row) from {raw.table} limit {int(rows)}"
-                                 ).df()
+                df = con.table(raw.table).project("* exclude (_row)").limit(int(rows)).df()
                 df.columns = raw.columns
                 out.append({"name": raw.name, "columns": raw.columns, "sample": df})
             return out
