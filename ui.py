@@ -199,8 +199,10 @@ def change(current: float | None, previous: float | None, unit: str) -> str | No
     return f"{(current - previous) / abs(previous):+.1%}".replace("%", " %")
 
 
-def metric(name: str, filters: kpilib.Filters | None = None, spark_by: str | None = None):
-    """A KPI card: value, change vs the previous period, the definition as help."""
+def metric(name: str, filters: kpilib.Filters | None = None, spark_by: str | None = None,
+           last_year: bool = False):
+    """A KPI card: value, change vs the previous period (and, if asked, vs last year), the
+    definition as help."""
     f = filters or current_filters()
     k = kpilib.get(name)
     now, before = value(name, f), value(name, f.previous_period())
@@ -209,8 +211,12 @@ def metric(name: str, filters: kpilib.Filters | None = None, spark_by: str | Non
     if spark_by:
         spark = kpi(name, f, spark_by)["value"].fillna(0).tolist()
     color = {"up": "normal", "down": "inverse", None: "off"}[k.better]
-    st.metric(k.label, fmt(now, k.unit, compact=True), delta=delta or None, help=k.definition,
-              border=True, chart_data=spark, delta_color=color)
+    box = st.container(border=True) if last_year else st.container()
+    box.metric(k.label, fmt(now, k.unit, compact=True), delta=delta or None, help=k.definition,
+               border=not last_year, chart_data=spark, delta_color=color)
+    if last_year:
+        ly = change(now, value(name, f.last_year()), k.unit)
+        box.caption(f"vs last year: {ly or '–'}")
 
 
 def significance(row) -> str:

@@ -1,18 +1,52 @@
-"""Overview: how is the shop doing? Cards with their change, the trend, the channels."""
+"""Overview: how is the shop doing? Cards vs the previous period and last year, alerts, the
+trend and the channels."""
+from dataclasses import replace
+from urllib.parse import urlencode
+
 import plotly.graph_objects as go
 import streamlit as st
 
 import kpilib
 import ui
+from kpilib.alerts import history_start, outside_band
 
 f = ui.require_filters()
-ui.header("Overview", "changes are against the previous period of the same length")
+ui.header("Overview", "arrows: change vs the previous period of the same length; last year: "
+                      "the same days 364 days back (same weekdays)")
 spark = "day" if f.days <= 92 else "week"
 for row in (("net_sales", "orders", "aov", "sessions", "conversion_rate"),
-            ("new_customers", "returning_customer_rate", "returns", "spend", "roas")):
+            ("new_customers", "returning_customer_rate", "mer", "return_rate_value",
+             "stockout_rate")):
     for col, name in zip(st.columns(len(row)), row):
         with col:
-            ui.metric(name, spark_by=spark)
+            ui.metric(name, spark_by=spark, last_year=True)
+
+# Alerts: days outside what the same weekday looked like over the previous 8 weeks.
+WATCH = {"net_sales": "sales", "orders": "sales", "sessions": "traffic",
+         "conversion_rate": "traffic"}
+alerts = []
+for name, page in WATCH.items():
+    daily = ui.kpi(name, replace(f, start=history_start(f.start)), "day")
+    for r in outside_band(daily, f.start, f.end).itertuples():
+        alerts.append((r.day, name, page, r))
+if alerts:
+    with st.expander(f"Alerts: {len(alerts)} day(s) outside the usual range", expanded=True):
+        # The largest surprises first.
+        for day, name, page, r in sorted(alerts, key=lambda a: -a[3].severity)[:5]:
+            k = kpilib.get(name)
+            text = (f"**{day:%a %d %b}** — {k.label} {ui.fmt(r.value, k.unit)} is {r.direction} "
+                    f"the usual {ui.fmt(max(r.low, 0), k.unit)} – {ui.fmt(r.high, k.unit)} "
+                    f"for a {day:%A}")
+            params = {"period": "Custom", "dates": [day.isoformat(), day.isoformat()]}
+            if f.channels:
+                params["channels"] = list(f.channels)
+            # A plain link (not st.page_link, which adds to the current query parameters): it
+            # opens the page on that day with the same channels, in a new tab.
+            st.markdown(f":material/warning: [{text}]({page}?{urlencode(params, doseq=True)})")
+        more = f"The 5 largest of {len(alerts)} are shown. " if len(alerts) > 5 else ""
+        st.caption(more + "A day is flagged when it falls outside the mean ± 2 standard "
+                   "deviations (at least ± 15 %) of the same weekday over the previous 8 weeks; "
+                   "click one to open its page on that day.")
 
 CHOICES = ("net_sales", "orders", "sessions", "conversion_rate", "aov", "new_customers", "spend")
 name = st.selectbox("Trend", CHOICES, format_func=lambda n: kpilib.get(n).label, key="trend_kpi")

@@ -1,4 +1,5 @@
 """Every page runs on a real store through AppTest; the shared filters drive the numbers."""
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -38,12 +39,12 @@ def test_channel_filter_changes_overview_numbers(tiny_store, monkeypatch):
     c = cards(at)
     assert (c["Net sales"], c["Orders"], c["Sessions"]) == ("€262.00", "5", "390")
     assert c["Average order value"] == "€58.40" and c["Conversion rate"] == "2.05 %"
-    assert c["ROAS"] == "2.22×" and c["New customers"] == "2"
+    assert c["MER"] == "2.62×" and c["New customers"] == "2"             # 262 / 100
     at.sidebar.multiselect(key="channels").set_value(["paid_search"]).run()
     c = cards(at)
     # paid_search in February: o2 50 + o3 (80 − 8); 350 sessions, 7 purchases; spend 50.
     assert (c["Net sales"], c["Orders"], c["Sessions"]) == ("€122.00", "2", "350")
-    assert c["Conversion rate"] == "2.00 %" and c["ROAS"] == "2.44×"
+    assert c["Conversion rate"] == "2.00 %" and c["MER"] == "2.62×"     # MER is shop-wide
     assert c["New customers"] == "1"                                   # bob
     assert "Paid search" in at.caption[0].value
 
@@ -62,7 +63,8 @@ def test_zero_denominator_shows_a_dash(tiny_store, monkeypatch):
     at.sidebar.selectbox(key="period").set_value("Last month").run()
     at.sidebar.multiselect(key="channels").set_value(["direct"]).run()
     c = cards(at)
-    assert c["Conversion rate"] == "–" and c["ROAS"] == "–" and c["Orders"] == "1"
+    assert c["Conversion rate"] == "–" and c["Returning-customer rate"] == "–"
+    assert c["Orders"] == "1"
 
 
 def test_custom_dates_from_the_url(tiny_store, monkeypatch):
@@ -236,3 +238,19 @@ def test_settings_page_saves(store_copy, monkeypatch):
     assert (s["timezone"], s["currency"], s["return_window_days"]) == ("Europe/Paris", "GBP", 14)
     at.switch_page("app_pages/overview.py").run()
     assert cards(at)["Net sales"].startswith("£")
+
+
+def test_overview_last_year_and_alerts(demo_store, monkeypatch):
+    at = start(demo_store, monkeypatch)
+    assert len(at.metric) == 10
+    ly = [c.value for c in at.caption if c.value.startswith("vs last year:")]
+    assert len(ly) == 10 and all(v != "vs last year: –" for v in ly[:5])
+    # The demo shop's Black Friday days (26 Nov – 1 Dec 2025) are far outside ordinary weeks:
+    # they are the largest surprises, listed first.
+    at.sidebar.selectbox(key="period").set_value("Custom").run()
+    at.sidebar.date_input(key="dates").set_value((date(2025, 11, 24), date(2025, 12, 7))).run()
+    links = [m.value for m in at.markdown if "above the usual" in m.value]
+    assert len(links) == 5
+    assert "?period=Custom&dates=2025-11-" in links[0] or "dates=2025-12-01" in links[0]
+    assert all(any(d in label for d in ("26 Nov", "27 Nov", "28 Nov", "29 Nov", "30 Nov",
+                                        "01 Dec")) for label in links)
