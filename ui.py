@@ -240,6 +240,19 @@ def setting(name: str):
     return store.settings[name]
 
 
+def months() -> list[str]:
+    """Every month with data, latest complete month first (the month a report is made for)."""
+    store, _ = active_store()
+    first, last = _span(str(store.path), store.fingerprint)
+    out, m = [], first.replace(day=1)
+    while m <= last:
+        out.append(f"{m:%Y-%m}")
+        m = (m.replace(day=28) + timedelta(days=4)).replace(day=1)
+    complete = [x for x in out if x != f"{last:%Y-%m}" or
+                (last + timedelta(days=1)).day == 1]
+    return list(reversed(complete or out))
+
+
 def data_end():
     store, _ = active_store()
     return _span(str(store.path), store.fingerprint)[1]

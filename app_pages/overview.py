@@ -8,6 +8,7 @@ import streamlit as st
 
 import kpilib
 import ui
+from kpilib import report
 from kpilib.alerts import history_start, outside_band
 
 f = ui.require_filters()
@@ -66,3 +67,14 @@ st.caption(k.definition)
 st.subheader("By channel")
 ui.table("channels", ui.by_channel_table(["net_sales", "orders", "sessions", "conversion_rate",
                                           "aov"]))
+
+st.subheader("Monthly management report")
+months = ui.months()
+month = st.selectbox("Month", months, key="report_month",
+                     help="KPI cards with comparisons, the main charts, the channel table, top "
+                          "products and room for comments, in one HTML file (print it to PDF "
+                          "from the browser).")
+st.download_button("Download the report (HTML)", icon=":material/description:",
+                   data=lambda: report.build(ui.connection(), month,
+                                             currency=ui.currency()).encode("utf-8"),
+                   file_name=f"report_{month}.html", mime="text/html", key="report_download")

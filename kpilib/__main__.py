@@ -65,6 +65,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--by", choices=["day", "week", "month", "channel", "device", "category"])
     p.add_argument("--format", choices=["json", "csv"], default="json")
 
+    p = sub.add_parser("report", help="the monthly management report as one HTML file")
+    p.add_argument("--month", required=True, help="YYYY-MM")
+    p.add_argument("--store")
+    p.add_argument("--out", required=True, help="where to write the .html file")
+
     sub.add_parser("list", help="every KPI with its definition")
     sub.add_parser("glossary", help="the KPI glossary as a Markdown table (for the README)")
 
@@ -152,6 +157,18 @@ def _plain(v):
     return float(v)  # Decimal
 
 
+def _report(args) -> int:
+    from pathlib import Path
+
+    from .report import build
+
+    store = Store(store_path(args.store))
+    html = build(store.connect(), args.month, currency=store.settings["currency"])
+    Path(args.out).write_text(html, encoding="utf-8")
+    print(f"report for {args.month} written to {args.out} ({len(html) // 1024:,} KB)")
+    return 0
+
+
 def _list(args) -> int:
     for k in KPIS.values():
         print(f"{k.name} ({k.unit}) - {k.label}: {k.definition}")
@@ -166,7 +183,7 @@ def _glossary(args) -> int:
 
 
 COMMANDS = {"demo": _demo, "ingest": _ingest, "kpi": _kpi, "list": _list, "glossary": _glossary,
-            "undo": _undo, "delete": _delete}
+            "undo": _undo, "delete": _delete, "report": _report}
 
 if __name__ == "__main__":
     sys.exit(main())

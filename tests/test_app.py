@@ -254,3 +254,11 @@ def test_overview_last_year_and_alerts(demo_store, monkeypatch):
     assert "?period=Custom&dates=2025-11-" in links[0] or "dates=2025-12-01" in links[0]
     assert all(any(d in label for d in ("26 Nov", "27 Nov", "28 Nov", "29 Nov", "30 Nov",
                                         "01 Dec")) for label in links)
+
+
+def test_overview_offers_the_monthly_report(tiny_store, monkeypatch):
+    at = start(tiny_store, monkeypatch)
+    # Data runs to 2 March 2025: February is the latest complete month, offered first.
+    assert at.selectbox(key="report_month").options[:2] == ["2025-02", "2025-01"]
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert "Download the report (HTML)" in labels

@@ -1,0 +1,73 @@
+"""The monthly report: self-contained HTML holding the month's numbers; hostile names are text."""
+import subprocess
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+
+from kpilib import Store
+from kpilib.ingest import ingest
+from kpilib.report import build
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class Values(HTMLParser):
+    """Collects the KPI card values (data-kpi) and every table cell's text."""
+
+    def __init__(self):
+        super().__init__()
+        self.kpis, self.cells, self.scripts, self._kpi, self._cell = {}, [], 0, None, False
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        self._kpi = a.get("data-kpi")
+        self._cell = tag == "td"
+        self.scripts += tag == "script" and "src" in a
+
+    def handle_data(self, data):
+        if self._kpi:
+            self.kpis[self._kpi] = data
+        if self._cell:
+            self.cells.append(data)
+
+    def handle_endtag(self, tag):
+        self._kpi, self._cell = None, False
+
+
+def test_report_holds_the_months_numbers(tiny_store):
+    html = build(tiny_store.connect(), "2025-02")
+    p = Values()
+    p.feed(html)
+    # February 2025 of the tiny shop, counted in test_sales.py / test_traffic.py
+    assert p.kpis["net_sales"] == "€262.00" and p.kpis["orders"] == "5"
+    assert p.kpis["sessions"] == "390" and p.kpis["mer"] == "2.62×"
+    assert "paid_search" in p.cells and "€122.00" in p.cells        # channel table
+    assert "Leather boots" in p.cells                                 # top products
+    assert p.scripts == 0 and "plotly" in html.lower()                # no external script
+
+
+def test_hostile_names_are_printed_as_text(tmp_path):
+    hostile = '<script>alert(1)</script>'
+    (tmp_path / "orders.csv").write_text(
+        "order_id,ordered_at,channel,status,gross_sales,discounts\n"
+        f'1,2025-02-03,"{hostile}",paid,10,0\n')
+    (tmp_path / "order_items.csv").write_text(
+        f'order_id,line,sku,quantity,unit_price,product_name\n1,1,"=HYPERLINK(""x"")",1,10,"{hostile}"\n')
+    store = Store(tmp_path / "s")
+    ingest(store, sorted(tmp_path.glob("*.csv")))
+    html = build(store.connect(), "2025-02")
+    assert "<script>alert(1)</script>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+def test_report_command(tiny_store, tmp_path):
+    out = tmp_path / "feb.html"
+    p = subprocess.run([sys.executable, "-m", "kpilib", "report", "--month", "2025-02", "--store",
+                        str(tiny_store.path), "--out", str(out)], cwd=ROOT, capture_output=True,
+                       text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert "report for 2025-02 written" in p.stdout and out.stat().st_size > 100_000
+    bad = subprocess.run([sys.executable, "-m", "kpilib", "report", "--month", "Feb", "--store",
+                          str(tiny_store.path), "--out", str(out)], cwd=ROOT,
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "is not a month like 2026-03" in bad.stderr
