@@ -10,12 +10,11 @@ import plotly.express as px
 import streamlit as st
 
 import kpilib
-from kpilib import demo, export
+from kpilib import demo, export, formatting
 from kpilib.channels import CHANNELS
 from kpilib.periods import PRESETS, data_span, preset_range
 from kpilib.settings import demo_store_path, store_path
 
-SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£", "JPY": "¥", "CHF": "CHF "}
 CHANNEL_ORDER = (*CHANNELS, "unknown")
 
 
@@ -167,36 +166,11 @@ def fmt_range(start: date, end: date) -> str:
 
 
 def fmt(v: float | None, unit: str, compact: bool = False) -> str:
-    """A KPI value as a manager reads it; no value is a dash, never 0 or 'nan'."""
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "–"
-    if unit == "ratio":
-        return f"{v:.2%}".replace("%", " %")
-    if unit == "money":
-        sym = SYMBOLS.get(currency(), currency() + " ")
-        sign = "-" if v < 0 else ""
-        return f"{sign}{sym}{abs(v):,.0f}" if compact and abs(v) >= 1000 else \
-            f"{sign}{sym}{abs(v):,.2f}"
-    if unit == "days":
-        return f"{v:,.1f} days"
-    if unit == "times":
-        return f"{v:,.2f}×"
-    if unit == "decimal":
-        return f"{v:,.2f}"
-    return f"{v:,.0f}"
+    """A KPI value in the shop's reporting currency."""
+    return formatting.fmt(v, unit, currency(), compact)
 
 
-def change(current: float | None, previous: float | None, unit: str) -> str | None:
-    """Change vs a comparison period: relative for amounts, in points for ratios."""
-    if current is None or previous is None:
-        return None
-    if unit == "ratio":
-        return f"{(current - previous) * 100:+.2f} pp"
-    if unit == "times":
-        return f"{current - previous:+.2f}×"
-    if previous == 0:
-        return None
-    return f"{(current - previous) / abs(previous):+.1%}".replace("%", " %")
+change = formatting.change
 
 
 def metric(name: str, filters: kpilib.Filters | None = None, spark_by: str | None = None,
@@ -285,7 +259,7 @@ def tick_format(unit: str) -> dict:
     if unit == "ratio":
         return {"tickformat": ".1%"}
     if unit == "money":
-        return {"tickprefix": SYMBOLS.get(currency(), ""), "tickformat": ",.0f"}
+        return {"tickprefix": formatting.symbol(currency()), "tickformat": ",.0f"}
     if unit == "times":
         return {"ticksuffix": "×", "tickformat": ",.1f"}
     if unit == "decimal":

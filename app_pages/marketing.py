@@ -50,10 +50,15 @@ target = st.number_input("ROAS target", min_value=0.0, step=0.5, key="roas_targe
 if target != store.settings.get("roas_target", 2.0):
     store.update_settings({"roas_target": target})
 
+
+
+def by_channel(name, filters=None):
+    return ui.kpi(name, filters, "channel").set_index("channel")["value"]
+
+
 # Budget view: where the money goes against what comes back.
-spend = ui.kpi("spend", by="channel").set_index("channel")["value"]
-revenue = ui.kpi("attributed_revenue", by="channel").set_index("channel")["value"]
-new = ui.kpi("new_customers", by="channel").set_index("channel")["value"]
+spend, revenue = by_channel("spend"), by_channel("attributed_revenue")
+new = by_channel("new_customers")
 channels = [c for c in spend.index if spend[c] > 0]
 shares = pd.DataFrame({
     "channel": [ui.channel_label(c) for c in channels] * 3,
@@ -85,22 +90,19 @@ with right:
 
 st.subheader("Channels")
 prev = f.previous_period()
-cac = ui.kpi("cac", by="channel").set_index("channel")["value"]
-rows = []
-for c in channels:
-    before = ui.kpi("roas", prev, "channel").set_index("channel")["value"]
-    rows.append({
-        "Channel": ui.channel_label(c), "Spend": ui.fmt_money(spend[c]),
-        "Spend vs previous": ui.change(spend[c], ui.kpi("spend", prev, "channel").set_index(
-            "channel")["value"].get(c), "money") or "–",
-        "Attributed revenue": ui.fmt_money(revenue.get(c, 0.0)),
-        "ROAS": ui.fmt(roas.set_index("channel")["value"].get(c), "times"),
-        "ROAS vs previous": ui.change(roas.set_index("channel")["value"].get(c),
-                                      before.get(c), "times") or "–",
-        "New customers": ui.fmt_count(new.get(c, 0.0)), "CAC": ui.fmt(cac.get(c), "money"),
-        "CPC": ui.fmt(ui.kpi("cpc", by="channel").set_index("channel")["value"].get(c), "money"),
-        "CTR": ui.fmt(ui.kpi("ctr", by="channel").set_index("channel")["value"].get(c), "ratio"),
-    })
+
+roas_now, roas_before = by_channel("roas"), by_channel("roas", prev)
+spend_before, cac = by_channel("spend", prev), by_channel("cac")
+cpc, ctr = by_channel("cpc"), by_channel("ctr")
+rows = [{
+    "Channel": ui.channel_label(c), "Spend": ui.fmt_money(spend[c]),
+    "Spend vs previous": ui.change(spend[c], spend_before.get(c), "money") or "–",
+    "Attributed revenue": ui.fmt_money(revenue.get(c, 0.0)),
+    "ROAS": ui.fmt(roas_now.get(c), "times"),
+    "ROAS vs previous": ui.change(roas_now.get(c), roas_before.get(c), "times") or "–",
+    "New customers": ui.fmt_count(new.get(c, 0.0)), "CAC": ui.fmt(cac.get(c), "money"),
+    "CPC": ui.fmt(cpc.get(c), "money"), "CTR": ui.fmt(ctr.get(c), "ratio"),
+} for c in channels]
 ui.table("marketing_channels", rows)
 st.caption(ui.definition("roas") + " " + ui.definition("cac"))
 

@@ -10,14 +10,15 @@ from datetime import date, timedelta
 import duckdb
 import plotly.graph_objects as go
 
+from . import formatting
 from .filters import Filters
+from .formatting import fmt
 from .kpi import run
 from .registry import get
 
 CARDS = ("net_sales", "orders", "aov", "sessions", "conversion_rate", "new_customers",
          "returning_customer_rate", "mer", "return_rate_value", "stockout_rate")
 CHANNEL_COLUMNS = ("net_sales", "orders", "sessions", "conversion_rate", "spend", "roas")
-SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£", "JPY": "¥"}
 
 
 def month_filters(month: str) -> Filters:
@@ -35,28 +36,8 @@ def _value(con, name: str, f: Filters) -> float | None:
     return None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)
 
 
-def fmt(v: float | None, unit: str, currency: str = "EUR") -> str:
-    if v is None:
-        return "–"
-    if unit == "ratio":
-        return f"{v:.2%}".replace("%", " %")
-    if unit == "money":
-        return f"{'-' if v < 0 else ''}{SYMBOLS.get(currency, currency + ' ')}{abs(v):,.2f}"
-    if unit == "times":
-        return f"{v:.2f}×"
-    if unit in ("decimal", "days"):
-        return f"{v:,.2f}"
-    return f"{v:,.0f}"
-
-
 def change(now: float | None, before: float | None, unit: str) -> str:
-    if now is None or before is None:
-        return "–"
-    if unit == "ratio":
-        return f"{(now - before) * 100:+.2f} pp"
-    if unit == "times":
-        return f"{now - before:+.2f}×"
-    return "–" if before == 0 else f"{(now - before) / abs(before):+.1%}".replace("%", " %")
+    return formatting.change(now, before, unit) or "–"
 
 
 def build(con: duckdb.DuckDBPyConnection, month: str, shop: str = "Shop",

@@ -442,9 +442,7 @@ class Store:
         self.path.mkdir(parents=True, exist_ok=True)
         mappings = self.mappings
         mappings[name] = {"table": table, "columns": columns, "headers": list(headers)}
-        tmp = self.path / f"{MAPPINGS}.tmp"
-        tmp.write_text(json.dumps(mappings, indent=1, sort_keys=True), encoding="utf-8")
-        os.replace(tmp, self.path / MAPPINGS)
+        self._write_json(MAPPINGS, mappings)
 
     def mapping_for(self, headers: list[str]) -> tuple[str, dict] | None:
         for name, m in self.mappings.items():
@@ -458,14 +456,16 @@ class Store:
         if (self.path / SETTINGS).exists():
             stored = json.loads((self.path / SETTINGS).read_text(encoding="utf-8"))
         stored.update(values)
-        tmp = self.path / f"{SETTINGS}.tmp"
-        tmp.write_text(json.dumps(stored, indent=1, sort_keys=True), encoding="utf-8")
-        os.replace(tmp, self.path / SETTINGS)
+        self._write_json(SETTINGS, stored)
 
     def _commit(self, manifest: dict) -> None:
-        tmp = self.path / f"{MANIFEST}.tmp"
+        self._write_json(MANIFEST, manifest)
+
+    def _write_json(self, name: str, data: dict) -> None:
+        """Write beside, flush to disk, then swap in: a reader sees the old file or the new."""
+        tmp = self.path / f"{name}.tmp"
         with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(manifest, f, indent=1, sort_keys=True)
+            json.dump(data, f, indent=1, sort_keys=True)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, self.path / MANIFEST)
+        os.replace(tmp, self.path / name)

@@ -147,7 +147,6 @@ def test_sigkill_mid_ingest_leaves_before_or_after(tmp_path, tiny_store, demo_sh
     assert after != before
 
     rng = random.Random(4)
-    outcomes = set()
     for i in range(6):
         store = fresh(f"killed_{i}")
         p = subprocess.Popen([*child, str(store.path), *files])
@@ -155,10 +154,9 @@ def test_sigkill_mid_ingest_leaves_before_or_after(tmp_path, tiny_store, demo_sh
         p.send_signal(signal.SIGKILL)
         p.wait()
         got = content(store)  # content() recovers first, as the next writer would
+        # Which of the two it is depends on when the kill landed; both are correct.
         assert got in (before, after), f"kill {i}: the store is between two states"
-        outcomes.add("after" if got == after else "before")
         assert not (store.path / ".staging").exists()
-    assert outcomes  # which ones happened depends on timing; both are correct
 
 
 def without_version(m: dict) -> dict:

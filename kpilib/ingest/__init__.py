@@ -266,13 +266,16 @@ def _recognise_and_prepare(con, store, raws, ctx, tz, mappings, allow_partial, s
 def _union(con, table: str, parts: list[Prepared]) -> str:
     if len(parts) == 1:
         return parts[0].relation
-    cols = ", ".join(TABLES[table].names)
+    spec = TABLES[table]
+    rel = con.table(parts[0].relation).select(*spec.names)
+    for p in parts[1:]:
+        rel = rel.union(con.table(p.relation).select(*spec.names))
     name = f"staged_{table}"
-    con.execute(f"create temp table {name} as "
-                + " union all ".join(f"select {cols} from {p.relation}" for p in parts))
-    keys = ", ".join(TABLES[table].key)
-    dup = con.execute(f"select concat_ws(' / ', {keys}) from {name} group by {keys} "
-                      "having count(*) > 1 limit 3").fetchall()
+    rel.create(name)
+    keys = ", ".join(spec.key)
+    dup = (con.table(name)
+           .aggregate(f"concat_ws(' / ', {keys}) as k, count(*) as n", keys)
+           .filter("n > 1").select("k").limit(3).fetchall())
     if dup:
         raise IngestError(", ".join(p.name for p in parts),
                           f"these files hold the same {table} rows more than once (e.g. "
@@ -282,24 +285,31 @@ def _union(con, table: str, parts: list[Prepared]) -> str:
 
 def _date_order_lines(con, store: Store, staged: dict[str, str], names: str) -> None:
     """Order lines are stored in their order's month: lines without a date take it from their
-    order, in this upload or in the store."""
-    rel = staged["order_items"]
-    if not con.execute(f"select count(*) from {rel} where ordered_at is null").fetchall()[0][0]:
+    order, in this upload (first) or in the store."""
+    items = con.table(staged["order_items"])
+    if not items.filter("ordered_at is null").aggregate("count(*)").fetchall()[0][0]:
         return
     sources = []
     if "orders" in staged:
-        sources.append(f"select order_id, ordered_at from {staged['orders']}")
+        sources.append(con.table(staged["orders"]).project("order_id, ordered_at, 0 as rank"))
     files = [str(f) for f in store.files("orders")]
     if files:
-        sources.append("select order_id, ordered_at from read_parquet($files)")
+        sources.append(con.read_parquet(files).project("order_id, ordered_at, 1 as rank"))
     if sources:
-        con.execute(f"update {rel} set ordered_at = o.ordered_at from ("
-                    + " union all ".join(sources) + f") o where {rel}.order_id = o.order_id "
-                    f"and {rel}.ordered_at is null", {"files": files} if files else {})
-    bad = con.execute(f"select _row, order_id from {rel} where ordered_at is null order by _row "
-                      "limit 5").fetchall()
+        dates = sources[0]
+        for more in sources[1:]:
+            dates = dates.union(more)
+        dates = dates.aggregate("order_id, arg_min(ordered_at, rank) as order_at", "order_id")
+        items = items.join(dates, "order_id", how="left").project(", ".join(
+            c if c != "ordered_at" else "coalesce(ordered_at, order_at) as ordered_at"
+            for c in items.columns))
+        items.create("dated_order_items")
+        staged["order_items"] = "dated_order_items"
+        items = con.table("dated_order_items")
+    missing = items.filter("ordered_at is null")
+    bad = missing.order("_row").select("_row", "order_id").limit(5).fetchall()
     if bad:
-        n = con.execute(f"select count(*) from {rel} where ordered_at is null").fetchall()[0][0]
+        n = missing.aggregate("count(*)").fetchall()[0][0]
         raise IngestError(names, f"{n} line(s) belong to orders that are neither in this "
                           "upload nor stored, so their month is unknown: upload the orders "
                           "export with them (or first).", "order_id", bad)
