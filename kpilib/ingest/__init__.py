@@ -9,7 +9,6 @@ from __future__ import annotations
 import tempfile
 import uuid
 from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -320,35 +319,31 @@ def _warnings(con, store: Store, staged: dict[str, str], settings: dict) -> list
     out = []
     stored = store.connect()
     try:
+        def distinct(rel, column: str) -> set:
+            return {r[0] for r in rel.select(column).distinct().fetchall()}
+
         def ids(table: str, column: str) -> set:
-            got = set()
+            got = distinct(stored.table(table), column)
             if table in staged:
-                got |= {r[0] for r in con.execute(f"select distinct {column} from "
-                                                  f"{staged[table]}").fetchall()}
-            got |= {r[0] for r in stored.execute(f"select distinct {column} from {table}"
-                                                 ).fetchall()}
+                got |= distinct(con.table(staged[table]), column)
             return got
 
         if "orders" in staged:
-            new = {r[0] for r in con.execute(f"select order_id from {staged['orders']}"
-                                             ).fetchall()}
+            orders = con.table(staged["orders"])
             with_items = ids("order_items", "order_id")
             if with_items:
-                missing = sorted(new - with_items)
+                missing = sorted(distinct(orders, "order_id") - with_items)
                 if missing:
                     out.append(f"{len(missing)} orders have no order lines (e.g. "
                                f"{', '.join(missing[:3])})")
-            cur = [r[0] for r in con.execute(f"select distinct currency from {staged['orders']}"
-                                             " where currency is not null").fetchall()]
-            other = [c for c in cur if c != settings["currency"]]
+            other = sorted(c for c in distinct(orders, "currency")
+                           if c is not None and c != settings["currency"])
             if other:
                 out.append(f"orders are in {', '.join(other)} but the reporting currency is "
                            f"{settings['currency']}: amounts are not converted")
         if "refunds" in staged:
-            orders = ids("orders", "order_id")
-            orphans = [r[0] for r in con.execute(f"select distinct order_id from "
-                                                 f"{staged['refunds']} order by 1").fetchall()
-                       if r[0] not in orders]
+            known = ids("orders", "order_id")
+            orphans = sorted(distinct(con.table(staged["refunds"]), "order_id") - known)
             if orphans:
                 out.append(f"{len(orphans)} refunds point to orders that are not stored (e.g. "
                            f"{', '.join(orphans[:3])}); they count as returns on channel "
@@ -356,8 +351,8 @@ def _warnings(con, store: Store, staged: dict[str, str], settings: dict) -> list
         for table, rel in staged.items():
             col = TABLES[table].date_column
             if col:
-                n = con.execute(f"select count(*) from {rel} where cast({col} as date) > $today",
-                                {"today": date.today()}).fetchall()[0][0]
+                n = con.table(rel).filter(f"cast({col} as date) > current_date") \
+                    .aggregate("count(*)").fetchall()[0][0]
                 if n:
                     out.append(f"{n} {table} rows are dated in the future")
     finally:
