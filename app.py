@@ -10,6 +10,8 @@ def page(name: str, title: str, icon: str, **kw):
     return st.Page(f"app_pages/{name}.py", title=title, icon=f":material/{icon}:", **kw)
 
 
+# Nothing but the sign-in is drawn (no menu, no filters, no number) until it is passed.
+allowed = ui.signed_in()
 nav = st.navigation({
     "Overview": [page("overview", "Overview", "dashboard", default=True)],
     "Acquisition": [page("traffic", "Traffic", "traffic"), page("funnel", "Funnel", "filter_alt"),
@@ -19,6 +21,8 @@ nav = st.navigation({
                           page("loyalty", "Customers", "group")],
     "Operations": [page("stock", "Stock", "inventory_2")],
     "Data": [page("data", "Data", "upload_file"), page("settings", "Settings", "settings")],
-})
+}, position="sidebar" if allowed else "hidden")
+if not allowed:
+    st.stop()
 ui.sidebar_filters()
 nav.run()

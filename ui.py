@@ -2,15 +2,21 @@
 and the few chart helpers every page uses. Pages hold no SQL and no business rules."""
 from __future__ import annotations
 
+import hmac
 import math
+import os
+import shutil
+import tempfile
+import time
 from datetime import date, timedelta
+from pathlib import Path
 
 import pandas as pd
 import plotly.express as px
 import streamlit as st
 
 import kpilib
-from kpilib import demo, export, formatting
+from kpilib import demo, export, formatting, targets
 from kpilib.channels import CHANNELS
 from kpilib.periods import PRESETS, data_span, preset_range
 from kpilib.settings import demo_store_path, store_path
@@ -27,12 +33,53 @@ def _demo_store(path: str) -> str:
     return str(store.path)
 
 
+def _secret(name: str, default=None):
+    try:
+        return st.secrets.get(name, default)
+    except FileNotFoundError:   # no secrets file at all: local use
+        return default
+
+
+def shared_mode() -> bool:
+    """Hosted for viewers: the shop's store is read-only and uploads stay private to a session.
+    Switched on by KPILIB_SHARED=1 in the environment or ``shared = true`` in secrets."""
+    flag = os.environ.get("KPILIB_SHARED") or _secret("shared", "")
+    return str(flag).strip().lower() in ("1", "true", "yes", "on")
+
+
+def _forget(path: str) -> None:
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@st.cache_resource(scope="session", on_release=_forget, show_spinner=False)
+def _private_path() -> str:
+    # One folder per browser session, removed when the session disconnects (its path is also
+    # in every cache key, so no other session can be served its numbers).
+    return tempfile.mkdtemp(prefix="kpilib-session-")
+
+
+def upload_store() -> kpilib.Store:
+    """Where this session's uploads go: the shop's store locally, a private temporary store on
+    a shared link."""
+    return kpilib.Store(_private_path()) if shared_mode() else kpilib.Store(store_path())
+
+
 def active_store() -> tuple[kpilib.Store, bool]:
-    """The user's store, or the demo shop while the user's store is empty."""
+    """The store the pages show and whether it is the demo shop: on a shared link, the viewer's
+    own uploads once there are any; else the shop's store, or the demo while that is empty."""
+    if shared_mode():
+        private = kpilib.Store(_private_path())
+        if not private.is_empty():
+            return private, False
     store = kpilib.Store(store_path())
     if store.is_empty():
         return kpilib.Store(_demo_store(str(demo_store_path()))), True
     return store, False
+
+
+def can_change() -> bool:
+    """Whether this session may change the store it looks at (settings, mappings, undo)."""
+    return not shared_mode() or active_store()[0].path == Path(_private_path())
 
 
 @st.cache_resource(max_entries=4)
@@ -94,6 +141,42 @@ def currency() -> str:
     return store.settings["currency"]
 
 
+# --- sign-in --------------------------------------------------------------------------------
+def signed_in() -> bool:
+    """Whether the numbers may be shown; draws the sign-in otherwise.
+
+    ``[auth]`` in secrets: Streamlit's OpenID Connect sign-in (st.login). Else a shared
+    ``password`` in secrets (or KPILIB_PASSWORD), compared in constant time. Neither: open,
+    as on a laptop.
+    """
+    auth = _secret("auth")
+    if auth:
+        if st.user.get("is_logged_in", False):
+            st.sidebar.button("Log out", on_click=st.logout, key="logout")
+            return True
+        st.title("Shop KPIs")
+        st.write("Sign in to see the shop's numbers.")
+        # [auth.google], [auth.microsoft]…: one button per provider; a bare [auth]: one button.
+        providers = [k for k, v in auth.items() if hasattr(v, "items")]
+        for p in providers or [None]:
+            st.button(f"Sign in with {p.capitalize()}" if p else "Sign in", type="primary",
+                      on_click=st.login, args=(p,) if p else (), key=f"login_{p}")
+        return False
+    password = _secret("password") or os.environ.get("KPILIB_PASSWORD")
+    if not password or st.session_state.get("signed_in"):
+        return True
+    st.title("Shop KPIs")
+    with st.form("sign_in"):
+        typed = st.text_input("Password", type="password", key="sign_in_password")
+        if st.form_submit_button("Sign in", type="primary"):
+            if hmac.compare_digest(typed.encode("utf-8"), str(password).encode("utf-8")):
+                st.session_state["signed_in"] = True
+                st.rerun()
+            time.sleep(1)   # slows down guessing
+            st.error("Wrong password.")
+    return False
+
+
 # --- filters --------------------------------------------------------------------------------
 def sidebar_filters() -> kpilib.Filters | None:
     """Draw the shared filters once (app.py) and return them; None when there is no data.
@@ -115,7 +198,9 @@ def sidebar_filters() -> kpilib.Filters | None:
         start, end = (picked + (picked[0],))[:2] if picked else default
     else:
         start, end = preset_range(preset, last)
-        start = max(start, first) if start <= last else start
+        # Trimmed to the data's first day, unless the whole range lies before it (last month
+        # of a store that starts this month): then it stays as it is, and empty.
+        start = max(start, first) if end >= first else start
     options = _channels(str(store.path), store.fingerprint)
     if "channels" not in st.session_state:
         # Bound by hand, not with bind="query-params": that binding writes the displayed label
@@ -132,7 +217,13 @@ def sidebar_filters() -> kpilib.Filters | None:
     prev = filters.previous_period()
     sb.caption(f"{fmt_range(start, end)} · compared with {fmt_range(prev.start, prev.end)}")
     sb.caption(f"Data from {first:%d %b %Y} to {last:%d %b %Y}.")
-    if is_demo:
+    if shared_mode() and store.path == Path(_private_path()):
+        sb.info("You are looking at **your own uploads**, private to this browser tab.")
+        if sb.button("Back to the shop's data", key="discard_private"):
+            _forget(str(store.path))
+            Path(store.path).mkdir()
+            st.rerun()
+    elif is_demo:
         sb.info("You are looking at the **demo shop**. Upload your own exports on the Data "
                 "page to replace it.")
     st.session_state["filters"] = filters
@@ -191,6 +282,46 @@ def metric(name: str, filters: kpilib.Filters | None = None, spark_by: str | Non
     if last_year:
         ly = change(now, value(name, f.last_year()), k.unit)
         box.caption(f"vs last year: {ly or '–'}")
+    p = pacing(f).get(name)
+    if p is not None:
+        box.caption(target_caption(p))
+
+
+@st.cache_data(show_spinner=False)
+def _pacing(path: str, version: str, filters: kpilib.Filters) -> list[targets.Pace]:
+    last = _span(path, version)[1]
+    return targets.month_pacing(_connection(path, version),
+                                targets.from_settings(kpilib.Store(path).settings), filters, last)
+
+
+def pacing(filters: kpilib.Filters | None = None) -> dict[str, targets.Pace]:
+    """Month-to-date pacing of every KPI with a target for the month the filters end in."""
+    store, _ = active_store()
+    return {p.kpi: p for p in _pacing(str(store.path), store.fingerprint,
+                                      filters or current_filters())}
+
+
+def goals() -> list[targets.Target]:
+    return targets.from_settings(active_store()[0].settings)
+
+
+def pace_text(p: targets.Pace, colour: bool = True) -> str:
+    """"on pace for €460k (92 %)": where the month is heading against its target."""
+    unit = kpilib.get(p.kpi).unit
+    if p.ratio is None:
+        return "no pace yet"
+    word = ("final" if p.days == p.days_in_month else
+            "on pace for" if targets.KINDS[p.kpi] == "sum" else "so far")
+    ratio = f"({p.ratio * 100:.0f} % of target)"
+    if colour:
+        ratio = f":{'red' if p.behind else 'green'}[{ratio}]"
+    return f"{word} {fmt(p.forecast, unit, compact=True)} {ratio}"
+
+
+def target_caption(p: targets.Pace) -> str:
+    month = date.fromisoformat(p.month + "-01")
+    return (f"{month:%b} target {fmt(p.target, kpilib.get(p.kpi).unit, compact=True)} · "
+            f"{pace_text(p)}")
 
 
 def significance(row) -> str:
@@ -268,6 +399,7 @@ def tick_format(unit: str) -> dict:
 
 
 def chart(fig, key: str):
+    formatting.plain_figure(fig)
     fig.update_layout(margin=dict(l=10, r=10, t=40, b=10), legend_title_text="",
                       hovermode="x unified")
     st.plotly_chart(fig, key=key, width="stretch",
@@ -324,7 +456,8 @@ def grain(key: str) -> str:
 def header(title: str, caption: str | None = None):
     f = current_filters()
     st.title(title)
-    where = ", ".join(map(channel_label, f.channels)) if f.channels else "all channels"
+    where = (", ".join(formatting.md_plain(channel_label(c)) for c in f.channels)
+             if f.channels else "all channels")
     st.caption(f"{fmt_range(f.start, f.end)} · {where}" + (f" · {caption}" if caption else ""))
 
 

@@ -6,16 +6,18 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from kpilib import Store
 from kpilib.channels import CHANNELS
 from kpilib.ingest import IngestError, diff_line, ingest, preview
 from kpilib.schema import TABLES, template_csv
-from kpilib.settings import store_path
+from kpilib.formatting import md_plain
 
 st.title("Data")
 store, is_demo = ui.active_store()
-target = Store(store_path())
-if is_demo:
+target = ui.upload_store()
+if ui.shared_mode():
+    st.info("This is a shared link: the shop's data is read-only. Files you upload here are "
+            "checked and shown to you only, in this browser tab, and deleted when you close it.")
+elif is_demo:
     st.info("The dashboard shows the **demo shop** until you upload your own exports below. "
             "Your first upload starts your own store; the demo is then no longer shown.")
 
@@ -63,7 +65,7 @@ def mapping_editor(err: IngestError):
         tables = preview(p, up.name)
     info = next((t for t in tables if t["name"] == err.file), tables[0])
     with st.container(border=True):
-        st.markdown(f"**Map the columns of {info['name']}**")
+        st.markdown(f"**Map the columns of {md_plain(info['name'])}**")
         st.dataframe(info["sample"], hide_index=True, width="stretch")
         table = st.selectbox("This file holds", list(TABLES), key=f"map_table_{info['name']}",
                              format_func=lambda t: f"{t} — {TABLES[t].description}")
@@ -96,26 +98,26 @@ if files:
     except IngestError as e:
         error = e
     if error:
-        st.error(f"Nothing can be stored yet. {error}")
+        st.error(f"Nothing can be stored yet. {md_plain(error, 2000)}")
         if error.unrecognised:
             mapping_editor(error)
     else:
         st.markdown("**What was understood**")
         for f in report.files:
             with st.container(border=True):
-                (st.info if f.unchanged else st.success)(f.summary())
+                (st.info if f.unchanged else st.success)(md_plain(f.summary(), 2000))
                 if f.mapping:
                     with st.expander("Columns used"):
                         st.dataframe(pd.DataFrame({"column in the file": f.mapping.values(),
                                                    "read as": f.mapping.keys()}),
                                      hide_index=True)
                 if f.rejected:
-                    st.warning(f"{f.rejected:,} rows rejected: " + "; ".join(f.rejections))
+                    st.warning(md_plain(f"{f.rejected:,} rows rejected: " + "; ".join(f.rejections), 2000))
                     st.download_button("Download the rejected rows (CSV)", f.rejected_csv,
                                        file_name=f"rejected_{Path(f.name).stem}.csv",
                                        mime="text/csv", key=f"rejected_{f.name}")
         for w in report.warnings:
-            st.warning(w)
+            st.warning(md_plain(w, 2000))
         if report.diff:
             st.markdown("**Changes against what is stored**")
             st.dataframe(pd.DataFrame({"change": [diff_line(d) for d in report.diff]}),
@@ -125,7 +127,7 @@ if files:
                 try:
                     done = run(dry_run=False, progress=lambda x, t: bar.progress(x, text=t))
                 except IngestError as e:
-                    st.error(f"Nothing was stored. {e}")
+                    st.error(f"Nothing was stored. {md_plain(e, 2000)}")
                 else:
                     st.session_state["upload_round"] = n + 1
                     st.session_state["mappings"], st.session_state["save_mappings"] = {}, {}
@@ -169,7 +171,7 @@ if not target.is_empty() or target.manifest["ingests"]:
         last = target.manifest["ingests"][-1] if target.manifest["ingests"] else None
         st.markdown("**Undo the last upload**")
         if last:
-            st.caption(f"{last.get('action') or ', '.join(sorted({s['name'] for s in last['sources']}))}"
+            st.caption(f"{md_plain(last.get('action') or ', '.join(sorted({s['name'] for s in last['sources']})))}"
                        f" ({last['at'][:16].replace('T', ' ')}): every month it changed goes "
                        "back to what it was.")
             if st.button("Undo", key="undo"):

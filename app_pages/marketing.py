@@ -7,28 +7,31 @@ import streamlit as st
 import ui
 from kpilib.channels import CHANNELS
 from kpilib.marketing import payback_months
+from kpilib.formatting import md_plain
 
 f = ui.require_filters()
 ui.header("Marketing ROI", "revenue is attributed to the channel recorded on each order")
 store, _ = ui.active_store()
+READ_ONLY = "The shop's settings are read-only on the shared link."
 
 unmatched = ui.kpi("unmatched_spend")
 if not unmatched.empty:
     with st.container(border=True):
         st.warning("Some spend is on channels that no order has, so their ROAS reads 0: "
-                   + ", ".join(f"{c} ({ui.fmt_money(s)})" for c, s in
+                   + ", ".join(f"{md_plain(c)} ({ui.fmt_money(s)})" for c, s in
                                zip(unmatched["channel"], unmatched["spend"]))
                    + ". Map each to the channel your orders use:")
         mapping = dict(store.settings.get("channel_map", {}))
         cols = st.columns(min(len(unmatched), 4))
         for i, channel in enumerate(unmatched["channel"]):
-            target = cols[i % len(cols)].selectbox(channel, [None, *CHANNELS],
+            target = cols[i % len(cols)].selectbox(md_plain(channel), [None, *CHANNELS],
                                                    key=f"map_spend_{channel}",
                                                    format_func=lambda c: "choose…" if c is None
                                                    else ui.channel_label(c))
             if target:
                 mapping[channel] = target
-        if st.button("Save the channel mapping", key="save_channel_map"):
+        if st.button("Save the channel mapping", key="save_channel_map",
+                     disabled=not ui.can_change(), help=None if ui.can_change() else READ_ONLY):
             store.update_settings({"channel_map": mapping})
             st.rerun()
 
@@ -46,8 +49,9 @@ if roas.empty:
 
 target = st.number_input("ROAS target", min_value=0.0, step=0.5, key="roas_target",
                          value=float(store.settings.get("roas_target", 2.0)),
-                         help="Channels under it are highlighted. Saved with the shop's settings.")
-if target != store.settings.get("roas_target", 2.0):
+                         help="Channels under it are highlighted. Saved with the shop's settings.",
+                         disabled=not ui.can_change())
+if target != store.settings.get("roas_target", 2.0) and ui.can_change():
     store.update_settings({"roas_target": target})
 
 

@@ -4,12 +4,16 @@ from zoneinfo import available_timezones
 import pandas as pd
 import streamlit as st
 
+import kpilib
 import ui
+from kpilib import targets
 from kpilib.channels import CHANNELS
 
 st.title("Settings")
 store, is_demo = ui.active_store()
-if is_demo:
+if not ui.can_change():
+    st.info("This is a shared link: the shop's settings are shown read-only.")
+elif is_demo:
     st.info("These settings belong to the demo shop until you upload your own data.")
 s = store.settings
 CURRENCIES = ["EUR", "USD", "GBP", "CHF", "CAD", "AUD", "JPY", "SEK", "DKK", "NOK", "PLN", "BRL"]
@@ -41,9 +45,47 @@ with st.form("settings"):
             "from": st.column_config.TextColumn("Channel in the spend export", required=True),
             "to": st.column_config.SelectboxColumn("Channel on orders", options=list(CHANNELS),
                                                    required=True)})
-    if st.form_submit_button("Save", type="primary"):
+    st.markdown("**Monthly targets** — for the whole shop, or for one channel. The Overview "
+                "shows each KPI's month-to-date pace against its target (weighted by the shop's "
+                "weekday pattern) and lists the KPIs behind it.")
+    # Rates are typed in percent (2.5), and kept as the fraction every KPI uses (0.025).
+    PERCENT = {n for n in targets.KINDS if kpilib.get(n).unit == "ratio"}
+    ALL = "all"   # the editor's word for "the whole shop" (None in the settings)
+    saved = pd.DataFrame([{**t, "channel": t["channel"] or ALL,
+                           "value": t["value"] * (100 if t["kpi"] in PERCENT else 1)}
+                          for t in s.get("targets", [])],
+                         columns=["kpi", "month", "channel", "value"])
+    goals = st.data_editor(
+        saved.astype({"kpi": "string", "month": "string", "channel": "string",
+                      "value": "float64"}),
+        num_rows="dynamic", width="stretch", key="set_targets", column_config={
+            "kpi": st.column_config.SelectboxColumn(
+                "KPI", options=list(targets.KINDS), required=True,
+                format_func=lambda n: kpilib.get(n).label),
+            "month": st.column_config.TextColumn(
+                "Month", required=True, validate=r"^\d{4}-(0[1-9]|1[0-2])$",
+                default=f"{ui.data_end():%Y-%m}" if st.session_state.get("filters") else None,
+                help="YYYY-MM, e.g. 2026-11"),
+            "channel": st.column_config.SelectboxColumn(
+                "Channel", options=[ALL, *CHANNELS], default=ALL,
+                format_func=lambda c: "All channels" if c == ALL else ui.channel_label(c)),
+            "value": st.column_config.NumberColumn("Target", min_value=0, required=True,
+                                                   format="localized",
+                                                   help="Money in the reporting currency, "
+                                                        "rates in % (2.5 means 2.5 %)")})
+    if st.form_submit_button("Save", type="primary", disabled=not ui.can_change()):
         rows = mapping.dropna()
+        try:
+            rows_in = goals.astype(object).where(goals.notna(), None).to_dict("records")
+            goals = targets.parse([{**r, "channel": None if r["channel"] == ALL else r["channel"],
+                                    "value": r["value"] / 100 if r["kpi"] in PERCENT and
+                                    isinstance(r["value"], float) else r["value"]}
+                                   for r in rows_in])
+        except ValueError as e:
+            st.error(f"Targets not saved: {e}. Nothing was changed.")
+            st.stop()
         store.update_settings({
+            "targets": targets.to_settings(goals),
             "timezone": tz, "currency": currency, "return_window_days": int(window),
             "roas_target": float(target),
             "channel_map": {str(a).strip().lower(): b for a, b in zip(rows["from"], rows["to"])

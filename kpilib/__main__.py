@@ -8,7 +8,7 @@ import math
 import sys
 from datetime import date, timedelta
 
-from . import KPIS, Filters, Store, get, run
+from . import KPIS, Filters, Store, get, run, targets
 from .ingest import IngestError, ingest
 from .periods import data_span
 from .schema import TABLES
@@ -163,7 +163,8 @@ def _report(args) -> int:
     from .report import build
 
     store = Store(store_path(args.store))
-    html = build(store.connect(), args.month, currency=store.settings["currency"])
+    html = build(store.connect(), args.month, currency=store.settings["currency"],
+                 goals=targets.from_settings(store.settings))
     Path(args.out).write_text(html, encoding="utf-8")
     print(f"report for {args.month} written to {args.out} ({len(html) // 1024:,} KB)")
     return 0

@@ -41,3 +41,61 @@ def change(current: float | None, previous: float | None, unit: str) -> str | No
     if previous == 0:
         return None
     return f"{(current - previous) / abs(previous):+.1%}".replace("%", " %")
+
+
+# Plotly reads a subset of HTML in every label (<b>, <br>, <a href>, <span style>): text from
+# the data is escaped so a product called <b>x</b> or <a href=…> shows exactly as it is named.
+LABEL_MAX = 80
+
+
+def plain(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _labels(values):
+    if values is None or not any(isinstance(v, str) for v in values):
+        return values
+    out = [plain(v) if isinstance(v, str) else v for v in values]
+    short = [v[:LABEL_MAX] + "…" if isinstance(v, str) and len(v) > LABEL_MAX + 1 else v
+             for v in out]
+    # Shortened only while every label stays distinct: two long names must stay two bars.
+    return short if len(set(map(str, short))) == len(set(map(str, out))) else out
+
+
+def plain_figure(fig):
+    """Escape (and shorten beyond 80 characters) the data's text in a Plotly figure: category
+    values, trace names, pie labels and the group values Plotly Express writes into hovers."""
+    for trace in fig.data:
+        for attr in ("x", "y", "labels", "text", "ids"):
+            if attr in trace and trace[attr] is not None and not isinstance(trace[attr], str):
+                values = list(trace[attr])
+                fixed = _labels(values)
+                if fixed is not values:
+                    trace[attr] = fixed
+        name = trace["name"] if "name" in trace else None
+        if isinstance(name, str) and plain(name) != name or \
+                isinstance(name, str) and len(name) > LABEL_MAX + 1:
+            short = _labels([name])[0]
+            if trace["hovertemplate"]:
+                trace["hovertemplate"] = trace["hovertemplate"].replace(name, short)
+            trace["name"] = short
+            if "legendgroup" in trace and trace["legendgroup"] == name:
+                trace["legendgroup"] = short
+    for axis in ("xaxis", "yaxis"):
+        order = fig.layout[axis].categoryarray
+        if order is not None:
+            fig.layout[axis].categoryarray = _labels(list(order))
+    return fig
+
+
+def md_plain(text: object, limit: int = 200) -> str:
+    """Text from the data made safe to put inside Markdown (Streamlit's captions, warnings,
+    widget labels): every punctuation mark is backslash-escaped so `*`, `[link](…)`, `<b>`,
+    `:red[…]` or `$…$` print as typed, and very long names are shortened."""
+    s = " ".join(str(text).split())
+    if len(s) > limit:
+        s = s[:limit] + "…"
+    return "".join("\\" + c if c in _MD_PUNCT else c for c in s)
+
+
+_MD_PUNCT = set("\\`*_{}[]()#+-.!|<>~:$=&\"'/%^@")

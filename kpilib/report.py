@@ -10,7 +10,7 @@ from datetime import date, timedelta
 import duckdb
 import plotly.graph_objects as go
 
-from . import formatting
+from . import formatting, targets
 from .filters import Filters
 from .formatting import fmt
 from .kpi import run
@@ -41,7 +41,8 @@ def change(now: float | None, before: float | None, unit: str) -> str:
 
 
 def build(con: duckdb.DuckDBPyConnection, month: str, shop: str = "Shop",
-          currency: str = "EUR") -> str:
+          currency: str = "EUR", goals: list[targets.Target] = ()) -> str:
+    """The report for ``month``; ``goals`` (the store's targets) add each card's target."""
     f = month_filters(month)
     prev, ly = f.previous_period(), f.last_year()
     e = html.escape
@@ -53,7 +54,8 @@ def build(con: duckdb.DuckDBPyConnection, month: str, shop: str = "Shop",
             f'<div class="card"><div class="label">{e(k.label)}</div>'
             f'<div class="value" data-kpi="{name}">{e(fmt(now, k.unit, currency))}</div>'
             f'<div class="delta">vs previous period {e(change(now, _value(con, name, prev), k.unit))}'
-            f' · vs last year {e(change(now, _value(con, name, ly), k.unit))}</div></div>')
+            f' · vs last year {e(change(now, _value(con, name, ly), k.unit))}</div>'
+            f'{_target(con, name, goals, f, currency)}</div>')
     daily = run(con, get("net_sales"), f, "day")
     trend = go.Figure(go.Scatter(x=daily["period"], y=daily["value"], mode="lines+markers"))
     trend.update_layout(title="Net sales by day", height=320, margin=dict(l=40, r=20, t=50, b=30))
@@ -62,6 +64,7 @@ def build(con: duckdb.DuckDBPyConnection, month: str, shop: str = "Shop",
                          for c, g in by_ch.groupby("channel")])
     traffic.update_layout(title="Sessions by channel", height=320,
                           margin=dict(l=40, r=20, t=50, b=30))
+    formatting.plain_figure(traffic)
     charts = trend.to_html(full_html=False, include_plotlyjs="inline") + \
         traffic.to_html(full_html=False, include_plotlyjs=False)
 
@@ -104,6 +107,15 @@ and with last year ({ly.start:%d %b} – {ly.end:%d %b %Y}, same weekdays).</p>
 <h2>Comments</h2><div class="comments" contenteditable="true">Write the month's comments
 here before printing or saving.</div>
 </body></html>"""
+
+
+def _target(con, name: str, goals, f: Filters, currency: str) -> str:
+    p = targets.pace(con, name, list(goals), f, f.end) if name in targets.KINDS else None
+    if p is None or p.ratio is None:
+        return ""
+    unit = get(name).unit
+    return (f'<div class="delta target" data-kpi="{name}">target '
+            f'{html.escape(fmt(p.target, unit, currency))}: {p.ratio * 100:.0f} %</div>')
 
 
 def _none(v):

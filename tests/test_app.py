@@ -1,4 +1,5 @@
 """Every page runs on a real store through AppTest; the shared filters drive the numbers."""
+import re
 from datetime import date
 from pathlib import Path
 
@@ -16,6 +17,11 @@ def start(store, monkeypatch) -> AppTest:
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     return at
+
+
+def shown(element) -> str:
+    """An element's text as the reader sees it: Markdown escapes removed."""
+    return re.sub(r"\\(.)", r"\1", element.value)
 
 
 def cards(at) -> dict:
@@ -97,7 +103,7 @@ def test_data_page_check_then_confirm(tmp_path, monkeypatch, demo_store):
     tiny = Path(__file__).parent / "data" / "tiny"
     upload(at, tiny / "orders.csv", tiny / "refunds.csv")
     assert not at.exception, [e.value for e in at.exception]
-    assert any("orders.csv: 8 rows of orders" in s.value for s in at.success)
+    assert any("orders.csv: 8 rows of orders" in shown(s) for s in at.success)
     changes = next(d.value["change"].tolist() for d in at.dataframe if "change" in d.value)
     assert "2025-02 orders: 0 → 6 rows, sales (gross − discounts) +292.00" in changes
     assert Store(tmp_path / "mine").is_empty()          # nothing written before confirming
@@ -114,18 +120,18 @@ def test_data_page_bad_file_and_mapping_editor(tmp_path, monkeypatch, demo_store
     at.switch_page("app_pages/data.py").run()
     bad = Path(__file__).parent / "data" / "bad"
     upload(at, bad / "negative_sessions.csv")
-    assert "negative_sessions.csv: column 'sessions': cannot be negative" in at.error[0].value
+    assert "negative_sessions.csv: column 'sessions': cannot be negative" in shown(at.error[0])
     f = tmp_path / "till.csv"
     f.write_text("Beleg,Datum,Zustand,Brutto,Rabatt\nK1,2025-02-01,paid,10.00,0\n")
     upload(at, f)
-    assert "could not tell which table" in at.error[0].value
+    assert "could not tell which table" in shown(at.error[0])
     at.selectbox(key="map_table_till.csv").set_value("orders").run()
     for col, header in {"order_id": "Beleg", "ordered_at": "Datum", "status": "Zustand",
                         "gross_sales": "Brutto", "discounts": "Rabatt"}.items():
         at.selectbox(key=f"map_till.csv_orders_{col}").set_value(header).run()
     at.button(key="map_go_till.csv").click().run()
     assert not at.error, [e.value for e in at.error]
-    assert any("till.csv: 1 rows of orders" in s.value for s in at.success)
+    assert any("till.csv: 1 rows of orders" in shown(s) for s in at.success)
 
 
 def test_funnel_page_compare_modes(tiny_store, monkeypatch):
@@ -262,3 +268,95 @@ def test_overview_offers_the_monthly_report(tiny_store, monkeypatch):
     assert at.selectbox(key="report_month").options[:2] == ["2025-02", "2025-01"]
     labels = [b.proto.label for b in at.get("download_button")]
     assert "Download the report (HTML)" in labels
+
+
+def test_overview_paces_targets_and_settings_keep_them(store_copy, monkeypatch):
+    store_copy.update_settings({"targets": [
+        {"kpi": "net_sales", "month": "2025-02", "channel": None, "value": 1000.0},
+        {"kpi": "conversion_rate", "month": "2025-02", "channel": None, "value": 0.02}]})
+    at = start(store_copy, monkeypatch)
+    at.sidebar.selectbox(key="period").set_value("Last month").run()   # February 2025, complete
+    captions = [c.value for c in at.caption if "target" in c.value]
+    # February is over: net sales 262 of 1,000 (26 %), conversion 8 / 390 = 2.05 % of 2 % (103 %).
+    assert "Feb target €1,000 · final €262.00 :red[(26 % of target)]" in captions
+    assert "Feb target 2.00 % · final 2.05 % :green[(103 % of target)]" in captions
+    behind = [m.value for m in at.markdown if "behind its February target" in m.value]
+    assert len(behind) == 1 and "Net sales" in behind[0]
+    assert "sales?period=Custom&dates=2025-02-01&dates=2025-02-28" in behind[0]
+    # The Settings page shows rates in percent and saves them back unchanged.
+    at.switch_page("app_pages/settings.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    shown = at.get("arrow_data_frame")
+    at.button[0].click().run()
+    assert not at.error, [e.value for e in at.error]
+    assert store_copy.settings["targets"] == [
+        {"kpi": "conversion_rate", "month": "2025-02", "channel": None, "value": 0.02},
+        {"kpi": "net_sales", "month": "2025-02", "channel": None, "value": 1000.0}], shown
+
+
+def test_password_gate_shows_nothing_until_signed_in(tiny_store, monkeypatch):
+    monkeypatch.setenv("KPILIB_STORE", str(tiny_store.path))
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.secrets["password"] = "open sesame"
+    at.run()
+    assert not at.metric and not at.sidebar.selectbox and at.text_input(key="sign_in_password")
+    at.text_input(key="sign_in_password").set_value("open sesam")
+    at.button[0].click().run()
+    assert "Wrong password." in at.error[0].value and not at.metric
+    at.text_input(key="sign_in_password").set_value("open sesame")
+    at.button[0].click().run()
+    assert len(at.metric) == 10 and not at.error
+
+
+def test_oidc_sign_in_when_auth_is_configured(tiny_store, monkeypatch):
+    monkeypatch.setenv("KPILIB_STORE", str(tiny_store.path))
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.secrets["auth"] = {"redirect_uri": "http://localhost:8501/oauth2callback",
+                          "cookie_secret": "not-a-secret",
+                          "google": {"client_id": "x", "client_secret": "y",
+                                     "server_metadata_url": "https://example.invalid/.well-known"}}
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.metric and [b.label for b in at.button] == ["Sign in with Google"]
+
+
+def test_open_without_secrets(tiny_store, monkeypatch):
+    at = start(tiny_store, monkeypatch)
+    assert len(at.metric) == 10 and not at.text_input
+
+
+def test_shared_mode_reads_the_shop_and_keeps_uploads_private(tmp_path, store_copy,
+                                                               monkeypatch):
+    monkeypatch.setenv("KPILIB_SHARED", "1")
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    import tempfile
+    monkeypatch.setattr(tempfile, "tempdir", None)        # TMPDIR is read again
+    version = store_copy.version
+    at = start(store_copy, monkeypatch)
+    at.switch_page("app_pages/settings.py").run()
+    assert "read-only" in at.info[0].value and at.button[0].disabled
+    at.sidebar.selectbox(key="period").set_value("Last month").run()
+    at.switch_page("app_pages/marketing.py").run()
+    assert at.number_input(key="roas_target").disabled
+    at.switch_page("app_pages/data.py").run()
+    f = tmp_path / "mine.csv"
+    f.write_text("order_id,ordered_at,customer_id,channel,status,currency,gross_sales,discounts\n"
+                 "m1,2025-06-01 10:00:00,c1,email,paid,EUR,111,0\n")
+    upload(at, f)
+    at.button(key="confirm").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert store_copy.version == version
+    private = list(tmp_path.glob("kpilib-session-*"))
+    assert len(private) == 1 and (private[0] / "manifest.json").exists()
+    at.switch_page("app_pages/overview.py").run()
+    # "Last month" of a store that starts in June is May: empty, not an error.
+    assert cards(at)["Net sales"] == "€0.00" and not at.exception
+    at.sidebar.selectbox(key="period").set_value("Last 30 days").run()
+    assert cards(at)["Net sales"] == "€111.00"
+    assert "your own uploads" in at.sidebar.info[0].value
+    # Settings of one's own uploads can be changed; the shop's are untouched.
+    at.switch_page("app_pages/settings.py").run()
+    assert not at.button[0].disabled
+    at.sidebar.button(key="discard_private").click().run()
+    at.switch_page("app_pages/overview.py").run()
+    assert cards(at)["Net sales"] != "€111.00" and not at.sidebar.info

@@ -86,3 +86,83 @@ def test_upload_in_the_browser(tmp_path, demo_store, chromium):
         wait_drawn(page, charts=False)
         shot(page, "data_upload_done")
         page.close()
+
+
+def other_shop(folder: Path) -> Path:
+    """A viewer's own export: three orders of €111 in June 2025."""
+    f = folder / "my_orders.csv"
+    f.write_text("order_id,ordered_at,customer_id,channel,status,currency,gross_sales,discounts\n"
+                 + "".join(f"m{i},2025-06-0{i} 10:00:00,c{i},email,paid,EUR,111,0\n"
+                           for i in (1, 2, 3)))
+    return f
+
+
+def test_shared_link_keeps_each_sessions_uploads_private(tmp_path, tiny_store, chromium):
+    """Two browsers on one shared link: A's upload is A's alone, the shop's store is not
+    touched, and A's private store is deleted when A goes away."""
+    from playwright.sync_api import expect
+
+    sessions = tmp_path / "sessions"
+    sessions.mkdir()
+    version = tiny_store.version
+    env = {"KPILIB_SHARED": "1", "TMPDIR": str(sessions)}
+    with app_server(tiny_store.path, env) as url:
+        a, b = chromium.new_context(), chromium.new_context()
+        page_a, page_b = a.new_page(), b.new_page()
+        page_b.goto(url)
+        wait_drawn(page_b)
+        shop_sales = card(page_b, "Net sales")
+
+        page_a.goto(f"{url}/data")
+        wait_drawn(page_a, charts=False)
+        expect(page_a.get_by_text("This is a shared link")).to_be_visible()
+        page_a.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(
+            str(other_shop(tmp_path)))
+        page_a.get_by_role("button", name="Add to the store").click(timeout=60_000)
+        expect(page_a.get_by_text("Stored.")).to_be_visible(timeout=60_000)
+        page_a.get_by_role("link", name="Overview", exact=True).click()
+        wait_drawn(page_a)
+        expect(page_a.get_by_text("your own uploads")).to_be_visible()
+        assert card(page_a, "Net sales") == "€333.00" and card(page_a, "Orders") == "3"
+        shot(page_a, "shared_private_upload")
+
+        page_b.reload()
+        wait_drawn(page_b)
+        assert card(page_b, "Net sales") == shop_sales != "€333.00"
+        assert page_b.get_by_text("your own uploads").count() == 0
+        assert tiny_store.version == version            # the shop's store is read-only
+        private = list(sessions.glob("kpilib-session-*/manifest.json"))
+        assert len(private) == 1, private               # B uploaded nothing
+
+        a.close()                                       # A closes the tab
+        for _ in range(100):
+            if not private[0].exists():
+                break
+            page_b.wait_for_timeout(200)
+        assert not private[0].exists(), "a closed session's uploads must be deleted"
+        b.close()
+
+
+def test_password_gate(tmp_path, tiny_store, chromium):
+    from playwright.sync_api import expect
+
+    secrets = tmp_path / "secrets.toml"
+    secrets.write_text('password = "open sesame"\n')
+    with app_server(tiny_store.path, args=("--secrets.files", str(secrets))) as url:
+        page = chromium.new_page(viewport={"width": 1400, "height": 900})
+        page.goto(f"{url}/?period=Last+month")
+        box = page.get_by_label("Password", exact=True)
+        expect(box).to_be_visible(timeout=60_000)
+        # Before signing in: no number, no menu, no filter.
+        assert page.locator('[data-testid="stMetric"]').count() == 0
+        assert page.locator('[data-testid="stSidebarNav"]').count() == 0
+        shot(page, "sign_in")
+        box.fill("guess")
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.get_by_text("Wrong password.")).to_be_visible(timeout=30_000)
+        assert page.locator('[data-testid="stMetric"]').count() == 0
+        page.get_by_label("Password", exact=True).fill("open sesame")
+        page.get_by_role("button", name="Sign in").click()
+        wait_drawn(page)
+        assert card(page, "Net sales") == "€262.00"     # February 2025, the link's period
+        page.close()

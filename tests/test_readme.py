@@ -29,3 +29,18 @@ def test_requirements_are_pinned():
 def test_pages_are_not_in_a_folder_named_pages():
     assert not (ROOT / "pages").exists()
     assert "app_pages/" in (ROOT / "app.py").read_text()
+
+
+def test_the_secrets_example_parses_and_holds_no_secret():
+    import tomllib
+
+    text = (ROOT / ".streamlit" / "secrets.toml.example").read_text()
+    example = tomllib.loads(text)
+    assert example["shared"] is True and example["KPILIB_STORE"] == "data/shop"
+    assert example["password"].startswith("replace-")
+    # The commented [auth] block becomes valid TOML once uncommented.
+    block = text[text.index("# [auth]"):].splitlines()
+    auth = tomllib.loads("\n".join(line.removeprefix("# ") for line in block))
+    assert auth["auth"]["google"]["client_id"].startswith("replace-")
+    assert ".streamlit/secrets.toml" in (ROOT / ".gitignore").read_text().splitlines()
+    assert "## Share it: a hosted link" in README and "secrets.toml.example" in README

@@ -46,6 +46,22 @@ def test_report_holds_the_months_numbers(tiny_store):
     assert p.scripts == 0 and "plotly" in html.lower()                # no external script
 
 
+def test_report_shows_targets(store_copy, tmp_path):
+    from kpilib.targets import Target
+
+    html = build(store_copy.connect(), "2025-02", goals=[Target("net_sales", "2025-02", 524),
+                                                        Target("orders", "2025-03", 9)])
+    # February: net sales 262 of a 524 target = 50 %; March's orders target is not February's.
+    assert '<div class="delta target" data-kpi="net_sales">target €524.00: 50 %</div>' in html
+    assert 'data-kpi="orders">target' not in html
+    store_copy.update_settings({"targets": [
+        {"kpi": "net_sales", "month": "2025-02", "channel": None, "value": 524}]})
+    out = tmp_path / "feb.html"
+    subprocess.run([sys.executable, "-m", "kpilib", "report", "--month", "2025-02", "--store",
+                    str(store_copy.path), "--out", str(out)], cwd=ROOT, check=True, timeout=120)
+    assert "target €524.00: 50 %" in out.read_text()
+
+
 def test_hostile_names_are_printed_as_text(tmp_path):
     hostile = '<script>alert(1)</script>'
     (tmp_path / "orders.csv").write_text(

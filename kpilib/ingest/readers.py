@@ -79,6 +79,12 @@ def _to_utf8(path: Path, workdir: Path, encoding: str) -> Path:
     return out
 
 
+# Quotes doubled inside a quoted field ("12"" screen") stand for one quote. DuckDB 2.0's
+# lenient mode (strict_mode=False, needed for ragged exports) keeps them doubled unless the
+# escape character is given.
+RFC4180 = {"quotechar": '"', "escapechar": '"'}
+
+
 def read(con: duckdb.DuckDBPyConnection, path: str | Path, name: str | None = None,
          workdir: Path | None = None) -> list[RawInput]:
     path = Path(path)
@@ -102,7 +108,7 @@ def read(con: duckdb.DuckDBPyConnection, path: str | Path, name: str | None = No
     try:
         try:
             rel = con.read_csv(str(path), header=True, all_varchar=True, skiprows=skip,
-                               strict_mode=False)
+                               strict_mode=False, **RFC4180)
             if len(rel.columns) == 1 and any(d in rel.columns[0] for d in ",;\t"):
                 # The sniffer gave up on the separator because of a short row.
                 raise duckdb.InvalidInputException("ragged rows")
@@ -111,7 +117,8 @@ def read(con: duckdb.DuckDBPyConnection, path: str | Path, name: str | None = No
             # Short rows (a truncated last line) need null padding, which DuckDB's parallel
             # reader cannot combine with quoted line breaks: retry serially.
             rel = con.read_csv(str(path), header=True, all_varchar=True, skiprows=skip,
-                               strict_mode=False, null_padding=True, parallel=False)
+                               strict_mode=False, null_padding=True, parallel=False,
+                               **RFC4180)
             result = _to_text_table(con, rel, name, first_row=skip + 2)
     except duckdb.Error as e:
         raise IngestError(name, f"the file could not be read as a table ({_first_line(e)}). "
