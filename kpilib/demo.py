@@ -68,7 +68,9 @@ def _black_friday(year: int) -> date:
 
 
 def generate(months: int = 18, scale: float = 1.0, seed: int = 7,
-             end: date | None = None) -> DemoShop:
+             end: date | None = None, skus: int = 150, lines: float = 0.6) -> DemoShop:
+    """``scale`` multiplies traffic and orders; ``skus`` is the catalogue size and ``lines``
+    the mean number of extra lines per order (the benchmark's large shop raises all three)."""
     rng = np.random.default_rng(seed)
     end = end or default_end()
     first = end.replace(day=1)
@@ -88,7 +90,7 @@ def generate(months: int = 18, scale: float = 1.0, seed: int = 7,
 
     # --- products --------------------------------------------------------------------------
     cats = list(CATEGORIES)
-    n_skus = 150
+    n_skus = skus
     sku_cat = rng.integers(0, len(cats), n_skus)
     price_c = np.round(np.array([CATEGORIES[cats[c]] for c in sku_cat])
                        * rng.lognormal(0, 0.35, n_skus), 0) * 100 - 10  # e.g. 49.90
@@ -181,7 +183,7 @@ def generate(months: int = 18, scale: float = 1.0, seed: int = 7,
     o["currency"] = "EUR"
 
     # --- order lines, with stock: a SKU out of stock is not sold that day -----------------
-    n_lines = 1 + np.minimum(rng.poisson(0.6, n), 4)
+    n_lines = 1 + np.minimum(rng.poisson(lines, n), 4)
     li_order = np.repeat(np.arange(n), n_lines)
     li_sku = rng.choice(n_skus, len(li_order), p=popularity)
     li_qty = 1 + (rng.random(len(li_order)) < 0.15) + (rng.random(len(li_order)) < 0.04)

@@ -72,7 +72,7 @@ BLENDED_CONVERSION = Kpi(
     definition="Valid orders (order export) ÷ sessions (analytics export), labelled 'blended' "
                "because the two come from different tools; no value unless both exports cover "
                "the whole period.",
-    sql=f"""with o as (select {{key}} as key, count(*) as orders from valid_orders {WHERE}
+    sql=f"""with o as (select {{key}} as key, sum(n) as orders from valid_orders {WHERE}
                        group by all),
                  s as (select {{key}} as key, sum(sessions) as sessions from traffic {WHERE}
                        group by all),
@@ -84,7 +84,7 @@ BLENDED_CONVERSION = Kpi(
                    case when (select ok from covered)
                         then coalesce(orders, 0) / nullif(sessions, 0) end as value
             from s left join o using (key)""",
-    by=BY, ratio=True, empty=None)
+    by=BY, ratio=True, empty=None, rollup=True)
 
 KPIS = (PRODUCT_VIEWS, ADD_TO_CARTS, CHECKOUTS, PURCHASES, PRODUCT_VIEW_RATE, ADD_TO_CART_RATE,
         CHECKOUT_RATE, VIEW_TO_CART, CART_TO_CHECKOUT, CHECKOUT_TO_PURCHASE, CART_ABANDONMENT,

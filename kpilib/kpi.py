@@ -50,6 +50,9 @@ class Kpi:
     # A table KPI (cohort matrix, segments, top products) returns its own columns instead of
     # one value per group; ``by`` then adds a grouping column to them.
     table: bool = False
+    # Written with sums only (sum(n), never count(*)) over orders / valid_orders /
+    # valid_refunds: it then reads the daily rollups when the filters allow (rollups.py).
+    rollup: bool = False
 
     def __post_init__(self):
         assert self.unit in UNITS, self.unit
@@ -58,6 +61,7 @@ class Kpi:
         assert set(self.by) <= set(GROUPINGS) - {None}, self.by
         assert not (self.ratio and self.empty is not None), f"{self.name}: a ratio has no empty"
         assert not (self.table and self.ratio), f"{self.name}: a table is not a ratio"
+        assert not (self.rollup and "count(" in self.sql), f"{self.name}: use sum(n)"
 
 
 def period_starts(start: date, end: date, by: str) -> list[date]:
@@ -84,8 +88,18 @@ def _grouping(by: str | tuple[str, ...] | None) -> str:
         f"{'period' if b in PERIODS else b} := {GROUPINGS[b]}" for b in by) + ")"
 
 
+# The dimensions the daily rollups keep: a finer grouping or a product filter needs the rows.
+ROLLUP_BY = ("day", "week", "month", "channel", "device")
+
+
+def uses_rollup(kpi: Kpi, filters: Filters, by=None) -> bool:
+    dims = by if isinstance(by, tuple) else (by,) if by else ()
+    return (kpi.rollup and not filters.categories and not filters.search
+            and all(d in ROLLUP_BY for d in dims))
+
+
 def run(con: duckdb.DuckDBPyConnection, kpi: Kpi, filters: Filters,
-        by: str | tuple[str, str] | None = None) -> pd.DataFrame:
+        by: str | tuple[str, str] | None = None, rollups: bool = True) -> pd.DataFrame:
     """Run ``kpi`` under ``filters``.
 
     Without ``by``: one row (``value``, plus ``numerator``/``denominator`` for ratios).
@@ -101,8 +115,18 @@ def run(con: duckdb.DuckDBPyConnection, kpi: Kpi, filters: Filters,
         raise ValueError(f"split by one period and one other dimension, not {by!r}")
     sql = kpi.sql.replace("{key}", _grouping(by))
     cur = con.cursor()  # one cursor per query: the connection is shared across threads
+    if rollups and uses_rollup(kpi, filters, by):
+        # Unqualified orders / valid_orders / valid_refunds now name the daily aggregates.
+        cur.execute("set search_path = 'rollup,main'")
     try:
-        df = cur.execute(sql, filters.params(sql)).df()
+        cur.execute(sql, filters.params(sql))
+        if kpi.table:
+            df = cur.df()
+        else:
+            # A few rows: plain tuples are much cheaper than a DataFrame round trip, and the
+            # few milliseconds matter on a page that asks for sixty KPIs.
+            names_out = [d[0] for d in cur.description]
+            rows = cur.fetchall()
     finally:
         cur.close()
     if kpi.table:
@@ -110,29 +134,39 @@ def run(con: duckdb.DuckDBPyConnection, kpi: Kpi, filters: Filters,
             df = df.drop(columns="key") if not dims else df.rename(columns={"key": dims[0]})
         return df.reset_index(drop=True)
     cols = ["value", "numerator", "denominator"] if kpi.ratio else ["value"]
-    for c in cols:
-        df[c] = pd.to_numeric(df[c], errors="coerce").astype("float64")
-    if not dims:
-        if df.empty:
-            df = pd.DataFrame([{c: float("nan") for c in cols}])
-        return _fill(kpi, df)[cols].reset_index(drop=True)
+    at = [names_out.index(c) for c in cols]
+    key_at = names_out.index("key")
     names = ["period" if d in PERIODS else d for d in dims]
-    if len(dims) == 1:
-        df = df.rename(columns={"key": names[0]})
-    else:
-        keys = pd.DataFrame(df["key"].tolist(), columns=names, index=df.index)
-        df = pd.concat([keys, df.drop(columns="key")], axis=1)
+    # A pair of dimensions comes back as one struct key {period, channel}.
+    key = (lambda k: (k["period"], k[names[1]])) if len(dims) == 2 else (lambda k: k)
+    found = {key(r[key_at]): [_float(r[i]) for i in at] for r in rows}
+    nothing = [float("nan")] * len(cols)
+    if not dims:
+        values = next(iter(found.values()), nothing)
+        return _frame(kpi, {}, [values], cols)
     period = next((d for d in dims if d in PERIODS), None)
     if period is None:
-        return df[[*names, *cols]].sort_values(names, ignore_index=True)
-    df["period"] = pd.to_datetime(df["period"]).dt.date
-    full = pd.DataFrame({"period": period_starts(filters.start, filters.end, period)})
-    other = [n for n in names if n != "period"]
-    if other:
-        # Every period for every group that appears, so stacked charts have no holes.
-        full = full.merge(df[other].drop_duplicates(), how="cross")
-    df = _fill(kpi, full.merge(df, on=names, how="left"))
-    return df[[*names, *cols]].sort_values([*other, "period"], ignore_index=True)
+        keys = sorted(found, key=lambda k: (k is None, k))
+        return _frame(kpi, {names[0]: keys}, [found[k] for k in keys], cols)
+    periods = period_starts(filters.start, filters.end, period)
+    if len(dims) == 1:
+        return _frame(kpi, {"period": periods}, [found.get(p, nothing) for p in periods], cols)
+    # Every period for every group that appears, so stacked charts have no holes.
+    others = sorted({k[1] for k in found}, key=lambda k: (k is None, k))
+    grid = [(o, p) for o in others for p in periods]
+    return _frame(kpi, {"period": [p for _, p in grid], names[1]: [o for o, _ in grid]},
+                  [found.get((p, o), nothing) for o, p in grid], cols)
+
+
+def _float(v) -> float:
+    return float("nan") if v is None else float(v)
+
+
+def _frame(kpi: Kpi, keys: dict, values: list[list[float]], cols: list[str]) -> pd.DataFrame:
+    data = dict(keys)
+    for i, c in enumerate(cols):
+        data[c] = pd.array([v[i] for v in values], dtype="float64").to_numpy(na_value=float("nan"))
+    return _fill(kpi, pd.DataFrame(data))
 
 
 def _fill(kpi: Kpi, df: pd.DataFrame) -> pd.DataFrame:

@@ -15,6 +15,7 @@ ATTRIBUTED_REVENUE = Kpi(
                "as the order export records it).",
     sql=f"""select {{key}} as key, sum(gross_sales - discounts) as value
             from valid_orders {WHERE} group by all""",
+    rollup=True,
 )
 ROAS = Kpi(
     name="roas", label="ROAS", unit="times",
@@ -29,7 +30,7 @@ ROAS = Kpi(
             select key, sum(coalesce(revenue, 0)) as numerator, sum(spend) as denominator,
                    sum(coalesce(revenue, 0)) / nullif(sum(spend), 0) as value
             from sp left join rev using (key, channel) group by key""",
-    ratio=True, empty=None,
+    ratio=True, empty=None, rollup=True,
 )
 
 MER = Kpi(
@@ -45,7 +46,7 @@ MER = Kpi(
            select key, coalesce(net, 0) as numerator, spend as denominator,
                   coalesce(net, 0) / nullif(spend, 0) as value
            from s left join n using (key)""",
-    by=("day", "week", "month"), ratio=True, empty=None,
+    by=("day", "week", "month"), ratio=True, empty=None, rollup=True,
 )
 MER_INVERSE = Kpi(
     name="mer_inverse", label="Ad spend ÷ net sales", unit="ratio",
@@ -55,7 +56,7 @@ MER_INVERSE = Kpi(
                         "                  coalesce(net, 0) / nullif(spend, 0) as value",
                         "select key, spend as numerator, coalesce(net, 0) as denominator,\n"
                         "                  spend / nullif(net, 0) as value"),
-    by=("day", "week", "month"), ratio=True, empty=None, better="down",
+    by=("day", "week", "month"), ratio=True, empty=None, better="down", rollup=True,
 )
 CAC = Kpi(
     name="cac", label="CAC", unit="money",

@@ -11,7 +11,7 @@ RETURNS = Kpi(
                "counted against the order's channel. Refunds of cancelled orders are left out: "
                "those orders were never counted as sales.",
     sql=f"select {{key}} as key, sum(amount) as value from valid_refunds {WHERE} group by all",
-    better="down",
+    better="down", rollup=True,
 )
 RETURNS_BY_ORDER_DATE = Kpi(
     name="returns_by_order_date", label="Returns (by order date)", unit="money",
@@ -56,9 +56,9 @@ REFUND_REASONS = Kpi(
     definition="Refunds made in the period by the reason the export gives ('not given' when "
                "empty): how many and how much.",
     sql=f"""select {{key}} as key, coalesce(nullif(trim(reason), ''), 'not given') as reason,
-                   count(*) as refunds, sum(amount) as amount
+                   sum(n) as refunds, sum(amount) as amount
             from valid_refunds {WHERE} group by all order by amount desc""",
-    by=("channel",),
+    by=("channel",), rollup=True,
 )
 
 KPIS = (RETURNS, RETURNS_BY_ORDER_DATE, RETURN_RATE_VALUE, RETURN_RATE_ORDERS,

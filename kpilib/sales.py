@@ -6,20 +6,21 @@ WHERE = "where day between $start and $end and in_filter(channel, $channels)"
 ORDERS = Kpi(
     name="orders", label="Orders", unit="count",
     definition="Orders placed in the period, cancelled orders excluded.",
-    sql=f"select {{key}} as key, count(*) as value from valid_orders {WHERE} group by all",
-    by=("day", "week", "month", "channel", "device"),
+    sql=f"select {{key}} as key, sum(n) as value from valid_orders {WHERE} group by all",
+    by=("day", "week", "month", "channel", "device"), rollup=True,
 )
 GROSS_SALES = Kpi(
     name="gross_sales", label="Gross sales", unit="money",
     definition="Value of the products sold (quantity × unit price) before discounts, shipping and "
                "tax, for orders placed in the period; cancelled orders excluded.",
     sql=f"select {{key}} as key, sum(gross_sales) as value from valid_orders {WHERE} group by all",
+    rollup=True,
 )
 DISCOUNTS = Kpi(
     name="discounts", label="Discounts", unit="money",
     definition="Discounts granted on orders placed in the period; cancelled orders excluded.",
     sql=f"select {{key}} as key, sum(discounts) as value from valid_orders {WHERE} group by all",
-    better="down",
+    better="down", rollup=True,
 )
 NET_SALES = Kpi(
     name="net_sales", label="Net sales", unit="money",
@@ -31,30 +32,31 @@ NET_SALES = Kpi(
                 union all
                 select day, channel, -amount from valid_refunds
             ) {WHERE} group by all""",
+    rollup=True,
 )
 AOV = Kpi(
     name="aov", label="Average order value", unit="money",
     definition="(Gross sales − discounts) ÷ orders, cancelled orders excluded (Shopify's "
                "definition since 2023: no shipping, no tax, no later refunds).",
     sql=f"""select {{key}} as key, sum(gross_sales - discounts) as numerator,
-                   count(*) as denominator,
-                   sum(gross_sales - discounts) / nullif(count(*), 0) as value
+                   sum(n) as denominator,
+                   sum(gross_sales - discounts) / nullif(sum(n), 0) as value
             from valid_orders {WHERE} group by all""",
     by=("day", "week", "month", "channel", "device"),
-    ratio=True, empty=None,
+    ratio=True, empty=None, rollup=True,
 )
 
 SHIPPING = Kpi(
     name="shipping", label="Shipping", unit="money",
     definition="Shipping charged on orders placed in the period; cancelled orders excluded.",
     sql=f"select {{key}} as key, sum(shipping) as value from valid_orders {WHERE} group by all",
-    better=None,
+    better=None, rollup=True,
 )
 TAX = Kpi(
     name="tax", label="Tax", unit="money",
     definition="Tax charged on orders placed in the period; cancelled orders excluded.",
     sql=f"select {{key}} as key, sum(tax) as value from valid_orders {WHERE} group by all",
-    better=None,
+    better=None, rollup=True,
 )
 TOTAL_SALES = Kpi(
     name="total_sales", label="Total sales", unit="money",
@@ -65,28 +67,32 @@ TOTAL_SALES = Kpi(
                 union all
                 select day, channel, -amount from valid_refunds
             ) {WHERE} group by all""",
+    rollup=True,
 )
 UNITS_PER_ORDER = Kpi(
     name="units_per_order", label="Units per order", unit="decimal",
     definition="Units in the order lines of valid orders placed in the period ÷ those orders.",
-    sql=f"""with o as (select {{key}} as key, count(*) as orders from valid_orders {WHERE}
+    sql=f"""with o as (select {{key}} as key, sum(n) as orders from valid_orders {WHERE}
                        group by all),
                  u as (select {{key}} as key, sum(quantity) as units from sales_lines {WHERE}
                        group by all)
             select key, coalesce(units, 0) as numerator, orders as denominator,
                    coalesce(units, 0) / nullif(orders, 0) as value
             from o left join u using (key)""",
-    by=("day", "week", "month", "channel", "device"), ratio=True, empty=None,
+    by=("day", "week", "month", "channel", "device"), ratio=True, empty=None, rollup=True,
 )
 CANCELLATION_RATE = Kpi(
     name="cancellation_rate", label="Cancellation rate", unit="ratio",
     definition="Cancelled orders ÷ all orders placed in the period (the only KPI that counts "
                "cancelled orders).",
-    sql=f"""select {{key}} as key, count(*) filter (where status = 'cancelled') as numerator,
-                   count(*) as denominator,
-                   count(*) filter (where status = 'cancelled') / nullif(count(*), 0) as value
+    sql=f"""select {{key}} as key,
+                   coalesce(sum(n) filter (where status = 'cancelled'), 0) as numerator,
+                   sum(n) as denominator,
+                   coalesce(sum(n) filter (where status = 'cancelled'), 0) / nullif(sum(n), 0)
+                       as value
             from orders {WHERE} group by all""",
     by=("day", "week", "month", "channel", "device"), ratio=True, empty=None, better="down",
+    rollup=True,
 )
 FULFILMENT_DAYS = Kpi(
     name="fulfilment_days", label="Fulfilment time", unit="days",
@@ -121,9 +127,9 @@ ORDERS_BY_STATUS = Kpi(
     name="orders_by_status", label="Orders by status", unit="count", table=True,
     definition="Orders placed in the period by their current status (placed, paid, fulfilled, "
                "shipped, delivered, cancelled, refunded, partially refunded).",
-    sql=f"""select {{key}} as key, status, count(*) as orders from orders {WHERE}
+    sql=f"""select {{key}} as key, status, sum(n) as orders from orders {WHERE}
             group by all order by orders desc""",
-    by=("channel",),
+    by=("channel",), rollup=True,
 )
 # Order lines of the period per order and SKU, with discount shares and the refunds spread
 # onto them (refund_lines), whenever the refund was made.

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import duckdb
 
+from .rollups import ROLLUP_VIEWS, ROLLUPS, stale
 from .schema import TABLES
 
 MANIFEST = "manifest.json"
@@ -32,16 +33,22 @@ SETTINGS = "settings.json"
 MAPPINGS = "mappings.json"
 DEFAULT_SETTINGS = {"timezone": "UTC", "currency": "EUR", "return_window_days": 30}
 FORMAT = 1
+# Read into memory when the app connects: small however large the shop (a row per day ×
+# channel × device, per campaign, per SKU, per customer).
+IN_MEMORY = {"traffic", "marketing_spend", "products", "orders_daily", "refunds_daily",
+             "customer_first"}
 UNPARTITIONED = "all"
 
 # Derived views, built from code constants only. `day` is the shop-time calendar day every KPI
 # filters and groups on, whatever the table's own date column is called.
 DERIVED_VIEWS = (
     "create macro in_filter(x, lst) as (len(lst) = 0 or list_contains(lst, x))",
-    "create view orders as select *, cast(ordered_at as date) as day from _orders",
+    # n: the number of rows, 1 here and the count of rows summed in the rollups, so a KPI
+    # written with sum(n) reads either (see rollups.py).
+    "create view orders as select *, cast(ordered_at as date) as day, 1 as n from _orders",
     "create view valid_orders as select * from orders where status <> 'cancelled'",
     "create view order_items as select * from _order_items",
-    "create view refunds as select *, cast(refunded_at as date) as day from _refunds",
+    "create view refunds as select *, cast(refunded_at as date) as day, 1 as n from _refunds",
     "create view traffic as select *, date as day from _traffic",
     "create view inventory as select *, date as day from _inventory",
     "create view products as select * from _products",
@@ -50,19 +57,12 @@ DERIVED_VIEWS = (
        select s.* replace (coalesce(m.to_channel, s.channel) as channel), s.date as day
        from _marketing_spend s left join channel_map m on m.from_channel = s.channel""",
     # First valid order over the whole history: new/returning customers and the acquisition
-    # channel must never be derived from the filtered window.
-    """create view customer_first as
-       select customer_id,
-              arg_min(order_id, (ordered_at, order_id)) as first_order_id,
-              min(ordered_at) as first_ordered_at,
-              cast(min(ordered_at) as date) as first_day,
-              arg_min(channel, (ordered_at, order_id)) as acquisition_channel
-       from valid_orders where customer_id is not null
-       group by customer_id""",
+    # channel must never be derived from the filtered window. (A rollup: see rollups.py.)
+    "customer_first",
     # Refunds count against the order's channel; refunds of cancelled orders are not returns
     # (the order never counted as a sale). A refund whose order is not stored still counts.
     """create view valid_refunds as
-       select r.*, coalesce(o.channel, 'unknown') as channel
+       select r.* exclude (n), coalesce(o.channel, 'unknown') as channel, 1 as n
        from refunds r left join orders o using (order_id)
        where o.status is distinct from 'cancelled'""",
     # Valid orders of identified customers; `channel` is the customer's acquisition channel, so
@@ -73,18 +73,8 @@ DERIVED_VIEWS = (
               o.gross_sales, o.discounts
        from valid_orders o join customer_first f using (customer_id)""",
     # Order lines of valid orders, with each line's share of its order's discount (by line
-    # value), for sales by product and category.
-    """create view sales_lines as
-       select i.order_id, i.line, i.sku,
-              coalesce(i.product_name, p.product_name, i.sku) as product_name,
-              coalesce(i.category, p.category, 'uncategorised') as category,
-              i.quantity, i.quantity * i.unit_price as line_value,
-              o.discounts * (i.quantity * i.unit_price)
-                  / nullif(sum(i.quantity * i.unit_price) over (partition by i.order_id), 0)
-                  as discount_share,
-              o.day, o.channel, o.device, o.customer_id
-       from order_items i join valid_orders o using (order_id)
-       left join products p using (sku)""",
+    # value), for sales by product and category. (A rollup.)
+    "sales_lines",
     # Each refund spread over the lines it concerns: the refunded SKU's lines when the refund
     # names one, else every line of the order, by line value. A refund whose lines are not
     # stored keeps its whole amount (category 'uncategorised'), so totals never change.
@@ -101,15 +91,8 @@ DERIVED_VIEWS = (
               case when base > 0 then amount * line_value / base else amount end as amount
        from m""",
     # One stock level per SKU and day: snapshots (daily, weekly or a single one) carried
-    # forward to the latest snapshot date, so stock-outs are counted on every day.
-    """create view inventory_daily as
-       with b as (select sku, min(date) as first from inventory group by sku),
-            g as (select sku, unnest(generate_series(first, (select max(date) from inventory),
-                                                      interval 1 day))::date as day from b)
-       select g.sku, g.day,
-              last_value(i.on_hand ignore nulls) over (partition by g.sku order by g.day)
-                  as on_hand
-       from g left join inventory i on i.sku = g.sku and i.date = g.day""",
+    # forward to the latest snapshot date, so stock-outs are counted on every day. (A rollup.)
+    "inventory_daily",
     # Every SKU that is stocked, sold or listed, with its name, category, cost and price.
     """create view sku_info as
        select s.sku, coalesce(p.product_name, l.product_name, s.sku) as product_name,
@@ -205,21 +188,50 @@ class Store:
         return {m: p["rows"] for m, p in sorted(self.manifest["tables"].get(table, {}).items())}
 
     def connect(self) -> duckdb.DuckDBPyConnection:
-        """An in-memory DuckDB connection with one view per canonical table."""
+        """An in-memory DuckDB connection with one view per canonical table, the derived views
+        (read from their rollups when the store has them) and the `rollup` schema."""
+        manifest = self.manifest
+        return self._open(self._files(manifest["tables"]),
+                          self._files(manifest.get("rollups", {})), memory=True)
+
+    def _files(self, section: dict, tmp: dict | None = None) -> dict[str, list[str]]:
+        tmp = tmp or {}
+        return {name: [str(tmp.get(p["file"], self.path / p["file"]))
+                       for _, p in sorted(parts.items())] for name, parts in section.items()}
+
+    def _open(self, files: dict[str, list[str]], rollups: dict[str, list[str]] | None = None,
+              memory: bool = False) -> duckdb.DuckDBPyConnection:
+        """``memory``: the small tables and rollups are loaded into DuckDB's memory (tens of
+        MB for a large shop) instead of being read from Parquet by every query."""
         con = duckdb.connect()
         con.execute("set TimeZone = 'UTC'")
-        manifest = self.manifest
+        con.execute("set enable_progress_bar = false")
+
+        def attach(paths: list[str], name: str):
+            # A relation, not SQL text: file paths never have to be quoted into a query.
+            rel = con.read_parquet(paths)
+            if memory and name.lstrip("_") in IN_MEMORY:
+                rel.create(name)
+            else:
+                rel.create_view(name)
+
         for name in TABLES:
-            files = [str(f) for f in self.files(name, manifest)]
-            if files:
-                # A relation, not SQL text: file paths never have to be quoted into a query.
-                con.read_parquet(files).create_view("_" + name)
+            if files.get(name):
+                attach(files[name], "_" + name)
             else:
                 con.execute(f"create view _{name} as {empty_select(name)}")
         con.execute("create table channel_map (from_channel varchar, to_channel varchar)")
         for source, target in self.settings.get("channel_map", {}).items():
             con.execute("insert into channel_map values ($f, $t)", {"f": source, "t": target})
-        for sql in DERIVED_VIEWS:
+        rollups = rollups or {}
+        for sql in DERIVED_VIEWS + ("orders_daily", "refunds_daily"):
+            if sql not in ROLLUPS:
+                con.execute(sql)
+            elif rollups.get(sql):
+                attach(rollups[sql], sql)
+            else:   # not built (yet): computed on every query, the same rows
+                con.execute(f"create view {sql} as {ROLLUPS[sql].sql}")
+        for sql in ROLLUP_VIEWS:
             con.execute(sql)
         return con
 
@@ -260,7 +272,8 @@ class Store:
 
     @staticmethod
     def _referenced(manifest: dict) -> set[str]:
-        files = {p["file"] for parts in manifest["tables"].values() for p in parts.values()}
+        files = {p["file"] for section in ("tables", "rollups")
+                 for parts in manifest.get(section, {}).values() for p in parts.values()}
         for ing in manifest["ingests"]:
             for months in ing["partitions"].values():
                 files.update(v["old"] for v in months.values() if v["old"])
@@ -306,6 +319,8 @@ class Store:
                                      "sources": sorted({*(old or {}).get("sources", []),
                                                         *(s.name for s in sources
                                                           if s.table == table)})}
+            changed = {t: set(ms) for t, ms in record["partitions"].items()}
+            self._stage_rollups(manifest, changed, staging, txn, moves)
             if after_stage:
                 after_stage()
             if settings_update:
@@ -321,6 +336,78 @@ class Store:
             raise
         shutil.rmtree(self.path / ".staging", ignore_errors=True)
         return record
+
+    # --- rollups -----------------------------------------------------------------------------
+    def _commit_rollups(self, manifest: dict, changed: dict[str, set[str]]) -> None:
+        """Rebuild what ``changed`` made stale and commit it with ``manifest``, atomically."""
+        txn = "r" + datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + \
+            uuid.uuid4().hex[:8]
+        staging = self.path / ".staging" / txn
+        moves: list[tuple[Path, Path]] = []
+        try:
+            self._stage_rollups(manifest, changed, staging, txn, moves)
+            for tmp, final in moves:
+                final.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(tmp, final)
+            manifest["version"] += 1
+            self._commit(manifest)
+        except BaseException:
+            self.recover()
+            raise
+        shutil.rmtree(self.path / ".staging", ignore_errors=True)
+
+    def _stage_rollups(self, manifest: dict, changed: dict[str, set[str]], staging: Path,
+                       txn: str, moves: list[tuple[Path, Path]]) -> None:
+        """Write the rollups ``changed`` made stale into ``staging`` and point ``manifest`` at
+        them (the caller moves and commits). A store without rollups gets all of them."""
+        if "rollups" not in manifest:
+            changed = {t: set(parts) for t, parts in manifest["tables"].items()}
+            manifest["rollups"] = {}
+        tmp = {final.relative_to(self.path).as_posix(): t for t, final in moves}
+        tables = manifest["tables"]
+        for name, months in stale(changed).items():
+            rollup = ROLLUPS[name]
+            entry = manifest["rollups"].setdefault(name, {})
+            if months is None:
+                con = self._open(self._files(tables, tmp))
+                entry.clear()
+                con.execute(f"create temp table _rollup as {rollup.sql}")
+                parts = ([UNPARTITIONED] if not rollup.partitioned else
+                         [r[0] for r in con.execute(
+                             "select distinct strftime(day, '%Y-%m') from _rollup "
+                             "where day is not null order by 1").fetchall()])
+                for month in parts:
+                    rel = con.table("_rollup") if month == UNPARTITIONED else \
+                        con.table("_rollup").filter(
+                            duckdb.FunctionExpression("strftime", duckdb.ColumnExpression("day"),
+                                                      duckdb.ConstantExpression("%Y-%m"))
+                            == duckdb.ConstantExpression(month))
+                    self._stage_rollup_part(rel, name, month, entry, staging, txn, moves)
+                con.close()
+                continue
+            for month in sorted(months):
+                # Only that month's files of the partitioned tables: lines and orders of a month
+                # are stored in the same month (lines are dated by their order).
+                con = self._open(self._files(
+                    {t: ({month: parts[month]} if month in parts else {})
+                     if t in rollup.depends and UNPARTITIONED not in parts else parts
+                     for t, parts in tables.items()}, tmp))
+                entry.pop(month, None)
+                self._stage_rollup_part(con.sql(rollup.sql), name, month, entry, staging, txn,
+                                        moves)
+                con.close()
+
+    def _stage_rollup_part(self, rel, name, month, entry, staging, txn, moves) -> None:
+        rel_part = f"rollups/{name}/month={month}/part-{txn}.parquet"
+        out = staging / rel_part
+        out.parent.mkdir(parents=True, exist_ok=True)
+        rel.write_parquet(str(out), compression="zstd")
+        rows = duckdb.read_parquet(str(out)).aggregate("count(*)").fetchall()[0][0]
+        if rows == 0 and month != UNPARTITIONED:
+            out.unlink()
+            return
+        moves.append((out, self.path / rel_part))
+        entry[month] = {"file": rel_part, "rows": rows}
 
     def _months_of(self, con, rel_name: str, date_column: str | None) -> list[str]:
         if date_column is None:
@@ -406,8 +493,7 @@ class Store:
                     manifest["tables"].setdefault(table, {})[month] = change["old_entry"]
                 else:
                     manifest["tables"].get(table, {}).pop(month, None)
-        manifest["version"] += 1
-        self._commit(manifest)
+        self._commit_rollups(manifest, {t: set(ms) for t, ms in record["partitions"].items()})
         self.recover()  # the undone upload's files are no longer referenced
         return record
 
@@ -424,8 +510,7 @@ class Store:
                                                  "old_entry": entry}}}}
         del manifest["tables"][table][month]
         manifest["ingests"].append(record)
-        manifest["version"] += 1
-        self._commit(manifest)
+        self._commit_rollups(manifest, {table: {month}})
         return record
 
     @property

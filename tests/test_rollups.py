@@ -1,0 +1,111 @@
+"""Rollups: built at ingest, rebuilt only where an upload changed something, read when the
+filters allow — and always the same numbers as the rows (helpers.both checks every KPI test)."""
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import pandas as pd
+import pytest
+
+from kpilib import KPIS, Filters, Kpi, Store, get, run
+from kpilib.ingest import ingest
+from kpilib.kpi import uses_rollup
+from kpilib.rollups import ROLLUPS
+
+from helpers import FEB, both
+
+TINY_ORDERS = "order_id,ordered_at,customer_id,channel,status,currency,gross_sales,discounts\n"
+
+
+def test_the_rollups_are_built_and_read(tiny_store, demo_store):
+    assert set(tiny_store.manifest["rollups"]) == set(ROLLUPS)
+    m = demo_store.manifest
+    # The demo shop's orders summed by day, channel, device and status: fewer rows (at 5 %
+    # scale; a large shop's are hundreds of times fewer).
+    assert sum(p["rows"] for p in m["rollups"]["orders_daily"].values()) < \
+        sum(p["rows"] for p in m["tables"]["orders"].values())
+    con = tiny_store.connect()
+    cur = con.cursor()
+    cur.execute("set search_path = 'rollup,main'")
+    assert cur.execute("select count(*) from valid_orders").fetchall()[0][0] == \
+        con.execute("select count(*) from orders_daily where status <> 'cancelled'"
+                    ).fetchall()[0][0]
+    assert cur.execute("select sum(n) from valid_orders").fetchall()[0][0] == 7   # o5 cancelled
+
+
+def test_which_queries_read_the_rollups():
+    orders = get("orders")
+    assert uses_rollup(orders, FEB) and uses_rollup(orders, FEB, ("week", "channel"))
+    assert not uses_rollup(orders, Filters(FEB.start, FEB.end, categories=("Tops",)))
+    assert not uses_rollup(orders, Filters(FEB.start, FEB.end, search="shirt"))
+    assert not uses_rollup(get("customers"), FEB)          # distinct customers need the rows
+    # The rule every rollup KPI follows, enforced where it is declared.
+    with pytest.raises(AssertionError, match="use sum"):
+        Kpi("x", "X", "count", "x", "select {key} as key, count(*) as value from orders",
+            rollup=True)
+
+
+@pytest.mark.parametrize("name", [n for n, k in KPIS.items() if k.rollup])
+def test_rollup_kpis_agree_with_the_rows_on_the_demo_shop(demo_store, name):
+    con = demo_store.connect()
+    for f in (Filters(date(2025, 5, 1), date(2026, 10, 31)),
+              Filters(date(2026, 7, 1), date(2026, 9, 30), ("email",))):
+        for by in (None, *get(name).by):
+            both(con, name, f, by)
+
+
+def test_an_upload_rebuilds_only_the_months_it_changed(store_copy, tmp_path):
+    before = json.loads((store_copy.path / "manifest.json").read_text())["rollups"]
+    f = tmp_path / "march.csv"
+    f.write_text(TINY_ORDERS + "o9,2025-03-20 10:00:00,erin,email,paid,EUR,40,0\n")
+    ingest(store_copy, [f])
+    after = store_copy.manifest["rollups"]
+    # March's daily orders are new files; January's and February's are the same files.
+    assert after["orders_daily"]["2025-03"]["file"] != before["orders_daily"]["2025-03"]["file"]
+    for month in ("2025-01", "2025-02"):
+        assert after["orders_daily"][month] == before["orders_daily"][month]
+    assert after["customer_first"]["all"]["file"] != before["customer_first"]["all"]["file"]
+    # ... and equal to rollups built from scratch.
+    fresh = Store(tmp_path / "fresh")
+    m = store_copy.manifest
+    del m["rollups"]
+    fresh.path.mkdir()
+    for name, parts in m["tables"].items():
+        for p in parts.values():
+            (fresh.path / p["file"]).parent.mkdir(parents=True, exist_ok=True)
+            (fresh.path / p["file"]).write_bytes((store_copy.path / p["file"]).read_bytes())
+    fresh._commit(m)
+    assert "rollups" not in fresh.manifest
+    fresh._commit_rollups(fresh.manifest, {})
+    a, b = store_copy.connect(), fresh.connect()
+    for name in ROLLUPS:
+        pd.testing.assert_frame_equal(a.sql(f"select * from {name} order by all").df(),
+                                      b.sql(f"select * from {name} order by all").df())
+
+
+def test_a_store_without_rollups_still_answers_then_gets_them(store_copy, tmp_path):
+    want = {n: run(store_copy.connect(), get(n), FEB)["value"].iat[0]
+            for n in ("net_sales", "orders", "new_customers", "on_hand")}
+    m = store_copy.manifest
+    del m["rollups"]                       # a store written before rollups existed
+    store_copy._commit(m)
+    store_copy.recover()
+    for n, v in want.items():              # computed views: the same numbers
+        assert both(store_copy.connect(), n, FEB)["value"].iat[0] == v
+    f = tmp_path / "march.csv"
+    f.write_text(TINY_ORDERS + "o9,2025-03-20 10:00:00,erin,email,paid,EUR,40,0\n")
+    ingest(store_copy, [f])
+    # The first write builds every rollup, not just March's.
+    assert set(store_copy.manifest["rollups"]["orders_daily"]) == {"2025-01", "2025-02",
+                                                                   "2025-03"}
+    assert both(store_copy.connect(), "net_sales", FEB)["value"].iat[0] == want["net_sales"]
+
+
+def test_undo_and_delete_rebuild_the_rollups(store_copy):
+    store_copy.delete_month("orders", "2025-02")
+    assert "2025-02" not in store_copy.manifest["rollups"]["orders_daily"]
+    assert both(store_copy.connect(), "orders", FEB)["value"].iat[0] == 0
+    store_copy.undo()
+    # February's valid orders: o2, o3, o4, o6, o7 (o5 is cancelled).
+    assert both(store_copy.connect(), "orders", FEB)["value"].iat[0] == 5
