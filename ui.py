@@ -20,6 +20,7 @@ from kpilib import demo, export, formatting, targets
 from kpilib.channels import CHANNELS
 from kpilib.periods import PRESETS, data_span, preset_range
 from kpilib.settings import demo_store_path, store_path
+from kpilib.store import tables_read
 
 CHANNEL_ORDER = (*CHANNELS, "unknown")
 
@@ -94,14 +95,20 @@ def connection():
 
 
 @st.cache_data(max_entries=2000, show_spinner=False)
-def _kpi(path: str, version: str, name: str, filters: kpilib.Filters, by: str | None):
-    return kpilib.run(_connection(path, version), kpilib.get(name), filters, by)
+def _kpi(path: str, data_version: str, name: str, filters: kpilib.Filters, by: str | None,
+         _version: str):
+    # Keyed by the version of the tables this KPI reads (_version, the whole store's, is not
+    # part of the key): an upload of stock snapshots leaves every cached sales figure valid.
+    return kpilib.run(_connection(path, _version), kpilib.get(name), filters, by)
 
 
 def kpi(name: str, filters: kpilib.Filters | None = None, by: str | None = None) -> pd.DataFrame:
-    """A KPI as a small frame, cached by (store, store version, KPI, filters, grouping)."""
+    """A KPI as a small frame, cached by (store, version of the tables it reads, KPI, filters,
+    grouping)."""
     store, _ = active_store()
-    return _kpi(str(store.path), store.fingerprint, name, filters or current_filters(), by).copy()
+    deps = store.data_version(tables_read(kpilib.get(name).sql))
+    return _kpi(str(store.path), deps, name, filters or current_filters(), by,
+                store.fingerprint).copy()
 
 
 def value(name: str, filters: kpilib.Filters | None = None) -> float | None:

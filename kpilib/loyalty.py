@@ -19,8 +19,10 @@ NEW_CUSTOMERS = Kpi(
     name="new_customers", label="New customers", unit="count",
     definition="Customers whose first valid order ever (whole history, not just the period) was "
                "placed in the period.",
-    sql=f"select key, count(*) filter (where has_first) as value from ({PER_CUSTOMER}) "
-        "group by all",
+    # Each customer's first valid order is one row of customer_first: no need to read orders.
+    sql=f"""select {{key}} as key, count(*) as value
+            from (select first_day as day, acquisition_channel as channel from customer_first)
+            {WHERE} group by all""",
 )
 RETURNING_CUSTOMERS = Kpi(
     name="returning_customers", label="Returning customers", unit="count",

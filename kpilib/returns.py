@@ -18,38 +18,27 @@ RETURNS_BY_ORDER_DATE = Kpi(
     definition="Money refunded on the orders placed in the period, whenever the refund was "
                "made (the cohort view: recent periods still grow while their return window is "
                "open).",
-    sql=f"""select {{key}} as key, sum(amount) as value from (
-                select o.day, o.channel, o.device, coalesce(r.amount, 0) as amount
-                from valid_orders o left join valid_refunds r using (order_id)
-            ) {WHERE} group by all""",
-    better="down",
+    sql=f"select {{key}} as key, sum(refunded) as value from order_returns {WHERE} group by all",
+    better="down", rollup=True,
 )
 RETURN_RATE_VALUE = Kpi(
     name="return_rate_value", label="Return rate (value)", unit="ratio",
     definition="Refunds on the orders placed in the period ÷ their gross sales (by order date).",
-    sql="""with o as (select {key} as key, order_id, gross_sales from valid_orders
-                      where day between $start and $end and in_filter(channel, $channels)),
-                r as (select order_id, sum(amount) as refunded from valid_refunds
-                      group by order_id)
-           select key, coalesce(sum(refunded), 0) as numerator, sum(gross_sales) as denominator,
-                  coalesce(sum(refunded), 0) / nullif(sum(gross_sales), 0) as value
-           from o left join r using (order_id) group by key""",
+    sql=f"""select {{key}} as key, sum(refunded) as numerator, sum(gross_sales) as denominator,
+                   sum(refunded) / nullif(sum(gross_sales), 0) as value
+            from order_returns {WHERE} group by all""",
     by=("day", "week", "month", "channel", "device"), ratio=True, empty=None, better="down",
+    rollup=True,
 )
 RETURN_RATE_ORDERS = Kpi(
     name="return_rate_orders", label="Return rate (orders)", unit="ratio",
     definition="Valid orders placed in the period with at least one refund ÷ valid orders "
                "placed in the period.",
-    sql="""select {key} as key,
-                  count(*) filter (where order_id in (select order_id from valid_refunds))
-                      as numerator,
-                  count(*) as denominator,
-                  count(*) filter (where order_id in (select order_id from valid_refunds))
-                      / nullif(count(*), 0) as value
-           from valid_orders
-           where day between $start and $end and in_filter(channel, $channels)
-           group by all""",
+    sql=f"""select {{key}} as key, sum(refunded_orders) as numerator, sum(n) as denominator,
+                   sum(refunded_orders) / nullif(sum(n), 0) as value
+            from order_returns {WHERE} group by all""",
     by=("day", "week", "month", "channel", "device"), ratio=True, empty=None, better="down",
+    rollup=True,
 )
 REFUND_REASONS = Kpi(
     name="refund_reasons", label="Refund reasons", unit="money", table=True,

@@ -14,8 +14,9 @@ month where the rollup has a day) and committed with the upload that changed the
   result on either; :func:`kpilib.kpi.run` reads the aggregates whenever the filters allow
   (no product category or search, no grouping finer than day × channel × device).
 
-How much is rebuilt after an upload: ``month`` rollups only the months of the changed tables,
-``all`` the whole rollup (small, or depends on the whole history).
+How much is rebuilt after an upload: only the changed months when the change is to the tables
+whose months make the rollup's months (an orders upload → those months of orders_daily), else
+the whole rollup (small, or depending on the whole history: first orders, carried-forward stock).
 """
 from __future__ import annotations
 
@@ -27,7 +28,9 @@ class Rollup:
     name: str
     sql: str                   # over the derived views, computed (never over rollups)
     depends: frozenset[str]    # stored tables whose change makes it stale
-    rebuild: str               # "month": only the months changed; "all": everything
+    # A change to these alone rebuilds only the months changed (their rows of a month make
+    # the rollup's month); a change to any other dependency rebuilds everything.
+    by_month: frozenset[str] = frozenset()
     partitioned: bool = True   # one file per month of `day`
 
 
@@ -62,22 +65,31 @@ INVENTORY_DAILY = """
     from g left join inventory i on i.sku = g.sku and i.date = g.day"""
 
 ORDERS_DAILY = """
+    with r as (select order_id, sum(amount) as refunded from valid_refunds group by order_id)
     select day, channel, device, status, count(*) as n,
            sum(gross_sales) as gross_sales, sum(discounts) as discounts,
-           sum(shipping) as shipping, sum(tax) as tax
-    from orders group by all"""
+           sum(shipping) as shipping, sum(tax) as tax,
+           coalesce(sum(r.refunded), 0) as refunded, count(r.order_id) as refunded_orders
+    from orders left join r using (order_id) group by all"""
+
+# SKU-days by category: stock-outs without reading every SKU's every day.
+STOCK_DAILY = """
+    select d.day, i.category, count(*) as n, count(*) filter (where d.on_hand <= 0) as stockouts
+    from inventory_daily d join sku_info i using (sku) group by all"""
 
 REFUNDS_DAILY = """
     select day, channel, reason, count(*) as n, sum(amount) as amount
     from valid_refunds group by all"""
 
 ROLLUPS = {r.name: r for r in (
-    Rollup("customer_first", CUSTOMER_FIRST, frozenset({"orders"}), "all", partitioned=False),
+    Rollup("customer_first", CUSTOMER_FIRST, frozenset({"orders"}), partitioned=False),
     Rollup("sales_lines", SALES_LINES, frozenset({"orders", "order_items", "products"}),
-           "month"),
-    Rollup("inventory_daily", INVENTORY_DAILY, frozenset({"inventory"}), "all"),
-    Rollup("orders_daily", ORDERS_DAILY, frozenset({"orders"}), "month"),
-    Rollup("refunds_daily", REFUNDS_DAILY, frozenset({"orders", "refunds"}), "all"),
+           frozenset({"orders", "order_items"})),
+    Rollup("inventory_daily", INVENTORY_DAILY, frozenset({"inventory"})),
+    Rollup("orders_daily", ORDERS_DAILY, frozenset({"orders", "refunds"}),
+           frozenset({"orders"})),
+    Rollup("refunds_daily", REFUNDS_DAILY, frozenset({"orders", "refunds"})),
+    Rollup("stock_daily", STOCK_DAILY, frozenset({"inventory", "products", "order_items"})),
 )}
 MATERIALISED = ("customer_first", "sales_lines", "inventory_daily")
 
@@ -87,6 +99,12 @@ ROLLUP_VIEWS = (
     "create view rollup.orders as select * from orders_daily",
     "create view rollup.valid_orders as select * from orders_daily where status <> 'cancelled'",
     "create view rollup.valid_refunds as select * from refunds_daily",
+    """create view rollup.order_returns as
+       select day, channel, device, n, gross_sales, refunded, refunded_orders
+       from orders_daily where status <> 'cancelled'""",
+    # sku and product_name are empty: a SKU search never reads the rollups.
+    """create view rollup.stock_days as select day, category, n, stockouts,
+              null::varchar as sku, null::varchar as product_name from stock_daily""",
 )
 
 
@@ -99,6 +117,6 @@ def stale(changed: dict[str, set[str]]) -> dict[str, set[str] | None]:
         if not touched:
             continue
         months: set[str] = set().union(*(changed[t] for t in touched))
-        # products are one partition ("all"): a rename reaches every month of sales lines.
-        out[r.name] = None if r.rebuild == "all" or "all" in months else months
+        by_month = set(touched) <= r.by_month and "all" not in months
+        out[r.name] = months if by_month else None
     return out

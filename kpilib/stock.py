@@ -116,27 +116,25 @@ LOST_REVENUE = _sum("lost_revenue_stockout", "Revenue lost to stock-outs", "mone
 
 # Stock-outs over time: SKU-days of the carried-forward daily stock.
 _SKU_DAYS = """
-    select {key} as key, count(*) filter (where on_hand <= 0) as numerator,
-           count(*) as denominator,
-           count(*) filter (where on_hand <= 0) / nullif(count(*), 0) as value
-    from (select d.day, d.on_hand, i.category from inventory_daily d
-          join sku_info i using (sku)
-          where in_filter(i.category, $categories)
-            and ($search = '' or contains(lower(i.sku || ' ' || i.product_name), $search)))
-    where day between $start and $end group by all"""
+    select {key} as key, sum(stockouts) as numerator, sum(n) as denominator,
+           sum(stockouts) / nullif(sum(n), 0) as value
+    from stock_days
+    where day between $start and $end and in_filter(category, $categories)
+      and ($search = '' or contains(lower(sku || ' ' || product_name), $search))
+    group by all"""
 STOCKOUT_SKU_DAYS = Kpi(
     name="stockout_sku_days", label="Stock-out SKU-days", unit="count",
     definition="Days × SKUs with nothing (or less than nothing) on hand in the period; between "
                "two snapshots the last one holds.",
-    sql=_SKU_DAYS.replace("count(*) filter (where on_hand <= 0) / nullif(count(*), 0) as value",
-                          "count(*) filter (where on_hand <= 0) as value"),
-    by=("day", "week", "month", "category"), better="down")
+    sql=_SKU_DAYS.replace("sum(stockouts) / nullif(sum(n), 0) as value",
+                          "sum(stockouts) as value"),
+    by=("day", "week", "month", "category"), better="down", rollup=True)
 STOCKOUT_RATE = Kpi(
     name="stockout_rate", label="Stock-out rate", unit="ratio",
     definition="Stock-out SKU-days ÷ all SKU-days in the period (each SKU counted from its "
                "first snapshot).",
     sql=_SKU_DAYS, by=("day", "week", "month", "category"), ratio=True, empty=None,
-    better="down")
+    better="down", rollup=True)
 
 STOCK_BY_SKU = Kpi(
     name="stock_by_sku", label="Stock by SKU", unit="count", table=True,

@@ -36,7 +36,7 @@ FORMAT = 1
 # Read into memory when the app connects: small however large the shop (a row per day ×
 # channel × device, per campaign, per SKU, per customer).
 IN_MEMORY = {"traffic", "marketing_spend", "products", "orders_daily", "refunds_daily",
-             "customer_first"}
+             "customer_first", "stock_daily"}
 UNPARTITIONED = "all"
 
 # Derived views, built from code constants only. `day` is the shop-time calendar day every KPI
@@ -104,7 +104,41 @@ DERIVED_VIEWS = (
        left join (select sku, any_value(product_name) as product_name,
                          any_value(category) as category, max(unit_price) as price
                   from order_items group by sku) l on l.sku = s.sku""",
+    # Each SKU-day with its category and whether it was out of stock (rollup: stock_daily).
+    """create view stock_days as
+       select d.day, i.category, 1 as n, (d.on_hand <= 0)::int as stockouts, i.sku,
+              i.product_name
+       from inventory_daily d join sku_info i using (sku)""",
+    # Each valid order with what was refunded on it, whenever (rollup: orders_daily).
+    """create view order_returns as
+       select o.day, o.channel, o.device, 1 as n, o.gross_sales,
+              coalesce(r.refunded, 0) as refunded, (r.order_id is not null)::int as refunded_orders
+       from valid_orders o
+       left join (select order_id, sum(amount) as refunded from valid_refunds group by order_id) r
+         using (order_id)""",
 )
+
+
+# The stored tables each view reads, for cache keys (Kpi.tables).
+READS = {
+    "orders": {"orders"}, "valid_orders": {"orders"}, "order_items": {"order_items"},
+    "refunds": {"refunds"}, "valid_refunds": {"refunds", "orders"}, "traffic": {"traffic"},
+    "inventory": {"inventory"}, "products": {"products"},
+    "marketing_spend": {"marketing_spend"}, "customer_first": {"orders"},
+    "customer_orders": {"orders"}, "sales_lines": {"order_items", "orders", "products"},
+    "refund_lines": {"refunds", "orders", "order_items", "products"},
+    "inventory_daily": {"inventory"}, "sku_info": {"inventory", "order_items", "products"},
+    "stock_days": {"inventory", "order_items", "products"},
+    "order_returns": {"orders", "refunds"},
+}
+
+
+def tables_read(sql: str) -> frozenset[str]:
+    """The stored tables a query reads, through the views it names."""
+    import re
+
+    names = set(re.findall(r"\b(?:from|join)\s+([a-z_]+)", sql))
+    return frozenset().union(*(READS.get(n, set()) for n in names))
 
 
 # Each table's main measure, for the before/after diff of an upload.
@@ -224,7 +258,7 @@ class Store:
         for source, target in self.settings.get("channel_map", {}).items():
             con.execute("insert into channel_map values ($f, $t)", {"f": source, "t": target})
         rollups = rollups or {}
-        for sql in DERIVED_VIEWS + ("orders_daily", "refunds_daily"):
+        for sql in DERIVED_VIEWS + ("orders_daily", "refunds_daily", "stock_daily"):
             if sql not in ROLLUPS:
                 con.execute(sql)
             elif rollups.get(sql):
@@ -234,6 +268,14 @@ class Store:
         for sql in ROLLUP_VIEWS:
             con.execute(sql)
         return con
+
+    def data_version(self, tables: frozenset[str]) -> str:
+        """Changes only when one of ``tables`` (or a setting) changes: a KPI's cache key, so an
+        upload of stock snapshots keeps every cached sales figure."""
+        parts = self.manifest["tables"]
+        text = json.dumps({t: parts.get(t, {}) for t in sorted(tables)}, sort_keys=True)
+        return hashlib.sha256(text.encode() + self.fingerprint.split("-", 1)[1].encode()
+                              ).hexdigest()[:16]
 
     @property
     def fingerprint(self) -> str:
@@ -390,7 +432,7 @@ class Store:
                 # are stored in the same month (lines are dated by their order).
                 con = self._open(self._files(
                     {t: ({month: parts[month]} if month in parts else {})
-                     if t in rollup.depends and UNPARTITIONED not in parts else parts
+                     if t in rollup.by_month else parts
                      for t, parts in tables.items()}, tmp))
                 entry.pop(month, None)
                 self._stage_rollup_part(con.sql(rollup.sql), name, month, entry, staging, txn,

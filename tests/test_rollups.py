@@ -109,3 +109,23 @@ def test_undo_and_delete_rebuild_the_rollups(store_copy):
     store_copy.undo()
     # February's valid orders: o2, o3, o4, o6, o7 (o5 is cancelled).
     assert both(store_copy.connect(), "orders", FEB)["value"].iat[0] == 5
+
+
+def test_an_upload_changes_the_cache_key_of_the_kpis_that_read_it_only(store_copy, tmp_path):
+    from kpilib.store import tables_read
+
+    def key(name):
+        return store_copy.data_version(tables_read(get(name).sql))
+
+    assert tables_read(get("net_sales").sql) == {"orders", "refunds"}
+    assert tables_read(get("stockout_rate").sql) == {"inventory", "order_items", "products"}
+    before = {n: key(n) for n in ("net_sales", "sessions", "stockout_rate")}
+    f = tmp_path / "inventory.csv"
+    f.write_text("date,sku,on_hand\n2025-03-05,SKU-A,9\n")
+    ingest(store_copy, [f])
+    after = {n: key(n) for n in before}
+    assert after["net_sales"] == before["net_sales"]
+    assert after["sessions"] == before["sessions"]
+    assert after["stockout_rate"] != before["stockout_rate"]
+    store_copy.update_settings({"currency": "GBP"})         # a setting: everything again
+    assert key("sessions") != after["sessions"]
