@@ -65,8 +65,9 @@ CAC = Kpi(
                "filter): all spend ÷ all new customers. No value for a channel without spend.",
     sql=f"""with s as (select {{key}} as key, sum(spend) as spend from marketing_spend {WHERE}
                        group by all),
-                 n as (select {{key}} as key, count(*) as customers from customer_orders {WHERE}
-                       and is_first group by all)
+                 n as (select {{key}} as key, count(*) as customers
+                       from (select first_day as day, acquisition_channel as channel
+                             from customer_first) {WHERE} group by all)
             select key, coalesce(spend, 0) as numerator, coalesce(customers, 0) as denominator,
                    case when spend > 0 then spend / nullif(customers, 0) end as value
             from s full outer join n using (key)""",

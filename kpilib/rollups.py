@@ -3,7 +3,7 @@
 Built at ingest from the stored tables, kept in the store beside them (Parquet, one file per
 month where the rollup has a day) and committed with the upload that changed them.
 
-* **Materialised views** (customer_first, sales_lines, inventory_daily) hold exactly the rows
+* **Materialised views** (customer_first, customer_orders, sales_lines, inventory_daily) hold exactly the rows
   their view would compute; when a store has none yet (written by an older version) the view is
   computed as before. KPIs read them by the view's name: nothing in a KPI changes.
 * **Aggregates** (orders_daily, refunds_daily) hold orders and refunds summed by day, channel,
@@ -42,6 +42,12 @@ CUSTOMER_FIRST = """
            arg_min(channel, (ordered_at, order_id)) as acquisition_channel
     from valid_orders where customer_id is not null
     group by customer_id"""
+
+CUSTOMER_ORDERS = """
+    select o.order_id, o.customer_id, o.ordered_at, o.day, o.channel as order_channel,
+           f.acquisition_channel as channel, o.order_id = f.first_order_id as is_first,
+           o.gross_sales, o.discounts
+    from valid_orders o join customer_first f using (customer_id)"""
 
 SALES_LINES = """
     select i.order_id, i.line, i.sku,
@@ -83,6 +89,7 @@ REFUNDS_DAILY = """
 
 ROLLUPS = {r.name: r for r in (
     Rollup("customer_first", CUSTOMER_FIRST, frozenset({"orders"}), partitioned=False),
+    Rollup("customer_orders", CUSTOMER_ORDERS, frozenset({"orders"})),
     Rollup("sales_lines", SALES_LINES, frozenset({"orders", "order_items", "products"}),
            frozenset({"orders", "order_items"})),
     Rollup("inventory_daily", INVENTORY_DAILY, frozenset({"inventory"})),

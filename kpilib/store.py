@@ -66,12 +66,8 @@ DERIVED_VIEWS = (
        from refunds r left join orders o using (order_id)
        where o.status is distinct from 'cancelled'""",
     # Valid orders of identified customers; `channel` is the customer's acquisition channel, so
-    # the channel filter selects customers by where they came from.
-    """create view customer_orders as
-       select o.order_id, o.customer_id, o.ordered_at, o.day, o.channel as order_channel,
-              f.acquisition_channel as channel, o.order_id = f.first_order_id as is_first,
-              o.gross_sales, o.discounts
-       from valid_orders o join customer_first f using (customer_id)""",
+    # the channel filter selects customers by where they came from. (A rollup.)
+    "customer_orders",
     # Order lines of valid orders, with each line's share of its order's discount (by line
     # value), for sales by product and category. (A rollup.)
     "sales_lines",
