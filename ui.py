@@ -106,9 +106,15 @@ def kpi(name: str, filters: kpilib.Filters | None = None, by: str | None = None)
     """A KPI as a small frame, cached by (store, version of the tables it reads, KPI, filters,
     grouping)."""
     store, _ = active_store()
-    deps = store.data_version(tables_read(kpilib.get(name).sql))
-    return _kpi(str(store.path), deps, name, filters or current_filters(), by,
-                store.fingerprint).copy()
+    version = store.fingerprint
+    deps = _data_version(str(store.path), version, tables_read(kpilib.get(name).sql))
+    return _kpi(str(store.path), deps, name, filters or current_filters(), by, version).copy()
+
+
+@st.cache_data(max_entries=200, show_spinner=False)
+def _data_version(path: str, version: str, tables: frozenset[str]) -> str:
+    # The manifest is read once per store version, not once per KPI on every rerun.
+    return kpilib.Store(path).data_version(tables)
 
 
 def value(name: str, filters: kpilib.Filters | None = None) -> float | None:
