@@ -107,7 +107,8 @@ def kpi(name: str, filters: kpilib.Filters | None = None, by: str | None = None)
     grouping)."""
     store, _ = active_store()
     version = store.fingerprint
-    deps = _data_version(str(store.path), version, tables_read(kpilib.get(name).sql))
+    k = kpilib.get(name)
+    deps = _data_version(str(store.path), version, tables_read(k.sql + k.base))
     return _kpi(str(store.path), deps, name, filters or current_filters(), by, version).copy()
 
 

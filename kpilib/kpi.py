@@ -1,6 +1,8 @@
 """The KPI declaration and the one function that runs a KPI."""
 from __future__ import annotations
 
+import hashlib
+import threading
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -53,15 +55,20 @@ class Kpi:
     # Written with sums only (sum(n), never count(*)) over orders / valid_orders /
     # valid_refunds: it then reads the daily rollups when the filters allow (rollups.py).
     rollup: bool = False
+    # A first step several KPIs share (the stock page's per-SKU figures, the customers of a
+    # period): ``sql`` reads its result as ``base``, computed once per connection, filters and
+    # grouping (see :func:`_base`).
+    base: str = ""
 
     def __post_init__(self):
         assert self.unit in UNITS, self.unit
-        assert "{key}" in self.sql or (self.table and not self.by), \
+        assert "{key}" in self.sql + self.base or (self.table and not self.by), \
             f"{self.name}: sql must group by {{key}}"
         assert set(self.by) <= set(GROUPINGS) - {None}, self.by
         assert not (self.ratio and self.empty is not None), f"{self.name}: a ratio has no empty"
         assert not (self.table and self.ratio), f"{self.name}: a table is not a ratio"
         assert not (self.rollup and "count(" in self.sql), f"{self.name}: use sum(n)"
+        assert not self.base or not self.sql.lstrip().startswith("with"), self.name
 
 
 def period_starts(start: date, end: date, by: str) -> list[date]:
@@ -114,6 +121,9 @@ def run(con: duckdb.DuckDBPyConnection, kpi: Kpi, filters: Filters,
     if len(dims) > 2 or (len(dims) == 2 and sum(d in PERIODS for d in dims) != 1):
         raise ValueError(f"split by one period and one other dimension, not {by!r}")
     sql = kpi.sql.replace("{key}", _grouping(by))
+    if kpi.base:
+        base = _base(con, kpi.base.replace("{key}", _grouping(by)), filters)
+        sql = f"with base as (from {base}) {sql}"
     cur = con.cursor()  # one cursor per query: the connection is shared across threads
     if rollups and uses_rollup(kpi, filters, by):
         # Unqualified orders / valid_orders / valid_refunds now name the daily aggregates.
@@ -156,6 +166,50 @@ def run(con: duckdb.DuckDBPyConnection, kpi: Kpi, filters: Filters,
     grid = [(o, p) for o in others for p in periods]
     return _frame(kpi, {"period": [p for _, p in grid], names[1]: [o for o, _ in grid]},
                   [found.get((p, o), nothing) for o, p in grid], cols)
+
+
+# The shared first steps computed on a connection, newest last (a connection holds one store
+# version, so a table stays right as long as the connection lives).
+KEEP_BASES = 8
+_BASES = threading.Lock()
+
+
+def _base(con: duckdb.DuckDBPyConnection, sql: str, filters: Filters) -> str:
+    """The name of a table holding ``sql`` run under ``filters`` on this connection's
+    database: created on first use, reused by every KPI sharing that step, the oldest dropped
+    beyond :data:`KEEP_BASES`. A page's nine stock KPIs then cost one per-SKU pass, not nine."""
+    params = filters.params(sql)
+    key = hashlib.sha256((sql + repr(sorted(params.items()))).encode()).hexdigest()[:20]
+    name = f"_base_{key}"   # hex digits only: safe as an identifier
+    with _BASES:
+        cur = con.cursor()
+        try:
+            cur.execute("create table if not exists _bases (name varchar, seq bigint)")
+            if not cur.execute("select 1 from _bases where name = $n", {"n": name}).fetchall():
+                cur.execute(f"create table {name} as {sql}", params)
+                cur.execute("insert into _bases select $n, coalesce(max(seq), 0) + 1 from _bases",
+                            {"n": name})
+                old = cur.execute("select name from _bases order by seq desc offset $k",
+                                  {"k": KEEP_BASES}).fetchall()
+                for (stale,) in old:
+                    cur.execute(f"drop table if exists {stale}")
+                    cur.execute("delete from _bases where name = $n", {"n": stale})
+        finally:
+            cur.close()
+    return name
+
+
+def clear_bases(con: duckdb.DuckDBPyConnection) -> None:
+    """Drop every shared step computed on this connection (the benchmark times them)."""
+    with _BASES:
+        cur = con.cursor()
+        try:
+            cur.execute("create table if not exists _bases (name varchar, seq bigint)")
+            for (name,) in cur.execute("select name from _bases").fetchall():
+                cur.execute(f"drop table if exists {name}")
+            cur.execute("delete from _bases")
+        finally:
+            cur.close()
 
 
 def _float(v) -> float:

@@ -5,15 +5,22 @@ from .kpi import Kpi
 
 WHERE = "where day between $start and $end and in_filter(channel, $channels)"
 
-# One row per customer and group: did the customer's orders in the group include their first?
-PER_CUSTOMER = f"""select {{key}} as key, customer_id, bool_or(is_first) as has_first
-                   from customer_orders {WHERE} group by all"""
+# The period's customers per group, counted once for the five KPIs that read them (Kpi.base):
+# all of them, the returning ones (first order ever before the period), those with two or more
+# orders in it, and their orders.
+CUSTOMERS_BASE = f"""
+    select key, count(*) as customers, count(*) filter (where not has_first) as returners,
+           count(*) filter (where orders >= 2) as repeaters, sum(orders) as orders
+    from (select {{key}} as key, customer_no, bool_or(is_first) as has_first,
+                 count(*) as orders
+          from customer_orders {WHERE} group by all)
+    group by key"""
 
 CUSTOMERS = Kpi(
     name="customers", label="Customers", unit="count",
     definition="Distinct identified customers with a valid order in the period (guest orders "
                "excluded). The channel filter selects customers by acquisition channel.",
-    sql=f"select key, count(*) as value from ({PER_CUSTOMER}) group by all",
+    base=CUSTOMERS_BASE, sql="select key, customers as value from base",
 )
 NEW_CUSTOMERS = Kpi(
     name="new_customers", label="New customers", unit="count",
@@ -28,17 +35,16 @@ RETURNING_CUSTOMERS = Kpi(
     name="returning_customers", label="Returning customers", unit="count",
     definition="Customers with a valid order in the period who had ordered before it (Shopify's "
                "'returning customer').",
-    sql=f"select key, count(*) filter (where not has_first) as value from ({PER_CUSTOMER}) "
-        "group by all",
+    base=CUSTOMERS_BASE,
+    sql="select key, returners as value from base",
 )
 RETURNING_CUSTOMER_RATE = Kpi(
     name="returning_customer_rate", label="Returning-customer rate", unit="ratio",
     definition="Returning customers ÷ customers in the period: the share of the period's "
                "customers who had ordered before it (Shopify's definition).",
-    sql=f"""select key, count(*) filter (where not has_first) as numerator,
-                   count(*) as denominator,
-                   count(*) filter (where not has_first) / nullif(count(*), 0) as value
-            from ({PER_CUSTOMER}) group by all""",
+    base=CUSTOMERS_BASE,
+    sql="""select key, returners as numerator, customers as denominator,
+                  returners / nullif(customers, 0) as value from base""",
     ratio=True, empty=None,
 )
 
@@ -54,46 +60,43 @@ REPEAT_PURCHASE_RATE = Kpi(
     name="repeat_purchase_rate", label="Repeat-purchase rate", unit="ratio",
     definition="Customers with two or more valid orders in the period ÷ customers in the period "
                "(unlike the returning-customer rate, orders before the period do not count).",
-    sql=f"""with c as (select {{key}} as key, customer_id, count(*) as n from customer_orders
-                       {WHERE} group by all)
-            select key, count(*) filter (where n >= 2) as numerator, count(*) as denominator,
-                   count(*) filter (where n >= 2) / nullif(count(*), 0) as value
-            from c group by key""",
+    base=CUSTOMERS_BASE,
+    sql="""select key, repeaters as numerator, customers as denominator,
+                  repeaters / nullif(customers, 0) as value from base""",
     ratio=True, empty=None,
 )
 ORDERS_PER_CUSTOMER = Kpi(
     name="orders_per_customer", label="Orders per customer", unit="decimal",
     definition="Valid orders of identified customers in the period ÷ those customers (guest "
                "orders excluded).",
-    sql=f"""select {{key}} as key, count(*) as numerator,
-                   count(distinct customer_id) as denominator,
-                   count(*) / nullif(count(distinct customer_id), 0) as value
-            from customer_orders {WHERE} group by all""",
+    base=CUSTOMERS_BASE,
+    sql="""select key, orders as numerator, customers as denominator,
+                  orders / nullif(customers, 0) as value from base""",
     ratio=True, empty=None,
 )
 
 # Cohorts: customers whose first valid order ever falls in the period, grouped by that month;
 # the channel filter (and split) is their acquisition channel. Months run to the latest order.
 _COHORTS = """
-    with c as (select customer_id, date_trunc('month', first_day)::date as cohort,
+    with c as (select customer_no, date_trunc('month', first_day)::date as cohort,
                       acquisition_channel as channel
                from customer_first
                where first_day between $start and $end
                  and in_filter(acquisition_channel, $channels)),
          size as (select {key} as key, cohort, count(*) as customers from c group by all),
-         o as (select c.customer_id, c.cohort, c.channel,
+         o as (select c.customer_no, c.cohort, c.channel,
                       date_diff('month', c.cohort, date_trunc('month', co.day)::date) as k,
                       co.order_id, co.gross_sales - co.discounts as amount
-               from c join customer_orders co using (customer_id))"""
+               from c join customer_orders co using (customer_no))"""
 COHORT_RETENTION = Kpi(
     name="cohort_retention", label="Cohort retention", unit="ratio", table=True,
     definition="Customers grouped by the month of their first valid order (the cohort); cell "
                "(cohort, k) = share of the cohort with a valid order in the k-th month after "
                "it (month 0 is 100 %).",
     sql=_COHORTS + """
-        select {key} as key, cohort, k, count(distinct customer_id) as active,
+        select {key} as key, cohort, k, count(distinct customer_no) as active,
                any_value(size.customers) as cohort_size,
-               count(distinct customer_id) / any_value(size.customers) as value
+               count(distinct customer_no) / any_value(size.customers) as value
         from o join size using (cohort) where size.key = {key}
         group by all order by all""",
     by=("channel",),
@@ -119,17 +122,12 @@ DAYS_TO_SECOND_ORDER = Kpi(
     definition="For customers whose first valid order falls in the period, the days between "
                "their first and second valid orders (whole history), in buckets; customers "
                "without a second order are counted as 'not yet'.",
-    sql="""with c as (select customer_id, acquisition_channel as channel from customer_first
+    # The second order's time is kept in customer_first: no need to read the orders.
+    sql="""with d as (select acquisition_channel as channel,
+                             date_diff('day', first_ordered_at, second_ordered_at) as days
+                      from customer_first
                       where first_day between $start and $end
-                        and in_filter(acquisition_channel, $channels)),
-                n as (select customer_id, ordered_at,
-                             row_number() over (partition by customer_id
-                                                order by ordered_at, order_id) as nth
-                      from customer_orders where customer_id in (select customer_id from c)),
-                d as (select c.customer_id, c.channel,
-                             date_diff('day', min(ordered_at) filter (where nth = 1),
-                                       min(ordered_at) filter (where nth = 2)) as days
-                      from c join n using (customer_id) group by all)
+                        and in_filter(acquisition_channel, $channels))
            select {key} as key,
                   case when days is null then 'not yet' when days <= 7 then '0–7 days'
                        when days <= 30 then '8–30 days' when days <= 60 then '31–60 days'
@@ -144,14 +142,15 @@ DAYS_TO_SECOND_ORDER = Kpi(
 # order counts (most customers order once, so quintiles of frequency would be meaningless).
 _RFM = """
     with base as (
-        select customer_id, any_value(channel) as channel,
+        select customer_no, any_value(customer_id) as customer_id,
+               any_value(channel) as channel,
                date_diff('day', max(day), $end) as recency_days, count(*) as orders,
                sum(gross_sales - discounts) - coalesce(sum(refunded), 0) as revenue
         from customer_orders
         left join (select order_id, sum(amount) as refunded from valid_refunds
                    where day <= $end group by all) using (order_id)
         where day <= $end and in_filter(channel, $channels)
-        group by customer_id),
+        group by customer_no),
     scored as (
         select *, 6 - ntile(5) over (order by recency_days) as r,
                case when orders >= 6 then 5 when orders >= 4 then 4 else orders end as f

@@ -101,7 +101,7 @@ PAYBACK = Kpi(
                "cumulative net revenue per customer (gross − discounts − refunds, by order date) "
                "month by month since, against the channel's CAC that month; the payback month "
                "is the first month the revenue reaches the CAC ('not yet' until then).",
-    sql="""with c as (select customer_id, acquisition_channel as channel,
+    sql="""with c as (select customer_no, acquisition_channel as channel,
                              date_trunc('month', first_day)::date as cohort
                       from customer_first
                       where first_day between $start and $end
@@ -114,12 +114,13 @@ PAYBACK = Kpi(
                              date_diff('month', c.cohort, date_trunc('month', o.day)::date) as k,
                              sum(o.gross_sales - o.discounts - coalesce(r.refunded, 0))
                                  as revenue
-                      from c join customer_orders o using (customer_id)
+                      from c join customer_orders o using (customer_no)
                       left join r using (order_id) group by all),
                 grid as (select size.channel, size.cohort, size.customers,
                                 spend.spend / size.customers as cac,
                                 unnest(range(0, date_diff('month', size.cohort,
-                                    (select date_trunc('month', max(day)) from orders)) + 1))
+                                    (select date_trunc('month', max(day)) from orders_daily))
+                                    + 1))
                                     as k
                          from size join spend using (channel, cohort) where spend.spend > 0)
            select grid.channel, grid.cohort, grid.k, grid.customers, grid.cac,

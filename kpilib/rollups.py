@@ -3,9 +3,10 @@
 Built at ingest from the stored tables, kept in the store beside them (Parquet, one file per
 month where the rollup has a day) and committed with the upload that changed them.
 
-* **Materialised views** (customer_first, customer_orders, sales_lines, inventory_daily) hold exactly the rows
-  their view would compute; when a store has none yet (written by an older version) the view is
-  computed as before. KPIs read them by the view's name: nothing in a KPI changes.
+* **Materialised views** (customer_first, customer_orders, sales_lines, inventory_daily,
+  sku_info) hold exactly the rows their view would compute; when a store has none yet (written
+  by an older version) the view is computed as before. KPIs read them by the view's name:
+  nothing in a KPI changes.
 * **Aggregates** (orders_daily, refunds_daily) hold orders and refunds summed by day, channel,
   device and status / reason. In the `rollup` schema they are exposed under the base
   views' names (`orders`, `valid_orders`, `valid_refunds`) with the same columns, ``n`` being the
@@ -13,6 +14,10 @@ month where the rollup has a day) and committed with the upload that changed the
   written with sums only (``sum(n)``, never ``count(*)``), so its one SQL text gives the same
   result on either; :func:`kpilib.kpi.run` reads the aggregates whenever the filters allow
   (no product category or search, no grouping finer than day × channel × device).
+
+* **Monthly sums by SKU** (stock_monthly, sku_sales_monthly, sku_monthly) answer the stock
+  page's per-SKU figures for a period's whole months; its first and last partial months are
+  read day by day (kpilib/stock.py).
 
 How much is rebuilt after an upload: only the changed months when the change is to the tables
 whose months make the rollup's months (an orders upload → those months of orders_daily), else
@@ -34,17 +39,21 @@ class Rollup:
     partitioned: bool = True   # one file per month of `day`
 
 
+# customer_no: a number per customer (only within one build of the rollups), because
+# counting distinct customers over integers is about twice as fast as over their ids.
 CUSTOMER_FIRST = """
-    select customer_id,
+    select customer_id, row_number() over (order by customer_id) as customer_no,
            arg_min(order_id, (ordered_at, order_id)) as first_order_id,
            min(ordered_at) as first_ordered_at,
            cast(min(ordered_at) as date) as first_day,
-           arg_min(channel, (ordered_at, order_id)) as acquisition_channel
+           arg_min(channel, (ordered_at, order_id)) as acquisition_channel,
+           min_by(ordered_at, (ordered_at, order_id), 2)[2] as second_ordered_at
     from valid_orders where customer_id is not null
     group by customer_id"""
 
 CUSTOMER_ORDERS = """
-    select o.order_id, o.customer_id, o.ordered_at, o.day, o.channel as order_channel,
+    select o.order_id, o.customer_id, f.customer_no, o.ordered_at, o.day,
+           o.channel as order_channel,
            f.acquisition_channel as channel, o.order_id = f.first_order_id as is_first,
            o.gross_sales, o.discounts
     from valid_orders o join customer_first f using (customer_id)"""
@@ -60,6 +69,35 @@ SALES_LINES = """
            o.day, o.channel, o.device, o.customer_id
     from order_items i join valid_orders o using (order_id)
     left join products p using (sku)"""
+
+REFUND_LINES = """
+    with m as (
+        select r.refund_id, r.order_id, r.day, r.channel, r.amount, r.reason,
+               coalesce(l.sku, r.sku) as sku, l.category, l.line_value, l.day as order_day,
+               sum(l.line_value) over (partition by r.refund_id) as base
+        from valid_refunds r
+        left join sales_lines l
+          on l.order_id = r.order_id and (r.sku is null or r.sku = l.sku))
+    select refund_id, order_id, day, order_day, channel, sku, reason,
+           coalesce(category, 'uncategorised') as category,
+           case when base > 0 then amount * line_value / base else amount end as amount
+    from m"""
+
+# Sales by product: each order's lines of a SKU with the refunds on them (whenever made),
+# summed by SKU × category × channel × month of the order (kpilib/sales.py, top products).
+ORDER_SKUS = """
+    with l as (select order_id, sku, channel, day, any_value(product_name) as product_name,
+                      any_value(category) as category, sum(quantity) as units,
+                      sum(line_value) as gross, sum(coalesce(discount_share, 0)) as discount
+               from sales_lines group by order_id, sku, channel, day),
+         r as (select order_id, sku, sum(amount) as refunded from refund_lines
+               where order_day is not null group by all)
+    select l.*, coalesce(r.refunded, 0) as refunded from l left join r using (order_id, sku)"""
+PRODUCT_MONTHLY = f"""
+    select sku, date_trunc('month', day)::date as day, channel, category,
+           any_value(product_name) as product_name, sum(units) as units, sum(gross) as gross,
+           sum(discount) as discount, sum(refunded) as refunded
+    from ({ORDER_SKUS}) group by all"""
 
 INVENTORY_DAILY = """
     with b as (select sku, min(date) as first from inventory group by sku),
@@ -83,22 +121,67 @@ STOCK_DAILY = """
     select d.day, i.category, count(*) as n, count(*) filter (where d.on_hand <= 0) as stockouts
     from inventory_daily d join sku_info i using (sku) group by all"""
 
+# SKU × month: the stock page's per-SKU figures over whole months (kpilib/stock.py).
+STOCK_MONTHLY = """
+    select sku, date_trunc('month', day)::date as day, count(*) as n,
+           count(*) filter (where on_hand <= 0) as oos, count(*) filter (where on_hand > 0)
+           as in_stock, max(day) as last_day
+    from inventory_daily group by all"""
+
+# q_in_stock: the units sold on days the SKU was in stock (lost sales to stock-outs).
+SKU_SALES_MONTHLY = """
+    select l.sku, date_trunc('month', l.day)::date as day, l.channel,
+           sum(l.quantity) as q, sum(l.line_value) as v,
+           sum(l.line_value - coalesce(l.discount_share, 0)) as net,
+           coalesce(sum(l.quantity) filter (where i.on_hand > 0), 0) as q_in_stock
+    from sales_lines l left join inventory_daily i on i.sku = l.sku and i.day = l.day
+    group by all"""
+
+# The same over all channels: what a period without a channel filter reads (a third the rows).
+SKU_MONTHLY = """
+    select sku, day, sum(q) as q, sum(v) as v, sum(net) as net, sum(q_in_stock) as q_in_stock
+    from sku_sales_monthly group by all"""
+
+SKU_INFO = """
+    select s.sku, coalesce(p.product_name, l.product_name, s.sku) as product_name,
+           coalesce(p.category, l.category, 'uncategorised') as category, p.unit_cost,
+           coalesce(p.price, l.price) as price
+    from (select sku from inventory union select sku from order_items
+          union select sku from products) s
+    left join products p on p.sku = s.sku
+    left join (select sku, any_value(product_name) as product_name,
+                      any_value(category) as category, max(unit_price) as price
+               from order_items group by sku) l on l.sku = s.sku"""
+
 REFUNDS_DAILY = """
     select day, channel, reason, count(*) as n, sum(amount) as amount
     from valid_refunds group by all"""
 
+# In build order: a rollup is built from the fresh rollups before it (sales_lines before
+# sku_sales_monthly), never from a stale one.
 ROLLUPS = {r.name: r for r in (
     Rollup("customer_first", CUSTOMER_FIRST, frozenset({"orders"}), partitioned=False),
     Rollup("customer_orders", CUSTOMER_ORDERS, frozenset({"orders"})),
     Rollup("sales_lines", SALES_LINES, frozenset({"orders", "order_items", "products"}),
            frozenset({"orders", "order_items"})),
+    Rollup("refund_lines", REFUND_LINES,
+           frozenset({"refunds", "orders", "order_items", "products"}), partitioned=False),
+    Rollup("product_monthly", PRODUCT_MONTHLY,
+           frozenset({"refunds", "orders", "order_items", "products"}),
+           frozenset({"orders", "order_items"})),
     Rollup("inventory_daily", INVENTORY_DAILY, frozenset({"inventory"})),
+    Rollup("sku_info", SKU_INFO, frozenset({"inventory", "order_items", "products"}),
+           partitioned=False),
     Rollup("orders_daily", ORDERS_DAILY, frozenset({"orders", "refunds"}),
            frozenset({"orders"})),
     Rollup("refunds_daily", REFUNDS_DAILY, frozenset({"orders", "refunds"})),
     Rollup("stock_daily", STOCK_DAILY, frozenset({"inventory", "products", "order_items"})),
+    Rollup("stock_monthly", STOCK_MONTHLY, frozenset({"inventory"})),
+    Rollup("sku_sales_monthly", SKU_SALES_MONTHLY,
+           frozenset({"orders", "order_items", "inventory"}), frozenset({"orders", "order_items"})),
+    Rollup("sku_monthly", SKU_MONTHLY, frozenset({"orders", "order_items", "inventory"}),
+           frozenset({"orders", "order_items"})),
 )}
-MATERIALISED = ("customer_first", "sales_lines", "inventory_daily")
 
 # The aggregates under the base views' names, for KPIs declared with rollup=True.
 ROLLUP_VIEWS = (
@@ -113,6 +196,21 @@ ROLLUP_VIEWS = (
     """create view rollup.stock_days as select day, category, n, stockouts,
               null::varchar as sku, null::varchar as product_name from stock_daily""",
 )
+
+
+def definition(name: str) -> str:
+    """Changes when the rollup's SQL does: a rollup stored under another definition (by an
+    older version) is not read, and is rebuilt by the next write or refresh."""
+    import hashlib
+
+    return hashlib.sha256(ROLLUPS[name].sql.encode()).hexdigest()[:16]
+
+
+def current(manifest: dict) -> dict[str, dict]:
+    """The stored rollups built with today's definitions (the ones a connection may read)."""
+    defs = manifest.get("rollup_defs", {})
+    return {n: parts for n, parts in manifest.get("rollups", {}).items()
+            if n in ROLLUPS and defs.get(n) == definition(n)}
 
 
 def stale(changed: dict[str, set[str]]) -> dict[str, set[str] | None]:

@@ -1,5 +1,6 @@
 """Sales KPIs, from `orders` and `refunds`. Cancelled orders never count as sales."""
 from .kpi import Kpi
+from .rollups import ORDER_SKUS
 
 WHERE = "where day between $start and $end and in_filter(channel, $channels)"
 
@@ -131,16 +132,24 @@ ORDERS_BY_STATUS = Kpi(
             group by all order by orders desc""",
     by=("channel",), rollup=True,
 )
-# Order lines of the period per order and SKU, with discount shares and the refunds spread
-# onto them (refund_lines), whenever the refund was made.
+# Sales by product in the period: its whole months from the monthly rollup, the days before
+# and after them from the order lines (with the refunds spread onto them, whenever made).
 _PRODUCT_LINES = f"""
-    with l as (select order_id, sku, channel, any_value(product_name) as product_name,
-                      any_value(category) as category, sum(quantity) as units,
-                      sum(line_value) as gross, sum(coalesce(discount_share, 0)) as discount
-               from sales_lines {WHERE} group by order_id, sku, channel),
-         r as (select order_id, sku, sum(amount) as refunded from refund_lines group by all),
-         pl as (select l.*, coalesce(r.refunded, 0) as refunded
-                from l left join r using (order_id, sku))"""
+    with edge_lines as (
+        select * from sales_lines
+        where day >= $start and day < first_whole_month($start) and day <= $end
+        union all
+        select * from sales_lines
+        where day >= after_whole_months($start, $end) and day >= $start and day <= $end),
+    pl as (
+        select sku, channel, category, product_name, units, gross, discount, refunded
+        from product_monthly
+        where in_filter(channel, $channels)
+          and day >= first_whole_month($start) and day < after_whole_months($start, $end)
+        union all
+        select sku, channel, category, product_name, units, gross, discount, refunded
+        from ({ORDER_SKUS.replace("from sales_lines", "from edge_lines")})
+        where in_filter(channel, $channels))"""
 TOP_PRODUCTS = Kpi(
     name="top_products", label="Top products", unit="money", table=True,
     definition="Products by net sales of the orders placed in the period: line value − its "

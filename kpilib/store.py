@@ -25,7 +25,7 @@ from pathlib import Path
 
 import duckdb
 
-from .rollups import ROLLUP_VIEWS, ROLLUPS, stale
+from .rollups import ROLLUP_VIEWS, ROLLUPS, current, definition, stale
 from .schema import TABLES
 
 MANIFEST = "manifest.json"
@@ -36,13 +36,21 @@ FORMAT = 1
 # Read into memory when the app connects: small however large the shop (a row per day ×
 # channel × device, per campaign, per SKU, per customer).
 IN_MEMORY = {"traffic", "marketing_spend", "products", "orders_daily", "refunds_daily",
-             "customer_first", "stock_daily"}
+             "customer_first", "stock_daily", "sku_info", "stock_monthly",
+             "sku_monthly"}
 UNPARTITIONED = "all"
 
 # Derived views, built from code constants only. `day` is the shop-time calendar day every KPI
 # filters and groups on, whatever the table's own date column is called.
 DERIVED_VIEWS = (
     "create macro in_filter(x, lst) as (len(lst) = 0 or list_contains(lst, x))",
+    # A period's whole months run from first_whole_month(start) to the day before
+    # after_whole_months(start, end) (none when the two are equal): the part a monthly rollup
+    # answers; the days before and after them are read day by day.
+    """create macro first_whole_month(s) as
+       case when day(s) = 1 then s else (date_trunc('month', s) + interval 1 month)::date end""",
+    """create macro after_whole_months(s, e) as
+       greatest(date_trunc('month', e + 1)::date, first_whole_month(s))""",
     # n: the number of rows, 1 here and the count of rows summed in the rollups, so a KPI
     # written with sum(n) reads either (see rollups.py).
     "create view orders as select *, cast(ordered_at as date) as day, 1 as n from _orders",
@@ -74,32 +82,14 @@ DERIVED_VIEWS = (
     # Each refund spread over the lines it concerns: the refunded SKU's lines when the refund
     # names one, else every line of the order, by line value. A refund whose lines are not
     # stored keeps its whole amount (category 'uncategorised'), so totals never change.
-    """create view refund_lines as
-       with m as (
-           select r.refund_id, r.order_id, r.day, r.channel, r.amount, r.reason,
-                  coalesce(l.sku, r.sku) as sku, l.category, l.line_value, l.day as order_day,
-                  sum(l.line_value) over (partition by r.refund_id) as base
-           from valid_refunds r
-           left join sales_lines l
-             on l.order_id = r.order_id and (r.sku is null or r.sku = l.sku))
-       select refund_id, order_id, day, order_day, channel, sku, reason,
-              coalesce(category, 'uncategorised') as category,
-              case when base > 0 then amount * line_value / base else amount end as amount
-       from m""",
+    # (A rollup.)
+    "refund_lines",
     # One stock level per SKU and day: snapshots (daily, weekly or a single one) carried
     # forward to the latest snapshot date, so stock-outs are counted on every day. (A rollup.)
     "inventory_daily",
     # Every SKU that is stocked, sold or listed, with its name, category, cost and price.
-    """create view sku_info as
-       select s.sku, coalesce(p.product_name, l.product_name, s.sku) as product_name,
-              coalesce(p.category, l.category, 'uncategorised') as category, p.unit_cost,
-              coalesce(p.price, l.price) as price
-       from (select sku from inventory union select sku from order_items
-             union select sku from products) s
-       left join products p on p.sku = s.sku
-       left join (select sku, any_value(product_name) as product_name,
-                         any_value(category) as category, max(unit_price) as price
-                  from order_items group by sku) l on l.sku = s.sku""",
+    # (A rollup.)
+    "sku_info",
     # Each SKU-day with its category and whether it was out of stock (rollup: stock_daily).
     """create view stock_days as
        select d.day, i.category, 1 as n, (d.on_hand <= 0)::int as stockouts, i.sku,
@@ -125,7 +115,12 @@ READS = {
     "refund_lines": {"refunds", "orders", "order_items", "products"},
     "inventory_daily": {"inventory"}, "sku_info": {"inventory", "order_items", "products"},
     "stock_days": {"inventory", "order_items", "products"},
-    "order_returns": {"orders", "refunds"},
+    "order_returns": {"orders", "refunds"}, "stock_monthly": {"inventory"},
+    "sku_sales_monthly": {"orders", "order_items", "inventory"},
+    "sku_monthly": {"orders", "order_items", "inventory"},
+    "product_monthly": {"orders", "order_items", "products", "refunds"},
+    "orders_daily": {"orders", "refunds"}, "refunds_daily": {"orders", "refunds"},
+    "stock_daily": {"inventory", "order_items", "products"},
 }
 
 
@@ -222,7 +217,7 @@ class Store:
         (read from their rollups when the store has them) and the `rollup` schema."""
         manifest = self.manifest
         return self._open(self._files(manifest["tables"]),
-                          self._files(manifest.get("rollups", {})), memory=True)
+                          self._files(current(manifest)), memory=True)
 
     def _files(self, section: dict, tmp: dict | None = None) -> dict[str, list[str]]:
         tmp = tmp or {}
@@ -254,7 +249,7 @@ class Store:
         for source, target in self.settings.get("channel_map", {}).items():
             con.execute("insert into channel_map values ($f, $t)", {"f": source, "t": target})
         rollups = rollups or {}
-        for sql in DERIVED_VIEWS + ("orders_daily", "refunds_daily", "stock_daily"):
+        for sql in DERIVED_VIEWS + tuple(r for r in ROLLUPS if r not in DERIVED_VIEWS):
             if sql not in ROLLUPS:
                 con.execute(sql)
             elif rollups.get(sql):
@@ -394,6 +389,15 @@ class Store:
             raise
         shutil.rmtree(self.path / ".staging", ignore_errors=True)
 
+    def refresh_rollups(self) -> bool:
+        """Build the rollups this store lacks (written by an older version); True if any."""
+        self.recover()
+        manifest = self.manifest
+        if set(ROLLUPS) <= set(current(manifest)):
+            return False
+        self._commit_rollups(manifest, {})
+        return True
+
     def _stage_rollups(self, manifest: dict, changed: dict[str, set[str]], staging: Path,
                        txn: str, moves: list[tuple[Path, Path]]) -> None:
         """Write the rollups ``changed`` made stale into ``staging`` and point ``manifest`` at
@@ -401,13 +405,23 @@ class Store:
         if "rollups" not in manifest:
             changed = {t: set(parts) for t, parts in manifest["tables"].items()}
             manifest["rollups"] = {}
-        tmp = {final.relative_to(self.path).as_posix(): t for t, final in moves}
-        tables = manifest["tables"]
-        for name, months in stale(changed).items():
+        tables, built = manifest["tables"], manifest["rollups"]
+        todo = stale(changed)
+        # A rollup added or redefined since the store was written is built whole.
+        ok = current(manifest)
+        todo = {n: todo.get(n) if n in ok else None for n in ROLLUPS if n in todo or n not in ok}
+        # Each rollup is built over the ones before it that are fresh (kept or just rebuilt),
+        # so sales_lines is not recomputed to build sku_sales_monthly.
+        fresh = [n for n in ROLLUPS if n in built and n not in todo]
+        defs = manifest.setdefault("rollup_defs", {})
+        for name, months in todo.items():
             rollup = ROLLUPS[name]
-            entry = manifest["rollups"].setdefault(name, {})
+            entry = built.setdefault(name, {})
+            defs[name] = definition(name)
+            tmp = {final.relative_to(self.path).as_posix(): t for t, final in moves}
             if months is None:
-                con = self._open(self._files(tables, tmp))
+                con = self._open(self._files(tables, tmp),
+                                 self._files({n: built[n] for n in fresh}, tmp))
                 entry.clear()
                 con.execute(f"create temp table _rollup as {rollup.sql}")
                 parts = ([UNPARTITIONED] if not rollup.partitioned else
@@ -422,18 +436,22 @@ class Store:
                             == duckdb.ConstantExpression(month))
                     self._stage_rollup_part(rel, name, month, entry, staging, txn, moves)
                 con.close()
-                continue
-            for month in sorted(months):
-                # Only that month's files of the partitioned tables: lines and orders of a month
-                # are stored in the same month (lines are dated by their order).
-                con = self._open(self._files(
-                    {t: ({month: parts[month]} if month in parts else {})
-                     if t in rollup.by_month else parts
-                     for t, parts in tables.items()}, tmp))
+            for month in sorted(months or ()):
+                # Only that month's files of the partitioned tables and rollups: lines and
+                # orders of a month are stored in the same month (lines are dated by their
+                # order), and so are their daily rollups.
+                def of_month(parts: dict) -> dict:
+                    return {month: parts[month]} if month in parts else {}
+                con = self._open(
+                    self._files({t: of_month(p) if t in rollup.by_month else p
+                                 for t, p in tables.items()}, tmp),
+                    self._files({n: of_month(built[n]) if ROLLUPS[n].partitioned else built[n]
+                                 for n in fresh}, tmp))
                 entry.pop(month, None)
                 self._stage_rollup_part(con.sql(rollup.sql), name, month, entry, staging, txn,
                                         moves)
                 con.close()
+            fresh.append(name)
 
     def _stage_rollup_part(self, rel, name, month, entry, staging, txn, moves) -> None:
         rel_part = f"rollups/{name}/month={month}/part-{txn}.parquet"

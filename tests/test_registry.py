@@ -47,3 +47,14 @@ def test_list_command_shows_every_kpi():
 def test_readme_glossary_is_the_registry():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert glossary_markdown() in readme, "run `python -m kpilib glossary` and paste it"
+
+
+def test_every_table_a_kpi_reads_is_in_its_cache_key():
+    """A KPI's cached result is dropped when a table it reads changes (store.READS): a view
+    missing from READS would keep a stale figure after an upload."""
+    from kpilib.store import READS
+    for kpi in KPIS.values():
+        sql = re.sub(r"--[^\n]*", "", kpi.sql + kpi.base)
+        ctes = set(re.findall(r"\b([a-z_0-9]+)\s+as\s*\(", sql))
+        for name in set(re.findall(r"\b(?:from|join)\s+([a-z_]+)", sql)) - ctes - {"base"}:
+            assert name in READS, (kpi.name, name)

@@ -102,6 +102,23 @@ def test_a_store_without_rollups_still_answers_then_gets_them(store_copy, tmp_pa
     assert both(store_copy.connect(), "net_sales", FEB)["value"].iat[0] == want["net_sales"]
 
 
+def test_a_store_without_the_newest_rollups_gets_them(store_copy):
+    want = run(store_copy.connect(), get("stock_value"), FEB)["value"].iat[0]
+    m = store_copy.manifest
+    for name in ("sku_monthly", "stock_monthly"):   # as if added by a later version
+        del m["rollups"][name]
+    m["rollup_defs"]["customer_first"] = "older"     # as if redefined since
+    store_copy._commit(m)
+    assert both(store_copy.connect(), "returning_customers", FEB)["value"].iat[0] == 1
+    assert run(store_copy.connect(), get("stock_value"), FEB)["value"].iat[0] == want
+    kept, old_first = (store_copy.manifest["rollups"][n] for n in ("sales_lines", "customer_first"))
+    assert store_copy.refresh_rollups() and not store_copy.refresh_rollups()
+    assert set(store_copy.manifest["rollups"]) == set(ROLLUPS)
+    assert store_copy.manifest["rollups"]["sales_lines"] == kept    # only the missing ones
+    assert store_copy.manifest["rollups"]["customer_first"] != old_first
+    assert run(store_copy.connect(), get("stock_value"), FEB)["value"].iat[0] == want
+
+
 def test_undo_and_delete_rebuild_the_rollups(store_copy):
     store_copy.delete_month("orders", "2025-02")
     assert "2025-02" not in store_copy.manifest["rollups"]["orders_daily"]

@@ -112,25 +112,53 @@ def test_single_snapshot_dated_by_file_name_or_upload(tmp_path):
     assert store.connect().execute("select count(*) from inventory").fetchall() == [(3,)]
 
 
+def test_whole_months_read_as_the_days(shop):
+    """All of February reads the monthly rollups, 1–10 February the daily rows: the shop has no
+    data after the 10th, so every figure is the same (the 30 and 90 days before the 28th hold
+    every sale too)."""
+    con = shop.connect()
+    month = Filters(date(2025, 2, 1), date(2025, 2, 28))
+    for name, f, expected in CASES:
+        if f == F and name != "stockout_rate":   # 40 SKU-days in 1–10 Feb, still 40 to the 28th
+            check(run(con, get(name), month)["value"].iat[0], expected)
+
+
 # --- against pandas on the demo shop ---------------------------------------------------------
-def test_stock_kpis_match_pandas(demo_store, demo_shop):
+# Whole months, months with partial edges, one partial month, one day; with and without a
+# channel (sales and prices are the channel's, stock is not).
+PANDAS_CASES = [Filters(date(2026, 9, 1), date(2026, 10, 31)),
+                Filters(date(2026, 8, 17), date(2026, 10, 9)),
+                Filters(date(2026, 10, 3), date(2026, 10, 17), ("email",)),
+                Filters(date(2025, 11, 1), date(2026, 10, 31), ("paid_search", "direct")),
+                Filters(date(2026, 6, 30), date(2026, 6, 30))]
+
+
+@pytest.mark.parametrize("f", PANDAS_CASES, ids=lambda f: f"{f.start}..{f.end}{f.channels}")
+def test_stock_kpis_match_pandas(demo_store, demo_shop, f):
     import pandas as pd
-    f = Filters(date(2026, 9, 1), date(2026, 10, 31))
+    start, end = pd.Timestamp(f.start), pd.Timestamp(f.end)
     inv = demo_shop.inventory.assign(day=lambda d: pd.to_datetime(d.date))
-    in_range = inv[(inv.day >= pd.Timestamp(f.start)) & (inv.day <= pd.Timestamp(f.end))]
-    end = inv[inv.day == inv.day.max()].set_index("sku").on_hand      # daily snapshots
+    assert inv.groupby("sku").day.diff().dropna().eq(pd.Timedelta(days=1)).all()   # daily
+    in_range = inv[(inv.day >= start) & (inv.day <= end)]
+    at_end = inv[inv.day <= end].sort_values("day").groupby("sku").on_hand.last()
     v = demo_shop.orders[demo_shop.orders.status != "cancelled"]
+    if f.channels:
+        v = v[v.channel.isin(f.channels)]
     lines = demo_shop.order_items.merge(v[["order_id"]], on="order_id")
     lines["day"] = pd.to_datetime(lines.ordered_at).dt.normalize()
-    sold = lines[(lines.day >= pd.Timestamp(f.start)) & (lines.day <= pd.Timestamp(f.end))]
+    sold = lines[(lines.day >= start) & (lines.day <= end)]
+    last30 = lines[(lines.day > end - pd.Timedelta(days=30)) & (lines.day <= end)]
     con = demo_store.connect()
     value = lambda n: run(con, get(n), f)["value"].iat[0]  # noqa: E731
-    assert value("on_hand") == end.clip(lower=0).sum()
+    on_hand = at_end.clip(lower=0).sum()
+    assert value("on_hand") == on_hand
     assert value("units_sold") == sold.quantity.sum()
+    check(value("avg_daily_units"), last30.quantity.sum() / 30)
+    check(value("sell_through_rate"), sold.quantity.sum() / (sold.quantity.sum() + on_hand))
     assert value("stockout_sku_days") == (in_range.on_hand <= 0).sum()
     check(value("stockout_rate"), (in_range.on_hand <= 0).mean())
-    last90 = lines[lines.day > pd.Timestamp(f.end) - pd.Timedelta(days=90)].sku.unique()
-    assert value("dead_stock") == ((end > 0) & ~end.index.isin(last90)).sum() > 0
+    last90 = lines[(lines.day > end - pd.Timedelta(days=90)) & (lines.day <= end)].sku.unique()
+    assert value("dead_stock") == ((at_end > 0) & ~at_end.index.isin(last90)).sum()
     # Lost revenue, SKU by SKU.
     daily = sold.groupby(["sku", "day"]).quantity.sum()
     lost = 0.0
@@ -142,3 +170,24 @@ def test_stock_kpis_match_pandas(demo_store, demo_shop):
         if len(in_stock) and price is not None:
             lost += units / len(in_stock) * (g.on_hand <= 0).sum() * price
     check(round(value("lost_revenue_stockout"), 6), round(lost, 6))
+
+
+def test_shared_per_sku_step(shop):
+    """The per-SKU step is computed once per filters on a connection and shared by the stock
+    KPIs; the oldest are dropped, and a dropped one is computed again, not read stale."""
+    from datetime import timedelta
+
+    from kpilib.kpi import KEEP_BASES, clear_bases
+    con = shop.connect()
+    bases = lambda: con.execute("select count(*) from duckdb_tables() "  # noqa: E731
+                                "where table_name like '\\_base\\_%' escape '\\'").fetchall()[0][0]
+    check(run(con, get("on_hand"), F)["value"].iat[0], 17)
+    check(run(con, get("stock_value"), F)["value"].iat[0], 168)           # same step
+    assert bases() == 1
+    for i in range(KEEP_BASES + 2):                                       # 1–(1+i) Feb
+        run(con, get("units_sold"), Filters(F.start, F.start + timedelta(days=i)))
+    assert bases() == KEEP_BASES
+    check(run(con, get("on_hand"), F)["value"].iat[0], 17)                # computed again
+    check(run(con, get("units_sold"), Filters(F.start, F.start))["value"].iat[0], 1)
+    clear_bases(con)
+    assert bases() == 0
