@@ -296,7 +296,8 @@ def main():
     ap.add_argument("--browser", action="store_true",
                     help="also time app start, a filter click and the app's memory")
     ap.add_argument("--skip-pandas", action="store_true")
-    ap.add_argument("--only", choices=["pages", "pandas", "ingest"], help="run one part")
+    ap.add_argument("--only", choices=["pages", "pandas", "ingest", "browser"],
+                    help="run one part")
     args = ap.parse_args()
     store = build(args.scale, args.rebuild)
     con = store.connect()
@@ -313,7 +314,7 @@ def main():
         bench_pandas(store, args.repeat, full=args.scale >= 0.5)
     if args.only in (None, "ingest"):
         bench_ingest(store, max(1000, int(1_000_000 * args.scale)))
-    if args.browser:
+    if args.browser or args.only == "browser":
         bench_browser(store, 10)
 
 

@@ -25,6 +25,14 @@ GROUPINGS = {
     "category": "category",
 }
 PERIODS = ("day", "week", "month")
+# {group_start} in KPI SQL: the first day of the row's group (the period, or the part of it in
+# the row's day / week / month), for "before the group" conditions.
+GROUP_STARTS = {
+    None: "$start",
+    "day": "day",
+    "week": "greatest($start, date_trunc('week', day)::date)",
+    "month": "greatest($start, date_trunc('month', day)::date)",
+}
 
 
 @dataclass(frozen=True)
@@ -120,7 +128,8 @@ def run(con: duckdb.DuckDBPyConnection, kpi: Kpi, filters: Filters,
             raise ValueError(f"{kpi.name} cannot be split by {d!r}; choose from {kpi.by}")
     if len(dims) > 2 or (len(dims) == 2 and sum(d in PERIODS for d in dims) != 1):
         raise ValueError(f"split by one period and one other dimension, not {by!r}")
-    sql = kpi.sql.replace("{key}", _grouping(by))
+    period = next((d for d in dims if d in PERIODS), None)
+    sql = kpi.sql.replace("{key}", _grouping(by)).replace("{group_start}", GROUP_STARTS[period])
     if kpi.base:
         base = _base(con, kpi.base.replace("{key}", _grouping(by)), filters)
         sql = f"with base as (from {base}) {sql}"

@@ -5,46 +5,49 @@ from .kpi import Kpi
 
 WHERE = "where day between $start and $end and in_filter(channel, $channels)"
 
-# The period's customers per group, counted once for the five KPIs that read them (Kpi.base):
-# all of them, the returning ones (first order ever before the period), those with two or more
-# orders in it, and their orders.
-CUSTOMERS_BASE = f"""
-    select key, count(*) as customers, count(*) filter (where not has_first) as returners,
-           count(*) filter (where orders >= 2) as repeaters, sum(orders) as orders
-    from (select {{key}} as key, customer_no, bool_or(is_first) as has_first,
-                 count(*) as orders
-          from customer_orders {WHERE} group by all)
-    group by key"""
+# customer_orders has each order's previous and second-previous order day of the same
+# customer (whole history). In a group (the period, or each day / week / month of it) a
+# customer's first order there is the one whose previous order is before the group's start or
+# does not exist: one row per customer, so counting those rows counts the customers without
+# grouping by customer. It is their first order ever (a new customer) when there is no previous
+# one, and a returning customer's otherwise; a customer's second order in the group is the one
+# whose previous order is in the group and the one before that is not.
+FIRST_THERE = "(prev_day is null or prev_day < {group_start})"
+RETURNING_THERE = "prev_day < {group_start}"
+SECOND_THERE = ("(prev_day >= {group_start} "
+                "and (prev2_day is null or prev2_day < {group_start}))")
 
 CUSTOMERS = Kpi(
     name="customers", label="Customers", unit="count",
     definition="Distinct identified customers with a valid order in the period (guest orders "
                "excluded). The channel filter selects customers by acquisition channel.",
-    base=CUSTOMERS_BASE, sql="select key, customers as value from base",
+    sql=f"""select {{key}} as key, count(*) filter (where {FIRST_THERE}) as value
+            from customer_orders {WHERE} group by all""",
 )
 NEW_CUSTOMERS = Kpi(
     name="new_customers", label="New customers", unit="count",
     definition="Customers whose first valid order ever (whole history, not just the period) was "
                "placed in the period.",
-    # Each customer's first valid order is one row of customer_first: no need to read orders.
-    sql=f"""select {{key}} as key, count(*) as value
-            from (select first_day as day, acquisition_channel as channel from customer_first)
-            {WHERE} group by all""",
+    # acquisitions: customers by the day and channel of their first valid order (a rollup).
+    sql=f"""select {{key}} as key, sum(customers) as value from acquisitions {WHERE}
+            group by all""",
 )
 RETURNING_CUSTOMERS = Kpi(
     name="returning_customers", label="Returning customers", unit="count",
     definition="Customers with a valid order in the period who had ordered before it (Shopify's "
                "'returning customer').",
-    base=CUSTOMERS_BASE,
-    sql="select key, returners as value from base",
+    sql=f"""select {{key}} as key, count(*) filter (where {RETURNING_THERE}) as value
+            from customer_orders {WHERE} group by all""",
 )
 RETURNING_CUSTOMER_RATE = Kpi(
     name="returning_customer_rate", label="Returning-customer rate", unit="ratio",
     definition="Returning customers ÷ customers in the period: the share of the period's "
                "customers who had ordered before it (Shopify's definition).",
-    base=CUSTOMERS_BASE,
-    sql="""select key, returners as numerator, customers as denominator,
-                  returners / nullif(customers, 0) as value from base""",
+    sql=f"""select {{key}} as key, count(*) filter (where {RETURNING_THERE}) as numerator,
+                   count(*) filter (where {FIRST_THERE}) as denominator,
+                   count(*) filter (where {RETURNING_THERE})
+                       / nullif(count(*) filter (where {FIRST_THERE}), 0) as value
+            from customer_orders {WHERE} group by all""",
     ratio=True, empty=None,
 )
 
@@ -60,45 +63,51 @@ REPEAT_PURCHASE_RATE = Kpi(
     name="repeat_purchase_rate", label="Repeat-purchase rate", unit="ratio",
     definition="Customers with two or more valid orders in the period ÷ customers in the period "
                "(unlike the returning-customer rate, orders before the period do not count).",
-    base=CUSTOMERS_BASE,
-    sql="""select key, repeaters as numerator, customers as denominator,
-                  repeaters / nullif(customers, 0) as value from base""",
+    sql=f"""select {{key}} as key, count(*) filter (where {SECOND_THERE}) as numerator,
+                   count(*) filter (where {FIRST_THERE}) as denominator,
+                   count(*) filter (where {SECOND_THERE})
+                       / nullif(count(*) filter (where {FIRST_THERE}), 0) as value
+            from customer_orders {WHERE} group by all""",
     ratio=True, empty=None,
 )
 ORDERS_PER_CUSTOMER = Kpi(
     name="orders_per_customer", label="Orders per customer", unit="decimal",
     definition="Valid orders of identified customers in the period ÷ those customers (guest "
                "orders excluded).",
-    base=CUSTOMERS_BASE,
-    sql="""select key, orders as numerator, customers as denominator,
-                  orders / nullif(customers, 0) as value from base""",
+    sql=f"""select {{key}} as key, count(*) as numerator,
+                   count(*) filter (where {FIRST_THERE}) as denominator,
+                   count(*) / nullif(count(*) filter (where {FIRST_THERE}), 0) as value
+            from customer_orders {WHERE} group by all""",
     ratio=True, empty=None,
 )
 
 # Cohorts: customers whose first valid order ever falls in the period, grouped by that month;
 # the channel filter (and split) is their acquisition channel. Months run to the latest order.
+# cohort_orders (a rollup) holds, per acquisition channel, first-order day and order month,
+# the customers active and their net revenue: a customer has one of each, so sums are exact.
 _COHORTS = """
-    with c as (select customer_no, date_trunc('month', first_day)::date as cohort,
-                      acquisition_channel as channel
-               from customer_first
-               where first_day between $start and $end
-                 and in_filter(acquisition_channel, $channels)),
-         size as (select {key} as key, cohort, count(*) as customers from c group by all),
-         o as (select c.customer_no, c.cohort, c.channel,
-                      date_diff('month', c.cohort, date_trunc('month', co.day)::date) as k,
-                      co.order_id, co.gross_sales - co.discounts as amount
-               from c join customer_orders co using (customer_no))"""
+    with c as (select channel, date_trunc('month', first_day)::date as cohort,
+                      date_diff('month', date_trunc('month', first_day)::date, month) as k,
+                      active, revenue
+               from cohort_orders
+               where first_day between $start and $end and in_filter(channel, $channels)),
+         size as (select {key} as key, date_trunc('month', day)::date as cohort,
+                         sum(customers) as customers
+                  from acquisitions
+                  where day between $start and $end and in_filter(channel, $channels)
+                  group by all),
+         o as (select {key} as key, cohort, k, sum(active)::bigint as active,
+                      sum(revenue) as revenue
+               from c group by all)"""
 COHORT_RETENTION = Kpi(
     name="cohort_retention", label="Cohort retention", unit="ratio", table=True,
     definition="Customers grouped by the month of their first valid order (the cohort); cell "
                "(cohort, k) = share of the cohort with a valid order in the k-th month after "
                "it (month 0 is 100 %).",
     sql=_COHORTS + """
-        select {key} as key, cohort, k, count(distinct customer_no) as active,
-               any_value(size.customers) as cohort_size,
-               count(distinct customer_no) / any_value(size.customers) as value
-        from o join size using (cohort) where size.key = {key}
-        group by all order by all""",
+        select o.key, o.cohort, o.k, o.active, size.customers as cohort_size,
+               o.active / size.customers as value
+        from o join size using (key, cohort) order by all""",
     by=("channel",),
 )
 COHORT_LTV = Kpi(
@@ -106,15 +115,11 @@ COHORT_LTV = Kpi(
     definition="Cell (cohort, k) = cumulative net revenue (gross − discounts − refunds, by "
                "order date) of the cohort's valid orders up to the k-th month after the first "
                "order ÷ customers in the cohort.",
-    sql=_COHORTS + """,
-         r as (select order_id, sum(amount) as refunded from valid_refunds group by all),
-         m as (select {key} as key, cohort, k, sum(amount - coalesce(refunded, 0)) as revenue
-               from o left join r using (order_id) group by all)
-        select m.key, m.cohort, m.k, size.customers as cohort_size,
-               sum(m.revenue) over (partition by m.key, m.cohort order by m.k)
+    sql=_COHORTS + """
+        select o.key, o.cohort, o.k, size.customers as cohort_size,
+               sum(o.revenue) over (partition by o.key, o.cohort order by o.k)
                    / size.customers as value
-        from m join size on size.key = m.key and size.cohort = m.cohort
-        order by all""",
+        from o join size using (key, cohort) order by all""",
     by=("channel",),
 )
 DAYS_TO_SECOND_ORDER = Kpi(
@@ -141,18 +146,21 @@ DAYS_TO_SECOND_ORDER = Kpi(
 # RFM as of the end of the period. Recency scored in quintiles; frequency scored on fixed
 # order counts (most customers order once, so quintiles of frequency would be meaningless).
 _RFM = """
-    with base as (
-        select customer_no, any_value(customer_id) as customer_id,
-               any_value(channel) as channel,
-               date_diff('day', max(day), $end) as recency_days, count(*) as orders,
-               sum(gross_sales - discounts) - coalesce(sum(refunded), 0) as revenue
+    with last as (   -- each customer's last valid order up to the end: one row per customer
+        select customer_no, customer_id, channel, date_diff('day', day, $end) as recency_days,
+               nth as orders, cum_net
         from customer_orders
-        left join (select order_id, sum(amount) as refunded from valid_refunds
-                   where day <= $end group by all) using (order_id)
-        where day <= $end and in_filter(channel, $channels)
-        group by customer_no),
+        where day <= $end and (next_day is null or next_day > $end)
+          and in_filter(channel, $channels)),
+    refunded as (    -- refunds made up to the end on those orders
+        select o.customer_no, sum(r.amount) as refunded
+        from valid_refunds r join customer_orders o using (order_id)
+        where r.day <= $end and o.day <= $end group by all),
+    base as (
+        select l.* exclude (cum_net), l.cum_net - coalesce(f.refunded, 0) as revenue
+        from last l left join refunded f using (customer_no)),
     scored as (
-        select *, 6 - ntile(5) over (order by recency_days) as r,
+        select *, 6 - ntile(5) over (order by recency_days, customer_id) as r,
                case when orders >= 6 then 5 when orders >= 4 then 4 else orders end as f
         from base),
     seg as (

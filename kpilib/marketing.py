@@ -65,9 +65,8 @@ CAC = Kpi(
                "filter): all spend ÷ all new customers. No value for a channel without spend.",
     sql=f"""with s as (select {{key}} as key, sum(spend) as spend from marketing_spend {WHERE}
                        group by all),
-                 n as (select {{key}} as key, count(*) as customers
-                       from (select first_day as day, acquisition_channel as channel
-                             from customer_first) {WHERE} group by all)
+                 n as (select {{key}} as key, sum(customers) as customers
+                       from acquisitions {WHERE} group by all)
             select key, coalesce(spend, 0) as numerator, coalesce(customers, 0) as denominator,
                    case when spend > 0 then spend / nullif(customers, 0) end as value
             from s full outer join n using (key)""",
@@ -101,21 +100,21 @@ PAYBACK = Kpi(
                "cumulative net revenue per customer (gross − discounts − refunds, by order date) "
                "month by month since, against the channel's CAC that month; the payback month "
                "is the first month the revenue reaches the CAC ('not yet' until then).",
-    sql="""with c as (select customer_no, acquisition_channel as channel,
-                             date_trunc('month', first_day)::date as cohort
-                      from customer_first
-                      where first_day between $start and $end
-                        and in_filter(acquisition_channel, $channels)),
-                size as (select channel, cohort, count(*) as customers from c group by all),
+    # cohort_orders: net revenue by acquisition channel, first-order day and order month.
+    sql="""with size as (select channel, date_trunc('month', day)::date as cohort,
+                                sum(customers) as customers
+                         from acquisitions
+                         where day between $start and $end and in_filter(channel, $channels)
+                         group by all),
                 spend as (select channel, date_trunc('month', day)::date as cohort,
                                  sum(spend) as spend from marketing_spend group by all),
-                r as (select order_id, sum(amount) as refunded from valid_refunds group by all),
-                m as (select c.channel, c.cohort,
-                             date_diff('month', c.cohort, date_trunc('month', o.day)::date) as k,
-                             sum(o.gross_sales - o.discounts - coalesce(r.refunded, 0))
-                                 as revenue
-                      from c join customer_orders o using (customer_no)
-                      left join r using (order_id) group by all),
+                m as (select channel, date_trunc('month', first_day)::date as cohort,
+                             date_diff('month', date_trunc('month', first_day)::date, month)
+                                 as k,
+                             sum(revenue) as revenue
+                      from cohort_orders
+                      where first_day between $start and $end and in_filter(channel, $channels)
+                      group by all),
                 grid as (select size.channel, size.cohort, size.customers,
                                 spend.spend / size.customers as cac,
                                 unnest(range(0, date_diff('month', size.cohort,

@@ -51,12 +51,37 @@ CUSTOMER_FIRST = """
     from valid_orders where customer_id is not null
     group by customer_id"""
 
+# Each order's place in its customer's history, so that customer KPIs count and sum rows
+# instead of grouping ~a million customers (kpilib/loyalty.py): prev_day / prev2_day / next_day,
+# the days of the previous, second-previous and next valid orders; nth, its rank; cum_net,
+# gross − discounts of the customer's orders up to this one.
 CUSTOMER_ORDERS = """
     select o.order_id, o.customer_id, f.customer_no, o.ordered_at, o.day,
            o.channel as order_channel,
            f.acquisition_channel as channel, o.order_id = f.first_order_id as is_first,
-           o.gross_sales, o.discounts
-    from valid_orders o join customer_first f using (customer_id)"""
+           o.gross_sales, o.discounts,
+           lag(o.day) over w as prev_day, lag(o.day, 2) over w as prev2_day,
+           lead(o.day) over w as next_day, row_number() over w as nth,
+           sum(o.gross_sales - o.discounts) over w as cum_net
+    from valid_orders o join customer_first f using (customer_id)
+    window w as (partition by o.customer_id order by o.ordered_at, o.order_id
+                 rows between unbounded preceding and current row)"""
+
+# New customers by the day and channel of their first valid order.
+ACQUISITIONS = """
+    select first_day as day, acquisition_channel as channel, count(*) as customers
+    from customer_first group by all"""
+
+# Customers active and their net revenue (refunds whenever made, by order date) per
+# acquisition channel, first-order day and order month: cohorts and payback (a few 10 k rows).
+COHORT_ORDERS = """
+    with r as (select order_id, sum(amount) as refunded from valid_refunds group by all)
+    select co.channel, f.first_day, date_trunc('month', co.day)::date as month,
+           count(distinct co.customer_no) as active,
+           sum(co.gross_sales - co.discounts - coalesce(r.refunded, 0)) as revenue
+    from customer_orders co join customer_first f using (customer_no)
+    left join r using (order_id)
+    group by all"""
 
 SALES_LINES = """
     select i.order_id, i.line, i.sku,
@@ -113,7 +138,9 @@ ORDERS_DAILY = """
     select day, channel, device, status, count(*) as n,
            sum(gross_sales) as gross_sales, sum(discounts) as discounts,
            sum(shipping) as shipping, sum(tax) as tax,
-           coalesce(sum(r.refunded), 0) as refunded, count(r.order_id) as refunded_orders
+           coalesce(sum(r.refunded), 0) as refunded, count(r.order_id) as refunded_orders,
+           sum(shipped) as shipped, sum(shipped_1d) as shipped_1d,
+           sum(shipped_2d) as shipped_2d, sum(shipped_5d) as shipped_5d
     from orders left join r using (order_id) group by all"""
 
 # SKU-days by category: stock-outs without reading every SKU's every day.
@@ -162,6 +189,8 @@ REFUNDS_DAILY = """
 ROLLUPS = {r.name: r for r in (
     Rollup("customer_first", CUSTOMER_FIRST, frozenset({"orders"}), partitioned=False),
     Rollup("customer_orders", CUSTOMER_ORDERS, frozenset({"orders"})),
+    Rollup("acquisitions", ACQUISITIONS, frozenset({"orders"}), partitioned=False),
+    Rollup("cohort_orders", COHORT_ORDERS, frozenset({"orders", "refunds"}), partitioned=False),
     Rollup("sales_lines", SALES_LINES, frozenset({"orders", "order_items", "products"}),
            frozenset({"orders", "order_items"})),
     Rollup("refund_lines", REFUND_LINES,

@@ -112,14 +112,11 @@ def _shipped_within(days: int) -> Kpi:
         unit="ratio",
         definition=f"Shipped orders that left within {days} × 24 hours of being placed ÷ "
                    "shipped orders, for valid orders placed in the period.",
-        sql=f"""select {{key}} as key,
-                       count(*) filter (where shipped_at - ordered_at <= interval {days} day)
-                           as numerator,
-                       count(*) as denominator,
-                       count(*) filter (where shipped_at - ordered_at <= interval {days} day)
-                           / nullif(count(*), 0) as value
-                from valid_orders {WHERE} and shipped_at is not null group by all""",
-        by=("day", "week", "month", "channel"), ratio=True, empty=None)
+        sql=f"""select {{key}} as key, sum(shipped_{days}d) as numerator,
+                       sum(shipped) as denominator,
+                       sum(shipped_{days}d) / nullif(sum(shipped), 0) as value
+                from valid_orders {WHERE} group by all""",
+        by=("day", "week", "month", "channel"), ratio=True, empty=None, rollup=True)
 
 
 SHIPPED_1D, SHIPPED_2D, SHIPPED_5D = (_shipped_within(d) for d in (1, 2, 5))

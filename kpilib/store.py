@@ -36,8 +36,8 @@ FORMAT = 1
 # Read into memory when the app connects: small however large the shop (a row per day ×
 # channel × device, per campaign, per SKU, per customer).
 IN_MEMORY = {"traffic", "marketing_spend", "products", "orders_daily", "refunds_daily",
-             "customer_first", "stock_daily", "sku_info", "stock_monthly",
-             "sku_monthly"}
+             "acquisitions", "stock_daily", "sku_info", "stock_monthly", "sku_monthly",
+             "cohort_orders"}
 UNPARTITIONED = "all"
 
 # Derived views, built from code constants only. `day` is the shop-time calendar day every KPI
@@ -53,7 +53,15 @@ DERIVED_VIEWS = (
        greatest(date_trunc('month', e + 1)::date, first_whole_month(s))""",
     # n: the number of rows, 1 here and the count of rows summed in the rollups, so a KPI
     # written with sum(n) reads either (see rollups.py).
-    "create view orders as select *, cast(ordered_at as date) as day, 1 as n from _orders",
+    # shipped / shipped_<n>d: 1 when shipped (within n × 24 hours), for sums that the daily
+    # rollup keeps too.
+    """create view orders as
+       select *, cast(ordered_at as date) as day, 1 as n,
+              (shipped_at is not null)::int as shipped,
+              coalesce((shipped_at - ordered_at <= interval 1 day)::int, 0) as shipped_1d,
+              coalesce((shipped_at - ordered_at <= interval 2 day)::int, 0) as shipped_2d,
+              coalesce((shipped_at - ordered_at <= interval 5 day)::int, 0) as shipped_5d
+       from _orders""",
     "create view valid_orders as select * from orders where status <> 'cancelled'",
     "create view order_items as select * from _order_items",
     "create view refunds as select *, cast(refunded_at as date) as day, 1 as n from _refunds",
@@ -121,6 +129,7 @@ READS = {
     "product_monthly": {"orders", "order_items", "products", "refunds"},
     "orders_daily": {"orders", "refunds"}, "refunds_daily": {"orders", "refunds"},
     "stock_daily": {"inventory", "order_items", "products"},
+    "cohort_orders": {"orders", "refunds"}, "acquisitions": {"orders"},
 }
 
 

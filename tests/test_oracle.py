@@ -3,6 +3,7 @@ grouping, with and without a channel filter. Money to the cent, ratios to 1e-9."
 import math
 from datetime import date
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -67,7 +68,8 @@ def _first_orders(shop):
     return v.groupby("customer_id").first()
 
 
-@pytest.mark.parametrize("fname", ["whole history", "quarter, two channels"])
+@pytest.mark.parametrize("fname", ["whole history", "quarter, two channels",
+                                   "weeks across months, two channels"])
 def test_cohort_retention_matches_pandas(demo_store, demo_shop, fname):
     f = FILTERS[fname]
     first = _first_orders(demo_shop)
@@ -89,6 +91,97 @@ def test_cohort_retention_matches_pandas(demo_store, demo_shop, fname):
     assert got.keys() == want.keys()
     for key, w in want.items():
         assert math.isclose(got[key], w, rel_tol=1e-9), key
+
+
+def _cohort(shop, f):
+    """The customers first acquired in the period (on its channels) and their valid orders."""
+    first = _first_orders(shop)
+    day = pd.to_datetime(first.ordered_at).dt.normalize()
+    sel = first[(day >= pd.Timestamp(f.start)) & (day <= pd.Timestamp(f.end))
+                & (first.channel.isin(f.channels) if f.channels else True)]
+    v = _valid(shop)
+    return sel, v[v.customer_id.isin(sel.index)]
+
+
+@pytest.mark.parametrize("fname", ["whole history", "weeks across months, two channels"])
+def test_cohort_ltv_matches_pandas(demo_store, demo_shop, fname):
+    f = FILTERS[fname]
+    sel, v = _cohort(demo_shop, f)
+    cohort = pd.to_datetime(sel.ordered_at).dt.to_period("M")
+    refunded = demo_shop.refunds.groupby("order_id").amount.sum()
+    v = v.assign(cohort=cohort.reindex(v.customer_id).to_numpy(),
+                 net=v.gross_sales - v.discounts - v.order_id.map(refunded).fillna(0))
+    v["k"] = [(m - c).n for m, c in zip(pd.to_datetime(v.ordered_at).dt.to_period("M"),
+                                        v.cohort)]
+    size = cohort.value_counts()
+    per = v.groupby(["cohort", "k"]).net.sum()
+    cum = per.groupby(level=0).cumsum()
+    want = {(c.start_time.date(), k): x / size[c] for (c, k), x in cum.items()}
+    t = run(demo_store.connect(), KPIS["cohort_ltv"], f)
+    got = {(c.date() if hasattr(c, "date") else c, k): x
+           for c, k, x in t[["cohort", "k", "value"]].itertuples(index=False)}
+    assert got.keys() == want.keys() and len(want) > 10
+    for key, w in want.items():
+        assert math.isclose(got[key], w, rel_tol=1e-9, abs_tol=1e-6), key
+
+
+@pytest.mark.parametrize("fname", ["whole history", "weeks across months, two channels"])
+def test_days_to_second_order_matches_pandas(demo_store, demo_shop, fname):
+    sel, v = _cohort(demo_shop, FILTERS[fname])
+    v = v.sort_values(["ordered_at", "order_id"])
+    second = v.groupby("customer_id").ordered_at.nth(1)
+    second = pd.Series(second.values, index=v.loc[second.index, "customer_id"])
+    # Calendar days between the two order dates (DuckDB's date_diff('day', …)).
+    days = (pd.to_datetime(second).dt.normalize()
+            - pd.to_datetime(sel.ordered_at.reindex(second.index)).dt.normalize()).dt.days
+    t = run(demo_store.connect(), KPIS["days_to_second_order"], FILTERS[fname])
+    got = dict(zip(t.bucket, t.customers))
+    assert got.pop("not yet") == len(sel) - len(second)
+    assert sum(got.values()) == len(second)
+    assert got.get("0–7 days", 0) == (days <= 7).sum()
+    assert got.get("over a year", 0) == (days > 365).sum()
+
+
+def _ntile(i: int, rows: int, n: int) -> int:
+    """SQL's ntile(n) for the i-th row (0-based) of ``rows``: the first rows % n tiles have
+    one row more."""
+    q, r = divmod(rows, n)
+    return i // (q + 1) + 1 if i < r * (q + 1) else (i - r * (q + 1)) // q + r + 1
+
+
+@pytest.mark.parametrize("fname", ["whole history", "weeks across months, two channels"])
+def test_rfm_customers_match_pandas(demo_store, demo_shop, fname):
+    f = FILTERS[fname]
+    end = pd.Timestamp(f.end)
+    first = _first_orders(demo_shop)
+    v = _valid(demo_shop)
+    v = v[v.customer_id.notna()].assign(day=lambda d: pd.to_datetime(d.ordered_at).dt.normalize())
+    v = v[(v.day <= end) & (v.customer_id.map(first.channel).isin(f.channels)
+                            if f.channels else True)]
+    r = demo_shop.refunds
+    r = r[pd.to_datetime(r.refunded_at).dt.normalize() <= end].groupby("order_id").amount.sum()
+    c = v.assign(net=v.gross_sales - v.discounts - v.order_id.map(r).fillna(0)).groupby(
+        "customer_id").agg(last=("day", "max"), orders=("order_id", "size"), revenue=("net", "sum"))
+    c["recency_days"] = (end - c["last"]).dt.days
+    c = c.reset_index().sort_values(["recency_days", "customer_id"], ignore_index=True)
+    c["r"] = [6 - _ntile(i, len(c), 5) for i in range(len(c))]
+    c["f"] = c.orders.clip(upper=3).where(c.orders < 4, c.orders.map(lambda o: 5 if o >= 6 else 4))
+    t = run(demo_store.connect(), KPIS["rfm_customers"], f).set_index("customer_id")
+    c = c.set_index("customer_id")
+    assert sorted(t.index) == sorted(c.index) and len(c) > 100
+    assert (t.recency_days == c.recency_days.reindex(t.index)).all()
+    assert (t.orders == c.orders.reindex(t.index)).all()
+    assert ((t.revenue - c.revenue.reindex(t.index)).abs() < 1e-6).all()
+    rf = c.reindex(t.index)
+    r_, f_ = rf.r, rf.f
+    want = np.select([(r_ >= 4) & (f_ >= 4), (r_ >= 2) & (f_ >= 3), (r_ >= 4) & (f_ == 1),
+                      (r_ >= 3) & (f_ <= 2), (r_ == 1) & (f_ >= 4), (r_ <= 2) & (f_ >= 3),
+                      (r_ == 2) & (f_ <= 2)],
+                     ["Champions", "Loyal", "New", "Promising", "Cannot lose them", "At risk",
+                      "About to sleep"], "Lost")
+    assert (t.segment.to_numpy() == want).all()
+    assert t.segment.value_counts().to_dict() == run(
+        demo_store.connect(), KPIS["rfm_segments"], f).set_index("segment").customers.to_dict()
 
 
 @pytest.mark.parametrize("view", FILTERS)
