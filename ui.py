@@ -377,15 +377,28 @@ def data_end():
     return _span(str(store.path), store.fingerprint)[1]
 
 
-def downloads(df: pd.DataFrame, name: str, label: str | None = None):
-    """CSV and Excel of a table, built only when clicked; formula-like text is neutralised."""
+def later(name: str, rows: dict[str, str] | None = None):
+    """A KPI table computed only when a download button calls for it, only its ``rows`` (a
+    customer list can be a million rows: never held by the page or the cache). The button's
+    callable runs outside the script (no session, no cache), so the store and the filters are
+    fixed now."""
+    store, _ = active_store()
+    con, filters = _connection(str(store.path), store.fingerprint), current_filters()
+    return lambda: kpilib.run(con, kpilib.get(name), filters, rows=rows)
+
+
+def downloads(df, name: str, label: str | None = None):
+    """CSV and Excel of a table (or of what a :func:`later` callable returns), built only when
+    clicked; formula-like text is neutralised."""
     label = label or name.replace("_", " ")
+    table = df if callable(df) else lambda: df
     row = st.container(horizontal=True)
-    row.download_button(f"{label} · CSV", lambda: export.to_csv(df), file_name=f"{name}.csv",
-                      mime="text/csv", key=f"csv_{name}", icon=":material/download:")
-    row.download_button(f"{label} · Excel", lambda: export.to_excel(df, name), key=f"xlsx_{name}",
-                      file_name=f"{name}.xlsx", icon=":material/download:",
-                      mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    row.download_button(f"{label} · CSV", lambda: export.to_csv(table()),
+                        file_name=f"{name}.csv", mime="text/csv", key=f"csv_{name}",
+                        icon=":material/download:")
+    row.download_button(f"{label} · Excel", lambda: export.to_excel(table(), name),
+                        key=f"xlsx_{name}", file_name=f"{name}.xlsx", icon=":material/download:",
+                        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 
 
 def table(name: str, df, raw: pd.DataFrame | None = None):

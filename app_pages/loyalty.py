@@ -86,7 +86,6 @@ ui.table("rfm_segments", pd.DataFrame({
     "Orders per customer": segments["orders_per_customer"].map(lambda v: f"{v:.2f}"),
     "Days since last order": segments["avg_recency_days"].map(lambda v: f"{v:,.0f}")}))
 pick = st.selectbox("Customer list for a campaign", segments["segment"].tolist(), key="rfm_pick")
-people = ui.kpi("rfm_customers")
-people = people[people["segment"] == pick]
-ui.downloads(people, f"customers_{pick.lower().replace(' ', '_')}",
-             f"The {len(people):,} customers of '{pick}'")
+count = int(segments.set_index("segment").loc[pick, "customers"])
+ui.downloads(ui.later("rfm_customers", {"segment": pick}),
+             f"customers_{pick.lower().replace(' ', '_')}", f"The {count:,} customers of '{pick}'")

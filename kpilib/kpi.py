@@ -114,13 +114,17 @@ def uses_rollup(kpi: Kpi, filters: Filters, by=None) -> bool:
 
 
 def run(con: duckdb.DuckDBPyConnection, kpi: Kpi, filters: Filters,
-        by: str | tuple[str, str] | None = None, rollups: bool = True) -> pd.DataFrame:
+        by: str | tuple[str, str] | None = None, rollups: bool = True,
+        rows: dict[str, str] | None = None) -> pd.DataFrame:
     """Run ``kpi`` under ``filters``.
 
     Without ``by``: one row (``value``, plus ``numerator``/``denominator`` for ratios).
     With ``by``: one row per group, the group column named ``period`` (the first day of the
     day/week/month; every period of the range is present) or ``channel``/``device``. A pair such
     as ``("week", "channel")`` gives both columns.
+
+    ``rows`` keeps only a table's rows whose columns equal the values given (the customers of
+    one RFM segment), in DuckDB, so a million-row table is never built to be filtered.
     """
     dims = by if isinstance(by, tuple) else (by,) if by else ()
     for d in dims:
@@ -133,12 +137,18 @@ def run(con: duckdb.DuckDBPyConnection, kpi: Kpi, filters: Filters,
     if kpi.base:
         base = _base(con, kpi.base.replace("{key}", _grouping(by)), filters)
         sql = f"with base as (from {base}) {sql}"
+    params = filters.params(sql)
+    if rows:
+        assert kpi.table and all(c.isidentifier() for c in rows), rows   # names from code
+        sql = f"select * from ({sql}) where " + " and ".join(
+            f'"{c}" = $row_{i}' for i, c in enumerate(rows))
+        params.update({f"row_{i}": v for i, v in enumerate(rows.values())})
     cur = con.cursor()  # one cursor per query: the connection is shared across threads
     if rollups and uses_rollup(kpi, filters, by):
         # Unqualified orders / valid_orders / valid_refunds now name the daily aggregates.
         cur.execute("set search_path = 'rollup,main'")
     try:
-        cur.execute(sql, filters.params(sql))
+        cur.execute(sql, params)
         if kpi.table:
             df = cur.df()
         else:

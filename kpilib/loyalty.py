@@ -143,24 +143,24 @@ DAYS_TO_SECOND_ORDER = Kpi(
     by=("channel",),
 )
 
-# RFM as of the end of the period. Recency scored in quintiles; frequency scored on fixed
-# order counts (most customers order once, so quintiles of frequency would be meaningless).
+# RFM as of the end of the period. Recency scored in quintiles (ties in customer-id order, which
+# customer_no follows); frequency scored on fixed order counts (most customers order once, so
+# quintiles of frequency would be meaningless).
 _RFM = """
     with last as (   -- each customer's last valid order up to the end: one row per customer
-        select customer_no, customer_id, channel, date_diff('day', day, $end) as recency_days,
+        select customer_no, channel, date_diff('day', day, $end) as recency_days,
                nth as orders, cum_net
         from customer_orders
         where day <= $end and (next_day is null or next_day > $end)
           and in_filter(channel, $channels)),
     refunded as (    -- refunds made up to the end on those orders
-        select o.customer_no, sum(r.amount) as refunded
-        from valid_refunds r join customer_orders o using (order_id)
-        where r.day <= $end and o.day <= $end group by all),
+        select customer_no, sum(amount) as refunded from valid_refunds
+        where day <= $end and order_day <= $end and customer_no is not null group by all),
     base as (
         select l.* exclude (cum_net), l.cum_net - coalesce(f.refunded, 0) as revenue
         from last l left join refunded f using (customer_no)),
     scored as (
-        select *, 6 - ntile(5) over (order by recency_days, customer_id) as r,
+        select *, 6 - ntile(5) over (order by recency_days, customer_no) as r,
                case when orders >= 6 then 5 when orders >= 4 then 4 else orders end as f
         from base),
     seg as (
@@ -192,9 +192,10 @@ RFM_CUSTOMERS = Kpi(
     definition="Every customer with their RFM segment, recency, orders and net revenue as of "
                "the end of the period (for an e-mail campaign export).",
     sql=_RFM + """
-        select {key} as key, customer_id, segment, channel as acquisition_channel,
+        select {key} as key, f.customer_id, segment, channel as acquisition_channel,
                recency_days, orders, revenue
-        from seg order by segment, revenue desc""",
+        from seg join customer_first f using (customer_no)
+        order by segment, revenue desc, f.customer_id""",
     by=("channel",),
 )
 

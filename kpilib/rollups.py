@@ -67,6 +67,13 @@ CUSTOMER_ORDERS = """
     window w as (partition by o.customer_id order by o.ordered_at, o.order_id
                  rows between unbounded preceding and current row)"""
 
+VALID_REFUNDS = """
+    select r.* exclude (n), coalesce(o.channel, 'unknown') as channel, 1 as n,
+           o.day as order_day, f.customer_no
+    from refunds r left join orders o using (order_id)
+    left join customer_first f on f.customer_id = o.customer_id
+    where o.status is distinct from 'cancelled'"""
+
 # New customers by the day and channel of their first valid order.
 ACQUISITIONS = """
     select first_day as day, acquisition_channel as channel, count(*) as customers
@@ -189,6 +196,8 @@ REFUNDS_DAILY = """
 ROLLUPS = {r.name: r for r in (
     Rollup("customer_first", CUSTOMER_FIRST, frozenset({"orders"}), partitioned=False),
     Rollup("customer_orders", CUSTOMER_ORDERS, frozenset({"orders"})),
+    Rollup("valid_refunds", VALID_REFUNDS, frozenset({"orders", "refunds"}),
+           partitioned=False),
     Rollup("acquisitions", ACQUISITIONS, frozenset({"orders"}), partitioned=False),
     Rollup("cohort_orders", COHORT_ORDERS, frozenset({"orders", "refunds"}), partitioned=False),
     Rollup("sales_lines", SALES_LINES, frozenset({"orders", "order_items", "products"}),

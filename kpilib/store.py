@@ -37,7 +37,7 @@ FORMAT = 1
 # channel × device, per campaign, per SKU, per customer).
 IN_MEMORY = {"traffic", "marketing_spend", "products", "orders_daily", "refunds_daily",
              "acquisitions", "stock_daily", "sku_info", "stock_monthly", "sku_monthly",
-             "cohort_orders"}
+             "cohort_orders", "valid_refunds"}
 UNPARTITIONED = "all"
 
 # Derived views, built from code constants only. `day` is the shop-time calendar day every KPI
@@ -77,10 +77,8 @@ DERIVED_VIEWS = (
     "customer_first",
     # Refunds count against the order's channel; refunds of cancelled orders are not returns
     # (the order never counted as a sale). A refund whose order is not stored still counts.
-    """create view valid_refunds as
-       select r.* exclude (n), coalesce(o.channel, 'unknown') as channel, 1 as n
-       from refunds r left join orders o using (order_id)
-       where o.status is distinct from 'cancelled'""",
+    # (A rollup, with the order's day and customer.)
+    "valid_refunds",
     # Valid orders of identified customers; `channel` is the customer's acquisition channel, so
     # the channel filter selects customers by where they came from. (A rollup.)
     "customer_orders",

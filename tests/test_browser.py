@@ -166,3 +166,20 @@ def test_password_gate(tmp_path, tiny_store, chromium):
         wait_drawn(page)
         assert card(page, "Net sales") == "€262.00"     # February 2025, the link's period
         page.close()
+
+
+def test_customer_list_download_is_built_on_click(tiny_store, chromium):
+    """The RFM customer list is computed only when its button is clicked, outside the script
+    run (no session there): the file must still hold that segment's customers, as filtered."""
+    with app_server(tiny_store.path) as url:
+        page = chromium.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(f"{url}/loyalty?period=Last+month")
+        wait_drawn(page)
+        button = page.get_by_role("button", name=re.compile("customers of 'Promising' · CSV"))
+        button.scroll_into_view_if_needed()
+        with page.expect_download(timeout=30_000) as info:
+            button.click()
+        text = Path(info.value.path()).read_text(encoding="utf-8-sig")   # BOM: for Excel
+        lines = text.strip().splitlines()
+        assert lines[0].startswith("customer_id,segment") and len(lines) == 3, text
+        assert all(",Promising," in line for line in lines[1:])

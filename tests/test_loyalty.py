@@ -10,7 +10,7 @@ from datetime import date
 
 import pytest
 
-from kpilib import Filters
+from kpilib import Filters, get, run
 
 from helpers import FEB, JAN, MAR, check, grouped, only, total
 
@@ -106,3 +106,11 @@ def test_rfm_by_hand(tiny_store):
     assert t.loc["New", "revenue"] == pytest.approx(100)               # r3 is in March
     c = table(tiny_store, "rfm_customers", FEB).set_index("customer_id")
     assert c.loc["dave", "segment"] == "New" and c.loc["alice", "recency_days"] == 25
+
+
+def test_one_segments_customers_only(tiny_store):
+    """rows= filters the table in DuckDB (the download of one segment), as a parameter."""
+    con = tiny_store.connect()
+    t = run(con, get("rfm_customers"), FEB, rows={"segment": "Promising"})
+    assert sorted(t["customer_id"]) == ["alice", "bob"]
+    assert run(con, get("rfm_customers"), FEB, rows={"segment": "x' or 1=1 --"}).empty
