@@ -56,15 +56,13 @@ CUSTOMER_FIRST = """
 # the days of the previous, second-previous and next valid orders; nth, its rank; cum_net,
 # gross − discounts of the customer's orders up to this one.
 CUSTOMER_ORDERS = """
-    select o.order_id, o.customer_id, f.customer_no, o.ordered_at, o.day,
-           o.channel as order_channel,
-           f.acquisition_channel as channel, o.order_id = f.first_order_id as is_first,
+    select o.order_id, f.customer_no, o.day, f.acquisition_channel as channel,
            o.gross_sales, o.discounts,
            lag(o.day) over w as prev_day, lag(o.day, 2) over w as prev2_day,
            lead(o.day) over w as next_day, row_number() over w as nth,
            sum(o.gross_sales - o.discounts) over w as cum_net
     from valid_orders o join customer_first f using (customer_id)
-    window w as (partition by o.customer_id order by o.ordered_at, o.order_id
+    window w as (partition by f.customer_no order by o.ordered_at, o.order_id
                  rows between unbounded preceding and current row)"""
 
 VALID_REFUNDS = """
