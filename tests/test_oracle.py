@@ -81,7 +81,7 @@ def test_cohort_retention_matches_pandas(demo_store, demo_shop, fname):
     v = v[v.customer_id.isin(sel.index)]
     k = (pd.to_datetime(v.ordered_at).dt.to_period("M") - month.reindex(v.customer_id).values
          ).apply(lambda x: x.n)
-    active = v.assign(k=k.values, cohort=month.reindex(v.customer_id).values).groupby(
+    active = v.assign(k=k.values, cohort=month.reindex(v.customer_id).to_numpy()).groupby(
         ["cohort", "k"]).customer_id.nunique()
     size = month.reindex(sel.index).value_counts()
     want = {(c.start_time.date(), kk): a / size[c] for (c, kk), a in active.items()}
