@@ -11,9 +11,13 @@ def symbol(currency: str) -> str:
 
 
 def fmt(v: float | None, unit: str, currency: str = "EUR", compact: bool = False) -> str:
-    """No value is a dash, never 0 or 'nan'; ``compact`` drops cents from large amounts."""
+    """No value is a dash, never 0 or 'nan'; ``compact`` (KPI cards) drops cents from large
+    amounts and writes millions as "€12.27 M", which a card shows whole."""
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return "–"
+    if compact and unit in ("money", "count") and abs(v) >= 1_000_000:
+        sign = "-" if v < 0 else ""
+        return f"{sign}{symbol(currency) if unit == 'money' else ''}{abs(v) / 1e6:,.2f} M"
     if unit == "ratio":
         return f"{v:.2%}".replace("%", " %")
     if unit == "money":

@@ -92,7 +92,7 @@ _COHORTS = """
                from cohort_orders
                where first_day between $start and $end and in_filter(channel, $channels)),
          size as (select {key} as key, date_trunc('month', day)::date as cohort,
-                         sum(customers) as customers
+                         sum(customers)::bigint as customers
                   from acquisitions
                   where day between $start and $end and in_filter(channel, $channels)
                   group by all),

@@ -102,7 +102,7 @@ PAYBACK = Kpi(
                "is the first month the revenue reaches the CAC ('not yet' until then).",
     # cohort_orders: net revenue by acquisition channel, first-order day and order month.
     sql="""with size as (select channel, date_trunc('month', day)::date as cohort,
-                                sum(customers) as customers
+                                sum(customers)::bigint as customers
                          from acquisitions
                          where day between $start and $end and in_filter(channel, $channels)
                          group by all),

@@ -360,3 +360,15 @@ def test_shared_mode_reads_the_shop_and_keeps_uploads_private(tmp_path, store_co
     at.sidebar.button(key="discard_private").click().run()
     at.switch_page("app_pages/overview.py").run()
     assert cards(at)["Net sales"] != "€111.00" and not at.sidebar.info
+
+
+def test_card_values_fit_their_card():
+    """A large shop's net sales (€12,268,981) was cut to "€12,26…" in a five-card row: cards
+    write millions short; tables and downloads keep every digit."""
+    from kpilib.formatting import fmt
+    assert fmt(12_268_981.4, "money", compact=True) == "€12.27 M"
+    assert fmt(-1_500_000, "money", compact=True) == "-€1.50 M"
+    assert fmt(3_140_000, "count", compact=True) == "3.14 M"
+    assert fmt(999_999.6, "money", compact=True) == "€1,000,000"
+    assert fmt(12_268_981.4, "money") == "€12,268,981.40"
+    assert fmt(0.5, "ratio", compact=True) == "50.00 %"

@@ -114,3 +114,11 @@ def test_one_segments_customers_only(tiny_store):
     t = run(con, get("rfm_customers"), FEB, rows={"segment": "Promising"})
     assert sorted(t["customer_id"]) == ["alice", "bob"]
     assert run(con, get("rfm_customers"), FEB, rows={"segment": "x' or 1=1 --"}).empty
+
+
+def test_cohort_sizes_are_whole_numbers(tiny_store):
+    """Cohort sizes label the heatmap rows ("Nov 2025 (83,000)"): counts, never 83,000.0."""
+    con = tiny_store.connect()
+    for name, col in (("cohort_retention", "cohort_size"), ("cohort_ltv", "cohort_size"),
+                      ("payback", "customers")):
+        assert run(con, get(name), FEB)[col].dtype.kind == "i", name
