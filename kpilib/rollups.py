@@ -234,6 +234,17 @@ ROLLUP_VIEWS = (
 )
 
 
+def edge_days(view: str) -> str:
+    """The rows of a daily ``view`` (a code constant) on the period's days outside its whole
+    months — what a KPI reading a monthly rollup for those months adds day by day."""
+    return f"""
+        select * from {view}
+        where day >= $start and day < first_whole_month($start) and day <= $end
+        union all
+        select * from {view}
+        where day >= after_whole_months($start, $end) and day >= $start and day <= $end"""
+
+
 def definition(name: str) -> str:
     """Changes when the rollup's SQL does: a rollup stored under another definition (by an
     older version) is not read, and is rebuilt by the next write or refresh."""

@@ -1,6 +1,6 @@
 """Sales KPIs, from `orders` and `refunds`. Cancelled orders never count as sales."""
 from .kpi import Kpi
-from .rollups import ORDER_SKUS
+from .rollups import ORDER_SKUS, edge_days
 
 WHERE = "where day between $start and $end and in_filter(channel, $channels)"
 
@@ -132,12 +132,7 @@ ORDERS_BY_STATUS = Kpi(
 # Sales by product in the period: its whole months from the monthly rollup, the days before
 # and after them from the order lines (with the refunds spread onto them, whenever made).
 _PRODUCT_LINES = f"""
-    with edge_lines as (
-        select * from sales_lines
-        where day >= $start and day < first_whole_month($start) and day <= $end
-        union all
-        select * from sales_lines
-        where day >= after_whole_months($start, $end) and day >= $start and day <= $end),
+    with edge_lines as ({edge_days("sales_lines")}),
     pl as (
         select sku, channel, category, product_name, units, gross, discount, refunded
         from product_monthly

@@ -2,29 +2,20 @@
 valid orders. The channel filter applies to sales (velocity, price); category and SKU search
 filter the SKUs."""
 from .kpi import Kpi
+from .rollups import edge_days
 
 # Per SKU: stock at the end, sales in the period / the last 30 and 90 days, in-stock and
 # out-of-stock days in the period, and the units sold on in-stock days.
 # The period's whole months are read from the monthly rollups (sku_sales_monthly,
 # stock_monthly: a row per SKU and month) and only the days before its first / after its last
 # whole month from the daily rows: two years read ~20 k × 24 rows, not 14 M SKU-days.
-SKU_STATS = """
+SKU_STATS = f"""
     with info as (
         select * from sku_info
         where in_filter(category, $categories)
           and ($search = '' or contains(lower(sku || ' ' || product_name), $search))),
-    edge_lines as (
-        select * from sales_lines
-        where day >= $start and day < first_whole_month($start) and day <= $end
-        union all
-        select * from sales_lines
-        where day >= after_whole_months($start, $end) and day >= $start and day <= $end),
-    edge_stock as (
-        select * from inventory_daily
-        where day >= $start and day < first_whole_month($start) and day <= $end
-        union all
-        select * from inventory_daily
-        where day >= after_whole_months($start, $end) and day >= $start and day <= $end),
+    edge_lines as ({edge_days("sales_lines")}),
+    edge_stock as ({edge_days("inventory_daily")}),
     sold as (
         select sku, sum(q) as units_sold, sum(v) as gross, sum(net) as revenue,
                sum(q_in_stock) as units_in_stock_days
