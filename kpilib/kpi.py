@@ -63,14 +63,13 @@ class Kpi:
     # Written with sums only (sum(n), never count(*)) over orders / valid_orders /
     # valid_refunds: it then reads the daily rollups when the filters allow (rollups.py).
     rollup: bool = False
-    # A first step several KPIs share (the stock page's per-SKU figures, the customers of a
-    # period): ``sql`` reads its result as ``base``, computed once per connection, filters and
-    # grouping (see :func:`_base`).
+    # A first step several KPIs share (the stock page's per-SKU figures): ``sql`` reads its
+    # result as ``base``, computed once per connection and filters (see :func:`_base`).
     base: str = ""
 
     def __post_init__(self):
         assert self.unit in UNITS, self.unit
-        assert "{key}" in self.sql + self.base or (self.table and not self.by), \
+        assert "{key}" in self.sql or (self.table and not self.by), \
             f"{self.name}: sql must group by {{key}}"
         assert set(self.by) <= set(GROUPINGS) - {None}, self.by
         assert not (self.ratio and self.empty is not None), f"{self.name}: a ratio has no empty"
@@ -135,8 +134,7 @@ def run(con: duckdb.DuckDBPyConnection, kpi: Kpi, filters: Filters,
     period = next((d for d in dims if d in PERIODS), None)
     sql = kpi.sql.replace("{key}", _grouping(by)).replace("{group_start}", GROUP_STARTS[period])
     if kpi.base:
-        base = _base(con, kpi.base.replace("{key}", _grouping(by)), filters)
-        sql = f"with base as (from {base}) {sql}"
+        sql = f"with base as (from {_base(con, kpi.base, filters)}) {sql}"
     params = filters.params(sql)
     if rows:
         assert kpi.table and all(c.isidentifier() for c in rows), rows   # names from code
@@ -148,7 +146,15 @@ def run(con: duckdb.DuckDBPyConnection, kpi: Kpi, filters: Filters,
         # Unqualified orders / valid_orders / valid_refunds now name the daily aggregates.
         cur.execute("set search_path = 'rollup,main'")
     try:
-        cur.execute(sql, params)
+        try:
+            cur.execute(sql, params)
+        except duckdb.CatalogException:
+            if not kpi.base:
+                raise
+            # Another session's filters pushed this shared step out between its creation and
+            # this query (the connection is shared): compute it again (same name), once.
+            _base(con, kpi.base, filters)
+            cur.execute(sql, params)
         if kpi.table:
             df = cur.df()
         else:

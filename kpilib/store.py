@@ -397,7 +397,8 @@ class Store:
         shutil.rmtree(self.path / ".staging", ignore_errors=True)
 
     def refresh_rollups(self) -> bool:
-        """Build the rollups this store lacks (written by an older version); True if any."""
+        """Build the rollups this store lacks or holds under an older definition (a store
+        written by an older version); True if any were built."""
         self.recover()
         manifest = self.manifest
         if set(ROLLUPS) <= set(current(manifest)):

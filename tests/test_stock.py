@@ -191,3 +191,22 @@ def test_shared_per_sku_step(shop):
     check(run(con, get("units_sold"), Filters(F.start, F.start))["value"].iat[0], 1)
     clear_bases(con)
     assert bases() == 0
+
+
+def test_a_shared_step_dropped_under_a_query_is_computed_again(shop):
+    """Sessions share one connection: another session's filters may evict a step between its
+    creation and the query that reads it. The query computes it again instead of failing."""
+    import kpilib.kpi as kpi_module
+    con = shop.connect()
+    real = kpi_module._base
+
+    def evicted(con_, sql, filters):
+        name = real(con_, sql, filters)
+        kpi_module.clear_bases(con_)          # gone before the KPI's own query runs
+        kpi_module._base = real               # the retry computes it normally
+        return name
+    kpi_module._base = evicted
+    try:
+        check(run(con, get("on_hand"), F)["value"].iat[0], 17)
+    finally:
+        kpi_module._base = real
