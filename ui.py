@@ -96,20 +96,22 @@ def connection():
 
 @st.cache_data(max_entries=2000, show_spinner=False)
 def _kpi(path: str, data_version: str, name: str, filters: kpilib.Filters, by: str | None,
-         _version: str):
+         limit: int | None, _version: str):
     # Keyed by the version of the tables this KPI reads (_version, the whole store's, is not
     # part of the key): an upload of stock snapshots leaves every cached sales figure valid.
-    return kpilib.run(_connection(path, _version), kpilib.get(name), filters, by)
+    return kpilib.run(_connection(path, _version), kpilib.get(name), filters, by, limit=limit)
 
 
-def kpi(name: str, filters: kpilib.Filters | None = None, by: str | None = None) -> pd.DataFrame:
+def kpi(name: str, filters: kpilib.Filters | None = None, by: str | None = None,
+        limit: int | None = None) -> pd.DataFrame:
     """A KPI as a small frame, cached by (store, version of the tables it reads, KPI, filters,
-    grouping)."""
+    grouping). ``limit``: a table's first rows only."""
     store, _ = active_store()
     version = store.fingerprint
     k = kpilib.get(name)
     deps = _data_version(str(store.path), version, tables_read(k.sql + k.base))
-    return _kpi(str(store.path), deps, name, filters or current_filters(), by, version).copy()
+    return _kpi(str(store.path), deps, name, filters or current_filters(), by, limit,
+                version).copy()
 
 
 @st.cache_data(max_entries=200, show_spinner=False)

@@ -58,7 +58,7 @@ with right:
 
 st.subheader("Top products and categories")
 a, b = st.columns([3, 2])
-products = ui.kpi("top_products").head(15)
+products = ui.kpi("top_products", limit=15)
 with a:
     ui.table("top_products", raw=products, df=pd.DataFrame({
         "Product": products["product_name"], "SKU": products["sku"],

@@ -16,7 +16,7 @@ import statistics
 import subprocess
 import sys
 import time
-from dataclasses import replace
+from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -54,85 +54,68 @@ def build(scale: float, rebuild: bool) -> Store:
     return Store(path)
 
 
-# --- each page's KPI set: (kpi, which filters, grouping), as the page asks for them ----------
-F, PREV, LY, HIST = "f", "prev", "ly", "hist"
-CARDS = [(n, w, None) for n in ("net_sales", "orders", "aov", "sessions", "conversion_rate",
-                                "new_customers", "returning_customer_rate", "mer",
-                                "return_rate_value", "stockout_rate") for w in (F, PREV, LY)]
-PAGES = {
-    "overview": CARDS + [(n, F, "week") for n, _, _ in CARDS[::3]]
-    + [(n, HIST, "day") for n in ("net_sales", "orders", "sessions", "conversion_rate")]
-    + [("net_sales", F, "week"), ("net_sales", PREV, "week")]
-    + [(n, F, "channel") for n in ("net_sales", "orders", "sessions", "conversion_rate", "aov")],
-    "traffic": [(n, w, None) for n in ("sessions", "users", "new_users", "conversion_rate")
-                for w in (F, PREV)]
-    + [("sessions", F, ("week", "channel"))]
-    + [(n, w, "channel") for n in ("sessions", "conversion_rate", "orders", "net_sales")
-       for w in (F, PREV, LY)]
-    + [("sessions", F, "device"), ("conversion_rate", F, "device")],
-    "funnel": [(n, w, None) for n in ("sessions", "product_views", "add_to_carts", "checkouts",
-                                      "purchases", "cart_abandonment_rate",
-                                      "blended_conversion_rate") for w in (F, PREV)]
-    + [(n, F, "channel") for n in ("sessions", "product_views", "add_to_carts", "checkouts",
-                                   "purchases")]
-    + [(n, F, "week") for n in ("product_view_rate", "add_to_cart_rate", "checkout_rate")],
-    "marketing": [(n, w, None) for n in ("spend", "attributed_revenue", "roas", "mer", "cac",
-                                         "cpc", "ctr") for w in (F, PREV)]
-    + [(n, F, "channel") for n in ("spend", "attributed_revenue", "roas", "cac",
-                                   "new_customers")]
-    + [("roas", HIST, ("month", "channel")), ("payback", HIST, None),
-       ("unmatched_spend", F, None)],
-    "sales": [(n, w, None) for n in ("gross_sales", "discounts", "net_sales", "total_sales",
-                                     "orders", "aov", "units_per_order", "cancellation_rate")
-              for w in (F, PREV)]
-    + [("net_sales", F, ("week", "channel")), ("orders_by_status", F, None),
-       ("fulfilment_days", F, None), ("shipped_within_1d", F, None),
-       ("shipped_within_2d", F, None), ("shipped_within_5d", F, None),
-       ("top_products", F, None), ("top_categories", F, None)]
-    + [(n, F, "channel") for n in ("orders", "aov", "units_per_order")],
-    "returns": [(n, w, None) for n in ("returns", "return_rate_value", "return_rate_orders")
-                for w in (F, PREV)]
-    + [("returns", HIST, "month"), ("returns_by_order_date", HIST, "month"),
-       ("return_rate_value", F, "channel"), ("refund_reasons", F, None),
-       ("top_categories", F, None)],
-    "loyalty": [(n, w, None) for n in ("customers", "new_customers", "returning_customers",
-                                       "returning_customer_rate", "repeat_purchase_rate",
-                                       "orders_per_customer") for w in (F, PREV)]
-    + [("new_customers", F, "week"), ("returning_customers", F, "week"),
-       ("cohort_retention", F, None), ("cohort_ltv", F, None),
-       ("days_to_second_order", F, None), ("rfm_segments", F, None)],
-    "stock": [(n, w, None) for n in ("on_hand", "stock_value", "days_of_cover",
-                                     "sell_through_rate", "stockout_rate", "dead_stock_value")
-              for w in (F, PREV)]
-    + [("stock_by_sku", F, None), ("stockout_sku_days", F, "week"), ("abc_classes", F, None),
-       ("dead_stock", F, None), ("lost_revenue_stockout", F, "category")],
-}
-
-
-def filters_for(f: Filters, which: str) -> Filters:
-    if which == PREV:
-        return f.previous_period()
-    if which == LY:
-        return f.last_year()
-    if which == HIST:   # the alerts' 8 weeks of history before the range
-        return replace(f, start=f.start - timedelta(weeks=8))
-    return f
-
-
-# Two views a manager switches between, and the filter changes timed "warm".
-VIEWS = {"whole history": Filters(END.replace(year=END.year - 2, day=1) + timedelta(days=1),
-                                  END),
+# --- each page's KPI set, as the page asks for it ----------------------------------------
+PAGE_NAMES = ("overview", "traffic", "funnel", "marketing", "sales", "returns", "loyalty",
+              "stock")
+# What a manager looks at: the app's default (the last 30 days), the whole history (the 24
+# months the large shop holds) and one channel over one quarter.
+VIEWS = {"last 30 days": Filters(END - timedelta(days=29), END),
+         "whole history": Filters(date(END.year - 2, END.month + 1, 1), END),
          "one channel, one quarter": Filters(date(2026, 7, 1), date(2026, 9, 30), ("email",))}
-CHANGES = [Filters(END - timedelta(days=29), END), Filters(date(2026, 1, 1), END),
-           Filters(date(2026, 4, 1), date(2026, 6, 30), ("paid_search", "paid_social")),
-           Filters(date(2025, 11, 1), date(2025, 11, 30))]
 
 
-def page_set(con, page: str, f: Filters, rollups: bool = True) -> float:
+@dataclass(frozen=True)
+class Call:
+    kpi: str
+    filters: Filters
+    by: object = None
+    limit: int | None = None
+
+
+def record(store: Store, views: dict[str, Filters]) -> dict[tuple[str, str], list[Call]]:
+    """Every KPI each page asks for under each view: the app itself, run in AppTest with the
+    view's filters set in the sidebar, with each ``kpilib.run`` it makes logged (the caches
+    emptied before each page, so a page's set is all it needs). The benchmark then times
+    exactly these calls: its page sets cannot drift from the pages."""
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    import kpilib
+
+    calls: list[Call] = []
+    real = kpilib.run
+
+    def logged(con, kpi, filters, by=None, **kw):
+        calls.append(Call(kpi.name, filters, by, kw.get("limit")))
+        return real(con, kpi, filters, by, **kw)
+
+    os.environ["KPILIB_STORE"] = str(store.path)
+    kpilib.run = logged
+    out = {}
+    try:
+        for vname, f in views.items():
+            at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=600)
+            at.run()
+            at.sidebar.selectbox(key="period").set_value("Custom").run()
+            at.sidebar.date_input(key="dates").set_value((f.start, f.end)).run()
+            at.sidebar.multiselect(key="channels").set_value(list(f.channels)).run()
+            for page in PAGE_NAMES:
+                st.cache_data.clear()
+                calls.clear()
+                at.switch_page(str(ROOT / "app_pages" / f"{page}.py")).run()
+                assert not at.exception, [e.value for e in at.exception]
+                assert at.session_state["filters"] == f, at.session_state["filters"]
+                out[(page, vname)] = list(calls)
+    finally:
+        kpilib.run = real
+    return out
+
+
+def page_set(con, calls: list[Call], rollups: bool = True) -> float:
     clear_bases(con)   # the per-SKU step shared by the stock KPIs is timed too
     t = time.perf_counter()
-    for name, which, by in PAGES[page]:
-        run(con, get(name), filters_for(f, which), by, rollups=rollups)
+    for c in calls:
+        run(con, get(c.kpi), c.filters, c.by, rollups=rollups, limit=c.limit)
     return time.perf_counter() - t
 
 
@@ -141,31 +124,32 @@ def fmt(xs: list[float]) -> str:
     return f"{statistics.median(ms):7.1f} ms  ({min(ms):.1f}–{max(ms):.1f})"
 
 
-def bench_pages(store: Store, repeat: int) -> dict:
+def bench_pages(store: Store, sets: dict, repeat: int) -> None:
     print("\n== Each page's full KPI set (DuckDB + rollups) ==")
-    print(f"{'page':10s} {'view':26s} {'cold':>10s}   warm, filters changed: median (min–max)")
-    out = {}
-    for page in PAGES:
-        for vname, view in VIEWS.items():
+    print(f"{'page':10s} {'view':26s} {'KPIs':>4s} {'cold':>8s}   "
+          "warm, filters changed: median (min–max)")
+    names = list(VIEWS)
+    for page in PAGE_NAMES:
+        for i, vname in enumerate(names):
+            other = sets[(page, names[(i + 1) % len(names)])]
             con = store.connect()
-            cold = page_set(con, page, view)
+            cold = page_set(con, sets[(page, vname)])
             warm = []
-            for i in range(repeat):
-                # A different filter each time, then the view: no result is reused.
-                page_set(con, page, CHANGES[i % len(CHANGES)])
-                warm.append(page_set(con, page, view))
-            out[(page, vname)] = warm
-            print(f"{page:10s} {vname:26s} {cold * 1000:8.0f} ms   {fmt(warm)}", flush=True)
-    return out
+            for _ in range(repeat):
+                # Another view in between: no result of this one is reused.
+                page_set(con, other)
+                warm.append(page_set(con, sets[(page, vname)]))
+            print(f"{page:10s} {vname:26s} {len(sets[(page, vname)]):4d} {cold * 1000:6.0f} ms"
+                  f"   {fmt(warm)}", flush=True)
 
 
-def bench_without_rollups(store: Store, repeat: int) -> None:
-    print("\n== The same sets reading the rows (rollups off), whole history ==")
+def bench_without_rollups(store: Store, sets: dict, repeat: int) -> None:
+    print("\n== The same sets reading the rows (daily sums off), whole history ==")
     for page in ("overview", "sales", "marketing"):
         con = store.connect()
-        page_set(con, page, VIEWS["whole history"], rollups=False)
-        xs = [page_set(con, page, VIEWS["whole history"], rollups=False)
-              for _ in range(max(1, repeat // 3))]
+        calls = sets[(page, "whole history")]
+        page_set(con, calls, rollups=False)
+        xs = [page_set(con, calls, rollups=False) for _ in range(max(1, repeat // 3))]
         print(f"{page:10s} {fmt(xs)}", flush=True)
 
 
@@ -179,31 +163,37 @@ def load_pandas(store: Store) -> DemoShop:
     return DemoShop(**frames)
 
 
-def bench_pandas(store: Store, repeat: int, full: bool) -> None:
+def bench_pandas(store: Store, sets: dict, repeat: int, full: bool) -> None:
     """The oracle the tests compare with (tests/oracle.py): each KPI from the raw frames.
     On the large shop only the whole-history view is timed (pandas needs minutes per page)."""
     from oracle import oracle
+
+    from kpilib import stock
 
     print("\n== pandas (tests/oracle.py) against DuckDB + rollups, same KPIs, same data ==")
     t = time.perf_counter()
     shop = load_pandas(store)
     print(f"loading the tables into pandas: {time.perf_counter() - t:.1f} s (not counted)")
     con = store.connect()
+    # What the oracle computes: every single-valued KPI but the stock ones (their pandas
+    # version is in tests/test_stock.py), by nothing, a period or a channel.
+    skip = {k.name for k in stock.KPIS} | {"payback", "unmatched_spend"}
     total_pd = total_db = 0.0
-    for page in ("overview", "traffic", "funnel", "sales", "marketing", "returns", "loyalty"):
-        items = [(n, w, by) for n, w, by in PAGES[page] if not isinstance(by, tuple)
-                 and not get(n).table and n not in ("stockout_rate", "payback",
-                                                    "unmatched_spend")]
-        for vname, view in list(VIEWS.items())[:1 if full else None]:
+    for page in PAGE_NAMES:
+        for vname in ["whole history"] if full else list(VIEWS):
+            items = [c for c in sets[(page, vname)] if not isinstance(c.by, tuple)
+                     and not get(c.kpi).table and c.kpi not in skip]
+            if not items:
+                continue
             pd_times, db_times = [], []
             for _ in range(max(1, repeat // 5)):
                 t = time.perf_counter()
-                for n, w, by in items:
-                    oracle(n, shop, filters_for(view, w), by)
+                for c in items:
+                    oracle(c.kpi, shop, c.filters, c.by)
                 pd_times.append(time.perf_counter() - t)
                 t = time.perf_counter()
-                for n, w, by in items:
-                    run(con, get(n), filters_for(view, w), by)
+                for c in items:
+                    run(con, get(c.kpi), c.filters, c.by)
                 db_times.append(time.perf_counter() - t)
             p, d = statistics.median(pd_times), statistics.median(db_times)
             total_pd, total_db = total_pd + p, total_db + d
@@ -307,11 +297,15 @@ def main():
     print(f"machine: {os.cpu_count()} cores · duckdb {duckdb.__version__} · pandas "
           f"{pd.__version__}\nstore: {store.path} · " + ", ".join(
               f"{k} {v:,}" for k, v in counts.items()) + f" · sessions {sessions:,}")
+    if args.only in (None, "pages", "pandas"):
+        t = time.perf_counter()
+        sets = record(store, VIEWS)
+        print(f"each page's KPI calls recorded from the app in {time.perf_counter() - t:.0f} s")
     if args.only in (None, "pages"):
-        bench_pages(store, args.repeat)
-        bench_without_rollups(store, args.repeat)
+        bench_pages(store, sets, args.repeat)
+        bench_without_rollups(store, sets, args.repeat)
     if args.only in (None, "pandas") and not args.skip_pandas:
-        bench_pandas(store, args.repeat, full=args.scale >= 0.5)
+        bench_pandas(store, sets, args.repeat, full=args.scale >= 0.5)
     if args.only in (None, "ingest"):
         bench_ingest(store, max(1000, int(1_000_000 * args.scale)))
     if args.browser or args.only == "browser":

@@ -55,8 +55,9 @@ GUEST_ORDERS = Kpi(
     name="guest_orders", label="Guest orders", unit="count",
     definition="Valid orders without a customer id (guest checkouts): counted in order KPIs, "
                "left out of customer KPIs.",
-    sql=f"""select {{key}} as key, count(*) as value from valid_orders {WHERE}
-            and customer_id is null group by all""",
+    sql=f"""select {{key}} as key, sum(guests) as value from valid_orders {WHERE}
+            group by all""",
+    rollup=True,
 )
 
 REPEAT_PURCHASE_RATE = Kpi(
@@ -127,53 +128,70 @@ DAYS_TO_SECOND_ORDER = Kpi(
     definition="For customers whose first valid order falls in the period, the days between "
                "their first and second valid orders (whole history), in buckets; customers "
                "without a second order are counted as 'not yet'.",
-    # The second order's time is kept in customer_first: no need to read the orders.
-    sql="""with d as (select acquisition_channel as channel,
-                             date_diff('day', first_ordered_at, second_ordered_at) as days
-                      from customer_first
-                      where first_day between $start and $end
-                        and in_filter(acquisition_channel, $channels))
-           select {key} as key,
-                  case when days is null then 'not yet' when days <= 7 then '0–7 days'
-                       when days <= 30 then '8–30 days' when days <= 60 then '31–60 days'
-                       when days <= 90 then '61–90 days' when days <= 180 then '91–180 days'
-                       when days <= 365 then '181–365 days' else 'over a year' end as bucket,
-                  min(coalesce(days, 100000)) as sort, count(*) as customers
-           from d group by all order by sort""",
-    by=("channel",),
+    # second_orders: each customer's first-order day and acquisition channel, with the bucket
+    # of days to the second order (a view of customer_first; rollups.py).
+    sql=f"""select {{key}} as key, bucket, min(sort) as sort, sum(n)::bigint as customers
+            from second_orders {WHERE} group by all order by sort""",
+    by=("channel",), rollup=True,
 )
 
 # RFM as of the end of the period. Recency scored in quintiles (ties in customer-id order, which
 # customer_no follows); frequency scored on fixed order counts (most customers order once, so
 # quintiles of frequency would be meaningless).
-_RFM = """
+def _tile(i: str) -> str:
+    """ntile(5) of the ``i``-th row (0-based) of ``total`` rows: the first ``rem`` = total % 5
+    tiles have ``q`` + 1 = total // 5 + 1 rows, the others ``q``."""
+    i = f"({i})"
+    return (f"case when {i} < rem * (q + 1) then {i} // (q + 1) + 1 "
+            f"else ({i} - rem * (q + 1)) // greatest(q, 1) + rem + 1 end")
+
+
+_SEGMENT = """case
+    when r >= 4 and f >= 4 then 'Champions'
+    when r >= 2 and f >= 3 then 'Loyal'
+    when r >= 4 and f = 1 then 'New'
+    when r >= 3 and f <= 2 then 'Promising'
+    when r = 1 and f >= 4 then 'Cannot lose them'
+    when r <= 2 and f >= 3 then 'At risk'
+    when r = 2 and f <= 2 then 'About to sleep'
+    else 'Lost' end"""
+
+# Recency quintiles without sorting every customer: customers counted per recency day give
+# where each tile starts; a day whose customers all fall in one tile is scored whole, and only
+# the few days a tile boundary cuts are ranked by customer (that rank breaks the ties, as
+# ntile(5) over (order by recency_days, customer_no) would).
+_RFM = f"""
     with last as (   -- each customer's last valid order up to the end: one row per customer
         select customer_no, channel, date_diff('day', day, $end) as recency_days,
-               nth as orders, cum_net
+               nth as orders, cum_net - cum_refunded as revenue
         from customer_orders
         where day <= $end and (next_day is null or next_day > $end)
           and in_filter(channel, $channels)),
-    refunded as (    -- refunds made up to the end on those orders
-        select customer_no, sum(amount) as refunded from valid_refunds
-        where day <= $end and order_day <= $end and customer_no is not null group by all),
-    base as (
-        select l.* exclude (cum_net), l.cum_net - coalesce(f.refunded, 0) as revenue
-        from last l left join refunded f using (customer_no)),
-    scored as (
-        select *, 6 - ntile(5) over (order by recency_days, customer_no) as r,
+    late as (        -- refunds made after the end on orders up to it (in cum_refunded)
+        select customer_no, sum(amount) as amount from valid_refunds
+        where day > $end and order_day <= $end and customer_no is not null group by all),
+    base as materialized (
+        select l.* replace (l.revenue + coalesce(late.amount, 0) as revenue),
                case when orders >= 6 then 5 when orders >= 4 then 4 else orders end as f
-        from base),
-    seg as (
-        select *, case
-            when r >= 4 and f >= 4 then 'Champions'
-            when r >= 2 and f >= 3 then 'Loyal'
-            when r >= 4 and f = 1 then 'New'
-            when r >= 3 and f <= 2 then 'Promising'
-            when r = 1 and f >= 4 then 'Cannot lose them'
-            when r <= 2 and f >= 3 then 'At risk'
-            when r = 2 and f <= 2 then 'About to sleep'
-            else 'Lost' end as segment
-        from scored)"""
+        from last l left join late using (customer_no)),
+    days as (select recency_days, count(*) as cnt from base group by all),
+    tiles as (
+        select recency_days, before, q, rem, {_tile("before")} as first_tile,
+               {_tile("before + cnt - 1")} as last_tile
+        from (select *, total // 5 as q, total % 5 as rem
+              from (select recency_days, cnt,
+                           sum(cnt) over (order by recency_days rows unbounded preceding) - cnt
+                               as before,
+                           sum(cnt) over () as total
+                    from days))),
+    scored as (
+        select b.*, 6 - t.first_tile as r
+        from base b join tiles t using (recency_days) where t.first_tile = t.last_tile
+        union all
+        select b.*, 6 - {_tile("t.before + row_number() over (partition by b.recency_days "
+                               "order by b.customer_no) - 1")} as r
+        from base b join tiles t using (recency_days) where t.first_tile <> t.last_tile),
+    seg as (select *, {_SEGMENT} as segment from scored)"""
 RFM_SEGMENTS = Kpi(
     name="rfm_segments", label="RFM segments", unit="count", table=True,
     definition="Customers as of the end of the period, by recency (quintiles of days since "
@@ -181,10 +199,15 @@ RFM_SEGMENTS = Kpi(
                "valid orders): Champions (R≥4, F≥4), Loyal (R≥2, F≥3), New (R≥4, one order), "
                "Promising (R≥3, ≤2 orders), Cannot lose them (R=1, F≥4), At risk (R≤2, F≥3), "
                "About to sleep (R=2, ≤2 orders), Lost (the rest); revenue net of refunds.",
-    sql=_RFM + """
-        select {key} as key, segment, count(*) as customers, sum(revenue) as revenue,
-               avg(orders) as orders_per_customer, avg(recency_days) as avg_recency_days
-        from seg group by all order by revenue desc""",
+    # Summed by score first (25 groups at most), then named: no segment name per customer.
+    sql=_RFM + f"""
+        select key, {_SEGMENT} as segment, sum(customers)::bigint as customers,
+               sum(revenue) as revenue, sum(orders) / sum(customers) as orders_per_customer,
+               sum(recency) / sum(customers) as avg_recency_days
+        from (select {{key}} as key, r, f, count(*) as customers, sum(revenue) as revenue,
+                     sum(orders) as orders, sum(recency_days) as recency
+              from scored group by all)
+        group by all order by revenue desc""",
     by=("channel",),
 )
 RFM_CUSTOMERS = Kpi(

@@ -77,7 +77,7 @@ def build(con: duckdb.DuckDBPyConnection, month: str, shop: str = "Shop",
         f"<tr><td>{e(str(c))}</td>" + "".join(
             f"<td>{e(fmt(_none(frames[n].get(c)), get(n).unit, currency))}</td>"
             for n in CHANNEL_COLUMNS) + "</tr>" for c in channels)
-    top = run(con, get("top_products"), f).head(10)
+    top = run(con, get("top_products"), f, limit=10)
     products = "".join(
         f"<tr><td>{e(str(r.product_name))}</td><td>{e(str(r.sku))}</td>"
         f"<td>{e(str(r.category))}</td><td>{r.units:,.0f}</td>"

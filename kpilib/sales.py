@@ -1,6 +1,6 @@
 """Sales KPIs, from `orders` and `refunds`. Cancelled orders never count as sales."""
 from .kpi import Kpi
-from .rollups import ORDER_SKUS, edge_days
+from .rollups import PRODUCT_MEASURES, edge_days, whole_months
 
 WHERE = "where day between $start and $end and in_filter(channel, $channels)"
 
@@ -97,12 +97,21 @@ CANCELLATION_RATE = Kpi(
 )
 FULFILMENT_DAYS = Kpi(
     name="fulfilment_days", label="Fulfilment time", unit="days",
-    definition="Median days from order to shipment, for valid orders placed in the period that "
-               "have shipped.",
-    sql=f"""select {{key}} as key,
-                   median(epoch(shipped_at - ordered_at) / 86400) as value
-            from valid_orders {WHERE} and shipped_at is not null group by all""",
-    by=("day", "week", "month", "channel", "device"), empty=None, better="down",
+    definition="Median days from order to shipment (each order timed to the nearest hour), for "
+               "valid orders placed in the period that have shipped.",
+    # The median of a histogram of hours: of N orders, the mean of the ((N + 1) // 2)-th and
+    # the (N // 2 + 1)-th shortest (the middle one, or the two middle ones).
+    sql=f"""with h as (select {{key}} as key, hours, sum(n)::bigint as n from shipping_times {WHERE}
+                       group by all),
+                 c as (select key, hours,
+                              sum(n) over (partition by key order by hours
+                                           rows unbounded preceding) as upto,
+                              sum(n) over (partition by key) as total
+                       from h)
+            select key, (min(hours) filter (where upto >= (total + 1) // 2)
+                         + min(hours) filter (where upto >= total // 2 + 1)) / 48.0 as value
+            from c group by all""",
+    by=("day", "week", "month", "channel", "device"), empty=None, better="down", rollup=True,
 )
 
 
@@ -129,40 +138,44 @@ ORDERS_BY_STATUS = Kpi(
             group by all order by orders desc""",
     by=("channel",), rollup=True,
 )
-# Sales by product in the period: its whole months from the monthly rollup, the days before
-# and after them from the order lines (with the refunds spread onto them, whenever made).
-_PRODUCT_LINES = f"""
-    with edge_lines as ({edge_days("sales_lines")}),
-    pl as (
-        select sku, channel, category, product_name, units, gross, discount, refunded
-        from product_monthly
-        where in_filter(channel, $channels)
-          and day >= first_whole_month($start) and day < after_whole_months($start, $end)
-        union all
-        select sku, channel, category, product_name, units, gross, discount, refunded
-        from ({ORDER_SKUS.replace("from sales_lines", "from edge_lines")})
-        where in_filter(channel, $channels))"""
+# Sales by product in the period: its whole months from a monthly rollup (running totals over
+# all channels when no channel is picked), the days before and after them from the daily one;
+# by category, day by day. Refunds are spread onto the lines they concern, whenever made.
+_WHOLE_MONTHS = "day >= first_whole_month($start) and day < after_whole_months($start, $end)"
+_MEASURES = "units, gross, discount, refunded"
 TOP_PRODUCTS = Kpi(
     name="top_products", label="Top products", unit="money", table=True,
     definition="Products by net sales of the orders placed in the period: line value − its "
                "share of the order's discount − refunds on that line (whenever refunded).",
-    sql=f"""{_PRODUCT_LINES}
-            select {{key}} as key, sku, any_value(product_name) as product_name,
-                   any_value(category) as category, sum(units) as units,
-                   sum(gross) as gross_sales, sum(gross - discount - refunded) as net_sales,
-                   sum(refunded) as returns
-            from pl group by all order by net_sales desc, sku""",
+    # {key} is 'total' unless split by channel: the running totals over all channels
+    # (product_cum: two rows per SKU) answer only an unsplit view of every channel.
+    sql=f"""with whole as ({whole_months("product_cum", "sku", PRODUCT_MEASURES)}),
+            pl as (
+                select sku, null as channel, {_MEASURES} from whole
+                where len($channels) = 0 and {{key}} = 'total'
+                  and (units <> 0 or gross <> 0 or refunded <> 0)
+                union all
+                select sku, channel, {_MEASURES} from product_monthly
+                where (len($channels) > 0 or {{key}} <> 'total') and in_filter(channel, $channels)
+                  and {_WHOLE_MONTHS}
+                union all
+                select sku, channel, {_MEASURES} from ({edge_days("product_daily")})
+                where in_filter(channel, $channels)),
+            per as (select {{key}} as key, sku, sum(units) as units, sum(gross) as gross_sales,
+                           sum(gross - discount - refunded) as net_sales, sum(refunded) as returns
+                    from pl group by all)
+            select key, sku, n.product_name, n.category, units, gross_sales, net_sales, returns
+            from per left join product_names n using (sku) order by net_sales desc, sku""",
     by=("channel",),
 )
 TOP_CATEGORIES = Kpi(
     name="top_categories", label="Top categories", unit="money", table=True,
     definition="Categories by net sales of the orders placed in the period (as for products), "
                "with their return rate: refunds on those lines ÷ their value.",
-    sql=f"""{_PRODUCT_LINES}
-            select {{key}} as key, category, sum(units) as units, sum(gross) as gross_sales,
+    sql=f"""select {{key}} as key, category, sum(units) as units, sum(gross) as gross_sales,
                    sum(gross - discount - refunded) as net_sales, sum(refunded) as returns,
                    sum(refunded) / nullif(sum(gross), 0) as return_rate
-            from pl group by all order by net_sales desc, category""",
+            from category_daily {WHERE} group by all order by net_sales desc, category""",
     by=("channel",),
 )
 KPIS = (ORDERS, GROSS_SALES, DISCOUNTS, NET_SALES, SHIPPING, TAX, TOTAL_SALES, AOV,

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import duckdb
 
-from .rollups import ROLLUP_VIEWS, ROLLUPS, current, definition, stale
+from .rollups import ROLLUP_VIEWS, ROLLUPS, SECOND_ORDERS, current, definition, stale
 from .schema import TABLES
 
 MANIFEST = "manifest.json"
@@ -36,8 +36,13 @@ FORMAT = 1
 # Read into memory when the app connects: small however large the shop (a row per day ×
 # channel × device, per campaign, per SKU, per customer).
 IN_MEMORY = {"traffic", "marketing_spend", "products", "orders_daily", "refunds_daily",
+             "valid_orders_daily", "units_daily", "shipping_daily", "category_daily",
+             "sku_cum", "product_cum", "product_names", "second_orders_daily",
              "acquisitions", "stock_daily", "sku_info", "stock_monthly", "sku_monthly",
              "cohort_orders", "valid_refunds"}
+# Rollups held in memory without the columns only other rollups' builds read: the customer
+# KPIs scan a customer's every order, 2 M rows for a large shop, several times a page.
+IN_MEMORY_NARROW = {"customer_orders": ("order_id", "gross_sales", "discounts")}
 UNPARTITIONED = "all"
 
 # Derived views, built from code constants only. `day` is the shop-time calendar day every KPI
@@ -51,18 +56,31 @@ DERIVED_VIEWS = (
        case when day(s) = 1 then s else (date_trunc('month', s) + interval 1 month)::date end""",
     """create macro after_whole_months(s, e) as
        greatest(date_trunc('month', e + 1)::date, first_whole_month(s))""",
+    # The first day of the last whole month, and of the month before the first (the rows of a
+    # cumulative rollup whose difference is the sum over the whole months; rollups.py).
+    """create macro last_whole_month(s, e) as
+       (after_whole_months(s, e) - interval 1 month)::date""",
+    """create macro before_whole_months(s) as
+       (first_whole_month(s) - interval 1 month)::date""",
     # n: the number of rows, 1 here and the count of rows summed in the rollups, so a KPI
     # written with sum(n) reads either (see rollups.py).
     # shipped / shipped_<n>d: 1 when shipped (within n × 24 hours), for sums that the daily
     # rollup keeps too.
+    # guests: 1 for an order without a customer id (guest checkout).
     """create view orders as
-       select *, cast(ordered_at as date) as day, 1 as n,
+       select *, cast(ordered_at as date) as day, 1 as n, (customer_id is null)::int as guests,
               (shipped_at is not null)::int as shipped,
               coalesce((shipped_at - ordered_at <= interval 1 day)::int, 0) as shipped_1d,
               coalesce((shipped_at - ordered_at <= interval 2 day)::int, 0) as shipped_2d,
               coalesce((shipped_at - ordered_at <= interval 5 day)::int, 0) as shipped_5d
        from _orders""",
     "create view valid_orders as select * from orders where status <> 'cancelled'",
+    # Shipped valid orders and how long they took, to the hour (the fulfilment-time median is
+    # then read from a histogram: rollup shipping_daily).
+    """create view shipping_times as
+       select day, channel, device, round(epoch(shipped_at - ordered_at) / 3600)::int as hours,
+              1 as n
+       from valid_orders where shipped_at is not null""",
     "create view order_items as select * from _order_items",
     "create view refunds as select *, cast(refunded_at as date) as day, 1 as n from _refunds",
     "create view traffic as select *, date as day from _traffic",
@@ -79,6 +97,9 @@ DERIVED_VIEWS = (
     # (the order never counted as a sale). A refund whose order is not stored still counts.
     # (A rollup, with the order's day and customer.)
     "valid_refunds",
+    # Customers by the day and channel of their first order, with the days to their second
+    # (rollup: second_orders_daily).
+    SECOND_ORDERS,
     # Valid orders of identified customers; `channel` is the customer's acquisition channel, so
     # the channel filter selects customers by where they came from. (A rollup.)
     "customer_orders",
@@ -117,7 +138,8 @@ READS = {
     "refunds": {"refunds"}, "valid_refunds": {"refunds", "orders"}, "traffic": {"traffic"},
     "inventory": {"inventory"}, "products": {"products"},
     "marketing_spend": {"marketing_spend"}, "customer_first": {"orders"},
-    "customer_orders": {"orders"}, "sales_lines": {"order_items", "orders", "products"},
+    "customer_orders": {"orders", "refunds"},
+    "sales_lines": {"order_items", "orders", "products"},
     "refund_lines": {"refunds", "orders", "order_items", "products"},
     "inventory_daily": {"inventory"}, "sku_info": {"inventory", "order_items", "products"},
     "stock_days": {"inventory", "order_items", "products"},
@@ -126,6 +148,15 @@ READS = {
     "sku_monthly": {"orders", "order_items", "inventory"},
     "product_monthly": {"orders", "order_items", "products", "refunds"},
     "orders_daily": {"orders", "refunds"}, "refunds_daily": {"orders", "refunds"},
+    "valid_orders_daily": {"orders", "refunds"}, "shipping_times": {"orders"},
+    "second_orders": {"orders"}, "second_orders_daily": {"orders"},
+    "sku_cum": {"orders", "order_items", "inventory"},
+    "product_cum": {"orders", "order_items", "products", "refunds"},
+    "product_names": {"orders", "order_items", "products", "refunds"},
+    "shipping_daily": {"orders"},
+    "product_daily": {"orders", "order_items", "products", "refunds"},
+    "category_daily": {"orders", "order_items", "products", "refunds"},
+    "units_daily": {"orders", "order_items", "products"},
     "stock_daily": {"inventory", "order_items", "products"},
     "cohort_orders": {"orders", "refunds"}, "acquisitions": {"orders"},
 }
@@ -238,11 +269,14 @@ class Store:
         con = duckdb.connect()
         con.execute("set TimeZone = 'UTC'")
         con.execute("set enable_progress_bar = false")
+        con.execute("set parquet_metadata_cache = true")
 
         def attach(paths: list[str], name: str):
             # A relation, not SQL text: file paths never have to be quoted into a query.
             rel = con.read_parquet(paths)
-            if memory and name.lstrip("_") in IN_MEMORY:
+            if memory and name in IN_MEMORY_NARROW:
+                rel.project(duckdb.StarExpression(exclude=IN_MEMORY_NARROW[name])).create(name)
+            elif memory and name.lstrip("_") in IN_MEMORY:
                 rel.create(name)
             else:
                 rel.create_view(name)

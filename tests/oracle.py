@@ -5,6 +5,7 @@ bug the other lacks. Returns {group: value}; the group is 'total', a period star
 """
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from kpilib import Filters
@@ -131,7 +132,10 @@ def oracle(name: str, shop, f: Filters, by: str | None = None) -> dict:
     shipped = v[v.shipped_at.notna()].assign(
         days=lambda d: (d.shipped_at - d.ordered_at).dt.total_seconds() / 86400, n=1)
     if name == "fulfilment_days":
-        sel = shipped[_mask(shipped, "ordered_at", f)]
+        # Each order timed to the nearest hour (halves away from zero, as SQL's round).
+        hours = shipped.days * 24
+        sel = shipped.assign(days=np.sign(hours) * np.floor(hours.abs() + 0.5) / 24)
+        sel = sel[_mask(sel, "ordered_at", f)]
         return sel.groupby(_key(sel, "ordered_at", by))["days"].median().to_dict()
     if name.startswith("shipped_within_"):
         d = int(name.removeprefix("shipped_within_").removesuffix("d"))
