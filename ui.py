@@ -8,6 +8,7 @@ import os
 import shutil
 import tempfile
 import time
+from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -18,7 +19,8 @@ import streamlit as st
 import kpilib
 from kpilib import demo, export, formatting, targets
 from kpilib.channels import CHANNELS
-from kpilib.periods import PRESETS, data_span, preset_range
+from kpilib.kpi import PERIODS
+from kpilib.periods import PRESETS, calendar, data_span, preset_range
 from kpilib.settings import demo_store_path, store_path
 from kpilib.store import tables_read
 
@@ -105,13 +107,25 @@ def _kpi(path: str, data_version: str, name: str, filters: kpilib.Filters, by: s
 def kpi(name: str, filters: kpilib.Filters | None = None, by: str | None = None,
         limit: int | None = None) -> pd.DataFrame:
     """A KPI as a small frame, cached by (store, version of the tables it reads, KPI, filters,
-    grouping). ``limit``: a table's first rows only."""
+    grouping). ``limit``: a table's first rows only. An additive KPI's periods (the cards,
+    their comparisons, sparklines and trends) come from its daily series over the store's
+    whole calendar, cached once per filter but the dates: changing the dates costs no query."""
     store, _ = active_store()
-    version = store.fingerprint
+    path, version = str(store.path), store.fingerprint
     k = kpilib.get(name)
-    deps = _data_version(str(store.path), version, tables_read(k.sql + k.base))
-    return _kpi(str(store.path), deps, name, filters or current_filters(), by, limit,
-                version).copy()
+    deps = _data_version(path, version, tables_read(k.sql + k.base))
+    f = filters or current_filters()
+    span = _calendar(path, version) if k.additive and by in (None, *PERIODS) else None
+    if span:
+        days = _kpi(path, deps, name, replace(f, start=span[0], end=span[1]), "day", None,
+                    version)
+        return kpilib.from_daily(k, days, f, by)
+    return _kpi(path, deps, name, f, by, limit, version).copy()
+
+
+@st.cache_data(show_spinner=False)
+def _calendar(path: str, version: str):
+    return calendar(_connection(path, version))
 
 
 @st.cache_data(max_entries=200, show_spinner=False)

@@ -1,6 +1,5 @@
 """Stock: what to reorder, what is stuck, and what stock-outs cost."""
 from dataclasses import replace
-from datetime import timedelta
 
 import pandas as pd
 import plotly.express as px
@@ -77,11 +76,12 @@ else:
         "Value at cost": dead["stock_value"].map(ui.fmt_money)}))
 
 st.subheader("Revenue lost to stock-outs")
-months = pd.date_range(sf.trailing_months(6).start, sf.end, freq="MS").date
-lost = pd.DataFrame({"month": [f"{m:%b %Y}" for m in months], "value": [
-    ui.value("lost_revenue_stockout", replace(sf, start=m, end=min(
-        sf.end, (m.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1))))
-    or 0.0 for m in months]})
+history = sf.trailing_months(6)
+found = ui.kpi("lost_revenue_by_month", history)
+found = dict(zip(pd.to_datetime(found["month"]).dt.date, found["value"]))
+months = pd.date_range(history.start.replace(day=1), sf.end, freq="MS").date
+lost = pd.DataFrame({"month": [f"{m:%b %Y}" for m in months],
+                     "value": [found.get(m, 0.0) for m in months]})
 left, right = st.columns(2)
 with left:
     fig = px.bar(lost, x="month", y="value", title="By month", text_auto=",.0f")

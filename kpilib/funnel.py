@@ -26,7 +26,7 @@ def _count(name: str, label: str, what: str) -> Kpi:
                definition=f"Sessions that {what} in the period (each session counts once per "
                           "step, whatever the steps before it).",
                sql=f"select {{key}} as key, sum({name}) as value from traffic {WHERE} "
-                   "group by all", by=BY)
+                   "group by all", by=BY, additive=True)
 
 
 def _rate(name: str, label: str, num: str, den: str, definition: str) -> Kpi:
@@ -34,7 +34,7 @@ def _rate(name: str, label: str, num: str, den: str, definition: str) -> Kpi:
                sql=f"""select {{key}} as key, sum({num}) as numerator, sum({den}) as denominator,
                               sum({num}) / nullif(sum({den}), 0) as value
                        from traffic {WHERE} group by all""",
-               by=BY, ratio=True, empty=None)
+               by=BY, ratio=True, empty=None, additive=True)
 
 
 PRODUCT_VIEWS = _count("product_views", "Product-view sessions", "viewed a product")
@@ -64,7 +64,7 @@ CART_ABANDONMENT = Kpi(
                    sum(add_to_carts) as denominator,
                    1 - sum(purchases) / nullif(sum(add_to_carts), 0) as value
             from traffic {WHERE} group by all""",
-    by=BY, ratio=True, empty=None, better="down")
+    by=BY, ratio=True, empty=None, better="down", additive=True)
 # Orders from the order export over sessions from the analytics export, as Polar labels it:
 # shown only when both exports cover the whole period, else the ratio would mix coverage.
 BLENDED_CONVERSION = Kpi(

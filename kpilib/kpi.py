@@ -67,6 +67,10 @@ class Kpi:
     # A first step several KPIs share (the stock page's per-SKU figures): ``sql`` reads its
     # result as ``base``, computed once per connection and filters (see :func:`_base`).
     base: str = ""
+    # Its value over a period is the sum of its daily values (for a ratio: of the daily
+    # numerators and denominators, value = numerator ÷ denominator), so any period is
+    # answered from its daily series (:func:`from_daily`). tests/test_registry.py checks it.
+    additive: bool = False
 
     def __post_init__(self):
         assert self.unit in UNITS, self.unit
@@ -76,7 +80,7 @@ class Kpi:
         assert not (self.ratio and self.empty is not None), f"{self.name}: a ratio has no empty"
         assert not (self.table and self.ratio), f"{self.name}: a table is not a ratio"
         assert not (self.rollup and "count(" in self.sql), f"{self.name}: use sum(n)"
-        assert not self.base or not self.sql.lstrip().startswith("with"), self.name
+        assert not self.additive or (not self.table and "day" in self.by), self.name
 
 
 def period_starts(start: date, end: date, by: str) -> list[date]:
@@ -137,7 +141,10 @@ def run(con: duckdb.DuckDBPyConnection, kpi: Kpi, filters: Filters,
     period = next((d for d in dims if d in PERIODS), None)
     sql = kpi.sql.replace("{key}", _grouping(by)).replace("{group_start}", GROUP_STARTS[period])
     if kpi.base:
-        sql = f"with base as (from {_base(con, kpi.base, filters)}) {sql}"
+        rest = sql.lstrip()
+        # The KPI's own common table expressions follow the shared step's.
+        rest = ", " + rest[4:] if rest[:5].lower() == "with " else " " + rest
+        sql = f"with base as (from {_base(con, kpi.base, filters)}){rest}"
     params = filters.params(sql)
     if rows:
         assert kpi.table and all(c.isidentifier() for c in rows), rows   # names from code
@@ -200,6 +207,51 @@ def run(con: duckdb.DuckDBPyConnection, kpi: Kpi, filters: Filters,
                   [found.get((p, o), nothing) for o, p in grid], cols)
 
 
+def from_daily(kpi: Kpi, days: pd.DataFrame, filters: Filters,
+               by: str | None = None) -> pd.DataFrame:
+    """What ``run(con, kpi, filters, by)`` returns (``by``: None or a period), computed from
+    ``days``, the KPI's frame by day over a span holding the period, under the same filters
+    but the dates: an additive KPI's periods, comparisons and sparklines then cost no query.
+    Days outside the span have no rows, as in the store."""
+    assert kpi.additive and by in (None, *PERIODS), (kpi.name, by)
+    cols = ["value", "numerator", "denominator"] if kpi.ratio else ["value"]
+    day = pd.to_datetime(days["period"]).dt.date
+    keep = (day >= filters.start) & (day <= filters.end)
+    d, day = days[keep], day[keep]
+    if by is None:
+        groups = pd.Series("total", index=d.index)
+    elif by == "day":
+        groups = day
+    else:
+        groups = pd.Series([s for s in _starts(day, by)], index=d.index)
+    parts = [c for c in cols if c != "value"] if kpi.ratio else ["value"]
+    # A group whose days are all empty stays empty (users without a users column).
+    summed = d[parts].groupby(groups).sum(min_count=1)
+    found = {}
+    for key, row in summed.iterrows():
+        if kpi.ratio:
+            num, den = row["numerator"], row["denominator"]
+            found[key] = [num / den if den else float("nan"), num, den]
+        elif kpi.unit == "money":
+            # Whole cents summed as floats, back to the nearest float to the exact total
+            # (what the SQL's exact decimal sum gives).
+            found[key] = [round(row["value"], 2)]
+        else:
+            found[key] = [row["value"]]
+    nothing = [float("nan")] * len(cols)
+    if by is None:
+        return _frame(kpi, {}, [found.get("total", nothing)], cols)
+    periods = period_starts(filters.start, filters.end, by)
+    return _frame(kpi, {"period": periods}, [found.get(p, nothing) for p in periods], cols)
+
+
+def _starts(days, by: str) -> list[date]:
+    """The week (Monday) or month each day falls in."""
+    if by == "week":
+        return [d - timedelta(days=d.weekday()) for d in days]
+    return [d.replace(day=1) for d in days]
+
+
 # The shared first steps computed on a connection, newest last (a connection holds one store
 # version, so a table stays right as long as the connection lives).
 KEEP_BASES = 8
@@ -216,7 +268,6 @@ def _base(con: duckdb.DuckDBPyConnection, sql: str, filters: Filters) -> str:
     with _BASES:
         cur = con.cursor()
         try:
-            cur.execute("create table if not exists _bases (name varchar, seq bigint)")
             if not cur.execute("select 1 from _bases where name = $n", {"n": name}).fetchall():
                 cur.execute(f"create table {name} as {sql}", params)
                 cur.execute("insert into _bases select $n, coalesce(max(seq), 0) + 1 from _bases",

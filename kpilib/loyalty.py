@@ -31,6 +31,7 @@ NEW_CUSTOMERS = Kpi(
     # acquisitions: customers by the day and channel of their first valid order (a rollup).
     sql=f"""select {{key}} as key, sum(customers) as value from acquisitions {WHERE}
             group by all""",
+    additive=True,
 )
 RETURNING_CUSTOMERS = Kpi(
     name="returning_customers", label="Returning customers", unit="count",
@@ -57,7 +58,7 @@ GUEST_ORDERS = Kpi(
                "left out of customer KPIs.",
     sql=f"""select {{key}} as key, sum(guests) as value from valid_orders {WHERE}
             group by all""",
-    rollup=True,
+    rollup=True, additive=True,
 )
 
 REPEAT_PURCHASE_RATE = Kpi(

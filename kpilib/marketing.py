@@ -7,7 +7,7 @@ SPEND = Kpi(
     name="spend", label="Ad spend", unit="money",
     definition="Advertising spend in the period, from the ad platforms' exports.",
     sql=f"select {{key}} as key, sum(spend) as value from marketing_spend {WHERE} group by all",
-    better=None,
+    better=None, additive=True,
 )
 ATTRIBUTED_REVENUE = Kpi(
     name="attributed_revenue", label="Attributed revenue", unit="money",
@@ -15,7 +15,7 @@ ATTRIBUTED_REVENUE = Kpi(
                "as the order export records it).",
     sql=f"""select {{key}} as key, sum(gross_sales - discounts) as value
             from valid_orders {WHERE} group by all""",
-    rollup=True,
+    rollup=True, additive=True,
 )
 ROAS = Kpi(
     name="roas", label="ROAS", unit="times",
@@ -45,8 +45,8 @@ MER = Kpi(
                       where day between $start and $end group by all)
            select key, coalesce(net, 0) as numerator, spend as denominator,
                   coalesce(net, 0) / nullif(spend, 0) as value
-           from s left join n using (key)""",
-    by=("day", "week", "month"), ratio=True, empty=None, rollup=True,
+           from s full join n using (key)""",
+    by=("day", "week", "month"), ratio=True, empty=None, rollup=True, additive=True,
 )
 MER_INVERSE = Kpi(
     name="mer_inverse", label="Ad spend ÷ net sales", unit="ratio",
@@ -57,6 +57,7 @@ MER_INVERSE = Kpi(
                         "select key, spend as numerator, coalesce(net, 0) as denominator,\n"
                         "                  spend / nullif(net, 0) as value"),
     by=("day", "week", "month"), ratio=True, empty=None, better="down", rollup=True,
+    additive=True,
 )
 CAC = Kpi(
     name="cac", label="CAC", unit="money",
@@ -80,7 +81,7 @@ CPC = Kpi(
                    sum(spend) filter (where clicks is not null) / nullif(sum(clicks), 0)
                        as value
             from marketing_spend {WHERE} group by all""",
-    ratio=True, empty=None, better="down",
+    ratio=True, empty=None, better="down", additive=True,
 )
 CTR = Kpi(
     name="ctr", label="CTR", unit="ratio",
@@ -92,7 +93,7 @@ CTR = Kpi(
                    sum(clicks) filter (where impressions is not null)
                        / nullif(sum(impressions) filter (where clicks is not null), 0) as value
             from marketing_spend {WHERE} group by all""",
-    ratio=True, empty=None,
+    ratio=True, empty=None, additive=True,
 )
 PAYBACK = Kpi(
     name="payback", label="Payback by acquisition channel", unit="money", table=True,

@@ -37,3 +37,16 @@ def data_span(con: duckdb.DuckDBPyConnection) -> tuple[date, date] | None:
             union all select min(day) from marketing_spend
             union all select max(day) from marketing_spend)""").fetchall()[0]
     return None if row[0] is None else (row[0], row[1])
+
+
+def calendar(con: duckdb.DuckDBPyConnection) -> tuple[date, date] | None:
+    """First and last day any stored table has a row on (refunds and stock snapshots
+    included): the span an additive KPI's daily series covers (kpilib.kpi.from_daily)."""
+    row = con.cursor().execute("""
+        select min(lo), max(hi) from (
+            select min(day) as lo, max(day) as hi from orders_daily
+            union all select min(day), max(day) from refunds_daily
+            union all select min(day), max(day) from traffic
+            union all select min(day), max(day) from marketing_spend
+            union all select min(date), max(date) from snapshot_days)""").fetchall()[0]
+    return None if row[0] is None else (row[0], row[1])

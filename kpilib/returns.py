@@ -11,7 +11,7 @@ RETURNS = Kpi(
                "counted against the order's channel. Refunds of cancelled orders are left out: "
                "those orders were never counted as sales.",
     sql=f"select {{key}} as key, sum(amount) as value from valid_refunds {WHERE} group by all",
-    better="down", rollup=True,
+    better="down", rollup=True, additive=True,
 )
 RETURNS_BY_ORDER_DATE = Kpi(
     name="returns_by_order_date", label="Returns (by order date)", unit="money",
@@ -19,7 +19,7 @@ RETURNS_BY_ORDER_DATE = Kpi(
                "made (the cohort view: recent periods still grow while their return window is "
                "open).",
     sql=f"select {{key}} as key, sum(refunded) as value from order_returns {WHERE} group by all",
-    better="down", rollup=True,
+    better="down", rollup=True, additive=True,
 )
 RETURN_RATE_VALUE = Kpi(
     name="return_rate_value", label="Return rate (value)", unit="ratio",
@@ -28,7 +28,7 @@ RETURN_RATE_VALUE = Kpi(
                    sum(refunded) / nullif(sum(gross_sales), 0) as value
             from order_returns {WHERE} group by all""",
     by=("day", "week", "month", "channel", "device"), ratio=True, empty=None, better="down",
-    rollup=True,
+    rollup=True, additive=True,
 )
 RETURN_RATE_ORDERS = Kpi(
     name="return_rate_orders", label="Return rate (orders)", unit="ratio",
@@ -38,7 +38,7 @@ RETURN_RATE_ORDERS = Kpi(
                    sum(refunded_orders) / nullif(sum(n), 0) as value
             from order_returns {WHERE} group by all""",
     by=("day", "week", "month", "channel", "device"), ratio=True, empty=None, better="down",
-    rollup=True,
+    rollup=True, additive=True,
 )
 REFUND_REASONS = Kpi(
     name="refund_reasons", label="Refund reasons", unit="money", table=True,

@@ -37,6 +37,9 @@ class Rollup:
     # the rollup's month); a change to any other dependency rebuilds everything.
     by_month: frozenset[str] = frozenset()
     partitioned: bool = True   # one file per month of `day`
+    # Written in the order its SQL gives (by day), so that looking up a few days reads a few
+    # row groups: one thread writes it (DuckDB's parallel writers interleave rows).
+    ordered: bool = False
 
 
 # customer_no: a number per customer (only within one build of the rollups), because
@@ -211,19 +214,54 @@ STOCK_MONTHLY = """
            as in_stock, max(day) as last_day
     from inventory_daily group by all"""
 
-# q_in_stock: the units sold on days the SKU was in stock (lost sales to stock-outs).
-SKU_SALES_MONTHLY = """
-    select l.sku, date_trunc('month', l.day)::date as day, l.channel,
+# Sales by SKU, day and channel; q_in_stock: the units sold on days the SKU was in stock (lost
+# sales to stock-outs). Then by month.
+SKU_SALES_DAILY = """
+    select l.sku, l.day, l.channel,
            sum(l.quantity) as q, sum(l.line_value) as v,
            sum(l.line_value - coalesce(l.discount_share, 0)) as net,
            coalesce(sum(l.quantity) filter (where i.on_hand > 0), 0) as q_in_stock
     from sales_lines l left join inventory_daily i on i.sku = l.sku and i.day = l.day
     group by all"""
+SKU_SALES_MONTHLY = """
+    select sku, date_trunc('month', day)::date as day, channel, sum(q) as q, sum(v) as v,
+           sum(net) as net, sum(q_in_stock) as q_in_stock
+    from sku_sales_daily group by all"""
 
 # The same over all channels: what a period without a channel filter reads (a third the rows).
 SKU_MONTHLY = """
     select sku, day, sum(q) as q, sum(v) as v, sum(net) as net, sum(q_in_stock) as q_in_stock
     from sku_sales_monthly group by all"""
+
+# SKU × day: running sums within each month of sales over all channels and of stock days, for
+# every day of every month the SKU has stock or sales in. The sums over any run of days inside
+# one month are then the difference of two rows per SKU, so the stock page's edge days (the
+# last 30 days, say) cost two lookups instead of a month of rows (kpilib/stock.py).
+SKU_RUNNING = """
+    with s as (select sku, day, sum(q) as q, sum(v) as v, sum(net) as net,
+                      sum(q_in_stock) as q_in_stock
+               from sku_sales_daily group by all),
+    i as (select sku, day, (on_hand <= 0)::int as oos, (on_hand > 0)::int as in_stock
+          from inventory_daily),
+    m as (select coalesce(i.sku, s.sku) as sku, coalesce(i.day, s.day) as day, s.q, s.v,
+                 s.net, s.q_in_stock, (i.sku is not null)::int as n, i.oos, i.in_stock
+          from i full join s using (sku, day)),
+    grid as (select sku, unnest(generate_series(month, last_day(month), interval 1 day))::date
+                        as day
+             from (select distinct sku, date_trunc('month', day)::date as month from m))
+    select g.sku, g.day,
+           (sum(coalesce(m.q, 0)) over w)::bigint as q,
+           (sum(coalesce(m.v, 0)) over w)::decimal(18, 2) as v,
+           sum(coalesce(m.net, 0)) over w as net,
+           (sum(coalesce(m.q_in_stock, 0)) over w)::bigint as q_in_stock,
+           (sum(coalesce(m.n, 0)) over w)::int as n,
+           (sum(coalesce(m.oos, 0)) over w)::int as oos,
+           (sum(coalesce(m.in_stock, 0)) over w)::int as in_stock
+    from grid g left join m using (sku, day)
+    window w as (partition by g.sku, date_trunc('month', g.day) order by g.day
+                 rows unbounded preceding)
+    order by g.day, g.sku"""
+
 
 def cumulative(monthly: str, keys: str, measures: tuple[str, ...]) -> str:
     """Running totals of a monthly rollup (``monthly``: SQL with ``keys``, ``day`` — the first of
@@ -243,32 +281,60 @@ def cumulative(monthly: str, keys: str, measures: tuple[str, ...]) -> str:
     order by g.day, g.{keys}"""
 
 
-def whole_months(cum: str, keys: str, measures: tuple[str, ...]) -> str:
-    """Per key, each measure summed over the period's whole months, from a :func:`cumulative`
-    rollup: the running total at the last whole month − the one at the month before the first
-    (both taken at the rollup's last month at most; no whole month: both equal, 0)."""
+def whole_months(cum: str, keys: str, measures: tuple[str, ...], start: str = "$start",
+                 end: str = "$end") -> str:
+    """Per key, each measure summed over the whole months of [``start``, ``end``] (SQL
+    expressions of the parameters), from a :func:`cumulative` rollup: the running total at the
+    last whole month − the one at the month before the first (both taken at the rollup's last
+    month at most; no whole month: both equal, 0)."""
     sums = ", ".join(f"coalesce(sum({c}) filter (where day = last), 0) "
                      f"- coalesce(sum({c}) filter (where day = before), 0) as {c}"
                      for c in measures)
     return f"""
         select {keys}, {sums}
-        from {cum}, (select least(last_whole_month($start, $end), max(day)) as last,
-                            least(before_whole_months($start), max(day)) as before
+        from {cum}, (select least(last_whole_month({start}, {end}), max(day)) as last,
+                            least(before_whole_months({start}), max(day)) as before
                      from {cum}) b
         where day = last or day = before group by {keys}"""
 
 
-# SKU × month, running totals of sales over all channels and of stock days: the stock page's
-# per-SKU figures over a period's whole months in two rows per SKU (kpilib/stock.py).
+def edge_points(start: str, end: str) -> list[tuple[int, str]]:
+    """The days of sku_running whose signed sum is a measure over the days of [``start``,
+    ``end``] outside its whole months (SQL expressions of the parameters): the part of the
+    first month, running total at its last day − at the day before ``start`` (only when
+    ``start`` is not a 1st), and the part of the last month, the running total at ``end``
+    (when ``end`` is past the whole months). A day with no row counts 0."""
+    first, after = f"first_whole_month({start})", f"after_whole_months({start}, {end})"
+    return [(1, f"case when {start} < {first} then least({first} - 1, {end}) end"),
+            (-1, f"case when {start} < {first} then {start} - 1 end"),
+            (1, f"case when {after} <= {end} then {end} end")]
+
+
+def on_days(points: list[tuple[int, str]], column: str = "day") -> str:
+    """A filter for the rows of those days. Equalities joined by `or`, not `day in (…)`: an
+    in-list holding a day that may be null is planned as a join over every row."""
+    return " or ".join(sorted({f"{column} = {day}" for _, day in points}))
+
+
+def edge_sum(column: str, points: list[tuple[int, str]]) -> str:
+    """``column`` of sku_running over :func:`edge_points` (an aggregate of grouped rows)."""
+    return " + ".join(f"{'-' if sign < 0 else ''}coalesce(sum({column}) filter "
+                      f"(where day = {day}), 0)" for sign, day in points)
+
+
+# SKU × month: sales over all channels and stock days in one row (the stock page's per-SKU
+# figures for whole months), and its running totals (sku_cum: whole months in two rows per
+# SKU, kpilib/stock.py).
 SKU_MEASURES = ("q", "v", "net", "q_in_stock", "n", "oos", "in_stock")
-SKU_CUM = cumulative("""
+SKU_MONTH = """
     select sku, day, sum(q) as q, sum(v) as v, sum(net) as net, sum(q_in_stock) as q_in_stock,
            sum(n) as n, sum(oos) as oos, sum(in_stock) as in_stock
     from (select sku, day, q, v, net, q_in_stock, 0 as n, 0 as oos, 0 as in_stock
           from sku_monthly
           union all
           select sku, day, 0, 0, 0, 0, n, oos, in_stock from stock_monthly)
-    group by all""", "sku", SKU_MEASURES)
+    group by all"""
+SKU_CUM = cumulative("select * from sku_month", "sku", SKU_MEASURES)
 
 # Sales by product over all channels, as running totals (top products over whole months),
 # and each product's name and category (as its order lines give them).
@@ -280,6 +346,9 @@ PRODUCT_CUM = cumulative(
 PRODUCT_NAMES = """
     select sku, any_value(product_name) as product_name, any_value(category) as category
     from product_monthly group by sku"""
+
+# The days stock snapshots were taken (how often the shop counts its stock).
+SNAPSHOT_DAYS = "select date, count(*) as skus from inventory group by date"
 
 SKU_INFO = """
     select s.sku, coalesce(p.product_name, l.product_name, s.sku) as product_name,
@@ -321,6 +390,7 @@ ROLLUPS = {r.name: r for r in (
            frozenset({"refunds", "orders", "order_items", "products"}),
            frozenset({"orders", "order_items"})),
     Rollup("inventory_daily", INVENTORY_DAILY, frozenset({"inventory"})),
+    Rollup("snapshot_days", SNAPSHOT_DAYS, frozenset({"inventory"}), partitioned=False),
     Rollup("sku_info", SKU_INFO, frozenset({"inventory", "order_items", "products"}),
            partitioned=False),
     Rollup("orders_daily", ORDERS_DAILY, frozenset({"orders", "refunds"}),
@@ -333,10 +403,16 @@ ROLLUPS = {r.name: r for r in (
     Rollup("refunds_daily", REFUNDS_DAILY, frozenset({"orders", "refunds"})),
     Rollup("stock_daily", STOCK_DAILY, frozenset({"inventory", "products", "order_items"})),
     Rollup("stock_monthly", STOCK_MONTHLY, frozenset({"inventory"})),
+    Rollup("sku_sales_daily", SKU_SALES_DAILY,
+           frozenset({"orders", "order_items", "inventory"}), frozenset({"orders", "order_items"})),
     Rollup("sku_sales_monthly", SKU_SALES_MONTHLY,
            frozenset({"orders", "order_items", "inventory"}), frozenset({"orders", "order_items"})),
     Rollup("sku_monthly", SKU_MONTHLY, frozenset({"orders", "order_items", "inventory"}),
            frozenset({"orders", "order_items"})),
+    Rollup("sku_running", SKU_RUNNING, frozenset({"orders", "order_items", "inventory"}),
+           frozenset({"orders", "order_items"}), ordered=True),
+    Rollup("sku_month", SKU_MONTH, frozenset({"orders", "order_items", "inventory"}),
+           partitioned=False),
     Rollup("sku_cum", SKU_CUM, frozenset({"orders", "order_items", "inventory"}),
            partitioned=False),
     Rollup("product_cum", PRODUCT_CUM,

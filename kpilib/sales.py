@@ -8,20 +8,20 @@ ORDERS = Kpi(
     name="orders", label="Orders", unit="count",
     definition="Orders placed in the period, cancelled orders excluded.",
     sql=f"select {{key}} as key, sum(n) as value from valid_orders {WHERE} group by all",
-    by=("day", "week", "month", "channel", "device"), rollup=True,
+    by=("day", "week", "month", "channel", "device"), rollup=True, additive=True,
 )
 GROSS_SALES = Kpi(
     name="gross_sales", label="Gross sales", unit="money",
     definition="Value of the products sold (quantity × unit price) before discounts, shipping and "
                "tax, for orders placed in the period; cancelled orders excluded.",
     sql=f"select {{key}} as key, sum(gross_sales) as value from valid_orders {WHERE} group by all",
-    rollup=True,
+    rollup=True, additive=True,
 )
 DISCOUNTS = Kpi(
     name="discounts", label="Discounts", unit="money",
     definition="Discounts granted on orders placed in the period; cancelled orders excluded.",
     sql=f"select {{key}} as key, sum(discounts) as value from valid_orders {WHERE} group by all",
-    better="down", rollup=True,
+    better="down", rollup=True, additive=True,
 )
 NET_SALES = Kpi(
     name="net_sales", label="Net sales", unit="money",
@@ -33,7 +33,7 @@ NET_SALES = Kpi(
                 union all
                 select day, channel, -amount from valid_refunds
             ) {WHERE} group by all""",
-    rollup=True,
+    rollup=True, additive=True,
 )
 AOV = Kpi(
     name="aov", label="Average order value", unit="money",
@@ -44,20 +44,20 @@ AOV = Kpi(
                    sum(gross_sales - discounts) / nullif(sum(n), 0) as value
             from valid_orders {WHERE} group by all""",
     by=("day", "week", "month", "channel", "device"),
-    ratio=True, empty=None, rollup=True,
+    ratio=True, empty=None, rollup=True, additive=True,
 )
 
 SHIPPING = Kpi(
     name="shipping", label="Shipping", unit="money",
     definition="Shipping charged on orders placed in the period; cancelled orders excluded.",
     sql=f"select {{key}} as key, sum(shipping) as value from valid_orders {WHERE} group by all",
-    better=None, rollup=True,
+    better=None, rollup=True, additive=True,
 )
 TAX = Kpi(
     name="tax", label="Tax", unit="money",
     definition="Tax charged on orders placed in the period; cancelled orders excluded.",
     sql=f"select {{key}} as key, sum(tax) as value from valid_orders {WHERE} group by all",
-    better=None, rollup=True,
+    better=None, rollup=True, additive=True,
 )
 TOTAL_SALES = Kpi(
     name="total_sales", label="Total sales", unit="money",
@@ -68,7 +68,7 @@ TOTAL_SALES = Kpi(
                 union all
                 select day, channel, -amount from valid_refunds
             ) {WHERE} group by all""",
-    rollup=True,
+    rollup=True, additive=True,
 )
 UNITS_PER_ORDER = Kpi(
     name="units_per_order", label="Units per order", unit="decimal",
@@ -81,6 +81,7 @@ UNITS_PER_ORDER = Kpi(
                    coalesce(units, 0) / nullif(orders, 0) as value
             from o left join u using (key)""",
     by=("day", "week", "month", "channel", "device"), ratio=True, empty=None, rollup=True,
+    additive=True,
 )
 CANCELLATION_RATE = Kpi(
     name="cancellation_rate", label="Cancellation rate", unit="ratio",
@@ -93,7 +94,7 @@ CANCELLATION_RATE = Kpi(
                        as value
             from orders {WHERE} group by all""",
     by=("day", "week", "month", "channel", "device"), ratio=True, empty=None, better="down",
-    rollup=True,
+    rollup=True, additive=True,
 )
 FULFILMENT_DAYS = Kpi(
     name="fulfilment_days", label="Fulfilment time", unit="days",
@@ -125,7 +126,8 @@ def _shipped_within(days: int) -> Kpi:
                        sum(shipped) as denominator,
                        sum(shipped_{days}d) / nullif(sum(shipped), 0) as value
                 from valid_orders {WHERE} group by all""",
-        by=("day", "week", "month", "channel"), ratio=True, empty=None, rollup=True)
+        by=("day", "week", "month", "channel"), ratio=True, empty=None, rollup=True,
+        additive=True)
 
 
 SHIPPED_1D, SHIPPED_2D, SHIPPED_5D = (_shipped_within(d) for d in (1, 2, 5))

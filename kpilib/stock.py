@@ -2,51 +2,92 @@
 valid orders. The channel filter applies to sales (velocity, price); category and SKU search
 filter the SKUs."""
 from .kpi import Kpi
-from .rollups import SKU_MEASURES, edge_days, whole_months
+from .rollups import SKU_MEASURES, edge_days, edge_points, edge_sum, on_days, whole_months
 
-# Per SKU: stock at the end, sales in the period / the last 30 and 90 days, in-stock and
-# out-of-stock days in the period, and the units sold on in-stock days.
-# The period's whole months are read from the monthly rollups — running totals per SKU over all
-# channels (sku_cum: two rows per SKU, however long the period), a row per SKU, channel and
-# month with a channel filter (sku_sales_monthly) — and only the days before its first / after
-# its last whole month from the daily rows: two years read ~40 k rows, not 14 M SKU-days.
-SKU_STATS = f"""
+# Per SKU: stock at the end, sales in the period and in the 30 and 90 days ending with it,
+# in-stock and out-of-stock days in the period, and the units sold on in-stock days.
+# Each window is its whole months, from running totals per SKU and month (sku_cum), and the
+# days before and after them, from running totals within each month (sku_running): a few
+# rows per SKU, however long the period. With a channel filter, sales are read from the
+# rollups by SKU, channel and month / day instead.
+WINDOWS = {"p": ("$start", "$end"), "w30": ("$end - 29", "$end"), "w90": ("$end - 89", "$end")}
+_SALES = ("q", "v", "net", "q_in_stock")
+_DAYS = ("n", "oos", "in_stock")
+
+
+def _measures(w: str) -> tuple[str, ...]:
+    return SKU_MEASURES if w == "p" else ("q",)
+
+
+def _points() -> str:
+    """(window, sign, day, source): the rows whose signed sum is each window's measures —
+    the whole months' running totals in sku_cum (at the rollup's last month at most), the
+    edge days' running totals within their month in sku_running."""
+    last = "(select max(day) from sku_cum)"
+    rows = [f"('{w}', 1, least(last_whole_month({s}, {e}), {last}), 'cum'), "
+            f"('{w}', -1, least(before_whole_months({s}), {last}), 'cum')"
+            for w, (s, e) in WINDOWS.items()]
+    rows += [f"('{w}', {sign}, {day}, 'run')"
+             for w, (s, e) in WINDOWS.items() for sign, day in edge_points(s, e)]
+    return f"select * from (values {', '.join(rows)}) t(w, sign, day, source)"
+
+
+def _runs() -> str:
+    """Per SKU, every window's measures over all channels, from a few rows per SKU."""
+    edge_days = on_days([p for s, e in WINDOWS.values() for p in edge_points(s, e)], "r.day")
+    cols = ", ".join(SKU_MEASURES)
+    sums = ", ".join(f"coalesce(sum(sign * {c}) filter (where w = '{w}'), 0) as {w}_{c}"
+                     for w in WINDOWS for c in _measures(w))
+    return f"""
+        with pts as ({_points()}),
+        rows as (select c.sku, p.w, p.sign, {cols} from sku_cum c
+                 join pts p on p.day = c.day and p.source = 'cum'
+                 union all
+                 select r.sku, p.w, p.sign, {cols} from sku_running r
+                 join pts p on p.day = r.day and p.source = 'run'
+                 where {edge_days})
+        select sku, {sums} from rows group by sku"""
+
+
+# The SKUs the category and search filters keep, and, with a channel filter, the sales of the
+# days outside the period's whole months.
+_INPUTS = f"""
     with info as (
         select * from sku_info
         where in_filter(category, $categories)
           and ($search = '' or contains(lower(sku || ' ' || product_name), $search))),
-    edge_lines as ({edge_days("sales_lines")}),
-    edge_stock as ({edge_days("inventory_daily")}),
-    whole as ({whole_months("sku_cum", "sku", SKU_MEASURES)}),
+    edge_sold as (   -- q_in_stock: units sold on in-stock days (the rate of lost sales)
+        select sku, day, q as quantity, v as line_value, net, q_in_stock
+        from ({edge_days("sku_sales_daily")}) where in_filter(channel, $channels))"""
+_WHOLE_MONTHS = "day >= first_whole_month($start) and day < after_whole_months($start, $end)"
+SKU_STATS = _INPUTS + f""",
+    runs as ({_runs()}),
     sold as (
-        select sku, sum(q) as units_sold, sum(v) as gross, sum(net) as revenue,
-               sum(q_in_stock) as units_in_stock_days
-        from (select sku, q, v, net, q_in_stock from whole where len($channels) = 0
+        select sku, p_q as units_sold, p_v as gross, p_net as revenue,
+               p_q_in_stock as units_in_stock_days
+        from runs where len($channels) = 0
+        union all
+        select sku, sum(q), sum(v), sum(net), sum(q_in_stock)
+        from (select sku, q, v, net, q_in_stock from sku_sales_monthly
+              where len($channels) > 0 and list_contains($channels, channel) and {_WHOLE_MONTHS}
               union all
-              select sku, q, v, net, q_in_stock from sku_sales_monthly
-              where len($channels) > 0 and list_contains($channels, channel)
-                and day >= first_whole_month($start) and day < after_whole_months($start, $end)
-              union all
-              select l.sku, l.quantity, l.line_value,
-                     l.line_value - coalesce(l.discount_share, 0),
-                     case when i.on_hand > 0 then l.quantity else 0 end
-              from edge_lines l left join edge_stock i on i.sku = l.sku and i.day = l.day
-              where in_filter(l.channel, $channels))
+              select sku, quantity, line_value, net, q_in_stock from edge_sold
+              where len($channels) > 0)
         group by sku),
     recent as (
-        select sku, sum(quantity) filter (where day >= $end - 29) as units_30d,
-               sum(quantity) as units_90d
-        from sales_lines
-        where in_filter(channel, $channels) and day between $end - 89 and $end group by sku),
+        select sku, w30_q as units_30d, w90_q as units_90d from runs where len($channels) = 0
+        union all
+        select sku, sum(q) filter (where day >= $end - 29), sum(q)
+        from sku_sales_daily
+        where len($channels) > 0 and list_contains($channels, channel)
+          and day between $end - 89 and $end
+        group by sku),
     stock_end as (  -- every SKU has a row per day from its first snapshot to the last one
         select sku, on_hand from inventory_daily
         where day = least($end, (select max(last_day) from stock_monthly))),
     days as (
-        select sku, sum(n) as sku_days, sum(oos) as oos_days, sum(in_stock) as in_stock_days
-        from (select sku, n, oos, in_stock from whole
-              union all
-              select sku, 1, (on_hand <= 0)::int, (on_hand > 0)::int from edge_stock)
-        group by sku),
+        select sku, p_n as sku_days, p_oos as oos_days, p_in_stock as in_stock_days from runs
+        where p_n > 0),
     per as (
         select info.sku, info.product_name, info.category, info.unit_cost,
                coalesce(e.on_hand, 0) as on_hand, e.sku is not null as stocked,
@@ -59,10 +100,6 @@ SKU_STATS = f"""
         from info left join sold so using (sku) left join recent r using (sku)
         left join stock_end e using (sku)
         left join days d using (sku)),
-    ranked as (
-        select *, sum(revenue) over (order by revenue desc, sku rows unbounded preceding)
-                  / nullif((select sum(revenue) from per), 0) as cum_share
-        from per),
     sku as (
         select *, 'total' as key0,
                greatest(on_hand, 0) as units_on_hand,
@@ -70,17 +107,26 @@ SKU_STATS = f"""
                case when on_hand <= 0 then 0
                     when avg_daily_units = 0 then null
                     else on_hand / avg_daily_units end as days_of_cover,
-               case when revenue > 0 and cum_share <= 0.8 then 'A'
-                    when revenue > 0 and cum_share <= 0.95 then 'B' else 'C' end as abc_class,
                stocked and on_hand > 0 and units_90d = 0 as dead,
                case when in_stock_days > 0
                     then units_in_stock_days / in_stock_days * oos_days * avg_price
                end as lost_revenue
-        from ranked)"""
+        from per)"""
 
 BY = ("category",)
 # What the per-SKU KPIs share, computed once per filters (Kpi.base) and read as `base`.
 SKU_BASE = SKU_STATS + " select * from sku"
+# ABC classes (only the two KPIs that show them rank the SKUs): A while the cumulative share
+# of net revenue is ≤ 80 %, B ≤ 95 %, C the rest.
+_ABC = """
+    with ranked as (
+        select *, sum(revenue) over (order by revenue desc, sku rows unbounded preceding)
+                  / nullif((select sum(revenue) from base), 0) as cum_share
+        from base),
+    abc as (
+        select *, case when revenue > 0 and cum_share <= 0.8 then 'A'
+                       when revenue > 0 and cum_share <= 0.95 then 'B' else 'C' end as abc_class
+        from ranked)"""
 
 
 def _sum(name, label, unit, expr, definition, **kw) -> Kpi:
@@ -133,6 +179,55 @@ LOST_REVENUE = _sum("lost_revenue_stockout", "Revenue lost to stock-outs", "mone
                     "price in the period, summed. With a channel filter, sales and prices are "
                     "that channel's.", better="down")
 
+def _edge_month(month: str, points: list[tuple[int, str]]) -> str:
+    """Per SKU, sku_running's measures over the edge days ``points`` give, as ``month``."""
+    sums = ", ".join(f"{edge_sum(c, points)} as {c}"
+                     for c in ("q", "v", "q_in_stock", "oos", "in_stock"))
+    return f"select sku, {month} as month, {sums} from sku_running where {on_days(points)} " \
+           "group by sku"
+
+
+# Each month of the period on its own (the first and last cut to it), from the monthly rollups
+# and the edge days: the lost-revenue chart's months in one pass instead of one per month.
+LOST_REVENUE_BY_MONTH = Kpi(
+    name="lost_revenue_by_month", label="Revenue lost to stock-outs by month", unit="money",
+    definition="Revenue lost to stock-outs (as above) in each calendar month of the period, "
+               "each month on its own: its units sold per in-stock day, out-of-stock days and "
+               "average price.",
+    # Lost sales need units sold on in-stock days, so q = 0 gives 0 whatever the price.
+    sql=_INPUTS + f""",
+    whole as (  -- whole months: a row per SKU and month
+        select sku, day as month, q, v, q_in_stock, oos, in_stock from sku_month
+        where len($channels) = 0 and {_WHOLE_MONTHS}
+        union all
+        select d.sku, d.day, s.q, s.v, s.q_in_stock, d.oos, d.in_stock
+        from stock_monthly d
+        left join (select sku, day, sum(q) as q, sum(v) as v, sum(q_in_stock) as q_in_stock
+                   from sku_sales_monthly
+                   where list_contains($channels, channel) and {_WHOLE_MONTHS} group by all) s
+          using (sku, day)
+        where len($channels) > 0 and {_WHOLE_MONTHS.replace("day", "d.day")}),
+    edge_run as (   -- the days outside them: the first and the last month's part
+        {_edge_month("date_trunc('month', $start)::date", edge_points("$start", "$end")[:2])}
+        union all
+        {_edge_month("date_trunc('month', $end)::date", edge_points("$start", "$end")[2:])}),
+    edge as (       -- with a channel filter, that channel's sales
+        select r.sku, r.month,
+               case when len($channels) = 0 then r.q else s.q end as q,
+               case when len($channels) = 0 then r.v else s.v end as v,
+               case when len($channels) = 0 then r.q_in_stock else s.q_in_stock end
+                   as q_in_stock,
+               r.oos, r.in_stock
+        from edge_run r
+        left join (select sku, date_trunc('month', day)::date as month, sum(quantity) as q,
+                          sum(line_value) as v, sum(q_in_stock) as q_in_stock
+                   from edge_sold where len($channels) > 0 group by all) s using (sku, month))
+    select month, coalesce(sum(coalesce(q_in_stock, 0) / in_stock * oos * v / nullif(q, 0))
+                           filter (where in_stock > 0), 0) as value
+    from (select * from whole union all select * from edge) semi join info using (sku)
+    group by all order by month""",
+    table=True, by=(), better="down")
+
 # Stock-outs over time: SKU-days of the carried-forward daily stock.
 _SKU_DAYS = """
     select {key} as key, sum(stockouts) as numerator, sum(n) as denominator,
@@ -147,13 +242,13 @@ STOCKOUT_SKU_DAYS = Kpi(
                "two snapshots the last one holds.",
     sql=_SKU_DAYS.replace("sum(stockouts) / nullif(sum(n), 0) as value",
                           "sum(stockouts) as value"),
-    by=("day", "week", "month", "category"), better="down", rollup=True)
+    by=("day", "week", "month", "category"), better="down", rollup=True, additive=True)
 STOCKOUT_RATE = Kpi(
     name="stockout_rate", label="Stock-out rate", unit="ratio",
     definition="Stock-out SKU-days ÷ all SKU-days in the period (each SKU counted from its "
                "first snapshot).",
     sql=_SKU_DAYS, by=("day", "week", "month", "category"), ratio=True, empty=None,
-    better="down", rollup=True)
+    better="down", rollup=True, additive=True)
 
 STOCK_BY_SKU = Kpi(
     name="stock_by_sku", label="Stock by SKU", unit="count", table=True,
@@ -161,22 +256,22 @@ STOCK_BY_SKU = Kpi(
                "days of cover, sell-through, ABC class (A while the cumulative share of net "
                "revenue is ≤ 80 %, B ≤ 95 %, C the rest), dead stock, stock-out days and "
                "revenue lost to them.",
-    base=SKU_BASE, sql="""
+    base=SKU_BASE, sql=_ABC + """
         select {key} as key, sku, product_name, category, on_hand, stock_value, units_sold,
                revenue, avg_daily_units, days_of_cover,
                units_sold / nullif(units_sold + units_on_hand, 0) as sell_through_rate,
                abc_class, dead, oos_days, sku_days, lost_revenue
-        from base order by days_of_cover asc nulls last, sku""",
+        from abc order by days_of_cover asc nulls last, sku""",
     by=BY)
 ABC_CLASSES = Kpi(
     name="abc_classes", label="ABC classes", unit="count", table=True,
     definition="SKUs ranked by net revenue in the period (gross − discounts, by line value): A "
                "while the cumulative share is ≤ 80 %, B ≤ 95 %, C the rest (unsold SKUs are "
                "C); with their revenue and stock value.",
-    base=SKU_BASE, sql="""
+    base=SKU_BASE, sql=_ABC + """
         select {key} as key, abc_class, count(*) as skus, sum(revenue) as revenue,
                coalesce(sum(stock_value), 0) as stock_value
-        from base group by all order by abc_class""",
+        from abc group by all order by abc_class""",
     by=BY)
 
 SNAPSHOT_INTERVAL = Kpi(
@@ -186,11 +281,11 @@ SNAPSHOT_INTERVAL = Kpi(
                "snapshot forward.",
     sql="""select {key} as key, median(gap) as value from (
                select 'total' as category, date - lag(date) over (order by date) as gap
-               from (select distinct date from inventory where date <= $end))
+               from snapshot_days where date <= $end)
            where gap is not null group by all""",
     by=(), empty=None, better=None)
 
 KPIS = (SNAPSHOT_INTERVAL, ON_HAND, STOCK_VALUE, UNITS_SOLD, AVG_DAILY_UNITS, DAYS_OF_COVER,
         SELL_THROUGH,
         STOCKOUT_SKU_DAYS, STOCKOUT_RATE, DEAD_STOCK, DEAD_STOCK_VALUE, LOST_REVENUE,
-        STOCK_BY_SKU, ABC_CLASSES)
+        LOST_REVENUE_BY_MONTH, STOCK_BY_SKU, ABC_CLASSES)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import uuid
 from dataclasses import dataclass, field
@@ -37,7 +38,8 @@ FORMAT = 1
 # channel × device, per campaign, per SKU, per customer).
 IN_MEMORY = {"traffic", "marketing_spend", "products", "orders_daily", "refunds_daily",
              "valid_orders_daily", "units_daily", "shipping_daily", "category_daily",
-             "sku_cum", "product_cum", "product_names", "second_orders_daily",
+             "sku_month", "sku_cum", "product_cum", "product_names",
+             "second_orders_daily", "snapshot_days",
              "acquisitions", "stock_daily", "sku_info", "stock_monthly", "sku_monthly",
              "cohort_orders", "valid_refunds"}
 # Rollups held in memory without the columns only other rollups' builds read: the customer
@@ -145,12 +147,16 @@ READS = {
     "stock_days": {"inventory", "order_items", "products"},
     "order_returns": {"orders", "refunds"}, "stock_monthly": {"inventory"},
     "sku_sales_monthly": {"orders", "order_items", "inventory"},
+    "sku_sales_daily": {"orders", "order_items", "inventory"},
     "sku_monthly": {"orders", "order_items", "inventory"},
     "product_monthly": {"orders", "order_items", "products", "refunds"},
     "orders_daily": {"orders", "refunds"}, "refunds_daily": {"orders", "refunds"},
     "valid_orders_daily": {"orders", "refunds"}, "shipping_times": {"orders"},
     "second_orders": {"orders"}, "second_orders_daily": {"orders"},
     "sku_cum": {"orders", "order_items", "inventory"},
+    "sku_month": {"orders", "order_items", "inventory"},
+    "sku_running": {"orders", "order_items", "inventory"},
+    "snapshot_days": {"inventory"},
     "product_cum": {"orders", "order_items", "products", "refunds"},
     "product_names": {"orders", "order_items", "products", "refunds"},
     "shipping_daily": {"orders"},
@@ -160,6 +166,29 @@ READS = {
     "stock_daily": {"inventory", "order_items", "products"},
     "cohort_orders": {"orders", "refunds"}, "acquisitions": {"orders"},
 }
+
+
+def _created(sql: str) -> str:
+    """The view, macro or rollup a DERIVED_VIEWS entry creates."""
+    m = re.match(r"\s*create (?:view|macro) (\w+)", sql)
+    return m.group(1) if m else sql
+
+
+# What each view, macro and rollup refers to, for the connections that need only some.
+_BODIES = {**{_created(v): v for v in DERIVED_VIEWS if v not in ROLLUPS},
+           **{name: r.sql for name, r in ROLLUPS.items()}}
+
+
+def _closure(sql: str) -> set[str]:
+    """The views, macros, rollups and stored tables (`_orders`…) ``sql`` reads, transitively."""
+    names = set(_BODIES) | {"_" + t for t in TABLES} | {"channel_map"}
+    found, todo = set(), [sql]
+    while todo:
+        for name in re.findall(r"\b[a-z_][a-z0-9_]*\b", todo.pop()):
+            if name in names and name not in found:
+                found.add(name)
+                todo.append(_BODIES.get(name, ""))
+    return found
 
 
 def tables_read(sql: str) -> frozenset[str]:
@@ -263,9 +292,12 @@ class Store:
                        for _, p in sorted(parts.items())] for name, parts in section.items()}
 
     def _open(self, files: dict[str, list[str]], rollups: dict[str, list[str]] | None = None,
-              memory: bool = False) -> duckdb.DuckDBPyConnection:
+              memory: bool = False, only: str | None = None) -> duckdb.DuckDBPyConnection:
         """``memory``: the small tables and rollups are loaded into DuckDB's memory (tens of
-        MB for a large shop) instead of being read from Parquet by every query."""
+        MB for a large shop) instead of being read from Parquet by every query. ``only``: a
+        query; just the views and tables it reads are created (a rollup's build opens a
+        connection per month it rebuilds, and binding sixty views costs ~0.1 s each time)."""
+        needed = _closure(only) if only is not None else None
         con = duckdb.connect()
         con.execute("set TimeZone = 'UTC'")
         con.execute("set enable_progress_bar = false")
@@ -282,23 +314,35 @@ class Store:
                 rel.create_view(name)
 
         for name in TABLES:
+            if needed is not None and "_" + name not in needed:
+                continue
             if files.get(name):
                 attach(files[name], "_" + name)
             else:
                 con.execute(f"create view _{name} as {empty_select(name)}")
         con.execute("create table channel_map (from_channel varchar, to_channel varchar)")
+        # The shared first steps computed on this connection (kpilib.kpi._base).
+        con.execute("create table _bases (name varchar, seq bigint)")
         for source, target in self.settings.get("channel_map", {}).items():
             con.execute("insert into channel_map values ($f, $t)", {"f": source, "t": target})
         rollups = rollups or {}
         for sql in DERIVED_VIEWS + tuple(r for r in ROLLUPS if r not in DERIVED_VIEWS):
+            if needed is not None and _created(sql) not in needed:
+                continue
             if sql not in ROLLUPS:
                 con.execute(sql)
             elif rollups.get(sql):
                 attach(rollups[sql], sql)
+            elif sql in rollups:
+                # Built, but without rows here (a month it has no file for, when one month is
+                # rebuilt): empty, never computed again from the whole history.
+                con.execute(f"create view {sql} as select * from ({ROLLUPS[sql].sql}) "
+                            "where false")
             else:   # not built (yet): computed on every query, the same rows
                 con.execute(f"create view {sql} as {ROLLUPS[sql].sql}")
-        for sql in ROLLUP_VIEWS:
-            con.execute(sql)
+        if needed is None:
+            for sql in ROLLUP_VIEWS:
+                con.execute(sql)
         return con
 
     def data_version(self, tables: frozenset[str]) -> str:
@@ -463,14 +507,14 @@ class Store:
             tmp = {final.relative_to(self.path).as_posix(): t for t, final in moves}
             if months is None:
                 con = self._open(self._files(tables, tmp),
-                                 self._files({n: built[n] for n in fresh}, tmp))
+                                 self._files({n: built[n] for n in fresh}, tmp),
+                                 only=rollup.sql)
                 entry.clear()
+                rel = self._computed(con, rollup)
                 if rollup.partitioned:
-                    self._stage_rollup_months(con.sql(rollup.sql), name, entry, staging, txn,
-                                              moves)
+                    self._stage_rollup_months(rel, name, entry, staging, txn, moves)
                 else:
-                    self._stage_rollup_part(con.sql(rollup.sql), name, UNPARTITIONED, entry,
-                                            staging, txn, moves)
+                    self._stage_rollup_part(rel, name, UNPARTITIONED, entry, staging, txn, moves)
                 con.close()
             for month in sorted(months or ()):
                 # Only that month's files of the partitioned tables and rollups: lines and
@@ -482,12 +526,22 @@ class Store:
                     self._files({t: of_month(p) if t in rollup.by_month else p
                                  for t, p in tables.items()}, tmp),
                     self._files({n: of_month(built[n]) if ROLLUPS[n].partitioned else built[n]
-                                 for n in fresh}, tmp))
+                                 for n in fresh}, tmp), only=rollup.sql)
                 entry.pop(month, None)
-                self._stage_rollup_part(con.sql(rollup.sql), name, month, entry, staging, txn,
-                                        moves)
+                self._stage_rollup_part(self._computed(con, rollup), name, month, entry,
+                                        staging, txn, moves)
                 con.close()
             fresh.append(name)
+
+    @staticmethod
+    def _computed(con: duckdb.DuckDBPyConnection, rollup) -> duckdb.DuckDBPyRelation:
+        """The rollup's rows to write. An ordered one is computed in parallel into a temporary
+        table, then written by one thread, which keeps the order."""
+        if not rollup.ordered:
+            return con.sql(rollup.sql)
+        con.sql(rollup.sql).create("_ordered")
+        con.execute("set threads = 1")
+        return con.table("_ordered")
 
     def _stage_rollup_months(self, rel, name, entry, staging, txn, moves) -> None:
         """All months of a rollup in one pass (DuckDB writes a file per month, in parallel:

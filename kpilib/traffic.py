@@ -8,21 +8,21 @@ SESSIONS = Kpi(
     definition="Visits to the shop in the period (sum of daily sessions from the analytics "
                "export).",
     sql=f"select {{key}} as key, sum(sessions) as value from traffic {WHERE} group by all",
-    by=("day", "week", "month", "channel", "device"),
+    by=("day", "week", "month", "channel", "device"), additive=True,
 )
 USERS = Kpi(
     name="users", label="Users", unit="count",
     definition="Sum of daily users as the analytics tool reports them (a person visiting on two "
                "days counts twice). Empty when the export has no users column.",
     sql=f"select {{key}} as key, sum(users) as value from traffic {WHERE} group by all",
-    by=("day", "week", "month", "channel", "device"), empty=None,
+    by=("day", "week", "month", "channel", "device"), empty=None, additive=True,
 )
 NEW_USERS = Kpi(
     name="new_users", label="New users", unit="count",
     definition="Sum of daily first-time users as the analytics tool reports them. Empty when the "
                "export has no new-users column.",
     sql=f"select {{key}} as key, sum(new_users) as value from traffic {WHERE} group by all",
-    by=("day", "week", "month", "channel", "device"), empty=None,
+    by=("day", "week", "month", "channel", "device"), empty=None, additive=True,
 )
 CONVERSION_RATE = Kpi(
     name="conversion_rate", label="Conversion rate", unit="ratio",
@@ -34,7 +34,7 @@ CONVERSION_RATE = Kpi(
                    sum(purchases) / nullif(sum(sessions), 0) as value
             from traffic {WHERE} group by all""",
     by=("day", "week", "month", "channel", "device"),
-    ratio=True, empty=None,
+    ratio=True, empty=None, additive=True,
 )
 
 KPIS = (SESSIONS, USERS, NEW_USERS, CONVERSION_RATE)

@@ -210,3 +210,30 @@ def test_a_shared_step_dropped_under_a_query_is_computed_again(shop):
         check(run(con, get("on_hand"), F)["value"].iat[0], 17)
     finally:
         kpi_module._base = real
+
+
+def test_lost_revenue_by_month_by_hand(shop):
+    # One month, 1–10 February: as lost_revenue_stockout (X 1/day × 3 × 20; Z 2/3 × 7 × 50).
+    t = run(shop.connect(), get("lost_revenue_by_month"), F)
+    assert [str(m)[:10] for m in t["month"]] == ["2025-02-01"]
+    check(t["value"].iat[0], 60 + 2 / 3 * 7 * 50)
+
+
+@pytest.mark.parametrize("f", PANDAS_CASES + [
+    Filters(date(2026, 5, 3), date(2026, 10, 20), categories=("Tops",))],
+    ids=lambda f: f"{f.start}..{f.end}{f.channels}{f.categories}")
+def test_lost_revenue_by_month_is_each_month_on_its_own(demo_store, f):
+    """Each month's figure, in one pass, equals lost_revenue_stockout over that month (cut to
+    the period): whole months from the monthly rollups, edge months from the running sums."""
+    from dataclasses import replace
+    from datetime import timedelta
+
+    import pandas as pd
+    con = demo_store.connect()
+    t = run(con, get("lost_revenue_by_month"), f)
+    months = pd.date_range(f.start.replace(day=1), f.end, freq="MS").date
+    assert [pd.Timestamp(m).date() for m in t["month"]] == list(months)
+    for m, v in zip(months, t["value"]):
+        last = (m.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+        one = replace(f, start=max(f.start, m), end=min(f.end, last))
+        check(v, run(con, get("lost_revenue_stockout"), one)["value"].iat[0])
