@@ -171,6 +171,9 @@ def run(con: duckdb.DuckDBPyConnection, kpi: Kpi, filters: Filters,
             cur.execute(sql, params)
         if kpi.table:
             df = cur.df()
+        elif dims == ("day",):
+            # Hundreds of days (a daily series): numpy columns, not a tuple per row.
+            arrays = cur.fetchnumpy()
         else:
             # A few rows: plain tuples are much cheaper than a DataFrame round trip, and the
             # few milliseconds matter on a page that asks for sixty KPIs.
@@ -183,6 +186,8 @@ def run(con: duckdb.DuckDBPyConnection, kpi: Kpi, filters: Filters,
             df = df.drop(columns="key") if not dims else df.rename(columns={"key": dims[0]})
         return df.reset_index(drop=True)
     cols = ["value", "numerator", "denominator"] if kpi.ratio else ["value"]
+    if dims == ("day",):
+        return _days(kpi, arrays, filters, cols)
     at = [names_out.index(c) for c in cols]
     key_at = names_out.index("key")
     names = ["period" if d in PERIODS else d for d in dims]
@@ -212,44 +217,49 @@ def from_daily(kpi: Kpi, days: pd.DataFrame, filters: Filters,
     """What ``run(con, kpi, filters, by)`` returns (``by``: None or a period), computed from
     ``days``, the KPI's frame by day over a span holding the period, under the same filters
     but the dates: an additive KPI's periods, comparisons and sparklines then cost no query.
-    Days outside the span have no rows, as in the store."""
+    Days outside the span have no rows, as in the store. (numpy, not pandas: a page derives
+    dozens of periods.)"""
     assert kpi.additive and by in (None, *PERIODS), (kpi.name, by)
     cols = ["value", "numerator", "denominator"] if kpi.ratio else ["value"]
-    day = pd.to_datetime(days["period"]).dt.date
-    keep = (day >= filters.start) & (day <= filters.end)
-    d, day = days[keep], day[keep]
+    # run(..., "day") gives every day of its range, in order.
+    first = np.datetime64(days["period"].iat[0], "D") if len(days) else np.datetime64(0, "D")
+    day = first + np.arange(len(days)).astype("timedelta64[D]")
+    assert not len(days) or day[-1] == np.datetime64(days["period"].iat[-1], "D"), "not daily"
+    keep = (day >= np.datetime64(filters.start)) & (day <= np.datetime64(filters.end))
+    day = day[keep]
     if by is None:
-        groups = pd.Series("total", index=d.index)
+        keys = np.zeros(len(day), dtype="datetime64[D]")
     elif by == "day":
-        groups = day
+        keys = day
+    elif by == "week":   # back to Monday (1 January 1970 was a Thursday)
+        keys = day - ((day.astype("int64") + 3) % 7).astype("timedelta64[D]")
     else:
-        groups = pd.Series([s for s in _starts(day, by)], index=d.index)
-    parts = [c for c in cols if c != "value"] if kpi.ratio else ["value"]
-    # A group whose days are all empty stays empty (users without a users column).
-    summed = d[parts].groupby(groups).sum(min_count=1)
-    found = {}
-    for key, row in summed.iterrows():
-        if kpi.ratio:
-            num, den = row["numerator"], row["denominator"]
-            found[key] = [num / den if den else float("nan"), num, den]
-        elif kpi.unit == "money":
-            # Whole cents summed as floats, back to the nearest float to the exact total
-            # (what the SQL's exact decimal sum gives).
-            found[key] = [round(row["value"], 2)]
-        else:
-            found[key] = [row["value"]]
+        keys = day.astype("datetime64[M]").astype("datetime64[D]")
+    groups, at = np.unique(keys, return_inverse=True)
+    sums = {}
+    for c in (["numerator", "denominator"] if kpi.ratio else ["value"]):
+        x = days[c].to_numpy(dtype="float64")[keep]
+        total = np.bincount(at, weights=np.nan_to_num(x), minlength=len(groups))
+        # A group whose days are all empty stays empty (users without a users column).
+        seen = np.bincount(at, weights=~np.isnan(x), minlength=len(groups))
+        sums[c] = np.where(seen > 0, total, np.nan)
+    if kpi.ratio:
+        num, den = sums["numerator"], sums["denominator"]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            value = np.where(den != 0, num / den, np.nan)
+        rows = np.column_stack([value, num, den])
+    elif kpi.unit == "money":
+        # Whole cents summed as floats, back to the nearest float to the exact total (what
+        # the SQL's exact decimal sum gives).
+        rows = np.round(sums["value"], 2)[:, None]
+    else:
+        rows = sums["value"][:, None]
+    found = dict(zip(groups.astype(object), rows.tolist()))
     nothing = [float("nan")] * len(cols)
     if by is None:
-        return _frame(kpi, {}, [found.get("total", nothing)], cols)
+        return _frame(kpi, {}, [next(iter(found.values()), nothing)], cols)
     periods = period_starts(filters.start, filters.end, by)
     return _frame(kpi, {"period": periods}, [found.get(p, nothing) for p in periods], cols)
-
-
-def _starts(days, by: str) -> list[date]:
-    """The week (Monday) or month each day falls in."""
-    if by == "week":
-        return [d - timedelta(days=d.weekday()) for d in days]
-    return [d.replace(day=1) for d in days]
 
 
 # The shared first steps computed on a connection, newest last (a connection holds one store
@@ -295,6 +305,22 @@ def clear_bases(con: duckdb.DuckDBPyConnection) -> None:
             cur.close()
 
 
+def _days(kpi: Kpi, arrays: dict, filters: Filters, cols: list[str]) -> pd.DataFrame:
+    """The frame of a KPI by day, every day of the range, from the query's numpy columns."""
+    first = np.datetime64(filters.start, "D")
+    days = first + np.arange(filters.days).astype("timedelta64[D]")
+    grid = np.full((filters.days, len(cols)), np.nan)
+    at = (arrays["key"].astype("datetime64[D]") - first).astype("int64")
+    for i, c in enumerate(cols):
+        x = arrays[c]
+        # Empty values come as masked arrays, or as objects (None) beside numbers.
+        x = np.ma.filled(x.astype("float64"), np.nan) if np.ma.isMaskedArray(x) else \
+            np.array([np.nan if v is None else v for v in x], dtype="float64") \
+            if x.dtype == object else x.astype("float64")
+        grid[at, i] = x
+    return _frame(kpi, {"period": days.astype(object)}, grid, cols)
+
+
 def _float(v) -> float:
     return float("nan") if v is None else float(v)
 
@@ -304,7 +330,7 @@ def _frame(kpi: Kpi, keys: dict, values: list[list[float]], cols: list[str]) -> 
     have no value (0 of 0). Filled in numpy before the one DataFrame is built: a page asks for
     sixty KPIs, and pandas column assignments cost more than the queries."""
     data = dict(keys)
-    grid = np.array(values, dtype="float64").reshape(len(values), len(cols))
+    grid = np.asarray(values, dtype="float64").reshape(len(values), len(cols))
     for i, c in enumerate(cols):
         col = grid[:, i]
         if c == "value" and kpi.empty is not None:
