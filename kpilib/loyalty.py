@@ -161,22 +161,13 @@ _SEGMENT = """case
 # where each tile starts; a day whose customers all fall in one tile is scored whole, and only
 # the few days a tile boundary cuts are ranked by customer (that rank breaks the ties, as
 # ntile(5) over (order by recency_days, customer_no) would).
-_RFM = f"""
-    with last as (   -- each customer's last valid order up to the end: one row per customer
-        select customer_no, channel, date_diff('day', day, $end) as recency_days,
-               nth as orders, cum_net - cum_refunded as revenue
-        from customer_orders
-        where day <= $end and (next_day is null or next_day > $end)
-          and in_filter(channel, $channels)),
-    late as (        -- refunds made after the end on orders up to it (in cum_refunded)
-        select customer_no, sum(amount) as amount from valid_refunds
-        where day > $end and order_day <= $end and customer_no is not null group by all),
-    base as materialized (
-        select l.* replace (l.revenue + coalesce(late.amount, 0) as revenue),
-               case when orders >= 6 then 5 when orders >= 4 then 4 else orders end as f
-        from last l left join late using (customer_no)),
-    days as (select recency_days, count(*) as cnt from base group by all),
-    tiles as (
+_FREQUENCY = "case when nth >= 6 then 5 when nth >= 4 then 4 else nth end"
+# Refunds made after the end on orders up to it (counted in cum_refunded).
+_LATE = """select customer_no, sum(amount) as amount from valid_refunds
+           where day > $end and order_day <= $end and customer_no is not null group by all"""
+# Where each recency tile starts, from the customers per recency day (`days`), and the tiles
+# of each day's first and last customer.
+_TILES = f"""
         select recency_days, before, q, rem, {_tile("before")} as first_tile,
                {_tile("before + cnt - 1")} as last_tile
         from (select *, total // 5 as q, total % 5 as rem
@@ -184,7 +175,21 @@ _RFM = f"""
                            sum(cnt) over (order by recency_days rows unbounded preceding) - cnt
                                as before,
                            sum(cnt) over () as total
-                    from days))),
+                    from days))"""
+_RFM = f"""
+    with last as (   -- each customer's last valid order up to the end: one row per customer
+        select customer_no, channel, date_diff('day', day, $end) as recency_days,
+               nth as orders, cum_net - cum_refunded as revenue
+        from customer_orders
+        where day <= $end and (next_day is null or next_day > $end)
+          and in_filter(channel, $channels)),
+    late as ({_LATE}),
+    base as materialized (
+        select l.* replace (l.revenue + coalesce(late.amount, 0) as revenue),
+               {_FREQUENCY.replace("nth", "orders")} as f
+        from last l left join late using (customer_no)),
+    days as (select recency_days, count(*) as cnt from base group by all),
+    tiles as ({_TILES}),
     scored as (
         select b.*, 6 - t.first_tile as r
         from base b join tiles t using (recency_days) where t.first_tile = t.last_tile
@@ -200,15 +205,37 @@ RFM_SEGMENTS = Kpi(
                "valid orders): Champions (R≥4, F≥4), Loyal (R≥2, F≥3), New (R≥4, one order), "
                "Promising (R≥3, ≤2 orders), Cannot lose them (R=1, F≥4), At risk (R≤2, F≥3), "
                "About to sleep (R=2, ≤2 orders), Lost (the rest); revenue net of refunds.",
-    # Summed by score first (25 groups at most), then named: no segment name per customer.
-    sql=_RFM + f"""
-        select key, {_SEGMENT} as segment, sum(customers)::bigint as customers,
-               sum(revenue) as revenue, sum(orders) / sum(customers) as orders_per_customer,
-               sum(recency) / sum(customers) as avg_recency_days
-        from (select {{key}} as key, r, f, count(*) as customers, sum(revenue) as revenue,
-                     sum(orders) as orders, sum(recency_days) as recency
-              from scored group by all)
-        group by all order by revenue desc""",
+    # Customers counted per recency day and frequency (a few thousand groups): the days a
+    # tile boundary cuts are ranked customer by customer, the others scored whole; the
+    # per-customer scoring of rfm_customers gives the same segments (tests/test_oracle.py).
+    sql=f"""
+    with late as ({_LATE}),
+    last as not materialized (
+        select o.customer_no, o.channel, date_diff('day', o.day, $end) as recency_days,
+               o.nth as orders,
+               o.cum_net - o.cum_refunded + coalesce(x.amount, 0) as revenue,
+               {_FREQUENCY.replace("nth", "o.nth")} as f
+        from customer_orders o left join late x using (customer_no)
+        where o.day <= $end and (o.next_day is null or o.next_day > $end)
+          and in_filter(o.channel, $channels)),
+    agg as (select {{key}} as key, recency_days, f, count(*) as customers,
+                   sum(revenue) as revenue, sum(orders) as orders
+            from last group by all),
+    days as (select recency_days, sum(customers) as cnt from agg group by all),
+    tiles as ({_TILES}),
+    scored as (
+        select a.key, 6 - t.first_tile as r, a.f, a.customers, a.revenue, a.orders,
+               a.recency_days * a.customers as recency
+        from agg a join tiles t using (recency_days) where t.first_tile = t.last_tile
+        union all
+        select {{key}}, 6 - {_tile("t.before + row_number() over (partition by l.recency_days "
+                                   "order by l.customer_no) - 1")},
+               l.f, 1, l.revenue, l.orders, l.recency_days
+        from last l join tiles t using (recency_days) where t.first_tile <> t.last_tile)
+    select key, {_SEGMENT} as segment, sum(customers)::bigint as customers,
+           sum(revenue) as revenue, sum(orders) / sum(customers) as orders_per_customer,
+           sum(recency) / sum(customers) as avg_recency_days
+    from scored group by all order by revenue desc""",
     by=("channel",),
 )
 RFM_CUSTOMERS = Kpi(

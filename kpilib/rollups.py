@@ -150,13 +150,13 @@ PRODUCT_DAILY = """
                from sales_lines group by order_id, sku, channel, day),
          r as (select order_id, sku, sum(amount) as refunded from refund_lines
                where order_day is not null group by all)
-    select sku, day, channel, category, any_value(product_name) as product_name,
+    select sku, day, channel, category, max(product_name) as product_name,
            sum(units) as units, sum(gross) as gross, sum(discount) as discount,
            sum(coalesce(r.refunded, 0)) as refunded
     from l left join r using (order_id, sku) group by all"""
 PRODUCT_MONTHLY = """
     select sku, date_trunc('month', day)::date as day, channel, category,
-           any_value(product_name) as product_name, sum(units) as units, sum(gross) as gross,
+           max(product_name) as product_name, sum(units) as units, sum(gross) as gross,
            sum(discount) as discount, sum(refunded) as refunded
     from product_daily group by all"""
 # By category: a few rows a day, so any period is read day by day.
@@ -343,8 +343,11 @@ PRODUCT_CUM = cumulative(
     """select sku, day, sum(units) as units, sum(gross) as gross, sum(discount) as discount,
               sum(refunded) as refunded
        from product_monthly group by all""", "sku", PRODUCT_MEASURES)
+# The name and category of the latest month (a product renamed shows its new name); the
+# greatest of that month's, so that an incremental build and one from scratch agree.
 PRODUCT_NAMES = """
-    select sku, any_value(product_name) as product_name, any_value(category) as category
+    select sku, arg_max(product_name, (day, product_name)) as product_name,
+           arg_max(category, (day, category)) as category
     from product_monthly group by sku"""
 
 # The days stock snapshots were taken (how often the shop counts its stock).

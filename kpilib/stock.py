@@ -2,7 +2,7 @@
 valid orders. The channel filter applies to sales (velocity, price); category and SKU search
 filter the SKUs."""
 from .kpi import Kpi
-from .rollups import SKU_MEASURES, edge_days, edge_points, edge_sum, on_days, whole_months
+from .rollups import SKU_MEASURES, edge_days, edge_points, edge_sum, on_days
 
 # Per SKU: stock at the end, sales in the period and in the 30 and 90 days ending with it,
 # in-stock and out-of-stock days in the period, and the units sold on in-stock days.
