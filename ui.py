@@ -17,7 +17,7 @@ import plotly.express as px
 import streamlit as st
 
 import kpilib
-from kpilib import demo, export, formatting, targets
+from kpilib import demo, engines, export, formatting, targets
 from kpilib.channels import CHANNELS
 from kpilib.kpi import PERIODS
 from kpilib.periods import PRESETS, calendar, data_span, preset_range
@@ -85,10 +85,16 @@ def can_change() -> bool:
     return not shared_mode() or active_store()[0].path == Path(_private_path())
 
 
-@st.cache_resource(max_entries=4)
 def _connection(path: str, version: str):
+    # DuckDB's, or Spark's when the engine settings ask for it (kpilib/engines.py; the
+    # environment can choose, so the engine is part of the key).
+    return _engine_connection(path, version, engines.engine_settings(kpilib.Store(path))["name"])
+
+
+@st.cache_resource(max_entries=4)
+def _engine_connection(path: str, version: str, engine: str):
     # One connection per store version, shared by every session; queries use their own cursor.
-    return kpilib.Store(path).connect()
+    return engines.connect(kpilib.Store(path), engine)
 
 
 def connection():
@@ -247,6 +253,9 @@ def sidebar_filters() -> kpilib.Filters | None:
     prev = filters.previous_period()
     sb.caption(f"{fmt_range(start, end)} · compared with {fmt_range(prev.start, prev.end)}")
     sb.caption(f"Data from {first:%d %b %Y} to {last:%d %b %Y}.")
+    engine = engines.engine_settings(store)
+    if engine["name"] != "duckdb":
+        sb.caption(f"Computed by Spark ({engine['master']}).")
     if shared_mode() and store.path == Path(_private_path()):
         sb.info("You are looking at **your own uploads**, private to this browser tab.")
         if sb.button("Back to the shop's data", key="discard_private"):

@@ -9,6 +9,7 @@ import sys
 from datetime import date, timedelta
 
 from . import KPIS, Filters, Store, get, run, targets
+from .engines import ENGINES, EngineError, connect
 from .ingest import IngestError, ingest
 from .periods import data_span
 from .schema import TABLES
@@ -64,11 +65,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--channel", action="append", default=[], help="repeat for several")
     p.add_argument("--by", choices=["day", "week", "month", "channel", "device", "category"])
     p.add_argument("--format", choices=["json", "csv"], default="json")
+    _engine_args(p)
 
     p = sub.add_parser("report", help="the monthly management report as one HTML file")
     p.add_argument("--month", required=True, help="YYYY-MM")
     p.add_argument("--store")
     p.add_argument("--out", required=True, help="where to write the .html file")
+    _engine_args(p)
 
     sub.add_parser("list", help="every KPI with its definition")
     sub.add_parser("glossary", help="the KPI glossary as a Markdown table (for the README)")
@@ -76,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     try:
         return COMMANDS[args.command](args)
-    except (IngestError, ValueError, KeyError) as e:
+    except (IngestError, EngineError, ValueError, KeyError) as e:
         print(f"error: {e.args[0] if isinstance(e, KeyError) else e}", file=sys.stderr)
         return 2
 
@@ -119,10 +122,16 @@ def _delete(args) -> int:
     return 0
 
 
+def _engine_args(p) -> None:
+    p.add_argument("--engine", choices=ENGINES,
+                   help="duckdb (default) or spark (pip install -r requirements-spark.txt)")
+    p.add_argument("--spark-master", help="Spark master URL (default local[2])")
+
+
 def _kpi(args) -> int:
     kpi = get(args.name)
     store = Store(store_path(args.store))
-    con = store.connect()
+    con = connect(store, args.engine, args.spark_master)
     end = args.end
     if end is None:
         span = data_span(con)
@@ -163,7 +172,8 @@ def _report(args) -> int:
     from .report import build
 
     store = Store(store_path(args.store))
-    html = build(store.connect(), args.month, currency=store.settings["currency"],
+    html = build(connect(store, args.engine, args.spark_master), args.month,
+                 currency=store.settings["currency"],
                  goals=targets.from_settings(store.settings))
     Path(args.out).write_text(html, encoding="utf-8")
     print(f"report for {args.month} written to {args.out} ({len(html) // 1024:,} KB)")

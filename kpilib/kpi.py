@@ -185,7 +185,9 @@ def run(con: duckdb.DuckDBPyConnection, kpi: Kpi, filters: Filters,
         cur.close()
     if kpi.table:
         if "key" in df:
-            df = df.drop(columns="key") if not dims else df.rename(columns={"key": dims[0]})
+            # The group is the key, unless the table names it already (stock by category).
+            df = df.drop(columns="key") if not dims or dims[0] in df \
+                else df.rename(columns={"key": dims[0]})
         return df.reset_index(drop=True)
     cols = ["value", "numerator", "denominator"] if kpi.ratio else ["value"]
     if dims == ("day",):
@@ -277,6 +279,8 @@ def _base(con: duckdb.DuckDBPyConnection, sql: str, filters: Filters) -> str:
     params = filters.params(sql)
     key = hashlib.sha256((sql + repr(sorted(params.items()))).encode()).hexdigest()[:20]
     name = f"_base_{key}"   # hex digits only: safe as an identifier
+    if hasattr(con, "materialize"):   # another engine keeps its own (kpilib.spark)
+        return con.materialize(name, sql, params)
     with _BASES:
         cur = con.cursor()
         try:
@@ -296,6 +300,8 @@ def _base(con: duckdb.DuckDBPyConnection, sql: str, filters: Filters) -> str:
 
 def clear_bases(con: duckdb.DuckDBPyConnection) -> None:
     """Drop every shared step computed on this connection (the benchmark times them)."""
+    if hasattr(con, "clear_bases"):
+        return con.clear_bases()
     with _BASES:
         cur = con.cursor()
         try:

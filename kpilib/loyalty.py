@@ -185,7 +185,8 @@ _RFM = f"""
           and in_filter(channel, $channels)),
     late as ({_LATE}),
     base as materialized (
-        select l.* replace (l.revenue + coalesce(late.amount, 0) as revenue),
+        select l.customer_no, l.channel, l.recency_days, l.orders,
+               l.revenue + coalesce(late.amount, 0) as revenue,
                {_FREQUENCY.replace("nth", "orders")} as f
         from last l left join late using (customer_no)),
     days as (select recency_days, count(*) as cnt from base group by all),

@@ -44,15 +44,20 @@ class Rollup:
 
 # customer_no: a number per customer (only within one build of the rollups), because
 # counting distinct customers over integers is about twice as fast as over their ids.
+# Each customer's first and second valid orders by (time, order id), ranked with a window
+# (the same SQL on Spark, which has no k-smallest aggregate).
 CUSTOMER_FIRST = """
+    with r as (select customer_id, order_id, ordered_at, channel,
+                      row_number() over (partition by customer_id
+                                         order by ordered_at, order_id) as rn
+               from valid_orders where customer_id is not null)
     select customer_id, row_number() over (order by customer_id) as customer_no,
-           arg_min(order_id, (ordered_at, order_id)) as first_order_id,
-           min(ordered_at) as first_ordered_at,
-           cast(min(ordered_at) as date) as first_day,
-           arg_min(channel, (ordered_at, order_id)) as acquisition_channel,
-           min_by(ordered_at, (ordered_at, order_id), 2)[2] as second_ordered_at
-    from valid_orders where customer_id is not null
-    group by customer_id"""
+           max(order_id) filter (where rn = 1) as first_order_id,
+           max(ordered_at) filter (where rn = 1) as first_ordered_at,
+           cast(max(ordered_at) filter (where rn = 1) as date) as first_day,
+           max(channel) filter (where rn = 1) as acquisition_channel,
+           max(ordered_at) filter (where rn = 2) as second_ordered_at
+    from r where rn <= 2 group by customer_id"""
 
 # Each order's place in its customer's history, so that customer KPIs count and sum rows
 # instead of grouping ~a million customers (kpilib/loyalty.py): prev_day / prev2_day / next_day,
@@ -66,13 +71,15 @@ CUSTOMER_ORDERS = """
            lead(o.day) over w as next_day, row_number() over w as nth,
            -- 18 digits (a customer's spend stays far below 10^16): sums over a million
            -- customers then run on 64-bit integers.
-           (sum(o.gross_sales - o.discounts) over w)::decimal(18, 2) as cum_net,
-           (sum(coalesce(r.refunded, 0)) over w)::decimal(18, 2) as cum_refunded
+           (sum(o.gross_sales - o.discounts) over upto)::decimal(18, 2) as cum_net,
+           (sum(coalesce(r.refunded, 0)) over upto)::decimal(18, 2) as cum_refunded
     from valid_orders o join customer_first f using (customer_id)
     left join (select order_id, sum(amount) as refunded from refunds group by all) r
       using (order_id)
-    window w as (partition by f.customer_no order by o.ordered_at, o.order_id
-                 rows between unbounded preceding and current row)"""
+    -- two windows: Spark takes no frame on lag and lead
+    window w as (partition by f.customer_no order by o.ordered_at, o.order_id),
+           upto as (partition by f.customer_no order by o.ordered_at, o.order_id
+                    rows between unbounded preceding and current row)"""
 
 VALID_REFUNDS = """
     select r.* exclude (n), coalesce(o.channel, 'unknown') as channel, 1 as n,
@@ -86,7 +93,8 @@ VALID_REFUNDS = """
 # daily sums.
 SECOND_ORDERS = """create view second_orders as
     with d as (select first_day as day, acquisition_channel as channel,
-                      date_diff('day', first_ordered_at, second_ordered_at) as days
+                      date_diff('day', first_ordered_at::date, second_ordered_at::date)
+                          as days
                from customer_first)
     select day, channel, 1 as n,
            case when days is null then 'not yet' when days <= 7 then '0–7 days'
@@ -167,8 +175,9 @@ CATEGORY_DAILY = """
 
 INVENTORY_DAILY = """
     with b as (select sku, min(date) as first from inventory group by sku),
-         g as (select sku, unnest(generate_series(first, (select max(date) from inventory),
-                                                   interval 1 day))::date as day from b)
+         g as (select sku, d::date as day   -- cast outside: Spark's explode nests in nothing
+               from (select sku, unnest(generate_series(first, (select max(date) from inventory),
+                                                        interval 1 day)) as d from b))
     select g.sku, g.day,
            last_value(i.on_hand ignore nulls) over (partition by g.sku order by g.day)
                as on_hand
@@ -246,9 +255,11 @@ SKU_RUNNING = """
     m as (select coalesce(i.sku, s.sku) as sku, coalesce(i.day, s.day) as day, s.q, s.v,
                  s.net, s.q_in_stock, (i.sku is not null)::int as n, i.oos, i.in_stock
           from i full join s using (sku, day)),
-    grid as (select sku, unnest(generate_series(month, last_day(month), interval 1 day))::date
-                        as day
-             from (select distinct sku, date_trunc('month', day)::date as month from m))
+    grid as (select sku, d::date as day
+             from (select sku, unnest(generate_series(month, last_day(month), interval 1 day))
+                              as d
+                   from (select distinct sku, date_trunc('month', day)::date as month
+                         from m)))
     select g.sku, g.day,
            (sum(coalesce(m.q, 0)) over w)::bigint as q,
            (sum(coalesce(m.v, 0)) over w)::decimal(18, 2) as v,
@@ -271,10 +282,11 @@ def cumulative(monthly: str, keys: str, measures: tuple[str, ...]) -> str:
     cols = ", ".join(f"sum(coalesce(m.{c}, 0)) over w as {c}" for c in measures)
     return f"""
     with m as ({monthly}),
-    grid as (select k.{keys}, unnest(generate_series(k.first, l.last, interval 1 month))::date
-                    as day
-             from (select {keys}, min(day) as first from m group by {keys}) k,
-                  (select max(day) as last from m) l)
+    grid as (select {keys}, d::date as day
+             from (select k.{keys}, unnest(generate_series(k.first, l.last, interval 1 month))
+                              as d
+                   from (select {keys}, min(day) as first from m group by {keys}) k,
+                        (select max(day) as last from m) l))
     select g.{keys}, g.day, {cols}
     from grid g left join m using ({keys}, day)
     window w as (partition by g.{keys} order by g.day rows unbounded preceding)
@@ -451,21 +463,6 @@ def edge_days(view: str) -> str:
         union all
         select * from {view}
         where day >= after_whole_months($start, $end) and day >= $start and day <= $end"""
-
-
-def definition(name: str) -> str:
-    """Changes when the rollup's SQL does: a rollup stored under another definition (by an
-    older version) is not read, and is rebuilt by the next write or refresh."""
-    import hashlib
-
-    return hashlib.sha256(ROLLUPS[name].sql.encode()).hexdigest()[:16]
-
-
-def current(manifest: dict) -> dict[str, dict]:
-    """The stored rollups built with today's definitions (the ones a connection may read)."""
-    defs = manifest.get("rollup_defs", {})
-    return {n: parts for n, parts in manifest.get("rollups", {}).items()
-            if n in ROLLUPS and defs.get(n) == definition(n)}
 
 
 def stale(changed: dict[str, set[str]]) -> dict[str, set[str] | None]:

@@ -153,7 +153,7 @@ TOP_PRODUCTS = Kpi(
     # (product_cum: two rows per SKU) answer only an unsplit view of every channel.
     sql=f"""with whole as ({whole_months("product_cum", "sku", PRODUCT_MEASURES)}),
             pl as (
-                select sku, null as channel, {_MEASURES} from whole
+                select * from (select sku, null::varchar as channel, {_MEASURES} from whole)
                 where len($channels) = 0 and {{key}} = 'total'
                   and (units <> 0 or gross <> 0 or refunded <> 0)
                 union all

@@ -23,13 +23,16 @@ def _points() -> str:
     """(window, sign, day, source): the rows whose signed sum is each window's measures —
     the whole months' running totals in sku_cum (at the rollup's last month at most), the
     edge days' running totals within their month in sku_running."""
-    last = "(select max(day) from sku_cum)"
-    rows = [f"('{w}', 1, least(last_whole_month({s}, {e}), {last}), 'cum'), "
-            f"('{w}', -1, least(before_whole_months({s}), {last}), 'cum')"
-            for w, (s, e) in WINDOWS.items()]
+    rows = [f"('{w}', 1, last_whole_month({s}, {e}), 'cum'), "
+            f"('{w}', -1, before_whole_months({s}), 'cum')" for w, (s, e) in WINDOWS.items()]
     rows += [f"('{w}', {sign}, {day}, 'run')"
              for w, (s, e) in WINDOWS.items() for sign, day in edge_points(s, e)]
-    return f"select * from (values {', '.join(rows)}) t(w, sign, day, source)"
+    # The months taken at sku_cum's last one at most (a subquery beside the values, not in
+    # them: Spark allows none there).
+    return f"""select w, sign, case when source = 'cum' then least(t.day, m.last) else t.day end
+                      as day, source
+               from (values {', '.join(rows)}) t(w, sign, day, source),
+                    (select max(day) as last from sku_cum) m"""
 
 
 def _runs() -> str:
@@ -280,7 +283,8 @@ SNAPSHOT_INTERVAL = Kpi(
                "period (1 = daily snapshots, 7 = weekly); days in between carry the last "
                "snapshot forward.",
     sql="""select {key} as key, median(gap) as value from (
-               select 'total' as category, date - lag(date) over (order by date) as gap
+               select 'total' as category,
+                      date_diff('day', lag(date) over (order by date), date) as gap
                from snapshot_days where date <= $end)
            where gap is not null group by all""",
     by=(), empty=None, better=None)

@@ -21,12 +21,13 @@ import re
 import shutil
 import uuid
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import datetime, timezone
 from pathlib import Path
 
 import duckdb
 
-from .rollups import ROLLUP_VIEWS, ROLLUPS, SECOND_ORDERS, current, definition, stale
+from .rollups import ROLLUP_VIEWS, ROLLUPS, SECOND_ORDERS, stale
 from .schema import TABLES
 
 MANIFEST = "manifest.json"
@@ -80,8 +81,8 @@ DERIVED_VIEWS = (
     # Shipped valid orders and how long they took, to the hour (the fulfilment-time median is
     # then read from a histogram: rollup shipping_daily).
     """create view shipping_times as
-       select day, channel, device, round(epoch(shipped_at - ordered_at) / 3600)::int as hours,
-              1 as n
+       select day, channel, device,
+              round(date_diff('second', ordered_at, shipped_at) / 3600)::int as hours, 1 as n
        from valid_orders where shipped_at is not null""",
     "create view order_items as select * from _order_items",
     "create view refunds as select *, cast(refunded_at as date) as day, 1 as n from _refunds",
@@ -90,7 +91,7 @@ DERIVED_VIEWS = (
     "create view products as select * from _products",
     # Spend channels renamed by the channel-mapping setting ('facebook' → 'paid_social').
     """create view marketing_spend as
-       select s.* replace (coalesce(m.to_channel, s.channel) as channel), s.date as day
+       select s.* exclude (channel), coalesce(m.to_channel, s.channel) as channel, s.date as day
        from _marketing_spend s left join channel_map m on m.from_channel = s.channel""",
     # First valid order over the whole history: new/returning customers and the acquisition
     # channel must never be derived from the filtered window. (A rollup: see rollups.py.)
@@ -189,6 +190,26 @@ def _closure(sql: str) -> set[str]:
                 found.add(name)
                 todo.append(_BODIES.get(name, ""))
     return found
+
+
+@lru_cache(maxsize=None)
+def definition(name: str) -> str:
+    """Changes when the rollup's SQL does, or that of a view or rollup it reads: a rollup
+    stored under another definition (by an older version) is not read, and is rebuilt by the
+    next write or refresh."""
+    import hashlib
+
+    reads = sorted(_closure(ROLLUPS[name].sql) - {name})
+    text = ROLLUPS[name].sql + "".join(
+        definition(n) if n in ROLLUPS else _BODIES.get(n, n) for n in reads)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def current(manifest: dict) -> dict[str, dict]:
+    """The stored rollups built with today's definitions (the ones a connection may read)."""
+    defs = manifest.get("rollup_defs", {})
+    return {n: parts for n, parts in manifest.get("rollups", {}).items()
+            if n in ROLLUPS and defs.get(n) == definition(n)}
 
 
 def tables_read(sql: str) -> frozenset[str]:
