@@ -1,5 +1,6 @@
 """The store: atomic writes, upsert by natural key, recovery after an interrupted write."""
 import hashlib
+import os
 from pathlib import Path
 
 import pytest
@@ -146,10 +147,13 @@ def test_sigkill_mid_ingest_leaves_before_or_after(tmp_path, tiny_store, demo_sh
     after = content(ref)
     assert after != before
 
+    # A killed process cannot remove its temporary folder: keep them in the test's own.
+    (tmp_path / "tmp").mkdir()
+    env = {**os.environ, "TMPDIR": str(tmp_path / "tmp")}
     rng = random.Random(4)
     for i in range(6):
         store = fresh(f"killed_{i}")
-        p = subprocess.Popen([*child, str(store.path), *files])
+        p = subprocess.Popen([*child, str(store.path), *files], env=env)
         time.sleep(rng.uniform(0.2, duration * 1.1))
         p.send_signal(signal.SIGKILL)
         p.wait()
