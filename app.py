@@ -4,6 +4,10 @@ import streamlit as st
 import ui
 
 st.set_page_config(page_title="Shop KPIs", page_icon=":material/storefront:", layout="wide")
+# KPI card labels wrap instead of ending in "…": five cards a row cut "Returning-customer rate"
+# to "Returning-custom…". (A style-only st.html takes no room on the page.)
+st.html("<style>[data-testid='stMetricLabel'] .stMarkdownEllipsis, "
+        "[data-testid='stMetricLabel'] p {white-space: normal;}</style>")
 
 
 def page(name: str, title: str, icon: str, **kw):

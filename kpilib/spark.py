@@ -19,10 +19,12 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import tempfile
 import threading
 from collections import OrderedDict
 from decimal import Decimal
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -143,7 +145,13 @@ def session(master: str = "local[2]", conf: dict | None = None):
                    # DuckDB's semantics: a bad cast or a division by zero gives null.
                    .config("spark.sql.ansi.enabled", "false")
                    .config("spark.ui.enabled", "false")
-                   .config("spark.sql.shuffle.partitions", "4"))
+                   # No progress bars in the app's log or around the command line's JSON.
+                   .config("spark.ui.showConsoleProgress", "false")
+                   .config("spark.sql.shuffle.partitions", "4")
+                   # Not a spark-warehouse folder in whatever directory the app started from
+                   # (a real catalog sets its own in conf).
+                   .config("spark.sql.warehouse.dir",
+                           str(Path(tempfile.gettempdir()) / "kpilib-spark-warehouse")))
         for k, v in (conf or {}).items():
             builder = builder.config(k, str(v))
         spark = builder.getOrCreate()

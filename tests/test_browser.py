@@ -62,6 +62,11 @@ def test_every_page_renders_without_errors(demo_store, chromium):
                 assert page.locator('[data-testid="stPlotlyChart"] .main-svg').count() > 0, name
             values = page.locator('[data-testid="stMetricValue"]').all_inner_texts()
             assert not any(v in ("nan", "None", "") for v in values), (name, values)
+            # Every card's label and value is shown whole, not cut to "Returning-custom…".
+            cut = page.locator('[data-testid="stMetricLabel"] [data-testid="stMarkdownContainer"],'
+                               ' [data-testid="stMetricValue"] *').evaluate_all("els => els.filter(e => e.scrollWidth > "
+                                              "e.clientWidth).map(e => e.innerText)")
+            assert not cut, (name, cut)
             shot(page, name)
         page.close()
 

@@ -188,3 +188,13 @@ def test_the_app_draws_the_overview_on_spark(demo_store, spark_con, monkeypatch)
         assert at.get("plotly_chart")
         cards[engine] = {m.label: m.value for m in at.metric}
     assert cards["spark"] == cards["duckdb"] and len(cards["spark"]) >= 10
+
+
+def test_the_session_writes_nothing_where_it_started(spark_con):
+    # Progress bars on stderr filled the pipe of a server whose output nobody read (the app
+    # stopped drawing) and wrapped the command line's JSON; a spark-warehouse folder appeared
+    # in whatever directory the app was started from.
+    conf = spark_con.spark.conf
+    assert conf.get("spark.ui.showConsoleProgress") == "false"
+    assert not Path(conf.get("spark.sql.warehouse.dir").removeprefix("file:")).is_relative_to(
+        Path.cwd())
