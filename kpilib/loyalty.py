@@ -17,12 +17,20 @@ RETURNING_THERE = "prev_day < {group_start}"
 SECOND_THERE = ("(prev_day >= {group_start} "
                 "and (prev2_day is null or prev2_day < {group_start}))")
 
+
+# Rows counted as sums of n (1 per order; orders per day, channel and previous two order days
+# in the rollup), so the same SQL reads either.
+def _count(where: str | None = None) -> str:
+    return f"coalesce(sum(n) filter (where {where}), 0)" if where else "sum(n)"
+
+
 CUSTOMERS = Kpi(
     name="customers", label="Customers", unit="count",
     definition="Distinct identified customers with a valid order in the period (guest orders "
                "excluded). The channel filter selects customers by acquisition channel.",
-    sql=f"""select {{key}} as key, count(*) filter (where {FIRST_THERE}) as value
+    sql=f"""select {{key}} as key, {_count(FIRST_THERE)} as value
             from customer_orders {WHERE} group by all""",
+    rollup=True,
 )
 NEW_CUSTOMERS = Kpi(
     name="new_customers", label="New customers", unit="count",
@@ -37,19 +45,20 @@ RETURNING_CUSTOMERS = Kpi(
     name="returning_customers", label="Returning customers", unit="count",
     definition="Customers with a valid order in the period who had ordered before it (Shopify's "
                "'returning customer').",
-    sql=f"""select {{key}} as key, count(*) filter (where {RETURNING_THERE}) as value
+    sql=f"""select {{key}} as key, {_count(RETURNING_THERE)} as value
             from customer_orders {WHERE} group by all""",
+    rollup=True,
 )
 RETURNING_CUSTOMER_RATE = Kpi(
     name="returning_customer_rate", label="Returning-customer rate", unit="ratio",
     definition="Returning customers ÷ customers in the period: the share of the period's "
                "customers who had ordered before it (Shopify's definition).",
-    sql=f"""select {{key}} as key, count(*) filter (where {RETURNING_THERE}) as numerator,
-                   count(*) filter (where {FIRST_THERE}) as denominator,
-                   count(*) filter (where {RETURNING_THERE})
-                       / nullif(count(*) filter (where {FIRST_THERE}), 0) as value
+    sql=f"""select {{key}} as key, {_count(RETURNING_THERE)} as numerator,
+                   {_count(FIRST_THERE)} as denominator,
+                   {_count(RETURNING_THERE)}
+                       / nullif({_count(FIRST_THERE)}, 0) as value
             from customer_orders {WHERE} group by all""",
-    ratio=True, empty=None,
+    ratio=True, empty=None, rollup=True,
 )
 
 GUEST_ORDERS = Kpi(
@@ -65,22 +74,22 @@ REPEAT_PURCHASE_RATE = Kpi(
     name="repeat_purchase_rate", label="Repeat-purchase rate", unit="ratio",
     definition="Customers with two or more valid orders in the period ÷ customers in the period "
                "(unlike the returning-customer rate, orders before the period do not count).",
-    sql=f"""select {{key}} as key, count(*) filter (where {SECOND_THERE}) as numerator,
-                   count(*) filter (where {FIRST_THERE}) as denominator,
-                   count(*) filter (where {SECOND_THERE})
-                       / nullif(count(*) filter (where {FIRST_THERE}), 0) as value
+    sql=f"""select {{key}} as key, {_count(SECOND_THERE)} as numerator,
+                   {_count(FIRST_THERE)} as denominator,
+                   {_count(SECOND_THERE)}
+                       / nullif({_count(FIRST_THERE)}, 0) as value
             from customer_orders {WHERE} group by all""",
-    ratio=True, empty=None,
+    ratio=True, empty=None, rollup=True,
 )
 ORDERS_PER_CUSTOMER = Kpi(
     name="orders_per_customer", label="Orders per customer", unit="decimal",
     definition="Valid orders of identified customers in the period ÷ those customers (guest "
                "orders excluded).",
-    sql=f"""select {{key}} as key, count(*) as numerator,
-                   count(*) filter (where {FIRST_THERE}) as denominator,
-                   count(*) / nullif(count(*) filter (where {FIRST_THERE}), 0) as value
+    sql=f"""select {{key}} as key, {_count()} as numerator,
+                   {_count(FIRST_THERE)} as denominator,
+                   {_count()} / nullif({_count(FIRST_THERE)}, 0) as value
             from customer_orders {WHERE} group by all""",
-    ratio=True, empty=None,
+    ratio=True, empty=None, rollup=True,
 )
 
 # Cohorts: customers whose first valid order ever falls in the period, grouped by that month;

@@ -7,10 +7,11 @@ month where the rollup has a day) and committed with the upload that changed the
   sku_info) hold exactly the rows their view would compute; when a store has none yet (written
   by an older version) the view is computed as before. KPIs read them by the view's name:
   nothing in a KPI changes.
-* **Aggregates** (orders_daily, refunds_daily) hold orders and refunds summed by day, channel,
-  device and status / reason. In the `rollup` schema they are exposed under the base
-  views' names (`orders`, `valid_orders`, `valid_refunds`) with the same columns, ``n`` being the
-  number of rows summed (1 per row in the base views). A KPI declared with ``rollup=True`` is
+* **Aggregates** (orders_daily, refunds_daily, customer_orders_daily, …) hold orders and
+  refunds summed by day, channel, device and status / reason (customers' orders: by day,
+  acquisition channel and previous order days). In the `rollup` schema they are exposed under
+  the base views' names (`orders`, `valid_orders`, `customer_orders`, …) with the same
+  columns, ``n`` being the number of rows summed (1 per row in the base views). A KPI declared with ``rollup=True`` is
   written with sums only (``sum(n)``, never ``count(*)``), so its one SQL text gives the same
   result on either; :func:`kpilib.kpi.run` reads the aggregates whenever the filters allow
   (no product category or search, no grouping finer than day × channel × device).
@@ -65,7 +66,7 @@ CUSTOMER_FIRST = """
 # gross − discounts of the customer's orders up to this one; cum_refunded, the refunds on those
 # orders (whenever made).
 CUSTOMER_ORDERS = """
-    select o.order_id, f.customer_no, o.day, f.acquisition_channel as channel,
+    select o.order_id, f.customer_no, o.day, f.acquisition_channel as channel, 1 as n,
            o.gross_sales, o.discounts,
            lag(o.day) over w as prev_day, lag(o.day, 2) over w as prev2_day,
            lead(o.day) over w as next_day, row_number() over w as nth,
@@ -80,6 +81,11 @@ CUSTOMER_ORDERS = """
     window w as (partition by f.customer_no order by o.ordered_at, o.order_id),
            upto as (partition by f.customer_no order by o.ordered_at, o.order_id
                     rows between unbounded preceding and current row)"""
+
+# The same counted by day, acquisition channel and previous two order days (a quarter of
+# the rows): the customer counts of kpilib/loyalty.py need no more.
+CUSTOMER_ORDERS_DAILY = """
+    select day, channel, prev_day, prev2_day, sum(n) as n from customer_orders group by all"""
 
 VALID_REFUNDS = """
     select r.* exclude (n), coalesce(o.channel, 'unknown') as channel, 1 as n,
@@ -385,6 +391,7 @@ REFUNDS_DAILY = """
 ROLLUPS = {r.name: r for r in (
     Rollup("customer_first", CUSTOMER_FIRST, frozenset({"orders"}), partitioned=False),
     Rollup("customer_orders", CUSTOMER_ORDERS, frozenset({"orders", "refunds"})),
+    Rollup("customer_orders_daily", CUSTOMER_ORDERS_DAILY, frozenset({"orders"})),
     Rollup("valid_refunds", VALID_REFUNDS, frozenset({"orders", "refunds"}),
            partitioned=False),
     Rollup("second_orders_daily", SECOND_ORDERS_DAILY, frozenset({"orders"}),
@@ -444,6 +451,7 @@ ROLLUP_VIEWS = (
     "create view rollup.sales_lines as select * from units_daily",
     "create view rollup.shipping_times as select * from shipping_daily",
     "create view rollup.second_orders as select * from second_orders_daily",
+    "create view rollup.customer_orders as select * from customer_orders_daily",
     "create view rollup.valid_refunds as select * from refunds_daily",
     """create view rollup.order_returns as
        select day, channel, device, n, gross_sales, refunded, refunded_orders

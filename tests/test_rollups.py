@@ -39,7 +39,10 @@ def test_which_queries_read_the_rollups():
     assert uses_rollup(orders, FEB) and uses_rollup(orders, FEB, ("week", "channel"))
     assert not uses_rollup(orders, Filters(FEB.start, FEB.end, categories=("Tops",)))
     assert not uses_rollup(orders, Filters(FEB.start, FEB.end, search="shirt"))
-    assert not uses_rollup(get("customers"), FEB)          # distinct customers need the rows
+    assert not uses_rollup(get("rfm_segments"), FEB)       # ranks customers one by one
+    # Customers in a group are counted from each order's previous order days, which the
+    # rollup keeps: any grouping the customer KPIs offer reads it.
+    assert uses_rollup(get("customers"), FEB, ("week", "channel"))
     # The rule every rollup KPI follows, enforced where it is declared.
     with pytest.raises(AssertionError, match="use sum"):
         Kpi("x", "X", "count", "x", "select {key} as key, count(*) as value from orders",
