@@ -2,6 +2,7 @@
 from the filtered window; guest orders (no customer id) are left out; the channel filter selects
 customers by acquisition channel (the channel of their first valid order)."""
 from .kpi import Kpi
+from .rollups import FREQUENCY
 
 WHERE = "where day between $start and $end and in_filter(channel, $channels)"
 
@@ -170,7 +171,7 @@ _SEGMENT = """case
 # where each tile starts; a day whose customers all fall in one tile is scored whole, and only
 # the few days a tile boundary cuts are ranked by customer (that rank breaks the ties, as
 # ntile(5) over (order by recency_days, customer_no) would).
-_FREQUENCY = "case when nth >= 6 then 5 when nth >= 4 then 4 else nth end"
+
 # Refunds made after the end on orders up to it (counted in cum_refunded).
 _LATE = """select customer_no, sum(amount) as amount from valid_refunds
            where day > $end and order_day <= $end and customer_no is not null group by all"""
@@ -196,7 +197,7 @@ _RFM = f"""
     base as materialized (
         select l.customer_no, l.channel, l.recency_days, l.orders,
                l.revenue + coalesce(late.amount, 0) as revenue,
-               {_FREQUENCY.replace("nth", "orders")} as f
+               {FREQUENCY.replace("nth", "orders")} as f
         from last l left join late using (customer_no)),
     days as (select recency_days, count(*) as cnt from base group by all),
     tiles as ({_TILES}),
@@ -215,22 +216,34 @@ RFM_SEGMENTS = Kpi(
                "valid orders): Champions (R≥4, F≥4), Loyal (R≥2, F≥3), New (R≥4, one order), "
                "Promising (R≥3, ≤2 orders), Cannot lose them (R=1, F≥4), At risk (R≤2, F≥3), "
                "About to sleep (R=2, ≤2 orders), Lost (the rest); revenue net of refunds.",
-    # Customers counted per recency day and frequency (a few thousand groups): the days a
-    # tile boundary cuts are ranked customer by customer, the others scored whole; the
-    # per-customer scoring of rfm_customers gives the same segments (tests/test_oracle.py).
+    # Customers counted per recency day and frequency (a few thousand groups, summed from
+    # rfm_daily): the days a tile boundary cuts are ranked customer by customer, the others
+    # scored whole; the per-customer scoring of rfm_customers gives the same segments and
+    # sums (tests/test_oracle.py).
     sql=f"""
     with late as ({_LATE}),
     last as not materialized (
-        select o.customer_no, o.channel, date_diff('day', o.day, $end) as recency_days,
+        select o.customer_no, o.channel, o.day, date_diff('day', o.day, $end) as recency_days,
                o.nth as orders,
                o.cum_net - o.cum_refunded + coalesce(x.amount, 0) as revenue,
-               {_FREQUENCY.replace("nth", "o.nth")} as f
+               {FREQUENCY.replace("nth", "o.nth")} as f
         from customer_orders o left join late x using (customer_no)
         where o.day <= $end and (o.next_day is null or o.next_day > $end)
           and in_filter(o.channel, $channels)),
-    agg as (select {{key}} as key, recency_days, f, count(*) as customers,
+    -- Customers by the day of their last order up to the end, from the orders counted by
+    -- day, next order day and frequency (rfm_daily), plus the late refunds on them.
+    grp as (
+        select channel, date_diff('day', day, $end) as recency_days, f, customers, orders,
+               revenue
+        from rfm_daily
+        where day <= $end and (next_day is null or next_day > $end)
+          and in_filter(channel, $channels)
+        union all
+        select l.channel, l.recency_days, l.f, 0, 0, x.amount
+        from last l join late x using (customer_no)),
+    agg as (select {{key}} as key, recency_days, f, sum(customers) as customers,
                    sum(revenue) as revenue, sum(orders) as orders
-            from last group by all),
+            from grp group by all),
     days as (select recency_days, sum(customers) as cnt from agg group by all),
     tiles as ({_TILES}),
     scored as (
@@ -241,7 +254,10 @@ RFM_SEGMENTS = Kpi(
         select {{key}}, 6 - {_tile("t.before + row_number() over (partition by l.recency_days "
                                    "order by l.customer_no) - 1")},
                l.f, 1, l.revenue, l.orders, l.recency_days
-        from last l join tiles t using (recency_days) where t.first_tile <> t.last_tile)
+        -- joined on the order day, not the recency computed from it: the few days' rows are
+        -- then picked in the scan instead of computing every customer's recency
+        from last l join (select *, $end - recency_days::int as day from tiles
+                          where first_tile <> last_tile) t using (day))
     select key, {_SEGMENT} as segment, sum(customers)::bigint as customers,
            sum(revenue) as revenue, sum(orders) / sum(customers) as orders_per_customer,
            sum(recency) / sum(customers) as avg_recency_days

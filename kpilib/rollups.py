@@ -87,6 +87,16 @@ CUSTOMER_ORDERS = """
 CUSTOMER_ORDERS_DAILY = """
     select day, channel, prev_day, prev2_day, sum(n) as n from customer_orders group by all"""
 
+# RFM's frequency score of a customer with `nth` valid orders: 1, 2, 3, 4–5, 6+.
+FREQUENCY = "case when nth >= 6 then 5 when nth >= 4 then 4 else nth end"
+# Customers' orders counted by day, acquisition channel, next order day and frequency so far,
+# with their orders and net revenue so far: the customers whose last order up to a day is on
+# each day, for RFM (kpilib/loyalty.py).
+RFM_DAILY = f"""
+    select day, channel, next_day, {FREQUENCY} as f,
+           count(*) as customers, sum(nth) as orders, sum(cum_net - cum_refunded) as revenue
+    from customer_orders group by all"""
+
 VALID_REFUNDS = """
     select r.* exclude (n), coalesce(o.channel, 'unknown') as channel, 1 as n,
            o.day as order_day, f.customer_no
@@ -392,6 +402,7 @@ ROLLUPS = {r.name: r for r in (
     Rollup("customer_first", CUSTOMER_FIRST, frozenset({"orders"}), partitioned=False),
     Rollup("customer_orders", CUSTOMER_ORDERS, frozenset({"orders", "refunds"})),
     Rollup("customer_orders_daily", CUSTOMER_ORDERS_DAILY, frozenset({"orders"})),
+    Rollup("rfm_daily", RFM_DAILY, frozenset({"orders", "refunds"})),
     Rollup("valid_refunds", VALID_REFUNDS, frozenset({"orders", "refunds"}),
            partitioned=False),
     Rollup("second_orders_daily", SECOND_ORDERS_DAILY, frozenset({"orders"}),

@@ -42,7 +42,8 @@ IN_MEMORY = {"traffic", "marketing_spend", "products", "orders_daily", "refunds_
              "sku_month", "sku_cum", "product_cum", "product_names",
              "second_orders_daily", "snapshot_days",
              "acquisitions", "stock_daily", "sku_info", "stock_monthly", "sku_monthly",
-             "cohort_orders", "valid_refunds", "customer_orders_daily"}
+             "cohort_orders", "valid_refunds", "customer_orders_daily",
+             "rfm_daily"}
 # Rollups held in memory without the columns only other rollups' builds read: the customer
 # KPIs scan a customer's every order, 2 M rows for a large shop, several times a page.
 IN_MEMORY_NARROW = {"customer_orders": ("order_id", "gross_sales", "discounts")}
@@ -166,7 +167,7 @@ READS = {
     "units_daily": {"orders", "order_items", "products"},
     "stock_daily": {"inventory", "order_items", "products"},
     "cohort_orders": {"orders", "refunds"}, "acquisitions": {"orders"},
-    "customer_orders_daily": {"orders"},
+    "customer_orders_daily": {"orders"}, "rfm_daily": {"orders", "refunds"},
 }
 
 

@@ -180,8 +180,14 @@ def test_rfm_customers_match_pandas(demo_store, demo_shop, fname):
                      ["Champions", "Loyal", "New", "Promising", "Cannot lose them", "At risk",
                       "About to sleep"], "Lost")
     assert (t.segment.to_numpy() == want).all()
-    assert t.segment.value_counts().to_dict() == run(
-        demo_store.connect(), KPIS["rfm_segments"], f).set_index("segment").customers.to_dict()
+    seg = run(demo_store.connect(), KPIS["rfm_segments"], f).set_index("segment")
+    assert t.segment.value_counts().to_dict() == seg.customers.to_dict()
+    # The segments' sums (from customers counted by day, with the refunds made after the end
+    # added) equal the customers' own: revenue to the cent, orders and recency exactly.
+    by = t.groupby("segment")
+    assert (by.revenue.sum() - seg.revenue).abs().max() < 0.005
+    assert (by.orders.mean() - seg.orders_per_customer).abs().max() < 1e-9
+    assert (by.recency_days.mean() - seg.avg_recency_days).abs().max() < 1e-9
 
 
 @pytest.mark.parametrize("view", FILTERS)
