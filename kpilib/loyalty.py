@@ -167,16 +167,15 @@ _SEGMENT = """case
     when r = 2 and f <= 2 then 'About to sleep'
     else 'Lost' end"""
 
-# Recency quintiles without sorting every customer: customers counted per recency day give
-# where each tile starts; a day whose customers all fall in one tile is scored whole, and only
-# the few days a tile boundary cuts are ranked by customer (that rank breaks the ties, as
-# ntile(5) over (order by recency_days, customer_no) would).
-
 # Refunds made after the end on orders up to it (counted in cum_refunded).
 _LATE = """select customer_no, sum(amount) as amount from valid_refunds
            where day > $end and order_day <= $end and customer_no is not null group by all"""
-# Where each recency tile starts, from the customers per recency day (`days`), and the tiles
-# of each day's first and last customer.
+# Recency quintiles without sorting every customer: customers counted per recency day give
+# where each tile starts; a day whose customers all fall in one tile is scored whole, and only
+# the few days a tile boundary cuts are ranked by customer (that rank breaks the ties, as
+# ntile(5) over (order by recency_days, customer_no) would). Below: where each tile starts,
+# from the customers per recency day (`days`), and the tiles of each day's first and last
+# customer.
 _TILES = f"""
         select recency_days, before, q, rem, {_tile("before")} as first_tile,
                {_tile("before + cnt - 1")} as last_tile

@@ -11,8 +11,8 @@ month where the rollup has a day) and committed with the upload that changed the
   refunds summed by day, channel, device and status / reason (customers' orders: by day,
   acquisition channel and previous order days). In the `rollup` schema they are exposed under
   the base views' names (`orders`, `valid_orders`, `customer_orders`, …) with the same
-  columns, ``n`` being the number of rows summed (1 per row in the base views). A KPI declared with ``rollup=True`` is
-  written with sums only (``sum(n)``, never ``count(*)``), so its one SQL text gives the same
+  columns, ``n`` being the number of rows summed (1 per row in the base views). A KPI
+  declared with ``rollup=True`` is written with sums only (``sum(n)``, never ``count(*)``), so its one SQL text gives the same
   result on either; :func:`kpilib.kpi.run` reads the aggregates whenever the filters allow
   (no product category or search, no grouping finer than day × channel × device).
 

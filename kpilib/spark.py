@@ -209,6 +209,7 @@ class SparkConnection:
                 self._view(PREFIX + m.group(1), m.group(2))
 
     def _view(self, name: str, body: str) -> None:
+        # name and body: the store's view and rollup definitions (code constants).
         self.spark.sql(f"create or replace temporary view {name} as {transpile(body)}")
 
     # DuckDB's interface, as far as kpilib uses it.

@@ -330,6 +330,7 @@ def _warnings(con, store: Store, staged: dict[str, str], settings: dict) -> list
             parts.append(f"select order_id from {staged[table]}")
         if not parts:
             return None
+        # Names only, from code: a canonical table name and the staging tables made here.
         con.execute(f"create or replace temp view _{table}_ids as {' union all '.join(parts)}")
         return f"_{table}_ids"
 
