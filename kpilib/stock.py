@@ -36,17 +36,21 @@ def _points() -> str:
 
 
 def _runs() -> str:
-    """Per SKU, every window's measures over all channels, from a few rows per SKU."""
+    """Per SKU, every window's measures over all channels, from a few rows per SKU. A day
+    several windows read (the period's end is each one's) is read once, with a sign per
+    window: sums of products instead of one filtered sum per window and measure."""
     edge_days = on_days([p for s, e in WINDOWS.values() for p in edge_points(s, e)], "r.day")
     cols = ", ".join(SKU_MEASURES)
-    sums = ", ".join(f"coalesce(sum(sign * {c}) filter (where w = '{w}'), 0) as {w}_{c}"
+    signs = ", ".join(f"sum(sign) filter (where w = '{w}')::int as {w}" for w in WINDOWS)
+    pick = ", ".join(f"p.{w} as s_{w}" for w in WINDOWS)
+    sums = ", ".join(f"coalesce(sum(s_{w} * {c}), 0) as {w}_{c}"
                      for w in WINDOWS for c in _measures(w))
     return f"""
-        with pts as ({_points()}),
-        rows as (select c.sku, p.w, p.sign, {cols} from sku_cum c
+        with pts as (select source, day, {signs} from ({_points()}) group by all),
+        rows as (select c.sku, {pick}, {cols} from sku_cum c
                  join pts p on p.day = c.day and p.source = 'cum'
                  union all
-                 select r.sku, p.w, p.sign, {cols} from sku_running r
+                 select r.sku, {pick}, {cols} from sku_running r
                  join pts p on p.day = r.day and p.source = 'run'
                  where {edge_days})
         select sku, {sums} from rows group by sku"""
