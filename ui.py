@@ -110,16 +110,22 @@ def _kpi(path: str, data_version: str, name: str, filters: kpilib.Filters, by: s
     return kpilib.run(_connection(path, _version), kpilib.get(name), filters, by, limit=limit)
 
 
+def _keys(name: str) -> tuple[str, str, str]:
+    """The active store's path, the version of the tables KPI ``name`` reads, the store's."""
+    store, _ = active_store()
+    path, version = str(store.path), store.fingerprint
+    k = kpilib.get(name)
+    return path, _data_version(path, version, tables_read(k.sql + k.base)), version
+
+
 def kpi(name: str, filters: kpilib.Filters | None = None, by: str | None = None,
         limit: int | None = None) -> pd.DataFrame:
     """A KPI as a small frame, cached by (store, version of the tables it reads, KPI, filters,
     grouping). ``limit``: a table's first rows only. An additive KPI's periods (the cards,
     their comparisons, sparklines and trends) come from its daily series over the store's
     whole calendar, cached once per filter but the dates: changing the dates costs no query."""
-    store, _ = active_store()
-    path, version = str(store.path), store.fingerprint
+    path, deps, version = _keys(name)
     k = kpilib.get(name)
-    deps = _data_version(path, version, tables_read(k.sql + k.base))
     f = filters or current_filters()
     span = _calendar(path, version) if k.additive and by in (None, *PERIODS) else None
     if span:
@@ -127,6 +133,13 @@ def kpi(name: str, filters: kpilib.Filters | None = None, by: str | None = None,
                     version)
         return kpilib.from_daily(k, days, f, by)
     return _kpi(path, deps, name, f, by, limit, version).copy()
+
+
+@st.cache_data(max_entries=200, show_spinner=False)
+def _compared(path: str, data_version: str, name: str, filters: kpilib.Filters, _version: str):
+    # Once per key, like the figures it prepares: their cache hits then cost no query.
+    kpilib.prepare(_connection(path, _version), kpilib.get(name),
+                   [filters, filters.previous_period()])
 
 
 @st.cache_data(show_spinner=False)
@@ -309,6 +322,10 @@ def metric(name: str, filters: kpilib.Filters | None = None, spark_by: str | Non
     definition as help."""
     f = filters or current_filters()
     k = kpilib.get(name)
+    if k.base:
+        # The shared step of the period and of the one compared with, side by side.
+        path, deps, version = _keys(name)
+        _compared(path, deps, name, f, version)
     now, before = value(name, f), value(name, f.previous_period())
     delta = change(now, before, k.unit)
     spark = None

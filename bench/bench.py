@@ -26,7 +26,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 import duckdb  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from kpilib import Filters, Store, demo, from_daily, get, run  # noqa: E402
+from kpilib import Filters, Store, demo, from_daily, get, prepare, run  # noqa: E402
 from kpilib.demo import DemoShop  # noqa: E402
 from kpilib.ingest import ingest  # noqa: E402
 from kpilib.kpi import clear_bases  # noqa: E402
@@ -73,6 +73,8 @@ class Call:
     # A period answered from a daily series the page already read (kpilib.from_daily): the
     # filters that series was read with.
     series: Filters | None = None
+    # kpilib.prepare: the shared step computed under these filters at once.
+    prepare: tuple[Filters, ...] = ()
 
 
 def record(store: Store, views: dict[str, Filters]) -> dict[tuple[str, str], list[Call]]:
@@ -89,7 +91,7 @@ def record(store: Store, views: dict[str, Filters]) -> dict[tuple[str, str], lis
 
     span = calendar(store.connect())
     calls: list[Call] = []
-    real, real_daily = kpilib.run, kpilib.from_daily
+    real, real_daily, real_prepare = kpilib.run, kpilib.from_daily, kpilib.prepare
 
     def logged(con, kpi, filters, by=None, **kw):
         calls.append(Call(kpi.name, filters, by, kw.get("limit")))
@@ -100,8 +102,12 @@ def record(store: Store, views: dict[str, Filters]) -> dict[tuple[str, str], lis
         calls.append(Call(kpi.name, filters, by, series=series))
         return real_daily(kpi, days, filters, by)
 
+    def prepared(con, kpi, filters):
+        calls.append(Call(kpi.name, filters[0], prepare=tuple(filters)))
+        return real_prepare(con, kpi, filters)
+
     os.environ["KPILIB_STORE"] = str(store.path)
-    kpilib.run, kpilib.from_daily = logged, derived
+    kpilib.run, kpilib.from_daily, kpilib.prepare = logged, derived, prepared
     out = {}
     try:
         for vname, f in views.items():
@@ -118,7 +124,7 @@ def record(store: Store, views: dict[str, Filters]) -> dict[tuple[str, str], lis
                 assert at.session_state["filters"] == f, at.session_state["filters"]
                 out[(page, vname)] = list(calls)
     finally:
-        kpilib.run, kpilib.from_daily = real, real_daily
+        kpilib.run, kpilib.from_daily, kpilib.prepare = real, real_daily, real_prepare
     return out
 
 
@@ -128,7 +134,9 @@ def page_set(con, calls: list[Call], rollups: bool = True) -> float:
     t = time.perf_counter()
     series = {}
     for c in calls:
-        if c.series is not None:
+        if c.prepare:
+            prepare(con, get(c.kpi), list(c.prepare))
+        elif c.series is not None:
             from_daily(get(c.kpi), series[(c.kpi, c.series)], c.filters, c.by)
         else:
             out = run(con, get(c.kpi), c.filters, c.by, rollups=rollups, limit=c.limit)

@@ -344,8 +344,6 @@ class Store:
             else:
                 con.execute(f"create view _{name} as {empty_select(name)}")
         con.execute("create table channel_map (from_channel varchar, to_channel varchar)")
-        # The shared first steps computed on this connection (kpilib.kpi._base).
-        con.execute("create table _bases (name varchar, seq bigint)")
         for source, target in self.settings.get("channel_map", {}).items():
             con.execute("insert into channel_map values ($f, $t)", {"f": source, "t": target})
         rollups = rollups or {}

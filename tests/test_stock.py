@@ -212,6 +212,90 @@ def test_a_shared_step_dropped_under_a_query_is_computed_again(shop):
         kpi_module._base = real
 
 
+def test_prepare_computes_the_period_and_the_previous_one_for_the_cards(shop, monkeypatch):
+    """kpilib.prepare computes a KPI's shared step under several filters at once; the KPIs
+    then read those tables (no step computed again) and give what they give without it."""
+    import kpilib.kpi as kpi_module
+    from kpilib import prepare
+    con = shop.connect()
+    before = F.previous_period()
+    expected = [run(shop.connect(), get("on_hand"), f)["value"].iat[0] for f in (F, before)]
+    made = []
+    real = kpi_module.Filters.params
+    monkeypatch.setattr(kpi_module.Filters, "params",
+                        lambda self, sql: made.append(self) or real(self, sql))
+    prepare(con, get("on_hand"), [F, before, F])
+    assert sorted(made, key=str) == sorted([F, before], key=str)   # each once
+    created = len(kpi_module._COMPUTED[con])
+    got = [run(con, get("stock_value" if i else "on_hand"), f)["value"].iat[0]
+           for i, f in enumerate((F, before))]
+    assert len(kpi_module._COMPUTED[con]) == created == 2
+    check(run(con, get("on_hand"), before)["value"].iat[0], expected[1])
+    check(run(con, get("on_hand"), F)["value"].iat[0], expected[0])
+    assert got[0] == expected[0]
+    prepare(con, get("orders"), [F, before])          # no shared step: nothing to do
+    assert len(kpi_module._COMPUTED[con]) == 2
+
+
+def test_a_step_asked_for_twice_at_once_is_computed_once(shop, monkeypatch):
+    """Two sessions asking for the same step at the same moment: the second waits for the
+    first's table instead of computing it too (or racing to create it)."""
+    import threading
+
+    import kpilib.kpi as kpi_module
+    con = shop.connect()
+    started, release = threading.Event(), threading.Event()
+    creates = []
+    real_cursor = con.cursor
+
+    class Slow:
+        def __init__(self):
+            self.cur = real_cursor()
+
+        def execute(self, sql, params=None):
+            if sql.startswith("create or replace table _base_"):
+                creates.append(sql)
+                started.set()
+                release.wait(10)
+            return self.cur.execute(sql, params)
+
+        def close(self):
+            self.cur.close()
+
+    monkeypatch.setattr(kpi_module, "_COMPUTED", kpi_module.weakref.WeakKeyDictionary())
+
+    class Con:   # the connection, its cursors slowed down (DuckDB's cannot be patched)
+        cursor = staticmethod(Slow)
+        execute = staticmethod(con.execute)
+
+    wrapped = Con()
+    names = []
+    first = threading.Thread(target=lambda: names.append(
+        kpi_module._base(wrapped, get("on_hand").base, F)))
+    first.start()
+    assert started.wait(10)
+    second = threading.Thread(target=lambda: names.append(
+        kpi_module._base(wrapped, get("on_hand").base, F)))
+    second.start()
+    second.join(0.3)
+    assert second.is_alive()                          # waiting for the first
+    release.set()
+    first.join(10), second.join(10)
+    assert len(creates) == 1 and len(set(names)) == 1 and len(names) == 2
+    check(con.execute(f"select sum(units_on_hand) from {names[0]}").fetchall()[0][0], 17)
+
+
+def test_a_step_that_failed_is_computed_again(shop, monkeypatch):
+    import kpilib.kpi as kpi_module
+    con = shop.connect()
+    monkeypatch.setattr(kpi_module.Filters, "params", lambda self, sql: {"nope": 1})
+    with pytest.raises(Exception):
+        kpi_module._base(con, get("on_hand").base, F)
+    monkeypatch.undo()
+    assert not kpi_module._COMPUTED.get(con)           # not left marked as there
+    check(run(con, get("on_hand"), F)["value"].iat[0], 17)
+
+
 def test_lost_revenue_by_month_by_hand(shop):
     # One month, 1–10 February: as lost_revenue_stockout (X 1/day × 3 × 20; Z 2/3 × 7 × 50).
     t = run(shop.connect(), get("lost_revenue_by_month"), F)
