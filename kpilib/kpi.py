@@ -300,6 +300,7 @@ def _base(con: duckdb.DuckDBPyConnection, sql: str, filters: Filters) -> str:
         return name
     cur = con.cursor()
     try:
+        # name: "_base_" and hex digits; sql: a KPI's code constant; every value a parameter.
         cur.execute(f"create or replace table {name} as {sql}", params)
     except BaseException:
         with _BASES:
