@@ -419,13 +419,15 @@ def data_end():
     return _span(str(store.path), store.fingerprint)[1]
 
 
-def later(name: str, rows: dict[str, str] | None = None):
+def later(name: str, rows: dict[str, str] | None = None,
+          filters: kpilib.Filters | None = None):
     """A KPI table computed only when a download button calls for it, only its ``rows`` (a
     customer list can be a million rows: never held by the page or the cache). The button's
     callable runs outside the script (no session, no cache), so the store and the filters are
     fixed now."""
     store, _ = active_store()
-    con, filters = _connection(str(store.path), store.fingerprint), current_filters()
+    con = _connection(str(store.path), store.fingerprint)
+    filters = filters or current_filters()
     return lambda: kpilib.run(con, kpilib.get(name), filters, rows=rows)
 
 
@@ -443,8 +445,9 @@ def downloads(df, name: str, label: str | None = None):
                         mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 
 
-def table(name: str, df, raw: pd.DataFrame | None = None):
-    """A table on a page, with its downloads (of ``raw``, the unformatted numbers, if given)."""
+def table(name: str, df, raw=None):
+    """A table on a page, with its downloads (of ``raw``, the unformatted numbers or a
+    :func:`later` callable, if given)."""
     df = pd.DataFrame(df)
     st.dataframe(df, hide_index=True, width="stretch")
     downloads(df if raw is None else raw, name, "Download")

@@ -7,6 +7,7 @@ import streamlit as st
 
 import ui
 
+DEAD_SHOWN = 50
 f = ui.require_filters()
 interval = ui.value("snapshot_interval_days")
 if interval is None:
@@ -32,12 +33,11 @@ for col, name in zip(st.columns(4), ("stockout_rate", "dead_stock", "dead_stock_
     with col:
         ui.metric(name, sf)
 
-skus = ui.kpi("stock_by_sku", sf)
 st.subheader("Reorder first")
-st.caption("Lowest days of cover first: units on hand ÷ units sold per day over the last 30 "
-           "days. SKUs that did not sell have no cover value and come last.")
-reorder = skus[skus["units_sold"] + skus["avg_daily_units"] > 0].head(20)
-ui.table("reorder", raw=skus, df=pd.DataFrame({
+st.caption(ui.definition("reorder_skus"))
+reorder = ui.kpi("reorder_skus", sf, limit=20)
+# The download is every SKU's figures, computed only when clicked.
+ui.table("reorder", raw=ui.later("stock_by_sku", filters=sf), df=pd.DataFrame({
     "Product": reorder["product_name"], "SKU": reorder["sku"], "Category": reorder["category"],
     "On hand": reorder["on_hand"].map(ui.fmt_count),
     "Sold per day (30 d)": reorder["avg_daily_units"].map(lambda v: f"{v:,.1f}"),
@@ -66,14 +66,18 @@ ui.table("abc_classes", pd.DataFrame({"Class": abc["abc_class"],
 st.caption(ui.definition("abc_classes"))
 
 st.subheader("Dead stock")
-dead = skus[skus["dead"]].sort_values("stock_value", ascending=False)
+dead = ui.kpi("dead_stock_skus", sf, limit=DEAD_SHOWN)
 if dead.empty:
     st.write("No SKU has stock without a sale in the last 90 days.")
 else:
-    ui.table("dead_stock", pd.DataFrame({
+    ui.table("dead_stock", raw=ui.later("dead_stock_skus", filters=sf), df=pd.DataFrame({
         "Product": dead["product_name"], "SKU": dead["sku"], "Category": dead["category"],
         "On hand": dead["on_hand"].map(ui.fmt_count),
         "Value at cost": dead["stock_value"].map(ui.fmt_money)}))
+    n = ui.value("dead_stock", sf) or 0
+    if n > len(dead):
+        st.caption(f"The {len(dead)} with the most value tied up, of {ui.fmt_count(n)}; the "
+                   "downloads have them all.")
 
 st.subheader("Revenue lost to stock-outs")
 history = sf.trailing_months(6)
@@ -95,9 +99,12 @@ with right:
     fig.update_xaxes(title=None, **ui.tick_format("money"))
     fig.update_yaxes(title=None)
     ui.chart(fig, key="lost_by_category")
-top = skus.dropna(subset=["lost_revenue"]).sort_values("lost_revenue", ascending=False).head(10)
-ui.table("lost_revenue_by_sku", pd.DataFrame({
-    "Product": top["product_name"], "SKU": top["sku"],
-    "Stock-out days": top["oos_days"].map(ui.fmt_count),
-    "Revenue lost": top["lost_revenue"].map(ui.fmt_money)}))
+top = ui.kpi("lost_revenue_skus", sf, limit=10)
+if top.empty:
+    st.write("No SKU lost revenue to a stock-out in this period.")
+else:
+    ui.table("lost_revenue_by_sku", raw=ui.later("lost_revenue_skus", filters=sf),
+             df=pd.DataFrame({"Product": top["product_name"], "SKU": top["sku"],
+                              "Stock-out days": top["oos_days"].map(ui.fmt_count),
+                              "Revenue lost": top["lost_revenue"].map(ui.fmt_money)}))
 st.caption(ui.definition("lost_revenue_stockout"))

@@ -46,12 +46,50 @@ class Filters:
         return replace(self, start=min(first, self.start))
 
     def params(self, sql: str) -> dict:
-        """The parameters ``sql`` refers to (DuckDB refuses parameters a query does not use)."""
+        """The parameters ``sql`` refers to (DuckDB refuses parameters a query does not use):
+        the filters, and the whole months and edge days of the period and of the 30 and 90
+        days ending with it (:func:`whole_months`)."""
         values = {"start": self.start, "end": self.end, "channels": list(self.channels),
                   "devices": list(self.devices), "countries": list(self.countries),
                   "categories": list(self.categories), "search": self.search.strip().lower()}
-        used = set(re.findall(r"\$([a-z_]+)", sql))
+        for prefix, start in (("p", self.start), ("w30", self.end - timedelta(days=29)),
+                              ("w90", self.end - timedelta(days=89))):
+            values.update(whole_months(prefix, start, self.end))
+        used = set(re.findall(r"\$([a-z_0-9]+)", sql))
         unknown = used - values.keys()
         if unknown:
             raise KeyError(f"query uses unknown parameters {sorted(unknown)}")
         return {k: v for k, v in values.items() if k in used}
+
+
+def _next_month(d: date) -> date:
+    return (d.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+
+def _month_before(d: date) -> date:
+    return (d.replace(day=1) - timedelta(days=1)).replace(day=1)
+
+
+def whole_months(prefix: str, start: date, end: date) -> dict[str, date | None]:
+    """The days a monthly rollup and its daily rows split [``start``, ``end``] at, as
+    parameters named ``<prefix>_…``. Worked out here rather than by SQL macros of ``$start``
+    and ``$end``: binding those cost ~14 ms of the stock page's per-SKU query.
+
+    * ``first`` – ``after``: the whole months (none when equal), ``first`` the first 1st on or
+      after ``start``, ``after`` the 1st after the last whole month;
+    * ``last``, ``before``: the 1sts of the last whole month and of the month before the first
+      (the rows of a running total whose difference is the sum over the whole months;
+      rollups.py);
+    * ``e1`` − ``e0``, + ``e2``: the days of running totals within a month that give the
+      days outside the whole months — the first month's part (to ``e1``, from after ``e0``;
+      none when ``start`` is a 1st) and the last month's (to ``e2`` = ``end``, when ``end``
+      is past the whole months). A missing day is None: it matches no row.
+    """
+    first = start if start.day == 1 else _next_month(start)
+    after = max((end + timedelta(days=1)).replace(day=1), first)
+    cut = start < first
+    return {f"{prefix}_first": first, f"{prefix}_after": after,
+            f"{prefix}_last": _month_before(after), f"{prefix}_before": _month_before(first),
+            f"{prefix}_e0": start - timedelta(days=1) if cut else None,
+            f"{prefix}_e1": min(first - timedelta(days=1), end) if cut else None,
+            f"{prefix}_e2": end if after <= end else None}

@@ -190,7 +190,7 @@ _RFM = f"""
         select customer_no, channel, date_diff('day', day, $end) as recency_days,
                nth as orders, cum_net - cum_refunded as revenue
         from customer_orders
-        where day <= $end and (next_day is null or next_day > $end)
+        where day <= $end and next_day > $end
           and in_filter(channel, $channels)),
     late as ({_LATE}),
     base as materialized (
@@ -227,7 +227,7 @@ RFM_SEGMENTS = Kpi(
                o.cum_net - o.cum_refunded + coalesce(x.amount, 0) as revenue,
                {FREQUENCY.replace("nth", "o.nth")} as f
         from customer_orders o left join late x using (customer_no)
-        where o.day <= $end and (o.next_day is null or o.next_day > $end)
+        where o.day <= $end and o.next_day > $end
           and in_filter(o.channel, $channels)),
     -- Customers by the day of their last order up to the end, from the orders counted by
     -- day, next order day and frequency (rfm_daily), plus the late refunds on them.
@@ -235,7 +235,7 @@ RFM_SEGMENTS = Kpi(
         select channel, date_diff('day', day, $end) as recency_days, f, customers, orders,
                revenue
         from rfm_daily
-        where day <= $end and (next_day is null or next_day > $end)
+        where day <= $end and next_day > $end
           and in_filter(channel, $channels)
         union all
         select l.channel, l.recency_days, l.f, 0, 0, x.amount

@@ -62,14 +62,17 @@ CUSTOMER_FIRST = """
 
 # Each order's place in its customer's history, so that customer KPIs count and sum rows
 # instead of grouping ~a million customers (kpilib/loyalty.py): prev_day / prev2_day / next_day,
-# the days of the previous, second-previous and next valid orders; nth, its rank; cum_net,
+# the days of the previous, second-previous and next valid orders (next_day 9999-12-31 for a
+# customer's last: "the last order up to the end" is then `next_day > $end`, a fifth of the
+# cost of `next_day is null or …` over two million rows); nth, its rank; cum_net,
 # gross − discounts of the customer's orders up to this one; cum_refunded, the refunds on those
 # orders (whenever made).
 CUSTOMER_ORDERS = """
     select o.order_id, f.customer_no, o.day, f.acquisition_channel as channel, 1 as n,
            o.gross_sales, o.discounts,
            lag(o.day) over w as prev_day, lag(o.day, 2) over w as prev2_day,
-           lead(o.day) over w as next_day, row_number() over w as nth,
+           coalesce(lead(o.day) over w, DATE '9999-12-31') as next_day,
+           row_number() over w as nth,
            -- 18 digits (a customer's spend stays far below 10^16): sums over a million
            -- customers then run on 64-bit integers.
            (sum(o.gross_sales - o.discounts) over upto)::decimal(18, 2) as cum_net,
@@ -261,15 +264,17 @@ SKU_MONTHLY = """
 # SKU × day: running sums within each month of sales over all channels and of stock days, for
 # every day of every month the SKU has stock or sales in. The sums over any run of days inside
 # one month are then the difference of two rows per SKU, so the stock page's edge days (the
-# last 30 days, say) cost two lookups instead of a month of rows (kpilib/stock.py).
+# last 30 days, say) cost two lookups instead of a month of rows (kpilib/stock.py). Beside
+# them the day's stock (none before the SKU's first snapshot), read with the same lookups.
 SKU_RUNNING = """
     with s as (select sku, day, sum(q) as q, sum(v) as v, sum(net) as net,
                       sum(q_in_stock) as q_in_stock
                from sku_sales_daily group by all),
-    i as (select sku, day, (on_hand <= 0)::int as oos, (on_hand > 0)::int as in_stock
+    i as (select sku, day, on_hand, (on_hand <= 0)::int as oos, (on_hand > 0)::int as in_stock
           from inventory_daily),
     m as (select coalesce(i.sku, s.sku) as sku, coalesce(i.day, s.day) as day, s.q, s.v,
-                 s.net, s.q_in_stock, (i.sku is not null)::int as n, i.oos, i.in_stock
+                 s.net, s.q_in_stock, (i.sku is not null)::int as n, i.oos, i.in_stock,
+                 i.on_hand
           from i full join s using (sku, day)),
     grid as (select sku, d::date as day
              from (select sku, unnest(generate_series(month, last_day(month), interval 1 day))
@@ -283,7 +288,8 @@ SKU_RUNNING = """
            (sum(coalesce(m.q_in_stock, 0)) over w)::bigint as q_in_stock,
            (sum(coalesce(m.n, 0)) over w)::int as n,
            (sum(coalesce(m.oos, 0)) over w)::int as oos,
-           (sum(coalesce(m.in_stock, 0)) over w)::int as in_stock
+           (sum(coalesce(m.in_stock, 0)) over w)::int as in_stock,
+           m.on_hand
     from grid g left join m using (sku, day)
     window w as (partition by g.sku, date_trunc('month', g.day) order by g.day
                  rows unbounded preceding)
@@ -309,36 +315,37 @@ def cumulative(monthly: str, keys: str, measures: tuple[str, ...]) -> str:
     order by g.day, g.{keys}"""
 
 
-def whole_months(cum: str, keys: str, measures: tuple[str, ...], start: str = "$start",
-                 end: str = "$end") -> str:
-    """Per key, each measure summed over the whole months of [``start``, ``end``] (SQL
-    expressions of the parameters), from a :func:`cumulative` rollup: the running total at the
-    last whole month − the one at the month before the first (both taken at the rollup's last
-    month at most; no whole month: both equal, 0). Joined to those two days rather than
-    filtered by them: the join's day filter skips the row groups of other months (the rollup
-    is ordered by day), 7 → 4.5 ms over product_cum's 480 k rows."""
+# The period's whole months: the part a monthly rollup answers (parameters of
+# kpilib.filters.whole_months).
+WHOLE_MONTHS = "day >= $p_first and day < $p_after"
+
+
+def whole_months(cum: str, keys: str, measures: tuple[str, ...], window: str = "p") -> str:
+    """Per key, each measure summed over the whole months of ``window`` (the parameters'
+    prefix: the period, or the 30 / 90 days ending with it), from a :func:`cumulative` rollup:
+    the running total at the last whole month − the one at the month before the first (both
+    taken at the rollup's last month at most; no whole month: both equal, 0). Joined to those
+    two days rather than filtered by them: the join's day filter skips the row groups of other
+    months (the rollup is ordered by day), 7 → 4.5 ms over product_cum's 480 k rows."""
     sums = ", ".join(f"sum(p.sign * c.{c}) as {c}" for c in measures)
     return f"""
         select c.{keys}, {sums}
         from {cum} c
-        join (select least(last_whole_month({start}, {end}), m.last) as day, 1 as sign
+        join (select least(${window}_last, m.last) as day, 1 as sign
               from (select max(day) as last from {cum}) m
               union all
-              select least(before_whole_months({start}), m.last), -1
+              select least(${window}_before, m.last), -1
               from (select max(day) as last from {cum}) m) p on p.day = c.day
         group by c.{keys}"""
 
 
-def edge_points(start: str, end: str) -> list[tuple[int, str]]:
-    """The days of sku_running whose signed sum is a measure over the days of [``start``,
-    ``end``] outside its whole months (SQL expressions of the parameters): the part of the
-    first month, running total at its last day − at the day before ``start`` (only when
-    ``start`` is not a 1st), and the part of the last month, the running total at ``end``
-    (when ``end`` is past the whole months). A day with no row counts 0."""
-    first, after = f"first_whole_month({start})", f"after_whole_months({start}, {end})"
-    return [(1, f"case when {start} < {first} then least({first} - 1, {end}) end"),
-            (-1, f"case when {start} < {first} then {start} - 1 end"),
-            (1, f"case when {after} <= {end} then {end} end")]
+def edge_points(window: str = "p") -> list[tuple[int, str]]:
+    """The days of sku_running whose signed sum is a measure over the days of ``window``
+    outside its whole months (kpilib.filters.whole_months): the part of the first month,
+    running total at its last day − at the day before the start (only when the start is not
+    a 1st), and the part of the last month, the running total at the end (when the end is
+    past the whole months). A day with no row, or none, counts 0."""
+    return [(1, f"${window}_e1"), (-1, f"${window}_e0"), (1, f"${window}_e2")]
 
 
 def on_days(points: list[tuple[int, str]], column: str = "day") -> str:
@@ -366,6 +373,15 @@ SKU_MONTH = """
           select sku, day, 0, 0, 0, 0, n, oos, in_stock from stock_monthly)
     group by all"""
 SKU_CUM = cumulative("select * from sku_month", "sku", SKU_MEASURES)
+# Revenue lost to stock-outs of one SKU over some days (kpilib/stock.py): units sold per
+# in-stock day × out-of-stock days × average price. Lost sales need units sold on in-stock
+# days, so q = 0 gives nothing whatever the price.
+LOST = ("case when in_stock > 0 then coalesce(q_in_stock, 0) / in_stock * oos * v "
+        "/ nullif(q, 0) end")
+# By month and category over all channels: the lost-revenue chart's whole months in a few rows.
+STOCK_LOST_MONTHLY = f"""
+    select m.day, i.category, sum({LOST}) as lost
+    from sku_month m join sku_info i using (sku) group by all"""
 
 # Sales by product over all channels, as running totals (top products over whole months),
 # and each product's name and category (as its order lines give them).
@@ -449,6 +465,8 @@ ROLLUPS = {r.name: r for r in (
            frozenset({"orders", "order_items"}), ordered=True),
     Rollup("sku_month", SKU_MONTH, frozenset({"orders", "order_items", "inventory"}),
            partitioned=False),
+    Rollup("stock_lost_monthly", STOCK_LOST_MONTHLY,
+           frozenset({"orders", "order_items", "inventory", "products"}), partitioned=False),
     Rollup("sku_cum", SKU_CUM, frozenset({"orders", "order_items", "inventory"}),
            partitioned=False),
     Rollup("product_cum", PRODUCT_CUM,
@@ -481,10 +499,10 @@ def edge_days(view: str) -> str:
     months — what a KPI reading a monthly rollup for those months adds day by day."""
     return f"""
         select * from {view}
-        where day >= $start and day < first_whole_month($start) and day <= $end
+        where day >= $start and day < $p_first and day <= $end
         union all
         select * from {view}
-        where day >= after_whole_months($start, $end) and day >= $start and day <= $end"""
+        where day >= $p_after and day >= $start and day <= $end"""
 
 
 def stale(changed: dict[str, set[str]]) -> dict[str, set[str] | None]:

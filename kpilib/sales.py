@@ -1,6 +1,6 @@
 """Sales KPIs, from `orders` and `refunds`. Cancelled orders never count as sales."""
 from .kpi import Kpi
-from .rollups import PRODUCT_MEASURES, edge_days, whole_months
+from .rollups import PRODUCT_MEASURES, WHOLE_MONTHS, edge_days, whole_months
 
 WHERE = "where day between $start and $end and in_filter(channel, $channels)"
 
@@ -143,7 +143,6 @@ ORDERS_BY_STATUS = Kpi(
 # Sales by product in the period: its whole months from a monthly rollup (running totals over
 # all channels when no channel is picked), the days before and after them from the daily one;
 # by category, day by day. Refunds are spread onto the lines they concern, whenever made.
-_WHOLE_MONTHS = "day >= first_whole_month($start) and day < after_whole_months($start, $end)"
 _MEASURES = "units, gross, discount, refunded"
 TOP_PRODUCTS = Kpi(
     name="top_products", label="Top products", unit="money", table=True,
@@ -159,7 +158,7 @@ TOP_PRODUCTS = Kpi(
                 union all
                 select sku, channel, {_MEASURES} from product_monthly
                 where (len($channels) > 0 or {{key}} <> 'total') and in_filter(channel, $channels)
-                  and {_WHOLE_MONTHS}
+                  and {WHOLE_MONTHS}
                 union all
                 select sku, channel, {_MEASURES} from ({edge_days("product_daily")})
                 where in_filter(channel, $channels)),

@@ -40,7 +40,7 @@ class EngineError(RuntimeError):
 
 # --- DuckDB SQL → Spark SQL ------------------------------------------------------------------
 def _macros() -> dict:
-    """The macros of the store's views (in_filter, first_whole_month…): name → (parameters,
+    """The macros of the store's views (in_filter): name → (parameters,
     body), expanded into each query, since Spark has no SQL macros."""
     import sqlglot
 

@@ -2,7 +2,7 @@
 valid orders. The channel filter applies to sales (velocity, price); category and SKU search
 filter the SKUs."""
 from .kpi import Kpi
-from .rollups import SKU_MEASURES, edge_days, edge_points, edge_sum, on_days
+from .rollups import LOST, SKU_MEASURES, WHOLE_MONTHS, edge_days, edge_points, edge_sum, on_days
 
 # Per SKU: stock at the end, sales in the period and in the 30 and 90 days ending with it,
 # in-stock and out-of-stock days in the period, and the units sold on in-stock days.
@@ -10,9 +10,9 @@ from .rollups import SKU_MEASURES, edge_days, edge_points, edge_sum, on_days
 # days before and after them, from running totals within each month (sku_running): a few
 # rows per SKU, however long the period. With a channel filter, sales are read from the
 # rollups by SKU, channel and month / day instead.
-WINDOWS = {"p": ("$start", "$end"), "w30": ("$end - 29", "$end"), "w90": ("$end - 89", "$end")}
-_SALES = ("q", "v", "net", "q_in_stock")
-_DAYS = ("n", "oos", "in_stock")
+# The windows' whole months and edge days are parameters named by these prefixes
+# (kpilib.filters.whole_months).
+WINDOWS = ("p", "w30", "w90")
 
 
 def _measures(w: str) -> tuple[str, ...]:
@@ -23,37 +23,43 @@ def _points() -> str:
     """(window, sign, day, source): the rows whose signed sum is each window's measures —
     the whole months' running totals in sku_cum (at the rollup's last month at most), the
     edge days' running totals within their month in sku_running."""
-    rows = [f"('{w}', 1, last_whole_month({s}, {e}), 'cum'), "
-            f"('{w}', -1, before_whole_months({s}), 'cum')" for w, (s, e) in WINDOWS.items()]
-    rows += [f"('{w}', {sign}, {day}, 'run')"
-             for w, (s, e) in WINDOWS.items() for sign, day in edge_points(s, e)]
-    # The months taken at sku_cum's last one at most (a subquery beside the values, not in
-    # them: Spark allows none there).
-    return f"""select w, sign, case when source = 'cum' then least(t.day, m.last) else t.day end
-                      as day, source
+    rows = [f"('{w}', 1, ${w}_last, 'cum'), ('{w}', -1, ${w}_before, 'cum')" for w in WINDOWS]
+    rows += [f"('{w}', {sign}, {day}, 'run')" for w in WINDOWS for sign, day in edge_points(w)]
+    # The stock on hand at the end: the day's row in sku_running, at the last snapshot at most.
+    rows.append("('end', 0, $end, 'run')")
+    # The months taken at sku_cum's last one at most, the stock's day at the last snapshot
+    # (subqueries beside the values, not in them: Spark allows none there).
+    return f"""select w, sign, case when source = 'cum' then least(t.day, m.last)
+                                    when w = 'end' then least(t.day, k.last)
+                                    else t.day end as day, source
                from (values {', '.join(rows)}) t(w, sign, day, source),
-                    (select max(day) as last from sku_cum) m"""
+                    (select max(day) as last from sku_cum) m,
+                    (select max(last_day) as last from stock_monthly) k"""
 
 
 def _runs() -> str:
     """Per SKU, every window's measures over all channels, from a few rows per SKU. A day
     several windows read (the period's end is each one's) is read once, with a sign per
     window: sums of products instead of one filtered sum per window and measure."""
-    edge_days = on_days([p for s, e in WINDOWS.values() for p in edge_points(s, e)], "r.day")
+    edge_days = on_days([p for w in WINDOWS for p in edge_points(w)]
+                        + [(0, "least($end, (select max(last_day) from stock_monthly))")],
+                        "r.day")
     cols = ", ".join(SKU_MEASURES)
     signs = ", ".join(f"sum(sign) filter (where w = '{w}')::int as {w}" for w in WINDOWS)
     pick = ", ".join(f"p.{w} as s_{w}" for w in WINDOWS)
     sums = ", ".join(f"coalesce(sum(s_{w} * {c}), 0) as {w}_{c}"
                      for w in WINDOWS for c in _measures(w))
     return f"""
-        with pts as (select source, day, {signs} from ({_points()}) group by all),
-        rows as (select c.sku, {pick}, {cols} from sku_cum c
+        with pts as (select source, day, {signs}, bool_or(w = 'end') as at_end
+                     from ({_points()}) group by all),
+        rows as (select c.sku, {pick}, {cols}, false as at_end, null as on_hand from sku_cum c
                  join pts p on p.day = c.day and p.source = 'cum'
                  union all
-                 select r.sku, {pick}, {cols} from sku_running r
+                 select r.sku, {pick}, {cols}, p.at_end, r.on_hand from sku_running r
                  join pts p on p.day = r.day and p.source = 'run'
                  where {edge_days})
-        select sku, {sums} from rows group by sku"""
+        select sku, {sums}, max(on_hand) filter (where at_end) as on_hand
+        from rows group by sku"""
 
 
 # The SKUs the category and search filters keep, and, with a channel filter, the sales of the
@@ -66,7 +72,6 @@ _INPUTS = f"""
     edge_sold as (   -- q_in_stock: units sold on in-stock days (the rate of lost sales)
         select sku, day, q as quantity, v as line_value, net, q_in_stock
         from ({edge_days("sku_sales_daily")}) where in_filter(channel, $channels))"""
-_WHOLE_MONTHS = "day >= first_whole_month($start) and day < after_whole_months($start, $end)"
 SKU_STATS = _INPUTS + f""",
     runs as ({_runs()}),
     sold as (
@@ -76,7 +81,7 @@ SKU_STATS = _INPUTS + f""",
         union all
         select sku, sum(q), sum(v), sum(net), sum(q_in_stock)
         from (select sku, q, v, net, q_in_stock from sku_sales_monthly
-              where len($channels) > 0 and list_contains($channels, channel) and {_WHOLE_MONTHS}
+              where len($channels) > 0 and list_contains($channels, channel) and {WHOLE_MONTHS}
               union all
               select sku, quantity, line_value, net, q_in_stock from edge_sold
               where len($channels) > 0)
@@ -89,9 +94,7 @@ SKU_STATS = _INPUTS + f""",
         where len($channels) > 0 and list_contains($channels, channel)
           and day between $end - 89 and $end
         group by sku),
-    stock_end as (  -- every SKU has a row per day from its first snapshot to the last one
-        select sku, on_hand from inventory_daily
-        where day = least($end, (select max(last_day) from stock_monthly))),
+    stock_end as (select sku, on_hand from runs where on_hand is not null),
     days as (
         select sku, p_n as sku_days, p_oos as oos_days, p_in_stock as in_stock_days from runs
         where p_n > 0),
@@ -201,23 +204,11 @@ LOST_REVENUE_BY_MONTH = Kpi(
     definition="Revenue lost to stock-outs (as above) in each calendar month of the period, "
                "each month on its own: its units sold per in-stock day, out-of-stock days and "
                "average price.",
-    # Lost sales need units sold on in-stock days, so q = 0 gives 0 whatever the price.
     sql=_INPUTS + f""",
-    whole as (  -- whole months: a row per SKU and month
-        select sku, day as month, q, v, q_in_stock, oos, in_stock from sku_month
-        where len($channels) = 0 and {_WHOLE_MONTHS}
+    edge_run as (   -- the days outside the whole months: the first and the last month's part
+        {_edge_month("date_trunc('month', $start)::date", edge_points()[:2])}
         union all
-        select d.sku, d.day, s.q, s.v, s.q_in_stock, d.oos, d.in_stock
-        from stock_monthly d
-        left join (select sku, day, sum(q) as q, sum(v) as v, sum(q_in_stock) as q_in_stock
-                   from sku_sales_monthly
-                   where list_contains($channels, channel) and {_WHOLE_MONTHS} group by all) s
-          using (sku, day)
-        where len($channels) > 0 and {_WHOLE_MONTHS.replace("day", "d.day")}),
-    edge_run as (   -- the days outside them: the first and the last month's part
-        {_edge_month("date_trunc('month', $start)::date", edge_points("$start", "$end")[:2])}
-        union all
-        {_edge_month("date_trunc('month', $end)::date", edge_points("$start", "$end")[2:])}),
+        {_edge_month("date_trunc('month', $end)::date", edge_points()[2:])}),
     edge as (       -- with a channel filter, that channel's sales
         select r.sku, r.month,
                case when len($channels) = 0 then r.q else s.q end as q,
@@ -228,10 +219,27 @@ LOST_REVENUE_BY_MONTH = Kpi(
         from edge_run r
         left join (select sku, date_trunc('month', day)::date as month, sum(quantity) as q,
                           sum(line_value) as v, sum(q_in_stock) as q_in_stock
-                   from edge_sold where len($channels) > 0 group by all) s using (sku, month))
-    select month, coalesce(sum(coalesce(q_in_stock, 0) / in_stock * oos * v / nullif(q, 0))
-                           filter (where in_stock > 0), 0) as value
-    from (select * from whole union all select * from edge) semi join info using (sku)
+                   from edge_sold where len($channels) > 0 group by all) s using (sku, month)),
+    sku_months as (  -- per SKU, the whole months (with a search or a channel) and the edges
+        select sku, day as month, q, v, q_in_stock, oos, in_stock from sku_month
+        where len($channels) = 0 and $search <> '' and {WHOLE_MONTHS}
+        union all
+        select d.sku, d.day, s.q, s.v, s.q_in_stock, d.oos, d.in_stock
+        from stock_monthly d
+        left join (select sku, day, sum(q) as q, sum(v) as v, sum(q_in_stock) as q_in_stock
+                   from sku_sales_monthly
+                   where list_contains($channels, channel) and {WHOLE_MONTHS} group by all) s
+          using (sku, day)
+        where len($channels) > 0 and {WHOLE_MONTHS.replace("day ", "d.day ")}
+        union all
+        select * from edge)
+    select month, coalesce(sum(lost), 0) as value from (
+        -- Whole months over all channels without a search: summed by category at ingest.
+        select day as month, lost from stock_lost_monthly
+        where len($channels) = 0 and $search = '' and in_filter(category, $categories)
+          and {WHOLE_MONTHS}
+        union all
+        select month, {LOST} as lost from sku_months semi join info using (sku))
     group by all order by month""",
     table=True, by=(), better="down")
 
@@ -281,6 +289,33 @@ ABC_CLASSES = Kpi(
         from abc group by all order by abc_class""",
     by=BY)
 
+# The page's three SKU lists, each its own few rows (a list of 20,000 SKUs into pandas cost
+# ~40 ms a filter change, to show twenty of them); the whole table is stock_by_sku.
+_SKU_LIST = "select sku, product_name, category, {cols} from base where {where} order by {order}"
+REORDER_SKUS = Kpi(
+    name="reorder_skus", label="Reorder first", unit="days", table=True, by=(),
+    definition="SKUs that sold in the period or in the last 30 days, lowest days of cover "
+               "first (units on hand ÷ units sold per day over the last 30 days); those that "
+               "sold only before the last 30 days have no cover value and come last.",
+    base=SKU_BASE, sql=_SKU_LIST.format(
+        cols="on_hand, avg_daily_units, days_of_cover, units_sold, oos_days",
+        where="units_sold + avg_daily_units > 0", order="days_of_cover asc nulls last, sku"))
+DEAD_STOCK_SKUS = Kpi(
+    name="dead_stock_skus", label="Dead stock by value", unit="money", table=True, by=(),
+    definition="The dead-stock SKUs (stock on hand at the end of the period, no unit sold in "
+               "the 90 days ending then), most value at cost first.",
+    base=SKU_BASE, sql=_SKU_LIST.format(cols="on_hand, stock_value", where="dead",
+                                        order="stock_value desc nulls last, sku"),
+    better="down")
+LOST_REVENUE_SKUS = Kpi(
+    name="lost_revenue_skus", label="Revenue lost to stock-outs by SKU", unit="money",
+    table=True, by=(),
+    definition="The SKUs that lost revenue to stock-outs in the period (as above), most lost "
+               "first, with their out-of-stock days.",
+    base=SKU_BASE, sql=_SKU_LIST.format(cols="oos_days, lost_revenue", where="lost_revenue > 0",
+                                        order="lost_revenue desc, sku"),
+    better="down")
+
 SNAPSHOT_INTERVAL = Kpi(
     name="snapshot_interval_days", label="Days between stock snapshots", unit="days",
     definition="Median days between consecutive stock snapshot dates up to the end of the "
@@ -296,4 +331,5 @@ SNAPSHOT_INTERVAL = Kpi(
 KPIS = (SNAPSHOT_INTERVAL, ON_HAND, STOCK_VALUE, UNITS_SOLD, AVG_DAILY_UNITS, DAYS_OF_COVER,
         SELL_THROUGH,
         STOCKOUT_SKU_DAYS, STOCKOUT_RATE, DEAD_STOCK, DEAD_STOCK_VALUE, LOST_REVENUE,
-        LOST_REVENUE_BY_MONTH, STOCK_BY_SKU, ABC_CLASSES)
+        LOST_REVENUE_BY_MONTH, STOCK_BY_SKU, ABC_CLASSES, REORDER_SKUS, DEAD_STOCK_SKUS,
+        LOST_REVENUE_SKUS)

@@ -39,7 +39,7 @@ FORMAT = 1
 # channel × device, per campaign, per SKU, per customer).
 IN_MEMORY = {"traffic", "marketing_spend", "products", "orders_daily", "refunds_daily",
              "valid_orders_daily", "units_daily", "shipping_daily", "category_daily",
-             "sku_month", "sku_cum", "product_cum", "product_names",
+             "sku_month", "stock_lost_monthly", "sku_cum", "product_cum", "product_names",
              "second_orders_daily", "snapshot_days",
              "acquisitions", "stock_daily", "sku_info", "stock_monthly", "sku_monthly",
              "cohort_orders", "valid_refunds", "customer_orders_daily",
@@ -53,19 +53,6 @@ UNPARTITIONED = "all"
 # filters and groups on, whatever the table's own date column is called.
 DERIVED_VIEWS = (
     "create macro in_filter(x, lst) as (len(lst) = 0 or list_contains(lst, x))",
-    # A period's whole months run from first_whole_month(start) to the day before
-    # after_whole_months(start, end) (none when the two are equal): the part a monthly rollup
-    # answers; the days before and after them are read day by day.
-    """create macro first_whole_month(s) as
-       case when day(s) = 1 then s else (date_trunc('month', s) + interval 1 month)::date end""",
-    """create macro after_whole_months(s, e) as
-       greatest(date_trunc('month', e + 1)::date, first_whole_month(s))""",
-    # The first day of the last whole month, and of the month before the first (the rows of a
-    # cumulative rollup whose difference is the sum over the whole months; rollups.py).
-    """create macro last_whole_month(s, e) as
-       (after_whole_months(s, e) - interval 1 month)::date""",
-    """create macro before_whole_months(s) as
-       (first_whole_month(s) - interval 1 month)::date""",
     # n: the number of rows, 1 here and the count of rows summed in the rollups, so a KPI
     # written with sum(n) reads either (see rollups.py).
     # shipped / shipped_<n>d: 1 when shipped (within n × 24 hours), for sums that the daily
@@ -157,6 +144,7 @@ READS = {
     "second_orders": {"orders"}, "second_orders_daily": {"orders"},
     "sku_cum": {"orders", "order_items", "inventory"},
     "sku_month": {"orders", "order_items", "inventory"},
+    "stock_lost_monthly": {"orders", "order_items", "inventory", "products"},
     "sku_running": {"orders", "order_items", "inventory"},
     "snapshot_days": {"inventory"},
     "product_cum": {"orders", "order_items", "products", "refunds"},

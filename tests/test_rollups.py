@@ -149,3 +149,36 @@ def test_an_upload_changes_the_cache_key_of_the_kpis_that_read_it_only(store_cop
     assert after["stockout_rate"] != before["stockout_rate"]
     store_copy.update_settings({"currency": "GBP"})         # a setting: everything again
     assert key("sessions") != after["sessions"]
+
+
+def test_whole_months_and_edge_days_split_every_range_exactly():
+    """kpilib.filters.whole_months for every range within 1 Dec 2025 – 31 Mar 2026 (a year's
+    end, a 28-day February): its whole months, the first month's days after e0 up to e1 and
+    the last month's 1st up to e2 are each of the range's days once."""
+    from datetime import timedelta
+
+    from kpilib.filters import whole_months
+    day0 = date(2025, 12, 1)
+    span = [day0 + timedelta(days=i) for i in range(121)]
+    wide = [day0 + timedelta(days=i) for i in range(-62, 190)]
+    month = lambda d: d.replace(day=1)  # noqa: E731
+    for i, start in enumerate(span):
+        for end in span[i:]:
+            w = whole_months("p", start, end)
+            days = [start + timedelta(days=k) for k in range((end - start).days + 1)]
+            last_day = lambda m: month(m + timedelta(days=32)) - timedelta(days=1)  # noqa
+            full = sorted({month(d) for d in days if month(d) >= start and last_day(d) <= end})
+            got = []   # over a wider calendar: a part reaching past the range shows
+            if w["p_e1"] is not None:
+                assert month(w["p_e0"] + timedelta(days=1)) == month(w["p_e1"])
+                got += [d for d in wide if w["p_e0"] < d <= w["p_e1"]]
+            got += [d for d in wide if w["p_first"] <= d < w["p_after"]]
+            if w["p_e2"] is not None:
+                got += [d for d in wide if month(w["p_e2"]) <= d <= w["p_e2"]]
+            assert got == days, (start, end, w)
+            if full:
+                assert (w["p_first"], w["p_last"]) == (full[0], full[-1]), (start, end)
+                assert month(w["p_before"] + timedelta(days=32)) == w["p_first"]
+                assert month(w["p_last"] + timedelta(days=32)) == w["p_after"]
+            else:
+                assert w["p_first"] == w["p_after"] and w["p_last"] == w["p_before"]

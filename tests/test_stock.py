@@ -9,6 +9,7 @@ Costs: X 8, Y 4, Z 20, W 5.
 """
 from datetime import date
 
+import numpy as np
 import pytest
 
 from helpers import check
@@ -76,6 +77,44 @@ def test_stock_by_sku(shop):
     assert t["dead"].to_dict() == {"W": False, "X": False, "Z": False, "Y": True}
     # ABC on revenue: X 140 (58 % → A), Z 100 (cumulative 100 % → C), unsold → C
     assert t["abc_class"].to_dict() == {"W": "C", "X": "A", "Z": "C", "Y": "C"}
+
+
+def test_the_pages_sku_lists(shop):
+    """The three lists the page shows, each a few rows of its own query."""
+    con = shop.connect()
+    reorder = run(con, get("reorder_skus"), F)
+    # X: 1 on hand ÷ 7/30 a day = 4.3 days; Z: 6 ÷ 2/30 = 90 days; W and Y never sold.
+    assert reorder["sku"].tolist() == ["X", "Z"]
+    check(reorder["days_of_cover"].iat[0], 1 / (7 / 30))
+    dead = run(con, get("dead_stock_skus"), F)
+    assert dead[["sku", "on_hand"]].values.tolist() == [["Y", 10]]
+    check(dead["stock_value"].iat[0], 40)                          # 10 × 4
+    lost = run(con, get("lost_revenue_skus"), F)
+    # Z: 2 units ÷ 3 in-stock days × 7 out-of-stock days × 50; X: 1 × 3 × 20.
+    assert lost["sku"].tolist() == ["Z", "X"]
+    check(lost["lost_revenue"].iat[0], 2 / 3 * 7 * 50)
+    check(lost["lost_revenue"].iat[1], 60)
+    assert run(con, get("lost_revenue_skus"), F, limit=1)["sku"].tolist() == ["Z"]
+    # Email: X alone sold (1–3 Feb), and lost 3/7 × 3 × 20.
+    email = run(con, get("lost_revenue_skus"), Filters(F.start, F.end, ("email",)))
+    assert email["sku"].tolist() == ["X"]
+
+
+@pytest.mark.parametrize("f", [Filters(date(2026, 8, 17), date(2026, 10, 9)),
+                               Filters(date(2026, 10, 3), date(2026, 10, 17), ("email",))],
+                         ids=lambda f: f"{f.start}..{f.end}{f.channels}")
+def test_the_sku_lists_are_the_sku_table_filtered_and_sorted(demo_store, f):
+    con = demo_store.connect()
+    t = run(con, get("stock_by_sku"), f)
+    sold = t[t.units_sold + t.avg_daily_units > 0]
+    want = sold.sort_values(["days_of_cover", "sku"], na_position="last").sku.head(20).tolist()
+    assert run(con, get("reorder_skus"), f, limit=20)["sku"].tolist() == want
+    dead = t[t.dead].sort_values(["stock_value", "sku"], ascending=[False, True])
+    assert run(con, get("dead_stock_skus"), f)["sku"].tolist() == dead.sku.tolist()
+    lost = t[t.lost_revenue > 0].sort_values(["lost_revenue", "sku"], ascending=[False, True])
+    got = run(con, get("lost_revenue_skus"), f)
+    assert got["sku"].tolist() == lost.sku.tolist() and len(got) > 0
+    assert np.allclose(got["lost_revenue"], lost.lost_revenue, rtol=1e-12)
 
 
 def test_abc_classes(shop):
