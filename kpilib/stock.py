@@ -291,30 +291,30 @@ ABC_CLASSES = Kpi(
 
 # The page's three SKU lists, each its own few rows (a list of 20,000 SKUs into pandas cost
 # ~40 ms a filter change, to show twenty of them); the whole table is stock_by_sku.
-_SKU_LIST = "select sku, product_name, category, {cols} from base where {where} order by {order}"
-REORDER_SKUS = Kpi(
-    name="reorder_skus", label="Reorder first", unit="days", table=True, by=(),
-    definition="SKUs that sold in the period or in the last 30 days, lowest days of cover "
-               "first (units on hand ÷ units sold per day over the last 30 days); those that "
-               "sold only before the last 30 days have no cover value and come last.",
-    base=SKU_BASE, sql=_SKU_LIST.format(
-        cols="on_hand, avg_daily_units, days_of_cover, units_sold, oos_days",
-        where="units_sold + avg_daily_units > 0", order="days_of_cover asc nulls last, sku"))
-DEAD_STOCK_SKUS = Kpi(
-    name="dead_stock_skus", label="Dead stock by value", unit="money", table=True, by=(),
-    definition="The dead-stock SKUs (stock on hand at the end of the period, no unit sold in "
-               "the 90 days ending then), most value at cost first.",
-    base=SKU_BASE, sql=_SKU_LIST.format(cols="on_hand, stock_value", where="dead",
-                                        order="stock_value desc nulls last, sku"),
-    better="down")
-LOST_REVENUE_SKUS = Kpi(
-    name="lost_revenue_skus", label="Revenue lost to stock-outs by SKU", unit="money",
-    table=True, by=(),
-    definition="The SKUs that lost revenue to stock-outs in the period (as above), most lost "
-               "first, with their out-of-stock days.",
-    base=SKU_BASE, sql=_SKU_LIST.format(cols="oos_days, lost_revenue", where="lost_revenue > 0",
-                                        order="lost_revenue desc, sku"),
-    better="down")
+def _sku_list(name, label, unit, definition, cols, where, order, better="up") -> Kpi:
+    return Kpi(name=name, label=label, unit=unit, definition=definition, table=True, by=(),
+               base=SKU_BASE, better=better,
+               sql=f"select sku, product_name, category, {cols} from base where {where} "
+                   f"order by {order}")
+
+
+REORDER_SKUS = _sku_list(
+    "reorder_skus", "Reorder first", "days",
+    "SKUs that sold in the period or in the last 30 days, lowest days of cover first (units "
+    "on hand ÷ units sold per day over the last 30 days); those that sold only before the "
+    "last 30 days have no cover value and come last.",
+    "on_hand, avg_daily_units, days_of_cover, units_sold, oos_days",
+    "units_sold + avg_daily_units > 0", "days_of_cover asc nulls last, sku")
+DEAD_STOCK_SKUS = _sku_list(
+    "dead_stock_skus", "Dead stock by value", "money",
+    "The dead-stock SKUs (stock on hand at the end of the period, no unit sold in the 90 days "
+    "ending then), most value at cost first.",
+    "on_hand, stock_value", "dead", "stock_value desc nulls last, sku", better="down")
+LOST_REVENUE_SKUS = _sku_list(
+    "lost_revenue_skus", "Revenue lost to stock-outs by SKU", "money",
+    "The SKUs that lost revenue to stock-outs in the period (as above), most lost first, with "
+    "their out-of-stock days.",
+    "oos_days, lost_revenue", "lost_revenue > 0", "lost_revenue desc, sku", better="down")
 
 SNAPSHOT_INTERVAL = Kpi(
     name="snapshot_interval_days", label="Days between stock snapshots", unit="days",
