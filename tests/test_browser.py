@@ -176,13 +176,16 @@ def test_password_gate(tmp_path, tiny_store, chromium):
 def _download(page, button) -> str:
     """The text of the file a download button gives."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
+    from playwright.sync_api import expect
 
     button.scroll_into_view_if_needed()
-    # One full run (of many) saw the click give no download within 30 s; not reproduced in
-    # four runs under load since. A second click is what the user would do, and the file
-    # must still be right; a button that never downloads still fails.
+    # Two full runs (of many, both on a loaded machine) saw no download: once the click gave
+    # none within 30 s, once the button stayed disabled (greyed, as while the app reconnects)
+    # for the whole 60 s. A user waits for it and clicks again; the file must still be right,
+    # and a button that never downloads still fails.
     for attempt in range(2):
         try:
+            expect(button).to_be_enabled(timeout=120_000)
             with page.expect_download(timeout=20_000) as info:
                 button.click()
             break
