@@ -378,10 +378,17 @@ SKU_CUM = cumulative("select * from sku_month", "sku", SKU_MEASURES)
 # days, so q = 0 gives nothing whatever the price.
 LOST = ("case when in_stock > 0 then coalesce(q_in_stock, 0) / in_stock * oos * v "
         "/ nullif(q, 0) end")
-# By month and category over all channels: the lost-revenue chart's whole months in a few rows.
+# By month and category, over all channels (channel null) and for each channel on its own (that
+# channel's sales, the SKU's stock days): the lost-revenue chart's whole months in a few rows,
+# with no channel filter or with one channel (with two, per SKU: the formula is not a sum).
 STOCK_LOST_MONTHLY = f"""
-    select m.day, i.category, sum({LOST}) as lost
-    from sku_month m join sku_info i using (sku) group by all"""
+    select m.day, i.category, null::varchar as channel, sum({LOST}) as lost
+    from sku_month m join sku_info i using (sku) group by all
+    union all
+    select m.day, i.category, m.channel, sum({LOST}) as lost
+    from (select s.sku, s.day, s.channel, s.q, s.v, s.q_in_stock, d.oos, d.in_stock
+          from sku_sales_monthly s join stock_monthly d using (sku, day)) m
+    join sku_info i using (sku) group by all"""
 
 # Sales by product over all channels, as running totals (top products over whole months),
 # and each product's name and category (as its order lines give them).

@@ -77,6 +77,26 @@ def test_stock_by_sku(shop):
     assert t["dead"].to_dict() == {"W": False, "X": False, "Z": False, "Y": True}
     # ABC on revenue: X 140 (58 % → A), Z 100 (cumulative 100 % → C), unsold → C
     assert t["abc_class"].to_dict() == {"W": "C", "X": "A", "Z": "C", "Y": "C"}
+    # Stock days in the period: X out 4–6 Feb, Z 1–7 Feb (carried forward), W on 10 Feb.
+    assert t["oos_days"].to_dict() == {"W": 1, "X": 3, "Z": 7, "Y": 0}
+    assert t["sku_days"].to_dict() == {"W": 10, "X": 10, "Z": 10, "Y": 10}
+
+
+def test_a_sku_sold_before_its_first_snapshot_has_no_stock_days(tmp_path):
+    # V sells 2 on 15 January; its first snapshot is on 1 February.
+    files = {"orders": "order_id,ordered_at,channel,status,gross_sales,discounts\n"
+                       "v1,2025-01-15 12:00,email,paid,30,0\n",
+             "order_items": "order_id,line,sku,quantity,unit_price\nv1,1,V,2,15\n",
+             "inventory": "date,sku,on_hand\n2025-02-01,V,4\n"}
+    for name, text in files.items():
+        (tmp_path / f"{name}.csv").write_text(text)
+    store = Store(tmp_path / "store")
+    ingest(store, sorted(tmp_path.glob("*.csv")))
+    t = run(store.connect(), get("stock_by_sku"), Filters(date(2025, 1, 1), date(2025, 1, 31)))
+    assert t["units_sold"].tolist() == [2]
+    # Unknown, not 0 days out of stock (and so no revenue lost).
+    assert t["sku_days"].isna().all() and t["oos_days"].isna().all(), t
+    assert t["lost_revenue"].isna().all(), t
 
 
 def test_the_pages_sku_lists(shop):
@@ -343,7 +363,10 @@ def test_lost_revenue_by_month_by_hand(shop):
 
 
 @pytest.mark.parametrize("f", PANDAS_CASES + [
-    Filters(date(2026, 5, 3), date(2026, 10, 20), categories=("Tops",))],
+    Filters(date(2026, 5, 3), date(2026, 10, 20), categories=("Tops",)),
+    # One channel's whole months come from the rollup by month, category and channel.
+    Filters(date(2026, 7, 1), date(2026, 9, 30), ("email",)),
+    Filters(date(2026, 5, 3), date(2026, 10, 20), ("email",), categories=("Tops",))],
     ids=lambda f: f"{f.start}..{f.end}{f.channels}{f.categories}")
 def test_lost_revenue_by_month_is_each_month_on_its_own(demo_store, f):
     """Each month's figure, in one pass, equals lost_revenue_stockout over that month (cut to
