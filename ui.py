@@ -118,21 +118,71 @@ def _keys(name: str) -> tuple[str, str, str]:
     return path, _data_version(path, version, tables_read(k.sql + k.base)), version
 
 
+def _query(name: str, f: kpilib.Filters, by) -> tuple[kpilib.Filters, object, bool]:
+    """The filters and grouping KPI ``name`` is read with to answer (f, by), and whether the
+    answer is derived from it: an additive KPI's periods (the cards, their comparisons,
+    sparklines and trends) come from its daily series over the store's whole calendar, read
+    once per filter but the dates — changing the dates costs no query."""
+    if kpilib.get(name).additive and by in (None, *PERIODS):
+        store, _ = active_store()
+        span = _calendar(str(store.path), store.fingerprint)
+        if span:
+            return replace(f, start=span[0], end=span[1]), "day", True
+    return f, by, False
+
+
 def kpi(name: str, filters: kpilib.Filters | None = None, by: str | None = None,
         limit: int | None = None) -> pd.DataFrame:
     """A KPI as a small frame, cached by (store, version of the tables it reads, KPI, filters,
-    grouping). ``limit``: a table's first rows only. An additive KPI's periods (the cards,
-    their comparisons, sparklines and trends) come from its daily series over the store's
-    whole calendar, cached once per filter but the dates: changing the dates costs no query."""
+    grouping). ``limit``: a table's first rows only."""
     path, deps, version = _keys(name)
-    k = kpilib.get(name)
     f = filters or current_filters()
-    span = _calendar(path, version) if k.additive and by in (None, *PERIODS) else None
-    if span:
-        days = _kpi(path, deps, name, replace(f, start=span[0], end=span[1]), "day", None,
-                    version)
-        return kpilib.from_daily(k, days, f, by)
-    return _kpi(path, deps, name, f, by, limit, version).copy()
+    qf, qby, derived = _query(name, f, by)
+    got = st.session_state.get(_FETCHED, {}).get((path, deps, name, qf, qby)) \
+        if limit is None else None
+    if got is None:
+        got = _kpi(path, deps, name, qf, qby, limit, version)
+    if derived:
+        return kpilib.from_daily(kpilib.get(name), got, f, by)
+    return got.copy()
+
+
+# KPI frames read ahead by prefetch(), by (store, data version, KPI, filters, grouping): this
+# session's, kept until the next batch that would overflow it.
+_FETCHED = "_prefetched"
+
+
+@st.cache_data(max_entries=500, show_spinner=False)
+def _together(path: str, deps: tuple[str, ...], names: tuple[str, ...], filters: kpilib.Filters,
+              by: str | None, _version: str) -> list[pd.DataFrame]:
+    # Keyed by each KPI's data version (deps), like _kpi.
+    return kpilib.run_together(_connection(path, _version), [kpilib.get(n) for n in names],
+                               filters, by)
+
+
+def prefetch(names, filters: kpilib.Filters | None = None, by: str | None = None) -> None:
+    """Read these KPIs as kpi(name, filters, by) would, in one query per kind of source
+    (kpilib.run_together), ahead of the cards, values and tables that show them: each is then
+    no query of its own. Only an optimisation — a KPI not read here is read on its own;
+    tables and KPIs with a shared step (stock) are left to it."""
+    f = filters or current_filters()
+    fetched = st.session_state.setdefault(_FETCHED, {})
+    todo: dict[tuple, list[tuple[str, tuple]]] = {}
+    for name in dict.fromkeys(names):
+        k = kpilib.get(name)
+        if k.table or k.base or (by is not None and by not in k.by):
+            continue
+        path, deps, version = _keys(name)
+        qf, qby, _ = _query(name, f, by)
+        key = (path, deps, name, qf, qby)
+        if key not in fetched:
+            todo.setdefault((path, version, qf, qby), []).append((name, key))
+    if len(fetched) + sum(map(len, todo.values())) > 200:
+        fetched.clear()
+    for (path, version, qf, qby), items in todo.items():
+        frames = _together(path, tuple(key[1] for _, key in items),
+                           tuple(n for n, _ in items), qf, qby, version)
+        fetched.update({key: frame for (_, key), frame in zip(items, frames)})
 
 
 @st.cache_data(max_entries=200, show_spinner=False)
@@ -314,6 +364,20 @@ def fmt(v: float | None, unit: str, compact: bool = False) -> str:
 
 
 change = formatting.change
+
+
+def metrics(names, filters: kpilib.Filters | None = None, spark_by: str | None = None,
+            last_year: bool = False, columns: int | None = None):
+    """A row of KPI cards (see metric) in ``columns`` columns (one per card by default), their
+    figures read together first."""
+    f = filters or current_filters()
+    for g in (f, f.previous_period(), *([f.last_year()] if last_year else [])):
+        prefetch(names, g)
+    if spark_by:
+        prefetch(names, f, spark_by)
+    for col, name in zip(st.columns(columns or len(names)), names):
+        with col:
+            metric(name, f, spark_by=spark_by, last_year=last_year)
 
 
 def metric(name: str, filters: kpilib.Filters | None = None, spark_by: str | None = None,
@@ -502,6 +566,7 @@ def trend(name: str, by: str, key: str, title: str | None = None, split: bool = 
 
 def by_channel_table(names: list[str]) -> pd.DataFrame:
     """KPIs side by side, one row per channel, formatted for reading."""
+    prefetch(names, by="channel")
     frames = [kpi(n, by="channel").set_index("channel")["value"].rename(n) for n in names]
     df = pd.concat(frames, axis=1).reset_index()
     for n in names:

@@ -9,11 +9,8 @@ from kpilib.funnel import STEPS, steps
 
 f = ui.require_filters()
 ui.header("Funnel", "each step counts the sessions that reached it")
-for col, name in zip(st.columns(5), ("conversion_rate", "view_to_cart_rate",
-                                     "cart_to_checkout_rate", "checkout_to_purchase_rate",
-                                     "cart_abandonment_rate")):
-    with col:
-        ui.metric(name)
+ui.metrics(("conversion_rate", "view_to_cart_rate", "cart_to_checkout_rate",
+            "checkout_to_purchase_rate", "cart_abandonment_rate"))
 
 counts = ui.step_counts()
 table = steps(counts)

@@ -11,10 +11,8 @@ f = ui.require_filters()
 guests = ui.value("guest_orders")
 ui.header("Customers", f"{ui.fmt(guests, 'count')} guest orders (no customer id) are counted in "
                        "sales but not here · channel = acquisition channel")
-for col, name in zip(st.columns(5), ("customers", "new_customers", "returning_customer_rate",
-                                     "repeat_purchase_rate", "orders_per_customer")):
-    with col:
-        ui.metric(name)
+ui.metrics(("customers", "new_customers", "returning_customer_rate", "repeat_purchase_rate",
+            "orders_per_customer"))
 
 by = ui.grain("loyalty_grain")
 new = ui.kpi("new_customers", by=by).assign(kind="New")

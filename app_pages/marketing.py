@@ -38,10 +38,11 @@ if not unmatched.empty:
 inverse = st.toggle("Show MER as spend ÷ revenue (Triple Whale's convention)", key="mer_inverse")
 for row in (("spend", "attributed_revenue", "roas", "mer_inverse" if inverse else "mer"),
             ("cac", "cpc", "ctr")):
-    for col, name in zip(st.columns(4), row):
-        with col:
-            ui.metric(name)
+    ui.metrics(row, columns=4)
 
+# The figures by channel below, read in a query or two.
+ui.prefetch(("roas", "spend", "attributed_revenue", "new_customers", "cac", "cpc", "ctr"),
+            by="channel")
 roas = ui.kpi("roas", by="channel")
 if roas.empty:
     st.info("No ad spend in this period: upload ad-platform spend exports on the Data page.")
@@ -59,6 +60,9 @@ if target != store.settings.get("roas_target", 2.0) and ui.can_change():
 def by_channel(name, filters=None):
     return ui.kpi(name, filters, "channel").set_index("channel")["value"]
 
+
+prev = f.previous_period()
+ui.prefetch(("roas", "spend"), prev, by="channel")
 
 # Budget view: where the money goes against what comes back.
 spend, revenue = by_channel("spend"), by_channel("attributed_revenue")
@@ -93,7 +97,6 @@ with right:
     ui.chart(fig, key="roas_by_channel")
 
 st.subheader("Channels")
-prev = f.previous_period()
 
 roas_now, roas_before = by_channel("roas"), by_channel("roas", prev)
 spend_before, cac = by_channel("spend", prev), by_channel("cac")

@@ -19,9 +19,7 @@ spark = "day" if f.days <= 92 else "week"
 for row in (("net_sales", "orders", "aov", "sessions", "conversion_rate"),
             ("new_customers", "returning_customer_rate", "mer", "return_rate_value",
              "stockout_rate")):
-    for col, name in zip(st.columns(len(row)), row):
-        with col:
-            ui.metric(name, spark_by=spark, last_year=True)
+    ui.metrics(row, spark_by=spark, last_year=True)
 
 # Alerts: KPIs behind their month's target, then days outside what the same weekday looked
 # like over the previous 8 weeks. Each links to its page with the filters set.

@@ -14,10 +14,7 @@ dating = st.segmented_control(
     help="Refund date: the accounting view, money refunded in the period. Order date: the "
          "cohort view, refunds of the orders placed in the period, whenever they came.")
 returns = "returns" if dating != "order date" else "returns_by_order_date"
-for col, name in zip(st.columns(4), (returns, "return_rate_value", "return_rate_orders",
-                                     "cancellation_rate")):
-    with col:
-        ui.metric(name)
+ui.metrics((returns, "return_rate_value", "return_rate_orders", "cancellation_rate"))
 
 window = ui.setting("return_window_days")
 year = f.trailing_months(12)

@@ -9,14 +9,12 @@ import ui
 
 f = ui.require_filters()
 ui.header("Sales", "cancelled orders excluded (they count only in the cancellation rate)")
-for col, name in zip(st.columns(5), ("net_sales", "orders", "aov", "units_per_order",
-                                     "cancellation_rate")):
-    with col:
-        ui.metric(name)
+ui.metrics(("net_sales", "orders", "aov", "units_per_order", "cancellation_rate"))
 
 # Gross → net → total: returns here are refunds made in the period (the accounting view).
-steps = {n: ui.value(n) or 0.0 for n in ("gross_sales", "discounts", "returns", "net_sales",
-                                          "shipping", "tax", "total_sales")}
+STEPS = ("gross_sales", "discounts", "returns", "net_sales", "shipping", "tax", "total_sales")
+ui.prefetch(STEPS)
+steps = {n: ui.value(n) or 0.0 for n in STEPS}
 fig = go.Figure(go.Waterfall(
     x=["Gross sales", "Discounts", "Returns", "Net sales", "Shipping", "Tax", "Total sales"],
     measure=["absolute", "relative", "relative", "total", "relative", "relative", "total"],
@@ -49,12 +47,8 @@ with left:
     ui.chart(fig, key="orders_by_status")
 with right:
     st.markdown("**Fulfilment**")
-    for col, n in zip(st.columns(2), ("fulfilment_days", "shipped_within_1d")):
-        with col:
-            ui.metric(n)
-    for col, n in zip(st.columns(2), ("shipped_within_2d", "shipped_within_5d")):
-        with col:
-            ui.metric(n)
+    ui.metrics(("fulfilment_days", "shipped_within_1d"))
+    ui.metrics(("shipped_within_2d", "shipped_within_5d"))
 
 st.subheader("Top products and categories")
 a, b = st.columns([3, 2])

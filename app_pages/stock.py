@@ -24,14 +24,8 @@ categories = a.multiselect("Categories", ui.categories(), key="stock_categories"
 search = b.text_input("SKU or product contains", key="stock_search")
 sf = replace(f, categories=tuple(categories), search=search)
 
-for col, name in zip(st.columns(4), ("on_hand", "stock_value", "days_of_cover",
-                                     "sell_through_rate")):
-    with col:
-        ui.metric(name, sf)
-for col, name in zip(st.columns(4), ("stockout_rate", "dead_stock", "dead_stock_value",
-                                     "lost_revenue_stockout")):
-    with col:
-        ui.metric(name, sf)
+ui.metrics(("on_hand", "stock_value", "days_of_cover", "sell_through_rate"), sf)
+ui.metrics(("stockout_rate", "dead_stock", "dead_stock_value", "lost_revenue_stockout"), sf)
 
 st.subheader("Reorder first")
 st.caption(ui.definition("reorder_skus"))

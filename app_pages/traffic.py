@@ -8,9 +8,8 @@ from kpilib.stats import compare_rates
 
 f = ui.require_filters()
 ui.header("Traffic")
-for col, name in zip(st.columns(4), ("sessions", "users", "new_users", "conversion_rate")):
-    with col:
-        ui.metric(name, spark_by="day" if f.days <= 92 else "week")
+ui.metrics(("sessions", "users", "new_users", "conversion_rate"),
+           spark_by="day" if f.days <= 92 else "week")
 
 left, right = st.columns(2)
 with right:

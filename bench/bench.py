@@ -26,7 +26,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 import duckdb  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from kpilib import Filters, Store, demo, from_daily, get, prepare, run  # noqa: E402
+from kpilib import Filters, Store, demo, from_daily, get, prepare, run, run_together  # noqa: E402
 from kpilib.demo import DemoShop  # noqa: E402
 from kpilib.ingest import ingest  # noqa: E402
 from kpilib.kpi import clear_bases  # noqa: E402
@@ -75,6 +75,13 @@ class Call:
     series: Filters | None = None
     # kpilib.prepare: the shared step computed under these filters at once.
     prepare: tuple[Filters, ...] = ()
+    # kpilib.run_together: these KPIs read in one query (kpi is then empty).
+    together: tuple[str, ...] = ()
+
+
+def each_kpi(calls: list[Call]) -> list[Call]:
+    """The calls with those reading several KPIs together split into one per KPI."""
+    return [replace(c, kpi=n, together=()) for c in calls for n in (c.together or [c.kpi])]
 
 
 def record(store: Store, views: dict[str, Filters]) -> dict[tuple[str, str], list[Call]]:
@@ -92,6 +99,7 @@ def record(store: Store, views: dict[str, Filters]) -> dict[tuple[str, str], lis
     span = calendar(store.connect())
     calls: list[Call] = []
     real, real_daily, real_prepare = kpilib.run, kpilib.from_daily, kpilib.prepare
+    real_together = kpilib.run_together
 
     def logged(con, kpi, filters, by=None, **kw):
         calls.append(Call(kpi.name, filters, by, kw.get("limit")))
@@ -106,8 +114,13 @@ def record(store: Store, views: dict[str, Filters]) -> dict[tuple[str, str], lis
         calls.append(Call(kpi.name, filters[0], prepare=tuple(filters)))
         return real_prepare(con, kpi, filters)
 
+    def together(con, kpis, filters, by=None, **kw):
+        calls.append(Call("", filters, by, together=tuple(k.name for k in kpis)))
+        return real_together(con, kpis, filters, by, **kw)
+
     os.environ["KPILIB_STORE"] = str(store.path)
     kpilib.run, kpilib.from_daily, kpilib.prepare = logged, derived, prepared
+    kpilib.run_together = together
     out = {}
     try:
         for vname, f in views.items():
@@ -118,6 +131,8 @@ def record(store: Store, views: dict[str, Filters]) -> dict[tuple[str, str], lis
             at.sidebar.multiselect(key="channels").set_value(list(f.channels)).run()
             for page in PAGE_NAMES:
                 st.cache_data.clear()
+                # and what the session read ahead (ui.prefetch): each page reads all it shows
+                at.session_state["_prefetched"] = {}
                 calls.clear()
                 at.switch_page(str(ROOT / "app_pages" / f"{page}.py")).run()
                 assert not at.exception, [e.value for e in at.exception]
@@ -125,6 +140,7 @@ def record(store: Store, views: dict[str, Filters]) -> dict[tuple[str, str], lis
                 out[(page, vname)] = list(calls)
     finally:
         kpilib.run, kpilib.from_daily, kpilib.prepare = real, real_daily, real_prepare
+        kpilib.run_together = real_together
     return out
 
 
@@ -136,6 +152,11 @@ def page_set(con, calls: list[Call], rollups: bool = True) -> float:
     for c in calls:
         if c.prepare:
             prepare(con, get(c.kpi), list(c.prepare))
+        elif c.together:
+            frames = run_together(con, [get(n) for n in c.together], c.filters, c.by,
+                                  rollups=rollups)
+            if c.by == "day":
+                series.update({(n, c.filters): d for n, d in zip(c.together, frames)})
         elif c.series is not None:
             from_daily(get(c.kpi), series[(c.kpi, c.series)], c.filters, c.by)
         else:
@@ -207,12 +228,19 @@ def bench_pandas(store: Store, sets: dict, repeat: int, full: bool) -> None:
     total_pd = total_db = 0.0
     for page in PAGE_NAMES:
         for vname in ["whole history"] if full else list(VIEWS):
-            items = [c for c in sets[(page, vname)] if not isinstance(c.by, tuple)
-                     and not get(c.kpi).table and c.kpi not in skip]
+            def kept(name: str) -> bool:
+                return not get(name).table and name not in skip
+            # DuckDB's side as the page runs it, KPIs read together included.
+            items = [c if not c.together else
+                     replace(c, together=tuple(n for n in c.together if kept(n)))
+                     for c in sets[(page, vname)] if not isinstance(c.by, tuple)
+                     and (c.together or kept(c.kpi))]
+            items = [c for c in items if c.kpi or c.together]
             # What the page shows: every call but the daily series it derives periods from
-            # (pandas computes each period itself; DuckDB's side is timed as the page runs).
+            # (pandas computes each period itself).
             fetched = {(c.kpi, c.series) for c in items if c.series is not None}
-            answers = [c for c in items if (c.kpi, c.filters) not in fetched or c.by != "day"]
+            answers = [c for c in each_kpi(items)
+                       if (c.kpi, c.filters) not in fetched or c.by != "day"]
             if not answers:
                 continue
             pd_times, db_times = [], []

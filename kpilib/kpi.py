@@ -136,14 +136,9 @@ def run(con: duckdb.DuckDBPyConnection, kpi: Kpi, filters: Filters,
     ``limit`` keeps a table's first rows (the top 15 of 20 000 products): no full sort, and no
     frame built for rows nobody reads.
     """
-    dims = by if isinstance(by, tuple) else (by,) if by else ()
-    for d in dims:
-        if d not in kpi.by:
-            raise ValueError(f"{kpi.name} cannot be split by {d!r}; choose from {kpi.by}")
-    if len(dims) > 2 or (len(dims) == 2 and sum(d in PERIODS for d in dims) != 1):
-        raise ValueError(f"split by one period and one other dimension, not {by!r}")
+    dims = _dims(kpi, by)
     period = next((d for d in dims if d in PERIODS), None)
-    sql = kpi.sql.replace("{key}", _grouping(by)).replace("{group_start}", GROUP_STARTS[period])
+    sql = _sql(kpi, by, period)
     if kpi.base:
         rest = sql.lstrip()
         # The KPI's own common table expressions follow the shared step's.
@@ -175,14 +170,8 @@ def run(con: duckdb.DuckDBPyConnection, kpi: Kpi, filters: Filters,
             cur.execute(sql, params)
         if kpi.table:
             df = cur.df()
-        elif dims == ("day",):
-            # Hundreds of days (a daily series): numpy columns, not a tuple per row.
-            arrays = cur.fetchnumpy()
         else:
-            # A few rows: plain tuples are much cheaper than a DataFrame round trip, and the
-            # few milliseconds matter on a page that asks for sixty KPIs.
-            names_out = [d[0] for d in cur.description]
-            rows = cur.fetchall()
+            fetched = _fetch(cur, dims)
     finally:
         cur.close()
     if kpi.table:
@@ -191,9 +180,39 @@ def run(con: duckdb.DuckDBPyConnection, kpi: Kpi, filters: Filters,
             df = df.drop(columns="key") if not dims or dims[0] in df \
                 else df.rename(columns={"key": dims[0]})
         return df.reset_index(drop=True)
+    return _shape(kpi, filters, dims, fetched)
+
+
+def _dims(kpi: Kpi, by) -> tuple[str, ...]:
+    dims = by if isinstance(by, tuple) else (by,) if by else ()
+    for d in dims:
+        if d not in kpi.by:
+            raise ValueError(f"{kpi.name} cannot be split by {d!r}; choose from {kpi.by}")
+    if len(dims) > 2 or (len(dims) == 2 and sum(d in PERIODS for d in dims) != 1):
+        raise ValueError(f"split by one period and one other dimension, not {by!r}")
+    return dims
+
+
+def _sql(kpi: Kpi, by, period: str | None) -> str:
+    return kpi.sql.replace("{key}", _grouping(by)).replace("{group_start}", GROUP_STARTS[period])
+
+
+def _fetch(cur, dims: tuple[str, ...]):
+    if dims == ("day",):
+        # Hundreds of days (a daily series): numpy columns, not a tuple per row.
+        return cur.fetchnumpy()
+    # A few rows: plain tuples are much cheaper than a DataFrame round trip, and the few
+    # milliseconds matter on a page that asks for sixty KPIs.
+    return [d[0] for d in cur.description], cur.fetchall()
+
+
+def _shape(kpi: Kpi, filters: Filters, dims: tuple[str, ...], fetched) -> pd.DataFrame:
+    """The frame :func:`run` returns, from the query's numpy columns (a daily series) or its
+    column names and rows."""
     cols = ["value", "numerator", "denominator"] if kpi.ratio else ["value"]
     if dims == ("day",):
-        return _days(kpi, arrays, filters, cols)
+        return _days(kpi, fetched, filters, cols)
+    names_out, rows = fetched
     at = [names_out.index(c) for c in cols]
     key_at = names_out.index("key")
     names = ["period" if d in PERIODS else d for d in dims]
@@ -216,6 +235,55 @@ def run(con: duckdb.DuckDBPyConnection, kpi: Kpi, filters: Filters,
     grid = [(o, p) for o in others for p in periods]
     return _frame(kpi, {"period": [p for _, p in grid], names[1]: [o for o, _ in grid]},
                   [found.get((p, o), nothing) for o, p in grid], cols)
+
+
+def run_together(con: duckdb.DuckDBPyConnection, kpis: list[Kpi], filters: Filters,
+                 by: str | None = None, rollups: bool = True) -> list[pd.DataFrame]:
+    """What ``[run(con, k, filters, by) for k in kpis]`` returns, from one query per kind of
+    source (the daily sums, or the rows): a row of cards, or a page's daily series, costs one
+    query instead of one each (14 daily series: ~28 → ~14 ms). Single-valued KPIs only — no
+    table, no shared step.
+
+    Each KPI's rows come tagged with its position and its columns in their own slots (the
+    others null), so every value keeps its SQL type and converts exactly as run's would."""
+    assert not isinstance(by, tuple), by
+    dims = _dims(kpis[0], by) if kpis else ()
+    period = dims[0] if dims and dims[0] in PERIODS else None
+    groups: dict[bool, list[int]] = {}
+    for i, k in enumerate(kpis):
+        assert not k.table and not k.base, k.name
+        _dims(k, by)
+        groups.setdefault(rollups and uses_rollup(k, filters, by), []).append(i)
+    out: list[pd.DataFrame | None] = [None] * len(kpis)
+    for rollup, members in groups.items():
+        slots = [["value", "numerator", "denominator"] if kpis[i].ratio else ["value"]
+                 for i in members]
+        selects = []
+        for j, i in enumerate(members):
+            cols = [f"{c} as _{m}_{c}" if m == j else f"null as _{m}_{c}"
+                    for m, names in enumerate(slots) for c in names]
+            selects.append(f"select {j} as _kpi, key, {', '.join(cols)} "
+                           f"from ({_sql(kpis[i], by, period)})")
+        sql = "\nunion all\n".join(selects)
+        cur = con.cursor()
+        if rollup:
+            cur.execute("set search_path = 'rollup,main'")
+        try:
+            cur.execute(sql, filters.params(sql))
+            fetched = _fetch(cur, dims)
+        finally:
+            cur.close()
+        for j, (i, names) in enumerate(zip(members, slots)):
+            if dims == ("day",):
+                mask = fetched["_kpi"] == j
+                part = {"key": fetched["key"][mask],
+                        **{c: fetched[f"_{j}_{c}"][mask] for c in names}}
+            else:
+                names_out, rows = fetched
+                at = [names_out.index("key")] + [names_out.index(f"_{j}_{c}") for c in names]
+                part = (["key", *names], [tuple(r[a] for a in at) for r in rows if r[0] == j])
+            out[i] = _shape(kpis[i], filters, dims, part)
+    return out
 
 
 def from_daily(kpi: Kpi, days: pd.DataFrame, filters: Filters,

@@ -180,6 +180,40 @@ def test_sales_page_numbers(tiny_store, monkeypatch):
     assert at.dataframe[0].value["SKU"].tolist()[:2] == ["SKU-F", "SKU-B"]
 
 
+def test_a_row_of_cards_is_read_in_one_query(tiny_store, monkeypatch):
+    """The sales page's cards and waterfall: their KPIs read together (ui.prefetch), none on
+    its own, and the numbers are the same as read one by one (tests/test_kpi.py)."""
+    import streamlit as st
+
+    import kpilib
+    alone, together = [], []
+    real_run, real_together = kpilib.run, kpilib.run_together
+
+    def run(con, kpi, filters, by=None, **kw):
+        alone.append((kpi.name, by))
+        return real_run(con, kpi, filters, by, **kw)
+
+    def run_together(con, kpis, filters, by=None, **kw):
+        together.append(tuple(k.name for k in kpis))
+        return real_together(con, kpis, filters, by, **kw)
+
+    at = start(tiny_store, monkeypatch)
+    at.sidebar.selectbox(key="period").set_value("Last month").run()
+    monkeypatch.setattr(kpilib, "run", run)
+    monkeypatch.setattr(kpilib, "run_together", run_together)
+    st.cache_data.clear()
+    at.session_state["_prefetched"] = {}
+    at.switch_page("app_pages/sales.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    cards_row = ("net_sales", "orders", "aov", "units_per_order", "cancellation_rate")
+    assert cards_row in together, together      # their daily series, in one query
+    steps = {"gross_sales", "discounts", "returns", "shipping", "tax", "total_sales"}
+    assert any(steps <= set(t) for t in together), together
+    # (net sales by day × channel, the trend, is a query of its own)
+    assert not [a for a in alone if a[0] in set(cards_row) | steps and a[1] in (None, "day")]
+    assert cards(at)["Net sales"] == "€262.00"
+
+
 def test_customers_page_cohorts_and_rfm_download(tiny_store, monkeypatch):
     at = start(tiny_store, monkeypatch)
     at.sidebar.selectbox(key="period").set_value("Last month").run()

@@ -1,4 +1,5 @@
-"""kpilib.kpi: an additive KPI's periods from its daily series equal the query's."""
+"""kpilib.kpi: an additive KPI's periods from its daily series equal the query's; KPIs read
+together equal each read on its own."""
 from dataclasses import replace
 from datetime import date
 
@@ -6,7 +7,7 @@ import pandas as pd
 import pytest
 
 from helpers import FEB
-from kpilib import KPIS, Filters, from_daily, get, run
+from kpilib import KPIS, Filters, from_daily, get, run, run_together
 from kpilib.periods import calendar
 
 ADDITIVE = [n for n, k in KPIS.items() if k.additive]
@@ -49,3 +50,41 @@ def test_money_sums_are_whole_cents(tiny_store):
     con = tiny_store.connect()
     days = run(con, get("net_sales"), Filters(date(2025, 1, 1), date(2025, 3, 31)), "day")
     assert from_daily(get("net_sales"), days, FEB)["value"].iat[0] == 262.0
+
+
+SINGLE = [k for k in KPIS.values() if not k.table and not k.base]
+
+
+@pytest.mark.parametrize("by", [None, "day", "week", "month", "channel", "category"])
+def test_kpis_read_together_equal_each_read_alone(demo_store, by):
+    """Every single-valued KPI that can be split so, read in one query per kind of source
+    (daily sums or rows), gives exactly the frame its own query gives — values, types,
+    groups, empty periods — under every filter, with the daily sums on and off."""
+    con = demo_store.connect()
+    kpis = [k for k in SINGLE if by is None or by in k.by]
+    assert len(kpis) >= 2, by
+    for f in FILTERS:
+        if f.categories:
+            kpis_f = [k for k in kpis if "category" in k.by]
+        else:
+            kpis_f = kpis
+        for rollups in (True, False):
+            got = run_together(con, kpis_f, f, by, rollups=rollups)
+            assert len(got) == len(kpis_f)
+            for k, frame in zip(kpis_f, got):
+                want = run(con, k, f, by, rollups=rollups)
+                pd.testing.assert_frame_equal(frame, want, check_exact=True, obj=k.name)
+
+
+def test_kpis_read_together_keep_their_order_and_refuse_tables(demo_store):
+    con = demo_store.connect()
+    f = FILTERS[1]
+    names = ["aov", "sessions", "orders", "roas", "net_sales"]   # daily sums and rows mixed
+    got = run_together(con, [get(n) for n in names], f)
+    for n, frame in zip(names, got):
+        pd.testing.assert_frame_equal(frame, run(con, get(n), f), check_exact=True, obj=n)
+    assert run_together(con, [], f) == []
+    with pytest.raises(AssertionError):
+        run_together(con, [get("top_products")], f)
+    with pytest.raises(ValueError):     # sessions cannot be split by product category
+        run_together(con, [get("stockout_rate"), get("sessions")], f, "category")

@@ -89,6 +89,18 @@ def test_the_rows_path_is_the_same_on_spark(demo_store, spark_con):
                  run(spark_con, kpi, QUARTER, rollups=False))
 
 
+def test_kpis_read_together_are_the_same_on_spark(demo_store, spark_con):
+    """ui's rows of cards (kpilib.run_together): one Spark query per kind of source gives what
+    DuckDB gives KPI by KPI."""
+    from kpilib import run_together
+    duck = demo_store.connect()
+    names = ["net_sales", "orders", "aov", "conversion_rate", "roas", "customers", "spend"]
+    for by in (None, "day", "channel"):
+        kpis = [get(n) for n in names if by is None or by in get(n).by]
+        for kpi, frame in zip(kpis, run_together(spark_con, kpis, QUARTER, by)):
+            same(kpi, run(duck, kpi, QUARTER, by), frame)
+
+
 def test_a_data_lake_without_rollups(demo_store, spark_con, tmp_path):
     """Tables read from Parquet folders (as a lake holds them), nothing precomputed: Spark
     computes every rollup from the rows with the same SQL, and the numbers do not change."""
