@@ -202,6 +202,7 @@ def current(manifest: dict) -> dict[str, dict]:
             if n in ROLLUPS and defs.get(n) == definition(n)}
 
 
+@lru_cache(maxsize=1024)
 def tables_read(sql: str) -> frozenset[str]:
     """The stored tables a query reads, through the views it names."""
     import re
@@ -229,6 +230,32 @@ def _num(v):
 def empty_select(table: str) -> str:
     cols = ", ".join(f"cast(null as {c.type}) as {c.name}" for c in TABLES[table].columns)
     return f"select {cols} limit 0"
+
+
+def _read(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
+
+
+def _summary(manifest: Path) -> tuple[int, bool]:
+    """The manifest's version and whether the store holds nothing. The app asks for both for
+    every KPI it shows (its cache key), and a large shop's manifest takes ~0.7 ms to parse:
+    parsed once per content (read, ~0.05 ms, and looked up), not 250 times a page."""
+    return _parsed_summary(_read(manifest))
+
+
+@lru_cache(maxsize=8)
+def _parsed_summary(data: bytes | None) -> tuple[int, bool]:
+    if data is None:
+        return 0, True
+    m = json.loads(data)
+    return m["version"], not any(m["tables"].values())
+
+
+def _digest(settings: Path) -> str:
+    return hashlib.sha256(_read(settings) or b"").hexdigest()[:12]
 
 
 def sha256_file(path: str | Path) -> str:
@@ -278,10 +305,10 @@ class Store:
     @property
     def version(self) -> int:
         """Increases with every commit: the UI's cache key."""
-        return self.manifest["version"]
+        return _summary(self.path / MANIFEST)[0]
 
     def is_empty(self) -> bool:
-        return not any(self.manifest["tables"].values())
+        return _summary(self.path / MANIFEST)[1]
 
     def files(self, table: str, manifest: dict | None = None) -> list[Path]:
         parts = (manifest or self.manifest)["tables"].get(table, {})
@@ -365,11 +392,7 @@ class Store:
     @property
     def fingerprint(self) -> str:
         """Changes with every commit and every settings change: the UI's cache key."""
-        try:
-            settings = (self.path / SETTINGS).read_bytes()
-        except FileNotFoundError:
-            settings = b""
-        return f"{self.version}-{hashlib.sha256(settings).hexdigest()[:12]}"
+        return f"{self.version}-{_digest(self.path / SETTINGS)}"
 
     def sources(self) -> list[dict]:
         return [s for ing in self.manifest["ingests"] for s in ing["sources"]]
