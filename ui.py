@@ -194,8 +194,9 @@ def _compared(path: str, data_version: str, name: str, filters: kpilib.Filters, 
                    [filters, filters.previous_period()])
 
 
-@st.cache_data(show_spinner=False)
+@functools.lru_cache(maxsize=64)
 def _calendar(path: str, version: str):
+    # Asked for every additive KPI shown (~100 times a page): a plain memo, as _data_version.
     return calendar(_connection(path, version))
 
 
