@@ -258,6 +258,8 @@ def run_together(con: duckdb.DuckDBPyConnection, kpis: list[Kpi], filters: Filte
     for rollup, members in groups.items():
         slots = [["value", "numerator", "denominator"] if kpis[i].ratio else ["value"]
                  for i in members]
+        # Built from code only (each KPI's SQL, slot names from its position); every value
+        # is a parameter, as in run().
         selects = []
         for j, i in enumerate(members):
             cols = [f"{c} as _{m}_{c}" if m == j else f"null as _{m}_{c}"
