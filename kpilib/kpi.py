@@ -247,12 +247,12 @@ def run_together(con: duckdb.DuckDBPyConnection, kpis: list[Kpi], filters: Filte
     Each KPI's rows come tagged with its position and its columns in their own slots (the
     others null), so every value keeps its SQL type and converts exactly as run's would."""
     assert not isinstance(by, tuple), by
-    dims = _dims(kpis[0], by) if kpis else ()
-    period = dims[0] if dims and dims[0] in PERIODS else None
+    dims = (by,) if by else ()
+    period = by if by in PERIODS else None
     groups: dict[bool, list[int]] = {}
     for i, k in enumerate(kpis):
         assert not k.table and not k.base, k.name
-        _dims(k, by)
+        _dims(k, by)   # each KPI can be split so
         groups.setdefault(rollups and uses_rollup(k, filters, by), []).append(i)
     out: list[pd.DataFrame | None] = [None] * len(kpis)
     for rollup, members in groups.items():
