@@ -400,9 +400,11 @@ def metric(name: str, filters: kpilib.Filters | None = None, spark_by: str | Non
     if spark_by:
         spark = kpi(name, f, spark_by)["value"].fillna(0).tolist()
     color = {"up": "normal", "down": "inverse", None: "off"}[k.better]
+    flat = formatting.is_flat(delta)
     box = st.container(border=True) if last_year else st.container()
     box.metric(k.label, fmt(now, k.unit, compact=True), delta=delta or None, help=k.definition,
-               border=not last_year, chart_data=spark, delta_color=color)
+               border=not last_year, chart_data=spark, delta_color="off" if flat else color,
+               delta_arrow="off" if flat else "auto")
     if last_year:
         ly = change(now, value(name, f.last_year()), k.unit)
         box.caption(f"vs last year: {ly or '–'}")
@@ -538,8 +540,20 @@ def tick_format(unit: str) -> dict:
     return {"tickformat": ",.0f"}
 
 
+def bar_text(fig, unit: str):
+    """Each bar's value written on it as the axis writes it (money with its currency sign)."""
+    for trace in fig.data:
+        axis = "x" if trace.orientation == "h" else "y"
+        fmt_ = tick_format(unit)
+        trace.texttemplate = (f"{fmt_.get('tickprefix', '')}%{{{axis}:{fmt_['tickformat']}}}"
+                              f"{fmt_.get('ticksuffix', '')}")
+    return fig
+
+
 def chart(fig, key: str):
     formatting.plain_figure(fig)
+    # Labels inside narrow bars are otherwise turned sideways to fit.
+    fig.update_traces(textangle=0, selector={"type": "bar"})
     fig.update_layout(margin=dict(l=10, r=10, t=40, b=10), legend_title_text="",
                       hovermode="x unified")
     st.plotly_chart(fig, key=key, width="stretch",

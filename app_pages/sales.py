@@ -62,7 +62,8 @@ with a:
 cats = ui.kpi("top_categories")
 with b:
     fig = px.bar(cats, x="net_sales", y="category", orientation="h", title="Net sales by category",
-                 text_auto=",.0f")
+                 text_auto=True)
+    ui.bar_text(fig, "money")
     fig.update_yaxes(title=None, categoryorder="total ascending")
     fig.update_xaxes(title=None, **ui.tick_format("money"))
     ui.chart(fig, key="categories")

@@ -82,14 +82,16 @@ lost = pd.DataFrame({"month": [f"{m:%b %Y}" for m in months],
                      "value": [found.get(m, 0.0) for m in months]})
 left, right = st.columns(2)
 with left:
-    fig = px.bar(lost, x="month", y="value", title="By month", text_auto=",.0f")
+    fig = ui.bar_text(px.bar(lost, x="month", y="value", title="By month", text_auto=True),
+                      "money")
     fig.update_yaxes(title=None, **ui.tick_format("money"))
     fig.update_xaxes(title=None, type="category")
     ui.chart(fig, key="lost_by_month")
 with right:
     by_cat = ui.kpi("lost_revenue_stockout", sf, "category")
     fig = px.bar(by_cat.sort_values("value"), x="value", y="category", orientation="h",
-                 title="By category (this period)", text_auto=",.0f")
+                 title="By category (this period)", text_auto=True)
+    ui.bar_text(fig, "money")
     fig.update_xaxes(title=None, **ui.tick_format("money"))
     fig.update_yaxes(title=None)
     ui.chart(fig, key="lost_by_category")

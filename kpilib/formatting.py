@@ -39,12 +39,20 @@ def change(current: float | None, previous: float | None, unit: str) -> str | No
     if current is None or previous is None:
         return None
     if unit == "ratio":
-        return f"{(current - previous) * 100:+.2f} pp"
-    if unit == "times":
-        return f"{current - previous:+.2f}×"
-    if previous == 0:
+        text = f"{(current - previous) * 100:+.2f} pp"
+    elif unit == "times":
+        text = f"{current - previous:+.2f}×"
+    elif previous == 0:
         return None
-    return f"{(current - previous) / abs(previous):+.1%}".replace("%", " %")
+    else:
+        text = f"{(current - previous) / abs(previous):+.1%}".replace("%", " %")
+    # A change that rounds to nothing has no direction: "-0.0 %" would be a red arrow down.
+    return text if any(c in "123456789" for c in text) else text[1:]
+
+
+def is_flat(delta: str | None) -> bool:
+    """A change (as :func:`change` writes it) that shows no difference: no sign."""
+    return delta is not None and delta[:1] not in "+-"
 
 
 # Plotly reads a subset of HTML in every label (<b>, <br>, <a href>, <span style>): text from

@@ -1,4 +1,5 @@
 """Every page runs on a real store through AppTest; the shared filters drive the numbers."""
+import json
 import re
 from datetime import date
 from pathlib import Path
@@ -178,6 +179,19 @@ def test_sales_page_numbers(tiny_store, monkeypatch):
     assert (c["Units per order"], c["Cancellation rate"], c["Fulfilment time"]) == \
         ("1.20", "16.67 %", "1.8 days")
     assert at.dataframe[0].value["SKU"].tolist()[:2] == ["SKU-F", "SKU-B"]
+    # Every order shipped within 5 days in January and February: no change, drawn gray and
+    # without an arrow; a fall in a rate that should rise stays red with its arrow down.
+    delta = {m.label: m.proto for m in at.metric}
+    GRAY, RED, NONE, DOWN = 2, 0, 2, 0   # MetricProto.MetricColor / MetricDirection
+    flat, fall = delta["Shipped within 5 days"], delta["Shipped within 1 day"]
+    assert (flat.delta, flat.color, flat.direction) == ("0.00 pp", GRAY, NONE)
+    assert (fall.delta, fall.color, fall.direction) == ("-75.00 pp", RED, DOWN)
+    charts = {c["layout"]["title"]["text"]: c["data"]
+              for c in (json.loads(e.proto.spec) for e in at.get("plotly_chart"))}
+    # Money on bars carries its currency; no bar's label is turned sideways.
+    assert charts["Net sales by category"][0]["texttemplate"] == "€%{x:,.0f}"
+    assert all(t.get("textangle") == 0 for d in charts.values() for t in d
+               if t["type"] == "bar")
 
 
 def test_a_row_of_cards_is_read_in_one_query(tiny_store, monkeypatch):
@@ -235,6 +249,10 @@ def test_stock_page_filters(tiny_store, demo_store, monkeypatch):
     at.switch_page("app_pages/stock.py").run()
     assert not at.exception, [e.value for e in at.exception]
     assert "daily stock snapshots" in at.caption[0].value
+    lost = {c["layout"]["title"]["text"]: c["data"][0].get("texttemplate")
+            for c in (json.loads(e.proto.spec) for e in at.get("plotly_chart"))}
+    assert (lost["By month"], lost["By category (this period)"]) == \
+        ("€%{y:,.0f}", "€%{x:,.0f}")
     everything = cards(at)["Units on hand"]
     at.multiselect(key="stock_categories").set_value(["Shoes"]).run()
     shoes = cards(at)["Units on hand"]
