@@ -16,6 +16,8 @@ import statistics
 import subprocess
 import sys
 import time
+from collections import defaultdict
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from pathlib import Path
@@ -286,7 +288,55 @@ def bench_ingest(store: Store, rows: int) -> None:
         copy.undo()
     print(f"ingest of {csv.stat().st_size / 1e6:.0f} MB, {rows:,} rows: {fmt(times)} "
           "(validate, store, rebuild the month's rollups; median of 3)")
+    with ingest_steps() as steps:
+        t = time.perf_counter()
+        ingest(copy, [csv])
+        total = time.perf_counter() - t
+    copy.undo()   # outside: taking an upload back rebuilds its rollups too
+    print(f"where a fourth run's {total:.1f} s went (steps over 100 ms; a rollup's time is its "
+          "computing and writing, its connections are counted apart):")
+    for step, seconds in sorted(steps.items(), key=lambda kv: -kv[1]):
+        if seconds >= 0.1:
+            print(f"  {seconds * 1000:7,.0f} ms  {step}")
     shutil.rmtree(work, ignore_errors=True)
+
+
+@contextmanager
+def ingest_steps():
+    """Seconds spent in each step of an ingest, by wrapping the functions that do them (a
+    rollup's files are written by one of two methods, which are given its name)."""
+    import kpilib.ingest as ingest_module
+    import kpilib.store as store_module
+
+    spent: dict[str, float] = defaultdict(float)
+    undo = []
+
+    def wrap(owner, attr: str, label=None):
+        original = owner.__dict__[attr] if isinstance(owner, type) else getattr(owner, attr)
+
+        def timed(*args, **kw):
+            t = time.perf_counter()
+            try:
+                return original(*args, **kw)
+            finally:
+                spent[label(args) if label else attr] += time.perf_counter() - t
+        setattr(owner, attr, timed)
+        undo.append((owner, attr, original))
+
+    S = store_module.Store
+    for attr in ("_stage_rollup_part", "_stage_rollup_months"):
+        wrap(S, attr, lambda args: f"rollup {args[2]}")
+    wrap(S, "_open", lambda args: "connections for the rollups (Store._open)")
+    wrap(S, "_write_partition", lambda args: "writing the table's partitions")
+    wrap(S, "diff", lambda args: "the diff against the store")
+    wrap(ingest_module, "read", lambda args: "reading the file")
+    wrap(ingest_module, "_recognise_and_prepare", lambda args: "typing and validating")
+    wrap(ingest_module, "_warnings", lambda args: "warnings (orders without lines, …)")
+    try:
+        yield spent
+    finally:
+        for owner, attr, original in reversed(undo):
+            setattr(owner, attr, original)
 
 
 def bench_browser(store: Store, clicks: int) -> None:
