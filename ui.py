@@ -542,12 +542,11 @@ def tick_format(unit: str) -> dict:
 
 def bar_text(fig, unit: str):
     """Each bar's value written on it as the axis writes it (money with its currency sign)."""
+    t = tick_format(unit)
     for trace in fig.data:
         axis = "x" if trace.orientation == "h" else "y"
-        fmt_ = tick_format(unit)
-        trace.texttemplate = (f"{fmt_.get('tickprefix', '')}%{{{axis}:{fmt_['tickformat']}}}"
-                              f"{fmt_.get('ticksuffix', '')}")
-    return fig
+        trace.texttemplate = (f"{t.get('tickprefix', '')}%{{{axis}:{t['tickformat']}}}"
+                              f"{t.get('ticksuffix', '')}")
 
 
 def chart(fig, key: str):

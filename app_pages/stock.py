@@ -82,8 +82,8 @@ lost = pd.DataFrame({"month": [f"{m:%b %Y}" for m in months],
                      "value": [found.get(m, 0.0) for m in months]})
 left, right = st.columns(2)
 with left:
-    fig = ui.bar_text(px.bar(lost, x="month", y="value", title="By month", text_auto=True),
-                      "money")
+    fig = px.bar(lost, x="month", y="value", title="By month", text_auto=True)
+    ui.bar_text(fig, "money")
     fig.update_yaxes(title=None, **ui.tick_format("money"))
     fig.update_xaxes(title=None, type="category")
     ui.chart(fig, key="lost_by_month")
