@@ -165,14 +165,15 @@ def prefetch(names, filters: kpilib.Filters | None = None, by: str | None = None
     """Read these KPIs as kpi(name, filters, by) would, in one query per kind of source
     (kpilib.run_together), ahead of the cards, values and tables that show them: each is then
     no query of its own. Only an optimisation — a KPI not read here is read on its own;
-    tables and KPIs with a shared step (stock) are left to it."""
+    tables are left to it. A KPI with a shared step (stock) reads the step computed by
+    metric() or one computed here."""
     f = filters or current_filters()
     store = active_store()[0]
     fetched = st.session_state.setdefault(_FETCHED, {})
     todo: dict[tuple, list[tuple[str, tuple]]] = {}
     for name in dict.fromkeys(names):
         k = kpilib.get(name)
-        if k.table or k.base or (by is not None and by not in k.by):
+        if k.table or (by is not None and by not in k.by):
             continue
         path, deps, version = _keys(name, store)
         qf, qby, _ = _query(name, f, by, path, version)
@@ -185,6 +186,15 @@ def prefetch(names, filters: kpilib.Filters | None = None, by: str | None = None
         frames = _together(path, tuple(key[1] for _, key in items),
                            tuple(n for n, _ in items), qf, qby, version)
         fetched.update({key: frame for (_, key), frame in zip(items, frames)})
+
+
+def _compare_shared(base: str, f: kpilib.Filters) -> None:
+    """Compute the shared step ``base`` for the period and for the one compared with, side
+    by side: once per filters, under the name of the first KPI declaring it (one cache entry
+    for all the cards reading it)."""
+    name = next(n for n, k in kpilib.KPIS.items() if k.base == base)
+    path, deps, version = _keys(name)
+    _compared(path, deps, name, f, version)
 
 
 @st.cache_data(max_entries=200, show_spinner=False)
@@ -375,6 +385,9 @@ def metrics(names, filters: kpilib.Filters | None = None, spark_by: str | None =
     """A row of KPI cards (see metric) in ``columns`` columns (one per card by default), their
     figures read together first."""
     f = filters or current_filters()
+    # The shared steps first, so that the cards' figures are read from them together.
+    for base in dict.fromkeys(k.base for k in map(kpilib.get, names) if k.base):
+        _compare_shared(base, f)
     for g in (f, f.previous_period(), *([f.last_year()] if last_year else [])):
         prefetch(names, g)
     if spark_by:
@@ -391,9 +404,7 @@ def metric(name: str, filters: kpilib.Filters | None = None, spark_by: str | Non
     f = filters or current_filters()
     k = kpilib.get(name)
     if k.base:
-        # The shared step of the period and of the one compared with, side by side.
-        path, deps, version = _keys(name)
-        _compared(path, deps, name, f, version)
+        _compare_shared(k.base, f)
     now, before = value(name, f), value(name, f.previous_period())
     delta = change(now, before, k.unit)
     spark = None

@@ -140,10 +140,7 @@ def run(con: duckdb.DuckDBPyConnection, kpi: Kpi, filters: Filters,
     period = next((d for d in dims if d in PERIODS), None)
     sql = _sql(kpi, by, period)
     if kpi.base:
-        rest = sql.lstrip()
-        # The KPI's own common table expressions follow the shared step's.
-        rest = ", " + rest[4:] if rest[:5].lower() == "with " else " " + rest
-        sql = f"with base as (from {_base(con, kpi.base, filters)}){rest}"
+        sql = _with_base(con, kpi.base, filters, sql)
     params = filters.params(sql)
     if rows:
         assert kpi.table and all(c.isidentifier() for c in rows), rows   # names from code
@@ -159,15 +156,7 @@ def run(con: duckdb.DuckDBPyConnection, kpi: Kpi, filters: Filters,
         # Unqualified orders / valid_orders / valid_refunds now name the daily aggregates.
         cur.execute("set search_path = 'rollup,main'")
     try:
-        try:
-            cur.execute(sql, params)
-        except duckdb.CatalogException:
-            if not kpi.base:
-                raise
-            # Another session's filters pushed this shared step out between its creation and
-            # this query (the connection is shared): compute it again (same name), once.
-            _base(con, kpi.base, filters)
-            cur.execute(sql, params)
+        _execute(con, cur, sql, params, kpi.base, filters)
         if kpi.table:
             df = cur.df()
         else:
@@ -181,6 +170,26 @@ def run(con: duckdb.DuckDBPyConnection, kpi: Kpi, filters: Filters,
                 else df.rename(columns={"key": dims[0]})
         return df.reset_index(drop=True)
     return _shape(kpi, filters, dims, fetched)
+
+
+def _with_base(con, base: str, filters: Filters, sql: str) -> str:
+    """``sql`` reading the shared step ``base`` under ``filters`` as the table ``base``."""
+    rest = sql.lstrip()
+    # The KPI's own common table expressions follow the shared step's.
+    rest = ", " + rest[4:] if rest[:5].lower() == "with " else " " + rest
+    return f"with base as (from {_base(con, base, filters)}){rest}"
+
+
+def _execute(con, cur, sql: str, params: dict, base: str | None, filters: Filters) -> None:
+    try:
+        cur.execute(sql, params)
+    except duckdb.CatalogException:
+        if not base:
+            raise
+        # Another session's filters pushed this shared step out between its creation and
+        # this query (the connection is shared): compute it again (same name), once.
+        _base(con, base, filters)
+        cur.execute(sql, params)
 
 
 def _dims(kpi: Kpi, by) -> tuple[str, ...]:
@@ -240,22 +249,23 @@ def _shape(kpi: Kpi, filters: Filters, dims: tuple[str, ...], fetched) -> pd.Dat
 def run_together(con: duckdb.DuckDBPyConnection, kpis: list[Kpi], filters: Filters,
                  by: str | None = None, rollups: bool = True) -> list[pd.DataFrame]:
     """What ``[run(con, k, filters, by) for k in kpis]`` returns, from one query per kind of
-    source (the daily sums, or the rows): a row of cards, or a page's daily series, costs one
-    query instead of one each (14 daily series: ~28 → ~14 ms). Single-valued KPIs only — no
-    table, no shared step.
+    source (the daily sums, the rows, or a shared step): a row of cards, or a page's daily
+    series, costs one query instead of one each (14 daily series: ~28 → ~14 ms; the stock
+    page's seven cards over its per-SKU step, ~12 → ~8 ms a period). Single-valued KPIs
+    only, no table.
 
     Each KPI's rows come tagged with its position and its columns in their own slots (the
     others null), so every value keeps its SQL type and converts exactly as run's would."""
     assert not isinstance(by, tuple), by
     dims = (by,) if by else ()
     period = by if by in PERIODS else None
-    groups: dict[bool, list[int]] = {}
+    groups: dict[tuple[bool, str | None], list[int]] = {}
     for i, k in enumerate(kpis):
-        assert not k.table and not k.base, k.name
+        assert not k.table, k.name
         _dims(k, by)   # each KPI can be split so
-        groups.setdefault(rollups and uses_rollup(k, filters, by), []).append(i)
+        groups.setdefault((rollups and uses_rollup(k, filters, by), k.base), []).append(i)
     out: list[pd.DataFrame | None] = [None] * len(kpis)
-    for rollup, members in groups.items():
+    for (rollup, base), members in groups.items():
         slots = [["value", "numerator", "denominator"] if kpis[i].ratio else ["value"]
                  for i in members]
         # Built from code only (each KPI's SQL, slot names from its position); every value
@@ -267,11 +277,13 @@ def run_together(con: duckdb.DuckDBPyConnection, kpis: list[Kpi], filters: Filte
             selects.append(f"select {j} as _kpi, key, {', '.join(cols)} "
                            f"from ({_sql(kpis[i], by, period)})")
         sql = "\nunion all\n".join(selects)
+        if base:
+            sql = _with_base(con, base, filters, sql)
         cur = con.cursor()
         if rollup:
             cur.execute("set search_path = 'rollup,main'")
         try:
-            cur.execute(sql, filters.params(sql))
+            _execute(con, cur, sql, filters.params(sql), base, filters)
             fetched = _fetch(cur, dims)
         finally:
             cur.close()

@@ -194,9 +194,9 @@ def test_sales_page_numbers(tiny_store, monkeypatch):
                if t["type"] == "bar")
 
 
-def test_a_row_of_cards_is_read_in_one_query(tiny_store, monkeypatch):
-    """The sales page's cards and waterfall: their KPIs read together (ui.prefetch), none on
-    its own, and the numbers are the same as read one by one (tests/test_kpi.py)."""
+def _reads(tiny_store, monkeypatch, page: str):
+    """The page opened from empty caches, with what it reads one KPI at a time (name, by)
+    and the KPIs it reads together (one tuple per query)."""
     import streamlit as st
 
     import kpilib
@@ -217,8 +217,15 @@ def test_a_row_of_cards_is_read_in_one_query(tiny_store, monkeypatch):
     monkeypatch.setattr(kpilib, "run_together", run_together)
     st.cache_data.clear()
     at.session_state["_prefetched"] = {}
-    at.switch_page("app_pages/sales.py").run()
+    at.switch_page(f"app_pages/{page}.py").run()
     assert not at.exception, [e.value for e in at.exception]
+    return at, alone, together
+
+
+def test_a_row_of_cards_is_read_in_one_query(tiny_store, monkeypatch):
+    """The sales page's cards and waterfall: their KPIs read together (ui.prefetch), none on
+    its own, and the numbers are the same as read one by one (tests/test_kpi.py)."""
+    at, alone, together = _reads(tiny_store, monkeypatch, "sales")
     cards_row = ("net_sales", "orders", "aov", "units_per_order", "cancellation_rate")
     assert cards_row in together, together      # their daily series, in one query
     steps = {"gross_sales", "discounts", "returns", "shipping", "tax", "total_sales"}
@@ -226,6 +233,20 @@ def test_a_row_of_cards_is_read_in_one_query(tiny_store, monkeypatch):
     # (net sales by day × channel, the trend, is a query of its own)
     assert not [a for a in alone if a[0] in set(cards_row) | steps and a[1] in (None, "day")]
     assert cards(at)["Net sales"] == "€262.00"
+
+
+def test_stock_cards_are_read_from_their_shared_step_together(tiny_store, monkeypatch):
+    """The stock page's cards read from the per-SKU step: each row in one query per period
+    (the period, the one before), none on its own."""
+    at, alone, together = _reads(tiny_store, monkeypatch, "stock")
+    first = ("on_hand", "stock_value", "days_of_cover", "sell_through_rate")
+    second = ("dead_stock", "dead_stock_value", "lost_revenue_stockout")
+    assert together.count(first) == 2, together
+    assert sum(set(second) <= set(t) for t in together) == 2, together
+    assert not [a for a in alone if a[0] in first + second and a[1] is None], alone
+    # tests/data/tiny/inventory.csv's last snapshot (2 Feb, carried to the end of February):
+    # SKU-A 4 + SKU-B 3 = 7.
+    assert cards(at)["Units on hand"] == "7"
 
 
 def test_customers_page_cohorts_and_rfm_download(tiny_store, monkeypatch):

@@ -52,13 +52,13 @@ def test_money_sums_are_whole_cents(tiny_store):
     assert from_daily(get("net_sales"), days, FEB)["value"].iat[0] == 262.0
 
 
-SINGLE = [k for k in KPIS.values() if not k.table and not k.base]
+SINGLE = [k for k in KPIS.values() if not k.table]
 
 
 @pytest.mark.parametrize("by", [None, "day", "week", "month", "channel", "category"])
 def test_kpis_read_together_equal_each_read_alone(demo_store, by):
     """Every single-valued KPI that can be split so, read in one query per kind of source
-    (daily sums or rows), gives exactly the frame its own query gives — values, types,
+    (daily sums, rows or a shared step), gives exactly the frame its own query gives — values, types,
     groups, empty periods — under every filter, with the daily sums on and off."""
     con = demo_store.connect()
     kpis = [k for k in SINGLE if by is None or by in k.by]
@@ -79,7 +79,8 @@ def test_kpis_read_together_equal_each_read_alone(demo_store, by):
 def test_kpis_read_together_keep_their_order_and_refuse_tables(demo_store):
     con = demo_store.connect()
     f = FILTERS[1]
-    names = ["aov", "sessions", "orders", "roas", "net_sales"]   # daily sums and rows mixed
+    # daily sums, rows and the stock's shared step mixed
+    names = ["aov", "on_hand", "sessions", "orders", "lost_revenue_stockout", "roas", "net_sales"]
     got = run_together(con, [get(n) for n in names], f)
     for n, frame in zip(names, got):
         pd.testing.assert_frame_equal(frame, run(con, get(n), f), check_exact=True, obj=n)

@@ -94,7 +94,8 @@ def test_kpis_read_together_are_the_same_on_spark(demo_store, spark_con):
     DuckDB gives KPI by KPI."""
     from kpilib import run_together
     duck = demo_store.connect()
-    names = ["net_sales", "orders", "aov", "conversion_rate", "roas", "customers", "spend"]
+    names = ["net_sales", "orders", "aov", "conversion_rate", "roas", "customers", "spend",
+             "on_hand", "days_of_cover"]
     for by in (None, "day", "channel"):
         kpis = [get(n) for n in names if by is None or by in get(n).by]
         for kpi, frame in zip(kpis, run_together(spark_con, kpis, QUARTER, by)):
