@@ -320,3 +320,37 @@ def test_incomplete_mapping_is_refused(tmp_path):
     f.write_text("a,b\n1,2\n")
     with pytest.raises(IngestError, match="leaves required column"):
         ingest(Store(tmp_path / "s"), [f], mappings={"x.csv": ("orders", {"order_id": "a"})})
+
+
+def test_statuses_as_platforms_write_them(tmp_path):
+    """Each distinct status is mapped once (a lookup, not a case per row): the platforms'
+    spellings, any case and spacing, land on the contract's statuses; the raw text is kept."""
+    f = tmp_path / "orders.csv"
+    f.write_text(ORDERS_HEAD + "a,2025-02-01,Partially Shipped,1,0\nb,2025-02-01, ON-HOLD ,1,0\n"
+                 "c,2025-02-01,Completed,1,0\nd,2025-02-01,canceled,1,0\n"
+                 "e,2025-02-01,Partially Shipped,1,0\nf,2025-02-01,wc-processing,1,0\n")
+    with pytest.raises(IngestError) as e:   # wc-processing: no such status (a WooCommerce
+        ingest(Store(tmp_path / "s"), [f])  # export goes through its importer, which strips wc-)
+    assert "row 7: 'wc-processing'" in str(e.value) and "known statuses" in str(e.value)
+    f.write_text(f.read_text().replace("wc-processing", "Awaiting Payment"))
+    store = Store(tmp_path / "s")
+    ingest(store, [f])
+    assert rows(store, "select order_id, status, status_raw from orders order by 1") == [
+        ("a", "shipped", "Partially Shipped"), ("b", "placed", "ON-HOLD"),
+        ("c", "fulfilled", "Completed"), ("d", "cancelled", "canceled"),
+        ("e", "shipped", "Partially Shipped"), ("f", "placed", "Awaiting Payment")]
+
+
+@pytest.mark.parametrize("amounts, want", [
+    # Whole amounts first, then a decimal comma: read as comma decimals (12 and 3.50).
+    (("12", "3,50"), [Decimal("3.50"), Decimal("12.00")]),
+    # A decimal point anywhere: commas are thousands separators (1,250 = 1250).
+    (("1,250", "3.50"), [Decimal("3.50"), Decimal("1250.00")]),
+])
+def test_decimal_comma_is_told_from_the_whole_file(tmp_path, amounts, want):
+    f = tmp_path / "orders.csv"
+    f.write_text(ORDERS_HEAD.replace(",", ";") + "".join(
+        f"o{i};2025-02-0{i + 1};paid;{a};0\n" for i, a in enumerate(amounts)))
+    store = Store(tmp_path / "s")
+    ingest(store, [f])
+    assert rows(store, "select gross_sales from orders order by 1") == [(w,) for w in want]

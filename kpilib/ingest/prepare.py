@@ -39,6 +39,12 @@ STATUS_MAP = {
 _STATUS_CASE = "case " + " ".join(
     f"when s in ({', '.join(repr(v) for v in raws)}) then '{canon}'"
     for canon, raws in STATUS_MAP.items()) + " end"
+# An export holds a handful of statuses: each distinct one is mapped once (status_key →
+# status_canon) and joined, instead of this case evaluated on every row (~0.85 s of a 1 M-row
+# orders file).
+_STATUS_MAP_SQL = ("select status_key, "
+                   + _STATUS_CASE.replace(" s ", " lower(replace(trim(status_key), ' ', '_')) ")
+                   + " as status_canon from (select distinct status as status_key from {typed})")
 
 _TIME_WITH_OFFSET = r"\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?\s*([+-]\d{2}:?\d{2}|Z)$"
 MAX_REJECTED_CSV = 100_000
@@ -130,18 +136,22 @@ def _date_format(con, raw: str, col: str) -> tuple[str | None, str | None]:
 
     Returns (strptime formats or None for ISO, a note for the report). Refuses a column that
     mixes day-first and month-first dates: no single reading of it can be right."""
-    q = (f"select count(*) filter (where try_cast({col} as timestamp) is null "
-         f"  and not regexp_matches({col}, '{_TIME_WITH_OFFSET}')),"
+    not_iso = (f"try_cast({col} as timestamp) is null "
+               f"and not regexp_matches({col}, '{_TIME_WITH_OFFSET}')")
+    # A clean export (ISO dates) stops here: one scan of casts, no pattern matching on each row
+    # (~0.4 s of a 1 M-row file).
+    if not con.execute(f"select 1 from {raw} where nullif(trim({col}), '') is not null "
+                       f"and {not_iso} limit 1").fetchall():
+        offsets = con.execute(f"select 1 from {raw} where regexp_matches({col}, "
+                              f"'{_TIME_WITH_OFFSET}') limit 1").fetchall()
+        return (None if offsets else "naive"), None
+    q = (f"select count(*) filter (where {not_iso}),"
          f" count(*) filter (where regexp_matches({col}, '^\\d{{8}}$')),"
          f" count(*) filter (where regexp_matches({col}, '^\\d{{1,2}}[/.-]\\d{{1,2}}[/.-]\\d{{2,4}}')),"
          f" count(*) filter (where try_cast(regexp_extract({col}, '^(\\d{{1,2}})[/.-]', 1) as int) > 12),"
          f" count(*) filter (where try_cast(regexp_extract({col}, '^\\d{{1,2}}[/.-](\\d{{1,2}})[/.-]', 1) as int) > 12)"
          f" from {raw} where nullif(trim({col}), '') is not null")
     not_iso, ymd, dmy, first_gt12, second_gt12 = con.execute(q).fetchall()[0]
-    if not_iso == 0:
-        offsets = con.execute(f"select count(*) filter (where regexp_matches({col}, "
-                              f"'{_TIME_WITH_OFFSET}')) from {raw}").fetchall()[0][0]
-        return (None if offsets else "naive"), None
     if ymd == not_iso:
         return "%Y%m%d", None
     if dmy:
@@ -203,10 +213,12 @@ def _number_sql(col: str, type_: str, decimal_comma: bool) -> str:
 def _decimal_comma(con, raw: str, cols: list[str]) -> bool:
     if not cols:
         return False
-    comma = " + ".join(f"count(*) filter (where regexp_matches({c}, ',\\d{{1,2}}$'))" for c in cols)
-    dot = " + ".join(f"count(*) filter (where regexp_matches({c}, '\\.\\d{{1,2}}$'))" for c in cols)
-    n_comma, n_dot = con.execute(f"select {comma}, {dot} from {raw}").fetchall()[0]
-    return n_comma > 0 and n_dot == 0
+
+    def found(pattern: str) -> bool:
+        # The first match ends the scan: a file with decimal points says so in its first row.
+        any_col = " or ".join(f"regexp_matches({c}, '{pattern}')" for c in cols)
+        return bool(con.execute(f"select 1 from {raw} where {any_col} limit 1").fetchall())
+    return not found("\\.\\d{1,2}$") and found(",\\d{1,2}$")
 
 
 def _normalised(spec: Table, c: str) -> str:
@@ -216,7 +228,7 @@ def _normalised(spec: Table, c: str) -> str:
     if c == "currency":
         return "upper(trim(currency))"
     if c == "status":
-        return _STATUS_CASE.replace(" s ", " lower(replace(trim(status), ' ', '_')) ")
+        return "status_canon"   # the orders' status map, joined (prepare)
     if c == "status_raw":
         return "coalesce(status_raw, status)"
     if c == "campaign":
@@ -297,11 +309,14 @@ def prepare(con: duckdb.DuckDBPyConnection, raw: RawInput, tz: str = "UTC", *,
     for c in NON_NEGATIVE.get(spec.name, ()):
         if c in found:
             rules.append((header(c), "cannot be negative.", f"{c} < 0", f"_raw_{c}"))
+    statuses = ""
     if spec.name == "orders":
-        status = _STATUS_CASE.replace(" s ", " lower(replace(trim(status), ' ', '_')) ")
+        smap = f"smap_{next(_counter)}"
+        con.execute(f"create temp table {smap} as {_STATUS_MAP_SQL.format(typed=typed)}")
+        statuses = f" left join {smap} on status_key is not distinct from status"
         rules.append((header("status"), "has statuses that mean nothing to the dashboard "
                       f"(known statuses: {', '.join(STATUS_MAP)}).",
-                      f"status is not null and ({status}) is null", "status"))
+                      "status is not null and status_canon is null", "status"))
 
     rejected = f"rejected_{next(_counter)}"
     # One scan: each row's broken rules as a list, unnested into (row, rule, value).
@@ -311,7 +326,7 @@ def prepare(con: duckdb.DuckDBPyConnection, raw: RawInput, tz: str = "UTC", *,
                           for i, (_h, _r, cond, shown) in enumerate(rules))
         q = (f"create temp table {rejected} as select _row, b.rule, b.value from ("
              f"select _row, unnest(list_filter([{flags}], lambda x: x is not null)) as b "
-             f"from {typed})")
+             f"from {typed}{statuses})")
     else:
         q = f"create temp table {rejected} as select 0::bigint as _row, 0 as rule, " \
             "''::varchar as value limit 0"
@@ -329,8 +344,8 @@ def prepare(con: duckdb.DuckDBPyConnection, raw: RawInput, tz: str = "UTC", *,
                     f"from (select distinct channel as raw from {typed})")
         norm += ", m.channel as channel"
         lookup = f" left join {chmap} m on m.raw is not distinct from t.channel"
-    con.execute(f"create temp table {out} as select _row, {norm} from {typed} t{lookup} "
-                f"where _row not in (select _row from {rejected})")
+    con.execute(f"create temp table {out} as select _row, {norm} from {typed} t{lookup}"
+                f"{statuses} where _row not in (select _row from {rejected})")
     dup = _duplicates(con, spec, out, rejected, len(rules))
     if dup:
         key_headers = ", ".join(header(k) for k in spec.key if k in found) or None
