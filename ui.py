@@ -139,8 +139,7 @@ def kpi(name: str, filters: kpilib.Filters | None = None, by: str | None = None,
     path, deps, version = _keys(name)
     f = filters or current_filters()
     qf, qby, derived = _query(name, f, by, path, version)
-    got = st.session_state.get(_FETCHED, {}).get((path, deps, name, qf, qby)) \
-        if limit is None else None
+    got = st.session_state.get(_FETCHED, {}).get((path, deps, name, qf, qby, limit))
     if got is None:
         got = _kpi(path, deps, name, qf, qby, limit, version)
     if derived:
@@ -148,44 +147,73 @@ def kpi(name: str, filters: kpilib.Filters | None = None, by: str | None = None,
     return got.copy()
 
 
-# KPI frames read ahead by prefetch(), by (store, data version, KPI, filters, grouping): this
-# session's, kept until the next batch that would overflow it.
+# KPI frames read ahead (prefetch, kpis) by (store, data version, KPI, filters, grouping,
+# limit): this session's, kept until the next batch that would overflow it.
 _FETCHED = "_prefetched"
 
 
 @st.cache_data(max_entries=500, show_spinner=False)
-def _together(path: str, deps: tuple[str, ...], names: tuple[str, ...], filters: kpilib.Filters,
-              by: str | None, _version: str) -> list[pd.DataFrame]:
-    # Keyed by each KPI's data version (deps), like _kpi.
-    return kpilib.run_together(_connection(path, _version), [kpilib.get(n) for n in names],
-                               filters, by)
+def _many(path: str, reads: tuple, _version: str) -> list[list[pd.DataFrame]]:
+    # Each read: its KPIs' data versions (the key, like _kpi's), names, filters, grouping and
+    # limit.
+    return kpilib.run_many(_connection(path, _version), [
+        kpilib.Read(tuple(map(kpilib.get, names)), f, by, limit)
+        for _, names, f, by, limit in reads])
+
+
+def _read_ahead(asks) -> None:
+    """Read (name, filters, by, limit) as kpi() would, the single-valued KPIs of one filters
+    and grouping in one query (kpilib.run_together), each table in its own, all of them side
+    by side (kpilib.run_many); kpi() then finds them read."""
+    store = active_store()[0]
+    fetched = st.session_state.setdefault(_FETCHED, {})
+    groups: dict[tuple, list[tuple[str, tuple]]] = {}
+    for name, f, by, limit in asks:
+        k = kpilib.get(name)
+        path, deps, version = _keys(name, store)
+        qf, qby, _ = _query(name, f, by, path, version)
+        key = (path, deps, name, qf, qby, limit)
+        if key not in fetched:
+            # A table, or a KPI split two ways, is a query of its own (kpilib.run).
+            alone = k.table or isinstance(qby, tuple)
+            group = groups.setdefault((qf, qby, limit, name if alone else None), [])
+            if (name, key) not in group:
+                group.append((name, key))
+    if not groups:
+        return
+    if len(fetched) + sum(map(len, groups.values())) > 200:
+        fetched.clear()
+    items = list(groups.items())
+    frames = _many(str(store.path), tuple(
+        (tuple(key[1] for _, key in got), tuple(n for n, _ in got), qf, qby, limit)
+        for (qf, qby, limit, _), got in items), store.fingerprint)
+    for (_, got), read in zip(items, frames):
+        fetched.update({key: frame for (_, key), frame in zip(got, read)})
+
+
+def _single(names, by) -> list[str]:
+    # What prefetch reads: the single-valued KPIs that can be split so (tables are read on
+    # their own, or by kpis()).
+    return [n for n in dict.fromkeys(names) if not kpilib.get(n).table
+            and (by is None or by in kpilib.get(n).by)]
 
 
 def prefetch(names, filters: kpilib.Filters | None = None, by: str | None = None) -> None:
-    """Read these KPIs as kpi(name, filters, by) would, in one query per kind of source
-    (kpilib.run_together), ahead of the cards, values and tables that show them: each is then
-    no query of its own. Only an optimisation — a KPI not read here is read on its own;
-    tables are left to it. A KPI with a shared step (stock) reads the step computed by
-    metric() or one computed here."""
+    """Read these KPIs as kpi(name, filters, by) would, together (see _read_ahead), ahead of
+    the cards, values and tables that show them: each is then no query of its own. Only an
+    optimisation — a KPI not read here is read on its own. A KPI with a shared step (stock)
+    reads the step computed by metric() or one computed here."""
     f = filters or current_filters()
-    store = active_store()[0]
-    fetched = st.session_state.setdefault(_FETCHED, {})
-    todo: dict[tuple, list[tuple[str, tuple]]] = {}
-    for name in dict.fromkeys(names):
-        k = kpilib.get(name)
-        if k.table or (by is not None and by not in k.by):
-            continue
-        path, deps, version = _keys(name, store)
-        qf, qby, _ = _query(name, f, by, path, version)
-        key = (path, deps, name, qf, qby)
-        if key not in fetched:
-            todo.setdefault((path, version, qf, qby), []).append((name, key))
-    if len(fetched) + sum(map(len, todo.values())) > 200:
-        fetched.clear()
-    for (path, version, qf, qby), items in todo.items():
-        frames = _together(path, tuple(key[1] for _, key in items),
-                           tuple(n for n, _ in items), qf, qby, version)
-        fetched.update({key: frame for (_, key), frame in zip(items, frames)})
+    _read_ahead([(n, f, by, None) for n in _single(names, by)])
+
+
+def kpis(*asks) -> list[pd.DataFrame]:
+    """``[kpi(*ask) for ask in asks]`` (each ask: name, and optionally filters, by, limit),
+    the queries side by side: the tables and charts of a page, read before they are drawn."""
+    asks = [(*a, None, None, None)[:4] for a in asks]
+    asks = [(name, f or current_filters(), by, limit) for name, f, by, limit in asks]
+    _read_ahead(asks)
+    return [kpi(*a) for a in asks]
 
 
 def _compare_shared(base: str, f: kpilib.Filters) -> None:
@@ -388,10 +416,11 @@ def metrics(names, filters: kpilib.Filters | None = None, spark_by: str | None =
     # The shared steps first, so that the cards' figures are read from them together.
     for base in dict.fromkeys(k.base for k in map(kpilib.get, names) if k.base):
         _compare_shared(base, f)
-    for g in (f, f.previous_period(), *([f.last_year()] if last_year else [])):
-        prefetch(names, g)
+    periods = (f, f.previous_period(), *([f.last_year()] if last_year else []))
+    asks = [(n, g, None, None) for g in periods for n in _single(names, None)]
     if spark_by:
-        prefetch(names, f, spark_by)
+        asks += [(n, f, spark_by, None) for n in _single(names, spark_by)]
+    _read_ahead(asks)
     for col, name in zip(st.columns(columns or len(names)), names):
         with col:
             metric(name, f, spark_by=spark_by, last_year=last_year)

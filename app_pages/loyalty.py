@@ -35,8 +35,10 @@ if split:
 # Cohorts need history: the twelve months ending with the period's end.
 cf = (ui.only(f, channel) if channel else f).trailing_months(12)
 st.caption(f"Customers whose first order was between {ui.fmt_range(cf.start, cf.end)}.")
-retention = ui.kpi("cohort_retention", cf)
-ltv = ui.kpi("cohort_ltv", cf)
+# The charts and tables below, read side by side (the trend's frame for ui.trend).
+retention, ltv, gaps, segments, _ = ui.kpis(
+    ("cohort_retention", cf), ("cohort_ltv", cf), ("days_to_second_order", cf),
+    ("rfm_segments",), ("returning_customer_rate", f, by))
 if retention.empty:
     st.info("No customer placed a first order in this period.")
 else:
@@ -63,7 +65,6 @@ else:
 
 left, right = st.columns(2)
 with left:
-    gaps = ui.kpi("days_to_second_order", cf)
     waiting = gaps.loc[gaps["bucket"] == "not yet", "customers"].sum()
     gaps = gaps[gaps["bucket"] != "not yet"]
     fig = px.bar(gaps, x="bucket", y="customers", text_auto=",.0f",
@@ -77,7 +78,6 @@ with right:
 
 st.subheader("RFM segments")
 st.caption(ui.definition("rfm_segments"))
-segments = ui.kpi("rfm_segments")
 ui.table("rfm_segments", pd.DataFrame({
     "Segment": segments["segment"], "Customers": segments["customers"].map(ui.fmt_count),
     "Net revenue": segments["revenue"].map(ui.fmt_money),

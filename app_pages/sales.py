@@ -33,12 +33,14 @@ by = ui.grain("sales_grain")
 name = st.segmented_control("Over time", ["net_sales", "orders", "aov", "units_per_order"],
                             default="net_sales", key="sales_measure",
                             format_func=lambda n: kpilib.get(n).label) or "net_sales"
+# The charts and tables below, read side by side (the trend's frame for ui.trend).
+_, status, products, cats = ui.kpis((name, f, (by, "channel")), ("orders_by_status",),
+                                    ("top_products", f, None, 15), ("top_categories",))
 ui.trend(name, by, key="sales_trend_by_channel", title=f"{kpilib.get(name).label} by channel",
          split=True)
 
 left, right = st.columns(2)
 with left:
-    status = ui.kpi("orders_by_status")
     status["status"] = status["status"].str.replace("_", " ").str.capitalize()
     fig = px.bar(status, x="orders", y="status", orientation="h", title="Orders by status",
                  text_auto=",.0f")
@@ -52,14 +54,12 @@ with right:
 
 st.subheader("Top products and categories")
 a, b = st.columns([3, 2])
-products = ui.kpi("top_products", limit=15)
 with a:
     ui.table("top_products", raw=products, df=pd.DataFrame({
         "Product": products["product_name"], "SKU": products["sku"],
         "Category": products["category"], "Units": products["units"].map(ui.fmt_count),
         "Net sales": products["net_sales"].map(ui.fmt_money),
         "Returns": products["returns"].map(ui.fmt_money)}))
-cats = ui.kpi("top_categories")
 with b:
     fig = px.bar(cats, x="net_sales", y="category", orientation="h", title="Net sales by category",
                  text_auto=True)

@@ -27,9 +27,15 @@ sf = replace(f, categories=tuple(categories), search=search)
 ui.metrics(("on_hand", "stock_value", "days_of_cover", "sell_through_rate"), sf)
 ui.metrics(("stockout_rate", "dead_stock", "dead_stock_value", "lost_revenue_stockout"), sf)
 
+# The tables and charts below, read side by side (the stock-out trend is the cards' series).
+history = sf.trailing_months(6)
+reorder, cat, abc, dead, found, by_cat, top = ui.kpis(
+    ("reorder_skus", sf, None, 20), ("sell_through_rate", sf, "category"), ("abc_classes", sf),
+    ("dead_stock_skus", sf, None, DEAD_SHOWN), ("lost_revenue_by_month", history),
+    ("lost_revenue_stockout", sf, "category"), ("lost_revenue_skus", sf, None, 10))
+
 st.subheader("Reorder first")
 st.caption(ui.definition("reorder_skus"))
-reorder = ui.kpi("reorder_skus", sf, limit=20)
 # The download is every SKU's figures, computed only when clicked.
 ui.table("reorder", raw=ui.later("stock_by_sku", filters=sf), df=pd.DataFrame({
     "Product": reorder["product_name"], "SKU": reorder["sku"], "Category": reorder["category"],
@@ -44,7 +50,7 @@ with left:
     by = "day" if f.days <= 62 else "week"
     ui.trend("stockout_rate", by, key="stockout_trend", title="Stock-out rate", filters=sf)
 with right:
-    cat = ui.kpi("sell_through_rate", sf, "category").dropna(subset=["value"])
+    cat = cat.dropna(subset=["value"])
     fig = px.bar(cat.sort_values("value"), x="value", y="category", orientation="h",
                  title="Sell-through by category", text_auto=".0%")
     fig.update_xaxes(title=None, **ui.tick_format("ratio"))
@@ -52,7 +58,6 @@ with right:
     ui.chart(fig, key="sell_through_by_category")
 
 st.subheader("ABC classes")
-abc = ui.kpi("abc_classes", sf)
 ui.table("abc_classes", pd.DataFrame({"Class": abc["abc_class"],
                                       "SKUs": abc["skus"].map(ui.fmt_count),
                            "Net revenue": abc["revenue"].map(ui.fmt_money),
@@ -60,7 +65,6 @@ ui.table("abc_classes", pd.DataFrame({"Class": abc["abc_class"],
 st.caption(ui.definition("abc_classes"))
 
 st.subheader("Dead stock")
-dead = ui.kpi("dead_stock_skus", sf, limit=DEAD_SHOWN)
 if dead.empty:
     st.write("No SKU has stock without a sale in the last 90 days.")
 else:
@@ -74,8 +78,6 @@ else:
                    "downloads have them all.")
 
 st.subheader("Revenue lost to stock-outs")
-history = sf.trailing_months(6)
-found = ui.kpi("lost_revenue_by_month", history)
 found = dict(zip(pd.to_datetime(found["month"]).dt.date, found["value"]))
 months = pd.date_range(history.start.replace(day=1), sf.end, freq="MS").date
 lost = pd.DataFrame({"month": [f"{m:%b %Y}" for m in months],
@@ -88,14 +90,12 @@ with left:
     fig.update_xaxes(title=None, type="category")
     ui.chart(fig, key="lost_by_month")
 with right:
-    by_cat = ui.kpi("lost_revenue_stockout", sf, "category")
     fig = px.bar(by_cat.sort_values("value"), x="value", y="category", orientation="h",
                  title="By category (this period)", text_auto=True)
     ui.bar_text(fig, "money")
     fig.update_xaxes(title=None, **ui.tick_format("money"))
     fig.update_yaxes(title=None)
     ui.chart(fig, key="lost_by_category")
-top = ui.kpi("lost_revenue_skus", sf, limit=10)
 if top.empty:
     st.write("No SKU lost revenue to a stock-out in this period.")
 else:

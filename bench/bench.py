@@ -28,7 +28,8 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 import duckdb  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from kpilib import Filters, Store, demo, from_daily, get, prepare, run, run_together  # noqa: E402
+from kpilib import (Filters, Read, Store, demo, from_daily, get, prepare, run,  # noqa: E402
+                    run_many, run_together)
 from kpilib.demo import DemoShop  # noqa: E402
 from kpilib.ingest import ingest  # noqa: E402
 from kpilib.kpi import clear_bases  # noqa: E402
@@ -79,10 +80,13 @@ class Call:
     prepare: tuple[Filters, ...] = ()
     # kpilib.run_together: these KPIs read in one query (kpi is then empty).
     together: tuple[str, ...] = ()
+    # kpilib.run_many: these calls (each a run or a run_together) side by side.
+    many: tuple["Call", ...] = ()
 
 
 def each_kpi(calls: list[Call]) -> list[Call]:
     """The calls with those reading several KPIs together split into one per KPI."""
+    calls = [m for c in calls for m in (c.many or [c])]
     return [replace(c, kpi=n, together=()) for c in calls for n in (c.together or [c.kpi])]
 
 
@@ -101,7 +105,7 @@ def record(store: Store, views: dict[str, Filters]) -> dict[tuple[str, str], lis
     span = calendar(store.connect())
     calls: list[Call] = []
     real, real_daily, real_prepare = kpilib.run, kpilib.from_daily, kpilib.prepare
-    real_together = kpilib.run_together
+    real_together, real_many = kpilib.run_together, kpilib.run_many
 
     def logged(con, kpi, filters, by=None, **kw):
         calls.append(Call(kpi.name, filters, by, kw.get("limit")))
@@ -120,9 +124,15 @@ def record(store: Store, views: dict[str, Filters]) -> dict[tuple[str, str], lis
         calls.append(Call("", filters, by, together=tuple(k.name for k in kpis)))
         return real_together(con, kpis, filters, by, **kw)
 
+    def many(con, reads):
+        calls.append(Call("", reads[0].filters, many=tuple(
+            Call(r.kpis[0].name, r.filters, r.by, r.limit) if len(r.kpis) == 1 else
+            Call("", r.filters, r.by, together=tuple(k.name for k in r.kpis)) for r in reads)))
+        return real_many(con, reads)
+
     os.environ["KPILIB_STORE"] = str(store.path)
     kpilib.run, kpilib.from_daily, kpilib.prepare = logged, derived, prepared
-    kpilib.run_together = together
+    kpilib.run_together, kpilib.run_many = together, many
     out = {}
     try:
         for vname, f in views.items():
@@ -142,7 +152,7 @@ def record(store: Store, views: dict[str, Filters]) -> dict[tuple[str, str], lis
                 out[(page, vname)] = list(calls)
     finally:
         kpilib.run, kpilib.from_daily, kpilib.prepare = real, real_daily, real_prepare
-        kpilib.run_together = real_together
+        kpilib.run_together, kpilib.run_many = real_together, real_many
     return out
 
 
@@ -151,20 +161,26 @@ def page_set(con, calls: list[Call], rollups: bool = True) -> float:
     clear_bases(con)   # the per-SKU step shared by the stock KPIs is timed too
     t = time.perf_counter()
     series = {}
+
+    def keep(c: Call, frames) -> None:   # the daily series the periods are derived from
+        if c.by == "day":
+            series.update({(n, c.filters): d for n, d in zip(c.together or [c.kpi], frames)})
+
     for c in calls:
         if c.prepare:
             prepare(con, get(c.kpi), list(c.prepare))
+        elif c.many:
+            reads = [Read(tuple(map(get, m.together or [m.kpi])), m.filters, m.by, m.limit)
+                     for m in c.many]
+            for m, frames in zip(c.many, run_many(con, reads, rollups=rollups)):
+                keep(m, frames)
         elif c.together:
-            frames = run_together(con, [get(n) for n in c.together], c.filters, c.by,
-                                  rollups=rollups)
-            if c.by == "day":
-                series.update({(n, c.filters): d for n, d in zip(c.together, frames)})
+            keep(c, run_together(con, [get(n) for n in c.together], c.filters, c.by,
+                                 rollups=rollups))
         elif c.series is not None:
             from_daily(get(c.kpi), series[(c.kpi, c.series)], c.filters, c.by)
         else:
-            out = run(con, get(c.kpi), c.filters, c.by, rollups=rollups, limit=c.limit)
-            if c.by == "day":
-                series[(c.kpi, c.filters)] = out
+            keep(c, [run(con, get(c.kpi), c.filters, c.by, rollups=rollups, limit=c.limit)])
     return time.perf_counter() - t
 
 
@@ -232,12 +248,18 @@ def bench_pandas(store: Store, sets: dict, repeat: int, full: bool) -> None:
         for vname in ["whole history"] if full else list(VIEWS):
             def kept(name: str) -> bool:
                 return not get(name).table and name not in skip
-            # DuckDB's side as the page runs it, KPIs read together included.
-            items = [c if not c.together else
-                     replace(c, together=tuple(n for n in c.together if kept(n)))
-                     for c in sets[(page, vname)] if not isinstance(c.by, tuple)
-                     and (c.together or kept(c.kpi))]
-            items = [c for c in items if c.kpi or c.together]
+            def only(c: Call) -> Call | None:
+                if c.many:
+                    many = tuple(filter(None, map(only, c.many)))
+                    return replace(c, many=many) if many else None
+                if isinstance(c.by, tuple) or c.prepare:
+                    return None
+                if c.together:
+                    together = tuple(n for n in c.together if kept(n))
+                    return replace(c, together=together) if together else None
+                return c if kept(c.kpi) else None
+            # DuckDB's side as the page runs it, KPIs read together and side by side included.
+            items = list(filter(None, map(only, sets[(page, vname)])))
             # What the page shows: every call but the daily series it derives periods from
             # (pandas computes each period itself).
             fetched = {(c.kpi, c.series) for c in items if c.series is not None}

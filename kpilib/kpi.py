@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
 import weakref
 from concurrent.futures import ThreadPoolExecutor
@@ -298,6 +299,34 @@ def run_together(con: duckdb.DuckDBPyConnection, kpis: list[Kpi], filters: Filte
                 part = (["key", *names], [tuple(r[a] for a in at) for r in rows if r[0] == j])
             out[i] = _shape(kpis[i], filters, dims, part)
     return out
+
+
+@dataclass(frozen=True)
+class Read:
+    """One query of a page: ``run`` of one KPI (a table, with its ``limit``), or
+    ``run_together`` of several."""
+    kpis: tuple[Kpi, ...]
+    filters: Filters
+    by: str | None = None
+    limit: int | None = None
+
+
+def run_many(con: duckdb.DuckDBPyConnection, reads: list[Read], rollups: bool = True
+             ) -> list[list[pd.DataFrame]]:
+    """Each read's frames (a list of one for a single KPI), the queries run side by side, one
+    per core: a page's dozen small queries (a few ms each, most on one thread) then take
+    ~0.6 of their time one after another. Each query takes its own cursor, as in run()."""
+    def one(r: Read) -> list[pd.DataFrame]:
+        if len(r.kpis) == 1:
+            return [run(con, r.kpis[0], r.filters, r.by, rollups=rollups, limit=r.limit)]
+        assert r.limit is None, r
+        return run_together(con, list(r.kpis), r.filters, r.by, rollups=rollups)
+
+    workers = min(len(reads), os.cpu_count() or 1)
+    if workers <= 1:
+        return [one(r) for r in reads]
+    with ThreadPoolExecutor(workers) as pool:
+        return list(pool.map(one, reads))
 
 
 def from_daily(kpi: Kpi, days: pd.DataFrame, filters: Filters,

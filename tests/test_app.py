@@ -196,12 +196,13 @@ def test_sales_page_numbers(tiny_store, monkeypatch):
 
 def _reads(tiny_store, monkeypatch, page: str):
     """The page opened from empty caches, with what it reads one KPI at a time (name, by)
-    and the KPIs it reads together (one tuple per query)."""
+    and the KPIs it reads together (one tuple per query), and its batches read side by side
+    (kpilib.run_many: each read as one of those)."""
     import streamlit as st
 
     import kpilib
-    alone, together = [], []
-    real_run, real_together = kpilib.run, kpilib.run_together
+    alone, together, batches = [], [], []
+    real_run, real_together, real_many = kpilib.run, kpilib.run_together, kpilib.run_many
 
     def run(con, kpi, filters, by=None, **kw):
         alone.append((kpi.name, by))
@@ -211,21 +212,30 @@ def _reads(tiny_store, monkeypatch, page: str):
         together.append(tuple(k.name for k in kpis))
         return real_together(con, kpis, filters, by, **kw)
 
+    def run_many(con, reads, **kw):
+        batches.append([(r.kpis[0].name, r.by) if len(r.kpis) == 1 else
+                        tuple(k.name for k in r.kpis) for r in reads])
+        for r in reads:
+            (alone.append((r.kpis[0].name, r.by)) if len(r.kpis) == 1 else
+             together.append(tuple(k.name for k in r.kpis)))
+        return real_many(con, reads, **kw)
+
     at = start(tiny_store, monkeypatch)
     at.sidebar.selectbox(key="period").set_value("Last month").run()
     monkeypatch.setattr(kpilib, "run", run)
     monkeypatch.setattr(kpilib, "run_together", run_together)
+    monkeypatch.setattr(kpilib, "run_many", run_many)
     st.cache_data.clear()
     at.session_state["_prefetched"] = {}
     at.switch_page(f"app_pages/{page}.py").run()
     assert not at.exception, [e.value for e in at.exception]
-    return at, alone, together
+    return at, alone, together, batches
 
 
 def test_a_row_of_cards_is_read_in_one_query(tiny_store, monkeypatch):
     """The sales page's cards and waterfall: their KPIs read together (ui.prefetch), none on
     its own, and the numbers are the same as read one by one (tests/test_kpi.py)."""
-    at, alone, together = _reads(tiny_store, monkeypatch, "sales")
+    at, alone, together, _ = _reads(tiny_store, monkeypatch, "sales")
     cards_row = ("net_sales", "orders", "aov", "units_per_order", "cancellation_rate")
     assert cards_row in together, together      # their daily series, in one query
     steps = {"gross_sales", "discounts", "returns", "shipping", "tax", "total_sales"}
@@ -238,15 +248,33 @@ def test_a_row_of_cards_is_read_in_one_query(tiny_store, monkeypatch):
 def test_stock_cards_are_read_from_their_shared_step_together(tiny_store, monkeypatch):
     """The stock page's cards read from the per-SKU step: each row in one query per period
     (the period, the one before), none on its own."""
-    at, alone, together = _reads(tiny_store, monkeypatch, "stock")
+    at, alone, together, batches = _reads(tiny_store, monkeypatch, "stock")
     first = ("on_hand", "stock_value", "days_of_cover", "sell_through_rate")
     second = ("dead_stock", "dead_stock_value", "lost_revenue_stockout")
     assert together.count(first) == 2, together
     assert sum(set(second) <= set(t) for t in together) == 2, together
     assert not [a for a in alone if a[0] in first + second and a[1] is None], alone
+    # Each row's two periods side by side, then the tables and charts below in one batch.
+    assert sum(first in b for b in batches) == 1, batches
+    tables = {("reorder_skus", None), ("abc_classes", None), ("dead_stock_skus", None),
+              ("lost_revenue_by_month", None), ("lost_revenue_skus", None),
+              ("sell_through_rate", "lost_revenue_stockout")}
+    assert any(tables <= set(b) for b in batches), batches
     # tests/data/tiny/inventory.csv's last snapshot (2 Feb, carried to the end of February):
     # SKU-A 4 + SKU-B 3 = 7.
     assert cards(at)["Units on hand"] == "7"
+
+
+@pytest.mark.parametrize("page, batch", [
+    ("sales", {("orders_by_status", None), ("top_products", None), ("top_categories", None)}),
+    ("loyalty", {("cohort_retention", None), ("cohort_ltv", None),
+                 ("days_to_second_order", None), ("rfm_segments", None)})])
+def test_tables_below_the_cards_are_read_side_by_side(tiny_store, monkeypatch, page, batch):
+    """A page's tables and charts: one batch of reads (kpilib.run_many), none of them read
+    again on its own when drawn."""
+    at, alone, _, batches = _reads(tiny_store, monkeypatch, page)
+    assert any(batch <= set(b) for b in batches), batches
+    assert all(alone.count(a) == 1 for a in batch), alone
 
 
 def test_customers_page_cohorts_and_rfm_download(tiny_store, monkeypatch):

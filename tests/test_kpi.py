@@ -1,5 +1,5 @@
 """kpilib.kpi: an additive KPI's periods from its daily series equal the query's; KPIs read
-together equal each read on its own."""
+together, or side by side, equal each read on its own."""
 from dataclasses import replace
 from datetime import date
 
@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from helpers import FEB
-from kpilib import KPIS, Filters, from_daily, get, run, run_together
+from kpilib import KPIS, Filters, Read, from_daily, get, run, run_many, run_together
 from kpilib.periods import calendar
 
 ADDITIVE = [n for n, k in KPIS.items() if k.additive]
@@ -89,3 +89,42 @@ def test_kpis_read_together_keep_their_order_and_refuse_tables(demo_store):
         run_together(con, [get("top_products")], f)
     with pytest.raises(ValueError):     # sessions cannot be split by product category
         run_together(con, [get("stockout_rate"), get("sessions")], f, "category")
+
+
+def test_reads_side_by_side_equal_each_read_alone(demo_store, monkeypatch):
+    """run_many: each read's frames, in the order asked, exactly as run (a table, its first
+    rows) or run_together gives them — the stock page's tables over its per-SKU step under
+    two filters at once, daily series, cards — with the reads truly run on several threads."""
+    import threading
+
+    import kpilib.kpi as kpi_module
+    con = demo_store.connect()
+    f, g = FILTERS[1], FILTERS[4]
+    reads = [Read((get("reorder_skus"),), f, limit=20), Read((get("abc_classes"),), g),
+             Read((get("sell_through_rate"), get("lost_revenue_stockout")), f, "category"),
+             Read((get("net_sales"), get("orders"), get("aov")), f, "day"),
+             Read((get("dead_stock_skus"),), f, limit=3), Read((get("roas"),), g, "channel"),
+             Read((get("lost_revenue_by_month"),), f.trailing_months(6))]
+    # The first two queries wait for each other: one after the other, the first would wait
+    # in vain (BrokenBarrierError).
+    both = threading.Barrier(2, timeout=20)
+    real_run, started = kpi_module.run, []
+
+    def run_logged(*args, **kw):
+        started.append(threading.get_ident())
+        if len(started) <= 2:
+            both.wait()
+        return real_run(*args, **kw)
+
+    monkeypatch.setattr(kpi_module, "run", run_logged)
+    monkeypatch.setattr(kpi_module.os, "cpu_count", lambda: 2)
+    got = run_many(con, reads)
+    assert len(set(started[:2])) == 2, started
+    assert [len(frames) for frames in got] == [1, 1, 2, 3, 1, 1, 1]
+    for r, frames in zip(reads, got):
+        want = ([real_run(con, r.kpis[0], r.filters, r.by, limit=r.limit)] if len(r.kpis) == 1
+                else run_together(con, list(r.kpis), r.filters, r.by))
+        for k, frame, w in zip(r.kpis, frames, want):
+            pd.testing.assert_frame_equal(frame, w, check_exact=True, obj=k.name)
+    assert len(got[0][0]) == 20 and len(got[4][0]) <= 3
+    assert run_many(con, []) == []
