@@ -471,9 +471,10 @@ ROLLUPS = {r.name: r for r in (
     Rollup("sku_running", SKU_RUNNING, frozenset({"orders", "order_items", "inventory"}),
            frozenset({"orders", "order_items"}), ordered=True),
     Rollup("sku_month", SKU_MONTH, frozenset({"orders", "order_items", "inventory"}),
-           partitioned=False),
+           frozenset({"orders", "order_items"})),
+    # By category of sku_info, which an order-lines upload may change for every month.
     Rollup("stock_lost_monthly", STOCK_LOST_MONTHLY,
-           frozenset({"orders", "order_items", "inventory", "products"}), partitioned=False),
+           frozenset({"orders", "order_items", "inventory", "products"}), frozenset({"orders"})),
     Rollup("sku_cum", SKU_CUM, frozenset({"orders", "order_items", "inventory"}),
            partitioned=False),
     Rollup("product_cum", PRODUCT_CUM,

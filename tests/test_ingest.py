@@ -270,6 +270,12 @@ def test_warnings(store_copy, tmp_path):
     g.write_text(ORDERS_HEAD + "o77,2025-02-01,paid,5,0\n")
     assert any("1 orders have no order lines (e.g. o77)" in w
                for w in ingest(store_copy, [g], dry_run=True).warnings)
+    # o2 and o3 again: their lines are stored, in February with them (only the upload's
+    # months of stored lines are read).
+    g.write_text(ORDERS_HEAD + "o2,2025-02-03 09:00,paid,50,0\no3,2025-02-04 12:00,paid,80,8\n"
+                 "o77,2025-03-01,paid,5,0\n")
+    assert [w for w in ingest(store_copy, [g], dry_run=True).warnings
+            if "order lines" in w] == ["1 orders have no order lines (e.g. o77)"]
 
 
 ORDERS_HEAD = "order_id,ordered_at,status,gross_sales,discounts\n"

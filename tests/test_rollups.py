@@ -122,6 +122,25 @@ def test_a_store_without_the_newest_rollups_gets_them(store_copy):
     assert run(store_copy.connect(), get("stock_value"), FEB)["value"].iat[0] == want
 
 
+def test_a_rollup_stored_in_an_older_layout_is_rebuilt_whole(store_copy):
+    """sku_month was one file; now a file per month. A store holding the single file never
+    gets months added beside it (every month's rows twice): it is not read, and the next
+    write or refresh builds it whole, month by month."""
+    from kpilib.store import UNPARTITIONED, current
+
+    want = run(store_copy.connect(), get("lost_revenue_by_month"), FEB)
+    m = store_copy.manifest
+    months = set(m["rollups"]["sku_month"])
+    assert {"2025-01", "2025-02"} <= months
+    m["rollups"]["sku_month"] = {UNPARTITIONED: m["rollups"]["sku_month"]["2025-02"]}
+    store_copy._commit(m)
+    assert "sku_month" not in current(store_copy.manifest)
+    assert store_copy.refresh_rollups()
+    assert set(store_copy.manifest["rollups"]["sku_month"]) == months
+    pd.testing.assert_frame_equal(run(store_copy.connect(), get("lost_revenue_by_month"), FEB),
+                                  want)
+
+
 def test_undo_and_delete_rebuild_the_rollups(store_copy):
     store_copy.delete_month("orders", "2025-02")
     assert "2025-02" not in store_copy.manifest["rollups"]["orders_daily"]
