@@ -29,10 +29,11 @@ def preset_range(preset: str, anchor: date) -> tuple[date, date]:
 
 
 def data_span(con: duckdb.DuckDBPyConnection) -> tuple[date, date] | None:
-    """First and last day with orders, traffic or spend; None for an empty store."""
+    """First and last day with orders, traffic or spend; None for an empty store. (Orders
+    by day, held in memory: the app's first page waits for this.)"""
     row = con.cursor().execute("""
         select min(d), max(d) from (
-            select min(day) as d from orders union all select max(day) from orders
+            select min(day) as d from orders_daily union all select max(day) from orders_daily
             union all select min(day) from traffic union all select max(day) from traffic
             union all select min(day) from marketing_spend
             union all select max(day) from marketing_spend)""").fetchall()[0]
