@@ -332,22 +332,28 @@ def ingest_steps():
 
     spent: dict[str, float] = defaultdict(float)
     undo = []
+    inner = [0.0]   # the time of the timed calls inside the one running: counted apart
 
     def wrap(owner, attr: str, label=None):
         original = owner.__dict__[attr] if isinstance(owner, type) else getattr(owner, attr)
 
         def timed(*args, **kw):
-            t = time.perf_counter()
+            t, outer = time.perf_counter(), inner[0]
+            inner[0] = 0.0
             try:
                 return original(*args, **kw)
             finally:
-                spent[label(args) if label else attr] += time.perf_counter() - t
+                took = time.perf_counter() - t
+                spent[label(args) if label else attr] += took - inner[0]
+                inner[0] = outer + took
         setattr(owner, attr, timed)
         undo.append((owner, attr, original))
 
     S = store_module.Store
     for attr in ("_stage_rollup_part", "_stage_rollup_months"):
         wrap(S, attr, lambda args: f"rollup {args[2]}")
+    # A running total continued from its month before (Rollup.since): args[2] is the rollup.
+    wrap(S, "_stage_since", lambda args: f"rollup {args[2].name}")
     wrap(S, "_open", lambda args: "connections for the rollups (Store._open)")
     wrap(S, "_write_partition", lambda args: "writing the table's partitions")
     wrap(S, "diff", lambda args: "the diff against the store")

@@ -41,6 +41,11 @@ class Rollup:
     # Written in the order its SQL gives (by day), so that looking up a few days reads a few
     # row groups: one thread writes it (DuckDB's parallel writers interleave rows).
     ordered: bool = False
+    # Running totals (:func:`cumulative`): a change to the by_month tables rebuilds every month
+    # from the first one changed, with this SQL — the same rows as ``sql`` from the month
+    # ``$since`` on, continued from the rollup's own stored rows of the month before
+    # (``_earlier``) instead of summed again from the first month.
+    since: str = ""
 
 
 # customer_no: a number per customer (only within one build of the rollups), because
@@ -315,6 +320,28 @@ def cumulative(monthly: str, keys: str, measures: tuple[str, ...]) -> str:
     order by g.day, g.{keys}"""
 
 
+def cumulative_since(monthly: str, keys: str, measures: tuple[str, ...]) -> str:
+    """:func:`cumulative`'s rows from the month ``$since`` on, each key's running totals
+    continued from its row of the month before (``_earlier``, the stored rollup's): an upload
+    of the latest month computes that month's rows, not two years of them again. No row when
+    ``monthly`` has none from ``$since`` on (the last month of all is then before it)."""
+    cols = ", ".join(f"coalesce(e.{c}, 0) + sum(coalesce(m.{c}, 0)) over w as {c}"
+                     for c in measures)
+    return f"""
+    with m as (select * from ({monthly}) where day >= $since),
+    k as (select {keys}, min(day) as first from m group by {keys}
+          union all
+          select {keys}, $since from _earlier),
+    grid as (select {keys}, d::date as day
+             from (select k.{keys}, unnest(generate_series(min(k.first), l.last,
+                                                           interval 1 month)) as d
+                   from k, (select max(day) as last from m) l group by k.{keys}, l.last))
+    select g.{keys}, g.day, {cols}
+    from grid g left join m using ({keys}, day) left join _earlier e using ({keys})
+    window w as (partition by g.{keys} order by g.day rows unbounded preceding)
+    order by g.day, g.{keys}"""
+
+
 # The period's whole months: the part a monthly rollup answers (parameters of
 # kpilib.filters.whole_months).
 WHOLE_MONTHS = "day >= $p_first and day < $p_after"
@@ -373,6 +400,7 @@ SKU_MONTH = """
           select sku, day, 0, 0, 0, 0, n, oos, in_stock from stock_monthly)
     group by all"""
 SKU_CUM = cumulative("select * from sku_month", "sku", SKU_MEASURES)
+SKU_CUM_SINCE = cumulative_since("select * from sku_month", "sku", SKU_MEASURES)
 # Revenue lost to stock-outs of one SKU over some days (kpilib/stock.py): units sold per
 # in-stock day × out-of-stock days × average price. Lost sales need units sold on in-stock
 # days, so q = 0 gives nothing whatever the price.
@@ -393,10 +421,12 @@ STOCK_LOST_MONTHLY = f"""
 # Sales by product over all channels, as running totals (top products over whole months),
 # and each product's name and category (as its order lines give them).
 PRODUCT_MEASURES = ("units", "gross", "discount", "refunded")
-PRODUCT_CUM = cumulative(
-    """select sku, day, sum(units) as units, sum(gross) as gross, sum(discount) as discount,
-              sum(refunded) as refunded
-       from product_monthly group by all""", "sku", PRODUCT_MEASURES)
+_PRODUCT_MONTHS = """
+    select sku, day, sum(units) as units, sum(gross) as gross, sum(discount) as discount,
+           sum(refunded) as refunded
+    from product_monthly group by all"""
+PRODUCT_CUM = cumulative(_PRODUCT_MONTHS, "sku", PRODUCT_MEASURES)
+PRODUCT_CUM_SINCE = cumulative_since(_PRODUCT_MONTHS, "sku", PRODUCT_MEASURES)
 # The name and category of the latest month (a product renamed shows its new name); the
 # greatest of that month's, so that an incremental build and one from scratch agree.
 PRODUCT_NAMES = """
@@ -476,9 +506,10 @@ ROLLUPS = {r.name: r for r in (
     Rollup("stock_lost_monthly", STOCK_LOST_MONTHLY,
            frozenset({"orders", "order_items", "inventory", "products"}), frozenset({"orders"})),
     Rollup("sku_cum", SKU_CUM, frozenset({"orders", "order_items", "inventory"}),
-           partitioned=False),
+           frozenset({"orders", "order_items"}), since=SKU_CUM_SINCE),
     Rollup("product_cum", PRODUCT_CUM,
-           frozenset({"refunds", "orders", "order_items", "products"}), partitioned=False),
+           frozenset({"refunds", "orders", "order_items", "products"}),
+           frozenset({"orders", "order_items"}), since=PRODUCT_CUM_SINCE),
     Rollup("product_names", PRODUCT_NAMES,
            frozenset({"refunds", "orders", "order_items", "products"}), partitioned=False),
 )}

@@ -24,7 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 import duckdb
@@ -226,6 +226,11 @@ MEASURES = {
     "inventory": ("units on hand", "sum(on_hand)"),
     "marketing_spend": ("spend", "sum(spend)"),
 }
+
+
+def _next_month(month: str) -> str:
+    y, m = map(int, month.split("-"))
+    return f"{y + m // 12:04d}-{m % 12 + 1:02d}"
 
 
 @contextmanager
@@ -592,6 +597,10 @@ class Store:
                 entry = built.setdefault(name, {})
                 defs[name] = definition(name)
                 tmp = {final.relative_to(self.path).as_posix(): t for t, final in moves}
+                if rollup.since and months and entry:
+                    months = self._stage_since(con, rollup, min(months), entry, tables,
+                                               {n: built[n] for n in fresh}, tmp, staging,
+                                               txn, moves)
                 if months is None:
                     with _scratch(con):
                         self._open(self._files(tables, tmp),
@@ -623,6 +632,34 @@ class Store:
                 fresh.append(name)
         finally:
             con.close()
+
+    def _stage_since(self, con, rollup, changed: str, entry: dict, tables: dict, fresh: dict,
+                     tmp: dict, staging: Path, txn: str, moves: list) -> set | None:
+        """Rebuild a running-totals rollup from the month ``changed`` (or the month after its
+        last, if later months are added) on, continued from its stored month before
+        (Rollup.since). Returns the months still to build one by one (none), or None when
+        the rollup must be built whole: its last month moved back (a deletion, an undo)."""
+        stored = sorted(entry)
+        since = min(changed, _next_month(stored[-1]))
+        before = [m for m in stored if m < since]
+        with _scratch(con):
+            self._open(self._files(tables, tmp), self._files(fresh, tmp), only=rollup.since,
+                       con=con)
+            # The stored rows of the month before, or none (no key started earlier).
+            earlier = con.read_parquet([str(self.path / entry[before[-1] if before
+                                                               else stored[0]]["file"])])
+            (earlier if before else earlier.limit(0)).create_view("_earlier")
+            con.sql(rollup.since, params={"since": date.fromisoformat(since + "-01")}
+                    ).create("_since")
+            rows, last = con.table("_since").aggregate("count(*), max(day)").fetchall()[0]
+            if (last.strftime("%Y-%m") if rows else before[-1] if before else "") < stored[-1]:
+                return None
+            for m in stored:
+                if m >= since:
+                    del entry[m]
+            self._stage_rollup_months(con.table("_since"), rollup.name, entry, staging, txn,
+                                      moves)
+        return set()
 
     @staticmethod
     def _computed(con: duckdb.DuckDBPyConnection, rollup) -> duckdb.DuckDBPyRelation:

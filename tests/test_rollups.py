@@ -70,21 +70,58 @@ def test_an_upload_rebuilds_only_the_months_it_changed(store_copy, tmp_path):
         assert after["orders_daily"][month] == before["orders_daily"][month]
     assert after["customer_first"]["all"]["file"] != before["customer_first"]["all"]["file"]
     # ... and equal to rollups built from scratch.
-    fresh = Store(tmp_path / "fresh")
-    m = store_copy.manifest
+    assert_as_built_from_scratch(store_copy, tmp_path / "fresh")
+
+
+def assert_as_built_from_scratch(store: Store, path) -> None:
+    """Every rollup of ``store`` holds the rows a build from its tables alone gives."""
+    fresh = Store(path)
+    m = store.manifest
     del m["rollups"]
     fresh.path.mkdir()
     for name, parts in m["tables"].items():
         for p in parts.values():
             (fresh.path / p["file"]).parent.mkdir(parents=True, exist_ok=True)
-            (fresh.path / p["file"]).write_bytes((store_copy.path / p["file"]).read_bytes())
+            (fresh.path / p["file"]).write_bytes((store.path / p["file"]).read_bytes())
     fresh._commit(m)
     assert "rollups" not in fresh.manifest
     fresh._commit_rollups(fresh.manifest, {})
-    a, b = store_copy.connect(), fresh.connect()
+    a, b = store.connect(), fresh.connect()
     for name in ROLLUPS:
         pd.testing.assert_frame_equal(a.sql(f"select * from {name} order by all").df(),
-                                      b.sql(f"select * from {name} order by all").df())
+                                      b.sql(f"select * from {name} order by all").df(),
+                                      obj=name)
+
+
+def test_running_totals_continue_from_the_month_before(store_copy, tmp_path):
+    """sku_cum and product_cum (running totals by month) are rebuilt from the first month an
+    upload changes, continued from their stored month before — a new month, a changed month
+    in the middle, then the last month taken back — always as a build from scratch gives."""
+    first = dict(store_copy.manifest["rollups"]["sku_cum"])
+    items = tmp_path / "items.csv"
+    orders = tmp_path / "orders.csv"
+    orders.write_text(TINY_ORDERS + "o20,2025-04-02 10:00:00,erin,email,paid,EUR,90,0\n")
+    items.write_text("order_id,line,sku,quantity,unit_price\no20,1,SKU-A,3,30\n")
+    ingest(store_copy, [orders, items])
+    after = store_copy.manifest["rollups"]["sku_cum"]
+    # A month added after the last: the months before are the same files.
+    assert "2025-04" in after and all(after[m] == first[m] for m in first)
+    # SKU-A's units: 2 (o1, January) + 1 (o3, February) + 3 (o20, April).
+    con = store_copy.connect()
+    assert con.execute("select q from sku_cum where sku = 'SKU-A' and day = '2025-04-01'"
+                       ).fetchall() == [(6,)]
+    assert_as_built_from_scratch(store_copy, tmp_path / "fresh1")
+    # February changes: every month from February on is rebuilt, January's stays.
+    orders.write_text(TINY_ORDERS + "o21,2025-02-20 10:00:00,erin,email,paid,EUR,20,0\n")
+    items.write_text("order_id,line,sku,quantity,unit_price\no21,1,SKU-B,4,5\n")
+    ingest(store_copy, [orders, items])
+    again = store_copy.manifest["rollups"]["sku_cum"]
+    assert again["2025-01"] == first["2025-01"] and again["2025-02"] != after["2025-02"]
+    assert_as_built_from_scratch(store_copy, tmp_path / "fresh2")
+    store_copy.undo()
+    store_copy.undo()     # April taken back: the last month moves back, rebuilt whole
+    assert "2025-04" not in store_copy.manifest["rollups"]["sku_cum"]
+    assert_as_built_from_scratch(store_copy, tmp_path / "fresh3")
 
 
 def test_a_store_without_rollups_still_answers_then_gets_them(store_copy, tmp_path):
