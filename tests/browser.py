@@ -37,11 +37,13 @@ def free_port() -> int:
 
 
 @contextmanager
-def app_server(store: Path, extra_env: dict | None = None, args: tuple = ()):
-    port = free_port()
+def app_server(store: Path, extra_env: dict | None = None, args: tuple = (),
+               port: int | None = None, script: Path = ROOT / "app.py"):
+    """The app on ``store`` (or another ``script``), on ``port`` or a free one."""
+    port = port or free_port()
     env = {**os.environ, "KPILIB_STORE": str(store), **(extra_env or {})}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
+        [sys.executable, "-m", "streamlit", "run", str(script),
          "--server.headless", "true", "--server.port", str(port),
          "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false", *args],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
