@@ -100,6 +100,14 @@ def test_kpis_read_together_are_the_same_on_spark(demo_store, spark_con):
         kpis = [get(n) for n in names if by is None or by in get(n).by]
         for kpi, frame in zip(kpis, run_together(spark_con, kpis, QUARTER, by)):
             same(kpi, run(duck, kpi, QUARTER, by), frame)
+    # A page's tables and a row of cards as one batch, its queries side by side on Spark too.
+    from kpilib import Read, run_many
+    reads = [Read((get("top_products"),), QUARTER, limit=5),
+             Read((get("net_sales"), get("orders")), QUARTER, "channel")]
+    got = run_many(spark_con, reads)
+    same(get("top_products"), run(duck, get("top_products"), QUARTER, limit=5), got[0][0])
+    for kpi, frame in zip(reads[1].kpis, got[1]):
+        same(kpi, run(duck, kpi, QUARTER, "channel"), frame)
 
 
 def test_a_data_lake_without_rollups(demo_store, spark_con, tmp_path):
