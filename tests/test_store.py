@@ -200,3 +200,69 @@ def test_delete_month_and_undo(store_copy):
 def test_undo_with_nothing_to_undo(tmp_path):
     with pytest.raises(ValueError, match="nothing to undo"):
         Store(tmp_path / "empty").undo()
+
+
+# --- the small tables' database file (cache/) ------------------------------------------------
+def cache_files(store: Store) -> list[Path]:
+    return sorted((store.path / "cache").glob("memory-*.duckdb"))
+
+
+def rows(con, table: str) -> list[tuple]:
+    return con.execute(f"select * from {table} order by all").fetchall()
+
+
+def test_connect_reads_the_small_tables_from_a_file_built_once(store_copy, monkeypatch):
+    """The first connect writes the tables kept in memory to cache/, later ones attach it
+    instead of loading them from Parquet: same rows, no second build."""
+    for f in cache_files(store_copy):   # the copied store's
+        f.unlink()
+    con = store_copy.connect()
+    [built] = cache_files(store_copy)
+    assert con.execute("select count(*) from duckdb_databases() where database_name = 'cached'"
+                       ).fetchall() == [(1,)]
+    # Loaded into memory instead (the file left out): the same rows, table by table.
+    monkeypatch.setattr(Store, "_memory_file", lambda self, loads: None)
+    plain = store_copy.connect()
+    monkeypatch.undo()
+    for table in ("orders_daily", "customer_orders", "sku_cum", "_products", "cohort_orders"):
+        assert rows(con, table) == rows(plain, table), table
+    assert rows(con, "customer_orders") and "order_id" not in \
+        [c[0] for c in con.execute("describe customer_orders").fetchall()]
+
+    def no_build(*a):
+        raise AssertionError("built again")
+
+    monkeypatch.setattr("kpilib.store._load", no_build)
+    again = store_copy.connect()
+    assert cache_files(store_copy) == [built]
+    assert rows(again, "orders_daily") == rows(con, "orders_daily")
+    assert total(store_copy, "orders", FEB) == 5
+
+
+def test_an_upload_gets_a_new_file_and_the_old_one_goes(store_copy, tmp_path):
+    store_copy.connect()
+    [old] = cache_files(store_copy)
+    ingest(store_copy, [write_csv(tmp_path / "u.csv", ORDER_HEADER
+                                  + "o9,2025-02-14 10:00,erin,email,paid,10,0\n")])
+    assert total(store_copy, "orders", FEB) == 6      # 5 + o9, read through the new file
+    [new] = cache_files(store_copy)
+    assert new != old and not old.exists()
+    store_copy.undo()
+    assert total(store_copy, "orders", FEB) == 5
+
+
+def test_a_damaged_or_unwritable_cache_falls_back_to_memory(store_copy):
+    store_copy.connect()
+    [f] = cache_files(store_copy)
+    f.write_bytes(b"not a database")                  # cut short by a full disk, say
+    assert total(store_copy, "orders", FEB) == 5      # loaded into memory, the file dropped
+    assert not f.exists()
+    assert total(store_copy, "orders", FEB) == 5 and cache_files(store_copy) == [f]  # rebuilt
+    # A store the app may not write to (read-only folder): no file, same figures.
+    for g in cache_files(store_copy):
+        g.unlink()
+    (store_copy.path / "cache").rmdir()
+    (store_copy.path / "cache").write_text("a file where the folder would go")
+    assert total(store_copy, "gross_sales", FEB) == 320
+    assert not list(store_copy.path.glob("cache*/*")) and \
+        not list(store_copy.path.glob(".memory-*"))
