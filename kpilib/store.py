@@ -24,6 +24,7 @@ import json
 import os
 import re
 import shutil
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -415,12 +416,16 @@ class Store:
                 except OSError:
                     pass
             return None
-        for old in folder.glob("memory-*.duckdb"):
-            if old != final:
-                try:   # a connection that has it open keeps reading it (not on Windows)
+        for old in folder.iterdir():
+            # The files of earlier uploads (a connection that has one open keeps reading it;
+            # not on Windows), and what a process killed while building left (an hour old:
+            # not one another process is writing now).
+            try:
+                if old != final and (old.name.startswith("memory-")
+                                     or time.time() - old.stat().st_mtime > 3600):
                     old.unlink()
-                except OSError:
-                    pass
+            except OSError:
+                pass
         return final
 
     def _files(self, section: dict, tmp: dict | None = None) -> dict[str, list[str]]:

@@ -266,3 +266,18 @@ def test_a_damaged_or_unwritable_cache_falls_back_to_memory(store_copy):
     assert total(store_copy, "gross_sales", FEB) == 320
     assert not list(store_copy.path.glob("cache*/*")) and \
         not list(store_copy.path.glob(".memory-*"))
+
+
+def test_a_new_file_clears_what_a_killed_build_left(store_copy, tmp_path):
+    store_copy.connect()
+    folder = store_copy.path / "cache"
+    stale, busy = folder / ".memory-x.duckdb.dead.tmp", folder / ".memory-y.duckdb.busy.tmp"
+    for f in (stale, busy):
+        f.write_bytes(b"half a database")
+    os.utime(stale, (1, 1))                           # written in 1970: nobody is on it
+    ingest(store_copy, [write_csv(tmp_path / "u.csv", ORDER_HEADER
+                                  + "o9,2025-02-14 10:00,erin,email,paid,10,0\n")])
+    store_copy.connect()                              # builds the upload's file
+    assert not stale.exists()
+    assert busy.exists()                              # another process may be writing it
+    assert len(cache_files(store_copy)) == 1
