@@ -468,7 +468,10 @@ class Store:
                     con.execute("attach $path as cached (read_only)", {"path": str(cached)})
                 except duckdb.Error:
                     # Unreadable (cut short by a full disk, say): built again next time.
-                    cached.unlink(missing_ok=True)
+                    try:
+                        cached.unlink(missing_ok=True)
+                    except OSError:   # open elsewhere (Windows): the tables load into memory
+                        pass
                     cached = None
             if cached:
                 for _, name in loads:
