@@ -18,7 +18,7 @@ import plotly.express as px
 import streamlit as st
 
 import kpilib
-from kpilib import demo, engines, export, formatting, targets
+from kpilib import caveats, demo, engines, export, formatting, targets
 from kpilib.channels import CHANNELS
 from kpilib.kpi import PERIODS
 from kpilib.periods import PRESETS, calendar, data_span, preset_range
@@ -277,6 +277,69 @@ def categories() -> list[str]:
     return _categories(str(store.path), store.fingerprint)
 
 
+@st.cache_data(show_spinner=False)
+def _facts(path: str, version: str) -> caveats.Facts:
+    return caveats.facts(_connection(path, version))
+
+
+def facts() -> caveats.Facts:
+    """What the active store holds that decides whether a figure means what it says."""
+    store, _ = active_store()
+    return _facts(str(store.path), store.fingerprint)
+
+
+def reason(name: str, filters: kpilib.Filters | None = None) -> str | None:
+    """Why KPI ``name`` has no meaningful value in this store over the filters' period
+    (kpilib.caveats.reason)."""
+    f = filters or st.session_state.get("filters")
+    return caveats.reason(kpilib.get(name), facts(), f.start if f else None)
+
+
+def missing(name: str) -> tuple[str, ...]:
+    """The stored tables KPI ``name`` needs and the store lacks."""
+    return caveats.missing(kpilib.get(name), facts())
+
+
+def has(*tables: str) -> bool:
+    return set(tables) <= facts().tables
+
+
+def missing_note(names=(), tables=(), what: str | None = None) -> None:
+    """One sentence in place of what the store cannot show: which exports fill it, with a
+    link to the Data page. ``names``: KPIs (grouped by the exports they need); ``tables``: the
+    tables a part of a page needs, described by ``what``."""
+    needed: dict[tuple[str, ...], list[str]] = {}
+    for n in names:
+        gone = missing(n)
+        if gone:
+            needed.setdefault(gone, []).append(kpilib.get(n).label)
+    gone = tuple(t for t in caveats.EXPORTS if t in set(tables) - facts().tables)
+    if gone:
+        needed.setdefault(gone, []).insert(0, what or "This")
+    if not needed:
+        return
+    parts = [f"{_words(labels)} need{'s' * (len(labels) == 1)} "
+             + " and ".join(caveats.EXPORTS[t] for t in tables_)
+             for tables_, labels in needed.items()]
+    with st.container(border=True):
+        st.markdown(":material/upload_file: " + "; ".join(parts) + ".")
+        st.page_link("app_pages/data.py", label="Upload them on the Data page",
+                     icon=":material/arrow_forward:")
+
+
+def _words(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def need(*tables: str, what: str) -> bool:
+    """Whether the store holds ``tables``; if not, the sentence saying which exports fill
+    ``what`` (a part of a page) in its place."""
+    if has(*tables):
+        return True
+    missing_note(tables=tables, what=what)
+    return False
+
+
 def currency() -> str:
     store, _ = active_store()
     return store.settings["currency"]
@@ -388,8 +451,7 @@ def require_filters() -> kpilib.Filters:
 
 
 # --- formatting -----------------------------------------------------------------------------
-def channel_label(channel: str) -> str:
-    return str(channel).replace("_", " ").capitalize()
+channel_label = formatting.channel_words
 
 
 def fmt_range(start: date, end: date) -> str:
@@ -409,10 +471,15 @@ change = formatting.change
 
 
 def metrics(names, filters: kpilib.Filters | None = None, spark_by: str | None = None,
-            last_year: bool = False, columns: int | None = None):
+            last_year: bool = False, columns: int | None = None) -> list[str]:
     """A row of KPI cards (see metric) in ``columns`` columns (one per card by default), their
-    figures read together first."""
+    figures read together first. A KPI the store's exports cannot give is left out of the row
+    and returned, for :func:`missing_note` to name the export that fills it."""
     f = filters or current_filters()
+    gone = [n for n in names if missing(n)]
+    names = [n for n in names if n not in gone]
+    if not names:
+        return gone
     # The shared steps first, so that the cards' figures are read from them together.
     for base in dict.fromkeys(k.base for k in map(kpilib.get, names) if k.base):
         _compare_shared(base, f)
@@ -424,33 +491,81 @@ def metrics(names, filters: kpilib.Filters | None = None, spark_by: str | None =
     for col, name in zip(st.columns(columns or len(names)), names):
         with col:
             metric(name, f, spark_by=spark_by, last_year=last_year)
+    return gone
+
+
+def maturity(name: str, start: date, end: date) -> caveats.Maturity:
+    """Whether KPI ``name`` over [start, end] is final (its return window closed)."""
+    return caveats.maturity(kpilib.get(name), start, end, facts().as_of,
+                            setting("return_window_days"))
+
+
+def mark_final(name: str, df: pd.DataFrame, filters: kpilib.Filters | None = None,
+               by: str | None = None) -> pd.DataFrame:
+    """``df`` (KPI ``name``'s frame) with a ``final`` column (kpilib.caveats.mark_final)."""
+    f = filters or current_filters()
+    return caveats.mark_final(kpilib.get(name), df, f.start, f.end, facts().as_of,
+                              setting("return_window_days"), by)
 
 
 def metric(name: str, filters: kpilib.Filters | None = None, spark_by: str | None = None,
            last_year: bool = False):
     """A KPI card: value, change vs the previous period (and, if asked, vs last year), the
-    definition as help."""
+    definition as help. A value that is not meaningful is "–" with the reason under it; a value
+    that is not final (return window still open) shows that instead of a change, and its
+    sparkline only the days that are final."""
     f = filters or current_filters()
     k = kpilib.get(name)
+    box = st.container(border=True) if last_year else st.container()
+    label = k.label
+    if f.channels and "$channels" not in k.sql:
+        # Shop-wide whatever the channel filter: said on the card, beside filtered cards.
+        label += " (all channels)"
+    why = reason(name, f)
+    if why:
+        box.metric(label, "–", help=k.definition, border=not last_year)
+        box.caption(why)
+        return
     if k.base:
         _compare_shared(k.base, f)
     now, before = value(name, f), value(name, f.previous_period())
-    delta = change(now, before, k.unit)
+    why = caveats.value_reason(k, now)
+    if why:
+        box.metric(label, "–", help=k.definition, border=not last_year)
+        box.caption(why)
+        return
+    if caveats.value_reason(k, before):
+        before = None
+    m = maturity(name, f.start, f.end)
+    delta = change(now, before, k.unit) if m.final else caveats.open_text(m, f.days)
     spark = None
     if spark_by:
-        spark = kpi(name, f, spark_by)["value"].fillna(0).tolist()
+        series = kpi(name, f, spark_by)
+        if not m.final:
+            # Only the periods already final: the open ones would read as an improvement.
+            ends = [caveats.period_end(p, spark_by, f.end) for p in series["period"]]
+            series = series[[maturity(name, max(p, f.start), e).final
+                             for p, e in zip(series["period"], ends)]]
+        spark = series["value"].fillna(0).tolist() or None
     color = {"up": "normal", "down": "inverse", None: "off"}[k.better]
-    flat = formatting.is_flat(delta)
-    box = st.container(border=True) if last_year else st.container()
-    box.metric(k.label, fmt(now, k.unit, compact=True), delta=delta or None, help=k.definition,
-               border=not last_year, chart_data=spark, delta_color="off" if flat else color,
-               delta_arrow="off" if flat else "auto")
+    flat = formatting.is_flat(delta) or not m.final
+    box.metric(label, fmt(now, k.unit, compact=True), delta=delta or None,
+               help=_exact(now, k) + k.definition, border=not last_year, chart_data=spark,
+               delta_color="off" if flat else color, delta_arrow="off" if flat else "auto")
     if last_year:
-        ly = change(now, value(name, f.last_year()), k.unit)
-        box.caption(f"vs last year: {ly or '–'}")
+        ly = value(name, f.last_year())
+        ly = None if caveats.value_reason(k, ly) else ly
+        box.caption("vs last year: " + ((change(now, ly, k.unit) or "–") if m.final
+                                        else "– (not final)"))
     p = pacing(f).get(name)
     if p is not None:
         box.caption(target_caption(p))
+
+
+def _exact(v: float | None, k) -> str:
+    """The exact value, for a card's help when the card shows it shortened (€1.43 M)."""
+    short, full = fmt(v, k.unit, compact=True), fmt(v, k.unit)
+    return "" if short == full else f"**{formatting.md_plain(full)}**\n\n"
 
 
 @st.cache_data(show_spinner=False)
@@ -524,6 +639,11 @@ def months() -> list[str]:
     return list(reversed(complete or out))
 
 
+def data_start():
+    store, _ = active_store()
+    return _span(str(store.path), store.fingerprint)[0]
+
+
 def data_end():
     store, _ = active_store()
     return _span(str(store.path), store.fingerprint)[1]
@@ -593,16 +713,24 @@ def chart(fig, key: str):
     formatting.plain_figure(fig)
     # Labels inside narrow bars are otherwise turned sideways to fit.
     fig.update_traces(textangle=0, selector={"type": "bar"})
-    fig.update_layout(margin=dict(l=10, r=10, t=40, b=10), legend_title_text="",
-                      hovermode="x unified")
+    fig.update_layout(margin=dict(l=10, r=10, t=40, b=10), legend_title_text="")
+    if fig.layout.hovermode is None:
+        fig.update_layout(hovermode="x unified")
     st.plotly_chart(fig, key=key, width="stretch",
                     config={"displaylogo": False, "toImageButtonOptions": {"scale": 2}})
 
 
 def trend(name: str, by: str, key: str, title: str | None = None, split: bool = False,
           filters: kpilib.Filters | None = None):
-    """A KPI over time: one line, or stacked areas per channel when ``split``."""
+    """A KPI over time: one line, or stacked areas per channel when ``split``. A KPI the
+    store cannot give is the sentence naming the export that fills it."""
     k = kpilib.get(name)
+    if missing(name):
+        missing_note([name])
+        return
+    if reason(name, filters):
+        st.info(f"{k.label}: {reason(name, filters)}")
+        return
     if split:
         df = kpi(name, filters, by=(by, "channel"))
         df["channel"] = df["channel"].map(channel_label)
@@ -621,8 +749,47 @@ def trend(name: str, by: str, key: str, title: str | None = None, split: bool = 
     chart(fig, key)
 
 
+def cohort_curves(df: pd.DataFrame, y: str, title: str, key: str, x_title: str,
+                  extra=None):
+    """One line per cohort (``cohort``, ``k``, ``y``, ``final``), readable with a dozen
+    cohorts: colours from light (oldest) to dark (latest), the part not final dashed.
+    ``extra(fig, cohort, rows, colour)`` adds a cohort's own lines (payback's CAC)."""
+    import plotly.colors
+    import plotly.graph_objects as go
+
+    cohorts = sorted(df["cohort"].unique())
+    colours = plotly.colors.sample_colorscale(
+        "Blues", [0.35 + 0.65 * i / max(len(cohorts) - 1, 1) for i in range(len(cohorts))])
+    fig = go.Figure()
+    for cohort, colour in zip(cohorts, colours):
+        rows = df[df["cohort"] == cohort].sort_values("k")
+        name = f"{cohort:%b %Y}"
+        done = rows[rows["final"]]
+        # The open part starts from the last final point, so the line does not break.
+        open_ = rows[~rows["final"]] if done.empty else rows[rows["k"] >= done["k"].max()]
+        hover = f"{name}, month %{{x}}: %{{y:,.2f}}<extra></extra>"
+        fig.add_scatter(x=done["k"], y=done[y], name=name, legendgroup=name, mode="lines+markers",
+                        line={"color": colour}, hovertemplate=hover)
+        if len(open_) > (0 if done.empty else 1):
+            fig.add_scatter(x=open_["k"], y=open_[y], name=f"{name} (not final)",
+                            legendgroup=name, showlegend=done.empty, mode="lines+markers",
+                            line={"color": colour, "dash": "dot"},
+                            marker={"symbol": "circle-open"},
+                            hovertemplate=hover.replace("<extra>", " (not final)<extra>"))
+        if extra:
+            extra(fig, cohort, rows, colour)
+    fig.update_layout(title=title, hovermode="closest")
+    fig.update_xaxes(title=x_title, dtick=1)
+    fig.update_yaxes(title=None, **tick_format("money"))
+    chart(fig, key)
+
+
 def by_channel_table(names: list[str]) -> pd.DataFrame:
-    """KPIs side by side, one row per channel, formatted for reading."""
+    """KPIs side by side, one row per channel, formatted for reading (the KPIs the store can
+    give)."""
+    names = [n for n in names if not reason(n)]
+    if not names:
+        return pd.DataFrame()
     prefetch(names, by="channel")
     frames = [kpi(n, by="channel").set_index("channel")["value"].rename(n) for n in names]
     df = pd.concat(frames, axis=1).reset_index()

@@ -9,42 +9,74 @@ from kpilib.funnel import STEPS, steps
 
 f = ui.require_filters()
 ui.header("Funnel", "each step counts the sessions that reached it")
+if not ui.need("traffic", what="The funnel"):
+    st.stop()
 ui.metrics(("conversion_rate", "view_to_cart_rate", "cart_to_checkout_rate",
             "checkout_to_purchase_rate", "cart_abandonment_rate"))
 
-counts = ui.step_counts()
-table = steps(counts)
-labels = [label for _, label in STEPS]
+untracked = ui.facts().untracked
+tracked = [(name, label) for name, label in STEPS if name not in untracked]
+if untracked:
+    st.caption("Not tracked by the traffic export (every row is 0): "
+               + ", ".join(label for name, label in STEPS if name in untracked)
+               + ". Each step is compared with the last tracked step before it.")
 
 
-def funnel_trace(values: list[float], name: str | None = None) -> go.Funnel:
-    return go.Funnel(y=labels, x=values, name=name, textinfo="value+percent previous",
+SHORT = {"sessions": "Session", "product_views": "view", "add_to_carts": "cart",
+         "checkouts": "checkout", "purchases": "purchase"}
+
+
+def funnel_trace(counts: dict, name: str | None = None) -> go.Funnel:
+    return go.Funnel(y=[label for _, label in tracked], x=[counts[n] for n, _ in tracked],
+                     name=name, textinfo="value+percent previous",
                      texttemplate="%{value:,.0f}<br>%{percentPrevious:.1%} of previous")
 
 
-fig = go.Figure(funnel_trace(table["sessions"].tolist()))
-fig.update_layout(title="Sessions reaching each step")
-ui.chart(fig, key="funnel")
+def funnel_chart(counts: dict, title: str, key: str) -> None:
+    """The funnel of ``counts``; a period without sessions says so (a funnel of zeros would
+    read 100 % at every step)."""
+    if not counts["sessions"]:
+        st.info(f"{title}: no sessions.")
+        return
+    fig = go.Figure(funnel_trace(counts))
+    fig.update_layout(title=title)
+    ui.chart(fig, key=key)
+
+
+counts = ui.step_counts()
+table = steps(counts, untracked)
+funnel_chart(counts, "Sessions reaching each step", "funnel")
+
+
+def rate(v, tracked_step=True):
+    return ui.fmt(v, "ratio") if tracked_step else "not tracked"
+
+
 shown = pd.DataFrame({
     "Step": table["step"],
-    "Sessions": table["sessions"].map(lambda v: ui.fmt(v, "count")),
-    "From previous step": table["step_conversion"].map(lambda v: ui.fmt(v, "ratio")),
-    "Drop-off": table["drop_off"].map(lambda v: ui.fmt(v, "ratio")),
-    "Of all sessions": table["of_sessions"].map(lambda v: ui.fmt(v, "ratio")),
+    "Sessions": [ui.fmt(v, "count") if t else "not tracked"
+                 for v, t in zip(table["sessions"], table["tracked"])],
+    "From previous step": [rate(v, t) for v, t in zip(table["step_conversion"], table["tracked"])],
+    "Drop-off": [rate(v, t) for v, t in zip(table["drop_off"], table["tracked"])],
+    "Of all sessions": [rate(v, t) for v, t in zip(table["of_sessions"], table["tracked"])],
 })
 ui.table("funnel_steps", shown)
-blended = ui.value("blended_conversion_rate")
-st.caption(f"Blended conversion (orders from the order export ÷ sessions): "
-           f"{ui.fmt(blended, 'ratio')}. " + ui.definition("blended_conversion_rate"))
+if ui.has("orders"):
+    blended = ui.value("blended_conversion_rate")
+    st.caption(f"Blended conversion (orders from the order export ÷ sessions): "
+               f"{ui.fmt(blended, 'ratio')}. " + ui.definition("blended_conversion_rate"))
 
 st.subheader("Compare")
 mode = st.segmented_control("Compare", ["Two channels", "Periods", "Every channel"],
                             default="Two channels", key="funnel_compare") or "Two channels"
 if mode == "Two channels":
-    options = ui.kpi("sessions", by="channel").sort_values("value", ascending=False)["channel"]
-    options = options.tolist()
-    if len(options) < 2:
-        st.info("Only one channel has traffic in this period.")
+    options = ui.kpi("sessions", by="channel").query("value > 0").sort_values(
+        "value", ascending=False)["channel"].tolist()
+    if not options:
+        st.info("No channel has traffic in this period.")
+    elif len(options) < 2:
+        st.info(f"Only one channel has traffic in this period: "
+                f"{ui.channel_label(options[0])}.")
     else:
         a, b = st.columns(2)
         first = a.selectbox("Channel", options, index=0, key="funnel_a",
@@ -52,38 +84,37 @@ if mode == "Two channels":
         second = b.selectbox("against", options, index=1, key="funnel_b",
                              format_func=ui.channel_label)
         for col, channel in zip((a, b), (first, second)):
-            fig = go.Figure(funnel_trace(list(ui.step_counts(ui.only(f, channel)).values())))
-            fig.update_layout(title=ui.channel_label(channel))
             with col:
-                ui.chart(fig, key=f"funnel_channel_{'ab'[(a, b).index(col)]}")
+                funnel_chart(ui.step_counts(ui.only(f, channel)), ui.channel_label(channel),
+                             f"funnel_channel_{'ab'[(a, b).index(col)]}")
 elif mode == "Periods":
     periods = {"This period": f, "Previous period": f.previous_period(),
                "Last year": f.last_year()}
     for col, (name, p) in zip(st.columns(3), periods.items()):
-        fig = go.Figure(funnel_trace(list(ui.step_counts(p).values())))
-        fig.update_layout(title=f"{name}<br><sup>{ui.fmt_range(p.start, p.end)}</sup>")
         with col:
-            ui.chart(fig, key=f"funnel_period_{name}")
+            funnel_chart(ui.step_counts(p), f"{name}<br><sup>{ui.fmt_range(p.start, p.end)}</sup>",
+                         f"funnel_period_{name}")
 else:
     by_channel = ui.step_counts(by="channel")
     rows = []
     for channel in by_channel.index:
-        t = steps(by_channel.loc[channel].to_dict())
+        t = steps(by_channel.loc[channel].to_dict(), untracked).set_index("step")
         rows.append({"Channel": ui.channel_label(channel),
-                     **{s: ui.fmt(v, "ratio") for s, v in zip(
-                         ["Session → view", "View → cart", "Cart → checkout",
-                          "Checkout → purchase"], t["step_conversion"][1:])},
-                     "Conversion": ui.fmt(t["of_sessions"].iat[-1], "ratio"),
+                     # each tracked step from the tracked step before it
+                     **{f"{SHORT[a]} → {SHORT[b]}": rate(t.loc[label, "step_conversion"])
+                        for (a, _), (b, label) in zip(tracked, tracked[1:])},
+                     "Conversion": rate(t["of_sessions"].iat[-1], t["tracked"].iat[-1]),
                      "Sessions": ui.fmt(t["sessions"].iat[0], "count")})
     ui.table("funnel_by_channel", rows)
 
-st.subheader("Step rates by week")
-rates = ("product_view_rate", "view_to_cart_rate", "cart_to_checkout_rate",
-         "checkout_to_purchase_rate")
-trend = pd.concat([ui.kpi(n, by="week").assign(step=kpilib.get(n).label) for n in rates])
-fig = go.Figure([go.Scatter(x=d["period"], y=d["value"], name=s, mode="lines+markers")
-                 for s, d in trend.groupby("step", sort=False)])
-fig.update_layout(title="Step conversion, week by week")
-fig.update_yaxes(**ui.tick_format("ratio"))
-ui.chart(fig, key="funnel_trend")
+rates = [n for n in ("product_view_rate", "view_to_cart_rate", "cart_to_checkout_rate",
+                     "checkout_to_purchase_rate") if not ui.reason(n)]
+if rates:
+    st.subheader("Step rates by week")
+    trend = pd.concat([ui.kpi(n, by="week").assign(step=kpilib.get(n).label) for n in rates])
+    fig = go.Figure([go.Scatter(x=d["period"], y=d["value"], name=s, mode="lines+markers")
+                     for s, d in trend.groupby("step", sort=False)])
+    fig.update_layout(title="Step conversion, week by week")
+    fig.update_yaxes(**ui.tick_format("ratio"))
+    ui.chart(fig, key="funnel_trend")
 st.caption(kpilib.funnel.__doc__.split("\n\n")[1].replace("\n", " "))

@@ -8,9 +8,17 @@ import streamlit as st
 import ui
 
 f = ui.require_filters()
+if not ui.has("orders"):
+    ui.header("Customers")
+    ui.missing_note(tables=("orders",), what="Customers, cohorts and segments")
+    st.stop()
 guests = ui.value("guest_orders")
-ui.header("Customers", f"{ui.fmt(guests, 'count')} guest orders (no customer id) are counted in "
-                       "sales but not here · channel = acquisition channel")
+ui.header("Customers", f"{ui.fmt(guests, 'count')} guest "
+                       f"order{'s' * (guests != 1)} (no customer id) counted in sales but not "
+                       "here · channel = acquisition channel")
+if ui.reason("customers"):
+    st.info(ui.reason("customers"))
+    st.stop()
 ui.metrics(("customers", "new_customers", "returning_customer_rate", "repeat_purchase_rate",
             "orders_per_customer"))
 
@@ -42,36 +50,43 @@ retention, ltv, gaps, segments, _ = ui.kpis(
 if retention.empty:
     st.info("No customer placed a first order in this period.")
 else:
+    retention = ui.mark_final("cohort_retention", retention, cf)
     grid = retention.pivot(index="cohort", columns="k", values="value").iloc[:, :13]
+    final = retention.pivot(index="cohort", columns="k", values="final").iloc[:, :13]
     sizes = retention.groupby("cohort")["cohort_size"].first()
     labels = [f"{c:%b %Y} ({sizes[c]:,})" for c in grid.index]
+    # A month not over yet is marked *: its share will still grow.
     fig = go.Figure(go.Heatmap(z=grid.values, x=[f"M{k}" for k in grid.columns], y=labels,
                                colorscale="Blues", zmin=0, zmax=max(0.3, grid.iloc[:, 1:].max().max()
                                                                     if grid.shape[1] > 1 else 1),
-                               text=[[ui.fmt(v, "ratio") if v == v else "" for v in row]
-                                     for row in grid.values],
+                               text=[[(ui.fmt(v, "ratio") + ("" if ok is True else " *"))
+                                      if v == v else "" for v, ok in zip(row, oks)]
+                                     for row, oks in zip(grid.values, final.values)],
                                texttemplate="%{text}", hovertemplate="%{y} %{x}: %{text}<extra>"
                                                                      "</extra>"))
     fig.update_layout(title="Share of each cohort ordering again, month by month",
                       yaxis={"autorange": "reversed"}, height=120 + 28 * len(grid))
     ui.chart(fig, key="cohort_heatmap")
-    curves = ltv.assign(cohort=ltv["cohort"].map(lambda c: f"{c:%b %Y}"))
-    fig = px.line(curves, x="k", y="value", color="cohort", markers=True,
-                  title="Lifetime value per customer, by cohort")
-    fig.update_xaxes(title="Months since the first order", dtick=1)
-    fig.update_yaxes(title=None, **ui.tick_format("money"))
-    ui.chart(fig, key="cohort_ltv")
-    st.caption(ui.definition("cohort_retention") + " " + ui.definition("cohort_ltv"))
+    ui.cohort_curves(ui.mark_final("cohort_ltv", ltv, cf), "value",
+                     "Lifetime value per customer, by cohort", "cohort_ltv",
+                     x_title="Months since the first order")
+    st.caption("\\* and dashed: not final yet (the month is not over, or its orders are still "
+               "inside the return window). " + ui.definition("cohort_retention") + " "
+               + ui.definition("cohort_ltv"))
 
 left, right = st.columns(2)
 with left:
     waiting = gaps.loc[gaps["bucket"] == "not yet", "customers"].sum()
     gaps = gaps[gaps["bucket"] != "not yet"]
-    fig = px.bar(gaps, x="bucket", y="customers", text_auto=",.0f",
-                 title="Time from first to second order")
-    fig.update_xaxes(title=None)
-    fig.update_yaxes(title=None)
-    ui.chart(fig, key="days_to_second_order")
+    if gaps.empty:
+        st.markdown("**Time from first to second order**")
+        st.info("No customer of these cohorts has ordered a second time yet.")
+    else:
+        fig = px.bar(gaps, x="bucket", y="customers", text_auto=",.0f",
+                     title="Time from first to second order")
+        fig.update_xaxes(title=None)
+        fig.update_yaxes(title=None)
+        ui.chart(fig, key="days_to_second_order")
     st.caption(f"{ui.fmt_count(waiting)} customers of these cohorts have not ordered again yet.")
 with right:
     ui.trend("returning_customer_rate", by, key="returning_rate_trend")

@@ -13,13 +13,15 @@ from kpilib import report
 from kpilib.alerts import history_start, outside_band
 
 f = ui.require_filters()
-ui.header("Overview", "arrows: change vs the previous period of the same length; last year: "
-                      "the same days 364 days back (same weekdays)")
+prev_words, ly_words = f.comparison_words()
+ui.header("Overview", f"arrows: change vs {prev_words}; last year: {ly_words}")
+CARDS = ("net_sales", "orders", "aov", "sessions", "conversion_rate", "new_customers",
+         "returning_customer_rate", "mer", "return_rate_value", "stockout_rate")
 spark = "day" if f.days <= 92 else "week"
-for row in (("net_sales", "orders", "aov", "sessions", "conversion_rate"),
-            ("new_customers", "returning_customer_rate", "mer", "return_rate_value",
-             "stockout_rate")):
-    ui.metrics(row, spark_by=spark, last_year=True)
+shown = [n for n in CARDS if not ui.missing(n)]
+for i in range(0, len(shown), 5):
+    ui.metrics(shown[i:i + 5], spark_by=spark, last_year=True, columns=5)
+ui.missing_note([n for n in CARDS if ui.missing(n)])
 
 # Alerts: KPIs behind their month's target, then days outside what the same weekday looked
 # like over the previous 8 weeks. Each links to its page with the filters set.
@@ -68,7 +70,8 @@ if behind or days:
                    "standard deviations (at least ± 15 %) of the same weekday over the previous "
                    "8 weeks. Click one to open its page on those days.")
 
-CHOICES = ("net_sales", "orders", "sessions", "conversion_rate", "aov", "new_customers", "spend")
+CHOICES = [n for n in ("net_sales", "orders", "sessions", "conversion_rate", "aov",
+                       "new_customers", "spend") if not ui.reason(n)]
 name = st.selectbox("Trend", CHOICES, format_func=lambda n: kpilib.get(n).label, key="trend_kpi")
 k = kpilib.get(name)
 by = "day" if f.days <= 92 else "week"
@@ -76,16 +79,19 @@ now, before = ui.kpi(name, by=by), ui.kpi(name, f.previous_period(), by)
 fig = go.Figure()
 fig.add_scatter(x=now["period"], y=now["value"], name="This period", mode="lines+markers")
 # The previous period drawn on this period's dates, so the two lines can be compared day by day.
-fig.add_scatter(x=now["period"][: len(before)], y=before["value"][: len(now)],
+# Days before the first stored day are unknown, not 0: left out.
+shifted = before["value"].where(before["period"] >= ui.data_start())
+fig.add_scatter(x=now["period"][: len(before)], y=shifted[: len(now)],
                 name="Previous period", mode="lines", line=dict(dash="dot", color="#9aa0a6"))
 fig.update_layout(title=f"{k.label} by {by}", hovermode="x unified")
 fig.update_yaxes(**ui.tick_format(k.unit))
 ui.chart(fig, key="overview_trend")
 st.caption(k.definition)
 
-st.subheader("By channel")
-ui.table("channels", ui.by_channel_table(["net_sales", "orders", "sessions", "conversion_rate",
-                                          "aov"]))
+channels = ui.by_channel_table(["net_sales", "orders", "sessions", "conversion_rate", "aov"])
+if not channels.empty:
+    st.subheader("By channel")
+    ui.table("channels", channels)
 
 st.subheader("Monthly management report")
 months = ui.months()
@@ -93,7 +99,11 @@ month = st.selectbox("Month", months, key="report_month",
                      help="KPI cards with comparisons, the main charts, the channel table, top "
                           "products and room for comments, in one HTML file (print it to PDF "
                           "from the browser).")
+# What the report needs, fixed now: the button's callable runs outside the script run, where
+# session state and session-scoped caches cannot be reached (a shared link).
+con, goals, currency = ui.connection(), ui.goals(), ui.currency()
+window = ui.setting("return_window_days")
 st.download_button("Download the report (HTML)", icon=":material/description:",
-                   data=lambda: report.build(ui.connection(), month, goals=ui.goals(),
-                                             currency=ui.currency()).encode("utf-8"),
+                   data=lambda: report.build(con, month, goals=goals, currency=currency,
+                                             window_days=window).encode("utf-8"),
                    file_name=f"report_{month}.html", mime="text/html", key="report_download")

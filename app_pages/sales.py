@@ -9,7 +9,11 @@ import ui
 
 f = ui.require_filters()
 ui.header("Sales", "cancelled orders excluded (they count only in the cancellation rate)")
-ui.metrics(("net_sales", "orders", "aov", "units_per_order", "cancellation_rate"))
+if not ui.need("orders", what="Sales"):
+    st.stop()
+ui.missing_note(ui.metrics(("net_sales", "orders", "aov", "units_per_order",
+                            "cancellation_rate")))
+lines = ui.has("order_items")
 
 # Gross → net → total: returns here are refunds made in the period (the accounting view).
 STEPS = ("gross_sales", "discounts", "returns", "net_sales", "shipping", "tax", "total_sales")
@@ -30,12 +34,13 @@ ui.chart(fig, key="sales_waterfall")
 st.caption(ui.definition("net_sales") + " " + ui.definition("total_sales"))
 
 by = ui.grain("sales_grain")
-name = st.segmented_control("Over time", ["net_sales", "orders", "aov", "units_per_order"],
+name = st.segmented_control("Over time", ["net_sales", "orders", "aov",
+                                         *(["units_per_order"] if lines else [])],
                             default="net_sales", key="sales_measure",
                             format_func=lambda n: kpilib.get(n).label) or "net_sales"
 # The charts and tables below, read side by side (the trend's frame for ui.trend).
-_, status, products, cats = ui.kpis((name, f, (by, "channel")), ("orders_by_status",),
-                                    ("top_products", f, None, 15), ("top_categories",))
+_, status, *tops = ui.kpis((name, f, (by, "channel")), ("orders_by_status",),
+                          *((("top_products", f, None, 15), ("top_categories",)) if lines else ()))
 ui.trend(name, by, key="sales_trend_by_channel", title=f"{kpilib.get(name).label} by channel",
          split=True)
 
@@ -53,6 +58,10 @@ with right:
     ui.metrics(("shipped_within_2d", "shipped_within_5d"))
 
 st.subheader("Top products and categories")
+if not lines:
+    ui.missing_note(tables=("order_items",), what="Top products and categories")
+    st.stop()
+products, cats = tops
 a, b = st.columns([3, 2])
 with a:
     ui.table("top_products", raw=products, df=pd.DataFrame({

@@ -24,8 +24,15 @@ categories = a.multiselect("Categories", ui.categories(), key="stock_categories"
 search = b.text_input("SKU or product contains", key="stock_search")
 sf = replace(f, categories=tuple(categories), search=search)
 
-ui.metrics(("on_hand", "stock_value", "days_of_cover", "sell_through_rate"), sf)
-ui.metrics(("stockout_rate", "dead_stock", "dead_stock_value", "lost_revenue_stockout"), sf)
+gone = ui.metrics(("on_hand", "stock_value", "days_of_cover", "sell_through_rate"), sf)
+gone += ui.metrics(("stockout_rate", "dead_stock", "dead_stock_value", "lost_revenue_stockout"),
+                   sf)
+if gone:
+    # Snapshots alone: what is on hand and out of stock, not what sells.
+    ui.missing_note(gone)
+    ui.trend("stockout_rate", "day" if f.days <= 62 else "week", key="stockout_trend",
+             title="Stock-out rate", filters=sf)
+    st.stop()
 
 # The tables and charts below, read side by side (the stock-out trend is the cards' series).
 history = sf.trailing_months(6)

@@ -8,6 +8,8 @@ from kpilib.stats import compare_rates
 
 f = ui.require_filters()
 ui.header("Traffic")
+if not ui.need("traffic", what="Traffic by channel"):
+    st.stop()
 ui.metrics(("sessions", "users", "new_users", "conversion_rate"),
            spark_by="day" if f.days <= 92 else "week")
 
@@ -28,8 +30,11 @@ prev_s = ui.kpi("sessions", prev, "channel").set_index("channel")["value"]
 ly_s = ui.kpi("sessions", ly, "channel").set_index("channel")["value"]
 conv = compare_rates(ui.kpi("conversion_rate", by="channel"),
                      ui.kpi("conversion_rate", prev, "channel")).set_index("channel")
-orders = ui.kpi("orders", by="channel").set_index("channel")["value"]
-net = ui.kpi("net_sales", by="channel").set_index("channel")["value"]
+# Orders and net sales come from the orders export: columns only when it is uploaded.
+sales = ui.has("orders")
+tracked = not ui.reason("conversion_rate")
+orders = ui.kpi("orders", by="channel").set_index("channel")["value"] if sales else {}
+net = ui.kpi("net_sales", by="channel").set_index("channel")["value"] if sales else {}
 channels = [c for c in now_s.sort_values(ascending=False).index]
 rows = []
 for c in channels:
@@ -40,15 +45,15 @@ for c in channels:
         "Share": ui.fmt(s / now_s.sum() if now_s.sum() else None, "ratio"),
         "vs previous": ui.change(s, prev_s.get(c), "count") or "–",
         "vs last year": ui.change(s, ly_s.get(c), "count") or "–",
-        "Conversion": ui.fmt(conv["rate_now"].get(c), "ratio"),
-        "Conversion vs previous": ui.significance(conv.loc[c]) if c in conv.index else "–",
-        "Orders": ui.fmt(orders.get(c, 0.0), "count"),
-        "Net sales": ui.fmt(net.get(c, 0.0), "money"),
+        **({"Conversion": ui.fmt(conv["rate_now"].get(c), "ratio"),
+            "Conversion vs previous": ui.significance(conv.loc[c]) if c in conv.index else "–"}
+           if tracked else {}),
+        **({"Orders": ui.fmt(orders.get(c, 0.0), "count"),
+            "Net sales": ui.fmt(net.get(c, 0.0), "money")} if sales else {}),
     })
 ui.table("traffic_channels", rows)
 st.caption(f"Previous period: {ui.fmt_range(prev.start, prev.end)}; last year: "
-           f"{ui.fmt_range(ly.start, ly.end)} (364 days back, same weekdays). "
-           + kpilib.get("conversion_rate").definition)
+           f"{ui.fmt_range(ly.start, ly.end)}. " + kpilib.get("conversion_rate").definition)
 
 devices = ui.kpi("sessions", by="device")
 devices = devices[devices["device"] != "unknown"]

@@ -8,7 +8,7 @@ import math
 import sys
 from datetime import date, timedelta
 
-from . import KPIS, Filters, Store, get, run, targets
+from . import KPIS, Filters, Store, caveats, get, run, targets
 from .engines import ENGINES, EngineError, connect
 from .ingest import IngestError, ingest
 from .periods import data_span
@@ -140,10 +140,24 @@ def _kpi(args) -> int:
         end = span[1]
     start = args.start or end - timedelta(days=29)
     df = run(con, kpi, Filters(start, end, tuple(args.channel)), args.by)
+    known = caveats.facts(con)
+    # A figure the store cannot give, or not meaningful, is null with the reason; one still
+    # inside its return window says it is not final (kpilib/caveats.py).
+    why = caveats.reason(kpi, known, start)
+    if why and kpi.table:
+        print(f"note: {why}", file=sys.stderr)
+        df = df.iloc[0:0]
+    df = caveats.mark_final(kpi, df, start, end, known.as_of,
+                            store.settings["return_window_days"], args.by)
+    if not kpi.table:
+        reasons = [why or caveats.value_reason(kpi, v) for v in df["value"]]
+        if any(reasons):
+            df["value"] = [None if r else v for v, r in zip(df["value"], reasons)]
+            df["reason"] = reasons
     if "period" in df:
         df["period"] = df["period"].map(date.isoformat)
     if kpi.unit == "money" and not kpi.table:
-        df["value"] = df["value"].round(2)
+        df["value"] = df["value"].astype("float64").round(2)
     records = [{k: _plain(v) for k, v in rec.items()} for rec in df.to_dict("records")]
     if args.format == "json":
         print(json.dumps(records, ensure_ascii=False))
@@ -174,7 +188,8 @@ def _report(args) -> int:
     store = Store(store_path(args.store))
     html = build(connect(store, args.engine, args.spark_master), args.month,
                  currency=store.settings["currency"],
-                 goals=targets.from_settings(store.settings))
+                 goals=targets.from_settings(store.settings),
+                 window_days=store.settings["return_window_days"])
     Path(args.out).write_text(html, encoding="utf-8")
     print(f"report for {args.month} written to {args.out} ({len(html) // 1024:,} KB)")
     return 0

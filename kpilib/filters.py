@@ -27,15 +27,40 @@ class Filters:
     def days(self) -> int:
         return (self.end - self.start).days + 1
 
+    @property
+    def whole_months(self) -> int:
+        """How many calendar months the period is, when it is whole months (1 March – 30 April:
+        2); 0 otherwise."""
+        if self.start.day != 1 or _next_month(self.end) != self.end + timedelta(days=1):
+            return 0
+        return (self.end.year - self.start.year) * 12 + self.end.month - self.start.month + 1
+
     def previous_period(self) -> "Filters":
-        """The same number of days, ending the day before ``start``."""
+        """The period compared with: the same number of calendar months before when the period
+        is whole months (March against February, not against the 31 days before), else the same
+        number of days, ending the day before ``start``."""
+        if self.whole_months:
+            return replace(self, start=_months_back(self.start, self.whole_months),
+                           end=self.start - timedelta(days=1))
         return replace(self, start=self.start - timedelta(days=self.days),
                        end=self.start - timedelta(days=1))
 
     def last_year(self) -> "Filters":
-        """Shifted back 364 days, so weekdays line up."""
+        """The same calendar months a year before when the period is whole months; else the
+        days 364 days back, so weekdays line up."""
+        if self.whole_months:
+            return replace(self, start=_months_back(self.start, 12),
+                           end=_months_back(_next_month(self.end), 12) - timedelta(days=1))
         return replace(self, start=self.start - timedelta(days=364),
                        end=self.end - timedelta(days=364))
+
+    def comparison_words(self) -> tuple[str, str]:
+        """How the previous period and last year are chosen, in words (captions, the report)."""
+        if self.whole_months:
+            n = self.whole_months
+            return (("the month before" if n == 1 else f"the {n} months before"),
+                    ("the same month last year" if n == 1 else "the same months last year"))
+        return "the same number of days before", "the same days 364 days back (same weekdays)"
 
     def trailing_months(self, n: int) -> "Filters":
         """The ``n`` calendar months ending with the month of ``end`` (through ``end``): for
@@ -64,6 +89,12 @@ class Filters:
 
 def _next_month(d: date) -> date:
     return (d.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+
+def _months_back(first: date, n: int) -> date:
+    """The 1st of the month ``n`` months before ``first`` (a 1st)."""
+    m = first.year * 12 + first.month - 1 - n
+    return date(m // 12, m % 12 + 1, 1)
 
 
 def _month_before(d: date) -> date:

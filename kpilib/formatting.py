@@ -33,6 +33,11 @@ def fmt(v: float | None, unit: str, currency: str = "EUR", compact: bool = False
     return f"{v:,.0f}"
 
 
+def channel_words(channel) -> str:
+    """paid_search → "Paid search": a channel as the pages and the report write it."""
+    return str(channel).replace("_", " ").capitalize()
+
+
 def change(current: float | None, previous: float | None, unit: str) -> str | None:
     """Change vs a comparison period: relative for amounts, in points for ratios, a difference
     for multiples; None when there is nothing to compare with."""

@@ -64,7 +64,9 @@ CART_ABANDONMENT = Kpi(
                    sum(add_to_carts) as denominator,
                    1 - sum(purchases) / nullif(sum(add_to_carts), 0) as value
             from traffic {WHERE} group by all""",
-    by=BY, ratio=True, empty=None, better="down", additive=True)
+    by=BY, ratio=True, empty=None, better="down", additive=True,
+    floor=(0.0, "Not meaningful: more sessions purchased than added to cart (the export records "
+                "purchases without a cart step), so abandonment would read below 0 %."))
 # Orders from the order export over sessions from the analytics export, as Polar labels it:
 # shown only when both exports cover the whole period, else the ratio would mix coverage.
 BLENDED_CONVERSION = Kpi(
@@ -91,17 +93,23 @@ KPIS = (PRODUCT_VIEWS, ADD_TO_CARTS, CHECKOUTS, PURCHASES, PRODUCT_VIEW_RATE, AD
         BLENDED_CONVERSION)
 
 
-def steps(counts: dict[str, float]) -> pd.DataFrame:
+def steps(counts: dict[str, float], untracked=()) -> pd.DataFrame:
     """The funnel table from the step counts (KPI name → sessions): sessions at each step,
-    conversion from the step before, drop-off, and share of all sessions."""
+    conversion from the step before, drop-off, and share of all sessions. A step the export
+    does not track (``untracked``: its column names) has no figures, and the next step is
+    compared with the last tracked one (``tracked`` False)."""
     rows, before = [], None
     first = counts.get(STEPS[0][0]) or 0
     for name, label in STEPS:
+        if name in untracked:
+            rows.append({"step": label, "sessions": math.nan, "step_conversion": math.nan,
+                         "drop_off": math.nan, "of_sessions": math.nan, "tracked": False})
+            continue
         n = counts.get(name) or 0
         step = n / before if before else (1.0 if before is None else math.nan)
         rows.append({"step": label, "sessions": n,
                      "step_conversion": step,
                      "drop_off": 1 - step if not math.isnan(step) else math.nan,
-                     "of_sessions": n / first if first else math.nan})
+                     "of_sessions": n / first if first else math.nan, "tracked": True})
         before = n
     return pd.DataFrame(rows)

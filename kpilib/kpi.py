@@ -76,6 +76,19 @@ class Kpi:
     # numerators and denominators, value = numerator ÷ denominator), so any period is
     # answered from its daily series (:func:`from_daily`). tests/test_registry.py checks it.
     additive: bool = False
+    # The stored tables without which it has no meaningful value (kpilib.caveats.needs):
+    # by default, those its SQL reads but refunds and products.
+    needs: tuple[str, ...] | None = None
+    # "return": counted by order date with refunds, so it is not final while orders of the
+    # period are inside the return window (kpilib.caveats.maturity); "month": a cohort table
+    # whose cells are not final until their month is over (kpilib.caveats.cohort_final).
+    window: str | None = None
+    # (lowest meaningful value, why a value below it is not meaningful): a negative cart
+    # abandonment means purchases the export records without a cart step.
+    floor: tuple[float, str] | None = None
+    # Counts customers' orders before the period (returning customers): unknown for a period
+    # that starts on or before the first stored order, where no earlier order can be seen.
+    history: bool = False
 
     def __post_init__(self):
         assert self.unit in UNITS, self.unit
@@ -86,6 +99,7 @@ class Kpi:
         assert not (self.table and self.ratio), f"{self.name}: a table is not a ratio"
         assert not (self.rollup and "count(" in self.sql), f"{self.name}: use sum(n)"
         assert not self.additive or (not self.table and "day" in self.by), self.name
+        assert self.window in (None, "return", "month"), self.window
 
 
 def period_starts(start: date, end: date, by: str) -> list[date]:

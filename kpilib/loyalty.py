@@ -48,7 +48,7 @@ RETURNING_CUSTOMERS = Kpi(
                "'returning customer').",
     sql=f"""select {{key}} as key, {_count(RETURNING_THERE)} as value
             from customer_orders {WHERE} group by all""",
-    rollup=True,
+    rollup=True, history=True,
 )
 RETURNING_CUSTOMER_RATE = Kpi(
     name="returning_customer_rate", label="Returning-customer rate", unit="ratio",
@@ -59,7 +59,7 @@ RETURNING_CUSTOMER_RATE = Kpi(
                    {_count(RETURNING_THERE)}
                        / nullif({_count(FIRST_THERE)}, 0) as value
             from customer_orders {WHERE} group by all""",
-    ratio=True, empty=None, rollup=True,
+    ratio=True, empty=None, rollup=True, history=True,
 )
 
 GUEST_ORDERS = Kpi(
@@ -120,7 +120,7 @@ COHORT_RETENTION = Kpi(
         select o.key, o.cohort, o.k, o.active, size.customers as cohort_size,
                o.active / size.customers as value
         from o join size using (key, cohort) order by all""",
-    by=("channel",),
+    by=("channel",), window="month",
 )
 COHORT_LTV = Kpi(
     name="cohort_ltv", label="Cohort lifetime value", unit="money", table=True,
@@ -132,7 +132,7 @@ COHORT_LTV = Kpi(
                sum(o.revenue) over (partition by o.key, o.cohort order by o.k)
                    / size.customers as value
         from o join size using (key, cohort) order by all""",
-    by=("channel",),
+    by=("channel",), window="return",
 )
 DAYS_TO_SECOND_ORDER = Kpi(
     name="days_to_second_order", label="Time to second order", unit="days", table=True,

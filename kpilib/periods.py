@@ -29,14 +29,17 @@ def preset_range(preset: str, anchor: date) -> tuple[date, date]:
 
 
 def data_span(con: duckdb.DuckDBPyConnection) -> tuple[date, date] | None:
-    """First and last day with orders, traffic or spend; None for an empty store. (Orders
-    by day, held in memory: the app's first page waits for this.)"""
+    """First day with orders, traffic or spend, and the day the period presets end on: the
+    latest day with a valid order, else with traffic, else with spend; None for an empty store.
+    (A cancelled order dated after the last sale, as Olist's last row is, would otherwise open
+    the Overview on an empty month.) Daily sums, held in memory: the app's first page waits
+    for this."""
     row = con.cursor().execute("""
-        select min(d), max(d) from (
-            select min(day) as d from orders_daily union all select max(day) from orders_daily
-            union all select min(day) from traffic union all select max(day) from traffic
-            union all select min(day) from marketing_spend
-            union all select max(day) from marketing_spend)""").fetchall()[0]
+        select least((select min(day) from orders_daily), (select min(day) from traffic),
+                     (select min(day) from marketing_spend)),
+               coalesce((select max(day) from valid_orders_daily),
+                        (select max(day) from traffic), (select max(day) from marketing_spend),
+                        (select max(day) from orders_daily))""").fetchall()[0]
     return None if row[0] is None else (row[0], row[1])
 
 

@@ -10,9 +10,9 @@ from datetime import date, timedelta
 import duckdb
 import plotly.graph_objects as go
 
-from . import formatting, targets
+from . import caveats, formatting, targets
 from .filters import Filters
-from .formatting import fmt
+from .formatting import channel_words, fmt
 from .kpi import run
 from .registry import get
 
@@ -40,44 +40,82 @@ def change(now: float | None, before: float | None, unit: str) -> str:
     return formatting.change(now, before, unit) or "–"
 
 
+# Distinct colours for up to a dozen channels (Plotly's "Safe" qualitative palette, readable
+# by colour-blind readers).
+PALETTE = ("#88CCEE", "#CC6677", "#DDCC77", "#117733", "#332288", "#AA4499", "#44AA99",
+           "#999933", "#882255", "#661100", "#6699CC", "#888888")
+
+
 def build(con: duckdb.DuckDBPyConnection, month: str, shop: str = "Shop",
-          currency: str = "EUR", goals: list[targets.Target] = ()) -> str:
-    """The report for ``month``; ``goals`` (the store's targets) add each card's target."""
+          currency: str = "EUR", goals: list[targets.Target] = (),
+          window_days: int = 30) -> str:
+    """The report for ``month``; ``goals`` (the store's targets) add each card's target;
+    ``window_days``: the return window (a figure still inside it is marked not final)."""
     f = month_filters(month)
     prev, ly = f.previous_period(), f.last_year()
     e = html.escape
-    cards = []
+    known = caveats.facts(con)
+    cards, missing = [], []
     for name in CARDS:
         k = get(name)
-        now = _value(con, name, f)
+        if caveats.missing(k, known):
+            missing.append(name)
+            continue
+        why = caveats.reason(k, known, f.start)
+        now = None if why else _value(con, name, f)
+        why = why or caveats.value_reason(k, now)
+        m = caveats.maturity(k, f.start, f.end, known.as_of, window_days)
+        if why:
+            delta = e(why)
+        elif not m.final:
+            # A figure still inside its return window is not compared: it would read as news.
+            delta = e(caveats.open_text(m, f.days))
+        else:
+            delta = (f'vs previous period {e(change(now, _value(con, name, prev), k.unit))}'
+                     f' · vs last year {e(change(now, _value(con, name, ly), k.unit))}')
         cards.append(
             f'<div class="card"><div class="label">{e(k.label)}</div>'
-            f'<div class="value" data-kpi="{name}">{e(fmt(now, k.unit, currency))}</div>'
-            f'<div class="delta">vs previous period {e(change(now, _value(con, name, prev), k.unit))}'
-            f' · vs last year {e(change(now, _value(con, name, ly), k.unit))}</div>'
+            f'<div class="value" data-kpi="{name}">{e(fmt(None if why else now, k.unit, currency))}'
+            f'</div><div class="delta">{delta}</div>'
             f'{_target(con, name, goals, f, currency)}</div>')
-    daily = run(con, get("net_sales"), f, "day")
-    trend = go.Figure(go.Scatter(x=daily["period"], y=daily["value"], mode="lines+markers"))
-    trend.update_layout(title="Net sales by day", height=320, margin=dict(l=40, r=20, t=50, b=30))
-    by_ch = run(con, get("sessions"), f, ("day", "channel"))
-    traffic = go.Figure([go.Scatter(x=g["period"], y=g["value"], name=str(c), stackgroup="one")
-                         for c, g in by_ch.groupby("channel")])
-    traffic.update_layout(title="Sessions by channel", height=320,
-                          margin=dict(l=40, r=20, t=50, b=30))
-    formatting.plain_figure(traffic)
-    charts = trend.to_html(full_html=False, include_plotlyjs="inline") + \
-        traffic.to_html(full_html=False, include_plotlyjs=False)
+    if missing:
+        cards.append('<div class="card missing">Not in this report, for lack of data: '
+                     + e("; ".join(f"{get(n).label} ({caveats.SHORT[t]})" for n in missing
+                                   for t in caveats.missing(get(n), known)[:1])) + "</div>")
+    figures = []
+    if "orders" in known.tables:
+        daily = run(con, get("net_sales"), f, "day")
+        trend = go.Figure(go.Scatter(x=daily["period"], y=daily["value"], mode="lines+markers"))
+        trend.update_layout(title="Net sales by day", height=320,
+                            margin=dict(l=40, r=20, t=50, b=30))
+        trend.update_yaxes(tickprefix=formatting.symbol(currency), tickformat=",.0f")
+        figures.append(trend)
+    if "traffic" in known.tables:
+        by_ch = run(con, get("sessions"), f, ("day", "channel"))
+        # One distinct colour per channel, named in words, as on the app's pages.
+        traffic = go.Figure([go.Scatter(x=g["period"], y=g["value"], name=channel_words(c),
+                                        stackgroup="one", line={"color": colour})
+                             for (c, g), colour in zip(by_ch.groupby("channel"),
+                                                       PALETTE * 3)])
+        traffic.update_layout(title="Sessions by channel", height=320,
+                              margin=dict(l=40, r=20, t=50, b=30))
+        formatting.plain_figure(traffic)
+        figures.append(traffic)
+    charts = "".join(fig.to_html(full_html=False, include_plotlyjs="inline" if i == 0 else False)
+                     for i, fig in enumerate(figures))
 
+    columns = [n for n in CHANNEL_COLUMNS if not caveats.reason(get(n), known, f.start)]
     frames = {n: run(con, get(n), f, "channel").set_index("channel")["value"]
-              for n in CHANNEL_COLUMNS}
+              for n in columns}
     channels = sorted(set().union(*[set(v.index) for v in frames.values()]),
-                      key=lambda c: -(frames["net_sales"].get(c, 0) or 0))
-    head = "".join(f"<th>{e(get(n).label)}</th>" for n in CHANNEL_COLUMNS)
+                      key=lambda c: -(frames.get("net_sales", {}).get(c, 0) or 0))
+    head = "".join(f"<th>{e(get(n).label)}</th>" for n in columns)
     rows = "".join(
-        f"<tr><td>{e(str(c))}</td>" + "".join(
+        f"<tr><td>{e(channel_words(c))}</td>" + "".join(
             f"<td>{e(fmt(_none(frames[n].get(c)), get(n).unit, currency))}</td>"
-            for n in CHANNEL_COLUMNS) + "</tr>" for c in channels)
-    top = run(con, get("top_products"), f, limit=10)
+            for n in columns) + "</tr>" for c in channels)
+    top = run(con, get("top_products"), f, limit=10) if "order_items" in known.tables \
+        else run(con, get("top_products"), f, limit=0)
     products = "".join(
         f"<tr><td>{e(str(r.product_name))}</td><td>{e(str(r.sku))}</td>"
         f"<td>{e(str(r.category))}</td><td>{r.units:,.0f}</td>"
@@ -97,8 +135,8 @@ def build(con: duckdb.DuckDBPyConnection, month: str, shop: str = "Shop",
  @media print {{ .cards {{ grid-template-columns: repeat(5, 1fr); }} }}
 </style></head><body>
 <h1>{title}</h1>
-<p>{f.start:%d %b} – {f.end:%d %b %Y}; compared with {prev.start:%d %b} – {prev.end:%d %b %Y}
-and with last year ({ly.start:%d %b} – {ly.end:%d %b %Y}, same weekdays).</p>
+<p>{f.start:%d %b} – {f.end:%d %b %Y}; compared with the month before ({prev.start:%d %b} –
+{prev.end:%d %b %Y}) and with the same month last year ({ly.start:%d %b} – {ly.end:%d %b %Y}).</p>
 <div class="cards">{''.join(cards)}</div>
 {charts}
 <h2>Channels</h2><table><tr><th>Channel</th>{head}</tr>{rows}</table>

@@ -11,7 +11,7 @@ RETURNS = Kpi(
                "counted against the order's channel. Refunds of cancelled orders are left out: "
                "those orders were never counted as sales.",
     sql=f"select {{key}} as key, sum(amount) as value from valid_refunds {WHERE} group by all",
-    better="down", rollup=True, additive=True,
+    better="down", rollup=True, additive=True, needs=("refunds",),
 )
 RETURNS_BY_ORDER_DATE = Kpi(
     name="returns_by_order_date", label="Returns (by order date)", unit="money",
@@ -19,7 +19,7 @@ RETURNS_BY_ORDER_DATE = Kpi(
                "made (the cohort view: recent periods still grow while their return window is "
                "open).",
     sql=f"select {{key}} as key, sum(refunded) as value from order_returns {WHERE} group by all",
-    better="down", rollup=True, additive=True,
+    better="down", rollup=True, additive=True, needs=("orders", "refunds"), window="return",
 )
 RETURN_RATE_VALUE = Kpi(
     name="return_rate_value", label="Return rate (value)", unit="ratio",
@@ -28,7 +28,7 @@ RETURN_RATE_VALUE = Kpi(
                    sum(refunded) / nullif(sum(gross_sales), 0) as value
             from order_returns {WHERE} group by all""",
     by=("day", "week", "month", "channel", "device"), ratio=True, empty=None, better="down",
-    rollup=True, additive=True,
+    rollup=True, additive=True, needs=("orders", "refunds"), window="return",
 )
 RETURN_RATE_ORDERS = Kpi(
     name="return_rate_orders", label="Return rate (orders)", unit="ratio",
@@ -38,7 +38,7 @@ RETURN_RATE_ORDERS = Kpi(
                    sum(refunded_orders) / nullif(sum(n), 0) as value
             from order_returns {WHERE} group by all""",
     by=("day", "week", "month", "channel", "device"), ratio=True, empty=None, better="down",
-    rollup=True, additive=True,
+    rollup=True, additive=True, needs=("orders", "refunds"), window="return",
 )
 REFUND_REASONS = Kpi(
     name="refund_reasons", label="Refund reasons", unit="money", table=True,
@@ -47,21 +47,9 @@ REFUND_REASONS = Kpi(
     sql=f"""select {{key}} as key, coalesce(nullif(trim(reason), ''), 'not given') as reason,
                    sum(n) as refunds, sum(amount) as amount
             from valid_refunds {WHERE} group by all order by amount desc""",
-    by=("channel",), rollup=True,
+    by=("channel",), rollup=True, needs=("refunds",),
 )
 
 KPIS = (RETURNS, RETURNS_BY_ORDER_DATE, RETURN_RATE_VALUE, RETURN_RATE_ORDERS,
         REFUND_REASONS)
 
-
-def not_final_months(months, data_end, window_days: int) -> set:
-    """Months whose orders can still be refunded: their last day plus the return window is
-    after the latest day with data. Their return figures will still grow."""
-    from datetime import timedelta
-
-    out = set()
-    for m in months:
-        last = (m.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
-        if last + timedelta(days=window_days) > data_end:
-            out.add(m)
-    return out

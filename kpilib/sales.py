@@ -167,7 +167,7 @@ TOP_PRODUCTS = Kpi(
                     from pl group by all)
             select key, sku, n.product_name, n.category, units, gross_sales, net_sales, returns
             from per left join product_names n using (sku) order by net_sales desc, sku""",
-    by=("channel",),
+    by=("channel",), window="return",
 )
 TOP_CATEGORIES = Kpi(
     name="top_categories", label="Top categories", unit="money", table=True,
@@ -177,7 +177,7 @@ TOP_CATEGORIES = Kpi(
                    sum(gross - discount - refunded) as net_sales, sum(refunded) as returns,
                    sum(refunded) / nullif(sum(gross), 0) as return_rate
             from category_daily {WHERE} group by all order by net_sales desc, category""",
-    by=("channel",),
+    by=("channel",), window="return",
 )
 KPIS = (ORDERS, GROSS_SALES, DISCOUNTS, NET_SALES, SHIPPING, TAX, TOTAL_SALES, AOV,
         UNITS_PER_ORDER, CANCELLATION_RATE, FULFILMENT_DAYS, SHIPPED_1D, SHIPPED_2D, SHIPPED_5D,

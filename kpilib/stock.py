@@ -147,10 +147,10 @@ def _sum(name, label, unit, expr, definition, **kw) -> Kpi:
 
 ON_HAND = _sum("on_hand", "Units on hand", "count", "sum(units_on_hand)",
                "Units in stock at the latest snapshot on or before the end of the period, "
-               "summed over SKUs (negative stock counts as 0).")
+               "summed over SKUs (negative stock counts as 0).", needs=("inventory",))
 STOCK_VALUE = _sum("stock_value", "Stock value", "money", "sum(stock_value)",
                    "Units on hand × unit cost (from the products table); SKUs without a cost "
-                   "are left out.", better=None)
+                   "are left out.", better=None, needs=("inventory",))
 UNITS_SOLD = _sum("units_sold", "Units sold", "count", "sum(units_sold)",
                   "Units in the order lines of valid orders placed in the period.")
 AVG_DAILY_UNITS = _sum("avg_daily_units", "Units sold per day", "decimal",
@@ -261,13 +261,14 @@ STOCKOUT_SKU_DAYS = Kpi(
                "two snapshots the last one holds.",
     sql=_SKU_DAYS.replace("sum(stockouts) / nullif(sum(n), 0) as value",
                           "sum(stockouts) as value"),
-    by=("day", "week", "month", "category"), better="down", rollup=True, additive=True)
+    by=("day", "week", "month", "category"), better="down", rollup=True, additive=True,
+    needs=("inventory",))
 STOCKOUT_RATE = Kpi(
     name="stockout_rate", label="Stock-out rate", unit="ratio",
     definition="Stock-out SKU-days ÷ all SKU-days in the period (each SKU counted from its "
                "first snapshot).",
     sql=_SKU_DAYS, by=("day", "week", "month", "category"), ratio=True, empty=None,
-    better="down", rollup=True, additive=True)
+    better="down", rollup=True, additive=True, needs=("inventory",))
 
 STOCK_BY_SKU = Kpi(
     name="stock_by_sku", label="Stock by SKU", unit="count", table=True,

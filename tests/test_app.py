@@ -51,7 +51,8 @@ def test_channel_filter_changes_overview_numbers(tiny_store, monkeypatch):
     c = cards(at)
     # paid_search in February: o2 50 + o3 (80 − 8); 350 sessions, 7 purchases; spend 50.
     assert (c["Net sales"], c["Orders"], c["Sessions"]) == ("€122.00", "2", "350")
-    assert c["Conversion rate"] == "2.00 %" and c["MER"] == "2.62×"     # MER is shop-wide
+    # MER is shop-wide, and its card says so beside the filtered ones.
+    assert c["Conversion rate"] == "2.00 %" and c["MER (all channels)"] == "2.62×"
     assert c["New customers"] == "1"                                   # bob
     assert "Paid search" in at.caption[0].value
 
@@ -281,7 +282,7 @@ def test_customers_page_cohorts_and_rfm_download(tiny_store, monkeypatch):
     at = start(tiny_store, monkeypatch)
     at.sidebar.selectbox(key="period").set_value("Last month").run()
     at.switch_page("app_pages/loyalty.py").run()
-    assert "1 guest orders" in at.caption[0].value
+    assert "1 guest order (no customer id)" in at.caption[0].value
     assert cards(at)["Repeat-purchase rate"] == "33.33 %"
     at.toggle(key="cohort_split").set_value(True).run()
     at.selectbox(key="cohort_channel").set_value("paid_social").run()

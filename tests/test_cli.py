@@ -148,9 +148,14 @@ def test_skip_invalid_and_spend_channel(tmp_path):
 def test_table_kpi_json(tiny_store):
     out = json.loads(cli("kpi", "cohort_retention", "--store", tiny_store.path, "--start",
                          "2025-01-01", "--end", "2025-03-31").stdout)
+    # Data ends on 2 March 2025: January and February are over (final), March is not.
     assert out[:2] == [
-        {"cohort": "2025-01-01", "k": 0, "active": 1, "cohort_size": 1, "value": 1.0},
-        {"cohort": "2025-01-01", "k": 1, "active": 1, "cohort_size": 1, "value": 1.0}]
+        {"cohort": "2025-01-01", "k": 0, "active": 1, "cohort_size": 1, "value": 1.0,
+         "final": True},
+        {"cohort": "2025-01-01", "k": 1, "active": 1, "cohort_size": 1, "value": 1.0,
+         "final": True}]
+    # carol's March cohort (o8, 2 March): its month is not over.
+    assert {"cohort": "2025-03-01", "k": 0, "final": False}.items() <= out[-1].items()
     out = json.loads(cli("kpi", "top_products", "--store", tiny_store.path, "--start",
                          "2025-02-01", "--end", "2025-02-28", "--by", "channel").stdout)
     assert {"channel": "paid_social", "sku": "SKU-F"}.items() <= out[0].items()

@@ -41,7 +41,7 @@ def test_report_holds_the_months_numbers(tiny_store):
     # February 2025 of the tiny shop, counted in test_sales.py / test_traffic.py
     assert p.kpis["net_sales"] == "€262.00" and p.kpis["orders"] == "5"
     assert p.kpis["sessions"] == "390" and p.kpis["mer"] == "2.62×"
-    assert "paid_search" in p.cells and "€122.00" in p.cells        # channel table
+    assert "Paid search" in p.cells and "€122.00" in p.cells        # channel table, in words
     assert "Leather boots" in p.cells                                 # top products
     assert p.scripts == 0 and "plotly" in html.lower()                # no external script
 

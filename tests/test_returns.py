@@ -8,6 +8,7 @@ from datetime import date
 import pytest
 
 from helpers import FEB, MAR, check, only, total
+from kpilib import get
 
 CASES = [
     ("returns", FEB, 30.0),                      # r2; r4 is on a cancelled order
@@ -35,11 +36,18 @@ def test_refund_reasons(tiny_store):
     assert t[["reason", "refunds", "amount"]].values.tolist() == [["changed mind", 1, 30.0]]
 
 
-def test_return_window_marks_recent_months_not_final():
-    from kpilib.returns import not_final_months
-    months = [date(2025, 1, 1), date(2025, 2, 1), date(2025, 3, 1)]
-    # Data ends on 15 March: February's window (28 Feb + 30 days) is still open.
-    assert not_final_months(months, date(2025, 3, 15), 30) == {date(2025, 2, 1), date(2025, 3, 1)}
-    # 31 March + 30 days = 30 April: March is final from then on.
-    assert not_final_months(months, date(2025, 4, 29), 30) == {date(2025, 3, 1)}
-    assert not_final_months(months, date(2025, 4, 30), 30) == set()
+def test_return_window_marks_recent_periods_not_final():
+    from kpilib.caveats import maturity
+    rate = get("return_rate_value")
+    jan, feb, mar = ((date(2025, m, 1), date(2025, m, d)) for m, d in ((1, 31), (2, 28), (3, 31)))
+    # Data ends on 15 March: an order of day d can be refunded until d + 30, so January is
+    # final (31 Jan + 30 = 2 Mar ≤ 15 Mar) and February's days from 14 Feb on are open
+    # (14 Feb + 30 = 16 Mar > 15 Mar): 14 … 28 February, 15 days.
+    assert maturity(rate, *jan, date(2025, 3, 15), 30).final
+    feb_open = maturity(rate, *feb, date(2025, 3, 15), 30)
+    assert (feb_open.final, feb_open.open_days) == (False, 15)
+    # 31 March + 30 days = 30 April: on 29 April one day of March is open, on 30 April none.
+    assert maturity(rate, *mar, date(2025, 4, 29), 30).open_days == 1
+    assert maturity(rate, *mar, date(2025, 4, 30), 30).final
+    # Dated by the refund, a closed period is final however recent.
+    assert maturity(get("returns"), *mar, date(2025, 3, 31), 30).final

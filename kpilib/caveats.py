@@ -1,0 +1,210 @@
+"""When a figure does not mean what it seems to: a KPI the store's exports cannot give (no
+traffic uploaded: sessions are unknown, not 0), a rate whose parts cannot be known (credit notes
+that name no order: no return rate by order date), and a figure that is not final yet (orders
+still inside their return window). The pages, the report and the command line all ask here, so
+a figure is shown with the same caveat everywhere."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import duckdb
+
+from .kpi import Kpi
+from .periods import data_span
+from .store import tables_read
+
+# The export that fills each stored table, as a manager would look for it.
+EXPORTS = {
+    "orders": "an orders export (Shopify, WooCommerce or the orders template)",
+    "order_items": "order lines (in the Shopify orders export, or the order_items template)",
+    "refunds": "refunds (in the Shopify orders export, or the refunds template)",
+    "traffic": "a traffic export (a GA4 report, or sessions / events)",
+    "marketing_spend": "ad spend (Google Ads or Meta reports, or the marketing_spend template)",
+    "inventory": "stock snapshots (an inventory export: date, SKU, units on hand)",
+    "products": "a products export",
+}
+# Short names for a sentence listing several.
+SHORT = {"orders": "orders", "order_items": "order lines", "refunds": "refunds",
+         "traffic": "traffic", "marketing_spend": "ad spend", "inventory": "stock snapshots",
+         "products": "products"}
+# Tables a KPI reads without needing them: no refund stored lowers nothing that is shown as
+# known (net sales of a shop without refunds), and products only name and cost SKUs.
+OPTIONAL = frozenset({"refunds", "products"})
+# The funnel's step columns (kpilib.funnel), in order.
+STEP_COLUMNS = ("product_views", "add_to_carts", "checkouts", "purchases")
+STEP_WORDS = {"product_views": "product views", "add_to_carts": "add-to-cart",
+              "checkouts": "checkout", "purchases": "purchase"}
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the store holds that decides whether a figure means what it says; read once per
+    store version (:func:`facts`)."""
+    tables: frozenset[str]          # stored tables with at least one row
+    as_of: date | None              # the latest day with data (kpilib.periods.data_span)
+    refunds_linked: bool = True     # some refund names an order that is stored
+    untracked: frozenset[str] = frozenset()   # funnel steps the traffic export never reports
+    identified: bool = True         # some valid order has a customer id
+    orders_from: date | None = None  # the first day with a valid order
+
+
+def facts(con: duckdb.DuckDBPyConnection) -> Facts:
+    """The store's :class:`Facts`, from the small tables a connection holds in memory."""
+    row = con.cursor().execute("""
+        select (select count(*) from (select 1 from orders_daily limit 1)),
+               (select count(*) from (select 1 from units_daily limit 1)),
+               (select count(*) from (select 1 from valid_refunds limit 1)),
+               (select count(*) from (select 1 from traffic limit 1)),
+               (select count(*) from (select 1 from marketing_spend limit 1)),
+               (select count(*) from (select 1 from snapshot_days limit 1)),
+               (select count(*) from (select 1 from products limit 1)),
+               (select count(*) from (select 1 from valid_refunds
+                                      where order_day is not null limit 1)),
+               (select count(*) from (select 1 from acquisitions limit 1)),
+               (select sum(product_views) from traffic), (select sum(add_to_carts) from traffic),
+               (select sum(checkouts) from traffic), (select sum(purchases) from traffic),
+               (select min(day) from valid_orders_daily)
+        """).fetchall()[0]
+    names = ("orders", "order_items", "refunds", "traffic", "marketing_spend", "inventory",
+             "products")
+    tables = frozenset(n for n, there in zip(names, row[:7]) if there)
+    span = data_span(con)
+    untracked = frozenset(c for c, total in zip(STEP_COLUMNS, row[9:13])
+                          if "traffic" in tables and not total)
+    return Facts(tables=tables, as_of=span[1] if span else None,
+                 refunds_linked=not row[2] or bool(row[7]), untracked=untracked,
+                 identified=not row[0] or bool(row[8]), orders_from=row[13])
+
+
+def needs(kpi: Kpi) -> frozenset[str]:
+    """The stored tables without which ``kpi`` has no meaningful value: those it declares, else
+    those its SQL reads but :data:`OPTIONAL`."""
+    if kpi.needs is not None:
+        return frozenset(kpi.needs)
+    return tables_read(kpi.sql + kpi.base) - OPTIONAL
+
+
+def missing(kpi: Kpi, f: Facts) -> tuple[str, ...]:
+    """The tables ``kpi`` needs that the store lacks, in a stable order."""
+    return tuple(t for t in EXPORTS if t in needs(kpi) - f.tables)
+
+
+def steps_read(kpi: Kpi) -> tuple[str, ...]:
+    """The funnel step columns ``kpi`` sums (from its SQL)."""
+    return tuple(c for c in STEP_COLUMNS if f"sum({c})" in kpi.sql)
+
+
+# The rollups that hold identified customers only (guest orders left out).
+CUSTOMER_SOURCES = ("customer_orders", "acquisitions", "customer_first", "cohort_orders",
+                    "second_orders", "rfm_daily")
+
+
+def reads_customers(kpi: Kpi) -> bool:
+    return bool(re.search(rf"\b(?:from|join)\s+(?:{'|'.join(CUSTOMER_SOURCES)})\b", kpi.sql))
+
+
+def reason(kpi: Kpi, f: Facts, start: date | None = None) -> str | None:
+    """Why ``kpi`` has no meaningful value in this store (over a period from ``start``, when
+    given), in a sentence; None when it has one. A property of what was uploaded, not of the
+    filters but for the period's start."""
+    gone = missing(kpi, f)
+    if gone:
+        return "Needs " + " and ".join(EXPORTS[t] for t in gone) + "."
+    untracked = [STEP_WORDS[c] for c in steps_read(kpi) if c in f.untracked]
+    if untracked:
+        return (f"Not tracked: the traffic export has no {' or '.join(untracked)} step "
+                "(every row is 0), so this rate would read 0 % by mistake.")
+    if kpi.window == "return" and not f.refunds_linked:
+        return ("Unknown: the refunds stored name no order that is stored (credit notes "
+                "pointing to other invoices), so refunds cannot be matched to the orders "
+                "placed in the period.")
+    if reads_customers(kpi) and not f.identified:
+        return ("Unknown: no order has a customer id or e-mail, so customers cannot be told "
+                "apart (every order is a guest order).")
+    if kpi.history and start is not None and f.orders_from is not None \
+            and start <= f.orders_from:
+        return (f"Unknown: no order is stored before {f.orders_from:%d %b %Y}, so no customer "
+                "can be seen coming back (pick a later period, or upload earlier months).")
+    return None
+
+
+def value_reason(kpi: Kpi, value: float | None) -> str | None:
+    """Why this one value of ``kpi`` is not meaningful (None when it is): a value below the
+    KPI's declared floor, such as a negative cart abandonment."""
+    if kpi.floor is None or value is None or value != value or value >= kpi.floor[0]:
+        return None
+    return kpi.floor[1]
+
+
+@dataclass(frozen=True)
+class Maturity:
+    final: bool
+    open_days: int = 0        # days of the period whose window is still open
+    window_days: int = 0
+
+
+def maturity(kpi: Kpi, start: date, end: date, as_of: date | None,
+             window_days: int) -> Maturity:
+    """Whether ``kpi`` over [start, end] is final as of ``as_of`` (the latest day with data):
+    a figure by order date that counts refunds (``window="return"``) still grows while orders
+    of the period are inside the return window: an order of day d can be refunded until
+    d + window. A figure dated by the refund (net sales, returns) is final once its days are
+    over."""
+    if kpi.window != "return" or as_of is None:
+        return Maturity(True)   # a cohort table's cells: cohort_final
+    # Days d of the period with d + window > as_of.
+    first_open = max(start, as_of - timedelta(days=window_days) + timedelta(days=1))
+    open_days = max(0, (end - first_open).days + 1)
+    return Maturity(open_days == 0, open_days, window_days)
+
+
+def open_text(m: Maturity, days: int) -> str:
+    """"not final: 12 of 30 days still open" — what a card shows instead of a change."""
+    return (f"not final: {m.open_days:,} of {days:,} day{'s' * (days != 1)} still inside the "
+            f"{m.window_days}-day return window")
+
+
+def month_end(first: date) -> date:
+    return (first.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+
+
+def cohort_final(cohort: date, k: int, as_of: date | None, window_days: int = 0) -> bool:
+    """Whether cell (cohort, k) of a cohort table is final: month cohort + k is over by
+    ``as_of`` (and, for revenue net of refunds by order date, its orders' return window too)."""
+    if as_of is None:
+        return True
+    m = cohort.year * 12 + cohort.month - 1 + int(k)
+    return month_end(date(m // 12, m % 12 + 1, 1)) + timedelta(days=window_days) <= as_of
+
+
+def period_end(start: date, by: str | None, last: date) -> date:
+    """The last day of the ``by`` period starting ``start`` (run()'s ``period``), within the
+    filters' ``last`` day."""
+    if by == "day":
+        end = start
+    elif by == "week":
+        end = start + timedelta(days=6)
+    elif by == "month":
+        end = month_end(start)
+    else:
+        end = last
+    return min(end, last)
+
+
+def mark_final(kpi: Kpi, df, start: date, end: date, as_of: date | None, window_days: int,
+               by: str | None = None):
+    """``df`` (what run() returned for ``kpi``) with a ``final`` column, for a KPI declared
+    with a window: per cohort cell, per period, or the whole range."""
+    if kpi.window is None:
+        return df
+    days = window_days if kpi.window == "return" else 0
+    if {"cohort", "k"} <= set(df.columns):
+        final = [cohort_final(c, k, as_of, days) for c, k in zip(df["cohort"], df["k"])]
+    elif "period" in df.columns:
+        final = [maturity(kpi, max(p, start), period_end(p, by, end), as_of, days).final
+                 for p in df["period"]]
+    else:
+        final = [maturity(kpi, start, end, as_of, days).final] * len(df)
+    return df.assign(final=final)

@@ -1,0 +1,154 @@
+"""kpilib.caveats: a figure the exports cannot give is unknown with a reason, not 0; a figure
+still inside its return window is not final. Worked out by hand on tiny stores."""
+import json
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from kpilib import Filters, Store, get, run
+from kpilib.caveats import (Facts, cohort_final, facts, mark_final, maturity, missing, reason,
+                            value_reason)
+from kpilib.ingest import ingest
+
+ROOT = Path(__file__).resolve().parent.parent
+TINY = ROOT / "tests" / "data" / "tiny"
+FORMATS = ROOT / "tests" / "data" / "formats"
+
+
+def store_of(tmp_path, *files) -> Store:
+    store = Store(tmp_path / "s")
+    ingest(store, list(files), allow_partial=True)
+    return store
+
+
+def test_facts_of_the_tiny_shop(tiny_store):
+    f = facts(tiny_store.connect())
+    assert f.tables == {"orders", "order_items", "refunds", "traffic", "marketing_spend",
+                        "inventory", "products"}
+    # Last valid order o8 on 2 March 2025; the first one o1 on 5 January.
+    assert (f.as_of, f.orders_from) == (date(2025, 3, 2), date(2025, 1, 5))
+    assert f.refunds_linked and f.identified and not f.untracked
+    assert all(reason(k, f) is None for k in map(get, ("net_sales", "sessions", "roas",
+                                                       "return_rate_value", "on_hand")))
+
+
+def test_an_orders_only_store_names_the_exports_it_lacks(tmp_path):
+    # UCI Online Retail's shape: invoices, their lines and credit notes (C489449) that name no
+    # invoice of the file.
+    store = store_of(tmp_path, FORMATS / "online_retail_ii.csv")
+    f = facts(store.connect())
+    assert f.tables == {"orders", "order_items", "refunds"} and not f.refunds_linked
+    assert missing(get("sessions"), f) == ("traffic",)
+    assert reason(get("sessions"), f).startswith("Needs a traffic export")
+    assert missing(get("mer"), f) == ("marketing_spend",)
+    assert missing(get("stockout_rate"), f) == ("inventory",)
+    assert reason(get("net_sales"), f) is None and reason(get("returns"), f) is None
+    # The credit notes cannot be dated by order: no return rate rather than 0.00 %.
+    for name in ("return_rate_value", "return_rate_orders", "returns_by_order_date"):
+        assert reason(get(name), f).startswith("Unknown: the refunds stored name no order")
+
+
+def test_traffic_and_spend_only_stores(tmp_path):
+    traffic = facts(store_of(tmp_path / "t", TINY / "traffic.csv").connect())
+    assert traffic.tables == {"traffic"} and traffic.as_of == date(2025, 3, 1)
+    assert reason(get("conversion_rate"), traffic) is None
+    assert reason(get("net_sales"), traffic).startswith("Needs an orders export")
+    assert missing(get("blended_conversion_rate"), traffic) == ("orders",)
+    spend = facts(store_of(tmp_path / "s", TINY / "marketing_spend.csv").connect())
+    assert spend.tables == {"marketing_spend"}
+    assert reason(get("spend"), spend) is None and reason(get("cpc"), spend) is None
+    # ROAS and CAC need orders: with none, every channel would read ROAS 0.
+    assert missing(get("roas"), spend) == ("orders",) and missing(get("cac"), spend) == ("orders",)
+
+
+def test_a_step_the_traffic_export_does_not_track(tmp_path):
+    f = tmp_path / "ga4.csv"
+    f.write_text("date,channel,sessions,product_views,add_to_carts,checkouts,purchases\n"
+                 "2025-02-03,email,100,50,10,0,3\n2025-02-04,email,80,40,8,0,2\n")
+    known = facts(store_of(tmp_path, f).connect())
+    assert known.untracked == {"checkouts"}
+    assert reason(get("cart_to_checkout_rate"), known).startswith("Not tracked")
+    assert reason(get("checkout_rate"), known).startswith("Not tracked")
+    assert reason(get("view_to_cart_rate"), known) is None     # (10 + 8) / (50 + 40)
+
+
+def test_negative_cart_abandonment_is_not_meaningful():
+    k = get("cart_abandonment_rate")
+    # 3 purchases of sessions that never added to cart, 2 that did: 1 − 5 / 2 = −150 %.
+    assert value_reason(k, 1 - 5 / 2).startswith("Not meaningful")
+    assert value_reason(k, 0.0) is None and value_reason(k, 0.8) is None
+    assert value_reason(k, None) is None and value_reason(get("aov"), -5.0) is None
+
+
+def test_returning_customers_need_orders_before_the_period(tiny_store):
+    f = facts(tiny_store.connect())
+    rate = get("returning_customer_rate")
+    # The first order is stored on 5 January 2025: a period from then on sees no earlier order.
+    assert reason(rate, f, date(2025, 1, 1)).startswith("Unknown: no order is stored before")
+    assert reason(rate, f, date(2025, 1, 5)) is not None
+    assert reason(rate, f, date(2025, 1, 6)) is None
+    assert reason(get("new_customers"), f, date(2025, 1, 1)) is None
+
+
+def test_customers_unknown_when_every_order_is_a_guest(tmp_path):
+    f = tmp_path / "orders.csv"
+    f.write_text("order_id,ordered_at,status,gross_sales,discounts\n"
+                 "g1,2025-02-03 10:00:00,paid,10,0\ng2,2025-02-04 10:00:00,paid,20,0\n")
+    known = facts(store_of(tmp_path, f).connect())
+    assert not known.identified
+    assert reason(get("customers"), known).startswith("Unknown: no order has a customer id")
+    assert reason(get("cac"), Facts(frozenset({"orders", "marketing_spend"}), None,
+                                    identified=False)) is not None
+    assert reason(get("orders"), known) is None
+
+
+def test_cohort_cells_are_final_once_their_month_is_over():
+    # The March 2025 cohort's month 1 is April: over on 30 April, and its orders' return
+    # window (30 days) closes on 30 May.
+    assert not cohort_final(date(2025, 3, 1), 1, date(2025, 4, 29))
+    assert cohort_final(date(2025, 3, 1), 1, date(2025, 4, 30))
+    assert not cohort_final(date(2025, 3, 1), 1, date(2025, 5, 29), 30)
+    assert cohort_final(date(2025, 3, 1), 1, date(2025, 5, 30), 30)
+    # k counts across the year: December 2024 + 2 = February 2025.
+    assert cohort_final(date(2024, 12, 1), 2, date(2025, 2, 28))
+
+
+def test_periods_marked_final_one_by_one(tiny_store):
+    rate = get("return_rate_value")
+    f = Filters(date(2025, 1, 1), date(2025, 3, 31))
+    df = mark_final(rate, run(tiny_store.connect(), rate, f, "month"), f.start, f.end,
+                    date(2025, 3, 2), 30, "month")
+    # As of 2 March with a 30-day window: 31 Jan + 30 = 2 Mar (final); 28 Feb + 30 > 2 Mar.
+    assert df["final"].tolist() == [True, False, False]
+    m = maturity(rate, f.start, f.end, date(2025, 3, 2), 30)
+    # Open: the days d with d + 30 > 2 March (31 January + 30 = 2 March is not), so
+    # 1 February … 31 March = 28 + 31 = 59 days.
+    assert (m.final, m.open_days) == (False, 59)
+    # A KPI without a window is left as it was.
+    assert "final" not in mark_final(get("net_sales"), df.drop(columns="final"), f.start, f.end,
+                                     date(2025, 3, 2), 30).columns
+
+
+def cli(*args):
+    return subprocess.run([sys.executable, "-m", "kpilib", *map(str, args)], cwd=ROOT,
+                          capture_output=True, text=True)
+
+
+def test_cli_says_why_and_whether_final(tmp_path, tiny_store):
+    store = store_of(tmp_path, FORMATS / "online_retail_ii.csv")
+    out = json.loads(cli("kpi", "sessions", "--store", store.path).stdout)
+    assert out == [{"value": None,
+                    "reason": "Needs a traffic export (a GA4 report, or sessions / events)."}]
+    out = json.loads(cli("kpi", "return_rate_value", "--store", store.path).stdout)
+    assert out[0]["value"] is None and out[0]["reason"].startswith("Unknown: the refunds")
+    out = json.loads(cli("kpi", "return_rate_value", "--store", tiny_store.path, "--by", "month",
+                         "--start", "2025-01-01", "--end", "2025-02-28").stdout)
+    # As of 2 March (the last order): January final, February still inside the window.
+    assert [(r["period"], r["final"]) for r in out] == [("2025-01-01", True),
+                                                        ("2025-02-01", False)]
+    assert out[1]["value"] == pytest.approx(55 / 320)        # r2 30 + r3 25 of €320 gross
+    # A KPI without a window carries no "final" (its output is unchanged).
+    assert "final" not in json.loads(cli("kpi", "net_sales", "--store", tiny_store.path).stdout)[0]
