@@ -18,7 +18,7 @@ import plotly.express as px
 import streamlit as st
 
 import kpilib
-from kpilib import caveats, demo, engines, export, formatting, targets
+from kpilib import alerts, caveats, demo, engines, export, formatting, targets
 from kpilib.channels import CHANNELS
 from kpilib.kpi import PERIODS
 from kpilib.periods import PRESETS, calendar, data_span, preset_range
@@ -253,6 +253,17 @@ def value(name: str, filters: kpilib.Filters | None = None) -> float | None:
 @st.cache_data(show_spinner=False)
 def _span(path: str, version: str):
     return data_span(_connection(path, version))
+
+
+@st.cache_data(show_spinner=False)
+def _first_days(path: str, version: str):
+    return alerts.first_days(_connection(path, version))
+
+
+def first_days() -> dict:
+    """The first stored day of each KPI the alerts watch (kpilib.alerts.first_days)."""
+    store = active_store()[0]
+    return _first_days(str(store.path), store.fingerprint)
 
 
 @st.cache_data(show_spinner=False)

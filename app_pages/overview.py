@@ -2,15 +2,13 @@
 trend and the channels."""
 from dataclasses import replace
 from datetime import date, timedelta
-from urllib.parse import urlencode
 
 import plotly.graph_objects as go
 import streamlit as st
 
 import kpilib
 import ui
-from kpilib import report
-from kpilib.alerts import history_start, outside_band
+from kpilib import alerts, report
 
 f = ui.require_filters()
 prev_words, ly_words = f.comparison_words()
@@ -23,52 +21,46 @@ for i in range(0, len(shown), 5):
     ui.metrics(shown[i:i + 5], spark_by=spark, last_year=True, columns=5)
 ui.missing_note([n for n in CARDS if ui.missing(n)])
 
+
+def unusual_text(r) -> str:
+    unit = kpilib.get(r.kpi).unit
+    # A plain link (not st.page_link, which adds to the current query parameters): it opens
+    # the page on that day with the same channels, in a new tab.
+    return (f"[{r.label} {ui.fmt(r.value, unit, compact=True)}]({r.page}) {r.direction} the "
+            f"usual {ui.fmt(r.low, unit, compact=True)} – {ui.fmt(r.high, unit, compact=True)}")
+
+
 # Alerts: KPIs behind their month's target, then days outside what the same weekday looked
 # like over the previous 8 weeks. Each links to its page with the filters set.
-PAGE = {"net_sales": "sales", "gross_sales": "sales", "orders": "sales", "aov": "sales",
-        "sessions": "traffic", "conversion_rate": "traffic", "new_customers": "loyalty",
-        "returning_customer_rate": "loyalty", "mer": "marketing", "roas": "marketing",
-        "cac": "marketing", "spend": "marketing", "return_rate_value": "returns",
-        "stockout_rate": "stock"}
-
-
-def link(page: str, start, end) -> str:
-    params = {"period": "Custom", "dates": [start.isoformat(), end.isoformat()]}
-    if f.channels:
-        params["channels"] = list(f.channels)
-    # A plain link (not st.page_link, which adds to the current query parameters): it opens
-    # the page on those days with the same channels, in a new tab.
-    return f"{page}?{urlencode(params, doseq=True)}"
-
-
 behind = [p for p in ui.pacing().values() if p.behind]
-days = []
-for name in ("net_sales", "orders", "sessions", "conversion_rate"):
-    daily = ui.kpi(name, replace(f, start=history_start(f.start)), "day")
-    for r in outside_band(daily, f.start, f.end).itertuples():
-        days.append((r.day, name, r))
-if behind or days:
-    with st.expander(f"Alerts: {len(behind)} behind target, {len(days)} unusual day(s)",
-                     expanded=True):
+history = replace(f, start=alerts.history_start(f.start))
+unusual = alerts.unusual_days({n: ui.kpi(n, history, "day") for n in alerts.WATCHED},
+                              ui.first_days(), f.start, f.end, f.channels)
+n_days = unusual["day"].nunique()
+if behind or n_days:
+    with st.expander(f"Alerts: {len(behind)} behind target, {n_days} unusual "
+                     f"day{'s' if n_days != 1 else ''}", expanded=True):
         for p in behind:
             k = kpilib.get(p.kpi)
             start = date.fromisoformat(p.month + "-01")
             text = (f"**{k.label}** is behind its {start:%B} target of "
                     f"{ui.fmt(p.target, k.unit, compact=True)}: {ui.pace_text(p, colour=False)}")
+            end = start + timedelta(days=p.days - 1)
             st.markdown(f":material/flag: [{text}]"
-                        f"({link(PAGE[p.kpi], start, start + timedelta(days=p.days - 1))})")
-        # The largest surprises first.
-        for day, name, r in sorted(days, key=lambda a: -a[2].severity)[:5]:
-            k = kpilib.get(name)
-            text = (f"**{day:%a %d %b}** — {k.label} {ui.fmt(r.value, k.unit)} is {r.direction} "
-                    f"the usual {ui.fmt(max(r.low, 0), k.unit)} – {ui.fmt(r.high, k.unit)} "
-                    f"for a {day:%A}")
-            st.markdown(f":material/warning: [{text}]({link(PAGE[name], day, day)})")
-        more = f"The 5 largest of {len(days)} unusual days are shown. " if len(days) > 5 else ""
+                        f"({alerts.page_link(p.kpi, start, end, f.channels)})")
+        # The most unusual days first, one line each with every KPI unusual that day.
+        for _, rows in unusual[unusual["rank"] <= 5].groupby("rank"):
+            day = rows["day"].iat[0]
+            st.markdown(f":material/warning: **{day:%a %d %b}** — unusual for a {day:%A}: "
+                        + " · ".join(map(unusual_text, rows.itertuples())))
+        more = f"The 5 most unusual of {n_days} days are shown. " if n_days > 5 else ""
         st.caption(more + "Behind target: the month-to-date pace is more than 2 % short of the "
-                   "month's target (Settings). A day is unusual when it falls outside the mean ± 2 "
-                   "standard deviations (at least ± 15 %) of the same weekday over the previous "
-                   "8 weeks. Click one to open its page on those days.")
+                   "month's target (Settings). Unusual day: its net sales, orders, sessions or "
+                   "conversion rate left the usual range for that weekday: the average of the "
+                   "same weekday over the previous 8 weeks, give or take three times how much "
+                   "those 8 days varied (3 standard deviations) and never less than ± 30 %. The "
+                   "days furthest outside it come first; a day with less than 8 weeks of stored "
+                   "data before it is not judged. Click one to open its page on that day.")
 
 CHOICES = [n for n in ("net_sales", "orders", "sessions", "conversion_rate", "aov",
                        "new_customers", "spend") if not ui.reason(n)]

@@ -1,4 +1,4 @@
-"""Command line: python -m kpilib {demo,ingest,kpi,list}. Its arguments and JSON output are a
+"""Command line: python -m kpilib {demo,ingest,kpi,alerts,list}. Its arguments and JSON output are a
 public interface for scripts and scheduled jobs: change them only compatibly."""
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ import argparse
 import json
 import math
 import sys
+from dataclasses import replace
 from datetime import date, timedelta
 
-from . import KPIS, Filters, Store, caveats, get, run, targets
+from . import KPIS, Filters, Store, alerts, caveats, get, run, targets
 from .engines import ENGINES, EngineError, connect
 from .ingest import IngestError, ingest
 from .periods import data_span
@@ -66,6 +67,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--by", choices=["day", "week", "month", "channel", "device", "category"])
     p.add_argument("--format", choices=["json", "csv"], default="json")
     _engine_args(p)
+
+    p = sub.add_parser("alerts", help="the unusual days, as the Overview lists them")
+    p.add_argument("--store")
+    p.add_argument("--start", type=_date, help="first day (default: 30 days before --end)")
+    p.add_argument("--end", type=_date, help="last day (default: latest day with data)")
+    p.add_argument("--channel", action="append", default=[], help="repeat for several")
+    p.add_argument("--format", choices=["json", "csv"], default="json")
 
     p = sub.add_parser("report", help="the monthly management report as one HTML file")
     p.add_argument("--month", required=True, help="YYYY-MM")
@@ -128,17 +136,22 @@ def _engine_args(p) -> None:
     p.add_argument("--spark-master", help="Spark master URL (default local[2])")
 
 
-def _kpi(args) -> int:
-    kpi = get(args.name)
-    store = Store(store_path(args.store))
-    con = connect(store, args.engine, args.spark_master)
+def _range(args, store: Store, con) -> tuple[date, date]:
+    """--start and --end, by default the 30 days ending on the latest day with data."""
     end = args.end
     if end is None:
         span = data_span(con)
         if span is None:
             raise ValueError(f"the store {store.path} is empty; give --end or ingest data")
         end = span[1]
-    start = args.start or end - timedelta(days=29)
+    return args.start or end - timedelta(days=29), end
+
+
+def _kpi(args) -> int:
+    kpi = get(args.name)
+    store = Store(store_path(args.store))
+    con = connect(store, args.engine, args.spark_master)
+    start, end = _range(args, store, con)
     df = run(con, kpi, Filters(start, end, tuple(args.channel)), args.by)
     known = caveats.facts(con)
     # A figure the store cannot give, or not meaningful, is null with the reason; one still
@@ -161,6 +174,28 @@ def _kpi(args) -> int:
     records = [{k: _plain(v) for k, v in rec.items()} for rec in df.to_dict("records")]
     if args.format == "json":
         print(json.dumps(records, ensure_ascii=False))
+    else:
+        df.to_csv(sys.stdout, index=False)
+    return 0
+
+
+def _alerts(args) -> int:
+    store = Store(store_path(args.store))
+    con = connect(store)
+    start, end = _range(args, store, con)
+    f = Filters(start, end, tuple(args.channel))   # checks the range
+    history = replace(f, start=alerts.history_start(start))
+    series = {n: run(con, get(n), history, "day") for n in alerts.WATCHED}
+    df = alerts.unusual_days(series, alerts.first_days(con), start, end, args.channel)
+    df["day"] = df["day"].map(date.isoformat)
+    # Cents and hundredths of an order are enough for a message; rates keep their decimals.
+    digits = [6 if get(n).unit == "ratio" else 2 for n in df["kpi"]]
+    for c in ("value", "low", "high", "expected"):
+        df[c] = [round(float(v), d) for v, d in zip(df[c], digits)]
+    df = df.drop(columns="distance")
+    if args.format == "json":
+        print(json.dumps([{k: _plain(v) for k, v in rec.items()}
+                          for rec in df.to_dict("records")], ensure_ascii=False))
     else:
         df.to_csv(sys.stdout, index=False)
     return 0
@@ -208,8 +243,8 @@ def _glossary(args) -> int:
     return 0
 
 
-COMMANDS = {"demo": _demo, "ingest": _ingest, "kpi": _kpi, "list": _list, "glossary": _glossary,
-            "undo": _undo, "delete": _delete, "report": _report}
+COMMANDS = {"demo": _demo, "ingest": _ingest, "kpi": _kpi, "alerts": _alerts, "list": _list,
+            "glossary": _glossary, "undo": _undo, "delete": _delete, "report": _report}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -354,14 +354,30 @@ def test_overview_last_year_and_alerts(demo_store, monkeypatch):
     ly = [c.value for c in at.caption if c.value.startswith("vs last year:")]
     assert len(ly) == 10 and all(v != "vs last year: –" for v in ly[:5])
     # The demo shop's Black Friday days (26 Nov – 1 Dec 2025) are far outside ordinary weeks:
-    # they are the largest surprises, listed first.
+    # they are the largest surprises, listed first, one line a day.
     at.sidebar.selectbox(key="period").set_value("Custom").run()
     at.sidebar.date_input(key="dates").set_value((date(2025, 11, 24), date(2025, 12, 7))).run()
-    links = [m.value for m in at.markdown if "above the usual" in m.value]
-    assert len(links) == 5
-    assert "?period=Custom&dates=2025-11-" in links[0] or "dates=2025-12-01" in links[0]
-    assert all(any(d in label for d in ("26 Nov", "27 Nov", "28 Nov", "29 Nov", "30 Nov",
-                                        "01 Dec")) for label in links)
+    lines = [m.value for m in at.markdown if "above the usual" in m.value]
+    assert len(lines) == 5
+    assert "?period=Custom&dates=2025-11-" in lines[0] or "dates=2025-12-01" in lines[0]
+    days = [re.search(r"\*\*\w{3} (\d\d \w{3})\*\*", line).group(1) for line in lines]
+    assert len(set(days)) == 5
+    assert set(days) <= {"26 Nov", "27 Nov", "28 Nov", "29 Nov", "30 Nov", "01 Dec"}
+    # Counted in days (7: the six days above and 2 Dec), not in KPI-days (12).
+    assert [e.label for e in at.expander if e.label.startswith("Alerts:")] == [
+        "Alerts: 0 behind target, 7 unusual days"]
+    assert any("The 5 most unusual of 7 days are shown." in c.value for c in at.caption)
+
+
+def test_overview_judges_no_day_of_a_store_with_one_month(tmp_path, monkeypatch):
+    # The days before a store's first day are not the shop's: read as zeros, they made most
+    # days of a first month look unusual.
+    from kpilib import Store, demo
+    store = Store(tmp_path / "store")
+    demo.write(store, demo.generate(months=1, scale=0.05, seed=11, end=date(2026, 10, 31)))
+    at = start(store, monkeypatch)
+    assert not [e.label for e in at.expander if "unusual" in e.label]
+    assert not [m.value for m in at.markdown if "the usual" in m.value]
 
 
 def test_overview_offers_the_monthly_report(tiny_store, monkeypatch):

@@ -75,6 +75,7 @@ def test_default_range_is_last_30_days_of_data(tiny_store):
     (["kpi", "nope"], "unknown KPI 'nope'"),
     (["kpi", "orders", "--start", "2025-03-01", "--end", "2025-02-01"], "is after end"),
     (["kpi", "net_sales", "--by", "device"], "net_sales cannot be split by 'device'"),
+    (["alerts", "--start", "2025-03-01", "--end", "2025-02-01"], "is after end"),
 ])
 def test_bad_arguments_exit_non_zero_with_a_message(tiny_store, args, message):
     p = cli(*args, "--store", tiny_store.path, ok=False)
@@ -159,3 +160,46 @@ def test_table_kpi_json(tiny_store):
     out = json.loads(cli("kpi", "top_products", "--store", tiny_store.path, "--start",
                          "2025-02-01", "--end", "2025-02-28", "--by", "channel").stdout)
     assert {"channel": "paid_social", "sku": "SKU-F"}.items() <= out[0].items()
+
+
+ALERT_KEYS = ["day", "rank", "kpi", "label", "value", "low", "high", "expected", "direction",
+              "page"]
+
+
+def test_alerts_json_lists_black_friday_first(demo_store):
+    # The demo shop's Black Friday days, 26 Nov – 1 Dec 2025, are the most unusual of these
+    # two weeks: every day ranked 1 to 5 is one of them.
+    p = cli("alerts", "--store", demo_store.path, "--start", "2025-11-24", "--end", "2025-12-07")
+    got = json.loads(p.stdout)
+    assert got and all(list(r) == ALERT_KEYS for r in got)
+    assert [r["rank"] for r in got] == sorted(r["rank"] for r in got)
+    bf = {f"2025-11-{d}" for d in range(26, 31)} | {"2025-12-01"}
+    assert {r["day"] for r in got if r["rank"] <= 5} <= bf
+    assert len({r["day"] for r in got if r["rank"] <= 5}) == 5
+    for r in got:
+        # One rank per day, the day's band around its expected value, the value outside it.
+        assert len({x["rank"] for x in got if x["day"] == r["day"]}) == 1
+        assert r["low"] <= r["expected"] <= r["high"]
+        assert (r["value"] > r["high"]) if r["direction"] == "above" else (r["value"] < r["low"])
+        page = "sales" if r["kpi"] in ("net_sales", "orders") else "traffic"
+        assert r["page"] == f"{page}?period=Custom&dates={r['day']}&dates={r['day']}"
+        assert r["label"] in ("Net sales", "Orders", "Sessions", "Conversion rate")
+    email = json.loads(cli("alerts", "--store", demo_store.path, "--start", "2025-11-24",
+                           "--end", "2025-12-07", "--channel", "email").stdout)
+    assert all(r["page"].endswith("&channels=email") for r in email)
+
+
+def test_alerts_empty_result_is_an_empty_list(tiny_store):
+    # The tiny store holds two months: no day has 8 weeks of history before it.
+    assert cli("alerts", "--store", tiny_store.path).stdout.strip() == "[]"
+    out = cli("alerts", "--store", tiny_store.path, "--format", "csv").stdout
+    assert out.strip() == ",".join(ALERT_KEYS)
+
+
+def test_alerts_on_a_store_with_one_month_only(tmp_path):
+    # One month of the demo shop: the days before its first day read as zeros, and compared
+    # with them most of its days looked unusual. None has 8 weeks of stored history.
+    cli("demo", "--store", tmp_path / "s", "--months", "1", "--scale", "0.05", "--seed", "11",
+        "--end", "2026-10-31")
+    p = cli("alerts", "--store", tmp_path / "s", "--start", "2026-10-01", "--end", "2026-10-31")
+    assert p.returncode == 0 and json.loads(p.stdout) == []
