@@ -548,7 +548,7 @@ def metric(name: str, filters: kpilib.Filters | None = None, spark_by: str | Non
     if caveats.value_reason(k, before):
         before = None
     m = maturity(name, f.start, f.end)
-    delta = change(now, before, k.unit) if m.final else caveats.open_text(m, f.days)
+    delta = change(now, before, k.unit) if m.final else caveats.open_text(m, f.days, short=True)
     spark = None
     if spark_by:
         series = kpi(name, f, spark_by)
@@ -566,8 +566,10 @@ def metric(name: str, filters: kpilib.Filters | None = None, spark_by: str | Non
     if last_year:
         ly = value(name, f.last_year())
         ly = None if caveats.value_reason(k, ly) else ly
-        box.caption("vs last year: " + ((change(now, ly, k.unit) or "–") if m.final
-                                        else "– (not final)"))
+        box.caption("vs last year: " + (change(now, ly, k.unit) or "–") if m.final
+                    else f"Not compared: {caveats.open_text(m, f.days)[len('not final: '):]}.")
+    elif not m.final:
+        box.caption(f"Not compared: {caveats.open_text(m, f.days)[len('not final: '):]}.")
     p = pacing(f).get(name)
     if p is not None:
         box.caption(target_caption(p))
@@ -650,6 +652,13 @@ def months() -> list[str]:
     return list(reversed(complete or out))
 
 
+def history(f: kpilib.Filters, months: int) -> kpilib.Filters:
+    """The ``months`` calendar months ending with the period (Filters.trailing_months), from
+    the first stored day at the earliest: months before it would read as zeros."""
+    t = f.trailing_months(months)
+    return replace(t, start=min(max(t.start, data_start()), f.start))
+
+
 def data_start():
     store, _ = active_store()
     return _span(str(store.path), store.fingerprint)[0]
@@ -672,26 +681,45 @@ def later(name: str, rows: dict[str, str] | None = None,
     return lambda: kpilib.run(con, kpilib.get(name), filters, rows=rows)
 
 
-def downloads(df, name: str, label: str | None = None):
-    """CSV and Excel of a table (or of what a :func:`later` callable returns), built only when
-    clicked; formula-like text is neutralised."""
+def downloads(df, name: str, label: str | None = None, units: dict | None = None,
+              filters: kpilib.Filters | None = None):
+    """CSV and Excel of a table (numbers with their ``units``), or of what a :func:`later`
+    callable returns (its columns described by kpilib.export), built only when clicked: numbers
+    as numbers, headers in words with their unit, the file named after the table and the
+    period (``channels_2026-10-01_2026-10-31.csv``); formula-like text is neutralised. The
+    callables run outside the script run: what they need is fixed now."""
     label = label or name.replace("_", " ")
-    table = df if callable(df) else lambda: df
+    f = filters or current_filters()
+    stem = f"{name}_{f.start:%Y-%m-%d}_{f.end:%Y-%m-%d}"
+    cur = currency()
+
+    def frame():
+        return export.described(df()) if callable(df) else (df, units or {})
+
     row = st.container(horizontal=True)
-    row.download_button(f"{label} · CSV", lambda: export.to_csv(table()),
-                        file_name=f"{name}.csv", mime="text/csv", key=f"csv_{name}",
+    row.download_button(f"{label} · CSV", lambda: export.to_csv(*frame(), currency=cur),
+                        file_name=f"{stem}.csv", mime="text/csv", key=f"csv_{name}",
                         icon=":material/download:")
-    row.download_button(f"{label} · Excel", lambda: export.to_excel(table(), name),
-                        key=f"xlsx_{name}", file_name=f"{name}.xlsx", icon=":material/download:",
+    row.download_button(f"{label} · Excel",
+                        lambda: export.to_excel(frame()[0], name, frame()[1], currency=cur),
+                        key=f"xlsx_{name}", file_name=f"{stem}.xlsx", icon=":material/download:",
                         mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 
 
-def table(name: str, df, raw=None):
-    """A table on a page, with its downloads (of ``raw``, the unformatted numbers or a
-    :func:`later` callable, if given)."""
+def table(name: str, df, units: dict | None = None, raw=None,
+          filters: kpilib.Filters | None = None):
+    """A table on a page: ``df`` holds numbers, ``units`` the unit of each number column
+    (kpilib.export: a KPI unit, or a change "change" / "pp" / "times_change"). Shown formatted
+    for reading; downloaded as those numbers (or as ``raw``, a :func:`later` callable for every
+    row)."""
     df = pd.DataFrame(df)
-    st.dataframe(df, hide_index=True, width="stretch")
-    downloads(df if raw is None else raw, name, "Download")
+    units = units or {}
+    shown = df.copy()
+    cur = currency()
+    for c, unit in units.items():
+        shown[c] = df[c].map(lambda v, u=unit: formatting.cell(v, u, cur))
+    st.dataframe(shown, hide_index=True, width="stretch")
+    downloads(df if raw is None else raw, name, "Download", units=units, filters=filters)
 
 
 def definition(name: str) -> str:
@@ -795,12 +823,12 @@ def cohort_curves(df: pd.DataFrame, y: str, title: str, key: str, x_title: str,
     chart(fig, key)
 
 
-def by_channel_table(names: list[str]) -> pd.DataFrame:
-    """KPIs side by side, one row per channel, formatted for reading (the KPIs the store can
-    give)."""
+def by_channel_table(names: list[str]) -> tuple[pd.DataFrame, dict]:
+    """KPIs side by side, one row per channel (those the store can give), and their units
+    (for :func:`table`)."""
     names = [n for n in names if not reason(n)]
     if not names:
-        return pd.DataFrame()
+        return pd.DataFrame(), {}
     prefetch(names, by="channel")
     frames = [kpi(n, by="channel").set_index("channel")["value"].rename(n) for n in names]
     df = pd.concat(frames, axis=1).reset_index()
@@ -811,9 +839,37 @@ def by_channel_table(names: list[str]) -> pd.DataFrame:
     df = df.sort_values(names[0], ascending=False, na_position="last")
     out = pd.DataFrame({"Channel": df["channel"].map(channel_label)})
     for n in names:
-        k = kpilib.get(n)
-        out[k.label] = df[n].map(lambda v, u=k.unit: fmt(v, u))
-    return out.reset_index(drop=True)
+        out[kpilib.get(n).label] = df[n].to_numpy()
+    return out.reset_index(drop=True), {kpilib.get(n).label: kpilib.get(n).unit for n in names}
+
+
+TOP = 15
+
+
+def top_and_other(df: pd.DataFrame, label: str, by: str, sums=(), ratio=None,
+                  n: int = TOP) -> pd.DataFrame:
+    """The ``n`` rows with the largest ``by`` and one "Other (k)" row for the rest, so a chart
+    of 300 categories stays readable: its ``sums`` columns added up, and ``ratio`` (column,
+    numerator, denominator) recomputed from them."""
+    df = df.sort_values(by, ascending=False, na_position="last")
+    if len(df) <= n + 1:
+        return df
+    rest = df.iloc[n:]
+    other = {label: f"Other ({len(rest):,})", **{c: rest[c].sum() for c in sums}}
+    if ratio:
+        col, num, den = ratio
+        other[col] = rest[num].sum() / rest[den].sum() if rest[den].sum() else float("nan")
+    return pd.concat([df.iloc[:n], pd.DataFrame([other])], ignore_index=True)
+
+
+def categorised(cats: pd.DataFrame) -> bool:
+    """Whether the products have categories to split by (not all "uncategorised"); says which
+    export brings them when they have none."""
+    if set(cats["category"].dropna()) - {"uncategorised"}:
+        return True
+    st.info("No product categories: upload a products export with a category (product type) "
+            "column on the Data page to see this by category.")
+    return False
 
 
 def grain(key: str) -> str:

@@ -41,7 +41,7 @@ if split:
     channel = st.selectbox("Acquisition channel", options, key="cohort_channel",
                            format_func=ui.channel_label)
 # Cohorts need history: the twelve months ending with the period's end.
-cf = (ui.only(f, channel) if channel else f).trailing_months(12)
+cf = ui.history(ui.only(f, channel) if channel else f, 12)
 st.caption(f"Customers whose first order was between {ui.fmt_range(cf.start, cf.end)}.")
 # The charts and tables below, read side by side (the trend's frame for ui.trend).
 retention, ltv, gaps, segments, _ = ui.kpis(
@@ -67,9 +67,13 @@ else:
     fig.update_layout(title="Share of each cohort ordering again, month by month",
                       yaxis={"autorange": "reversed"}, height=120 + 28 * len(grid))
     ui.chart(fig, key="cohort_heatmap")
-    ui.cohort_curves(ui.mark_final("cohort_ltv", ltv, cf), "value",
-                     "Lifetime value per customer, by cohort", "cohort_ltv",
-                     x_title="Months since the first order")
+    if ltv["k"].max() > 0:
+        ui.cohort_curves(ui.mark_final("cohort_ltv", ltv, cf), "value",
+                         "Lifetime value per customer, by cohort", "cohort_ltv",
+                         x_title="Months since the first order")
+    else:
+        st.info("Lifetime value curves start once a cohort has a month after its first one: "
+                "every cohort here is in its first month.")
     st.caption("\\* and dashed: not final yet (the month is not over, or its orders are still "
                "inside the return window). " + ui.definition("cohort_retention") + " "
                + ui.definition("cohort_ltv"))

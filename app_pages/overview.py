@@ -80,10 +80,11 @@ fig.update_yaxes(**ui.tick_format(k.unit))
 ui.chart(fig, key="overview_trend")
 st.caption(k.definition)
 
-channels = ui.by_channel_table(["net_sales", "orders", "sessions", "conversion_rate", "aov"])
+channels, units = ui.by_channel_table(["net_sales", "orders", "sessions", "conversion_rate",
+                                        "aov"])
 if not channels.empty:
     st.subheader("By channel")
-    ui.table("channels", channels)
+    ui.table("overview_channels", channels, units)
 
 st.subheader("Monthly management report")
 months = ui.months()

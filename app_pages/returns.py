@@ -21,7 +21,7 @@ ui.metrics((returns, "return_rate_value", "return_rate_orders", "cancellation_ra
 
 window = ui.setting("return_window_days")
 as_of = ui.facts().as_of
-year = f.trailing_months(12)
+year = ui.history(f, 12)
 monthly = ui.kpi(returns, year, by="month")
 if ui.reason(returns):
     st.info(ui.reason(returns))
@@ -68,15 +68,21 @@ with right:
     elif ui.reason("return_rate_value"):
         st.info(ui.reason("return_rate_value"))
     else:
-        cats = ui.kpi("top_categories").dropna(subset=["return_rate"])
-        fig = px.bar(cats.sort_values("return_rate"), x="return_rate", y="category",
-                     orientation="h", title=f"Return rate (value) by category{not_final}",
-                     text_auto=".1%")
-        fig.update_xaxes(title=None, **ui.tick_format("ratio"))
-        fig.update_yaxes(title=None)
-        ui.chart(fig, key="return_rate_by_category")
+        cats = ui.kpi("top_categories")
+        if ui.categorised(cats):
+            # The 15 largest categories by sales, the rest as one.
+            cats = ui.top_and_other(cats, "category", "gross_sales",
+                                    sums=("gross_sales", "returns"),
+                                    ratio=("return_rate", "returns", "gross_sales"))
+            cats = cats.dropna(subset=["return_rate"])
+            fig = px.bar(cats.sort_values("return_rate"), x="return_rate", y="category",
+                         orientation="h", title=f"Return rate (value) by category{not_final}",
+                         text_auto=".1%", height=max(350, 60 + 26 * len(cats)))
+            fig.update_xaxes(title=None, **ui.tick_format("ratio"))
+            fig.update_yaxes(title=None)
+            ui.chart(fig, key="return_rate_by_category")
 m = ui.maturity("return_rate_value", f.start, f.end)
-if not m.final:
+if not m.final and not ui.reason("return_rate_value"):
     st.caption(f"Not final: {caveats.open_text(m, f.days)[len('not final: '):]}; the return "
                "rates of these dates will still grow.")
 

@@ -70,10 +70,13 @@ with a:
         "Net sales": products["net_sales"].map(ui.fmt_money),
         "Returns": products["returns"].map(ui.fmt_money)}))
 with b:
-    fig = px.bar(cats, x="net_sales", y="category", orientation="h", title="Net sales by category",
-                 text_auto=True)
-    ui.bar_text(fig, "money")
-    fig.update_yaxes(title=None, categoryorder="total ascending")
-    fig.update_xaxes(title=None, **ui.tick_format("money"))
-    ui.chart(fig, key="categories")
+    if ui.categorised(cats):
+        shown = ui.top_and_other(cats, "category", "net_sales", sums=("net_sales",))
+        fig = px.bar(shown.iloc[::-1], x="net_sales", y="category", orientation="h",
+                     title="Net sales by category", text_auto=True,
+                     height=max(350, 60 + 26 * len(shown)))
+        ui.bar_text(fig, "money")
+        fig.update_yaxes(title=None)
+        fig.update_xaxes(title=None, **ui.tick_format("money"))
+        ui.chart(fig, key="categories")
 st.caption(ui.definition("top_products"))

@@ -35,7 +35,7 @@ if gone:
     st.stop()
 
 # The tables and charts below, read side by side (the stock-out trend is the cards' series).
-history = sf.trailing_months(6)
+history = ui.history(sf, 6)
 reorder, cat, abc, dead, found, by_cat, top = ui.kpis(
     ("reorder_skus", sf, None, 20), ("sell_through_rate", sf, "category"), ("abc_classes", sf),
     ("dead_stock_skus", sf, None, DEAD_SHOWN), ("lost_revenue_by_month", history),
@@ -57,12 +57,17 @@ with left:
     by = "day" if f.days <= 62 else "week"
     ui.trend("stockout_rate", by, key="stockout_trend", title="Stock-out rate", filters=sf)
 with right:
-    cat = cat.dropna(subset=["value"])
-    fig = px.bar(cat.sort_values("value"), x="value", y="category", orientation="h",
-                 title="Sell-through by category", text_auto=".0%")
-    fig.update_xaxes(title=None, **ui.tick_format("ratio"))
-    fig.update_yaxes(title=None)
-    ui.chart(fig, key="sell_through_by_category")
+    if ui.categorised(cat):
+        # The 15 categories with the most units, the rest as one.
+        cat = ui.top_and_other(cat.dropna(subset=["value"]), "category", "denominator",
+                               sums=("numerator", "denominator"),
+                               ratio=("value", "numerator", "denominator"))
+        fig = px.bar(cat.sort_values("value"), x="value", y="category", orientation="h",
+                     title="Sell-through by category", text_auto=".0%",
+                     height=max(350, 60 + 26 * len(cat)))
+        fig.update_xaxes(title=None, **ui.tick_format("ratio"))
+        fig.update_yaxes(title=None)
+        ui.chart(fig, key="sell_through_by_category")
 
 st.subheader("ABC classes")
 ui.table("abc_classes", pd.DataFrame({"Class": abc["abc_class"],
@@ -97,12 +102,15 @@ with left:
     fig.update_xaxes(title=None, type="category")
     ui.chart(fig, key="lost_by_month")
 with right:
-    fig = px.bar(by_cat.sort_values("value"), x="value", y="category", orientation="h",
-                 title="By category (this period)", text_auto=True)
-    ui.bar_text(fig, "money")
-    fig.update_xaxes(title=None, **ui.tick_format("money"))
-    fig.update_yaxes(title=None)
-    ui.chart(fig, key="lost_by_category")
+    if ui.categorised(by_cat):
+        by_cat = ui.top_and_other(by_cat, "category", "value", sums=("value",))
+        fig = px.bar(by_cat.iloc[::-1], x="value", y="category", orientation="h",
+                     title="By category (this period)", text_auto=True,
+                     height=max(350, 60 + 26 * len(by_cat)))
+        ui.bar_text(fig, "money")
+        fig.update_xaxes(title=None, **ui.tick_format("money"))
+        fig.update_yaxes(title=None)
+        ui.chart(fig, key="lost_by_category")
 if top.empty:
     st.write("No SKU lost revenue to a stock-out in this period.")
 else:

@@ -48,6 +48,7 @@ class Facts:
     untracked: frozenset[str] = frozenset()   # funnel steps the traffic export never reports
     identified: bool = True         # some valid order has a customer id
     orders_from: date | None = None  # the first day with a valid order
+    shipped: bool = True            # some valid order has a shipped date
 
 
 def facts(con: duckdb.DuckDBPyConnection) -> Facts:
@@ -65,7 +66,8 @@ def facts(con: duckdb.DuckDBPyConnection) -> Facts:
                (select count(*) from (select 1 from acquisitions limit 1)),
                (select sum(product_views) from traffic), (select sum(add_to_carts) from traffic),
                (select sum(checkouts) from traffic), (select sum(purchases) from traffic),
-               (select min(day) from valid_orders_daily)
+               (select min(day) from valid_orders_daily),
+               (select sum(shipped) from valid_orders_daily)
         """).fetchall()[0]
     names = ("orders", "order_items", "refunds", "traffic", "marketing_spend", "inventory",
              "products")
@@ -75,7 +77,8 @@ def facts(con: duckdb.DuckDBPyConnection) -> Facts:
                           if "traffic" in tables and not total)
     return Facts(tables=tables, as_of=span[1] if span else None,
                  refunds_linked=not row[2] or bool(row[7]), untracked=untracked,
-                 identified=not row[0] or bool(row[8]), orders_from=row[13])
+                 identified=not row[0] or bool(row[8]), orders_from=row[13],
+                 shipped=not row[0] or bool(row[14]))
 
 
 def needs(kpi: Kpi) -> frozenset[str]:
@@ -120,6 +123,9 @@ def reason(kpi: Kpi, f: Facts, start: date | None = None) -> str | None:
         return ("Unknown: the refunds stored name no order that is stored (credit notes "
                 "pointing to other invoices), so refunds cannot be matched to the orders "
                 "placed in the period.")
+    if not f.shipped and re.search(r"\bshipp(?:ed|ing_times)", kpi.sql):
+        return ("Unknown: the orders export has no shipped date (shipped_at), so how fast "
+                "orders leave cannot be measured.")
     if reads_customers(kpi) and not f.identified:
         return ("Unknown: no order has a customer id or e-mail, so customers cannot be told "
                 "apart (every order is a guest order).")
@@ -160,8 +166,11 @@ def maturity(kpi: Kpi, start: date, end: date, as_of: date | None,
     return Maturity(open_days == 0, open_days, window_days)
 
 
-def open_text(m: Maturity, days: int) -> str:
-    """"not final: 12 of 30 days still open" — what a card shows instead of a change."""
+def open_text(m: Maturity, days: int, short: bool = False) -> str:
+    """What a card shows instead of a change: "not final: 12 of 30 days still inside the
+    30-day return window" (``short``: "not final · 12 days open")."""
+    if short:
+        return f"not final · {m.open_days:,} day{'s' * (m.open_days != 1)} open"
     return (f"not final: {m.open_days:,} of {days:,} day{'s' * (days != 1)} still inside the "
             f"{m.window_days}-day return window")
 

@@ -1,16 +1,50 @@
-"""Tables as CSV and Excel files a manager can open safely.
+"""Tables as CSV and Excel files a manager can open safely and add up.
+
+Numbers stay numbers: money and counts as plain numbers, rates as percent (12.5 in a column
+headed "Share (%)" in CSV; 0.125 shown as 12.50 % by the cell's number format in Excel), each
+header in words with its unit ("Net sales (EUR)").
 
 A cell that starts with =, +, -, @ (or a tab / carriage return) is read as a formula by
 spreadsheet programs: a product or campaign name such as =HYPERLINK("http://…") would run.
-Such text cells get a leading apostrophe, which spreadsheets show as plain text. Numbers are
-left alone (a negative amount stays a number)."""
+Such text cells get a leading apostrophe, which spreadsheets show as plain text; every text
+field of a CSV is quoted. Numbers are left alone (a negative amount stays a number)."""
 from __future__ import annotations
 
+import csv
 import io
 
 import pandas as pd
 
+from .formatting import symbol
+
 DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
+
+# Units of a table's columns (formatting.cell): a KPI's units, and the changes between two
+# periods: "change" (relative, 0.12 = +12 %), "pp" (percentage points), "times_change" (×).
+PERCENT = ("ratio", "change")
+HEADER_UNIT = {"ratio": "%", "change": "%", "pp": "pp", "days": "days", "times": "×",
+               "times_change": "×"}
+
+# Column names of KPI tables (kpilib) in words, with their unit (None: text), for downloads
+# of a KPI's own frame (every SKU's figures, a customer list).
+COLUMNS = {
+    "sku": ("SKU", None), "product_name": ("Product", None), "category": ("Category", None),
+    "channel": ("Channel", None), "acquisition_channel": ("Acquisition channel", None),
+    "customer_id": ("Customer id", None), "segment": ("Segment", None),
+    "abc_class": ("ABC class", None), "on_hand": ("On hand", "count"),
+    "units_on_hand": ("On hand", "count"), "stock_value": ("Stock value at cost", "money"),
+    "unit_cost": ("Unit cost", "money"), "units_sold": ("Units sold", "count"),
+    "units_sold_30d": ("Units sold, last 30 days", "count"),
+    "avg_daily_units": ("Sold per day (30 d)", "decimal"),
+    "days_of_cover": ("Days of cover", "days"), "sell_through": ("Sell-through", "ratio"),
+    "sell_through_rate": ("Sell-through", "ratio"), "oos_days": ("Stock-out days", "count"),
+    "lost_revenue": ("Revenue lost to stock-outs", "money"), "revenue": ("Net revenue", "money"),
+    "net_revenue": ("Net revenue", "money"), "recency_days": ("Days since last order", "count"),
+    "orders": ("Orders", "count"), "units": ("Units", "count"),
+    "gross_sales": ("Gross sales", "money"), "net_sales": ("Net sales", "money"),
+    "returns": ("Returns", "money"), "dead": ("Dead stock", None),
+    "last_sale": ("Last sale", None), "first_day": ("First day", None),
+}
 
 
 def neutralise(df: pd.DataFrame) -> pd.DataFrame:
@@ -24,13 +58,72 @@ def neutralise(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def to_csv(df: pd.DataFrame) -> bytes:
-    # UTF-8 with a BOM: Excel then shows accents and € correctly when the file is opened.
-    return neutralise(df).to_csv(index=False).encode("utf-8-sig")
+def described(df: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str | None]]:
+    """A KPI's own frame with its columns in words (:data:`COLUMNS`) and their units; a
+    column not listed keeps its name in words, a number counted as a decimal."""
+    names, units = {}, {}
+    for c in df.columns:
+        label, unit = COLUMNS.get(c, (str(c).replace("_", " ").capitalize(), "auto"))
+        if unit == "auto":
+            unit = "decimal" if pd.api.types.is_numeric_dtype(df[c]) \
+                and not pd.api.types.is_bool_dtype(df[c]) else None
+        names[c], units[label] = label, unit
+    return df.rename(columns=names), units
 
 
-def to_excel(df: pd.DataFrame, sheet: str = "data") -> bytes:
+def header(name: str, unit: str | None, currency: str) -> str:
+    """"Net sales (EUR)", "Share (%)", "Orders": a column's header with its unit."""
+    if unit == "money":
+        return f"{name} ({currency})"
+    return f"{name} ({HEADER_UNIT[unit]})" if unit in HEADER_UNIT else name
+
+
+def _numbers(df: pd.DataFrame, units: dict, currency: str, percent_as_points: bool
+             ) -> pd.DataFrame:
+    out = df.copy()
+    for c, unit in units.items():
+        if c not in out or unit is None:
+            continue
+        col = pd.to_numeric(out[c], errors="coerce").astype("float64")
+        if unit in PERCENT and percent_as_points:
+            col = col * 100
+        if unit == "money":
+            col = col.round(2)
+        out[c] = col.astype("Int64") if unit == "count" and col.dropna().mod(1).eq(0).all() \
+            else col
+    return out.rename(columns={c: header(c, units.get(c), currency) for c in out.columns})
+
+
+def to_csv(df: pd.DataFrame, units: dict | None = None, currency: str = "EUR") -> bytes:
+    """CSV with numbers as plain numbers (rates in percent), headers with units, every text
+    field quoted. UTF-8 with a BOM: Excel then shows accents and € correctly."""
+    out = _numbers(neutralise(df), units or {}, currency, percent_as_points=True)
+    return out.to_csv(index=False, quoting=csv.QUOTE_NONNUMERIC).encode("utf-8-sig")
+
+
+# Excel number formats by unit (openpyxl), the currency's symbol inserted.
+EXCEL_FORMATS = {"count": "#,##0", "decimal": "#,##0.00", "days": "#,##0.0",
+                 "ratio": "0.00%", "change": "+0.0%;-0.0%;0.0%", "pp": '+0.00" pp";-0.00" pp"',
+                 "times": '0.00"×"', "times_change": '+0.00"×";-0.00"×"'}
+
+
+def to_excel(df: pd.DataFrame, sheet: str = "data", units: dict | None = None,
+             currency: str = "EUR") -> bytes:
+    """One sheet; numbers as numbers with number formats (money in the currency, rates as
+    percent), headers with units."""
+    units = units or {}
+    out = _numbers(neutralise(df), units, currency, percent_as_points=False)
+    money = f'"{symbol(currency)}"#,##0.00;-"{symbol(currency)}"#,##0.00'
     buf = io.BytesIO()
     with pd.ExcelWriter(buf, engine="openpyxl") as writer:
-        neutralise(df).to_excel(writer, index=False, sheet_name=sheet[:31])
+        out.to_excel(writer, index=False, sheet_name=sheet[:31])
+        ws = writer.sheets[sheet[:31]]
+        for i, c in enumerate(df.columns, start=1):
+            unit = units.get(c)
+            fmt = money if unit == "money" else EXCEL_FORMATS.get(unit)
+            width = max(len(str(out.columns[i - 1])), 10) + 2
+            ws.column_dimensions[ws.cell(row=1, column=i).column_letter].width = min(width, 60)
+            if fmt:
+                for row in ws.iter_rows(min_row=2, min_col=i, max_col=i):
+                    row[0].number_format = fmt
     return buf.getvalue()

@@ -4,6 +4,8 @@ from __future__ import annotations
 import math
 
 SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£", "JPY": "¥", "CHF": "CHF "}
+# The most characters a card's value shows whole in a five-card row at 1440 px ("€486,719").
+CARD_CHARS = 8
 
 
 def symbol(currency: str) -> str:
@@ -18,6 +20,11 @@ def fmt(v: float | None, unit: str, currency: str = "EUR", compact: bool = False
     if compact and unit in ("money", "count") and abs(v) >= 1_000_000:
         sign = "-" if v < 0 else ""
         return f"{sign}{symbol(currency) if unit == 'money' else ''}{abs(v) / 1e6:,.2f} M"
+    if compact and unit == "money" and abs(v) >= 1000 \
+            and len(symbol(currency)) + len(f"{abs(v):,.0f}") > CARD_CHARS:
+        # A longer currency code ("BRL 53,412") would be cut on a card: thousands.
+        sign = "-" if v < 0 else ""
+        return f"{sign}{symbol(currency)}{abs(v) / 1e3:,.1f} k"
     if unit == "ratio":
         return f"{v:.2%}".replace("%", " %")
     if unit == "money":
@@ -38,21 +45,49 @@ def channel_words(channel) -> str:
     return str(channel).replace("_", " ").capitalize()
 
 
-def change(current: float | None, previous: float | None, unit: str) -> str | None:
-    """Change vs a comparison period: relative for amounts, in points for ratios, a difference
-    for multiples; None when there is nothing to compare with."""
-    if current is None or previous is None:
+def _missing(v) -> bool:
+    return v is None or (isinstance(v, float) and math.isnan(v))
+
+
+def change_unit(unit: str) -> str:
+    """The unit of a change of a KPI of ``unit`` (export.py): points for ratios, a difference
+    for multiples, relative for amounts."""
+    return {"ratio": "pp", "times": "times_change"}.get(unit, "change")
+
+
+def change_value(current: float | None, previous: float | None, unit: str) -> float | None:
+    """Change vs a comparison period, as a number of :func:`change_unit`: points (+0.46 for
+    2.05 % → 2.51 %), a difference of multiples, or a relative change (0.12 = +12 %); None
+    when there is nothing to compare with."""
+    if _missing(current) or _missing(previous):
         return None
     if unit == "ratio":
-        text = f"{(current - previous) * 100:+.2f} pp"
-    elif unit == "times":
-        text = f"{current - previous:+.2f}×"
-    elif previous == 0:
-        return None
-    else:
-        text = f"{(current - previous) / abs(previous):+.1%}".replace("%", " %")
-    # A change that rounds to nothing has no direction: "-0.0 %" would be a red arrow down.
-    return text if any(c in "123456789" for c in text) else text[1:]
+        return (current - previous) * 100
+    if unit == "times":
+        return current - previous
+    return None if previous == 0 else (current - previous) / abs(previous)
+
+
+def cell(v, unit: str | None, currency: str = "EUR") -> str:
+    """A table cell as a manager reads it: a KPI value (:func:`fmt`), a change with its sign
+    ("+12.3 %", "+0.46 pp", "+0.25×"), or text."""
+    if unit is None:
+        return "" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)
+    if unit in ("change", "pp", "times_change"):
+        if _missing(v):
+            return "–"
+        text = {"change": f"{v:+.1%}".replace("%", " %"), "pp": f"{v:+.2f} pp",
+                "times_change": f"{v:+.2f}×"}[unit]
+        # A change that rounds to nothing has no direction: "-0.0 %" would be a red arrow down.
+        return text if any(c in "123456789" for c in text) else text[1:]
+    return fmt(v, unit, currency)
+
+
+def change(current: float | None, previous: float | None, unit: str) -> str | None:
+    """Change vs a comparison period as text (:func:`change_value`, :func:`cell`): None when
+    there is nothing to compare with."""
+    v = change_value(current, previous, unit)
+    return None if v is None else cell(v, change_unit(unit))
 
 
 def is_flat(delta: str | None) -> bool:
