@@ -17,19 +17,36 @@ ATTRIBUTED_REVENUE = Kpi(
             from valid_orders {WHERE} group by all""",
     rollup=True, additive=True,
 )
+# Spend and attributed revenue of each channel in each group, and per group the channels
+# that had spend in it: a paused campaign exports rows of 0.00, and its channel's orders must
+# not count as a return on spend (ROAS and the revenue shown beside it read the same `paid`).
+PAID = f"""with sp as (select {{key}} as key, channel, sum(spend) as spend
+                       from marketing_spend {WHERE} group by all),
+                rev as (select {{key}} as key, channel, sum(gross_sales - discounts) as revenue
+                        from valid_orders {WHERE} group by all),
+                paid as (select key, sum(coalesce(revenue, 0)) filter (where spend > 0)
+                                    as revenue,
+                                sum(spend) as spend
+                         from sp left join rev using (key, channel) group by key)"""
+PAID_REVENUE = Kpi(
+    name="paid_revenue", label="Revenue of paid channels", unit="money",
+    definition="Gross sales − discounts of valid orders on the channels that had spend (> 0) "
+               "in the period, or in each day, week or month shown: what ROAS divides by "
+               "spend, so spend × ROAS gives it. A channel with no spend rows, or only rows of "
+               "0.00 (a paused campaign), does not count.",
+    sql=f"{PAID}\n            select key, coalesce(revenue, 0) as value from paid",
+    rollup=True,
+)
 ROAS = Kpi(
     name="roas", label="ROAS", unit="times",
-    definition="Return on ad spend: attributed revenue ÷ spend, per channel. Totals add up only "
-               "channels that had spend; a channel with orders but no spend has no ROAS, a "
-               "channel with spend and no orders has ROAS 0.",
-    sql=f"""with sp as (select {{key}} as key, channel, sum(spend) as spend
-                        from marketing_spend {WHERE} group by all),
-                 rev as (select {{key}} as key, channel,
-                                sum(gross_sales - discounts) as revenue
-                         from valid_orders {WHERE} group by all)
-            select key, sum(coalesce(revenue, 0)) as numerator, sum(spend) as denominator,
-                   sum(coalesce(revenue, 0)) / nullif(sum(spend), 0) as value
-            from sp left join rev using (key, channel) group by key""",
+    definition="Return on ad spend: revenue of paid channels ÷ spend. Totals add up only "
+               "channels that had spend (> 0) in the period, or in each day, week or month "
+               "shown; a channel with orders but no spend has no ROAS, a channel with spend "
+               "and no orders has ROAS 0.",
+    sql=f"""{PAID}
+            select key, coalesce(revenue, 0) as numerator, spend as denominator,
+                   coalesce(revenue, 0) / nullif(spend, 0) as value
+            from paid""",
     ratio=True, empty=None, rollup=True,
 )
 
@@ -145,8 +162,8 @@ UNMATCHED_SPEND = Kpi(
     by=(),
 )
 
-KPIS = (SPEND, ATTRIBUTED_REVENUE, ROAS, MER, MER_INVERSE, CAC, CPC, CTR, PAYBACK,
-        UNMATCHED_SPEND)
+KPIS = (SPEND, ATTRIBUTED_REVENUE, PAID_REVENUE, ROAS, MER, MER_INVERSE, CAC, CPC, CTR,
+        PAYBACK, UNMATCHED_SPEND)
 
 
 def payback_months(payback):
