@@ -116,7 +116,8 @@ PAYBACK = Kpi(
     name="payback", label="Payback by acquisition channel", unit="money", table=True,
     definition="For the customers a channel acquired in a month (first valid order ever): "
                "cumulative net revenue per customer (gross − discounts − refunds, by order date) "
-               "month by month since, against the channel's CAC that month; the payback month "
+               "month by month since, against the channel's CAC that month (its spend ÷ those "
+               "customers, both over the month's days inside the period); the payback month "
                "is the first month the revenue reaches the CAC ('not yet' until then).",
     # cohort_orders: net revenue by acquisition channel, first-order day and order month.
     sql="""with size as (select channel, date_trunc('month', day)::date as cohort,
@@ -124,8 +125,13 @@ PAYBACK = Kpi(
                          from acquisitions
                          where day between $start and $end and in_filter(channel, $channels)
                          group by all),
+                -- The same days and channels as the customers: a cohort month the period
+                -- cuts counts only its days inside, for its spend as for its customers.
                 spend as (select channel, date_trunc('month', day)::date as cohort,
-                                 sum(spend) as spend from marketing_spend group by all),
+                                 sum(spend) as spend
+                          from marketing_spend
+                          where day between $start and $end and in_filter(channel, $channels)
+                          group by all),
                 m as (select channel, date_trunc('month', first_day)::date as cohort,
                              date_diff('month', date_trunc('month', first_day)::date, month)
                                  as k,

@@ -193,3 +193,40 @@ def test_paid_revenue_is_the_roas_numerator(request, store_name, by):
             if by == "channel":
                 assert paid["channel"].tolist() == spend["channel"].tolist()
 
+
+def test_payback_over_a_period_cut_mid_month(tmp_path):
+    """Period 15 Jan – 15 Mar 2025. paid_social spends 60 on 5 Jan (before it), 30 on 20 Jan,
+    40 on 10 Feb, 20 on 10 Mar and 50 on 25 Mar (after it); paid_search spends 100 on 2 Jan
+    only. First orders: paid_social a on 6 Jan (before), b 8 on 21 Jan, c 10 on 25 Jan, d 50
+    on 12 Feb, e 25 on 12 Mar, f on 20 Mar (after); paid_search g on 18 Jan. b buys 20 more
+    on 15 Feb (by email: the acquisition channel counts).
+    Spend and customers over the same days: Jan cohort 30 / 2 (b, c) = CAC 15 (was the whole
+    month's (60 + 30) / 2 = 45); Feb 40 / 1 = 40; Mar 20 / 1 = 20 (was (20 + 50) / 1 = 70).
+    paid_search's January has no spend inside the period: no cohort (was CAC 100).
+    Revenue per customer: Jan M0 (8 + 10) / 2 = 9, M1 (18 + 20) / 2 = 19 ≥ 15: month 1;
+    Feb M0 50 ≥ 40 and Mar M0 25 ≥ 20: month 0."""
+    from kpilib import Store, get, run
+    from kpilib.ingest import ingest
+    from kpilib.marketing import payback_months
+    (tmp_path / "orders.csv").write_text(
+        "order_id,ordered_at,customer_id,channel,status,gross_sales,discounts\n"
+        "1,2025-01-06,a,paid_social,paid,5,0\n2,2025-01-21,b,paid_social,paid,8,0\n"
+        "3,2025-01-25,c,paid_social,paid,10,0\n4,2025-02-12,d,paid_social,paid,50,0\n"
+        "5,2025-03-12,e,paid_social,paid,25,0\n6,2025-03-20,f,paid_social,paid,7,0\n"
+        "7,2025-01-18,g,paid_search,paid,60,0\n8,2025-02-15,b,email,paid,20,0\n")
+    (tmp_path / "spend.csv").write_text(
+        "date,channel,campaign,spend\n2025-01-05,paid_social,a,60\n2025-01-20,paid_social,a,30\n"
+        "2025-02-10,paid_social,a,40\n2025-03-10,paid_social,a,20\n2025-03-25,paid_social,a,50\n"
+        "2025-01-02,paid_search,b,100\n")
+    store = Store(tmp_path / "s")
+    ingest(store, sorted(tmp_path.glob("*.csv")))
+    period = Filters(date(2025, 1, 15), date(2025, 3, 15))
+    for f in (period, only(period, "paid_social")):
+        t = run(store.connect(), get("payback"), f)
+        summary = payback_months(t)
+        assert summary["channel"].unique().tolist() == ["paid_social"]
+        assert summary[["customers", "cac", "payback_month"]].values.tolist() == \
+            [[2, 15.0, 1], [1, 40.0, 0], [1, 20.0, 0]]
+        jan = t[t["cohort"] == pd.Timestamp(2025, 1, 1)]
+        assert [round(v, 6) for v in jan["revenue_per_customer"]] == [9.0, 19.0, 19.0]
+    assert run(store.connect(), get("payback"), only(period, "paid_search")).empty

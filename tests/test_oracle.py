@@ -270,3 +270,43 @@ def test_orders_by_status_matches_pandas(demo_store, demo_shop):
     t = run(demo_store.connect(), KPIS["orders_by_status"], f)
     assert dict(zip(t.status, t.orders)) == want.to_dict()
 
+
+@pytest.mark.parametrize("f", [Filters(date(2025, 11, 15), date(2026, 1, 15)),
+                               Filters(date(2026, 2, 11), date(2026, 4, 19),
+                                       ("paid_search", "affiliate"))])
+def test_payback_matches_pandas(demo_store, demo_shop, f):
+    """A period cut mid-month: each cohort's spend and customers over the same days."""
+    sel, v = _cohort(demo_shop, f)
+    cohort = pd.to_datetime(sel.ordered_at).dt.to_period("M")
+    size = sel.groupby([sel.channel, cohort]).size().rename_axis(["channel", "cohort"])
+    s = demo_shop.marketing_spend
+    day = pd.to_datetime(s.date)
+    s = s[(day >= pd.Timestamp(f.start)) & (day <= pd.Timestamp(f.end))
+          & (s.channel.isin(f.channels) if f.channels else True)]
+    spend = s.groupby([s.channel, pd.to_datetime(s.date).dt.to_period("M")]).spend.sum(
+    ).rename_axis(["channel", "cohort"])
+    cac = (spend[spend > 0] / size).dropna()
+    refunded = demo_shop.refunds.groupby("order_id").amount.sum()
+    v = v.assign(channel=sel.channel.reindex(v.customer_id).to_numpy(),
+                 cohort=cohort.reindex(v.customer_id).to_numpy(),
+                 net=v.gross_sales - v.discounts - v.order_id.map(refunded).fillna(0))
+    v["k"] = [(m - c).n for m, c in zip(pd.to_datetime(v.ordered_at).dt.to_period("M"),
+                                        v.cohort)]
+    per = v.groupby(["channel", "cohort", "k"]).net.sum()
+    last = pd.to_datetime(demo_shop.orders.ordered_at).max().to_period("M")
+    want = {}
+    for (channel, c), x in cac.items():
+        total = 0.0
+        for k in range((last - c).n + 1):
+            total += per.get((channel, c, k), 0.0)
+            want[(channel, c.start_time.date(), k)] = (size[(channel, c)], x,
+                                                       total / size[(channel, c)])
+    t = run(demo_store.connect(), KPIS["payback"], f)
+    got = {(ch, c.date() if hasattr(c, "date") else c, k): (n, x, r)
+           for ch, c, k, n, x, r in t[["channel", "cohort", "k", "customers", "cac",
+                                       "revenue_per_customer"]].itertuples(index=False)}
+    assert got.keys() == want.keys() and len(want) > 10
+    for key, (n, x, r) in want.items():
+        assert got[key][0] == n, key
+        assert math.isclose(got[key][1], x, rel_tol=1e-9), key
+        assert math.isclose(got[key][2], r, rel_tol=1e-9, abs_tol=1e-6), key
