@@ -2,6 +2,7 @@
 import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 import streamlit as st
 
 import ui
@@ -36,13 +37,15 @@ if not unmatched.empty:
             st.rerun()
 
 inverse = st.toggle("Show MER as spend ÷ revenue (Triple Whale's convention)", key="mer_inverse")
-for row in (("spend", "attributed_revenue", "roas", "mer_inverse" if inverse else "mer"),
+# Spend, the revenue ROAS counts and ROAS side by side: spend × ROAS = that revenue (the revenue
+# of channels without spend would not reconcile, so it is not a card).
+for row in (("spend", "paid_revenue", "roas", "mer_inverse" if inverse else "mer"),
             ("cac", "cpc", "ctr")):
     ui.metrics(row, columns=4)
 
 # The figures by channel below, read in a query or two.
-ui.prefetch(("roas", "spend", "attributed_revenue", "new_customers", "cac", "cpc", "ctr"),
-            by="channel")
+ui.prefetch(("roas", "spend", "attributed_revenue", "paid_revenue", "new_customers", "cac",
+             "cpc", "ctr"), by="channel")
 roas = ui.kpi("roas", by="channel")
 if roas.empty:
     st.info("No ad spend in this period: upload ad-platform spend exports on the Data page.")
@@ -66,12 +69,14 @@ ui.prefetch(("roas", "spend"), prev, by="channel")
 
 # Budget view: where the money goes against what comes back.
 spend, revenue = by_channel("spend"), by_channel("attributed_revenue")
+# Revenue shares among the paid channels only: they add up to 100 %, as the spend shares do.
+paid = by_channel("paid_revenue")
 new = by_channel("new_customers")
 channels = [c for c in spend.index if spend[c] > 0]
 shares = pd.DataFrame({
     "channel": [ui.channel_label(c) for c in channels] * 3,
     "share": [spend[c] / spend.sum() for c in channels]
-    + [revenue.get(c, 0) / revenue.sum() if revenue.sum() else 0 for c in channels]
+    + [paid.get(c, 0) / paid.sum() if paid.sum() else 0 for c in channels]
     + [new.get(c, 0) / new.sum() if new.sum() else 0 for c in channels],
     "of": ["Share of ad spend"] * len(channels) + ["Share of attributed revenue"] * len(channels)
     + ["Share of new customers"] * len(channels)})
@@ -123,6 +128,47 @@ fig.update_yaxes(title=None, **ui.tick_format("times"))
 fig.update_xaxes(title=None)
 ui.chart(fig, key="roas_by_month")
 
+
+def payback_curves(curve, summary, title):
+    """One channel's cohorts as small multiples, oldest first: each panel holds one cohort's
+    cumulative revenue per customer and its own CAC (dotted), labelled with the cohort, its
+    CAC and when it pays back, so a year of cohorts never shares one tangle of lines."""
+    cohorts = sorted(curve["cohort"].unique())
+    cols = min(len(cohorts), 4)
+    rows = -(-len(cohorts) // cols)
+    pays = summary.set_index("cohort")
+    last = int(curve["k"].max())
+    # Panels on one scale from 0, with room at the top for each panel's label.
+    top = 1.3 * max(curve["revenue_per_customer"].max(), curve["cac"].max())
+    money = ui.tick_format("money").get("tickprefix", "")
+    fig = make_subplots(rows=rows, cols=cols, shared_yaxes="all",
+                        vertical_spacing=0.25 / rows, horizontal_spacing=0.03)
+    for i, cohort in enumerate(cohorts):
+        g, name = curve[curve["cohort"] == cohort], f"{cohort:%b %Y}"
+        at = {"row": i // cols + 1, "col": i % cols + 1}
+        fig.add_scatter(x=g["k"], y=g["revenue_per_customer"], name=name, mode="lines+markers",
+                        line={"color": "#4c78a8"}, showlegend=False,
+                        hovertemplate=f"{money}%{{y:,.2f}} per customer", **at)
+        # Across the whole panel, a point a month: a cohort of one month still shows its CAC.
+        cac = pays.at[cohort, "cac"]
+        fig.add_scatter(x=list(range(last + 1)), y=[cac] * (last + 1), name=f"CAC {name}",
+                        mode="lines", line={"color": "#e45756", "dash": "dot", "width": 1.5},
+                        showlegend=False, hovertemplate=f"{money}%{{y:,.2f}}", **at)
+        m = pays.at[cohort, "payback_month"]
+        when = "not yet paid back" if pd.isna(m) else f"paid back in month {int(m)}"
+        fig.add_annotation(text=f"<b>{name}</b> · CAC {ui.fmt_money(cac)} · {when}",
+                           xref="x domain", yref="y domain", x=0.02, y=0.98, xanchor="left",
+                           yanchor="top", showarrow=False, font_size=11, **at)
+    for i in range(len(cohorts), rows * cols):     # the last row's empty cells
+        fig.update_xaxes(visible=False, row=i // cols + 1, col=i % cols + 1)
+        fig.update_yaxes(visible=False, row=i // cols + 1, col=i % cols + 1)
+    fig.update_layout(title=title, height=100 + 170 * rows)
+    fig.update_xaxes(range=[-0.3, last + 0.3], dtick=1)
+    fig.update_xaxes(title="Months since acquisition", row=rows)
+    fig.update_yaxes(range=[0, top], **ui.tick_format("money"))
+    return fig
+
+
 st.subheader("Payback by acquisition channel")
 pay = ui.kpi("payback", months)
 if pay.empty:
@@ -139,14 +185,8 @@ else:
                       for m, n in zip(summary["payback_month"], summary["months_observed"])]}))
     pick = st.selectbox("Curve for", sorted(pay["channel"].unique()), key="payback_channel",
                         format_func=ui.channel_label)
-    curve = pay[pay["channel"] == pick].assign(cohort=lambda d: d["cohort"].map(
-        lambda c: f"{c:%b %Y}"))
-    fig = px.line(curve, x="k", y="revenue_per_customer", color="cohort", markers=True,
-                  title=f"{ui.channel_label(pick)}: revenue per acquired customer against CAC")
-    for cohort, g in curve.groupby("cohort"):
-        fig.add_scatter(x=g["k"], y=g["cac"], mode="lines", showlegend=False,
-                        line={"dash": "dot", "width": 1, "color": "#9aa0a6"}, hoverinfo="skip")
-    fig.update_xaxes(title="Months since acquisition", dtick=1)
-    fig.update_yaxes(title=None, **ui.tick_format("money"))
-    ui.chart(fig, key="payback_curve")
+    ui.chart(payback_curves(pay[pay["channel"] == pick], summary[summary["channel"] == pick],
+                            f"{ui.channel_label(pick)}: revenue per acquired customer (line) "
+                            "against CAC (dotted), by month of acquisition"),
+             key="payback_curve")
     st.caption(ui.definition("payback"))

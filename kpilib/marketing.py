@@ -17,19 +17,36 @@ ATTRIBUTED_REVENUE = Kpi(
             from valid_orders {WHERE} group by all""",
     rollup=True, additive=True,
 )
+# Spend and attributed revenue of each channel in each group, and per group the channels
+# that had spend in it: a paused campaign exports rows of 0.00, and its channel's orders must
+# not count as a return on spend (ROAS and the revenue shown beside it read the same `paid`).
+PAID = f"""with sp as (select {{key}} as key, channel, sum(spend) as spend
+                       from marketing_spend {WHERE} group by all),
+                rev as (select {{key}} as key, channel, sum(gross_sales - discounts) as revenue
+                        from valid_orders {WHERE} group by all),
+                paid as (select key, sum(coalesce(revenue, 0)) filter (where spend > 0)
+                                    as revenue,
+                                sum(spend) as spend
+                         from sp left join rev using (key, channel) group by key)"""
+PAID_REVENUE = Kpi(
+    name="paid_revenue", label="Revenue of paid channels", unit="money",
+    definition="Gross sales − discounts of valid orders on the channels that had spend (> 0) "
+               "in the period, or in each day, week or month shown: what ROAS divides by "
+               "spend, so spend × ROAS gives it. A channel with no spend rows, or only rows of "
+               "0.00 (a paused campaign), does not count.",
+    sql=f"{PAID}\n            select key, coalesce(revenue, 0) as value from paid",
+    rollup=True,
+)
 ROAS = Kpi(
     name="roas", label="ROAS", unit="times",
-    definition="Return on ad spend: attributed revenue ÷ spend, per channel. Totals add up only "
-               "channels that had spend; a channel with orders but no spend has no ROAS, a "
-               "channel with spend and no orders has ROAS 0.",
-    sql=f"""with sp as (select {{key}} as key, channel, sum(spend) as spend
-                        from marketing_spend {WHERE} group by all),
-                 rev as (select {{key}} as key, channel,
-                                sum(gross_sales - discounts) as revenue
-                         from valid_orders {WHERE} group by all)
-            select key, sum(coalesce(revenue, 0)) as numerator, sum(spend) as denominator,
-                   sum(coalesce(revenue, 0)) / nullif(sum(spend), 0) as value
-            from sp left join rev using (key, channel) group by key""",
+    definition="Return on ad spend: revenue of paid channels ÷ spend. Totals add up only "
+               "channels that had spend (> 0) in the period, or in each day, week or month "
+               "shown; a channel with orders but no spend has no ROAS, a channel with spend "
+               "and no orders has ROAS 0.",
+    sql=f"""{PAID}
+            select key, coalesce(revenue, 0) as numerator, spend as denominator,
+                   coalesce(revenue, 0) / nullif(spend, 0) as value
+            from paid""",
     ratio=True, empty=None, rollup=True,
 )
 
@@ -99,7 +116,8 @@ PAYBACK = Kpi(
     name="payback", label="Payback by acquisition channel", unit="money", table=True,
     definition="For the customers a channel acquired in a month (first valid order ever): "
                "cumulative net revenue per customer (gross − discounts − refunds, by order date) "
-               "month by month since, against the channel's CAC that month; the payback month "
+               "month by month since, against the channel's CAC that month (its spend ÷ those "
+               "customers, both over the month's days inside the period); the payback month "
                "is the first month the revenue reaches the CAC ('not yet' until then).",
     # cohort_orders: net revenue by acquisition channel, first-order day and order month.
     sql="""with size as (select channel, date_trunc('month', day)::date as cohort,
@@ -107,8 +125,13 @@ PAYBACK = Kpi(
                          from acquisitions
                          where day between $start and $end and in_filter(channel, $channels)
                          group by all),
+                -- The same days and channels as the customers: a cohort month the period
+                -- cuts counts only its days inside, for its spend as for its customers.
                 spend as (select channel, date_trunc('month', day)::date as cohort,
-                                 sum(spend) as spend from marketing_spend group by all),
+                                 sum(spend) as spend
+                          from marketing_spend
+                          where day between $start and $end and in_filter(channel, $channels)
+                          group by all),
                 m as (select channel, date_trunc('month', first_day)::date as cohort,
                              date_diff('month', date_trunc('month', first_day)::date, month)
                                  as k,
@@ -145,8 +168,8 @@ UNMATCHED_SPEND = Kpi(
     by=(),
 )
 
-KPIS = (SPEND, ATTRIBUTED_REVENUE, ROAS, MER, MER_INVERSE, CAC, CPC, CTR, PAYBACK,
-        UNMATCHED_SPEND)
+KPIS = (SPEND, ATTRIBUTED_REVENUE, PAID_REVENUE, ROAS, MER, MER_INVERSE, CAC, CPC, CTR,
+        PAYBACK, UNMATCHED_SPEND)
 
 
 def payback_months(payback):

@@ -172,13 +172,16 @@ def oracle(name: str, shop, f: Filters, by: str | None = None) -> dict:
                 "returning_customer_rate": _ratio(ret, allc)}[name]
     if name == "spend":
         return _sum(shop.marketing_spend, "spend", "date", f, by)
-    if name == "roas":
+    if name in ("roas", "paid_revenue"):
         s, ms = shop.marketing_spend, _mask(shop.marketing_spend, "date", f)
         sp = s[ms].assign(key=_key(s[ms], "date", by)).groupby(["key", "channel"])["spend"].sum()
         vm = _mask(v, "ordered_at", f)
         rev = v[vm].assign(key=_key(v[vm], "ordered_at", by)).groupby(["key", "channel"])["net"].sum()
-        rev = rev.reindex(sp.index).fillna(0)
+        # Only the channels with spend in the group (a paused campaign's 0.00 rows are none).
+        rev = rev.reindex(sp[sp > 0].index).fillna(0)
         num, den = rev.groupby(level=0).sum().to_dict(), sp.groupby(level=0).sum().to_dict()
+        if name == "paid_revenue":
+            return {k: num.get(k, 0) for k in den}
         return _ratio(num, den)
     if name in ("mer", "mer_inverse"):
         from dataclasses import replace

@@ -29,6 +29,22 @@ def cards(at) -> dict:
     return {m.label: m.value for m in at.metric}
 
 
+def chart(at, title: str) -> dict:
+    """The Plotly figure (as JSON) of the chart titled ``title``."""
+    specs = [json.loads(e.proto.spec) for e in at.get("plotly_chart")]
+    return next(s for s in specs if s["layout"]["title"]["text"] == title)
+
+
+def numbers(values) -> list:
+    """A trace's numbers: Plotly writes numeric arrays as base64 typed arrays."""
+    if isinstance(values, dict):
+        import base64
+
+        import numpy as np
+        return np.frombuffer(base64.b64decode(values["bdata"]), dtype=values["dtype"]).tolist()
+    return list(values)
+
+
 @pytest.mark.parametrize("page", PAGES)
 def test_every_page_runs_on_the_demo_shop(demo_store, monkeypatch, page):
     at = start(demo_store, monkeypatch)
@@ -323,6 +339,15 @@ def test_marketing_page_mapping_target_and_mer(store_copy, monkeypatch):
     assert "display (€10.00)" in at.warning[0].value
     c = cards(at)
     assert (c["MER"], c["CAC"], c["ROAS"]) == ("2.62×", "€50.00", "2.22×")
+    # Side by side, spend × ROAS = the revenue shown: paid_search 122 + paid_social 100 +
+    # display 0 (email's 30 and direct's 40 have no spend) = 222 = 100 × 2.22.
+    assert (c["Ad spend"], c["Revenue of paid channels"]) == ("€100.00", "€222.00")
+    assert "Attributed revenue" not in c
+    # The budget's revenue shares are of those 222, so the paid channels' add up to 100 %.
+    budget = chart(at, "Budget: spend against what it brings (paid channels)")
+    revenue = next(t for t in budget["data"] if t["name"] == "Share of attributed revenue")
+    assert dict(zip(revenue["y"], numbers(revenue["x"]))) == pytest.approx(
+        {"Display": 0.0, "Paid search": 122 / 222, "Paid social": 100 / 222})
     at.toggle(key="mer_inverse").set_value(True).run()
     assert cards(at)["Ad spend ÷ net sales"] == "38.17 %"          # 100 / 262
     at.selectbox(key="map_spend_display").set_value("paid_search").run()
@@ -332,6 +357,35 @@ def test_marketing_page_mapping_target_and_mer(store_copy, monkeypatch):
     assert table.loc["Paid search", "ROAS"] == "2.03×"              # 122 / (50 + 10)
     at.number_input(key="roas_target").set_value(3.0).run()
     assert store_copy.settings["roas_target"] == 3.0
+
+
+def test_payback_chart_gives_each_cohort_its_own_cac(demo_store, monkeypatch):
+    """A year of cohorts: one panel each, holding the cohort's curve and its CAC (named in the
+    hover "CAC Mar 2026", at the cohort's CAC), labelled with the cohort and that CAC."""
+    at = start(demo_store, monkeypatch)
+    at.switch_page("app_pages/marketing.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    from kpilib.formatting import fmt
+    picked = at.selectbox(key="payback_channel")
+    label = picked.format_func(picked.value)
+    spec = next(json.loads(e.proto.spec) for e in at.get("plotly_chart")
+                if "revenue per acquired customer" in json.loads(e.proto.spec)["layout"]
+                ["title"]["text"])
+    panels = {}
+    for t in spec["data"]:
+        panels.setdefault((t.get("xaxis", "x"), t.get("yaxis", "y")), []).append(t)
+    assert len(panels) >= 12
+    table = at.dataframe[-1].value
+    cac = {(ch, acq): c for ch, acq, c in table[["Channel", "Acquired in", "CAC"]].itertuples(
+        index=False)}
+    labels = {(a["xref"].removesuffix(" domain"), a["yref"].removesuffix(" domain")): a["text"]
+              for a in spec["layout"]["annotations"] if a["xref"].endswith(" domain")}
+    for axes, (curve, line) in panels.items():
+        assert line["name"] == f"CAC {curve['name']}" and line["line"]["dash"] == "dot"
+        [value] = set(numbers(line["y"]))
+        shown = cac[(label, curve["name"])]
+        assert fmt(value, "money") == shown
+        assert labels[axes].startswith(f"<b>{curve['name']}</b> · CAC {shown} · ")
 
 
 def test_settings_page_saves(store_copy, monkeypatch):
