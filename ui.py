@@ -479,6 +479,7 @@ def fmt(v: float | None, unit: str, compact: bool = False) -> str:
 
 
 change = formatting.change
+change_value = formatting.change_value
 
 
 def metrics(names, filters: kpilib.Filters | None = None, spark_by: str | None = None,

@@ -14,8 +14,12 @@ f = ui.require_filters()
 ui.header("Marketing ROI", "revenue is attributed to the channel recorded on each order")
 store, _ = ui.active_store()
 READ_ONLY = "The shop's settings are read-only on the shared link."
+if not ui.need("marketing_spend", what="Marketing ROI (spend, ROAS, CAC, payback)"):
+    st.stop()
+# Without orders there is spend to show but no revenue to set against it.
+sales = ui.has("orders")
 
-unmatched = ui.kpi("unmatched_spend")
+unmatched = ui.kpi("unmatched_spend") if sales else pd.DataFrame()
 if not unmatched.empty:
     with st.container(border=True):
         st.warning("Some spend is on channels that no order has, so their ROAS reads 0: "
@@ -36,28 +40,31 @@ if not unmatched.empty:
             store.update_settings({"channel_map": mapping})
             st.rerun()
 
-inverse = st.toggle("Show MER as spend ÷ revenue (Triple Whale's convention)", key="mer_inverse")
+inverse = sales and st.toggle("Show MER as spend ÷ revenue (Triple Whale's convention)",
+                             key="mer_inverse")
 # Spend, the revenue ROAS counts and ROAS side by side: spend × ROAS = that revenue (the revenue
 # of channels without spend would not reconcile, so it is not a card).
+gone = []
 for row in (("spend", "paid_revenue", "roas", "mer_inverse" if inverse else "mer"),
             ("cac", "cpc", "ctr")):
-    ui.metrics(row, columns=4)
+    gone += ui.metrics(row, columns=4)
+ui.missing_note(gone)
 
 # The figures by channel below, read in a query or two.
 ui.prefetch(("roas", "spend", "attributed_revenue", "paid_revenue", "new_customers", "cac",
              "cpc", "ctr"), by="channel")
-roas = ui.kpi("roas", by="channel")
-if roas.empty:
-    st.info("No ad spend in this period: upload ad-platform spend exports on the Data page.")
+spend_rows = ui.kpi("spend", by="channel")
+if not (spend_rows["value"] > 0).any():
+    st.info("No ad spend in this period.")
     st.stop()
+roas = ui.kpi("roas", by="channel")
 
 target = st.number_input("ROAS target", min_value=0.0, step=0.5, key="roas_target",
                          value=float(store.settings.get("roas_target", 2.0)),
                          help="Channels under it are highlighted. Saved with the shop's settings.",
-                         disabled=not ui.can_change())
-if target != store.settings.get("roas_target", 2.0) and ui.can_change():
+                         disabled=not ui.can_change()) if sales else None
+if sales and target != store.settings.get("roas_target", 2.0) and ui.can_change():
     store.update_settings({"roas_target": target})
-
 
 
 def by_channel(name, filters=None):
@@ -68,57 +75,73 @@ prev = f.previous_period()
 ui.prefetch(("roas", "spend"), prev, by="channel")
 
 # Budget view: where the money goes against what comes back.
-spend, revenue = by_channel("spend"), by_channel("attributed_revenue")
-# Revenue shares among the paid channels only: they add up to 100 %, as the spend shares do.
-paid = by_channel("paid_revenue")
-new = by_channel("new_customers")
+spend = by_channel("spend")
 channels = [c for c in spend.index if spend[c] > 0]
-shares = pd.DataFrame({
-    "channel": [ui.channel_label(c) for c in channels] * 3,
-    "share": [spend[c] / spend.sum() for c in channels]
-    + [paid.get(c, 0) / paid.sum() if paid.sum() else 0 for c in channels]
-    + [new.get(c, 0) / new.sum() if new.sum() else 0 for c in channels],
-    "of": ["Share of ad spend"] * len(channels) + ["Share of attributed revenue"] * len(channels)
-    + ["Share of new customers"] * len(channels)})
+if sales:
+    revenue = by_channel("attributed_revenue")
+    # Revenue shares among the paid channels only: they add up to 100 %, as the spend shares do.
+    paid = by_channel("paid_revenue")
+    new = by_channel("new_customers")
+parts = {"Share of ad spend": [spend[c] / spend.sum() for c in channels]}
+if sales:
+    parts["Share of attributed revenue"] = [paid.get(c, 0) / paid.sum() if paid.sum() else 0
+                                            for c in channels]
+    parts["Share of new customers"] = [new.get(c, 0) / new.sum() if new.sum() else 0
+                                       for c in channels]
+shares = pd.DataFrame({"channel": [ui.channel_label(c) for c in channels] * len(parts),
+                       "share": [v for values in parts.values() for v in values],
+                       "of": [k for k in parts for _ in channels]})
 left, right = st.columns(2)
 with left:
     fig = px.bar(shares, x="share", y="channel", color="of", barmode="group", orientation="h",
-                 title="Budget: spend against what it brings (paid channels)",
+                 title="Budget: spend against what it brings (paid channels)" if sales
+                 else "Share of ad spend by channel",
                  color_discrete_sequence=["#bab0ac", "#4c78a8", "#f58518"])
     fig.update_xaxes(title=None, **ui.tick_format("ratio"))
     fig.update_yaxes(title=None)
     fig.update_layout(legend={"orientation": "h", "y": -0.2})
     ui.chart(fig, key="budget_shares")
 with right:
-    r = roas.assign(label=roas["channel"].map(ui.channel_label),
-                    below=roas["value"].fillna(0) < target).sort_values("value")
-    fig = go.Figure(go.Bar(x=r["value"], y=r["label"], orientation="h",
-                           marker_color=["#e45756" if b else "#4c78a8" for b in r["below"]],
-                           text=[f"{v:.2f}×" for v in r["value"]], textposition="auto"))
-    fig.add_vline(x=target, line_dash="dot", annotation_text=f"target {target:.1f}×",
-                  annotation_position="bottom right")
-    fig.update_layout(title="ROAS by channel (red: under target)")
-    fig.update_xaxes(**ui.tick_format("times"))
-    ui.chart(fig, key="roas_by_channel")
+    if sales:
+        r = roas.assign(label=roas["channel"].map(ui.channel_label),
+                        below=roas["value"].fillna(0) < target).sort_values("value")
+        fig = go.Figure(go.Bar(x=r["value"], y=r["label"], orientation="h",
+                               marker_color=["#e45756" if b else "#4c78a8" for b in r["below"]],
+                               text=[f"{v:.2f}×" for v in r["value"]], textposition="auto"))
+        fig.add_vline(x=target, line_dash="dot", annotation_text=f"target {target:.1f}×",
+                      annotation_position="bottom right")
+        fig.update_layout(title="ROAS by channel (red: under target)")
+        fig.update_xaxes(**ui.tick_format("times"))
+        ui.chart(fig, key="roas_by_channel")
+    else:
+        ui.missing_note(["roas"])
 
 st.subheader("Channels")
+spend_before, cpc, ctr = by_channel("spend", prev), by_channel("cpc"), by_channel("ctr")
+table = pd.DataFrame({"Channel": [ui.channel_label(c) for c in channels],
+                      "Spend": [spend[c] for c in channels],
+                      "Spend vs previous": [ui.change_value(spend[c], spend_before.get(c), "money")
+                                            for c in channels]})
+units = {"Spend": "money", "Spend vs previous": "change"}
+if sales:
+    roas_now, roas_before = by_channel("roas"), by_channel("roas", prev)
+    cac = by_channel("cac")
+    table["Attributed revenue"] = [revenue.get(c, 0.0) for c in channels]
+    table["ROAS"] = [roas_now.get(c) for c in channels]
+    table["ROAS vs previous"] = [ui.change_value(roas_now.get(c), roas_before.get(c), "times")
+                                 for c in channels]
+    table["New customers"] = [new.get(c, 0.0) for c in channels]
+    table["CAC"] = [cac.get(c) for c in channels]
+    units |= {"Attributed revenue": "money", "ROAS": "times", "ROAS vs previous": "times_change",
+              "New customers": "count", "CAC": "money"}
+table["CPC"], table["CTR"] = [cpc.get(c) for c in channels], [ctr.get(c) for c in channels]
+ui.table("marketing_channels", table, units | {"CPC": "money", "CTR": "ratio"})
+st.caption(ui.definition("roas") + " " + ui.definition("cac") if sales
+           else ui.definition("cpc") + " " + ui.definition("ctr"))
+if not sales:
+    st.stop()
 
-roas_now, roas_before = by_channel("roas"), by_channel("roas", prev)
-spend_before, cac = by_channel("spend", prev), by_channel("cac")
-cpc, ctr = by_channel("cpc"), by_channel("ctr")
-rows = [{
-    "Channel": ui.channel_label(c), "Spend": ui.fmt_money(spend[c]),
-    "Spend vs previous": ui.change(spend[c], spend_before.get(c), "money") or "–",
-    "Attributed revenue": ui.fmt_money(revenue.get(c, 0.0)),
-    "ROAS": ui.fmt(roas_now.get(c), "times"),
-    "ROAS vs previous": ui.change(roas_now.get(c), roas_before.get(c), "times") or "–",
-    "New customers": ui.fmt_count(new.get(c, 0.0)), "CAC": ui.fmt(cac.get(c), "money"),
-    "CPC": ui.fmt(cpc.get(c), "money"), "CTR": ui.fmt(ctr.get(c), "ratio"),
-} for c in channels]
-ui.table("marketing_channels", rows)
-st.caption(ui.definition("roas") + " " + ui.definition("cac"))
-
-months = f.trailing_months(12)
+months = ui.history(f, 12)
 by_month = ui.kpi("roas", months, ("month", "channel")).dropna(subset=["value"])
 by_month["channel"] = by_month["channel"].map(ui.channel_label)
 fig = px.line(by_month, x="period", y="value", color="channel", markers=True,
@@ -178,11 +201,11 @@ else:
     ui.table("payback", pd.DataFrame({
         "Channel": summary["channel"].map(ui.channel_label),
         "Acquired in": summary["cohort"].map(lambda c: f"{c:%b %Y}"),
-        "Customers": summary["customers"].map(ui.fmt_count),
-        "CAC": summary["cac"].map(ui.fmt_money),
+        "Customers": summary["customers"], "CAC": summary["cac"],
         "Pays back": [f"month {int(m)}" if m == m and m is not None else
                       f"not yet ({n} months observed)"
-                      for m, n in zip(summary["payback_month"], summary["months_observed"])]}))
+                      for m, n in zip(summary["payback_month"], summary["months_observed"])]}),
+        {"Customers": "count", "CAC": "money"}, filters=months)
     pick = st.selectbox("Curve for", sorted(pay["channel"].unique()), key="payback_channel",
                         format_func=ui.channel_label)
     ui.chart(payback_curves(pay[pay["channel"] == pick], summary[summary["channel"] == pick],

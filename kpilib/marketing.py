@@ -152,7 +152,7 @@ PAYBACK = Kpi(
                       as revenue_per_customer
            from grid left join m using (channel, cohort, k)
            order by all""",
-    by=(),
+    by=(), window="return",
 )
 UNMATCHED_SPEND = Kpi(
     name="unmatched_spend", label="Spend on channels without orders", unit="money", table=True,
