@@ -33,6 +33,11 @@ def fmt(v: float | None, unit: str, currency: str = "EUR", compact: bool = False
     return f"{v:,.0f}"
 
 
+def plural(n: int, one: str, many: str | None = None) -> str:
+    """A count and its noun: "1 row", "2,000 rows" (``many`` when adding an s is wrong)."""
+    return f"{n:,} {one if n == 1 else many or one + 's'}"
+
+
 def change(current: float | None, previous: float | None, unit: str) -> str | None:
     """Change vs a comparison period: relative for amounts, in points for ratios, a difference
     for multiples; None when there is nothing to compare with."""
