@@ -9,7 +9,7 @@ import ui
 from kpilib.channels import CHANNELS
 from kpilib.ingest import IngestError, diff_line, ingest, preview
 from kpilib.schema import TABLES, template_csv
-from kpilib.formatting import md_plain
+from kpilib.formatting import md_plain, plural
 
 st.title("Data")
 store, is_demo = ui.active_store()
@@ -108,11 +108,15 @@ if files:
                 (st.info if f.unchanged else st.success)(md_plain(f.summary(), 2000))
                 if f.mapping:
                     with st.expander("Columns used"):
-                        st.dataframe(pd.DataFrame({"column in the file": f.mapping.values(),
-                                                   "read as": f.mapping.keys()}),
-                                     hide_index=True)
+                        # A static table wraps long sources ("Quantity × UnitPrice of …") on a
+                        # phone, where a dataframe hides the "read as" column off screen; its
+                        # cells are Markdown, so the file's headers are escaped.
+                        st.table(pd.DataFrame({
+                            "column in the file": [md_plain(v) for v in f.mapping.values()],
+                            "read as": [md_plain(k) for k in f.mapping]}), hide_index=True)
                 if f.rejected:
-                    st.warning(md_plain(f"{f.rejected:,} rows rejected: " + "; ".join(f.rejections), 2000))
+                    st.warning(md_plain(f"{plural(f.rejected, 'row')} rejected: "
+                                        + "; ".join(f.rejections), 2000))
                     st.download_button("Download the rejected rows (CSV)", f.rejected_csv,
                                        file_name=f"rejected_{Path(f.name).stem}.csv",
                                        mime="text/csv", key=f"rejected_{f.name}")
@@ -139,12 +143,20 @@ if files:
 if st.session_state.get("last_upload"):
     changes = st.session_state.pop("last_upload")
     st.success("Stored.\n\n" + "\n".join(f"- {c}" for c in changes[:15])
-               + (f"\n- … and {len(changes) - 15} more months" if len(changes) > 15 else ""))
+               + (f"\n- … and {plural(len(changes) - 15, 'more month')}"
+                  if len(changes) > 15 else ""))
 
 st.subheader("What is stored")
 shown = target if not target.is_empty() else store
-st.caption(("Demo shop" if shown is store and is_demo else "Your store")
-           + f": `{shown.path}` · version {shown.version}")
+if shown is store and is_demo:
+    whose = "Demo shop"
+elif ui.shared_mode():
+    whose = "Your uploads" if shown is target else "The shop"
+else:
+    whose = "Your store"
+# A shared link's viewers are not told where the server keeps its files.
+where = "" if ui.shared_mode() else f"`{shown.path}` · "
+st.caption(f"{whose}: {where}version {shown.version}")
 grid = pd.DataFrame({t: shown.months(t) for t in TABLES if t != "products"}).sort_index()
 if grid.empty:
     st.write("Nothing yet.")
@@ -153,7 +165,7 @@ else:
                  width="stretch", column_config={
                      t: st.column_config.NumberColumn(format="localized") for t in grid.columns})
     products = shown.months("products").get("all", 0)
-    st.caption(f"Rows per table and month. Products: {products:,} SKUs.")
+    st.caption(f"Rows per table and month. Products: {plural(products, 'SKU')}.")
     log = [{"when": i["at"].replace("T", " ")[:16],
             "what": i.get("action") or ", ".join(sorted({s["name"] for s in i["sources"]})),
             "months": ", ".join(f"{t} {m}" for t, ms in i["partitions"].items() for m in ms)}

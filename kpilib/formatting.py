@@ -40,6 +40,11 @@ def fmt(v: float | None, unit: str, currency: str = "EUR", compact: bool = False
     return f"{v:,.0f}"
 
 
+def plural(n: int, one: str, many: str | None = None) -> str:
+    """A count and its noun: "1 row", "2,000 rows" (``many`` when adding an s is wrong)."""
+    return f"{n:,} {one if n == 1 else many or one + 's'}"
+
+
 def channel_words(channel) -> str:
     """paid_search → "Paid search": a channel as the pages and the report write it."""
     return str(channel).replace("_", " ").capitalize()

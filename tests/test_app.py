@@ -20,9 +20,13 @@ def start(store, monkeypatch) -> AppTest:
     return at
 
 
+def unescape(text: str) -> str:
+    """Text as the reader sees it: Markdown escapes removed."""
+    return re.sub(r"\\(.)", r"\1", text)
+
+
 def shown(element) -> str:
-    """An element's text as the reader sees it: Markdown escapes removed."""
-    return re.sub(r"\\(.)", r"\1", element.value)
+    return unescape(element.value)
 
 
 def cards(at) -> dict:
@@ -129,6 +133,32 @@ def test_data_page_check_then_confirm(tmp_path, monkeypatch, demo_store):
     assert not at.exception, [e.value for e in at.exception]
     assert not Store(tmp_path / "mine").is_empty()
     assert any("Stored." in s.value for s in at.success)
+    # Locally, the store's folder is said.
+    assert any(str(tmp_path / "mine") in c.value for c in at.caption)
+
+
+def test_data_page_says_which_columns_of_the_file_were_read(tmp_path, monkeypatch, demo_store):
+    from kpilib import Store
+    monkeypatch.setenv("KPILIB_DEMO_STORE", str(demo_store.path))
+    at = start(Store(tmp_path / "mine"), monkeypatch)
+    at.switch_page("app_pages/data.py").run()
+    f = tmp_path / "uci_2010_12.csv"
+    f.write_text("InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,"
+                 "Country\n536365,85123A,WHITE HANGING HEART,6,2010-12-01 08:26:00,2.55,"
+                 "17850.0,United Kingdom\n")
+    upload(at, f)
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    used = [t.value for t in at.table if "column in the file" in t.value]
+    orders = {unescape(k): unescape(v)
+              for k, v in zip(used[0]["read as"], used[0]["column in the file"])}
+    assert orders == {"order_id": "InvoiceNo", "ordered_at": "InvoiceDate",
+                      "customer_id": "CustomerID",
+                      "gross_sales": "Quantity × UnitPrice of the product lines",
+                      "shipping": "Quantity × UnitPrice of the postage lines (POST, DOT, C2 "
+                                  "in StockCode)", "country": "Country"}
+    assert any("1 row of orders" in shown(s) for s in at.success)
+    assert any("orders are in GBP but the reporting currency is EUR" in shown(w)
+               and "Settings" in shown(w) for w in at.warning)
 
 
 def test_data_page_bad_file_and_mapping_editor(tmp_path, monkeypatch, demo_store):
@@ -149,7 +179,7 @@ def test_data_page_bad_file_and_mapping_editor(tmp_path, monkeypatch, demo_store
         at.selectbox(key=f"map_till.csv_orders_{col}").set_value(header).run()
     at.button(key="map_go_till.csv").click().run()
     assert not at.error, [e.value for e in at.error]
-    assert any("till.csv: 1 rows of orders" in shown(s) for s in at.success)
+    assert any("till.csv: 1 row of orders" in shown(s) for s in at.success)
 
 
 def test_funnel_page_compare_modes(tiny_store, monkeypatch):
@@ -511,6 +541,9 @@ def test_shared_mode_reads_the_shop_and_keeps_uploads_private(tmp_path, store_co
     at.switch_page("app_pages/marketing.py").run()
     assert at.number_input(key="roas_target").disabled
     at.switch_page("app_pages/data.py").run()
+    # A viewer is not told where the server keeps the shop's files, nor their own uploads.
+    assert "The shop: version" in next(c.value for c in at.caption if "version" in c.value)
+    assert not [c.value for c in at.caption if str(store_copy.path) in c.value]
     f = tmp_path / "mine.csv"
     f.write_text("order_id,ordered_at,customer_id,channel,status,currency,gross_sales,discounts\n"
                  "m1,2025-06-01 10:00:00,c1,email,paid,EUR,111,0\n")
@@ -520,6 +553,9 @@ def test_shared_mode_reads_the_shop_and_keeps_uploads_private(tmp_path, store_co
     assert store_copy.version == version
     private = list(tmp_path.glob("kpilib-session-*"))
     assert len(private) == 1 and (private[0] / "manifest.json").exists()
+    assert "Your uploads: version" in next(c.value for c in at.caption if "version" in c.value)
+    assert not [c.value for c in at.caption
+                if str(private[0]) in c.value or str(store_copy.path) in c.value]
     at.switch_page("app_pages/overview.py").run()
     # "Last month" of a store that starts in June is May: empty, not an error.
     assert cards(at)["Net sales"] == "€0.00" and not at.exception

@@ -115,8 +115,8 @@ def test_demo_command(tmp_path):
 def test_ingest_report_undo_and_delete(tmp_path):
     store = tmp_path / "s"
     out = cli("ingest", TINY / "orders.csv", "--store", store, "--dry-run").stdout
-    assert "changes against the store:\n  2025-01 orders: 0 → 1 rows, sales (gross − discounts) " \
-           "+90.00" in out
+    assert "changes against the store:\n  2025-01 orders: 0 → 1 row, sales (gross − " \
+           "discounts) +90.00" in out
     cli("ingest", TINY / "orders.csv", "--store", store)
     out = cli("delete", "orders", "2025-02", "--store", store).stdout
     assert "deleted orders 2025-02" in out
@@ -133,11 +133,11 @@ def test_ingest_report_undo_and_delete(tmp_path):
 def test_skip_invalid_and_spend_channel(tmp_path):
     store = tmp_path / "s"
     p = cli("ingest", ROOT / "tests/data/bad/bad_dates.csv", "--store", store, ok=False)
-    assert "2 value(s) are not dates" in p.stderr
+    assert "2 values are not dates" in p.stderr
     out = cli("ingest", ROOT / "tests/data/bad/bad_dates.csv", "--store", store,
               "--skip-invalid").stdout
-    assert "1 rows of orders" in out and "2 rows rejected" in out
-    assert "rejected: ordered_at: 2 value(s) are not dates. (2 rows)" in out
+    assert "1 row of orders" in out and "2 rows rejected" in out
+    assert "rejected: ordered_at: 2 values are not dates. (2 rows)" in out
     out = cli("ingest", ROOT / "tests/data/formats/google_ads.csv", "--store", store,
               "--spend-channel", "display").stdout
     assert "spend stored under channel 'display'" in out

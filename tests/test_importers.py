@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from kpilib import Store
-from kpilib.ingest import ingest
+from kpilib.ingest import ingest, preview
 
 FORMATS = Path(__file__).parent / "data" / "formats"
 REAL = Path(__file__).resolve().parent.parent.parent / "shared" / "realdata"
@@ -118,7 +118,7 @@ def test_olist_joined(tmp_path):
         ("o4", "u3", "marketplace", "cancelled", Decimal("0.00"), Decimal("0.00"))]
     assert q(store, "select sku, category from products order by 1") == [
         ("p1", "perfumery"), ("p2", "bed_bath_table")]
-    assert any("have no order lines" in w for w in report.warnings)
+    assert "1 order has no order lines (o4)" in report.warnings
     # u1 ordered twice (two Olist customer ids, one person); u2's and u3's only orders were
     # cancelled or unavailable, so they are not customers.
     assert q(store, "select customer_id, first_order_id from customer_first") == [("u1", "o1")]
@@ -170,3 +170,92 @@ def test_real_olist_totals(tmp_path):
     valid = orders[~orders.order_status.isin(["canceled", "unavailable"])]
     people = valid.merge(customers, on="customer_id").customer_unique_id.nunique()
     assert q(store, "select count(*) from customer_first")[0][0] == people
+
+
+# --- what the report says was read ------------------------------------------------------------
+UCI_2010 = ("InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n"
+            "536365,85123A,WHITE HANGING HEART,6,2010-12-01 08:26:00,2.55,17850.0,United Kingdom\n"
+            "536365,POST,POSTAGE,1,2010-12-01 08:26:00,18.00,17850.0,United Kingdom\n")
+
+
+def test_columns_used_name_the_uci_files_own_columns(tmp_path):
+    f = tmp_path / "uci_2010_12.csv"
+    f.write_text(UCI_2010)
+    _, report = load(tmp_path, f, dry_run=True)
+    by = {r.name: r.mapping for r in report}
+    assert by["uci_2010_12.csv (orders)"] == {
+        "order_id": "InvoiceNo", "ordered_at": "InvoiceDate", "customer_id": "CustomerID",
+        "gross_sales": "Quantity × UnitPrice of the product lines",
+        "shipping": "Quantity × UnitPrice of the postage lines (POST, DOT, C2 in StockCode)",
+        "country": "Country"}
+    assert by["uci_2010_12.csv (order lines)"] == {
+        "order_id": "InvoiceNo", "sku": "StockCode", "quantity": "Quantity",
+        "unit_price": "UnitPrice", "product_name": "Description", "ordered_at": "InvoiceDate"}
+    # The other naming (Online Retail II) is named as that file spells it.
+    _, report = load(tmp_path / "ii", FORMATS / "online_retail_ii.csv", dry_run=True)
+    orders = report[0].mapping
+    assert (orders["order_id"], orders["customer_id"]) == ("Invoice", "Customer ID")
+    assert orders["gross_sales"] == "Quantity × Price of the product lines"
+
+
+def test_columns_used_name_the_shopify_exports_own_columns(tmp_path):
+    _, report = load(tmp_path, FORMATS / "shopify_orders.csv", FORMATS / "shopify_products.csv",
+                     dry_run=True)
+    by = {r.name: r.mapping for r in report}
+    orders = by["shopify_orders.csv (orders)"]
+    assert orders["order_id"] == "Name" and orders["ordered_at"] == "Created at"
+    assert orders["gross_sales"] == "Lineitem quantity × Lineitem price"
+    assert orders["customer_id"] == "Email, hashed"
+    assert orders["channel"] == "utm_source / utm_medium in Tags / Note Attributes, else Source"
+    assert "device" not in orders          # no such column in the export: not listed
+    assert by["shopify_orders.csv (order lines)"]["sku"] == "Lineitem sku, else Lineitem name"
+    assert by["shopify_products.csv"] == {"sku": "Variant SKU", "product_name": "Title",
+                                          "category": "Type", "unit_cost": "Cost per item",
+                                          "price": "Variant Price"}
+
+
+@pytest.mark.parametrize("files", [
+    ["shopify_orders.csv"], ["shopify_products.csv"], ["online_retail_ii.csv"],
+    ["ga4_source_medium.csv"], ["google_ads.csv"], ["meta_ads.csv"], ["sessions.csv"],
+    ["events.csv"], sorted(p.name for p in (FORMATS / "olist").glob("*.csv"))])
+def test_every_importer_names_the_files_columns(tmp_path, files):
+    """Each column read is said in the file's own words: every entry names one of the
+    file's headers, and none is only the canonical name again (unless the file spells it
+    so)."""
+    paths = [FORMATS / ("olist" if f.startswith(("olist", "product_")) else "") / f
+             for f in files]
+    headers = {h for p in paths for t in preview(p) for h in t["columns"]}
+    _, report = load(tmp_path, *paths, dry_run=True)
+    for r in report:
+        assert r.mapping, r.name
+        for canonical, said in r.mapping.items():
+            assert any(h in said for h in headers) or said == "one session per row", \
+                (r.name, canonical, said)
+            assert said != canonical or canonical in headers, (r.name, canonical)
+
+
+# --- currencies the format implies --------------------------------------------------------
+def test_uci_is_in_pounds_and_says_so_when_the_shop_reports_in_euros(tmp_path):
+    store, report = load(tmp_path, FORMATS / "online_retail_ii.csv", dry_run=True)
+    assert "orders are in GBP but the reporting currency is EUR: amounts are not converted. " \
+           "Set the reporting currency to GBP in Settings, or convert the amounts before " \
+           "uploading" in report.warnings
+    store.update_settings({"currency": "GBP"})
+    _, report = load(tmp_path, FORMATS / "online_retail_ii.csv")
+    assert not [w for w in report.warnings if "currency" in w]
+    assert q(store, "select distinct currency from orders") == [("GBP",)]
+
+
+@pytest.mark.parametrize("file,find,currency", [
+    ("meta_ads.csv", "Amount spent (EUR)", "Amount spent (USD)"),   # in the header
+    ("google_ads.csv", ",EUR,", ",USD,"),                             # a column
+])
+def test_ad_spend_in_another_currency_is_warned_about(tmp_path, file, find, currency):
+    _, report = load(tmp_path, FORMATS / file, dry_run=True)
+    assert not [w for w in report.warnings if "currency" in w]       # EUR, as the shop
+    f = tmp_path / file
+    f.write_text((FORMATS / file).read_text().replace(find, currency))
+    _, report = load(tmp_path, f, dry_run=True)
+    assert "ad spend is in USD but the reporting currency is EUR: amounts are not converted. " \
+           "Set the reporting currency to USD in Settings, or convert the amounts before " \
+           "uploading" in report.warnings

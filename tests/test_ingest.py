@@ -17,8 +17,8 @@ DATA = Path(__file__).parent / "data"
 BAD = {
     "missing_column.csv": ["closest to 'orders'", "'status'"],
     "unknown_columns.csv": ["could not tell which table", "'foo'", "template"],
-    "wrong_type_amount.csv": ["column 'gross_sales'", "not numbers", "row 3: 'twelve'"],
-    "bad_dates.csv": ["column 'ordered_at'", "2 value(s) are not dates", "row 3: '2025-13-45'",
+    "wrong_type_amount.csv": ["column 'gross_sales'", "1 value is not a number", "row 3: 'twelve'"],
+    "bad_dates.csv": ["column 'ordered_at'", "2 values are not dates", "row 3: '2025-13-45'",
                       "row 4: 'yesterday'"],
     "mixed_day_month.csv": ["column 'ordered_at'", "mixes day/month and month/day"],
     "duplicate_keys.csv": ["column 'order_id'", "more than once", "row 2: 'b1 (also row 4)'"],
@@ -39,12 +39,13 @@ BAD = {
     "negative_quantity.csv": ["column 'quantity'", "cannot be negative", "row 3: '-1'"],
     "negative_refund.csv": ["column 'amount'", "cannot be negative", "row 3: '-5.00'"],
     "negative_spend.csv": ["column 'spend'", "cannot be negative", "row 3: '-3.00'"],
-    "fractional_quantity.csv": ["column 'quantity'", "not whole numbers", "row 2: '1.5'"],
+    "fractional_quantity.csv": ["column 'quantity'", "1 value is not a whole number",
+                                "row 2: '1.5'"],
     "duplicate_skus.csv": ["column 'sku'", "more than once", "row 2: 'A (also row 3)'"],
     "duplicate_inventory_snapshots.csv": ["column 'date, sku'", "2025-02-01 / A (also row 3)"],
     "refunds_without_amount_column.csv": ["closest to 'refunds'", "'amount'"],
     "text_in_sessions.csv": ["column 'sessions'", "row 2: 'many'"],
-    "spend_bad_date.csv": ["column 'date'", "not dates", "row 2: '2025-02-30'"],
+    "spend_bad_date.csv": ["column 'date'", "1 value is not a date", "row 2: '2025-02-30'"],
     "empty_status.csv": ["column 'status'", "required but empty", "row 3"],
     "two_decimal_points.csv": ["column 'gross_sales'", "row 2: '1.2.3'"],
     "blank_lines_only.csv": ["the file is empty"],
@@ -56,7 +57,7 @@ BAD = {
     "order_lines_without_orders.csv": ["column 'order_id'", "upload the orders export",
                                        "row 2: 'zz1'"],
     "future_and_past_mixed_formats.csv": ["column 'ordered_at'", "row 3: 'Feb 3rd 2025'"],
-    "huge_amount.csv": ["column 'gross_sales'", "not numbers"],
+    "huge_amount.csv": ["column 'gross_sales'", "1 value is not a number"],
     "utf16_bad_amount.txt": ["column 'gross_sales'", "row 2: 'ten'"],
     "workbook_one_bad_sheet.xlsx": ["[sheet Traffic]", "column 'sessions'", "cannot be negative"],
     "workbook_header_only.xlsx": ["empty"],
@@ -181,6 +182,39 @@ def test_report_says_what_was_understood(tmp_path):
     assert r.ignored == ["Note"]
 
 
+@pytest.mark.parametrize("rows,rejected,said", [
+    (1, 0, "x.csv: 1 row of orders, 2025-02-01 to 2025-02-01."),
+    (2, 1, "x.csv: 2 rows of orders, 2025-02-01 to 2025-02-01; 1 row rejected."),
+    (1, 2, "x.csv: 1 row of orders, 2025-02-01 to 2025-02-01; 2 rows rejected."),
+    (1_234, 0, "x.csv: 1,234 rows of orders, 2025-02-01 to 2025-02-01."),
+])
+def test_report_sentences_count_in_the_singular_and_plural(rows, rejected, said):
+    from kpilib.ingest import FileReport
+    assert FileReport("x.csv", "orders", rows, "2025-02-01", "2025-02-01",
+                      rejected=rejected).summary() == said
+
+
+@pytest.mark.parametrize("before,after,said", [
+    (0, 1, "2025-02 orders: 0 → 1 row"), (1, 0, "2025-02 orders: 1 → 0 rows"),
+    (6, 7, "2025-02 orders: 6 → 7 rows")])
+def test_diff_line_counts_rows_right(before, after, said):
+    from kpilib.ingest import diff_line
+    assert diff_line({"month": "2025-02", "table": "orders", "rows_before": before,
+                      "rows_after": after, "measure": None, "after": None}) == said
+
+
+def test_rejections_count_values_and_keys_right(tmp_path):
+    f = tmp_path / "one.csv"
+    f.write_text(ORDERS_HEAD + "a,2025-02-01,paid,ten,0\nb,2025-02-01,paid,5,0\n"
+                 "c,2025-02-01,paid,5,0\nc,2025-02-02,paid,6,0\n")
+    [r] = ingest(Store(tmp_path / "s"), [f], dry_run=True, allow_partial=True)
+    assert r.rejections == [
+        "gross_sales: 1 value is not a number. (1 row)",
+        "order_id: 1 key appears more than once (a row must be unique by order_id); remove "
+        "the duplicates or export again. (2 rows)"]
+    assert r.summary() == "one.csv: 1 row of orders, 2025-02-01 to 2025-02-01; 3 rows rejected."
+
+
 # --- a 1 GB export: streamed, memory bounded, the bad last row named ---------------------------
 CHILD = """
 import resource, sys
@@ -218,7 +252,7 @@ def test_one_gigabyte_file_is_streamed(tmp_path, store_copy):
     root = str(Path(__file__).resolve().parent.parent)
     out = subprocess.run([sys.executable, "-c", CHILD.format(root=root), str(store_copy.path),
                           str(big)], capture_output=True, text=True, timeout=600).stdout
-    assert f"orders_huge.csv: column 'gross_sales': 1 value(s) are not numbers. " \
+    assert f"orders_huge.csv: column 'gross_sales': 1 value is not a number. " \
            f"For example row {n + 2}: 'oops'." in out, out
     peak = int(out.split("PEAK_MB")[1])
     assert peak < 1536, f"peak memory {peak} MB"
@@ -234,7 +268,7 @@ def test_partial_upload_keeps_valid_rows_and_lists_rejected_ones(tmp_path):
     report = ingest(store, [DATA / "bad" / "bad_dates.csv"], allow_partial=True)
     [f] = report.files
     assert (f.rows, f.rejected) == (1, 2)
-    assert f.rejections == ["ordered_at: 2 value(s) are not dates. (2 rows)"]
+    assert f.rejections == ["ordered_at: 2 values are not dates. (2 rows)"]
     rejected = list(csv.DictReader(io.StringIO(f.rejected_csv)))
     assert [(r["row"], r["ordered_at"]) for r in rejected] == [("3", "2025-13-45"),
                                                                ("4", "yesterday")]
@@ -263,19 +297,28 @@ def test_warnings(store_copy, tmp_path):
     f = tmp_path / "mixed.csv"
     f.write_text("refund_id,order_id,refunded_at,amount\nr9,nope,2099-01-01,5\n")
     report = ingest(store_copy, [f], dry_run=True)
-    assert any("1 refunds point to orders that are not stored (e.g. nope)" in w
-               for w in report.warnings)
-    assert "1 refunds rows are dated in the future" in report.warnings
+    assert "1 refund points to an order that is not stored (nope); it counts as a return on " \
+           "channel 'unknown'" in report.warnings
+    assert "1 row of refunds is dated in the future" in report.warnings
+    f.write_text("refund_id,order_id,refunded_at,amount\nr9,nope,2099-01-01,5\n"
+                 "r8,nix,2099-01-02,5\n")
+    report = ingest(store_copy, [f], dry_run=True)
+    assert "2 refunds point to orders that are not stored (nix, nope); they count as returns on " \
+           "channel 'unknown'" in report.warnings
+    assert "2 rows of refunds are dated in the future" in report.warnings
     g = tmp_path / "orders_no_lines.csv"
     g.write_text(ORDERS_HEAD + "o77,2025-02-01,paid,5,0\n")
-    assert any("1 orders have no order lines (e.g. o77)" in w
-               for w in ingest(store_copy, [g], dry_run=True).warnings)
+    assert "1 order has no order lines (o77)" in ingest(store_copy, [g], dry_run=True).warnings
     # o2 and o3 again: their lines are stored, in February with them (only the upload's
     # months of stored lines are read).
     g.write_text(ORDERS_HEAD + "o2,2025-02-03 09:00,paid,50,0\no3,2025-02-04 12:00,paid,80,8\n"
                  "o77,2025-03-01,paid,5,0\n")
     assert [w for w in ingest(store_copy, [g], dry_run=True).warnings
-            if "order lines" in w] == ["1 orders have no order lines (e.g. o77)"]
+            if "order lines" in w] == ["1 order has no order lines (o77)"]
+    # Four without lines: three of them named, as examples.
+    g.write_text(ORDERS_HEAD + "".join(f"o7{i},2025-03-01,paid,5,0\n" for i in range(4)))
+    assert [w for w in ingest(store_copy, [g], dry_run=True).warnings
+            if "order lines" in w] == ["4 orders have no order lines (e.g. o70, o71, o72)"]
 
 
 ORDERS_HEAD = "order_id,ordered_at,status,gross_sales,discounts\n"

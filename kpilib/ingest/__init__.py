@@ -13,6 +13,7 @@ from pathlib import Path
 
 import duckdb
 
+from ..formatting import plural
 from ..schema import TABLES
 from ..store import Source, Store, sha256_file
 from .errors import IngestError
@@ -45,9 +46,9 @@ class FileReport:
             return f"{self.name}: already stored (same content), nothing changed."
         span = f", {self.first} to {self.last}" if self.first else ""
         how = f" ({self.fmt})" if self.fmt else ""
-        text = f"{self.name}: {self.rows:,} rows of {self.table}{span}{how}"
+        text = f"{self.name}: {plural(self.rows, 'row')} of {self.table}{span}{how}"
         if self.rejected:
-            text += f"; {self.rejected:,} rows rejected"
+            text += f"; {plural(self.rejected, 'row')} rejected"
         if self.ignored:
             text += f"; ignored columns: {', '.join(self.ignored)}"
         if self.notes:
@@ -86,7 +87,8 @@ class Report:
 
 
 def diff_line(d: dict) -> str:
-    text = f"{d['month']} {d['table']}: {d['rows_before']:,} → {d['rows_after']:,} rows"
+    text = (f"{d['month']} {d['table']}: {d['rows_before']:,} → "
+            f"{plural(d['rows_after'], 'row')}")
     if d["measure"] and d["after"] is not None:
         delta = d["after"] - (d["before"] or 0)
         text += f", {d['measure']} {delta:+,.2f}"
@@ -97,7 +99,7 @@ def _report(p: Prepared, notes: list[str]) -> FileReport:
     return FileReport(p.name, p.table, p.rows, p.first, p.last, p.months, p.mapping, p.ignored,
                       p.notes + notes, fmt=p.fmt, rejected=p.rejected,
                       rejections=[f"{r.column + ': ' if r.column else ''}{r.reason} "
-                                  f"({r.rows} rows)" for r in p.rejections],
+                                  f"({plural(r.rows, 'row')})" for r in p.rejections],
                       rejected_csv=p.rejected_csv)
 
 
@@ -190,7 +192,8 @@ def ingest(store: Store, files: list[str | Path | tuple[str | Path, str]], *,
             report.warnings = [n for n in ctx.notes if not any(
                 n.startswith(p.name + ": ") for p, _ in prepared)]
             months = {t: {m for p in ps for m in p.months} for t, ps in by_table.items()}
-            report.warnings += _warnings(con, store, staged, months, settings)
+            currencies = {t: {c for p in ps for c in p.currencies} for t, ps in by_table.items()}
+            report.warnings += _warnings(con, store, staged, months, currencies, settings)
             progress(0.6, "Comparing with what is stored")
             report.diff = store.diff(con, staged) if staged else []
             if staged and not dry_run:
@@ -310,15 +313,19 @@ def _date_order_lines(con, store: Store, staged: dict[str, str], names: str) -> 
     bad = missing.order("_row").select("_row", "order_id").limit(5).fetchall()
     if bad:
         n = missing.aggregate("count(*)").fetchall()[0][0]
-        raise IngestError(names, f"{n} line(s) belong to orders that are neither in this "
-                          "upload nor stored, so their month is unknown: upload the orders "
-                          "export with them (or first).", "order_id", bad)
+        said = ("1 line belongs to an order that is neither in this upload nor stored, so "
+                "its month is unknown: upload the orders export with it (or first).") \
+            if n == 1 else \
+            (f"{plural(n, 'line')} belong to orders that are neither in this upload nor stored, "
+             "so their month is unknown: upload the orders export with them (or first).")
+        raise IngestError(names, said, "order_id", bad)
 
 
 def _warnings(con, store: Store, staged: dict[str, str], months: dict[str, set[str]],
-              settings: dict) -> list[str]:
+              currencies: dict[str, set[str]], settings: dict) -> list[str]:
     """What is worth a look but not a reason to refuse: checked against upload and store
-    (``months``: each staged table's months)."""
+    (``months``: each staged table's months; ``currencies``: the currencies each staged
+    table's files are in, as their currency column or their format says)."""
     out = []
 
     def ids(table: str, only: set[str] | None = None) -> str | None:
@@ -354,24 +361,35 @@ def _warnings(con, store: Store, staged: dict[str, str], months: dict[str, set[s
         if items:
             n, some = unknown(staged["orders"], items)
             if n:
-                out.append(f"{n} orders have no order lines (e.g. {', '.join(some)})")
-        other = sorted(r[0] for r in con.execute(
-            f"select distinct currency from {staged['orders']} where currency is not null"
-        ).fetchall() if r[0] != settings["currency"])
+                out.append(f"{plural(n, 'order')} {'has' if n == 1 else 'have'} no order "
+                           f"lines {_some(n, some)}")
+    for table, what in (("orders", "orders are"), ("marketing_spend", "ad spend is")):
+        other = sorted(currencies.get(table, set()) - {settings["currency"]})
         if other:
-            out.append(f"orders are in {', '.join(other)} but the reporting currency is "
-                       f"{settings['currency']}: amounts are not converted")
+            out.append(f"{what} in {', '.join(other)} but the reporting currency is "
+                       f"{settings['currency']}: amounts are not converted. Set the reporting "
+                       f"currency{' to ' + other[0] if len(other) == 1 else ''} in Settings, or "
+                       "convert the amounts before uploading")
     if "refunds" in staged:
         known = ids("orders")
         n, some = unknown(staged["refunds"], known)
-        if n:
-            out.append(f"{n} refunds point to orders that are not stored (e.g. "
-                       f"{', '.join(some)}); they count as returns on channel 'unknown'")
+        if n == 1:
+            out.append(f"1 refund points to an order that is not stored {_some(n, some)}; it "
+                       "counts as a return on channel 'unknown'")
+        elif n:
+            out.append(f"{plural(n, 'refund')} point to orders that are not stored "
+                       f"{_some(n, some)}; they count as returns on channel 'unknown'")
     for table, rel in staged.items():
         col = TABLES[table].date_column
         if col:
             n = con.table(rel).filter(f"cast({col} as date) > current_date") \
                 .aggregate("count(*)").fetchall()[0][0]
             if n:
-                out.append(f"{n} {table} rows are dated in the future")
+                out.append(f"{plural(n, 'row')} of {table} {'is' if n == 1 else 'are'} dated "
+                           "in the future")
     return out
+
+
+def _some(n: int, some: list[str]) -> str:
+    """Examples in brackets: all of them when they are all there are."""
+    return f"({'' if n == len(some) else 'e.g. '}{', '.join(some)})"

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import duckdb
 
 from ..channels import KNOWN, label_sql
+from ..formatting import plural
 from ..schema import MONEY, NON_NEGATIVE, TABLES, Table
 from .errors import IngestError
 from .readers import RawInput
@@ -69,7 +70,7 @@ class Prepared:
     table: str           # canonical table name
     relation: str        # DuckDB temp table with the canonical columns, typed and normalised
     rows: int            # accepted rows
-    mapping: dict[str, str]   # canonical column -> header in the file
+    mapping: dict[str, str]   # canonical column -> header in the file (or words, see origin)
     ignored: list[str]
     first: str | None = None  # first and last date, ISO
     last: str | None = None
@@ -79,6 +80,7 @@ class Prepared:
     rejected: int = 0         # rows left out (with allow_partial)
     rejected_csv: str | None = None
     fmt: str | None = None    # platform format, when an importer recognised one
+    currencies: list[str] = field(default_factory=list)   # what the amounts are in, if said
 
 
 def detect(raw: RawInput, mapping: dict[str, str] | None = None,
@@ -95,7 +97,8 @@ def detect(raw: RawInput, mapping: dict[str, str] | None = None,
         missing = [c for c in spec.required if c not in found]
         if missing:
             raise IngestError(raw.name, f"the column mapping for '{spec.name}' leaves required "
-                              f"column(s) {', '.join(repr(m) for m in missing)} unmapped.")
+                              f"column{'' if len(missing) == 1 else 's'} "
+                              f"{', '.join(repr(m) for m in missing)} unmapped.")
         return spec, found
     best, best_score, tie = None, None, False
     closest = None
@@ -302,7 +305,7 @@ def prepare(con: duckdb.DuckDBPyConnection, raw: RawInput, tz: str = "UTC", *,
         if col.type != "VARCHAR":
             kind = "dates" if col.type in ("DATE", "TIMESTAMP") else \
                 "whole numbers" if col.type == "BIGINT" else "numbers"
-            rules.append((h, f"value(s) are not {kind}.",
+            rules.append((h, f"not {kind}",
                           f"{raw_text} is not null and {col.name} is null", raw_text))
         if col.required:
             rules.append((h, "is required but empty.", f"{raw_text} is null", "null"))
@@ -349,23 +352,26 @@ def prepare(con: duckdb.DuckDBPyConnection, raw: RawInput, tz: str = "UTC", *,
     dup = _duplicates(con, spec, out, rejected, len(rules))
     if dup:
         key_headers = ", ".join(header(k) for k in spec.key if k in found) or None
-        rejections.append(Rejection(key_headers, f"{dup[0]} key(s) appear more than once (a row "
-                                    f"must be unique by {' + '.join(spec.key)}); remove the "
-                                    "duplicates or export again.", dup[1], dup[2]))
+        appear = "appears" if dup[0] == 1 else "appear"
+        rejections.append(Rejection(key_headers, f"{plural(dup[0], 'key')} {appear} more than "
+                                    f"once (a row must be unique by {' + '.join(spec.key)}); "
+                                    "remove the duplicates or export again.", dup[1], dup[2]))
         con.execute(f"delete from {out} where _row in (select _row from {rejected} "
                     f"where rule = {len(rules)})")
     if rejections and not allow_partial:
         raise _combine(raw.name, rejections)
-    _file_checks(con, raw, spec, header, out)
+    currencies = _currencies(con, raw, spec, header, out)
 
     rows = con.execute(f"select count(*) from {out}").fetchall()[0][0]
     if rows == 0:
         raise _combine(raw.name, rejections) if rejections else \
             IngestError(raw.name, "the file has a header but no rows.")
-    prepared = Prepared(raw.name, spec.name, out, rows,
-                        {c: raw.columns[i] for c, i in found.items()},
+    # An importer's columns are canonical already: say what in the file each was read from.
+    mapping = {c: raw.columns[i] for c, i in found.items()} if raw.origin is None else \
+        {c: raw.origin[c] for c in found if c in raw.origin}
+    prepared = Prepared(raw.name, spec.name, out, rows, mapping,
                         [h for i, h in enumerate(raw.columns) if i not in found.values()],
-                        notes=notes, rejections=rejections, fmt=fmt)
+                        notes=notes, rejections=rejections, fmt=fmt, currencies=currencies)
     if rejections:
         reasons = [(h, _row_reason(r)) for h, r, *_ in rules] + \
             [(dup and rejections[-1].column, "duplicate key")]
@@ -395,8 +401,9 @@ def _summarise(con, rejected: str, rules: list[tuple[str, str]]) -> list[Rejecti
         ex = con.execute(f"select _row, value from {rejected} where rule = $r order by _row "
                          "limit 5", {"r": rule}).fetchall()
         h, reason = rules[rule]
-        if reason.startswith("value(s)"):
-            reason = f"{n} {reason}"
+        if reason in _NOT:
+            reason = f"1 value is not {_NOT[reason]}." if n == 1 else \
+                f"{n:,} values are {reason}."
         out.append(Rejection(h, reason, n, [(r, None if v == "null" else v) for r, v in ex]))
     return out
 
@@ -417,24 +424,28 @@ def _duplicates(con, spec: Table, rel: str, rejected: str, rule: int):
     return n_keys, n_rows, [(r[0], f"{r[2]} (also row {r[1]})") for r in dup]
 
 
-def _file_checks(con, raw: RawInput, spec: Table, header, rel: str) -> None:
-    if spec.name == "orders":
-        currencies = [r[0] for r in con.execute(
-            f"select distinct currency from {rel} where currency is not null order by 1"
-        ).fetchall()]
-        if len(currencies) > 1:
-            raise IngestError(raw.name, f"orders are in several currencies ({', '.join(currencies)})"
-                              " and no exchange-rate table is loaded; export one currency per "
-                              "file or convert the amounts first.", header("currency"))
+def _currencies(con, raw: RawInput, spec: Table, header, rel: str) -> list[str]:
+    """The currencies the file's amounts are in: its currency column, else what its format
+    implies (an importer says so), else none known."""
+    if "currency" not in spec.names:
+        return list(raw.currencies or [])
+    currencies = [r[0] for r in con.execute(
+        f"select distinct currency from {rel} where currency is not null order by 1"
+    ).fetchall()]
+    if len(currencies) > 1:
+        raise IngestError(raw.name, f"orders are in several currencies ({', '.join(currencies)})"
+                          " and no exchange-rate table is loaded; export one currency per "
+                          "file or convert the amounts first.", header("currency"))
+    return currencies or list(raw.currencies or [])
+
+
+# A type rule's reason ("not dates") said of one value.
+_NOT = {"not dates": "a date", "not whole numbers": "a whole number", "not numbers": "a number"}
 
 
 def _row_reason(reason: str) -> str:
-    """A rule's reason said of one row: "value(s) are not dates." → "not a date"."""
-    for plural, single in (("dates", "a date"), ("whole numbers", "a whole number"),
-                           ("numbers", "a number")):
-        if reason == f"value(s) are not {plural}.":
-            return f"not {single}"
-    return reason.rstrip(".")
+    """A rule's reason said of one row: "not dates" → "not a date"."""
+    return f"not {_NOT[reason]}" if reason in _NOT else reason.rstrip(".")
 
 
 def _rejected_csv(con, raw: RawInput, rejected: str, rules) -> str:

@@ -24,6 +24,12 @@ class RawInput:
     table: str         # DuckDB temp table with VARCHAR columns and `_row`
     columns: list[str]  # header as in the file
     rows: int
+    # An importer's table (canonical columns): canonical column → what in the file it was
+    # read from, the file's own header or words ("Quantity × UnitPrice"); a column missing
+    # here has no source in the file (a constant or a row number).
+    origin: dict[str, str] | None = None
+    # The currencies a format implies for a table without a currency column (ad spend).
+    currencies: list[str] | None = None
 
 
 def _sniff_bytes(path: Path, name: str) -> str:

@@ -45,17 +45,31 @@ class Columns:
     def first(self, *names: str) -> str:
         return next((self[n] for n in names if n in self.index), "cast(null as varchar)")
 
+    def name(self, *names: str) -> str | None:
+        """The file's own header of the first of ``names`` it has; None when it has none."""
+        return next((self.raw.columns[self.index[n]] for n in names if n in self.index), None)
+
+
+def said(text: str, *headers: str | None) -> str | None:
+    """``text`` with the file's headers in its {} places; None when one of them is missing."""
+    return None if None in headers else text.format(*headers)
+
 
 def emit(con, name: str, select: str, columns: list[str], params: dict | None = None,
-         source: str | None = None) -> RawInput:
+         source: str | None = None, origin: dict[str, str | None] | None = None,
+         currencies: list[str] | None = None) -> RawInput:
     """A text table with canonical column names (as c0…cn plus _row) from ``select``, whose
-    output columns must be named after ``columns`` and include _row."""
+    output columns must be named after ``columns`` and include _row.
+
+    ``origin`` says what in the file each column was read from (see RawInput.origin; None
+    values are dropped); ``currencies``, what the format implies the amounts are in."""
     table = f"imp_{next(_counter)}"
     cols = ", ".join(f"cast({c} as varchar) as c{i}" for i, c in enumerate(columns))
     con.execute(f"create temp table {table} as select {cols}, _row from ({select})",
                 params or {})
     rows = con.execute(f"select count(*) from {table}").fetchall()[0][0]
-    return RawInput(name if source is None else f"{name} ({source})", table, list(columns), rows)
+    return RawInput(name if source is None else f"{name} ({source})", table, list(columns), rows,
+                    {c: o for c, o in (origin or {}).items() if o}, currencies)
 
 
 def registry():

@@ -1,5 +1,6 @@
 """Ad-platform spend exports → marketing_spend. These files carry no channel: it is asked at
-upload (``Context.spend_channel``), defaulting to the platform's usual one."""
+upload (``Context.spend_channel``), defaulting to the platform's usual one. Their currency is in
+a column (Google Ads' "Currency code") or in the cost header (Meta's "Amount spent (EUR)")."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -27,6 +28,16 @@ class _Spend:
             any(h == p or h.startswith(p + "_") for h in headers for p in self.cost) and \
             "channel" not in c
 
+    def _currencies(self, con, raw, c: Columns) -> list[str]:
+        if c.name("currency_code", "currency"):
+            col = c.first("currency_code", "currency")
+            return [r[0] for r in con.execute(
+                f"select distinct upper({col}) from {raw.table} where {col} is not null "
+                "order by 1").fetchall()]
+        cost = self._cost(c)
+        code = next((cost[len(p) + 1:] for p in self.cost if cost.startswith(p + "_")), "")
+        return [code.upper()] if len(code) == 3 and code.isalpha() else []
+
     def convert(self, con, raw, ctx: Context):
         c = Columns(raw)
         channel = ctx.spend_channel or self.default_channel
@@ -41,9 +52,13 @@ class _Spend:
             where not coalesce(lower({day}) like 'total%', false)
               and not coalesce(lower({c.first(*self.campaign)}) like 'total%', false)"""
         ctx.notes.append(f"{raw.name}: spend stored under channel '{channel}'")
+        origin = {"date": c.name(*self.date), "campaign": c.name(*self.campaign),
+                  "spend": c.name(self._cost(c)), "impressions": c.name(*self.impressions),
+                  "clicks": c.name(*self.clicks)}
         return [("marketing_spend", emit(con, raw.name, sql, ["date", "channel", "campaign",
                                                                "spend", "impressions", "clicks"],
-                                         {"channel": channel}))]
+                                         {"channel": channel}, origin=origin,
+                                         currencies=self._currencies(con, raw, c)))]
 
 
 GOOGLE = _Spend("Google Ads report", "paid_search", ("day", "date"), ("campaign",),

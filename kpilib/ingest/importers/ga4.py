@@ -35,10 +35,13 @@ class _GA4:
             sm = c["session_source_medium"]
             channel = source_medium_sql(f"trim(split_part({sm}, '/', 1))",
                                         f"trim(split_part({sm}, '/', 2))")
+            said = c.name("session_source_medium")
         elif c.has("session_source", "session_medium"):
             channel = source_medium_sql(c["session_source"], c["session_medium"])
+            said = f"{c.name('session_source')} + {c.name('session_medium')}"
         else:
             channel = label_sql(c.first(*GROUPS))
+            said = c.name(*GROUPS)
         missing = [k for k, names in FUNNEL.items() if not any(c.has(n) for n in names)]
         if missing:
             raise IngestError(raw.name, "this GA4 export has no funnel metrics for "
@@ -62,7 +65,11 @@ class _GA4:
             if pairs:
                 ctx.notes.append(f"{raw.name}: source / medium pairs stored as 'other': "
                                  f"{', '.join(pairs)}")
-        return [("traffic", emit(con, raw.name, sql, cols))]
+        origin = {"date": c.name("date"), "channel": said,
+                  "device": c.name("device_category", "device"), "sessions": c.name("sessions"),
+                  "users": c.name("total_users", "users"), "new_users": c.name("new_users"),
+                  **{k: c.name(*names) for k, names in FUNNEL.items()}}
+        return [("traffic", emit(con, raw.name, sql, cols, origin=origin))]
 
 
 IMPORTER = _GA4()

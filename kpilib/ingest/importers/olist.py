@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ...formatting import plural
 from ..errors import IngestError
 from ..prepare import norm_header
 from . import Columns, Context, emit
@@ -76,20 +77,34 @@ class _Olist:
             from {by['orders'].table} o
             left join it on it.order_id = {o['order_id']}
             left join cu on cu.cid = {o['customer_id']}"""
+        items_file = by["items"].name
         out = [("orders", emit(con, by["orders"].name, orders_sql,
                                ["order_id", "ordered_at", "customer_id", "channel", "status",
                                 "status_raw", "currency", "gross_sales", "discounts",
-                                "shipping", "shipped_at", "delivered_at"]))]
+                                "shipping", "shipped_at", "delivered_at"], origin={
+                                   "order_id": o.name("order_id"),
+                                   "ordered_at": o.name("order_purchase_timestamp"),
+                                   "customer_id": f"{cu.name('customer_unique_id')} of "
+                                                  f"{by['customers'].name}",
+                                   "status": o.name("order_status"),
+                                   "status_raw": o.name("order_status"),
+                                   "gross_sales": f"{i.name('price')} of {items_file}, summed "
+                                                  "per order",
+                                   "shipping": f"{i.name('freight_value')} of {items_file}, "
+                                               "summed per order",
+                                   "shipped_at": o.name("order_delivered_carrier_date"),
+                                   "delivered_at": o.name("order_delivered_customer_date")}))]
         n_without = con.execute(
             f"select count(*) from {by['orders'].table} o where not exists (select 1 from "
             f"({items}) i where i.order_id = {o['order_id']})").fetchall()[0][0]
         if n_without:
-            ctx.notes.append(f"{by['orders'].name}: {n_without} orders have no items "
-                             "(gross sales 0)")
-        category, cat_join, prod = "cast(null as varchar)", "", None
+            ctx.notes.append(f"{by['orders'].name}: {plural(n_without, 'order')} "
+                             f"{'has' if n_without == 1 else 'have'} no items (gross sales 0)")
+        category, cat_join, prod, cat_origin = "cast(null as varchar)", "", None, None
         if "products" in by:
             prod = _products_sql(by)
             category, cat_join = "p.category", f"left join ({prod}) p on p.sku = i.sku"
+            cat_origin = _category_origin(by, elsewhere=True)
         items_sql = f"""
             select i._row, i.order_id, i.line, i.sku, 1 as quantity, i.price as unit_price,
                    {category} as category, o.ordered_at
@@ -99,9 +114,18 @@ class _Olist:
             {cat_join}"""
         out.append(("order_items", emit(con, by["items"].name, items_sql,
                                         ["order_id", "line", "sku", "quantity", "unit_price",
-                                         "category", "ordered_at"])))
+                                         "category", "ordered_at"], origin={
+                                            "order_id": i.name("order_id"),
+                                            "line": i.name("order_item_id"),
+                                            "sku": i.name("product_id"),
+                                            "unit_price": i.name("price"),
+                                            "category": cat_origin,
+                                            "ordered_at": f"{o.name('order_purchase_timestamp')}"
+                                                          f" of {by['orders'].name}"})))
         if prod:
-            out.append(("products", emit(con, by["products"].name, prod, ["sku", "category"])))
+            out.append(("products", emit(con, by["products"].name, prod, ["sku", "category"],
+                                         origin={"sku": Columns(by["products"]).name("product_id"),
+                                                 "category": _category_origin(by, False)})))
         joined = [r.name for k, r in by.items() if k in ("customers", "translation")]
         ctx.notes.append(f"used to join the Olist tables: {', '.join(joined)}")
         ignored = [r.name for k, r in by.items() if k in ("payments", "reviews", "sellers")]
@@ -109,6 +133,17 @@ class _Olist:
             ctx.notes.append(f"not needed for the dashboard, read but not stored: "
                              f"{', '.join(ignored)}")
         return out
+
+
+def _category_origin(by, elsewhere: bool) -> str:
+    """Where a product's category comes from, said in the products file or (``elsewhere``)
+    in another one."""
+    text = Columns(by["products"]).name("product_category_name")
+    if elsewhere:
+        text += f" of {by['products'].name}"
+    if "translation" in by:
+        text += f" (in English from {by['translation'].name})"
+    return text
 
 
 def _products_sql(by) -> str:

@@ -6,7 +6,7 @@ the original invoice is not given, so they carry the credit note's number); A…
 bad-debt adjustments and lines with a negative quantity outside C invoices are stock
 adjustments: neither is a sale. Non-product codes (POST, DOT, M, D, BANK CHARGES, AMAZONFEE, …)
 are not products: postage becomes shipping. CustomerID may be a float ("17850.0") or missing
-(a guest). There is no channel in these files.
+(a guest). There is no channel in these files. Amounts are in pounds sterling (a UK shop).
 """
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from . import Columns, Context, emit
 NON_PRODUCT = ("POST", "DOT", "M", "D", "S", "B", "C2", "CRUK", "PADS", "BANK CHARGES",
                "AMAZONFEE", "ADJUST", "ADJUST2", "TEST001", "TEST002")
 POSTAGE = ("POST", "DOT", "C2")
+CURRENCY = "GBP"
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,9 @@ class _OnlineRetail:
 
     def convert(self, con, raw, ctx: Context):
         c = Columns(raw)
+        invoice, date = c.name("invoiceno", "invoice"), c.name("invoicedate")
+        qty, price = c.name("quantity"), c.name("unitprice", "price")
+        value = f"{qty} × {price}"
         non_product = ", ".join(f"'{x}'" for x in NON_PRODUCT)
         postage = ", ".join(f"'{x}'" for x in POSTAGE)
         lines = f"""
@@ -49,6 +53,7 @@ class _OnlineRetail:
             with l as ({lines})
             select min(_row) as _row, invoice as order_id, arg_min(ts, _row) as ordered_at,
                    max(customer) as customer_id, 'paid' as status, 'paid' as status_raw,
+                   '{CURRENCY}' as currency,
                    sum(qty * price) filter (where {product} and qty > 0) as gross_sales,
                    0 as discounts,
                    coalesce(sum(qty * price) filter (where code in ({postage})), 0) as shipping,
@@ -57,7 +62,14 @@ class _OnlineRetail:
             having count(*) filter (where {product} and qty > 0) > 0"""
         orders = emit(con, raw.name, orders_sql,
                       ["order_id", "ordered_at", "customer_id", "status", "status_raw",
-                       "gross_sales", "discounts", "shipping", "country"], source="orders")
+                       "currency", "gross_sales", "discounts", "shipping", "country"],
+                      source="orders", origin={
+                          "order_id": invoice, "ordered_at": date,
+                          "customer_id": c.name("customerid", "customer_id"),
+                          "gross_sales": f"{value} of the product lines",
+                          "shipping": f"{value} of the postage lines "
+                                      f"({', '.join(POSTAGE)} in {c.name('stockcode')})",
+                          "country": c.name("country")})
         items_sql = f"""
             with l as ({lines})
             select _row, invoice as order_id,
@@ -67,7 +79,10 @@ class _OnlineRetail:
             from l where {sale} and {product} and (qty > 0 or qty is null)"""
         items = emit(con, raw.name, items_sql, ["order_id", "line", "sku", "quantity",
                                                  "unit_price", "product_name", "ordered_at"],
-                     source="order lines")
+                     source="order lines", origin={
+                         "order_id": invoice, "sku": c.name("stockcode"), "quantity": qty,
+                         "unit_price": price, "product_name": c.name("description"),
+                         "ordered_at": date})
         refunds_sql = f"""
             with l as ({lines})
             select min(_row) as _row, invoice as refund_id, invoice as order_id,
@@ -77,11 +92,18 @@ class _OnlineRetail:
             having sum(qty * price) < 0"""
         refunds = emit(con, raw.name, refunds_sql,
                        ["refund_id", "order_id", "refunded_at", "amount", "quantity", "reason"],
-                       source="refunds")
+                       source="refunds", origin={
+                           "refund_id": f"{invoice} of the credit notes (C…)",
+                           "order_id": f"{invoice} of the credit note (the original invoice "
+                                       "is not in the file)",
+                           "refunded_at": date, "amount": f"{value}, sign reversed",
+                           "quantity": f"{qty}, sign reversed"})
         ctx.notes.append(f"{raw.name}: no channel in this format (orders are 'unknown'); "
                          "credit notes (C…) are stored as refunds without their original "
                          "invoice")
-        return [("orders", orders), ("order_items", items), ("refunds", refunds)]
+        # A month without credit notes has no refunds, which is no reason to refuse it.
+        return [("orders", orders), ("order_items", items)] + \
+            ([("refunds", refunds)] if refunds.rows else [])
 
 
 IMPORTER = _OnlineRetail()

@@ -52,6 +52,16 @@ def _channel(c: Columns) -> str:
     return "'unknown'"
 
 
+def _origin(c: Columns, date: str, sessions: str, steps: dict[str, str | None]) -> dict:
+    """What each traffic column is read from; ``steps``: each funnel column's words."""
+    pairs = [("channel",), ("source", "medium"), ("utm_source", "utm_medium")]
+    channel = next((" + ".join(c.name(n) for n in p) for p in pairs if c.has(*p)), None)
+    user, new = c.name("user_id"), c.name("new_user")
+    return {"date": date, "channel": channel, "device": c.name("device", "device_category"),
+            "sessions": sessions, "users": user and f"{user}, counted once a day",
+            "new_users": new and f"sessions with {new} set", **steps}
+
+
 def _check_times(con, raw, c: Columns, col: str, tz: str) -> None:
     bad = con.execute(f"select _row, {c[col]} from {raw.table} where {c[col]} is null or "
                       f"({_time(c[col])}) is null order by _row limit 5", {"tz": tz}).fetchall()
@@ -95,6 +105,10 @@ class _Sessions:
         flags = ", ".join(f"coalesce(lower({c.first(*names)}) in {TRUE}, false) as {k}"
                           for k, names in FLAGS.items())
         users, new = _users(c)
+        origin = _origin(c, f"{c.name(started)}, the day each session started",
+                         "one session per row",
+                         {k: (h := c.name(*names)) and f"sessions with {h} set"
+                          for k, names in FLAGS.items()})
         sql = f"""with s as (
                     select _row, {_time(c[started])} as started, {_channel(c)} as channel,
                            {c.first('device', 'device_category')} as device,
@@ -102,7 +116,7 @@ class _Sessions:
                            coalesce(lower({c['new_user']}) in {TRUE}, false) as new_user, {flags}
                     from {raw.table})
                   {ROLLUP.format(users=users, new_users=new)}"""
-        return [("traffic", emit(con, raw.name, sql, COLUMNS, {"tz": ctx.tz}))]
+        return [("traffic", emit(con, raw.name, sql, COLUMNS, {"tz": ctx.tz}, origin=origin))]
 
 
 @dataclass(frozen=True)
@@ -128,6 +142,11 @@ class _Events:
         steps = ", ".join(f"bool_or(kind in ({', '.join(repr(v) for v in names)})) as {k}"
                           for k, names in EVENT_STEPS.items())
         users, new = _users(c)
+        event = c.name(*EVENT_TYPE)
+        origin = _origin(c, f"{c.name(t)} of each session's first event",
+                         f"{c.name(*SESSION_ID)}, counted once",
+                         {k: f"sessions with an {event} of {' / '.join(names)}"
+                          for k, names in EVENT_STEPS.items()})
         sql = f"""with e as (
                     select _row, {sid} as session_id, {_time(c[t])} as ts, {kind} as kind,
                            {_channel(c) if c.has('channel') or c.has('source', 'medium')
@@ -146,7 +165,7 @@ class _Events:
                            any_value(user_id) as user_id, bool_or(new_user) as new_user, {steps}
                     from e group by session_id)
                   {ROLLUP.format(users=users, new_users=new)}"""
-        return [("traffic", emit(con, raw.name, sql, COLUMNS, {"tz": ctx.tz}))]
+        return [("traffic", emit(con, raw.name, sql, COLUMNS, {"tz": ctx.tz}, origin=origin))]
 
 
 SESSIONS, EVENTS = _Sessions(), _Events()

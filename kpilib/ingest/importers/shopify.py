@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ...channels import label_sql, source_medium_sql
+from ...formatting import plural
 from . import Columns, Context, emit
 
 MARKETPLACES = ("amazon", "ebay", "etsy", "zalando", "cdiscount", "walmart")
@@ -74,7 +75,8 @@ class _Orders:
         cols = ["order_id", "ordered_at", "customer_id", "channel", "status", "status_raw",
                 "currency", "gross_sales", "discounts", "shipping", "tax", "country",
                 "shipped_at"]
-        orders = emit(con, raw.name, orders_sql, cols, {"salt": ctx.salt}, "orders")
+        orders = emit(con, raw.name, orders_sql, cols, {"salt": ctx.salt}, "orders",
+                      _orders_origin(c))
         items_sql = f"""
             with l as ({o})
             select _row, name as order_id,
@@ -84,7 +86,13 @@ class _Orders:
             from l"""
         items = emit(con, raw.name, items_sql, ["order_id", "line", "sku", "quantity",
                                                  "unit_price", "product_name", "ordered_at"],
-                     source="order lines")
+                     source="order lines", origin={
+                         "order_id": c.name("name"),
+                         "sku": _either(c.name("lineitem_sku"), c.name("lineitem_name")),
+                         "quantity": c.name("lineitem_quantity"),
+                         "unit_price": c.name("lineitem_price"),
+                         "product_name": c.name("lineitem_name"),
+                         "ordered_at": c.name("created_at")})
         # Lines first: a bad quantity or price is then reported on the line that has it.
         out = [("order_items", items), ("orders", orders)]
         # The export gives a refunded amount but no refund date: the refund is dated on the
@@ -98,11 +106,17 @@ class _Orders:
                    coalesce(cancelled_at, created_at) as refunded_at, refunded as amount
             from ord where try_cast(refunded as decimal(18,2)) > 0"""
         refunds = emit(con, raw.name, refunds_sql,
-                       ["refund_id", "order_id", "refunded_at", "amount"], source="refunds")
+                       ["refund_id", "order_id", "refunded_at", "amount"], source="refunds",
+                       origin={"refund_id": f"{c.name('name')}, prefixed shopify-",
+                               "order_id": c.name("name"),
+                               "refunded_at": _either(c.name("cancelled_at"),
+                                                      c.name("created_at")),
+                               "amount": c.name("refunded_amount")})
         if refunds.rows:
+            n = refunds.rows
             ctx.notes.append(f"{raw.name}: Shopify's orders export has no refund dates; "
-                             f"{refunds.rows} refund(s) are dated on the order (or cancellation)"
-                             " date")
+                             f"{plural(n, 'refund')} {'is' if n == 1 else 'are'} dated on "
+                             f"{'its' if n == 1 else 'their'} order (or cancellation) date")
             out.append(("refunds", refunds))
         return out
 
@@ -124,7 +138,33 @@ class _Products:
                    {c['cost_per_item']} as unit_cost, {c['variant_price']} as price
             from {raw.table} where {c['variant_sku']} is not null"""
         return [("products", emit(con, raw.name, sql,
-                                  ["sku", "product_name", "category", "unit_cost", "price"]))]
+                                  ["sku", "product_name", "category", "unit_cost", "price"],
+                                  origin={"sku": c.name("variant_sku"),
+                                          "product_name": c.name("title"),
+                                          "category": c.name("type", "product_category"),
+                                          "unit_cost": c.name("cost_per_item"),
+                                          "price": c.name("variant_price")}))]
+
+
+def _either(*headers: str | None) -> str | None:
+    """Columns read in turn, the first that has a value: "Lineitem sku, else Lineitem name"."""
+    return ", else ".join(h for h in headers if h) or None
+
+
+def _orders_origin(c: Columns) -> dict[str, str | None]:
+    tagged = " / ".join(h for h in (c.name("tags"), c.name("note_attributes")) if h)
+    status = [c.name(n) for n in ("financial_status", "fulfillment_status", "cancelled_at")]
+    return {
+        "order_id": c.name("name"), "ordered_at": c.name("created_at"),
+        "customer_id": c.name("email") and f"{c.name('email')}, hashed",
+        "channel": _either(tagged and f"utm_source / utm_medium in {tagged}", c.name("source")),
+        "status": ", ".join(h for h in status if h),
+        "status_raw": " / ".join(h for h in status[:2] if h),
+        "currency": c.name("currency"),
+        "gross_sales": f"{c.name('lineitem_quantity')} × {c.name('lineitem_price')}",
+        "discounts": c.name("discount_amount"), "shipping": c.name("shipping"),
+        "tax": c.name("taxes"), "country": c.name("shipping_country"),
+        "shipped_at": c.name("fulfilled_at")}
 
 
 ORDERS, PRODUCTS = _Orders(), _Products()

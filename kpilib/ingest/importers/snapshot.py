@@ -36,7 +36,8 @@ class _Snapshot:
                          {c.first(*ON_HAND)} as on_hand from {raw.table}"""
         ctx.notes.append(f"{raw.name}: stock snapshot dated {as_of}")
         return [("inventory", emit(con, raw.name, sql, ["date", "sku", "on_hand"],
-                                   {"as_of": str(as_of)}))]
+                                   {"as_of": str(as_of)},
+                                   origin={"sku": c.name(*SKU), "on_hand": c.name(*ON_HAND)}))]
 
 
 IMPORTER = _Snapshot()
