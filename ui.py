@@ -512,6 +512,14 @@ def maturity(name: str, start: date, end: date) -> caveats.Maturity:
                             setting("return_window_days"))
 
 
+def not_final(name: str, filters: kpilib.Filters | None = None) -> str:
+    """"Not final: 12 of 30 days still inside the 30-day return window." for a KPI whose
+    period is still open; "" once final."""
+    f = filters or current_filters()
+    m = maturity(name, f.start, f.end)
+    return "" if m.final else caveats.open_text(m, f.days).capitalize() + "."
+
+
 def mark_final(name: str, df: pd.DataFrame, filters: kpilib.Filters | None = None,
                by: str | None = None) -> pd.DataFrame:
     """``df`` (KPI ``name``'s frame) with a ``final`` column (kpilib.caveats.mark_final)."""
@@ -619,12 +627,11 @@ def target_caption(p: targets.Pace) -> str:
             f"{pace_text(p)}")
 
 
-def significance(row) -> str:
-    """A conversion change in points, and whether it is beyond noise (95 %)."""
+def verdict(row) -> str:
+    """Whether a conversion change (kpilib.stats.compare_rates) is beyond noise (95 %)."""
     if row["change_pp"] is None or row["change_pp"] != row["change_pp"]:
-        return "–"
-    verdict = "beyond noise" if row["significant"] else "within noise"
-    return f"{row['change_pp']:+.2f} pp ({verdict})"
+        return ""
+    return "beyond noise" if row["significant"] else "within noise"
 
 
 def fmt_money(v) -> str:
@@ -718,7 +725,8 @@ def table(name: str, df, units: dict | None = None, raw=None,
     shown = df.copy()
     cur = currency()
     for c, unit in units.items():
-        shown[c] = df[c].map(lambda v, u=unit: formatting.cell(v, u, cur))
+        if c in df:
+            shown[c] = df[c].map(lambda v, u=unit: formatting.cell(v, u, cur))
     st.dataframe(shown, hide_index=True, width="stretch")
     downloads(df if raw is None else raw, name, "Download", units=units, filters=filters)
 

@@ -48,19 +48,14 @@ table = steps(counts, untracked)
 funnel_chart(counts, "Sessions reaching each step", "funnel")
 
 
-def rate(v, tracked_step=True):
-    return ui.fmt(v, "ratio") if tracked_step else "not tracked"
-
-
+RATES = {"From previous step": "ratio", "Drop-off": "ratio", "Of all sessions": "ratio"}
 shown = pd.DataFrame({
-    "Step": table["step"],
-    "Sessions": [ui.fmt(v, "count") if t else "not tracked"
-                 for v, t in zip(table["sessions"], table["tracked"])],
-    "From previous step": [rate(v, t) for v, t in zip(table["step_conversion"], table["tracked"])],
-    "Drop-off": [rate(v, t) for v, t in zip(table["drop_off"], table["tracked"])],
-    "Of all sessions": [rate(v, t) for v, t in zip(table["of_sessions"], table["tracked"])],
-})
-ui.table("funnel_steps", shown)
+    "Step": table["step"], "Sessions": table["sessions"],
+    "From previous step": table["step_conversion"], "Drop-off": table["drop_off"],
+    "Of all sessions": table["of_sessions"]})
+if untracked:
+    shown["Note"] = ["" if t else "not tracked by the export" for t in table["tracked"]]
+ui.table("funnel_steps", shown, {"Sessions": "count", **RATES})
 if ui.has("orders"):
     blended = ui.value("blended_conversion_rate")
     st.caption(f"Blended conversion (orders from the order export ÷ sessions): "
@@ -101,11 +96,13 @@ else:
         t = steps(by_channel.loc[channel].to_dict(), untracked).set_index("step")
         rows.append({"Channel": ui.channel_label(channel),
                      # each tracked step from the tracked step before it
-                     **{f"{SHORT[a]} → {SHORT[b]}": rate(t.loc[label, "step_conversion"])
+                     **{f"{SHORT[a]} → {SHORT[b]}": t.loc[label, "step_conversion"]
                         for (a, _), (b, label) in zip(tracked, tracked[1:])},
-                     "Conversion": rate(t["of_sessions"].iat[-1], t["tracked"].iat[-1]),
-                     "Sessions": ui.fmt(t["sessions"].iat[0], "count")})
-    ui.table("funnel_by_channel", rows)
+                     "Conversion": t["of_sessions"].iat[-1],
+                     "Sessions": t["sessions"].iat[0]})
+    ui.table("funnel_by_channel", rows, {
+        **{f"{SHORT[a]} → {SHORT[b]}": "ratio" for (a, _), (b, _) in zip(tracked, tracked[1:])},
+        "Conversion": "ratio", "Sessions": "count"})
 
 rates = [n for n in ("product_view_rate", "view_to_cart_rate", "cart_to_checkout_rate",
                      "checkout_to_purchase_rate") if not ui.reason(n)]

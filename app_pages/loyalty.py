@@ -98,10 +98,11 @@ with right:
 st.subheader("RFM segments")
 st.caption(ui.definition("rfm_segments"))
 ui.table("rfm_segments", pd.DataFrame({
-    "Segment": segments["segment"], "Customers": segments["customers"].map(ui.fmt_count),
-    "Net revenue": segments["revenue"].map(ui.fmt_money),
-    "Orders per customer": segments["orders_per_customer"].map(lambda v: f"{v:.2f}"),
-    "Days since last order": segments["avg_recency_days"].map(lambda v: f"{v:,.0f}")}))
+    "Segment": segments["segment"], "Customers": segments["customers"],
+    "Net revenue": segments["revenue"], "Orders per customer": segments["orders_per_customer"],
+    "Days since last order": segments["avg_recency_days"]}),
+    {"Customers": "count", "Net revenue": "money", "Orders per customer": "decimal",
+     "Days since last order": "count"})
 pick = st.selectbox("Customer list for a campaign", segments["segment"].tolist(), key="rfm_pick")
 count = int(segments.set_index("segment").loc[pick, "customers"])
 ui.downloads(ui.later("rfm_customers", {"segment": pick}),

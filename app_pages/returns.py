@@ -81,15 +81,15 @@ with right:
             fig.update_xaxes(title=None, **ui.tick_format("ratio"))
             fig.update_yaxes(title=None)
             ui.chart(fig, key="return_rate_by_category")
-m = ui.maturity("return_rate_value", f.start, f.end)
-if not m.final and not ui.reason("return_rate_value"):
-    st.caption(f"Not final: {caveats.open_text(m, f.days)[len('not final: '):]}; the return "
-               "rates of these dates will still grow.")
+if ui.not_final("return_rate_value") and not ui.reason("return_rate_value"):
+    st.caption(ui.not_final("return_rate_value") + " The return rates of these dates will "
+               "still grow.")
 
 reasons = ui.kpi("refund_reasons")
 if len(reasons) > 1 or (len(reasons) == 1 and reasons["reason"].iat[0] != "not given"):
     st.subheader("Why customers return")
     ui.table("refund_reasons", pd.DataFrame({"Reason": reasons["reason"],
-                               "Refunds": reasons["refunds"].map(ui.fmt_count),
-                               "Amount": reasons["amount"].map(ui.fmt_money)}))
+                                             "Refunds": reasons["refunds"],
+                                             "Amount": reasons["amount"]}),
+             {"Refunds": "count", "Amount": "money"})
 st.caption(ui.definition(returns) + " " + ui.definition("return_rate_value"))

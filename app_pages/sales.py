@@ -64,19 +64,21 @@ if not lines:
 products, cats = tops
 a, b = st.columns([3, 2])
 with a:
-    ui.table("top_products", raw=products, df=pd.DataFrame({
+    ui.table("top_products", pd.DataFrame({
         "Product": products["product_name"], "SKU": products["sku"],
-        "Category": products["category"], "Units": products["units"].map(ui.fmt_count),
-        "Net sales": products["net_sales"].map(ui.fmt_money),
-        "Returns": products["returns"].map(ui.fmt_money)}))
+        "Category": products["category"], "Units": products["units"],
+        "Net sales": products["net_sales"], "Returns": products["returns"]}),
+        {"Units": "count", "Net sales": "money", "Returns": "money"})
 with b:
     if ui.categorised(cats):
         shown = ui.top_and_other(cats, "category", "net_sales", sums=("net_sales",))
         fig = px.bar(shown.iloc[::-1], x="net_sales", y="category", orientation="h",
-                     title="Net sales by category", text_auto=True,
+                     title="Net sales by category"
+                     + ("" if ui.maturity("top_categories", f.start, f.end).final
+                        else " (not final)"), text_auto=True,
                      height=max(350, 60 + 26 * len(shown)))
         ui.bar_text(fig, "money")
         fig.update_yaxes(title=None)
         fig.update_xaxes(title=None, **ui.tick_format("money"))
         ui.chart(fig, key="categories")
-st.caption(ui.definition("top_products"))
+st.caption(ui.definition("top_products") + " " + ui.not_final("top_products"))

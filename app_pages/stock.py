@@ -9,11 +9,14 @@ import ui
 
 DEAD_SHOWN = 50
 f = ui.require_filters()
+if not ui.has("inventory"):
+    ui.header("Stock")
+    ui.missing_note(tables=("inventory",), what="Stock on hand, stock-outs and reorders")
+    st.stop()
 interval = ui.value("snapshot_interval_days")
 if interval is None:
-    st.title("Stock")
-    st.info("No stock snapshots yet: upload an inventory export (date, SKU, units on hand) on "
-            "the Data page.")
+    ui.header("Stock")
+    st.info("No stock snapshot on or before the end of this period.")
     st.stop()
 every = {1: "daily", 7: "weekly"}.get(round(interval), f"every {interval:.0f} days")
 ui.header("Stock", f"{every} stock snapshots, carried forward between them")
@@ -44,13 +47,13 @@ reorder, cat, abc, dead, found, by_cat, top = ui.kpis(
 st.subheader("Reorder first")
 st.caption(ui.definition("reorder_skus"))
 # The download is every SKU's figures, computed only when clicked.
-ui.table("reorder", raw=ui.later("stock_by_sku", filters=sf), df=pd.DataFrame({
+ui.table("stock_reorder", raw=ui.later("stock_by_sku", filters=sf), df=pd.DataFrame({
     "Product": reorder["product_name"], "SKU": reorder["sku"], "Category": reorder["category"],
-    "On hand": reorder["on_hand"].map(ui.fmt_count),
-    "Sold per day (30 d)": reorder["avg_daily_units"].map(lambda v: f"{v:,.1f}"),
-    "Days of cover": reorder["days_of_cover"].map(lambda v: ui.fmt(v, "days")),
-    "Sold in period": reorder["units_sold"].map(ui.fmt_count),
-    "Stock-out days": reorder["oos_days"].map(ui.fmt_count)}))
+    "On hand": reorder["on_hand"], "Sold per day (30 d)": reorder["avg_daily_units"],
+    "Days of cover": reorder["days_of_cover"], "Sold in period": reorder["units_sold"],
+    "Stock-out days": reorder["oos_days"]}),
+    units={"On hand": "count", "Sold per day (30 d)": "decimal", "Days of cover": "days",
+           "Sold in period": "count", "Stock-out days": "count"})
 
 left, right = st.columns(2)
 with left:
@@ -70,20 +73,20 @@ with right:
         ui.chart(fig, key="sell_through_by_category")
 
 st.subheader("ABC classes")
-ui.table("abc_classes", pd.DataFrame({"Class": abc["abc_class"],
-                                      "SKUs": abc["skus"].map(ui.fmt_count),
-                           "Net revenue": abc["revenue"].map(ui.fmt_money),
-                           "Stock value": abc["stock_value"].map(ui.fmt_money)}))
+ui.table("stock_abc_classes", pd.DataFrame({
+    "Class": abc["abc_class"], "SKUs": abc["skus"], "Net revenue": abc["revenue"],
+    "Stock value": abc["stock_value"]}),
+    {"SKUs": "count", "Net revenue": "money", "Stock value": "money"})
 st.caption(ui.definition("abc_classes"))
 
 st.subheader("Dead stock")
 if dead.empty:
     st.write("No SKU has stock without a sale in the last 90 days.")
 else:
-    ui.table("dead_stock", raw=ui.later("dead_stock_skus", filters=sf), df=pd.DataFrame({
+    ui.table("stock_dead", raw=ui.later("dead_stock_skus", filters=sf), df=pd.DataFrame({
         "Product": dead["product_name"], "SKU": dead["sku"], "Category": dead["category"],
-        "On hand": dead["on_hand"].map(ui.fmt_count),
-        "Value at cost": dead["stock_value"].map(ui.fmt_money)}))
+        "On hand": dead["on_hand"], "Value at cost": dead["stock_value"]}),
+        units={"On hand": "count", "Value at cost": "money"})
     n = ui.value("dead_stock", sf) or 0
     if n > len(dead):
         st.caption(f"The {len(dead)} with the most value tied up, of {ui.fmt_count(n)}; the "
@@ -114,8 +117,9 @@ with right:
 if top.empty:
     st.write("No SKU lost revenue to a stock-out in this period.")
 else:
-    ui.table("lost_revenue_by_sku", raw=ui.later("lost_revenue_skus", filters=sf),
+    ui.table("stock_lost_revenue", raw=ui.later("lost_revenue_skus", filters=sf),
              df=pd.DataFrame({"Product": top["product_name"], "SKU": top["sku"],
-                              "Stock-out days": top["oos_days"].map(ui.fmt_count),
-                              "Revenue lost": top["lost_revenue"].map(ui.fmt_money)}))
+                              "Stock-out days": top["oos_days"],
+                              "Revenue lost": top["lost_revenue"]}),
+             units={"Stock-out days": "count", "Revenue lost": "money"})
 st.caption(ui.definition("lost_revenue_stockout"))

@@ -41,17 +41,20 @@ for c in channels:
     s = now_s.get(c, 0.0)
     rows.append({
         "Channel": ui.channel_label(c),
-        "Sessions": ui.fmt(s, "count"),
-        "Share": ui.fmt(s / now_s.sum() if now_s.sum() else None, "ratio"),
-        "vs previous": ui.change(s, prev_s.get(c), "count") or "–",
-        "vs last year": ui.change(s, ly_s.get(c), "count") or "–",
-        **({"Conversion": ui.fmt(conv["rate_now"].get(c), "ratio"),
-            "Conversion vs previous": ui.significance(conv.loc[c]) if c in conv.index else "–"}
+        "Sessions": s,
+        "Share": s / now_s.sum() if now_s.sum() else None,
+        "Sessions vs previous": ui.change_value(s, prev_s.get(c), "count"),
+        "Sessions vs last year": ui.change_value(s, ly_s.get(c), "count"),
+        **({"Conversion": conv["rate_now"].get(c),
+            "Conversion vs previous": conv["change_pp"].get(c),
+            "Beyond noise?": ui.verdict(conv.loc[c]) if c in conv.index else ""}
            if tracked else {}),
-        **({"Orders": ui.fmt(orders.get(c, 0.0), "count"),
-            "Net sales": ui.fmt(net.get(c, 0.0), "money")} if sales else {}),
+        **({"Orders": orders.get(c, 0.0), "Net sales": net.get(c, 0.0)} if sales else {}),
     })
-ui.table("traffic_channels", rows)
+ui.table("traffic_channels", rows, {
+    "Sessions": "count", "Share": "ratio", "Sessions vs previous": "change",
+    "Sessions vs last year": "change", "Orders": "count", "Net sales": "money",
+    **({"Conversion": "ratio", "Conversion vs previous": "pp"} if tracked else {})})
 st.caption(f"Previous period: {ui.fmt_range(prev.start, prev.end)}; last year: "
            f"{ui.fmt_range(ly.start, ly.end)}. " + kpilib.get("conversion_rate").definition)
 

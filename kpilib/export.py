@@ -15,7 +15,7 @@ import io
 
 import pandas as pd
 
-from .formatting import symbol
+from .formatting import channel_words, symbol
 
 DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -44,7 +44,10 @@ COLUMNS = {
     "gross_sales": ("Gross sales", "money"), "net_sales": ("Net sales", "money"),
     "returns": ("Returns", "money"), "dead": ("Dead stock", None),
     "last_sale": ("Last sale", None), "first_day": ("First day", None),
+    "sku_days": ("SKU-days on record", "count"),
 }
+# Channels in words, as on the pages ("Paid search").
+CHANNEL_COLUMNS = ("channel", "acquisition_channel")
 
 
 def neutralise(df: pd.DataFrame) -> pd.DataFrame:
@@ -62,6 +65,7 @@ def described(df: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str | None]]:
     """A KPI's own frame with its columns in words (:data:`COLUMNS`) and their units; a
     column not listed keeps its name in words, a number counted as a decimal."""
     names, units = {}, {}
+    df = df.assign(**{c: df[c].map(channel_words) for c in CHANNEL_COLUMNS if c in df})
     for c in df.columns:
         label, unit = COLUMNS.get(c, (str(c).replace("_", " ").capitalize(), "auto"))
         if unit == "auto":
@@ -72,10 +76,12 @@ def described(df: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str | None]]:
 
 
 def header(name: str, unit: str | None, currency: str) -> str:
-    """"Net sales (EUR)", "Share (%)", "Orders": a column's header with its unit."""
-    if unit == "money":
-        return f"{name} ({currency})"
-    return f"{name} ({HEADER_UNIT[unit]})" if unit in HEADER_UNIT else name
+    """"Net sales (EUR)", "Share (%)", "Conversion rate (analytics, %)", "Orders": a column's
+    header with its unit."""
+    text = currency if unit == "money" else HEADER_UNIT.get(unit)
+    if text is None or text in name.lower():   # "Days of cover", not "… (days)"
+        return name
+    return f"{name[:-1]}, {text})" if name.endswith(")") else f"{name} ({text})"
 
 
 def _numbers(df: pd.DataFrame, units: dict, currency: str, percent_as_points: bool
@@ -89,6 +95,8 @@ def _numbers(df: pd.DataFrame, units: dict, currency: str, percent_as_points: bo
             col = col * 100
         if unit == "money":
             col = col.round(2)
+        elif unit not in ("count",):
+            col = col.round(6 if unit in PERCENT else 4)
         out[c] = col.astype("Int64") if unit == "count" and col.dropna().mod(1).eq(0).all() \
             else col
     return out.rename(columns={c: header(c, units.get(c), currency) for c in out.columns})

@@ -36,9 +36,10 @@ NET_SALES = Kpi(
     rollup=True, additive=True,
 )
 AOV = Kpi(
-    name="aov", label="Average order value", unit="money",
+    name="aov", label="Average order value (before returns)", unit="money",
     definition="(Gross sales − discounts) ÷ orders, cancelled orders excluded (Shopify's "
-               "definition since 2023: no shipping, no tax, no later refunds).",
+               "definition since 2023: no shipping, no tax, no later refunds). Net sales ÷ "
+               "orders is lower by the returns: net sales subtract them, this does not.",
     sql=f"""select {{key}} as key, sum(gross_sales - discounts) as numerator,
                    sum(n) as denominator,
                    sum(gross_sales - discounts) / nullif(sum(n), 0) as value

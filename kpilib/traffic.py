@@ -25,9 +25,11 @@ NEW_USERS = Kpi(
     by=("day", "week", "month", "channel", "device"), empty=None, additive=True,
 )
 CONVERSION_RATE = Kpi(
-    name="conversion_rate", label="Conversion rate", unit="ratio",
-    definition="Sessions that ended in a purchase ÷ sessions, summed over the period (a ratio of "
-               "sums, not an average of daily rates). A change between two periods is called "
+    name="conversion_rate", label="Conversion rate (analytics)", unit="ratio",
+    definition="Sessions that ended in a purchase ÷ sessions, both from the analytics export, "
+               "summed over the period (a ratio of sums, not an average of daily rates); orders "
+               "from the orders export ÷ sessions is the blended conversion rate, which differs "
+               "where the two tools count purchases differently. A change between two periods is called "
                "beyond noise when a two-proportion z-test on purchases and sessions gives "
                "p < 0.05 (95 %).",
     sql=f"""select {{key}} as key, sum(purchases) as numerator, sum(sessions) as denominator,

@@ -65,14 +65,15 @@ def test_channel_filter_changes_overview_numbers(tiny_store, monkeypatch):
     at.sidebar.selectbox(key="period").set_value("Last month").run()   # February 2025
     c = cards(at)
     assert (c["Net sales"], c["Orders"], c["Sessions"]) == ("€262.00", "5", "390")
-    assert c["Average order value"] == "€58.40" and c["Conversion rate"] == "2.05 %"
+    assert c["Average order value (before returns)"] == "€58.40"
+    assert c["Conversion rate (analytics)"] == "2.05 %"
     assert c["MER"] == "2.62×" and c["New customers"] == "2"             # 262 / 100
     at.sidebar.multiselect(key="channels").set_value(["paid_search"]).run()
     c = cards(at)
     # paid_search in February: o2 50 + o3 (80 − 8); 350 sessions, 7 purchases; spend 50.
     assert (c["Net sales"], c["Orders"], c["Sessions"]) == ("€122.00", "2", "350")
     # MER is shop-wide, and its card says so beside the filtered ones.
-    assert c["Conversion rate"] == "2.00 %" and c["MER (all channels)"] == "2.62×"
+    assert c["Conversion rate (analytics)"] == "2.00 %" and c["MER (all channels)"] == "2.62×"
     assert c["New customers"] == "1"                                   # bob
     assert "Paid search" in at.caption[0].value
 
@@ -91,7 +92,7 @@ def test_zero_denominator_shows_a_dash(tiny_store, monkeypatch):
     at.sidebar.selectbox(key="period").set_value("Last month").run()
     at.sidebar.multiselect(key="channels").set_value(["direct"]).run()
     c = cards(at)
-    assert c["Conversion rate"] == "–" and c["Returning-customer rate"] == "–"
+    assert c["Conversion rate (analytics)"] == "–" and c["Returning-customer rate"] == "–"
     assert c["Orders"] == "1"
 
 
@@ -580,3 +581,89 @@ def test_card_values_fit_their_card():
     assert fmt(999_999.6, "money", compact=True) == "€1,000,000"
     assert fmt(12_268_981.4, "money") == "€12,268,981.40"
     assert fmt(0.5, "ratio", compact=True) == "50.00 %"
+
+
+# --- partial stores: what a shop's first uploads give ------------------------------------------
+REAL = Path(__file__).resolve().parent.parent.parent / "shared" / "realdata"
+ANALYSIS = ["overview", "traffic", "funnel", "marketing", "sales", "returns", "loyalty", "stock"]
+# The pages that must name an export to upload, for each partial store.
+NOTE_ON = {
+    "orders only": {"overview", "traffic", "funnel", "marketing", "stock"},
+    "traffic only": {"overview", "marketing", "sales", "returns", "loyalty", "stock"},
+    "spend only": {"overview", "traffic", "funnel", "marketing", "sales", "returns", "loyalty",
+                   "stock"},
+}
+
+
+@pytest.fixture(scope="module")
+def partial_stores(tmp_path_factory):
+    """Orders only: one month of the real UCI Online Retail export (November 2011: invoices,
+    lines and credit notes, no channel, no traffic); traffic only and spend only: three months
+    of the demo shop's analytics and ad-platform rows."""
+    import pandas as pd
+
+    from kpilib import Store, demo
+    from kpilib.ingest import ingest
+    root = tmp_path_factory.mktemp("partial")
+    uci = pd.read_parquet(REAL / "online_retail" / "online_retail_2010_2011.parquet")
+    when = pd.to_datetime(uci["InvoiceDate"])
+    uci[(when >= "2011-11-01") & (when < "2011-12-01")].to_csv(root / "uci.csv", index=False)
+    shop = demo.generate(months=3, scale=0.05, seed=5, end=date(2026, 10, 31)).tables()
+    shop["traffic"].to_csv(root / "traffic.csv", index=False)
+    shop["marketing_spend"].to_csv(root / "spend.csv", index=False)
+    stores = {}
+    for name, file in (("orders only", "uci.csv"), ("traffic only", "traffic.csv"),
+                       ("spend only", "spend.csv")):
+        stores[name] = Store(root / name.replace(" ", "_"))
+        ingest(stores[name], [root / file], allow_partial=True)
+    return stores
+
+
+def empty_charts(at) -> list[str]:
+    """Titles of charts with nothing drawn (no trace with a point)."""
+    out = []
+    for e in at.get("plotly_chart"):
+        spec = json.loads(e.proto.spec)
+        points = [v for t in spec["data"] for k in ("x", "y", "z", "values") for v in
+                  (t.get(k) or [])] if spec["data"] else []
+        if not any(p is not None for p in points):
+            out.append(spec["layout"].get("title", {}).get("text", "?"))
+    return out
+
+
+@pytest.mark.skipif(not REAL.exists(), reason="../shared/realdata is not beside the project")
+@pytest.mark.parametrize("kind", list(NOTE_ON))
+def test_every_page_is_useful_on_a_partial_store(partial_stores, monkeypatch, kind):
+    at = start(partial_stores[kind], monkeypatch)
+    for page in ANALYSIS:
+        at.switch_page(f"app_pages/{page}.py").run()
+        assert not at.exception, (kind, page, [e.value for e in at.exception])
+        assert not at.error, (kind, page, [e.value for e in at.error])
+        assert not empty_charts(at), (kind, page, empty_charts(at))
+        links = [p.proto.page for p in at.get("page_link")]
+        assert ("data" in links) == (page in NOTE_ON[kind]), (kind, page, links)
+        # Never a zero standing in for "not uploaded": no Sessions 0, no empty ROAS.
+        values = cards(at)
+        if kind == "orders only":
+            assert "Sessions" not in values and "ROAS" not in values, (page, values)
+        if kind != "orders only":
+            assert "Net sales" not in values and "Orders" not in values, (page, values)
+
+
+@pytest.mark.skipif(not REAL.exists(), reason="../shared/realdata is not beside the project")
+def test_orders_only_overview_says_what_is_missing_and_why(partial_stores, monkeypatch):
+    at = start(partial_stores["orders only"], monkeypatch)
+    c = cards(at)
+    # November 2011 (the data's last month; "Last 30 days" trimmed to its first day).
+    assert c["Orders"] == "2,864" and c["Return rate (value)"] == "–"
+    notes = " ".join(shown(m) for m in at.markdown)
+    assert "Sessions and Conversion rate (analytics) need a traffic export" in notes
+    assert "MER needs ad spend" in notes and "Stock-out rate needs stock snapshots" in notes
+    captions = " ".join(c.value for c in at.caption)
+    # The credit notes name no stored invoice: no return rate rather than 0.00 %.
+    assert "refunds stored name no order that is stored" in captions
+    # No order before 1 November 2011: nobody can be seen coming back.
+    assert c["Returning-customer rate"] == "–" and "no order is stored before 01 Nov 2011" \
+        in captions
+    # One month of history: no day has 8 weeks behind it, so no alert.
+    assert not [e for e in at.expander if "unusual" in e.label]

@@ -175,6 +175,11 @@ def test_password_gate(tmp_path, tiny_store, chromium):
 
 def _download(page, button) -> str:
     """The text of the file a download button gives."""
+    return _download_file(page, button)[0].read_text(encoding="utf-8-sig")   # BOM: for Excel
+
+
+def _download_file(page, button) -> tuple[Path, str]:
+    """The file a download button gives, and the name the browser is told to save it as."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import expect
 
@@ -192,7 +197,7 @@ def _download(page, button) -> str:
         except PlaywrightTimeout:
             if attempt:
                 raise
-    return Path(info.value.path()).read_text(encoding="utf-8-sig")   # BOM: for Excel
+    return Path(info.value.path()), info.value.suggested_filename
 
 
 def test_customer_list_download_is_built_on_click(tiny_store, chromium):
@@ -205,8 +210,8 @@ def test_customer_list_download_is_built_on_click(tiny_store, chromium):
         text = _download(page, page.get_by_role(
             "button", name=re.compile("customers of 'Promising' · CSV")))
         lines = text.strip().splitlines()
-        assert lines[0].startswith("customer_id,segment") and len(lines) == 3, text
-        assert all(",Promising," in line for line in lines[1:])
+        assert lines[0].startswith('"Customer id","Segment"') and len(lines) == 3, text
+        assert all(',"Promising",' in line for line in lines[1:])
 
 
 def test_the_reorder_download_has_every_sku_not_the_twenty_shown(demo_store, chromium):
@@ -220,5 +225,30 @@ def test_the_reorder_download_has_every_sku_not_the_twenty_shown(demo_store, chr
         assert page.get_by_text("Reorder first").count() >= 1
         text = _download(page, page.get_by_role("button", name="Download · CSV").first)
         lines = text.strip().splitlines()
-        assert lines[0].startswith("sku,product_name,category,on_hand") and \
+        assert lines[0].startswith('"SKU","Product","Category","On hand"') and \
             len(lines) == skus + 1 > 21, (lines[0], len(lines), skus)
+
+
+def test_downloads_add_up_in_a_spreadsheet(tiny_store, chromium):
+    """The Overview's channel table downloads as numbers (CSV and Excel), headers in words with
+    their unit, named after the table and the period."""
+    import pandas as pd
+
+    with app_server(tiny_store.path) as url:
+        page = chromium.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(f"{url}/?period=Last+month")
+        wait_drawn(page)
+        path, name = _download_file(page, page.get_by_role("button", name="Download · CSV").first)
+        assert name == "overview_channels_2025-02-01_2025-02-28.csv"
+        csv = pd.read_csv(path, encoding="utf-8-sig").set_index("Channel")
+        # February 2025, paid search: o2 50 + o3 (80 − 8) = 122 net, 2 orders, 7 / 350 sessions.
+        assert csv.loc["Paid search", "Net sales (EUR)"] == 122.0
+        assert csv.loc["Paid search", "Orders"] == 2
+        assert csv.loc["Paid search", "Conversion rate (analytics, %)"] == 2.0
+        path, name = _download_file(page,
+                                    page.get_by_role("button", name="Download · Excel").first)
+        assert name == "overview_channels_2025-02-01_2025-02-28.xlsx"
+        xlsx = pd.read_excel(path).set_index("Channel")
+        assert xlsx.loc["Paid search", "Net sales (EUR)"] == 122.0
+        assert xlsx.loc["Paid search", "Conversion rate (analytics, %)"] == 0.02
+        page.close()

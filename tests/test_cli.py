@@ -183,7 +183,7 @@ def test_alerts_json_lists_black_friday_first(demo_store):
         assert (r["value"] > r["high"]) if r["direction"] == "above" else (r["value"] < r["low"])
         page = "sales" if r["kpi"] in ("net_sales", "orders") else "traffic"
         assert r["page"] == f"{page}?period=Custom&dates={r['day']}&dates={r['day']}"
-        assert r["label"] in ("Net sales", "Orders", "Sessions", "Conversion rate")
+        assert r["label"] in ("Net sales", "Orders", "Sessions", "Conversion rate (analytics)")
     email = json.loads(cli("alerts", "--store", demo_store.path, "--start", "2025-11-24",
                            "--end", "2025-12-07", "--channel", "email").stdout)
     assert all(r["page"].endswith("&channels=email") for r in email)

@@ -33,3 +33,55 @@ def test_excel_has_no_formula():
     assert all(c.data_type == "s" for c in cells)          # strings, never formulas ('f')
     assert cells[0].value == "'=HYPERLINK(\"http://a\")"
     assert ws.cell(row=2, column=2).value == -5
+
+
+def channels():
+    # Two channels of a period: net sales, orders, conversion, and changes vs the previous one.
+    return (pd.DataFrame({"Channel": ["Paid search", "Email"], "Net sales": [1234.5, 99.999],
+                          "Orders": [12.0, 3.0], "Conversion": [0.0205, 0.1],
+                          "vs previous": [0.125, None], "Conversion vs previous": [0.46, -1.5]}),
+            {"Net sales": "money", "Orders": "count", "Conversion": "ratio",
+             "vs previous": "change", "Conversion vs previous": "pp"})
+
+
+def test_csv_holds_numbers_with_units_in_the_headers():
+    back = pd.read_csv(io.BytesIO(to_csv(*channels(), currency="BRL")), encoding="utf-8-sig")
+    assert back.columns.tolist() == ["Channel", "Net sales (BRL)", "Orders", "Conversion (%)",
+                                     "vs previous (%)", "Conversion vs previous (pp)"]
+    # Money to the cent, counts whole, rates in percent (2.05 % → 2.05), changes as numbers.
+    assert back["Net sales (BRL)"].tolist() == [1234.5, 100.0]
+    assert back["Orders"].tolist() == [12, 3] and back["Orders"].dtype.kind == "i"
+    assert back["Conversion (%)"].tolist() == [2.05, 10.0]
+    assert back["vs previous (%)"].iloc[0] == 12.5 and pd.isna(back["vs previous (%)"].iloc[1])
+    assert back["Conversion vs previous (pp)"].tolist() == [0.46, -1.5]
+    # Every text field quoted: a line break inside a name stays in its cell.
+    text = to_csv(pd.DataFrame({"name": ["a\rb"], "n": [1.0]}), {"n": "count"}).decode("utf-8-sig")
+    assert text.splitlines()[0] == '"name","n"' and '"a\rb",1' in text
+
+
+def test_excel_holds_numbers_with_number_formats():
+    ws = load_workbook(io.BytesIO(to_excel(*channels()[:1], "channels", channels()[1],
+                                           currency="EUR"))).active
+    assert [c.value for c in ws[1]] == ["Channel", "Net sales (EUR)", "Orders", "Conversion (%)",
+                                        "vs previous (%)", "Conversion vs previous (pp)"]
+    net, orders, conv, change = ws["B2"], ws["C2"], ws["D2"], ws["E2"]
+    # The value a spreadsheet adds up, shown as the page shows it.
+    assert (net.value, net.number_format) == (1234.5, '"€"#,##0.00;-"€"#,##0.00')
+    assert (orders.value, orders.number_format) == (12, "#,##0")
+    assert (conv.value, conv.number_format) == (0.0205, "0.00%")
+    assert change.value == 0.125 and change.number_format.startswith("+0.0%")
+    assert ws["E3"].value is None
+
+
+def test_a_kpi_table_is_described_in_words():
+    from kpilib.export import described
+    df, units = described(pd.DataFrame({"sku": ["A"], "on_hand": [3], "stock_value": [9.5],
+                                        "acquisition_channel": ["paid_search"],
+                                        "days_of_cover": [4.2], "odd_thing": [1.5]}))
+    assert df.columns.tolist() == ["SKU", "On hand", "Stock value at cost",
+                                   "Acquisition channel", "Days of cover", "Odd thing"]
+    assert units == {"SKU": None, "On hand": "count", "Stock value at cost": "money",
+                     "Acquisition channel": None, "Days of cover": "days", "Odd thing": "decimal"}
+    assert df["Acquisition channel"].tolist() == ["Paid search"]
+    # "Days of cover" is not written "Days of cover (days)".
+    assert to_csv(df, units).decode("utf-8-sig").splitlines()[0].split(",")[4] == '"Days of cover"'
