@@ -517,7 +517,7 @@ def not_final(name: str, filters: kpilib.Filters | None = None) -> str:
     period is still open; "" once final."""
     f = filters or current_filters()
     m = maturity(name, f.start, f.end)
-    return "" if m.final else caveats.open_text(m, f.days).capitalize() + "."
+    return "" if m.final else f"Not final: {caveats.open_text(m, f.days)}."
 
 
 def mark_final(name: str, df: pd.DataFrame, filters: kpilib.Filters | None = None,
@@ -572,13 +572,12 @@ def metric(name: str, filters: kpilib.Filters | None = None, spark_by: str | Non
     box.metric(label, fmt(now, k.unit, compact=True), delta=delta or None,
                help=_exact(now, k) + k.definition, border=not last_year, chart_data=spark,
                delta_color="off" if flat else color, delta_arrow="off" if flat else "auto")
-    if last_year:
+    if not m.final:
+        box.caption(f"Not compared: {caveats.open_text(m, f.days)}.")
+    elif last_year:
         ly = value(name, f.last_year())
         ly = None if caveats.value_reason(k, ly) else ly
-        box.caption("vs last year: " + (change(now, ly, k.unit) or "–") if m.final
-                    else f"Not compared: {caveats.open_text(m, f.days)[len('not final: '):]}.")
-    elif not m.final:
-        box.caption(f"Not compared: {caveats.open_text(m, f.days)[len('not final: '):]}.")
+        box.caption(f"vs last year: {change(now, ly, k.unit) or '–'}")
     p = pacing(f).get(name)
     if p is not None:
         box.caption(target_caption(p))

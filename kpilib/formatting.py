@@ -3,9 +3,20 @@ from __future__ import annotations
 
 import math
 
-SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£", "JPY": "¥", "CHF": "CHF "}
-# The most characters a card's value shows whole in a five-card row at 1440 px ("€486,719").
-CARD_CHARS = 8
+SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£", "JPY": "¥", "CHF": "CHF ", "BRL": "R$",
+           "CAD": "CA$", "AUD": "A$", "INR": "₹", "CNY": "CN¥", "KRW": "₩", "MXN": "MX$"}
+# How wide a card's value may be, in ems of its font: the app sizes the font to a fifth of the
+# card's width at most (app.py), so a value of 5 ems shows whole in any row of cards at any
+# screen width ("BRL 16.2 k" was cut in a five-card row at 1440 px, "€486,719" at 1280).
+CARD_EMS = 5.0
+# Approximate glyph widths in ems (the app's sans-serif): narrow punctuation, wide capitals.
+_NARROW, _WIDE = set(",.: "), set("MWmw@%")
+
+
+def card_width(text: str) -> float:
+    """A value's width in ems, near enough to tell whether a card shows it whole."""
+    return sum(0.25 if c in _NARROW else 0.85 if c in _WIDE else
+               0.62 if c.isalpha() and c.isupper() else 0.55 for c in text)
 
 
 def symbol(currency: str) -> str:
@@ -17,14 +28,10 @@ def fmt(v: float | None, unit: str, currency: str = "EUR", compact: bool = False
     amounts and writes millions as "€12.27 M", which a card shows whole."""
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return "–"
-    if compact and unit in ("money", "count") and abs(v) >= 1_000_000:
-        sign = "-" if v < 0 else ""
-        return f"{sign}{symbol(currency) if unit == 'money' else ''}{abs(v) / 1e6:,.2f} M"
-    if compact and unit == "money" and abs(v) >= 1000 \
-            and len(symbol(currency)) + len(f"{abs(v):,.0f}") > CARD_CHARS:
-        # A longer currency code ("BRL 53,412") would be cut on a card: thousands.
-        sign = "-" if v < 0 else ""
-        return f"{sign}{symbol(currency)}{abs(v) / 1e3:,.1f} k"
+    if compact and unit in ("money", "count"):
+        short = _card(v, unit, currency)
+        if short:
+            return short
     if unit == "ratio":
         return f"{v:.2%}".replace("%", " %")
     if unit == "money":
@@ -52,6 +59,29 @@ def channel_words(channel) -> str:
 
 def _missing(v) -> bool:
     return v is None or (isinstance(v, float) and math.isnan(v))
+
+
+def _card(v: float, unit: str, currency: str) -> str | None:
+    """A money or count value short enough for a card, or None when it fits as it is: whole
+    units, then thousands ("R$53.4 k"), then millions ("€12.27 M"); the exact value is the
+    card's tooltip."""
+    sign, s = "-" if v < 0 else "", symbol(currency) if unit == "money" else ""
+    a = abs(v)
+    millions = (f"{a / 1e6:,.2f} M", f"{a / 1e6:,.1f} M", *((f"{a / 1e6:,.0f} M",)
+                                                           if a >= 10e6 else ()))
+    if a < 1000:
+        ladder = (f"{a:,.2f}", f"{a:,.0f}")
+    elif a < 999_500:
+        ladder = (f"{a:,.0f}", f"{a / 1e3:,.1f} k", f"{a / 1e3:,.0f} k", *millions)
+    elif a < 1_000_000:
+        ladder = (f"{a:,.0f}", *millions)
+    else:
+        # Millions always short (a card of €12.27 M reads at a glance).
+        ladder = millions
+    fits = [t for t in ladder if card_width(sign + s + t) <= CARD_EMS]
+    text = sign + s + (fits[0] if fits else ladder[-1])
+    return None if unit == "count" and text == f"{sign}{a:,.0f}" or text == f"{sign}{s}{a:,.2f}" \
+        else text
 
 
 def change_unit(unit: str) -> str:

@@ -69,7 +69,7 @@ def build(con: duckdb.DuckDBPyConnection, month: str, shop: str = "Shop",
             delta = e(why)
         elif not m.final:
             # A figure still inside its return window is not compared: it would read as news.
-            delta = e(caveats.open_text(m, f.days))
+            delta = e("not final: " + caveats.open_text(m, f.days))
         else:
             delta = (f'vs previous period {e(change(now, _value(con, name, prev), k.unit))}'
                      f' · vs last year {e(change(now, _value(con, name, ly), k.unit))}')

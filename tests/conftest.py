@@ -36,6 +36,25 @@ def tiny_store(tmp_path_factory) -> Store:
     return store
 
 
+REAL = TESTS.parent.parent / "shared" / "realdata"
+
+
+@pytest.fixture(scope="session")
+def uci_month_store(tmp_path_factory) -> Store:
+    """A shop's usual first upload: one month of orders only, the real UCI Online Retail
+    export of November 2011 (invoices, lines and credit notes; no channel, traffic or spend)."""
+    import pandas as pd
+    if not REAL.exists():
+        pytest.skip("../shared/realdata is not beside the project")
+    root = tmp_path_factory.mktemp("uci")
+    uci = pd.read_parquet(REAL / "online_retail" / "online_retail_2010_2011.parquet")
+    when = pd.to_datetime(uci["InvoiceDate"])
+    uci[(when >= "2011-11-01") & (when < "2011-12-01")].to_csv(root / "uci.csv", index=False)
+    store = Store(root / "store")
+    ingest(store, [root / "uci.csv"], allow_partial=True)
+    return store
+
+
 @pytest.fixture
 def store_copy(tmp_path, tiny_store) -> Store:
     """A private copy of the tiny store that a test may write to."""

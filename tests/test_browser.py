@@ -50,25 +50,48 @@ def test_deep_link_on_a_fresh_server_keeps_filters_across_pages(tiny_store, chro
         page.close()
 
 
-def test_every_page_renders_without_errors(demo_store, chromium):
-    with app_server(demo_store.path) as url:
-        page = chromium.new_page(viewport={"width": 1400, "height": 2000})
-        for path, name in PAGES.items():
-            page.goto(f"{url}/{path}")
-            wait_drawn(page, charts=name not in ("data", "settings"))
-            assert page.locator('[data-testid="stException"]').count() == 0, name
-            assert page.locator('[data-testid="stAlertContentError"]').count() == 0, name
-            if name not in ("data", "settings"):
-                assert page.locator('[data-testid="stPlotlyChart"] .main-svg').count() > 0, name
-            values = page.locator('[data-testid="stMetricValue"]').all_inner_texts()
-            assert not any(v in ("nan", "None", "") for v in values), (name, values)
-            # Every card's label and value is shown whole, not cut to "Returning-custom…".
-            cut = page.locator('[data-testid="stMetricLabel"] [data-testid="stMarkdownContainer"],'
-                               ' [data-testid="stMetricValue"] *').evaluate_all("els => els.filter(e => e.scrollWidth > "
-                                              "e.clientWidth).map(e => e.innerText)")
-            assert not cut, (name, cut)
-            shot(page, name)
-        page.close()
+@pytest.fixture(scope="module")
+def brl_store(demo_store, tmp_path_factory):
+    """The demo shop reporting in BRL: a currency written as a code ("BRL 53,412") on cards."""
+    import shutil
+
+    from kpilib import Store
+    store = Store(shutil.copytree(demo_store.path, tmp_path_factory.mktemp("brl") / "store"))
+    store.update_settings({"currency": "BRL"})
+    return store
+
+
+# (store fixture, pages whose charts must draw): on orders only, the traffic pages hold the
+# sentence naming the export instead.
+SHOPS = {"demo": set(PAGES.values()) - {"data", "settings"},
+         "brl_store": {"overview", "sales", "marketing"},
+         "uci_month_store": {"overview", "sales", "returns", "loyalty"}}
+
+
+@pytest.mark.parametrize("shop", list(SHOPS))
+def test_every_page_renders_without_errors(shop, request, chromium):
+    """Every page at 1440 and 390 px: no error box, charts drawn, and every card's label,
+    value and change shown whole (not cut to "Returning-custom…" or "BRL 53,4…")."""
+    store = request.getfixturevalue("demo_store" if shop == "demo" else shop)
+    paths = {p: n for p, n in PAGES.items() if shop != "brl_store" or n in SHOPS[shop]}
+    with app_server(store.path) as url:
+        for width in (1440, 390):
+            page = chromium.new_page(viewport={"width": width, "height": 2000})
+            for path, name in paths.items():
+                page.goto(f"{url}/{path}")
+                wait_drawn(page, charts=name in SHOPS[shop])
+                assert page.locator('[data-testid="stException"]').count() == 0, name
+                assert page.locator('[data-testid="stAlertContentError"]').count() == 0, name
+                values = page.locator('[data-testid="stMetricValue"]').all_inner_texts()
+                assert not any(v in ("nan", "None", "") for v in values), (name, values)
+                cut = page.locator(
+                    '[data-testid="stMetricLabel"] [data-testid="stMarkdownContainer"], '
+                    '[data-testid="stMetricValue"] *, [data-testid="stMetricDelta"] div'
+                ).evaluate_all("els => els.filter(e => e.scrollWidth > e.clientWidth)"
+                               ".map(e => e.innerText)")
+                assert not cut, (shop, width, name, cut)
+                shot(page, f"{shop}_{name}_{width}")
+            page.close()
 
 
 def test_upload_in_the_browser(tmp_path, demo_store, chromium):
