@@ -318,8 +318,9 @@ def _hour_weights() -> np.ndarray:
     return w / w.sum()
 
 
-def write(store, shop: DemoShop) -> dict:
-    """Write the demo shop into ``store`` (through the same atomic path as any upload)."""
+def write(store, shop: DemoShop, progress=None) -> dict:
+    """Write the demo shop into ``store`` (through the same atomic path as any upload);
+    ``progress(fraction, text)`` as for :meth:`Store.write`."""
     import duckdb
 
     from .store import Source
@@ -330,4 +331,4 @@ def write(store, shop: DemoShop) -> dict:
         con.register(f"demo_{name}", df)
         staged[name] = f"demo_{name}"
         sources.append(Source(name="demo shop", sha256="demo", table=name, rows=len(df)))
-    return store.write(con, staged, sources)
+    return store.write(con, staged, sources, progress=progress)
