@@ -186,7 +186,8 @@ _BODIES = {**{_created(v): v for v in DERIVED_VIEWS if v not in ROLLUPS},
            **{name: r.sql for name, r in ROLLUPS.items()}}
 
 
-def _closure(sql: str) -> set[str]:
+@lru_cache(maxsize=256)
+def _closure(sql: str) -> frozenset[str]:
     """The views, macros, rollups and stored tables (`_orders`…) ``sql`` reads, transitively."""
     names = set(_BODIES) | {"_" + t for t in TABLES} | {"channel_map"}
     found, todo = set(), [sql]
@@ -195,7 +196,7 @@ def _closure(sql: str) -> set[str]:
             if name in names and name not in found:
                 found.add(name)
                 todo.append(_BODIES.get(name, ""))
-    return found
+    return frozenset(found)
 
 
 @lru_cache(maxsize=None)
@@ -698,6 +699,7 @@ class Store:
         # so sales_lines is not recomputed to build sku_sales_monthly.
         fresh = [n for n in ROLLUPS if n in built and n not in todo]
         defs = manifest.setdefault("rollup_defs", {})
+        tmp: dict[str, Path] = {}   # the files staged so far, by the name they will have
         con = self._connect()
         try:
             for i, (name, months) in enumerate(todo.items()):
@@ -707,15 +709,19 @@ class Store:
                 rollup = ROLLUPS[name]
                 entry = built.setdefault(name, {})
                 defs[name] = definition(name)
-                tmp = {final.relative_to(self.path).as_posix(): t for t, final in moves}
+                tmp.update((final.relative_to(self.path).as_posix(), t)
+                           for t, final in moves[len(tmp):])
+                # Only what the rollup reads: listing every staged file for each of some
+                # thirty rollups cost more than building the small ones.
+                reads = _closure(rollup.sql + "\n" + rollup.since)
+                read = {t: p for t, p in tables.items() if "_" + t in reads}
+                read_fresh = {n: built[n] for n in fresh if n in reads}
                 if rollup.since and months and entry:
-                    months = self._stage_since(con, rollup, min(months), entry, tables,
-                                               {n: built[n] for n in fresh}, tmp, staging,
-                                               txn, moves)
+                    months = self._stage_since(con, rollup, min(months), entry, read,
+                                               read_fresh, tmp, staging, txn, moves)
                 if months is None:
                     with _scratch(con):
-                        self._open(self._files(tables, tmp),
-                                   self._files({n: built[n] for n in fresh}, tmp),
+                        self._open(self._files(read, tmp), self._files(read_fresh, tmp),
                                    only=rollup.sql, con=con)
                         entry.clear()
                         rel = self._computed(con, rollup)
@@ -733,9 +739,9 @@ class Store:
                     with _scratch(con):
                         self._open(
                             self._files({t: of_month(p) if t in rollup.by_month else p
-                                         for t, p in tables.items()}, tmp),
-                            self._files({n: of_month(built[n]) if ROLLUPS[n].partitioned
-                                         else built[n] for n in fresh}, tmp),
+                                         for t, p in read.items()}, tmp),
+                            self._files({n: of_month(p) if ROLLUPS[n].partitioned else p
+                                         for n, p in read_fresh.items()}, tmp),
                             only=rollup.sql, con=con)
                         entry.pop(month, None)
                         self._stage_rollup_part(self._computed(con, rollup), name, month,
