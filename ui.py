@@ -48,8 +48,8 @@ def _demo_build(path: str) -> dict:
     def run() -> None:
         try:
             shop = demo.generate()
-            demo.write(store, shop, progress=lambda f, text: report(0.2 + 0.75 * f, text))
-            report(0.95, "Preparing the first page…")
+            demo.write(store, shop, progress=lambda f, text: report(0.1 + 0.8 * f, text))
+            report(0.9, "Preparing the first page…")
             store.connect().close()   # the small tables' file (kpilib/store.py), built here
             report(1.0, "Ready")
         except BaseException as e:   # shown by every session waiting for it
