@@ -64,10 +64,11 @@ def _demo_build(path: str) -> dict:
 def _demo_store(path: str) -> str:
     build = _demo_build(path)
     if not build["done"].is_set():
-        bar = st.progress(0.0)
+        bar, shown = st.progress(0.0), None
         while not build["done"].wait(0.1):
-            fraction, text = build["now"]
-            bar.progress(fraction, f"First start: preparing the demo shop · {text}")
+            if build["now"] != shown:   # a message to the browser only for a new step
+                shown = fraction, text = build["now"]
+                bar.progress(fraction, f"First start: preparing the demo shop · {text}")
         bar.empty()
     if build["error"] is not None:
         _demo_build.clear(path)   # the next run tries again
