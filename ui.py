@@ -50,7 +50,9 @@ def _demo_build(path: str) -> dict:
             shop = demo.generate()
             demo.write(store, shop, progress=lambda f, text: report(0.1 + 0.8 * f, text))
             report(0.9, "Preparing the first page…")
-            store.connect().close()   # the small tables' file (kpilib/store.py), built here
+            # The small tables' file (kpilib/store.py), built in sight: the page's first
+            # connection then only attaches it.
+            store.connect().close()
             report(1.0, "Ready")
         except BaseException as e:   # shown by every session waiting for it
             build["error"] = e
@@ -63,12 +65,17 @@ def _demo_build(path: str) -> dict:
 
 def _demo_store(path: str) -> str:
     build = _demo_build(path)
-    if not build["done"].is_set():
-        bar, shown = st.progress(0.0), None
-        while not build["done"].wait(0.1):
-            if build["now"] != shown:   # a message to the browser only for a new step
-                shown = fraction, text = build["now"]
-                bar.progress(fraction, f"First start: preparing the demo shop · {text}")
+    bar, shown = None, None
+    while not build["done"].is_set():
+        if build["now"] != shown:   # a message to the browser only for a new step
+            shown = build["now"]
+            text = f"First start: preparing the demo shop · {shown[1]}"
+            if bar is None:
+                bar = st.progress(shown[0], text)
+            else:
+                bar.progress(shown[0], text)
+        build["done"].wait(0.1)
+    if bar is not None:
         bar.empty()
     if build["error"] is not None:
         _demo_build.clear(path)   # the next run tries again
