@@ -8,6 +8,7 @@ import math
 import os
 import shutil
 import tempfile
+import threading
 import time
 from dataclasses import replace
 from datetime import date, timedelta
@@ -29,12 +30,57 @@ CHANNEL_ORDER = (*CHANNELS, "unknown")
 
 
 # --- the store ------------------------------------------------------------------------------
-@st.cache_resource(show_spinner="Preparing the demo shop (first start only)…")
-def _demo_store(path: str) -> str:
+@st.cache_resource(show_spinner=False)
+def _demo_build(path: str) -> dict:
+    """The demo shop written on a thread of its own (first start only), one for every session:
+    a session that reruns or closes meanwhile neither stops it nor starts a second one. Drawn
+    by :func:`_demo_store`, not here: what a cached function draws is replayed on every hit."""
+    build = {"now": (0.0, "Generating 18 months of orders, traffic and stock…"),
+             "done": threading.Event(), "error": None}
     store = kpilib.Store(path)
-    if store.is_empty():
-        demo.write(store, demo.generate())
-    return str(store.path)
+    if not store.is_empty():
+        build["done"].set()
+        return build
+
+    def report(fraction: float, text: str) -> None:
+        build["now"] = (fraction, text)
+
+    def run() -> None:
+        try:
+            shop = demo.generate()
+            demo.write(store, shop, progress=lambda f, text: report(0.1 + 0.8 * f, text))
+            report(0.9, "Preparing the first page…")
+            # The small tables' file (kpilib/store.py), built in sight: the page's first
+            # connection then only attaches it.
+            store.connect().close()
+            report(1.0, "Ready")
+        except BaseException as e:   # shown by every session waiting for it
+            build["error"] = e
+        finally:
+            build["done"].set()
+
+    threading.Thread(target=run, name="demo-shop", daemon=True).start()
+    return build
+
+
+def _demo_store(path: str) -> str:
+    build = _demo_build(path)
+    bar, shown = None, None
+    while not build["done"].is_set():
+        if build["now"] != shown:   # a message to the browser only for a new step
+            shown = build["now"]
+            text = f"First start: preparing the demo shop · {shown[1]}"
+            if bar is None:
+                bar = st.progress(shown[0], text)
+            else:
+                bar.progress(shown[0], text)
+        build["done"].wait(0.1)
+    if bar is not None:
+        bar.empty()
+    if build["error"] is not None:
+        _demo_build.clear(path)   # the next run tries again
+        raise build["error"]
+    return str(kpilib.Store(path).path)
 
 
 def _secret(name: str, default=None):

@@ -3,6 +3,7 @@
     python bench/bench.py                 # the large shop of issue #10 (~10 min the first time)
     python bench/bench.py --scale 0.05    # a small shop, about a minute
     python bench/bench.py --browser       # also: app start, filter click → redraw, app memory
+    python bench/bench.py --only first-start --repeat 5   # a fresh clone's first start
 
 The store is built once with the demo generator into bench/.stores/ and reused. Not a test:
 it prints medians, min–max and ratios with the machine's core count; bench/README.md quotes them.
@@ -446,6 +447,70 @@ def bench_browser(store: Store, clicks: int) -> None:
                   "browser that has opened it before (median of 3)")
 
 
+def bench_first_start(rounds: int, port: int | None = None) -> None:
+    """A newcomer's first minute: a fresh clone (no demo shop, no __pycache__), `streamlit run
+    app.py` in it as the README says, a browser that never opened the app; seconds from the
+    launch to the Overview's chart drawn, the server's CPU seconds by then, and the machine's
+    load (1-minute average) before and after, which the figures depend on. Then the same
+    clone started again (the demo shop written, a new browser profile): what the build adds."""
+    import tempfile
+
+    from browser import browser, free_port
+
+    print("\n== First start on a fresh clone: the demo shop built, then the Overview ==")
+    first, cpu, again = [], [], []
+
+    def launch(b, clone: Path) -> tuple[float, float]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("KPILIB_")}
+        url = f"http://127.0.0.1:{port or free_port()}"
+        t0 = time.perf_counter()
+        server = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+             "--server.port", url.rsplit(":", 1)[1], "--server.address", "127.0.0.1"],
+            cwd=clone, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            context = b.new_context(viewport={"width": 1400, "height": 1000})
+            page = context.new_page()
+            while True:   # the server's port opens ~0.5 s after the launch
+                try:
+                    page.goto(url)
+                    break
+                except Exception:
+                    if time.perf_counter() - t0 > 60:
+                        raise
+                    time.sleep(0.1)
+            page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]',
+                                   timeout=120_000)
+            page.wait_for_selector('[data-testid="stPlotlyChart"] .main-svg', timeout=120_000)
+            drawn = time.perf_counter() - t0
+            stat = Path(f"/proc/{server.pid}/stat").read_text().rsplit(")", 1)[1]
+            context.close()
+            return drawn, sum(map(int, stat.split()[11:13])) / os.sysconf("SC_CLK_TCK")
+        finally:
+            server.terminate()
+            server.wait(10)
+
+    with browser() as b:
+        for i in range(rounds):
+            with tempfile.TemporaryDirectory() as tmp:
+                clone = Path(tmp) / "clone"
+                subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
+                load = _load()
+                drawn, seconds = launch(b, clone)
+                first.append(drawn)
+                cpu.append(seconds)
+                again.append(launch(b, clone)[0])
+            print(f"  round {i + 1}: Overview drawn after {first[-1]:.1f} s (server CPU "
+                  f"{cpu[-1]:.1f} s), started again {again[-1]:.1f} s; load {load} → {_load()}",
+                  flush=True)
+    print(f"first start, launch → Overview drawn: {fmt_s(first)}, server CPU {fmt_s(cpu)}; "
+          f"the next start {fmt_s(again)} (median of {rounds})")
+
+
+def _load() -> str:
+    return Path("/proc/loadavg").read_text().split()[0]
+
+
 def fmt_s(xs: list[float]) -> str:
     return f"{statistics.median(xs):.1f} s ({min(xs):.1f}–{max(xs):.1f})"
 
@@ -459,9 +524,13 @@ def main():
     ap.add_argument("--browser", action="store_true",
                     help="also time app start, a filter click and the app's memory")
     ap.add_argument("--skip-pandas", action="store_true")
-    ap.add_argument("--only", choices=["pages", "pandas", "ingest", "browser"],
+    ap.add_argument("--only", choices=["pages", "pandas", "ingest", "browser", "first-start"],
                     help="run one part")
+    ap.add_argument("--port", type=int, help="first-start: the server's port (else a free one)")
     args = ap.parse_args()
+    if args.only == "first-start":   # needs no benchmark store
+        bench_first_start(args.repeat, args.port)
+        return
     store = build(args.scale, args.rebuild)
     con = store.connect()
     counts = {t: con.execute(f"select count(*) from {t}").fetchall()[0][0]

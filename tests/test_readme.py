@@ -17,13 +17,24 @@ def test_ci_runs_the_readme_test_command():
     assert RUN_TESTS in ci and "chromium" in ci
 
 
-def test_requirements_are_pinned():
-    for line in (ROOT / "requirements.txt").read_text().splitlines():
-        if line.strip() and not line.startswith("#"):
+def pinned(name: str) -> set[str]:
+    """The packages a requirements file pins; every line is a pin, a comment or an -r."""
+    names = set()
+    for line in (ROOT / name).read_text().splitlines():
+        if line.strip() and not line.startswith(("#", "-r ")):
             assert "==" in line, line
-    names = {l.split("==")[0] for l in (ROOT / "requirements.txt").read_text().splitlines()
-             if "==" in l}
-    assert {"streamlit", "pandas", "plotly", "duckdb", "pyarrow", "pytest"} <= names
+            names.add(line.split("==")[0])
+    return names
+
+
+def test_requirements_are_pinned():
+    assert {"streamlit", "pandas", "plotly", "duckdb", "pyarrow"} <= pinned("requirements.txt")
+    # The test runner is the developers' (and CI's), not the app's: requirements-dev.txt,
+    # which installs the app's requirements too.
+    assert "pytest" not in pinned("requirements.txt")
+    assert "pytest" in pinned("requirements-dev.txt")
+    assert "-r requirements.txt" in (ROOT / "requirements-dev.txt").read_text().splitlines()
+    assert ".venv/" in (ROOT / ".gitignore").read_text().splitlines()
 
 
 def test_pages_are_not_in_a_folder_named_pages():

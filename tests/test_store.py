@@ -1,13 +1,18 @@
 """The store: atomic writes, upsert by natural key, recovery after an interrupted write."""
 import hashlib
 import os
+from datetime import date
 from pathlib import Path
 
+import duckdb
+import pandas as pd
 import pytest
 
 from helpers import FEB, total
-from kpilib import Store
+from kpilib import Store, demo
 from kpilib.ingest import ingest
+from kpilib.rollups import ROLLUPS
+from kpilib.schema import TABLES
 
 
 def snapshot(store: Store) -> dict:
@@ -281,3 +286,48 @@ def test_a_new_file_clears_what_a_killed_build_left(store_copy, tmp_path):
     assert not stale.exists()
     assert busy.exists()                              # another process may be writing it
     assert len(cache_files(store_copy)) == 1
+
+
+# --- writing: progress, and months not stored yet in one pass ---------------------------------
+def small_shop(end: date):
+    return demo.generate(months=3, scale=0.02, seed=3, end=end)
+
+
+def test_write_tells_its_progress_up_to_stored(tmp_path):
+    shop = small_shop(date(2026, 1, 31))
+    calls = []
+    demo.write(Store(tmp_path / "s"), shop, progress=lambda f, text: calls.append((f, text)))
+    fractions, texts = [f for f, _ in calls], [t for _, t in calls]
+    assert fractions == sorted(set(fractions))       # rising, never twice the same
+    assert fractions[0] == 0 and fractions[-1] == 1.0 and texts[-1] == "Stored"
+    assert [t for t in texts if t.startswith("Storing")] == \
+        [f"Storing {table.replace('_', ' ')}…" for table in shop.tables()]
+    built = [t for t in texts if t.startswith("Building the daily sums")]
+    assert len(built) == len(ROLLUPS) and "(1 of 32: customer first)" in built[0]
+
+
+def test_months_written_in_one_pass_are_the_months_written_one_by_one(tmp_path, monkeypatch):
+    """A first upload writes its months in one pass per table; the files hold what writing them
+    month by month gives (same rows, types, counts), in date order. A later upload that
+    overlaps a stored month merges that one and writes its new months in one pass."""
+    first, later = small_shop(date(2026, 1, 31)), small_shop(date(2026, 3, 31))  # Jan twice
+    one, each = Store(tmp_path / "one"), Store(tmp_path / "each")
+    for shop in (first, later):
+        demo.write(one, shop)
+        with monkeypatch.context() as m:
+            m.setattr(Store, "_write_months", lambda *a: {})   # every month on its own
+            demo.write(each, shop)
+    for table, spec in TABLES.items():
+        a, b = one.manifest["tables"][table], each.manifest["tables"][table]
+        assert {m: p["rows"] for m, p in a.items()} == {m: p["rows"] for m, p in b.items()}
+        for month in a:
+            x, y = (duckdb.read_parquet(str(s.path / parts[month]["file"]),
+                                        hive_partitioning=False).df()
+                    for s, parts in ((one, a), (each, b)))
+            assert len(x) == a[month]["rows"]
+            if spec.date_column:
+                assert x[spec.date_column].is_monotonic_increasing, (table, month)
+            pd.testing.assert_frame_equal(x.sort_values(list(x.columns), ignore_index=True),
+                                          y.sort_values(list(y.columns), ignore_index=True))
+    assert sorted(one.manifest["tables"]["orders"]) == \
+        ["2025-11", "2025-12", "2026-01", "2026-02", "2026-03"]

@@ -1,0 +1,71 @@
+"""The first start on a fresh clone: the demo shop is written once, on a thread of its own,
+while every session waiting for it draws its progress."""
+import threading
+from datetime import date
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+import ui
+from kpilib import Store, demo
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+GENERATE = demo.generate
+
+
+@pytest.fixture
+def counted(monkeypatch):
+    """demo.generate, small and counted (the app's 18 months at scale 1 take seconds)."""
+    calls = []
+
+    def small():
+        calls.append(threading.current_thread().name)
+        return GENERATE(months=3, scale=0.02, seed=3, end=date(2026, 1, 31))
+    monkeypatch.setattr(demo, "generate", small)
+    return calls
+
+
+def test_the_app_builds_the_demo_shop_on_first_start(tmp_path, monkeypatch, counted):
+    monkeypatch.setenv("KPILIB_STORE", str(tmp_path / "store"))
+    monkeypatch.setenv("KPILIB_DEMO_STORE", str(tmp_path / "demo"))
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert counted == ["demo-shop"]                  # written on its own thread, once
+    assert any("demo shop" in i.value for i in at.sidebar.info)
+    assert at.metric and at.title[0].value == "Overview"
+    store = Store(tmp_path / "demo")
+    assert len(store.manifest["ingests"]) == 1
+    assert list((store.path / "cache").glob("memory-*.duckdb"))   # built before the page
+    at.run()                                          # a rerun finds it written
+    assert counted == ["demo-shop"] and not at.exception
+
+
+def test_sessions_opening_at_once_share_one_build(tmp_path, counted):
+    path = str(tmp_path / "demo")
+    builds = []
+    sessions = [threading.Thread(target=lambda: builds.append(ui._demo_build(path)))
+                for _ in range(4)]
+    for s in sessions:
+        s.start()
+    for s in sessions:
+        s.join()
+    assert all(b is builds[0] for b in builds)
+    assert builds[0]["done"].wait(60) and builds[0]["error"] is None
+    assert counted == ["demo-shop"] and builds[0]["now"] == (1.0, "Ready")
+    assert len(Store(path).manifest["ingests"]) == 1
+    assert ui._demo_store(path) == path
+
+
+def test_a_failed_build_is_shown_and_tried_again(tmp_path, monkeypatch):
+    path = str(tmp_path / "demo")
+
+    def full_disk():
+        raise OSError("No space left on device")
+    monkeypatch.setattr(demo, "generate", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        ui._demo_store(path)
+    assert Store(path).is_empty()
+    monkeypatch.setattr(demo, "generate",
+                        lambda: GENERATE(months=2, scale=0.02, seed=3, end=date(2026, 1, 31)))
+    assert ui._demo_store(path) == path and not Store(path).is_empty()
