@@ -403,3 +403,17 @@ def test_decimal_comma_is_told_from_the_whole_file(tmp_path, amounts, want):
     store = Store(tmp_path / "s")
     ingest(store, [f])
     assert rows(store, "select gross_sales from orders order by 1") == [(w,) for w in want]
+
+
+def test_an_upload_reports_its_progress_to_the_end(tmp_path):
+    """The Data page's bar: reading, checking, then each table and rollup of the write, never
+    going back, ending at 1.0."""
+    got = []
+    ingest(Store(tmp_path / "s"), [DATA / "tiny" / "orders.csv"],
+           progress=lambda x, text: got.append((x, text)))
+    fractions = [x for x, _ in got]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    texts = [t for _, t in got]
+    assert texts[0] == "Reading orders.csv" and "Writing" in texts
+    # The rollups are named as they are built, inside the write's share of the bar.
+    assert any(t.startswith("Building the daily sums") and 0.7 < x < 1 for x, t in got)

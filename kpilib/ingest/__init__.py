@@ -198,8 +198,10 @@ def ingest(store: Store, files: list[str | Path | tuple[str | Path, str]], *,
             report.diff = store.diff(con, staged) if staged else []
             if staged and not dry_run:
                 progress(0.7, "Writing")
+                # The write's own steps (each table, each rollup) fill 0.7 → 0.99 of the bar.
                 store.write(con, staged, sources, after_stage=after_stage,
-                            settings_update=None if "salt" in settings else {"salt": salt})
+                            settings_update=None if "salt" in settings else {"salt": salt},
+                            progress=lambda x, text: progress(0.7 + 0.29 * x, text))
                 report.committed = True
                 headers = {raw.name: raw.columns for raw, _ in raws}
                 for file_name, mapping_name in (save_mappings or {}).items():
