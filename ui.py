@@ -362,25 +362,22 @@ def has(*tables: str) -> bool:
 
 
 def missing_note(names=(), tables=(), what: str | None = None) -> None:
-    """One sentence in place of what the store cannot show: which exports fill it, with a
-    link to the Data page. ``names``: KPIs (grouped by the exports they need); ``tables``: the
-    tables a part of a page needs, described by ``what``."""
-    needed: dict[tuple[str, ...], list[str]] = {}
+    """One sentence in place of what the store cannot show: each export to upload, once, with
+    what it fills, and a link to the Data page. ``names``: KPIs; ``tables``: the tables a part of
+    a page needs, described by ``what``."""
+    fills: dict[str, list[str]] = {}
     for n in names:
-        gone = missing(n)
-        if gone:
-            needed.setdefault(gone, []).append(kpilib.get(n).label)
-    gone = tuple(t for t in caveats.EXPORTS if t in set(tables) - facts().tables)
-    if gone:
-        needed.setdefault(gone, []).insert(0, what or "This")
-    if not needed:
+        for t in missing(n):
+            fills.setdefault(t, []).append(kpilib.get(n).label)
+    for t in set(tables) - facts().tables:
+        fills.setdefault(t, []).insert(0, what or "this")
+    if not fills:
         return
-    parts = [f"{_words(labels)} need{'s' * (len(labels) == 1)} "
-             + " and ".join(caveats.EXPORTS[t] for t in tables_)
-             for tables_, labels in needed.items()]
+    parts = [f"{caveats.EXPORTS[t]} for {_words(list(dict.fromkeys(fills[t])))}"
+             for t in caveats.EXPORTS if t in fills]
     with st.container(border=True):
-        st.markdown(":material/upload_file: " + "; ".join(parts) + ".")
-        st.page_link("app_pages/data.py", label="Upload them on the Data page",
+        st.markdown(":material/upload_file: Upload " + "; ".join(parts) + ".")
+        st.page_link("app_pages/data.py", label="Open the Data page",
                      icon=":material/arrow_forward:")
 
 
@@ -536,6 +533,16 @@ def metrics(names, filters: kpilib.Filters | None = None, spark_by: str | None =
     f = filters or current_filters()
     gone = [n for n in names if missing(n)]
     names = [n for n in names if n not in gone]
+    # Cards unknown for one reason (fulfilment without shipped dates): one sentence, not four.
+    same: dict[str, list[str]] = {}
+    for n in names:
+        why = reason(n, f)
+        if why:
+            same.setdefault(why, []).append(n)
+    for why, group in same.items():
+        if len(group) > 1:
+            st.info(f"{_words([kpilib.get(n).label for n in group])}: {why}")
+            names = [n for n in names if n not in group]
     if not names:
         return gone
     # The shared steps first, so that the cards' figures are read from them together.
@@ -584,7 +591,7 @@ def metric(name: str, filters: kpilib.Filters | None = None, spark_by: str | Non
     k = kpilib.get(name)
     box = st.container(border=True) if last_year else st.container()
     label = k.label
-    if f.channels and "$channels" not in k.sql:
+    if f.channels and "$channels" not in k.sql + k.base:
         # Shop-wide whatever the channel filter: said on the card, beside filtered cards.
         label += " (all channels)"
     why = reason(name, f)
@@ -604,6 +611,8 @@ def metric(name: str, filters: kpilib.Filters | None = None, spark_by: str | Non
         before = None
     m = maturity(name, f.start, f.end)
     delta = change(now, before, k.unit) if m.final else caveats.open_text(m, f.days, short=True)
+    if not m.final:
+        label += ", so far"
     spark = None
     if spark_by:
         series = kpi(name, f, spark_by)

@@ -6,16 +6,16 @@ import plotly.graph_objects as go
 import streamlit as st
 
 import ui
+from kpilib.formatting import plural
 
 f = ui.require_filters()
 if not ui.has("orders"):
     ui.header("Customers")
-    ui.missing_note(tables=("orders",), what="Customers, cohorts and segments")
+    ui.missing_note(tables=("orders",), what="customers, cohorts and segments")
     st.stop()
-guests = ui.value("guest_orders")
-ui.header("Customers", f"{ui.fmt(guests, 'count')} guest "
-                       f"order{'s' * (guests != 1)} (no customer id) counted in sales but not "
-                       "here · channel = acquisition channel")
+guests = int(ui.value("guest_orders") or 0)
+ui.header("Customers", (f"{plural(guests, 'guest order')} (no customer id) counted in sales "
+                        "but not here · " if guests else "") + "channel = acquisition channel")
 if ui.reason("customers"):
     st.info(ui.reason("customers"))
     st.stop()
@@ -51,15 +51,23 @@ if retention.empty:
     st.info("No customer placed a first order in this period.")
 else:
     retention = ui.mark_final("cohort_retention", retention, cf)
-    grid = retention.pivot(index="cohort", columns="k", values="value").iloc[:, :13]
-    final = retention.pivot(index="cohort", columns="k", values="final").iloc[:, :13]
+    # Every month since the cohort's first: a month in which nobody ordered again is 0 %, not
+    # a missing column (Olist's M5); months not reached yet stay empty.
+    last = ui.facts().as_of
+    ks = range(0, min(int(retention["k"].max()), 12) + 1)
+    grid = retention.pivot(index="cohort", columns="k", values="value").reindex(columns=ks)
+    final = retention.pivot(index="cohort", columns="k", values="final").reindex(columns=ks)
+    for c in grid.index:
+        reached = (last.year - c.year) * 12 + last.month - c.month
+        grid.loc[c, [k for k in ks if k <= reached]] = grid.loc[c, [k for k in ks
+                                                                 if k <= reached]].fillna(0.0)
     sizes = retention.groupby("cohort")["cohort_size"].first()
     labels = [f"{c:%b %Y} ({sizes[c]:,})" for c in grid.index]
     # A month not over yet is marked *: its share will still grow.
     fig = go.Figure(go.Heatmap(z=grid.values, x=[f"M{k}" for k in grid.columns], y=labels,
                                colorscale="Blues", zmin=0, zmax=max(0.3, grid.iloc[:, 1:].max().max()
                                                                     if grid.shape[1] > 1 else 1),
-                               text=[[(ui.fmt(v, "ratio") + ("" if ok is True else " *"))
+                               text=[[(ui.fmt(v, "ratio") + (" *" if ok == 0 else ""))
                                       if v == v else "" for v, ok in zip(row, oks)]
                                      for row, oks in zip(grid.values, final.values)],
                                texttemplate="%{text}", hovertemplate="%{y} %{x}: %{text}<extra>"

@@ -14,7 +14,7 @@ f = ui.require_filters()
 ui.header("Marketing ROI", "revenue is attributed to the channel recorded on each order")
 store, _ = ui.active_store()
 READ_ONLY = "The shop's settings are read-only on the shared link."
-if not ui.need("marketing_spend", what="Marketing ROI (spend, ROAS, CAC, payback)"):
+if not ui.need("marketing_spend", what="marketing ROI (spend, ROAS, CAC, payback)"):
     st.stop()
 # Without orders there is spend to show but no revenue to set against it.
 sales = ui.has("orders")
@@ -157,7 +157,8 @@ def payback_curves(curve, summary, title):
     cumulative revenue per customer and its own CAC (dotted), labelled with the cohort, its
     CAC and when it pays back, so a year of cohorts never shares one tangle of lines."""
     cohorts = sorted(curve["cohort"].unique())
-    cols = min(len(cohorts), 4)
+    # Two a row: four were unreadable on a phone (390 px).
+    cols = min(len(cohorts), 2)
     rows = -(-len(cohorts) // cols)
     pays = summary.set_index("cohort")
     last = int(curve["k"].max())

@@ -38,8 +38,10 @@ unusual = alerts.unusual_days({n: ui.kpi(n, history, "day") for n in alerts.WATC
                               ui.first_days(), f.start, f.end, f.channels)
 n_days = unusual["day"].nunique()
 if behind or n_days:
-    with st.expander(f"Alerts: {len(behind)} behind target, {n_days} unusual "
-                     f"day{'s' if n_days != 1 else ''}", expanded=True):
+    # Targets are counted only where some are set (Settings).
+    counts = ([f"{len(behind)} behind target"] if ui.goals() else []) + \
+        [f"{n_days} unusual day{'s' if n_days != 1 else ''}"]
+    with st.expander("Alerts: " + ", ".join(counts), expanded=True):
         for p in behind:
             k = kpilib.get(p.kpi)
             start = date.fromisoformat(p.month + "-01")

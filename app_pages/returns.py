@@ -10,7 +10,12 @@ from kpilib import caveats
 
 f = ui.require_filters()
 ui.header("After-sales")
-if not ui.need("orders", "refunds", what="Returns and return rates"):
+if not ui.need("orders", what="returns and cancellations"):
+    st.stop()
+if not ui.has("refunds"):
+    # The cancellation rate needs orders only.
+    ui.metrics(("cancellation_rate",), columns=4)
+    ui.missing_note(tables=("refunds",), what="returns and return rates")
     st.stop()
 dating = st.segmented_control(
     "Date returns by", ["refund date", "order date"], default="refund date", key="returns_dating",
@@ -88,6 +93,7 @@ if ui.not_final("return_rate_value") and not ui.reason("return_rate_value"):
 reasons = ui.kpi("refund_reasons")
 if len(reasons) > 1 or (len(reasons) == 1 and reasons["reason"].iat[0] != "not given"):
     st.subheader("Why customers return")
+    st.caption("Refunds made in the period, by the reason the export gives.")
     ui.table("refund_reasons", pd.DataFrame({"Reason": reasons["reason"],
                                              "Refunds": reasons["refunds"],
                                              "Amount": reasons["amount"]}),

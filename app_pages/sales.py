@@ -9,29 +9,38 @@ import ui
 
 f = ui.require_filters()
 ui.header("Sales", "cancelled orders excluded (they count only in the cancellation rate)")
-if not ui.need("orders", what="Sales"):
+if not ui.need("orders", what="sales"):
     st.stop()
 ui.missing_note(ui.metrics(("net_sales", "orders", "aov", "units_per_order",
                             "cancellation_rate")))
 lines = ui.has("order_items")
 
-# Gross → net → total: returns here are refunds made in the period (the accounting view).
+# Gross → net → total: returns here are refunds made in the period (the accounting view). A
+# step the exports do not fill (no refunds uploaded, no tax column) is left out and named,
+# never drawn as 0.
 STEPS = ("gross_sales", "discounts", "returns", "net_sales", "shipping", "tax", "total_sales")
 ui.prefetch(STEPS)
 steps = {n: ui.value(n) or 0.0 for n in STEPS}
+unfilled = set(ui.facts().unfilled) | ({"returns"} if not ui.has("refunds") else set())
+WATERFALL = [("gross_sales", "Gross sales", "absolute", 1),
+             ("discounts", "Discounts", "relative", -1),
+             ("returns", "Returns", "relative", -1), ("net_sales", "Net sales", "total", 1),
+             ("shipping", "Shipping", "relative", 1), ("tax", "Tax", "relative", 1),
+             ("total_sales", "Total sales", "total", 1)]
+shown = [w for w in WATERFALL if w[0] not in unfilled]
 fig = go.Figure(go.Waterfall(
-    x=["Gross sales", "Discounts", "Returns", "Net sales", "Shipping", "Tax", "Total sales"],
-    measure=["absolute", "relative", "relative", "total", "relative", "relative", "total"],
-    y=[steps["gross_sales"], -steps["discounts"], -steps["returns"], 0, steps["shipping"],
-       steps["tax"], 0],
-    text=[ui.fmt(v, "money", compact=True) for v in (
-        steps["gross_sales"], -steps["discounts"], -steps["returns"], steps["net_sales"],
-        steps["shipping"], steps["tax"], steps["total_sales"])],
+    x=[label for _, label, _, _ in shown], measure=[m for _, _, m, _ in shown],
+    y=[0 if m == "total" else sign * steps[n] for n, _, m, sign in shown],
+    text=[ui.fmt(sign * steps[n] if m != "total" else steps[n], "money", compact=True)
+          for n, _, m, sign in shown],
     textposition="outside", connector={"line": {"color": "#9aa0a6"}}))
 fig.update_layout(title="From gross to net sales", showlegend=False)
 fig.update_yaxes(**ui.tick_format("money"))
 ui.chart(fig, key="sales_waterfall")
-st.caption(ui.definition("net_sales") + " " + ui.definition("total_sales"))
+missing_steps = [label.lower() for n, label, _, _ in WATERFALL if n in unfilled]
+st.caption(ui.definition("net_sales") + " " + ui.definition("total_sales")
+           + (f" Not in the exports uploaded, so left out: {', '.join(missing_steps)}."
+              if missing_steps else ""))
 
 by = ui.grain("sales_grain")
 name = st.segmented_control("Over time", ["net_sales", "orders", "aov",
@@ -59,7 +68,7 @@ with right:
 
 st.subheader("Top products and categories")
 if not lines:
-    ui.missing_note(tables=("order_items",), what="Top products and categories")
+    ui.missing_note(tables=("order_items",), what="top products and categories")
     st.stop()
 products, cats = tops
 a, b = st.columns([3, 2])
@@ -73,7 +82,7 @@ with b:
     if ui.categorised(cats):
         shown = ui.top_and_other(cats, "category", "net_sales", sums=("net_sales",))
         fig = px.bar(shown.iloc[::-1], x="net_sales", y="category", orientation="h",
-                     title="Net sales by category"
+                     title="Net sales by category, by order date"
                      + ("" if ui.maturity("top_categories", f.start, f.end).final
                         else " (not final)"), text_auto=True,
                      height=max(350, 60 + 26 * len(shown)))

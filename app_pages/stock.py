@@ -11,7 +11,7 @@ DEAD_SHOWN = 50
 f = ui.require_filters()
 if not ui.has("inventory"):
     ui.header("Stock")
-    ui.missing_note(tables=("inventory",), what="Stock on hand, stock-outs and reorders")
+    ui.missing_note(tables=("inventory",), what="stock on hand, stock-outs and reorders")
     st.stop()
 interval = ui.value("snapshot_interval_days")
 if interval is None:

@@ -1,4 +1,5 @@
 """Traffic: where visitors come from, how each channel converts, and what changed."""
+import pandas as pd
 import plotly.express as px
 import streamlit as st
 
@@ -8,7 +9,7 @@ from kpilib.stats import compare_rates
 
 f = ui.require_filters()
 ui.header("Traffic")
-if not ui.need("traffic", what="Traffic by channel"):
+if not ui.need("traffic", what="traffic by channel"):
     st.stop()
 ui.metrics(("sessions", "users", "new_users", "conversion_rate"),
            spark_by="day" if f.days <= 92 else "week")
@@ -51,6 +52,11 @@ for c in channels:
            if tracked else {}),
         **({"Orders": orders.get(c, 0.0), "Net sales": net.get(c, 0.0)} if sales else {}),
     })
+# A comparison with no stored period behind it (no traffic a year ago) is left out, not a
+# column of dashes.
+rows = pd.DataFrame(rows)
+rows = rows.drop(columns=[c for c in ("Sessions vs previous", "Sessions vs last year")
+                          if c in rows and rows[c].isna().all()])
 ui.table("traffic_channels", rows, {
     "Sessions": "count", "Share": "ratio", "Sessions vs previous": "change",
     "Sessions vs last year": "change", "Orders": "count", "Net sales": "money",

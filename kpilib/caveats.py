@@ -17,7 +17,8 @@ from .store import tables_read
 
 # The export that fills each stored table, as a manager would look for it.
 EXPORTS = {
-    "orders": "an orders export (Shopify, WooCommerce or the orders template)",
+    "orders": "an orders export (Shopify, WooCommerce, UCI Online Retail, Olist or the orders "
+              "template)",
     "order_items": "order lines (in the Shopify orders export, or the order_items template)",
     "refunds": "refunds (in the Shopify orders export, or the refunds template)",
     "traffic": "a traffic export (a GA4 report, or sessions / events)",
@@ -49,6 +50,9 @@ class Facts:
     identified: bool = True         # some valid order has a customer id
     orders_from: date | None = None  # the first day with a valid order
     shipped: bool = True            # some valid order has a shipped date
+    # Optional order columns the orders export never fills (Olist: no tax), so 0 there is
+    # "not in the export"
+    unfilled: frozenset[str] = frozenset()
 
 
 def facts(con: duckdb.DuckDBPyConnection) -> Facts:
@@ -67,7 +71,9 @@ def facts(con: duckdb.DuckDBPyConnection) -> Facts:
                (select sum(product_views) from traffic), (select sum(add_to_carts) from traffic),
                (select sum(checkouts) from traffic), (select sum(purchases) from traffic),
                (select min(day) from valid_orders_daily),
-               (select sum(shipped) from valid_orders_daily)
+               (select sum(shipped) from valid_orders_daily),
+               (select count(shipping) from valid_orders_daily),
+               (select count(tax) from valid_orders_daily)
         """).fetchall()[0]
     names = ("orders", "order_items", "refunds", "traffic", "marketing_spend", "inventory",
              "products")
@@ -78,7 +84,9 @@ def facts(con: duckdb.DuckDBPyConnection) -> Facts:
     return Facts(tables=tables, as_of=span[1] if span else None,
                  refunds_linked=not row[2] or bool(row[7]), untracked=untracked,
                  identified=not row[0] or bool(row[8]), orders_from=row[13],
-                 shipped=not row[0] or bool(row[14]))
+                 shipped=not row[0] or bool(row[14]),
+                 unfilled=frozenset(c for c, n in zip(("shipping", "tax"), row[15:17])
+                                    if row[0] and not n))
 
 
 def needs(kpi: Kpi) -> frozenset[str]:
@@ -120,9 +128,9 @@ def reason(kpi: Kpi, f: Facts, start: date | None = None) -> str | None:
         return (f"Not tracked: the traffic export has no {' or '.join(untracked)} step "
                 "(every row is 0), so this rate would read 0 % by mistake.")
     if kpi.window == "return" and not f.refunds_linked:
-        return ("Unknown: the refunds stored name no order that is stored (credit notes "
-                "pointing to other invoices), so refunds cannot be matched to the orders "
-                "placed in the period.")
+        return ("Unknown: the refunds uploaded do not say which stored order they refund "
+                "(credit notes with numbers of their own), so they cannot be matched to the "
+                "orders of the period.")
     if not f.shipped and re.search(r"\bshipp(?:ed|ing_times)", kpi.sql):
         return ("Unknown: the orders export has no shipped date (shipped_at), so how fast "
                 "orders leave cannot be measured.")
@@ -131,8 +139,9 @@ def reason(kpi: Kpi, f: Facts, start: date | None = None) -> str | None:
                 "apart (every order is a guest order).")
     if kpi.history and start is not None and f.orders_from is not None \
             and start <= f.orders_from:
-        return (f"Unknown: no order is stored before {f.orders_from:%d %b %Y}, so no customer "
-                "can be seen coming back (pick a later period, or upload earlier months).")
+        return (f"Unknown: no order is stored before {f.orders_from:%d %b %Y}, so whether a "
+                "customer had ordered before cannot be seen (pick a later period, or upload "
+                "earlier months).")
     return None
 
 

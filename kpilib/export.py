@@ -93,10 +93,8 @@ def _numbers(df: pd.DataFrame, units: dict, currency: str, percent_as_points: bo
         col = pd.to_numeric(out[c], errors="coerce").astype("float64")
         if unit in PERCENT and percent_as_points:
             col = col * 100
-        if unit == "money":
-            col = col.round(2)
-        elif unit not in ("count",):
-            col = col.round(6 if unit in PERCENT else 4)
+        # As many decimals as a reader uses: cents, a percent to 1/10,000 (2.6477 %).
+        col = col.round(2 if unit in ("money", "count") else 4)
         out[c] = col.astype("Int64") if unit == "count" and col.dropna().mod(1).eq(0).all() \
             else col
     return out.rename(columns={c: header(c, units.get(c), currency) for c in out.columns})

@@ -40,7 +40,7 @@ NEW_CUSTOMERS = Kpi(
     # acquisitions: customers by the day and channel of their first valid order (a rollup).
     sql=f"""select {{key}} as key, sum(customers) as value from acquisitions {WHERE}
             group by all""",
-    additive=True,
+    additive=True, history=True,
 )
 RETURNING_CUSTOMERS = Kpi(
     name="returning_customers", label="Returning customers", unit="count",

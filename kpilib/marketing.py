@@ -77,7 +77,7 @@ MER_INVERSE = Kpi(
     additive=True,
 )
 CAC = Kpi(
-    name="cac", label="CAC", unit="money",
+    name="cac", label="Blended CAC", unit="money",
     definition="Customer acquisition cost: spend ÷ new customers acquired through the channel "
                "(first valid order ever in the period, on that channel). Blended (no channel "
                "filter): all spend ÷ all new customers. No value for a channel without spend.",

@@ -29,9 +29,9 @@ CONVERSION_RATE = Kpi(
     definition="Sessions that ended in a purchase ÷ sessions, both from the analytics export, "
                "summed over the period (a ratio of sums, not an average of daily rates); orders "
                "from the orders export ÷ sessions is the blended conversion rate, which differs "
-               "where the two tools count purchases differently. A change between two periods is called "
-               "beyond noise when a two-proportion z-test on purchases and sessions gives "
-               "p < 0.05 (95 %).",
+               "where the two tools count purchases differently. A change between two periods "
+               "is called beyond noise when a two-proportion z-test on purchases and sessions "
+               "gives p < 0.05 (95 %).",
     sql=f"""select {{key}} as key, sum(purchases) as numerator, sum(sessions) as denominator,
                    sum(purchases) / nullif(sum(sessions), 0) as value
             from traffic {WHERE} group by all""",

@@ -214,8 +214,9 @@ def test_after_sales_switch_between_refund_and_order_dates(tiny_store, monkeypat
     at.switch_page("app_pages/returns.py").run()
     assert cards(at)["Returns"] == "€30.00"                      # r2, refunded in February
     at.segmented_control(key="returns_dating").set_value("order date").run()
-    assert cards(at)["Returns (by order date)"] == "€55.00"      # r2 + r3 (o7, March refund)
-    assert cards(at)["Return rate (orders)"] == "40.00 %"
+    # r2 + r3 (o7, March refund); February's orders are inside the return window on 2 March.
+    assert cards(at)["Returns (by order date), so far"] == "€55.00"
+    assert cards(at)["Return rate (orders), so far"] == "40.00 %"
     assert at.dataframe[0].value["Reason"].tolist() == ["changed mind"]
 
 
@@ -238,7 +239,7 @@ def test_sales_page_numbers(tiny_store, monkeypatch):
               for c in (json.loads(e.proto.spec) for e in at.get("plotly_chart"))}
     # Money on bars carries its currency; no bar's label is turned sideways.
     # February's orders are still inside the 30-day return window on 2 March: not final.
-    assert charts["Net sales by category (not final)"][0]["texttemplate"] == "€%{x:,.0f}"
+    assert charts["Net sales by category, by order date (not final)"][0]["texttemplate"] == "€%{x:,.0f}"
     assert all(t.get("textangle") == 0 for d in charts.values() for t in d
                if t["type"] == "bar")
 
@@ -370,7 +371,7 @@ def test_marketing_page_mapping_target_and_mer(store_copy, monkeypatch):
     assert not at.exception, [e.value for e in at.exception]
     assert "display (€10.00)" in at.warning[0].value
     c = cards(at)
-    assert (c["MER"], c["CAC"], c["ROAS"]) == ("2.62×", "€50.00", "2.22×")
+    assert (c["MER"], c["Blended CAC"], c["ROAS"]) == ("2.62×", "€50.00", "2.22×")
     # Side by side, spend × ROAS = the revenue shown: paid_search 122 + paid_social 100 +
     # display 0 (email's 30 and direct's 40 have no spend) = 222 = 100 × 2.22.
     assert (c["Ad spend"], c["Revenue of paid channels"]) == ("€100.00", "€222.00")
@@ -443,7 +444,7 @@ def test_overview_last_year_and_alerts(demo_store, monkeypatch):
     # its 30-day return window on every day: not compared, no arrow.
     assert "Not compared: 30 of 30 days still inside the 30-day return window." in \
         [c.value for c in at.caption]
-    rate = next(m for m in at.metric if m.label == "Return rate (value)")
+    rate = next(m for m in at.metric if m.label == "Return rate (value), so far")
     assert rate.proto.delta == "not final · 30 days open" and rate.proto.color == 2   # gray
     # The demo shop's Black Friday days (26 Nov – 1 Dec 2025) are far outside ordinary weeks:
     # they are the largest surprises, listed first, one line a day.
@@ -455,9 +456,10 @@ def test_overview_last_year_and_alerts(demo_store, monkeypatch):
     days = [re.search(r"\*\*\w{3} (\d\d \w{3})\*\*", line).group(1) for line in lines]
     assert len(set(days)) == 5
     assert set(days) <= {"26 Nov", "27 Nov", "28 Nov", "29 Nov", "30 Nov", "01 Dec"}
-    # Counted in days (7: the six days above and 2 Dec), not in KPI-days (12).
+    # Counted in days (7: the six days above and 2 Dec), not in KPI-days (12); no target is
+    # set, so none is said to be behind.
     assert [e.label for e in at.expander if e.label.startswith("Alerts:")] == [
-        "Alerts: 0 behind target, 7 unusual days"]
+        "Alerts: 7 unusual days"]
     assert any("The 5 most unusual of 7 days are shown." in c.value for c in at.caption)
 
 
@@ -663,13 +665,17 @@ def test_orders_only_overview_says_what_is_missing_and_why(partial_stores, monke
     # November 2011 (the data's last month; "Last 30 days" trimmed to its first day).
     assert c["Orders"] == "2,864" and c["Return rate (value)"] == "–"
     notes = " ".join(shown(m) for m in at.markdown)
-    assert "Sessions and Conversion rate (analytics) need a traffic export" in notes
-    assert "MER needs ad spend" in notes and "Stock-out rate needs stock snapshots" in notes
+    # Each export named once, with what it fills.
+    assert "Upload a traffic export (a GA4 report, or sessions / events) for Sessions and " \
+        "Conversion rate (analytics)" in notes
+    assert "for MER" in notes and "units on hand) for Stock-out rate" in notes
     captions = " ".join(c.value for c in at.caption)
     # The credit notes name no stored invoice: no return rate rather than 0.00 %.
-    assert "refunds stored name no order that is stored" in captions
-    # No order before 1 November 2011: nobody can be seen coming back.
-    assert c["Returning-customer rate"] == "–" and "no order is stored before 01 Nov 2011" \
-        in captions
+    assert "do not say which stored order they refund" in captions
+    # No order before 1 November 2011: who is new and who came back cannot be seen; the two
+    # cards say so in one sentence.
+    assert "New customers" not in c and "Returning-customer rate" not in c
+    assert any(i.value.startswith("New customers and Returning-customer rate: Unknown: no order "
+                                  "is stored before 01 Nov 2011") for i in at.info)
     # One month of history: no day has 8 weeks behind it, so no alert.
     assert not [e for e in at.expander if "unusual" in e.label]

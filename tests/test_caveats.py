@@ -48,7 +48,7 @@ def test_an_orders_only_store_names_the_exports_it_lacks(tmp_path):
     assert reason(get("net_sales"), f) is None and reason(get("returns"), f) is None
     # The credit notes cannot be dated by order: no return rate rather than 0.00 %.
     for name in ("return_rate_value", "return_rate_orders", "returns_by_order_date"):
-        assert reason(get(name), f).startswith("Unknown: the refunds stored name no order")
+        assert reason(get(name), f).startswith("Unknown: the refunds uploaded do not say")
 
 
 def test_traffic_and_spend_only_stores(tmp_path):
@@ -90,7 +90,9 @@ def test_returning_customers_need_orders_before_the_period(tiny_store):
     assert reason(rate, f, date(2025, 1, 1)).startswith("Unknown: no order is stored before")
     assert reason(rate, f, date(2025, 1, 5)) is not None
     assert reason(rate, f, date(2025, 1, 6)) is None
-    assert reason(get("new_customers"), f, date(2025, 1, 1)) is None
+    # Nor which customers are new: every customer of the first stored month would look new.
+    assert reason(get("new_customers"), f, date(2025, 1, 1)) is not None
+    assert reason(get("new_customers"), f, date(2025, 1, 6)) is None
 
 
 def test_customers_unknown_when_every_order_is_a_guest(tmp_path):
