@@ -179,15 +179,17 @@ def payback_curves(curve, summary, title):
                         mode="lines", line={"color": "#e45756", "dash": "dot", "width": 1.5},
                         showlegend=False, hovertemplate=f"{money}%{{y:,.2f}}", **at)
         m = pays.at[cohort, "payback_month"]
-        when = "not yet paid back" if pd.isna(m) else f"paid back in month {int(m)}"
-        fig.add_annotation(text=f"<b>{name}</b> · CAC {ui.fmt_money(cac)} · {when}",
+        # Short enough for half a phone's width.
+        when = "not paid back yet" if pd.isna(m) else f"paid back M{int(m)}"
+        fig.add_annotation(text=f"<b>{name}</b> · CAC {ui.fmt(cac, 'money', compact=True)}"
+                                f"<br>{when}",
                            xref="x domain", yref="y domain", x=0.02, y=0.98, xanchor="left",
                            yanchor="top", showarrow=False, font_size=11, **at)
     for i in range(len(cohorts), rows * cols):     # the last row's empty cells
         fig.update_xaxes(visible=False, row=i // cols + 1, col=i % cols + 1)
         fig.update_yaxes(visible=False, row=i // cols + 1, col=i % cols + 1)
     fig.update_layout(title=title, height=100 + 170 * rows)
-    fig.update_xaxes(range=[-0.3, last + 0.3], dtick=1)
+    fig.update_xaxes(range=[-0.3, last + 0.3], dtick=1 if last <= 6 else 3)
     fig.update_xaxes(title="Months since acquisition", row=rows)
     fig.update_yaxes(range=[0, top], **ui.tick_format("money"))
     return fig

@@ -63,8 +63,12 @@ with left:
     ui.chart(fig, key="orders_by_status")
 with right:
     st.markdown("**Fulfilment**")
-    ui.metrics(("fulfilment_days", "shipped_within_1d"))
-    ui.metrics(("shipped_within_2d", "shipped_within_5d"))
+    if ui.reason("fulfilment_days"):
+        # No shipped dates: one sentence for the four cards.
+        st.info(ui.reason("fulfilment_days"))
+    else:
+        ui.metrics(("fulfilment_days", "shipped_within_1d"))
+        ui.metrics(("shipped_within_2d", "shipped_within_5d"))
 
 st.subheader("Top products and categories")
 if not lines:
