@@ -418,7 +418,7 @@ def test_payback_chart_gives_each_cohort_its_own_cac(demo_store, monkeypatch):
         [value] = set(numbers(line["y"]))
         shown = cac[(label, curve["name"])]
         assert fmt(value, "money") == shown
-        assert labels[axes].startswith(f"<b>{curve['name']}</b> · CAC {shown} · ")
+        assert labels[axes].startswith(f"<b>{curve['name']}</b> · CAC {shown}<br>")
 
 
 def test_settings_page_saves(store_copy, monkeypatch):
