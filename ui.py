@@ -334,8 +334,9 @@ def categories() -> list[str]:
     return _categories(str(store.path), store.fingerprint)
 
 
-@st.cache_data(show_spinner=False)
+@functools.lru_cache(maxsize=64)
 def _facts(path: str, version: str) -> caveats.Facts:
+    # Asked for every card, chart and table a page shows: a plain memo, as _calendar.
     return caveats.facts(_connection(path, version))
 
 
@@ -609,7 +610,8 @@ def metric(name: str, filters: kpilib.Filters | None = None, spark_by: str | Non
         return
     if caveats.value_reason(k, before):
         before = None
-    m = maturity(name, f.start, f.end)
+    as_of, window = facts().as_of, setting("return_window_days")
+    m = caveats.maturity(k, f.start, f.end, as_of, window)
     delta = change(now, before, k.unit) if m.final else caveats.open_text(m, f.days, short=True)
     if not m.final:
         label += ", so far"
@@ -618,9 +620,8 @@ def metric(name: str, filters: kpilib.Filters | None = None, spark_by: str | Non
         series = kpi(name, f, spark_by)
         if not m.final:
             # Only the periods already final: the open ones would read as an improvement.
-            ends = [caveats.period_end(p, spark_by, f.end) for p in series["period"]]
-            series = series[[maturity(name, max(p, f.start), e).final
-                             for p, e in zip(series["period"], ends)]]
+            series = caveats.mark_final(k, series, f.start, f.end, as_of, window, spark_by)
+            series = series[series["final"]]
         spark = series["value"].fillna(0).tolist() or None
     color = {"up": "normal", "down": "inverse", None: "off"}[k.better]
     flat = formatting.is_flat(delta) or not m.final
