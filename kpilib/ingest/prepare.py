@@ -65,6 +65,15 @@ class Rejection:
 
 
 @dataclass
+class Rejected:
+    """Rows an importer left out of the table it made (:func:`reject_rows`): why, how many,
+    and the rows as the file had them (CSV)."""
+    rejections: list[Rejection]
+    rows: int
+    csv: str
+
+
+@dataclass
 class Prepared:
     name: str
     table: str           # canonical table name
@@ -255,8 +264,10 @@ def prepare(con: duckdb.DuckDBPyConnection, raw: RawInput, tz: str = "UTC", *,
         if raw.rows == 0:
             raise IngestError(raw.name, "the file has a header but no rows.") from None
         raise
+    early = raw.rejected
     if raw.rows == 0:
-        raise IngestError(raw.name, "the file has a header but no rows.")
+        raise _combine(raw.name, early.rejections) if early else \
+            IngestError(raw.name, "the file has a header but no rows.")
     src = raw.table
     header = lambda c: raw.columns[found[c]] if c in found else c  # noqa: E731
     money_cols = [f"c{found[c.name]}" for c in spec.columns
@@ -307,7 +318,7 @@ def prepare(con: duckdb.DuckDBPyConnection, raw: RawInput, tz: str = "UTC", *,
                 "whole numbers" if col.type == "BIGINT" else "numbers"
             rules.append((h, f"not {kind}",
                           f"{raw_text} is not null and {col.name} is null", raw_text))
-        if col.required:
+        if col.required and col.name not in raw.untracked:
             rules.append((h, "is required but empty.", f"{raw_text} is null", "null"))
     for c in NON_NEGATIVE.get(spec.name, ()):
         if c in found:
@@ -334,7 +345,8 @@ def prepare(con: duckdb.DuckDBPyConnection, raw: RawInput, tz: str = "UTC", *,
         q = f"create temp table {rejected} as select 0::bigint as _row, 0 as rule, " \
             "''::varchar as value limit 0"
     con.execute(q)
-    rejections = _summarise(con, rejected, [(h, r) for h, r, _c, _s in rules])
+    rejections = (early.rejections if early else []) + \
+        _summarise(con, rejected, [(h, r) for h, r, _c, _s in rules])
 
     out = f"prepared_{next(_counter)}"
     norm = ", ".join(f"{_normalised(spec, c.name)} as {c.name}" for c in spec.columns
@@ -375,9 +387,13 @@ def prepare(con: duckdb.DuckDBPyConnection, raw: RawInput, tz: str = "UTC", *,
     if rejections:
         reasons = [(h, _row_reason(r)) for h, r, *_ in rules] + \
             [(dup and rejections[-1].column, "duplicate key")]
-        prepared.rejected = con.execute(f"select count(distinct _row) from {rejected}"
-                                        ).fetchall()[0][0]
-        prepared.rejected_csv = _rejected_csv(con, raw, rejected, reasons)
+        own = con.execute(f"select count(distinct _row) from {rejected}").fetchall()[0][0]
+        prepared.rejected = own + (early.rows if early else 0)
+        # The rows an importer left out are the file's, its table's rows have other columns:
+        # each set under its own header (an aggregating importer's counts are not rejected).
+        prepared.rejected_csv = "\n".join(
+            ([early.csv] if early else []) +
+            ([_rejected_csv(con, raw, rejected, reasons)] if own else []))
     if spec.date_column:
         first, last = con.execute(f"select min({spec.date_column})::date::varchar, "
                                   f"max({spec.date_column})::date::varchar from {out}"
@@ -392,6 +408,31 @@ def prepare(con: duckdb.DuckDBPyConnection, raw: RawInput, tz: str = "UTC", *,
     if unknown:
         prepared.notes.append(f"channels outside the standard list: {', '.join(unknown[:8])}")
     return prepared
+
+
+def reject_rows(con, raw: RawInput, rules: list[tuple[str | None, str, str, str]],
+                allow_partial: bool, params: dict | None = None) -> tuple[str, Rejected | None]:
+    """The rows of ``raw`` (a file as read) that an importer cannot use, by ``rules``: (the
+    file's header or None, reason, SQL condition over the raw columns, SQL of the value
+    shown). As :func:`prepare` rejects a row, the file is refused for them, or with
+    ``allow_partial`` they are left out and reported with the importer's table
+    (``emit(rejected=...)``). Returns the SQL condition that keeps the other rows;
+    ``params``, the conditions' SQL parameters."""
+    flags = ", ".join(f"case when {cond} then {{'rule': {i}, 'value': "
+                      f"cast({shown} as varchar)}} end"
+                      for i, (_h, _r, cond, shown) in enumerate(rules))
+    table = f"rejected_{next(_counter)}"
+    con.execute(f"create temp table {table} as select _row, b.rule, b.value from ("
+                f"select _row, unnest(list_filter([{flags}], lambda x: x is not null)) as b "
+                f"from {raw.table})", params or {})
+    rejections = _summarise(con, table, [(h, r) for h, r, _c, _s in rules])
+    if not rejections:
+        return "true", None
+    if not allow_partial:
+        raise _combine(raw.name, rejections)
+    rows = con.execute(f"select count(distinct _row) from {table}").fetchall()[0][0]
+    csv_text = _rejected_csv(con, raw, table, [(h, _row_reason(r)) for h, r, _c, _s in rules])
+    return f"_row not in (select _row from {table})", Rejected(rejections, rows, csv_text)
 
 
 def _summarise(con, rejected: str, rules: list[tuple[str, str]]) -> list[Rejection]:

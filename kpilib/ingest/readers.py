@@ -5,15 +5,20 @@ parse; `_row` is the row number a spreadsheet would show (the header is row 1).
 """
 from __future__ import annotations
 
+import csv
 import itertools
 import re
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 
 from .errors import IngestError
+
+if TYPE_CHECKING:
+    from .prepare import Rejected
 
 _counter = itertools.count()
 
@@ -30,6 +35,14 @@ class RawInput:
     origin: dict[str, str] | None = None
     # The currencies a format implies for a table without a currency column (ad spend).
     currencies: list[str] | None = None
+    # The last row, when the file ends in the middle of it (an interrupted export or
+    # download): its values are not the ones exported.
+    cut_row: int | None = None
+    # An importer's table: canonical columns the export does not record at all (no checkout
+    # event in an event export), stored empty rather than 0, and rows the importer left out
+    # before making its own (an aggregating importer cannot pass them on to be rejected).
+    untracked: frozenset[str] = field(default_factory=frozenset)
+    rejected: Rejected | None = None
 
 
 def _sniff_bytes(path: Path, name: str) -> str:
@@ -131,7 +144,30 @@ def read(con: duckdb.DuckDBPyConnection, path: str | Path, name: str | None = No
                                 "Check that it is a CSV export with one header line.")
     if result.rows == 0:
         raise IngestError(name, "the file has a header but no rows.")
+    if _ends_mid_row(path, skip):
+        result.cut_row = skip + 1 + result.rows
     return [result]
+
+
+def _ends_mid_row(path: Path, header_line: int) -> bool:
+    """Whether the file (UTF-8) stops in the middle of its last row: no line break after it
+    and fewer fields than the header. A last line with an odd number of quotes ends a quoted
+    field that spans lines, so its fields cannot be counted alone: not judged."""
+    with open(path, "rb") as f:
+        f.seek(0, 2)
+        size = f.tell()
+        f.seek(max(0, size - (1 << 16)))
+        tail = f.read()
+    if not tail or tail.endswith((b"\n", b"\r")) or b"\n" not in tail:
+        return False
+    last = tail.rsplit(b"\n", 1)[1].decode("utf-8", errors="replace")
+    if last.count('"') % 2:
+        return False
+    with open(path, encoding="utf-8", errors="replace", newline="") as f:
+        header = next(itertools.islice(f, header_line, None), "")
+    sep = max((",", ";", "\t"), key=header.count)
+    count = lambda line: len(next(csv.reader([line], delimiter=sep), []))  # noqa: E731
+    return count(last) < count(header.rstrip("\r\n"))
 
 
 def _first_line(e: Exception) -> str:

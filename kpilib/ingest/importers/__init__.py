@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass, field
 
-from ..prepare import norm_header
+from ..prepare import Rejected, norm_header
 from ..readers import RawInput
 
 _counter = itertools.count()
@@ -23,6 +23,7 @@ class Context:
     spend_channel: str | None = None   # channel of an ad-spend export that has none
     tz: str = "UTC"                    # shop timezone, for importers that roll up by day
     snapshot_date: str | None = None   # date of a stock snapshot file that has none
+    allow_partial: bool = False        # rows an importer cannot use are left out, not refused
     notes: list[str] = field(default_factory=list)
 
 
@@ -57,19 +58,21 @@ def said(text: str, *headers: str | None) -> str | None:
 
 def emit(con, name: str, select: str, columns: list[str], params: dict | None = None,
          source: str | None = None, origin: dict[str, str | None] | None = None,
-         currencies: list[str] | None = None) -> RawInput:
+         currencies: list[str] | None = None, rejected: Rejected | None = None) -> RawInput:
     """A text table with canonical column names (as c0…cn plus _row) from ``select``, whose
     output columns must be named after ``columns`` and include _row.
 
     ``origin`` says what in the file each column was read from (see RawInput.origin; None
-    values are dropped); ``currencies``, what the format implies the amounts are in."""
+    values are dropped); ``currencies``, what the format implies the amounts are in;
+    ``rejected``, the file's rows left out (prepare.reject_rows)."""
     table = f"imp_{next(_counter)}"
     cols = ", ".join(f"cast({c} as varchar) as c{i}" for i, c in enumerate(columns))
     con.execute(f"create temp table {table} as select {cols}, _row from ({select})",
                 params or {})
     rows = con.execute(f"select count(*) from {table}").fetchall()[0][0]
     return RawInput(name if source is None else f"{name} ({source})", table, list(columns), rows,
-                    {c: o for c, o in (origin or {}).items() if o}, currencies)
+                    {c: o for c, o in (origin or {}).items() if o}, currencies,
+                    rejected=rejected)
 
 
 def registry():
