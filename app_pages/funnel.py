@@ -17,7 +17,7 @@ ui.metrics(("conversion_rate", "view_to_cart_rate", "cart_to_checkout_rate",
 untracked = ui.facts().untracked
 tracked = [(name, label) for name, label in STEPS if name not in untracked]
 if untracked:
-    st.caption("Not tracked by the traffic export (every row is 0): "
+    st.caption("Not tracked by the traffic export: "
                + ", ".join(label for name, label in STEPS if name in untracked)
                + ". Each step is compared with the last tracked step before it.")
 

@@ -46,7 +46,9 @@ class Facts:
     tables: frozenset[str]          # stored tables with at least one row
     as_of: date | None              # the latest day with data (kpilib.periods.data_span)
     refunds_linked: bool = True     # some refund names an order that is stored
-    untracked: frozenset[str] = frozenset()   # funnel steps the traffic export never reports
+    # Funnel steps the traffic export never reports: every row 0, or empty (an event export
+    # without such events)
+    untracked: frozenset[str] = frozenset()
     identified: bool = True         # some valid order has a customer id
     orders_from: date | None = None  # the first day with a valid order
     shipped: bool = True            # some valid order has a shipped date
@@ -125,8 +127,8 @@ def reason(kpi: Kpi, f: Facts, start: date | None = None) -> str | None:
         return "Needs " + " and ".join(EXPORTS[t] for t in gone) + "."
     untracked = [STEP_WORDS[c] for c in steps_read(kpi) if c in f.untracked]
     if untracked:
-        return (f"Not tracked: the traffic export has no {' or '.join(untracked)} step "
-                "(every row is 0), so this rate would read 0 % by mistake.")
+        return (f"Not tracked: the traffic export records no {' or '.join(untracked)} step "
+                "(every row is 0 or empty), so this rate would read 0 % by mistake.")
     if kpi.window == "return" and not f.refunds_linked:
         return ("Unknown: the refunds uploaded do not say which stored order they refund "
                 "(credit notes with numbers of their own), so they cannot be matched to the "

@@ -30,6 +30,8 @@ BAD = {
     "several_currencies.csv": ["several currencies (EUR, USD)"],
     "required_empty.csv": ["column 'order_id'", "required but empty", "row 3"],
     "truncated_last_line.csv": ["column 'ordered_at'", "row 3: '2025-02-0'"],
+    "events_truncated_last_line.csv": ["the file ends in the middle of row 7",
+                                       "row 7: '2019-11-02 08:00:00 UTC,vi'"],
     "page_saved_from_browser.csv": ["web page", "Export"],
     "binary_junk.csv": ["not a text file"],
     "broken_workbook.xlsx": ["not a readable Excel workbook"],
