@@ -77,6 +77,15 @@ def test_a_ga4_session_is_the_browser_and_its_ga_session_id(tmp_path):
         "else traffic_source.source + traffic_source.medium (the visitor's first)")
 
 
+@pytest.mark.parametrize("path", [GA4, REES46], ids=["ga4", "rees46"])
+def test_each_column_read_is_named_in_the_files_words(tmp_path, path):
+    headers = pd.read_csv(path, nrows=0).columns
+    _, [r] = load(tmp_path, path, dry_run=True)
+    assert r.mapping
+    for canonical, said in r.mapping.items():
+        assert any(h in said for h in headers), (canonical, said)
+
+
 def test_ga4_columns_as_an_sql_flattening_names_them(tmp_path):
     # SELECT … (SELECT value.int_value FROM UNNEST(event_params) WHERE key = 'ga_session_id')
     # AS ga_session_id, device.category AS device_category, traffic_source.source AS
