@@ -199,10 +199,13 @@ def test_session_id_spellings(tmp_path, spelling):
     assert r.fmt == "event-level rows" and rows(store) == REES46_UTC
 
 
-def test_every_accepted_session_id_spelling_is_in_the_readme():
-    from kpilib.ingest.importers.sessions import SESSION_ID
+def test_every_accepted_spelling_is_in_the_readme():
+    from kpilib.ingest.importers import sessions as s
     readme = (ROOT / "README.md").read_text()
-    for name in SESSION_ID:
+    names = [*s.SESSION_ID, *s.SESSION_NUMBER, s.VISITOR, *s.EVENT_TIME, *s.EVENT_TYPE,
+             *s.NEW_USER_EVENTS, *(n for v in s.EVENT_STEPS.values() for n in v), *s.STARTED,
+             *(n for v in s.FLAGS.values() for n in v)]
+    for name in names:
         assert f"`{name.replace('event_params_', 'event_params.')}`" in readme, name
 
 
