@@ -287,7 +287,7 @@ def pandas_figures(s: pd.DataFrame, by: str, tracked: set[str]) -> dict[str, dic
 
 
 @pytest.mark.parametrize("path,f", [(GA4, FEB), (REES46, AUTUMN)], ids=["ga4", "rees46"])
-@pytest.mark.parametrize("tz", ["UTC", "Europe/Paris", "America/New_York"])
+@pytest.mark.parametrize("tz", ["UTC", "Europe/Paris"])
 def test_figures_match_a_pandas_reading(tmp_path, path, f, tz):
     store, _ = load(tmp_path, path, tz=tz)
     tracked = set(STEPS) - ({"checkouts"} if path == REES46 else set())
