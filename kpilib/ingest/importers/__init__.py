@@ -23,6 +23,9 @@ class Context:
     spend_channel: str | None = None   # channel of an ad-spend export that has none
     tz: str = "UTC"                    # shop timezone, for importers that roll up by day
     snapshot_date: str | None = None   # date of a stock snapshot file that has none
+    # Settings' channel mapping (label → channel), for exports that name a channel by a label
+    # of their own (a Shopify app id).
+    channel_map: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
 
