@@ -180,7 +180,8 @@ class SparkConnection:
         for name in TABLES:
             where = locations.get(name)
             if where:   # a Parquet folder (every file in it) or file, or a catalog table
-                df = spark.read.option("recursiveFileLookup", "true").parquet(where) \
+                df = spark.read.options(recursiveFileLookup="true", mergeSchema="true") \
+                    .parquet(where) \
                     if "/" in where or where.endswith(".parquet") else spark.table(where)
             elif files.get(name):
                 df = spark.read.option("mergeSchema", "true").parquet(*files[name])
