@@ -95,32 +95,33 @@ class _Orders:
                    coalesce(sum(qty * price) filter (where is_tip), 0) as tips,
                    bool_or(qty is null or price is null) as bad_line
             from l group by name"""
-        utm_s, utm_m, utm_c = _first_tagged(c)
-        con.execute(f"create or replace temp table _shopify_orders as "
-                    f"select *, {utm_s} as utm_source, {utm_m} as utm_medium, "
-                    f"{utm_c} as utm_campaign from ({per_order})")
         market = " or ".join(f"source like '%{m}%'" for m in MARKETPLACES)
         # The channel mapping of Settings names an app id (or any source or channel) by the
         # channel the shop counts it in.
         mapped = ("cast($map_to as varchar[])"
                   "[list_position(cast($map_from as varchar[]), {})]")
-        channel = (f"case when utm_source is not null or utm_medium is not null "
-                   f"then {source_medium_sql('utm_source', 'utm_medium')} "
-                   # A bare number is the id of the app that placed the order, not a channel.
-                   f"when regexp_matches(source, '^[0-9]+$') "
-                   f"then coalesce({mapped.format('source')}, 'app') "
-                   f"when {market} then 'marketplace' "
-                   "when source = 'shopify_draft_order' then 'direct' "
-                   "when source in ('web', 'iphone', 'android') or source is null then 'unknown' "
-                   f"else {label_sql('source')} end")
-        channel = f"coalesce({mapped.format(f'({channel})')}, {channel})"
-        params = {"salt": ctx.salt, "map_from": list(ctx.channel_map),
-                  "map_to": list(ctx.channel_map.values())}
+        found = (f"case when utm_source is not null or utm_medium is not null "
+                 f"then {source_medium_sql('utm_source', 'utm_medium')} "
+                 # A bare number is the id of the app that placed the order, not a channel.
+                 f"when regexp_matches(source, '^[0-9]+$') "
+                 f"then coalesce({mapped.format('source')}, 'app') "
+                 f"when {market} then 'marketplace' "
+                 "when source = 'shopify_draft_order' then 'direct' "
+                 "when source in ('web', 'iphone', 'android') or source is null then 'unknown' "
+                 f"else {label_sql('source')} end")
+        params = {"map_from": list(ctx.channel_map), "map_to": list(ctx.channel_map.values())}
+        utm_s, utm_m, utm_c = _first_tagged(c)
+        # One row per order, with its UTM tags and channel (a code-made name, as raw.table).
+        per = f"{raw.table}_orders"
+        con.execute(f"""create temp table {per} as
+                        select *, {found} as found from (
+                            select *, {utm_s} as utm_source, {utm_m} as utm_medium,
+                                   {utm_c} as utm_campaign from ({per_order}))""", params)
         orders_sql = f"""
             select _row, name as order_id, created_at as ordered_at,
                    case when email is not null
                         then substr(sha256($salt || lower(trim(email))), 1, 16) end as customer_id,
-                   {channel} as channel,
+                   coalesce({mapped.format('found')}, found) as channel,
                    case when cancelled_at is not null or fin = 'voided' then 'cancelled'
                         when fin in ('refunded', 'partially_refunded') then fin
                         when ful = 'fulfilled' then 'fulfilled'
@@ -133,11 +134,12 @@ class _Orders:
                    coalesce(discounts, '0') as discounts, shipping, tax,
                    case when bad_line then null else tips end as tips, country,
                    fulfilled_at as shipped_at, discount_code, utm_campaign
-            from _shopify_orders"""
+            from {per}"""
         cols = ["order_id", "ordered_at", "customer_id", "channel", "status", "status_raw",
                 "currency", "gross_sales", "discounts", "shipping", "tax", "tips", "country",
                 "shipped_at", "discount_code", "utm_campaign"]
-        orders = emit(con, raw.name, orders_sql, cols, params, "orders", _orders_origin(c))
+        orders = emit(con, raw.name, orders_sql, cols, {"salt": ctx.salt, **params}, "orders",
+                      _orders_origin(c))
         # Line numbers count the tip line too: a line keeps its number (its key in the store)
         # whether or not a tip follows it.
         items_sql = f"""
@@ -159,7 +161,7 @@ class _Orders:
                          "ordered_at": c.name("created_at")})
         # Lines first: a bad quantity or price is then reported on the line that has it.
         out = [("order_items", items), ("orders", orders)]
-        refunds = emit(con, raw.name, REFUNDS_SQL,
+        refunds = emit(con, raw.name, REFUNDS_SQL.format(orders=per),
                        ["refund_id", "order_id", "refunded_at", "amount", "shipping", "tax"],
                        source="refunds", origin=_refunds_origin(c))
         if refunds.rows:
@@ -168,12 +170,10 @@ class _Orders:
                              f"{plural(n, 'refund')} {'is' if n == 1 else 'are'} dated on "
                              f"{'its' if n == 1 else 'their'} order (or cancellation) date")
             out.append(("refunds", refunds))
-        apps = con.execute("""
-            select source_raw, count(*) from _shopify_orders
-            where utm_source is null and utm_medium is null
-              and regexp_matches(source, '^[0-9]+$')
-              and not list_contains(cast($map_from as varchar[]), source)
-            group by all order by 2 desc, 1""", {"map_from": list(ctx.channel_map)}).fetchall()
+        apps = con.execute(f"""
+            select source_raw, count(*) from {per}
+            where found = 'app' and regexp_matches(source, '^[0-9]+$')
+            group by all order by 2 desc, 1""").fetchall()
         if apps:
             ids = ", ".join(f"{a} ({plural(n, 'order')})" for a, n in apps)
             ctx.notes.append(
@@ -200,7 +200,7 @@ REFUNDS_SQL = """
                gross - coalesce(try_cast(discounts as decimal(18,2)), 0) as g,
                try_cast(subtotal as decimal(18,2)) as sub, try_cast(total as decimal(18,2))
                    as tot
-        from _shopify_orders),
+        from {orders}),
     ontop as (
         select *, case when sub is null or tot is null
                             or abs(sub + s + t + tips - tot) <= abs(sub + s + tips - tot)
