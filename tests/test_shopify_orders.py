@@ -157,7 +157,8 @@ def test_discount_codes_and_campaigns_are_kept(shop_store):
 # Valid orders #2001–#2004 and #2006 (#2005 is cancelled), refunds dated on their orders:
 #   gross 40 + 30 + 60 + 120 + 10 = 260; discounts 4 + 1 = 5
 #   returns (goods) 30 + 20 + 120 + 9 = 179; net 260 − 5 − 179 = 76
-#   shipping (6 + 5 + 5 + 10) − (5 + 8) = 13; tax (3.6 + 3 + 6 + 12 + 0.9) − (3 + 2 + 12 + 0.9) = 7.6
+#   shipping (6 + 5 + 5 + 10) − (5 + 8) = 13
+#   tax (3.6 + 3 + 6 + 12 + 0.9) − (3 + 2 + 12 + 0.9) = 7.6
 #   tips 5 + 2 = 7 (not in total sales); total 76 + 13 + 7.6 = 96.6
 #   AOV (260 − 5) ÷ 5 = 51; units 1 + 2 + 3 + 1 + 1 = 8 (no tip), 8 ÷ 5 = 1.6 per order
 # May (#2001, #2002): net 40 − 4 − 30 = 6 + 30 = 36; total 36 + (11 − 5) + (6.6 − 3) = 45.6
