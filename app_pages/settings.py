@@ -36,13 +36,16 @@ with st.form("settings"):
                                   "'not final' on the After-sales page.")
     target = st.number_input("ROAS target", min_value=0.0, step=0.5, key="set_roas_target",
                              value=float(s.get("roas_target", 2.0)))
-    st.markdown("**Channel mapping** — spend channels renamed to the channel your orders use "
-                "(e.g. *facebook* → *paid social*).")
+    st.markdown("**Channel mapping** — names in your exports renamed to the channel your "
+                "orders use: spend channels (e.g. *facebook* → *paid social*), and from the "
+                "next upload on, a Shopify order's app id or channel (*5776891* → *affiliate*, "
+                "*sms* → *email*).")
     mapping = st.data_editor(
         pd.DataFrame({"from": list(s.get("channel_map", {})),
                       "to": list(s.get("channel_map", {}).values())}, dtype="string"),
         num_rows="dynamic", width="stretch", key="set_channel_map", column_config={
-            "from": st.column_config.TextColumn("Channel in the spend export", required=True),
+            "from": st.column_config.TextColumn("Channel or app id in the export",
+                                                required=True),
             "to": st.column_config.SelectboxColumn("Channel on orders", options=list(CHANNELS),
                                                    required=True)})
     st.markdown("**Monthly targets** — for the whole shop, or for one channel. The Overview "

@@ -10,8 +10,11 @@ ALIASES = {
     "paid_shopping": "paid_search", "cross_network": "paid_search", "ppc": "paid_search",
     "paid_social": "paid_social", "paid_video": "paid_social", "social_ads": "paid_social",
     "organic_social": "organic_social", "social": "organic_social",
-    "email": "email", "e_mail": "email", "newsletter": "email", "sms": "email",
+    "email": "email", "e_mail": "email", "newsletter": "email",
     "mobile_push_notifications": "email",
+    # Text messages are bought and measured apart from e-mail (Attentive, Postscript): a
+    # channel of their own, which a shop that counts them as e-mail maps so in Settings.
+    "sms": "sms", "text_message": "sms",
     "affiliate": "affiliate", "affiliates": "affiliate", "affiliation": "affiliate",
     "referral": "referral", "partnership": "referral", "partnerships": "referral",
     "display": "display", "paid_other": "display",
@@ -20,15 +23,22 @@ ALIASES = {
     "unassigned": "other", "(other)": "other", "other": "other",
 }
 
+# Social networks as UTM sources spell them.
+SOCIAL = r"facebook|fb|instagram|ig|meta|tiktok|pinterest|snapchat|linkedin|twitter|x"
+
 # (source pattern, medium pattern) → channel, first match wins; patterns are SQL regexes.
+# Paid clicks from a social network are paid social, not paid search (GA4's default channel
+# groups say so too): facebook / cpc is an ad on Facebook.
 SOURCE_MEDIUM = (
+    (rf"^({SOCIAL})$", r"^(paid|paid_?social|cpm|cpc|ppc|social_?ads|ads?|retargeting)$",
+     "paid_social"),
     (r".*", r"^(cpc|ppc|paid_?search|sem)$", "paid_search"),
-    (r"^(facebook|fb|instagram|ig|meta|tiktok|pinterest|snapchat|linkedin|twitter|x)$",
-     r"^(paid|paid_?social|cpm|social_?ads|ads?)$", "paid_social"),
     (r".*", r"^(paid_?social|social_?paid)$", "paid_social"),
     (r".*", r"^(display|banner|cpm|programmatic)$", "display"),
+    (r".*", r"^(sms|text)$", "sms"),
     (r".*", r"^e-?mail|newsletter$", "email"),
-    (r"^(newsletter|klaviyo|mailchimp|brevo|sendinblue)$", r".*", "email"),
+    (r"^(newsletter|klaviyo|mailchimp|brevo|sendinblue|omnisend)$", r".*", "email"),
+    (r"^(attentive|postscript|smsbump|sms)$", r".*", "sms"),
     (r".*", r"^affiliat", "affiliate"),
     (r"^(\(direct\)|direct)$", r"^(\(none\)|\(not set\)|none|)$", "direct"),
     (r".*", r"^organic$", "organic_search"),
@@ -57,6 +67,8 @@ def source_medium_sql(source: str, medium: str) -> str:
     return f"case when {s} = '' and {m} = '' then 'unknown' {cases} else 'other' end"
 
 
-KNOWN = frozenset(ALIASES.values()) | {"unknown"}
-CHANNELS = ("organic_search", "paid_search", "paid_social", "organic_social", "email",
+# "app": a Shopify order placed through an app whose id the export gives instead of a name;
+# the upload report lists the ids, to be mapped to channels in Settings.
+KNOWN = frozenset(ALIASES.values()) | {"unknown", "app"}
+CHANNELS = ("organic_search", "paid_search", "paid_social", "organic_social", "email", "sms",
             "affiliate", "referral", "display", "marketplace", "direct", "other")

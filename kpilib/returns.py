@@ -7,9 +7,14 @@ WHERE = "where day between $start and $end and in_filter(channel, $channels)"
 
 RETURNS = Kpi(
     name="returns", label="Returns", unit="money",
-    definition="Money refunded in the period, dated by the refund date (the accounting view), "
-               "counted against the order's channel. Refunds of cancelled orders are left out: "
-               "those orders were never counted as sales.",
+    definition="Goods refunded in the period, dated by the refund date (the accounting view), "
+               "counted against the order's channel; refunded shipping and tax count in "
+               "shipping and tax, as in Shopify's reports. Refunds of cancelled orders are left "
+               "out: those orders were never counted as sales. Shopify's orders export gives "
+               "one refunded amount per order and no refund date, so its refunds are dated on "
+               "the order (or cancellation) date, and a partial refund is taken as goods with "
+               "their tax (in the order's proportion), then shipping, then the tip: an "
+               "approximation where a refund returned shipping without the goods.",
     sql=f"select {{key}} as key, sum(amount) as value from valid_refunds {WHERE} group by all",
     better="down", rollup=True, additive=True, needs=("refunds",),
 )

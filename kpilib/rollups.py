@@ -211,7 +211,7 @@ ORDERS_DAILY = """
     with r as (select order_id, sum(amount) as refunded from valid_refunds group by order_id)
     select day, channel, device, status, count(*) as n,
            sum(gross_sales) as gross_sales, sum(discounts) as discounts,
-           sum(shipping) as shipping, sum(tax) as tax,
+           sum(shipping) as shipping, sum(tax) as tax, sum(tips) as tips,
            coalesce(sum(r.refunded), 0) as refunded, count(r.order_id) as refunded_orders,
            sum(shipped) as shipped, sum(shipped_1d) as shipped_1d,
            sum(shipped_2d) as shipped_2d, sum(shipped_5d) as shipped_5d, sum(guests) as guests
@@ -222,7 +222,7 @@ ORDERS_DAILY = """
 VALID_ORDERS_DAILY = """
     select day, channel, device, sum(n) as n, sum(gross_sales) as gross_sales,
            sum(discounts) as discounts, sum(shipping) as shipping, sum(tax) as tax,
-           sum(refunded) as refunded, sum(refunded_orders) as refunded_orders,
+           sum(tips) as tips, sum(refunded) as refunded, sum(refunded_orders) as refunded_orders,
            sum(shipped) as shipped, sum(shipped_1d) as shipped_1d,
            sum(shipped_2d) as shipped_2d, sum(shipped_5d) as shipped_5d, sum(guests) as guests
     from orders_daily where status <> 'cancelled' group by all"""
@@ -449,7 +449,8 @@ SKU_INFO = """
                from order_items group by sku) l on l.sku = s.sku"""
 
 REFUNDS_DAILY = """
-    select day, channel, reason, count(*) as n, sum(amount) as amount
+    select day, channel, reason, count(*) as n, sum(amount) as amount,
+           sum(shipping) as shipping, sum(tax) as tax
     from valid_refunds group by all"""
 
 # In build order: a rollup is built from the fresh rollups before it (sales_lines before

@@ -48,26 +48,50 @@ AOV = Kpi(
     ratio=True, empty=None, rollup=True, additive=True,
 )
 
+# Refunded shipping and tax are subtracted on the refund's day, as Shopify's reports do:
+# returns are goods only (net sales), and the waterfall gross → net → total still adds up.
 SHIPPING = Kpi(
     name="shipping", label="Shipping", unit="money",
-    definition="Shipping charged on orders placed in the period; cancelled orders excluded.",
-    sql=f"select {{key}} as key, sum(shipping) as value from valid_orders {WHERE} group by all",
+    definition="Shipping charged on orders placed in the period, less shipping refunded in the "
+               "period (where the export tells it apart from the goods); cancelled orders "
+               "excluded.",
+    sql=f"""select {{key}} as key, sum(amount) as value from (
+                select day, channel, shipping as amount from valid_orders
+                union all
+                select day, channel, -shipping from valid_refunds
+            ) {WHERE} group by all""",
     better=None, rollup=True, additive=True,
 )
 TAX = Kpi(
     name="tax", label="Tax", unit="money",
-    definition="Tax charged on orders placed in the period; cancelled orders excluded.",
-    sql=f"select {{key}} as key, sum(tax) as value from valid_orders {WHERE} group by all",
+    definition="Tax charged on orders placed in the period, less tax refunded in the period "
+               "(where the export tells it apart from the goods); cancelled orders excluded.",
+    sql=f"""select {{key}} as key, sum(amount) as value from (
+                select day, channel, tax as amount from valid_orders
+                union all
+                select day, channel, -tax from valid_refunds
+            ) {WHERE} group by all""",
+    better=None, rollup=True, additive=True,
+)
+TIPS = Kpi(
+    name="tips", label="Tips", unit="money",
+    definition="Tips customers added to the orders placed in the period (Shopify's tip line); "
+               "cancelled orders excluded. Not a sale of goods: in no sales figure, AOV, units "
+               "or product, and no discount is spread onto them. A refunded tip is not "
+               "subtracted.",
+    sql=f"select {{key}} as key, sum(tips) as value from valid_orders {WHERE} group by all",
     better=None, rollup=True, additive=True,
 )
 TOTAL_SALES = Kpi(
     name="total_sales", label="Total sales", unit="money",
-    definition="Net sales + shipping + tax: what customers paid, after refunds.",
+    definition="Net sales + shipping + tax (each net of its refunds): what customers paid for "
+               "their orders, after refunds. Tips are not included.",
     sql=f"""select {{key}} as key, sum(amount) as value from (
                 select day, channel, gross_sales - discounts + coalesce(shipping, 0)
                                      + coalesce(tax, 0) as amount from valid_orders
                 union all
-                select day, channel, -amount from valid_refunds
+                select day, channel, -amount - coalesce(shipping, 0) - coalesce(tax, 0)
+                from valid_refunds
             ) {WHERE} group by all""",
     rollup=True, additive=True,
 )
@@ -180,7 +204,7 @@ TOP_CATEGORIES = Kpi(
             from category_daily {WHERE} group by all order by net_sales desc, category""",
     by=("channel",), window="return",
 )
-KPIS = (ORDERS, GROSS_SALES, DISCOUNTS, NET_SALES, SHIPPING, TAX, TOTAL_SALES, AOV,
+KPIS = (ORDERS, GROSS_SALES, DISCOUNTS, NET_SALES, SHIPPING, TAX, TIPS, TOTAL_SALES, AOV,
         UNITS_PER_ORDER, CANCELLATION_RATE, FULFILMENT_DAYS, SHIPPED_1D, SHIPPED_2D, SHIPPED_5D,
         ORDERS_BY_STATUS, TOP_PRODUCTS, TOP_CATEGORIES)
 

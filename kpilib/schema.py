@@ -59,10 +59,14 @@ TABLES: dict[str, Table] = {t.name: t for t in (
         C("discounts", MONEY, True, "discount", "discount_amount"),
         C("shipping", MONEY, False, "shipping_amount"),
         C("tax", MONEY, False, "taxes"),
+        # Tips are not sales of goods: apart, like shipping (Shopify's "Tip" line).
+        C("tips", MONEY, False, "tip"),
         C("device", "VARCHAR", False),
         C("country", "VARCHAR", False),
         C("shipped_at", "TIMESTAMP", False),
         C("delivered_at", "TIMESTAMP", False),
+        C("discount_code", "VARCHAR", False),
+        C("utm_campaign", "VARCHAR", False, "campaign"),
     ), ("order_id",), "ordered_at", "One row per order."),
     Table("order_items", (
         C("order_id", "VARCHAR"),
@@ -78,7 +82,10 @@ TABLES: dict[str, Table] = {t.name: t for t in (
         C("refund_id", "VARCHAR", False),
         C("order_id", "VARCHAR"),
         C("refunded_at", "TIMESTAMP", True, "refund_date", "date"),
+        # The goods returned; refunded shipping and tax apart where the export tells them.
         C("amount", MONEY, True, "refund_amount"),
+        C("shipping", MONEY, False, "refunded_shipping"),
+        C("tax", MONEY, False, "refunded_tax"),
         C("sku", "VARCHAR", False),
         C("quantity", "BIGINT", False),
         C("reason", "VARCHAR", False),

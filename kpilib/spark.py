@@ -180,12 +180,19 @@ class SparkConnection:
         for name in TABLES:
             where = locations.get(name)
             if where:   # a Parquet folder (every file in it) or file, or a catalog table
-                df = spark.read.option("recursiveFileLookup", "true").parquet(where) \
+                df = spark.read.options(recursiveFileLookup="true", mergeSchema="true") \
+                    .parquet(where) \
                     if "/" in where or where.endswith(".parquet") else spark.table(where)
             elif files.get(name):
-                df = spark.read.parquet(*files[name])
+                df = spark.read.option("mergeSchema", "true").parquet(*files[name])
             else:
                 df = spark.sql(transpile(empty_select(name)))
+            # An optional column the files (written before it was added) or the lake's table
+            # lack is null, as DuckDB reads them (kpilib.store.read_stored).
+            for col in TABLES[name].columns:
+                if col.name not in df.columns:
+                    kind = "string" if col.type == "VARCHAR" else col.type.lower()
+                    df = df.selectExpr("*", f"cast(null as {kind}) as {col.name}")
             df.createOrReplaceTempView("_" + name)
         mapping = list(self.store.settings.get("channel_map", {}).items())
         spark.createDataFrame(mapping or [], "from_channel string, to_channel string") \

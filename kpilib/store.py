@@ -207,9 +207,15 @@ def definition(name: str) -> str:
     import hashlib
 
     reads = sorted(_closure(ROLLUPS[name].sql) - {name})
+    # A stored table by its columns: one added to the contract is in a rollup reading `*`.
     text = ROLLUPS[name].sql + "".join(
-        definition(n) if n in ROLLUPS else _BODIES.get(n, n) for n in reads)
+        definition(n) if n in ROLLUPS else _BODIES.get(n) or _columns(n) for n in reads)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _columns(name: str) -> str:
+    table = TABLES.get(name.removeprefix("_"))
+    return name if table is None else f"{name}({', '.join(table.names)})"
 
 
 def current(manifest: dict) -> dict[str, dict]:
@@ -236,7 +242,7 @@ MEASURES = {
     "orders": ("sales (gross − discounts)",
                "sum(gross_sales - discounts) filter (where status <> 'cancelled')"),
     "order_items": ("units", "sum(quantity)"),
-    "refunds": ("refunded", "sum(amount)"),
+    "refunds": ("returns", "sum(amount)"),
     "traffic": ("sessions", "sum(sessions)"),
     "inventory": ("units on hand", "sum(on_hand)"),
     "marketing_spend": ("spend", "sum(spend)"),
@@ -264,6 +270,21 @@ def _scratch(con: duckdb.DuckDBPyConnection):
         con.execute("reset threads")   # an ordered rollup is written on one (_computed)
 
 
+def read_stored(con: duckdb.DuckDBPyConnection, paths: list[str], name: str):
+    """The Parquet files of ``name`` (a stored table as ``_orders``, or a rollup) as one
+    relation. A table's files written before an optional column was added to the contract lack
+    it: read by name, and the column is null in them (and everywhere, if every file lacks it)."""
+    table = TABLES.get(name.removeprefix("_")) if name.startswith("_") else None
+    if table is None:
+        return con.read_parquet(paths)
+    rel = con.read_parquet(paths, union_by_name=True)
+    have = set(rel.columns)
+    if all(c.name in have for c in table.columns):
+        return rel
+    return rel.project(", ".join(c.name if c.name in have else f"cast(null as {c.type}) as {c.name}"
+                                 for c in table.columns))
+
+
 def _load(con: duckdb.DuckDBPyConnection, loads: list[tuple[list[str], str]]) -> None:
     """Each (Parquet files, name) of ``loads`` as a table of ``con``'s database, read side by
     side, largest first: two cores load a large shop's ~25 tables in ~0.7 s instead of
@@ -273,7 +294,7 @@ def _load(con: duckdb.DuckDBPyConnection, loads: list[tuple[list[str], str]]) ->
         cur = con.cursor()
         try:
             # A relation, not SQL text: paths never have to be quoted into a query.
-            rel = cur.read_parquet(paths)
+            rel = read_stored(cur, paths, name)
             if name in IN_MEMORY_NARROW:
                 rel = rel.project(duckdb.StarExpression(exclude=IN_MEMORY_NARROW[name]))
             rel.create(name)
@@ -499,7 +520,7 @@ class Store:
 
         def attach(paths: list[str], name: str):
             if name not in loaded:
-                con.read_parquet(paths).create_view(name)
+                read_stored(con, paths, name).create_view(name)
 
         for name in TABLES:
             if needed is not None and "_" + name not in needed:
@@ -840,8 +861,12 @@ class Store:
             return new, params
         params["old"] = str(old_file)
         keys = ", ".join(spec.key)
+        # By name onto the contract's empty table: a file written before an optional column
+        # was added has it null.
+        old = (f"select * from ({empty_select(spec.name)}) "
+               "union all by name select * from read_parquet($old)")
         return (f"with new as ({new}) select * from new union all "
-                f"select {cols} from read_parquet($old) anti join new using ({keys})"), params
+                f"select {cols} from ({old}) anti join new using ({keys})"), params
 
     @staticmethod
     def _write_months(con, spec, rel_name, months: set[str], out: Path,

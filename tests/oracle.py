@@ -52,7 +52,10 @@ def _valid(shop):
 
 def _refunds(shop):
     o = shop.orders[["order_id", "channel", "status"]]
-    r = shop.refunds.merge(o, on="order_id", how="left")
+    # Refunded shipping and tax: none where the refunds do not tell them apart.
+    r = shop.refunds.reindex(columns=[*shop.refunds.columns,
+                                      *{"shipping", "tax"} - set(shop.refunds.columns)])
+    r = r.merge(o, on="order_id", how="left")
     r = r[r.status != "cancelled"].copy()
     r["channel"] = r["channel"].fillna("unknown")
     return r
@@ -102,12 +105,22 @@ def oracle(name: str, shop, f: Filters, by: str | None = None) -> dict:
         return {k: (x if covered else None) for k, x in r.items()}
     if name == "orders":
         return _sum(v.assign(n=1), "n", "ordered_at", f, by)
-    if name in ("gross_sales", "discounts", "shipping", "tax"):
+    if name in ("gross_sales", "discounts"):
         return _sum(v, name, "ordered_at", f, by)
+    if name in ("shipping", "tax"):
+        # Charged by order date, less what refunds gave back, by refund date.
+        out = _sum(v, name, "ordered_at", f, by)
+        for k, amount in _sum(_refunds(shop), name, "refunded_at", f, by).items():
+            out[k] = out.get(k, 0) - amount
+        return out
+    if name == "tips":
+        return _sum(v.assign(tips=v.get("tips", 0)), "tips", "ordered_at", f, by)
     if name == "total_sales":
         out = _sum(v.assign(t=v.net + v.shipping.fillna(0) + v.tax.fillna(0)), "t", "ordered_at",
                    f, by)
-        for k, amount in _sum(_refunds(shop), "amount", "refunded_at", f, by).items():
+        r = _refunds(shop)
+        r = r.assign(t=r.amount + r.shipping.fillna(0) + r.tax.fillna(0))
+        for k, amount in _sum(r, "t", "refunded_at", f, by).items():
             out[k] = out.get(k, 0) - amount
         return out
     if name == "units_per_order":

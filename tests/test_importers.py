@@ -46,7 +46,9 @@ def test_shopify_orders(tmp_path):
     assert q(store, "select order_id, line, sku, quantity, unit_price from order_items "
                     "where order_id = '#1001' order by line") == [
         ("#1001", 1, "SHIRT-M", 1, Decimal("30.00")), ("#1001", 2, "SOCKS", 2, Decimal("10.00"))]
-    assert q(store, "select order_id, amount from refunds") == [("#1002", Decimal("27.00"))]
+    # Refunded Amount 27.00 of a whole refund: the goods 20.00, shipping 5.00 and tax 2.00.
+    assert q(store, "select order_id, amount, shipping, tax from refunds") == [
+        ("#1002", Decimal("20.00"), Decimal("5.00"), Decimal("2.00"))]
     assert any("no refund dates" in w for w in report.warnings)
 
 
@@ -204,9 +206,10 @@ def test_columns_used_name_the_shopify_exports_own_columns(tmp_path):
     by = {r.name: r.mapping for r in report}
     orders = by["shopify_orders.csv (orders)"]
     assert orders["order_id"] == "Name" and orders["ordered_at"] == "Created at"
-    assert orders["gross_sales"] == "Lineitem quantity × Lineitem price"
+    assert orders["gross_sales"] == ("Lineitem quantity × Lineitem price, 'Tip' lines "
+                                     "(Lineitem name) apart")
     assert orders["customer_id"] == "Email, hashed"
-    assert orders["channel"] == "utm_source / utm_medium in Tags / Note Attributes, else Source"
+    assert orders["channel"] == "utm_source / utm_medium in Note Attributes / Tags, else Source"
     assert "device" not in orders          # no such column in the export: not listed
     assert by["shopify_orders.csv (order lines)"]["sku"] == "Lineitem sku, else Lineitem name"
     assert by["shopify_products.csv"] == {"sku": "Variant SKU", "product_name": "Title",

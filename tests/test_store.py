@@ -1,7 +1,9 @@
 """The store: atomic writes, upsert by natural key, recovery after an interrupted write."""
 import hashlib
 import os
+import shutil
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 import duckdb
@@ -331,3 +333,57 @@ def test_months_written_in_one_pass_are_the_months_written_one_by_one(tmp_path, 
                                           y.sort_values(list(y.columns), ignore_index=True))
     assert sorted(one.manifest["tables"]["orders"]) == \
         ["2025-11", "2025-12", "2026-01", "2026-02", "2026-03"]
+
+
+# Columns added to the contract since a store was written (orders.tips, refunds.shipping…).
+NEWER = {"orders": ("tips", "discount_code", "utm_campaign"), "refunds": ("shipping", "tax")}
+
+
+def test_a_store_written_before_columns_were_added_reads_them_as_empty(store_copy, tmp_path):
+    """An older version's files lack the columns added since: they read as null, its rollups
+    (built over the older columns) are rebuilt, and an upload merges into its months."""
+    from kpilib import KPIS, Filters, run
+
+    f = Filters(date(2025, 1, 1), date(2025, 3, 31))
+    names = ("net_sales", "shipping", "tax", "total_sales", "tips", "returns")
+    want = {n: run(store_copy.connect(), KPIS[n], f, "month") for n in names}
+    con = duckdb.connect()
+    for table, gone in NEWER.items():
+        for part in store_copy.files(table):
+            con.read_parquet(str(part)).project(duckdb.StarExpression(exclude=gone)) \
+                .write_parquet(f"{part}.tmp")
+            os.replace(f"{part}.tmp", part)
+    m = store_copy.manifest
+    m["rollup_defs"] = {n: "older" for n in m["rollup_defs"]}   # as its version defined them
+    store_copy._commit(m)
+    shutil.rmtree(store_copy.path / "cache", ignore_errors=True)
+    assert "tips" not in con.read_parquet(str(store_copy.files("orders")[0])).columns
+    assert store_copy.refresh_rollups()
+    for n in names:
+        pd.testing.assert_frame_equal(run(store_copy.connect(), KPIS[n], f, "month"), want[n])
+    # February's stored file lacks the new columns; the upload's rows have them.
+    ingest(store_copy, [write_csv(tmp_path / "o9.csv", "order_id,ordered_at,status,gross_sales,"
+                                  "discounts,tips\no9,2025-02-14 10:00,paid,10,0,1.50\n")])
+    assert total(store_copy, "orders", FEB) == 6
+    assert store_copy.connect().execute(
+        "select order_id, tips from orders where day between '2025-02-01' and '2025-02-28' "
+        "and (tips is not null or order_id = 'o2') order by 1").fetchall() == [
+        ("o2", None), ("o9", Decimal("1.50"))]
+
+
+def test_a_rollup_is_redefined_when_a_table_it_reads_gains_a_column(monkeypatch):
+    """valid_refunds keeps every column of refunds (`r.*`): stored before refunds had
+    shipping and tax, it lacks them, so a new column makes it another definition."""
+    from dataclasses import replace
+
+    from kpilib import store as st
+    before = st.definition("valid_refunds"), st.definition("customer_first")
+    fewer = replace(TABLES["refunds"], columns=TABLES["refunds"].columns[:-1])
+    monkeypatch.setitem(TABLES, "refunds", fewer)
+    st.definition.cache_clear()
+    try:
+        assert st.definition("valid_refunds") != before[0]
+        assert st.definition("customer_first") == before[1]   # reads no refunds
+    finally:
+        monkeypatch.undo()
+        st.definition.cache_clear()

@@ -152,7 +152,8 @@ def ingest(store: Store, files: list[str | Path | tuple[str | Path, str]], *,
             seen: set[str] = set()
             salt = settings.get("salt") or uuid.uuid4().hex
             ctx = Context(salt=salt, spend_channel=spend_channel, tz=settings["timezone"],
-                          snapshot_date=snapshot_date, allow_partial=allow_partial)
+                          snapshot_date=snapshot_date, allow_partial=allow_partial,
+                          channel_map=dict(settings.get("channel_map", {})))
             raws: list[tuple[RawInput, str]] = []
             for n, item in enumerate(files):
                 path, name = item if isinstance(item, tuple) else (item, Path(item).name)

@@ -24,6 +24,9 @@ class Context:
     tz: str = "UTC"                    # shop timezone, for importers that roll up by day
     snapshot_date: str | None = None   # date of a stock snapshot file that has none
     allow_partial: bool = False        # rows an importer cannot use are left out, not refused
+    # Settings' channel mapping (label → channel), for exports that name a channel by a label
+    # of their own (a Shopify app id).
+    channel_map: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
 

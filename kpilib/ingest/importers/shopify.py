@@ -6,9 +6,48 @@ from dataclasses import dataclass
 
 from ...channels import label_sql, source_medium_sql
 from ...formatting import plural
-from . import Columns, Context, emit
+from . import Columns, Context, emit, said
 
 MARKETPLACES = ("amazon", "ebay", "etsy", "zalando", "cdiscount", "walmart")
+
+
+# Where an order's UTM tags may be, most trusted first: note attributes written by the
+# storefront or a tracking app, then the URLs Shopify recorded. Source, medium and campaign are
+# read together from the first of them that has a source or a medium.
+UTM_FIELDS = ("note_attributes", "landing_site", "referring_site", "tags")
+URLS = ("landing_site", "referring_site")
+
+
+def _utm(key: str, text: str, url: bool) -> str:
+    """SQL: the first non-empty value of UTM ``key`` in ``text``, in any of the spellings the
+    export carries: ``utm_source: x`` (a note attribute's line), ``utm_source=x`` (a tag or a
+    query string) and ``"utm_source":"x"`` (JSON written by a tracking app, escaped or not).
+    A URL's value is percent-decoded."""
+    # ``key`` is a code constant; the value ends at a quote, a line end or the next parameter.
+    pattern = rf'(?i)(?:^|[^a-z0-9_]){key}\\?"?[ \t]*[:=][ \t]*\\?"?([^"\\\r\n&#,;]*)'
+    found = (f"list_filter(regexp_extract_all({text}, '{pattern}', 1), "
+             "lambda v: trim(v) <> '')[1]")
+    if url:
+        found = f"try(url_decode(replace({found}, '+', ' ')))"
+    return f"nullif(trim({found}), '')"
+
+
+def _first_tagged(c: Columns) -> tuple[str, str, str]:
+    """SQL for an order's utm_source, utm_medium and utm_campaign (over the per-order columns
+    named as in UTM_FIELDS)."""
+    there = [f for f in UTM_FIELDS if c.has(f)]
+    vals = {f: {k: _utm(f"utm_{k}", f, f in URLS) for k in ("source", "medium", "campaign")}
+            for f in there}
+    if not there:
+        return ("cast(null as varchar)",) * 3
+
+    def pick(k: str) -> str:
+        whens = " ".join(f"when coalesce({v['source']}, {v['medium']}) is not null "
+                         f"then {v[k]}" for v in vals.values())
+        return f"case {whens} end"
+
+    campaign = f"coalesce({pick('campaign')}, {', '.join(v['campaign'] for v in vals.values())})"
+    return pick("source"), pick("medium"), campaign
 
 
 @dataclass(frozen=True)
@@ -21,45 +60,68 @@ class _Orders:
 
     def convert(self, con, raw, ctx: Context):
         c = Columns(raw)
+        # Shopify's tip line: a line item named "Tip" without a SKU. Not a sale of goods: kept
+        # apart (the order's tips), out of the order lines, gross sales and units.
+        tip = (f"(lower({c['lineitem_name']}) = 'tip' and {c['lineitem_sku']} is null)")
         # Order-level fields sit on the first line of each order: take them per order.
         o = (f"select _row, {c['name']} as name, {c['email']} as email, "
              f"lower({c['financial_status']}) as fin, lower({c['fulfillment_status']}) as ful, "
              f"{c['currency']} as currency, {c['discount_amount']} as discounts, "
              f"{c['shipping']} as shipping, {c['taxes']} as tax, {c['created_at']} as created_at, "
              f"{c['cancelled_at']} as cancelled_at, {c['fulfilled_at']} as fulfilled_at, "
-             f"{c['refunded_amount']} as refunded, lower({c['source']}) as source, "
-             f"lower(concat_ws(' ', {c['tags']}, {c['note_attributes']})) as tags, "
-             f"{c['shipping_country']} as country, "
+             f"{c['refunded_amount']} as refunded, {c['source']} as source_raw, "
+             f"{c['subtotal']} as subtotal, {c['total']} as total, "
+             f"{c['discount_code']} as discount_code, "
+             + "".join(f"{c[f]} as {f}, " for f in UTM_FIELDS) +
+             f"{c['shipping_country']} as country, {tip} is true as is_tip, "
              f"try_cast({c['lineitem_quantity']} as bigint) as qty, "
              f"try_cast({c['lineitem_price']} as decimal(18,2)) as price, "
              f"{c['lineitem_quantity']} as qty_text, {c['lineitem_price']} as price_text, "
              f"coalesce({c['lineitem_sku']}, {c['lineitem_name']}) as sku, "
              f"{c['lineitem_name']} as product_name from {raw.table}")
-        utm_s = "nullif(regexp_extract(tags, 'utm_source[:=]\\s*([\\w.()-]+)', 1), '')"
-        utm_m = "nullif(regexp_extract(tags, 'utm_medium[:=]\\s*([\\w.()-]+)', 1), '')"
+        per_order = f"""
+            with l as ({o})
+            select name, min(_row) as _row, max(email) as email, max(fin) as fin,
+                   max(ful) as ful, max(currency) as currency, max(discounts) as discounts,
+                   max(shipping) as shipping, max(tax) as tax, max(created_at) as created_at,
+                   max(cancelled_at) as cancelled_at, max(fulfilled_at) as fulfilled_at,
+                   max(refunded) as refunded, max(source_raw) as source_raw,
+                   lower(max(source_raw)) as source, max(subtotal) as subtotal,
+                   max(total) as total, max(discount_code) as discount_code,
+                   {", ".join(f"max({f}) as {f}" for f in UTM_FIELDS)},
+                   max(country) as country,
+                   -- gross sales derive from the lines, as the data contract says; tips apart
+                   coalesce(sum(qty * price) filter (where not is_tip), 0) as gross,
+                   coalesce(sum(qty * price) filter (where is_tip), 0) as tips,
+                   bool_or(qty is null or price is null) as bad_line
+            from l group by name"""
         market = " or ".join(f"source like '%{m}%'" for m in MARKETPLACES)
-        channel = (f"case when {utm_s} is not null or {utm_m} is not null "
-                   f"then {source_medium_sql(utm_s, utm_m)} "
-                   f"when {market} then 'marketplace' "
-                   "when source = 'shopify_draft_order' then 'direct' "
-                   "when source in ('web', 'iphone', 'android') or source is null then 'unknown' "
-                   f"else {label_sql('source')} end")
+        # The channel mapping of Settings names an app id (or any source or channel) by the
+        # channel the shop counts it in.
+        mapped = ("cast($map_to as varchar[])"
+                  "[list_position(cast($map_from as varchar[]), {})]")
+        found = (f"case when utm_source is not null or utm_medium is not null "
+                 f"then {source_medium_sql('utm_source', 'utm_medium')} "
+                 # A bare number is the id of the app that placed the order, not a channel.
+                 f"when regexp_matches(source, '^[0-9]+$') "
+                 f"then coalesce({mapped.format('source')}, 'app') "
+                 f"when {market} then 'marketplace' "
+                 "when source = 'shopify_draft_order' then 'direct' "
+                 "when source in ('web', 'iphone', 'android') or source is null then 'unknown' "
+                 f"else {label_sql('source')} end")
+        params = {"map_from": list(ctx.channel_map), "map_to": list(ctx.channel_map.values())}
+        utm_s, utm_m, utm_c = _first_tagged(c)
+        # One row per order, with its UTM tags and channel (a code-made name, as raw.table).
+        per = f"{raw.table}_orders"
+        con.execute(f"""create temp table {per} as
+                        select *, {found} as found from (
+                            select *, {utm_s} as utm_source, {utm_m} as utm_medium,
+                                   {utm_c} as utm_campaign from ({per_order}))""", params)
         orders_sql = f"""
-            with l as ({o}), ord as (
-                select name, min(_row) as _row, max(email) as email, max(fin) as fin,
-                       max(ful) as ful, max(currency) as currency, max(discounts) as discounts,
-                       max(shipping) as shipping, max(tax) as tax, max(created_at) as created_at,
-                       max(cancelled_at) as cancelled_at, max(fulfilled_at) as fulfilled_at,
-                       max(refunded) as refunded, max(source) as source, max(tags) as tags,
-                       max(country) as country,
-                       -- gross sales derive from the lines, as the data contract says
-                       sum(qty * price) as gross,
-                       bool_or(qty is null or price is null) as bad_line
-                from l group by name)
             select _row, name as order_id, created_at as ordered_at,
                    case when email is not null
                         then substr(sha256($salt || lower(trim(email))), 1, 16) end as customer_id,
-                   {channel} as channel,
+                   coalesce({mapped.format('found')}, found) as channel,
                    case when cancelled_at is not null or fin = 'voided' then 'cancelled'
                         when fin in ('refunded', 'partially_refunded') then fin
                         when ful = 'fulfilled' then 'fulfilled'
@@ -69,21 +131,25 @@ class _Orders:
                         else fin end as status,
                    concat_ws(' / ', fin, ful) as status_raw, currency,
                    case when bad_line then null else gross end as gross_sales,
-                   coalesce(discounts, '0') as discounts, shipping, tax, country,
-                   fulfilled_at as shipped_at
-            from ord"""
+                   coalesce(discounts, '0') as discounts, shipping, tax,
+                   case when bad_line then null else tips end as tips, country,
+                   fulfilled_at as shipped_at, discount_code, utm_campaign
+            from {per}"""
         cols = ["order_id", "ordered_at", "customer_id", "channel", "status", "status_raw",
-                "currency", "gross_sales", "discounts", "shipping", "tax", "country",
-                "shipped_at"]
-        orders = emit(con, raw.name, orders_sql, cols, {"salt": ctx.salt}, "orders",
+                "currency", "gross_sales", "discounts", "shipping", "tax", "tips", "country",
+                "shipped_at", "discount_code", "utm_campaign"]
+        orders = emit(con, raw.name, orders_sql, cols, {"salt": ctx.salt, **params}, "orders",
                       _orders_origin(c))
+        # Line numbers count the tip line too: a line keeps its number (its key in the store)
+        # whether or not a tip follows it.
         items_sql = f"""
-            with l as ({o})
-            select _row, name as order_id,
-                   row_number() over (partition by name order by _row) as line, sku,
-                   qty_text as quantity, price_text as unit_price, product_name,
-                   max(created_at) over (partition by name) as ordered_at
-            from l"""
+            with l as ({o}), n as (
+                select *, row_number() over (partition by name order by _row) as line,
+                       max(created_at) over (partition by name) as ordered_at
+                from l)
+            select _row, name as order_id, line, sku, qty_text as quantity,
+                   price_text as unit_price, product_name, ordered_at
+            from n where not is_tip"""
         items = emit(con, raw.name, items_sql, ["order_id", "line", "sku", "quantity",
                                                  "unit_price", "product_name", "ordered_at"],
                      source="order lines", origin={
@@ -95,30 +161,67 @@ class _Orders:
                          "ordered_at": c.name("created_at")})
         # Lines first: a bad quantity or price is then reported on the line that has it.
         out = [("order_items", items), ("orders", orders)]
-        # The export gives a refunded amount but no refund date: the refund is dated on the
-        # cancellation if there is one, else on the order date, and the report says so.
-        refunds_sql = f"""
-            with l as ({o}), ord as (
-                select name, min(_row) as _row, max(created_at) as created_at,
-                       max(cancelled_at) as cancelled_at, max(refunded) as refunded
-                from l group by name)
-            select _row, 'shopify-' || name as refund_id, name as order_id,
-                   coalesce(cancelled_at, created_at) as refunded_at, refunded as amount
-            from ord where try_cast(refunded as decimal(18,2)) > 0"""
-        refunds = emit(con, raw.name, refunds_sql,
-                       ["refund_id", "order_id", "refunded_at", "amount"], source="refunds",
-                       origin={"refund_id": f"{c.name('name')}, prefixed shopify-",
-                               "order_id": c.name("name"),
-                               "refunded_at": _either(c.name("cancelled_at"),
-                                                      c.name("created_at")),
-                               "amount": c.name("refunded_amount")})
+        refunds = emit(con, raw.name, REFUNDS_SQL.format(orders=per),
+                       ["refund_id", "order_id", "refunded_at", "amount", "shipping", "tax"],
+                       source="refunds", origin=_refunds_origin(c))
         if refunds.rows:
             n = refunds.rows
             ctx.notes.append(f"{raw.name}: Shopify's orders export has no refund dates; "
                              f"{plural(n, 'refund')} {'is' if n == 1 else 'are'} dated on "
                              f"{'its' if n == 1 else 'their'} order (or cancellation) date")
             out.append(("refunds", refunds))
+        apps = con.execute(f"""
+            select source_raw, count(*) from {per}
+            where found = 'app' and regexp_matches(source, '^[0-9]+$')
+            group by all order by 2 desc, 1""").fetchall()
+        if apps:
+            ids = ", ".join(f"{a} ({plural(n, 'order')})" for a, n in apps)
+            ctx.notes.append(
+                f"{raw.name}: Source {ids} {'is an app id' if len(apps) == 1 else 'are app ids'}"
+                f", not a channel: shown as channel 'app'. Map "
+                f"{'it' if len(apps) == 1 else 'each'} to a channel in Settings (channel "
+                "mapping) for the next uploads; to apply it to this one, undo it and upload "
+                "it again")
         return out
+
+
+# The export gives one refunded amount per order, shipping and tax included, and no refund
+# dates. The amount is split into goods returned, shipping and tax where the export allows: a
+# whole refund returns the goods (after discounts), the shipping and the tax charged; a part
+# of one is taken as goods with their tax (in the order's proportion), then shipping, then the
+# tip. Taxes count apart only when charged on top of the prices (Total = Subtotal + Shipping +
+# Taxes); prices that include tax keep it in the goods and shipping. Dated on the cancellation
+# if there is one, else on the order date (the report says so).
+REFUNDS_SQL = """
+    with o as (
+        select *, try_cast(refunded as decimal(18,2)) as r,
+               coalesce(try_cast(shipping as decimal(18,2)), 0) as s,
+               coalesce(try_cast(tax as decimal(18,2)), 0) as t,
+               gross - coalesce(try_cast(discounts as decimal(18,2)), 0) as g,
+               try_cast(subtotal as decimal(18,2)) as sub, try_cast(total as decimal(18,2))
+                   as tot
+        from {orders}),
+    ontop as (
+        select *, case when sub is null or tot is null
+                            or abs(sub + s + t + tips - tot) <= abs(sub + s + tips - tot)
+                       then t else 0 end as t_on_top
+        from o),
+    goods as (
+        select *, least(r, g + t_on_top) as gt from ontop),
+    split as (
+        select *, case when g + t_on_top > 0
+                       then round(gt * t_on_top / (g + t_on_top), 2)::decimal(18,2)
+                       else 0 end as tax_back,
+                  least(r - gt, s) as ship_back
+        from goods),
+    parts as (
+        select *, r - tax_back - ship_back - least(r - gt - ship_back, tips) as goods_back
+        from split)
+    select _row, 'shopify-' || name as refund_id, name as order_id,
+           coalesce(cancelled_at, created_at) as refunded_at,
+           coalesce(goods_back::varchar, refunded) as amount,
+           ship_back as shipping, tax_back as tax
+    from parts where r > 0 or (r is null and refunded is not null)"""
 
 
 @dataclass(frozen=True)
@@ -152,7 +255,7 @@ def _either(*headers: str | None) -> str | None:
 
 
 def _orders_origin(c: Columns) -> dict[str, str | None]:
-    tagged = " / ".join(h for h in (c.name("tags"), c.name("note_attributes")) if h)
+    tagged = " / ".join(h for h in (c.name(f) for f in UTM_FIELDS) if h)
     status = [c.name(n) for n in ("financial_status", "fulfillment_status", "cancelled_at")]
     return {
         "order_id": c.name("name"), "ordered_at": c.name("created_at"),
@@ -161,10 +264,26 @@ def _orders_origin(c: Columns) -> dict[str, str | None]:
         "status": ", ".join(h for h in status if h),
         "status_raw": " / ".join(h for h in status[:2] if h),
         "currency": c.name("currency"),
-        "gross_sales": f"{c.name('lineitem_quantity')} × {c.name('lineitem_price')}",
+        "gross_sales": f"{c.name('lineitem_quantity')} × {c.name('lineitem_price')}"
+                       + (f", 'Tip' lines ({c.name('lineitem_name')}) apart"
+                          if c.name("lineitem_name") else ""),
         "discounts": c.name("discount_amount"), "shipping": c.name("shipping"),
-        "tax": c.name("taxes"), "country": c.name("shipping_country"),
-        "shipped_at": c.name("fulfilled_at")}
+        "tax": c.name("taxes"),
+        "tips": said("{} × {} of the 'Tip' lines ({})", c.name("lineitem_quantity"),
+                     c.name("lineitem_price"), c.name("lineitem_name")),
+        "country": c.name("shipping_country"), "shipped_at": c.name("fulfilled_at"),
+        "discount_code": c.name("discount_code"),
+        "utm_campaign": tagged and f"utm_campaign in {tagged}"}
+
+
+def _refunds_origin(c: Columns) -> dict[str, str | None]:
+    money = _either(c.name("refunded_amount"))
+    return {"refund_id": f"{c.name('name')}, prefixed shopify-", "order_id": c.name("name"),
+            "refunded_at": _either(c.name("cancelled_at"), c.name("created_at")),
+            "amount": money and f"{money} less the refunded shipping and tax",
+            "shipping": said("{} of a refund beyond the goods, up to {}", money,
+                             c.name("shipping")),
+            "tax": said("{} of the refund, in the order's share of {}", money, c.name("taxes"))}
 
 
 ORDERS, PRODUCTS = _Orders(), _Products()
