@@ -69,6 +69,34 @@ def test_shopify_products(tmp_path):
         ("SOCKS", "Socks", "Accessories", Decimal("3.50"), Decimal("10.00"))]
 
 
+@pytest.mark.parametrize("skip_invalid", [False, True])
+def test_shopify_products_with_shared_and_empty_skus(tmp_path, skip_invalid):
+    """Today's export: one SKU on two products, variants without a SKU, an image-only row, a
+    Type, a Product Category and neither."""
+    store, report = load(tmp_path, FORMATS / "shopify_products_2024.csv",
+                         allow_partial=skip_invalid)
+    assert q(store, "select sku, product_name, category, unit_cost, price from products "
+                    "order by 1") == [
+        # rows 7 and 4: no SKU, stored under the name the orders export gives their lines
+        # (title − option values; a single "Default Title" variant is the title alone)
+        ("Gift card - 25", "Gift card", "uncategorised", None, Decimal("25.00")),
+        ("Linen shirt - L", "Linen shirt", "Tops", Decimal("13.00"), Decimal("32.00")),
+        # no Type: the last segment of Product Category (…> Drinkware > Mugs); no cost
+        ("MUG", "Mug", "Mugs", None, Decimal("12.00")),
+        # rows 3 and 6: the first (linen-shirt's variant M), not the bundle's 55.00
+        ("SHIRT-M", "Linen shirt", "Tops", Decimal("12.00"), Decimal("30.00")),
+        ("SHIRT-S", "Linen shirt", "Tops", Decimal("12.00"), Decimal("30.00")),
+        # rows 8 and 9: the first, "Socks", not the archived "Socks (old)"
+        ("SOCKS", "Socks", "Accessories", Decimal("3.50"), Decimal("10.00"))]
+    # 9 rows: 8 variants (row 5 holds only an image) → 6 SKUs
+    assert (report[0].rows, report[0].rejected) == (6, 0)
+    notes = report[0].summary()
+    assert "2 SKUs are on several variants (SHIRT-M: rows 3 and 6; SOCKS: rows 8 and 9)" \
+        in notes
+    assert "2 variants have no SKU (rows 4 and 7)" in notes
+    assert "Linen shirt - L" in notes and "Gift card - 25" in notes
+
+
 def test_online_retail_rules(tmp_path):
     store, report = load(tmp_path, FORMATS / "online_retail_ii.csv")
     assert q(store, "select order_id, customer_id, gross_sales, shipping, country from orders "
@@ -209,13 +237,15 @@ def test_columns_used_name_the_shopify_exports_own_columns(tmp_path):
     assert orders["channel"] == "utm_source / utm_medium in Tags / Note Attributes, else Source"
     assert "device" not in orders          # no such column in the export: not listed
     assert by["shopify_orders.csv (order lines)"]["sku"] == "Lineitem sku, else Lineitem name"
-    assert by["shopify_products.csv"] == {"sku": "Variant SKU", "product_name": "Title",
+    assert by["shopify_products.csv"] == {"sku": "Variant SKU, else Title - option values",
+                                          "product_name": "Title",
                                           "category": "Type", "unit_cost": "Cost per item",
                                           "price": "Variant Price"}
 
 
 @pytest.mark.parametrize("files", [
-    ["shopify_orders.csv"], ["shopify_products.csv"], ["online_retail_ii.csv"],
+    ["shopify_orders.csv"], ["shopify_products.csv"], ["shopify_products_2024.csv"],
+    ["online_retail_ii.csv"],
     ["ga4_source_medium.csv"], ["google_ads.csv"], ["meta_ads.csv"], ["sessions.csv"],
     ["events.csv"], sorted(p.name for p in (FORMATS / "olist").glob("*.csv"))])
 def test_every_importer_names_the_files_columns(tmp_path, files):
