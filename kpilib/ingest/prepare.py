@@ -21,6 +21,7 @@ import duckdb
 from ..channels import KNOWN, label_sql
 from ..formatting import plural
 from ..schema import MONEY, NON_NEGATIVE, TABLES, Table
+from .clock import Clock, clock_sql, read_clock
 from .errors import IngestError
 from .readers import RawInput
 
@@ -81,6 +82,7 @@ class Prepared:
     rejected_csv: str | None = None
     fmt: str | None = None    # platform format, when an importer recognised one
     currencies: list[str] = field(default_factory=list)   # what the amounts are in, if said
+    clock: Clock | None = None   # the UTC offsets of its date column, if it has any
 
 
 def detect(raw: RawInput, mapping: dict[str, str] | None = None,
@@ -265,6 +267,7 @@ def prepare(con: duckdb.DuckDBPyConnection, raw: RawInput, tz: str = "UTC", *,
     notes = ["numbers use a decimal comma"] if decimal_comma else []
     exprs, checks = [], []
     typed_sql: dict[str, str] = {}
+    wall = None   # the date column's own clock, when its times may carry an offset
     for col in spec.columns:
         if col.name not in found:
             exprs.append(f"cast(null as {col.type}) as {col.name}")
@@ -281,6 +284,10 @@ def prepare(con: duckdb.DuckDBPyConnection, raw: RawInput, tz: str = "UTC", *,
             if note:
                 notes.append(f"{header(col.name)}: {note}")
             sql = _parse_time_sql(x, fmts)
+            if col.name == spec.date_column and col.type == "TIMESTAMP" and \
+                    fmts not in ("naive", "%Y%m%d"):
+                wall = _parse_time_sql(f"regexp_replace(_raw_{col.name}, "
+                                       f"'\\s*([+-]\\d{{2}}:?\\d{{2}}|Z)$', '')", fmts)
             if col.type == "DATE":
                 sql = f"cast({sql} as date)"
         else:
@@ -296,6 +303,11 @@ def prepare(con: duckdb.DuckDBPyConnection, raw: RawInput, tz: str = "UTC", *,
     typed = f"typed_{next(_counter)}"
     q = f"create temp table {typed} as select _row, {', '.join(exprs + raws)} from {src}"
     con.execute(q, used(q))
+    clock = None
+    if wall:
+        q = clock_sql(typed, spec.date_column, f"_raw_{spec.date_column}", wall,
+                      _TIME_WITH_OFFSET)
+        clock = read_clock(con.execute(q, used(q)).fetchall())
 
     # Every reason a row cannot be stored: (column header, reason, SQL condition, value shown).
     rules: list[tuple[str, str, str, str]] = []
@@ -371,7 +383,8 @@ def prepare(con: duckdb.DuckDBPyConnection, raw: RawInput, tz: str = "UTC", *,
         {c: raw.origin[c] for c in found if c in raw.origin}
     prepared = Prepared(raw.name, spec.name, out, rows, mapping,
                         [h for i, h in enumerate(raw.columns) if i not in found.values()],
-                        notes=notes, rejections=rejections, fmt=fmt, currencies=currencies)
+                        notes=notes, rejections=rejections, fmt=fmt, currencies=currencies,
+                        clock=clock)
     if rejections:
         reasons = [(h, _row_reason(r)) for h, r, *_ in rules] + \
             [(dup and rejections[-1].column, "duplicate key")]

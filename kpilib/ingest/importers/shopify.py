@@ -136,7 +136,7 @@ class _Products:
         # orders export gives its lines (title, " - " and its option values), as order lines
         # without a SKU are (see _Orders).
         con.execute(f"""
-            create temp table {variants} as
+            create or replace temp table {variants} as
             with r as (
                 select _row, {c['variant_sku']} as sku, {c['cost_per_item']} as unit_cost,
                        {c['variant_price']} as price,
