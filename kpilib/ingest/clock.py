@@ -53,21 +53,26 @@ class Clock:
                      self.samples + other.samples)
 
 
-def clock_sql(typed: str, value: str, text: str, wall: str, offset_pattern: str) -> str:
+def clock_sql(typed: str, value: str, text: str, naive, offset_pattern: str) -> str:
     """One scan of ``typed``: its rows with an offset grouped by offset, month and whether
     they move. ``value``: the column converted to the store timezone; ``text``: as written;
-    ``wall``: SQL of the file's own clock (the text without its offset, read as naive)."""
-    utc = (f"timezone('UTC', try_cast(regexp_replace({text}, "
-           f"'\\s*([+-]\\d{{2}}):?(\\d{{2}})$', '\\1:\\2') as timestamptz))")
+    ``naive(sql)``: SQL reading the text ``sql`` (without its offset) as a naive time, the
+    file's own clock. String functions, not regular expressions, where they can (~1.3 s for a
+    million rows, against ~3.4 s)."""
+    wall = naive(f"rtrim(left({text}, length({text}) - length(o)))")
+    minutes = ("case when o = 'Z' then 0 else (case when left(o, 1) = '-' then -1 else 1 end) "
+               "* (substr(o, 2, 2)::int * 60 + right(o, 2)::int) end")
     return f"""
-        select date_diff('minute', utc, wall) as m, wall <> shop as differ,
-               wall::date <> shop::date as day,
+        select m, wall <> shop as differ, wall::date <> shop::date as day,
                date_trunc('month', wall) <> date_trunc('month', shop) as month,
-               date_trunc('month', utc) as utc_month,
-               count(*) as n, min(utc) as first, max(utc) as last
-        from (select {value} as shop, {wall} as wall, {utc} as utc from {typed}
-              where {value} is not null and regexp_matches({text}, '{offset_pattern}'))
-        where wall is not null and utc is not null
+               date_trunc('month', wall) as wall_month, count(*) as n,
+               min(wall - to_minutes(m)) as first, max(wall - to_minutes(m)) as last
+        from (select shop, {wall} as wall, {minutes} as m
+              from (select {value} as shop, {text} as {text},
+                           regexp_extract({text}, '([+-]\\d{{2}}:?\\d{{2}}|Z)$') as o
+                    from {typed}
+                    where {value} is not null and regexp_matches({text}, '{offset_pattern}')))
+        where wall is not null
         group by all"""
 
 

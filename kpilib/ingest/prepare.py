@@ -179,18 +179,22 @@ def _date_format(con, raw: str, col: str) -> tuple[str | None, str | None]:
     return None, None
 
 
+def _naive_sql(col: str, fmts: str | None) -> str:
+    """The text ``col`` read as a time without offset, written as ``fmts`` says."""
+    if fmts == "%Y%m%d":
+        return f"try_strptime({col}, '%Y%m%d')"
+    if fmts and fmts != "naive":
+        fl = ", ".join(f"'{f}'" for f in fmts.split("|"))
+        return f"try_strptime(regexp_replace({col}, '[.-]', '/', 'g'), [{fl}])"
+    return f"try_cast({col} as timestamp)"
+
+
 def _parse_time_sql(col: str, fmts: str | None) -> str:
     """Naive timestamps are shop time; ones with a UTC offset are converted to shop time."""
+    naive = _naive_sql(col, fmts)
     if fmts == "naive":
         # ISO text and no value with a UTC offset in the column: one cast, no pattern matching.
-        return f"try_cast({col} as timestamp)"
-    if fmts == "%Y%m%d":
-        naive = f"try_strptime({col}, '%Y%m%d')"
-    elif fmts:
-        fl = ", ".join(f"'{f}'" for f in fmts.split("|"))
-        naive = f"try_strptime(regexp_replace({col}, '[.-]', '/', 'g'), [{fl}])"
-    else:
-        naive = f"try_cast({col} as timestamp)"
+        return naive
     aware = (f"timezone($tz, try_cast(regexp_replace({col}, '\\s*([+-]\\d{{2}}):?(\\d{{2}})$', "
              f"'\\1:\\2') as timestamptz))")
     return f"case when regexp_matches({col}, '{_TIME_WITH_OFFSET}') then {aware} else {naive} end"
@@ -267,7 +271,7 @@ def prepare(con: duckdb.DuckDBPyConnection, raw: RawInput, tz: str = "UTC", *,
     notes = ["numbers use a decimal comma"] if decimal_comma else []
     exprs, checks = [], []
     typed_sql: dict[str, str] = {}
-    wall = None   # the date column's own clock, when its times may carry an offset
+    clock_fmts = None   # how the date column is written, when its times may carry an offset
     for col in spec.columns:
         if col.name not in found:
             exprs.append(f"cast(null as {col.type}) as {col.name}")
@@ -286,8 +290,7 @@ def prepare(con: duckdb.DuckDBPyConnection, raw: RawInput, tz: str = "UTC", *,
             sql = _parse_time_sql(x, fmts)
             if col.name == spec.date_column and col.type == "TIMESTAMP" and \
                     fmts not in ("naive", "%Y%m%d"):
-                wall = _parse_time_sql(f"regexp_replace(_raw_{col.name}, "
-                                       f"'\\s*([+-]\\d{{2}}:?\\d{{2}}|Z)$', '')", fmts)
+                clock_fmts = fmts or ""
             if col.type == "DATE":
                 sql = f"cast({sql} as date)"
         else:
@@ -304,9 +307,9 @@ def prepare(con: duckdb.DuckDBPyConnection, raw: RawInput, tz: str = "UTC", *,
     q = f"create temp table {typed} as select _row, {', '.join(exprs + raws)} from {src}"
     con.execute(q, used(q))
     clock = None
-    if wall:
-        q = clock_sql(typed, spec.date_column, f"_raw_{spec.date_column}", wall,
-                      _TIME_WITH_OFFSET)
+    if clock_fmts is not None:
+        q = clock_sql(typed, spec.date_column, f"_raw_{spec.date_column}",
+                      lambda text: _naive_sql(text, clock_fmts or None), _TIME_WITH_OFFSET)
         clock = read_clock(con.execute(q, used(q)).fetchall())
 
     # Every reason a row cannot be stored: (column header, reason, SQL condition, value shown).
