@@ -84,7 +84,9 @@ class Report:
     def text(self) -> str:
         lines = [f.summary() for f in self.files]
         if self.timezone_adopted:
-            lines.append(f"timezone: {self.timezone}, {self.timezone_reason}")
+            lines.append(f"timezone: {self.timezone}"
+                         f"{'' if self.committed else ' (set when stored)'}, "
+                         f"{self.timezone_reason}")
         for f in self.files:
             lines += [f"  rejected: {r}" for r in f.rejections]
         lines += [f"warning: {w}" for w in self.warnings]
