@@ -229,6 +229,18 @@ def test_a_timezone_chosen_in_settings_is_kept(tmp_path):
     assert "if it is the shop's timezone, choose it in Settings" in w
 
 
+def test_rows_left_out_are_not_counted_as_moved(tmp_path):
+    f = tmp_path / "orders.csv"
+    f.write_text("order_id,ordered_at,status,gross_sales,discounts\n"
+                 "o1,2025-01-31 23:30:00 -0500,paid,10,0\n"      # 1 February in UTC
+                 "o2,2025-02-10 22:00:00 -0500,paid,ten,0\n"     # rejected: not a number
+                 "o3,2025-02-11 10:00:00 -0500,paid,10,0\n")     # the same day in UTC
+    report = ingest(Store(tmp_path / "s"), [f], allow_partial=True, dry_run=True)
+    [w] = clock_warnings(report)
+    assert "1 of 2 orders falls on another day than on the files' clock (1 of them in " \
+           "another month)" in w
+
+
 @pytest.mark.parametrize("tz,text", [
     ("UTC", "o1,2025-06-30T23:30:00Z\no2,2025-07-01 10:00:00+00:00\n"),
     ("Europe/Paris", "o1,2025-06-30 23:30:00 +0200\no2,2025-01-31 23:30:00 +0100\n"),

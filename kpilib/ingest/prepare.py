@@ -306,11 +306,6 @@ def prepare(con: duckdb.DuckDBPyConnection, raw: RawInput, tz: str = "UTC", *,
     typed = f"typed_{next(_counter)}"
     q = f"create temp table {typed} as select _row, {', '.join(exprs + raws)} from {src}"
     con.execute(q, used(q))
-    clock = None
-    if clock_fmts is not None:
-        q = clock_sql(typed, spec.date_column, f"_raw_{spec.date_column}",
-                      lambda text: _naive_sql(text, clock_fmts or None), _TIME_WITH_OFFSET)
-        clock = read_clock(con.execute(q, used(q)).fetchall())
 
     # Every reason a row cannot be stored: (column header, reason, SQL condition, value shown).
     rules: list[tuple[str, str, str, str]] = []
@@ -376,6 +371,13 @@ def prepare(con: duckdb.DuckDBPyConnection, raw: RawInput, tz: str = "UTC", *,
     if rejections and not allow_partial:
         raise _combine(raw.name, rejections)
     currencies = _currencies(con, raw, spec, header, out)
+    clock = None
+    if clock_fmts is not None:
+        # The rows kept only: "4 of 7 orders" are orders stored.
+        q = clock_sql(typed, spec.date_column, f"_raw_{spec.date_column}",
+                      lambda text: _naive_sql(text, clock_fmts or None), _TIME_WITH_OFFSET,
+                      kept=f"_row in (select _row from {out})")
+        clock = read_clock(con.execute(q, used(q)).fetchall())
 
     rows = con.execute(f"select count(*) from {out}").fetchall()[0][0]
     if rows == 0:
