@@ -122,6 +122,13 @@ if files:
                                        mime="text/csv", key=f"rejected_{f.name}")
         for w in report.warnings:
             st.warning(md_plain(w, 2000))
+        if report.timezone:
+            # A first upload into a store on the default timezone: the zone of the files'
+            # offsets is proposed; the check runs again in it.
+            if st.button(f"Use {report.timezone} as the shop's timezone", key="adopt_timezone",
+                         help="A guess from the files' UTC offsets; Settings lists every zone."):
+                target.update_settings({"timezone": report.timezone})
+                st.rerun()
         if report.diff:
             st.markdown("**Changes against what is stored**")
             st.dataframe(pd.DataFrame({"change": [diff_line(d) for d in report.diff]}),

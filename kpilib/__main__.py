@@ -110,7 +110,8 @@ def _ingest(args) -> int:
     store = Store(store_path(args.store))
     report = ingest(store, args.files, dry_run=args.dry_run, allow_partial=args.skip_invalid,
                     spend_channel=args.spend_channel,
-                    snapshot_date=args.as_of.isoformat() if args.as_of else None)
+                    snapshot_date=args.as_of.isoformat() if args.as_of else None,
+                    adopt_timezone=True)
     print(report.text())
     if args.dry_run:
         print("dry run: nothing was written.")

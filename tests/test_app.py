@@ -138,6 +138,28 @@ def test_data_page_check_then_confirm(tmp_path, monkeypatch, demo_store):
     assert any(str(tmp_path / "mine") in c.value for c in at.caption)
 
 
+def test_data_page_proposes_the_shops_timezone(tmp_path, monkeypatch, demo_store):
+    """A first upload whose UTC offsets are not the store's timezone: the warning counts the
+    orders that change day and month, a button takes the zone the offsets imply, and the
+    check, run again in it, finds every order on the day the export writes."""
+    from kpilib import Store
+    monkeypatch.setenv("KPILIB_DEMO_STORE", str(demo_store.path))
+    at = start(Store(tmp_path / "mine"), monkeypatch)
+    at.switch_page("app_pages/data.py").run()
+    upload(at, Path(__file__).parent / "data" / "formats" / "shopify_orders_new_york.csv")
+    assert not at.exception, [e.value for e in at.exception]
+    [w] = [shown(w) for w in at.warning if "files' clock" in shown(w)]
+    assert "4 of 7 orders fall on another day" in w and "America/New_York" in w
+    at.button(key="adopt_timezone").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert Store(tmp_path / "mine").settings["timezone"] == "America/New_York"
+    assert not [w for w in at.warning if "files' clock" in shown(w)]
+    assert "adopt_timezone" not in [b.key for b in at.button]
+    changes = next(d.value["change"].tolist() for d in at.dataframe if "change" in d.value)
+    assert any(c.startswith("2024-01 orders: 0 → 1 row") for c in changes)   # #2001
+    assert Store(tmp_path / "mine").is_empty()          # nothing stored until confirmed
+
+
 def test_data_page_says_which_columns_of_the_file_were_read(tmp_path, monkeypatch, demo_store):
     from kpilib import Store
     monkeypatch.setenv("KPILIB_DEMO_STORE", str(demo_store.path))

@@ -97,6 +97,21 @@ def test_ingest_and_dry_run(tmp_path):
     assert "already stored (same content), nothing changed" in again
 
 
+def test_ingest_adopts_the_shops_timezone_on_a_first_upload(tmp_path):
+    """Shopify writes its times with the shop's UTC offset: the first upload into a store on
+    the default timezone (UTC) takes the zone they imply and says so; months then follow the
+    shop's clock (#2001, 23:30 on 31 January at UTC−05:00, is January's)."""
+    store = tmp_path / "s"
+    out = cli("ingest", ROOT / "tests/data/formats/shopify_orders_new_york.csv",
+              "--store", store).stdout
+    assert "timezone: America/New_York, a guess from the files' UTC offsets (UTC−05:00 and " \
+           "UTC−04:00): days and months follow the shop's clock." in out
+    assert json.loads((store / "settings.json").read_text())["timezone"] == "America/New_York"
+    months = json.loads(cli("kpi", "orders", "--store", store, "--by", "month", "--start",
+                            "2024-01-01", "--end", "2024-03-31").stdout)
+    assert [m["value"] for m in months] == [1, 1, 1]   # #2001, #2002, #2003 (9 March 21:15)
+
+
 def test_ingest_bad_file_exit_code(tmp_path):
     p = cli("ingest", ROOT / "tests/data/bad/negative_sessions.csv", "--store", tmp_path / "s",
             ok=False)

@@ -1,6 +1,6 @@
 """Each platform importer on a tiny real-shaped export, and on the real public files in
 ../shared/realdata checked against totals computed independently here."""
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -52,6 +52,53 @@ def test_shopify_orders(tmp_path):
     assert any("no refund dates" in w for w in report.warnings)
 
 
+def _shopify_by_pandas(path, zone: str) -> pd.DataFrame:
+    """Valid orders of a Shopify orders export read with pandas alone: day in ``zone``,
+    channel from the source (the fixture has no UTM tags), gross and discounts."""
+    df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    df["value"] = df["Lineitem quantity"].astype(int) * df["Lineitem price"].astype(float)
+    first = df.drop_duplicates("Name").set_index("Name")
+    o = pd.DataFrame({
+        "day": pd.to_datetime(first["Created at"], format="%Y-%m-%d %H:%M:%S %z", utc=True)
+                 .dt.tz_convert(zone).dt.date,
+        "channel": first["Source"].map({"amazon": "marketplace",
+                                        "shopify_draft_order": "direct"}).fillna("unknown"),
+        "gross": df.groupby("Name")["value"].sum(),
+        "discounts": first["Discount Amount"].astype(float),
+        "cancelled": (first["Cancelled at"] != "") | (first["Financial Status"] == "voided")})
+    return o[~o.cancelled]
+
+
+@pytest.mark.parametrize("by", ["day", "month", "channel"])
+def test_shopify_figures_follow_the_shops_clock(tmp_path, by):
+    """Orders and sales (gross − discounts) by day, month and channel of the New York shop's
+    export, stored in the zone its offsets imply, against a pandas reading of the file."""
+    from kpilib import Filters, get, run
+
+    store = Store(tmp_path / "s")
+    ingest(store, [FORMATS / "shopify_orders_new_york.csv"], adopt_timezone=True)
+    want = _shopify_by_pandas(FORMATS / "shopify_orders_new_york.csv", "America/New_York")
+    key = {"day": want.day, "month": want.day.map(lambda d: d.replace(day=1)),
+           "channel": want.channel}[by]
+    want = want.assign(key=key, net_sales=want.gross - want.discounts).groupby("key").agg(
+        orders=("gross", "size"), gross_sales=("gross", "sum"),
+        discounts=("discounts", "sum"), net_sales=("net_sales", "sum"))
+    # By hand, by month: January 40 (#2001, 23:30 on the 31st), February 25, March 52.50,
+    # June 37.50 (#2004, 20:30 on the 30th), December 85 − 8.50; July's and November's orders
+    # were cancelled (the one refund is #2006's: not a return).
+    if by == "month":
+        assert want.net_sales.to_dict() == {date(2024, m, 1): v for m, v in (
+            (1, 40.0), (2, 25.0), (3, 52.5), (6, 37.5), (12, 76.5))}
+    f = Filters(date(2024, 1, 1), date(2024, 12, 31))
+    con = store.connect()
+    for kpi in want.columns:
+        got = run(con, get(kpi), f, by=by)
+        got = got[got.value != 0]
+        keys = got["channel"] if by == "channel" else got.period
+        assert dict(zip(keys, got.value.astype(float))) == pytest.approx(
+            want[kpi][want[kpi] != 0].to_dict()), kpi
+
+
 def test_shopify_salt_is_kept_so_customers_match_next_month(tmp_path):
     store, _ = load(tmp_path, FORMATS / "shopify_orders.csv")
     salt = store.settings["salt"]
@@ -69,6 +116,34 @@ def test_shopify_products(tmp_path):
         ("SHIRT-M", "Linen shirt", "Tops", Decimal("12.00"), Decimal("30.00")),
         ("SHIRT-S", "Linen shirt", "Tops", Decimal("12.00"), Decimal("30.00")),
         ("SOCKS", "Socks", "Accessories", Decimal("3.50"), Decimal("10.00"))]
+
+
+@pytest.mark.parametrize("skip_invalid", [False, True])
+def test_shopify_products_with_shared_and_empty_skus(tmp_path, skip_invalid):
+    """Today's export: one SKU on two products, variants without a SKU, an image-only row, a
+    Type, a Product Category and neither."""
+    store, report = load(tmp_path, FORMATS / "shopify_products_2024.csv",
+                         allow_partial=skip_invalid)
+    assert q(store, "select sku, product_name, category, unit_cost, price from products "
+                    "order by 1") == [
+        # rows 7 and 4: no SKU, stored under the name the orders export gives their lines
+        # (title − option values; a single "Default Title" variant is the title alone)
+        ("Gift card - 25", "Gift card", "uncategorised", None, Decimal("25.00")),
+        ("Linen shirt - L", "Linen shirt", "Tops", Decimal("13.00"), Decimal("32.00")),
+        # no Type: the last segment of Product Category (…> Drinkware > Mugs); no cost
+        ("MUG", "Mug", "Mugs", None, Decimal("12.00")),
+        # rows 3 and 6: the first (linen-shirt's variant M), not the bundle's 55.00
+        ("SHIRT-M", "Linen shirt", "Tops", Decimal("12.00"), Decimal("30.00")),
+        ("SHIRT-S", "Linen shirt", "Tops", Decimal("12.00"), Decimal("30.00")),
+        # rows 8 and 9: the first, "Socks", not the archived "Socks (old)"
+        ("SOCKS", "Socks", "Accessories", Decimal("3.50"), Decimal("10.00"))]
+    # 9 rows: 8 variants (row 5 holds only an image) → 6 SKUs
+    assert (report[0].rows, report[0].rejected) == (6, 0)
+    notes = report[0].summary()
+    assert "2 SKUs are on several variants (SHIRT-M: rows 3 and 6; SOCKS: rows 8 and 9)" \
+        in notes
+    assert "2 variants have no SKU (rows 4 and 7)" in notes
+    assert "Linen shirt - L" in notes and "Gift card - 25" in notes
 
 
 def test_online_retail_rules(tmp_path):
@@ -212,13 +287,15 @@ def test_columns_used_name_the_shopify_exports_own_columns(tmp_path):
     assert orders["channel"] == "utm_source / utm_medium in Note Attributes / Tags, else Source"
     assert "device" not in orders          # no such column in the export: not listed
     assert by["shopify_orders.csv (order lines)"]["sku"] == "Lineitem sku, else Lineitem name"
-    assert by["shopify_products.csv"] == {"sku": "Variant SKU", "product_name": "Title",
+    assert by["shopify_products.csv"] == {"sku": "Variant SKU, else Title - option values",
+                                          "product_name": "Title",
                                           "category": "Type", "unit_cost": "Cost per item",
                                           "price": "Variant Price"}
 
 
 @pytest.mark.parametrize("files", [
-    ["shopify_orders.csv"], ["shopify_products.csv"], ["online_retail_ii.csv"],
+    ["shopify_orders.csv"], ["shopify_products.csv"], ["shopify_products_2024.csv"],
+    ["online_retail_ii.csv"],
     ["ga4_source_medium.csv"], ["google_ads.csv"], ["meta_ads.csv"], ["sessions.csv"],
     ["events.csv"], sorted(p.name for p in (FORMATS / "olist").glob("*.csv"))])
 def test_every_importer_names_the_files_columns(tmp_path, files):

@@ -1,6 +1,6 @@
 """Ingest: every bad file gets a message naming the file, the column and example rows, and the
 store stays byte-identical; the accepted variants of real exports are read right."""
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -132,6 +132,129 @@ def test_offsets_are_converted_to_shop_time(tmp_path):
     # 23:59:04 at UTC−7 is 06:59:04 UTC, 08:59:04 in Paris (summer time); 05:00Z is 07:00.
     assert rows(store, "select ordered_at from orders order by 1") == [
         (datetime(2025, 6, 1, 7, 0),), (datetime(2025, 6, 1, 8, 59, 4),)]
+
+
+# --- the shop's clock: the UTC offsets of an export and the store's timezone --------------
+NEW_YORK = DATA / "formats" / "shopify_orders_new_york.csv"
+
+
+def clock_warnings(report) -> list[str]:
+    return [w for w in report.warnings if "files' clock" in w]
+
+
+@pytest.mark.parametrize("seen,zone", [
+    # (offset in minutes, a UTC time with it) → the zone proposed
+    ([(-300, "2024-01-15 12:00"), (-240, "2024-07-15 12:00")], "America/New_York"),
+    ([(-300, "2024-01-15 12:00")], "America/New_York"),      # winter only: the likeliest
+    ([(-420, "2024-07-15 12:00")], "America/Los_Angeles"),   # summer only: LA before Phoenix
+    ([(-420, "2024-01-15 12:00"), (-420, "2024-07-15 12:00")], "America/Phoenix"),  # no DST
+    ([(60, "2024-01-15 12:00"), (120, "2024-07-15 12:00")], "Europe/Paris"),
+    ([(0, "2024-01-15 12:00"), (60, "2024-07-15 12:00")], "Europe/London"),
+    # the hemisphere: summer time in January
+    ([(660, "2024-01-15 12:00"), (600, "2024-07-15 12:00")], "Australia/Sydney"),
+    ([(600, "2024-01-15 12:00"), (600, "2024-07-15 12:00")], "Australia/Brisbane"),
+    ([(-240, "2024-01-15 12:00"), (-180, "2024-07-15 12:00")], "America/Halifax"),
+    ([(-180, "2024-01-15 12:00"), (-240, "2024-07-15 12:00")], "America/Santiago"),
+    ([(-180, "2024-01-15 12:00")], "America/Sao_Paulo"),
+    ([(330, "2024-01-15 12:00")], "Asia/Kolkata"),
+    # US clocks went forward at 07:00 UTC on 10 March 2024 …
+    ([(-300, "2024-03-10 06:59"), (-240, "2024-03-10 07:00")], "America/New_York"),
+    # … and no zone with these offsets did on 31 March; nor has any zone +00:37
+    ([(-300, "2024-03-31 00:59"), (-240, "2024-03-31 01:00")], None),
+    ([(37, "2024-01-15 12:00")], None),
+])
+def test_the_zone_proposed_for_the_offsets_seen(seen, zone):
+    from kpilib.ingest import clock
+
+    t = datetime.fromisoformat
+    assert clock.guess([(m, t(at), t(at)) for m, at in seen]) == zone
+
+
+def test_first_upload_proposes_the_zone_of_the_offsets(tmp_path):
+    store = Store(tmp_path / "s")
+    report = ingest(store, [NEW_YORK])
+    assert (report.timezone, report.timezone_adopted) == ("America/New_York", False)
+    assert store.settings["timezone"] == "UTC"
+    [w] = clock_warnings(report)
+    # In UTC: #2001 (31 Jan 23:30 −05:00), #2003 (9 Mar 21:15 −05:00), #2004 (30 Jun 20:30
+    # −04:00) and #2006 (30 Nov 22:00 −05:00) fall on the next day, all but #2003 in the next
+    # month; #2002, #2005 and #2007 are in the afternoon. Lines follow their orders (not said);
+    # the refund (2 Dec 10:00) stays on its day.
+    assert "carry UTC−05:00 and UTC−04:00, not the store's timezone (UTC): 4 of 7 orders fall " \
+           "on another day than on the files' clock (3 of them in another month)." in w
+    assert "America/New_York has these offsets" in w and "a guess" in w
+    assert "refund" not in w
+    assert rows(store, "select order_id, day from orders where order_id = '#2001'") == [
+        ("#2001", date(2024, 2, 1))]
+
+
+def test_the_command_line_adopts_it_and_days_follow_the_shops_clock(tmp_path):
+    store = Store(tmp_path / "s")
+    report = ingest(store, [NEW_YORK], adopt_timezone=True)
+    assert report.timezone_adopted and store.settings["timezone"] == "America/New_York"
+    assert "timezone: America/New_York, a guess from the files' UTC offsets (UTC−05:00 and " \
+           "UTC−04:00)" in report.text()
+    assert clock_warnings(report) == []
+    # Each order on the day the export writes.
+    assert rows(store, "select order_id, day from orders order by 1") == [
+        ("#2001", date(2024, 1, 31)), ("#2002", date(2024, 2, 15)), ("#2003", date(2024, 3, 9)),
+        ("#2004", date(2024, 6, 30)), ("#2005", date(2024, 7, 4)), ("#2006", date(2024, 11, 30)),
+        ("#2007", date(2024, 12, 15))]
+    assert store.months("orders") == {"2024-01": 1, "2024-02": 1, "2024-03": 1, "2024-06": 1,
+                                      "2024-07": 1, "2024-11": 1, "2024-12": 1}
+
+
+def test_a_dry_run_adopts_nothing(tmp_path):
+    store = Store(tmp_path / "s")
+    report = ingest(store, [NEW_YORK], adopt_timezone=True, dry_run=True)
+    assert report.timezone_adopted and store.settings["timezone"] == "UTC"
+    assert [d["month"] for d in report.diff if d["table"] == "orders"][0] == "2024-01"
+
+
+def test_a_store_with_data_keeps_its_timezone_and_is_warned(tmp_path):
+    store = Store(tmp_path / "s")
+    ingest(store, [DATA / "tiny" / "orders.csv"])
+    report = ingest(store, [NEW_YORK], adopt_timezone=True)
+    assert store.settings["timezone"] == "UTC" and report.timezone is None
+    [w] = clock_warnings(report)
+    assert "4 of 7 orders fall on another day" in w and "its timezone is kept" in w
+
+
+def test_a_timezone_chosen_in_settings_is_kept(tmp_path):
+    store = Store(tmp_path / "s")
+    store.update_settings({"timezone": "Europe/Paris"})
+    report = ingest(store, [NEW_YORK], adopt_timezone=True, dry_run=True)
+    assert store.settings["timezone"] == "Europe/Paris" and report.timezone is None
+    [w] = clock_warnings(report)
+    # In Paris (6 hours ahead of New York all year but for a few weeks): the same four.
+    assert "not the store's timezone (Europe/Paris): 4 of 7 orders" in w
+    assert "if it is the shop's timezone, choose it in Settings" in w
+
+
+def test_rows_left_out_are_not_counted_as_moved(tmp_path):
+    f = tmp_path / "orders.csv"
+    f.write_text("order_id,ordered_at,status,gross_sales,discounts\n"
+                 "o1,2025-01-31 23:30:00 -0500,paid,10,0\n"      # 1 February in UTC
+                 "o2,2025-02-10 22:00:00 -0500,paid,ten,0\n"     # rejected: not a number
+                 "o3,2025-02-11 10:00:00 -0500,paid,10,0\n")     # the same day in UTC
+    report = ingest(Store(tmp_path / "s"), [f], allow_partial=True, dry_run=True)
+    [w] = clock_warnings(report)
+    assert "1 of 2 orders falls on another day than on the files' clock (1 of them in " \
+           "another month)" in w
+
+
+@pytest.mark.parametrize("tz,text", [
+    ("UTC", "o1,2025-06-30T23:30:00Z\no2,2025-07-01 10:00:00+00:00\n"),
+    ("Europe/Paris", "o1,2025-06-30 23:30:00 +0200\no2,2025-01-31 23:30:00 +0100\n"),
+])
+def test_offsets_of_the_store_timezone_say_nothing(tmp_path, tz, text):
+    f = tmp_path / "orders.csv"
+    f.write_text("order_id,ordered_at,status,gross_sales,discounts\n"
+                 + text.replace("\n", ",paid,10,0\n"))
+    store = Store(tmp_path / "s")
+    store.update_settings({"timezone": tz})
+    report = ingest(store, [f], adopt_timezone=True, dry_run=True)
+    assert clock_warnings(report) == [] and report.timezone is None
 
 
 def test_day_first_dates_are_said(tmp_path):

@@ -15,7 +15,8 @@ import duckdb
 
 from ..formatting import plural
 from ..schema import TABLES
-from ..store import Source, Store, sha256_file
+from ..store import DEFAULT_SETTINGS, Source, Store, sha256_file
+from . import clock
 from .errors import IngestError
 from .importers import Context, groups, registry
 from .prepare import Prepared, norm_header, prepare
@@ -62,6 +63,11 @@ class Report:
     diff: list[dict] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     committed: bool = False
+    # The zone the files' UTC offsets imply, on a first upload into a store still on the
+    # default timezone: proposed, or adopted (``ingest(adopt_timezone=True)``) and said why.
+    timezone: str | None = None
+    timezone_adopted: bool = False
+    timezone_reason: str = ""
 
     def __iter__(self):
         return iter(self.files)
@@ -77,6 +83,10 @@ class Report:
 
     def text(self) -> str:
         lines = [f.summary() for f in self.files]
+        if self.timezone_adopted:
+            lines.append(f"timezone: {self.timezone}"
+                         f"{'' if self.committed else ' (set when stored)'}, "
+                         f"{self.timezone_reason}")
         for f in self.files:
             lines += [f"  rejected: {r}" for r in f.rejections]
         lines += [f"warning: {w}" for w in self.warnings]
@@ -133,14 +143,16 @@ def ingest(store: Store, files: list[str | Path | tuple[str | Path, str]], *,
            dry_run: bool = False, allow_partial: bool = False, spend_channel: str | None = None,
            snapshot_date: str | None = None,
            mappings: dict[str, tuple[str, dict[str, str]]] | None = None,
-           save_mappings: dict[str, str] | None = None,
+           save_mappings: dict[str, str] | None = None, adopt_timezone: bool = False,
            after_stage=None, progress=None) -> Report:
     """Validate ``files`` (paths, or (path, display name) pairs) and add them to ``store``.
 
     ``mappings`` maps a file's display name to (table, {canonical column: header}) for files
     whose columns were mapped by hand; ``save_mappings`` (display name → mapping name) keeps
-    them in the store once the upload is committed, so next month's export is recognised. Raises :class:`IngestError` for the first invalid file;
-    the store is then untouched.
+    them in the store once the upload is committed, so next month's export is recognised.
+    ``adopt_timezone``: on a first upload into a store still on the default timezone, read
+    the files in (and keep) the zone their UTC offsets imply. Raises :class:`IngestError` for
+    the first invalid file; the store is then untouched.
     """
     progress = progress or (lambda fraction, text: None)
     mappings = mappings or {}
@@ -151,9 +163,6 @@ def ingest(store: Store, files: list[str | Path | tuple[str | Path, str]], *,
             settings = store.settings
             seen: set[str] = set()
             salt = settings.get("salt") or uuid.uuid4().hex
-            ctx = Context(salt=salt, spend_channel=spend_channel, tz=settings["timezone"],
-                          snapshot_date=snapshot_date, allow_partial=allow_partial,
-                          channel_map=dict(settings.get("channel_map", {})))
             raws: list[tuple[RawInput, str]] = []
             for n, item in enumerate(files):
                 path, name = item if isinstance(item, tuple) else (item, Path(item).name)
@@ -171,8 +180,21 @@ def ingest(store: Store, files: list[str | Path | tuple[str | Path, str]], *,
                 raws += [(raw, digest) for raw in read(con, path, name, Path(tmp))]
             progress(0.45, "Checking every row")
             digest_of = {raw.name: d for raw, d in raws}
-            prepared, unchanged, consumed = _recognise_and_prepare(
-                con, store, raws, ctx, settings["timezone"], mappings, allow_partial, seen)
+            tz = settings["timezone"]
+            first = tz == DEFAULT_SETTINGS["timezone"] and store.is_empty()
+            while True:
+                ctx = Context(salt=salt, spend_channel=spend_channel, tz=tz,
+                              snapshot_date=snapshot_date, allow_partial=allow_partial,
+                              channel_map=dict(settings.get("channel_map", {})))
+                prepared, unchanged, consumed = _recognise_and_prepare(
+                    con, store, raws, ctx, tz, mappings, allow_partial, seen)
+                clocks = _clocks(prepared)
+                samples = [s for c in clocks.values() for s in c.samples]
+                zone = clock.guess(samples) if any(c.differ for c in clocks.values()) else None
+                if not (adopt_timezone and first and zone and zone != tz):
+                    break
+                # Read again in the shop's zone: a first upload, nothing stored depends on it.
+                tz = zone
             files_reports += [FileReport(n, None, 0, unchanged=True) for n in unchanged]
             by_table: dict[str, list[Prepared]] = {}
             sources = []
@@ -192,6 +214,16 @@ def ingest(store: Store, files: list[str | Path | tuple[str | Path, str]], *,
             report = Report(files_reports)
             report.warnings = [n for n in ctx.notes if not any(
                 n.startswith(p.name + ": ") for p, _ in prepared)]
+            if first and tz != settings["timezone"]:
+                report.timezone, report.timezone_adopted = tz, True
+                report.timezone_reason = (
+                    f"a guess from the files' UTC offsets ({clock.offsets(samples)}): days and "
+                    "months follow the shop's clock. If the shop is in another zone with other "
+                    "rules, undo, set its timezone in Settings and upload again.")
+            elif first and zone:
+                report.timezone = zone
+            report.warnings += _clock_warnings(prepared, clocks, tz, zone, first,
+                                               store.is_empty())
             months = {t: {m for p in ps for m in p.months} for t, ps in by_table.items()}
             currencies = {t: {c for p in ps for c in p.currencies} for t, ps in by_table.items()}
             report.warnings += _warnings(con, store, staged, months, currencies, settings)
@@ -200,8 +232,10 @@ def ingest(store: Store, files: list[str | Path | tuple[str | Path, str]], *,
             if staged and not dry_run:
                 progress(0.7, "Writing")
                 # The write's own steps (each table, each rollup) fill 0.7 → 0.99 of the bar.
+                update = {**({} if "salt" in settings else {"salt": salt}),
+                          **({"timezone": tz} if report.timezone_adopted else {})}
                 store.write(con, staged, sources, after_stage=after_stage,
-                            settings_update=None if "salt" in settings else {"salt": salt},
+                            settings_update=update or None,
                             progress=lambda x, text: progress(0.7 + 0.29 * x, text))
                 report.committed = True
                 headers = {raw.name: raw.columns for raw, _ in raws}
@@ -391,6 +425,52 @@ def _warnings(con, store: Store, staged: dict[str, str], months: dict[str, set[s
                 out.append(f"{plural(n, 'row')} of {table} {'is' if n == 1 else 'are'} dated "
                            "in the future")
     return out
+
+
+# What a table's rows are called in a sentence.
+_NOUNS = {"orders": "order", "refunds": "refund", "order_items": "order line"}
+
+
+def _clocks(prepared) -> dict[str, clock.Clock]:
+    """Each table's UTC offsets over the files uploaded (see clock.py)."""
+    out: dict[str, clock.Clock] = {}
+    for p, _ in prepared:
+        if p.clock:
+            out[p.table] = out[p.table] + p.clock if p.table in out else p.clock
+    return out
+
+
+def _clock_warnings(prepared, clocks: dict[str, clock.Clock], tz: str, zone: str | None,
+                    first: bool, empty: bool) -> list[str]:
+    """How many rows fall on another day (and month) in the store's timezone than on the
+    clock the files are written in, and which zone would keep them there."""
+    # Lines follow their order: said once, for the orders.
+    moved = {t: c for t, c in clocks.items() if c.differ
+             and not (t == "order_items" and clocks.get("orders"))}
+    if not moved:
+        return []
+    files = sorted({name for p, name in prepared if p.table in moved and p.clock})
+    samples = [s for c in moved.values() for s in c.samples]
+    noun = {t: _NOUNS.get(t, f"row of {t}") for t in moved}
+    counts = "; ".join(
+        f"{c.days:,} of {plural(c.rows, noun[t])} {'falls' if c.days == 1 else 'fall'} on "
+        f"another day than on the files' clock ({c.months:,} of them in another month)"
+        for t, c in moved.items() if c.days) or \
+        f"no {noun[next(iter(moved))]} falls on another day yet (times near midnight would)"
+    text = (f"the times in {', '.join(files)} carry {clock.offsets(samples)}, not the store's "
+            f"timezone ({tz}): {counts}")
+    if zone and first:
+        text += (f". {zone} has these offsets on these dates, so it is probably the shop's "
+                 "timezone (a guess; Settings lists every zone): with it, days and months "
+                 "follow the shop's clock, as in the platform's own reports")
+    elif zone and empty:
+        text += (f". {zone} has these offsets on these dates (a guess): if it is the shop's "
+                 "timezone, choose it in Settings before storing")
+    elif zone:
+        text += (f". {zone} has these offsets (a guess). The store already holds data read "
+                 f"in {tz}, so its timezone is kept: a change in Settings would apply to later "
+                 "uploads only")
+    return [text]
 
 
 def _some(n: int, some: list[str]) -> str:

@@ -21,6 +21,7 @@ import duckdb
 from ..channels import KNOWN, label_sql
 from ..formatting import plural
 from ..schema import MONEY, NON_NEGATIVE, TABLES, Table
+from .clock import Clock, clock_sql, read_clock
 from .errors import IngestError
 from .readers import RawInput
 
@@ -90,6 +91,7 @@ class Prepared:
     rejected_csv: str | None = None
     fmt: str | None = None    # platform format, when an importer recognised one
     currencies: list[str] = field(default_factory=list)   # what the amounts are in, if said
+    clock: Clock | None = None   # the UTC offsets of its date column, if it has any
 
 
 def detect(raw: RawInput, mapping: dict[str, str] | None = None,
@@ -186,18 +188,22 @@ def _date_format(con, raw: str, col: str) -> tuple[str | None, str | None]:
     return None, None
 
 
+def _naive_sql(col: str, fmts: str | None) -> str:
+    """The text ``col`` read as a time without offset, written as ``fmts`` says."""
+    if fmts == "%Y%m%d":
+        return f"try_strptime({col}, '%Y%m%d')"
+    if fmts and fmts != "naive":
+        fl = ", ".join(f"'{f}'" for f in fmts.split("|"))
+        return f"try_strptime(regexp_replace({col}, '[.-]', '/', 'g'), [{fl}])"
+    return f"try_cast({col} as timestamp)"
+
+
 def _parse_time_sql(col: str, fmts: str | None) -> str:
     """Naive timestamps are shop time; ones with a UTC offset are converted to shop time."""
+    naive = _naive_sql(col, fmts)
     if fmts == "naive":
         # ISO text and no value with a UTC offset in the column: one cast, no pattern matching.
-        return f"try_cast({col} as timestamp)"
-    if fmts == "%Y%m%d":
-        naive = f"try_strptime({col}, '%Y%m%d')"
-    elif fmts:
-        fl = ", ".join(f"'{f}'" for f in fmts.split("|"))
-        naive = f"try_strptime(regexp_replace({col}, '[.-]', '/', 'g'), [{fl}])"
-    else:
-        naive = f"try_cast({col} as timestamp)"
+        return naive
     aware = (f"timezone($tz, try_cast(regexp_replace({col}, '\\s*([+-]\\d{{2}}):?(\\d{{2}})$', "
              f"'\\1:\\2') as timestamptz))")
     return f"case when regexp_matches({col}, '{_TIME_WITH_OFFSET}') then {aware} else {naive} end"
@@ -276,6 +282,7 @@ def prepare(con: duckdb.DuckDBPyConnection, raw: RawInput, tz: str = "UTC", *,
     notes = ["numbers use a decimal comma"] if decimal_comma else []
     exprs, checks = [], []
     typed_sql: dict[str, str] = {}
+    clock_fmts = None   # how the date column is written, when its times may carry an offset
     for col in spec.columns:
         if col.name not in found:
             exprs.append(f"cast(null as {col.type}) as {col.name}")
@@ -292,6 +299,9 @@ def prepare(con: duckdb.DuckDBPyConnection, raw: RawInput, tz: str = "UTC", *,
             if note:
                 notes.append(f"{header(col.name)}: {note}")
             sql = _parse_time_sql(x, fmts)
+            if col.name == spec.date_column and col.type == "TIMESTAMP" and \
+                    fmts not in ("naive", "%Y%m%d"):
+                clock_fmts = fmts or ""
             if col.type == "DATE":
                 sql = f"cast({sql} as date)"
         else:
@@ -373,6 +383,13 @@ def prepare(con: duckdb.DuckDBPyConnection, raw: RawInput, tz: str = "UTC", *,
     if rejections and not allow_partial:
         raise _combine(raw.name, rejections)
     currencies = _currencies(con, raw, spec, header, out)
+    clock = None
+    if clock_fmts is not None:
+        # The rows kept only: "4 of 7 orders" are orders stored.
+        q = clock_sql(typed, spec.date_column, f"_raw_{spec.date_column}",
+                      lambda text: _naive_sql(text, clock_fmts or None), _TIME_WITH_OFFSET,
+                      kept=f"_row in (select _row from {out})")
+        clock = read_clock(con.execute(q, used(q)).fetchall())
 
     rows = con.execute(f"select count(*) from {out}").fetchall()[0][0]
     if rows == 0:
@@ -383,7 +400,8 @@ def prepare(con: duckdb.DuckDBPyConnection, raw: RawInput, tz: str = "UTC", *,
         {c: raw.origin[c] for c in found if c in raw.origin}
     prepared = Prepared(raw.name, spec.name, out, rows, mapping,
                         [h for i, h in enumerate(raw.columns) if i not in found.values()],
-                        notes=notes, rejections=rejections, fmt=fmt, currencies=currencies)
+                        notes=notes, rejections=rejections, fmt=fmt, currencies=currencies,
+                        clock=clock)
     if rejections:
         reasons = [(h, _row_reason(r)) for h, r, *_ in rules] + \
             [(dup and rejections[-1].column, "duplicate key")]

@@ -233,20 +233,74 @@ class _Products:
 
     def convert(self, con, raw, ctx: Context):
         c = Columns(raw)
-        sql = f"""
-            select _row, {c['variant_sku']} as sku,
-                   max({c['title']}) over (partition by {c['handle']}) as product_name,
-                   max({c.first('type', 'product_category')}) over (partition by {c['handle']})
-                       as category,
-                   {c['cost_per_item']} as unit_cost, {c['variant_price']} as price
-            from {raw.table} where {c['variant_sku']} is not null"""
+        variants = f"v_{raw.table}"
+        # Product fields sit on each handle's first row; a row with neither SKU, price nor
+        # option value holds only an image. A variant without a SKU is keyed by the name the
+        # orders export gives its lines (title, " - " and its option values), as order lines
+        # without a SKU are (see _Orders).
+        con.execute(f"""
+            create or replace temp table {variants} as
+            with r as (
+                select _row, {c['variant_sku']} as sku, {c['cost_per_item']} as unit_cost,
+                       {c['variant_price']} as price,
+                       concat_ws(' / ', {c['option1_value']}, {c['option2_value']},
+                                 {c['option3_value']}) as options,
+                       max({c['title']}) over h as title, max({c['type']}) over h as type,
+                       max({c['product_category']}) over h as taxonomy
+                from {raw.table} window h as (partition by {c['handle']}))
+            select *, row_number() over (partition by sku order by _row) as nth
+            from (select _row, sku is null as no_sku, title as product_name, unit_cost, price,
+                         coalesce(sku, case when options in ('', 'Default Title') then title
+                                            else concat_ws(' - ', title, options) end) as sku,
+                         coalesce(type, nullif(trim(regexp_extract(taxonomy, '[^>]*$')), ''),
+                                  'uncategorised') as category
+                  from r where sku is not null or price is not null or options <> '')""")
+        _note_skus(con, variants, raw.name, ctx)
+        # One product per SKU: Shopify lets several variants share one, and the first wins.
+        sql = f"""select _row, sku, product_name, category, unit_cost, price
+                  from {variants} where nth = 1"""
         return [("products", emit(con, raw.name, sql,
                                   ["sku", "product_name", "category", "unit_cost", "price"],
-                                  origin={"sku": c.name("variant_sku"),
+                                  origin={"sku": _either(c.name("variant_sku"),
+                                                         c.name("title") and
+                                                         f"{c.name('title')} - option values"),
                                           "product_name": c.name("title"),
-                                          "category": c.name("type", "product_category"),
+                                          "category": _either(
+                                              c.name("type"), c.name("product_category") and
+                                              f"the last part of {c.name('product_category')}"),
                                           "unit_cost": c.name("cost_per_item"),
                                           "price": c.name("variant_price")}))]
+
+
+def _note_skus(con, variants: str, name: str, ctx: Context) -> None:
+    """The report lists SKUs shared by several variants and variants without a SKU."""
+    shared = con.execute(f"""
+        select sku, list(_row order by _row) from {variants} group by sku
+        having count(*) > 1 order by min(_row)""").fetchall()
+    if shared:
+        some = "; ".join(f"{sku}: rows {_rows(rows)}" for sku, rows in shared[:5])
+        more = "; …" if len(shared) > 5 else ""
+        ctx.notes.append(f"{name}: {plural(len(shared), 'SKU')} "
+                         f"{'is' if len(shared) == 1 else 'are'} on several variants "
+                         f"({some}{more}): each is stored once, with its first row's title, "
+                         "category, cost and price")
+    empty = con.execute(f"select list(_row order by _row), list(sku order by _row)[1:5] "
+                        f"from {variants} where no_sku").fetchall()[0]
+    if empty[0]:
+        n = len(empty[0])
+        more = ", …" if n > 5 else ""
+        ctx.notes.append(f"{name}: {plural(n, 'variant')} {'has' if n == 1 else 'have'} no SKU "
+                         f"(rows {_rows(empty[0])}): stored under the name Shopify's orders "
+                         f"export gives {'its' if n == 1 else 'their'} lines "
+                         f"({', '.join(empty[1])}{more})")
+
+
+def _rows(rows: list[int]) -> str:
+    """Row numbers in words: "4", "4 and 7", "4, 7, 9, 12, 15 …"."""
+    if len(rows) > 5:
+        return ", ".join(map(str, rows[:5])) + " …"
+    return " and ".join([", ".join(map(str, rows[:-1])), str(rows[-1])]) if len(rows) > 1 \
+        else str(rows[0])
 
 
 def _either(*headers: str | None) -> str | None:
