@@ -1,13 +1,13 @@
 """Each platform importer on a tiny real-shaped export, and on the real public files in
 ../shared/realdata checked against totals computed independently here."""
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from kpilib import Store
+from kpilib import Filters, Store, get, run
 from kpilib.ingest import ingest, preview
 
 FORMATS = Path(__file__).parent / "data" / "formats"
@@ -130,16 +130,84 @@ def test_olist_orders_alone_is_refused(tmp_path):
         load(tmp_path, FORMATS / "olist" / "olist_orders_dataset.csv")
 
 
+def uci_sales(df: pd.DataFrame):
+    """UCI Online Retail read with pandas, independently of the importer: (invoice numbers,
+    whether each row is a non-credit product line, whether each row is a sold line)."""
+    inv = df.InvoiceNo.astype(str)
+    code = df.StockCode.astype(str).str.upper()
+    product = ~code.isin(["POST", "DOT", "M", "D", "S", "B", "C2", "CRUK", "PADS", "BANK CHARGES",
+                          "AMAZONFEE", "ADJUST", "ADJUST2", "TEST001", "TEST002"])
+    lines = ~inv.str.startswith(("C", "A")) & product & (df.Quantity > 0)
+    # Stock adjustments: invoices whose product lines are all free and name no customer.
+    by_invoice = df[lines].assign(free=df.UnitPrice == 0).groupby(inv[lines])
+    adjust = by_invoice.free.all() & by_invoice.CustomerID.apply(lambda c: c.isna().all())
+    return inv, product, lines & ~inv.isin(adjust[adjust].index)
+
+
+def uci_reading(path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Orders (day, order net of nothing) and credit notes (day, amount) of a UCI file."""
+    df = pd.read_csv(path, dtype={"InvoiceNo": str, "StockCode": str})
+    inv, product, sale = uci_sales(df)
+    day = pd.to_datetime(df.InvoiceDate).dt.date
+    value = df.Quantity * df.UnitPrice
+    orders = pd.DataFrame({"order": inv, "day": day, "gross": value})[sale] \
+        .groupby("order").agg(day=("day", "first"), gross=("gross", "sum"))
+    credit = inv.str.startswith("C") & product
+    refunds = pd.DataFrame({"day": day, "amount": -value})[credit]
+    return orders.assign(channel="unknown"), refunds.assign(channel="unknown")
+
+
+def test_online_retail_stock_adjustments_are_not_orders(tmp_path):
+    """November–December 2011 as the real export writes it: the warehouse's "check",
+    "found", "Unknown", "adjustment" and "had been put aside" invoices (every line at price 0,
+    no customer) are not orders; a free gift beside a sale is, and so is 578841, free goods
+    for customer 13256."""
+    src = FORMATS / "online_retail.csv"
+    store, report = load(tmp_path, src)
+    assert q(store, "select order_id, customer_id, gross_sales, shipping from orders "
+                    "order by 1") == [
+        ("573500", "14646", Decimal("40.35"), Decimal("0.00")),    # 2 × 12.75 + 3 × 4.95
+        ("573501", "12415", Decimal("35.70"), Decimal("0.00")),    # 1 × 0 (gift) + 6 × 5.95
+        ("574100", None, Decimal("17.70"), Decimal("0.00")),       # 6 × 2.95, a guest
+        ("578841", "13256", Decimal("0.00"), Decimal("0.00")),     # 12,540 free stickers
+        ("579000", "14646", Decimal("35.40"), Decimal("15.00"))]   # 12 × 2.95 + postage
+    # 573751, 573881 (two lines), 574073, 574438 and 576109; 574200 (−24 at 0) and 574277
+    # (Manual only) were never orders.
+    assert "online_retail.csv: 5 invoices with only zero-priced lines and no customer are " \
+           "stock adjustments, not orders" in report.warnings
+    assert any(w.startswith("orders are in GBP but the reporting currency is EUR")
+               for w in report.warnings)
+    assert q(store, "select count(*), sum(quantity) from order_items") == [(7, 2 + 3 + 1 + 6
+                                                                            + 6 + 12540 + 12)]
+    # By day, month and channel, the KPIs against the file read with pandas.
+    orders, refunds = uci_reading(src)
+    f = Filters(date(2011, 11, 1), date(2011, 12, 31))
+    con = store.connect()
+    for by in ("day", "month", "channel"):
+        def key(df):
+            d = pd.to_datetime(df.day)
+            return {"day": d.dt.date, "month": d.dt.to_period("M").dt.start_time.dt.date,
+                    "channel": df.channel}[by]
+        net = orders.groupby(key(orders)).gross.sum().sub(
+            refunds.groupby(key(refunds)).amount.sum(), fill_value=0)
+        for name, want in (("orders", orders.groupby(key(orders)).size()), ("net_sales", net)):
+            got = run(con, get(name), f, by)
+            # Days without an order or a refund are 0.
+            got = {k: v for k, v in zip(got["channel" if by == "channel" else "period"],
+                                        got["value"]) if v or k in want}
+            assert got == pytest.approx(want.to_dict(), abs=0.005), (name, by)
+    # Hand-counted: 3 orders in November (76.05 + 17.70 − 4.95 returned) and 2 in December.
+    months = run(con, get("net_sales"), f, "month")
+    assert dict(zip(months.period, months.value)) == {
+        date(2011, 11, 1): pytest.approx(88.80), date(2011, 12, 1): pytest.approx(35.40)}
+
+
 @pytest.mark.skipif(not REAL.exists(), reason="../shared/realdata is not beside the project")
 def test_real_online_retail_totals(tmp_path):
     src = REAL / "online_retail" / "online_retail_2010_2011.parquet"
     store, _ = load(tmp_path, src)
     df = pd.read_parquet(src)
-    inv = df.InvoiceNo.astype(str)
-    code = df.StockCode.astype(str).str.upper()
-    product = ~code.isin(["POST", "DOT", "M", "D", "S", "B", "C2", "CRUK", "PADS", "BANK CHARGES",
-                          "AMAZONFEE", "ADJUST", "ADJUST2", "TEST001", "TEST002"])
-    sale = ~inv.str.startswith(("C", "A")) & product & (df.Quantity > 0)
+    inv, product, sale = uci_sales(df)
     value = (df.Quantity * df.UnitPrice.round(2))
     assert q(store, "select count(*) from orders")[0][0] == inv[sale].nunique()
     assert q(store, "select sum(quantity) from order_items")[0][0] == df.Quantity[sale].sum()
@@ -155,6 +223,14 @@ def test_real_online_retail_totals(tmp_path):
                                                                                     abs=0.01)
     guests = df[sale & df.CustomerID.isna()].InvoiceNo.nunique()
     assert q(store, "select count(*) from orders where customer_id is null")[0][0] == guests
+    # November 2011: 2,864 invoices with a product line, of which 112 stock adjustments. The
+    # 2,752 orders left are the 2,751 invoices with a priced product line and 578841, free
+    # stickers for customer 13256 (the issue's 2,769 also counted 18 invoices of postage,
+    # manual or bank charges alone, which sell no product).
+    nov = df.InvoiceDate.dt.strftime("%Y-%m") == "2011-11"
+    assert inv[sale & nov].nunique() == 2752
+    assert q(store, "select count(*) from orders where strftime(ordered_at, '%Y-%m') = "
+                    "'2011-11'")[0][0] == 2752
 
 
 @pytest.mark.skipif(not REAL.exists(), reason="../shared/realdata is not beside the project")
@@ -216,8 +292,8 @@ def test_columns_used_name_the_shopify_exports_own_columns(tmp_path):
 
 @pytest.mark.parametrize("files", [
     ["shopify_orders.csv"], ["shopify_products.csv"], ["online_retail_ii.csv"],
-    ["ga4_source_medium.csv"], ["google_ads.csv"], ["meta_ads.csv"], ["sessions.csv"],
-    ["events.csv"], sorted(p.name for p in (FORMATS / "olist").glob("*.csv"))])
+    ["online_retail.csv"], ["ga4_source_medium.csv"], ["google_ads.csv"], ["meta_ads.csv"],
+    ["sessions.csv"], ["events.csv"], sorted(p.name for p in (FORMATS / "olist").glob("*.csv"))])
 def test_every_importer_names_the_files_columns(tmp_path, files):
     """Each column read is said in the file's own words: every entry names one of the
     file's headers, and none is only the canonical name again (unless the file spells it
