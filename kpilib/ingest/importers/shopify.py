@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from ...channels import label_sql, source_medium_sql
 from ...formatting import plural
+from ..prepare import salted_hash_sql
 from . import Columns, Context, emit
 
 MARKETPLACES = ("amazon", "ebay", "etsy", "zalando", "cdiscount", "walmart")
@@ -57,8 +58,7 @@ class _Orders:
                        bool_or(qty is null or price is null) as bad_line
                 from l group by name)
             select _row, name as order_id, created_at as ordered_at,
-                   case when email is not null
-                        then substr(sha256($salt || lower(trim(email))), 1, 16) end as customer_id,
+                   {salted_hash_sql('lower(trim(email))')} as customer_id,
                    {channel} as channel,
                    case when cancelled_at is not null or fin = 'voided' then 'cancelled'
                         when fin in ('refunded', 'partially_refunded') then fin
