@@ -35,6 +35,10 @@ spend_channel = left.selectbox(
     format_func=lambda c: "As the platform says (Google Ads: paid search, Meta: paid social)"
     if c is None else ui.channel_label(c),
     help="Ad-platform reports do not name the marketing channel; it is taken from here.")
+spend_month = left.text_input(
+    "Month of ad reports without dates", key="spend_month", placeholder="YYYY-MM",
+    help="A report by ad or campaign without a date column covers this month; its spend is "
+         "spread evenly over the month's days.").strip() or None
 partial = right.toggle("Store the valid rows and skip rejected ones", key="partial",
                        help="Off: one invalid row refuses its file, so nothing is stored "
                             "half-way. On: rejected rows are left out and listed.")
@@ -50,7 +54,8 @@ def run(dry_run: bool, progress=None):
             p.write_bytes(up.getvalue())
             paths.append((p, up.name))
         return ingest(target, paths, dry_run=dry_run, allow_partial=partial,
-                      spend_channel=spend_channel, mappings=mappings, save_mappings=save_as,
+                      spend_channel=spend_channel, spend_month=spend_month,
+                      mappings=mappings, save_mappings=save_as,
                       progress=progress)
 
 

@@ -219,6 +219,21 @@ def test_data_page_maps_unknown_statuses(tmp_path, monkeypatch, demo_store):
                                    ).fetchall() == [(1,)]
 
 
+def test_data_page_asks_the_month_of_an_ad_report_without_dates(tmp_path, monkeypatch,
+                                                                 demo_store):
+    from kpilib import Store
+    monkeypatch.setenv("KPILIB_DEMO_STORE", str(demo_store.path))
+    at = start(Store(tmp_path / "mine"), monkeypatch)
+    at.switch_page("app_pages/data.py").run()
+    upload(at, Path(__file__).parent / "data" / "formats" / "facebook_ads_by_ad.csv")
+    assert "'Month of ad reports without dates'" in shown(at.error[0])
+    at.text_input(key="spend_month").input("2017-08").run()
+    assert not at.error, [e.value for e in at.error]
+    said = " ".join(shown(s) for s in at.success)
+    assert "93 rows of marketing_spend, 2017-08-01 to 2017-08-31" in said
+    assert "spread evenly over its 31 days" in said
+
+
 def test_funnel_page_compare_modes(tiny_store, monkeypatch):
     at = start(tiny_store, monkeypatch)
     at.sidebar.selectbox(key="period").set_value("Last month").run()

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from kpilib import Filters, Store, get, run
-from kpilib.ingest import ingest, preview
+from kpilib.ingest import IngestError, ingest, preview
 
 FORMATS = Path(__file__).parent / "data" / "formats"
 REAL = Path(__file__).resolve().parent.parent.parent / "shared" / "realdata"
@@ -106,6 +106,83 @@ def test_ad_spend(tmp_path, file, channel, spend, clicks):
 def test_ad_spend_channel_asked_at_upload(tmp_path):
     store, _ = load(tmp_path, FORMATS / "google_ads.csv", spend_channel="display")
     assert q(store, "select distinct channel from marketing_spend") == [("display",)]
+
+
+def test_ad_report_by_ad_without_dates(tmp_path):
+    """Facebook's ad-level export as in Kaggle's "sales conversion optimization" data: no
+    date, no channel, one row per ad. The month is asked; the ads of each campaign
+    (xyz_campaign_id) are summed and spread over the month's days."""
+    src = FORMATS / "facebook_ads_by_ad.csv"
+    with pytest.raises(IngestError, match="no dates: say which month"):
+        load(tmp_path, src)
+    store, report = load(tmp_path, src, spend_month="2017-08")
+    assert q(store, "select campaign, channel, sum(spend), sum(impressions), sum(clicks), "
+                    "sum(conversions), count(*) from marketing_spend group by all "
+                    "order by 1") == [
+        # 254.05 + 122.40 + 0; 1,194,718 + 637,648 + 24,362; 141 + 67; 14 + 5 + 1 approved
+        ("1178", "paid_social", Decimal("376.45"), 1856728, 208, Decimal("20.00"), 31),
+        # 1.43 + 1.82 + 0 + 1.25 + 1.29; 7,350 + 17,861 + 693 + 4,259 + 4,133; 5 clicks;
+        # 1 + 1 approved (Total_Conversion, enquiries, is not kept)
+        ("916", "paid_social", Decimal("5.79"), 34296, 5, Decimal("2.00"), 31),
+        ("936", "paid_social", Decimal("2.71"), 8715, 2, Decimal("0.00"), 31)]
+    assert "10 rows at a finer grain than date × channel × campaign (ads, ad sets, " \
+           "audiences) summed into 3 rows" in report[0].summary()
+    # Spend by month and by channel, against the file read with pandas; by day, each day is
+    # the month's average to a cent a campaign (no 384.95 on the 1st).
+    df = pd.read_csv(src)
+    total, clicks = df.Spent.sum(), df.Clicks.sum()
+    con, f = store.connect(), Filters(date(2017, 8, 1), date(2017, 8, 31))
+    assert run(con, get("spend"), f, "month").value.tolist() == pytest.approx([total])
+    assert run(con, get("spend"), f, "channel").set_index("channel").value.to_dict() == \
+        pytest.approx({"paid_social": total})
+    assert run(con, get("cpc"), f, "month").value.tolist() == pytest.approx([total / clicks])
+    days = run(con, get("spend"), f, "day")
+    assert len(days) == 31 and days.value.sum() == pytest.approx(total)
+    assert all(abs(v - total / 31) <= 0.03 for v in days.value)
+    # The channel chosen at upload wins over Facebook's default.
+    store, _ = load(tmp_path / "b", src, spend_month="2017-08", spend_channel="display")
+    assert q(store, "select distinct channel from marketing_spend") == [("display",)]
+
+
+def test_meta_report_by_ad_is_summed_by_day_and_campaign(tmp_path):
+    """Ads Manager exported by ad: the same days and campaigns as meta_ads.csv (by campaign)
+    and the same totals; rows that differ in nothing but their numbers stay refused."""
+    store, report = load(tmp_path, FORMATS / "meta_ads_by_ad.csv")
+    assert q(store, "select date, campaign, spend, impressions, clicks, conversions "
+                    "from marketing_spend order by 1, 2") == [
+        (date(2025, 2, 1), "Prospecting - Lookalike", Decimal("45.10"), 12000, 130,
+         Decimal("3.00")),                                  # Video A 30.10 + Carousel B 15.00
+        (date(2025, 2, 1), "Retargeting", Decimal("20.00"), 3000, 80, Decimal("4.00")),
+        (date(2025, 2, 2), "Prospecting - Lookalike", Decimal("50.00"), 13000, 130,
+         Decimal("2.00"))]                                  # 28.00 + 22.00
+    by_campaign, _ = load(tmp_path / "c", FORMATS / "meta_ads.csv")
+    assert q(store, "select sum(spend), sum(impressions) from marketing_spend") == \
+        q(by_campaign, "select sum(spend), sum(impressions) from marketing_spend")
+    f = tmp_path / "twice.csv"
+    lines = (FORMATS / "meta_ads_by_ad.csv").read_text().splitlines()
+    f.write_text("\n".join(lines + [lines[1].replace("30.10", "31.10")]) + "\n")
+    with pytest.raises(IngestError, match="more than once"):
+        load(tmp_path / "d", f)
+
+
+def test_a_store_written_before_conversions_reads_on(tmp_path):
+    """Spend files stored before marketing_spend had conversions: read with it empty, and
+    merged with a newer upload of the same month."""
+    import duckdb
+    store, _ = load(tmp_path, FORMATS / "google_ads.csv")
+    [part] = store.files("marketing_spend")
+    duckdb.sql(f"copy (select * exclude (conversions) from read_parquet('{part}')) "
+               f"to '{part}.old' (format parquet)")
+    Path(f"{part}.old").replace(part)
+    for cached in (store.path / "cache").glob("*"):
+        cached.unlink()
+    assert q(store, "select sum(spend), count(conversions) from marketing_spend") == [
+        (Decimal("1409.75"), 0)]
+    ingest(store, [FORMATS / "meta_ads_by_ad.csv"])     # February again, another channel
+    assert q(store, "select channel, sum(spend), sum(conversions) from marketing_spend "
+                    "group by 1 order by 1") == [
+        ("paid_search", Decimal("1409.75"), None), ("paid_social", Decimal("115.10"),
+                                                    Decimal("9.00"))]
 
 
 def test_olist_joined(tmp_path):
@@ -293,7 +370,8 @@ def test_columns_used_name_the_shopify_exports_own_columns(tmp_path):
 @pytest.mark.parametrize("files", [
     ["shopify_orders.csv"], ["shopify_products.csv"], ["online_retail_ii.csv"],
     ["online_retail.csv"], ["ga4_source_medium.csv"], ["google_ads.csv"], ["meta_ads.csv"],
-    ["sessions.csv"], ["events.csv"], sorted(p.name for p in (FORMATS / "olist").glob("*.csv"))])
+    ["meta_ads_by_ad.csv"], ["sessions.csv"], ["events.csv"],
+    sorted(p.name for p in (FORMATS / "olist").glob("*.csv"))])
 def test_every_importer_names_the_files_columns(tmp_path, files):
     """Each column read is said in the file's own words: every entry names one of the
     file's headers, and none is only the canonical name again (unless the file spells it

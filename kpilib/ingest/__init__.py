@@ -6,6 +6,7 @@ are kept are valid); a file whose exact content is already stored is reported an
 """
 from __future__ import annotations
 
+import re
 import tempfile
 import uuid
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from ..schema import TABLES
 from ..store import Source, Store, sha256_file
 from .errors import IngestError
 from .importers import Context, groups, registry
-from .prepare import Prepared, norm_header, prepare
+from .prepare import Prepared, norm_header, prepare, spread_over_month
 from .readers import RawInput, read
 
 __all__ = ["IngestError", "FileReport", "Report", "ingest", "preview"]
@@ -131,7 +132,7 @@ def preview(path: str | Path, name: str | None = None, rows: int = 5) -> list[di
 
 def ingest(store: Store, files: list[str | Path | tuple[str | Path, str]], *,
            dry_run: bool = False, allow_partial: bool = False, spend_channel: str | None = None,
-           snapshot_date: str | None = None,
+           snapshot_date: str | None = None, spend_month: str | None = None,
            mappings: dict[str, tuple] | None = None,
            save_mappings: dict[str, str] | None = None,
            after_stage=None, progress=None) -> Report:
@@ -140,11 +141,15 @@ def ingest(store: Store, files: list[str | Path | tuple[str | Path, str]], *,
     ``mappings`` maps a file's display name to (table, {canonical column: header}) for files
     whose columns were mapped by hand, or (table, columns, {raw status: canonical status}) with
     its unknown statuses mapped too; ``save_mappings`` (display name → mapping name) keeps
-    them in the store once the upload is committed, so next month's export is recognised. Raises :class:`IngestError` for the first invalid file;
-    the store is then untouched.
+    them in the store once the upload is committed, so next month's export is recognised.
+    ``spend_month`` (YYYY-MM) is the month of ad reports without dates. Raises
+    :class:`IngestError` for the first invalid file; the store is then untouched.
     """
     progress = progress or (lambda fraction, text: None)
     mappings = mappings or {}
+    if spend_month is not None and not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", spend_month):
+        raise IngestError("upload", f"the month of ad reports without dates must be written "
+                                    f"like 2025-03, not {spend_month!r}.")
     files_reports: list[FileReport] = []
     with tempfile.TemporaryDirectory(prefix="kpilib-ingest-") as tmp:
         con = _connect(tmp)
@@ -153,7 +158,7 @@ def ingest(store: Store, files: list[str | Path | tuple[str | Path, str]], *,
             seen: set[str] = set()
             salt = settings.get("salt") or uuid.uuid4().hex
             ctx = Context(salt=salt, spend_channel=spend_channel, tz=settings["timezone"],
-                          snapshot_date=snapshot_date)
+                          snapshot_date=snapshot_date, spend_month=spend_month)
             raws: list[tuple[RawInput, str]] = []
             for n, item in enumerate(files):
                 path, name = item if isinstance(item, tuple) else (item, Path(item).name)
@@ -264,8 +269,11 @@ def _recognise_and_prepare(con, store, raws, ctx, tz, mappings, allow_partial, s
                                 salt=ctx.salt, statuses=m.get("statuses")), raw.name))
         elif imp := next((i for i in registry() if i.match(headers)), None):
             for table, canon in imp.convert(con, raw, ctx):
-                out.append((prepare(con, canon, tz, table=table, allow_partial=allow_partial,
-                                    fmt=imp.name, salt=ctx.salt), raw.name))
+                p = prepare(con, canon, tz, table=table, allow_partial=allow_partial,
+                            fmt=imp.name, salt=ctx.salt)
+                if canon.name in ctx.monthly:
+                    spread_over_month(con, p)
+                out.append((p, raw.name))
         else:
             out.append((prepare(con, raw, tz, allow_partial=allow_partial, salt=ctx.salt),
                         raw.name))

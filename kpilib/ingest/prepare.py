@@ -88,6 +88,9 @@ def customer_id_sql(x: str) -> str:
 
 _TIME_WITH_OFFSET = r"\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?\s*([+-]\d{2}:?\d{2}|Z)$"
 MAX_REJECTED_CSV = 100_000
+# Tables whose every column outside the key is a count or an amount: rows of one key at a finer
+# grain (ads within a campaign) add up to it.
+SUMMED = ("marketing_spend",)
 
 
 def norm_header(name: str) -> str:
@@ -417,6 +420,12 @@ def prepare(con: duckdb.DuckDBPyConnection, raw: RawInput, tz: str = "UTC", *,
     q = (f"create temp table {out} as select _row, {norm} from {typed} t{lookup}"
          f"{status_join} where _row not in (select _row from {rejected})")
     con.execute(q, used(q))
+    summed = _sum_finer_rows(con, spec, out, raw, [i for i in range(len(raw.columns))
+                                                   if i not in found.values()])
+    if summed:
+        notes.append(f"{plural(summed[0], 'row')} at a finer grain than "
+                     f"{' × '.join(spec.key)} (ads, ad sets, audiences) summed into "
+                     f"{plural(summed[1], 'row')}")
     dup = _duplicates(con, spec, out, rejected, len(rules))
     if dup:
         key_headers = ", ".join(header(k) for k in spec.key if k in found) or None
@@ -445,6 +454,8 @@ def prepare(con: duckdb.DuckDBPyConnection, raw: RawInput, tz: str = "UTC", *,
     if hashed and raw.origin is None:
         mapping["customer_id"] += ", hashed"
     prepared = Prepared(raw.name, spec.name, out, rows, mapping,
+                        # An importer's other columns are its own (ads' row details).
+                        [] if raw.origin is not None else
                         [h for i, h in enumerate(raw.columns) if i not in found.values()],
                         notes=notes, rejections=rejections, fmt=fmt, currencies=currencies)
     if rejections:
@@ -481,6 +492,60 @@ def _summarise(con, rejected: str, rules: list[tuple[str, str]]) -> list[Rejecti
                 f"{n:,} values are {reason}."
         out.append(Rejection(h, reason, n, [(r, None if v == "null" else v) for r, v in ex]))
     return out
+
+
+def spread_over_month(con, p: Prepared) -> None:
+    """A month's ad spend without days (rows dated on the month's first day) spread evenly
+    over the month's days, amounts to the cent and counts in whole units that add up to the
+    month's: ROAS, MER and CPC by month stay exact, and a daily chart shows the month's
+    average each day, not every euro on the 1st."""
+    spec = TABLES[p.table]
+
+    def share(col: str, scale: int) -> str:
+        # Day k of n gets floor((k + 1)·x / n) − floor(k·x / n), x in cents (or units).
+        x = f"round({col} * {scale})::hugeint"
+        return f"cast((((k + 1) * {x}) // n - (k * {x}) // n) / {scale} as {spec.column(col).type})"
+
+    cols = ", ".join(c if c in spec.key and c != "date" else
+                     "(date + k::int) as date" if c == "date" else
+                     f"{share(c, 100 if spec.column(c).type.startswith('DECIMAL') else 1)} as {c}"
+                     for c in spec.names)
+    out = f"spread_{next(_counter)}"
+    con.execute(f"""create temp table {out} as
+        select _row, {cols} from (
+            select *, unnest(range(n)) as k from (
+                select *, date_diff('day', date, (date + interval 1 month)::date) as n
+                from {p.relation}))""")
+    p.relation = out
+    p.rows, p.first, p.last = con.execute(
+        f"select count(*), min(date)::varchar, max(date)::varchar from {out}").fetchall()[0]
+    p.notes.append(f"no days in the file: the month's spend is spread evenly over its "
+                   f"{int(p.last[-2:])} days")
+
+
+def _sum_finer_rows(con, spec: Table, rel: str, raw: RawInput, others: list[int]):
+    """Ad spend reported by ad (or ad set, age band…) is the sum of its rows: rows of one key
+    that differ in a column outside the table (``others``, the file's column indexes) are
+    summed into one. Rows that differ in nothing else stay duplicates (``_duplicates``): the
+    file does not say which is right. Returns (rows, rows after) when any were summed."""
+    if spec.name not in SUMMED or not others:
+        return None
+    keys = ", ".join(spec.key)
+    detail = "[" + ", ".join(f"r.c{i}" for i in others) + "]"
+    parts = f"parts_{next(_counter)}"
+    con.execute(f"create temp table {parts} as select {keys} from {rel} join {raw.table} r "
+                f"using (_row) group by all "
+                f"having count(*) > 1 and count(distinct {detail}) = count(*)")
+    if not con.execute(f"select count(*) from {parts}").fetchall()[0][0]:
+        return None
+    sums = ", ".join(f"sum({c}) as {c}" for c in spec.names if c not in spec.key)
+    con.execute(f"create temp table {parts}_sum as select min(_row) as _row, {keys}, {sums} "
+                f"from {rel} semi join {parts} using ({keys}) group by all")
+    before = con.execute(f"select count(*) from {rel}").fetchall()[0][0]
+    con.execute(f"delete from {rel} where _row in (select _row from {rel} semi join {parts} "
+                f"using ({keys}))")
+    con.execute(f"insert into {rel} by name select * from {parts}_sum")
+    return before, con.execute(f"select count(*) from {rel}").fetchall()[0][0]
 
 
 def _duplicates(con, spec: Table, rel: str, rejected: str, rule: int):

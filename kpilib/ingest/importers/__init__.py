@@ -23,7 +23,11 @@ class Context:
     spend_channel: str | None = None   # channel of an ad-spend export that has none
     tz: str = "UTC"                    # shop timezone, for importers that roll up by day
     snapshot_date: str | None = None   # date of a stock snapshot file that has none
+    spend_month: str | None = None     # month (YYYY-MM) of an ad report that has no dates
     notes: list[str] = field(default_factory=list)
+    # Tables (by name) whose rows are a month's totals dated on its first day, to be spread
+    # over the month's days once validated.
+    monthly: set[str] = field(default_factory=set)
 
 
 class Columns:
@@ -75,7 +79,7 @@ def emit(con, name: str, select: str, columns: list[str], params: dict | None = 
 def registry():
     from . import ads, ga4, online_retail, sessions, shopify, snapshot
     return [shopify.ORDERS, shopify.PRODUCTS, online_retail.IMPORTER, ads.GOOGLE, ads.META,
-            ga4.IMPORTER, sessions.EVENTS, sessions.SESSIONS, snapshot.IMPORTER]
+            ads.UNDATED, ga4.IMPORTER, sessions.EVENTS, sessions.SESSIONS, snapshot.IMPORTER]
 
 
 def groups():
