@@ -23,7 +23,8 @@ elif is_demo:
 
 st.subheader("Upload this month's exports")
 st.caption("Shopify orders and products exports, WooCommerce or any CSV with the template's "
-           "columns, GA4 reports, Google Ads and Meta spend reports, UCI Online Retail, Olist "
+           "columns, GA4 reports, Google Ads and Meta spend reports (by campaign or by ad; "
+           "without dates, say the month below), UCI Online Retail, Olist "
            "(all its CSVs together); CSV (comma or semicolon, any encoding), Excel, Parquet or a "
            ".zip of them. Nothing is written until you confirm.")
 n = st.session_state.setdefault("upload_round", 0)
