@@ -125,8 +125,8 @@ def test_ad_report_by_ad_without_dates(tmp_path):
         # 1 + 1 approved (Total_Conversion, enquiries, is not kept)
         ("916", "paid_social", Decimal("5.79"), 34296, 5, Decimal("2.00"), 31),
         ("936", "paid_social", Decimal("2.71"), 8715, 2, Decimal("0.00"), 31)]
-    assert "10 rows at a finer grain than date × channel × campaign (ads, ad sets, " \
-           "audiences) summed into 3 rows" in report[0].summary()
+    assert "rows by ad, ad set or audience summed by date × channel × campaign: 10 → 3 rows" \
+        in report[0].summary()
     # Spend by month and by channel, against the file read with pandas; by day, each day is
     # the month's average to a cent a campaign (no 384.95 on the 1st).
     df = pd.read_csv(src)
@@ -142,12 +142,22 @@ def test_ad_report_by_ad_without_dates(tmp_path):
     # The channel chosen at upload wins over Facebook's default.
     store, _ = load(tmp_path / "b", src, spend_month="2017-08", spend_channel="display")
     assert q(store, "select distinct channel from marketing_spend") == [("display",)]
+    # A report by campaign from no platform we know: the channel is asked too. February 2025
+    # has 28 days: 28.00 is 1.00 a day, 3 clicks fall on 3 of them.
+    f = tmp_path / "tiktok.csv"
+    f.write_text("Campaign name,Cost,Impressions,Clicks\nSpring,28.00,2800,3\n")
+    with pytest.raises(IngestError, match="which marketing channel"):
+        load(tmp_path / "c", f, spend_month="2025-02")
+    store, _ = load(tmp_path / "c", f, spend_month="2025-02", spend_channel="paid_social")
+    assert q(store, "select count(*), min(spend), max(spend), sum(clicks), max(clicks) "
+                    "from marketing_spend") == [(28, Decimal("1.00"), Decimal("1.00"), 3, 1)]
 
 
 def test_meta_report_by_ad_is_summed_by_day_and_campaign(tmp_path):
     """Ads Manager exported by ad: the same days and campaigns as meta_ads.csv (by campaign)
     and the same totals; rows that differ in nothing but their numbers stay refused."""
     store, report = load(tmp_path, FORMATS / "meta_ads_by_ad.csv")
+    assert "summed by date × channel × campaign: 5 → 3 rows" in report[0].summary()
     assert q(store, "select date, campaign, spend, impressions, clicks, conversions "
                     "from marketing_spend order by 1, 2") == [
         (date(2025, 2, 1), "Prospecting - Lookalike", Decimal("45.10"), 12000, 130,

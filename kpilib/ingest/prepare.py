@@ -423,9 +423,8 @@ def prepare(con: duckdb.DuckDBPyConnection, raw: RawInput, tz: str = "UTC", *,
     summed = _sum_finer_rows(con, spec, out, raw, [i for i in range(len(raw.columns))
                                                    if i not in found.values()])
     if summed:
-        notes.append(f"{plural(summed[0], 'row')} at a finer grain than "
-                     f"{' × '.join(spec.key)} (ads, ad sets, audiences) summed into "
-                     f"{plural(summed[1], 'row')}")
+        notes.append(f"rows by ad, ad set or audience summed by {' × '.join(spec.key)}: "
+                     f"{summed[0]:,} → {plural(summed[1], 'row')}")
     dup = _duplicates(con, spec, out, rejected, len(rules))
     if dup:
         key_headers = ", ".join(header(k) for k in spec.key if k in found) or None

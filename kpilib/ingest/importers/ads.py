@@ -56,7 +56,7 @@ class _Spend:
         code = next((cost[len(p) + 1:] for p in self.cost if cost.startswith(p + "_")), "")
         return [code.upper()] if len(code) == 3 and code.isalpha() else []
 
-    def _channel(self, raw, c: Columns, ctx: Context) -> str:
+    def _channel(self, raw, c: Columns, ctx: Context) -> str | None:
         channel = ctx.spend_channel or self.default_channel or \
             ("paid_social" if c.has("fb_campaign_id") else None)
         if channel is None and not c.has("channel"):
