@@ -8,7 +8,7 @@ import streamlit as st
 import ui
 from kpilib.channels import CHANNELS
 from kpilib.ingest import IngestError, diff_line, ingest, preview
-from kpilib.schema import TABLES, template_csv
+from kpilib.schema import STATUSES, TABLES, template_csv
 from kpilib.formatting import md_plain, plural
 
 st.title("Data")
@@ -23,7 +23,8 @@ elif is_demo:
 
 st.subheader("Upload this month's exports")
 st.caption("Shopify orders and products exports, WooCommerce or any CSV with the template's "
-           "columns, GA4 reports, Google Ads and Meta spend reports, UCI Online Retail, Olist "
+           "columns, GA4 reports, Google Ads and Meta spend reports (by campaign or by ad; "
+           "without dates, say the month below), UCI Online Retail, Olist "
            "(all its CSVs together); CSV (comma or semicolon, any encoding), Excel, Parquet or a "
            ".zip of them. Nothing is written until you confirm.")
 n = st.session_state.setdefault("upload_round", 0)
@@ -35,6 +36,10 @@ spend_channel = left.selectbox(
     format_func=lambda c: "As the platform says (Google Ads: paid search, Meta: paid social)"
     if c is None else ui.channel_label(c),
     help="Ad-platform reports do not name the marketing channel; it is taken from here.")
+spend_month = left.text_input(
+    "Month of ad reports without dates", key="spend_month", placeholder="YYYY-MM",
+    help="A report by ad or campaign without a date column covers this month; its spend is "
+         "spread evenly over the month's days.").strip() or None
 partial = right.toggle("Store the valid rows and skip rejected ones", key="partial",
                        help="Off: one invalid row refuses its file, so nothing is stored "
                             "half-way. On: rejected rows are left out and listed.")
@@ -50,12 +55,14 @@ def run(dry_run: bool, progress=None):
             p.write_bytes(up.getvalue())
             paths.append((p, up.name))
         return ingest(target, paths, dry_run=dry_run, allow_partial=partial,
-                      spend_channel=spend_channel, mappings=mappings, save_mappings=save_as,
+                      spend_channel=spend_channel, spend_month=spend_month,
+                      mappings=mappings, save_mappings=save_as,
                       progress=progress)
 
 
 def mapping_editor(err: IngestError):
-    """Map an unrecognised file's columns by hand; the mapping is saved with the upload."""
+    """Map an unrecognised file's columns by hand, or the statuses of a file refused for them
+    (its columns as they were read); the mapping is saved with the upload."""
     up = next((u for u in files if err.file.startswith(u.name)), None)
     if up is None:
         return
@@ -68,24 +75,37 @@ def mapping_editor(err: IngestError):
         st.markdown(f"**Map the columns of {md_plain(info['name'])}**")
         st.dataframe(info["sample"], hide_index=True, width="stretch")
         table = st.selectbox("This file holds", list(TABLES), key=f"map_table_{info['name']}",
+                             index=list(TABLES).index(err.table) if err.table else 0,
                              format_func=lambda t: f"{t} — {TABLES[t].description}")
         spec = TABLES[table]
         chosen = {}
         cols = st.columns(3)
         for i, col in enumerate(spec.columns):
             label = col.name + ("" if col.required else " (optional)")
-            pick = cols[i % 3].selectbox(label, [None, *info["columns"]],
+            options = [None, *info["columns"]]
+            read = err.columns.get(col.name) if table == err.table else None
+            pick = cols[i % 3].selectbox(label, options,
+                                         index=options.index(read) if read in options else 0,
                                          key=f"map_{info['name']}_{table}_{col.name}")
             if pick:
                 chosen[col.name] = pick
+        statuses = {}
+        if err.statuses and table == "orders":
+            st.markdown("**Statuses the dashboard does not know**")
+            cols = st.columns(3)
+            for i, raw in enumerate(err.statuses):
+                statuses[raw] = cols[i % 3].selectbox(
+                    md_plain(raw), [None, *STATUSES], key=f"map_{info['name']}_status_{raw}",
+                    format_func=lambda s: "choose…" if s is None else s.replace("_", " "))
         name = st.text_input("Save this mapping as", value=Path(up.name).stem,
                              key=f"map_name_{info['name']}",
                              help="Next month, a file with the same columns is read with it.")
-        missing = [c for c in spec.required if c not in chosen]
+        missing = [c for c in spec.required if c not in chosen] + \
+            [f"status '{s}'" for s, canon in statuses.items() if not canon]
         if missing:
-            st.caption(f"Still to map: {', '.join(missing)}")
+            st.caption(md_plain(f"Still to map: {', '.join(missing)}"))
         if st.button("Use this mapping", disabled=bool(missing), key=f"map_go_{info['name']}"):
-            mappings[info["name"]] = (table, chosen)
+            mappings[info["name"]] = (table, chosen, statuses)
             if name.strip():
                 save_as[info["name"]] = name.strip()
             st.rerun()
@@ -99,7 +119,7 @@ if files:
         error = e
     if error:
         st.error(f"Nothing can be stored yet. {md_plain(error, 2000)}")
-        if error.unrecognised:
+        if error.unrecognised or error.statuses:
             mapping_editor(error)
     else:
         st.markdown("**What was understood**")

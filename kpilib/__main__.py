@@ -49,6 +49,9 @@ def main(argv: list[str] | None = None) -> int:
 
     p.add_argument("--as-of", type=_date, help="date of stock snapshot files without a date "
                                                 "column (default: the date in the file name)")
+    p.add_argument("--spend-month", metavar="YYYY-MM",
+                   help="month of ad reports without dates (e.g. by ad): their spend is spread "
+                        "evenly over the month's days")
 
     p = sub.add_parser("undo", help="take back the last upload or deletion")
     p.add_argument("--store")
@@ -109,7 +112,7 @@ def _demo(args) -> int:
 def _ingest(args) -> int:
     store = Store(store_path(args.store))
     report = ingest(store, args.files, dry_run=args.dry_run, allow_partial=args.skip_invalid,
-                    spend_channel=args.spend_channel,
+                    spend_channel=args.spend_channel, spend_month=args.spend_month,
                     snapshot_date=args.as_of.isoformat() if args.as_of else None,
                     adopt_timezone=True)
     print(report.text())

@@ -118,9 +118,13 @@ TABLES: dict[str, Table] = {t.name: t for t in (
         C("date", "DATE", True, "day"),
         C("channel", "VARCHAR"),
         C("campaign", "VARCHAR", False, "campaign_name"),
-        C("spend", MONEY, True, "cost", "amount_spent"),
+        C("spend", MONEY, True, "cost", "amount_spent", "spent"),
         C("impressions", "BIGINT", False, "impr"),
         C("clicks", "BIGINT", False),
+        # What the ad platform counts as conversions (purchases it claims), kept to reconcile
+        # with the shop's orders; fractional where the platform shares one out (Google Ads).
+        C("conversions", "DECIMAL(18,2)", False, "purchases", "website_purchases",
+          "approved_conversion"),
     ), ("date", "channel", "campaign"), "date", "Advertising spend by day, channel and campaign."),
 )}
 
@@ -129,7 +133,7 @@ NON_NEGATIVE = {
     "traffic": ("sessions", "users", "new_users", "product_views", "add_to_carts", "checkouts",
                 "purchases"),
     "inventory": (),  # negative on-hand exists (oversold) and is handled by the stock KPIs
-    "marketing_spend": ("spend", "impressions", "clicks"),
+    "marketing_spend": ("spend", "impressions", "clicks", "conversions"),
     "orders": ("gross_sales",),
     "order_items": ("quantity",),
     "refunds": ("amount",),

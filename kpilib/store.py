@@ -60,7 +60,7 @@ UNPARTITIONED = "all"
 # name changes with what it holds, this format and DuckDB's version (a newer DuckDB may write
 # a file an older one cannot read).
 CACHE = "cache"
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2   # 2: marketing_spend has conversions
 # The share of Store.write's progress given to the tables, the rest to the rollups (the demo
 # shop: ~0.6 s of CPU against ~2 s).
 TABLES_SHARE = 0.25
@@ -981,11 +981,14 @@ class Store:
             return {}
 
     def save_mapping(self, name: str, table: str, columns: dict[str, str],
-                     headers: list[str]) -> None:
-        """Remember how a file's columns map to a table, so next month's export is read alone."""
+                     headers: list[str], statuses: dict[str, str] | None = None) -> None:
+        """Remember how a file's columns (and statuses the dashboard does not know: raw →
+        canonical) map to a table, so next month's export is read alone."""
         self.path.mkdir(parents=True, exist_ok=True)
         mappings = self.mappings
         mappings[name] = {"table": table, "columns": columns, "headers": list(headers)}
+        if statuses:
+            mappings[name]["statuses"] = statuses
         self._write_json(MAPPINGS, mappings)
 
     def mapping_for(self, headers: list[str]) -> tuple[str, dict] | None:

@@ -205,6 +205,57 @@ def test_data_page_bad_file_and_mapping_editor(tmp_path, monkeypatch, demo_store
     assert any("till.csv: 1 row of orders" in shown(s) for s in at.success)
 
 
+def test_data_page_maps_unknown_statuses(tmp_path, monkeypatch, demo_store):
+    """A WooCommerce export: its columns mapped by hand, then its wc-… statuses, one choice
+    each; stored with the mapping for next month."""
+    from kpilib import Store
+    monkeypatch.setenv("KPILIB_DEMO_STORE", str(demo_store.path))
+    store = Store(tmp_path / "mine")
+    at = start(store, monkeypatch)
+    at.switch_page("app_pages/data.py").run()
+    upload(at, Path(__file__).parent / "data" / "formats" / "woocommerce_orders.csv")
+    name = "woocommerce_orders.csv"
+    assert "could not tell which table" in shown(at.error[0])
+    for col, header in {"order_id": "order_id", "ordered_at": "order_date", "status": "status",
+                        "gross_sales": "order_subtotal", "discounts": "discount_total",
+                        "customer_id": "billing_email"}.items():
+        at.selectbox(key=f"map_{name}_orders_{col}").set_value(header).run()
+    at.button(key=f"map_go_{name}").click().run()
+    assert "has statuses that mean nothing to the dashboard" in shown(at.error[0])
+    # The columns stay as mapped; one choice per unknown status, and none made yet.
+    assert at.selectbox(key=f"map_{name}_orders_gross_sales").value == "order_subtotal"
+    assert at.button(key=f"map_go_{name}").disabled
+    assert any("Still to map: status 'wc-cancelled'" in shown(c) for c in at.caption)
+    for raw, canon in {"wc-completed": "fulfilled", "wc-processing": "paid",
+                       "wc-on-hold": "placed", "wc-refunded": "refunded",
+                       "wc-cancelled": "cancelled"}.items():
+        at.selectbox(key=f"map_{name}_status_{raw}").set_value(canon).run()
+    at.button(key=f"map_go_{name}").click().run()
+    assert not at.error, [e.value for e in at.error]
+    assert any(f"{name}: 5 rows of orders" in shown(s) for s in at.success)
+    at.button(key="confirm").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    saved = store.mappings["woocommerce_orders"]
+    assert saved["statuses"]["wc-completed"] == "fulfilled"
+    assert store.connect().execute("select count(*) from orders where status = 'fulfilled'"
+                                   ).fetchall() == [(1,)]
+
+
+def test_data_page_asks_the_month_of_an_ad_report_without_dates(tmp_path, monkeypatch,
+                                                                 demo_store):
+    from kpilib import Store
+    monkeypatch.setenv("KPILIB_DEMO_STORE", str(demo_store.path))
+    at = start(Store(tmp_path / "mine"), monkeypatch)
+    at.switch_page("app_pages/data.py").run()
+    upload(at, Path(__file__).parent / "data" / "formats" / "facebook_ads_by_ad.csv")
+    assert "'Month of ad reports without dates'" in shown(at.error[0])
+    at.text_input(key="spend_month").input("2017-08").run()
+    assert not at.error, [e.value for e in at.error]
+    said = " ".join(shown(s) for s in at.success)
+    assert "93 rows of marketing_spend, 2017-08-01 to 2017-08-31" in said
+    assert "spread evenly over its 31 days" in said
+
+
 def test_funnel_page_compare_modes(tiny_store, monkeypatch):
     at = start(tiny_store, monkeypatch)
     at.sidebar.selectbox(key="period").set_value("Last month").run()
@@ -685,7 +736,7 @@ def test_orders_only_overview_says_what_is_missing_and_why(partial_stores, monke
     at = start(partial_stores["orders only"], monkeypatch)
     c = cards(at)
     # November 2011 (the data's last month; "Last 30 days" trimmed to its first day).
-    assert c["Orders"] == "2,864" and c["Return rate (value)"] == "–"
+    assert c["Orders"] == "2,752" and c["Return rate (value)"] == "–"
     notes = " ".join(shown(m) for m in at.markdown)
     # Each export named once, with what it fills.
     assert "Upload a traffic export (a GA4 report, or sessions / events) for Sessions and " \

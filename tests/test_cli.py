@@ -161,6 +161,21 @@ def test_skip_invalid_and_spend_channel(tmp_path):
         {"channel": "display", "value": 1409.75}]
 
 
+def test_ingest_spend_month_of_an_ad_report_without_dates(tmp_path):
+    """Facebook's ad-level export (no date column): refused until the month is said, then
+    spread over August 2017's 31 days, by month the file's total (5.79 + 2.71 + 376.45)."""
+    store, src = tmp_path / "s", ROOT / "tests/data/formats/facebook_ads_by_ad.csv"
+    p = cli("ingest", src, "--store", store, ok=False)
+    assert p.returncode == 2 and "--spend-month YYYY-MM" in p.stderr
+    p = cli("ingest", src, "--store", store, "--spend-month", "August", ok=False)
+    assert "must be written like 2025-03, not 'August'" in p.stderr
+    out = cli("ingest", src, "--store", store, "--spend-month", "2017-08").stdout
+    assert "93 rows of marketing_spend, 2017-08-01 to 2017-08-31" in out
+    assert json.loads(cli("kpi", "spend", "--store", store, "--by", "month", "--start",
+                          "2017-08-01", "--end", "2017-08-31").stdout) == [
+        {"period": "2017-08-01", "value": 384.95}]
+
+
 def test_table_kpi_json(tiny_store):
     out = json.loads(cli("kpi", "cohort_retention", "--store", tiny_store.path, "--start",
                          "2025-01-01", "--end", "2025-03-31").stdout)

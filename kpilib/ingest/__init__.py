@@ -6,6 +6,7 @@ are kept are valid); a file whose exact content is already stored is reported an
 """
 from __future__ import annotations
 
+import re
 import tempfile
 import uuid
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from ..store import DEFAULT_SETTINGS, Source, Store, sha256_file
 from . import clock
 from .errors import IngestError
 from .importers import Context, groups, registry
-from .prepare import Prepared, norm_header, prepare
+from .prepare import Prepared, norm_header, prepare, spread_over_month
 from .readers import RawInput, read
 
 __all__ = ["IngestError", "FileReport", "Report", "ingest", "preview"]
@@ -141,21 +142,26 @@ def preview(path: str | Path, name: str | None = None, rows: int = 5) -> list[di
 
 def ingest(store: Store, files: list[str | Path | tuple[str | Path, str]], *,
            dry_run: bool = False, allow_partial: bool = False, spend_channel: str | None = None,
-           snapshot_date: str | None = None,
-           mappings: dict[str, tuple[str, dict[str, str]]] | None = None,
+           snapshot_date: str | None = None, spend_month: str | None = None,
+           mappings: dict[str, tuple] | None = None,
            save_mappings: dict[str, str] | None = None, adopt_timezone: bool = False,
            after_stage=None, progress=None) -> Report:
     """Validate ``files`` (paths, or (path, display name) pairs) and add them to ``store``.
 
     ``mappings`` maps a file's display name to (table, {canonical column: header}) for files
-    whose columns were mapped by hand; ``save_mappings`` (display name → mapping name) keeps
+    whose columns were mapped by hand, or (table, columns, {raw status: canonical status}) with
+    its unknown statuses mapped too; ``save_mappings`` (display name → mapping name) keeps
     them in the store once the upload is committed, so next month's export is recognised.
-    ``adopt_timezone``: on a first upload into a store still on the default timezone, read
-    the files in (and keep) the zone their UTC offsets imply. Raises :class:`IngestError` for
-    the first invalid file; the store is then untouched.
+    ``spend_month`` (YYYY-MM) is the month of ad reports without dates. ``adopt_timezone``: on
+    a first upload into a store still on the default timezone, read the files in (and keep)
+    the zone their UTC offsets imply. Raises :class:`IngestError` for the first invalid file;
+    the store is then untouched.
     """
     progress = progress or (lambda fraction, text: None)
     mappings = mappings or {}
+    if spend_month is not None and not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", spend_month):
+        raise IngestError("upload", f"the month of ad reports without dates must be written "
+                                    f"like 2025-03, not {spend_month!r}.")
     files_reports: list[FileReport] = []
     with tempfile.TemporaryDirectory(prefix="kpilib-ingest-") as tmp:
         con = _connect(tmp)
@@ -185,7 +191,8 @@ def ingest(store: Store, files: list[str | Path | tuple[str | Path, str]], *,
             while True:
                 ctx = Context(salt=salt, spend_channel=spend_channel, tz=tz,
                               snapshot_date=snapshot_date, allow_partial=allow_partial,
-                              channel_map=dict(settings.get("channel_map", {})))
+                              channel_map=dict(settings.get("channel_map", {})),
+                              spend_month=spend_month)
                 prepared, unchanged, consumed = _recognise_and_prepare(
                     con, store, raws, ctx, tz, mappings, allow_partial, seen)
                 clocks = _clocks(prepared)
@@ -241,8 +248,9 @@ def ingest(store: Store, files: list[str | Path | tuple[str | Path, str]], *,
                 headers = {raw.name: raw.columns for raw, _ in raws}
                 for file_name, mapping_name in (save_mappings or {}).items():
                     if file_name in mappings and file_name in headers:
-                        table, columns = mappings[file_name]
-                        store.save_mapping(mapping_name, table, columns, headers[file_name])
+                        table, columns, *statuses = mappings[file_name]
+                        store.save_mapping(mapping_name, table, columns, headers[file_name],
+                                           *statuses)
             progress(1.0, "Done")
             return report
         except duckdb.Error as e:
@@ -276,7 +284,7 @@ def _recognise_and_prepare(con, store, raws, ctx, tz, mappings, allow_partial, s
         converted = imp.convert_group(con, mine, ctx)
         for table, canon in converted:
             out.append((prepare(con, canon, tz, table=table, allow_partial=allow_partial,
-                                fmt=imp.name), canon.name))
+                                fmt=imp.name, salt=ctx.salt), canon.name))
         used = {canon.name for _, canon in converted}
         consumed += [r.name for r in mine if r.name not in used]
     for raw in left:
@@ -286,20 +294,25 @@ def _recognise_and_prepare(con, store, raws, ctx, tz, mappings, allow_partial, s
         headers = [norm_header(h) for h in raw.columns]
         saved = store.mapping_for(raw.columns)
         if raw.name in mappings:
-            table, mapping = mappings[raw.name]
+            table, mapping, *statuses = mappings[raw.name]
             out.append((prepare(con, raw, tz, table=table, mapping=mapping,
-                                allow_partial=allow_partial, fmt="column mapping"), raw.name))
+                                allow_partial=allow_partial, fmt="column mapping", salt=ctx.salt,
+                                statuses=statuses[0] if statuses else None), raw.name))
         elif saved:
             name, m = saved
             out.append((prepare(con, raw, tz, table=m["table"], mapping=m["columns"],
-                                allow_partial=allow_partial, fmt=f"saved mapping '{name}'"),
-                        raw.name))
+                                allow_partial=allow_partial, fmt=f"saved mapping '{name}'",
+                                salt=ctx.salt, statuses=m.get("statuses")), raw.name))
         elif imp := next((i for i in registry() if i.match(headers)), None):
             for table, canon in imp.convert(con, raw, ctx):
-                out.append((prepare(con, canon, tz, table=table, allow_partial=allow_partial,
-                                    fmt=imp.name), raw.name))
+                p = prepare(con, canon, tz, table=table, allow_partial=allow_partial,
+                            fmt=imp.name, salt=ctx.salt)
+                if canon.name in ctx.monthly:
+                    spread_over_month(con, p)
+                out.append((p, raw.name))
         else:
-            out.append((prepare(con, raw, tz, allow_partial=allow_partial), raw.name))
+            out.append((prepare(con, raw, tz, allow_partial=allow_partial, salt=ctx.salt),
+                        raw.name))
     return out, unchanged, consumed
 
 

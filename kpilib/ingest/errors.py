@@ -8,6 +8,11 @@ class IngestError(Exception):
         self.file, self.column, self.examples = file, column, examples or []
         # True when the columns match no table: the Data page then offers a column mapping.
         self.unrecognised = unrecognised
+        # Statuses the dashboard does not know, in a file read by its columns: the Data page
+        # then offers to map them, with the file's table and columns (canonical → header).
+        self.statuses: list[str] = []
+        self.table: str | None = None
+        self.columns: dict[str, str] = {}
         text = f"{file}: "
         if column:
             text += f"column '{column}': "

@@ -27,7 +27,11 @@ class Context:
     # Settings' channel mapping (label → channel), for exports that name a channel by a label
     # of their own (a Shopify app id).
     channel_map: dict[str, str] = field(default_factory=dict)
+    spend_month: str | None = None     # month (YYYY-MM) of an ad report that has no dates
     notes: list[str] = field(default_factory=list)
+    # Tables (by name) whose rows are a month's totals dated on its first day, to be spread
+    # over the month's days once validated.
+    monthly: set[str] = field(default_factory=set)
 
 
 class Columns:
@@ -81,7 +85,7 @@ def emit(con, name: str, select: str, columns: list[str], params: dict | None = 
 def registry():
     from . import ads, ga4, online_retail, sessions, shopify, snapshot
     return [shopify.ORDERS, shopify.PRODUCTS, online_retail.IMPORTER, ads.GOOGLE, ads.META,
-            ga4.IMPORTER, sessions.EVENTS, sessions.SESSIONS, snapshot.IMPORTER]
+            ads.UNDATED, ga4.IMPORTER, sessions.EVENTS, sessions.SESSIONS, snapshot.IMPORTER]
 
 
 def groups():

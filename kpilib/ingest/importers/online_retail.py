@@ -4,14 +4,18 @@ InvoiceNo/UnitPrice/CustomerID (2010–2011) and Invoice/Price/Customer ID ("Onl
 Rules: invoices starting with C are cancellations/returns → refunds (dated on the credit note;
 the original invoice is not given, so they carry the credit note's number); A… invoices are
 bad-debt adjustments and lines with a negative quantity outside C invoices are stock
-adjustments: neither is a sale. Non-product codes (POST, DOT, M, D, BANK CHARGES, AMAZONFEE, …)
-are not products: postage becomes shipping. CustomerID may be a float ("17850.0") or missing
-(a guest). There is no channel in these files. Amounts are in pounds sterling (a UK shop).
+adjustments: neither is a sale. Nor is an invoice whose product lines are all at price 0 and
+that names no customer: the warehouse's stock corrections ("check", "found", "Unknown",
+"adjustment", "had been put aside"), 765 of them in 2010–2011. Non-product codes (POST, DOT,
+M, D, BANK CHARGES, AMAZONFEE, …) are not products: postage becomes shipping. CustomerID may
+be a float ("17850.0") or missing (a guest). There is no channel in these files. Amounts are
+in pounds sterling (a UK shop).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ...formatting import plural
 from . import Columns, Context, emit
 
 NON_PRODUCT = ("POST", "DOT", "M", "D", "S", "B", "C2", "CRUK", "PADS", "BANK CHARGES",
@@ -47,8 +51,17 @@ class _OnlineRetail:
                    regexp_replace({c.first('customerid', 'customer_id')}, '\\.0+$', '')
                        as customer
             from {raw.table}"""
-        sale = "not starts_with(invoice, 'C') and not starts_with(invoice, 'A')"
         product = f"code not in ({non_product})"
+        # A free gift beside priced lines is part of a sale, and so is an invoice of free goods
+        # for a named customer; a bad price is not zero here, so validation reports it.
+        adjustments = f"""
+            select invoice from l
+            where not starts_with(invoice, 'C') and not starts_with(invoice, 'A')
+              and {product} and qty > 0
+            group by invoice
+            having max(customer) is null and bool_and(coalesce(price = 0, false))"""
+        sale = ("not starts_with(invoice, 'C') and not starts_with(invoice, 'A') "
+                f"and invoice not in ({adjustments})")
         orders_sql = f"""
             with l as ({lines})
             select min(_row) as _row, invoice as order_id, arg_min(ts, _row) as ordered_at,
@@ -101,6 +114,12 @@ class _OnlineRetail:
         ctx.notes.append(f"{raw.name}: no channel in this format (orders are 'unknown'); "
                          "credit notes (C…) are stored as refunds without their original "
                          "invoice")
+        n = con.execute(f"with l as ({lines}) select count(*) from ({adjustments})"
+                        ).fetchall()[0][0]
+        if n:
+            verb = "is a stock adjustment" if n == 1 else "are stock adjustments"
+            ctx.notes.append(f"{raw.name}: {plural(n, 'invoice')} with only zero-priced lines "
+                             f"and no customer {verb}, not {'an order' if n == 1 else 'orders'}")
         # A month without credit notes has no refunds, which is no reason to refuse it.
         return [("orders", orders), ("order_items", items)] + \
             ([("refunds", refunds)] if refunds.rows else [])

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from ...channels import label_sql, source_medium_sql
 from ...formatting import plural
+from ..prepare import salted_hash_sql
 from . import Columns, Context, emit, said
 
 MARKETPLACES = ("amazon", "ebay", "etsy", "zalando", "cdiscount", "walmart")
@@ -111,16 +112,16 @@ class _Orders:
                  f"else {label_sql('source')} end")
         params = {"map_from": list(ctx.channel_map), "map_to": list(ctx.channel_map.values())}
         utm_s, utm_m, utm_c = _first_tagged(c)
-        # One row per order, with its UTM tags and channel (a code-made name, as raw.table).
+        # One row per order, with its UTM tags and channel (a code-made name, as raw.table;
+        # replaced when the files are read again in the shop's timezone).
         per = f"{raw.table}_orders"
-        con.execute(f"""create temp table {per} as
+        con.execute(f"""create or replace temp table {per} as
                         select *, {found} as found from (
                             select *, {utm_s} as utm_source, {utm_m} as utm_medium,
                                    {utm_c} as utm_campaign from ({per_order}))""", params)
         orders_sql = f"""
             select _row, name as order_id, created_at as ordered_at,
-                   case when email is not null
-                        then substr(sha256($salt || lower(trim(email))), 1, 16) end as customer_id,
+                   {salted_hash_sql('lower(trim(email))')} as customer_id,
                    coalesce({mapped.format('found')}, found) as channel,
                    case when cancelled_at is not null or fin = 'voided' then 'cancelled'
                         when fin in ('refunded', 'partially_refunded') then fin
