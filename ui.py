@@ -500,7 +500,15 @@ def require_filters() -> kpilib.Filters:
     """The page's filters, or a friendly stop when the store holds nothing to show."""
     f = st.session_state.get("filters")
     if f is None:
-        st.info("No data yet: upload your exports on the Data page.")
+        if active_store()[0].is_empty():
+            st.info("No data yet: upload your exports on the Data page.")
+        else:
+            # Products alone: they name and cost SKUs, and date nothing.
+            st.info("Only products are stored: they name and cost the SKUs but fill no "
+                    "figure by themselves. Upload orders, traffic, ad spend or stock snapshots "
+                    "on the Data page.")
+        st.page_link("app_pages/data.py", label="Open the Data page",
+                     icon=":material/arrow_forward:")
         st.stop()
     return f
 

@@ -1,11 +1,14 @@
 """Every page runs on a real store through AppTest; the shared filters drive the numbers."""
 import json
 import re
+import shutil
 from datetime import date
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
+
+from conftest import TINY
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 PAGES = ["overview", "traffic", "funnel", "marketing", "sales", "returns", "loyalty", "stock",
@@ -609,21 +612,30 @@ NOTE_ON = {
     "traffic only": {"overview", "marketing", "sales", "returns", "loyalty", "stock"},
     "spend only": {"overview", "traffic", "funnel", "marketing", "sales", "returns", "loyalty",
                    "stock"},
+    # Refunds (or stock, or products) alone: every page names the orders export at least.
+    "refunds only": set(ANALYSIS),
+    "stock only": set(ANALYSIS),
+    "products only": set(ANALYSIS),
 }
 
 
 @pytest.fixture(scope="module")
 def partial_stores(tmp_path_factory, uci_month_store):
     """Orders only: one month of the real UCI Online Retail export (conftest.py); traffic only
-    and spend only: three months of the demo shop's analytics and ad-platform rows."""
+    and spend only: three months of the demo shop's analytics and ad-platform rows; refunds,
+    stock or products only: the tiny fixtures."""
     from kpilib import Store, demo
     from kpilib.ingest import ingest
     root = tmp_path_factory.mktemp("partial")
     shop = demo.generate(months=3, scale=0.05, seed=5, end=date(2026, 10, 31)).tables()
     shop["traffic"].to_csv(root / "traffic.csv", index=False)
     shop["marketing_spend"].to_csv(root / "spend.csv", index=False)
+    for table in ("refunds", "inventory", "products"):
+        shutil.copy(TINY / f"{table}.csv", root)
     stores = {"orders only": uci_month_store}
-    for name, file in (("traffic only", "traffic.csv"), ("spend only", "spend.csv")):
+    for name, file in (("traffic only", "traffic.csv"), ("spend only", "spend.csv"),
+                       ("refunds only", "refunds.csv"), ("stock only", "inventory.csv"),
+                       ("products only", "products.csv")):
         stores[name] = Store(root / name.replace(" ", "_"))
         ingest(stores[name], [root / file])
     return stores
@@ -657,6 +669,25 @@ def test_every_page_is_useful_on_a_partial_store(partial_stores, monkeypatch, ki
             assert "Sessions" not in values and "ROAS" not in values, (page, values)
         if kind != "orders only":
             assert "Net sales" not in values and "Orders" not in values, (page, values)
+
+
+def test_refunds_stock_or_products_alone_show_what_they_hold(partial_stores, monkeypatch):
+    at = start(partial_stores["refunds only"], monkeypatch)
+    at.switch_page("app_pages/returns.py").run()
+    # The 30 days to 3 March 2025 (tiny/refunds.csv): r2 30 + r4 60 + r3 25 (r1 is in January).
+    assert cards(at) == {"Returns": "€115.00"}
+    assert "for return rates, returns by order date and cancellations" in \
+        " ".join(shown(m) for m in at.markdown)
+    assert at.get("plotly_chart") and len(at.dataframe) == 1   # by month; the reasons
+    at = start(partial_stores["stock only"], monkeypatch)
+    at.switch_page("app_pages/stock.py").run()
+    # 2 February: SKU-A 4 + SKU-B 3. Without products no SKU has a cost: no €0.00 stock value.
+    assert cards(at)["Units on hand"] == "7" and "Stock value" not in cards(at)
+    assert "a products export for Stock value" in " ".join(shown(m) for m in at.markdown)
+    at = start(partial_stores["products only"], monkeypatch)
+    assert at.info[0].value.startswith("Only products are stored")
+    at.switch_page("app_pages/data.py").run()
+    assert "Products: 6 SKUs; nothing dated yet." in [m.value for m in at.markdown]
 
 
 def test_orders_only_overview_says_what_is_missing_and_why(partial_stores, monkeypatch):

@@ -347,13 +347,14 @@ def _warnings(con, store: Store, staged: dict[str, str], months: dict[str, set[s
         con.execute(f"create or replace temp view _{table}_ids as {' union all '.join(parts)}")
         return f"_{table}_ids"
 
-    def unknown(rel: str, known: str) -> tuple[int, list[str]]:
-        """Distinct order ids of ``rel`` missing from ``known``: how many, and three of them."""
+    def unknown(rel: str, known: str | None) -> tuple[int, list[str]]:
+        """Distinct order ids of ``rel`` missing from ``known`` (None: nothing is known, as
+        in a store without orders): how many, and three of them."""
+        where = "" if known is None else \
+            f"where order_id not in (select order_id from {known} where order_id is not null)"
         return con.execute(f"""
             select count(*), coalesce(list(order_id order by order_id)[1:3], [])
-            from (select distinct order_id from {rel}
-                  where order_id not in (select order_id from {known}
-                                         where order_id is not null))""").fetchall()[0]
+            from (select distinct order_id from {rel} {where})""").fetchall()[0]
 
     if "orders" in staged:
         # Lines are stored in their order's month (_date_order_lines), so an order's lines
