@@ -67,6 +67,21 @@ BAD = {
     "zip_without_tables.zip": ["no CSV, Excel or Parquet file"],
     "zip_with_a_bad_csv.zip": ["› traffic.csv", "column 'sessions'", "cannot be negative"],
     "not_a_zip.zip": ["not a readable zip archive"],
+    # "12,50" typed into a comma-separated file: one field too many on row 3, never 12 and 50.
+    "unquoted_comma_in_amount.csv": [
+        "1 line does not split into the header's 8 columns",
+        "row 3 has 9 fields: b2 | 2025-02-02 11:00 | c2 | email | paid | EUR | 12 | 50 | 0",
+        "skip it and store the other rows"],
+    "only_line_has_an_extra_field.csv": ["row 2 has 9 fields", "12 | 50 | 0",
+                                         "no other line is left"],
+    # Row numbers as the file shows them, below GA4's comment lines.
+    "ga4_unquoted_thousands.csv": ["row 8 has 9 fields: 20250202 | Organic Search | desktop | "
+                                   "1 | 204 | 60 | 12 | 6 | 3"],
+    "money_typos.csv": ["column 'gross_sales'", "3 values are not numbers", "row 2: '1O0'",
+                        "row 3: '12.5O'", "row 4: 'EUR 40'"],
+    "sessions_not_numbers.csv": ["column 'sessions'", "2 values are not whole numbers",
+                                 "row 2: 'inf'", "row 3: '1e2'", "column 'product_views'",
+                                 "row 4: 'l0'"],
 }
 
 
@@ -274,6 +289,70 @@ def test_partial_upload_keeps_valid_rows_and_lists_rejected_ones(tmp_path):
                                                                ("4", "yesterday")]
     assert rejected[0]["reason"] == "ordered_at: not a date"
     assert rows(store, "select order_id from orders") == [("b1",)]
+
+
+def test_a_skipped_line_keeps_the_row_numbers_of_the_file(tmp_path):
+    import csv
+    import io
+    store = Store(tmp_path / "s")
+    [f] = ingest(store, [DATA / "bad" / "unquoted_comma_in_amount.csv"], allow_partial=True)
+    # Row 3 has a field too many; row 5's amount is '1O0' (after the skipped line, still row 5).
+    assert (f.rows, f.rejected) == (2, 2)
+    assert f.rejections == [
+        "1 line does not split into the header's 8 columns (a comma inside a value that is not "
+        "in quotes?) (row 3)", "gross_sales: 1 value is not a number. (1 row)"]
+    rejected = list(csv.reader(io.StringIO(f.rejected_csv)))
+    assert [r[:2] for r in rejected[1:]] == [["5", "gross_sales: not a number"],
+                                             ["3", "9 fields where the header has 8"]]
+    assert rejected[2][2:] == ["b2", "2025-02-02 11:00", "c2", "email", "paid", "EUR", "12",
+                               "50", "0"]
+    # b1 40.00 + b3 30.00 − b3's discount 5.00
+    assert rows(store, "select order_id from orders order by 1") == [("b1",), ("b3",)]
+    assert rows(store, "select sum(gross_sales - discounts) from orders") == [(Decimal("65.00"),)]
+    # GA4: the two rows around row 8 are kept, 100 + 90 sessions.
+    [g] = ingest(store, [DATA / "bad" / "ga4_unquoted_thousands.csv"], allow_partial=True)
+    assert (g.rows, g.rejected) == (2, 1) and "(row 8)" in g.rejections[0]
+    assert rows(store, "select sum(sessions) from traffic") == [(190,)]
+
+
+def test_a_file_of_malformed_lines_only_is_refused_even_when_skipping(tmp_path):
+    with pytest.raises(IngestError) as e:
+        ingest(Store(tmp_path / "s"), [DATA / "bad" / "only_line_has_an_extra_field.csv"],
+               allow_partial=True)
+    assert "row 2 has 9 fields" in str(e.value) and "header but no rows" not in str(e.value)
+
+
+@pytest.mark.parametrize("amount, read", [
+    # A letter among the digits is a typo, not decoration: stripping it read 10 and 12.50.
+    ("1O0", None), ("12.5O", None), ("l00", None), ("EUR 40", None), ("1e2", None),
+    ("inf", None),
+    # With decimal points elsewhere, 12,50 is 1,250 or 12.50: neither is guessed.
+    ("12,50", None), ("1,2345", None), ("12-3", None), ("(12.00)", None), ("--5", None),
+    ("1,234.50", "1234.50"), ("€1,234.50", "1234.50"), ("1 234.50", "1234.50"),
+    ("1\u00a0234.50", "1234.50"), ("1'234.50", "1234.50"), ("$ 99.90", "99.90"),
+    ("99.90 €", "99.90"), ("+5", "5.00"), (".5", "0.50"), ("7", "7.00")])
+def test_a_money_value_is_one_number_or_rejected(tmp_path, amount, read):
+    f = tmp_path / "orders.csv"
+    f.write_text(ORDERS_HEAD + "n1,2025-02-01,paid,40.00,0\n"
+                 + f'n2,2025-02-02,paid,"{amount}",0\n', encoding="utf-8")
+    store = Store(tmp_path / "s")
+    [r] = ingest(store, [f], allow_partial=True)
+    got = rows(store, "select gross_sales from orders where order_id = 'n2'")
+    assert got == ([(Decimal(read),)] if read else []) and r.rejected == (0 if read else 1)
+
+
+def test_currency_codes_where_the_column_carries_them(tmp_path):
+    f = tmp_path / "orders.csv"
+    f.write_text(ORDERS_HEAD + "c1,2025-02-01,paid,EUR 40,0\nc2,2025-02-02,paid,EUR 1'234.50,0\n"
+                 "c3,2025-02-03,paid,12.00 EUR,EUR 2.00\nc4,2025-02-04,paid,EUR 1O0,0\n")
+    store = Store(tmp_path / "s")
+    [r] = ingest(store, [f], allow_partial=True)
+    # Every amount of gross_sales carries its code, so the codes go there (1O0 is still no
+    # number); discounts holds plain numbers (0, 0, 0), so 'EUR 2.00' is refused there.
+    assert r.rejections == ["gross_sales: 1 value is not a number. (1 row)",
+                            "discounts: 1 value is not a number. (1 row)"]
+    assert rows(store, "select order_id, gross_sales from orders order by 1") == [
+        ("c1", Decimal("40.00")), ("c2", Decimal("1234.50"))]
 
 
 def test_duplicates_are_rejected_whole_in_a_partial_upload(tmp_path):

@@ -18,7 +18,7 @@ from ..schema import TABLES
 from ..store import Source, Store, sha256_file
 from .errors import IngestError
 from .importers import Context, groups, registry
-from .prepare import Prepared, norm_header, prepare
+from .prepare import Prepared, malformed, malformed_csv, norm_header, prepare
 from .readers import RawInput, read
 
 __all__ = ["IngestError", "FileReport", "Report", "ingest", "preview"]
@@ -170,6 +170,20 @@ def ingest(store: Store, files: list[str | Path | tuple[str | Path, str]], *,
                 raws += [(raw, digest) for raw in read(con, path, name, Path(tmp))]
             progress(0.45, "Checking every row")
             digest_of = {raw.name: d for raw, d in raws}
+            # CSV lines that do not split into the header's columns refuse their file, unless
+            # skipped (then told with the file's other rejected rows).
+            broken = {raw.name: raw for raw, _ in raws if raw.malformed}
+            for raw in broken.values():
+                if not allow_partial or raw.rows == 0:
+                    # The fields found in full, not cut as an example value is.
+                    r = malformed(raw)
+                    it = "it" if r.rows == 1 else "them"
+                    found = "; ".join(f"row {n} has {text}" for n, text in r.examples[:3])
+                    more = f" (and {r.rows - 3:,} more)" if r.rows > 3 else ""
+                    then = f", or skip {it} and store the other rows." if raw.rows else \
+                        ": no other line is left to store."
+                    raise IngestError(raw.name, f"{r.reason}: {found}{more}. Correct {it} in the "
+                                                f"file{then}")
             prepared, unchanged, consumed = _recognise_and_prepare(
                 con, store, raws, ctx, settings["timezone"], mappings, allow_partial, seen)
             files_reports += [FileReport(n, None, 0, unchanged=True) for n in unchanged]
@@ -179,6 +193,9 @@ def ingest(store: Store, files: list[str | Path | tuple[str | Path, str]], *,
                 by_table.setdefault(p.table, []).append(p)
                 files_reports.append(_report(p, [n.split(": ", 1)[1] for n in ctx.notes
                                                  if n.startswith(p.name + ": ")]))
+                if source_name in broken:
+                    # Said once, on the first table read from the file.
+                    _skipped_lines(files_reports[-1], broken.pop(source_name))
                 sources.append(Source(p.name, digest_of.get(source_name, ""), p.table, p.rows,
                                       p.months))
             # Files read only to join others (Olist customers): recorded, so that uploading
@@ -215,6 +232,14 @@ def ingest(store: Store, files: list[str | Path | tuple[str | Path, str]], *,
             raise IngestError("upload", f"could not be processed ({str(e).splitlines()[0]}).")
         finally:
             con.close()
+
+
+def _skipped_lines(report: FileReport, raw) -> None:
+    r = malformed(raw)
+    report.rejected += r.rows
+    report.rejections.insert(0, f"{r.reason} ({', '.join(f'row {n}' for n, _ in r.examples)}"
+                                f"{', …' if r.rows > len(r.examples) else ''})")
+    report.rejected_csv = malformed_csv(raw, report.rejected_csv)
 
 
 def _could_group(path: Path) -> bool:

@@ -5,10 +5,12 @@ parse; `_row` is the row number a spreadsheet would show (the header is row 1).
 """
 from __future__ import annotations
 
+import csv
+import io
 import itertools
 import re
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
@@ -30,6 +32,9 @@ class RawInput:
     origin: dict[str, str] | None = None
     # The currencies a format implies for a table without a currency column (ad spend).
     currencies: list[str] | None = None
+    # CSV lines that could not be split into the header's columns: (row number, the fields
+    # found); see readers._read_csv.
+    malformed: list[tuple[int, list[str]]] = field(default_factory=list)
 
 
 def _sniff_bytes(path: Path, name: str) -> str:
@@ -112,26 +117,65 @@ def read(con: duckdb.DuckDBPyConnection, path: str | Path, name: str | None = No
     if encoding != "utf-8":
         path = _to_utf8(path, workdir or path.parent, encoding)
     try:
-        try:
-            rel = con.read_csv(str(path), header=True, all_varchar=True, skiprows=skip,
-                               strict_mode=False, **RFC4180)
-            if len(rel.columns) == 1 and any(d in rel.columns[0] for d in ",;\t"):
-                # The sniffer gave up on the separator because of a short row.
-                raise duckdb.InvalidInputException("ragged rows")
-            result = _to_text_table(con, rel, name, first_row=skip + 2)
-        except duckdb.Error:
-            # Short rows (a truncated last line) need null padding, which DuckDB's parallel
-            # reader cannot combine with quoted line breaks: retry serially.
-            rel = con.read_csv(str(path), header=True, all_varchar=True, skiprows=skip,
-                               strict_mode=False, null_padding=True, parallel=False,
-                               **RFC4180)
-            result = _to_text_table(con, rel, name, first_row=skip + 2)
+        result = _read_csv(con, path, name, skip)
     except duckdb.Error as e:
         raise IngestError(name, f"the file could not be read as a table ({_first_line(e)}). "
                                 "Check that it is a CSV export with one header line.")
-    if result.rows == 0:
+    if result.rows == 0 and not result.malformed:
         raise IngestError(name, "the file has a header but no rows.")
     return [result]
+
+
+def _read_csv(con, path: Path, name: str, skip: int) -> RawInput:
+    """A CSV file read strictly: a line with more fields than the header (an unquoted comma
+    inside a value) is set aside in ``RawInput.malformed`` with its row number, never cut to
+    the header's width (which read "12,50" as 12 and moved the next value along). A short line
+    (a truncated last line) is padded with empty values, which validation then names."""
+    n = next(_counter)
+    errors, scans = f"csv_errors_{n}", f"csv_scans_{n}"
+    rel = con.read_csv(str(path), header=True, all_varchar=True, skiprows=skip,
+                       store_rejects=True, rejects_table=errors, rejects_scan=scans, **RFC4180)
+    if len(rel.columns) == 1 and any(d in rel.columns[0] for d in ",;\t"):
+        raise duckdb.InvalidInputException("no separator found that splits every line alike")
+    result = _to_text_table(con, rel, name, first_row=skip + 2)
+    lines = con.execute(f"select line, any_value(error_type), any_value(csv_line) from {errors} "
+                        "group by line order by line").fetchall()
+    if lines:
+        delim, quote = con.execute(f"select delimiter, quote from {scans}").fetchall()[0]
+        _put_back(con, result, lines, delim, quote, skip + 2)
+    con.execute(f"drop table {errors}; drop table {scans}")
+    return result
+
+
+def _put_back(con, raw: RawInput, lines, delim: str, quote: str, first_row: int) -> None:
+    """Give the rows read the row numbers of the file (lines set aside left gaps), pad the
+    short lines back in, and keep the others as ``raw.malformed``."""
+    # Line r_j (the j-th set aside) follows g_j = r_j - j - (first_row - 1) rows that were
+    # read: the k-th row read comes after every line with g_j < k.
+    gaps: dict[int, int] = {}
+    for j, (line, _kind, _text) in enumerate(lines, start=1):
+        gaps[line - j - (first_row - 1)] = j
+    con.execute(f"""
+        create or replace temp table {raw.table} as
+        select t.* replace (t._row + coalesce(g.j, 0) as _row)
+        from {raw.table} t asof left join (select unnest($g) as g, unnest($j) as j) g
+          on t._row - {int(first_row) - 1} > g.g
+        order by _row""",
+                {"g": list(gaps), "j": list(gaps.values())})
+    width = len(raw.columns)
+    quote = None if quote in ("", "(empty)", "\0") else quote
+    short = []
+    for line, kind, text in lines:
+        fields = next(csv.reader(io.StringIO(text), delimiter=delim, quotechar=quote or '"',
+                                 quoting=csv.QUOTE_MINIMAL if quote else csv.QUOTE_NONE), [])
+        if kind == "MISSING COLUMNS" and len(fields) < width:
+            short.append([*fields, *[None] * (width - len(fields)), line])
+        else:
+            raw.malformed.append((line, fields))
+    if short:
+        marks = ", ".join("?" for _ in range(width + 1))
+        con.executemany(f"insert into {raw.table} values ({marks})", short)
+        raw.rows += len(short)
 
 
 def _first_line(e: Exception) -> str:
