@@ -690,6 +690,35 @@ def test_refunds_stock_or_products_alone_show_what_they_hold(partial_stores, mon
     assert "Products: 6 SKUs; nothing dated yet." in [m.value for m in at.markdown]
 
 
+def test_users_card_over_months_with_and_without_the_column(tmp_path, monkeypatch):
+    """March's GA4 export has users, April's has none: users over both are March's and the
+    card says so; over April alone they are unknown, not 0."""
+    from kpilib import Store
+    from kpilib.ingest import ingest
+    drift = TINY.parent / "formats" / "drift"
+    store = Store(tmp_path / "s")
+    ingest(store, [drift / f for f in ("ga4_2025_03.csv", "ga4_2025_04.csv",
+                                       "orders_2025_03.csv", "orders_2025_04.csv")])
+    at = start(store, monkeypatch)
+    at.switch_page("app_pages/traffic.py").run()
+    at.sidebar.selectbox(key="period").set_value("Custom").run()
+    # The data ends on 22 April (order 1104), the latest day a date can be picked.
+    at.sidebar.date_input(key="dates").set_value((date(2025, 3, 1), date(2025, 4, 22))).run()
+    users = next(m for m in at.metric if m.label == "Users")
+    # 80 + 35 + 55 + 45 in March; sessions 100 + 40 + 60 + 50 + 90 + 30 (1 April).
+    assert (users.value, cards(at)["Sessions"]) == ("215", "370") and not users.delta
+    captions = [c.value for c in at.caption]
+    assert "Users: 1 Mar – 31 Mar 2025 only; the traffic export has no users column for " \
+        "1 Apr – 22 Apr 2025." in captions
+    at.sidebar.date_input(key="dates").set_value((date(2025, 4, 1), date(2025, 4, 22))).run()
+    assert cards(at)["Users"] == "–"
+    assert "Unknown: the traffic export has no users column for 1 Apr – 22 Apr 2025." in \
+        [c.value for c in at.caption]
+    at.sidebar.selectbox(key="period").set_value("Last month").run()   # March: all there
+    assert cards(at)["Users"] == "215"
+    assert not [c.value for c in at.caption if "users column" in c.value]
+
+
 def test_orders_only_overview_says_what_is_missing_and_why(partial_stores, monkeypatch):
     at = start(partial_stores["orders only"], monkeypatch)
     c = cards(at)

@@ -42,6 +42,26 @@ def test_a_store_of_refunds_or_stock_alone_has_a_period(tmp_path):
         {"value": None, "reason": "Needs a products export."}]
 
 
+def test_a_sum_of_some_days_says_which(tmp_path):
+    """Users over March–April, where April's GA4 export has no users column: March's 215
+    (80 + 35 + 55 + 45) with a note; April alone is null with the reason."""
+    from kpilib import Store
+    from kpilib.ingest import ingest
+    drift = ROOT / "tests" / "data" / "formats" / "drift"
+    store = Store(tmp_path / "s")
+    ingest(store, [drift / "ga4_2025_03.csv", drift / "ga4_2025_04.csv"])
+    both = ("--store", store.path, "--start", "2025-03-01", "--end", "2025-04-30")
+    assert json.loads(cli("kpi", "users", *both).stdout) == [{
+        "value": 215.0, "note": "Users: 1 Mar – 31 Mar 2025 only; the traffic export has no "
+                                "users column for 1 Apr – 30 Apr 2025."}]
+    assert json.loads(cli("kpi", "users", *both, "--by", "month").stdout) == [
+        {"period": "2025-03-01", "value": 215.0, "reason": None},
+        {"period": "2025-04-01", "value": None,
+         "reason": "Unknown: the traffic export has no users column for 1 Apr – 30 Apr 2025."}]
+    # Sessions are in both exports: 250 + 190, no note.
+    assert json.loads(cli("kpi", "sessions", *both).stdout) == [{"value": 440.0}]
+
+
 def test_ratio_json_has_numerator_and_denominator(tiny_store):
     out = cli("kpi", "conversion_rate", "--store", tiny_store.path, "--start", "2025-02-01",
               "--end", "2025-02-28", "--channel", "paid_search").stdout

@@ -355,6 +355,80 @@ def test_currency_codes_where_the_column_carries_them(tmp_path):
         ("c1", Decimal("40.00")), ("c2", Decimal("1234.50"))]
 
 
+DRIFT = DATA / "formats" / "drift"
+
+
+def drift_warnings(report) -> list[str]:
+    return [w for w in report.warnings if " 2025-0" in w]
+
+
+def test_drift_between_months_is_warned_never_refused(tmp_path):
+    store = Store(tmp_path / "s")
+    first = ingest(store, [DRIFT / "ga4_2025_03.csv", DRIFT / "orders_2025_03.csv"])
+    assert drift_warnings(first) == []          # nothing stored before March
+    report = ingest(store, [DRIFT / "ga4_2025_04.csv", DRIFT / "orders_2025_04.csv"])
+    assert report.committed
+    assert drift_warnings(report) == [
+        # April's GA4 export has no Device category, Total users or New users (March: 4 of 4
+        # rows each).
+        "traffic 2025-04 has no device (the column is missing or 'unknown' on every row), "
+        "where 2025-03 had it on 100 % of rows",
+        "traffic 2025-04 has no users (the column is missing or empty on every row), where "
+        "2025-03 had it on 100 % of rows",
+        "traffic 2025-04 has no new_users (the column is missing or empty on every row), where "
+        "2025-03 had it on 100 % of rows",
+        # March: organic_search, email, paid_search; April: organic_search, paid_social,
+        # paid_search (1 row of 3 each, above 1 %).
+        "traffic 2025-04: new channel paid_social; no email any more (against 2025-03); a "
+        "changed channel mapping or UTM tagging would read as one channel ending and another "
+        "starting",
+        # 1102 and 1103 without a customer: 2 of 4 = 50 %, against 0 of 4 in March.
+        "orders 2025-04: customer_id is empty on 50 % of rows, against 0 % in 2025-03",
+        # Every April discount is 0; March: 1001 (10.00) and 1003 (20.00), 2 of 4.
+        "orders 2025-04 has no discounts (the column is missing or 0 on every row), where "
+        "2025-03 had it on 50 % of rows"]
+
+
+@pytest.mark.parametrize("rows, said", [
+    # Stored March: (120 − 10) + 80 + (200 − 20) + 50 = 420.00. 1002 from 80.00 to 84.20 is
+    # +4.20, exactly 1 %: not more than 1 %.
+    ("1002,2025-03-05 14:30:00,c2,paid_search,paid,EUR,84.20,0.00\n", None),
+    ("1002,2025-03-05 14:30:00,c2,paid_search,paid,EUR,84.21,0.00\n",
+     "orders 2025-03 restated: the upload replaces 1 stored row and changes the month's sales "
+     "(gross − discounts) by +4.21 (+1.0 % of 420.00)"),
+    # The rest of the month (a new order, 30.00 = 7 %) restates nothing.
+    ("1005,2025-03-28 08:05:00,c6,email,paid,EUR,30.00,0.00\n", None)])
+def test_a_restated_month_is_warned_past_one_percent(tmp_path, rows, said):
+    store = Store(tmp_path / "s")
+    ingest(store, [DRIFT / "orders_2025_03.csv"])
+    f = tmp_path / "march_again.csv"
+    f.write_text((DRIFT / "orders_2025_03.csv").read_text().splitlines(True)[0] + rows)
+    assert drift_warnings(ingest(store, [f], dry_run=True)) == ([said] if said else [])
+
+
+def test_restated_fixture(tmp_path):
+    store = Store(tmp_path / "s")
+    ingest(store, [DRIFT / "orders_2025_03.csv"])
+    report = ingest(store, [DRIFT / "orders_2025_03_restated.csv"], dry_run=True)
+    # 1002: 80.00 → 84.20; 1003 (180.00 net) cancelled → 0; 1005 is new. 84.20 − 260.00.
+    assert drift_warnings(report) == [
+        "orders 2025-03 restated: the upload replaces 2 stored rows and changes the month's "
+        "sales (gross − discounts) by -175.80 (-41.9 % of 420.00)"]
+
+
+def test_drift_reads_the_month_before_only(tmp_path):
+    """The cost follows the upload: an older stored month is never read (here it could not
+    be)."""
+    store = Store(tmp_path / "s")
+    jan = tmp_path / "jan.csv"
+    jan.write_text(ORDERS_HEAD + "0901,2025-01-10 10:00,paid,10,0\n")
+    ingest(store, [jan, DRIFT / "orders_2025_03.csv"])
+    [old] = store.files("orders", months={"2025-01"})
+    old.write_bytes(b"not parquet")
+    report = ingest(store, [DRIFT / "orders_2025_04.csv"], dry_run=True)
+    assert len(drift_warnings(report)) == 2     # customer_id and discounts, against March
+
+
 def test_duplicates_are_rejected_whole_in_a_partial_upload(tmp_path):
     report = ingest(Store(tmp_path / "s"), [DATA / "bad" / "duplicate_keys.csv"],
                     allow_partial=True, dry_run=True)

@@ -16,6 +16,7 @@ import duckdb
 from ..formatting import plural
 from ..schema import TABLES
 from ..store import Source, Store, sha256_file
+from . import drift
 from .errors import IngestError
 from .importers import Context, groups, registry
 from .prepare import Prepared, malformed, malformed_csv, norm_header, prepare
@@ -211,6 +212,7 @@ def ingest(store: Store, files: list[str | Path | tuple[str | Path, str]], *,
             months = {t: {m for p in ps for m in p.months} for t, ps in by_table.items()}
             currencies = {t: {c for p in ps for c in p.currencies} for t, ps in by_table.items()}
             report.warnings += _warnings(con, store, staged, months, currencies, settings)
+            report.warnings += drift.warnings(con, store, staged)
             progress(0.6, "Comparing with what is stored")
             report.diff = store.diff(con, staged) if staged else []
             if staged and not dry_run:
