@@ -131,51 +131,52 @@ def _read_csv(con, path: Path, name: str, skip: int) -> RawInput:
     inside a value) is set aside in ``RawInput.malformed`` with its row number, never cut to
     the header's width (which read "12,50" as 12 and moved the next value along). A short line
     (a truncated last line) is padded with empty values, which validation then names."""
+    try:
+        rel = con.read_csv(str(path), header=True, all_varchar=True, skiprows=skip, **RFC4180)
+        if len(rel.columns) == 1 and any(d in rel.columns[0] for d in ",;\t"):
+            raise duckdb.InvalidInputException("the sniffer found no separator")
+        return _to_text_table(con, rel, name, first_row=skip + 2)
+    except duckdb.InvalidInputException:
+        pass
+    # Some line does not split like the others. The separator and header are found past such
+    # lines, then the file is read serially (DuckDB's parallel reader can lose the lines around
+    # a rejected one): each line split into the header's columns, short ones padded, longer
+    # ones set aside with their line number.
+    delim, header = con.execute(
+        "select Delimiter, [c.name for c in Columns] from sniff_csv($p, skip=$s, header=true, "
+        "quote='\"', escape='\"', ignore_errors=true)", {"p": str(path), "s": skip}).fetchall()[0]
     n = next(_counter)
     errors, scans = f"csv_errors_{n}", f"csv_scans_{n}"
-    rel = con.read_csv(str(path), header=True, all_varchar=True, skiprows=skip,
-                       store_rejects=True, rejects_table=errors, rejects_scan=scans, **RFC4180)
-    if len(rel.columns) == 1 and any(d in rel.columns[0] for d in ",;\t"):
-        raise duckdb.InvalidInputException("no separator found that splits every line alike")
+    rel = con.read_csv(str(path), header=False, skiprows=skip + 1, auto_detect=False,
+                       columns={f"c{i}": "VARCHAR" for i in range(len(header))},
+                       delimiter=delim, null_padding=True, parallel=False, store_rejects=True,
+                       rejects_table=errors, rejects_scan=scans, **RFC4180)
     result = _to_text_table(con, rel, name, first_row=skip + 2)
-    lines = con.execute(f"select line, any_value(error_type), any_value(csv_line) from {errors} "
-                        "group by line order by line").fetchall()
-    if lines:
-        delim, quote = con.execute(f"select delimiter, quote from {scans}").fetchall()[0]
-        _put_back(con, result, lines, delim, quote, skip + 2)
+    result.columns = list(header)
+    lines = con.execute(f"select line, any_value(csv_line) from {errors} group by line "
+                        "order by line").fetchall()
     con.execute(f"drop table {errors}; drop table {scans}")
+    if lines:
+        _set_aside(con, result, lines, delim, skip + 2)
     return result
 
 
-def _put_back(con, raw: RawInput, lines, delim: str, quote: str, first_row: int) -> None:
-    """Give the rows read the row numbers of the file (lines set aside left gaps), pad the
-    short lines back in, and keep the others as ``raw.malformed``."""
+def _set_aside(con, raw: RawInput, lines, delim: str, first_row: int) -> None:
+    """Keep ``lines`` (line number, text) as ``raw.malformed`` with the fields found, and give
+    the rows read the row numbers of the file: the lines set aside left gaps."""
     # Line r_j (the j-th set aside) follows g_j = r_j - j - (first_row - 1) rows that were
     # read: the k-th row read comes after every line with g_j < k.
     gaps: dict[int, int] = {}
-    for j, (line, _kind, _text) in enumerate(lines, start=1):
+    for j, (line, text) in enumerate(lines, start=1):
         gaps[line - j - (first_row - 1)] = j
+        fields = next(csv.reader(io.StringIO(text.strip("\r\n")), delimiter=delim), [])
+        raw.malformed.append((line, fields))
     con.execute(f"""
         create or replace temp table {raw.table} as
         select t.* replace (t._row + coalesce(g.j, 0) as _row)
         from {raw.table} t asof left join (select unnest($g) as g, unnest($j) as j) g
           on t._row - {int(first_row) - 1} > g.g
-        order by _row""",
-                {"g": list(gaps), "j": list(gaps.values())})
-    width = len(raw.columns)
-    quote = None if quote in ("", "(empty)", "\0") else quote
-    short = []
-    for line, kind, text in lines:
-        fields = next(csv.reader(io.StringIO(text), delimiter=delim, quotechar=quote or '"',
-                                 quoting=csv.QUOTE_MINIMAL if quote else csv.QUOTE_NONE), [])
-        if kind == "MISSING COLUMNS" and len(fields) < width:
-            short.append([*fields, *[None] * (width - len(fields)), line])
-        else:
-            raw.malformed.append((line, fields))
-    if short:
-        marks = ", ".join("?" for _ in range(width + 1))
-        con.executemany(f"insert into {raw.table} values ({marks})", short)
-        raw.rows += len(short)
+        order by _row""", {"g": list(gaps), "j": list(gaps.values())})
 
 
 def _first_line(e: Exception) -> str:
