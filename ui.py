@@ -350,7 +350,8 @@ def reason(name: str, filters: kpilib.Filters | None = None) -> str | None:
     """Why KPI ``name`` has no meaningful value in this store over the filters' period
     (kpilib.caveats.reason)."""
     f = filters or st.session_state.get("filters")
-    return caveats.reason(kpilib.get(name), facts(), f.start if f else None)
+    return caveats.reason(kpilib.get(name), facts(), f.start if f else None,
+                          f.end if f else None)
 
 
 def missing(name: str) -> tuple[str, ...]:
@@ -500,7 +501,15 @@ def require_filters() -> kpilib.Filters:
     """The page's filters, or a friendly stop when the store holds nothing to show."""
     f = st.session_state.get("filters")
     if f is None:
-        st.info("No data yet: upload your exports on the Data page.")
+        if active_store()[0].is_empty():
+            st.info("No data yet: upload your exports on the Data page.")
+        else:
+            # Products alone: they name and cost SKUs, and date nothing.
+            st.info("Only products are stored: they name and cost the SKUs but fill no "
+                    "figure by themselves. Upload orders, traffic, ad spend or stock snapshots "
+                    "on the Data page.")
+        st.page_link("app_pages/data.py", label="Open the Data page",
+                     icon=":material/arrow_forward:")
         st.stop()
     return f
 
@@ -613,6 +622,13 @@ def metric(name: str, filters: kpilib.Filters | None = None, spark_by: str | Non
     as_of, window = facts().as_of, setting("return_window_days")
     m = caveats.maturity(k, f.start, f.end, as_of, window)
     delta = change(now, before, k.unit) if m.final else caveats.open_text(m, f.days, short=True)
+    # A sum of a column some days' exports lack (users in March, not April): said, and not
+    # compared with a period that has it on other days.
+    prev = f.previous_period()
+    partial = caveats.partial_note(k, facts(), f.start, f.end)
+    partial_before = caveats.coverage(k, facts(), prev.start, prev.end)
+    if partial or partial_before:
+        delta = None
     if not m.final:
         label += ", so far"
     spark = None
@@ -628,6 +644,12 @@ def metric(name: str, filters: kpilib.Filters | None = None, spark_by: str | Non
     box.metric(label, fmt(now, k.unit, compact=True), delta=delta or None,
                help=_exact(now, k) + k.definition, border=not last_year, chart_data=spark,
                delta_color="off" if flat else color, delta_arrow="off" if flat else "auto")
+    if partial:
+        box.caption(partial)
+    elif partial_before and before is not None:
+        column, _have, without = partial_before
+        box.caption(f"Not compared: the previous period has no {caveats.OPTIONAL_SUMS[column]}"
+                    f" on {caveats.days_text(without)}.")
     if not m.final:
         box.caption(f"Not compared: {caveats.open_text(m, f.days)}.")
     elif last_year:
@@ -834,6 +856,10 @@ def trend(name: str, by: str, key: str, title: str | None = None, split: bool = 
     if reason(name, filters):
         st.info(f"{k.label}: {reason(name, filters)}")
         return
+    f = filters or current_filters()
+    partial = caveats.partial_note(k, facts(), f.start, f.end)
+    if partial:
+        st.caption(partial)
     if split:
         df = kpi(name, filters, by=(by, "channel"))
         df["channel"] = df["channel"].map(channel_label)

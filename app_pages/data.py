@@ -186,7 +186,9 @@ where = "" if ui.shared_mode() else f"`{shown.path}` · "
 st.caption(f"{whose}: {where}version {shown.version}")
 grid = pd.DataFrame({t: shown.months(t) for t in TABLES if t != "products"}).sort_index()
 if grid.empty:
-    st.write("Nothing yet.")
+    products = shown.months("products").get("all", 0)
+    st.write(f"Products: {plural(products, 'SKU')}; nothing dated yet." if products
+             else "Nothing yet.")
 else:
     st.dataframe(grid.fillna(0).astype(int).rename_axis("Month").reset_index(), hide_index=True,
                  width="stretch", column_config={

@@ -66,21 +66,24 @@ if behind or n_days:
 
 CHOICES = [n for n in ("net_sales", "orders", "sessions", "conversion_rate", "aov",
                        "new_customers", "spend") if not ui.reason(n)]
-name = st.selectbox("Trend", CHOICES, format_func=lambda n: kpilib.get(n).label, key="trend_kpi")
-k = kpilib.get(name)
-by = "day" if f.days <= 92 else "week"
-now, before = ui.kpi(name, by=by), ui.kpi(name, f.previous_period(), by)
-fig = go.Figure()
-fig.add_scatter(x=now["period"], y=now["value"], name="This period", mode="lines+markers")
-# The previous period drawn on this period's dates, so the two lines can be compared day by day.
-# Days before the first stored day are unknown, not 0: left out.
-shifted = before["value"].where(before["period"] >= ui.data_start())
-fig.add_scatter(x=now["period"][: len(before)], y=shifted[: len(now)],
-                name="Previous period", mode="lines", line=dict(dash="dot", color="#9aa0a6"))
-fig.update_layout(title=f"{k.label} by {by}", hovermode="x unified")
-fig.update_yaxes(**ui.tick_format(k.unit))
-ui.chart(fig, key="overview_trend")
-st.caption(k.definition)
+# Refunds or stock snapshots alone fill none of these: no trend to pick.
+if CHOICES:
+    name = st.selectbox("Trend", CHOICES, format_func=lambda n: kpilib.get(n).label,
+                        key="trend_kpi")
+    k = kpilib.get(name)
+    by = "day" if f.days <= 92 else "week"
+    now, before = ui.kpi(name, by=by), ui.kpi(name, f.previous_period(), by)
+    fig = go.Figure()
+    fig.add_scatter(x=now["period"], y=now["value"], name="This period", mode="lines+markers")
+    # The previous period drawn on this period's dates, so the two lines can be compared day
+    # by day. Days before the first stored day are unknown, not 0: left out.
+    shifted = before["value"].where(before["period"] >= ui.data_start())
+    fig.add_scatter(x=now["period"][: len(before)], y=shifted[: len(now)],
+                    name="Previous period", mode="lines", line=dict(dash="dot", color="#9aa0a6"))
+    fig.update_layout(title=f"{k.label} by {by}", hovermode="x unified")
+    fig.update_yaxes(**ui.tick_format(k.unit))
+    ui.chart(fig, key="overview_trend")
+    st.caption(k.definition)
 
 channels, units = ui.by_channel_table(["net_sales", "orders", "sessions", "conversion_rate",
                                         "aov"])

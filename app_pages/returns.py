@@ -10,19 +10,27 @@ from kpilib import caveats
 
 f = ui.require_filters()
 ui.header("After-sales")
-if not ui.need("orders", what="returns and cancellations"):
-    st.stop()
 if not ui.has("refunds"):
+    if not ui.need("orders", what="returns and cancellations"):
+        st.stop()
     # The cancellation rate needs orders only.
     ui.metrics(("cancellation_rate",), columns=4)
     ui.missing_note(tables=("refunds",), what="returns and return rates")
     st.stop()
+# Refunds without orders (a refunds export uploaded first): the money refunded and why are
+# known; anything by order date, rates and cancellations need the orders.
+orders = ui.has("orders")
 dating = st.segmented_control(
     "Date returns by", ["refund date", "order date"], default="refund date", key="returns_dating",
     help="Refund date: the accounting view, money refunded in the period. Order date: the "
-         "cohort view, refunds of the orders placed in the period, whenever they came.")
+         "cohort view, refunds of the orders placed in the period, whenever they came.") \
+    if orders else "refund date"
 returns = "returns" if dating != "order date" else "returns_by_order_date"
-ui.metrics((returns, "return_rate_value", "return_rate_orders", "cancellation_rate"))
+ui.metrics((returns, "return_rate_value", "return_rate_orders", "cancellation_rate")
+           if orders else (returns,), columns=None if orders else 4)
+if not orders:
+    ui.missing_note(tables=("orders",), what="return rates, returns by order date and "
+                                             "cancellations")
 
 window = ui.setting("return_window_days")
 as_of = ui.facts().as_of
@@ -52,43 +60,46 @@ else:
         st.caption(f"Months marked *not final* still have orders inside the {window}-day "
                    "return window: their returns will grow. (The window is a setting.)")
 
-not_final = "" if ui.maturity("return_rate_value", f.start, f.end).final else " (not final)"
-left, right = st.columns(2)
-with left:
-    rate = st.segmented_control("Return rate by", ["value", "orders"], default="value",
-                                key="return_rate_kind") or "value"
-    if ui.reason(f"return_rate_{rate}"):
-        st.info(ui.reason(f"return_rate_{rate}"))
-    else:
-        by_channel = ui.kpi(f"return_rate_{rate}", by="channel").dropna(subset=["value"])
-        by_channel["channel"] = by_channel["channel"].map(ui.channel_label)
-        fig = px.bar(by_channel.sort_values("value"), x="value", y="channel", orientation="h",
-                     title=f"Return rate ({rate}) by channel{not_final}", text_auto=".1%")
-        fig.update_xaxes(title=None, **ui.tick_format("ratio"))
-        fig.update_yaxes(title=None)
-        ui.chart(fig, key="return_rate_by_channel")
-with right:
-    if ui.reason("top_categories"):
-        ui.missing_note(["top_categories"])
-    elif ui.reason("return_rate_value"):
-        st.info(ui.reason("return_rate_value"))
-    else:
-        cats = ui.kpi("top_categories")
-        if ui.categorised(cats):
-            # The 15 largest categories by sales, the rest as one.
-            cats = ui.top_and_other(cats, "category", "gross_sales",
-                                    sums=("gross_sales", "returns"),
-                                    ratio=("return_rate", "returns", "gross_sales"))
-            cats = cats.dropna(subset=["return_rate"])
-            fig = px.bar(cats.sort_values("return_rate"), x="return_rate", y="category",
-                         orientation="h", title=f"Return rate (value) by category{not_final}",
-                         text_auto=".1%", height=max(350, 60 + 26 * len(cats)))
+if orders:
+    not_final = "" if ui.maturity("return_rate_value", f.start, f.end).final else " (not final)"
+    left, right = st.columns(2)
+    with left:
+        rate = st.segmented_control("Return rate by", ["value", "orders"], default="value",
+                                    key="return_rate_kind") or "value"
+        if ui.reason(f"return_rate_{rate}"):
+            st.info(ui.reason(f"return_rate_{rate}"))
+        else:
+            by_channel = ui.kpi(f"return_rate_{rate}", by="channel").dropna(subset=["value"])
+            by_channel["channel"] = by_channel["channel"].map(ui.channel_label)
+            fig = px.bar(by_channel.sort_values("value"), x="value", y="channel",
+                         orientation="h", text_auto=".1%",
+                         title=f"Return rate ({rate}) by channel{not_final}")
             fig.update_xaxes(title=None, **ui.tick_format("ratio"))
             fig.update_yaxes(title=None)
-            ui.chart(fig, key="return_rate_by_category")
-if ui.not_final("return_rate_value") and not ui.reason("return_rate_value"):
-    st.caption(ui.not_final("return_rate_value") + " The return rates of these dates will "
-               "still grow.")
+            ui.chart(fig, key="return_rate_by_channel")
+    with right:
+        if ui.reason("top_categories"):
+            ui.missing_note(["top_categories"])
+        elif ui.reason("return_rate_value"):
+            st.info(ui.reason("return_rate_value"))
+        else:
+            cats = ui.kpi("top_categories")
+            if ui.categorised(cats):
+                # The 15 largest categories by sales, the rest as one.
+                cats = ui.top_and_other(cats, "category", "gross_sales",
+                                        sums=("gross_sales", "returns"),
+                                        ratio=("return_rate", "returns", "gross_sales"))
+                cats = cats.dropna(subset=["return_rate"])
+                fig = px.bar(cats.sort_values("return_rate"), x="return_rate", y="category",
+                             orientation="h", text_auto=".1%",
+                             title=f"Return rate (value) by category{not_final}",
+                             height=max(350, 60 + 26 * len(cats)))
+                fig.update_xaxes(title=None, **ui.tick_format("ratio"))
+                fig.update_yaxes(title=None)
+                ui.chart(fig, key="return_rate_by_category")
+    if ui.not_final("return_rate_value") and not ui.reason("return_rate_value"):
+        st.caption(ui.not_final("return_rate_value") + " The return rates of these dates will "
+                   "still grow.")
 
 reasons = ui.kpi("refund_reasons")
 if len(reasons) > 1 or (len(reasons) == 1 and reasons["reason"].iat[0] != "not given"):
@@ -98,4 +109,5 @@ if len(reasons) > 1 or (len(reasons) == 1 and reasons["reason"].iat[0] != "not g
                                              "Refunds": reasons["refunds"],
                                              "Amount": reasons["amount"]}),
              {"Refunds": "count", "Amount": "money"})
-st.caption(ui.definition(returns) + " " + ui.definition("return_rate_value"))
+st.caption(ui.definition(returns)
+           + (" " + ui.definition("return_rate_value") if orders else ""))

@@ -160,17 +160,26 @@ def _kpi(args) -> int:
     known = caveats.facts(con)
     # A figure the store cannot give, or not meaningful, is null with the reason; one still
     # inside its return window says it is not final (kpilib/caveats.py).
-    why = caveats.reason(kpi, known, start)
+    why = caveats.reason(kpi, known, start, end)
     if why and kpi.table:
         print(f"note: {why}", file=sys.stderr)
         df = df.iloc[0:0]
     df = caveats.mark_final(kpi, df, start, end, known.as_of,
                             store.settings["return_window_days"], args.by)
     if not kpi.table:
-        reasons = [why or caveats.value_reason(kpi, v) for v in df["value"]]
+        # Each period's own days: April without a users column has no users, March has.
+        days = [(max(p, start), caveats.period_end(p, args.by, end)) for p in df["period"]] \
+            if "period" in df else [(start, end)] * len(df)
+        reasons = [why or caveats.reason(kpi, known, *d) or caveats.value_reason(kpi, v)
+                   for v, d in zip(df["value"], days)]
         if any(reasons):
             df["value"] = [None if r else v for v, r in zip(df["value"], reasons)]
             df["reason"] = reasons
+        # A sum of some days only (the others' export lacks the column) says which.
+        notes = [None if r else caveats.partial_note(kpi, known, *d)
+                 for r, d in zip(reasons, days)]
+        if any(notes):
+            df["note"] = notes
     if "period" in df:
         df["period"] = df["period"].map(date.isoformat)
     if kpi.unit == "money" and not kpi.table:

@@ -37,6 +37,9 @@ OPTIONAL = frozenset({"refunds", "products"})
 STEP_COLUMNS = ("product_views", "add_to_carts", "checkouts", "purchases")
 STEP_WORDS = {"product_views": "product views", "add_to_carts": "add-to-cart",
               "checkouts": "checkout", "purchases": "purchase"}
+# Optional traffic columns a KPI sums, which one month's export may have and the next lack (a
+# GA4 report without users): over a period mixing such days the sum is of some days only.
+OPTIONAL_SUMS = {"users": "users", "new_users": "new users"}
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,9 @@ class Facts:
     # Optional order columns the orders export never fills (Olist: no tax), so 0 there is
     # "not in the export"
     unfilled: frozenset[str] = frozenset()
+    # For each of OPTIONAL_SUMS missing on some day with traffic: the runs of traffic days with
+    # it and without it, as (column, has it, first day, last day).
+    runs: tuple[tuple[str, bool, date, date], ...] = ()
 
 
 def facts(con: duckdb.DuckDBPyConnection) -> Facts:
@@ -88,7 +94,24 @@ def facts(con: duckdb.DuckDBPyConnection) -> Facts:
                  identified=not row[0] or bool(row[8]), orders_from=row[13],
                  shipped=not row[0] or bool(row[14]),
                  unfilled=frozenset(c for c, n in zip(("shipping", "tax"), row[15:17])
-                                    if row[0] and not n))
+                                    if row[0] and not n),
+                 runs=_runs(con) if "traffic" in tables else ())
+
+
+def _runs(con: duckdb.DuckDBPyConnection) -> tuple[tuple[str, bool, date, date], ...]:
+    """Facts.runs: consecutive traffic days with and without each optional column, for the
+    columns some day lacks (one pass over the daily traffic rows, held in memory)."""
+    has = ", ".join(f"count({c}) > 0 as {c}" for c in OPTIONAL_SUMS)
+    runs = " union all ".join(f"""
+        select '{c}' as col, {c} as has, min(date) as lo, max(date) as hi
+        from (select date, {c}, row_number() over (order by date)
+                                - row_number() over (partition by {c} order by date) as run
+              from days) r
+        group by {c}, run""" for c in OPTIONAL_SUMS)
+    rows = con.cursor().execute(f"with days as (select date, {has} from traffic group by date) "
+                                f"{runs} order by col, lo").fetchall()
+    lacking = {c for c, has, _lo, _hi in rows if not has}
+    return tuple((c, bool(has), lo, hi) for c, has, lo, hi in rows if c in lacking)
 
 
 def needs(kpi: Kpi) -> frozenset[str]:
@@ -118,13 +141,18 @@ def reads_customers(kpi: Kpi) -> bool:
     return bool(re.search(rf"\b(?:from|join)\s+(?:{'|'.join(CUSTOMER_SOURCES)})\b", kpi.sql))
 
 
-def reason(kpi: Kpi, f: Facts, start: date | None = None) -> str | None:
-    """Why ``kpi`` has no meaningful value in this store (over a period from ``start``, when
-    given), in a sentence; None when it has one. A property of what was uploaded, not of the
-    filters but for the period's start."""
+def reason(kpi: Kpi, f: Facts, start: date | None = None,
+           end: date | None = None) -> str | None:
+    """Why ``kpi`` has no meaningful value in this store (over a period from ``start`` to
+    ``end``, when given), in a sentence; None when it has one. A property of what was uploaded,
+    not of the filters but for the period's days."""
     gone = missing(kpi, f)
     if gone:
         return "Needs " + " and ".join(EXPORTS[t] for t in gone) + "."
+    lacking = coverage(kpi, f, start, end)
+    if lacking and not lacking[1]:
+        return (f"Unknown: the traffic export has no {OPTIONAL_SUMS[lacking[0]]} column for "
+                f"{days_text(lacking[2])}.")
     untracked = [STEP_WORDS[c] for c in steps_read(kpi) if c in f.untracked]
     if untracked:
         return (f"Not tracked: the traffic export records no {' or '.join(untracked)} step "
@@ -145,6 +173,45 @@ def reason(kpi: Kpi, f: Facts, start: date | None = None) -> str | None:
                 "customer had ordered before cannot be seen (pick a later period, or upload "
                 "earlier months).")
     return None
+
+
+def coverage(kpi: Kpi, f: Facts, start: date | None, end: date | None):
+    """The first optional column ``kpi`` sums that some traffic days of [start, end] lack:
+    (column, runs of days with it, runs without it), each clipped to the period; None when
+    every traffic day of the period has the KPI's columns (or it sums none)."""
+    if start is None or end is None:
+        return None
+    for c in OPTIONAL_SUMS:
+        if f"sum({c})" not in kpi.sql:
+            continue
+        clipped = [(has, max(lo, start), min(hi, end)) for col, has, lo, hi in f.runs
+                   if col == c and lo <= end and hi >= start]
+        without = [(lo, hi) for has, lo, hi in clipped if not has]
+        if without:
+            return c, [(lo, hi) for has, lo, hi in clipped if has], without
+    return None
+
+
+def partial_note(kpi: Kpi, f: Facts, start: date | None, end: date | None) -> str | None:
+    """"Users: 1 Mar – 31 Mar 2025 only; …": said of a sum over a period of which some traffic
+    days lack the column summed (the sum is of the other days), None otherwise."""
+    lacking = coverage(kpi, f, start, end)
+    if not lacking or not lacking[1]:
+        return None
+    c, have, without = lacking
+    return (f"{kpi.label}: {days_text(have)} only; the traffic export has no "
+            f"{OPTIONAL_SUMS[c]} column for {days_text(without)}.")
+
+
+def days_text(runs: list[tuple[date, date]]) -> str:
+    """Runs of days as a reader says them: "1 Mar – 31 Mar 2025", "2 Apr 2025"."""
+    def one(lo: date, hi: date) -> str:
+        if lo == hi:
+            return f"{lo.day} {lo:%b %Y}"
+        first = f"{lo.day} {lo:%b}" + (f" {lo.year}" if lo.year != hi.year else "")
+        return f"{first} – {hi.day} {hi:%b %Y}"
+    said = [one(lo, hi) for lo, hi in runs]
+    return said[0] if len(said) == 1 else ", ".join(said[:-1]) + " and " + said[-1]
 
 
 def value_reason(kpi: Kpi, value: float | None) -> str | None:

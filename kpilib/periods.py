@@ -30,16 +30,22 @@ def preset_range(preset: str, anchor: date) -> tuple[date, date]:
 
 def data_span(con: duckdb.DuckDBPyConnection) -> tuple[date, date] | None:
     """First day with orders, traffic or spend, and the day the period presets end on: the
-    latest day with a valid order, else with traffic, else with spend; None for an empty store.
-    (A cancelled order dated after the last sale, as Olist's last row is, would otherwise open
-    the Overview on an empty month.) Daily sums, held in memory: the app's first page waits
-    for this."""
+    latest day with a valid order, else with traffic, else with spend; None for a store with
+    nothing dated. (A cancelled order dated after the last sale, as Olist's last row is, would
+    otherwise open the Overview on an empty month.) A store of refunds or stock snapshots
+    alone spans their days. Daily sums, held in memory: the app's first page waits for
+    this."""
     row = con.cursor().execute("""
-        select least((select min(day) from orders_daily), (select min(day) from traffic),
-                     (select min(day) from marketing_spend)),
+        select coalesce(least((select min(day) from orders_daily),
+                              (select min(day) from traffic),
+                              (select min(day) from marketing_spend)),
+                        least((select min(day) from refunds_daily),
+                              (select min(date) from snapshot_days))),
                coalesce((select max(day) from valid_orders_daily),
                         (select max(day) from traffic), (select max(day) from marketing_spend),
-                        (select max(day) from orders_daily))""").fetchall()[0]
+                        (select max(day) from orders_daily),
+                        greatest((select max(day) from refunds_daily),
+                                 (select max(date) from snapshot_days)))""").fetchall()[0]
     return None if row[0] is None else (row[0], row[1])
 
 

@@ -150,7 +150,7 @@ ON_HAND = _sum("on_hand", "Units on hand", "count", "sum(units_on_hand)",
                "summed over SKUs (negative stock counts as 0).", needs=("inventory",))
 STOCK_VALUE = _sum("stock_value", "Stock value", "money", "sum(stock_value)",
                    "Units on hand × unit cost (from the products table); SKUs without a cost "
-                   "are left out.", better=None, needs=("inventory",))
+                   "are left out.", better=None, needs=("inventory", "products"))
 UNITS_SOLD = _sum("units_sold", "Units sold", "count", "sum(units_sold)",
                   "Units in the order lines of valid orders placed in the period.")
 AVG_DAILY_UNITS = _sum("avg_daily_units", "Units sold per day", "decimal",
@@ -182,7 +182,8 @@ DEAD_STOCK = _sum("dead_stock", "Dead-stock SKUs", "count", "count(*) filter (wh
 DEAD_STOCK_VALUE = _sum("dead_stock_value", "Dead-stock value", "money",
                         "coalesce(sum(stock_value) filter (where dead), 0)",
                         "Stock value (at cost) of the dead-stock SKUs: money tied up in stock "
-                        "that does not sell.", better="down")
+                        "that does not sell.", better="down",
+                        needs=("inventory", "orders", "order_items", "products"))
 LOST_REVENUE = _sum("lost_revenue_stockout", "Revenue lost to stock-outs", "money",
                     "coalesce(sum(lost_revenue), 0)",
                     "Per SKU: units sold per in-stock day × out-of-stock days × average unit "

@@ -1,11 +1,14 @@
 """Every page runs on a real store through AppTest; the shared filters drive the numbers."""
 import json
 import re
+import shutil
 from datetime import date
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
+
+from conftest import TINY
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 PAGES = ["overview", "traffic", "funnel", "marketing", "sales", "returns", "loyalty", "stock",
@@ -682,21 +685,30 @@ NOTE_ON = {
     "traffic only": {"overview", "marketing", "sales", "returns", "loyalty", "stock"},
     "spend only": {"overview", "traffic", "funnel", "marketing", "sales", "returns", "loyalty",
                    "stock"},
+    # Refunds (or stock, or products) alone: every page names the orders export at least.
+    "refunds only": set(ANALYSIS),
+    "stock only": set(ANALYSIS),
+    "products only": set(ANALYSIS),
 }
 
 
 @pytest.fixture(scope="module")
 def partial_stores(tmp_path_factory, uci_month_store):
     """Orders only: one month of the real UCI Online Retail export (conftest.py); traffic only
-    and spend only: three months of the demo shop's analytics and ad-platform rows."""
+    and spend only: three months of the demo shop's analytics and ad-platform rows; refunds,
+    stock or products only: the tiny fixtures."""
     from kpilib import Store, demo
     from kpilib.ingest import ingest
     root = tmp_path_factory.mktemp("partial")
     shop = demo.generate(months=3, scale=0.05, seed=5, end=date(2026, 10, 31)).tables()
     shop["traffic"].to_csv(root / "traffic.csv", index=False)
     shop["marketing_spend"].to_csv(root / "spend.csv", index=False)
+    for table in ("refunds", "inventory", "products"):
+        shutil.copy(TINY / f"{table}.csv", root)
     stores = {"orders only": uci_month_store}
-    for name, file in (("traffic only", "traffic.csv"), ("spend only", "spend.csv")):
+    for name, file in (("traffic only", "traffic.csv"), ("spend only", "spend.csv"),
+                       ("refunds only", "refunds.csv"), ("stock only", "inventory.csv"),
+                       ("products only", "products.csv")):
         stores[name] = Store(root / name.replace(" ", "_"))
         ingest(stores[name], [root / file])
     return stores
@@ -730,6 +742,54 @@ def test_every_page_is_useful_on_a_partial_store(partial_stores, monkeypatch, ki
             assert "Sessions" not in values and "ROAS" not in values, (page, values)
         if kind != "orders only":
             assert "Net sales" not in values and "Orders" not in values, (page, values)
+
+
+def test_refunds_stock_or_products_alone_show_what_they_hold(partial_stores, monkeypatch):
+    at = start(partial_stores["refunds only"], monkeypatch)
+    at.switch_page("app_pages/returns.py").run()
+    # The 30 days to 3 March 2025 (tiny/refunds.csv): r2 30 + r4 60 + r3 25 (r1 is in January).
+    assert cards(at) == {"Returns": "€115.00"}
+    assert "for return rates, returns by order date and cancellations" in \
+        " ".join(shown(m) for m in at.markdown)
+    assert at.get("plotly_chart") and len(at.dataframe) == 1   # by month; the reasons
+    at = start(partial_stores["stock only"], monkeypatch)
+    at.switch_page("app_pages/stock.py").run()
+    # 2 February: SKU-A 4 + SKU-B 3. Without products no SKU has a cost: no €0.00 stock value.
+    assert cards(at)["Units on hand"] == "7" and "Stock value" not in cards(at)
+    assert "a products export for Stock value" in " ".join(shown(m) for m in at.markdown)
+    at = start(partial_stores["products only"], monkeypatch)
+    assert at.info[0].value.startswith("Only products are stored")
+    at.switch_page("app_pages/data.py").run()
+    assert "Products: 6 SKUs; nothing dated yet." in [m.value for m in at.markdown]
+
+
+def test_users_card_over_months_with_and_without_the_column(tmp_path, monkeypatch):
+    """March's GA4 export has users, April's has none: users over both are March's and the
+    card says so; over April alone they are unknown, not 0."""
+    from kpilib import Store
+    from kpilib.ingest import ingest
+    drift = TINY.parent / "formats" / "drift"
+    store = Store(tmp_path / "s")
+    ingest(store, [drift / f for f in ("ga4_2025_03.csv", "ga4_2025_04.csv",
+                                       "orders_2025_03.csv", "orders_2025_04.csv")])
+    at = start(store, monkeypatch)
+    at.switch_page("app_pages/traffic.py").run()
+    at.sidebar.selectbox(key="period").set_value("Custom").run()
+    # The data ends on 22 April (order 1104), the latest day a date can be picked.
+    at.sidebar.date_input(key="dates").set_value((date(2025, 3, 1), date(2025, 4, 22))).run()
+    users = next(m for m in at.metric if m.label == "Users")
+    # 80 + 35 + 55 + 45 in March; sessions 100 + 40 + 60 + 50 + 90 + 30 (1 April).
+    assert (users.value, cards(at)["Sessions"]) == ("215", "370") and not users.delta
+    captions = [c.value for c in at.caption]
+    assert "Users: 1 Mar – 31 Mar 2025 only; the traffic export has no users column for " \
+        "1 Apr – 22 Apr 2025." in captions
+    at.sidebar.date_input(key="dates").set_value((date(2025, 4, 1), date(2025, 4, 22))).run()
+    assert cards(at)["Users"] == "–"
+    assert "Unknown: the traffic export has no users column for 1 Apr – 22 Apr 2025." in \
+        [c.value for c in at.caption]
+    at.sidebar.selectbox(key="period").set_value("Last month").run()   # March: all there
+    assert cards(at)["Users"] == "215"
+    assert not [c.value for c in at.caption if "users column" in c.value]
 
 
 def test_orders_only_overview_says_what_is_missing_and_why(partial_stores, monkeypatch):

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from kpilib import Filters, Store, get, run
-from kpilib.caveats import (Facts, cohort_final, facts, mark_final, maturity, missing, reason,
-                            value_reason)
+from kpilib.caveats import (Facts, cohort_final, facts, mark_final, maturity, missing,
+                            partial_note, reason, value_reason)
 from kpilib.ingest import ingest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -154,3 +154,32 @@ def test_cli_says_why_and_whether_final(tmp_path, tiny_store):
     assert out[1]["value"] == pytest.approx(55 / 320)        # r2 30 + r3 25 of €320 gross
     # A KPI without a window carries no "final" (its output is unchanged).
     assert "final" not in json.loads(cli("kpi", "net_sales", "--store", tiny_store.path).stdout)[0]
+
+
+def test_users_over_months_with_and_without_the_column(tmp_path):
+    """GA4 exports of March (with Total users and New users) and April (without them): users
+    over both months are March's, and said to be; April's alone are unknown, not 0."""
+    drift = FORMATS / "drift"
+    store = store_of(tmp_path, drift / "ga4_2025_03.csv", drift / "ga4_2025_04.csv")
+    known = facts(store.connect())
+    # Traffic days 1, 2, 31 March with users; 1 and 30 April without.
+    assert known.runs == (
+        ("new_users", True, date(2025, 3, 1), date(2025, 3, 31)),
+        ("new_users", False, date(2025, 4, 1), date(2025, 4, 30)),
+        ("users", True, date(2025, 3, 1), date(2025, 3, 31)),
+        ("users", False, date(2025, 4, 1), date(2025, 4, 30)))
+    users, march, both = get("users"), (date(2025, 3, 1), date(2025, 3, 31)), \
+        (date(2025, 3, 1), date(2025, 4, 30))
+    # March: 80 + 35 + 55 + 45
+    assert run(store.connect(), users, Filters(*both))["value"].iat[0] == 215
+    assert reason(users, known, *both) is None
+    assert partial_note(users, known, *both) == (
+        "Users: 1 Mar – 31 Mar 2025 only; the traffic export has no users column for "
+        "1 Apr – 30 Apr 2025.")
+    assert partial_note(users, known, *march) is None and reason(users, known, *march) is None
+    assert reason(get("new_users"), known, date(2025, 4, 1), date(2025, 4, 30)) == (
+        "Unknown: the traffic export has no new users column for 1 Apr – 30 Apr 2025.")
+    # Sessions are in both exports: nothing to say.
+    assert partial_note(get("sessions"), known, *both) is None
+    # A store whose traffic always had users keeps no runs (facts stay small).
+    assert facts(store_of(tmp_path / "t", TINY / "traffic.csv").connect()).runs == ()

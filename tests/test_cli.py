@@ -26,6 +26,42 @@ def test_kpi_total_json(tiny_store):
     assert json.loads(out) == [{"value": 262.0}]
 
 
+def test_a_store_of_refunds_or_stock_alone_has_a_period(tmp_path):
+    """The default period ends on the latest dated row: refunds and stock snapshots count
+    when nothing else is stored (such a store was "empty")."""
+    from kpilib import Store
+    from kpilib.ingest import ingest
+    refunds, stock = Store(tmp_path / "r"), Store(tmp_path / "s")
+    ingest(refunds, [TINY / "refunds.csv"])
+    ingest(stock, [TINY / "inventory.csv"])
+    # The 30 days ending 3 March 2025 (r3's day): r2 30 + r4 60 + r3 25; r1 (20 Jan) is before.
+    assert json.loads(cli("kpi", "returns", "--store", refunds.path).stdout) == [{"value": 115.0}]
+    # The last snapshot, 2 February: SKU-A 4 + SKU-B 3; no products, so no stock value.
+    assert json.loads(cli("kpi", "on_hand", "--store", stock.path).stdout) == [{"value": 7.0}]
+    assert json.loads(cli("kpi", "stock_value", "--store", stock.path).stdout) == [
+        {"value": None, "reason": "Needs a products export."}]
+
+
+def test_a_sum_of_some_days_says_which(tmp_path):
+    """Users over March–April, where April's GA4 export has no users column: March's 215
+    (80 + 35 + 55 + 45) with a note; April alone is null with the reason."""
+    from kpilib import Store
+    from kpilib.ingest import ingest
+    drift = ROOT / "tests" / "data" / "formats" / "drift"
+    store = Store(tmp_path / "s")
+    ingest(store, [drift / "ga4_2025_03.csv", drift / "ga4_2025_04.csv"])
+    both = ("--store", store.path, "--start", "2025-03-01", "--end", "2025-04-30")
+    assert json.loads(cli("kpi", "users", *both).stdout) == [{
+        "value": 215.0, "note": "Users: 1 Mar – 31 Mar 2025 only; the traffic export has no "
+                                "users column for 1 Apr – 30 Apr 2025."}]
+    assert json.loads(cli("kpi", "users", *both, "--by", "month").stdout) == [
+        {"period": "2025-03-01", "value": 215.0, "reason": None},
+        {"period": "2025-04-01", "value": None,
+         "reason": "Unknown: the traffic export has no users column for 1 Apr – 30 Apr 2025."}]
+    # Sessions are in both exports: 250 + 190, no note.
+    assert json.loads(cli("kpi", "sessions", *both).stdout) == [{"value": 440.0}]
+
+
 def test_ratio_json_has_numerator_and_denominator(tiny_store):
     out = cli("kpi", "conversion_rate", "--store", tiny_store.path, "--start", "2025-02-01",
               "--end", "2025-02-28", "--channel", "paid_search").stdout

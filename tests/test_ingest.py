@@ -69,6 +69,21 @@ BAD = {
     "zip_without_tables.zip": ["no CSV, Excel or Parquet file"],
     "zip_with_a_bad_csv.zip": ["› traffic.csv", "column 'sessions'", "cannot be negative"],
     "not_a_zip.zip": ["not a readable zip archive"],
+    # "12,50" typed into a comma-separated file: one field too many on row 3, never 12 and 50.
+    "unquoted_comma_in_amount.csv": [
+        "1 line does not split into the header's 8 columns",
+        "row 3 has 9 fields: b2 | 2025-02-02 11:00 | c2 | email | paid | EUR | 12 | 50 | 0",
+        "skip it and store the other rows"],
+    "only_line_has_an_extra_field.csv": ["row 2 has 9 fields", "12 | 50 | 0",
+                                         "no other line is left"],
+    # Row numbers as the file shows them, below GA4's comment lines.
+    "ga4_unquoted_thousands.csv": ["row 8 has 9 fields: 20250202 | Organic Search | desktop | "
+                                   "1 | 204 | 60 | 12 | 6 | 3"],
+    "money_typos.csv": ["column 'gross_sales'", "3 values are not numbers", "row 2: '1O0'",
+                        "row 3: '12.5O'", "row 4: 'EUR 40'"],
+    "sessions_not_numbers.csv": ["column 'sessions'", "2 values are not whole numbers",
+                                 "row 2: 'inf'", "row 3: '1e2'", "column 'product_views'",
+                                 "row 4: 'l0'"],
 }
 
 
@@ -401,6 +416,170 @@ def test_partial_upload_keeps_valid_rows_and_lists_rejected_ones(tmp_path):
     assert rows(store, "select order_id from orders") == [("b1",)]
 
 
+def test_a_skipped_line_keeps_the_row_numbers_of_the_file(tmp_path):
+    import csv
+    import io
+    store = Store(tmp_path / "s")
+    [f] = ingest(store, [DATA / "bad" / "unquoted_comma_in_amount.csv"], allow_partial=True)
+    # Row 3 has a field too many; row 5's amount is '1O0' (after the skipped line, still row 5).
+    assert (f.rows, f.rejected) == (2, 2)
+    assert f.rejections == [
+        "1 line does not split into the header's 8 columns (a comma inside a value that is not "
+        "in quotes?) (row 3)", "gross_sales: 1 value is not a number. (1 row)"]
+    rejected = list(csv.reader(io.StringIO(f.rejected_csv)))
+    assert [r[:2] for r in rejected[1:]] == [["5", "gross_sales: not a number"],
+                                             ["3", "9 fields where the header has 8"]]
+    assert rejected[2][2:] == ["b2", "2025-02-02 11:00", "c2", "email", "paid", "EUR", "12",
+                               "50", "0"]
+    # b1 40.00 + b3 30.00 − b3's discount 5.00
+    assert rows(store, "select order_id from orders order by 1") == [("b1",), ("b3",)]
+    assert rows(store, "select sum(gross_sales - discounts) from orders") == [(Decimal("65.00"),)]
+    # GA4: the two rows around row 8 are kept, 100 + 90 sessions.
+    [g] = ingest(store, [DATA / "bad" / "ga4_unquoted_thousands.csv"], allow_partial=True)
+    assert (g.rows, g.rejected) == (2, 1) and "(row 8)" in g.rejections[0]
+    assert rows(store, "select sum(sessions) from traffic") == [(190,)]
+
+
+def test_every_line_of_a_large_ragged_file_is_accounted_for(tmp_path):
+    """300,000 order rows, all but every 100,000th without its last field, and one with a
+    field too many on row 250,002: DuckDB's parallel reader with rejects lost ~20 % of such
+    lines silently."""
+    import duckdb
+
+    from kpilib.ingest.readers import read
+    f = tmp_path / "ragged.csv"
+    with open(f, "w") as out:
+        out.write(ORDERS_HEAD)
+        for i in range(300_000):
+            extra = ",0,9" if i == 250_000 else ""
+            out.write(f"r{i},2025-02-01 10:00,paid,40.00{',0' if i % 100_000 == 5 else ''}"
+                      f"{extra}\n")
+    con = duckdb.connect()
+    [raw] = read(con, f)
+    assert raw.rows == 299_999
+    assert raw.malformed == [(250_002, ["r250000", "2025-02-01 10:00", "paid", "40.00", "0",
+                                         "9"])]
+    # Rows 2 … 300,001 less the one set aside, each once, each with its own row number.
+    assert con.execute(f"select count(distinct _row), min(_row), max(_row), "
+                       f"max(_row) filter (where c0 = 'r249999'), "
+                       f"min(_row) filter (where c0 = 'r250001') from {raw.table}"
+                       ).fetchall() == [(299_999, 2, 300_001, 250_001, 250_003)]
+
+
+def test_a_file_of_malformed_lines_only_is_refused_even_when_skipping(tmp_path):
+    with pytest.raises(IngestError) as e:
+        ingest(Store(tmp_path / "s"), [DATA / "bad" / "only_line_has_an_extra_field.csv"],
+               allow_partial=True)
+    assert "row 2 has 9 fields" in str(e.value) and "header but no rows" not in str(e.value)
+
+
+@pytest.mark.parametrize("amount, read", [
+    # A letter among the digits is a typo, not decoration: stripping it read 10 and 12.50.
+    ("1O0", None), ("12.5O", None), ("l00", None), ("EUR 40", None), ("1e2", None),
+    ("inf", None),
+    # With decimal points elsewhere, 12,50 is 1,250 or 12.50: neither is guessed.
+    ("12,50", None), ("1,2345", None), ("12-3", None), ("(12.00)", None), ("--5", None),
+    ("1,234.50", "1234.50"), ("€1,234.50", "1234.50"), ("1 234.50", "1234.50"),
+    ("1\u00a0234.50", "1234.50"), ("1'234.50", "1234.50"), ("$ 99.90", "99.90"),
+    ("99.90 €", "99.90"), ("+5", "5.00"), (".5", "0.50"), ("7", "7.00")])
+def test_a_money_value_is_one_number_or_rejected(tmp_path, amount, read):
+    f = tmp_path / "orders.csv"
+    f.write_text(ORDERS_HEAD + "n1,2025-02-01,paid,40.00,0\n"
+                 + f'n2,2025-02-02,paid,"{amount}",0\n', encoding="utf-8")
+    store = Store(tmp_path / "s")
+    [r] = ingest(store, [f], allow_partial=True)
+    got = rows(store, "select gross_sales from orders where order_id = 'n2'")
+    assert got == ([(Decimal(read),)] if read else []) and r.rejected == (0 if read else 1)
+
+
+def test_currency_codes_where_the_column_carries_them(tmp_path):
+    f = tmp_path / "orders.csv"
+    f.write_text(ORDERS_HEAD + "c1,2025-02-01,paid,EUR 40,0\nc2,2025-02-02,paid,EUR 1'234.50,0\n"
+                 "c3,2025-02-03,paid,12.00 EUR,EUR 2.00\nc4,2025-02-04,paid,EUR 1O0,0\n")
+    store = Store(tmp_path / "s")
+    [r] = ingest(store, [f], allow_partial=True)
+    # Every amount of gross_sales carries its code, so the codes go there (1O0 is still no
+    # number); discounts holds plain numbers (0, 0, 0), so 'EUR 2.00' is refused there.
+    assert r.rejections == ["gross_sales: 1 value is not a number. (1 row)",
+                            "discounts: 1 value is not a number. (1 row)"]
+    assert rows(store, "select order_id, gross_sales from orders order by 1") == [
+        ("c1", Decimal("40.00")), ("c2", Decimal("1234.50"))]
+
+
+DRIFT = DATA / "formats" / "drift"
+
+
+def drift_warnings(report) -> list[str]:
+    return [w for w in report.warnings if " 2025-0" in w]
+
+
+def test_drift_between_months_is_warned_never_refused(tmp_path):
+    store = Store(tmp_path / "s")
+    first = ingest(store, [DRIFT / "ga4_2025_03.csv", DRIFT / "orders_2025_03.csv"])
+    assert drift_warnings(first) == []          # nothing stored before March
+    report = ingest(store, [DRIFT / "ga4_2025_04.csv", DRIFT / "orders_2025_04.csv"])
+    assert report.committed
+    assert drift_warnings(report) == [
+        # April's GA4 export has no Device category, Total users or New users (March: 4 of 4
+        # rows each).
+        "traffic 2025-04 has no device (the column is missing or 'unknown' on every row), "
+        "where 2025-03 had it on 100 % of rows",
+        "traffic 2025-04 has no users (the column is missing or empty on every row), where "
+        "2025-03 had it on 100 % of rows",
+        "traffic 2025-04 has no new_users (the column is missing or empty on every row), where "
+        "2025-03 had it on 100 % of rows",
+        # March: organic_search, email, paid_search; April: organic_search, paid_social,
+        # paid_search (1 row of 3 each, above 1 %).
+        "traffic 2025-04: new channel paid_social; no email any more (against 2025-03); a "
+        "changed channel mapping or UTM tagging would read as one channel ending and another "
+        "starting",
+        # 1102 and 1103 without a customer: 2 of 4 = 50 %, against 0 of 4 in March.
+        "orders 2025-04: customer_id is empty on 50 % of rows, against 0 % in 2025-03",
+        # Every April discount is 0; March: 1001 (10.00) and 1003 (20.00), 2 of 4.
+        "orders 2025-04 has no discounts (the column is missing or 0 on every row), where "
+        "2025-03 had it on 50 % of rows"]
+
+
+@pytest.mark.parametrize("rows, said", [
+    # Stored March: (120 − 10) + 80 + (200 − 20) + 50 = 420.00. 1002 from 80.00 to 84.20 is
+    # +4.20, exactly 1 %: not more than 1 %.
+    ("1002,2025-03-05 14:30:00,c2,paid_search,paid,EUR,84.20,0.00\n", None),
+    ("1002,2025-03-05 14:30:00,c2,paid_search,paid,EUR,84.21,0.00\n",
+     "orders 2025-03 restated: the upload replaces 1 stored row and changes the month's sales "
+     "(gross − discounts) by +4.21 (+1.0 % of 420.00)"),
+    # The rest of the month (a new order, 30.00 = 7 %) restates nothing.
+    ("1005,2025-03-28 08:05:00,c6,email,paid,EUR,30.00,0.00\n", None)])
+def test_a_restated_month_is_warned_past_one_percent(tmp_path, rows, said):
+    store = Store(tmp_path / "s")
+    ingest(store, [DRIFT / "orders_2025_03.csv"])
+    f = tmp_path / "march_again.csv"
+    f.write_text((DRIFT / "orders_2025_03.csv").read_text().splitlines(True)[0] + rows)
+    assert drift_warnings(ingest(store, [f], dry_run=True)) == ([said] if said else [])
+
+
+def test_restated_fixture(tmp_path):
+    store = Store(tmp_path / "s")
+    ingest(store, [DRIFT / "orders_2025_03.csv"])
+    report = ingest(store, [DRIFT / "orders_2025_03_restated.csv"], dry_run=True)
+    # 1002: 80.00 → 84.20; 1003 (180.00 net) cancelled → 0; 1005 is new. 84.20 − 260.00.
+    assert drift_warnings(report) == [
+        "orders 2025-03 restated: the upload replaces 2 stored rows and changes the month's "
+        "sales (gross − discounts) by -175.80 (-41.9 % of 420.00)"]
+
+
+def test_drift_reads_the_month_before_only(tmp_path):
+    """The cost follows the upload: an older stored month is never read (here it could not
+    be)."""
+    store = Store(tmp_path / "s")
+    jan = tmp_path / "jan.csv"
+    jan.write_text(ORDERS_HEAD + "0901,2025-01-10 10:00,paid,10,0\n")
+    ingest(store, [jan, DRIFT / "orders_2025_03.csv"])
+    [old] = store.files("orders", months={"2025-01"})
+    old.write_bytes(b"not parquet")
+    report = ingest(store, [DRIFT / "orders_2025_04.csv"], dry_run=True)
+    assert len(drift_warnings(report)) == 2     # customer_id and discounts, against March
+
+
 def test_duplicates_are_rejected_whole_in_a_partial_upload(tmp_path):
     report = ingest(Store(tmp_path / "s"), [DATA / "bad" / "duplicate_keys.csv"],
                     allow_partial=True, dry_run=True)
@@ -447,6 +626,20 @@ def test_warnings(store_copy, tmp_path):
 
 
 ORDERS_HEAD = "order_id,ordered_at,status,gross_sales,discounts\n"
+
+
+@pytest.mark.parametrize("table, warned", [
+    # r1…r4 name o1, o6, o7, o5: no order is stored, so all four; three named, sorted.
+    ("refunds", ["4 refunds point to orders that are not stored (e.g. o1, o5, o6); they count "
+                 "as returns on channel 'unknown'"]),
+    ("traffic", []), ("marketing_spend", []), ("inventory", []), ("products", [])])
+def test_one_export_alone_into_an_empty_store(tmp_path, table, warned):
+    """A shop's first upload may be any one export: a refunds file into a store without orders
+    was an internal DuckDB error (the stored order ids were looked for in a view never made)."""
+    store = Store(tmp_path / "s")
+    report = ingest(store, [DATA / "tiny" / f"{table}.csv"])
+    assert report.committed and report.warnings == warned
+    assert report[0].table == table and store.months(table)
 
 
 def test_zip_of_csvs(tmp_path):

@@ -17,10 +17,11 @@ import duckdb
 from ..formatting import plural
 from ..schema import TABLES
 from ..store import DEFAULT_SETTINGS, Source, Store, sha256_file
-from . import clock
+from . import clock, drift
 from .errors import IngestError
 from .importers import Context, groups, registry
-from .prepare import Prepared, norm_header, prepare, spread_over_month
+from .prepare import (Prepared, malformed, malformed_csv, norm_header, prepare,
+                      spread_over_month)
 from .readers import RawInput, read
 
 __all__ = ["IngestError", "FileReport", "Report", "ingest", "preview"]
@@ -186,6 +187,20 @@ def ingest(store: Store, files: list[str | Path | tuple[str | Path, str]], *,
                 raws += [(raw, digest) for raw in read(con, path, name, Path(tmp))]
             progress(0.45, "Checking every row")
             digest_of = {raw.name: d for raw, d in raws}
+            # CSV lines that do not split into the header's columns refuse their file, unless
+            # skipped (then told with the file's other rejected rows).
+            broken = {raw.name: raw for raw, _ in raws if raw.malformed}
+            for raw in broken.values():
+                if not allow_partial or raw.rows == 0:
+                    # The fields found in full, not cut as an example value is.
+                    r = malformed(raw)
+                    it = "it" if r.rows == 1 else "them"
+                    found = "; ".join(f"row {n} has {text}" for n, text in r.examples[:3])
+                    more = f" (and {r.rows - 3:,} more)" if r.rows > 3 else ""
+                    then = f", or skip {it} and store the other rows." if raw.rows else \
+                        ": no other line is left to store."
+                    raise IngestError(raw.name, f"{r.reason}: {found}{more}. Correct {it} in the "
+                                                f"file{then}")
             tz = settings["timezone"]
             first = tz == DEFAULT_SETTINGS["timezone"] and store.is_empty()
             while True:
@@ -209,6 +224,9 @@ def ingest(store: Store, files: list[str | Path | tuple[str | Path, str]], *,
                 by_table.setdefault(p.table, []).append(p)
                 files_reports.append(_report(p, [n.split(": ", 1)[1] for n in ctx.notes
                                                  if n.startswith(p.name + ": ")]))
+                if source_name in broken:
+                    # Said once, on the first table read from the file.
+                    _skipped_lines(files_reports[-1], broken.pop(source_name))
                 sources.append(Source(p.name, digest_of.get(source_name, ""), p.table, p.rows,
                                       p.months))
             # Files read only to join others (Olist customers): recorded, so that uploading
@@ -234,6 +252,7 @@ def ingest(store: Store, files: list[str | Path | tuple[str | Path, str]], *,
             months = {t: {m for p in ps for m in p.months} for t, ps in by_table.items()}
             currencies = {t: {c for p in ps for c in p.currencies} for t, ps in by_table.items()}
             report.warnings += _warnings(con, store, staged, months, currencies, settings)
+            report.warnings += drift.warnings(con, store, staged)
             progress(0.6, "Comparing with what is stored")
             report.diff = store.diff(con, staged) if staged else []
             if staged and not dry_run:
@@ -258,6 +277,14 @@ def ingest(store: Store, files: list[str | Path | tuple[str | Path, str]], *,
             raise IngestError("upload", f"could not be processed ({str(e).splitlines()[0]}).")
         finally:
             con.close()
+
+
+def _skipped_lines(report: FileReport, raw) -> None:
+    r = malformed(raw)
+    report.rejected += r.rows
+    report.rejections.insert(0, f"{r.reason} ({', '.join(f'row {n}' for n, _ in r.examples)}"
+                                f"{', …' if r.rows > len(r.examples) else ''})")
+    report.rejected_csv = malformed_csv(raw, report.rejected_csv)
 
 
 def _could_group(path: Path) -> bool:
@@ -395,13 +422,14 @@ def _warnings(con, store: Store, staged: dict[str, str], months: dict[str, set[s
         con.execute(f"create or replace temp view _{table}_ids as {' union all '.join(parts)}")
         return f"_{table}_ids"
 
-    def unknown(rel: str, known: str) -> tuple[int, list[str]]:
-        """Distinct order ids of ``rel`` missing from ``known``: how many, and three of them."""
+    def unknown(rel: str, known: str | None) -> tuple[int, list[str]]:
+        """Distinct order ids of ``rel`` missing from ``known`` (None: nothing is known, as
+        in a store without orders): how many, and three of them."""
+        where = "" if known is None else \
+            f"where order_id not in (select order_id from {known} where order_id is not null)"
         return con.execute(f"""
             select count(*), coalesce(list(order_id order by order_id)[1:3], [])
-            from (select distinct order_id from {rel}
-                  where order_id not in (select order_id from {known}
-                                         where order_id is not null))""").fetchall()[0]
+            from (select distinct order_id from {rel} {where})""").fetchall()[0]
 
     if "orders" in staged:
         # Lines are stored in their order's month (_date_order_lines), so an order's lines

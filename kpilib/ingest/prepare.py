@@ -253,21 +253,51 @@ def _parse_time_sql(col: str, fmts: str | None) -> str:
 
 def _whole(text: str) -> str:
     d = f"try_cast({text} as double)"
-    return f"case when {d} = floor({d}) then {d}::bigint end"
+    return f"case when {d} = floor({d}) then try_cast({d} as bigint) end"
 
 
-def _number_sql(col: str, type_: str, decimal_comma: bool) -> str:
-    # Currency symbols and codes, spaces (also non-breaking) and apostrophes go; what is left
-    # must be one number: "1.2.3" or "12-3" stay invalid.
-    s = f"regexp_replace({col}, '[^0-9,.\\-]', '', 'g')"
-    s = f"replace(replace({s}, '.', ''), ',', '.')" if decimal_comma else f"replace({s}, ',', '')"
-    s = f"case when regexp_matches({s}, '^-?(\\d+\\.?\\d*|\\.\\d+)$') then {s} end"
-    slow = _whole(s) if type_ == "BIGINT" else f"try_cast({s} as {type_})"
+# Besides digits, a number may carry a sign, a currency symbol before or after it, a currency
+# code where its column's values carry one (_codes), spaces (also non-breaking) and thousands
+# separators in groups of three. Anything else makes it no number: a letter among the digits
+# is a typo ("1O0", "12.5O"), and stripping it would read 10 or 12.50.
+_SPACES = "[\\s\\x{00A0}\\x{2007}\\x{202F}]+"
+_SYMBOL = "^([+-]?)\\s*\\p{Sc}\\s*|\\s*\\p{Sc}$"
+_CODE = "^([+-]?)\\s*[A-Z]{3}\\s*|\\s*[A-Z]{3}$"
+_CODED = "^[+-]?\\s*[A-Z]{3}\\s*[-+.,0-9]|[.,0-9]\\s*[A-Z]{3}$"
+
+
+def _number_sql(col: str, type_: str, decimal_comma: bool, codes: bool = False) -> str:
+    group, point = (".", ",") if decimal_comma else (",", ".")
+    v = f"trim(regexp_replace({col}, '{_SPACES}', ' ', 'g'))"
+    v = f"regexp_replace({v}, '{_SYMBOL}', '\\1', 'g')"
+    if codes:
+        v = f"regexp_replace({v}, '{_CODE}', '\\1', 'g')"
+    # "1.2.3", "12-3" and, with decimal points, "12,50" (1,250 or 12.50?) stay invalid.
+    # Quotes are doubled: the patterns are SQL strings.
+    number = (f"^[+-]?(\\d+|\\d{{1,3}}(\\{group}\\d{{3}})+|\\d{{1,3}}([ ''’]\\d{{3}})+)"
+              f"(\\{point}\\d*)?$|^[+-]?\\{point}\\d+$")
+    digits = f"regexp_replace({v}, '[\\{group} ''’]', '', 'g')"
+    if decimal_comma:
+        digits = f"replace({digits}, ',', '.')"
+    text = f"case when regexp_matches({v}, '{number}') then {digits} end"
+    slow = _whole(text) if type_ == "BIGINT" else f"try_cast({text} as {type_})"
     if decimal_comma:
         return slow
-    # Clean numbers (nearly every value of a large export) skip the regular expressions.
+    # Plain numbers (nearly every value of a large export) skip the rest.
+    plain = f"regexp_full_match({col}, '-?[0-9]+(\\.[0-9]+)?')"
     fast = _whole(col) if type_ == "BIGINT" else f"try_cast({col} as {type_})"
-    return f"coalesce({fast}, {slow})"
+    return f"coalesce(case when {plain} then {fast} end, {slow})"
+
+
+def _codes(con, raw: str, c: str) -> bool:
+    """Whether the amounts of column ``c`` carry a currency code ("EUR 40"): most of its first
+    thousand values do. Where the column holds plain numbers, a code on one value makes it
+    no number, as a typo does."""
+    n, coded = con.execute(
+        f"select count(*), count(*) filter (where regexp_matches(v, '{_CODED}')) from "
+        f"(select trim({c}) as v from {raw} where nullif(trim({c}), '') is not null "
+        "limit 1000)").fetchall()[0]
+    return coded * 2 > n
 
 
 def _decimal_comma(con, raw: str, cols: list[str]) -> bool:
@@ -354,7 +384,8 @@ def prepare(con: duckdb.DuckDBPyConnection, raw: RawInput, tz: str = "UTC", *,
             if col.type == "DATE":
                 sql = f"cast({sql} as date)"
         else:
-            sql = _number_sql(x, col.type, decimal_comma)
+            codes = col.type == MONEY and _codes(con, src, f"c{found[col.name]}")
+            sql = _number_sql(x, col.type, decimal_comma, codes)
         typed_sql[col.name] = sql
         exprs.append(f"{sql} as {col.name}")
         checks.append((col, x))
@@ -536,6 +567,34 @@ def reject_rows(con, raw: RawInput, rules: list[tuple[str | None, str, str, str]
     rows = con.execute(f"select count(distinct _row) from {table}").fetchall()[0][0]
     csv_text = _rejected_csv(con, raw, table, [(h, _row_reason(r)) for h, r, _c, _s in rules])
     return f"_row not in (select _row from {table})", Rejected(rejections, rows, csv_text)
+
+
+def malformed(raw: RawInput) -> Rejection:
+    """The CSV lines of ``raw`` that do not split into its header's columns, as one
+    rejection naming each row and the fields found there."""
+    n, width = len(raw.malformed), len(raw.columns)
+    does = "does" if n == 1 else "do"
+    return Rejection(None, f"{plural(n, 'line')} {does} not split into the header's {width} "
+                           "columns (a comma inside a value that is not in quotes?)", n,
+                     [(line, _cut(f"{plural(len(fields), 'field')}: {' | '.join(fields)}"))
+                      for line, fields in raw.malformed[:5]])
+
+
+def _cut(text: str, n: int = 240) -> str:
+    return text if len(text) <= n else text[:n - 1] + "…"
+
+
+def malformed_csv(raw: RawInput, csv_text: str | None) -> str:
+    """``csv_text`` (the rejected rows, see _rejected_csv) with ``raw``'s malformed lines
+    added, each with the fields found."""
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    if not csv_text:
+        w.writerow(["row", "reason", *raw.columns])
+    for line, fields in raw.malformed[:MAX_REJECTED_CSV]:
+        w.writerow([line, f"{plural(len(fields), 'field')} where the header has "
+                          f"{len(raw.columns)}", *fields])
+    return (csv_text or "") + buf.getvalue()
 
 
 def _summarise(con, rejected: str, rules: list[tuple[str, str]]) -> list[Rejection]:

@@ -6,6 +6,7 @@ parse; `_row` is the row number a spreadsheet would show (the header is row 1).
 from __future__ import annotations
 
 import csv
+import io
 import itertools
 import re
 import zipfile
@@ -43,6 +44,9 @@ class RawInput:
     # before making its own (an aggregating importer cannot pass them on to be rejected).
     untracked: frozenset[str] = field(default_factory=frozenset)
     rejected: Rejected | None = None
+    # CSV lines that could not be split into the header's columns: (row number, the fields
+    # found); see readers._read_csv.
+    malformed: list[tuple[int, list[str]]] = field(default_factory=list)
 
 
 def _sniff_bytes(path: Path, name: str) -> str:
@@ -125,24 +129,11 @@ def read(con: duckdb.DuckDBPyConnection, path: str | Path, name: str | None = No
     if encoding != "utf-8":
         path = _to_utf8(path, workdir or path.parent, encoding)
     try:
-        try:
-            rel = con.read_csv(str(path), header=True, all_varchar=True, skiprows=skip,
-                               strict_mode=False, **RFC4180)
-            if len(rel.columns) == 1 and any(d in rel.columns[0] for d in ",;\t"):
-                # The sniffer gave up on the separator because of a short row.
-                raise duckdb.InvalidInputException("ragged rows")
-            result = _to_text_table(con, rel, name, first_row=skip + 2)
-        except duckdb.Error:
-            # Short rows (a truncated last line) need null padding, which DuckDB's parallel
-            # reader cannot combine with quoted line breaks: retry serially.
-            rel = con.read_csv(str(path), header=True, all_varchar=True, skiprows=skip,
-                               strict_mode=False, null_padding=True, parallel=False,
-                               **RFC4180)
-            result = _to_text_table(con, rel, name, first_row=skip + 2)
+        result = _read_csv(con, path, name, skip)
     except duckdb.Error as e:
         raise IngestError(name, f"the file could not be read as a table ({_first_line(e)}). "
                                 "Check that it is a CSV export with one header line.")
-    if result.rows == 0:
+    if result.rows == 0 and not result.malformed:
         raise IngestError(name, "the file has a header but no rows.")
     if _ends_mid_row(path, skip):
         result.cut_row = skip + 1 + result.rows
@@ -168,6 +159,59 @@ def _ends_mid_row(path: Path, header_line: int) -> bool:
     sep = max((",", ";", "\t"), key=header.count)
     count = lambda line: len(next(csv.reader([line], delimiter=sep), []))  # noqa: E731
     return count(last) < count(header.rstrip("\r\n"))
+
+
+def _read_csv(con, path: Path, name: str, skip: int) -> RawInput:
+    """A CSV file read strictly: a line with more fields than the header (an unquoted comma
+    inside a value) is set aside in ``RawInput.malformed`` with its row number, never cut to
+    the header's width (which read "12,50" as 12 and moved the next value along). A short line
+    (a truncated last line) is padded with empty values, which validation then names."""
+    try:
+        rel = con.read_csv(str(path), header=True, all_varchar=True, skiprows=skip, **RFC4180)
+        if len(rel.columns) == 1 and any(d in rel.columns[0] for d in ",;\t"):
+            raise duckdb.InvalidInputException("the sniffer found no separator")
+        return _to_text_table(con, rel, name, first_row=skip + 2)
+    except duckdb.InvalidInputException:
+        pass
+    # Some line does not split like the others. The separator and header are found past such
+    # lines, then the file is read serially (DuckDB's parallel reader can lose the lines around
+    # a rejected one): each line split into the header's columns, short ones padded, longer
+    # ones set aside with their line number.
+    delim, header = con.execute(
+        "select Delimiter, [c.name for c in Columns] from sniff_csv($p, skip=$s, header=true, "
+        "quote='\"', escape='\"', ignore_errors=true)", {"p": str(path), "s": skip}).fetchall()[0]
+    n = next(_counter)
+    errors, scans = f"csv_errors_{n}", f"csv_scans_{n}"
+    rel = con.read_csv(str(path), header=False, skiprows=skip + 1, auto_detect=False,
+                       columns={f"c{i}": "VARCHAR" for i in range(len(header))},
+                       delimiter=delim, null_padding=True, parallel=False, store_rejects=True,
+                       rejects_table=errors, rejects_scan=scans, **RFC4180)
+    result = _to_text_table(con, rel, name, first_row=skip + 2)
+    result.columns = list(header)
+    lines = con.execute(f"select line, any_value(csv_line) from {errors} group by line "
+                        "order by line").fetchall()
+    con.execute(f"drop table {errors}; drop table {scans}")
+    if lines:
+        _set_aside(con, result, lines, delim, skip + 2)
+    return result
+
+
+def _set_aside(con, raw: RawInput, lines, delim: str, first_row: int) -> None:
+    """Keep ``lines`` (line number, text) as ``raw.malformed`` with the fields found, and give
+    the rows read the row numbers of the file: the lines set aside left gaps."""
+    # Line r_j (the j-th set aside) follows g_j = r_j - j - (first_row - 1) rows that were
+    # read: the k-th row read comes after every line with g_j < k.
+    gaps: dict[int, int] = {}
+    for j, (line, text) in enumerate(lines, start=1):
+        gaps[line - j - (first_row - 1)] = j
+        fields = next(csv.reader(io.StringIO(text.strip("\r\n")), delimiter=delim), [])
+        raw.malformed.append((line, fields))
+    con.execute(f"""
+        create or replace temp table {raw.table} as
+        select t.* replace (t._row + coalesce(g.j, 0) as _row)
+        from {raw.table} t asof left join (select unnest($g) as g, unnest($j) as j) g
+          on t._row - {int(first_row) - 1} > g.g
+        order by _row""", {"g": list(gaps), "j": list(gaps.values())})
 
 
 def _first_line(e: Exception) -> str:
