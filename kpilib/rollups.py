@@ -119,9 +119,11 @@ _CANCELLATION = {"refund_id": "'cancelled-' || o.order_id", "order_id": "o.order
                  "refunded_at": "coalesce(o.cancelled_at, o.ordered_at)",
                  "amount": "o.gross_sales - o.discounts", "shipping": "o.shipping",
                  "tax": "o.tax", "reason": "'cancelled'"}
+# Every column of refunds, named: Spark puts a USING join's column first in `r.*`, and the
+# two halves are united by position.
 VALID_REFUNDS = f"""
-    select r.* exclude (n), coalesce(o.channel, 'unknown') as channel, 1 as n,
-           o.day as order_day, f.customer_no
+    select {", ".join(f"r.{c.name}" for c in TABLES["refunds"].columns)}, r.day,
+           coalesce(o.channel, 'unknown') as channel, 1 as n, o.day as order_day, f.customer_no
     from refunds r left join orders o using (order_id)
     left join customer_first f on f.customer_id = o.customer_id
     where o.status is distinct from 'cancelled'

@@ -373,8 +373,8 @@ def test_a_store_written_before_columns_were_added_reads_them_as_empty(store_cop
 
 
 def test_a_rollup_is_redefined_when_a_table_it_reads_gains_a_column(monkeypatch):
-    """valid_refunds keeps every column of refunds (`r.*`): stored before refunds had
-    shipping and tax, it lacks them, so a new column makes it another definition."""
+    """valid_refunds keeps every column of refunds: stored before refunds had shipping and
+    tax, it lacks them, so a new column makes it another definition."""
     from dataclasses import replace
 
     from kpilib import store as st
