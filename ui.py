@@ -606,7 +606,7 @@ def metric(name: str, filters: kpilib.Filters | None = None, spark_by: str | Non
         label += " (all channels)"
     why = reason(name, f)
     if why:
-        box.metric(label, "–", help=k.definition, border=not last_year)
+        box.metric(label, "–", help=help_text(k), border=not last_year)
         box.caption(why)
         return
     if k.base:
@@ -614,7 +614,7 @@ def metric(name: str, filters: kpilib.Filters | None = None, spark_by: str | Non
     now, before = value(name, f), value(name, f.previous_period())
     why = caveats.value_reason(k, now)
     if why:
-        box.metric(label, "–", help=k.definition, border=not last_year)
+        box.metric(label, "–", help=help_text(k), border=not last_year)
         box.caption(why)
         return
     if caveats.value_reason(k, before):
@@ -642,7 +642,7 @@ def metric(name: str, filters: kpilib.Filters | None = None, spark_by: str | Non
     color = {"up": "normal", "down": "inverse", None: "off"}[k.better]
     flat = formatting.is_flat(delta) or not m.final
     box.metric(label, fmt(now, k.unit, compact=True), delta=delta or None,
-               help=_exact(now, k) + k.definition, border=not last_year, chart_data=spark,
+               help=_exact(now, k) + help_text(k), border=not last_year, chart_data=spark,
                delta_color="off" if flat else color, delta_arrow="off" if flat else "auto")
     if partial:
         box.caption(partial)
@@ -722,6 +722,21 @@ def fmt_count(v) -> str:
 def setting(name: str):
     store, _ = active_store()
     return store.settings[name]
+
+
+def cancelled_words() -> str:
+    """How the figures count cancelled orders in this store, for a page's header line."""
+    from kpilib.registry import CANCELLED_SHORT
+
+    return CANCELLED_SHORT[setting("cancelled_orders")]
+
+
+def help_text(k) -> str:
+    """A card's help: the KPI's definition, with the store's convention for cancelled orders
+    where the KPI follows it."""
+    from kpilib.registry import definition
+
+    return definition(k, setting("cancelled_orders"))
 
 
 def months() -> list[str]:

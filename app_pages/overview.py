@@ -83,7 +83,7 @@ if CHOICES:
     fig.update_layout(title=f"{k.label} by {by}", hovermode="x unified")
     fig.update_yaxes(**ui.tick_format(k.unit))
     ui.chart(fig, key="overview_trend")
-    st.caption(k.definition)
+    st.caption(ui.help_text(k))
 
 channels, units = ui.by_channel_table(["net_sales", "orders", "sessions", "conversion_rate",
                                         "aov"])

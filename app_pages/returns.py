@@ -9,7 +9,7 @@ import ui
 from kpilib import caveats
 
 f = ui.require_filters()
-ui.header("After-sales")
+ui.header("After-sales", ui.cancelled_words())
 if not ui.has("refunds"):
     if not ui.need("orders", what="returns and cancellations"):
         st.stop()

@@ -8,7 +8,7 @@ import kpilib
 import ui
 
 f = ui.require_filters()
-ui.header("Sales", "cancelled orders excluded (they count only in the cancellation rate)")
+ui.header("Sales", ui.cancelled_words())
 if not ui.need("orders", what="sales"):
     st.stop()
 ui.missing_note(ui.metrics(("net_sales", "orders", "aov", "units_per_order",

@@ -8,6 +8,7 @@ import kpilib
 import ui
 from kpilib import targets
 from kpilib.channels import CHANNELS
+from kpilib.registry import CANCELLED, CANCELLED_SHORT
 
 st.title("Settings")
 store, is_demo = ui.active_store()
@@ -34,6 +35,18 @@ with st.form("settings"):
                              value=int(s["return_window_days"]), key="set_return_window",
                              help="Months whose orders can still be returned are marked "
                                   "'not final' on the After-sales page.")
+    # The two conventions: Shopify's matches its sales reports (a cancelled order is a sale,
+    # then a return); the default keeps cancellations out of sales and in their own rate.
+    conventions = list(CANCELLED_SHORT)
+    cancelled = st.radio(
+        "Cancelled orders", conventions, key="set_cancelled_orders",
+        index=conventions.index(s["cancelled_orders"]),
+        format_func=lambda c: {"excluded": "Leave them out of sales (default)",
+                               "shopify": "Count them as Shopify does"}[c],
+        help=f"Leave them out: {CANCELLED['excluded']} Count them as Shopify does, so that "
+             f"gross sales, orders, returns and net sales by day and month match Shopify's "
+             f"sales reports: {CANCELLED['shopify']} Changing this recomputes every figure "
+             f"from the stored data.")
     target = st.number_input("ROAS target", min_value=0.0, step=0.5, key="set_roas_target",
                              value=float(s.get("roas_target", 2.0)))
     st.markdown("**Channel mapping** — names in your exports renamed to the channel your "
@@ -90,7 +103,7 @@ with st.form("settings"):
         store.update_settings({
             "targets": targets.to_settings(goals),
             "timezone": tz, "currency": currency, "return_window_days": int(window),
-            "roas_target": float(target),
+            "roas_target": float(target), "cancelled_orders": cancelled,
             "channel_map": {str(a).strip().lower(): b for a, b in zip(rows["from"], rows["to"])
                             if str(a).strip()}})
         st.success("Saved.")

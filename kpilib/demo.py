@@ -279,6 +279,11 @@ def generate(months: int = 18, scale: float = 1.0, seed: int = 7,
     is_delivered = is_shipped & (delivered_at < end_ts)
     o["shipped_at"] = shipped_at.where(is_shipped)
     o["delivered_at"] = delivered_at.where(is_delivered)
+    # Cancelled before shipping, half way to when it would have shipped (no draw of its own:
+    # the shop's other figures stay as they were); on the order's moment if that is after the
+    # end.
+    cancel_at = o["ordered_at"] + ship_delay / 2
+    o["cancelled_at"] = cancel_at.where(cancel_at < end_ts, o["ordered_at"]).where(cancelled)
     status = np.where(cancelled, "cancelled",
                       np.where(is_delivered, "delivered", np.where(is_shipped, "shipped", "paid")))
 
@@ -305,8 +310,8 @@ def generate(months: int = 18, scale: float = 1.0, seed: int = 7,
     orders = o[["order_id", "ordered_at", "customer_id", "channel", "status", "status_raw",
                 "currency",
                 "gross_sales", "discounts", "shipping", "tax", "device", "country",
-                "shipped_at", "delivered_at"]].copy()
-    for col in ("ordered_at", "shipped_at", "delivered_at"):
+                "shipped_at", "delivered_at", "cancelled_at"]].copy()
+    for col in ("ordered_at", "shipped_at", "delivered_at", "cancelled_at"):
         orders[col] = orders[col].dt.floor("s")
     return DemoShop(orders=orders, order_items=order_items, refunds=refunds, traffic=traffic,
                     inventory=inventory, products=products, marketing_spend=marketing_spend)

@@ -1,6 +1,7 @@
 """After-sales KPIs: refunds, return rates and reasons. Returns are dated by the refund date
-(the accounting view) or by the order date (the cohort view); refunds of cancelled orders are
-never returns, and an order marked refunded is subtracted once, through its refund rows."""
+(the accounting view) or by the order date (the cohort view); a cancelled order's own refund rows
+are never returns (the order counts as the store's setting says: kpilib.registry.CANCELLED),
+and an order marked refunded is subtracted once, through its refund rows."""
 from .kpi import Kpi
 
 WHERE = "where day between $start and $end and in_filter(channel, $channels)"
@@ -9,8 +10,8 @@ RETURNS = Kpi(
     name="returns", label="Returns", unit="money",
     definition="Goods refunded in the period, dated by the refund date (the accounting view), "
                "counted against the order's channel; refunded shipping and tax count in "
-               "shipping and tax, as in Shopify's reports. Refunds of cancelled orders are left "
-               "out: those orders were never counted as sales. Shopify's orders export gives "
+               "shipping and tax, as in Shopify's reports. The export's refunds of a cancelled "
+               "order are left out, so that nothing counts twice. Shopify's orders export gives "
                "one refunded amount per order and no refund date, so its refunds are dated on "
                "the order (or cancellation) date, and a partial refund is taken as goods with "
                "their tax (in the order's proportion), then shipping, then the tip: an "

@@ -28,6 +28,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .schema import TABLES
+
 
 @dataclass(frozen=True)
 class Rollup:
@@ -83,7 +85,7 @@ CUSTOMER_ORDERS = """
            (sum(o.gross_sales - o.discounts) over upto)::decimal(18, 2) as cum_net,
            (sum(coalesce(r.refunded, 0)) over upto)::decimal(18, 2) as cum_refunded
     from valid_orders o join customer_first f using (customer_id)
-    left join (select order_id, sum(amount) as refunded from refunds group by all) r
+    left join (select order_id, sum(amount) as refunded from valid_refunds group by all) r
       using (order_id)
     -- two windows: Spark takes no frame on lag and lead
     window w as (partition by f.customer_no order by o.ordered_at, o.order_id),
@@ -105,12 +107,33 @@ RFM_DAILY = f"""
            count(*) as customers, sum(nth) as orders, sum(cum_net - cum_refunded) as revenue
     from customer_orders group by all"""
 
-VALID_REFUNDS = """
-    select r.* exclude (n), coalesce(o.channel, 'unknown') as channel, 1 as n,
-           o.day as order_day, f.customer_no
+# Whether cancelled orders count as sales (Shopify's convention, a store setting): a one-row
+# table every connection creates from the settings (kpilib.store.Store._open).
+CANCELLED_AS_SALES = "(select cancelled_as_sales from conventions)"
+
+# Under Shopify's convention a cancelled order is a sale on its day, then a return of the
+# whole order on the day it was cancelled (its order day when the export gives no date): the
+# goods after discounts, the shipping and the tax, as Shopify's sales reports take it back.
+# The refund rows stored for it are left out under either convention, so nothing counts twice.
+_CANCELLATION = {"refund_id": "'cancelled-' || o.order_id", "order_id": "o.order_id",
+                 "refunded_at": "coalesce(o.cancelled_at, o.ordered_at)",
+                 "amount": "o.gross_sales - o.discounts", "shipping": "o.shipping",
+                 "tax": "o.tax", "reason": "'cancelled'"}
+# Every column of refunds, named: Spark puts a USING join's column first in `r.*`, and the
+# two halves are united by position.
+VALID_REFUNDS = f"""
+    select {", ".join(f"r.{c.name}" for c in TABLES["refunds"].columns)}, r.day,
+           coalesce(o.channel, 'unknown') as channel, 1 as n, o.day as order_day, f.customer_no
     from refunds r left join orders o using (order_id)
     left join customer_first f on f.customer_id = o.customer_id
-    where o.status is distinct from 'cancelled'"""
+    where o.status is distinct from 'cancelled'
+    union all
+    select {", ".join(f"{_CANCELLATION.get(c.name, f'cast(null as {c.type})')} as {c.name}"
+                      for c in TABLES["refunds"].columns)},
+           cast(coalesce(o.cancelled_at, o.ordered_at) as date) as day, o.channel, 1 as n,
+           o.day as order_day, f.customer_no
+    from orders o left join customer_first f on f.customer_id = o.customer_id
+    where o.status = 'cancelled' and {CANCELLED_AS_SALES}"""
 
 # Customers by the day and channel of their first valid order and how long until their second,
 # in buckets (kpilib/loyalty.py, time to second order). A view (the rows, n = 1) and its
@@ -217,15 +240,16 @@ ORDERS_DAILY = """
            sum(shipped_2d) as shipped_2d, sum(shipped_5d) as shipped_5d, sum(guests) as guests
     from orders left join r using (order_id) group by all"""
 
-# The same without the status (summed over the statuses that are not cancelled): what nearly
-# every sales KPI reads, a quarter of the rows and no string comparison per row.
-VALID_ORDERS_DAILY = """
+# The same without the status (summed over the statuses that count: all but cancelled, or all
+# under Shopify's convention): what nearly every sales KPI reads, a quarter of the rows and no
+# string comparison per row.
+VALID_ORDERS_DAILY = f"""
     select day, channel, device, sum(n) as n, sum(gross_sales) as gross_sales,
            sum(discounts) as discounts, sum(shipping) as shipping, sum(tax) as tax,
            sum(tips) as tips, sum(refunded) as refunded, sum(refunded_orders) as refunded_orders,
            sum(shipped) as shipped, sum(shipped_1d) as shipped_1d,
            sum(shipped_2d) as shipped_2d, sum(shipped_5d) as shipped_5d, sum(guests) as guests
-    from orders_daily where status <> 'cancelled' group by all"""
+    from orders_daily where status <> 'cancelled' or {CANCELLED_AS_SALES} group by all"""
 
 # Shipped orders by how many hours they took: the fulfilment-time median from a histogram.
 SHIPPING_DAILY = """
@@ -457,11 +481,11 @@ REFUNDS_DAILY = """
 # sku_sales_monthly), never from a stale one.
 ROLLUPS = {r.name: r for r in (
     Rollup("customer_first", CUSTOMER_FIRST, frozenset({"orders"}), partitioned=False),
+    Rollup("valid_refunds", VALID_REFUNDS, frozenset({"orders", "refunds"}),
+           partitioned=False),
     Rollup("customer_orders", CUSTOMER_ORDERS, frozenset({"orders", "refunds"})),
     Rollup("customer_orders_daily", CUSTOMER_ORDERS_DAILY, frozenset({"orders"})),
     Rollup("rfm_daily", RFM_DAILY, frozenset({"orders", "refunds"})),
-    Rollup("valid_refunds", VALID_REFUNDS, frozenset({"orders", "refunds"}),
-           partitioned=False),
     Rollup("second_orders_daily", SECOND_ORDERS_DAILY, frozenset({"orders"}),
            partitioned=False),
     Rollup("acquisitions", ACQUISITIONS, frozenset({"orders"}), partitioned=False),

@@ -1,4 +1,5 @@
-"""Sales KPIs, from `orders` and `refunds`. Cancelled orders never count as sales."""
+"""Sales KPIs, from `orders` and `refunds`. Cancelled orders count as the store's setting says
+(kpilib.registry.CANCELLED)."""
 from .kpi import Kpi
 from .rollups import PRODUCT_MEASURES, WHOLE_MONTHS, edge_days, whole_months
 
@@ -6,20 +7,20 @@ WHERE = "where day between $start and $end and in_filter(channel, $channels)"
 
 ORDERS = Kpi(
     name="orders", label="Orders", unit="count",
-    definition="Orders placed in the period, cancelled orders excluded.",
+    definition="Orders placed in the period, by the day they were placed.",
     sql=f"select {{key}} as key, sum(n) as value from valid_orders {WHERE} group by all",
     by=("day", "week", "month", "channel", "device"), rollup=True, additive=True,
 )
 GROSS_SALES = Kpi(
     name="gross_sales", label="Gross sales", unit="money",
     definition="Value of the products sold (quantity × unit price) before discounts, shipping and "
-               "tax, for orders placed in the period; cancelled orders excluded.",
+               "tax, for orders placed in the period.",
     sql=f"select {{key}} as key, sum(gross_sales) as value from valid_orders {WHERE} group by all",
     rollup=True, additive=True,
 )
 DISCOUNTS = Kpi(
     name="discounts", label="Discounts", unit="money",
-    definition="Discounts granted on orders placed in the period; cancelled orders excluded.",
+    definition="Discounts granted on orders placed in the period.",
     sql=f"select {{key}} as key, sum(discounts) as value from valid_orders {WHERE} group by all",
     better="down", rollup=True, additive=True,
 )
@@ -37,7 +38,7 @@ NET_SALES = Kpi(
 )
 AOV = Kpi(
     name="aov", label="Average order value (before returns)", unit="money",
-    definition="(Gross sales − discounts) ÷ orders, cancelled orders excluded (Shopify's "
+    definition="(Gross sales − discounts) ÷ orders (Shopify's "
                "definition since 2023: no shipping, no tax, no later refunds). Net sales ÷ "
                "orders is lower by the returns: net sales subtract them, this does not.",
     sql=f"""select {{key}} as key, sum(gross_sales - discounts) as numerator,
@@ -53,8 +54,7 @@ AOV = Kpi(
 SHIPPING = Kpi(
     name="shipping", label="Shipping", unit="money",
     definition="Shipping charged on orders placed in the period, less shipping refunded in the "
-               "period (where the export tells it apart from the goods); cancelled orders "
-               "excluded.",
+               "period (where the export tells it apart from the goods).",
     sql=f"""select {{key}} as key, sum(amount) as value from (
                 select day, channel, shipping as amount from valid_orders
                 union all
@@ -65,7 +65,7 @@ SHIPPING = Kpi(
 TAX = Kpi(
     name="tax", label="Tax", unit="money",
     definition="Tax charged on orders placed in the period, less tax refunded in the period "
-               "(where the export tells it apart from the goods); cancelled orders excluded.",
+               "(where the export tells it apart from the goods).",
     sql=f"""select {{key}} as key, sum(amount) as value from (
                 select day, channel, tax as amount from valid_orders
                 union all
@@ -75,8 +75,8 @@ TAX = Kpi(
 )
 TIPS = Kpi(
     name="tips", label="Tips", unit="money",
-    definition="Tips customers added to the orders placed in the period (Shopify's tip line); "
-               "cancelled orders excluded. Not a sale of goods: in no sales figure, AOV, units "
+    definition="Tips customers added to the orders placed in the period (Shopify's tip line). "
+               "Not a sale of goods: in no sales figure, AOV, units "
                "or product, and no discount is spread onto them. A refunded tip is not "
                "subtracted.",
     sql=f"select {{key}} as key, sum(tips) as value from valid_orders {WHERE} group by all",
@@ -110,8 +110,8 @@ UNITS_PER_ORDER = Kpi(
 )
 CANCELLATION_RATE = Kpi(
     name="cancellation_rate", label="Cancellation rate", unit="ratio",
-    definition="Cancelled orders ÷ all orders placed in the period (the only KPI that counts "
-               "cancelled orders).",
+    definition="Cancelled orders ÷ all orders placed in the period, whichever way the other "
+               "figures count them.",
     sql=f"""select {{key}} as key,
                    coalesce(sum(n) filter (where status = 'cancelled'), 0) as numerator,
                    sum(n) as denominator,

@@ -65,6 +65,9 @@ TABLES: dict[str, Table] = {t.name: t for t in (
         C("country", "VARCHAR", False),
         C("shipped_at", "TIMESTAMP", False),
         C("delivered_at", "TIMESTAMP", False),
+        # When a cancelled order was cancelled: the day of its return under Shopify's
+        # convention for cancelled orders (a store setting).
+        C("cancelled_at", "TIMESTAMP", False, "canceled_at", "cancellation_date"),
         C("discount_code", "VARCHAR", False),
         C("utm_campaign", "VARCHAR", False, "campaign"),
     ), ("order_id",), "ordered_at", "One row per order."),

@@ -197,9 +197,12 @@ class SparkConnection:
         mapping = list(self.store.settings.get("channel_map", {}).items())
         spark.createDataFrame(mapping or [], "from_channel string, to_channel string") \
             .createOrReplaceTempView("channel_map")
+        settings = self.store.settings
+        spark.createDataFrame([(settings["cancelled_orders"] == "shopify",)],
+                              "cancelled_as_sales boolean").createOrReplaceTempView("conventions")
         # Rollups built from tables read elsewhere would not match them: computed instead.
         external = set(locations)
-        built = {n: f for n, f in self.store._files(current(manifest)).items()
+        built = {n: f for n, f in self.store._files(current(manifest, settings)).items()
                  if f and not (ROLLUPS[n].depends & external)}
         for sql in DERIVED_VIEWS + tuple(r for r in ROLLUPS if r not in DERIVED_VIEWS):
             if sql in ROLLUPS:

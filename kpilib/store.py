@@ -35,13 +35,17 @@ from pathlib import Path
 
 import duckdb
 
-from .rollups import ROLLUP_VIEWS, ROLLUPS, SECOND_ORDERS, stale
+from .rollups import CANCELLED_AS_SALES, ROLLUP_VIEWS, ROLLUPS, SECOND_ORDERS, stale
 from .schema import TABLES
 
 MANIFEST = "manifest.json"
 SETTINGS = "settings.json"
 MAPPINGS = "mappings.json"
-DEFAULT_SETTINGS = {"timezone": "UTC", "currency": "EUR", "return_window_days": 30}
+# cancelled_orders: "excluded" (they count only in the cancellation rate) or "shopify" (a sale
+# on the order day, returned whole on the day it was cancelled).
+CANCELLED_ORDERS = ("excluded", "shopify")
+DEFAULT_SETTINGS = {"timezone": "UTC", "currency": "EUR", "return_window_days": 30,
+                    "cancelled_orders": "excluded"}
 FORMAT = 1
 # Read into memory when the app connects: small however large the shop (a row per day ×
 # channel × device, per campaign, per SKU, per customer).
@@ -81,7 +85,9 @@ DERIVED_VIEWS = (
               coalesce((shipped_at - ordered_at <= interval 2 day)::int, 0) as shipped_2d,
               coalesce((shipped_at - ordered_at <= interval 5 day)::int, 0) as shipped_5d
        from _orders""",
-    "create view valid_orders as select * from orders where status <> 'cancelled'",
+    # The orders that count: all but cancelled ones, or all under Shopify's convention.
+    "create view valid_orders as select * from orders "
+    f"where status <> 'cancelled' or {CANCELLED_AS_SALES}",
     # Shipped valid orders and how long they took, to the hour (the fulfilment-time median is
     # then read from a histogram: rollup shipping_daily).
     """create view shipping_times as
@@ -101,7 +107,8 @@ DERIVED_VIEWS = (
     # channel must never be derived from the filtered window. (A rollup: see rollups.py.)
     "customer_first",
     # Refunds count against the order's channel; refunds of cancelled orders are not returns
-    # (the order never counted as a sale). A refund whose order is not stored still counts.
+    # (the order never counted as a sale, or, under Shopify's convention, it is returned whole
+    # on its cancellation day instead). A refund whose order is not stored still counts.
     # (A rollup, with the order's day and customer.)
     "valid_refunds",
     # Customers by the day and channel of their first order, with the days to their second
@@ -189,7 +196,7 @@ _BODIES = {**{_created(v): v for v in DERIVED_VIEWS if v not in ROLLUPS},
 @lru_cache(maxsize=256)
 def _closure(sql: str) -> frozenset[str]:
     """The views, macros, rollups and stored tables (`_orders`…) ``sql`` reads, transitively."""
-    names = set(_BODIES) | {"_" + t for t in TABLES} | {"channel_map"}
+    names = set(_BODIES) | {"_" + t for t in TABLES} | {"channel_map", "conventions"}
     found, todo = set(), [sql]
     while todo:
         for name in re.findall(r"\b[a-z_][a-z0-9_]*\b", todo.pop()):
@@ -200,16 +207,19 @@ def _closure(sql: str) -> frozenset[str]:
 
 
 @lru_cache(maxsize=None)
-def definition(name: str) -> str:
-    """Changes when the rollup's SQL does, or that of a view or rollup it reads: a rollup
-    stored under another definition (by an older version) is not read, and is rebuilt by the
+def definition(name: str, cancelled: str = DEFAULT_SETTINGS["cancelled_orders"]) -> str:
+    """Changes when the rollup's SQL does, or that of a view or rollup it reads, or the
+    convention for cancelled orders where it reads it: a rollup stored under another definition
+    (by an older version, or before the setting changed) is not read, and is rebuilt by the
     next write or refresh."""
     import hashlib
 
     reads = sorted(_closure(ROLLUPS[name].sql) - {name})
     # A stored table by its columns: one added to the contract is in a rollup reading `*`.
     text = ROLLUPS[name].sql + "".join(
-        definition(n) if n in ROLLUPS else _BODIES.get(n) or _columns(n) for n in reads)
+        definition(n, cancelled) if n in ROLLUPS
+        else f"conventions(cancelled_orders={cancelled})" if n == "conventions"
+        else _BODIES.get(n) or _columns(n) for n in reads)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -218,13 +228,14 @@ def _columns(name: str) -> str:
     return name if table is None else f"{name}({', '.join(table.names)})"
 
 
-def current(manifest: dict) -> dict[str, dict]:
-    """The stored rollups built with today's definitions and layout (the ones a connection
-    may read): one stored as a single file and now partitioned by month, or the reverse, is
-    rebuilt whole, never added to month by month."""
+def current(manifest: dict, settings: dict | None = None) -> dict[str, dict]:
+    """The stored rollups built with today's definitions, the store's ``settings`` and
+    today's layout (the ones a connection may read): one stored as a single file and now
+    partitioned by month, or the reverse, is rebuilt whole, never added to month by month."""
     defs = manifest.get("rollup_defs", {})
+    cancelled = {**DEFAULT_SETTINGS, **(settings or {})}["cancelled_orders"]
     return {n: parts for n, parts in manifest.get("rollups", {}).items()
-            if n in ROLLUPS and defs.get(n) == definition(n)
+            if n in ROLLUPS and defs.get(n) == definition(n, cancelled)
             and (UNPARTITIONED in parts) != ROLLUPS[n].partitioned}
 
 
@@ -419,7 +430,7 @@ class Store:
         (read from their rollups when the store has them) and the `rollup` schema."""
         manifest = self.manifest
         return self._open(self._files(manifest["tables"]),
-                          self._files(current(manifest)), memory=True)
+                          self._files(current(manifest, self.settings)), memory=True)
 
     def _memory_file(self, loads: list[tuple[list[str], str]]) -> Path | None:
         """A DuckDB file holding ``loads`` (the Parquet files of each table or rollup kept in
@@ -529,9 +540,12 @@ class Store:
                 attach(files[name], "_" + name)
             else:
                 con.execute(f"create view _{name} as {empty_select(name)}")
+        settings = self.settings
         con.execute("create table channel_map (from_channel varchar, to_channel varchar)")
-        for source, target in self.settings.get("channel_map", {}).items():
+        for source, target in settings.get("channel_map", {}).items():
             con.execute("insert into channel_map values ($f, $t)", {"f": source, "t": target})
+        con.execute("create table conventions as select $shopify as cancelled_as_sales",
+                    {"shopify": settings["cancelled_orders"] == "shopify"})
         for sql in DERIVED_VIEWS + tuple(r for r in ROLLUPS if r not in DERIVED_VIEWS):
             if needed is not None and _created(sql) not in needed:
                 continue
@@ -660,7 +674,7 @@ class Store:
             if after_stage:
                 after_stage()
             if settings_update:
-                self.update_settings(settings_update)
+                self._save_settings(settings_update)
             for tmp, final in moves:
                 final.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(tmp, final)
@@ -698,7 +712,7 @@ class Store:
         written by an older version); True if any were built."""
         self.recover()
         manifest = self.manifest
-        if set(ROLLUPS) <= set(current(manifest)):
+        if set(ROLLUPS) <= set(current(manifest, self.settings)):
             return False
         self._commit_rollups(manifest, {})
         return True
@@ -714,7 +728,8 @@ class Store:
         tables, built = manifest["tables"], manifest["rollups"]
         todo = stale(changed)
         # A rollup added or redefined since the store was written is built whole.
-        ok = current(manifest)
+        settings = self.settings
+        ok = current(manifest, settings)
         todo = {n: todo.get(n) if n in ok else None for n in ROLLUPS if n in todo or n not in ok}
         # Each rollup is built over the ones before it that are fresh (kept or just rebuilt),
         # so sales_lines is not recomputed to build sku_sales_monthly.
@@ -730,7 +745,7 @@ class Store:
                                             f"{len(todo)}: {_words(name)})…")
                 rollup = ROLLUPS[name]
                 entry = built.setdefault(name, {})
-                defs[name] = definition(name)
+                defs[name] = definition(name, settings["cancelled_orders"])
                 tmp.update((final.relative_to(self.path).as_posix(), t)
                            for t, final in moves[seen:])
                 seen = len(moves)
@@ -998,6 +1013,19 @@ class Store:
         return None
 
     def update_settings(self, values: dict) -> None:
+        """Save ``values`` into the settings. A new convention for cancelled orders rebuilds
+        the rollups that read it, committed as any write: until then a connection reads none
+        built under the other convention (:func:`current`) but computes them from the rows,
+        and one interrupted is finished by the next write or refresh."""
+        if values.get("cancelled_orders", DEFAULT_SETTINGS["cancelled_orders"]) \
+                not in CANCELLED_ORDERS:
+            raise ValueError(f"cancelled_orders is one of {', '.join(CANCELLED_ORDERS)}")
+        before = self.settings["cancelled_orders"]
+        self._save_settings(values)
+        if self.settings["cancelled_orders"] != before and "rollups" in self.manifest:
+            self.refresh_rollups()
+
+    def _save_settings(self, values: dict) -> None:
         self.path.mkdir(parents=True, exist_ok=True)
         stored = {}
         if (self.path / SETTINGS).exists():

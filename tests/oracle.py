@@ -2,6 +2,8 @@
 
 Independent of the SQL, the store and ingest: if both agree on generated data, neither has a
 bug the other lacks. Returns {group: value}; the group is 'total', a period start or a channel.
+``cancelled``: the store's convention for cancelled orders, "excluded" (they count only in the
+cancellation rate) or "shopify" (a sale on the order day, returned whole on the day cancelled).
 """
 from __future__ import annotations
 
@@ -45,12 +47,12 @@ def _ratio(num: dict, den: dict) -> dict:
     return {k: (num.get(k, 0) / d if d else None) for k, d in den.items()}
 
 
-def _valid(shop):
-    return shop.orders[shop.orders.status != "cancelled"].assign(
-        net=lambda o: o.gross_sales - o.discounts)
+def _valid(shop, cancelled="excluded"):
+    o = shop.orders if cancelled == "shopify" else shop.orders[shop.orders.status != "cancelled"]
+    return o.assign(net=lambda o: o.gross_sales - o.discounts)
 
 
-def _refunds(shop):
+def _refunds(shop, cancelled="excluded"):
     o = shop.orders[["order_id", "channel", "status"]]
     # Refunded shipping and tax: none where the refunds do not tell them apart.
     r = shop.refunds.reindex(columns=[*shop.refunds.columns,
@@ -58,11 +60,20 @@ def _refunds(shop):
     r = r.merge(o, on="order_id", how="left")
     r = r[r.status != "cancelled"].copy()
     r["channel"] = r["channel"].fillna("unknown")
+    if cancelled == "shopify":
+        # Each cancelled order given back whole (goods after discounts, shipping, tax) on the
+        # day it was cancelled, or on its order day without a cancellation date.
+        c = shop.orders[shop.orders.status == "cancelled"]
+        when = c.get("cancelled_at", pd.Series(pd.NaT, index=c.index))
+        r = pd.concat([r, pd.DataFrame({
+            "order_id": c.order_id, "channel": c.channel, "status": c.status,
+            "refunded_at": when.fillna(c.ordered_at), "amount": c.gross_sales - c.discounts,
+            "shipping": c.shipping, "tax": c.tax, "reason": "cancelled"})], ignore_index=True)
     return r
 
 
-def _customer_orders(shop):
-    v = _valid(shop)
+def _customer_orders(shop, cancelled="excluded"):
+    v = _valid(shop, cancelled)
     v = v[v.customer_id.notna()].sort_values(["ordered_at", "order_id"])
     first = v.groupby("customer_id").first()
     v = v.assign(acq=v.customer_id.map(first["channel"]),
@@ -70,15 +81,16 @@ def _customer_orders(shop):
     return v
 
 
-def _per_customer(shop, f, by):
-    v = _customer_orders(shop)
+def _per_customer(shop, f, by, cancelled="excluded"):
+    v = _customer_orders(shop, cancelled)
     sel = v[_mask(v, "ordered_at", f, "acq")]
     key = _key(sel, "ordered_at", by, "acq")
     return sel.assign(key=key).groupby(["key", "customer_id"])["is_first"].any().reset_index()
 
 
-def oracle(name: str, shop, f: Filters, by: str | None = None) -> dict:
-    t, v = shop.traffic, _valid(shop)
+def oracle(name: str, shop, f: Filters, by: str | None = None,
+           cancelled: str = "excluded") -> dict:
+    t, v = shop.traffic, _valid(shop, cancelled)
     if name in ("sessions", "users", "new_users"):
         return _sum(t, name, "date", f, by)
     if name == "conversion_rate":
@@ -110,7 +122,7 @@ def oracle(name: str, shop, f: Filters, by: str | None = None) -> dict:
     if name in ("shipping", "tax"):
         # Charged by order date, less what refunds gave back, by refund date.
         out = _sum(v, name, "ordered_at", f, by)
-        for k, amount in _sum(_refunds(shop), name, "refunded_at", f, by).items():
+        for k, amount in _sum(_refunds(shop, cancelled), name, "refunded_at", f, by).items():
             out[k] = out.get(k, 0) - amount
         return out
     if name == "tips":
@@ -118,7 +130,7 @@ def oracle(name: str, shop, f: Filters, by: str | None = None) -> dict:
     if name == "total_sales":
         out = _sum(v.assign(t=v.net + v.shipping.fillna(0) + v.tax.fillna(0)), "t", "ordered_at",
                    f, by)
-        r = _refunds(shop)
+        r = _refunds(shop, cancelled)
         r = r.assign(t=r.amount + r.shipping.fillna(0) + r.tax.fillna(0))
         for k, amount in _sum(r, "t", "refunded_at", f, by).items():
             out[k] = out.get(k, 0) - amount
@@ -131,7 +143,7 @@ def oracle(name: str, shop, f: Filters, by: str | None = None) -> dict:
     if name == "cancellation_rate":
         o = shop.orders.assign(n=1, c=(shop.orders.status == "cancelled").astype(int))
         return _ratio(_sum(o, "c", "ordered_at", f, by), _sum(o, "n", "ordered_at", f, by))
-    refunded = _refunds(shop).groupby("order_id")["amount"].sum()
+    refunded = _refunds(shop, cancelled).groupby("order_id")["amount"].sum()
     vr = v.assign(refunded=v.order_id.map(refunded).fillna(0),
                   has_refund=v.order_id.isin(refunded.index).astype(int), n=1)
     if name == "returns_by_order_date":
@@ -157,10 +169,11 @@ def oracle(name: str, shop, f: Filters, by: str | None = None) -> dict:
     if name == "attributed_revenue":
         return _sum(v, "net", "ordered_at", f, by)
     if name == "returns":
-        return _sum(_refunds(shop), "amount", "refunded_at", f, by)
+        return _sum(_refunds(shop, cancelled), "amount", "refunded_at", f, by)
     if name == "net_sales":
         out = _sum(v, "net", "ordered_at", f, by)
-        for k, amount in _sum(_refunds(shop), "amount", "refunded_at", f, by).items():
+        refunds = _refunds(shop, cancelled)
+        for k, amount in _sum(refunds, "amount", "refunded_at", f, by).items():
             out[k] = out.get(k, 0) - amount
         return out
     if name == "aov":
@@ -168,7 +181,7 @@ def oracle(name: str, shop, f: Filters, by: str | None = None) -> dict:
     if name == "guest_orders":
         return _sum(v[v.customer_id.isna()].assign(n=1), "n", "ordered_at", f, by)
     if name in ("repeat_purchase_rate", "orders_per_customer"):
-        co = _customer_orders(shop)
+        co = _customer_orders(shop, cancelled)
         sel = co[_mask(co, "ordered_at", f, "acq")]
         per = sel.assign(key=_key(sel, "ordered_at", by, "acq")).groupby(["key", "customer_id"]
                                                                          ).size()
@@ -177,7 +190,7 @@ def oracle(name: str, shop, f: Filters, by: str | None = None) -> dict:
             return _ratio(per.groupby(level=0).sum().to_dict(), customers)
         return _ratio((per >= 2).groupby(level=0).sum().to_dict(), customers)
     if name in ("customers", "new_customers", "returning_customers", "returning_customer_rate"):
-        pc = _per_customer(shop, f, by)
+        pc = _per_customer(shop, f, by, cancelled)
         allc = pc.groupby("key").size().to_dict()
         new = pc[pc.is_first].groupby("key").size().to_dict()
         ret = pc[~pc.is_first].groupby("key").size().to_dict()
@@ -199,14 +212,14 @@ def oracle(name: str, shop, f: Filters, by: str | None = None) -> dict:
     if name in ("mer", "mer_inverse"):
         from dataclasses import replace
         shop_wide = replace(f, channels=())
-        net = oracle("net_sales", shop, shop_wide, by)
+        net = oracle("net_sales", shop, shop_wide, by, cancelled)
         spend = _sum(shop.marketing_spend, "spend", "date", shop_wide, by)
         if name == "mer":
             return {k: net.get(k, 0) / sp if sp else None for k, sp in spend.items()}
         return {k: sp / net.get(k, 0) if net.get(k, 0) else None for k, sp in spend.items()}
     if name == "cac":
         spend = _sum(shop.marketing_spend, "spend", "date", f, by)
-        pc = _per_customer(shop, f, by)
+        pc = _per_customer(shop, f, by, cancelled)
         new = pc[pc.is_first].groupby("key").size().to_dict()
         return {k: (spend[k] / new[k] if spend.get(k) and new.get(k) else None)
                 for k in set(spend) | set(new)}

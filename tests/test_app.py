@@ -511,6 +511,30 @@ def test_settings_page_saves(store_copy, monkeypatch):
     assert cards(at)["Net sales"].startswith("£")
 
 
+def test_settings_count_cancelled_orders_as_shopify_does(store_copy, monkeypatch):
+    """The convention for cancelled orders is chosen on the Settings page; Sales says which is
+    in force and counts by it. February of the tiny shop: o2, o3, o4, o6, o7 valid and o5
+    (60.00, no cancellation date) cancelled. Shopify's way: 6 orders, and o5 sold and given
+    back on 10 Feb, so net sales stay (50 + 72 + 40 + 30 + 100) − 30 = 262."""
+    at = start(store_copy, monkeypatch)
+    at.sidebar.selectbox(key="period").set_value("Last month").run()   # February 2025
+    at.switch_page("app_pages/sales.py").run()
+    assert "cancelled orders excluded" in at.caption[0].value
+    assert (cards(at)["Orders"], cards(at)["Net sales"]) == ("5", "€262.00")
+    at.switch_page("app_pages/settings.py").run()
+    at.radio(key="set_cancelled_orders").set_value("shopify")
+    at.button[0].click().run()
+    assert not at.error, [e.value for e in at.error]
+    assert store_copy.settings["cancelled_orders"] == "shopify"
+    at.switch_page("app_pages/sales.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "cancelled orders counted as Shopify does" in at.caption[0].value
+    assert (cards(at)["Orders"], cards(at)["Net sales"]) == ("6", "€262.00")
+    orders = next(m for m in at.metric if m.label == "Orders")
+    assert orders.help.endswith("on the day they were cancelled.")
+    assert cards(at)["Cancellation rate"] == "16.67 %"   # 1 of 6 either way
+
+
 def test_overview_last_year_and_alerts(demo_store, monkeypatch):
     at = start(demo_store, monkeypatch)
     assert len(at.metric) == 10

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from kpilib import KPIS, Filters, run, stock
-from oracle import oracle
+from oracle import _refunds, oracle
 
 FILTERS = {
     "whole history": Filters(date(2025, 5, 1), date(2026, 10, 31)),
@@ -49,9 +49,10 @@ def test_kpi_matches_pandas(demo_store, demo_shop, name, fname, by):
 
 
 def check(name, shop, store, f, by):
-    """KPI ``name`` on ``store`` read both ways equals the oracle's on ``shop``."""
+    """KPI ``name`` on ``store`` read both ways equals the oracle's on ``shop``, under the
+    store's convention for cancelled orders."""
     kpi = KPIS[name]
-    want = oracle(name, shop, f, by)
+    want = oracle(name, shop, f, by, store.settings["cancelled_orders"])
     if by is None and not want:
         want = {"total": kpi.empty}
     con = store.connect()
@@ -59,6 +60,27 @@ def check(name, shop, store, f, by):
         df = run(con, kpi, f, by, rollups=rollups)
         key = {None: None, "channel": "channel"}.get(by, "period")
         compare(kpi, dict(zip(df[key] if key else ["total"], df["value"])), want)
+
+
+@pytest.fixture(scope="module")
+def shopify_store(demo_store, tmp_path_factory):
+    """The demo shop under Shopify's convention for cancelled orders: each a sale on its day,
+    returned whole on the day it was cancelled (some the next day, some the next month)."""
+    import shutil
+
+    from kpilib import Store
+    path = tmp_path_factory.mktemp("shopify") / "store"
+    shutil.copytree(demo_store.path, path)
+    store = Store(path)
+    store.update_settings({"cancelled_orders": "shopify"})
+    return store
+
+
+@pytest.mark.parametrize("fname", ["whole history", "weeks across months, two channels"])
+@pytest.mark.parametrize("name,by", CASES)
+def test_kpi_matches_pandas_counting_cancelled_orders(shopify_store, demo_shop, name, fname,
+                                                      by):
+    check(name, demo_shop, shopify_store, FILTERS[fname], by)
 
 
 # --- paused campaigns: spend rows of 0.00 --------------------------------------------------
@@ -97,27 +119,38 @@ def test_paused_campaigns_match_pandas(paused, name, fname, by):
 
 
 # --- table KPIs ------------------------------------------------------------------------------
-def _valid(shop):
+# Under either convention for cancelled orders: left out, or counted as Shopify does.
+CONVENTIONS = pytest.mark.parametrize("cancelled", ["excluded", "shopify"])
+
+
+@pytest.fixture
+def stores(request):
+    return lambda cancelled: request.getfixturevalue(
+        {"excluded": "demo_store", "shopify": "shopify_store"}[cancelled])
+
+
+def _valid(shop, cancelled="excluded"):
     o = shop.orders
-    return o[o.status != "cancelled"]
+    return o if cancelled == "shopify" else o[o.status != "cancelled"]
 
 
-def _first_orders(shop):
-    v = _valid(shop)
+def _first_orders(shop, cancelled="excluded"):
+    v = _valid(shop, cancelled)
     v = v[v.customer_id.notna()].sort_values(["ordered_at", "order_id"])
     return v.groupby("customer_id").first()
 
 
 @pytest.mark.parametrize("fname", ["whole history", "quarter, two channels",
                                    "weeks across months, two channels"])
-def test_cohort_retention_matches_pandas(demo_store, demo_shop, fname):
+@CONVENTIONS
+def test_cohort_retention_matches_pandas(stores, demo_shop, fname, cancelled):
     f = FILTERS[fname]
-    first = _first_orders(demo_shop)
+    first = _first_orders(demo_shop, cancelled)
     month = pd.to_datetime(first.ordered_at).dt.to_period("M")
     day = pd.to_datetime(first.ordered_at).dt.normalize()
     sel = first[(day >= pd.Timestamp(f.start)) & (day <= pd.Timestamp(f.end))
                 & (first.channel.isin(f.channels) if f.channels else True)]
-    v = _valid(demo_shop)
+    v = _valid(demo_shop, cancelled)
     v = v[v.customer_id.isin(sel.index)]
     k = (pd.to_datetime(v.ordered_at).dt.to_period("M") - month.reindex(v.customer_id).values
          ).apply(lambda x: x.n)
@@ -125,7 +158,7 @@ def test_cohort_retention_matches_pandas(demo_store, demo_shop, fname):
         ["cohort", "k"]).customer_id.nunique()
     size = month.reindex(sel.index).value_counts()
     want = {(c.start_time.date(), kk): a / size[c] for (c, kk), a in active.items()}
-    t = run(demo_store.connect(), KPIS["cohort_retention"], f)
+    t = run(stores(cancelled).connect(), KPIS["cohort_retention"], f)
     got = {(c.date() if hasattr(c, "date") else c, kk): val
            for c, kk, val in t[["cohort", "k", "value"]].itertuples(index=False)}
     assert got.keys() == want.keys()
@@ -133,22 +166,23 @@ def test_cohort_retention_matches_pandas(demo_store, demo_shop, fname):
         assert math.isclose(got[key], w, rel_tol=1e-9), key
 
 
-def _cohort(shop, f):
+def _cohort(shop, f, cancelled="excluded"):
     """The customers first acquired in the period (on its channels) and their valid orders."""
-    first = _first_orders(shop)
+    first = _first_orders(shop, cancelled)
     day = pd.to_datetime(first.ordered_at).dt.normalize()
     sel = first[(day >= pd.Timestamp(f.start)) & (day <= pd.Timestamp(f.end))
                 & (first.channel.isin(f.channels) if f.channels else True)]
-    v = _valid(shop)
+    v = _valid(shop, cancelled)
     return sel, v[v.customer_id.isin(sel.index)]
 
 
 @pytest.mark.parametrize("fname", ["whole history", "weeks across months, two channels"])
-def test_cohort_ltv_matches_pandas(demo_store, demo_shop, fname):
+@CONVENTIONS
+def test_cohort_ltv_matches_pandas(stores, demo_shop, fname, cancelled):
     f = FILTERS[fname]
-    sel, v = _cohort(demo_shop, f)
+    sel, v = _cohort(demo_shop, f, cancelled)
     cohort = pd.to_datetime(sel.ordered_at).dt.to_period("M")
-    refunded = demo_shop.refunds.groupby("order_id").amount.sum()
+    refunded = _refunds(demo_shop, cancelled).groupby("order_id").amount.sum()
     v = v.assign(cohort=cohort.reindex(v.customer_id).to_numpy(),
                  net=v.gross_sales - v.discounts - v.order_id.map(refunded).fillna(0))
     v["k"] = [(m - c).n for m, c in zip(pd.to_datetime(v.ordered_at).dt.to_period("M"),
@@ -157,7 +191,7 @@ def test_cohort_ltv_matches_pandas(demo_store, demo_shop, fname):
     per = v.groupby(["cohort", "k"]).net.sum()
     cum = per.groupby(level=0).cumsum()
     want = {(c.start_time.date(), k): x / size[c] for (c, k), x in cum.items()}
-    t = run(demo_store.connect(), KPIS["cohort_ltv"], f)
+    t = run(stores(cancelled).connect(), KPIS["cohort_ltv"], f)
     got = {(c.date() if hasattr(c, "date") else c, k): x
            for c, k, x in t[["cohort", "k", "value"]].itertuples(index=False)}
     assert got.keys() == want.keys() and len(want) > 10
@@ -166,15 +200,16 @@ def test_cohort_ltv_matches_pandas(demo_store, demo_shop, fname):
 
 
 @pytest.mark.parametrize("fname", ["whole history", "weeks across months, two channels"])
-def test_days_to_second_order_matches_pandas(demo_store, demo_shop, fname):
-    sel, v = _cohort(demo_shop, FILTERS[fname])
+@CONVENTIONS
+def test_days_to_second_order_matches_pandas(stores, demo_shop, fname, cancelled):
+    sel, v = _cohort(demo_shop, FILTERS[fname], cancelled)
     v = v.sort_values(["ordered_at", "order_id"])
     second = v.groupby("customer_id").ordered_at.nth(1)
     second = pd.Series(second.values, index=v.loc[second.index, "customer_id"])
     # Calendar days between the two order dates (DuckDB's date_diff('day', …)).
     days = (pd.to_datetime(second).dt.normalize()
             - pd.to_datetime(sel.ordered_at.reindex(second.index)).dt.normalize()).dt.days
-    t = run(demo_store.connect(), KPIS["days_to_second_order"], FILTERS[fname])
+    t = run(stores(cancelled).connect(), KPIS["days_to_second_order"], FILTERS[fname])
     got = dict(zip(t.bucket, t.customers))
     assert got.pop("not yet") == len(sel) - len(second)
     assert sum(got.values()) == len(second)
@@ -190,15 +225,16 @@ def _ntile(i: int, rows: int, n: int) -> int:
 
 
 @pytest.mark.parametrize("fname", ["whole history", "weeks across months, two channels"])
-def test_rfm_customers_match_pandas(demo_store, demo_shop, fname):
+@CONVENTIONS
+def test_rfm_customers_match_pandas(stores, demo_shop, fname, cancelled):
     f = FILTERS[fname]
     end = pd.Timestamp(f.end)
-    first = _first_orders(demo_shop)
-    v = _valid(demo_shop)
+    first = _first_orders(demo_shop, cancelled)
+    v = _valid(demo_shop, cancelled)
     v = v[v.customer_id.notna()].assign(day=lambda d: pd.to_datetime(d.ordered_at).dt.normalize())
     v = v[(v.day <= end) & (v.customer_id.map(first.channel).isin(f.channels)
                             if f.channels else True)]
-    r = demo_shop.refunds
+    r = _refunds(demo_shop, cancelled)
     r = r[pd.to_datetime(r.refunded_at).dt.normalize() <= end].groupby("order_id").amount.sum()
     c = v.assign(net=v.gross_sales - v.discounts - v.order_id.map(r).fillna(0)).groupby(
         "customer_id").agg(last=("day", "max"), orders=("order_id", "size"), revenue=("net", "sum"))
@@ -206,6 +242,7 @@ def test_rfm_customers_match_pandas(demo_store, demo_shop, fname):
     c = c.reset_index().sort_values(["recency_days", "customer_id"], ignore_index=True)
     c["r"] = [6 - _ntile(i, len(c), 5) for i in range(len(c))]
     c["f"] = c.orders.clip(upper=3).where(c.orders < 4, c.orders.map(lambda o: 5 if o >= 6 else 4))
+    demo_store = stores(cancelled)
     t = run(demo_store.connect(), KPIS["rfm_customers"], f).set_index("customer_id")
     c = c.set_index("customer_id")
     assert sorted(t.index) == sorted(c.index) and len(c) > 100
@@ -231,9 +268,10 @@ def test_rfm_customers_match_pandas(demo_store, demo_shop, fname):
 
 
 @pytest.mark.parametrize("view", FILTERS)
-def test_top_categories_match_pandas(demo_store, demo_shop, view):
+@CONVENTIONS
+def test_top_categories_match_pandas(stores, demo_shop, view, cancelled):
     f = FILTERS[view]
-    v = _valid(demo_shop)
+    v = _valid(demo_shop, cancelled)
     if f.channels:
         v = v[v.channel.isin(f.channels)]
     day = pd.to_datetime(v.ordered_at).dt.normalize()
@@ -243,7 +281,8 @@ def test_top_categories_match_pandas(demo_store, demo_shop, view):
     lines["value"] = lines.quantity * lines.unit_price
     lines["disc"] = lines.discounts * lines.value / lines.groupby("order_id").value.transform("sum")
     # Refunds (of valid orders) spread over their SKU's lines, else the whole order, by value.
-    r = demo_shop.refunds[demo_shop.refunds.order_id.isin(v.order_id)]
+    r = _refunds(demo_shop, cancelled)
+    r = r[r.order_id.isin(v.order_id)]
     alloc = []
     for rf in r.itertuples():
         ls = lines[lines.order_id == rf.order_id]
@@ -253,10 +292,13 @@ def test_top_categories_match_pandas(demo_store, demo_shop, view):
     refunded = pd.DataFrame(alloc, columns=["category", "amount"]).groupby("category").amount.sum()
     net = (lines.value - lines.disc).groupby(lines.category).sum() - refunded.reindex(
         lines.category.unique()).fillna(0)
-    t = run(demo_store.connect(), KPIS["top_categories"], f).set_index("category")
+    t = run(stores(cancelled).connect(), KPIS["top_categories"], f).set_index("category")
     assert t.index.tolist() == net.sort_values(ascending=False).index.tolist()
+    gross = lines.value.groupby(lines.category).sum()
     for c, w in net.items():
         assert math.isclose(t.loc[c, "net_sales"], w, abs_tol=0.01), c
+        # A cancelled order's lines counted under Shopify's convention (their net is 0).
+        assert math.isclose(t.loc[c, "gross_sales"], gross[c], abs_tol=0.01), c
 
 
 def test_orders_by_status_matches_pandas(demo_store, demo_shop):
@@ -271,9 +313,10 @@ def test_orders_by_status_matches_pandas(demo_store, demo_shop):
 @pytest.mark.parametrize("f", [Filters(date(2025, 11, 15), date(2026, 1, 15)),
                                Filters(date(2026, 2, 11), date(2026, 4, 19),
                                        ("paid_search", "affiliate"))])
-def test_payback_matches_pandas(demo_store, demo_shop, f):
+@CONVENTIONS
+def test_payback_matches_pandas(stores, demo_shop, f, cancelled):
     """A period cut mid-month: each cohort's spend and customers over the same days."""
-    sel, v = _cohort(demo_shop, f)
+    sel, v = _cohort(demo_shop, f, cancelled)
     cohort = pd.to_datetime(sel.ordered_at).dt.to_period("M")
     size = sel.groupby([sel.channel, cohort]).size().rename_axis(["channel", "cohort"])
     s = demo_shop.marketing_spend
@@ -283,7 +326,7 @@ def test_payback_matches_pandas(demo_store, demo_shop, f):
     spend = s.groupby([s.channel, pd.to_datetime(s.date).dt.to_period("M")]).spend.sum(
     ).rename_axis(["channel", "cohort"])
     cac = (spend[spend > 0] / size).dropna()
-    refunded = demo_shop.refunds.groupby("order_id").amount.sum()
+    refunded = _refunds(demo_shop, cancelled).groupby("order_id").amount.sum()
     v = v.assign(channel=sel.channel.reindex(v.customer_id).to_numpy(),
                  cohort=cohort.reindex(v.customer_id).to_numpy(),
                  net=v.gross_sales - v.discounts - v.order_id.map(refunded).fillna(0))
@@ -298,7 +341,7 @@ def test_payback_matches_pandas(demo_store, demo_shop, f):
             total += per.get((channel, c, k), 0.0)
             want[(channel, c.start_time.date(), k)] = (size[(channel, c)], x,
                                                        total / size[(channel, c)])
-    t = run(demo_store.connect(), KPIS["payback"], f)
+    t = run(stores(cancelled).connect(), KPIS["payback"], f)
     got = {(ch, c.date() if hasattr(c, "date") else c, k): (n, x, r)
            for ch, c, k, n, x, r in t[["channel", "cohort", "k", "customers", "cac",
                                        "revenue_per_customer"]].itertuples(index=False)}

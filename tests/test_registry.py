@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from helpers import FEB
-from kpilib import KPIS, run
+from kpilib import KPIS, get, run
 from kpilib.kpi import UNITS
 from kpilib.registry import glossary_markdown
 
@@ -61,3 +61,21 @@ def test_every_table_a_kpi_reads_is_in_its_cache_key():
                               sql))
         for name in set(re.findall(r"\b(?:from|join)\s+([a-z_]+)", sql)) - ctes - {"base"}:
             assert name in READS, (kpi.name, name)
+
+
+def test_definitions_say_the_convention_for_cancelled_orders_in_force():
+    """A KPI reading valid orders or refunds (through any view or rollup) ends its definition
+    with the store's convention; one that never reads them, or counts every order (the
+    cancellation rate), does not."""
+    from kpilib.registry import CANCELLED, definition, follows_cancelled
+
+    for name in ("orders", "net_sales", "returns", "cohort_ltv", "units_sold", "roas"):
+        assert follows_cancelled(get(name)), name
+        assert definition(get(name), "shopify").endswith(CANCELLED["shopify"])
+        assert definition(get(name), "excluded").endswith(CANCELLED["excluded"])
+    for name in ("sessions", "spend", "cancellation_rate", "orders_by_status"):
+        assert not follows_cancelled(get(name)), name
+        assert definition(get(name), "shopify") == get(name).definition
+    assert definition(get("orders")) == get("orders").definition   # no store: the bare one
+    assert "| Orders † | `orders` |" in glossary_markdown()
+    assert "| Sessions | `sessions` |" in glossary_markdown()

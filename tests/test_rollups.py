@@ -13,6 +13,7 @@ from kpilib.ingest import ingest
 from kpilib.kpi import uses_rollup
 from kpilib.rollups import ROLLUPS
 
+from conftest import TINY
 from helpers import FEB, both
 
 TINY_ORDERS = "order_id,ordered_at,customer_id,channel,status,currency,gross_sales,discounts\n"
@@ -238,3 +239,50 @@ def test_whole_months_and_edge_days_split_every_range_exactly():
                 assert month(w["p_last"] + timedelta(days=32)) == w["p_after"]
             else:
                 assert w["p_first"] == w["p_after"] and w["p_last"] == w["p_before"]
+
+
+QUARTER = Filters(date(2025, 1, 1), date(2025, 3, 31))
+
+
+def _figures(store: Store) -> dict:
+    """Every KPI of the tiny store over its three months, read both ways (equal), in total
+    and by month."""
+    con = store.connect()
+    return {(n, by): both(con, n, QUARTER, by) for n, k in KPIS.items()
+            for by in (None, "month") if by is None or by in k.by}
+
+
+def test_the_convention_for_cancelled_orders_rebuilds_the_rollups(store_copy, tmp_path):
+    """Switching to Shopify's convention and back gives the figures of a store uploaded under
+    each, from rollups built under the one in force."""
+    from kpilib.store import current
+
+    def same(a: dict, b: dict):
+        for key in a:
+            pd.testing.assert_frame_equal(a[key], b[key], obj=str(key))
+
+    default = _figures(store_copy)
+    version = store_copy.version
+    store_copy.update_settings({"cancelled_orders": "shopify"})
+    assert store_copy.version == version + 1       # the rollups rebuilt, committed
+    assert set(current(store_copy.manifest, store_copy.settings)) == set(ROLLUPS)
+    fresh = Store(tmp_path / "fresh")
+    fresh.update_settings({"cancelled_orders": "shopify"})
+    ingest(fresh, sorted(TINY.glob("*.csv")))
+    assert set(current(fresh.manifest, fresh.settings)) == set(ROLLUPS)
+    shopify = _figures(fresh)
+    same(_figures(store_copy), shopify)
+    # February by hand: o5 (60, cancelled, no cancellation date) is an order on 10 Feb and
+    # returned whole that day (its refund r4 of 11 Feb is left out): orders 5 → 6, returns
+    # 30 (o6) → 90, net sales 262 either way (o5's 60 − 60).
+    assert [both(store_copy.connect(), n, FEB)["value"].iat[0]
+            for n in ("orders", "returns", "net_sales")] == [6, 90, 262]
+    assert [both(fresh.connect(), n, FEB)["value"].iat[0]
+            for n in ("orders", "returns", "net_sales")] == [6, 90, 262]
+    store_copy.update_settings({"cancelled_orders": "shopify", "currency": "EUR"})
+    assert store_copy.version == version + 1       # the same convention: nothing rebuilt
+    store_copy.update_settings({"cancelled_orders": "excluded"})
+    assert set(current(store_copy.manifest, store_copy.settings)) == set(ROLLUPS)
+    same(_figures(store_copy), default)
+    with pytest.raises(ValueError, match="excluded, shopify"):
+        store_copy.update_settings({"cancelled_orders": "sometimes"})

@@ -3,7 +3,7 @@ the export carries them, app ids as sources, tips apart from sales, refunds spli
 shipping and tax, discount codes and campaigns kept. Tiny real-shaped exports in
 tests/data/formats (the export's own columns), hand-counted figures, and the figures by day,
 month and channel against an independent pandas reading of the same files."""
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from types import SimpleNamespace
@@ -192,9 +192,10 @@ CHANNEL_OF = {"#2001": "email", "#2002": "paid_social", "#2003": "app", "#2004":
               "#2005": "unknown", "#2006": "sms"}
 
 
-def read_export(path: Path) -> SimpleNamespace:
-    """The export read with pandas alone: order fields from each order's first row, tips by
-    the line's name, refunds split by the rule the README states."""
+def read_export(path: Path, channels: dict = CHANNEL_OF, zone: str = "UTC") -> SimpleNamespace:
+    """The export read with pandas alone: order fields from each order's first row, times in
+    shop time (``zone``), tips by the line's name, refunds split by the rule the README
+    states and dated on the cancellation, else the order."""
     df = pd.read_csv(path, dtype=str, keep_default_na=False).replace("", np.nan)
     qty, price = df["Lineitem quantity"].astype(int), df["Lineitem price"].astype(float)
     tip = (df["Lineitem name"] == "Tip") & df["Lineitem sku"].isna()
@@ -203,11 +204,15 @@ def read_export(path: Path) -> SimpleNamespace:
     first = df.groupby("Name", sort=False).first()
     money = {c: first[c].astype(float).fillna(0) for c in
              ("Subtotal", "Shipping", "Taxes", "Total", "Discount Amount", "Refunded Amount")}
+    def shop_time(column):
+        return pd.to_datetime(first[column], utc=True).dt.tz_convert(zone).dt.tz_localize(None)
+
     orders = pd.DataFrame({
-        "order_id": first.index,
-        "ordered_at": pd.to_datetime(first["Created at"], utc=True).dt.tz_localize(None),
-        "customer_id": first["Email"], "channel": first.index.map(CHANNEL_OF),
-        "status": np.where(first["Cancelled at"].notna(), "cancelled", "valid"),
+        "order_id": first.index, "ordered_at": shop_time("Created at"),
+        "cancelled_at": shop_time("Cancelled at"),
+        "customer_id": first["Email"], "channel": first.index.map(channels),
+        "status": np.where(first["Cancelled at"].notna()
+                           | (first["Financial Status"] == "voided"), "cancelled", "valid"),
         "gross_sales": df.groupby("Name", sort=False)["goods"].sum(),
         "discounts": money["Discount Amount"], "shipping": money["Shipping"],
         "tax": money["Taxes"], "tips": df.groupby("Name", sort=False)["tip"].sum(),
@@ -225,7 +230,8 @@ def read_export(path: Path) -> SimpleNamespace:
         tax = round(with_tax * t / (g + t), 2) if g + t else 0
         shipping = min(r - with_tax, o.shipping)
         tipped = min(r - with_tax - shipping, o.tips)
-        refunds.append({"order_id": o.order_id, "refunded_at": o.ordered_at,
+        when = o.ordered_at if pd.isna(o.cancelled_at) else o.cancelled_at
+        refunds.append({"order_id": o.order_id, "refunded_at": when,
                         "amount": r - tax - shipping - tipped, "shipping": shipping, "tax": tax})
     items = df[~tip].rename(columns={"Name": "order_id", "qty": "quantity"})
     return SimpleNamespace(orders=orders, refunds=pd.DataFrame(refunds),
@@ -244,3 +250,89 @@ NAMES = ("orders", "gross_sales", "discounts", "returns", "net_sales", "shipping
 @pytest.mark.parametrize("name", NAMES)
 def test_figures_match_an_independent_pandas_reading(shop_store, name, by, f):
     check(name, read_export(TIPS_REFUNDS), shop_store, f, by)
+
+
+# --- 5. Cancelled orders: left out (the default) or counted as Shopify does (Settings) -------
+NEW_YORK = FORMATS / "shopify_orders_new_york.csv"
+YEAR = Filters(date(2024, 1, 1), date(2024, 12, 31))
+# Each order's channel, read by hand from its Source (no UTM tags).
+NEW_YORK_CHANNELS = {"#2001": "unknown", "#2002": "marketplace", "#2003": "unknown",
+                     "#2004": "direct", "#2005": "unknown", "#2006": "unknown",
+                     "#2007": "unknown"}
+
+
+@pytest.fixture(scope="module", params=["excluded", "shopify"])
+def new_york(tmp_path_factory, request):
+    """The New York shop's export stored in its own timezone under either convention."""
+    store = Store(tmp_path_factory.mktemp("new-york") / "s")
+    store.update_settings({"cancelled_orders": request.param})
+    ingest(store, [NEW_YORK], adopt_timezone=True)
+    return store
+
+
+def test_cancellation_dates_are_kept(new_york):
+    # Cancelled at, in shop time: #2005 at 09:00 −04:00, #2006 at 10:00 −05:00.
+    assert q(new_york, "select order_id, status, cancelled_at from orders "
+                       "where cancelled_at is not null order by 1") == [
+        ("#2005", "cancelled", datetime(2024, 7, 6, 9, 0)),
+        ("#2006", "cancelled", datetime(2024, 12, 2, 10, 0))]
+
+
+# In New York time: #2001 40 + 5 shipping + 1.60 tax on 31 Jan, #2002 25 on 15 Feb
+# (marketplace), #2003 52.50 on 9 Mar, #2004 37.50 on 30 Jun (direct), #2007 85 − 8.50 + 5
+# shipping on 15 Dec; cancelled: #2005 60 − 6 = 54 on 4 Jul (cancelled 6 Jul), #2006 80 − 8 =
+# 72 on 30 Nov (cancelled 2 Dec; its refund row of 72 is no return under either convention).
+# Left out: orders 5; gross 40 + 25 + 52.5 + 37.5 + 85 = 240; discounts 8.50; net 231.50;
+#   total 231.50 + 10 + 1.60 = 243.10; AOV 231.50 ÷ 5 = 46.30; customers ann, ben, cal: 3.
+# Shopify's: orders 7; gross 240 + 60 + 80 = 380; discounts 8.50 + 6 + 8 = 22.50; returns
+#   54 on 6 Jul and 72 on 2 Dec; net 380 − 22.50 − 126 = 231.50 and total 243.10, as above;
+#   AOV (380 − 22.50) ÷ 7 = 51.07; customers ann, ben, cal, dee: 4; orders with a return 2 ÷ 7.
+# Net by month: January 40, February 25, March 52.50, June 37.50, then left out: December
+#   76.50; Shopify's: July 54 − 54 = 0, November 72, December 76.50 − 72 = 4.50.
+# The cancellation rate is 2 ÷ 7 under both.
+MONTHS = {m: date(2024, m, 1) for m in range(1, 13)}
+NEW_YORK_FIGURES = {
+    ("orders", None): {"excluded": 5, "shopify": 7},
+    ("gross_sales", None): {"excluded": 240, "shopify": 380},
+    ("discounts", None): {"excluded": 8.5, "shopify": 22.5},
+    ("returns", None): {"excluded": 0, "shopify": 126},
+    ("net_sales", None): {"excluded": 231.5, "shopify": 231.5},
+    ("total_sales", None): {"excluded": 243.1, "shopify": 243.1},
+    ("aov", None): {"excluded": 46.3, "shopify": 357.5 / 7},
+    ("customers", None): {"excluded": 3, "shopify": 4},
+    ("return_rate_orders", None): {"excluded": 0, "shopify": 2 / 7},
+    ("cancellation_rate", None): {"excluded": 2 / 7, "shopify": 2 / 7},
+    ("returns", "day"): {"excluded": {},
+                         "shopify": {date(2024, 7, 6): 54, date(2024, 12, 2): 72}},
+    ("net_sales", "month"): {
+        "excluded": {MONTHS[1]: 40, MONTHS[2]: 25, MONTHS[3]: 52.5, MONTHS[6]: 37.5,
+                     MONTHS[12]: 76.5},
+        "shopify": {MONTHS[1]: 40, MONTHS[2]: 25, MONTHS[3]: 52.5, MONTHS[6]: 37.5,
+                    MONTHS[11]: 72, MONTHS[12]: 4.5}},
+    ("net_sales", "channel"): {"excluded": {"unknown": 169, "marketplace": 25, "direct": 37.5},
+                               "shopify": {"unknown": 169, "marketplace": 25, "direct": 37.5}},
+}
+
+
+@pytest.mark.parametrize("name,by", NEW_YORK_FIGURES)
+def test_cancelled_orders_by_hand(new_york, name, by):
+    want = NEW_YORK_FIGURES[name, by][new_york.settings["cancelled_orders"]]
+    con = new_york.connect()
+    for rollups in (True, False):
+        df = run(con, KPIS[name], YEAR, by, rollups=rollups)
+        if by is None:
+            assert df["value"][0] == pytest.approx(want, abs=0.005), rollups
+        else:
+            key = "channel" if by == "channel" else "period"
+            got = {(k.date() if hasattr(k, "date") else k): v
+                   for k, v in zip(df[key], df["value"]) if v}
+            assert got == pytest.approx(want, abs=0.005), rollups
+
+
+@pytest.mark.parametrize("by", [None, "day", "month", "channel"])
+@pytest.mark.parametrize("name", NAMES + ("return_rate_orders", "customers"))
+def test_cancelled_orders_match_an_independent_pandas_reading(new_york, name, by):
+    if by not in (None, *KPIS[name].by):
+        pytest.skip(f"{name} is not split by {by}")
+    check(name, read_export(NEW_YORK, NEW_YORK_CHANNELS, "America/New_York"), new_york, YEAR,
+          by)

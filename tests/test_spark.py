@@ -132,6 +132,36 @@ def test_a_data_lake_without_rollups(demo_store, spark_con, tmp_path):
         same(get(name), run(duck, get(name), QUARTER), run(con, get(name), QUARTER))
 
 
+def test_a_data_lake_counting_cancelled_orders_as_shopify_does(demo_store, spark_con,
+                                                              tmp_path):
+    """Under Shopify's convention for cancelled orders (a sale, then a return on the day they
+    were cancelled), Spark reads the rollups DuckDB rebuilt, or computes them from a lake's
+    rows with the store's setting, and gives DuckDB's figures."""
+    from kpilib import Store
+    from kpilib.spark import SparkConnection
+
+    store = Store(tmp_path / "store")
+    shutil.copytree(demo_store.path, store.path)
+    store.update_settings({"cancelled_orders": "shopify"})
+    lake = {"orders": str(tmp_path / "orders")}
+    Path(lake["orders"]).mkdir()
+    for f in store.files("orders"):
+        shutil.copy(f, Path(lake["orders"]) / f"{f.parent.name}-{f.name}")
+    duck = store.connect()
+    names = ("orders", "net_sales", "returns", "total_sales", "return_rate_orders",
+             "customers", "refund_reasons", "top_categories", "cohort_ltv")
+    shop = Filters(QUARTER.start, QUARTER.end)   # marketplace orders, the most cancelled
+    for con in (SparkConnection(store, "local[2]"), SparkConnection(store, "local[2]",
+                                                                    tables=lake)):
+        for name in names:
+            for f in (QUARTER, shop):
+                for by in (None, *get(name).by[:1]):
+                    same(get(name), run(duck, get(name), f, by), run(con, get(name), f, by))
+    # Not the default's: the quarter's cancelled orders are counted.
+    assert run(duck, get("orders"), shop)["value"].iat[0] > \
+        run(demo_store.connect(), get("orders"), shop)["value"].iat[0]
+
+
 def test_files_without_the_columns_added_since_they_were_written(demo_store, spark_con,
                                                                  tmp_path):
     """Orders and refunds files written before tips and refunded shipping and tax were in the
@@ -141,7 +171,8 @@ def test_files_without_the_columns_added_since_they_were_written(demo_store, spa
 
     from kpilib.spark import SparkConnection
 
-    gone = {"orders": ("tips", "discount_code", "utm_campaign"), "refunds": ("shipping", "tax")}
+    gone = {"orders": ("tips", "discount_code", "utm_campaign", "cancelled_at"),
+            "refunds": ("shipping", "tax")}
     lake, con = {}, duckdb.connect()
     for table, columns in gone.items():
         folder = tmp_path / table

@@ -134,11 +134,11 @@ class _Orders:
                    case when bad_line then null else gross end as gross_sales,
                    coalesce(discounts, '0') as discounts, shipping, tax,
                    case when bad_line then null else tips end as tips, country,
-                   fulfilled_at as shipped_at, discount_code, utm_campaign
+                   fulfilled_at as shipped_at, cancelled_at, discount_code, utm_campaign
             from {per}"""
         cols = ["order_id", "ordered_at", "customer_id", "channel", "status", "status_raw",
                 "currency", "gross_sales", "discounts", "shipping", "tax", "tips", "country",
-                "shipped_at", "discount_code", "utm_campaign"]
+                "shipped_at", "cancelled_at", "discount_code", "utm_campaign"]
         orders = emit(con, raw.name, orders_sql, cols, {"salt": ctx.salt, **params}, "orders",
                       _orders_origin(c))
         # Line numbers count the tip line too: a line keeps its number (its key in the store)
@@ -327,7 +327,7 @@ def _orders_origin(c: Columns) -> dict[str, str | None]:
         "tips": said("{} × {} of the 'Tip' lines ({})", c.name("lineitem_quantity"),
                      c.name("lineitem_price"), c.name("lineitem_name")),
         "country": c.name("shipping_country"), "shipped_at": c.name("fulfilled_at"),
-        "discount_code": c.name("discount_code"),
+        "cancelled_at": c.name("cancelled_at"), "discount_code": c.name("discount_code"),
         "utm_campaign": tagged and f"utm_campaign in {tagged}"}
 
 
