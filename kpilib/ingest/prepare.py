@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import duckdb
 
 from ..channels import KNOWN, label_sql
+from ..export import safe_text
 from ..formatting import plural
 from ..schema import MONEY, NON_NEGATIVE, TABLES, Table
 from .clock import Clock, clock_sql, read_clock
@@ -588,12 +589,12 @@ def malformed_csv(raw: RawInput, csv_text: str | None) -> str:
     """``csv_text`` (the rejected rows, see _rejected_csv) with ``raw``'s malformed lines
     added, each with the fields found."""
     buf = io.StringIO()
-    w = csv.writer(buf)
+    w = csv.writer(buf, quoting=csv.QUOTE_NONNUMERIC)
     if not csv_text:
-        w.writerow(["row", "reason", *raw.columns])
+        w.writerow(map(safe_text, ["row", "reason", *raw.columns]))
     for line, fields in raw.malformed[:MAX_REJECTED_CSV]:
         w.writerow([line, f"{plural(len(fields), 'field')} where the header has "
-                          f"{len(raw.columns)}", *fields])
+                          f"{len(raw.columns)}", *map(safe_text, fields)])
     return (csv_text or "") + buf.getvalue()
 
 
@@ -713,12 +714,13 @@ def _rejected_csv(con, raw: RawInput, rejected: str, rules) -> str:
         f"join {raw.table} r using (_row) group by all order by x._row "
         f"limit {MAX_REJECTED_CSV}").fetchall()
     buf = io.StringIO()
-    w = csv.writer(buf)
-    w.writerow(["row", "reason", *raw.columns])
+    # Opened in a spreadsheet to be fixed: its cells must not run (kpilib.export).
+    w = csv.writer(buf, quoting=csv.QUOTE_NONNUMERIC)
+    w.writerow(map(safe_text, ["row", "reason", *raw.columns]))
     for row, rule_ids, *values in rows:
         reasons = "; ".join(f"{rules[i][0]}: {rules[i][1]}" if rules[i][0] else rules[i][1]
                             for i in rule_ids)
-        w.writerow([row, reasons, *values])
+        w.writerow([row, safe_text(reasons), *map(safe_text, values)])
     return buf.getvalue()
 
 
