@@ -188,6 +188,18 @@ def detect(raw: RawInput, mapping: dict[str, str] | None = None,
     return best
 
 
+def _nuls(con, raw: str, found: dict[str, int]) -> dict[str, tuple[int, list[int]]]:
+    """The columns whose values hold NUL characters (some exports pad fields with them; they
+    are nothing a reader sees, and spreadsheets and Excel files refuse them): column → (how
+    many values, their first rows)."""
+    counts = con.execute("select " + ", ".join(f"count_if(contains(c{i}, chr(0)))"
+                                               for i in found.values()) + f" from {raw}"
+                         ).fetchall()[0]
+    return {c: (n, [r[0] for r in con.execute(
+                f"select _row from {raw} where contains(c{i}, chr(0)) order by 1 limit 5"
+            ).fetchall()]) for (c, i), n in zip(found.items(), counts) if n}
+
+
 def _date_format(con, raw: str, col: str) -> tuple[str | None, str | None]:
     """Pick how a date column is written: ISO, YYYYMMDD, or day/month vs month/day.
 
@@ -360,6 +372,10 @@ def prepare(con: duckdb.DuckDBPyConnection, raw: RawInput, tz: str = "UTC", *,
                   if c.name in found and c.type in (MONEY, "BIGINT")]
     decimal_comma = _decimal_comma(con, src, money_cols)
     notes = ["numbers use a decimal comma"] if decimal_comma else []
+    nuls = _nuls(con, src, found)
+    notes += [f"{header(c)}: NUL characters removed from {plural(n, 'value')} "
+              f"({'row' if n == 1 else 'rows'} {', '.join(map(str, rows))}"
+              f"{', …' if n > len(rows) else ''})" for c, (n, rows) in nuls.items()]
     exprs, checks = [], []
     typed_sql: dict[str, str] = {}
     clock_fmts = None   # how the date column is written, when its times may carry an offset
@@ -367,7 +383,10 @@ def prepare(con: duckdb.DuckDBPyConnection, raw: RawInput, tz: str = "UTC", *,
         if col.name not in found:
             exprs.append(f"cast(null as {col.type}) as {col.name}")
             continue
-        x = f"nullif(trim(c{found[col.name]}), '')"
+        text = f"c{found[col.name]}"
+        if col.name in nuls:
+            text = f"replace({text}, chr(0), '')"
+        x = f"nullif(trim({text}), '')"
         if col.type == "VARCHAR":
             sql = x
         elif col.type in ("DATE", "TIMESTAMP"):
