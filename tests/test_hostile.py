@@ -220,3 +220,48 @@ def test_the_command_line_csv_holds_no_formula(hostile_store, tmp_path):
                          cwd=Path(APP).parent, timeout=120, check=True).stdout
     assert formula_cells(out) == [] and "'" + FORMULA in {
         r["product_name"] for r in csv.DictReader(io.StringIO(out))}
+
+
+@pytest.fixture(scope="module")
+def probe_store(tmp_path_factory) -> Store:
+    """The tiny shop with SKU-A named as the hostile probe named it (a CR, then =cmd…) and
+    SKU-B named =HYPERLINK(…)."""
+    src = tmp_path_factory.mktemp("probe_src")
+    names = {"SKU-A": CALC, "SKU-B": FORMULA}
+    for f in TINY.glob("*.csv"):
+        rows = list(csv.reader(open(f, newline="")))
+        col = rows[0].index("product_name") if "product_name" in rows[0] else None
+        for r in rows[1:]:
+            if col is not None:
+                r[col] = names.get(r[rows[0].index("sku")], r[col])
+        with open(src / f.name, "w", newline="") as out:
+            csv.writer(out).writerows(rows)
+    store = Store(tmp_path_factory.mktemp("probe") / "store")
+    ingest(store, sorted(src.glob("*.csv")))
+    return store
+
+
+def test_a_shared_link_downloads_tables_that_run_nothing(probe_store, tmp_path):
+    """On a hosted link, the Sales page's top products download as a CSV whose bytes hold no
+    line break inside a name and no formula; the tables' own toolbar offers no CSV of its own
+    (Streamlit's writes names raw: the CR unquoted, =HYPERLINK as a formula)."""
+    from browser import app_server, browser, require_browser, wait_drawn
+    from test_browser import _download_file
+
+    require_browser()
+    env = {"KPILIB_SHARED": "1", "TMPDIR": str(tmp_path)}
+    with app_server(probe_store.path, env) as url, browser() as b:
+        page = b.new_page(viewport={"width": 1400, "height": 1600})
+        page.goto(f"{url}/sales?period=Last+month")
+        wait_drawn(page)
+        path, _ = _download_file(page, page.locator(".st-key-csv_top_products button"))
+        data = path.read_bytes()
+        assert b"\r" not in data, data
+        text = data.decode("utf-8-sig")
+        assert formula_cells(text) == [], text
+        names = {r["Product"] for r in csv.DictReader(io.StringIO(text))}
+        assert {"Nice shirt =cmd|' /C calc'!A0", "'" + FORMULA} <= names, names
+        table = page.locator('[data-testid="stDataFrame"]').filter(has_text="Nice shirt")
+        table.hover()
+        page.wait_for_timeout(500)
+        assert page.get_by_role("button", name="Download as CSV").count() == 0
