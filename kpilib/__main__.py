@@ -9,7 +9,7 @@ import sys
 from dataclasses import replace
 from datetime import date, timedelta
 
-from . import KPIS, Filters, Store, alerts, caveats, get, run, targets
+from . import KPIS, Filters, Store, alerts, caveats, export, get, run, targets
 from .engines import ENGINES, EngineError, connect
 from .ingest import IngestError, ingest
 from .periods import data_span
@@ -188,7 +188,8 @@ def _kpi(args) -> int:
     if args.format == "json":
         print(json.dumps(records, ensure_ascii=False))
     else:
-        df.to_csv(sys.stdout, index=False)
+        # Often opened in a spreadsheet: no cell may run there (kpilib.export).
+        export.neutralise(df).to_csv(sys.stdout, index=False)
     return 0
 
 
@@ -210,7 +211,7 @@ def _alerts(args) -> int:
         print(json.dumps([{k: _plain(v) for k, v in rec.items()}
                           for rec in df.to_dict("records")], ensure_ascii=False))
     else:
-        df.to_csv(sys.stdout, index=False)
+        export.neutralise(df).to_csv(sys.stdout, index=False)
     return 0
 
 

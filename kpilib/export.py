@@ -7,17 +7,28 @@ header in words with its unit ("Net sales (EUR)").
 A cell that starts with =, +, -, @ (or a tab / carriage return) is read as a formula by
 spreadsheet programs: a product or campaign name such as =HYPERLINK("http://…") would run.
 Such text cells get a leading apostrophe, which spreadsheets show as plain text; every text
-field of a CSV is quoted. Numbers are left alone (a negative amount stays a number)."""
+field of a CSV is quoted. A line break inside a name would start a new row for a program
+that splits lines before it reads quotes ("Nice shirt\r=cmd|…"), and XML, hence Excel, holds
+no control character at all: in text, every one becomes a space. Numbers are left alone (a
+negative amount stays a number)."""
 from __future__ import annotations
 
 import csv
 import io
+import re
 
 import pandas as pd
 
 from .formatting import channel_words, symbol
 
-DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
+# Full-width forms too: spreadsheets in Asian locales read ＝ as =.
+DANGEROUS = ("=", "+", "-", "@", "＝", "＋", "－", "＠")
+# Control characters (C0, DEL, C1, NUL among them) and the Unicode line and paragraph
+# separators: anything a reader might take for the end of a line, or XML refuses.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# A sign, digits and separators are a number to a spreadsheet, which runs nothing: kept as
+# written, so a rejected amount "-12.50" goes back into the upload as the user typed it.
+_NUMBER = re.compile(r"[+-]?[\d.,]+")
 
 # Units of a table's columns (formatting.cell): a KPI's units, and the changes between two
 # periods: "change" (relative, 0.12 = +12 %), "pp" (percentage points), "times_change" (×).
@@ -50,14 +61,23 @@ COLUMNS = {
 CHANNEL_COLUMNS = ("channel", "acquisition_channel")
 
 
+def safe_text(value):
+    """``value`` as a spreadsheet must be given it: in text, control characters as spaces and a
+    formula (after any spaces) behind an apostrophe; anything else as it is."""
+    if not isinstance(value, str):
+        return value
+    value = _CONTROL.sub(" ", value)
+    if value.lstrip().startswith(DANGEROUS) and not _NUMBER.fullmatch(value):
+        return "'" + value
+    return value
+
+
 def neutralise(df: pd.DataFrame) -> pd.DataFrame:
     out = df.copy()
     for col in out.columns:
         if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
-            out[col] = out[col].map(lambda v: "'" + v if isinstance(v, str)
-                                    and v.startswith(DANGEROUS) else v)
-    out.columns = [("'" + c) if isinstance(c, str) and c.startswith(DANGEROUS) else c
-                   for c in out.columns]
+            out[col] = out[col].map(safe_text)
+    out.columns = [safe_text(c) for c in out.columns]
     return out
 
 

@@ -1,5 +1,7 @@
 """Exports: hostile text stays text in CSV and Excel; numbers stay numbers."""
+import csv
 import io
+import re
 
 import pandas as pd
 from openpyxl import load_workbook
@@ -54,9 +56,9 @@ def test_csv_holds_numbers_with_units_in_the_headers():
     assert back["Conversion (%)"].tolist() == [2.05, 10.0]
     assert back["vs previous (%)"].iloc[0] == 12.5 and pd.isna(back["vs previous (%)"].iloc[1])
     assert back["Conversion vs previous (pp)"].tolist() == [0.46, -1.5]
-    # Every text field quoted: a line break inside a name stays in its cell.
+    # Every text field quoted; a line break inside a name is a space (no reader sees a row).
     text = to_csv(pd.DataFrame({"name": ["a\rb"], "n": [1.0]}), {"n": "count"}).decode("utf-8-sig")
-    assert text.splitlines()[0] == '"name","n"' and '"a\rb",1' in text
+    assert text.splitlines() == ['"name","n"', '"a b",1']
 
 
 def test_excel_holds_numbers_with_number_formats():
@@ -85,3 +87,48 @@ def test_a_kpi_table_is_described_in_words():
     assert df["Acquisition channel"].tolist() == ["Paid search"]
     # "Days of cover" is not written "Days of cover (days)".
     assert to_csv(df, units).decode("utf-8-sig").splitlines()[0].split(",")[4] == '"Days of cover"'
+
+
+# issue 28 item 2: what the hostile probe wrote into a product name, and the usual payloads.
+CALC = "Nice shirt\r=cmd|' /C calc'!A0"
+PAYLOADS = [CALC, '=HYPERLINK("http://x","y")', "@SUM(1)", "+1+1", "-1+1", "\t=1+1",
+            "line\n@SUM(1)", "a\x0bb", "c\x00d", "\u2028=1", "＝1+1", " =1+1", "-1", "-12.50"]
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "＝", "＋", "－", "＠")
+
+
+def hostile() -> pd.DataFrame:
+    return pd.DataFrame({"Product": PAYLOADS, "Net sales": [-1.0] + [2.0] * (len(PAYLOADS) - 1)})
+
+
+def starts_a_formula(text: str) -> bool:
+    """What a spreadsheet could read as a formula: a cell starting with = + - @ (after
+    spaces), unless it is a plain number (-1, -12.50), which runs nothing."""
+    t = text.lstrip(" ")
+    return t.startswith(FORMULA_START) and not re.fullmatch(r"[+-]?[\d.,]+", t)
+
+
+def test_no_csv_cell_or_line_starts_a_formula():
+    text = to_csv(hostile(), {"Net sales": "money"}).decode("utf-8-sig")
+    cells = [c for row in csv.reader(io.StringIO(text, newline="")) for c in row]
+    assert not [c for c in cells if starts_a_formula(c)], cells
+    # A reader that breaks lines anywhere a line could end (CR, LF, U+2028…) still sees one
+    # header and one line a row: no line of its own starting with =cmd.
+    assert len(text.splitlines()) == 1 + len(PAYLOADS), text.splitlines()
+    rows = list(csv.reader(io.StringIO(text, newline="")))
+    # "Nice shirt\r=cmd…" stays one cell, its CR a space; formulas behind an apostrophe.
+    assert rows[1] == ["Nice shirt =cmd|' /C calc'!A0", "-1.0"]
+    assert [r[0] for r in rows[2:9]] == ["'=HYPERLINK(\"http://x\",\"y\")", "'@SUM(1)", "'+1+1",
+                                         "'-1+1", "' =1+1", "line @SUM(1)", "a b"]
+    assert [r[0] for r in rows[9:]] == ["c d", "' =1", "'＝1+1", "' =1+1", "-1", "-12.50"]
+    # Every text field quoted, numbers not: -1 as a number stays a number.
+    assert text.splitlines()[1] == '"Nice shirt =cmd|\' /C calc\'!A0",-1.0'
+    assert '"-1",2.0' in text
+
+
+def test_excel_with_control_characters_is_a_valid_file_without_formulas():
+    ws = load_workbook(io.BytesIO(to_excel(hostile(), "top", {"Net sales": "money"}))).active
+    values = [ws.cell(row=r, column=1) for r in range(2, 2 + len(PAYLOADS))]
+    assert all(c.data_type == "s" for c in values)     # strings, never formulas ('f')
+    assert not [c.value for c in values if starts_a_formula(c.value)]
+    assert [c.value for c in values][7:9] == ["a b", "c d"]        # \x0b, \x00: spaces
+    assert ws.cell(row=2, column=2).value == -1

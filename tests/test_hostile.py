@@ -171,3 +171,97 @@ def test_the_browser_shows_hostile_names_as_text(hostile_store):
         assert page.locator('[data-testid="stMetricValue"]').first.inner_text() == "€72.00"
         shot(page, "hostile_overview")
         assert not dialogs and page.locator('[data-testid="stException"]').count() == 0
+
+
+# issue 28 item 2: every CSV the app or the command line writes neutralises formulas.
+CALC = "Nice shirt\r=cmd|' /C calc'!A0"
+
+
+def formula_cells(text: str) -> list[str]:
+    """Cells of a CSV a spreadsheet could run: starting with = + - @ (after spaces), or a
+    tab / CR, and not a plain number (-5 runs nothing)."""
+    import re
+    cells = [c for row in csv.reader(io.StringIO(text, newline="")) for c in row]
+    return [c for c in cells if c.lstrip(" ").startswith(("=", "+", "-", "@", "\t", "\r"))
+            and not re.fullmatch(r"[+-]?[\d.,]+", c)]
+
+
+def test_rejected_rows_csv_holds_no_formula(tmp_path):
+    """The rejected rows come back as the user wrote them, except that no cell can run: the
+    formulas behind an apostrophe, the CR a space (one line a row), -5 as written."""
+    head = "order_id,ordered_at,customer_id,channel,status,currency,gross_sales,discounts\n"
+    f, g = tmp_path / "orders.csv", tmp_path / "orders_ragged.csv"
+    f.write_text(head +
+                 # row 2: not a date; row 3 stored; row 4: not a number.
+                 f'"{FORMULA.replace(chr(34), 2 * chr(34))}",yesterday,c1,email,paid,EUR,10,-5\n'
+                 "ok1,2025-02-01 10:00,c2,email,paid,EUR,20,0\n"
+                 f'x2,2025-02-02 10:00,"{CALC}",@SUM(1),paid,EUR,1O,0\n', newline="")
+    # Row 3: a field too many (the rejected CSV's second writer).
+    g.write_text(head + "ok2,2025-02-01 10:00,c2,email,paid,EUR,20,0\n"
+                 "x3,2025-02-03 10:00,c3,email,paid,EUR,10,0,+1+1\n", newline="")
+    r, q = ingest(Store(tmp_path / "s"), [f, g], allow_partial=True).files
+    assert (r.rejected, q.rejected) == (2, 1)
+    for text in (r.rejected_csv, q.rejected_csv):
+        assert formula_cells(text) == [], text
+    assert len(r.rejected_csv.splitlines()) == 3, r.rejected_csv.splitlines()  # header, 2 rows
+    rows = {row[0]: row for row in csv.reader(io.StringIO(r.rejected_csv, newline=""))}
+    assert rows["2"][2:] == ["'" + FORMULA, "yesterday", "c1", "email", "paid", "EUR", "10", "-5"]
+    assert rows["4"][2:6] == ["x2", "2025-02-02 10:00", "Nice shirt =cmd|' /C calc'!A0",
+                              "'@SUM(1)"]
+    assert list(csv.reader(io.StringIO(q.rejected_csv)))[1][-1] == "'+1+1"
+
+
+def test_the_command_line_csv_holds_no_formula(hostile_store, tmp_path):
+    import subprocess
+    import sys
+    out = subprocess.run([sys.executable, "-m", "kpilib", "kpi", "top_products", "--store",
+                          str(hostile_store.path), "--start", "2025-02-01", "--end",
+                          "2025-02-28", "--format", "csv"], capture_output=True, text=True,
+                         cwd=Path(APP).parent, timeout=120, check=True).stdout
+    assert formula_cells(out) == [] and "'" + FORMULA in {
+        r["product_name"] for r in csv.DictReader(io.StringIO(out))}
+
+
+@pytest.fixture(scope="module")
+def probe_store(tmp_path_factory) -> Store:
+    """The tiny shop with SKU-A named as the hostile probe named it (a CR, then =cmd…) and
+    SKU-B named =HYPERLINK(…)."""
+    src = tmp_path_factory.mktemp("probe_src")
+    names = {"SKU-A": CALC, "SKU-B": FORMULA}
+    for f in TINY.glob("*.csv"):
+        rows = list(csv.reader(open(f, newline="")))
+        col = rows[0].index("product_name") if "product_name" in rows[0] else None
+        for r in rows[1:]:
+            if col is not None:
+                r[col] = names.get(r[rows[0].index("sku")], r[col])
+        with open(src / f.name, "w", newline="") as out:
+            csv.writer(out).writerows(rows)
+    store = Store(tmp_path_factory.mktemp("probe") / "store")
+    ingest(store, sorted(src.glob("*.csv")))
+    return store
+
+
+def test_a_shared_link_downloads_tables_that_run_nothing(probe_store, tmp_path):
+    """On a hosted link, the Sales page's top products download as a CSV whose bytes hold no
+    line break inside a name and no formula; the tables' own toolbar offers no CSV of its own
+    (Streamlit's writes names raw: the CR unquoted, =HYPERLINK as a formula)."""
+    from browser import app_server, browser, require_browser, wait_drawn
+    from test_browser import _download_file
+
+    require_browser()
+    env = {"KPILIB_SHARED": "1", "TMPDIR": str(tmp_path)}
+    with app_server(probe_store.path, env) as url, browser() as b:
+        page = b.new_page(viewport={"width": 1400, "height": 1600})
+        page.goto(f"{url}/sales?period=Last+month")
+        wait_drawn(page)
+        path, _ = _download_file(page, page.locator(".st-key-csv_top_products button"))
+        data = path.read_bytes()
+        assert b"\r" not in data, data
+        text = data.decode("utf-8-sig")
+        assert formula_cells(text) == [], text
+        names = {r["Product"] for r in csv.DictReader(io.StringIO(text))}
+        assert {"Nice shirt =cmd|' /C calc'!A0", "'" + FORMULA} <= names, names
+        table = page.locator('[data-testid="stDataFrame"]').filter(has_text="Nice shirt")
+        table.hover()
+        page.wait_for_timeout(500)
+        assert page.get_by_role("button", name="Download as CSV").count() == 0

@@ -149,6 +149,19 @@ def test_offsets_are_converted_to_shop_time(tmp_path):
         (datetime(2025, 6, 1, 7, 0),), (datetime(2025, 6, 1, 8, 59, 4),)]
 
 
+
+def test_nul_characters_are_removed_and_said(tmp_path):
+    """A NUL byte (some exports pad fields with them) is no character of a name: removed,
+    rows named, the file read as text (not refused as binary data). Rows 2 and 3 hold NULs in
+    their product names (one inside, three after), row 4 one after its quantity."""
+    store = Store(tmp_path / "s")
+    _, r = ingest(store, [DATA / "tiny" / "orders.csv",
+                          DATA / "good" / "nul_in_product_name.csv"]).files
+    assert "product_name: NUL characters removed from 2 values (rows 2, 3)" in r.summary()
+    assert "quantity: NUL characters removed from 1 value (row 4)" in r.summary()
+    assert rows(store, "select order_id, quantity, product_name from order_items order by 1") == [
+        ("o1", 2, "Linen shirt"), ("o2", 1, "Canvas bag"), ("o3", 1, "Cotton socks")]
+
 # --- the shop's clock: the UTC offsets of an export and the store's timezone --------------
 NEW_YORK = DATA / "formats" / "shopify_orders_new_york.csv"
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import duckdb
 
 from ..channels import KNOWN, label_sql
+from ..export import safe_text
 from ..formatting import plural
 from ..schema import MONEY, NON_NEGATIVE, TABLES, Table
 from .clock import Clock, clock_sql, read_clock
@@ -185,6 +186,18 @@ def detect(raw: RawInput, mapping: dict[str, str] | None = None,
         raise IngestError(raw.name, "the columns match more than one table; rename the columns "
                                     "to the template's names or map them on the Data page.")
     return best
+
+
+def _nuls(con, raw: str, found: dict[str, int]) -> dict[str, tuple[int, list[int]]]:
+    """The columns whose values hold NUL characters (some exports pad fields with them; they
+    are nothing a reader sees, and spreadsheets and Excel files refuse them): column → (how
+    many values, their first rows)."""
+    counts = con.execute("select " + ", ".join(f"count_if(contains(c{i}, chr(0)))"
+                                               for i in found.values()) + f" from {raw}"
+                         ).fetchall()[0]
+    return {c: (n, [r[0] for r in con.execute(
+                f"select _row from {raw} where contains(c{i}, chr(0)) order by 1 limit 5"
+            ).fetchall()]) for (c, i), n in zip(found.items(), counts) if n}
 
 
 def _date_format(con, raw: str, col: str) -> tuple[str | None, str | None]:
@@ -359,6 +372,10 @@ def prepare(con: duckdb.DuckDBPyConnection, raw: RawInput, tz: str = "UTC", *,
                   if c.name in found and c.type in (MONEY, "BIGINT")]
     decimal_comma = _decimal_comma(con, src, money_cols)
     notes = ["numbers use a decimal comma"] if decimal_comma else []
+    nuls = _nuls(con, src, found)
+    notes += [f"{header(c)}: NUL characters removed from {plural(n, 'value')} "
+              f"({'row' if n == 1 else 'rows'} {', '.join(map(str, rows))}"
+              f"{', …' if n > len(rows) else ''})" for c, (n, rows) in nuls.items()]
     exprs, checks = [], []
     typed_sql: dict[str, str] = {}
     clock_fmts = None   # how the date column is written, when its times may carry an offset
@@ -366,7 +383,10 @@ def prepare(con: duckdb.DuckDBPyConnection, raw: RawInput, tz: str = "UTC", *,
         if col.name not in found:
             exprs.append(f"cast(null as {col.type}) as {col.name}")
             continue
-        x = f"nullif(trim(c{found[col.name]}), '')"
+        text = f"c{found[col.name]}"
+        if col.name in nuls:
+            text = f"replace({text}, chr(0), '')"
+        x = f"nullif(trim({text}), '')"
         if col.type == "VARCHAR":
             sql = x
         elif col.type in ("DATE", "TIMESTAMP"):
@@ -588,12 +608,12 @@ def malformed_csv(raw: RawInput, csv_text: str | None) -> str:
     """``csv_text`` (the rejected rows, see _rejected_csv) with ``raw``'s malformed lines
     added, each with the fields found."""
     buf = io.StringIO()
-    w = csv.writer(buf)
+    w = csv.writer(buf, quoting=csv.QUOTE_NONNUMERIC)
     if not csv_text:
-        w.writerow(["row", "reason", *raw.columns])
+        w.writerow(map(safe_text, ["row", "reason", *raw.columns]))
     for line, fields in raw.malformed[:MAX_REJECTED_CSV]:
         w.writerow([line, f"{plural(len(fields), 'field')} where the header has "
-                          f"{len(raw.columns)}", *fields])
+                          f"{len(raw.columns)}", *map(safe_text, fields)])
     return (csv_text or "") + buf.getvalue()
 
 
@@ -713,12 +733,13 @@ def _rejected_csv(con, raw: RawInput, rejected: str, rules) -> str:
         f"join {raw.table} r using (_row) group by all order by x._row "
         f"limit {MAX_REJECTED_CSV}").fetchall()
     buf = io.StringIO()
-    w = csv.writer(buf)
-    w.writerow(["row", "reason", *raw.columns])
+    # Opened in a spreadsheet to be fixed: its cells must not run (kpilib.export).
+    w = csv.writer(buf, quoting=csv.QUOTE_NONNUMERIC)
+    w.writerow(map(safe_text, ["row", "reason", *raw.columns]))
     for row, rule_ids, *values in rows:
         reasons = "; ".join(f"{rules[i][0]}: {rules[i][1]}" if rules[i][0] else rules[i][1]
                             for i in rule_ids)
-        w.writerow([row, reasons, *values])
+        w.writerow([row, safe_text(reasons), *map(safe_text, values)])
     return buf.getvalue()
 
 

@@ -57,7 +57,9 @@ def _sniff_bytes(path: Path, name: str) -> str:
         raise IngestError(name, "the file is empty.")
     if head.startswith((b"\xff\xfe", b"\xfe\xff")):
         return "utf-16"  # Excel's "Unicode text" export
-    if b"\x00" in head[:4096]:
+    # Binary data is full of control bytes; a text export may carry a few NULs in its values
+    # (padding), which prepare removes and names.
+    if len(re.findall(rb"[\x00-\x08\x0e-\x1f]", head[:4096])) > max(8, len(head[:4096]) // 100):
         raise IngestError(name, "this is not a text file (it contains binary data). Export it "
                                 "again as CSV, Excel (.xlsx) or Parquet.")
     start = head.lstrip(b"\xef\xbb\xbf \t\r\n")[:200].lower()
