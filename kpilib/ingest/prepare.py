@@ -87,7 +87,12 @@ def customer_id_sql(x: str) -> str:
             f"when {phone} then {salted_hash_sql(_digits(x))} else {x} end")
 
 
-_TIME_WITH_OFFSET = r"\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?\s*([+-]\d{2}:?\d{2}|Z)$"
+# A time followed by where its clock is: a UTC offset (+01:00, -0500, -05, Z) or a zone's name
+# (" UTC", " America/New_York"). DuckDB's cast to TIMESTAMP drops any of them silently, so
+# whatever follows the time is taken as one, and a value DuckDB cannot then read is refused.
+_TIME_WITH_OFFSET = r"\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?\s*([+-]\d|[A-Za-z]).*$"
+# An offset past ±14:00 is no clock's (DuckDB reads +25 as 25 hours).
+_NO_OFFSET = r"[+-](1[5-9]|[2-9]\d)(:?\d{2}){0,2}$"
 MAX_REJECTED_CSV = 100_000
 # Tables whose every column outside the key is a count or an amount: rows of one key at a finer
 # grain (ads within a campaign) add up to it.
@@ -240,15 +245,21 @@ def _naive_sql(col: str, fmts: str | None) -> str:
     return f"try_cast({col} as timestamp)"
 
 
+def instant_sql(col: str) -> str:
+    """The text ``col``, a time with a UTC offset or zone, as a TIMESTAMPTZ (NULL when it
+    cannot be read). DuckDB reads every offset form, but not after a space."""
+    return (f"case when not regexp_matches({col}, '{_NO_OFFSET}') then try_cast(regexp_replace("
+            f"{col}, '\\s+([+-]\\d|Z$)', '\\1') as timestamptz) end")
+
+
 def _parse_time_sql(col: str, fmts: str | None) -> str:
     """Naive timestamps are shop time; ones with a UTC offset are converted to shop time."""
     naive = _naive_sql(col, fmts)
     if fmts == "naive":
         # ISO text and no value with a UTC offset in the column: one cast, no pattern matching.
         return naive
-    aware = (f"timezone($tz, try_cast(regexp_replace({col}, '\\s*([+-]\\d{{2}}):?(\\d{{2}})$', "
-             f"'\\1:\\2') as timestamptz))")
-    return f"case when regexp_matches({col}, '{_TIME_WITH_OFFSET}') then {aware} else {naive} end"
+    return (f"case when regexp_matches({col}, '{_TIME_WITH_OFFSET}') "
+            f"then timezone($tz, {instant_sql(col)}) else {naive} end")
 
 
 def _whole(text: str) -> str:
@@ -498,8 +509,11 @@ def prepare(con: duckdb.DuckDBPyConnection, raw: RawInput, tz: str = "UTC", *,
     clock = None
     if clock_fmts is not None:
         # The rows kept only: "4 of 7 orders" are orders stored.
-        q = clock_sql(typed, spec.date_column, f"_raw_{spec.date_column}",
-                      lambda text: _naive_sql(text, clock_fmts or None), _TIME_WITH_OFFSET,
+        text = f"_raw_{spec.date_column}"
+        # The file's own clock: DuckDB's cast drops the offset (its strptime formats have none).
+        q = clock_sql(typed, spec.date_column, _naive_sql(text, clock_fmts or None),
+                      f"timezone('UTC', {instant_sql(text)})",
+                      f"regexp_matches({text}, '{_TIME_WITH_OFFSET}')",
                       kept=f"_row in (select _row from {out})")
         clock = read_clock(con.execute(q, used(q)).fetchall())
 
