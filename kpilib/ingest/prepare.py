@@ -280,6 +280,8 @@ _CODED = "^[+-]?\\s*[A-Z]{3}\\s*[-+.,0-9]|[.,0-9]\\s*[A-Z]{3}$"
 def _number_sql(col: str, type_: str, decimal_comma: bool, codes: bool = False) -> str:
     group, point = (".", ",") if decimal_comma else (",", ".")
     v = f"trim(regexp_replace({col}, '{_SPACES}', ' ', 'g'))"
+    # Accounting writes a negative in brackets: (12.00) is -12.00, then read as any number.
+    v = f"regexp_replace({v}, '^\\(\\s*(.*?)\\s*\\)$', '-\\1')"
     v = f"regexp_replace({v}, '{_SYMBOL}', '\\1', 'g')"
     if codes:
         v = f"regexp_replace({v}, '{_CODE}', '\\1', 'g')"
@@ -311,15 +313,28 @@ def _codes(con, raw: str, c: str) -> bool:
     return coded * 2 > n
 
 
-def _decimal_comma(con, raw: str, cols: list[str]) -> bool:
-    if not cols:
-        return False
+# A decimal mark: a point or comma followed by one or two digits that end the number (a
+# currency may follow). Three digits are a thousands group (1,250), not decimals.
+_POINT = "\\.\\d{1,2}[^0-9.,]*$"
+_COMMA = ",\\d{1,2}[^0-9.,]*$"
 
-    def found(pattern: str) -> bool:
+
+def _decimal_comma(con, raw: str, cols: list[str]) -> tuple[bool, tuple[int, str, str] | None]:
+    """Whether the file's numbers have a decimal comma (none has a decimal point and some a
+    comma), and where it has decimal points, the first (row, column, value) with one."""
+    if not cols:
+        return False, None
+
+    def first(pattern: str) -> tuple | None:
         # The first match ends the scan: a file with decimal points says so in its first row.
-        any_col = " or ".join(f"regexp_matches({c}, '{pattern}')" for c in cols)
-        return bool(con.execute(f"select 1 from {raw} where {any_col} limit 1").fetchall())
-    return not found("\\.\\d{1,2}$") and found(",\\d{1,2}$")
+        found = con.execute(" union all ".join(
+            f"(select _row, {i}, {c} from {raw} where regexp_matches({c}, '{pattern}') "
+            f"order by _row limit 1)" for i, c in enumerate(cols))).fetchall()
+        return min(found) if found else None
+    point = first(_POINT)
+    if point:
+        return False, (point[0], cols[point[1]], point[2])
+    return bool(first(_COMMA)), None
 
 
 def _normalised(spec: Table, c: str, hashed: bool = False) -> str:
@@ -368,7 +383,7 @@ def prepare(con: duckdb.DuckDBPyConnection, raw: RawInput, tz: str = "UTC", *,
     header = lambda c: raw.columns[found[c]] if c in found else c  # noqa: E731
     money_cols = [f"c{found[c.name]}" for c in spec.columns
                   if c.name in found and c.type in (MONEY, "BIGINT")]
-    decimal_comma = _decimal_comma(con, src, money_cols)
+    decimal_comma, point = _decimal_comma(con, src, money_cols)
     notes = ["numbers use a decimal comma"] if decimal_comma else []
     exprs, checks = [], []
     typed_sql: dict[str, str] = {}
@@ -417,8 +432,23 @@ def prepare(con: duckdb.DuckDBPyConnection, raw: RawInput, tz: str = "UTC", *,
         if col.type != "VARCHAR":
             kind = "dates" if col.type in ("DATE", "TIMESTAMP") else \
                 "whole numbers" if col.type == "BIGINT" else "numbers"
+            # Rows not read for a reason of their own are named for it, not as "not numbers".
+            own = []
+            if col.type == MONEY:
+                own.append((PERCENT, f"contains({raw_text}, '%')"))
+            if point and f"c{found[col.name]}" in money_cols:
+                row, c, value = point
+                where = "" if c == f"c{found[col.name]}" else \
+                    f" in {raw.columns[int(c[1:])]!r}"
+                own.append((f"has a decimal comma where the file's amounts have a decimal "
+                            f"point (row {row}: {value!r}{where}), so which is meant cannot be "
+                            "told: write every amount with the same decimal mark.",
+                            f"regexp_matches({raw_text}, '{_COMMA}')"))
+            for reason, cond in own:
+                rules.append((h, reason, f"{cond} and {col.name} is null", raw_text))
             rules.append((h, f"not {kind}",
-                          f"{raw_text} is not null and {col.name} is null", raw_text))
+                          f"{raw_text} is not null and {col.name} is null"
+                          + "".join(f" and not ({cond})" for _r, cond in own), raw_text))
         if col.required and col.name not in raw.untracked:
             rules.append((h, "is required but empty.", f"{raw_text} is null", "null"))
     for c in NON_NEGATIVE.get(spec.name, ()):
@@ -621,6 +651,10 @@ def _summarise(con, rejected: str, rules: list[tuple[str, str]]) -> list[Rejecti
         if reason in _NOT:
             reason = f"1 value is not {_NOT[reason]}." if n == 1 else \
                 f"{n:,} values are {reason}."
+        elif reason == PERCENT:
+            more = "" if n == 1 else f", and so {'is' if n == 2 else 'are'} " \
+                f"{plural(n - 1, 'more value')}"
+            reason = f"{ex[0][1]} {reason[:-1]}{more}."
         out.append(Rejection(h, reason, n, [(r, None if v == "null" else v) for r, v in ex]))
     return out
 
@@ -709,6 +743,9 @@ def _currencies(con, raw: RawInput, spec: Table, header, rel: str) -> list[str]:
                           "file or convert the amounts first.", header("currency"))
     return currencies or list(raw.currencies or [])
 
+
+# A percentage where an amount is expected: said with the value ("12% is a percentage, …").
+PERCENT = "is a percentage, not an amount."
 
 # A type rule's reason ("not dates") said of one value.
 _NOT = {"not dates": "a date", "not whole numbers": "a whole number", "not numbers": "a number"}
