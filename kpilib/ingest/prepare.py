@@ -192,6 +192,12 @@ def detect(raw: RawInput, mapping: dict[str, str] | None = None,
     return best
 
 
+_DAY_MONTH = "^\\d{1,2}[/.-]\\d{1,2}[/.-]\\d{2,4}"
+_DAY_MONTH_AMONG_ISO = ("is written day/month or month/day (like 02/03/2025) where the column's "
+                        "other dates are written YYYY-MM-DD, so which number is the day cannot "
+                        "be told: write it as YYYY-MM-DD.")
+
+
 def _date_format(con, raw: str, col: str) -> tuple[str | None, str | None]:
     """Pick how a date column is written: ISO, YYYYMMDD, or day/month vs month/day.
 
@@ -208,14 +214,16 @@ def _date_format(con, raw: str, col: str) -> tuple[str | None, str | None]:
         return (None if offsets else "naive"), None
     q = (f"select count(*) filter (where {not_iso}),"
          f" count(*) filter (where regexp_matches({col}, '^\\d{{8}}$')),"
-         f" count(*) filter (where regexp_matches({col}, '^\\d{{1,2}}[/.-]\\d{{1,2}}[/.-]\\d{{2,4}}')),"
+         f" count(*) filter (where regexp_matches({col}, '{_DAY_MONTH}')),"
          f" count(*) filter (where try_cast(regexp_extract({col}, '^(\\d{{1,2}})[/.-]', 1) as int) > 12),"
          f" count(*) filter (where try_cast(regexp_extract({col}, '^\\d{{1,2}}[/.-](\\d{{1,2}})[/.-]', 1) as int) > 12)"
-         f" from {raw} where nullif(trim({col}), '') is not null")
-    not_iso, ymd, dmy, first_gt12, second_gt12 = con.execute(q).fetchall()[0]
+         f", count(*) from {raw} where nullif(trim({col}), '') is not null")
+    not_iso, ymd, dmy, first_gt12, second_gt12, n = con.execute(q).fetchall()[0]
     if ymd == not_iso:
         return "%Y%m%d", None
-    if dmy:
+    # A few 02/03/2025 among ISO dates are the odd ones (refused, see _DAY_MONTH_AMONG_ISO);
+    # ISO dates among day/month ones mean one day only and are read as such (_naive_sql).
+    if dmy > n - not_iso:
         if first_gt12 and second_gt12:
             raise IngestError("", "mixes day/month and month/day dates (some rows have a day "
                                   "above 12 first, others second), so no single reading is "
@@ -241,7 +249,8 @@ def _naive_sql(col: str, fmts: str | None) -> str:
         return f"try_strptime({col}, '%Y%m%d')"
     if fmts and fmts != "naive":
         fl = ", ".join(f"'{f}'" for f in fmts.split("|"))
-        return f"try_strptime(regexp_replace({col}, '[.-]', '/', 'g'), [{fl}])"
+        return (f"coalesce(try_strptime(regexp_replace({col}, '[.-]', '/', 'g'), [{fl}]), "
+                f"try_cast({col} as timestamp))")
     return f"try_cast({col} as timestamp)"
 
 
@@ -388,6 +397,7 @@ def prepare(con: duckdb.DuckDBPyConnection, raw: RawInput, tz: str = "UTC", *,
     exprs, checks = [], []
     typed_sql: dict[str, str] = {}
     clock_fmts = None   # how the date column is written, when its times may carry an offset
+    iso_dates = set()   # date columns read as ISO whose values are not all ISO
     for col in spec.columns:
         if col.name not in found:
             exprs.append(f"cast(null as {col.type}) as {col.name}")
@@ -404,6 +414,8 @@ def prepare(con: duckdb.DuckDBPyConnection, raw: RawInput, tz: str = "UTC", *,
             if note:
                 notes.append(f"{header(col.name)}: {note}")
             sql = _parse_time_sql(x, fmts)
+            if fmts is None:
+                iso_dates.add(col.name)
             if col.name == spec.date_column and col.type == "TIMESTAMP" and \
                     fmts not in ("naive", "%Y%m%d"):
                 clock_fmts = fmts or ""
@@ -436,6 +448,8 @@ def prepare(con: duckdb.DuckDBPyConnection, raw: RawInput, tz: str = "UTC", *,
             own = []
             if col.type == MONEY:
                 own.append((PERCENT, f"contains({raw_text}, '%')"))
+            if col.name in iso_dates:
+                own.append((_DAY_MONTH_AMONG_ISO, f"regexp_matches({raw_text}, '{_DAY_MONTH}')"))
             if point and f"c{found[col.name]}" in money_cols:
                 row, c, value = point
                 where = "" if c == f"c{found[col.name]}" else \
@@ -445,7 +459,7 @@ def prepare(con: duckdb.DuckDBPyConnection, raw: RawInput, tz: str = "UTC", *,
                             "told: write every amount with the same decimal mark.",
                             f"regexp_matches({raw_text}, '{_COMMA}')"))
             for reason, cond in own:
-                rules.append((h, reason, f"{cond} and {col.name} is null", raw_text))
+                rules.append((h, reason, f"{col.name} is null and {cond}", raw_text))
             rules.append((h, f"not {kind}",
                           f"{raw_text} is not null and {col.name} is null"
                           + "".join(f" and not ({cond})" for _r, cond in own), raw_text))
