@@ -84,6 +84,21 @@ BAD = {
     "sessions_not_numbers.csv": ["column 'sessions'", "2 values are not whole numbers",
                                  "row 2: 'inf'", "row 3: '1e2'", "column 'product_views'",
                                  "row 4: 'l0'"],
+    # issue 28: items 5, 6 and 10 (odd dates)
+    # +25 is no clock's offset; Mars/Olympus no zone: refused, never read as if naive.
+    "unreadable_utc_offset.csv": ["column 'ordered_at'", "2 values are not dates",
+                                  "row 3: '2025-03-31 23:30:00+25'",
+                                  "row 4: '2025-03-31 23:30:00 Mars/Olympus'"],
+    # (12.00) is −12, and sales cannot be negative.
+    "accounting_negative_sales.csv": ["column 'gross_sales'", "cannot be negative",
+                                      "row 3: '(12.00)'"],
+    "percent_discount.csv": ["column 'discounts'", "12% is a percentage, not an amount",
+                             "row 3: '12%'"],
+    "mixed_decimal_marks.csv": ["column 'gross_sales'", "has a decimal comma",
+                                "decimal point (row 2: '99.90')", "row 3: '1.234,56'"],
+    # Four ISO dates and one 02/03/2025: the odd one is named, not the four.
+    "iso_dates_with_a_few_day_month.csv": ["column 'ordered_at'", "like 02/03/2025",
+                                           "YYYY-MM-DD", "row 4: '02/03/2025'"],
 }
 
 
@@ -748,3 +763,143 @@ def test_an_upload_reports_its_progress_to_the_end(tmp_path):
     assert texts[0] == "Reading orders.csv" and "Writing" in texts
     # The rollups are named as they are built, inside the write's share of the bar.
     assert any(t.startswith("Building the daily sums") and 0.7 < x < 1 for x, t in got)
+
+
+# --- issue 28: offsets, amounts and dates misread ----------------------------------------
+def paris_store(path) -> Store:
+    store = Store(path)
+    store.path.mkdir(parents=True)
+    (store.path / "settings.json").write_text('{"timezone": "Europe/Paris"}')
+    return store
+
+
+def test_every_offset_form_is_converted_to_shop_time_at_a_month_end(tmp_path):
+    store = paris_store(tmp_path / "s")
+    report = ingest(store, [DATA / "good" / "utc_offset_forms.csv"])
+    # Paris is UTC+2 from 30 March 2025.
+    assert rows(store, "select order_id, ordered_at::varchar from orders order by 1") == [
+        ("o1", "2025-04-01 06:30:00"),   # 23:30 at UTC−5 = 04:30 UTC
+        ("o2", "2025-04-01 01:30:00"),   # 23:30 UTC
+        ("o3", "2025-04-01 01:30:00"),   # 23:30 UTC, written " UTC"
+        ("o4", "2025-04-01 00:30:00"),   # 04:00 at UTC+5:30 = 22:30 UTC on 31 March
+        ("o5", "2025-04-01 00:30:00"),
+        ("o6", "2025-04-01 00:00:00"),   # 22:00Z
+        ("o7", "2025-04-01 04:00:00"),   # 21:00 at UTC−5 = 02:00 UTC
+        ("o8", "2025-03-31 23:30:00")]   # no offset: shop time already
+    assert store.months("orders") == {"2025-03": 1, "2025-04": 7}   # o8 alone in March
+    # On the files' own clock o1, o2, o3, o6, o7 are on 31 March, in Paris on 1 April; o4
+    # and o5 are on 1 April on both: 5 of the 7 with an offset move day and month.
+    [w] = clock_warnings(report)
+    assert "5 of 7 orders fall on another day than on the files' clock (5 of them in another " \
+           "month)" in w
+    assert "UTC−05:00" in w and "UTC+00:00" in w and "UTC+05:30" in w
+
+
+def test_tz_aware_parquet_timestamps_are_converted_to_shop_time(tmp_path):
+    f = tmp_path / "orders.parquet"
+    pd.DataFrame({"order_id": ["q1", "q2"],
+                  "ordered_at": pd.to_datetime(["2025-03-31 17:30:00-05:00",
+                                                "2025-03-31 12:00:00-05:00"]),
+                  "status": ["paid", "paid"], "gross_sales": [10.0, 20.0],
+                  "discounts": [0.0, 0.0]}).to_parquet(f)
+    store = paris_store(tmp_path / "s")
+    ingest(store, [f])
+    # 17:30 at UTC−5 = 22:30 UTC on 31 March = 00:30 on 1 April in Paris (UTC+2);
+    # 12:00 at UTC−5 = 17:00 UTC = 19:00 in Paris, still March.
+    assert rows(store, "select order_id, ordered_at::varchar from orders order by 1") == [
+        ("q1", "2025-04-01 00:30:00"), ("q2", "2025-03-31 19:00:00")]
+
+
+def test_accounting_negatives_are_negative(tmp_path):
+    f = tmp_path / "stock.csv"
+    # Oversold stock may be negative: (3) is −3, ( 12 ) is −12, (-4) is no number.
+    f.write_text("date,sku,on_hand\n2025-02-01,A,(3)\n2025-02-01,B,( 12 )\n"
+                 "2025-02-01,C,5\n2025-02-01,D,(-4)\n")
+    store = Store(tmp_path / "s")
+    [r] = ingest(store, [f], allow_partial=True)
+    assert rows(store, "select sku, on_hand from inventory order by 1") == [
+        ("A", -3), ("B", -12), ("C", 5)]
+    assert r.rejected == 1 and "row 5" not in r.rejections[0]
+    assert "on_hand: not a whole number" in r.rejected_csv and "(-4)" in r.rejected_csv
+
+
+def test_money_in_accounting_brackets(tmp_path):
+    f = tmp_path / "orders.csv"
+    # A negative tax (a correction) is allowed, a negative sale is not.
+    f.write_text("order_id,ordered_at,status,gross_sales,discounts,tax\n"
+                 'n1,2025-02-01,paid,40.00,0,"(€1,234.50)"\nn2,2025-02-02,paid,(5.00),0,0\n')
+    store = Store(tmp_path / "s")
+    [r] = ingest(store, [f], allow_partial=True)
+    assert rows(store, "select order_id, tax from orders") == [("n1", Decimal("-1234.50"))]
+    assert r.rejections == ["gross_sales: cannot be negative. (1 row)"]
+
+
+def test_percentages_and_mixed_decimal_marks_name_their_rows(tmp_path):
+    f = tmp_path / "orders.csv"
+    f.write_text("order_id,ordered_at,status,gross_sales,discounts\n"
+                 'a,2025-02-01,paid,40.00,10%\nb,2025-02-02,paid,"12,50",5 %\n'
+                 'c,2025-02-03,paid,"1.234,56",0\nd,2025-02-04,paid,9.90,0\n')
+    with pytest.raises(IngestError) as e:
+        ingest(Store(tmp_path / "s"), [f])
+    msg = str(e.value)
+    # Both rows of each: the percentages, the decimal commas; the first decimal point is named.
+    assert "column 'discounts': 10% is a percentage, not an amount, and so is 1 more value." \
+        in msg and "row 2: '10%', row 3: '5 %'" in msg
+    assert "decimal point (row 2: '40.00')" in msg and "row 3: '12,50', row 4: '1.234,56'" in msg
+
+
+def test_a_few_day_month_dates_among_iso_ones_are_the_ones_named(tmp_path):
+    with pytest.raises(IngestError) as e:
+        ingest(Store(tmp_path / "s"), [DATA / "bad" / "iso_dates_with_a_few_day_month.csv"])
+    assert "row 4" in str(e.value) and "row 2" not in str(e.value)
+    # Day/month dates with a few ISO ones: the ISO ones mean one day only, read as such.
+    f = tmp_path / "orders.csv"
+    f.write_text(ORDERS_HEAD + "a,13/02/2025,paid,1,0\nb,14/02/2025,paid,1,0\n"
+                 "c,2025-02-03,paid,1,0\n")
+    store = Store(tmp_path / "s")
+    ingest(store, [f])
+    assert rows(store, "select order_id, ordered_at::date::varchar from orders order by 1") == [
+        ("a", "2025-02-13"), ("b", "2025-02-14"), ("c", "2025-02-03")]
+
+
+def test_dates_before_1900_and_refunds_above_their_order_are_warned(tmp_path):
+    store = Store(tmp_path / "s")
+    ingest(store, [DATA / "tiny" / "orders.csv"])
+    f = tmp_path / "refunds.csv"
+    # o1 came to 100.00 − 10.00 discounts + 5.00 shipping + 19.00 tax = 114.00; 570.00 is 5×.
+    f.write_text("refund_id,order_id,refunded_at,amount\n"
+                 "r1,o1,2025-02-10,570.00\nr2,o2,1899-12-30,1\n")
+    report = ingest(store, [f], dry_run=True)
+    assert "1 refund is more than its order's total (r1: 570.00 on order o1 of 114.00)" \
+        in report.warnings
+    # Excel's day zero: an empty date cell formatted as a date.
+    assert "1 row of refunds is dated before 1900 (1899-12-30)" in report.warnings
+    # The whole order back, its shipping and tax apart: 90.00 + 5.00 + 19.00 = 114.00, no more.
+    f.write_text("refund_id,order_id,refunded_at,amount,shipping,tax\n"
+                 "r1,o1,2025-02-10,90.00,5.00,19.00\n")
+    assert not [w for w in ingest(store, [f], dry_run=True).warnings if "total" in w]
+    f.write_text("refund_id,order_id,refunded_at,amount,shipping,tax\n"
+                 "r1,o1,2025-02-10,90.00,5.00,19.01\n")
+    assert [w for w in ingest(store, [f], dry_run=True).warnings if "total" in w] == [
+        "1 refund is more than its order's total (r1: 114.01 on order o1 of 114.00)"]
+
+
+def test_merged_cells_down_a_column_are_filled_down(tmp_path):
+    import openpyxl
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["order_id", "ordered_at", "status", "gross_sales", "discounts"])
+    for row in (["m1", "2025-02-01", "paid", 10, 0], ["m2", None, None, 20, 0],
+                ["m3", None, None, 30, 0], ["m4", "2025-02-02", "shipped", 40, 0]):
+        ws.append(row)
+    # A month's orders under one merged date and status, as spreadsheet users lay them out.
+    ws.merge_cells("B2:B4")
+    ws.merge_cells("C2:C4")
+    f = tmp_path / "orders.xlsx"
+    wb.save(f)
+    store = Store(tmp_path / "s")
+    ingest(store, [f])
+    assert rows(store, "select order_id, ordered_at::date::varchar, status from orders "
+                       "order by 1") == [
+        ("m1", "2025-02-01", "paid"), ("m2", "2025-02-01", "paid"),
+        ("m3", "2025-02-01", "paid"), ("m4", "2025-02-02", "shipped")]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import tempfile
+from decimal import Decimal
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -457,15 +458,57 @@ def _warnings(con, store: Store, staged: dict[str, str], months: dict[str, set[s
         elif n:
             out.append(f"{plural(n, 'refund')} point to orders that are not stored "
                        f"{_some(n, some)}; they count as returns on channel 'unknown'")
+    if "refunds" in staged:
+        out += _refunds_above_their_order(con, store, staged)
     for table, rel in staged.items():
         col = TABLES[table].date_column
         if col:
-            n = con.table(rel).filter(f"cast({col} as date) > current_date") \
-                .aggregate("count(*)").fetchall()[0][0]
-            if n:
-                out.append(f"{plural(n, 'row')} of {table} {'is' if n == 1 else 'are'} dated "
-                           "in the future")
+            # Before 1900: 1899-12-30 is the day an empty date cell of Excel shows.
+            future, old, first = con.table(rel).aggregate(
+                f"count(*) filter (where cast({col} as date) > current_date), "
+                f"count(*) filter (where {col} < date '1900-01-01'), "
+                f"min({col})::date::varchar").fetchall()[0]
+            for n, when in ((future, "in the future"), (old, f"before 1900 ({first})")):
+                if n:
+                    out.append(f"{plural(n, 'row')} of {table} {'is' if n == 1 else 'are'} "
+                               f"dated {when}")
     return out
+
+
+# What an order came to, and what a refund gives back: goods, shipping and tax.
+_ORDER_TOTAL = ("gross_sales - discounts + coalesce(shipping, 0) + coalesce(tax, 0) "
+                "+ coalesce(tips, 0)")
+_REFUNDED = "amount + coalesce(shipping, 0) + coalesce(tax, 0)"
+
+
+def _refunds_above_their_order(con, store: Store, staged: dict[str, str]) -> list[str]:
+    """Refunds of more than their order came to (five times it: a typo, or another order's
+    id): worth a look, not a reason to refuse. The order as uploaded, else as stored."""
+    parts = []
+    if "orders" in staged:
+        parts.append(f"select order_id, {_ORDER_TOTAL} as total, 0 as rank "
+                     f"from {staged['orders']}")
+    files = [str(f) for f in store.files("orders")]
+    if files:
+        con.read_parquet(files).create_view("_stored_orders_totals")
+        parts.append(f"select order_id, {_ORDER_TOTAL} as total, 1 as rank "
+                     "from _stored_orders_totals")
+    if not parts:
+        return []
+    n, some = con.execute(f"""
+        with o as (select order_id, arg_min(total, rank) as total
+                   from ({' union all '.join(parts)}) group by order_id),
+             r as (select refund_id, order_id, {_REFUNDED} as refunded from {staged['refunds']})
+        select count(*), list([refund_id, order_id, refunded::varchar, total::varchar]
+                              order by refund_id)[1:3]
+        from r join o using (order_id) where refunded > total""").fetchall()[0]
+    if not n:
+        return []
+    said = ", ".join(f"{r}: {Decimal(x):,.2f} on order {o} of {Decimal(t):,.2f}"
+                     for r, o, x, t in some)
+    return [f"1 refund is more than its order's total ({said})" if n == 1 else
+            f"{plural(n, 'refund')} are more than their orders' totals "
+            f"({'' if n == len(some) else 'e.g. '}{said})"]
 
 
 # What a table's rows are called in a sentence.

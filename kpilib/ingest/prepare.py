@@ -88,7 +88,12 @@ def customer_id_sql(x: str) -> str:
             f"when {phone} then {salted_hash_sql(_digits(x))} else {x} end")
 
 
-_TIME_WITH_OFFSET = r"\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?\s*([+-]\d{2}:?\d{2}|Z)$"
+# A time followed by where its clock is: a UTC offset (+01:00, -0500, -05, Z) or a zone's name
+# (" UTC", " America/New_York"). DuckDB's cast to TIMESTAMP drops any of them silently, so
+# whatever follows the time is taken as one, and a value DuckDB cannot then read is refused.
+_TIME_WITH_OFFSET = r"\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?\s*([+-]\d|[A-Za-z]).*$"
+# An offset past ±14:00 is no clock's (DuckDB reads +25 as 25 hours).
+_NO_OFFSET = r"[+-](1[5-9]|[2-9]\d)(:?\d{2}){0,2}$"
 MAX_REJECTED_CSV = 100_000
 # Tables whose every column outside the key is a count or an amount: rows of one key at a finer
 # grain (ads within a campaign) add up to it.
@@ -200,6 +205,12 @@ def _nuls(con, raw: str, found: dict[str, int]) -> dict[str, tuple[int, list[int
             ).fetchall()]) for (c, i), n in zip(found.items(), counts) if n}
 
 
+_DAY_MONTH = "^\\d{1,2}[/.-]\\d{1,2}[/.-]\\d{2,4}"
+_DAY_MONTH_AMONG_ISO = ("is written day/month or month/day (like 02/03/2025) where the column's "
+                        "other dates are written YYYY-MM-DD, so which number is the day cannot "
+                        "be told: write it as YYYY-MM-DD.")
+
+
 def _date_format(con, raw: str, col: str) -> tuple[str | None, str | None]:
     """Pick how a date column is written: ISO, YYYYMMDD, or day/month vs month/day.
 
@@ -216,14 +227,16 @@ def _date_format(con, raw: str, col: str) -> tuple[str | None, str | None]:
         return (None if offsets else "naive"), None
     q = (f"select count(*) filter (where {not_iso}),"
          f" count(*) filter (where regexp_matches({col}, '^\\d{{8}}$')),"
-         f" count(*) filter (where regexp_matches({col}, '^\\d{{1,2}}[/.-]\\d{{1,2}}[/.-]\\d{{2,4}}')),"
+         f" count(*) filter (where regexp_matches({col}, '{_DAY_MONTH}')),"
          f" count(*) filter (where try_cast(regexp_extract({col}, '^(\\d{{1,2}})[/.-]', 1) as int) > 12),"
          f" count(*) filter (where try_cast(regexp_extract({col}, '^\\d{{1,2}}[/.-](\\d{{1,2}})[/.-]', 1) as int) > 12)"
-         f" from {raw} where nullif(trim({col}), '') is not null")
-    not_iso, ymd, dmy, first_gt12, second_gt12 = con.execute(q).fetchall()[0]
+         f", count(*) from {raw} where nullif(trim({col}), '') is not null")
+    not_iso, ymd, dmy, first_gt12, second_gt12, n = con.execute(q).fetchall()[0]
     if ymd == not_iso:
         return "%Y%m%d", None
-    if dmy:
+    # A few 02/03/2025 among ISO dates are the odd ones (refused, see _DAY_MONTH_AMONG_ISO);
+    # ISO dates among day/month ones mean one day only and are read as such (_naive_sql).
+    if dmy > n - not_iso:
         if first_gt12 and second_gt12:
             raise IngestError("", "mixes day/month and month/day dates (some rows have a day "
                                   "above 12 first, others second), so no single reading is "
@@ -249,8 +262,16 @@ def _naive_sql(col: str, fmts: str | None) -> str:
         return f"try_strptime({col}, '%Y%m%d')"
     if fmts and fmts != "naive":
         fl = ", ".join(f"'{f}'" for f in fmts.split("|"))
-        return f"try_strptime(regexp_replace({col}, '[.-]', '/', 'g'), [{fl}])"
+        return (f"coalesce(try_strptime(regexp_replace({col}, '[.-]', '/', 'g'), [{fl}]), "
+                f"try_cast({col} as timestamp))")
     return f"try_cast({col} as timestamp)"
+
+
+def instant_sql(col: str) -> str:
+    """The text ``col``, a time with a UTC offset or zone, as a TIMESTAMPTZ (NULL when it
+    cannot be read). DuckDB reads every offset form, but not after a space."""
+    return (f"case when not regexp_matches({col}, '{_NO_OFFSET}') then try_cast(regexp_replace("
+            f"{col}, '\\s+([+-]\\d|Z$)', '\\1') as timestamptz) end")
 
 
 def _parse_time_sql(col: str, fmts: str | None) -> str:
@@ -259,9 +280,8 @@ def _parse_time_sql(col: str, fmts: str | None) -> str:
     if fmts == "naive":
         # ISO text and no value with a UTC offset in the column: one cast, no pattern matching.
         return naive
-    aware = (f"timezone($tz, try_cast(regexp_replace({col}, '\\s*([+-]\\d{{2}}):?(\\d{{2}})$', "
-             f"'\\1:\\2') as timestamptz))")
-    return f"case when regexp_matches({col}, '{_TIME_WITH_OFFSET}') then {aware} else {naive} end"
+    return (f"case when regexp_matches({col}, '{_TIME_WITH_OFFSET}') "
+            f"then timezone($tz, {instant_sql(col)}) else {naive} end")
 
 
 def _whole(text: str) -> str:
@@ -282,6 +302,8 @@ _CODED = "^[+-]?\\s*[A-Z]{3}\\s*[-+.,0-9]|[.,0-9]\\s*[A-Z]{3}$"
 def _number_sql(col: str, type_: str, decimal_comma: bool, codes: bool = False) -> str:
     group, point = (".", ",") if decimal_comma else (",", ".")
     v = f"trim(regexp_replace({col}, '{_SPACES}', ' ', 'g'))"
+    # Accounting writes a negative in brackets: (12.00) is -12.00, then read as any number.
+    v = f"regexp_replace({v}, '^\\(\\s*(.*?)\\s*\\)$', '-\\1')"
     v = f"regexp_replace({v}, '{_SYMBOL}', '\\1', 'g')"
     if codes:
         v = f"regexp_replace({v}, '{_CODE}', '\\1', 'g')"
@@ -313,15 +335,28 @@ def _codes(con, raw: str, c: str) -> bool:
     return coded * 2 > n
 
 
-def _decimal_comma(con, raw: str, cols: list[str]) -> bool:
-    if not cols:
-        return False
+# A decimal mark: a point or comma followed by one or two digits that end the number (a
+# currency may follow). Three digits are a thousands group (1,250), not decimals.
+_POINT = "\\.\\d{1,2}[^0-9.,]*$"
+_COMMA = ",\\d{1,2}[^0-9.,]*$"
 
-    def found(pattern: str) -> bool:
+
+def _decimal_comma(con, raw: str, cols: list[str]) -> tuple[bool, tuple[int, str, str] | None]:
+    """Whether the file's numbers have a decimal comma (none has a decimal point and some a
+    comma), and where it has decimal points, the first (row, column, value) with one."""
+    if not cols:
+        return False, None
+
+    def first(pattern: str) -> tuple | None:
         # The first match ends the scan: a file with decimal points says so in its first row.
-        any_col = " or ".join(f"regexp_matches({c}, '{pattern}')" for c in cols)
-        return bool(con.execute(f"select 1 from {raw} where {any_col} limit 1").fetchall())
-    return not found("\\.\\d{1,2}$") and found(",\\d{1,2}$")
+        found = con.execute(" union all ".join(
+            f"(select _row, {i}, {c} from {raw} where regexp_matches({c}, '{pattern}') "
+            f"order by _row limit 1)" for i, c in enumerate(cols))).fetchall()
+        return min(found) if found else None
+    point = first(_POINT)
+    if point:
+        return False, (point[0], cols[point[1]], point[2])
+    return bool(first(_COMMA)), None
 
 
 def _normalised(spec: Table, c: str, hashed: bool = False) -> str:
@@ -370,7 +405,7 @@ def prepare(con: duckdb.DuckDBPyConnection, raw: RawInput, tz: str = "UTC", *,
     header = lambda c: raw.columns[found[c]] if c in found else c  # noqa: E731
     money_cols = [f"c{found[c.name]}" for c in spec.columns
                   if c.name in found and c.type in (MONEY, "BIGINT")]
-    decimal_comma = _decimal_comma(con, src, money_cols)
+    decimal_comma, point = _decimal_comma(con, src, money_cols)
     notes = ["numbers use a decimal comma"] if decimal_comma else []
     nuls = _nuls(con, src, found)
     notes += [f"{header(c)}: NUL characters removed from {plural(n, 'value')} "
@@ -379,6 +414,7 @@ def prepare(con: duckdb.DuckDBPyConnection, raw: RawInput, tz: str = "UTC", *,
     exprs, checks = [], []
     typed_sql: dict[str, str] = {}
     clock_fmts = None   # how the date column is written, when its times may carry an offset
+    iso_dates = set()   # date columns read as ISO whose values are not all ISO
     for col in spec.columns:
         if col.name not in found:
             exprs.append(f"cast(null as {col.type}) as {col.name}")
@@ -398,6 +434,8 @@ def prepare(con: duckdb.DuckDBPyConnection, raw: RawInput, tz: str = "UTC", *,
             if note:
                 notes.append(f"{header(col.name)}: {note}")
             sql = _parse_time_sql(x, fmts)
+            if fmts is None:
+                iso_dates.add(col.name)
             if col.name == spec.date_column and col.type == "TIMESTAMP" and \
                     fmts not in ("naive", "%Y%m%d"):
                 clock_fmts = fmts or ""
@@ -426,8 +464,25 @@ def prepare(con: duckdb.DuckDBPyConnection, raw: RawInput, tz: str = "UTC", *,
         if col.type != "VARCHAR":
             kind = "dates" if col.type in ("DATE", "TIMESTAMP") else \
                 "whole numbers" if col.type == "BIGINT" else "numbers"
+            # Rows not read for a reason of their own are named for it, not as "not numbers".
+            own = []
+            if col.type == MONEY:
+                own.append((PERCENT, f"contains({raw_text}, '%')"))
+            if col.name in iso_dates:
+                own.append((_DAY_MONTH_AMONG_ISO, f"regexp_matches({raw_text}, '{_DAY_MONTH}')"))
+            if point and f"c{found[col.name]}" in money_cols:
+                row, c, value = point
+                where = "" if c == f"c{found[col.name]}" else \
+                    f" in {raw.columns[int(c[1:])]!r}"
+                own.append((f"has a decimal comma where the file's amounts have a decimal "
+                            f"point (row {row}: {value!r}{where}), so which is meant cannot be "
+                            "told: write every amount with the same decimal mark.",
+                            f"regexp_matches({raw_text}, '{_COMMA}')"))
+            for reason, cond in own:
+                rules.append((h, reason, f"{col.name} is null and {cond}", raw_text))
             rules.append((h, f"not {kind}",
-                          f"{raw_text} is not null and {col.name} is null", raw_text))
+                          f"{raw_text} is not null and {col.name} is null"
+                          + "".join(f" and not ({cond})" for _r, cond in own), raw_text))
         if col.required and col.name not in raw.untracked:
             rules.append((h, "is required but empty.", f"{raw_text} is null", "null"))
     for c in NON_NEGATIVE.get(spec.name, ()):
@@ -518,8 +573,11 @@ def prepare(con: duckdb.DuckDBPyConnection, raw: RawInput, tz: str = "UTC", *,
     clock = None
     if clock_fmts is not None:
         # The rows kept only: "4 of 7 orders" are orders stored.
-        q = clock_sql(typed, spec.date_column, f"_raw_{spec.date_column}",
-                      lambda text: _naive_sql(text, clock_fmts or None), _TIME_WITH_OFFSET,
+        text = f"_raw_{spec.date_column}"
+        # The file's own clock: DuckDB's cast drops the offset (its strptime formats have none).
+        q = clock_sql(typed, spec.date_column, _naive_sql(text, clock_fmts or None),
+                      f"timezone('UTC', {instant_sql(text)})",
+                      f"regexp_matches({text}, '{_TIME_WITH_OFFSET}')",
                       kept=f"_row in (select _row from {out})")
         clock = read_clock(con.execute(q, used(q)).fetchall())
 
@@ -627,6 +685,10 @@ def _summarise(con, rejected: str, rules: list[tuple[str, str]]) -> list[Rejecti
         if reason in _NOT:
             reason = f"1 value is not {_NOT[reason]}." if n == 1 else \
                 f"{n:,} values are {reason}."
+        elif reason == PERCENT:
+            more = "" if n == 1 else f", and so {'is' if n == 2 else 'are'} " \
+                f"{plural(n - 1, 'more value')}"
+            reason = f"{ex[0][1]} {reason[:-1]}{more}."
         out.append(Rejection(h, reason, n, [(r, None if v == "null" else v) for r, v in ex]))
     return out
 
@@ -715,6 +777,9 @@ def _currencies(con, raw: RawInput, spec: Table, header, rel: str) -> list[str]:
                           "file or convert the amounts first.", header("currency"))
     return currencies or list(raw.currencies or [])
 
+
+# A percentage where an amount is expected: said with the value ("12% is a percentage, …").
+PERCENT = "is a percentage, not an amount."
 
 # A type rule's reason ("not dates") said of one value.
 _NOT = {"not dates": "a date", "not whole numbers": "a whole number", "not numbers": "a number"}

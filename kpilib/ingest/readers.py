@@ -243,8 +243,10 @@ def _read_excel(con, path: Path, name: str) -> list[RawInput]:
         sheets = pd.read_excel(path, sheet_name=None, dtype=str)
     except Exception as e:  # openpyxl raises many kinds for a broken workbook
         raise IngestError(name, f"this is not a readable Excel workbook ({_first_line(e)}).")
+    merged = _merged_cells(path)
     out = []
     for sheet, df in sheets.items():
+        _fill_down(df, merged.get(sheet, []))
         df = df.dropna(how="all")
         if df.empty:
             continue
@@ -254,6 +256,41 @@ def _read_excel(con, path: Path, name: str) -> list[RawInput]:
     if not out:
         raise IngestError(name, "every sheet of this workbook is empty.")
     return out
+
+
+def _merged_cells(path: Path) -> dict[str, list[tuple[int, int, int, int]]]:
+    """Each sheet's merged ranges (min column, min row, max column, max row), read from the
+    end of its XML: openpyxl's read-only mode, which keeps a large workbook out of memory, does
+    not give them."""
+    import openpyxl
+    from openpyxl.utils.cell import range_boundaries
+
+    ref = re.compile(rb"<(?:\w+:)?mergeCell\s[^>]*?ref=\"([A-Z]+\d+:[A-Z]+\d+)\"")
+    out = {}
+    try:
+        wb = openpyxl.load_workbook(path, read_only=True)
+        for ws in wb.worksheets:
+            found, tail = [], b""
+            with ws._get_source() as src:
+                while chunk := src.read(1 << 20):
+                    # A tag cut between two chunks is whole in the tail carried over (one
+                    # found twice is one range: a set).
+                    text = tail + chunk
+                    found += ref.findall(text)
+                    tail = text[-200:]
+            out[ws.title] = [range_boundaries(r.decode()) for r in set(found)]
+        wb.close()
+    except Exception:  # a workbook pandas read but openpyxl cannot: read without merges
+        return {}
+    return out
+
+
+def _fill_down(df, ranges) -> None:
+    """A value merged down a column (one date or status for a block of rows) belongs to every
+    row of the block, as the spreadsheet shows it. Row 1 is the header: row r is df row r − 2."""
+    for col, top, _last_col, bottom in ranges:
+        if top >= 2 and bottom > top and col <= df.shape[1] and top - 2 < len(df):
+            df.iloc[top - 1:bottom - 1, col - 1] = df.iloc[top - 2, col - 1]
 
 
 MAX_UNZIPPED = 8 << 30  # a zip that would unpack to more is refused (zip bomb)
