@@ -819,6 +819,10 @@ def table(name: str, df, units: dict | None = None, raw=None,
     for c, unit in units.items():
         if c in df:
             shown[c] = df[c].map(lambda v, u=unit: formatting.cell(v, u, cur))
+    # Names as a spreadsheet must get them: the table's own "Download as CSV" and a copy of
+    # its cells carry the names shown, and would write a formula or a CR raw.
+    for c in shown.columns.difference(list(units)):
+        shown[c] = shown[c].map(export.safe_text)
     st.dataframe(shown, hide_index=True, width="stretch")
     downloads(df if raw is None else raw, name, "Download", units=units, filters=filters)
 

@@ -9,6 +9,7 @@ import ui
 from kpilib.channels import CHANNELS
 from kpilib.ingest import IngestError, diff_line, ingest, preview
 from kpilib.schema import STATUSES, TABLES, template_csv
+from kpilib.export import neutralise
 from kpilib.formatting import md_plain, plural
 
 st.title("Data")
@@ -73,7 +74,7 @@ def mapping_editor(err: IngestError):
     info = next((t for t in tables if t["name"] == err.file), tables[0])
     with st.container(border=True):
         st.markdown(f"**Map the columns of {md_plain(info['name'])}**")
-        st.dataframe(info["sample"], hide_index=True, width="stretch")
+        st.dataframe(neutralise(info["sample"]), hide_index=True, width="stretch")
         table = st.selectbox("This file holds", list(TABLES), key=f"map_table_{info['name']}",
                              index=list(TABLES).index(err.table) if err.table else 0,
                              format_func=lambda t: f"{t} — {TABLES[t].description}")
@@ -202,9 +203,9 @@ else:
     with st.expander("Source files by table and month"):
         parts = [{"table": t, "month": m, "rows": p["rows"], "files": ", ".join(p["sources"])}
                  for t, months in shown.manifest["tables"].items() for m, p in months.items()]
-        st.dataframe(pd.DataFrame(parts), hide_index=True, width="stretch")
+        st.dataframe(neutralise(pd.DataFrame(parts)), hide_index=True, width="stretch")
     with st.expander(f"Uploads ({len(log)})"):
-        st.dataframe(pd.DataFrame(log), hide_index=True, width="stretch")
+        st.dataframe(neutralise(pd.DataFrame(log)), hide_index=True, width="stretch")
 
 if not target.is_empty() or target.manifest["ingests"]:
     a, b = st.columns(2)
