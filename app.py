@@ -2,6 +2,7 @@
 import streamlit as st
 
 import ui
+from kpilib import formatting
 
 st.set_page_config(page_title="Shop KPIs", page_icon=":material/storefront:", layout="wide")
 # KPI card labels wrap instead of ending in "…": five cards a row cut "Returning-customer rate"
@@ -56,7 +57,8 @@ with ui.error_boundary():
         st.session_state[NOT_FOUND] = unknown
         st.switch_page(PAGES["Overview"][0], query_params=st.query_params.to_dict())
     if NOT_FOUND in st.session_state:
-        st.toast(f"There is no page “/{st.session_state.pop(NOT_FOUND)}”: here is the Overview.",
-                 icon=":material/info:")
+        # The name comes from the link: plain text, not Markdown.
+        gone = formatting.md_plain(st.session_state.pop(NOT_FOUND))
+        st.toast(f"There is no page “/{gone}”: here is the Overview.", icon=":material/info:")
     ui.sidebar_filters()
     nav.run()

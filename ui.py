@@ -436,7 +436,8 @@ def unknown_path(known: set[str]) -> str | None:
         return None
     base = st.get_option("server.baseUrlPath").strip("/")
     name = unquote(urlparse(url).path).strip("/")
-    name = name[len(base):].strip("/") if base and name.startswith(base) else name
+    if base and (name == base or name.startswith(base + "/")):
+        name = name[len(base):].strip("/")
     return name if name and "/" not in name and name not in known else None
 
 

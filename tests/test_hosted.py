@@ -51,8 +51,9 @@ def test_report_and_table_downloads_on_a_hosted_link(tiny_store, tmp_path, chrom
         assert card(page, "Net sales") == "€262.00"
         page.get_by_test_id("stSelectbox").filter(has_text="Month").scroll_into_view_if_needed()
         html = _download(page, page.get_by_role("button", name="Download the report (HTML)"))
-        # February 2025 (the latest complete month, the selectbox's default): net sales
-        # €262.00 as on the card above; orders 5 (o2, o3, o4, o6, o7: o5 is cancelled).
+        # February 2025 (the latest complete month, the selectbox's default), as on the card:
+        # net sales = o2 50 + o3 (80 − 8) + o4 40 + o6 30 + o7 (120 − 20) − refund r2 30 = 262
+        # (o5 is cancelled, so its refund r4 is left out too); orders 5 (o2, o3, o4, o6, o7).
         assert "<html" in html[:200].lower() and "February 2025" in html
         assert re.search(r'data-kpi="net_sales">€262\.00<', html), html[:3000]
         assert re.search(r'data-kpi="orders">5<', html)
