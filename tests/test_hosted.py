@@ -72,8 +72,12 @@ def test_report_and_table_downloads_on_a_hosted_link(tiny_store, tmp_path, chrom
 def broken_store(store_copy):
     """The tiny store with its daily order sums damaged (a disk fault, a half-copied folder):
     the Overview's cards read them, so the page fails part-way."""
+    import shutil
+
     for f in store_copy.path.glob("rollups/orders_daily/**/*.parquet"):
         f.write_bytes(b"not a parquet file")
+    # Derived from the files, and read instead of them once built (kpilib/store.py).
+    shutil.rmtree(store_copy.path / "cache", ignore_errors=True)
     return store_copy
 
 
