@@ -2,6 +2,7 @@
 import streamlit as st
 
 import ui
+from kpilib import formatting
 
 st.set_page_config(page_title="Shop KPIs", page_icon=":material/storefront:", layout="wide")
 # KPI card labels wrap instead of ending in "…": five cards a row cut "Returning-customer rate"
@@ -18,9 +19,16 @@ def page(name: str, title: str, icon: str, **kw):
     return st.Page(f"app_pages/{name}.py", title=title, icon=f":material/{icon}:", **kw)
 
 
-# Nothing but the sign-in is drawn (no menu, no filters, no number) until it is passed.
-allowed = ui.signed_in()
-nav = st.navigation({
+NOT_FOUND = "_not_found"
+
+
+def not_found():
+    """Run by no one: a link to a page that does not exist (/nope) resolves to it, and is sent
+    on to the Overview below. Without it Streamlit answers with a modal dialog, which covers
+    the password box."""
+
+
+PAGES = {
     "Overview": [page("overview", "Overview", "dashboard", default=True)],
     "Acquisition": [page("traffic", "Traffic", "traffic"), page("funnel", "Funnel", "filter_alt"),
                     page("marketing", "Marketing ROI", "euro")],
@@ -29,8 +37,28 @@ nav = st.navigation({
                           page("loyalty", "Customers", "group")],
     "Operations": [page("stock", "Stock", "inventory_2")],
     "Data": [page("data", "Data", "upload_file"), page("settings", "Settings", "settings")],
-}, position="sidebar" if allowed else "hidden")
-if not allowed:
-    st.stop()
-ui.sidebar_filters()
-nav.run()
+}
+
+# Every exception below is one plain sentence for the viewer (ui.error_boundary).
+with ui.error_boundary():
+    # Nothing but the sign-in is drawn (no menu, no filters, no number) until it is passed.
+    allowed = ui.signed_in()
+    pages = dict(PAGES)
+    unknown = ui.unknown_path({p.url_path for ps in PAGES.values() for p in ps})
+    if unknown:
+        pages["Overview"] = [*PAGES["Overview"], st.Page(
+            not_found, title="Page not found", url_path=unknown, visibility="hidden")]
+    nav = st.navigation(pages, position="sidebar" if allowed else "hidden")
+    if not allowed:
+        st.stop()
+    if unknown and nav.url_path == unknown:
+        # Before the filters bind the query parameters to their widgets: the link's filters
+        # carry over.
+        st.session_state[NOT_FOUND] = unknown
+        st.switch_page(PAGES["Overview"][0], query_params=st.query_params.to_dict())
+    if NOT_FOUND in st.session_state:
+        # The name comes from the link: plain text, not Markdown.
+        gone = formatting.md_plain(st.session_state.pop(NOT_FOUND))
+        st.toast(f"There is no page “/{gone}”: here is the Overview.", icon=":material/info:")
+    ui.sidebar_filters()
+    nav.run()

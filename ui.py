@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import functools
 import hmac
+import logging
 import math
 import os
 import shutil
 import tempfile
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
+from urllib.parse import unquote, urlparse
 
 import pandas as pd
 import plotly.express as px
@@ -27,6 +30,7 @@ from kpilib.settings import demo_store_path, store_path
 from kpilib.store import tables_read
 
 CHANNEL_ORDER = (*CHANNELS, "unknown")
+_LOG = logging.getLogger("kpilib.app")
 
 
 # --- the store ------------------------------------------------------------------------------
@@ -399,6 +403,42 @@ def need(*tables: str, what: str) -> bool:
 def currency() -> str:
     store, _ = active_store()
     return store.settings["currency"]
+
+
+# --- when a page fails ------------------------------------------------------------------------
+PAGE_FAILED = ("Something went wrong on this page; the data is unchanged. Try another period "
+               "or page, or reload; if it keeps happening, tell whoever runs this dashboard "
+               "(the details are in the server's log).")
+
+
+def _flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+@contextmanager
+def error_boundary():
+    """Any exception of a page: one plain sentence for the viewer (a traceback shows server
+    paths and internals), the traceback in the server's log. KPILIB_DEBUG=1 lets it through,
+    so that tests (tests/conftest.py sets it) and developers see what failed."""
+    try:
+        yield
+    except Exception:   # st.stop and st.rerun are BaseExceptions: they pass
+        if _flag("KPILIB_DEBUG"):
+            raise
+        _LOG.exception("A page failed")
+        st.error(PAGE_FAILED, icon=":material/error:")
+
+
+def unknown_path(known: set[str]) -> str | None:
+    """The page name of this URL when no page has it (``/nope``), else None."""
+    url = st.context.url
+    if not url:
+        return None
+    base = st.get_option("server.baseUrlPath").strip("/")
+    name = unquote(urlparse(url).path).strip("/")
+    if base and (name == base or name.startswith(base + "/")):
+        name = name[len(base):].strip("/")
+    return name if name and "/" not in name and name not in known else None
 
 
 # --- sign-in --------------------------------------------------------------------------------

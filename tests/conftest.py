@@ -1,14 +1,24 @@
 """Shared fixtures: small deterministic stores built with the demo generator or tiny CSVs."""
 from __future__ import annotations
 
+import os
 import shutil
 from datetime import date
 from pathlib import Path
 
 import pytest
+from streamlit import config as st_config
 
 from kpilib import Store, demo
 from kpilib.ingest import ingest
+
+# A page's exception reaches the test (AppTest's at.exception, the browser's error box) instead
+# of the plain sentence viewers get (ui.error_boundary); a test of that sentence unsets it.
+# And in full: the hosted setting in .streamlit/config.toml ("none") would redact it, in
+# AppTest (this process) and in the servers the browser tests start.
+os.environ.setdefault("KPILIB_DEBUG", "1")
+os.environ.setdefault("STREAMLIT_CLIENT_SHOW_ERROR_DETAILS", "full")
+st_config.set_option("client.showErrorDetails", "full")
 
 TESTS = Path(__file__).parent
 TINY = TESTS / "data" / "tiny"
