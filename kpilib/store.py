@@ -648,7 +648,9 @@ class Store:
                 one_pass = (self._write_months(con, spec, rel_name, new,
                                                 staging / "months" / table, txn)
                             if len(new) > 1 else {})
-                for month in months:
+                # The months re-dated rows leave are rewritten without them, in this commit.
+                left = {m for m, _, _ in self.moves(con, table, rel_name)} - set(months)
+                for month in [*months, *sorted(left)]:
                     rel_part = f"parts/{table}/month={month}/part-{txn}.parquet"
                     old = stored.get(month)
                     if month in one_pass:
@@ -659,10 +661,15 @@ class Store:
                         rows = self._write_partition(con, spec, rel_name, month,
                                                      self.path / old["file"] if old else None,
                                                      tmp)
-                    moves.append((tmp, self.path / rel_part))
-                    record["partitions"].setdefault(table, {})[month] = {
+                    change = record["partitions"].setdefault(table, {})[month] = {
                         "new": rel_part, "old": old["file"] if old else None,
                         "old_entry": old}
+                    if month in left and rows == 0:
+                        # Every row moved out: the month is gone, as after a deletion.
+                        change["new"] = None
+                        del stored[month]
+                        continue
+                    moves.append((tmp, self.path / rel_part))
                     stored[month] = {"file": rel_part, "rows": rows,
                                      "sources": sorted({*(old or {}).get("sources", []),
                                                         *(s.name for s in sources
@@ -880,8 +887,26 @@ class Store:
         # was added has it null.
         old = (f"select * from ({empty_select(spec.name)}) "
                "union all by name select * from read_parquet($old)")
+        # A key is unique across the table: a stored row whose key the upload holds in any
+        # month goes, so a row re-dated into another month is not kept twice.
         return (f"with new as ({new}) select * from new union all "
-                f"select {cols} from ({old}) anti join new using ({keys})"), params
+                f"select {cols} from ({old}) anti join (select {keys} from {rel_name}) "
+                f"using ({keys})"), params
+
+    def moves(self, con, table: str, rel_name: str) -> list[tuple[str, str, int]]:
+        """Stored rows the upload re-dates into another month: (from month, to month, rows).
+        Only the key and date columns of the stored files are read, joined to the upload's
+        keys in DuckDB: the cost follows the upload, not the shop's history."""
+        spec = TABLES[table]
+        files = [str(f) for f in self.files(table)]
+        if not files or spec.date_column is None or spec.date_column in spec.key:
+            return []   # the date is part of the key: a re-dated row is another row
+        keys, when = ", ".join(spec.key), spec.date_column
+        return con.execute(
+            f"select strftime(old.{when}, '%Y-%m') as m_from, strftime(new.{when}, '%Y-%m') "
+            f"as m_to, count(*) from (select {keys}, {when} from read_parquet($files)) old "
+            f"join (select {keys}, {when} from {rel_name}) new using ({keys}) "
+            "where m_from <> m_to group by all order by all", {"files": files}).fetchall()
 
     @staticmethod
     def _write_months(con, spec, rel_name, months: set[str], out: Path,
@@ -925,7 +950,9 @@ class Store:
             rel_name = self._stage_view(con, table, source_name)
             stored = self.manifest["tables"].get(table, {})
             measure = MEASURES.get(table)
-            for month in self._months_of(con, rel_name, spec.date_column):
+            months = self._months_of(con, rel_name, spec.date_column)
+            left = {m for m, _, _ in self.moves(con, table, rel_name)} - set(months)
+            for month in [*months, *sorted(left)]:
                 old = stored.get(month)
                 old_file = self.path / old["file"] if old else None
                 query, params = self._merged_sql(spec, rel_name, month, old_file)
@@ -938,8 +965,15 @@ class Store:
                                          {"f": str(old_file)}).fetchall()[0]
                 out.append({"table": table, "month": month, "rows_before": before[0],
                             "rows_after": after[0], "measure": measure[0] if measure else None,
-                            "before": _num(before[1]), "after": _num(after[1])})
+                            "before": _num(before[1]),
+                            # A month every row leaves (re-dated) measures 0, not unknown.
+                            "after": _num(after[1]) if after[0] else _num(before[1]) and 0.0})
         return out
+
+    def moved(self, con, staged: dict[str, str]) -> list[tuple[str, str, str, int]]:
+        """Stored rows an upload re-dates into another month: (table, from, to, rows)."""
+        return [(table, *move) for table, source_name in staged.items()
+                for move in self.moves(con, table, self._stage_view(con, table, source_name))]
 
     def _stage_view(self, con, table: str, source_name: str) -> str:
         spec = TABLES[table]

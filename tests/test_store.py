@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from helpers import FEB, total
+from kpilib import Filters
 from kpilib import Store, demo
 from kpilib.ingest import ingest
 from kpilib.rollups import ROLLUPS
@@ -388,3 +389,72 @@ def test_a_rollup_is_redefined_when_a_table_it_reads_gains_a_column(monkeypatch)
     finally:
         monkeypatch.undo()
         st.definition.cache_clear()
+
+
+# --- issue 28: a key is unique across the whole table, not within a month ---------------------
+MARCH_APRIL = Filters(date(2025, 3, 1), date(2025, 4, 30))
+MARCH = Filters(date(2025, 3, 1), date(2025, 3, 31))
+APRIL = Filters(date(2025, 4, 1), date(2025, 4, 30))
+REFUND_HEADER = "refund_id,order_id,refunded_at,amount\n"
+
+
+def redated_store(tmp_path) -> Store:
+    """V1 (10.00) on the last evening of March, V2 (20.00) mid-March; V2's refund R1 (5.00)
+    on 31 March."""
+    store = Store(tmp_path / "redated")
+    ingest(store, [write_csv(tmp_path / "march.csv", ORDER_HEADER
+                             + "V1,2025-03-31 23:30,ann,email,paid,10,0\n"
+                             + "V2,2025-03-15 12:00,ben,email,paid,20,0\n"),
+                   write_csv(tmp_path / "refunds_march.csv", REFUND_HEADER
+                             + "R1,V2,2025-03-31 22:00,5\n")])
+    return store
+
+
+def test_a_row_redated_into_another_month_replaces_the_stored_one(tmp_path):
+    """The platform re-exports V1 dated 1 April and R1 dated 1 April (a late edit, another
+    clock): the newest upload wins and each is stored once, in its new month."""
+    store = redated_store(tmp_path)
+    before = without_version(store.manifest)
+    assert total(store, "orders", MARCH_APRIL) == 2 and total(store, "gross_sales", MARCH) == 30
+    report = ingest(store, [write_csv(tmp_path / "april.csv", ORDER_HEADER
+                                      + "V1,2025-04-01 00:30,ann,email,paid,10,0\n"),
+                            write_csv(tmp_path / "refunds_april.csv", REFUND_HEADER
+                                      + "R1,V2,2025-04-01 09:00,5\n")])
+    # Orders: V2 in March, V1 in April: 2, not 3 (V1 counted in both months); gross 20 + 10
+    # = 30, not 40.
+    assert total(store, "orders", MARCH_APRIL) == 2
+    assert total(store, "gross_sales", MARCH_APRIL) == 30
+    assert total(store, "orders", MARCH) == 1 and total(store, "gross_sales", MARCH) == 20
+    assert total(store, "orders", APRIL) == 1 and total(store, "gross_sales", APRIL) == 10
+    # Refunds: R1 once, in April: 5, not 10; March has none left.
+    assert total(store, "returns", MARCH_APRIL) == 5
+    assert total(store, "returns", MARCH) == 0 and total(store, "returns", APRIL) == 5
+    assert store.months("orders") == {"2025-03": 1, "2025-04": 1}
+    assert store.months("refunds") == {"2025-04": 1}   # March's only refund left: no file
+    assert "1 order moved from March 2025 to April 2025" in report.text()
+    assert "1 refund moved from March 2025 to April 2025" in report.text()
+    # The diff says what happens to the month the rows leave, too.
+    changes = report.changes()
+    assert "2025-03 orders: 2 → 1 row, sales (gross − discounts) -10.00" in changes
+    assert "2025-03 refunds: 1 → 0 rows, returns -5.00" in changes
+    # One upload: one undo brings back March as it was, both tables.
+    store.undo()
+    assert without_version(store.manifest) == before
+    assert total(store, "orders", MARCH_APRIL) == 2 and total(store, "gross_sales", MARCH) == 30
+    assert total(store, "returns", MARCH) == 5 and total(store, "returns", APRIL) == 0
+
+
+def test_a_redated_row_moves_whatever_month_it_comes_back_in(tmp_path):
+    """Re-dated back again (April → March, with a new amount), and uploaded together with
+    another March order: still one V1, the newest amount."""
+    store = redated_store(tmp_path)
+    ingest(store, [write_csv(tmp_path / "april.csv", ORDER_HEADER
+                             + "V1,2025-04-01 00:30,ann,email,paid,10,0\n")])
+    report = ingest(store, [write_csv(tmp_path / "back.csv", ORDER_HEADER
+                                      + "V1,2025-03-31 23:45,ann,email,paid,12,0\n"
+                                      + "V3,2025-03-20 10:00,cid,email,paid,7,0\n")])
+    # March: V2 20 + V1 12 + V3 7 = 39 over 3 orders; April: none left.
+    assert total(store, "orders", MARCH_APRIL) == 3
+    assert total(store, "gross_sales", MARCH) == 39 and total(store, "orders", APRIL) == 0
+    assert "1 order moved from April 2025 to March 2025" in report.text()
+    assert "2025-04" not in store.months("orders")

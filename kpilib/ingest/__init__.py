@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import tempfile
+from datetime import datetime
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -255,6 +256,11 @@ def ingest(store: Store, files: list[str | Path | tuple[str | Path, str]], *,
             report.warnings += drift.warnings(con, store, staged)
             progress(0.6, "Comparing with what is stored")
             report.diff = store.diff(con, staged) if staged else []
+            report.warnings += [
+                f"{plural(n, _NOUNS.get(t, f'row of {t}'), _MANY.get(t))} moved from "
+                f"{_month_words(a)} to {_month_words(b)}: the upload dates "
+                f"{'it' if n == 1 else 'them'} there, and the newest upload wins"
+                for t, a, b, n in store.moved(con, staged)]
             if staged and not dry_run:
                 progress(0.7, "Writing")
                 # The write's own steps (each table, each rollup) fill 0.7 → 0.99 of the bar.
@@ -470,6 +476,12 @@ def _warnings(con, store: Store, staged: dict[str, str], months: dict[str, set[s
 
 # What a table's rows are called in a sentence.
 _NOUNS = {"orders": "order", "refunds": "refund", "order_items": "order line"}
+_MANY = {t: f"rows of {t}" for t in TABLES}
+
+
+def _month_words(month: str) -> str:
+    """2025-03 → March 2025."""
+    return datetime.strptime(month, "%Y-%m").strftime("%B %Y")
 
 
 def _clocks(prepared) -> dict[str, clock.Clock]:
