@@ -333,6 +333,18 @@ def _load(con: duckdb.DuckDBPyConnection, loads: list[tuple[list[str], str]]) ->
         list(pool.map(load, sorted(loads, key=lambda pn: -sum(map(os.path.getsize, pn[0])))))
 
 
+def _movable(spec) -> bool:
+    """Whether a row of the table can move to another month: its date is not in its key."""
+    return spec.date_column is not None and spec.date_column not in spec.key
+
+
+def _key_range(con, spec, part: Path) -> list[str] | None:
+    """The lowest and highest first key column in a partition file (Store.moves)."""
+    lo, hi = con.execute(f"select min({spec.key[0]}), max({spec.key[0]}) from read_parquet($f)",
+                         {"f": str(part)}).fetchall()[0]
+    return None if lo is None else [lo, hi]
+
+
 def _num(v):
     return None if v is None else float(v)
 
@@ -417,6 +429,8 @@ DISK_FULL = ("The disk is full: the upload could not be written, and nothing was
 def alive(pid: int, since: float | None = None) -> bool:
     """Whether process ``pid`` still runs (and, if ``since`` is given, is the one that was
     running then, not a later process given the same number)."""
+    if not isinstance(pid, int) or pid <= 0:   # 0 and -1 would mean process groups
+        return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -704,15 +718,15 @@ class Store:
             holder = _holder(lock)
             if holder is None:
                 continue   # released meanwhile
-            if holder.get("host") == socket.gethostname() and not alive(
+            # Unreadable ({}): not one this version wrote (it links a written file in place).
+            if not holder or holder.get("host") == socket.gethostname() and not alive(
                     holder.get("pid", -1), holder.get("since")):
                 self._drop_stale(lock, holder)
                 continue
             if time.monotonic() >= deadline:
                 since = datetime.fromtimestamp(holder.get("since", 0)).strftime("%H:%M")
                 raise StoreBusy(f"another upload is in progress since {since} (pid "
-                                f"{holder.get('pid')}). Nothing was changed; try again when "
-                                "it has finished.")
+                                f"{holder.get('pid')}): try again when it has finished.")
             time.sleep(0.1)
         held[key] = 1
         try:
@@ -837,7 +851,8 @@ class Store:
                                                 staging / "months" / table, txn)
                             if len(new) > 1 else {})
                 # The months re-dated rows leave are rewritten without them, in this commit.
-                left = {m for m, _, _ in self.moves(con, table, rel_name)} - set(months)
+                left = {m for m, _, _ in self.moves(con, table, rel_name, stored)} - \
+                    set(months)
                 for month in [*months, *sorted(left)]:
                     rel_part = f"parts/{table}/month={month}/part-{txn}.parquet"
                     old = stored.get(month)
@@ -862,6 +877,8 @@ class Store:
                                      "sources": sorted({*(old or {}).get("sources", []),
                                                         *(s.name for s in sources
                                                           if s.table == table)})}
+                    if _movable(spec):
+                        stored[month]["keys"] = _key_range(con, spec, tmp)
             changed = {t: set(ms) for t, ms in record["partitions"].items()}
             self._stage_rollups(manifest, changed, staging, txn, moves,
                                 lambda f, text: progress(TABLES_SHARE + (1 - TABLES_SHARE) * f,
@@ -884,9 +901,10 @@ class Store:
 
     # --- rollups -----------------------------------------------------------------------------
     def _commit_rollups(self, manifest: dict, changed: dict[str, set[str]],
-                        before: dict) -> None:
+                        before: dict | None = None) -> None:
         """Rebuild what ``changed`` made stale and commit it with ``manifest``, atomically
-        (``before``: the manifest it replaces)."""
+        (``before``: the manifest it replaces, by default the one committed now)."""
+        before = self.manifest if before is None else before
         txn = "r" + datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + \
             uuid.uuid4().hex[:8]
         staging = self.path / ".staging" / txn
@@ -910,7 +928,7 @@ class Store:
         manifest = self.manifest
         if set(ROLLUPS) <= set(current(manifest, self.settings)):
             return False
-        self._commit_rollups(manifest, {}, self.manifest)
+        self._commit_rollups(manifest, {})
         return True
 
     def _stage_rollups(self, manifest: dict, changed: dict[str, set[str]], staging: Path,
@@ -1082,14 +1100,28 @@ class Store:
                 f"select {cols} from ({old}) anti join (select {keys} from {rel_name}) "
                 f"using ({keys})"), params
 
-    def moves(self, con, table: str, rel_name: str) -> list[tuple[str, str, int]]:
+    def moves(self, con, table: str, rel_name: str,
+              stored: dict | None = None) -> list[tuple[str, str, int]]:
         """Stored rows the upload re-dates into another month: (from month, to month, rows).
-        Only the key and date columns of the stored files are read, joined to the upload's
-        keys in DuckDB: the cost follows the upload, not the shop's history."""
+        Only the stored months whose range of keys (kept in the manifest) holds an uploaded
+        key are read, their key and date columns only: the cost follows the upload, not the
+        shop's history (ids rise with time, so a month's upload meets a month or two)."""
         spec = TABLES[table]
-        files = [str(f) for f in self.files(table)]
-        if not files or spec.date_column is None or spec.date_column in spec.key:
+        if not _movable(spec):
             return []   # the date is part of the key: a re-dated row is another row
+        parts = self.manifest["tables"].get(table, {}) if stored is None else stored
+        # Months written before their key range was kept are read whatever it is.
+        months = {m for m, p in parts.items() if not p.get("keys")}
+        ranges = [{"m": m, "lo": p["keys"][0], "hi": p["keys"][1]}
+                  for m, p in parts.items() if p.get("keys")]
+        if ranges:
+            months |= {m for (m,) in con.execute(
+                f"select distinct r.m from (select unnest($ranges, recursive := true)) r "
+                f"join (select distinct {spec.key[0]} as k from {rel_name}) u "
+                "on u.k between r.lo and r.hi", {"ranges": ranges}).fetchall()}
+        files = [str(self.path / parts[m]["file"]) for m in sorted(months)]
+        if not files:
+            return []
         keys, when = ", ".join(spec.key), spec.date_column
         return con.execute(
             f"select strftime(old.{when}, '%Y-%m') as m_from, strftime(new.{when}, '%Y-%m') "
@@ -1195,8 +1227,7 @@ class Store:
                     manifest["tables"].setdefault(table, {})[month] = change["old_entry"]
                 else:
                     manifest["tables"].get(table, {}).pop(month, None)
-        self._commit_rollups(manifest, {t: set(ms) for t, ms in record["partitions"].items()},
-                             self.manifest)
+        self._commit_rollups(manifest, {t: set(ms) for t, ms in record["partitions"].items()})
         self.recover()  # the undone upload's files are no longer referenced
         return record
 
@@ -1214,7 +1245,7 @@ class Store:
                                                  "old_entry": entry}}}}
         del manifest["tables"][table][month]
         manifest["ingests"].append(record)
-        self._commit_rollups(manifest, {table: {month}}, self.manifest)
+        self._commit_rollups(manifest, {table: {month}})
         return record
 
     @property

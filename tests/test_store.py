@@ -450,6 +450,30 @@ def test_a_row_redated_into_another_month_replaces_the_stored_one(tmp_path):
     assert total(store, "returns", MARCH) == 5 and total(store, "returns", APRIL) == 0
 
 
+def test_only_months_whose_keys_may_hold_the_upload_are_read(tmp_path):
+    """Each month's lowest and highest key are in the manifest: a stored month whose range
+    holds no uploaded key is not opened (here it could not be); one written before the ranges
+    were kept is read whatever it holds."""
+    store = redated_store(tmp_path)                      # March: V1, V2
+    ingest(store, [write_csv(tmp_path / "jan.csv", ORDER_HEADER
+                             + "A1,2025-01-10 10:00,ann,email,paid,1,0\n")])
+    assert store.manifest["tables"]["orders"]["2025-03"]["keys"] == ["V1", "V2"]
+    [january] = store.files("orders", months={"2025-01"})
+    kept = january.read_bytes()
+    january.write_bytes(b"not parquet")
+    april = write_csv(tmp_path / "april.csv", ORDER_HEADER
+                      + "V1,2025-04-01 00:30,ann,email,paid,10,0\n")
+    assert "1 order moved from March 2025 to April 2025" in \
+        ingest(store, [april], dry_run=True).text()
+    january.write_bytes(kept)   # the rollups of customers' first orders read every month
+    m = store.manifest
+    del m["tables"]["orders"]["2025-03"]["keys"]         # as an older version wrote it
+    store._commit(m)
+    ingest(store, [april])
+    assert store.months("orders") == {"2025-01": 1, "2025-03": 1, "2025-04": 1}
+    assert store.manifest["tables"]["orders"]["2025-03"]["keys"] == ["V2", "V2"]
+
+
 def test_a_redated_row_moves_whatever_month_it_comes_back_in(tmp_path):
     """Re-dated back again (April → March, with a new amount), and uploaded together with
     another March order: still one V1, the newest amount."""
@@ -557,7 +581,8 @@ def test_a_second_writer_is_refused_while_the_first_holds_the_lock(store_copy, t
         with pytest.raises(st.StoreBusy) as e:
             ingest(store_copy, [f])
         assert re.fullmatch(r"another upload is in progress since \d\d:\d\d "
-                            rf"\(pid {holder.pid}\)\. .*", str(e.value)), str(e.value)
+                            rf"\(pid {holder.pid}\): try again when it has finished\.",
+                            str(e.value)), str(e.value)
         with pytest.raises(st.StoreBusy):
             store_copy.undo()
         assert snapshot(store_copy) == before
