@@ -744,7 +744,7 @@ class Store:
         try:
             os.link(tmp, lock)
             return True
-        except FileExistsError:
+        except (FileExistsError, FileNotFoundError):   # taken; or tmp removed by recover
             return False
         finally:
             tmp.unlink(missing_ok=True)
