@@ -8,6 +8,7 @@ import streamlit as st
 import ui
 from kpilib.channels import CHANNELS
 from kpilib.ingest import IngestError, diff_line, ingest, preview
+from kpilib.store import StoreError
 from kpilib.schema import STATUSES, TABLES, template_csv
 from kpilib.export import neutralise
 from kpilib.formatting import md_plain, plural
@@ -116,11 +117,11 @@ if files:
     report, error = None, None
     try:
         report = run(dry_run=True)
-    except IngestError as e:
+    except (IngestError, StoreError) as e:
         error = e
     if error:
         st.error(f"Nothing can be stored yet. {md_plain(error, 2000)}")
-        if error.unrecognised or error.statuses:
+        if isinstance(error, IngestError) and (error.unrecognised or error.statuses):
             mapping_editor(error)
     else:
         st.markdown("**What was understood**")
@@ -160,6 +161,8 @@ if files:
                     done = run(dry_run=False, progress=lambda x, t: bar.progress(x, text=t))
                 except IngestError as e:
                     st.error(f"Nothing was stored. {md_plain(e, 2000)}")
+                except StoreError as e:   # another upload holds the store; a full disk
+                    st.error(md_plain(f"Nothing was stored: {e}", 2000))
                 else:
                     st.session_state["upload_round"] = n + 1
                     st.session_state["mappings"], st.session_state["save_mappings"] = {}, {}
@@ -217,15 +220,23 @@ if not target.is_empty() or target.manifest["ingests"]:
                        f" ({last['at'][:16].replace('T', ' ')}): every month it changed goes "
                        "back to what it was.")
             if st.button("Undo", key="undo"):
-                target.undo()
-                st.rerun()
+                try:
+                    target.undo()
+                except ValueError as e:   # nothing left that can be undone; the store busy
+                    st.error(md_plain(f"Nothing was undone: {e}", 2000))
+                else:
+                    st.rerun()
     with b.container(border=True):
         st.markdown("**Delete one month of one table**")
         t = st.selectbox("Table", [t for t in TABLES if target.months(t)], key="del_table")
         m = st.selectbox("Month", list(target.months(t)) if t else [], key="del_month")
         if st.button("Delete", key="delete", disabled=not (t and m)):
-            target.delete_month(t, m)
-            st.rerun()
+            try:
+                target.delete_month(t, m)
+            except ValueError as e:
+                st.error(md_plain(f"Nothing was deleted: {e}", 2000))
+            else:
+                st.rerun()
 
 st.subheader("Templates")
 st.caption("Empty files with the expected column names, one per table.")

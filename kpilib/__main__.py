@@ -89,6 +89,10 @@ def main(argv: list[str] | None = None) -> int:
 
     args = ap.parse_args(argv)
     try:
+        if "store" in args and store_path(args.store).exists() \
+                and not store_path(args.store).is_dir():
+            raise ValueError(f"{store_path(args.store)} is a file, not a store: give --store "
+                             "a folder (a new one for a new store)")
         return COMMANDS[args.command](args)
     except (IngestError, EngineError, ValueError, KeyError) as e:
         print(f"error: {e.args[0] if isinstance(e, KeyError) else e}", file=sys.stderr)

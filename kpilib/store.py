@@ -11,7 +11,13 @@ A write stages every new partition file, moves the files into ``parts/`` under f
 over an existing file), and commits by atomically replacing ``manifest.json``. Until that replace,
 readers and the manifest still see the previous store; files left behind by an interrupted write
 are not referenced by the manifest and are removed by :meth:`Store.recover`. Replaced partition
-files are kept (referenced from the ingest log) so an upload can be undone exactly.
+files are kept (referenced from the ingest log) so the last ``undo_uploads`` uploads (a setting)
+can be undone exactly; older ones no longer can, and the files only they referred to go, as do
+superseded rollups (an undo rebuilds its rollups).
+
+One writer at a time: a write holds ``write.lock`` (its pid, host and start time) from start to
+commit. Another waits :data:`LOCK_WAIT` seconds, then is refused (:class:`StoreBusy`); the lock
+of a process that died is taken over. Readers never wait.
 
 ``cache/`` holds derived data only: a DuckDB database of the small tables and rollups a
 connection reads (:data:`IN_MEMORY`), named by what it was built from, rebuilt when that
@@ -19,11 +25,15 @@ changes and safe to delete.
 """
 from __future__ import annotations
 
+import errno
+import functools
 import hashlib
 import json
 import os
 import re
 import shutil
+import socket
+import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -35,6 +45,7 @@ from pathlib import Path
 
 import duckdb
 
+from .formatting import plural
 from .rollups import CANCELLED_AS_SALES, ROLLUP_VIEWS, ROLLUPS, SECOND_ORDERS, stale
 from .schema import TABLES
 
@@ -44,8 +55,14 @@ MAPPINGS = "mappings.json"
 # cancelled_orders: "excluded" (they count only in the cancellation rate) or "shopify" (a sale
 # on the order day, returned whole on the day it was cancelled).
 CANCELLED_ORDERS = ("excluded", "shopify")
+# undo_uploads: how many of the last uploads (and deletions) can be undone; the files only
+# older ones could restore are deleted.
 DEFAULT_SETTINGS = {"timezone": "UTC", "currency": "EUR", "return_window_days": 30,
-                    "cancelled_orders": "excluded"}
+                    "cancelled_orders": "excluded", "undo_uploads": 10}
+LOCK = "write.lock"
+# Seconds a second writer waits for the first to finish before it is refused: a tiny upload,
+# not a large shop's (minutes), whose user is better told than left waiting.
+LOCK_WAIT = 10.0
 FORMAT = 1
 # Read into memory when the app connects: small however large the shop (a row per day ×
 # channel × device, per campaign, per SKU, per customer).
@@ -316,6 +333,18 @@ def _load(con: duckdb.DuckDBPyConnection, loads: list[tuple[list[str], str]]) ->
         list(pool.map(load, sorted(loads, key=lambda pn: -sum(map(os.path.getsize, pn[0])))))
 
 
+def _movable(spec) -> bool:
+    """Whether a row of the table can move to another month: its date is not in its key."""
+    return spec.date_column is not None and spec.date_column not in spec.key
+
+
+def _key_range(con, spec, part: Path) -> list[str] | None:
+    """The lowest and highest first key column in a partition file (Store.moves)."""
+    lo, hi = con.execute(f"select min({spec.key[0]}), max({spec.key[0]}) from read_parquet($f)",
+                         {"f": str(part)}).fetchall()[0]
+    return None if lo is None else [lo, hi]
+
+
 def _num(v):
     return None if v is None else float(v)
 
@@ -373,6 +402,84 @@ def _words(name: str) -> str:
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+class StoreError(ValueError):
+    """A write the store refused, in a sentence for the user; the store is as it was."""
+
+
+class StoreBusy(StoreError):
+    pass
+
+
+class DiskFull(StoreError):
+    pass
+
+
+def disk_full(e: BaseException) -> bool:
+    """Python's ENOSPC, or DuckDB's IO error saying it (in its text only)."""
+    return (isinstance(e, OSError) and e.errno == errno.ENOSPC) or \
+        (isinstance(e, duckdb.Error) and "No space left on device" in str(e))
+
+
+DISK_FULL = ("The disk is full: the upload could not be written, and nothing was stored (the "
+             "data is as it was). Free some disk space, then try again.")
+
+
+def alive(pid: int, since: float | None = None) -> bool:
+    """Whether process ``pid`` still runs (and, if ``since`` is given, is the one that was
+    running then, not a later process given the same number)."""
+    if not isinstance(pid, int) or pid <= 0:   # 0 and -1 would mean process groups
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except OSError:   # Windows: no such process
+        return False
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return True   # not Linux: the pid is all there is to go on
+    if stat[0] == "Z":   # killed, not yet reaped by its parent
+        return False
+    if since is not None:
+        boot = next(float(line.split()[1]) for line in
+                    Path("/proc/stat").read_text().splitlines() if line.startswith("btime"))
+        started = boot + int(stat[19]) / os.sysconf("SC_CLK_TCK")
+        return started <= since + 1
+    return True
+
+
+def _holder(lock: Path) -> dict | None:
+    """Who holds the lock (pid, host, since), or None when nobody does."""
+    try:
+        return json.loads(lock.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError):
+        return {}   # unreadable: never written by this version, so not taken over
+
+
+# The stores each thread holds the lock of, and how deeply (a write calls recover, which
+# takes it too).
+_HELD = threading.local()
+
+
+def _locked(method):
+    """``method`` writes: it holds the store's write lock, and a full disk is said first."""
+    @functools.wraps(method)
+    def locked(self, *args, **kwargs):
+        with self.writing():
+            try:
+                return method(self, *args, **kwargs)
+            except (OSError, duckdb.Error) as e:
+                if disk_full(e):
+                    raise DiskFull(DISK_FULL) from e
+                raise
+    return locked
 
 
 @dataclass
@@ -589,20 +696,94 @@ class Store:
         return None
 
     # --- writing ---------------------------------------------------------------------------
-    def recover(self) -> None:
-        """Remove what an interrupted write left behind; the committed store is untouched."""
-        shutil.rmtree(self.path / ".staging", ignore_errors=True)
-        (self.path / f"{MANIFEST}.tmp").unlink(missing_ok=True)
-        parts = self.path / "parts"
-        if not parts.exists():
+    @contextmanager
+    def writing(self):
+        """Hold the store's write lock (see the module's docstring); re-entered freely by the
+        thread holding it."""
+        held = _HELD.__dict__.setdefault("stores", {})
+        key = str(self.path.resolve())
+        if held.get(key):
+            held[key] += 1
+            try:
+                yield
+            finally:
+                held[key] -= 1
             return
-        keep = {str(self.path / f) for f in self._referenced(self.manifest)}
-        for f in parts.rglob("*.parquet"):
-            if str(f) not in keep:
-                f.unlink()
-        for d in sorted(parts.rglob("*"), reverse=True):
-            if d.is_dir() and not any(d.iterdir()):
-                d.rmdir()
+        self.path.mkdir(parents=True, exist_ok=True)
+        lock = self.path / LOCK
+        me = json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "since": time.time(),
+                         "token": uuid.uuid4().hex})
+        deadline = time.monotonic() + LOCK_WAIT
+        while not self._take(lock, me):
+            holder = _holder(lock)
+            if holder is None:
+                continue   # released meanwhile
+            # Unreadable ({}): not one this version wrote (it links a written file in place).
+            if not holder or holder.get("host") == socket.gethostname() and not alive(
+                    holder.get("pid", -1), holder.get("since")):
+                self._drop_stale(lock, holder)
+                continue
+            if time.monotonic() >= deadline:
+                since = datetime.fromtimestamp(holder.get("since", 0)).strftime("%H:%M")
+                raise StoreBusy(f"another upload is in progress since {since} (pid "
+                                f"{holder.get('pid')}): try again when it has finished.")
+            time.sleep(0.1)
+        held[key] = 1
+        try:
+            yield
+        finally:
+            held[key] = 0
+            if _holder(lock) == json.loads(me):
+                lock.unlink(missing_ok=True)
+
+    def _take(self, lock: Path, me: str) -> bool:
+        """Create the lock file with ``me`` in it, atomically: written beside, then linked in
+        its place, which fails if it exists (so no one ever reads it half written)."""
+        tmp = self.path / f".{LOCK}.{uuid.uuid4().hex[:8]}"
+        tmp.write_text(me, encoding="utf-8")
+        try:
+            os.link(tmp, lock)
+            return True
+        except (FileExistsError, FileNotFoundError):   # taken; or tmp removed by recover
+            return False
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def _drop_stale(self, lock: Path, holder: dict) -> None:
+        """Remove a dead process's lock, unless another waiter took it over meanwhile (then
+        the file moved aside is theirs, and goes back)."""
+        aside = self.path / f".{LOCK}.stale.{uuid.uuid4().hex[:8]}"
+        try:
+            os.rename(lock, aside)
+        except FileNotFoundError:
+            return
+        if _holder(aside) != holder:
+            try:
+                os.link(aside, lock)
+            except FileExistsError:
+                pass
+        aside.unlink(missing_ok=True)
+
+    def recover(self, spare: set[str] = frozenset()) -> None:
+        """Remove what an interrupted write left behind, and the files no undo can reach (a
+        superseded rollup, a partition only an upload too old to undo could restore); the
+        committed store is untouched. ``spare``: files kept as well (the previous manifest's,
+        which a connection opened before the last commit may still read)."""
+        with self.writing():
+            shutil.rmtree(self.path / ".staging", ignore_errors=True)
+            (self.path / f"{MANIFEST}.tmp").unlink(missing_ok=True)
+            for f in self.path.glob(f".{LOCK}.*"):   # a waiter killed while it took the lock
+                f.unlink(missing_ok=True)
+            keep = {str(self.path / f) for f in self._referenced(self.manifest) | set(spare)}
+            for folder in (self.path / "parts", self.path / "rollups"):
+                if not folder.exists():
+                    continue
+                for f in folder.rglob("*.parquet"):
+                    if str(f) not in keep:
+                        f.unlink()
+                for d in sorted(folder.rglob("*"), reverse=True):
+                    if d.is_dir() and not any(d.iterdir()):
+                        d.rmdir()
 
     @staticmethod
     def _referenced(manifest: dict) -> set[str]:
@@ -613,6 +794,29 @@ class Store:
                 files.update(v["old"] for v in months.values() if v["old"])
         return files
 
+    def _forget(self, manifest: dict) -> None:
+        """Uploads before the last ``undo_uploads`` can no longer be undone: their record
+        stays (what was uploaded, to spot a file sent twice), without the files it could
+        restore."""
+        keep = max(int(self.settings["undo_uploads"]), 0)
+        for record in manifest["ingests"][:len(manifest["ingests"]) - keep]:
+            if record.get("undo", True):
+                record["undo"] = False
+                for months in record["partitions"].values():
+                    for change in months.values():
+                        change["old"] = change["old_entry"] = None
+
+    def _committed(self, manifest: dict, before: dict) -> None:
+        """Commit ``manifest``, then remove what no undo can reach, but for the files
+        ``before`` (the manifest it replaces) read: a connection opened on it a moment ago
+        may still be reading them, until the next write."""
+        self._forget(manifest)
+        self._commit(manifest)
+        self.recover(spare={p["file"] for section in ("tables", "rollups")
+                            for parts in before.get(section, {}).values()
+                            for p in parts.values()})
+
+    @_locked
     def write(self, con: duckdb.DuckDBPyConnection, staged: dict[str, str],
               sources: list[Source], *, after_stage=None,
               settings_update: dict | None = None, progress=None) -> dict:
@@ -626,12 +830,10 @@ class Store:
         Returns the ingest record added to the manifest.
         """
         progress = progress or (lambda fraction, text: None)
-        self.path.mkdir(parents=True, exist_ok=True)
         self.recover()
-        manifest = self.manifest
+        manifest, before = self.manifest, self.manifest
         txn = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
         staging = self.path / ".staging" / txn
-        # Single writer assumed (one local user, or one scheduled job); see README.
         moves: list[tuple[Path, Path]] = []
         record = {"id": txn, "at": _now(), "sources": [vars(s) for s in sources],
                   "partitions": {}}
@@ -648,7 +850,10 @@ class Store:
                 one_pass = (self._write_months(con, spec, rel_name, new,
                                                 staging / "months" / table, txn)
                             if len(new) > 1 else {})
-                for month in months:
+                # The months re-dated rows leave are rewritten without them, in this commit.
+                left = {m for m, _, _ in self.moves(con, table, rel_name, stored)} - \
+                    set(months)
+                for month in [*months, *sorted(left)]:
                     rel_part = f"parts/{table}/month={month}/part-{txn}.parquet"
                     old = stored.get(month)
                     if month in one_pass:
@@ -659,14 +864,21 @@ class Store:
                         rows = self._write_partition(con, spec, rel_name, month,
                                                      self.path / old["file"] if old else None,
                                                      tmp)
-                    moves.append((tmp, self.path / rel_part))
-                    record["partitions"].setdefault(table, {})[month] = {
+                    change = record["partitions"].setdefault(table, {})[month] = {
                         "new": rel_part, "old": old["file"] if old else None,
                         "old_entry": old}
+                    if month in left and rows == 0:
+                        # Every row moved out: the month is gone, as after a deletion.
+                        change["new"] = None
+                        del stored[month]
+                        continue
+                    moves.append((tmp, self.path / rel_part))
                     stored[month] = {"file": rel_part, "rows": rows,
                                      "sources": sorted({*(old or {}).get("sources", []),
                                                         *(s.name for s in sources
                                                           if s.table == table)})}
+                    if _movable(spec):
+                        stored[month]["keys"] = _key_range(con, spec, tmp)
             changed = {t: set(ms) for t, ms in record["partitions"].items()}
             self._stage_rollups(manifest, changed, staging, txn, moves,
                                 lambda f, text: progress(TABLES_SHARE + (1 - TABLES_SHARE) * f,
@@ -680,17 +892,19 @@ class Store:
                 os.replace(tmp, final)
             manifest["version"] += 1
             manifest["ingests"].append(record)
-            self._commit(manifest)
+            self._committed(manifest, before)
         except BaseException:
             self.recover()
             raise
-        shutil.rmtree(self.path / ".staging", ignore_errors=True)
         progress(1.0, "Stored")
         return record
 
     # --- rollups -----------------------------------------------------------------------------
-    def _commit_rollups(self, manifest: dict, changed: dict[str, set[str]]) -> None:
-        """Rebuild what ``changed`` made stale and commit it with ``manifest``, atomically."""
+    def _commit_rollups(self, manifest: dict, changed: dict[str, set[str]],
+                        before: dict | None = None) -> None:
+        """Rebuild what ``changed`` made stale and commit it with ``manifest``, atomically
+        (``before``: the manifest it replaces, by default the one committed now)."""
+        before = self.manifest if before is None else before
         txn = "r" + datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + \
             uuid.uuid4().hex[:8]
         staging = self.path / ".staging" / txn
@@ -701,12 +915,12 @@ class Store:
                 final.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(tmp, final)
             manifest["version"] += 1
-            self._commit(manifest)
+            self._committed(manifest, before)
         except BaseException:
             self.recover()
             raise
-        shutil.rmtree(self.path / ".staging", ignore_errors=True)
 
+    @_locked
     def refresh_rollups(self) -> bool:
         """Build the rollups this store lacks or holds under an older definition (a store
         written by an older version); True if any were built."""
@@ -880,8 +1094,40 @@ class Store:
         # was added has it null.
         old = (f"select * from ({empty_select(spec.name)}) "
                "union all by name select * from read_parquet($old)")
+        # A key is unique across the table: a stored row whose key the upload holds in any
+        # month goes, so a row re-dated into another month is not kept twice.
         return (f"with new as ({new}) select * from new union all "
-                f"select {cols} from ({old}) anti join new using ({keys})"), params
+                f"select {cols} from ({old}) anti join (select {keys} from {rel_name}) "
+                f"using ({keys})"), params
+
+    def moves(self, con, table: str, rel_name: str,
+              stored: dict | None = None) -> list[tuple[str, str, int]]:
+        """Stored rows the upload re-dates into another month: (from month, to month, rows).
+        Only the stored months whose range of keys (kept in the manifest) holds an uploaded
+        key are read, their key and date columns only: the cost follows the upload, not the
+        shop's history (ids rise with time, so a month's upload meets a month or two)."""
+        spec = TABLES[table]
+        if not _movable(spec):
+            return []   # the date is part of the key: a re-dated row is another row
+        parts = self.manifest["tables"].get(table, {}) if stored is None else stored
+        # Months written before their key range was kept are read whatever it is.
+        months = {m for m, p in parts.items() if not p.get("keys")}
+        ranges = [{"m": m, "lo": p["keys"][0], "hi": p["keys"][1]}
+                  for m, p in parts.items() if p.get("keys")]
+        if ranges:
+            months |= {m for (m,) in con.execute(
+                f"select distinct r.m from (select unnest($ranges, recursive := true)) r "
+                f"join (select distinct {spec.key[0]} as k from {rel_name}) u "
+                "on u.k between r.lo and r.hi", {"ranges": ranges}).fetchall()}
+        files = [str(self.path / parts[m]["file"]) for m in sorted(months)]
+        if not files:
+            return []
+        keys, when = ", ".join(spec.key), spec.date_column
+        return con.execute(
+            f"select strftime(old.{when}, '%Y-%m') as m_from, strftime(new.{when}, '%Y-%m') "
+            f"as m_to, count(*) from (select {keys}, {when} from read_parquet($files)) old "
+            f"join (select {keys}, {when} from {rel_name}) new using ({keys}) "
+            "where m_from <> m_to group by all order by all", {"files": files}).fetchall()
 
     @staticmethod
     def _write_months(con, spec, rel_name, months: set[str], out: Path,
@@ -925,7 +1171,9 @@ class Store:
             rel_name = self._stage_view(con, table, source_name)
             stored = self.manifest["tables"].get(table, {})
             measure = MEASURES.get(table)
-            for month in self._months_of(con, rel_name, spec.date_column):
+            months = self._months_of(con, rel_name, spec.date_column)
+            left = {m for m, _, _ in self.moves(con, table, rel_name)} - set(months)
+            for month in [*months, *sorted(left)]:
                 old = stored.get(month)
                 old_file = self.path / old["file"] if old else None
                 query, params = self._merged_sql(spec, rel_name, month, old_file)
@@ -938,8 +1186,15 @@ class Store:
                                          {"f": str(old_file)}).fetchall()[0]
                 out.append({"table": table, "month": month, "rows_before": before[0],
                             "rows_after": after[0], "measure": measure[0] if measure else None,
-                            "before": _num(before[1]), "after": _num(after[1])})
+                            "before": _num(before[1]),
+                            # A month every row leaves (re-dated) measures 0, not unknown.
+                            "after": _num(after[1]) if after[0] else _num(before[1]) and 0.0})
         return out
+
+    def moved(self, con, staged: dict[str, str]) -> list[tuple[str, str, str, int]]:
+        """Stored rows an upload re-dates into another month: (table, from, to, rows)."""
+        return [(table, *move) for table, source_name in staged.items()
+                for move in self.moves(con, table, self._stage_view(con, table, source_name))]
 
     def _stage_view(self, con, table: str, source_name: str) -> str:
         spec = TABLES[table]
@@ -953,6 +1208,7 @@ class Store:
         return rel_name
 
     # --- undo, delete, saved column mappings ---------------------------------------------
+    @_locked
     def undo(self) -> dict:
         """Take back the last upload or deletion: every partition it rewrote gets its previous
         file back (rows and sources as they were)."""
@@ -960,6 +1216,10 @@ class Store:
         manifest = self.manifest
         if not manifest["ingests"]:
             raise ValueError("there is nothing to undo")
+        if manifest["ingests"][-1].get("undo") is False:
+            raise ValueError(f"only the last {plural(self.settings['undo_uploads'], 'upload')} "
+                             "can be undone (the setting undo_uploads), and every one of them "
+                             "has been")
         record = manifest["ingests"].pop()
         for table, months in record["partitions"].items():
             for month, change in months.items():
@@ -971,6 +1231,7 @@ class Store:
         self.recover()  # the undone upload's files are no longer referenced
         return record
 
+    @_locked
     def delete_month(self, table: str, month: str) -> dict:
         """Remove one table's month; the files are kept so undo can bring them back."""
         self.recover()
@@ -995,6 +1256,7 @@ class Store:
         except FileNotFoundError:
             return {}
 
+    @_locked
     def save_mapping(self, name: str, table: str, columns: dict[str, str],
                      headers: list[str], statuses: dict[str, str] | None = None) -> None:
         """Remember how a file's columns (and statuses the dashboard does not know: raw →
@@ -1012,6 +1274,7 @@ class Store:
                 return name, m
         return None
 
+    @_locked
     def update_settings(self, values: dict) -> None:
         """Save ``values`` into the settings. A new convention for cancelled orders rebuilds
         the rollups that read it, committed as any write: until then a connection reads none

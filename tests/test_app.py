@@ -836,3 +836,38 @@ def test_orders_only_overview_says_what_is_missing_and_why(partial_stores, monke
                                   "is stored before 01 Nov 2011") for i in at.info)
     # One month of history: no day has 8 weeks behind it, so no alert.
     assert not [e for e in at.expander if "unusual" in e.label]
+
+
+def test_data_page_says_another_upload_holds_the_store(tmp_path, monkeypatch, demo_store):
+    """Issue 28: a second writer is refused with a message, not a traceback."""
+    import re
+    import signal
+    import subprocess
+    import sys
+
+    from kpilib import Store
+    from kpilib import store as st
+    monkeypatch.setenv("KPILIB_DEMO_STORE", str(demo_store.path))
+    monkeypatch.setattr(st, "LOCK_WAIT", 0.2)
+    mine = Store(tmp_path / "mine")
+    at = start(mine, monkeypatch)
+    at.switch_page("app_pages/data.py").run()
+    upload(at, Path(__file__).parent / "data" / "tiny" / "orders.csv")
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; sys.path.insert(0, sys.argv[2]); "
+         "from kpilib import Store\nwith Store(sys.argv[1]).writing():\n"
+         " print('holding', flush=True); time.sleep(120)",
+         str(mine.path), str(Path(__file__).resolve().parent.parent)],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline() == "holding\n"
+        at.button(key="confirm").click().run()
+        assert not at.exception, [e.value for e in at.exception]
+        assert any(re.fullmatch(r"Nothing was stored: another upload is in progress since "
+                                rf"\d\d:\d\d \(pid {holder.pid}\): try again when it has "
+                                "finished.", shown(e)) for e in at.error), \
+            [shown(e) for e in at.error]
+        assert mine.is_empty()
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()

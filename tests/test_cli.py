@@ -269,3 +269,21 @@ def test_alerts_on_a_store_with_one_month_only(tmp_path):
         "--end", "2026-10-31")
     p = cli("alerts", "--store", tmp_path / "s", "--start", "2026-10-01", "--end", "2026-10-31")
     assert p.returncode == 0 and json.loads(p.stdout) == []
+
+
+# --- issue 28: wrong kinds of paths, a lock held -------------------------------------------------
+def test_a_folder_given_as_a_file_or_a_file_as_the_store_is_one_sentence(tmp_path):
+    store = tmp_path / "store"
+    p = cli("ingest", "--store", store, TINY, ok=False)
+    assert p.returncode == 2 and "Traceback" not in p.stderr
+    assert p.stderr.strip() == f"error: {TINY.name}: this is a folder, not a file: name the " \
+                               "files in it (for example exports/*.csv)."
+    assert not (store / "manifest.json").exists()
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("not a store")
+    for args in (("ingest", TINY / "orders.csv"), ("kpi", "orders"), ("undo",)):
+        p = cli(*args, "--store", a_file, ok=False)
+        assert p.returncode == 2 and "Traceback" not in p.stderr, p.stderr
+        assert p.stderr.strip() == f"error: {a_file} is a file, not a store: give --store a " \
+                                   "folder (a new one for a new store)"
+    assert a_file.read_text() == "not a store"

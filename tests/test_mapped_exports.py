@@ -61,7 +61,10 @@ def test_mapped_statuses_and_hashed_emails(tmp_path):
     assert report[0].mapping["customer_id"] == "billing_email, hashed"
     # Next month's export (same columns) is read with the saved mapping, statuses included.
     nxt = tmp_path / "april.csv"
-    nxt.write_text(WOO.read_text().replace("2025-03-", "2025-04-").replace(",105", ",205"))
+    # New orders (20xx, order_id first on the line too): one id is one order whatever its
+    # month, so March's ids dated April would be March's orders moving there.
+    nxt.write_text(WOO.read_text().replace("2025-03-", "2025-04-").replace(",105", ",205")
+                   .replace("\n105", "\n205"))
     [r] = ingest(store, [nxt])
     assert r.fmt == "saved mapping 'woocommerce'"
     assert q(store, "select count(*), count(distinct customer_id) from orders "

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from helpers import FEB, total
+from kpilib import Filters
 from kpilib import Store, demo
 from kpilib.ingest import ingest
 from kpilib.rollups import ROLLUPS
@@ -313,6 +314,12 @@ def test_months_written_in_one_pass_are_the_months_written_one_by_one(tmp_path, 
     month by month gives (same rows, types, counts), in date order. A later upload that
     overlaps a stored month merges that one and writes its new months in one pass."""
     first, later = small_shop(date(2026, 1, 31)), small_shop(date(2026, 3, 31))  # Jan twice
+    # Another shop's orders: the generator numbers every shop's from 100001, and a key is
+    # unique across the table (one stored in November would move to the later shop's month).
+    for name in ("orders", "order_items", "refunds"):
+        df = getattr(later, name)
+        for key in {"order_id", "refund_id"} & set(df.columns):
+            df[key] = "L" + df[key]
     one, each = Store(tmp_path / "one"), Store(tmp_path / "each")
     for shop in (first, later):
         demo.write(one, shop)
@@ -388,3 +395,297 @@ def test_a_rollup_is_redefined_when_a_table_it_reads_gains_a_column(monkeypatch)
     finally:
         monkeypatch.undo()
         st.definition.cache_clear()
+
+
+# --- issue 28: a key is unique across the whole table, not within a month ---------------------
+MARCH_APRIL = Filters(date(2025, 3, 1), date(2025, 4, 30))
+MARCH = Filters(date(2025, 3, 1), date(2025, 3, 31))
+APRIL = Filters(date(2025, 4, 1), date(2025, 4, 30))
+REFUND_HEADER = "refund_id,order_id,refunded_at,amount\n"
+
+
+def redated_store(tmp_path) -> Store:
+    """V1 (10.00) on the last evening of March, V2 (20.00) mid-March; V2's refund R1 (5.00)
+    on 31 March."""
+    store = Store(tmp_path / "redated")
+    ingest(store, [write_csv(tmp_path / "march.csv", ORDER_HEADER
+                             + "V1,2025-03-31 23:30,ann,email,paid,10,0\n"
+                             + "V2,2025-03-15 12:00,ben,email,paid,20,0\n"),
+                   write_csv(tmp_path / "refunds_march.csv", REFUND_HEADER
+                             + "R1,V2,2025-03-31 22:00,5\n")])
+    return store
+
+
+def test_a_row_redated_into_another_month_replaces_the_stored_one(tmp_path):
+    """The platform re-exports V1 dated 1 April and R1 dated 1 April (a late edit, another
+    clock): the newest upload wins and each is stored once, in its new month."""
+    store = redated_store(tmp_path)
+    before = without_version(store.manifest)
+    assert total(store, "orders", MARCH_APRIL) == 2 and total(store, "gross_sales", MARCH) == 30
+    report = ingest(store, [write_csv(tmp_path / "april.csv", ORDER_HEADER
+                                      + "V1,2025-04-01 00:30,ann,email,paid,10,0\n"),
+                            write_csv(tmp_path / "refunds_april.csv", REFUND_HEADER
+                                      + "R1,V2,2025-04-01 09:00,5\n")])
+    # Orders: V2 in March, V1 in April: 2, not 3 (V1 counted in both months); gross 20 + 10
+    # = 30, not 40.
+    assert total(store, "orders", MARCH_APRIL) == 2
+    assert total(store, "gross_sales", MARCH_APRIL) == 30
+    assert total(store, "orders", MARCH) == 1 and total(store, "gross_sales", MARCH) == 20
+    assert total(store, "orders", APRIL) == 1 and total(store, "gross_sales", APRIL) == 10
+    # Refunds: R1 once, in April: 5, not 10; March has none left.
+    assert total(store, "returns", MARCH_APRIL) == 5
+    assert total(store, "returns", MARCH) == 0 and total(store, "returns", APRIL) == 5
+    assert store.months("orders") == {"2025-03": 1, "2025-04": 1}
+    assert store.months("refunds") == {"2025-04": 1}   # March's only refund left: no file
+    assert "1 order moved from March 2025 to April 2025" in report.text()
+    assert "1 refund moved from March 2025 to April 2025" in report.text()
+    # The diff says what happens to the month the rows leave, too.
+    changes = report.changes()
+    assert "2025-03 orders: 2 → 1 row, sales (gross − discounts) -10.00" in changes
+    assert "2025-03 refunds: 1 → 0 rows, returns -5.00" in changes
+    # One upload: one undo brings back March as it was, both tables.
+    store.undo()
+    assert without_version(store.manifest) == before
+    assert total(store, "orders", MARCH_APRIL) == 2 and total(store, "gross_sales", MARCH) == 30
+    assert total(store, "returns", MARCH) == 5 and total(store, "returns", APRIL) == 0
+
+
+def test_only_months_whose_keys_may_hold_the_upload_are_read(tmp_path):
+    """Each month's lowest and highest key are in the manifest: a stored month whose range
+    holds no uploaded key is not opened (here it could not be); one written before the ranges
+    were kept is read whatever it holds."""
+    store = redated_store(tmp_path)                      # March: V1, V2
+    ingest(store, [write_csv(tmp_path / "jan.csv", ORDER_HEADER
+                             + "A1,2025-01-10 10:00,ann,email,paid,1,0\n")])
+    assert store.manifest["tables"]["orders"]["2025-03"]["keys"] == ["V1", "V2"]
+    [january] = store.files("orders", months={"2025-01"})
+    kept = january.read_bytes()
+    january.write_bytes(b"not parquet")
+    april = write_csv(tmp_path / "april.csv", ORDER_HEADER
+                      + "V1,2025-04-01 00:30,ann,email,paid,10,0\n")
+    assert "1 order moved from March 2025 to April 2025" in \
+        ingest(store, [april], dry_run=True).text()
+    january.write_bytes(kept)   # the rollups of customers' first orders read every month
+    m = store.manifest
+    del m["tables"]["orders"]["2025-03"]["keys"]         # as an older version wrote it
+    store._commit(m)
+    ingest(store, [april])
+    assert store.months("orders") == {"2025-01": 1, "2025-03": 1, "2025-04": 1}
+    assert store.manifest["tables"]["orders"]["2025-03"]["keys"] == ["V2", "V2"]
+
+
+def test_a_redated_row_moves_whatever_month_it_comes_back_in(tmp_path):
+    """Re-dated back again (April → March, with a new amount), and uploaded together with
+    another March order: still one V1, the newest amount."""
+    store = redated_store(tmp_path)
+    ingest(store, [write_csv(tmp_path / "april.csv", ORDER_HEADER
+                             + "V1,2025-04-01 00:30,ann,email,paid,10,0\n")])
+    report = ingest(store, [write_csv(tmp_path / "back.csv", ORDER_HEADER
+                                      + "V1,2025-03-31 23:45,ann,email,paid,12,0\n"
+                                      + "V3,2025-03-20 10:00,cid,email,paid,7,0\n")])
+    # March: V2 20 + V1 12 + V3 7 = 39 over 3 orders; April: none left.
+    assert total(store, "orders", MARCH_APRIL) == 3
+    assert total(store, "gross_sales", MARCH) == 39 and total(store, "orders", APRIL) == 0
+    assert "1 order moved from April 2025 to March 2025" in report.text()
+    assert "2025-04" not in store.months("orders")
+
+
+# --- issue 28: the store keeps what undo needs, and no more ------------------------------------
+def store_files(store: Store) -> list[str]:
+    """Every data file (cache/ is derived and cleans itself)."""
+    return sorted(str(p.relative_to(store.path)) for p in store.path.rglob("*")
+                  if p.is_file() and p.relative_to(store.path).parts[0] != "cache")
+
+
+def test_ingest_and_undo_cycles_leave_a_bounded_number_of_files(store_copy, tmp_path):
+    """Each upload supersedes some fifty rollup files, and each undo as many: the next write
+    deletes those no manifest refers to, so 13 cycles leave what one left."""
+    f = write_csv(tmp_path / "o9.csv", ORDER_HEADER + "o9,2025-02-14 10:00,erin,email,paid,10,0\n")
+    counts = []
+    for _ in range(13):
+        ingest(store_copy, [f])
+        store_copy.undo()
+        counts.append(len(store_files(store_copy)))
+    assert counts[-1] == counts[0], counts
+    assert total(store_copy, "orders", FEB) == 5
+
+
+def test_undo_reaches_back_as_many_uploads_as_the_setting_says(store_copy, tmp_path):
+    """undo_uploads = 3: five uploads of one February order each; the three last can be
+    undone, one by one, and the files only the two first could restore are deleted."""
+    store_copy._save_settings({"undo_uploads": 3})
+    feb = store_copy.manifest["tables"]["orders"]["2025-02"]["file"]
+    for i in range(5):
+        ingest(store_copy, [write_csv(tmp_path / f"u{i}.csv", ORDER_HEADER
+                                      + f"n{i},2025-02-14 10:00,erin,email,paid,10,0\n")])
+    assert total(store_copy, "orders", FEB) == 10           # 5 + n0..n4
+    ingest(store_copy, [write_csv(tmp_path / "stock.csv", "date,sku,on_hand\n2025-02-01,A,1\n")])
+    # Superseded February files: the tiny store's and those of n0..n4 minus the live one.
+    # Six uploads in all; the three last (n3, n4, stock) are undoable, so only n3's and n4's
+    # previous files (after n2, after n3) are kept beside the live file (after n4).
+    february = sorted((store_copy.path / "parts" / "orders" / "month=2025-02").iterdir())
+    assert len(february) == 3 and not (store_copy.path / feb).exists()
+    for left in (10, 9, 8):     # stock, then n4, then n3 taken back: 5 + n0..n2 left
+        store_copy.undo()
+        assert total(store_copy, "orders", FEB) == left
+    with pytest.raises(ValueError, match="only the last 3 uploads can be undone"):
+        store_copy.undo()
+    assert total(store_copy, "orders", FEB) == 8
+
+
+# --- issue 28: one writer at a time -------------------------------------------------------------
+HOLDER = """
+import sys, time
+sys.path.insert(0, {root!r})
+from kpilib import Store
+with Store(sys.argv[1]).writing():
+    print("holding", flush=True)
+    time.sleep(120)
+"""
+WRITER = """
+import sys, time
+sys.path.insert(0, {root!r})
+from kpilib import Store, store as st
+from kpilib.ingest import ingest
+st.LOCK_WAIT = float(sys.argv[2])
+try:
+    ingest(Store(sys.argv[1]), sys.argv[3:], after_stage=lambda: time.sleep(1.5))
+except st.StoreBusy as e:
+    print("refused:", e)
+else:
+    print("stored")
+"""
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def hold(store: Store):
+    import subprocess
+    import sys
+    p = subprocess.Popen([sys.executable, "-c", HOLDER.format(root=str(ROOT)), str(store.path)],
+                         stdout=subprocess.PIPE, text=True)
+    assert p.stdout.readline() == "holding\n"
+    return p
+
+
+def test_a_second_writer_is_refused_while_the_first_holds_the_lock(store_copy, tmp_path,
+                                                                 monkeypatch):
+    import re
+    import signal
+    from kpilib import store as st
+
+    holder = hold(store_copy)
+    before = snapshot(store_copy)
+    monkeypatch.setattr(st, "LOCK_WAIT", 0.3)
+    f = write_csv(tmp_path / "o9.csv", ORDER_HEADER + "o9,2025-02-14 10:00,erin,email,paid,10,0\n")
+    try:
+        with pytest.raises(st.StoreBusy) as e:
+            ingest(store_copy, [f])
+        assert re.fullmatch(r"another upload is in progress since \d\d:\d\d "
+                            rf"\(pid {holder.pid}\): try again when it has finished\.",
+                            str(e.value)), str(e.value)
+        with pytest.raises(st.StoreBusy):
+            store_copy.undo()
+        assert snapshot(store_copy) == before
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    # The holder is gone without releasing it: its lock is stale and taken over.
+    assert (store_copy.path / st.LOCK).exists()
+    ingest(store_copy, [f])
+    assert total(store_copy, "orders", FEB) == 6
+    assert not (store_copy.path / st.LOCK).exists()
+
+
+@pytest.mark.parametrize("wait", [0, 30])
+def test_two_writers_at_once(store_copy, tmp_path, wait):
+    """Two processes upload at the same moment, each holding its write open 1.5 s: with no
+    wait the second is refused with the holder's pid; with a wait it stores after the first.
+    Either way nobody's files are deleted by the other and every figure is right."""
+    import subprocess
+    import sys
+    files = [write_csv(tmp_path / f"w{i}.csv", ORDER_HEADER
+                       + f"w{i},2025-02-14 10:00,erin,email,paid,{10 * (i + 1)},0\n")
+             for i in range(2)]
+    procs = [subprocess.Popen([sys.executable, "-c", WRITER.format(root=str(ROOT)),
+                               str(store_copy.path), str(wait), str(f)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for f in files]
+    outs = [p.communicate(timeout=180) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [err for _, err in outs]
+    said = [out.strip() for out, _ in outs]
+    stored = [i for i, s in enumerate(said) if s == "stored"]
+    if wait:
+        assert stored == [0, 1], said
+    else:
+        assert len(stored) == 1, said
+        [refused] = [s for s in said if s != "stored"]
+        other = procs[stored[0]].pid
+        assert refused.startswith("refused: another upload is in progress since ") and \
+            f"(pid {other})" in refused, said
+    # Feb: the 5 stored orders (gross 320) and each upload that was stored (w0 10, w1 20).
+    assert total(store_copy, "orders", FEB) == 5 + len(stored)
+    assert total(store_copy, "gross_sales", FEB) == 320 + sum(10 * (i + 1) for i in stored)
+    assert not (store_copy.path / ".staging").exists()
+
+
+# --- issue 28: what a killed ingest leaves, a full disk ------------------------------------------
+STALLED = """
+import sys, time
+sys.path.insert(0, {root!r})
+from kpilib import Store
+from kpilib.ingest import ingest
+ingest(Store(sys.argv[1]), sys.argv[2:],
+       after_stage=lambda: (print("staged", flush=True), time.sleep(120)))
+"""
+
+
+def test_the_next_write_removes_what_a_killed_ingest_left(store_copy, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    from kpilib import store as st
+
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    env = {**os.environ, "TMPDIR": str(tmp)}
+    f = write_csv(tmp_path / "o9.csv", ORDER_HEADER + "o9,2025-02-14 10:00,erin,email,paid,10,0\n")
+    p = subprocess.Popen([sys.executable, "-c", STALLED.format(root=str(ROOT)),
+                          str(store_copy.path), str(f)], env=env, stdout=subprocess.PIPE,
+                         text=True)
+    assert p.stdout.readline() == "staged\n"   # files staged, the manifest not yet replaced
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    assert list(tmp.iterdir()) and (store_copy.path / ".staging").exists()
+    assert (store_copy.path / st.LOCK).exists()
+    # Another ingest, in another process, with the same temporary folder.
+    g = write_csv(tmp_path / "o10.csv", ORDER_HEADER
+                  + "o10,2025-02-15 10:00,erin,email,paid,10,0\n")
+    subprocess.run([sys.executable, "-m", "kpilib", "ingest", "--store", str(store_copy.path),
+                    str(g)], cwd=ROOT, env=env, check=True, capture_output=True, timeout=300)
+    assert list(tmp.iterdir()) == []
+    assert not (store_copy.path / ".staging").exists()
+    assert not (store_copy.path / st.LOCK).exists()
+    assert total(store_copy, "orders", FEB) == 6     # 5 + o10; o9 was never committed
+
+
+@pytest.mark.parametrize("error", [
+    OSError(28, "No space left on device"),
+    # DuckDB's, with the extra information its errors carry as JSON.
+    duckdb.IOException('IO Error: Could not write file "/srv/shop/.staging/x/part.parquet": '
+                       'No space left on device {"errno":"28","exception_type":"IO"}'),
+], ids=["python", "duckdb"])
+def test_a_full_disk_says_so_first(store_copy, tmp_path, monkeypatch, error):
+    from kpilib import store as st
+
+    before = snapshot(store_copy)
+
+    def full(*a, **k):
+        raise error
+
+    monkeypatch.setattr(Store, "_write_partition", full)
+    f = write_csv(tmp_path / "o9.csv", ORDER_HEADER + "o9,2025-02-14 10:00,erin,email,paid,10,0\n")
+    with pytest.raises(st.DiskFull) as e:
+        ingest(store_copy, [f])
+    assert str(e.value).startswith("The disk is full: ")
+    assert "/srv" not in str(e.value) and "{" not in str(e.value)
+    assert snapshot(store_copy) == before

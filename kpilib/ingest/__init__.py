@@ -6,8 +6,11 @@ are kept are valid); a file whose exact content is already stored is reported an
 """
 from __future__ import annotations
 
+import os
 import re
+import shutil
 import tempfile
+from datetime import datetime
 from decimal import Decimal
 import uuid
 from dataclasses import dataclass, field
@@ -17,7 +20,8 @@ import duckdb
 
 from ..formatting import plural
 from ..schema import TABLES
-from ..store import DEFAULT_SETTINGS, Source, Store, sha256_file
+from ..store import (DEFAULT_SETTINGS, DISK_FULL, DiskFull, Source, Store, alive,
+                     disk_full, read_stored, sha256_file)
 from . import clock, drift
 from .errors import IngestError
 from .importers import Context, groups, registry
@@ -127,9 +131,24 @@ def _connect(tmp: str) -> duckdb.DuckDBPyConnection:
     return con
 
 
+def _workdir(what: str) -> tempfile.TemporaryDirectory:
+    """A temporary folder named after this process, once those of processes that died
+    without removing theirs (killed mid-ingest) are removed: nothing else would."""
+    for old in Path(tempfile.gettempdir()).glob("kpilib-*"):
+        m = re.fullmatch(r"kpilib-(?:ingest|preview)-(\d+)-.*", old.name)
+        try:
+            # Its last change, as the time its process was already running: a process
+            # started later under the same pid is another one.
+            if m and not alive(int(m[1]), old.stat().st_mtime):
+                shutil.rmtree(old, ignore_errors=True)
+        except OSError:
+            pass
+    return tempfile.TemporaryDirectory(prefix=f"kpilib-{what}-{os.getpid()}-")
+
+
 def preview(path: str | Path, name: str | None = None, rows: int = 5) -> list[dict]:
     """Headers and first rows of each table in a file, for the column-mapping editor."""
-    with tempfile.TemporaryDirectory(prefix="kpilib-preview-") as tmp:
+    with _workdir("preview") as tmp:
         con = _connect(tmp)
         try:
             out = []
@@ -165,7 +184,7 @@ def ingest(store: Store, files: list[str | Path | tuple[str | Path, str]], *,
         raise IngestError("upload", f"the month of ad reports without dates must be written "
                                     f"like 2025-03, not {spend_month!r}.")
     files_reports: list[FileReport] = []
-    with tempfile.TemporaryDirectory(prefix="kpilib-ingest-") as tmp:
+    with _workdir("ingest") as tmp:
         con = _connect(tmp)
         try:
             settings = store.settings
@@ -178,6 +197,9 @@ def ingest(store: Store, files: list[str | Path | tuple[str | Path, str]], *,
                 progress(0.4 * n / max(len(files), 1), f"Reading {name}")
                 if not path.exists():
                     raise IngestError(name, "no such file.")
+                if path.is_dir():
+                    raise IngestError(name, "this is a folder, not a file: name the files in "
+                                            "it (for example exports/*.csv).")
                 digest = sha256_file(path)
                 if store.seen(digest):
                     seen.add(name)
@@ -256,6 +278,11 @@ def ingest(store: Store, files: list[str | Path | tuple[str | Path, str]], *,
             report.warnings += drift.warnings(con, store, staged)
             progress(0.6, "Comparing with what is stored")
             report.diff = store.diff(con, staged) if staged else []
+            report.warnings += [
+                f"{plural(n, _NOUNS.get(t, f'row of {t}'), _MANY.get(t))} moved from "
+                f"{_month_words(a)} to {_month_words(b)}: the upload dates "
+                f"{'it' if n == 1 else 'them'} there, and the newest upload wins"
+                for t, a, b, n in store.moved(con, staged)]
             if staged and not dry_run:
                 progress(0.7, "Writing")
                 # The write's own steps (each table, each rollup) fill 0.7 → 0.99 of the bar.
@@ -273,7 +300,12 @@ def ingest(store: Store, files: list[str | Path | tuple[str | Path, str]], *,
                                            *statuses)
             progress(1.0, "Done")
             return report
-        except duckdb.Error as e:
+        except (OSError, duckdb.Error) as e:
+            # Reading spills to the temporary folder: its disk may fill too.
+            if disk_full(e):
+                raise DiskFull(DISK_FULL) from e
+            if isinstance(e, OSError):
+                raise
             # A file DuckDB cannot process is bad input, not a crash: say so in one line.
             raise IngestError("upload", f"could not be processed ({str(e).splitlines()[0]}).")
         finally:
@@ -490,7 +522,8 @@ def _refunds_above_their_order(con, store: Store, staged: dict[str, str]) -> lis
                      f"from {staged['orders']}")
     files = [str(f) for f in store.files("orders")]
     if files:
-        con.read_parquet(files).create_view("_stored_orders_totals")
+        # Read by name: files stored before tips were in the contract lack the column.
+        read_stored(con, files, "_orders").create_view("_stored_orders_totals")
         parts.append(f"select order_id, {_ORDER_TOTAL} as total, 1 as rank "
                      "from _stored_orders_totals")
     if not parts:
@@ -513,6 +546,12 @@ def _refunds_above_their_order(con, store: Store, staged: dict[str, str]) -> lis
 
 # What a table's rows are called in a sentence.
 _NOUNS = {"orders": "order", "refunds": "refund", "order_items": "order line"}
+_MANY = {t: f"rows of {t}" for t in TABLES}
+
+
+def _month_words(month: str) -> str:
+    """2025-03 → March 2025."""
+    return datetime.strptime(month, "%Y-%m").strftime("%B %Y")
 
 
 def _clocks(prepared) -> dict[str, clock.Clock]:
