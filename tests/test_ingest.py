@@ -215,6 +215,17 @@ def test_a_20_mb_value_is_refused_naming_its_row_and_column(tmp_path, store_copy
     assert snapshot(store_copy) == before
 
 
+def test_a_value_over_1_mb_spanning_lines_is_refused_naming_its_row(tmp_path):
+    """No line is over 1 MB, but a quoted value of 30,000 lines is: its row, by its start."""
+    f = tmp_path / "orders.csv"
+    f.write_text(ORDERS_HEADER + "a1,2025-02-01 10:00,c1,email,paid,EUR,40.00,0\n"
+                 f'a2,2025-02-01 11:00,"{("y" * 39 + chr(10)) * 30_000}",email,paid,EUR,1,0\n')
+    with pytest.raises(IngestError) as e:
+        ingest(Store(tmp_path / "s"), [f])
+    assert str(e.value).startswith("orders.csv: a row is over 1 MB long (a quoted value spanning "
+                                   "lines?): the one that starts 'a2,2025-02-01 11:00,\"yyy")
+
+
 def test_a_deflate64_zip_is_read(tmp_path):
     """Windows Explorer packs large files with Deflate64, which zipfile cannot unpack. This one
     was made by 7-Zip 26.02: `7z a -tzip -mm=Deflate64`."""

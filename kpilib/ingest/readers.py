@@ -260,12 +260,20 @@ def _read_csv(con, path: Path, name: str, skip: int, sep: str | None = None) -> 
     (a truncated last line) is padded with empty values, which validation then names."""
     try:
         rel = con.read_csv(str(path), header=True, all_varchar=True, skiprows=skip,
-                           **({"delimiter": sep} if sep else {}), **RFC4180)
+                           max_line_size=MAX_LINE, **({"delimiter": sep} if sep else {}),
+                           **RFC4180)
         if len(rel.columns) == 1 and any(d in rel.columns[0] for d in ",;\t"):
             raise duckdb.InvalidInputException("the sniffer found no separator")
         return _to_text_table(con, rel, name, first_row=skip + 2)
-    except duckdb.InvalidInputException:
-        pass
+    except duckdb.InvalidInputException as e:
+        # Lines were measured, but not rows: a quoted value may span lines. DuckDB counts
+        # its rows wrong then, so the row is named by its start.
+        if "Maximum line size" in str(e):
+            start = str(e).split("Original Line: ", 1)[-1][:40]
+            raise IngestError(name, f"a row is over {MAX_LINE >> 20} MB long (a quoted value "
+                                    f"spanning lines?): the one that starts {start!r}. No "
+                                    "export holds values that long: check that this is the "
+                                    "file you meant.") from None
     # Some line does not split like the others. The separator and header are found past such
     # lines, then the file is read serially (DuckDB's parallel reader can lose the lines around
     # a rejected one): each line split into the header's columns, short ones padded, longer
