@@ -559,6 +559,40 @@ def test_a_small_zip_of_one_huge_line_is_refused_in_bounded_memory(tmp_path, sto
     assert snapshot(store_copy) == before
 
 
+def test_a_small_workbook_of_one_huge_cell_is_refused_in_bounded_memory(tmp_path, store_copy):
+    """A 1 MB .xlsx whose one cell holds 200 MB (openpyxl held 1.2 GB reading it)."""
+    import io
+    import subprocess
+    import sys
+    import zipfile
+
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    wb.active.append(["order_id", "ordered_at", "customer_id"])
+    wb.active.append(["o1", "2025-02-01", "HUGE"])
+    small = io.BytesIO()
+    wb.save(small)
+    src, z = zipfile.ZipFile(small), tmp_path / "hostile.xlsx"
+    with zipfile.ZipFile(z, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as out:
+        for m in src.infolist():
+            before_cell, _, after_cell = src.read(m).partition(b"HUGE")
+            with out.open(m.filename, "w", force_zip64=True) as f:
+                f.write(before_cell)
+                if after_cell:
+                    for _ in range(200):
+                        f.write(b"x" * (1 << 20))
+                    f.write(after_cell)
+    assert z.stat().st_size < 2e6
+    before = snapshot(store_copy)
+    root = str(Path(__file__).resolve().parent.parent)
+    out = subprocess.run([sys.executable, "-c", CHILD.format(root=root), str(store_copy.path),
+                          str(z)], capture_output=True, text=True, timeout=120).stdout
+    assert "hostile.xlsx: this workbook unpacks to 200 MB, more than the 128 MB" in out, out
+    assert int(out.split("PEAK_MB")[1]) < 1024
+    assert snapshot(store_copy) == before
+
+
 # --- the validation report -----------------------------------------------------------------
 def test_partial_upload_keeps_valid_rows_and_lists_rejected_ones(tmp_path):
     import csv
