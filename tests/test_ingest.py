@@ -215,6 +215,24 @@ def test_a_20_mb_value_is_refused_naming_its_row_and_column(tmp_path, store_copy
     assert snapshot(store_copy) == before
 
 
+@pytest.mark.parametrize("newline", ["\n", "\r\n", "\r"])
+def test_lines_are_measured_whatever_ends_them(tmp_path, newline):
+    """Old Mac spreadsheets end lines with \\r alone: 1.4 MB of them is 30,001 short lines, not
+    one long one; and a long value's row is counted alike whatever ends the lines."""
+    lines = [ORDERS_HEADER.strip()] + [f"o{i},2025-02-01 10:00,c{i},email,paid,EUR,10.00,0"
+                                       for i in range(30_000)]
+    f = tmp_path / "orders.csv"
+    f.write_bytes(newline.join(lines + [""]).encode())
+    assert f.stat().st_size > 1 << 20
+    [r] = ingest(Store(tmp_path / "s"), [f], dry_run=True)
+    assert r.rows == 30_000
+    long = f"z1,2025-02-02 10:00,{'c' * (1 << 20)},email,paid,EUR,1.00,0"
+    f.write_bytes(newline.join(lines + [long, ""]).encode())
+    # The header is row 1, o0 to o29999 rows 2 to 30,001.
+    with pytest.raises(IngestError, match="column 'customer_id': a value over 1 MB on row 30002;"):
+        ingest(Store(tmp_path / "s"), [f], dry_run=True)
+
+
 def test_a_value_over_1_mb_spanning_lines_is_refused_naming_its_row(tmp_path):
     """No line is over 1 MB, but a quoted value of 30,000 lines is: its row, by its start."""
     f = tmp_path / "orders.csv"

@@ -91,7 +91,7 @@ def _scan(path: Path) -> tuple[bool, tuple[int, int] | None]:
     UTF-8 (a Latin-1 byte may come first after millions of rows), and the first line of
     MAX_LINE bytes or more, as (line number, offset of its start), if there is one."""
     decoder = codecs.getincrementaldecoder("utf-8")()
-    utf8, line, start, pos = True, 1, 0, 0
+    utf8, line, start, pos, cr = True, 1, 0, 0, False
     with open(path, "rb") as f:
         while chunk := f.read(MAX_LINE):
             if utf8:
@@ -101,19 +101,27 @@ def _scan(path: Path) -> tuple[bool, tuple[int, int] | None]:
                     utf8 = False
             # A line inside one chunk is shorter than the chunk: only lines running across
             # a chunk's edge need measuring.
-            first = chunk.find(b"\n")
+            first, last = _line_breaks(chunk)
             if pos + (len(chunk) if first < 0 else first) - start >= MAX_LINE:
                 return utf8, (line, start)
             if first >= 0:
-                line += chunk.count(b"\n")
-                start = pos + chunk.rfind(b"\n") + 1
-            pos += len(chunk)
+                line += (chunk.count(b"\n") + chunk.count(b"\r") - chunk.count(b"\r\n")
+                         - (cr and chunk.startswith(b"\n")))
+                start = pos + last + 1
+            pos, cr = pos + len(chunk), chunk.endswith(b"\r")
     if utf8:
         try:
             decoder.decode(b"", final=True)
         except UnicodeDecodeError:
             utf8 = False
     return utf8, None
+
+
+def _line_breaks(chunk: bytes) -> tuple[int, int]:
+    """Where the first and the last line break of ``chunk`` are (-1 without one): `\\n`, or `\\r`
+    alone as old Mac spreadsheets end their lines."""
+    first = [i for i in (chunk.find(b"\n"), chunk.find(b"\r")) if i >= 0]
+    return min(first, default=-1), max(chunk.rfind(b"\n"), chunk.rfind(b"\r"))
 
 
 def _head_lines(path: Path, n: int) -> list[str]:
@@ -162,7 +170,9 @@ def _too_long(path: Path, name: str, line: int, start: int, skip: int,
     sep = sep or _separator(header[0] if header else ",")
     with open(path, "rb") as f:
         f.seek(start)
-        text = f.read(2 * MAX_LINE).split(b"\n")[0].decode("utf-8", errors="replace")
+        head = f.read(2 * MAX_LINE)
+    end = _line_breaks(head)[0]
+    text = head[:end if end >= 0 else None].decode("utf-8", errors="replace")
     names = next(csv.reader(header, delimiter=sep), [])
     values = next(csv.reader([text], delimiter=sep), [])
     for column, value in zip(names, values):
@@ -430,7 +440,7 @@ def _unpack(zf: zipfile.ZipFile, path: Path, m: zipfile.ZipInfo, target: Path, n
             run = 0  # bytes since the last line break
             for chunk in chunks:
                 dst.write(chunk)
-                last = chunk.rfind(b"\n")
+                last = _line_breaks(chunk)[1]
                 run = len(chunk) - last - 1 if last >= 0 else run + len(chunk)
                 # Four times the limit: a UTF-16 line takes two bytes a character.
                 if text and run >= 4 * MAX_LINE:
