@@ -382,10 +382,9 @@ def _read_excel(con, path: Path, name: str) -> list[RawInput]:
 
 MAX_UNZIPPED = 8 << 30  # a zip that would unpack to more is refused (zip bomb)
 READABLE = (".csv", ".txt", ".tsv", ".xlsx", ".xlsm", ".parquet")
-DEFLATE64 = 9  # Windows Explorer's method for files over 2 GB or so
-# Methods that zipfile cannot unpack, by the name 7-Zip and WinZip give them.
-METHODS = {6: "Implode", 12: "BZIP2", 14: "LZMA", 93: "Zstandard", 95: "XZ", 97: "WavPack",
-           98: "PPMd", 99: "AES encryption"}
+DEFLATE64 = 9  # Windows Explorer's method for large files, which zipfile cannot unpack
+# The names 7-Zip and WinZip give methods zipfile may not unpack, for the message.
+METHODS = {6: "Implode", 93: "Zstandard", 95: "XZ", 97: "WavPack", 98: "PPMd"}
 
 
 def _read_zip(con, path: Path, name: str, workdir: Path) -> list[RawInput]:
@@ -425,10 +424,6 @@ def _unpack(zf: zipfile.ZipFile, path: Path, m: zipfile.ZipInfo, target: Path, n
     if m.flag_bits & 1:
         raise IngestError(name, f"the archive is password-protected ({m.filename!r}): unzip "
                                 "it with its password and upload the files inside.")
-    if m.compress_type in METHODS:
-        raise IngestError(name, f"{m.filename!r} is packed with a compression method this "
-                                f"dashboard cannot read ({METHODS[m.compress_type]}): unzip it "
-                                "and upload the files inside.")
     text = Path(m.filename).suffix.lower() in (".csv", ".txt", ".tsv")
     try:
         with open(target, "wb") as dst, contextlib.ExitStack() as stack:
@@ -440,18 +435,20 @@ def _unpack(zf: zipfile.ZipFile, path: Path, m: zipfile.ZipInfo, target: Path, n
             run = 0  # bytes since the last line break
             for chunk in chunks:
                 dst.write(chunk)
-                last = _line_breaks(chunk)[1]
-                run = len(chunk) - last - 1 if last >= 0 else run + len(chunk)
-                # Four times the limit: a UTF-16 line takes two bytes a character.
-                if text and run >= 4 * MAX_LINE:
-                    break
+                if text:
+                    last = _line_breaks(chunk)[1]
+                    run = len(chunk) - last - 1 if last >= 0 else run + len(chunk)
+                    # Four times the limit: a UTF-16 line takes two bytes a character.
+                    if run >= 4 * MAX_LINE:
+                        break
     except (zipfile.BadZipFile, zlib.error, EOFError, ValueError):
         raise IngestError(label, "damaged in the archive (it does not unpack to what was "
                                  "packed): download the archive again.") from None
-    except NotImplementedError:  # a method zipfile does not know and METHODS does not name
+    except NotImplementedError:  # zipfile knows no such method
+        method = METHODS.get(m.compress_type, f"method {m.compress_type}")
         raise IngestError(name, f"{m.filename!r} is packed with a compression method this "
-                                f"dashboard cannot read (method {m.compress_type}): unzip it "
-                                "and upload the files inside.") from None
+                                f"dashboard cannot read ({method}): unzip it and upload the "
+                                "files inside.") from None
 
 
 def _inflate64(path: Path, m: zipfile.ZipInfo) -> Iterator[bytes]:
