@@ -99,6 +99,18 @@ BAD = {
     # Four ISO dates and one 02/03/2025: the odd one is named, not the four.
     "iso_dates_with_a_few_day_month.csv": ["column 'ordered_at'", "like 02/03/2025",
                                            "YYYY-MM-DD", "row 4: '02/03/2025'"],
+    # issue 28: items 4, 7 and 10 (reading). Zips as Windows Explorer, 7-Zip and `zip -P`
+    # write them, then damaged: bytes of the deflated data overwritten, one byte of stored
+    # data changed (its checksum no longer matches), the first 150 bytes only.
+    "zip_damaged.zip": ["› orders.csv", "damaged in the archive", "download the archive again"],
+    "zip_wrong_checksum.zip": ["› orders.csv", "damaged in the archive",
+                               "download the archive again"],
+    "zip_cut_short.zip": ["not a readable zip archive", "damaged or cut short"],
+    "zip_password_protected.zip": ["password-protected", "'orders.csv'", "unzip it"],
+    "zip_ppmd_compression.zip": ["'orders.csv'", "compression method", "(PPMd)", "unzip it"],
+    # A 2 MB customer id on row 3, 2 KB zipped.
+    "zip_value_over_1mb.zip": ["› orders.csv", "column 'customer_id'",
+                               "a value over 1 MB on row 3"],
 }
 
 
@@ -152,6 +164,145 @@ def test_latin1_and_bom(tmp_path):
     ingest(store, [DATA / "good" / "latin1.csv", DATA / "good" / "utf8_bom.csv"])
     assert rows(store, "select customer_id, channel from orders order by 1") == [
         ("Zoé", "référencement_naturel"), ("c1", "email")]
+
+
+def test_windows_1252_punctuation(tmp_path):
+    """Excel on Windows writes – ’ “ ” as the bytes 96, 92, 93, 94, control codes in Latin-1."""
+    store = Store(tmp_path / "s")
+    ingest(store, [DATA / "good" / "cp1252_punctuation.csv"])
+    assert rows(store, "select sku, product_name, category from products order by 1") == [
+        ("LS-1", "Linen shirt – blue", "Men’s shirts"), ("MG-2", "Mug “Morning”", "Kitchen")]
+
+
+ORDERS_HEADER = "order_id,ordered_at,customer_id,channel,status,currency,gross_sales,discounts\n"
+
+
+def test_a_latin1_byte_first_seen_after_a_mebibyte(tmp_path):
+    """The encoding is told by every byte of the file, not by its first MiB."""
+    f = tmp_path / "orders.csv"
+    plain = "".join(f"o{i},2025-02-01 10:00,c{i},email,paid,EUR,10.00,0\n" for i in range(30_002))
+    f.write_bytes((ORDERS_HEADER + plain + "z1,2025-02-02 10:00,Zoé,email,paid,EUR,12.50,0\n")
+                  .encode("cp1252"))
+    assert f.stat().st_size > 1 << 20
+    store = Store(tmp_path / "s")
+    [r] = ingest(store, [f])
+    assert r.rows == 30_003
+    # Row 30,004 of the file (after the header and 30,002 plain rows).
+    assert rows(store, "select customer_id, gross_sales from orders where order_id = 'z1'") == [
+        ("Zoé", Decimal("12.50"))]
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+def test_utf16_without_byte_order_mark(tmp_path, encoding):
+    f = tmp_path / "orders.csv"
+    f.write_bytes((DATA / "good" / "utf16le_no_bom.csv").read_bytes().decode("utf-16-le")
+                  .encode(encoding))
+    store = Store(tmp_path / "s")
+    ingest(store, [f])
+    # u1 40.00 − 0; u2 25.50 − 5.00 = 20.50
+    assert rows(store, "select order_id, customer_id, gross_sales - discounts from orders "
+                       "order by 1") == [("u1", "Zoé", Decimal("40.00")),
+                                         ("u2", "Jürgen", Decimal("20.50"))]
+
+
+def test_excel_sep_line_names_the_separator(tmp_path):
+    """Excel's `sep=;` first line: skipped, and `;` splits the rows even though their values
+    hold commas."""
+    store = Store(tmp_path / "s")
+    [r] = ingest(store, [DATA / "good" / "excel_sep_line.csv"])
+    assert r.rows == 2
+    # Decimal commas: s1 12,50 − 0; s2 30,00 − 2,50.
+    assert rows(store, "select order_id, customer_id, gross_sales, discounts from orders "
+                       "order by 1") == [("s1", "Smith, Anna", Decimal("12.50"), Decimal("0.00")),
+                                         ("s2", "Lee, Bo", Decimal("30.00"), Decimal("2.50"))]
+
+
+def test_a_20_mb_value_is_refused_naming_its_row_and_column(tmp_path, store_copy):
+    f = tmp_path / "orders.csv"
+    f.write_text(ORDERS_HEADER + "a1,2025-02-01 10:00,c1,email,paid,EUR,40.00,0\n"
+                 f'a2,2025-02-01 11:00,"{"x" * (20 << 20)}",email,paid,EUR,10.00,0\n')
+    before = snapshot(store_copy)
+    with pytest.raises(IngestError) as e:
+        ingest(store_copy, [f])
+    assert str(e.value) == ("orders.csv: column 'customer_id': a value over 1 MB on row 3; no "
+                            "export holds values that long: check that this is the file you "
+                            "meant.")
+    assert snapshot(store_copy) == before
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n", "\r"])
+def test_lines_are_measured_whatever_ends_them(tmp_path, newline):
+    """Old Mac spreadsheets end lines with \\r alone: 1.4 MB of them is 30,001 short lines, not
+    one long one; and a long value's row is counted alike whatever ends the lines."""
+    lines = [ORDERS_HEADER.strip()] + [f"o{i},2025-02-01 10:00,c{i},email,paid,EUR,10.00,0"
+                                       for i in range(30_000)]
+    f = tmp_path / "orders.csv"
+    f.write_bytes(newline.join(lines + [""]).encode())
+    assert f.stat().st_size > 1 << 20
+    [r] = ingest(Store(tmp_path / "s"), [f], dry_run=True)
+    assert r.rows == 30_000
+    long = f"z1,2025-02-02 10:00,{'c' * (1 << 20)},email,paid,EUR,1.00,0"
+    f.write_bytes(newline.join(lines + [long, ""]).encode())
+    # The header is row 1, o0 to o29999 rows 2 to 30,001.
+    with pytest.raises(IngestError, match="column 'customer_id': a value over 1 MB on row 30002;"):
+        ingest(Store(tmp_path / "s"), [f], dry_run=True)
+
+
+def test_a_value_over_1_mb_spanning_lines_is_refused_naming_its_row(tmp_path):
+    """No line is over 1 MB, but a quoted value of 30,000 lines is: its row, by its start."""
+    f = tmp_path / "orders.csv"
+    f.write_text(ORDERS_HEADER + "a1,2025-02-01 10:00,c1,email,paid,EUR,40.00,0\n"
+                 f'a2,2025-02-01 11:00,"{("y" * 39 + chr(10)) * 30_000}",email,paid,EUR,1,0\n')
+    with pytest.raises(IngestError) as e:
+        ingest(Store(tmp_path / "s"), [f])
+    assert str(e.value).startswith("orders.csv: a row is over 1 MB long (a quoted value spanning "
+                                   "lines?): the one that starts 'a2,2025-02-01 11:00,\"yyy")
+
+
+def test_a_deflate64_zip_is_read(tmp_path):
+    """Windows Explorer packs large files with Deflate64, which zipfile cannot unpack. This one
+    was made by 7-Zip 26.02: `7z a -tzip -mm=Deflate64`."""
+    import zipfile
+    z = DATA / "good" / "deflate64_windows_explorer.zip"
+    assert [m.compress_type for m in zipfile.ZipFile(z).infolist()] == [9]
+    store = Store(tmp_path / "s")
+    [r] = ingest(store, [z])
+    assert r.name == "deflate64_windows_explorer.zip › orders.csv"
+    # d1 40.00 + (d2 25.50 − 5.00) + d3 12.00 = 72.50
+    assert rows(store, "select count(*), sum(gross_sales - discounts) from orders") == [
+        (3, Decimal("72.50"))]
+
+
+def test_a_large_deflate64_zip_is_read_in_pieces(tmp_path):
+    """30,000 rows (1.4 MB, ≈ 200 KB packed: pieces of 16 KiB)."""
+    import shutil
+    import subprocess
+    if not shutil.which("7z"):
+        pytest.skip("7-Zip (apt-get install p7zip-full) makes the Deflate64 zip")
+    f = tmp_path / "orders.csv"
+    f.write_text(ORDERS_HEADER + "".join(
+        f"o{i},2025-02-{1 + i % 28:02d} 10:00,c{i % 997},email,paid,EUR,{i % 100}.50,0\n"
+        for i in range(30_000)))
+    z = tmp_path / "orders.zip"
+    subprocess.run(["7z", "a", "-tzip", "-mm=Deflate64", str(z), str(f)], check=True,
+                   capture_output=True)
+    store = Store(tmp_path / "s")
+    [r] = ingest(store, [z])
+    # Each hundred rows sum 0.50 + 1.50 + … + 99.50 = 5,000.00; 300 hundreds.
+    assert (r.rows, rows(store, "select sum(gross_sales) from orders")) == (
+        30_000, [(Decimal("1500000.00"),)])
+
+
+@pytest.mark.parametrize("name", ["zip_damaged.zip", "zip_password_protected.zip",
+                                  "zip_ppmd_compression.zip", "zip_cut_short.zip"])
+def test_command_line_says_what_is_wrong_with_a_zip_in_one_sentence(tmp_path, name):
+    import subprocess
+    import sys
+    p = subprocess.run([sys.executable, "-m", "kpilib", "ingest", "--store", str(tmp_path / "s"),
+                        str(DATA / "bad" / name)], capture_output=True, text=True, timeout=120,
+                       cwd=Path(__file__).resolve().parent.parent)
+    assert p.returncode == 2, p.stderr
+    assert p.stderr.startswith(f"error: {name}") and p.stderr.count("\n") == 1, p.stderr
 
 
 def test_offsets_are_converted_to_shop_time(tmp_path):
@@ -426,6 +577,66 @@ def test_one_gigabyte_file_is_streamed(tmp_path, store_copy):
     assert peak < 1536, f"peak memory {peak} MB"
     assert snapshot(store_copy) == before
     big.unlink()
+
+
+def test_a_small_zip_of_one_huge_line_is_refused_in_bounded_memory(tmp_path, store_copy):
+    """A 3 MB zip holding a header and one line of 700 MB (a zip bomb): every reader goes
+    through it a MiB at a time, and the line is refused by its row."""
+    import subprocess
+    import sys
+    import zipfile
+
+    z = tmp_path / "hostile.zip"
+    with zipfile.ZipFile(z, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf, \
+            zf.open("orders.csv", "w", force_zip64=True) as f:
+        f.write(ORDERS_HEADER.encode())
+        mib = b"a" * (1 << 20)
+        for _ in range(700):
+            f.write(mib)
+        f.write(b"\n")
+    assert z.stat().st_size < 4e6
+    before = snapshot(store_copy)
+    root = str(Path(__file__).resolve().parent.parent)
+    out = subprocess.run([sys.executable, "-c", CHILD.format(root=root), str(store_copy.path),
+                          str(z)], capture_output=True, text=True, timeout=120).stdout
+    assert "hostile.zip › orders.csv: column 'order_id': a value over 1 MB on row 2;" in out, out
+    peak = int(out.split("PEAK_MB")[1])
+    assert peak < 1024, f"peak memory {peak} MB"
+    assert snapshot(store_copy) == before
+
+
+def test_a_small_workbook_of_one_huge_cell_is_refused_in_bounded_memory(tmp_path, store_copy):
+    """A 1 MB .xlsx whose one cell holds 200 MB (openpyxl held 1.2 GB reading it)."""
+    import io
+    import subprocess
+    import sys
+    import zipfile
+
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    wb.active.append(["order_id", "ordered_at", "customer_id"])
+    wb.active.append(["o1", "2025-02-01", "HUGE"])
+    small = io.BytesIO()
+    wb.save(small)
+    src, z = zipfile.ZipFile(small), tmp_path / "hostile.xlsx"
+    with zipfile.ZipFile(z, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as out:
+        for m in src.infolist():
+            before_cell, _, after_cell = src.read(m).partition(b"HUGE")
+            with out.open(m.filename, "w", force_zip64=True) as f:
+                f.write(before_cell)
+                if after_cell:
+                    for _ in range(200):
+                        f.write(b"x" * (1 << 20))
+                    f.write(after_cell)
+    assert z.stat().st_size < 2e6
+    before = snapshot(store_copy)
+    root = str(Path(__file__).resolve().parent.parent)
+    out = subprocess.run([sys.executable, "-c", CHILD.format(root=root), str(store_copy.path),
+                          str(z)], capture_output=True, text=True, timeout=120).stdout
+    assert "hostile.xlsx: this workbook unpacks to 200 MB, more than the 128 MB" in out, out
+    assert int(out.split("PEAK_MB")[1]) < 1024
+    assert snapshot(store_copy) == before
 
 
 # --- the validation report -----------------------------------------------------------------
