@@ -112,17 +112,30 @@ def _private_path() -> str:
     return tempfile.mkdtemp(prefix="kpilib-session-")
 
 
+_PRIVATE = "_private_store"
+
+
+def _private() -> str:
+    """This session's folder (_private_path), remembered in its state: the session-scoped
+    cache's lookup costs ~0.2 ms, and the store is asked for ~80 times a page (20 viewers of
+    a hosted link redrawing at once queue behind it)."""
+    path = st.session_state.get(_PRIVATE)
+    if path is None or not os.path.isdir(path):   # released with a cleared cache: again
+        path = st.session_state[_PRIVATE] = _private_path()
+    return path
+
+
 def upload_store() -> kpilib.Store:
     """Where this session's uploads go: the shop's store locally, a private temporary store on
     a shared link."""
-    return kpilib.Store(_private_path()) if shared_mode() else kpilib.Store(store_path())
+    return kpilib.Store(_private()) if shared_mode() else kpilib.Store(store_path())
 
 
 def active_store() -> tuple[kpilib.Store, bool]:
     """The store the pages show and whether it is the demo shop: on a shared link, the viewer's
     own uploads once there are any; else the shop's store, or the demo while that is empty."""
     if shared_mode():
-        private = kpilib.Store(_private_path())
+        private = kpilib.Store(_private())
         if not private.is_empty():
             return private, False
     store = kpilib.Store(store_path())
@@ -133,7 +146,7 @@ def active_store() -> tuple[kpilib.Store, bool]:
 
 def can_change() -> bool:
     """Whether this session may change the store it looks at (settings, mappings, undo)."""
-    return not shared_mode() or active_store()[0].path == Path(_private_path())
+    return not shared_mode() or active_store()[0].path == Path(_private())
 
 
 def _connection(path: str, version: str):
@@ -310,10 +323,19 @@ def _first_days(path: str, version: str):
     return alerts.first_days(_connection(path, version))
 
 
-def first_days() -> dict:
-    """The first stored day of each KPI the alerts watch (kpilib.alerts.first_days)."""
+def unusual_days(filters: kpilib.Filters | None = None) -> pd.DataFrame:
+    """The days of the period whose watched KPIs left their usual range
+    (kpilib.alerts.unusual_days), computed once per store version and filters for every
+    session."""
     store = active_store()[0]
-    return _first_days(str(store.path), store.fingerprint)
+    return _unusual(str(store.path), store.fingerprint, filters or current_filters())
+
+
+@st.cache_data(max_entries=200, show_spinner=False)
+def _unusual(path: str, version: str, f: kpilib.Filters) -> pd.DataFrame:
+    history = replace(f, start=alerts.history_start(f.start))
+    return alerts.unusual_days({n: kpi(n, history, "day") for n in alerts.WATCHED},
+                               _first_days(path, version), f.start, f.end, f.channels)
 
 
 @st.cache_data(show_spinner=False)
@@ -520,7 +542,7 @@ def sidebar_filters() -> kpilib.Filters | None:
     engine = engines.engine_settings(store)
     if engine["name"] != "duckdb":
         sb.caption(f"Computed by Spark ({engine['master']}).")
-    if shared_mode() and store.path == Path(_private_path()):
+    if shared_mode() and store.path == Path(_private()):
         sb.info("You are looking at **your own uploads**, private to this browser tab.")
         if sb.button("Back to the shop's data", key="discard_private"):
             _forget(str(store.path))
@@ -580,9 +602,29 @@ def metrics(names, filters: kpilib.Filters | None = None, spark_by: str | None =
     """A row of KPI cards (see metric) in ``columns`` columns (one per card by default), their
     figures read together first. A KPI the store's exports cannot give is left out of the row
     and returned, for :func:`missing_note` to name the export that fills it."""
-    f = filters or current_filters()
+    store = active_store()[0]
+    gone, notes, cards = _cards(str(store.path), store.fingerprint, tuple(names),
+                                filters or current_filters(), spark_by, last_year)
+    for text in notes:
+        st.info(text)
+    if cards:
+        for col, card in zip(st.columns(columns or len(cards)), cards):
+            with col:
+                _draw(card, last_year)
+    return list(gone)
+
+
+@st.cache_data(max_entries=500, show_spinner=False)
+def _cards(path: str, version: str, names: tuple, f: kpilib.Filters, spark_by: str | None,
+           last_year: bool) -> tuple[list[str], list[str], list[dict]]:
+    """What a row of cards shows: the KPIs left out, the sentences drawn above the row and
+    each card (see _card). Cached for every session (st.cache_data is global): viewers of a
+    hosted link on the same filters compute a row once, and a card that is a cache hit costs
+    no pandas. Everything a card shows follows from the store (data and settings, both in
+    ``version``) and the filters."""
     gone = [n for n in names if missing(n)]
     names = [n for n in names if n not in gone]
+    notes = []
     # Cards unknown for one reason (fulfilment without shipped dates): one sentence, not four.
     same: dict[str, list[str]] = {}
     for n in names:
@@ -591,10 +633,10 @@ def metrics(names, filters: kpilib.Filters | None = None, spark_by: str | None =
             same.setdefault(why, []).append(n)
     for why, group in same.items():
         if len(group) > 1:
-            st.info(f"{_words([kpilib.get(n).label for n in group])}: {why}")
+            notes.append(f"{_words([kpilib.get(n).label for n in group])}: {why}")
             names = [n for n in names if n not in group]
     if not names:
-        return gone
+        return gone, notes, []
     # The shared steps first, so that the cards' figures are read from them together.
     for base in dict.fromkeys(k.base for k in map(kpilib.get, names) if k.base):
         _compare_shared(base, f)
@@ -603,10 +645,7 @@ def metrics(names, filters: kpilib.Filters | None = None, spark_by: str | None =
     if spark_by:
         asks += [(n, f, spark_by, None) for n in _single(names, spark_by)]
     _read_ahead(asks)
-    for col, name in zip(st.columns(columns or len(names)), names):
-        with col:
-            metric(name, f, spark_by=spark_by, last_year=last_year)
-    return gone
+    return gone, notes, [_card(n, f, spark_by, last_year) for n in names]
 
 
 def maturity(name: str, start: date, end: date) -> caveats.Maturity:
@@ -637,26 +676,36 @@ def metric(name: str, filters: kpilib.Filters | None = None, spark_by: str | Non
     definition as help. A value that is not meaningful is "–" with the reason under it; a value
     that is not final (return window still open) shows that instead of a change, and its
     sparkline only the days that are final."""
-    f = filters or current_filters()
+    _draw(_card(name, filters or current_filters(), spark_by, last_year), last_year)
+
+
+def _draw(card: dict, boxed: bool) -> None:
+    box = st.container(border=True) if boxed else st.container()
+    box.metric(card["label"], card["value"], delta=card["delta"], help=card["help"],
+               border=not boxed, chart_data=card["spark"], delta_color=card["delta_color"],
+               delta_arrow=card["delta_arrow"])
+    for text in card["captions"]:
+        box.caption(text)
+
+
+def _card(name: str, f: kpilib.Filters, spark_by: str | None, last_year: bool) -> dict:
+    """What :func:`metric` draws, as plain values (cached with its row by _cards)."""
     k = kpilib.get(name)
-    box = st.container(border=True) if last_year else st.container()
     label = k.label
     if f.channels and "$channels" not in k.sql + k.base:
         # Shop-wide whatever the channel filter: said on the card, beside filtered cards.
         label += " (all channels)"
+    card = {"label": label, "value": "–", "delta": None, "help": help_text(k), "spark": None,
+            "delta_color": "normal", "delta_arrow": "auto", "captions": []}
     why = reason(name, f)
     if why:
-        box.metric(label, "–", help=help_text(k), border=not last_year)
-        box.caption(why)
-        return
+        return {**card, "captions": [why]}
     if k.base:
         _compare_shared(k.base, f)
     now, before = value(name, f), value(name, f.previous_period())
     why = caveats.value_reason(k, now)
     if why:
-        box.metric(label, "–", help=help_text(k), border=not last_year)
-        box.caption(why)
-        return
+        return {**card, "captions": [why]}
     if caveats.value_reason(k, before):
         before = None
     as_of, window = facts().as_of, setting("return_window_days")
@@ -670,35 +719,36 @@ def metric(name: str, filters: kpilib.Filters | None = None, spark_by: str | Non
     if partial or partial_before:
         delta = None
     if not m.final:
-        label += ", so far"
-    spark = None
+        card["label"] += ", so far"
     if spark_by:
         series = kpi(name, f, spark_by)
         if not m.final:
             # Only the periods already final: the open ones would read as an improvement.
             series = caveats.mark_final(k, series, f.start, f.end, as_of, window, spark_by)
             series = series[series["final"]]
-        spark = series["value"].fillna(0).tolist() or None
+        card["spark"] = series["value"].fillna(0).tolist() or None
     color = {"up": "normal", "down": "inverse", None: "off"}[k.better]
     flat = formatting.is_flat(delta) or not m.final
-    box.metric(label, fmt(now, k.unit, compact=True), delta=delta or None,
-               help=_exact(now, k) + help_text(k), border=not last_year, chart_data=spark,
-               delta_color="off" if flat else color, delta_arrow="off" if flat else "auto")
+    card.update(value=fmt(now, k.unit, compact=True), delta=delta or None,
+                help=_exact(now, k) + card["help"], delta_color="off" if flat else color,
+                delta_arrow="off" if flat else "auto")
+    captions = card["captions"]
     if partial:
-        box.caption(partial)
+        captions.append(partial)
     elif partial_before and before is not None:
         column, _have, without = partial_before
-        box.caption(f"Not compared: the previous period has no {caveats.OPTIONAL_SUMS[column]}"
-                    f" on {caveats.days_text(without)}.")
+        captions.append(f"Not compared: the previous period has no "
+                        f"{caveats.OPTIONAL_SUMS[column]} on {caveats.days_text(without)}.")
     if not m.final:
-        box.caption(f"Not compared: {caveats.open_text(m, f.days)}.")
+        captions.append(f"Not compared: {caveats.open_text(m, f.days)}.")
     elif last_year:
         ly = value(name, f.last_year())
         ly = None if caveats.value_reason(k, ly) else ly
-        box.caption(f"vs last year: {change(now, ly, k.unit) or '–'}")
+        captions.append(f"vs last year: {change(now, ly, k.unit) or '–'}")
     p = pacing(f).get(name)
     if p is not None:
-        box.caption(target_caption(p))
+        captions.append(target_caption(p))
+    return card
 
 
 def _exact(v: float | None, k) -> str:
@@ -972,14 +1022,23 @@ def cohort_curves(df: pd.DataFrame, y: str, title: str, key: str, x_title: str,
     chart(fig, key)
 
 
-def by_channel_table(names: list[str]) -> tuple[pd.DataFrame, dict]:
+def by_channel_table(names: list[str], filters: kpilib.Filters | None = None
+                     ) -> tuple[pd.DataFrame, dict]:
     """KPIs side by side, one row per channel (those the store can give), and their units
-    (for :func:`table`)."""
-    names = [n for n in names if not reason(n)]
+    (for :func:`table`); computed once per store version and filters for every session."""
+    store = active_store()[0]
+    return _by_channel(str(store.path), store.fingerprint, tuple(names),
+                       filters or current_filters())
+
+
+@st.cache_data(max_entries=200, show_spinner=False)
+def _by_channel(path: str, version: str, names: tuple, f: kpilib.Filters
+                ) -> tuple[pd.DataFrame, dict]:
+    names = [n for n in names if not reason(n, f)]
     if not names:
         return pd.DataFrame(), {}
-    prefetch(names, by="channel")
-    frames = [kpi(n, by="channel").set_index("channel")["value"].rename(n) for n in names]
+    prefetch(names, f, by="channel")
+    frames = [kpi(n, f, by="channel").set_index("channel")["value"].rename(n) for n in names]
     df = pd.concat(frames, axis=1).reset_index()
     for n in names:
         # A channel absent from a sum's rows sold or spent nothing: 0, not "no value".

@@ -1,6 +1,5 @@
 """Overview: how is the shop doing? Cards vs the previous period and last year, alerts, the
 trend and the channels."""
-from dataclasses import replace
 from datetime import date, timedelta
 
 import plotly.graph_objects as go
@@ -33,9 +32,7 @@ def unusual_text(r) -> str:
 # Alerts: KPIs behind their month's target, then days outside what the same weekday looked
 # like over the previous 8 weeks. Each links to its page with the filters set.
 behind = [p for p in ui.pacing().values() if p.behind]
-history = replace(f, start=alerts.history_start(f.start))
-unusual = alerts.unusual_days({n: ui.kpi(n, history, "day") for n in alerts.WATCHED},
-                              ui.first_days(), f.start, f.end, f.channels)
+unusual = ui.unusual_days()
 n_days = unusual["day"].nunique()
 if behind or n_days:
     # Targets are counted only where some are set (Settings).

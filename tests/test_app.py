@@ -680,6 +680,28 @@ def test_shared_mode_reads_the_shop_and_keeps_uploads_private(tmp_path, store_co
     assert cards(at)["Net sales"] != "€111.00" and not at.sidebar.info
 
 
+def test_a_second_viewer_on_the_same_filters_computes_no_card(tmp_path, tiny_store,
+                                                               monkeypatch):
+    """A hosted link with many viewers (issue 28): the cards, the alerts and the channel table
+    one viewer's Overview computed are served to the next viewer of the same store and
+    filters, who judges no card again (caveats.maturity) and looks for no unusual day."""
+    from kpilib import alerts, caveats
+    monkeypatch.setenv("KPILIB_SHARED", "1")
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    import tempfile
+    monkeypatch.setattr(tempfile, "tempdir", None)        # TMPDIR is read again
+    first = start(tiny_store, monkeypatch)
+    calls = []
+    for module, name in ((caveats, "maturity"), (alerts, "unusual_days")):
+        real = getattr(module, name)
+        monkeypatch.setattr(module, name, lambda *a, _r=real, _n=name, **k:
+                            calls.append(_n) or _r(*a, **k))
+    second = start(tiny_store, monkeypatch)
+    assert calls == []
+    assert cards(second) == cards(first) and len(cards(first)) == 10
+    assert [c.value for c in second.caption] == [c.value for c in first.caption]
+
+
 def test_card_values_fit_their_card():
     """A large shop's net sales (€12,268,981) was cut to "€12,26…" in a five-card row: cards
     write millions short; tables and downloads keep every digit."""
