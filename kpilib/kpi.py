@@ -4,7 +4,6 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import textwrap
 import threading
 import weakref
 from concurrent.futures import ThreadPoolExecutor
@@ -214,18 +213,14 @@ def script(kpi: Kpi, filters: Filters, by: str | tuple[str, str] | None = None,
     statements, params = [], {}
     if q.base:
         # Before the search path is set: the shared step reads the rows, not the rollups.
-        statements.append(f"create or replace table {q.base} as\n{_dedent(kpi.base)}")
+        statements.append(f"create or replace table {q.base} as {kpi.base}")
         params.update(filters.params(kpi.base))
     if q.rollup:
         statements.append("set search_path = 'rollup,main'")
-    statements.append(_dedent(q.sql))
+    statements.append(q.sql)
     params.update(q.params)
-    return "".join(f"{s};\n" for s in statements) + "".join(
+    return "".join(f"{s.strip()};\n" for s in statements) + "".join(
         f"-- ${k} = {literal(v)}\n" for k, v in params.items())
-
-
-def _dedent(sql: str) -> str:
-    return textwrap.dedent(sql.strip("\n")).strip()
 
 
 def literal(v) -> str:
