@@ -160,7 +160,9 @@ def test_a_filter_the_kpi_does_not_take_is_refused(tiny_store):
 def test_which_filters_a_kpi_takes_is_read_from_its_sql():
     # The stock KPIs read $categories in their SQL or their shared per-SKU step; sales do not.
     assert takes(get("stockout_sku_days")) == takes(get("on_hand")) == {"categories"}
-    assert takes(get("net_sales")) == takes(get("sessions")) == frozenset()
+    assert takes(get("net_sales")) == takes(get("blended_conversion_rate")) == frozenset()
+    # The traffic table's rows carry a device.
+    assert takes(get("sessions")) == takes(get("cart_abandonment_rate")) == {"devices"}
     assert refused(get("on_hand"), replace(FEB, categories=("Tops",))) == []
     assert refused(get("orders"), replace(FEB, categories=("Tops",), countries=("FR",))) == \
         ["country", "category"]
