@@ -1112,3 +1112,20 @@ def step_counts(filters: kpilib.Filters | None = None, by: str | None = None):
         return {name: value(name, filters) or 0.0 for name, _ in STEPS}
     return pd.concat([kpi(name, filters, by).set_index(by)["value"].rename(name)
                       for name, _ in STEPS], axis=1).fillna(0.0)
+
+
+@st.cache_data(show_spinner=False)
+def _script(name: str, filters: kpilib.Filters, by: str | None) -> str:
+    try:
+        return kpilib.script(kpilib.get(name), filters, by)
+    except kpilib.FilterNotApplicable as e:
+        return f"-- {e}\n"
+
+
+def show_sql(name: str, filters: kpilib.Filters | None = None, by: str | None = None) -> None:
+    """A collapsed "Show SQL" expander: the SQL KPI ``name`` runs under the filters, then its
+    parameters, exactly as ``python -m kpilib sql`` prints it (kpilib.script)."""
+    f = filters or current_filters()
+    with st.expander("Show SQL", expanded=False, key=f"show_sql_{name}_{by}"):
+        st.caption(f"{kpilib.get(name).label}, {fmt_range(f.start, f.end)}")
+        st.code(_script(name, f, by), language="sql")

@@ -11,6 +11,7 @@ f = ui.require_filters()
 ui.header("Funnel", "each step counts the sessions that reached it")
 if not ui.need("traffic", what="the funnel"):
     st.stop()
+ui.show_sql("conversion_rate")
 ui.metrics(("conversion_rate", "view_to_cart_rate", "cart_to_checkout_rate",
             "checkout_to_purchase_rate", "cart_abandonment_rate"))
 

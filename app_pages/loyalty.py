@@ -19,6 +19,7 @@ ui.header("Customers", (f"{plural(guests, 'guest order')} (no customer id) count
 if ui.reason("customers"):
     st.info(ui.reason("customers"))
     st.stop()
+ui.show_sql("customers")
 ui.metrics(("customers", "new_customers", "returning_customer_rate", "repeat_purchase_rate",
             "orders_per_customer"))
 

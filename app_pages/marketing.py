@@ -16,6 +16,7 @@ store, _ = ui.active_store()
 READ_ONLY = "The shop's settings are read-only on the shared link."
 if not ui.need("marketing_spend", what="marketing ROI (spend, ROAS, CAC, payback)"):
     st.stop()
+ui.show_sql("roas")
 # Without orders there is spend to show but no revenue to set against it.
 sales = ui.has("orders")
 

@@ -81,6 +81,7 @@ if CHOICES:
     fig.update_yaxes(**ui.tick_format(k.unit))
     ui.chart(fig, key="overview_trend")
     st.caption(ui.help_text(k))
+    ui.show_sql(name, by=by)
 
 channels, units = ui.by_channel_table(["net_sales", "orders", "sessions", "conversion_rate",
                                         "aov"])

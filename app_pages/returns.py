@@ -17,6 +17,7 @@ if not ui.has("refunds"):
     ui.metrics(("cancellation_rate",), columns=4)
     ui.missing_note(tables=("refunds",), what="returns and return rates")
     st.stop()
+ui.show_sql("returns")
 # Refunds without orders (a refunds export uploaded first): the money refunded and why are
 # known; anything by order date, rates and cancellations need the orders.
 orders = ui.has("orders")

@@ -11,6 +11,7 @@ f = ui.require_filters()
 ui.header("Sales", ui.cancelled_words())
 if not ui.need("orders", what="sales"):
     st.stop()
+ui.show_sql("net_sales")
 ui.missing_note(ui.metrics(("net_sales", "orders", "aov", "units_per_order",
                             "cancellation_rate")))
 lines = ui.has("order_items")

@@ -26,6 +26,7 @@ categories = a.multiselect("Categories", ui.categories(), key="stock_categories"
                            placeholder="All categories")
 search = b.text_input("SKU or product contains", key="stock_search")
 sf = replace(f, categories=tuple(categories), search=search)
+ui.show_sql("on_hand", sf)
 
 gone = ui.metrics(("on_hand", "stock_value", "days_of_cover", "sell_through_rate"), sf)
 gone += ui.metrics(("stockout_rate", "dead_stock", "dead_stock_value", "lost_revenue_stockout"),

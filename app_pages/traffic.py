@@ -11,6 +11,7 @@ f = ui.require_filters()
 ui.header("Traffic")
 if not ui.need("traffic", what="traffic by channel"):
     st.stop()
+ui.show_sql("sessions")
 ui.metrics(("sessions", "users", "new_users", "conversion_rate"),
            spark_by="day" if f.days <= 92 else "week")
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import threading
 import weakref
 from concurrent.futures import ThreadPoolExecutor
@@ -136,6 +137,107 @@ def uses_rollup(kpi: Kpi, filters: Filters, by=None) -> bool:
             and all(d in ROLLUP_BY for d in dims))
 
 
+# The filters a KPI applies only where its SQL reads their parameter, and the dimension each
+# selects. Channels are not among them: a KPI that ignores the channel filter is shown as
+# "(all channels)", a figure of the whole shop by design (MER).
+SPLITS = {"devices": "device", "countries": "country", "categories": "category"}
+
+
+class FilterNotApplicable(ValueError):
+    """A filter asked of a KPI whose sources do not carry its dimension: refused, because the
+    answer would be the unfiltered figure presented as the filtered one."""
+
+
+def takes(kpi: Kpi) -> frozenset[str]:
+    """The filters of :data:`SPLITS` that ``kpi`` applies: those whose parameter its SQL (or
+    its shared first step) reads."""
+    return frozenset(f for f in SPLITS if re.search(rf"\${f}\b", kpi.sql + kpi.base))
+
+
+def refused(kpi: Kpi, filters: Filters) -> list[str]:
+    """The dimensions ``filters`` select (device, country, category) that ``kpi`` cannot be
+    split by."""
+    return [SPLITS[f] for f in SPLITS if getattr(filters, f) and f not in takes(kpi)]
+
+
+def check_filters(kpi: Kpi, filters: Filters) -> None:
+    """Raise :class:`FilterNotApplicable` when ``filters`` select a device, country or category
+    that ``kpi`` cannot be split by."""
+    dims = refused(kpi, filters)
+    if dims:
+        raise FilterNotApplicable(f"{kpi.label} is not split by {' or '.join(dims)}.")
+
+
+@dataclass(frozen=True)
+class Query:
+    """What :func:`run` executes: ``sql`` with ``params``, with the daily rollups first on the
+    search path when ``rollup``, after the shared first step is stored as the table ``base``
+    (when the KPI has one)."""
+    sql: str
+    params: dict
+    rollup: bool = False
+    base: str = ""
+
+
+def query(kpi: Kpi, filters: Filters, by: str | tuple[str, str] | None = None,
+          rollups: bool = True, rows: dict[str, str] | None = None,
+          limit: int | None = None) -> Query:
+    """The query :func:`run` executes for these arguments (see there); also what
+    :func:`script` shows."""
+    check_filters(kpi, filters)
+    dims = _dims(kpi, by)
+    period = next((d for d in dims if d in PERIODS), None)
+    sql = _sql(kpi, by, period)
+    base = _base_name(kpi.base, filters) if kpi.base else ""
+    if base:
+        sql = _with_base(base, sql)
+    params = filters.params(sql)
+    if rows:
+        assert kpi.table and all(c.isidentifier() for c in rows), rows   # names from code
+        sql = f"select * from ({sql}) where " + " and ".join(
+            f'"{c}" = $row_{i}' for i, c in enumerate(rows))
+        params.update({f"row_{i}": v for i, v in enumerate(rows.values())})
+    if limit is not None:
+        assert kpi.table, kpi.name
+        sql += " limit $row_limit"
+        params["row_limit"] = int(limit)
+    return Query(sql, params, rollups and uses_rollup(kpi, filters, by), base)
+
+
+def script(kpi: Kpi, filters: Filters, by: str | tuple[str, str] | None = None,
+           rollups: bool = True) -> str:
+    """The statements :func:`run` executes for ``kpi`` under ``filters``, each ending with
+    ``;``, then their parameters, one ``-- $name = value`` line each, the value a DuckDB
+    literal: what ``python -m kpilib sql`` prints and the app's "Show SQL" shows."""
+    q = query(kpi, filters, by, rollups)
+    statements, params = [], {}
+    if q.base:
+        # Before the search path is set: the shared step reads the rows, not the rollups.
+        statements.append(f"create or replace table {q.base} as {kpi.base}")
+        params.update(filters.params(kpi.base))
+    if q.rollup:
+        statements.append("set search_path = 'rollup,main'")
+    statements.append(q.sql)
+    params.update(q.params)
+    return "".join(f"{s.strip()};\n" for s in statements) + "".join(
+        f"-- ${k} = {literal(v)}\n" for k, v in params.items())
+
+
+def literal(v) -> str:
+    """``v`` (a parameter's value) as a DuckDB literal, on one line."""
+    if v is None:
+        return "NULL"
+    if isinstance(v, date):
+        return f"DATE '{v.isoformat()}'"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(map(literal, v)) + "]::VARCHAR[]"
+    text = "'" + str(v).replace("'", "''") + "'"
+    # A line break in a value would end its comment line.
+    return re.sub(r"[\x00-\x1f]", lambda m: f"' || chr({ord(m[0])}) || '", text)
+
+
 def run(con: duckdb.DuckDBPyConnection, kpi: Kpi, filters: Filters,
         by: str | tuple[str, str] | None = None, rollups: bool = True,
         rows: dict[str, str] | None = None, limit: int | None = None) -> pd.DataFrame:
@@ -150,28 +252,20 @@ def run(con: duckdb.DuckDBPyConnection, kpi: Kpi, filters: Filters,
     one RFM segment), in DuckDB, so a million-row table is never built to be filtered.
     ``limit`` keeps a table's first rows (the top 15 of 20 000 products): no full sort, and no
     frame built for rows nobody reads.
+
+    A device, country or category filter the KPI does not apply raises
+    :class:`FilterNotApplicable`.
     """
+    q = query(kpi, filters, by, rollups, rows, limit)
     dims = _dims(kpi, by)
-    period = next((d for d in dims if d in PERIODS), None)
-    sql = _sql(kpi, by, period)
     if kpi.base:
-        sql = _with_base(con, kpi.base, filters, sql)
-    params = filters.params(sql)
-    if rows:
-        assert kpi.table and all(c.isidentifier() for c in rows), rows   # names from code
-        sql = f"select * from ({sql}) where " + " and ".join(
-            f'"{c}" = $row_{i}' for i, c in enumerate(rows))
-        params.update({f"row_{i}": v for i, v in enumerate(rows.values())})
-    if limit is not None:
-        assert kpi.table, kpi.name
-        sql += " limit $row_limit"
-        params["row_limit"] = int(limit)
+        _base(con, kpi.base, filters)
     cur = con.cursor()  # one cursor per query: the connection is shared across threads
-    if rollups and uses_rollup(kpi, filters, by):
+    if q.rollup:
         # Unqualified orders / valid_orders / valid_refunds now name the daily aggregates.
         cur.execute("set search_path = 'rollup,main'")
     try:
-        _execute(con, cur, sql, params, kpi.base, filters)
+        _execute(con, cur, q.sql, q.params, kpi.base, filters)
         if kpi.table:
             df = cur.df()
         else:
@@ -187,12 +281,12 @@ def run(con: duckdb.DuckDBPyConnection, kpi: Kpi, filters: Filters,
     return _shape(kpi, filters, dims, fetched)
 
 
-def _with_base(con, base: str, filters: Filters, sql: str) -> str:
-    """``sql`` reading the shared step ``base`` under ``filters`` as the table ``base``."""
+def _with_base(name: str, sql: str) -> str:
+    """``sql`` reading the shared step stored as the table ``name`` as ``base``."""
     rest = sql.lstrip()
     # The KPI's own common table expressions follow the shared step's.
     rest = ", " + rest[4:] if rest[:5].lower() == "with " else " " + rest
-    return f"with base as (from {_base(con, base, filters)}){rest}"
+    return f"with base as (from {name}){rest}"
 
 
 def _execute(con, cur, sql: str, params: dict, base: str | None, filters: Filters) -> None:
@@ -277,6 +371,7 @@ def run_together(con: duckdb.DuckDBPyConnection, kpis: list[Kpi], filters: Filte
     groups: dict[tuple[bool, str | None], list[int]] = {}
     for i, k in enumerate(kpis):
         assert not k.table, k.name
+        check_filters(k, filters)
         _dims(k, by)   # each KPI can be split so
         groups.setdefault((rollups and uses_rollup(k, filters, by), k.base), []).append(i)
     out: list[pd.DataFrame | None] = [None] * len(kpis)
@@ -293,7 +388,7 @@ def run_together(con: duckdb.DuckDBPyConnection, kpis: list[Kpi], filters: Filte
                            f"from ({_sql(kpis[i], by, period)})")
         sql = "\nunion all\n".join(selects)
         if base:
-            sql = _with_base(con, base, filters, sql)
+            sql = _with_base(_base(con, base, filters), sql)
         cur = con.cursor()
         if rollup:
             cur.execute("set search_path = 'rollup,main'")
@@ -351,6 +446,7 @@ def from_daily(kpi: Kpi, days: pd.DataFrame, filters: Filters,
     Days outside the span have no rows, as in the store. (numpy, not pandas: a page derives
     dozens of periods.)"""
     assert kpi.additive and by in (None, *PERIODS), (kpi.name, by)
+    check_filters(kpi, filters)
     cols = ["value", "numerator", "denominator"] if kpi.ratio else ["value"]
     # run(..., "day") gives every day of its range, in order.
     first = np.datetime64(days["period"].iat[0], "D") if len(days) else np.datetime64(0, "D")
@@ -403,6 +499,13 @@ _BASES = threading.Lock()
 _COMPUTED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
+def _base_name(sql: str, filters: Filters) -> str:
+    """The table name of the shared step ``sql`` under ``filters``: the same step, the same
+    name, on every connection."""
+    key = hashlib.sha256((sql + repr(sorted(filters.params(sql).items()))).encode())
+    return f"_base_{key.hexdigest()[:20]}"   # hex digits only: safe as an identifier
+
+
 def _base(con: duckdb.DuckDBPyConnection, sql: str, filters: Filters) -> str:
     """The name of a table holding ``sql`` run under ``filters`` on this connection's
     database: created on first use, reused by every KPI sharing that step, the oldest dropped
@@ -410,8 +513,7 @@ def _base(con: duckdb.DuckDBPyConnection, sql: str, filters: Filters) -> str:
     Two threads may compute two of them at once (:func:`prepare`); one asking for a table
     another is computing waits for it."""
     params = filters.params(sql)
-    key = hashlib.sha256((sql + repr(sorted(params.items()))).encode()).hexdigest()[:20]
-    name = f"_base_{key}"   # hex digits only: safe as an identifier
+    name = _base_name(sql, filters)
     if hasattr(con, "materialize"):   # another engine keeps its own (kpilib.spark)
         return con.materialize(name, sql, params)
     with _BASES:
@@ -455,6 +557,8 @@ def prepare(con: duckdb.DuckDBPyConnection, kpi: Kpi, filters: list[Filters]) ->
     and two cores do both in ~0.7 of the time. Nothing to do for a KPI without one."""
     if not kpi.base:
         return
+    for f in filters:
+        check_filters(kpi, f)
     todo = list(dict.fromkeys(filters))
     if len(todo) == 1:
         _base(con, kpi.base, todo[0])

@@ -23,7 +23,7 @@ import duckdb
 import pandas as pd
 
 from .filters import Filters
-from .kpi import run
+from .kpi import refused, run
 from .registry import get
 
 # The KPIs a target can be set for, and how they pace.
@@ -152,7 +152,9 @@ def pace(con: duckdb.DuckDBPyConnection, name: str, targets: list[Target], filte
     month_start = as_of.replace(day=1)
     month = f"{month_start:%Y-%m}"
     target = target_for(targets, name, month, filters.channels)
-    if target is None:
+    if target is None or refused(get(name), filters):
+        # A KPI the filters' category (or device, country) does not split has no figure to
+        # pace under them.
         return None
     n = calendar.monthrange(month_start.year, month_start.month)[1]
     mtd = replace(filters, start=month_start, end=as_of)

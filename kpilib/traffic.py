@@ -1,7 +1,8 @@
 """Traffic KPIs, from the daily `traffic` table."""
 from .kpi import Kpi
 
-WHERE = "where day between $start and $end and in_filter(channel, $channels)"
+WHERE = ("where day between $start and $end and in_filter(channel, $channels) "
+         "and in_filter(device, $devices)")
 
 SESSIONS = Kpi(
     name="sessions", label="Sessions", unit="count",

@@ -563,6 +563,33 @@ def test_overview_last_year_and_alerts(demo_store, monkeypatch):
     assert any("The 5 most unusual of 7 days are shown." in c.value for c in at.caption)
 
 
+def test_overview_shows_the_sql_of_the_trend_and_each_page_of_its_headline(tiny_store,
+                                                                           monkeypatch):
+    """The "Show SQL" expanders hold what `python -m kpilib sql` prints (kpilib.script) for the
+    KPI shown, under the page's filters: the Overview's trend KPI by day, a page's headline."""
+    from kpilib import Filters, get, script
+
+    def sql_shown():
+        return [c.value for e in at.expander if e.label == "Show SQL" for c in e.code]
+
+    def want(*args):   # st.code drops the last line break
+        return [script(*args).rstrip("\n")]
+
+    at = start(tiny_store, monkeypatch)
+    # The default period: the 30 days ending on the latest day with data (2 March).
+    f = Filters(date(2025, 2, 1), date(2025, 3, 2))
+    assert sql_shown() == want(get("net_sales"), f, "day")
+    at.selectbox(key="trend_kpi").set_value("sessions").run()
+    assert sql_shown() == want(get("sessions"), f, "day")
+    assert "from traffic" in sql_shown()[0] and "-- $start = DATE '2025-02-01'" in sql_shown()[0]
+    at.switch_page("app_pages/sales.py").run()
+    assert sql_shown() == want(get("net_sales"), f)
+    at.switch_page("app_pages/stock.py").run()
+    at.multiselect(key="stock_categories").set_value(["Tops"]).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert sql_shown() == want(get("on_hand"), Filters(f.start, f.end, categories=("Tops",)))
+
+
 def test_overview_judges_no_day_of_a_store_with_one_month(tmp_path, monkeypatch):
     # The days before a store's first day are not the shop's: read as zeros, they made most
     # days of a first month look unusual.

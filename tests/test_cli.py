@@ -287,3 +287,66 @@ def test_a_folder_given_as_a_file_or_a_file_as_the_store_is_one_sentence(tmp_pat
         assert p.stderr.strip() == f"error: {a_file} is a file, not a store: give --store a " \
                                    "folder (a new one for a new store)"
     assert a_file.read_text() == "not a store"
+
+
+def test_a_filter_the_kpi_cannot_take_exits_2_with_the_sentence(tiny_store):
+    feb = ("--store", tiny_store.path, "--start", "2025-02-01", "--end", "2025-02-28")
+    p = cli("kpi", "net_sales", *feb, "--country", "FR", ok=False)
+    assert p.returncode == 2 and p.stdout == ""
+    assert p.stderr.strip() == "error: Net sales is not split by country."
+    p = cli("kpi", "spend", *feb, "--device", "mobile", "--device", "desktop", "--country", "FR",
+            ok=False)
+    assert p.returncode == 2 and "Ad spend is not split by device or country." in p.stderr
+    # The stock KPIs take categories, repeatable: on hand at the 2 Feb snapshot, SKU-A (Tops)
+    # 4 + SKU-B (Accessories) 3.
+    assert json.loads(cli("kpi", "on_hand", *feb, "--category", "Tops").stdout) == [
+        {"value": 4.0}]
+    assert json.loads(cli("kpi", "on_hand", *feb, "--category", "Tops", "--category",
+                          "Accessories").stdout) == [{"value": 7.0}]
+
+
+def _execute_script(con, text: str):
+    """Runs what ``python -m kpilib sql`` printed: its statements, each with the printed
+    parameters it names, the values read back by DuckDB from their printed literals."""
+    import re
+    params = {m[1]: con.execute(f"select {m[2]}").fetchone()[0]
+              for m in re.finditer(r"^-- \$(\w+) = (.*)$", text, re.M)}
+    body = "\n".join(line for line in text.splitlines() if not line.startswith("-- $"))
+    statements = [s for s in body.split(";\n") if s.strip()]
+    for s in statements:
+        used = set(re.findall(r"\$(\w+)", s))
+        cur = con.execute(s, {k: v for k, v in params.items() if k in used})
+    return cur.fetchall()
+
+
+@pytest.mark.parametrize("args", [
+    ["orders"],
+    ["orders", "--channel", "paid_search", "--channel", "email", "--by", "week"],
+    ["net_sales", "--by", "channel"],
+    # a shared per-SKU step, under a category filter
+    ["on_hand", "--category", "Tops", "--category", "Accessories"],
+])
+def test_the_sql_shown_is_what_runs(tiny_store, args):
+    """The printed SQL, run with the printed parameters, gives what `kpi` gives."""
+    feb = ("--store", tiny_store.path, "--start", "2025-02-01", "--end", "2025-02-28")
+    text = cli("sql", *args, *feb).stdout
+    assert "$start" in text and "-- $start = DATE '2025-02-01'" in text
+    if args[0] == "orders":
+        # o2, o3, o4, o6, o7 in February (o5 cancelled), from the daily rollup of valid orders
+        assert "set search_path = 'rollup,main';" in text and "from valid_orders" in text
+    got = _execute_script(tiny_store.connect(), text)
+    want = json.loads(cli("kpi", *args, *feb).stdout)
+    if "--by" not in args:
+        assert [round(float(v), 2) for _, v in got] == [want[0]["value"]]
+    else:
+        key = "period" if args[-1] == "week" else args[-1]
+        found = {str(k): round(float(v), 2) for k, v in got}
+        # `kpi` fills the periods without rows with 0
+        assert set(found) <= {w[key] for w in want}
+        assert [found.get(w[key], 0.0) for w in want] == [w["value"] for w in want]
+
+
+def test_sql_refuses_a_filter_the_kpi_cannot_take(tiny_store):
+    p = cli("sql", "sessions", "--store", tiny_store.path, "--category", "Tops", ok=False)
+    assert p.returncode == 2 and p.stdout == "" and "Sessions is not split by category." in \
+        p.stderr

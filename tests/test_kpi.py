@@ -7,7 +7,9 @@ import pandas as pd
 import pytest
 
 from helpers import FEB
-from kpilib import KPIS, Filters, Read, from_daily, get, run, run_many, run_together
+from kpilib import (KPIS, FilterNotApplicable, Filters, Read, from_daily, get, run, run_many,
+                    run_together, script)
+from kpilib.kpi import refused, takes
 from kpilib.periods import calendar
 
 ADDITIVE = [n for n, k in KPIS.items() if k.additive]
@@ -103,7 +105,9 @@ def test_reads_side_by_side_equal_each_read_alone(demo_store, monkeypatch):
     reads = [Read((get("reorder_skus"),), f, limit=20), Read((get("abc_classes"),), g),
              Read((get("sell_through_rate"), get("lost_revenue_stockout")), f, "category"),
              Read((get("net_sales"), get("orders"), get("aov")), f, "day"),
-             Read((get("dead_stock_skus"),), f, limit=3), Read((get("roas"),), g, "channel"),
+             Read((get("dead_stock_skus"),), f, limit=3),
+             # (g's category would be refused: ROAS is not split by category)
+             Read((get("roas"),), replace(g, categories=()), "channel"),
              Read((get("lost_revenue_by_month"),), f.trailing_months(6))]
     # The first two queries wait for each other: one after the other, the first would wait
     # in vain (BrokenBarrierError).
@@ -128,3 +132,50 @@ def test_reads_side_by_side_equal_each_read_alone(demo_store, monkeypatch):
             pd.testing.assert_frame_equal(frame, w, check_exact=True, obj=k.name)
     assert len(got[0][0]) == 20 and len(got[4][0]) <= 3
     assert run_many(con, []) == []
+
+
+def test_a_filter_the_kpi_does_not_take_is_refused(tiny_store):
+    """Net sales by country would be the whole shop's total presented as France's: refused with
+    a sentence, by every entry point that runs a KPI."""
+    con = tiny_store.connect()
+    fr = replace(FEB, countries=("FR",))
+    with pytest.raises(FilterNotApplicable, match=r"^Net sales is not split by country\.$"):
+        run(con, get("net_sales"), fr)
+    with pytest.raises(FilterNotApplicable, match="Net sales is not split by country."):
+        run_together(con, [get("net_sales"), get("orders")], fr)
+    with pytest.raises(FilterNotApplicable, match="Net sales is not split by country."):
+        run_many(con, [Read((get("net_sales"),), fr)])
+    with pytest.raises(FilterNotApplicable, match="Net sales is not split by country."):
+        from_daily(get("net_sales"), run(con, get("net_sales"), FEB, "day"), fr)
+    with pytest.raises(FilterNotApplicable, match="Ad spend is not split by device or country."):
+        run(con, get("spend"), replace(fr, devices=("mobile",)))
+    with pytest.raises(FilterNotApplicable, match="Sessions is not split by category."):
+        script(get("sessions"), replace(FEB, categories=("Tops",)))
+    # A FilterNotApplicable is a ValueError: the command line's exit 2 with the sentence.
+    assert issubclass(FilterNotApplicable, ValueError)
+    # No filter, no refusal: Feb's net sales as before.
+    assert run(con, get("net_sales"), FEB)["value"].iat[0] == 262.0
+
+
+def test_which_filters_a_kpi_takes_is_read_from_its_sql():
+    # The stock KPIs read $categories in their SQL or their shared per-SKU step; sales do not.
+    assert takes(get("stockout_sku_days")) == takes(get("on_hand")) == {"categories"}
+    assert takes(get("net_sales")) == takes(get("blended_conversion_rate")) == frozenset()
+    # The traffic table's rows carry a device.
+    assert takes(get("sessions")) == takes(get("cart_abandonment_rate")) == {"devices"}
+    assert refused(get("on_hand"), replace(FEB, categories=("Tops",))) == []
+    assert refused(get("orders"), replace(FEB, categories=("Tops",), countries=("FR",))) == \
+        ["country", "category"]
+
+
+def test_the_stock_kpis_still_take_categories(tiny_store):
+    """On hand at the end of February, from the 2 Feb snapshot: SKU-A (Tops) 4, SKU-B
+    (Accessories) 3. Stock-out SKU-days in February: SKU-B had 0 on 1 Feb, 3 from 2 Feb on
+    (carried forward); SKU-A never ran out: Tops 0, Accessories 1."""
+    con = tiny_store.connect()
+    tops, acc = replace(FEB, categories=("Tops",)), replace(FEB, categories=("Accessories",))
+    assert [run(con, get("on_hand"), f)["value"].iat[0] for f in (FEB, tops, acc)] == [7, 4, 3]
+    assert [run(con, get("stockout_sku_days"), f)["value"].iat[0]
+            for f in (FEB, tops, acc)] == [1, 0, 1]
+    got = run_together(con, [get("on_hand"), get("stockout_sku_days")], tops)
+    assert [g["value"].iat[0] for g in got] == [4, 0]

@@ -93,6 +93,19 @@ def test_pacing_follows_the_filters(weekly_store):
                         date(2025, 3, 9)) == []
 
 
+def test_pacing_under_a_category_paces_only_the_kpis_split_by_category(tiny_store):
+    """The stock page's category filter: net sales are not split by category, so their target
+    is not paced against a figure of the whole shop; the stock-out rate is (Tops: SKU-A never
+    ran out in February, 0 stock-out SKU-days)."""
+    targets = [Target("net_sales", "2025-02", 1000), Target("stockout_rate", "2025-02", 0.1)]
+    tops = Filters(date(2025, 2, 1), date(2025, 2, 28), categories=("Tops",))
+    ps = month_pacing(tiny_store.connect(), targets, tops, date(2025, 3, 2))
+    assert [(p.kpi, p.actual) for p in ps] == [("stockout_rate", 0.0)]
+    ps = month_pacing(tiny_store.connect(), targets, Filters(tops.start, tops.end),
+                      date(2025, 3, 2))
+    assert [p.kpi for p in ps] == ["net_sales", "stockout_rate"]
+
+
 def test_a_lower_is_better_kpi_paces_the_other_way():
     from kpilib.targets import Pace
 

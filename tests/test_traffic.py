@@ -44,3 +44,29 @@ def test_conversion_by_channel(tiny_store):
     check(got["direct"], None)
     check(got["email"], 1 / 40)
     check(got["paid_search"], 7 / 350)
+
+
+@pytest.mark.parametrize("name,mobile,desktop,whole", [
+    ("sessions", 340, 50, 390),            # mobile 100 + 40 + 200; desktop 50 + 0
+    ("purchases", 6, 2, 8),                # mobile 2 + 1 + 3; desktop 2 + 0
+    ("add_to_carts", 35, 6, 41),           # mobile 10 + 5 + 20; desktop 6 + 0
+    ("conversion_rate", 6 / 340, 2 / 50, 8 / 390),
+])
+def test_the_device_filter_splits_the_traffic_kpis(tiny_store, name, mobile, desktop, whole):
+    """Each device's figure, and the devices together add up to the whole shop (numerators
+    and denominators for a rate), as the split by device gives them."""
+    from dataclasses import replace
+
+    from kpilib import get, run
+    con = tiny_store.connect()
+    frames = {d: run(con, get(name), replace(FEB, devices=d)) for d in
+              [("mobile",), ("desktop",), ("desktop", "mobile"), ()]}
+    for d, want in [(("mobile",), mobile), (("desktop",), desktop),
+                    (("desktop", "mobile"), whole), ((), whole)]:
+        check(frames[d]["value"].iat[0], want)
+    split = run(con, get(name), FEB, "device").set_index("device")
+    cols = ["numerator", "denominator"] if get(name).ratio else ["value"]
+    for c in cols:
+        assert frames[("mobile",)][c].iat[0] + frames[("desktop",)][c].iat[0] == \
+            frames[()][c].iat[0] == split[c].sum()
+        assert frames[("mobile",)][c].iat[0] == split.loc["mobile", c]
