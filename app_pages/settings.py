@@ -45,8 +45,9 @@ with st.form("settings"):
                                "shopify": "Count them as Shopify does"}[c],
         help=f"Leave them out: {CANCELLED['excluded']} Count them as Shopify does, so that "
              f"gross sales, orders, returns and net sales by day and month match Shopify's "
-             f"sales reports: {CANCELLED['shopify']} Changing this recomputes every figure "
-             f"from the stored data.")
+             f"sales reports: {CANCELLED['shopify']} Returns, return rates and refund reasons then "
+             f"include the cancellations (reason 'cancelled'), and orders and customers count "
+             f"them. Changing this recomputes every figure from the stored data.")
     target = st.number_input("ROAS target", min_value=0.0, step=0.5, key="set_roas_target",
                              value=float(s.get("roas_target", 2.0)))
     st.markdown("**Channel mapping** — names in your exports renamed to the channel your "
