@@ -499,10 +499,11 @@ _BASES = threading.Lock()
 _COMPUTED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def _base_name(sql: str, filters: Filters) -> str:
-    """The table name of the shared step ``sql`` under ``filters``: the same step, the same
-    name, on every connection."""
-    key = hashlib.sha256((sql + repr(sorted(filters.params(sql).items()))).encode())
+def _base_name(sql: str, filters: Filters, params: dict | None = None) -> str:
+    """The table name of the shared step ``sql`` under ``filters`` (whose ``params`` for it,
+    when already made): the same step, the same name, on every connection."""
+    params = filters.params(sql) if params is None else params
+    key = hashlib.sha256((sql + repr(sorted(params.items()))).encode())
     return f"_base_{key.hexdigest()[:20]}"   # hex digits only: safe as an identifier
 
 
@@ -513,7 +514,7 @@ def _base(con: duckdb.DuckDBPyConnection, sql: str, filters: Filters) -> str:
     Two threads may compute two of them at once (:func:`prepare`); one asking for a table
     another is computing waits for it."""
     params = filters.params(sql)
-    name = _base_name(sql, filters)
+    name = _base_name(sql, filters, params)
     if hasattr(con, "materialize"):   # another engine keeps its own (kpilib.spark)
         return con.materialize(name, sql, params)
     with _BASES:
