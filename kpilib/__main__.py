@@ -1,4 +1,4 @@
-"""Command line: python -m kpilib {demo,ingest,kpi,sql,alerts,list}. Its arguments and JSON output are a
+"""Command line: python -m kpilib {demo,ingest,kpi,sql,alerts,forecast,list}. Its arguments and JSON output are a
 public interface for scripts and scheduled jobs: change them only compatibly."""
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import sys
 from dataclasses import replace
 from datetime import date, timedelta
 
-from . import KPIS, Filters, Store, alerts, caveats, export, get, run, script, targets
+from . import (KPIS, Filters, Store, alerts, caveats, export, forecast, get, run, script,
+               targets)
 from .engines import ENGINES, EngineError, connect
 from .ingest import IngestError, ingest
 from .periods import data_span
@@ -75,6 +76,25 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--end", type=_date, help="last day (default: latest day with data)")
     p.add_argument("--channel", action="append", default=[], help="repeat for several")
     p.add_argument("--format", choices=["json", "csv"], default="json")
+
+    p = sub.add_parser(
+        "forecast", help="where a summed KPI's month is heading, with an 80 %% range",
+        description="Month-end forecast of a summed KPI: the weekday-weighted pace of the "
+                    "month to date, steadied by the 28 days before the month grown as the same "
+                    "days grew last year (once a year is stored). Its 80 % range and its "
+                    "backtest come from the same forecast rerun on each earlier complete month "
+                    "as of the same day (days 7, 14 and 21 for the backtest), with only the "
+                    "days before then: mape is its mean absolute percentage error, "
+                    "run_rate_mape the plain run-rate's (value to date ÷ share of days "
+                    "elapsed), coverage how often the month landed inside its range. Fewer "
+                    "than 3 earlier complete months: no range (low and high null, a note).")
+    p.add_argument("name", choices=forecast.KPIS)
+    p.add_argument("--month", required=True, help="YYYY-MM")
+    p.add_argument("--as-of", type=_date, help="the last day known (default: the latest day "
+                                                "with data, within the month)")
+    p.add_argument("--store")
+    p.add_argument("--channel", action="append", default=[], help="repeat for several")
+    p.add_argument("--format", choices=["json"], default="json")
 
     p = sub.add_parser("report", help="the monthly management report as one HTML file")
     p.add_argument("--month", required=True, help="YYYY-MM")
@@ -258,6 +278,21 @@ def _plain(v):
     return float(v)  # Decimal
 
 
+def _forecast(args) -> int:
+    store = Store(store_path(args.store))
+    con = connect(store)
+    as_of = args.as_of
+    if as_of is None:
+        span = data_span(con)
+        if span is None:
+            raise ValueError(f"the store {store.path} is empty; give --as-of or ingest data")
+        as_of = min(span[1], forecast.month_end(forecast.first_day(args.month)))
+    f = Filters(as_of, as_of, tuple(args.channel))
+    print(json.dumps(forecast.forecast(con, args.name, args.month, as_of, f).as_dict(),
+                     ensure_ascii=False))
+    return 0
+
+
 def _report(args) -> int:
     from pathlib import Path
 
@@ -287,7 +322,7 @@ def _glossary(args) -> int:
 
 
 COMMANDS = {"demo": _demo, "ingest": _ingest, "kpi": _kpi, "sql": _sql, "alerts": _alerts,
-            "list": _list, "glossary": _glossary, "undo": _undo, "delete": _delete, "report": _report}
+            "forecast": _forecast, "list": _list, "glossary": _glossary, "undo": _undo, "delete": _delete, "report": _report}
 
 if __name__ == "__main__":
     sys.exit(main())

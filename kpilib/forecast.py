@@ -47,6 +47,13 @@ PRIOR_WEIGHT = 0.5
 PACE, PACE_LAST_YEAR, ACTUAL = "weekday_pace", "weekday_pace+last_year", "actual"
 
 
+def first_day(month: str) -> date:
+    """'2026-03' → 1 March 2026; a ValueError says what a month looks like."""
+    if not targets.MONTH.match(month):
+        raise ValueError(f"{month!r} is not a month like 2026-03")
+    return date.fromisoformat(month + "-01")
+
+
 def month_days(month_start: date) -> int:
     return calendar.monthrange(month_start.year, month_start.month)[1]
 
@@ -262,10 +269,7 @@ def forecast(con: duckdb.DuckDBPyConnection, name: str, month: str, as_of: date,
     if name not in KPIS:
         raise ValueError(f"a forecast is made for the summed KPIs {', '.join(KPIS)}, "
                          f"not {name!r}")
-    try:
-        month_start = date.fromisoformat(month + "-01")
-    except ValueError:
-        raise ValueError(f"{month!r} is not a month like 2026-03") from None
+    month_start = first_day(month)
     if as_of < month_start:
         raise ValueError(f"{as_of} is before {month}: the forecast starts on the month's "
                          "first day")
