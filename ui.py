@@ -22,9 +22,9 @@ import plotly.express as px
 import streamlit as st
 
 import kpilib
-from kpilib import alerts, caveats, demo, engines, export, formatting, targets
+from kpilib import alerts, caveats, demo, engines, export, forecast, formatting, targets
 from kpilib.channels import CHANNELS
-from kpilib.kpi import PERIODS
+from kpilib.kpi import PERIODS, refused
 from kpilib.periods import PRESETS, calendar, data_span, preset_range
 from kpilib.settings import demo_store_path, store_path
 from kpilib.store import tables_read
@@ -745,6 +745,10 @@ def _card(name: str, f: kpilib.Filters, spark_by: str | None, last_year: bool) -
         ly = value(name, f.last_year())
         ly = None if caveats.value_reason(k, ly) else ly
         captions.append(f"vs last year: {change(now, ly, k.unit) or '–'}")
+    fc = month_forecast(name, f)
+    if fc is not None and fc.value is not None:
+        captions.append(forecast_caption(fc))
+        card["help"] += "\n\n" + forecast.accuracy_text(fc)
     p = pacing(f).get(name)
     if p is not None:
         captions.append(target_caption(p))
@@ -765,10 +769,17 @@ def _pacing(path: str, version: str, filters: kpilib.Filters) -> list[targets.Pa
 
 
 def pacing(filters: kpilib.Filters | None = None) -> dict[str, targets.Pace]:
-    """Month-to-date pacing of every KPI with a target for the month the filters end in."""
+    """Month-to-date pacing of every KPI with a target for the month the filters end in. Where
+    the month-end forecast is shown (month_forecast), a sum is on pace for that forecast: one
+    month-end figure on a card and in the alerts, not two."""
     store, _ = active_store()
-    return {p.kpi: p for p in _pacing(str(store.path), store.fingerprint,
-                                      filters or current_filters())}
+    f = filters or current_filters()
+    paces = {p.kpi: p for p in _pacing(str(store.path), store.fingerprint, f)}
+    for name, p in paces.items():
+        fc = month_forecast(name, f)
+        if fc is not None and fc.value is not None:
+            paces[name] = replace(p, forecast=fc.value)
+    return paces
 
 
 def goals() -> list[targets.Target]:
@@ -792,6 +803,34 @@ def target_caption(p: targets.Pace) -> str:
     month = date.fromisoformat(p.month + "-01")
     return (f"{month:%b} target {fmt(p.target, kpilib.get(p.kpi).unit, compact=True)} · "
             f"{pace_text(p)}")
+
+
+def month_forecast(name: str, filters: kpilib.Filters | None = None) -> forecast.Forecast | None:
+    """The month-end forecast of a summed KPI when the period is the month to date of a month
+    the data has not finished; None otherwise (kpilib.forecast.month_to_date), or when the
+    store or the filters give the KPI no figure."""
+    f = filters or current_filters()
+    if name not in forecast.KPIS or not forecast.month_to_date(f, facts().as_of) \
+            or reason(name, f) or refused(kpilib.get(name), f):
+        return None
+    store, _ = active_store()
+    return _month_forecast(str(store.path), store.fingerprint, name, f)
+
+
+@st.cache_data(max_entries=500, show_spinner=False)
+def _month_forecast(path: str, version: str, name: str, f: kpilib.Filters) -> forecast.Forecast:
+    # The KPI's daily series over the store's calendar: the one the cards' figures come from
+    # (_query), so it is read once for both.
+    span = _calendar(path, version)
+    daily = forecast.series_of(kpi(name, replace(f, start=span[0]), "day"))
+    return forecast.project(daily, name, f.start, f.end)
+
+
+def forecast_caption(fc: forecast.Forecast) -> str:
+    """"Nov forecast €16.3k, 80 %: €12.7k – €20.2k"."""
+    unit = kpilib.get(fc.kpi).unit
+    month = date.fromisoformat(fc.month + "-01")
+    return f"{month:%b} " + forecast.range_text(fc, lambda v: fmt(v, unit, compact=True))
 
 
 def verdict(row) -> str:

@@ -7,7 +7,7 @@ import streamlit as st
 
 import kpilib
 import ui
-from kpilib import alerts, report
+from kpilib import alerts, forecast, report
 
 f = ui.require_filters()
 prev_words, ly_words = f.comparison_words()
@@ -19,6 +19,13 @@ shown = [n for n in CARDS if not ui.missing(n)]
 for i in range(0, len(shown), 5):
     ui.metrics(shown[i:i + 5], spark_by=spark, last_year=True, columns=5)
 ui.missing_note([n for n in CARDS if ui.missing(n)])
+# Month-end forecasts sit on the cards of the month to date only: under the last 30 days'
+# figure a month's forecast would read as that period's. Said, when the month is still open.
+as_of = ui.facts().as_of
+if f.end == as_of and as_of < forecast.month_end(as_of.replace(day=1)) \
+        and not forecast.month_to_date(f, as_of) and set(shown) & set(forecast.KPIS):
+    st.caption(f"{as_of:%B} is not over: pick **Month to date** to see where it is heading "
+               "(month-end forecasts with their 80 % range).")
 
 
 def unusual_text(r) -> str:

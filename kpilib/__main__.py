@@ -1,4 +1,4 @@
-"""Command line: python -m kpilib {demo,ingest,kpi,sql,alerts,forecast,list}. Its arguments and JSON output are a
+"""Command line: python -m kpilib {demo,ingest,kpi,sql,alerts,list}. Its arguments and JSON output are a
 public interface for scripts and scheduled jobs: change them only compatibly."""
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import sys
 from dataclasses import replace
 from datetime import date, timedelta
 
-from . import (KPIS, Filters, Store, alerts, caveats, export, forecast, get, run, script,
-               targets)
+from . import KPIS, Filters, Store, alerts, caveats, export, get, run, script, targets
+from . import forecast
 from .engines import ENGINES, EngineError, connect
 from .ingest import IngestError, ingest
 from .periods import data_span
@@ -322,7 +322,8 @@ def _glossary(args) -> int:
 
 
 COMMANDS = {"demo": _demo, "ingest": _ingest, "kpi": _kpi, "sql": _sql, "alerts": _alerts,
-            "forecast": _forecast, "list": _list, "glossary": _glossary, "undo": _undo, "delete": _delete, "report": _report}
+            "list": _list, "glossary": _glossary, "undo": _undo, "delete": _delete, "report": _report}
+COMMANDS["forecast"] = _forecast
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -249,16 +249,68 @@ def project(daily: pd.Series, name: str, month_start: date, as_of: date) -> Fore
     return Forecast(name, month, as_of, actual, value, low, high, method, bt, note)
 
 
+def series_of(by_day: pd.DataFrame) -> pd.Series:
+    """A KPI's frame by day (``period``, ``value``) as the series the forecast reads: indexed
+    by date, from its first day that is not 0 (before it the export had not started)."""
+    s = pd.Series(by_day["value"].astype(float).fillna(0).to_numpy(),
+                  index=list(by_day["period"]))
+    started = s.to_numpy().nonzero()[0]
+    return s.iloc[started[0]:] if len(started) else s.iloc[0:0]
+
+
 def daily(con: duckdb.DuckDBPyConnection, name: str, filters: Filters, as_of: date) -> pd.Series:
-    """KPI ``name`` by day under ``filters``' channels and other choices, from its first day
-    that is not 0 to ``as_of``, indexed by date."""
+    """KPI ``name`` by day under ``filters``' channels and other choices, to ``as_of``."""
     span = stored_days(con)
     if span is None or as_of < span[0]:
         return pd.Series(dtype=float)
-    df = run(con, get(name), replace(filters, start=span[0], end=as_of), "day")
-    s = pd.Series(df["value"].astype(float).fillna(0).to_numpy(), index=list(df["period"]))
-    started = s.to_numpy().nonzero()[0]
-    return s.iloc[started[0]:] if len(started) else s.iloc[0:0]
+    return series_of(run(con, get(name), replace(filters, start=span[0], end=as_of), "day"))
+
+
+def month_to_date(filters: Filters, as_of: date | None) -> bool:
+    """Whether ``filters`` show a month the data has not finished, from its 1st to the latest
+    day with data: the one period a month-end forecast reads right beside (under the last 30
+    days' figure it would read as theirs)."""
+    return (as_of is not None and filters.start.day == 1 and filters.end == as_of
+            and filters.start == as_of.replace(day=1) and as_of < month_end(filters.start))
+
+
+def range_text(fc: Forecast, fmt) -> str:
+    """"forecast €16.3k, 80 %: €12.7k – €20.2k" with ``fmt`` (a value → text)."""
+    text = f"forecast {fmt(fc.value)}"
+    return text + (f", 80 %: {fmt(fc.low)} – {fmt(fc.high)}" if fc.low is not None
+                   else " (no range yet)")
+
+
+def method_text(fc: Forecast) -> str:
+    """How the forecast is made, in words."""
+    how = ("Month-end forecast: the month-to-date pace (each day weighted by what its weekday "
+           "sold over the 8 weeks before the month)")
+    if fc.method == PACE_LAST_YEAR:
+        how += (", pooled with the 4 weeks before the month grown as the same weeks grew last "
+                "year")
+    return how + "."
+
+
+def backtest_text(fc: Forecast) -> str:
+    """How far off the forecast has been on this shop's complete months, in words."""
+    b = fc.backtest
+
+    def pct(v: float, digits: int = 1) -> str:
+        return f"{v * 100:.{digits}f} %"
+    if b.mape is None:
+        return "No complete month yet to test it on."
+    text = (f"Rerun on this shop's {b.months} complete months as of their 7th, 14th and 21st, "
+            f"with only the days before each: off by {pct(b.mape)} on average (the plain "
+            f"run-rate, value to date ÷ share of days elapsed: {pct(b.run_rate_mape)})")
+    if b.coverage is None:
+        return text + f". No 80 % range until {MIN_MONTHS} complete months can measure it."
+    return (text + f"; the month landed inside its 80 % range {round(b.coverage * b.ranged)} "
+            f"of {b.ranged} times ({pct(b.coverage, 0)}).")
+
+
+def accuracy_text(fc: Forecast) -> str:
+    """The forecast's help: how it is made and how far off it has been on this shop."""
+    return f"{method_text(fc)} {backtest_text(fc)}"
 
 
 def forecast(con: duckdb.DuckDBPyConnection, name: str, month: str, as_of: date,
