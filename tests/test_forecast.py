@@ -221,3 +221,45 @@ def test_pure_functions_take_no_store():
     take it as it is."""
     f = project(BLOCKS, "orders", date(2025, 7, 1), JULY_10)
     assert all(not isinstance(v, np.generic) for v in (f.value, f.low, f.high, f.actual))
+
+
+@pytest.fixture(scope="module")
+def open_month_store(tmp_path_factory) -> Store:
+    """The demo shop with its data stopping on Wednesday 18 November 2026, a net sales target
+    for November."""
+    from kpilib import demo
+    store = Store(tmp_path_factory.mktemp("open") / "store")
+    demo.write(store, demo.generate(months=18, scale=0.05, seed=11, end=date(2026, 11, 18)))
+    store.update_settings({"targets": [{"kpi": "net_sales", "month": "2026-11",
+                                        "channel": None, "value": 30000.0}]})
+    return store
+
+
+def test_overview_cards_forecast_the_month_to_date(open_month_store, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    from kpilib.formatting import fmt
+    monkeypatch.setenv("KPILIB_STORE", str(open_month_store.path))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    # The last 30 days (the default): no month-end figure under a 30-day one; a sentence says
+    # where it is.
+    assert not [c.value for c in at.caption if "80 %:" in c.value]
+    assert any(c.value.startswith("November is not over: pick **Month to date**")
+               for c in at.caption)
+    at.sidebar.selectbox(key="period").set_value("Month to date").run()
+    assert not at.exception, [e.value for e in at.exception]
+    captions = [c.value for c in at.caption]
+    want = forecast.forecast(open_month_store.connect(), "net_sales", "2026-11",
+                             date(2026, 11, 18))
+    money = lambda v: fmt(v, "money", "EUR", compact=True)   # noqa: E731
+    assert "Nov " + forecast.range_text(want, money) in captions
+    # Net sales, orders, sessions and new customers: the summed cards.
+    assert len([c for c in captions if c.startswith("Nov forecast") and "80 %:" in c]) == 4
+    assert not any("is not over" in c for c in captions)
+    card = next(m for m in at.metric if m.label == "Net sales")
+    assert "off by" in card.help and "run-rate" in card.help and "80 % range" in card.help
+    # The target is paced on the same month-end figure, not on a second one.
+    target = next(c for c in captions if c.startswith("Nov target €30,000"))
+    assert f"on pace for {money(want.value)}" in target
