@@ -277,7 +277,8 @@ def month_to_date(filters: Filters, as_of: date | None) -> bool:
 def range_text(fc: Forecast, fmt) -> str:
     """"forecast €16.3k, 80 %: €12.7k – €20.2k" with ``fmt`` (a value → text)."""
     text = f"forecast {fmt(fc.value)}"
-    return text + (f", 80 %: {fmt(fc.low)} – {fmt(fc.high)}" if fc.low is not None
+    # "80 %" kept on one line (a no-break space): a card wraps it otherwise.
+    return text + (f", 80\u00a0%: {fmt(fc.low)} – {fmt(fc.high)}" if fc.low is not None
                    else " (no range yet)")
 
 

@@ -245,7 +245,7 @@ def test_overview_cards_forecast_the_month_to_date(open_month_store, monkeypatch
     assert not at.exception, [e.value for e in at.exception]
     # The last 30 days (the default): no month-end figure under a 30-day one; a sentence says
     # where it is.
-    assert not [c.value for c in at.caption if "80 %:" in c.value]
+    assert not [c.value for c in at.caption if "80\u00a0%:" in c.value]
     assert any(c.value.startswith("November is not over: pick **Month to date**")
                for c in at.caption)
     at.sidebar.selectbox(key="period").set_value("Month to date").run()
@@ -256,10 +256,31 @@ def test_overview_cards_forecast_the_month_to_date(open_month_store, monkeypatch
     money = lambda v: fmt(v, "money", "EUR", compact=True)   # noqa: E731
     assert "Nov " + forecast.range_text(want, money) in captions
     # Net sales, orders, sessions and new customers: the summed cards.
-    assert len([c for c in captions if c.startswith("Nov forecast") and "80 %:" in c]) == 4
+    assert len([c for c in captions if c.startswith("Nov forecast") and "80\u00a0%:" in c]) == 4
     assert not any("is not over" in c for c in captions)
     card = next(m for m in at.metric if m.label == "Net sales")
     assert "off by" in card.help and "run-rate" in card.help and "80 % range" in card.help
     # The target is paced on the same month-end figure, not on a second one.
     target = next(c for c in captions if c.startswith("Nov target €30,000"))
     assert f"on pace for {money(want.value)}" in target
+
+
+def test_forecast_on_the_cards_in_chromium(open_month_store):
+    """The Overview of the month to date at 1440 and 390 px in Chromium: each summed card
+    shows its forecast and range whole (screenshots in tests/screenshots/forecast_*.png)."""
+    from browser import app_server, browser, require_browser, shot, wait_drawn
+    require_browser()
+    with app_server(open_month_store.path) as url, browser() as chromium:
+        for width in (1440, 390):
+            page = chromium.new_page(viewport={"width": width, "height": 1400})
+            page.goto(f"{url}/?period=Month+to+date")
+            wait_drawn(page)
+            assert page.locator('[data-testid="stException"]').count() == 0
+            texts = page.locator('[data-testid="stCaptionContainer"]').all_inner_texts()
+            ranges = [t for t in texts if t.startswith("Nov forecast") and "80\u00a0%:" in t]
+            assert len(ranges) == 4, texts
+            cut = page.locator('[data-testid="stCaptionContainer"]').evaluate_all(
+                "els => els.filter(e => e.scrollWidth > e.clientWidth).map(e => e.innerText)")
+            assert not cut, (width, cut)
+            shot(page, f"forecast_overview_{width}")
+            page.close()
