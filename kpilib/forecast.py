@@ -140,7 +140,7 @@ def interval(value: float | None, ratios: list[float]) -> tuple[float | None, fl
     A prediction interval on the log of the ratios (their mean ± Student's t × their spread ×
     √(1 + 1/n)) rather than their 10th and 90th percentiles: with a year of months or less,
     percentiles are as narrow as the few months happened to be, and held 59–79 % of the
-    demo shop's and UCI's months instead of 80 %; this one held 79–92 % (README)."""
+    5 % demo shop's and UCI's months instead of 80 %; this one held 79–92 % (README)."""
     if value is None or value <= 0 or len(ratios) < MIN_MONTHS:
         return None, None
     logs = np.log(ratios)
