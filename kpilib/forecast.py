@@ -69,17 +69,23 @@ def _sum(s: pd.Series, first: date, last: date) -> float | None:
     return float(s.loc[first:last].sum())
 
 
-def estimate(daily: pd.Series, month_start: date, as_of: date) -> tuple[float, float | None, str]:
+def estimate(daily: pd.Series, month_start: date, as_of: date,
+             memo: dict | None = None) -> tuple[float, float | None, str]:
     """(value to date, month-end forecast, method) from the days of ``daily`` (indexed by
-    date, every day from the first with data) up to ``as_of`` only."""
+    date, every day from the first with data) up to ``as_of`` only. ``memo`` keeps each
+    month's weekday weights across the calls of one backtest (they read only the days before
+    the month, the same whatever the as-of day)."""
     s = daily.loc[:as_of]   # no look-ahead, whatever the caller passes
     actual = float(s.loc[month_start:as_of].sum())
     if as_of >= month_end(month_start):
         return actual, actual, ACTUAL
-    hist = s.loc[month_start - timedelta(weeks=targets.HISTORY_WEEKS):
-                 month_start - timedelta(days=1)]
-    weights = targets.weekday_weights(pd.DataFrame({"period": hist.index, "value": hist.values}))
-    share = targets.month_share(weights, month_start, as_of)
+    memo = {} if memo is None else memo
+    if month_start not in memo:
+        hist = s.loc[month_start - timedelta(weeks=targets.HISTORY_WEEKS):
+                     month_start - timedelta(days=1)]
+        memo[month_start] = targets.weekday_weights(
+            pd.DataFrame({"period": hist.index, "value": hist.values}))
+    share = targets.month_share(memo[month_start], month_start, as_of)
     if not share:
         # Every elapsed day is a weekday the shop never sells on: nothing to scale.
         return actual, None, PACE
@@ -150,14 +156,15 @@ def interval(value: float | None, ratios: list[float]) -> tuple[float | None, fl
     return value * math.exp(centre - half), value * math.exp(centre + half)
 
 
-def trials(daily: pd.Series, months: list[date], day: int) -> list[Trial]:
+def trials(daily: pd.Series, months: list[date], day: int,
+           memo: dict | None = None) -> list[Trial]:
     """The forecast of each of ``months`` as of its ``day``, each with the range the months
     before it gave (those already complete on that day)."""
     out: list[Trial] = []
     for m in months:
         as_of = m + timedelta(days=min(day, month_days(m) - 1) - 1)
         actual = float(daily.loc[m:month_end(m)].sum())
-        _, value, _ = estimate(daily, m, as_of)
+        _, value, _ = estimate(daily, m, as_of, memo)
         if value is None or actual <= 0 or value <= 0:
             continue
         lo, hi = interval(value, [t.actual / t.forecast for t in out])
@@ -193,11 +200,12 @@ def _figures(ts: list[Trial]) -> dict:
             "ranged": len(ranged)}
 
 
-def backtest(daily: pd.Series, as_of: date) -> Backtest:
+def backtest(daily: pd.Series, as_of: date, memo: dict | None = None) -> Backtest:
     """The forecast rerun on every complete month before ``as_of``'s, as of days 7, 14, 21."""
     s = daily.loc[:as_of]
     months = backtest_months(s, as_of) if len(s) else []
-    by_day = {d: trials(s, months, d) for d in CHECK_DAYS}
+    memo = {} if memo is None else memo
+    by_day = {d: trials(s, months, d, memo) for d in CHECK_DAYS}
     every = _figures([t for ts in by_day.values() for t in ts])
     return Backtest(len(months), every["mape"], every["run_rate_mape"], every["coverage"],
                     every["ranged"], {d: _figures(ts) for d, ts in by_day.items()})
@@ -229,15 +237,16 @@ def project(daily: pd.Series, name: str, month_start: date, as_of: date) -> Fore
     """The forecast of ``month_start``'s month as of ``as_of`` from ``daily`` up to then."""
     s = daily.loc[:as_of]
     month = f"{month_start:%Y-%m}"
-    bt = backtest(s, as_of)
+    memo: dict = {}
+    bt = backtest(s, as_of, memo)
     if not len(s) or s.index[0] > as_of:
         return Forecast(name, month, as_of, 0.0, None, None, None, PACE, bt,
                         "No data before this day.")
-    actual, value, method = estimate(s, month_start, as_of)
+    actual, value, method = estimate(s, month_start, as_of, memo)
     if method == ACTUAL:
         return Forecast(name, month, as_of, actual, actual, actual, actual, method, bt)
     day = (as_of - month_start).days + 1
-    ratios = [t.actual / t.forecast for t in trials(s, backtest_months(s, as_of), day)]
+    ratios = [t.actual / t.forecast for t in trials(s, backtest_months(s, as_of), day, memo)]
     low, high = interval(value, ratios)
     note = None
     if value is None:
