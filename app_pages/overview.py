@@ -60,8 +60,9 @@ if behind or n_days:
             st.markdown(f":material/warning: **{day:%a %d %b}** — unusual for a {day:%A}: "
                         + " · ".join(map(unusual_text, rows.itertuples())))
         more = f"The 5 most unusual of {n_days} days are shown. " if n_days > 5 else ""
-        st.caption(more + "Behind target: the month-to-date pace is more than 2 % short of the "
-                   "month's target (Settings). Unusual day: its net sales, orders, sessions or "
+        st.caption(more + "Behind target: the month-to-date pace (on the month to date, the "
+                   "month-end forecast) is more than 2 % short of the month's target "
+                   "(Settings). Unusual day: its net sales, orders, sessions or "
                    "conversion rate left the usual range for that weekday: the average of the "
                    "same weekday over the previous 8 weeks, give or take three times how much "
                    "those 8 days varied (3 standard deviations) and never less than ± 30 %. The "

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from kpilib import Store, forecast
-from kpilib.forecast import (backtest, estimate, interval, project, run_rate)
+from kpilib.forecast import backtest, estimate, interval, project, run_rate
 from kpilib.ingest import ingest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -284,3 +284,34 @@ def test_forecast_on_the_cards_in_chromium(open_month_store):
             assert not cut, (width, cut)
             shot(page, f"forecast_overview_{width}")
             page.close()
+
+
+def test_the_report_of_a_month_not_over_forecasts_it(open_month_store):
+    """November 2026, data to the 18th: each summed card has its forecast, the target is
+    measured against it (24,530 ÷ 30,000 = 82 %), and the record is written under the cards.
+    October, over, has none."""
+    from kpilib.formatting import fmt
+    from kpilib.report import build
+    from kpilib.targets import Target
+    con = open_month_store.connect()
+    goals = [Target("net_sales", "2026-11", 30000.0)]
+    page = build(con, "2026-11", goals=goals)
+    want = forecast.forecast(con, "net_sales", "2026-11", date(2026, 11, 18))
+    text = forecast.range_text(want, lambda v: fmt(v, "money", "EUR", compact=True))
+    assert f"18 Nov: {text}" in page
+    assert page.count('class="delta forecast"') == 4     # net sales, orders, sessions, new
+    assert f"target €30,000.00: {want.value / 30000 * 100:.0f} %" in page
+    assert "The month is not over: forecasts as of 18 Nov" in page and "off by" in page
+    assert 'class="delta forecast"' not in build(con, "2026-10", goals=goals)
+
+
+@pytest.mark.parametrize("start, end, as_of, shown", [
+    (date(2026, 11, 1), date(2026, 11, 18), date(2026, 11, 18), True),    # month to date
+    (date(2026, 10, 20), date(2026, 11, 18), date(2026, 11, 18), False),  # last 30 days
+    (date(2026, 11, 1), date(2026, 11, 10), date(2026, 11, 18), False),   # not to the data's end
+    (date(2026, 11, 1), date(2026, 11, 30), date(2026, 11, 30), False),   # the month is over
+    (date(2026, 11, 1), date(2026, 11, 18), None, False),                 # nothing dated
+])
+def test_a_forecast_is_shown_for_the_month_to_date_only(start, end, as_of, shown):
+    from kpilib import Filters
+    assert forecast.month_to_date(Filters(start, end), as_of) is shown
