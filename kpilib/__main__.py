@@ -1,4 +1,4 @@
-"""Command line: python -m kpilib {demo,ingest,kpi,sql,alerts,list}. Its arguments and JSON output are a
+"""Command line: python -m kpilib {demo,ingest,kpi,sql,alerts,explain,list}. Its arguments and JSON output are a
 public interface for scripts and scheduled jobs: change them only compatibly."""
 from __future__ import annotations
 
@@ -76,6 +76,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--channel", action="append", default=[], help="repeat for several")
     p.add_argument("--format", choices=["json", "csv"], default="json")
 
+    p = sub.add_parser("explain", help="what changed: a KPI's change split into parts that add "
+                                       "up to it exactly")
+    _kpi_args(p, by=False)
+    p.add_argument("--compare", choices=["previous", "last_year"], default="previous",
+                   help="the period compared with (default: the previous period)")
+    p.add_argument("--format", choices=["json", "text"], default="json")
+
     p = sub.add_parser("report", help="the monthly management report as one HTML file")
     p.add_argument("--month", required=True, help="YYYY-MM")
     p.add_argument("--store")
@@ -136,7 +143,7 @@ def _delete(args) -> int:
     return 0
 
 
-def _kpi_args(p) -> None:
+def _kpi_args(p, by: bool = True) -> None:
     p.add_argument("name")
     p.add_argument("--store")
     p.add_argument("--start", type=_date, help="first day (default: 30 days before --end)")
@@ -147,7 +154,9 @@ def _kpi_args(p) -> None:
     p.add_argument("--device", action="append", default=[], help="repeat for several")
     p.add_argument("--country", action="append", default=[], help="repeat for several")
     p.add_argument("--category", action="append", default=[], help="repeat for several")
-    p.add_argument("--by", choices=["day", "week", "month", "channel", "device", "category"])
+    if by:
+        p.add_argument("--by", choices=["day", "week", "month", "channel", "device",
+                                        "category"])
 
 
 def _filters(args, start: date, end: date) -> Filters:
@@ -244,6 +253,32 @@ def _alerts(args) -> int:
     return 0
 
 
+def _explain(args) -> int:
+    from . import explain
+
+    kpi = get(args.name)
+    store = Store(store_path(args.store))
+    con = connect(store)
+    start, end = _range(args, store, con)
+    f = _filters(args, start, end)
+    out = explain.explain(con, kpi.name, f, explain.compared_filters(f, args.compare),
+                          window_days=store.settings["return_window_days"])
+    if args.format == "text":
+        print(explain.text(out, store.settings["currency"]))
+        return 0
+    print(json.dumps(_json(out), ensure_ascii=False))
+    return 0
+
+
+def _json(v):
+    """``v`` (dicts and lists of plain values) as JSON values (:func:`_plain`)."""
+    if isinstance(v, dict):
+        return {k: _json(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_json(x) for x in v]
+    return _plain(v)
+
+
 def _plain(v):
     """A JSON value: dates as YYYY-MM-DD, no NaN (null), numbers as numbers."""
     if v is None or (isinstance(v, float) and math.isnan(v)):
@@ -287,6 +322,7 @@ def _glossary(args) -> int:
 
 
 COMMANDS = {"demo": _demo, "ingest": _ingest, "kpi": _kpi, "sql": _sql, "alerts": _alerts,
+            "explain": _explain,
             "list": _list, "glossary": _glossary, "undo": _undo, "delete": _delete, "report": _report}
 
 if __name__ == "__main__":
