@@ -1,0 +1,300 @@
+"""What changed (kpilib/explain.py): hand-counted decompositions on a tiny shop, the mix shift
+that lowers a rate while every channel's rises, a property test that every breakdown adds up
+to the change on random periods and filters of the demo shop, and the command line.
+
+The tiny shop (tests/data/explain/), 3 March 2025 compared with 4 March 2025:
+
+    orders   3 Mar: o1 email 50.00 (2 × 25.00), o2 email 50.00 (1 × 50.00)
+             4 Mar: o3 email 60.00 (2 × 30.00), o4 paid social 40.00 (1 × 40.00),
+                    o5 paid social 80.00 − 20.00 discount (2 × 40.00)
+    refunds  4 Mar: r1 30.00 on o4 (paid social)
+    traffic  sessions → views → cart → checkout → purchase
+             3 Mar: email 100 → 50 → 20 → 12 → 10,  paid social 100 → 40 → 8 → 2 → 1
+             4 Mar: email  20 → 10 →  5 →  4 →  3,  paid social 380 → 150 → 30 → 12 → 8
+"""
+import json
+import math
+import random
+import subprocess
+import sys
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+
+from kpilib import Filters, Store
+from kpilib import explain as ex
+from kpilib.ingest import ingest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHOP = ROOT / "tests" / "data" / "explain"
+MAR3 = Filters(date(2025, 3, 3), date(2025, 3, 3))
+MAR4 = Filters(date(2025, 3, 4), date(2025, 3, 4))
+
+
+@pytest.fixture(scope="module")
+def shop(tmp_path_factory) -> Store:
+    store = Store(tmp_path_factory.mktemp("explain") / "store")
+    ingest(store, sorted(SHOP.glob("*.csv")))
+    return store
+
+
+@pytest.fixture(scope="module")
+def orders_only(tmp_path_factory) -> Store:
+    """The same shop without its traffic export."""
+    store = Store(tmp_path_factory.mktemp("explain") / "store")
+    ingest(store, [SHOP / n for n in ("orders.csv", "order_items.csv", "refunds.csv")])
+    return store
+
+
+def close(a, b, tol=1e-12):
+    assert math.isclose(a, b, rel_tol=0, abs_tol=tol), (a, b)
+
+
+def effects(rows, key="driver"):
+    return {r[key]: r["effect"] for r in rows}
+
+
+# --- the arithmetic --------------------------------------------------------------------------
+def test_shapley_of_a_product_by_hand():
+    """x·y from (2, 3) to (4, 5): x's effect ½[(4·3 − 2·3) + (4·5 − 2·5)] = ½(6 + 10) = 8,
+    y's ½[(2·5 − 2·3) + (4·5 − 4·3)] = ½(4 + 8) = 6; 8 + 6 = 20 − 6."""
+    assert ex.shapley(lambda x, y: x * y, [2, 3], [4, 5]) == [8, 6]
+
+
+def test_mix_rate_by_hand_and_a_member_new_in_the_period():
+    """A: rate 0.1 → 0.2 on a share ½ → ¼; B new (share 0 → ¾, rate 0.4, its own rate in
+    both periods: all of its contribution is mix).
+    A: mix r̄Δs = 0.15 × −0.25 = −0.0375, rate s̄Δr = 0.375 × 0.1 = 0.0375.
+    B: mix 0.4 × 0.75 = 0.3, rate 0. Sum 0.3 = (¼·0.2 + ¾·0.4) − (½·0.1 + ½·x)… with B's
+    denominator 0 before, the ratio before is A's alone: 0.1 (B's share 0); after 0.35."""
+    split = ex.mix_rate({"A": (0.1, 50.0), "B": (math.nan, 0.0), "C": (0.1, 50.0)},
+                        {"A": (0.2, 25.0), "B": (0.4, 75.0)})
+    close(split["A"][0], -0.0375)
+    close(split["A"][1], 0.0375)
+    close(split["B"][0], 0.3)
+    close(split["B"][1], 0.0)
+    # C (gone): rate unknown after, taken as before: mix 0.1 × −½ = −0.05, rate 0.
+    close(split["C"][0], -0.05)
+    assert sum(sum(v) for v in split.values()) == pytest.approx(
+        (0.25 * 0.2 + 0.75 * 0.4) - (0.5 * 0.1 + 0.5 * 0.1), abs=1e-15)
+
+
+def test_to_cents_adds_up_exactly():
+    """95.8333 − 41.6667 + 25.8333 − 30 rounds to 95.83 − 41.67 + 25.83 − 30.00 = 49.99:
+    the cent lost goes to the largest effect."""
+    assert ex.to_cents([575 / 6, -125 / 3, 155 / 6, -30.0], 50.0) == [95.84, -41.67, 25.83,
+                                                                         -30.0]
+
+
+# --- by formula --------------------------------------------------------------------------------
+def test_net_sales_by_formula_by_hand(shop):
+    """Net sales 100.00 → 130.00 (160.00 of goods − 30.00 returned), +30.00.
+    sessions s 200 → 400, orders per session c 2/200 = 0.01 → 3/400 = 0.0075, AOV a 50 →
+    160/3, returns r 0 → 30. The product s·c·a at its 8 corners (0 = 3 Mar, 1 = 4 Mar):
+    000 100, s 200, c 75, a 106.67, sc 150, sa 213.33, ca 80, sca 160. Shapley with weights
+    ⅓ (none or both others switched) and ⅙ (one):
+      s: ⅓(200 − 100) + ⅙(150 − 75) + ⅙(213.33 − 106.67) + ⅓(160 − 80) = 812.5 / 9 = 90.28
+      c: ⅓(75 − 100) + ⅙(150 − 200) + ⅙(80 − 106.67) + ⅓(160 − 213.33) = −350 / 9 = −38.89
+      a: ⅓(106.67 − 100) + ⅙(213.33 − 200) + ⅙(80 − 75) + ⅓(160 − 150) = 77.5 / 9 = 8.61
+      r: −30.00 (a term on its own); 90.28 − 38.89 + 8.61 − 30.00 = 30.00."""
+    out = ex.explain(shop.connect(), "net_sales", MAR4, MAR3)
+    assert (out["current"], out["compared"], out["change"]) == (130.0, 100.0, 30.0)
+    assert out["formula"].startswith("Net sales = sessions × orders per session")
+    assert effects(out["drivers"]) == {
+        "blended_conversion_rate.denominator": 90.28, "blended_conversion_rate": -38.89,
+        "aov": 8.61, "returns": -30.0}
+    assert [d["effect"] for d in out["drivers"]] == [90.28, -38.89, -30.0, 8.61]  # ranked
+
+
+def test_net_sales_without_traffic_is_orders_times_aov(orders_only):
+    """No traffic export: net sales = orders × AOV − returns. Orders o 2 → 3, AOV a 50 →
+    160/3; o·a at its corners: 100, o 150, a 106.67, oa 160.
+      o: ½[(150 − 100) + (160 − 106.67)] = 51.67;  a: ½[(106.67 − 100) + (160 − 150)] = 8.33;
+      returns −30.00; 51.67 + 8.33 − 30.00 = 30.00."""
+    out = ex.explain(orders_only.connect(), "net_sales", MAR4, MAR3)
+    assert out["formula"] == "Net sales = orders × average order value − returns"
+    assert effects(out["drivers"]) == {"orders": 51.67, "aov": 8.33, "returns": -30.0}
+
+
+def test_aov_by_formula_and_by_channel_by_hand(shop):
+    """AOV 100/2 = 50.00 → 160/3 = 53.33 (+3.33) = units per order u × price per unit p −
+    discount per order d: u 3/2 → 5/3, p 100/3 → 180/5 = 36, d 0 → 20/3.
+      u: ½[(5/3·100/3 − 50) + (60 − 3/2·36)] = ½(5.56 + 6) = 52/9 = 5.78
+      p: ½[(54 − 50) + (60 − 55.56)] = 38/9 = 4.22;  d: −20/3 = −6.67;  sum 3.33.
+    By channel: email 2 orders at 50 → 1 order at 60, paid social none → 2 at 50 (its rate
+    before taken as after's). Shares of orders: email 1 → ⅓, paid social 0 → ⅔.
+      email: mix r̄Δs = 55 × −⅔ = −36.67, rate s̄Δr = ⅔ × 10 = 6.67: −30.00
+      paid social: mix 50 × ⅔ = 33.33, rate 0: +33.33;  −30.00 + 33.33 = 3.33."""
+    out = ex.explain(shop.connect(), "aov", MAR4, MAR3)
+    assert (out["current"], out["compared"], out["change"]) == (53.33, 50.0, 3.33)
+    assert effects(out["drivers"]) == {"units_per_order": 5.78,
+                                       "gross_sales/units_per_order.numerator": 4.22,
+                                       "discounts/orders": -6.67}
+    rows = {r["member"]: r for r in out["by"]["channel"]}
+    assert (rows["email"]["effect"], rows["email"]["mix_effect"],
+            rows["email"]["rate_effect"]) == (-30.0, -36.67, 6.67)
+    assert (rows["paid_social"]["effect"], rows["paid_social"]["mix_effect"],
+            rows["paid_social"]["rate_effect"]) == (33.33, 33.33, 0.0)
+    # Orders carry no device: no device split, said in a sentence.
+    assert "device" not in out["by"]
+    assert any("Not split by device" in n for n in out["notes"])
+
+
+# --- by dimension: the mix shift ----------------------------------------------------------------
+def test_a_rate_falls_while_every_channel_converts_better(shop):
+    """Conversion 11/200 = 5.50 % → 11/400 = 2.75 % (−2.75 pp), though email rose 10 % → 15 %
+    and paid social 1 % → 8/380 = 2.105 %: traffic moved to the weaker channel (shares of
+    sessions ½, ½ → 0.05, 0.95).
+      email:       mix 0.125 × −0.45 = −5.625 pp;  rate 0.275 × 0.05 = +1.375 pp
+      paid social: mix (0.01 + 8/380)/2 × 0.45 = +0.6987 pp;
+                   rate 0.725 × (8/380 − 0.01) = +0.8013 pp
+    Rates +2.18 pp, mix −4.93 pp: −2.75 pp."""
+    out = ex.explain(shop.connect(), "conversion_rate", MAR4, MAR3)
+    close(out["change"], 0.0275 - 0.055)
+    rows = {r["member"]: r for r in out["by"]["channel"]}
+    close(rows["email"]["mix_effect"], -0.05625)
+    close(rows["email"]["rate_effect"], 0.01375)
+    close(rows["paid_social"]["mix_effect"], (0.01 + 8 / 380) / 2 * 0.45)
+    close(rows["paid_social"]["rate_effect"], 0.725 * (8 / 380 - 0.01))
+    assert all(r["rate_effect"] > 0 for r in rows.values())
+    assert sum(r["mix_effect"] for r in rows.values()) < out["change"] < 0
+    close(sum(r["effect"] for r in rows.values()), out["change"])
+    # In words, as the page shows it.
+    text = ex.member_text("channel", rows["email"], "Conversion rate", "ratio")
+    assert text == ("Email: conversion rate 10.00 % → 15.00 %: −4.25 pp (+1.37 pp from its own "
+                    "rate, −5.62 pp from its share)")
+
+
+def test_conversion_by_funnel_steps_adds_up(shop):
+    """Conversion = views/sessions × cart/views × checkout/cart × purchase/checkout:
+    90/200 · 28/90 · 14/28 · 11/14 = 11/200 before, 160/400 · 35/160 · 16/35 · 11/16 after."""
+    out = ex.explain(shop.connect(), "conversion_rate", MAR4, MAR3)
+    assert sorted(d["label"] for d in out["drivers"]) == [
+        "Add to cart → checkout", "Checkout → purchase", "Product views → add to cart",
+        "Sessions → product views"]
+    close(sum(d["effect"] for d in out["drivers"]), out["change"])
+    views = next(d for d in out["drivers"] if d["driver"] == "product_views/sessions")
+    close(views["compared"], 90 / 200)
+    close(views["current"], 160 / 400)
+
+
+def test_missing_days_are_named_as_a_cause(shop):
+    """3–4 March against 1–2 March, when nothing was stored yet: both missing uploads said."""
+    f = Filters(date(2025, 3, 3), date(2025, 3, 4))
+    out = ex.explain(shop.connect(), "net_sales", f, f.previous_period())
+    gaps = [c for c in out["causes"] if c["kind"] == "missing_days"]
+    assert [(c["table"], c["period"], c["days"]) for c in gaps] == [
+        ("orders", "the period compared", ["2025-03-01", "2025-03-02"]),
+        ("traffic", "the period compared", ["2025-03-01", "2025-03-02"])]
+    assert gaps[0]["text"].startswith("No orders stored on 2 days of the period compared "
+                                      "(1 Mar 2025, 2 Mar 2025)")
+
+
+def test_a_filter_the_kpi_cannot_apply_is_refused(shop):
+    from kpilib import FilterNotApplicable
+    with pytest.raises(FilterNotApplicable, match="Net sales is not split by device"):
+        ex.explain(shop.connect(), "net_sales",
+                   Filters(MAR4.start, MAR4.end, devices=("mobile",)), MAR3)
+
+
+# --- every breakdown adds up, on the demo shop ------------------------------------------------
+KPIS = ("net_sales", "orders", "aov", "conversion_rate", "sessions", "new_customers", "mer",
+        "roas", "returning_customer_rate", "return_rate_value", "stockout_rate")
+CHANNELS = ("email", "paid_search", "paid_social", "organic_search", "direct")
+
+
+def _adds_up(rows, change, unit, key):
+    total = sum(r["effect"] for r in rows)
+    if unit in ("money", "count"):
+        # To the cent: the effects are whole cents adding up to the change.
+        assert round(total * 100) == round(change * 100), (key, total, change)
+        assert all(round(r["effect"] * 100) == pytest.approx(r["effect"] * 100, abs=1e-6)
+                   for r in rows)
+    else:
+        assert abs(total - change) <= 1e-9, (key, total, change)
+    for r in rows:
+        if r.get("mix_effect") is not None:
+            assert abs(r["mix_effect"] + r["rate_effect"] - r["effect"]) <= 1e-9 + (
+                0.0051 if unit in ("money", "count") else 0)
+
+
+def _cases(n: int, seed: int = 31):
+    rng = random.Random(seed)
+    first, last = date(2025, 7, 1), date(2026, 10, 31)
+    for _ in range(n):
+        days = rng.choice([1, 7, 14, 30, 31, 61])
+        start = first + timedelta(days=rng.randrange((last - first).days - days))
+        f = Filters(start, start + timedelta(days=days - 1),
+                    tuple(rng.sample(CHANNELS, rng.choice([0, 0, 1, 2]))))
+        yield f, rng.choice(ex.COMPARE), rng.sample(KPIS, 4)
+
+
+@pytest.mark.parametrize("f,compare,names", list(_cases(8)))
+def test_every_breakdown_adds_up_to_the_change(demo_store, f, compare, names):
+    con = demo_store.connect()
+    for name in names:
+        out = ex.explain(con, name, f, ex.compared_filters(f, compare))
+        if out["change"] is None:
+            assert out["reason"]
+            continue
+        _adds_up(out["drivers"], out["change"], out["unit"], (name, "drivers"))
+        for d, rows in out["by"].items():
+            _adds_up(rows, out["change"], out["unit"], (name, d))
+            assert not [r for r in rows if r["member"] == ex.REST], (name, d)
+
+
+def test_the_demo_shop_explains_every_card(demo_store):
+    """October 2026 against September: each Overview card's change has drivers, a split and,
+    for sales, causes from the other exports."""
+    f = Filters(date(2026, 10, 1), date(2026, 10, 31))
+    con = demo_store.connect()
+    out = ex.explain(con, "net_sales", f, f.previous_period())
+    assert out["formula"].startswith("Net sales = sessions")
+    assert {c["kind"] for c in out["causes"]} >= {"stockouts", "spend", "traffic", "discounts"}
+    assert set(out["by"]) == {"channel"}
+    for name in KPIS:
+        assert ex.explain(con, name, f, f.previous_period())["change"] is not None, name
+
+
+# --- the command line -----------------------------------------------------------------------
+def cli(*args, ok=True):
+    p = subprocess.run([sys.executable, "-m", "kpilib", *map(str, args)], cwd=ROOT,
+                       capture_output=True, text=True, timeout=120)
+    assert (p.returncode == 0) == ok, p.stderr
+    return p
+
+
+def test_cli_explain_json(shop):
+    out = json.loads(cli("explain", "net_sales", "--store", shop.path, "--start", "2025-03-04",
+                         "--end", "2025-03-04", "--format", "json").stdout)
+    assert {"kpi", "current", "compared", "change", "drivers", "by", "causes"} <= set(out)
+    assert (out["kpi"], out["current"], out["compared"], out["change"]) == (
+        "net_sales", 130.0, 100.0, 30.0)
+    assert (out["start"], out["compared_start"]) == ("2025-03-04", "2025-03-03")
+    assert [{k: d[k] for k in ("driver", "effect")} for d in out["drivers"]] == [
+        {"driver": "blended_conversion_rate.denominator", "effect": 90.28},
+        {"driver": "blended_conversion_rate", "effect": -38.89},
+        {"driver": "returns", "effect": -30.0}, {"driver": "aov", "effect": 8.61}]
+    assert out["by"]["channel"] == [
+        {"member": "paid_social", "current": 70.0, "compared": 0.0, "effect": 70.0,
+         "mix_effect": None, "rate_effect": None},
+        {"member": "email", "current": 60.0, "compared": 100.0, "effect": -40.0,
+         "mix_effect": None, "rate_effect": None}]
+
+
+def test_cli_explain_refuses_what_it_cannot_split(shop):
+    p = cli("explain", "net_sales", "--store", shop.path, "--device", "mobile", ok=False)
+    assert p.returncode == 2 and p.stdout == ""
+    assert "Net sales is not split by device" in p.stderr
+    p = cli("explain", "net_sales", "--store", shop.path, "--compare", "lastyear", ok=False)
+    assert p.returncode == 2
+
+
+def test_cli_explain_text(shop):
+    out = cli("explain", "conversion_rate", "--store", shop.path, "--start", "2025-03-04",
+              "--end", "2025-03-04", "--format", "text").stdout
+    assert out.startswith("Conversion rate (analytics) fell from 5.50 % to 2.75 % (−2.75 pp) "
+                          "against 3 Mar 2025.")
+    assert "Email: conversion rate (analytics) 10.00 % → 15.00 %" in out
+
