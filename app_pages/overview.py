@@ -17,7 +17,7 @@ CARDS = ("net_sales", "orders", "aov", "sessions", "conversion_rate", "new_custo
 spark = "day" if f.days <= 92 else "week"
 shown = [n for n in CARDS if not ui.missing(n)]
 for i in range(0, len(shown), 5):
-    ui.metrics(shown[i:i + 5], spark_by=spark, last_year=True, columns=5)
+    ui.metrics(shown[i:i + 5], spark_by=spark, last_year=True, columns=5, why=True)
 ui.missing_note([n for n in CARDS if ui.missing(n)])
 
 
@@ -52,6 +52,11 @@ if behind or n_days:
             day = rows["day"].iat[0]
             st.markdown(f":material/warning: **{day:%a %d %b}** — unusual for a {day:%A}: "
                         + " · ".join(map(unusual_text, rows.itertuples())))
+            # What made each of them unusual, against the same weekday a week before.
+            for col, r in zip(st.columns(len(rows) + 2), rows.itertuples()):
+                col.button(f"Why? {r.label}", key=f"why_{r.kpi}_{day:%Y%m%d}", type="tertiary",
+                           icon=":material/troubleshoot:", on_click=ui.open_why,
+                           args=(r.kpi, day))
         more = f"The 5 most unusual of {n_days} days are shown. " if n_days > 5 else ""
         st.caption(more + "Behind target: the month-to-date pace is more than 2 % short of the "
                    "month's target (Settings). Unusual day: its net sales, orders, sessions or "
@@ -103,3 +108,6 @@ st.download_button("Download the report (HTML)", icon=":material/description:",
                    data=lambda: report.build(con, month, goals=goals, currency=currency,
                                              window_days=window).encode("utf-8"),
                    file_name=f"report_{month}.html", mime="text/html", key="report_download")
+
+# "Why?" from a card or an alert (or a link carrying ?why=KPI): what made the figure change.
+ui.why_view(f)

@@ -134,8 +134,7 @@ class Formula:
 _SESSIONS = Factor("blended_conversion_rate.denominator", "Sessions", "count")
 # Blended: the orders export's orders ÷ the analytics export's sessions; no value unless both
 # cover the period (kpilib.funnel), so a half-covered period falls back to the next formula.
-_PER_SESSION = Factor("blended_conversion_rate", "Orders per session (blended conversion)",
-                      "ratio")
+_PER_SESSION = Factor("blended_conversion_rate", "Orders per session", "ratio")
 _AOV = Factor("aov", "Average order value", "money")
 _RETURNS = Factor("returns", "Returns", "money")
 
