@@ -1266,14 +1266,13 @@ def _why_dialog(name: str, f: kpilib.Filters, choices: tuple[str, ...]) -> None:
                    "done, over every order the drivers could be changed in (Shapley): the parts "
                    "add up to the change exactly.")
         for d in drivers:
-            st.markdown("- " + formatting.md_plain(explain.driver_text(d, unit, cur), 300))
+            st.markdown(_line(explain.driver_text(d, unit, cur)))
     if out["by"]:
         tabs = st.tabs([f"By {explain.DIMENSIONS[d]}" for d in out["by"]])
         for tab, (d, rows) in zip(tabs, out["by"].items()):
             with tab:
                 for r in rows[:3]:
-                    st.markdown("- " + formatting.md_plain(
-                        explain.member_text(d, r, k.label, unit, cur), 300))
+                    st.markdown(_line(explain.member_text(d, r, k.label, unit, cur)))
                 df, units = _why_table(d, rows, k)
                 table(f"why_{name}_by_{d}", df, units, filters=f)
                 if k.ratio:
@@ -1281,10 +1280,20 @@ def _why_dialog(name: str, f: kpilib.Filters, choices: tuple[str, ...]) -> None:
                                "(weighted by its average share) plus the change of its share "
                                "(weighted by its average rate): traffic moving to a weaker "
                                "channel lowers the rate even when every channel improves.")
+    if out["not_split"]:
+        st.caption(explain.split_note(out))
     if out["causes"]:
         st.markdown("**On the same days**")
         for c in out["causes"]:
-            st.markdown("- " + formatting.md_plain(c["text"], 400))
+            st.markdown(_line(c["text"]))
+
+
+def _line(text: str) -> str:
+    """A sentence of the "Why?" view as a Markdown list item, a sign kept with its amount
+    (a phone's line would break between "+" and "€1,417.75")."""
+    import re
+
+    return "- " + re.sub(r"([+−±])(?=[^\s])", "\\1\u2060", formatting.md_plain(text, 400))
 
 
 def _why_table(dimension: str, rows: list[dict], k) -> tuple[pd.DataFrame, dict]:

@@ -275,8 +275,9 @@ def explain(con, name: str, f: Filters, compared: Filters, known: caveats.Facts 
     """KPI ``name``'s change from ``compared`` to ``f``, explained (see the module): ``kpi``,
     ``current``, ``compared``, ``change``, ``formula``, ``drivers`` [{driver, label, unit,
     current, compared, effect}], ``by`` {dimension: [{member, current, compared, effect,
-    mix_effect, rate_effect}]}, ``causes`` [{kind, text, …}] and ``notes`` (sentences: the
-    dimensions it cannot be split by, a figure not final…). A KPI without a value in either
+    mix_effect, rate_effect}]}, ``not_split`` (the dimensions of :data:`DIMENSIONS` it cannot
+    be split by), ``causes`` [{kind, text, …}] and ``notes`` (sentences: a figure not
+    final…). A KPI without a value in either
     period has no change: ``change`` is None with a ``reason``.
 
     A device, country or category filter the KPI does not apply raises
@@ -289,7 +290,8 @@ def explain(con, name: str, f: Filters, compared: Filters, known: caveats.Facts 
     out = {"kpi": name, "label": k.label, "unit": k.unit, "better": k.better,
            "start": f.start, "end": f.end, "compared_start": compared.start,
            "compared_end": compared.end, "current": None, "compared": None, "change": None,
-           "formula": None, "drivers": [], "by": {}, "causes": [], "notes": []}
+           "formula": None, "drivers": [], "by": {}, "not_split": [], "causes": [],
+           "notes": []}
     why = caveats.reason(k, known, f.start, f.end) or caveats.reason(k, known, compared.start,
                                                                      compared.end)
     if why:
@@ -312,9 +314,7 @@ def explain(con, name: str, f: Filters, compared: Filters, known: caveats.Facts 
                                 f"{period}; refunds still to come will change it.")
     out["formula"], out["drivers"] = _drivers(con, k, f, compared, known, now, then, exact)
     out["by"], lacking = _dimensions(con, k, f, compared, exact)
-    if lacking:
-        out["notes"].append(f"Not split by {_words([DIMENSIONS[d] for d in lacking])}: the "
-                            f"store does not hold {k.label.lower()} split that way.")
+    out["not_split"] = lacking
     out["causes"] = causes(con, name, f, compared, known)
     return out
 
@@ -547,6 +547,8 @@ def member_words(dimension: str, member) -> str:
 def effect_text(unit: str, effect: float, currency: str = "EUR") -> str:
     """An effect as a change of the KPI: "−€3,400.00", "+0.12 pp", "+0.03×", "−12 orders"."""
     sign = "+" if effect > 0 else "−" if effect < 0 else "±"
+    if unit == "count" and effect != round(effect):
+        return f"{sign}{abs(effect):,.1f}"   # a formula's part of a count: 23.4 orders
     if unit == "ratio":
         return f"{sign}{abs(effect) * 100:.2f} pp"
     if unit == "times":
@@ -591,32 +593,41 @@ def headline(out: dict, currency: str = "EUR") -> str:
             f"({effect_text(unit, out['change'], currency)}) against {against}.")
 
 
-def lines(out: dict, currency: str = "EUR", top: int = 3) -> list[str]:
-    """The explanation as sentences a manager reads: the headline, the formula's drivers, the
-    ``top`` members of each dimension, the candidate causes and the notes."""
-    said = [headline(out, currency)]
+def sections(out: dict, currency: str = "EUR", top: int = 3) -> list[tuple[str, list[str]]]:
+    """The explanation as (title, sentences) a manager reads: the formula's drivers, the
+    ``top`` members of each dimension, the candidate causes; the notes last, untitled."""
     if out["change"] is None:
-        return said
-    unit = out["unit"]
+        return []
+    unit, said = out["unit"], []
     if out["formula"]:
-        said.append(f"{out['formula']}:")
-        said += [f"  {driver_text(d, unit, currency)}" for d in out["drivers"]]
+        said.append((out["formula"], [driver_text(d, unit, currency) for d in out["drivers"]]))
     for d, rows in out["by"].items():
-        said.append(f"By {DIMENSIONS[d]}:")
-        said += [f"  {member_text(d, r, out['label'], unit, currency)}" for r in rows[:top]]
+        members = [member_text(d, r, out["label"], unit, currency) for r in rows[:top]]
         if len(rows) > top:
             rest = sum(r["effect"] for r in rows[top:])
-            said.append(f"  {plural(len(rows) - top, 'other')}: "
-                        f"{effect_text(unit, _money(rest, unit), currency)}")
+            members.append(f"{plural(len(rows) - top, 'other')}: "
+                           f"{effect_text(unit, _money(rest, unit), currency)}")
+        said.append((f"By {DIMENSIONS[d]}", members))
     if out["causes"]:
-        said.append("On the same days:")
-        said += [f"  {c['text']}" for c in out["causes"]]
-    said += out["notes"]
+        said.append(("On the same days", [c["text"] for c in out["causes"]]))
+    notes = out["notes"] + ([split_note(out)] if out["not_split"] else [])
+    if notes:
+        said.append(("", notes))
     return said
 
 
-def text(out: dict, currency: str = "EUR") -> str:
-    return "\n".join(lines(out, currency))
+def split_note(out: dict) -> str:
+    """"Not split by device or country: …": the dimensions left out, in a sentence."""
+    return (f"Not split by {_words([DIMENSIONS[d] for d in out['not_split']])}: the store "
+            f"does not hold {out['label'].lower()} split that way.")
+
+
+def text(out: dict, currency: str = "EUR", top: int = 3) -> str:
+    """The explanation as plain text (``python -m kpilib explain --format text``)."""
+    said = [headline(out, currency)]
+    for title, items in sections(out, currency, top):
+        said += [f"{title}:", *(f"  {i}" for i in items)] if title else items
+    return "\n".join(said)
 
 
 def week_before(f: Filters) -> Filters:

@@ -137,8 +137,8 @@ def test_aov_by_formula_and_by_channel_by_hand(shop):
     assert (rows["paid_social"]["effect"], rows["paid_social"]["mix_effect"],
             rows["paid_social"]["rate_effect"]) == (33.33, 33.33, 0.0)
     # Orders carry no device: no device split, said in a sentence.
-    assert "device" not in out["by"]
-    assert any("Not split by device" in n for n in out["notes"])
+    assert "device" not in out["by"] and "device" in out["not_split"]
+    assert ex.split_note(out).startswith("Not split by device, country, category")
 
 
 # --- by dimension: the mix shift ----------------------------------------------------------------
@@ -298,3 +298,109 @@ def test_cli_explain_text(shop):
                           "against 3 Mar 2025.")
     assert "Email: conversion rate (analytics) 10.00 % → 15.00 %" in out
 
+
+
+# --- the monthly report -------------------------------------------------------------------------
+def test_report_says_what_changed(demo_store):
+    """The report's commentary is the same explanation: October 2026 against September."""
+    from kpilib import caveats, report
+
+    con = demo_store.connect()
+    html = report.build(con, "2026-10")
+    section = html[html.index("<h2>What changed</h2>"):html.index("<h2>Comments</h2>")]
+    f = report.month_filters("2026-10")
+    out = ex.explain(con, "net_sales", f, f.previous_period(), caveats.facts(con))
+    assert ex.headline(out).replace("(", "") in section.replace("(", "")
+    assert 'data-kpi="orders"' in section and 'data-kpi="conversion_rate"' in section
+    # Causes shared by the figures are said once.
+    lost = next(c["text"] for c in out["causes"] if c["kind"] == "stockouts")
+    assert section.count(lost.split(";")[0]) == 1
+
+
+# --- the app ------------------------------------------------------------------------------------
+APP = str(ROOT / "app.py")
+ON_MAR4 = {"period": "Custom", "dates": ["2025-03-04", "2025-03-04"]}
+
+
+def app(store, monkeypatch, **params):
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("KPILIB_STORE", str(store.path))
+    at = AppTest.from_file(APP, default_timeout=90)
+    for k, v in {**ON_MAR4, **params}.items():
+        at.query_params[k] = v
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def texts(at) -> str:
+    import re
+    # As read: Markdown escapes and the word joiners that keep a sign with its amount gone.
+    return "\n".join(re.sub(r"\\(.)", r"\1", m.value).replace("\u2060", "")
+                     for m in at.markdown)
+
+
+def test_a_deep_link_opens_the_why_view(shop, monkeypatch):
+    """?why=conversion_rate on 4 March: the mix shift, in words, with its waterfall and
+    table."""
+    at = app(shop, monkeypatch, why="conversion_rate")
+    said = texts(at)
+    assert ("Conversion rate (analytics) fell from 5.50 % to 2.75 % (−2.75 pp) against "
+            "3 Mar 2025.") in said
+    assert "Email: conversion rate (analytics) 10.00 % → 15.00 %: −4.25 pp" in said
+    waterfall = [json.loads(c.proto.spec) for c in at.get("plotly_chart")
+                 if json.loads(c.proto.spec)["data"][0]["type"] == "waterfall"]
+    assert len(waterfall) == 1
+    assert waterfall[0]["data"][0]["y"][0] == "Before"
+    table = next(d.value for d in at.dataframe if "Effect" in d.value.columns)
+    assert list(table["Channel"]) == ["Email", "Paid social"]
+    assert list(table["Effect"]) == ["-4.25 pp", "+1.50 pp"]
+
+
+def test_a_card_opens_the_why_view_and_last_year_is_one_click(shop, monkeypatch):
+    at = app(shop, monkeypatch)
+    assert "Net sales rose" not in texts(at)
+    at.button(key="why_net_sales").click().run()
+    assert at.query_params["why"] == "net_sales"
+    assert "Net sales rose from €100.00 to €130.00 (+€30.00) against 3 Mar 2025." in texts(at)
+    assert "Sessions 200 → 400: +€90.28" in texts(at)
+    # Last year (5 March 2024, 364 days back): nothing stored then, which is said first.
+    at.segmented_control(key="why_vs").set_value("last_year").run()
+    assert not at.exception
+    assert at.query_params["why_vs"] == "last_year"
+    assert "Net sales rose from €0.00 to €130.00 (+€130.00) against 5 Mar 2024." in texts(at)
+    assert ("No orders stored on 1 day of the period compared (5 Mar 2024): a missing upload "
+            "reads as a fall.") in texts(at)
+
+
+@pytest.mark.parametrize("width", [1440, 390])
+def test_the_why_view_in_chromium(demo_store, width):
+    """A card's "Why?" in a real browser, on a desktop and a phone: the dialog opens with its
+    waterfall, the link carries it, and it is saved as a screenshot to look at
+    (tests/screenshots/why_net_sales_<width>.png)."""
+    from playwright.sync_api import expect
+
+    from browser import SHOTS, app_server, browser, require_browser, wait_drawn
+
+    require_browser()
+    with app_server(demo_store.path) as url, browser() as b:
+        # Tall enough for the whole dialog in one screenshot.
+        page = b.new_page(viewport={"width": width, "height": 2600 if width > 400 else 4200})
+        page.goto(f"{url}/?period=Last+month")
+        wait_drawn(page)
+        page.get_by_role("button", name="Why?").first.click()
+        dialog = page.get_by_role("dialog")
+        expect(dialog).to_contain_text("Net sales rose from", timeout=60_000)
+        dialog.locator('[data-testid="stPlotlyChart"] .main-svg').first.wait_for(timeout=60_000)
+        expect(dialog).to_contain_text("By channel")
+        expect(dialog).to_contain_text("On the same days")
+        assert "why=net_sales" in page.url
+        page.wait_for_timeout(1000)
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        dialog.screenshot(path=str(SHOTS / f"why_net_sales_{width}.png"))
+        # The same view from its link, in a new tab.
+        other = b.new_page(viewport={"width": width, "height": 1200})
+        other.goto(page.url)
+        expect(other.get_by_role("dialog")).to_contain_text("Net sales rose from",
+                                                            timeout=60_000)
