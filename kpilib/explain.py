@@ -427,6 +427,11 @@ TRAFFIC_CAUSE = {"net_sales", "orders", "new_customers", "conversion_rate", "mer
 DISCOUNT_CAUSE = {"net_sales", "orders", "aov", "gross_sales", "mer", "roas"}
 # The table a KPI's daily figure reads, and the count that is 0 on a day with nothing stored.
 DAILY = {"orders": "orders", "traffic": "sessions", "marketing_spend": "spend"}
+# Their daily tables (the first and last day stored), and how many empty days in a row are a
+# gap rather than a quiet day.
+DAILY_TABLES = {"orders": "orders_daily", "traffic": "traffic",
+                "marketing_spend": "marketing_spend"}
+WEEK = 7
 
 
 def causes(con, name: str, f: Filters, compared: Filters, known: caveats.Facts) -> list[dict]:
@@ -446,31 +451,48 @@ def causes(con, name: str, f: Filters, compared: Filters, known: caveats.Facts) 
 
 
 def _gaps(con, name: str, f: Filters, compared: Filters, known) -> list[dict]:
-    """Days of either period with nothing stored in a table the KPI reads (a month not
-    uploaded reads as a fall), or outside the stored data altogether."""
+    """Days of either period with nothing stored in a table the KPI reads: before its first
+    stored day or after its last, or a week or more in a row with nothing (a month not
+    uploaded reads as a fall; a shop closed on Sundays is not flagged). The whole shop's
+    days, whatever the channels picked: an upload is of every channel."""
     k = get(name)
     tables = [t for t in DAILY if t in caveats.needs(k) or
               any(t in caveats.needs(get(n)) for fm in formulas(name, known)
                   for x in fm.factors for n in x.kpis())]
-    tables = [t for t in tables if t in known.tables and _usable(DAILY[t], f, known)]
+    whole = Filters(min(f.start, compared.start), max(f.end, compared.end))
+    tables = [t for t in tables if t in known.tables and _usable(DAILY[t], whole, known)]
     if not tables:
         return []
-    span = max(f.end, compared.end)
-    first = min(f.start, compared.start)
-    frames = _read(con, [(DAILY[t], Filters(first, span, f.channels), "day") for t in tables])
+    frames = _read(con, [(DAILY[t], whole, "day") for t in tables])
+    # Table names from DAILY_TABLES only.
+    spans = con.cursor().execute("select " + ", ".join(
+        f"(select min(day) from {DAILY_TABLES[t]}), (select max(day) from {DAILY_TABLES[t]})"
+        for t in tables)).fetchall()[0]
     out = []
-    for t, daily in zip(tables, frames):
-        empty = {p for p, v in zip(daily["period"], daily["value"]) if not v}
+    for i, (t, daily) in enumerate(zip(tables, frames)):
+        lo, hi = spans[2 * i], spans[2 * i + 1]
+        days = list(daily["period"])
+        empty = [not v for v in daily["value"]]
+        missing = {d for d, e in zip(days, empty) if e and (lo is None or d < lo or d > hi)}
+        run: list = []
+        for d, e in zip(days + [None], empty + [False]):
+            if e:
+                run.append(d)
+                continue
+            if len(run) >= WEEK:
+                missing.update(run)
+            run = []
         for which, g in (("this period", f), ("the period compared", compared)):
-            days = sorted(d for d in empty if g.start <= d <= g.end)
-            if days:
-                shown = ", ".join(f"{d.day} {d:%b %Y}" for d in days[:5]) + \
-                    (f" and {len(days) - 5} more" if len(days) > 5 else "")
-                out.append({"kind": "missing_days", "table": t, "period": which,
-                            "days": [d.isoformat() for d in days],
-                            "text": f"No {caveats.SHORT[t]} stored on "
-                                    f"{plural(len(days), 'day')} of {which} ({shown}): a "
-                                    "missing upload reads as a fall."})
+            gone = sorted(d for d in missing if g.start <= d <= g.end)
+            if not gone:
+                continue
+            shown = ", ".join(f"{d.day} {d:%b %Y}" for d in gone[:5]) + \
+                (f" and {len(gone) - 5} more" if len(gone) > 5 else "")
+            out.append({"kind": "missing_days", "table": t, "period": which,
+                        "days": [d.isoformat() for d in gone],
+                        "text": f"No {caveats.SHORT[t]} stored on "
+                                f"{plural(len(gone), 'day')} of {which} ({shown}): a "
+                                "missing upload reads as a fall."})
     return out
 
 

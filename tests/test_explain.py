@@ -191,6 +191,24 @@ def test_missing_days_are_named_as_a_cause(shop):
                                       "(1 Mar 2025, 2 Mar 2025)")
 
 
+def test_a_week_with_nothing_is_a_gap_a_quiet_day_is_not(tmp_path):
+    """Orders on 1, 20 and 22 March: 2–19 March (18 days) is a gap, 21 March a quiet day.
+    15–22 March against 7–14 March: 15–19 March missing in the period, 7–14 in the one
+    compared; 21 March not named."""
+    (tmp_path / "orders.csv").write_text(
+        "order_id,ordered_at,channel,status,gross_sales,discounts\n"
+        "a,2025-03-01 10:00:00,email,paid,10.00,0.00\n"
+        "b,2025-03-20 10:00:00,email,paid,10.00,0.00\n"
+        "c,2025-03-22 10:00:00,email,paid,10.00,0.00\n")
+    store = Store(tmp_path / "store")
+    ingest(store, [tmp_path / "orders.csv"])
+    f = Filters(date(2025, 3, 15), date(2025, 3, 22))
+    out = ex.explain(store.connect(), "orders", f, f.previous_period())
+    gaps = {c["period"]: c["days"] for c in out["causes"] if c["kind"] == "missing_days"}
+    assert gaps == {"this period": [f"2025-03-{d}" for d in range(15, 20)],
+                    "the period compared": [f"2025-03-{d:02d}" for d in range(7, 15)]}
+
+
 def test_a_filter_the_kpi_cannot_apply_is_refused(shop):
     from kpilib import FilterNotApplicable
     with pytest.raises(FilterNotApplicable, match="Net sales is not split by device"):
