@@ -545,12 +545,17 @@ def _discounts(con, f: Filters, compared: Filters) -> list[dict]:
     if not d1 and not d0:
         return []
     s1, s0 = (d / g if g else math.nan for d, g in ((d1, g1), (d0, g0)))
+    if not g0 or not g1:
+        text = (f"Discounts: {fmt(d1, 'money')} against {fmt(d0, 'money')} in the period "
+                f"compared, which had {'no' if not g0 else 'some'} sales.")
+    else:
+        # Half as much again of gross sales given away: worth asking about a promotion.
+        text = (f"Discounts were {fmt(s1, 'ratio')} of gross sales ({fmt(d1, 'money')}) "
+                f"against {fmt(s0, 'ratio')} ({fmt(d0, 'money')}) in the period compared"
+                + (": a promotion?" if s1 > s0 * 1.5 else "."))
     return [{"kind": "discounts", "current": round(d1, 2), "compared": round(d0, 2),
              "change": round(d1 - d0, 2), "share": _plain(s1), "compared_share": _plain(s0),
-             "text": f"Discounts were {fmt(s1, 'ratio')} of gross sales ({fmt(d1, 'money')}) "
-                     f"against {fmt(s0, 'ratio')} ({fmt(d0, 'money')}) in the period compared"
-                     + (": a promotion?" if abs(_plain(s1) or 0) > abs(_plain(s0) or 0) * 1.5
-                        else ".")}]
+             "text": text}]
 
 
 def _words(items: list[str]) -> str:
