@@ -1309,6 +1309,10 @@ def _why_table(dimension: str, rows: list[dict], k) -> tuple[pd.DataFrame, dict]
         "Before": [r["compared"] for r in rows], "Now": [r["current"] for r in rows],
         "Effect": [r["effect"] * scale for r in rows]})
     units = {"Before": k.unit, "Now": k.unit, "Effect": effect_unit}
+    if any(r.get("drivers") for r in rows):
+        # A sum's member split by the formula: what moved it most, in words.
+        df["Mostly"] = [explain.driver_phrase(r["drivers"][0], k.unit, currency())
+                        if r.get("drivers") else "" for r in rows]
     if k.ratio:
         df["Of which its share"] = [None if r["mix_effect"] is None else r["mix_effect"] * scale
                                     for r in rows]

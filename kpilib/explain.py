@@ -312,43 +312,58 @@ def explain(con, name: str, f: Filters, compared: Filters, known: caveats.Facts 
         if not m.final:
             out["notes"].append(f"Not final: {caveats.open_text(m, g.days)} in the period"
                                 f"{period}; refunds still to come will change it.")
-    out["formula"], out["drivers"] = _drivers(con, k, f, compared, known, now, then, exact)
+    formula, out["drivers"] = _drivers(con, k, f, compared, known, now, then, exact)
+    out["formula"] = formula and formula.text
     out["by"], lacking = _dimensions(con, k, f, compared, exact)
+    if formula is not None and not k.ratio:
+        for d, rows in out["by"].items():
+            _member_drivers(con, formula, d, rows, f, compared, known, k.unit)
     out["not_split"] = lacking
     out["causes"] = causes(con, name, f, compared, known)
     return out
 
 
 def _drivers(con, k, f: Filters, compared: Filters, known, now: dict, then: dict,
-             exact: tuple[float, float]) -> tuple[str | None, list[dict]]:
+             exact: tuple[float, float]) -> tuple[Formula | None, list[dict]]:
     """The first of ``k``'s formulas the store fills under these filters, and its drivers'
     effects; a KPI without one is its own single driver. ``exact``: the change, exact and
     as shown."""
     whole = [{"driver": k.name, "label": k.label, "unit": k.unit, "current": now["value"],
               "compared": then["value"], "effect": exact[1]}]
     for formula in formulas(k.name, known):
-        names = sorted(set().union(*(x.kpis() for x in formula.factors)))
+        names = _names(formula)
         if not all(_usable(n, g, known) for n in names for g in (f, compared)):
             continue
         frames = _read(con, [(n, g, None) for g in (f, compared) for n in names])
         rows = [{n: _row(x) for n, x in zip(names, frames[i:i + len(names)])}
                 for i in (0, len(names))]
-        after, before = ([_factor(r, x) for x in formula.factors] for r in rows)
-        if None in after + before or any(_nan(a) and _nan(b) for a, b in zip(after, before)):
-            continue
-        # A driver without a value in one period (no orders: no AOV) keeps the other's: its
-        # own effect is 0, and what it multiplies is 0 in that period anyway.
-        after = [b if _nan(a) else a for a, b in zip(after, before)]
-        before = [a if _nan(b) else b for a, b in zip(after, before)]
-        try:
-            effects = shapley(formula.value, before, after)
-        except ZeroDivisionError:
-            continue
-        drivers = [{"driver": x.of if not x.over else f"{x.of}/{x.over}", "label": x.label,
-                    "unit": x.unit, "current": a, "compared": b, "effect": e}
-                   for x, a, b, e in zip(formula.factors, after, before, effects)]
-        return formula.text, _close(drivers, exact, k.unit, "driver")
+        drivers = _apply(formula, *rows)
+        if drivers is not None:
+            return formula, _close(drivers, exact, k.unit, "driver")
     return None, whole
+
+
+def _names(formula: Formula) -> list[str]:
+    return sorted(set().union(*(x.kpis() for x in formula.factors)))
+
+
+def _apply(formula: Formula, now: dict, then: dict) -> list[dict] | None:
+    """Each driver of ``formula`` with its values and its effect (unrounded), from the KPIs'
+    rows of the two periods; None when a driver has no value (see :func:`_factor`)."""
+    after, before = ([_factor(r, x) for x in formula.factors] for r in (now, then))
+    if None in after + before or any(_nan(a) and _nan(b) for a, b in zip(after, before)):
+        return None
+    # A driver without a value in one period (no orders: no AOV) keeps the other's: its
+    # own effect is 0, and what it multiplies is 0 in that period anyway.
+    after = [b if _nan(a) else a for a, b in zip(after, before)]
+    before = [a if _nan(b) else b for a, b in zip(after, before)]
+    try:
+        effects = shapley(formula.value, before, after)
+    except ZeroDivisionError:
+        return None
+    return [{"driver": x.of if not x.over else f"{x.of}/{x.over}", "label": x.label,
+             "unit": x.unit, "current": a, "compared": b, "effect": e}
+            for x, a, b, e in zip(formula.factors, after, before, effects)]
 
 
 def _close(rows: list[dict], exact: tuple[float, float], unit: str, key: str) -> list[dict]:
@@ -409,6 +424,42 @@ def _dimensions(con, k, f: Filters, compared: Filters, exact: tuple[float, float
                 for r in rows]
         out[d] = _close(rows, exact, k.unit, "member")
     return out, [d for d in DIMENSIONS if d not in out]
+
+
+def _member_drivers(con, formula: Formula, d: str, rows: list[dict], f: Filters,
+                    compared: Filters, known, unit: str) -> None:
+    """Each member's change of a sum split by the same formula (paid social's net sales by
+    its sessions, orders per session, AOV and returns), as ``drivers`` on its row, when every
+    driver's KPI is split by ``d``; a member whose drivers have no value (orders without
+    sessions) is left whole."""
+    names = _names(formula)
+    if not all(d in get(n).by and _usable(n, g, known) for n in names for g in (f, compared)):
+        return
+    frames = _read(con, [(n, g, d) for g in (f, compared) for n in names])
+    by_member = [{n: {m: dict(zip(x.columns, vals)) for m, *vals in
+                      zip(x[d], *(x[c] for c in x.columns))}
+                  for n, x in zip(names, frames[i:i + len(names)])}
+                 for i in (0, len(names))]
+    empty = {"value": None, "numerator": 0.0, "denominator": 0.0}
+    for r in rows:
+        if r["member"] == REST:
+            continue
+        now, then = ({n: {c: _plain(v) for c, v in part[n].get(r["member"], empty).items()
+                          if c in ("value", "numerator", "denominator")}
+                      for n in names} for part in by_member)
+        for n in names:   # a sum's member without rows is 0, as the KPI's frame fills it
+            for part in (now, then):
+                if part[n].get("value") is None and not get(n).ratio \
+                        and get(n).empty is not None:
+                    part[n]["value"] = float(get(n).empty)
+        drivers = _apply(formula, now, then)
+        if drivers is None:
+            continue
+        exact = (sum(x["effect"] for x in drivers), r["effect"])
+        rest = r["effect"] - exact[0]
+        if abs(rest) > (0.006 if unit in CENTS else 1e-9):
+            continue   # the drivers do not reconcile with the member's figure: not shown
+        r["drivers"] = _close(drivers, (r["effect"], r["effect"]), unit, "driver")
 
 
 def _plain(v):
@@ -592,10 +643,26 @@ def member_text(dimension: str, row: dict, k_label: str, unit: str, currency: st
         return f"{who}: {total}"
     then, now = (fmt(row[c], unit, currency) for c in ("compared", "current"))
     text = f"{who}: {k_label.lower()} {then} → {now}: {total}"
+    parts = [d for d in row.get("drivers", []) if d["driver"] != REST and d["effect"]]
+    if parts:
+        text += " (" + "; ".join(driver_phrase(d, unit, currency) for d in parts[:2]) + ")"
     if row.get("mix_effect") is not None:
         text += (f" ({effect_text(unit, row['rate_effect'], currency)} from its own rate, "
                  f"{effect_text(unit, row['mix_effect'], currency)} from its share)")
     return text
+
+
+def driver_phrase(row: dict, unit: str, currency: str = "EUR") -> str:
+    """A driver's part in a member's change: "1,200 fewer sessions: −€3,400.00",
+    "orders per session 2.10 % → 2.40 %: +€812.00"."""
+    effect = effect_text(unit, row["effect"], currency)
+    if row["label"] == "Sessions":
+        moved = row["current"] - row["compared"]
+        return (f"{fmt(abs(moved), 'count')} {'more' if moved > 0 else 'fewer'} sessions: "
+                f"{effect}")
+    return (f"{row['label'][0].lower()}{row['label'][1:]} "
+            f"{fmt(row['compared'], row['unit'], currency)} → "
+            f"{fmt(row['current'], row['unit'], currency)}: {effect}")
 
 
 def driver_text(row: dict, unit: str, currency: str = "EUR") -> str:

@@ -107,6 +107,29 @@ def test_net_sales_by_formula_by_hand(shop):
     assert [d["effect"] for d in out["drivers"]] == [90.28, -38.89, -30.0, 8.61]  # ranked
 
 
+def test_each_channels_change_split_by_the_same_formula(shop):
+    """Email: sessions 100 → 20, orders per session 0.02 → 0.05, AOV 50 → 60, no returns; net
+    100 → 60. s·c·a at its corners: 000 100, s 20, c 250, a 120, sc 50, sa 24, ca 300, sca 60:
+      s: ⅓(20 − 100) + ⅙(50 − 250) + ⅙(24 − 120) + ⅓(60 − 300) = −156
+      c: ⅓(250 − 100) + ⅙(50 − 20) + ⅙(300 − 120) + ⅓(60 − 24) = 97
+      a: ⅓(120 − 100) + ⅙(24 − 20) + ⅙(300 − 250) + ⅓(60 − 50) = 19;  −156 + 97 + 19 = −40.
+    Paid social: sessions 100 → 380, orders per session 0 → 2/380, no AOV before (kept at
+    50), returns 0 → 30; every corner with c = 0 is 0, s·c·a = 100 and s⁰·c¹·a = 26.32:
+      s: ⅙(100 − 26.32) + ⅓(100 − 26.32) = 36.84;  c: ⅓·26.32 + ⅙·100 + ⅙·26.32 + ⅓·100
+      = 63.16;  a: 0;  returns −30;  70.00."""
+    out = ex.explain(shop.connect(), "net_sales", MAR4, MAR3)
+    rows = {r["member"]: r for r in out["by"]["channel"]}
+    assert effects(rows["email"]["drivers"]) == {
+        "blended_conversion_rate.denominator": -156.0, "blended_conversion_rate": 97.0,
+        "aov": 19.0, "returns": 0.0}
+    assert effects(rows["paid_social"]["drivers"]) == {
+        "blended_conversion_rate.denominator": 36.84, "blended_conversion_rate": 63.16,
+        "aov": 0.0, "returns": -30.0}
+    assert ex.member_text("channel", rows["email"], "Net sales", "money") == (
+        "Email: net sales €100.00 → €60.00: −€40.00 (80 fewer sessions: −€156.00; orders per "
+        "session 2.00 % → 5.00 %: +€97.00)")
+
+
 def test_net_sales_without_traffic_is_orders_times_aov(orders_only):
     """No traffic export: net sales = orders × AOV − returns. Orders o 2 → 3, AOV a 50 →
     160/3; o·a at its corners: 100, o 150, a 106.67, oa 160.
@@ -269,6 +292,9 @@ def test_every_breakdown_adds_up_to_the_change(demo_store, f, compare, names):
         for d, rows in out["by"].items():
             _adds_up(rows, out["change"], out["unit"], (name, d))
             assert not [r for r in rows if r["member"] == ex.REST], (name, d)
+            for r in rows:
+                if "drivers" in r:
+                    _adds_up(r["drivers"], r["effect"], out["unit"], (name, d, r["member"]))
 
 
 def test_the_demo_shop_explains_every_card(demo_store):
@@ -303,11 +329,14 @@ def test_cli_explain_json(shop):
         {"driver": "blended_conversion_rate.denominator", "effect": 90.28},
         {"driver": "blended_conversion_rate", "effect": -38.89},
         {"driver": "returns", "effect": -30.0}, {"driver": "aov", "effect": 8.61}]
-    assert out["by"]["channel"] == [
+    assert [{k: v for k, v in r.items() if k != "drivers"} for r in out["by"]["channel"]] == [
         {"member": "paid_social", "current": 70.0, "compared": 0.0, "effect": 70.0,
          "mix_effect": None, "rate_effect": None},
         {"member": "email", "current": 60.0, "compared": 100.0, "effect": -40.0,
          "mix_effect": None, "rate_effect": None}]
+    assert [(d["driver"], d["effect"]) for d in out["by"]["channel"][1]["drivers"]] == [
+        ("blended_conversion_rate.denominator", -156.0), ("blended_conversion_rate", 97.0),
+        ("aov", 19.0), ("returns", 0.0)]
 
 
 def test_cli_explain_refuses_what_it_cannot_split(shop):
