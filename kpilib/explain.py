@@ -276,9 +276,9 @@ def explain(con, name: str, f: Filters, compared: Filters, known: caveats.Facts 
     ``current``, ``compared``, ``change``, ``formula``, ``drivers`` [{driver, label, unit,
     current, compared, effect}], ``by`` {dimension: [{member, current, compared, effect,
     mix_effect, rate_effect}]}, ``not_split`` (the dimensions of :data:`DIMENSIONS` it cannot
-    be split by), ``causes`` [{kind, text, …}] and ``notes`` (sentences: a figure not
-    final…). A KPI without a value in either
-    period has no change: ``change`` is None with a ``reason``.
+    be split by), ``causes`` [{kind, text, …}] and ``notes`` (sentences: a figure not final,
+    a sum of some days only). A KPI without a value in either period has no change:
+    ``change`` is None with a ``reason``.
 
     A device, country or category filter the KPI does not apply raises
     :class:`kpilib.FilterNotApplicable`, as :func:`kpilib.run` does."""
@@ -312,6 +312,9 @@ def explain(con, name: str, f: Filters, compared: Filters, known: caveats.Facts 
         if not m.final:
             out["notes"].append(f"Not final: {caveats.open_text(m, g.days)} in the period"
                                 f"{period}; refunds still to come will change it.")
+        partial = caveats.partial_note(k, known, g.start, g.end)
+        if partial:   # users summed over the days whose export has the column
+            out["notes"].append(f"In the period{period}: {partial}")
     formula, out["drivers"] = _drivers(con, k, f, compared, known, now, then, exact)
     out["formula"] = formula and formula.text
     out["by"], lacking = _dimensions(con, k, f, compared, exact)
