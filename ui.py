@@ -1225,7 +1225,7 @@ def _why_dialog(name: str, f: kpilib.Filters, choices: tuple[str, ...]) -> None:
         st.info(str(e))
         return
     cur = currency()
-    st.markdown(f"**{formatting.md_plain(explain.headline(out, cur), 400)}**")
+    st.markdown(f"**{_nobreak(formatting.md_plain(explain.headline(out, cur), 400))}**")
     st.caption(f"{fmt_range(f.start, f.end)} against {fmt_range(compared.start, compared.end)}"
                + (f" · {', '.join(map(channel_label, f.channels))}" if f.channels else ""))
     if out["change"] is None:
@@ -1266,7 +1266,8 @@ def _why_dialog(name: str, f: kpilib.Filters, choices: tuple[str, ...]) -> None:
                    "done, over every order the drivers could be changed in (Shapley): the parts "
                    "add up to the change exactly.")
         for d in drivers:
-            st.markdown(_line(explain.driver_text(d, unit, cur)))
+            if d["effect"]:
+                st.markdown(_line(explain.driver_text(d, unit, cur)))
     if out["by"]:
         tabs = st.tabs([f"By {explain.DIMENSIONS[d]}" for d in out["by"]])
         for tab, (d, rows) in zip(tabs, out["by"].items()):
@@ -1289,11 +1290,15 @@ def _why_dialog(name: str, f: kpilib.Filters, choices: tuple[str, ...]) -> None:
 
 
 def _line(text: str) -> str:
-    """A sentence of the "Why?" view as a Markdown list item, a sign kept with its amount
-    (a phone's line would break between "+" and "€1,417.75")."""
+    """A sentence of the "Why?" view as a Markdown list item."""
+    return "- " + _nobreak(formatting.md_plain(text, 400))
+
+
+def _nobreak(text: str) -> str:
+    """A sign kept with its amount: a phone's line would break between "+" and "€1,417.75"."""
     import re
 
-    return "- " + re.sub(r"([+−±])(?=[^\s])", "\\1\u2060", formatting.md_plain(text, 400))
+    return re.sub(r"([+−±])(?=[^\s])", "\\1\u2060", text)
 
 
 def _why_table(dimension: str, rows: list[dict], k) -> tuple[pd.DataFrame, dict]:
