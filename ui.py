@@ -1140,26 +1140,26 @@ def show_sql(name: str, filters: kpilib.Filters | None = None, by: str | None = 
 
 
 # --- what changed ---------------------------------------------------------------------------
-# The "Why?" view: opened by ?why=KPI (and ?why_day=YYYY-MM-DD for an unusual day), so a link
-# reopens it; the period compared with is ?why_vs.
+# The "Why?" view: opened by ?why=KPI (and ?why_from=…&why_to=YYYY-MM-DD for other days than
+# the page's: an unusual day, a month behind its target), so a link reopens it; the period
+# compared with is ?why_vs.
 WHY_VS = {"previous": "the previous period", "last_year": "last year",
           "week": "the same weekday a week before"}
+_WHY = ("why", "why_from", "why_to", "why_vs")
 
 
-def open_why(name: str, day: date | None = None) -> None:
-    """Open the "Why?" view of KPI ``name``: over the page's period, or over one ``day``
-    (an unusual day, compared with the same weekday a week before)."""
+def open_why(name: str, start: date | None = None, end: date | None = None) -> None:
+    """Open the "Why?" view of KPI ``name``: over the page's period, or from ``start`` to
+    ``end`` (one day: an unusual day, compared with the same weekday a week before)."""
+    close_why()
     st.query_params["why"] = name
-    st.query_params.pop("why_vs", None)
-    st.session_state.pop("why_vs", None)
-    if day is None:
-        st.query_params.pop("why_day", None)
-    else:
-        st.query_params["why_day"] = day.isoformat()
+    if start is not None:
+        st.query_params["why_from"] = start.isoformat()
+        st.query_params["why_to"] = (end or start).isoformat()
 
 
 def close_why() -> None:
-    for p in ("why", "why_day", "why_vs"):
+    for p in _WHY:
         st.query_params.pop(p, None)
     st.session_state.pop("why_vs", None)
 
@@ -1185,14 +1185,13 @@ def why_request(f: kpilib.Filters):
     name = st.query_params.get("why")
     if name not in kpilib.KPIS or kpilib.get(name).table:
         return None
-    day = st.query_params.get("why_day")
     try:
-        day = date.fromisoformat(day) if day else None
-    except ValueError:
-        day = None
-    if day is not None:
-        return name, replace(f, start=day, end=day), ("week", "previous", "last_year")
-    return name, f, ("previous", "last_year")
+        start, end = (date.fromisoformat(st.query_params.get(p, "")) for p in ("why_from",
+                                                                              "why_to"))
+        g = replace(f, start=start, end=end)
+    except ValueError:   # none given, or not dates, or the wrong way round: the page's period
+        return name, f, ("previous", "last_year")
+    return name, g, (("week",) if g.days == 1 else ()) + ("previous", "last_year")
 
 
 def why_view(f: kpilib.Filters) -> None:

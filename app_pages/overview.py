@@ -47,6 +47,9 @@ if behind or n_days:
             end = start + timedelta(days=p.days - 1)
             st.markdown(f":material/flag: [{text}]"
                         f"({alerts.page_link(p.kpi, start, end, f.channels)})")
+            st.button(f"Why? {k.label}", key=f"why_{p.kpi}_{p.month}", type="tertiary",
+                      icon=":material/troubleshoot:", on_click=ui.open_why,
+                      args=(p.kpi, start, end))
         # The most unusual days first, one line each with every KPI unusual that day.
         for _, rows in unusual[unusual["rank"] <= 5].groupby("rank"):
             day = rows["day"].iat[0]
@@ -56,7 +59,7 @@ if behind or n_days:
             for col, r in zip(st.columns(len(rows) + 2), rows.itertuples()):
                 col.button(f"Why? {r.label}", key=f"why_{r.kpi}_{day:%Y%m%d}", type="tertiary",
                            icon=":material/troubleshoot:", on_click=ui.open_why,
-                           args=(r.kpi, day))
+                           args=(r.kpi, day, day))
         more = f"The 5 most unusual of {n_days} days are shown. " if n_days > 5 else ""
         st.caption(more + "Behind target: the month-to-date pace is more than 2 % short of the "
                    "month's target (Settings). Unusual day: its net sales, orders, sessions or "

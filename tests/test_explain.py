@@ -460,3 +460,35 @@ def test_the_why_view_in_chromium(demo_store, width):
         other.goto(page.url)
         expect(other.get_by_role("dialog")).to_contain_text("Net sales rose from",
                                                             timeout=60_000)
+
+
+def test_a_kpi_behind_target_opens_on_its_month_to_date(shop, tmp_path, monkeypatch):
+    """Net sales of March 2025 with a target of 10,000: behind it after 4 days. Its Why? is
+    1–4 March against the 4 days before (no data: the missing days said)."""
+    import shutil as sh
+
+    store = Store(sh.copytree(shop.path, tmp_path / "store"))
+    store.update_settings({"targets": [
+        {"kpi": "net_sales", "month": "2025-03", "channel": None, "value": 10000}]})
+    at = app(store, monkeypatch, period="Month to date")
+    at.button(key="why_net_sales_2025-03").click().run()
+    assert not at.exception
+    assert (at.query_params["why_from"], at.query_params["why_to"]) == ("2025-03-01",
+                                                                        "2025-03-04")
+    assert ("Net sales rose from €0.00 to €230.00 (+€230.00) against 25 Feb – 28 Feb 2025."
+            in texts(at))
+
+
+def test_an_unusual_day_is_explained_against_the_week_before(demo_store, monkeypatch):
+    """The demo shop's Saturday 10 October 2026 is unusual (Last 30 days); its Why? compares it
+    with Saturday 3 October."""
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("KPILIB_STORE", str(demo_store.path))
+    at = AppTest.from_file(APP, default_timeout=90)
+    at.run()
+    at.button(key="why_net_sales_20261010").click().run()
+    assert not at.exception
+    assert at.query_params["why_from"] == at.query_params["why_to"] == "2026-10-10"
+    assert at.segmented_control(key="why_vs").value == "week"
+    assert "against 3 Oct 2026." in texts(at)
