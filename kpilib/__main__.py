@@ -1,4 +1,4 @@
-"""Command line: python -m kpilib {demo,ingest,kpi,sql,alerts,explain,list}. Its arguments and JSON output are a
+"""Command line: python -m kpilib {demo,ingest,kpi,sql,alerts,list}. Its arguments and JSON output are a
 public interface for scripts and scheduled jobs: change them only compatibly."""
 from __future__ import annotations
 
@@ -322,8 +322,8 @@ def _glossary(args) -> int:
 
 
 COMMANDS = {"demo": _demo, "ingest": _ingest, "kpi": _kpi, "sql": _sql, "alerts": _alerts,
-            "explain": _explain,
             "list": _list, "glossary": _glossary, "undo": _undo, "delete": _delete, "report": _report}
+COMMANDS["explain"] = _explain
 
 if __name__ == "__main__":
     sys.exit(main())
