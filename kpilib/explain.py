@@ -81,6 +81,8 @@ def mix_rate(before: dict, after: dict) -> dict:
     """
     total0 = sum(d for _, d in before.values())
     total1 = sum(d for _, d in after.values())
+    if not total0 or not total1:
+        return {}   # no member has a denominator: nothing to split (the rest line says it)
     out = {}
     for m in dict.fromkeys([*before, *after]):
         r0, d0 = before.get(m, (math.nan, 0.0))
