@@ -17,7 +17,7 @@ CARDS = ("net_sales", "orders", "aov", "sessions", "conversion_rate", "new_custo
 spark = "day" if f.days <= 92 else "week"
 shown = [n for n in CARDS if not ui.missing(n)]
 for i in range(0, len(shown), 5):
-    ui.metrics(shown[i:i + 5], spark_by=spark, last_year=True, columns=5)
+    ui.metrics(shown[i:i + 5], spark_by=spark, last_year=True, columns=5, why=True)
 ui.missing_note([n for n in CARDS if ui.missing(n)])
 # Month-end forecasts sit on the cards of the month to date only: under the last 30 days'
 # figure a month's forecast would read as that period's. Said, when the month is still open.
@@ -54,11 +54,19 @@ if behind or n_days:
             end = start + timedelta(days=p.days - 1)
             st.markdown(f":material/flag: [{text}]"
                         f"({alerts.page_link(p.kpi, start, end, f.channels)})")
+            st.button(f"Why? {k.label}", key=f"why_{p.kpi}_{p.month}", type="tertiary",
+                      icon=":material/troubleshoot:", on_click=ui.open_why,
+                      args=(p.kpi, start, end))
         # The most unusual days first, one line each with every KPI unusual that day.
         for _, rows in unusual[unusual["rank"] <= 5].groupby("rank"):
             day = rows["day"].iat[0]
             st.markdown(f":material/warning: **{day:%a %d %b}** — unusual for a {day:%A}: "
                         + " · ".join(map(unusual_text, rows.itertuples())))
+            # What made each of them unusual, against the same weekday a week before.
+            for col, r in zip(st.columns(len(rows) + 2), rows.itertuples()):
+                col.button(f"Why? {r.label}", key=f"why_{r.kpi}_{day:%Y%m%d}", type="tertiary",
+                           icon=":material/troubleshoot:", on_click=ui.open_why,
+                           args=(r.kpi, day, day))
         more = f"The 5 most unusual of {n_days} days are shown. " if n_days > 5 else ""
         st.caption(more + "Behind target: the month-to-date pace (on the month to date, the "
                    "month-end forecast) is more than 2 % short of the month's target "
@@ -111,3 +119,6 @@ st.download_button("Download the report (HTML)", icon=":material/description:",
                    data=lambda: report.build(con, month, goals=goals, currency=currency,
                                              window_days=window).encode("utf-8"),
                    file_name=f"report_{month}.html", mime="text/html", key="report_download")
+
+# "Why?" from a card or an alert (or a link carrying ?why=KPI): what made the figure change.
+ui.why_view(f)

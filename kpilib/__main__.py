@@ -95,6 +95,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--store")
     p.add_argument("--channel", action="append", default=[], help="repeat for several")
     p.add_argument("--format", choices=["json"], default="json")
+    p = sub.add_parser("explain", help="what changed: a KPI's change split into parts that add "
+                                       "up to it exactly")
+    _kpi_args(p, by=False)
+    p.add_argument("--compare", choices=["previous", "last_year"], default="previous",
+                   help="the period compared with (default: the previous period)")
+    p.add_argument("--format", choices=["json", "text"], default="json")
 
     p = sub.add_parser("report", help="the monthly management report as one HTML file")
     p.add_argument("--month", required=True, help="YYYY-MM")
@@ -156,7 +162,7 @@ def _delete(args) -> int:
     return 0
 
 
-def _kpi_args(p) -> None:
+def _kpi_args(p, by: bool = True) -> None:
     p.add_argument("name")
     p.add_argument("--store")
     p.add_argument("--start", type=_date, help="first day (default: 30 days before --end)")
@@ -167,7 +173,9 @@ def _kpi_args(p) -> None:
     p.add_argument("--device", action="append", default=[], help="repeat for several")
     p.add_argument("--country", action="append", default=[], help="repeat for several")
     p.add_argument("--category", action="append", default=[], help="repeat for several")
-    p.add_argument("--by", choices=["day", "week", "month", "channel", "device", "category"])
+    if by:
+        p.add_argument("--by", choices=["day", "week", "month", "channel", "device",
+                                        "category"])
 
 
 def _filters(args, start: date, end: date) -> Filters:
@@ -264,6 +272,32 @@ def _alerts(args) -> int:
     return 0
 
 
+def _explain(args) -> int:
+    from . import explain
+
+    kpi = get(args.name)
+    store = Store(store_path(args.store))
+    con = connect(store)
+    start, end = _range(args, store, con)
+    f = _filters(args, start, end)
+    out = explain.explain(con, kpi.name, f, explain.compared_filters(f, args.compare),
+                          window_days=store.settings["return_window_days"])
+    if args.format == "text":
+        print(explain.text(out, store.settings["currency"]))
+        return 0
+    print(json.dumps(_json(out), ensure_ascii=False))
+    return 0
+
+
+def _json(v):
+    """``v`` (dicts and lists of plain values) as JSON values (:func:`_plain`)."""
+    if isinstance(v, dict):
+        return {k: _json(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_json(x) for x in v]
+    return _plain(v)
+
+
 def _plain(v):
     """A JSON value: dates as YYYY-MM-DD, no NaN (null), numbers as numbers."""
     if v is None or (isinstance(v, float) and math.isnan(v)):
@@ -324,6 +358,7 @@ def _glossary(args) -> int:
 COMMANDS = {"demo": _demo, "ingest": _ingest, "kpi": _kpi, "sql": _sql, "alerts": _alerts,
             "list": _list, "glossary": _glossary, "undo": _undo, "delete": _delete, "report": _report}
 COMMANDS["forecast"] = _forecast
+COMMANDS["explain"] = _explain
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -146,6 +146,7 @@ def build(con: duckdb.DuckDBPyConnection, month: str, shop: str = "Shop",
 <h2>Channels</h2><table><tr><th>Channel</th>{head}</tr>{rows}</table>
 <h2>Top products</h2><table><tr><th>Product</th><th>SKU</th><th>Category</th><th>Units</th>
 <th>Net sales</th></tr>{products}</table>
+<h2>What changed</h2>{commentary(con, f, prev, known, currency, window_days)}
 <h2>Comments</h2><div class="comments" contenteditable="true">Write the month's comments
 here before printing or saving.</div>
 </body></html>"""
@@ -180,6 +181,39 @@ def _accuracy(forecasts) -> str:
             f'{forecasts[0].as_of:%d %b}, each with the range the month ends in 4 times out '
             f'of 5 if it errs as the shop\'s earlier months did. {html.escape(how)}</p>'
             f'<ul class="delta">{lines}</ul>')
+
+
+# The figures the report's commentary explains against the month before (kpilib/explain.py).
+COMMENTARY = ("net_sales", "orders", "conversion_rate")
+
+
+def commentary(con, f: Filters, prev: Filters, known: caveats.Facts, currency: str,
+               window_days: int) -> str:
+    """What moved each of :data:`COMMENTARY` since the month before, in sentences: its
+    drivers, the channels that moved it most and what else happened on the same days."""
+    from . import explain
+
+    e = html.escape
+    parts, seen = [], set()
+    for name in COMMENTARY:
+        if caveats.missing(get(name), known):
+            continue
+        out = explain.explain(con, name, f, prev, known, window_days)
+        body = ""
+        # The dimensions a figure is not split by are the app's and the CLI's concern.
+        out = {**out, "not_split": []}
+        for title, items in explain.sections(out, currency):
+            # Causes shared by several figures (the same stock-outs) are said once.
+            items = [i for i in items if i not in seen]
+            seen.update(items)
+            if items and title:
+                body += (f"<p>{e(title)}:</p><ul>"
+                         + "".join(f"<li>{e(i)}</li>" for i in items) + "</ul>")
+            elif items:
+                body += "".join(f'<p class="delta">{e(i)}</p>' for i in items)
+        parts.append(f'<div class="why" data-kpi="{name}"><p><b>'
+                     f"{e(explain.headline(out, currency))}</b></p>{body}</div>")
+    return "".join(parts) or "<p>Nothing to explain: no orders or traffic stored.</p>"
 
 
 def _target(con, name: str, goals, f: Filters, currency: str, fc=None) -> str:
