@@ -49,6 +49,9 @@ SOURCES = {
 STORED = {"traffic": "traffic", "spend": "marketing_spend", "valid_orders": "valid_orders_daily",
           "orders": "orders_daily", "refunds": "refunds_daily", "units": "units_daily",
           "acquisitions": "acquisitions", "stock": "stock_daily"}
+# Columns an export may lack (users: GA4's, not every platform's): their KPI has no value,
+# not 0, where every row is empty.
+NULLABLE = {"users", "new_users"}
 MONEY = {"gross_sales", "discounts", "shipping", "tax", "tips", "refunded", "amount", "spend"}
 DATE_COLUMN = {"traffic": "date", "spend": "date"}
 # Sources without a channel (stock) or whose KPIs ignore the channel filter by design.
@@ -141,6 +144,8 @@ def _arrow(files: list[str], source: str, channel_map: dict) -> pa.Table:
         t = t.set_column(t.schema.get_field_index("channel"), "channel",
                          pa.array([channel_map.get(c, c) for c in ch], pa.string()))
     # Filter-independent, so once: the columns a KPI sums under a condition on the row.
+    for c in NULLABLE & set(cols):
+        t = t.append_column(f"{c}_rows", pc.cast(pc.is_valid(t.column(c)), pa.float64()))
     if source == "orders":
         t = t.append_column("cancelled", pc.if_else(pc.equal(t.column("status"), "cancelled"),
                                                     t.column("n"), 0.0))
@@ -253,7 +258,10 @@ def compute(sums: Sums, name: str, f: Filters, by=None) -> dict:
     """``name`` under ``f`` grouped ``by`` from the page's sums (money in whole cents)."""
     S = lambda source, **kw: sums.get(source, f, by, **kw)   # noqa: E731
     if name in TRAFFIC_SUMS:
-        return S("traffic")[name]
+        t = S("traffic")
+        if name in NULLABLE:   # none when the export has no such column on those days
+            return {k: v if t[f"{name}_rows"][k] else None for k, v in t[name].items()}
+        return t[name]
     if name in TRAFFIC_RATES:
         num, den = TRAFFIC_RATES[name]
         t = S("traffic")
