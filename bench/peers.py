@@ -103,6 +103,8 @@ READS = {**{n: ("traffic",) for n in (*TRAFFIC_SUMS, *TRAFFIC_RATES, "cart_aband
          "cac": ("spend", "acquisitions"), "stockout_sku_days": ("stock",),
          "stockout_rate": ("stock",)}
 GROUPINGS = (None, "day", "week", "month", "channel", "device")
+# A frame's columns that are not summed.
+KEYS = ("day", "week", "month", "channel", "device", "status", "category")
 
 
 def covers(name: str, filters: Filters, by) -> bool:
@@ -166,12 +168,15 @@ def load(store: Store, engine: str) -> dict:
     if engine == "pandas":
         out = {}
         for s, t in arrow.items():
-            df = t.to_pandas(types_mapper=None)
-            day = pd.to_datetime(df["day"])
-            df["day"] = day
-            df["week"] = day - pd.to_timedelta(day.dt.day_of_week, unit="D")
-            df["month"] = day.dt.to_period("M").dt.start_time
-            out[s] = df
+            df = t.to_pandas()
+            day = pd.to_datetime(df.pop("day"))
+            df["week"] = (day - pd.to_timedelta(day.dt.day_of_week, unit="D")).to_numpy()
+            df["month"] = day.dt.to_period("M").dt.start_time.to_numpy()
+            for c in ("channel", "device", "status", "category"):
+                if c in df:
+                    df[c] = df[c].astype("category")
+            # Sorted by day, indexed by it: a period is a slice, not a mask over every row.
+            out[s] = df.set_index(pd.DatetimeIndex(day, name="day")).sort_index()
         return out
     import polars as pl
     return {s: pl.from_arrow(t).with_columns(
@@ -197,22 +202,20 @@ class Sums:
 
     @staticmethod
     def _pandas(df: pd.DataFrame, start: date, end: date, channels, by, also) -> dict:
-        m = (df["day"] >= pd.Timestamp(start)) & (df["day"] <= pd.Timestamp(end))
+        sel = df.loc[pd.Timestamp(start):pd.Timestamp(end)]
         if channels:
-            m &= df["channel"].isin(channels)
-        sel = df[m]
-        values = [c for c in sel.columns if c not in (
-            "day", "week", "month", "channel", "device", "status", "category")]
-        keys = [k for k in (by, also) if k]
+            sel = sel[sel["channel"].isin(channels)]
+        keys = [sel.index if k == "day" else k for k in (by, also) if k]
+        # numeric_only: the sums, not the key columns (no column selection: it copies)
         if not keys:
-            return {c: {"total": v} for c, v in sel[values].sum().items()}
-        g = sel.groupby(keys, sort=False)[values].sum()
-        index = [k.date() if isinstance(k, pd.Timestamp) else k
-                 for k in g.index.get_level_values(0)]
+            return {c: {"total": v} for c, v in sel.sum(numeric_only=True).items()}
+        g = sel.groupby(keys, sort=False, observed=True).sum(numeric_only=True)
+        first = g.index.get_level_values(0)
+        index = list(first.date if by in ("day", "week", "month") else first)
         if also:
             index = list(zip(index, g.index.get_level_values(-1))) if by else \
                 [("total", k) for k in index]
-        return {c: dict(zip(index, g[c].tolist())) for c in values}
+        return {c: dict(zip(index, g[c].tolist())) for c in g.columns}
 
     @staticmethod
     def _polars(df, start: date, end: date, channels, by, also) -> dict:
@@ -221,8 +224,7 @@ class Sums:
         if channels:
             cond &= pl.col("channel").is_in(list(channels))
         sel = df.filter(cond)
-        values = [c for c in sel.columns if c not in (
-            "day", "week", "month", "channel", "device", "status", "category")]
+        values = [c for c in sel.columns if c not in KEYS]
         keys = [k for k in (by, also) if k]
         if not keys:
             row = sel.select(pl.col(values).sum()).row(0, named=True)
