@@ -668,11 +668,15 @@ def main():
                     "shop); on by itself below 500,000 orders")
     ap.add_argument("--only", choices=["pages", "peers", "ingest", "browser", "first-start"],
                     help="run one part")
+    ap.add_argument("--views", nargs="+", choices=list(VIEWS), metavar="VIEW",
+                    help=f"time these views only (of: {', '.join(VIEWS)})")
     ap.add_argument("--port", type=int, help="first-start: the server's port (else a free one)")
     args = ap.parse_args()
     if args.only == "first-start":   # needs no benchmark store
         bench_first_start(args.repeat, args.port)
         return
+    for name in set(VIEWS) - set(args.views or VIEWS):
+        del VIEWS[name]
     store = build(args.scale, args.rebuild)
     con = store.connect()
     counts = {t: con.execute(f"select count(*) from {t}").fetchall()[0][0]
