@@ -336,7 +336,7 @@ def bench_peers(store: Store, sets: dict, repeat: int, raw: bool) -> None:
                 "sums off": lambda: page_set(con, calls, rollups=False),
                 "raw": lambda: page_set(raw_con, calls, rollups=False),
             }
-            times, load = defaultdict(list), []
+            times, cpu, load = defaultdict(list), defaultdict(list), []
             names = list(runners)
             for r in range(repeat):
                 k = r % len(names)
@@ -344,11 +344,17 @@ def bench_peers(store: Store, sets: dict, repeat: int, raw: bool) -> None:
                     if name == "raw" and (times["raw"] or vname not in raw_views):
                         continue
                     load.append(float(_load()))
+                    c = time.process_time()
                     times[name].append(runners[name]())
+                    # CPU seconds of this process, every thread: on a machine shared with
+                    # other work, less at its mercy than the wall clock.
+                    cpu[name].append(time.process_time() - c)
             m = {n: statistics.median(x) for n, x in times.items()}
+            mc = {n: statistics.median(x) for n, x in cpu.items()}
             floors += times["floor"]
             for n in m:
                 totals[(vname, n)] += m[n]
+                totals[(vname, n, "cpu")] += mc[n]
             rawtext = f"{m['raw'] * 1000:7.0f} ms ({m['raw'] / m['duckdb']:5.1f}×)" \
                 if "raw" in m else "not timed"
             print(f"{page:10s} {vname:26s} page {m['duckdb'] * 1000:6.1f} ms · daily sums off "
@@ -359,7 +365,10 @@ def bench_peers(store: Store, sets: dict, repeat: int, raw: bool) -> None:
                   f"{m['covered'] * 1000:5.1f} ms, pandas {m['pandas'] * 1000:6.1f} ms "
                   f"({m['pandas'] / m['covered']:4.1f}×), polars {m['polars'] * 1000:6.1f} ms "
                   f"({m['polars'] / m['covered']:4.1f}×) · load "
-                  f"{min(load):.1f}–{max(load):.1f}", flush=True)
+                  f"{min(load):.1f}–{max(load):.1f} · CPU: page {mc['duckdb'] * 1000:.0f} ms, "
+                  f"sums off {mc['sums off'] * 1000:.0f} ms, covered {mc['covered'] * 1000:.0f}"
+                  f" ms, pandas {mc['pandas'] * 1000:.0f} ms, polars {mc['polars'] * 1000:.0f}"
+                  f" ms, floor {mc['floor'] * 1000:.0f} ms", flush=True)
     print(f"floor: {what}, {fmt(floors)}")
     for vname in VIEWS:
         t = {n: totals[(vname, n)]
@@ -372,6 +381,13 @@ def bench_peers(store: Store, sets: dict, repeat: int, raw: bool) -> None:
               f"{t['covered'] * 1000:.0f} ms, pandas {t['pandas'] * 1000:.0f} ms "
               f"({t['pandas'] / t['covered']:.1f}×), polars {t['polars'] * 1000:.0f} ms "
               f"({t['polars'] / t['covered']:.1f}×)")
+        c = {n: totals[(vname, n, "cpu")] for n in ("duckdb", "sums off", "covered", "pandas",
+                                                    "polars")}
+        print(f"  CPU: DuckDB {c['duckdb'] * 1000:.0f} ms, daily sums off "
+              f"{c['sums off'] * 1000:.0f} ms ({c['sums off'] / c['duckdb']:.1f}×); covered "
+              f"KPIs: DuckDB {c['covered'] * 1000:.0f} ms, pandas {c['pandas'] * 1000:.0f} ms "
+              f"({c['pandas'] / c['covered']:.1f}×), polars {c['polars'] * 1000:.0f} ms "
+              f"({c['polars'] / c['covered']:.1f}×)")
 
 
 def _timed(fn, *args) -> float:
