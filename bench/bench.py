@@ -341,7 +341,7 @@ def bench_peers(store: Store, sets: dict, repeat: int, raw: bool) -> None:
             for r in range(repeat):
                 k = r % len(names)
                 for name in names[k:] + names[:k]:   # alternate: each first in turn
-                    if name == "raw" and (times["raw"] or vname not in raw_views):
+                    if name == "raw" and ("raw" in times or vname not in raw_views):
                         continue
                     load.append(float(_load()))
                     c = time.process_time()
