@@ -370,7 +370,9 @@ def bench_peers(store: Store, sets: dict, repeat: int, raw: bool) -> None:
                   f"{min(load):.1f}–{max(load):.1f} · CPU: page {mc['duckdb'] * 1000:.0f} ms, "
                   f"sums off {mc['sums off'] * 1000:.0f} ms, covered {mc['covered'] * 1000:.0f}"
                   f" ms, pandas {mc['pandas'] * 1000:.0f} ms, polars {mc['polars'] * 1000:.0f}"
-                  f" ms, floor {mc['floor'] * 1000:.0f} ms", flush=True)
+                  f" ms, floor {mc['floor'] * 1000:.0f} ms"
+                  + (f", no rollups {mc['raw'] * 1000:.0f} ms" if "raw" in mc else ""),
+                  flush=True)
     print(f"floor: {what}, {fmt(floors)}")
     for vname in VIEWS:
         t = {n: totals[(vname, n)]
