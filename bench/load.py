@@ -100,14 +100,15 @@ def peak_mb(pid: int) -> float:
 
 
 class Server:
-    """`streamlit run app.py` of ``app`` (a checkout) in shared mode on the demo shop."""
+    """`streamlit run app.py` of ``app`` (a checkout) on ``store``, as a hosted link
+    (shared mode) unless ``shared`` is false."""
 
-    def __init__(self, app: Path, store: Path):
+    def __init__(self, app: Path, store: Path, shared: bool = True):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = tempfile.TemporaryFile()
         env = {k: v for k, v in os.environ.items() if not k.startswith("KPILIB_")}
-        env.update(KPILIB_SHARED="1", KPILIB_STORE=str(store))
+        env.update(KPILIB_STORE=str(store), **({"KPILIB_SHARED": "1"} if shared else {}))
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
              "--server.port", str(self.port), "--server.address", "127.0.0.1",
