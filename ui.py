@@ -956,7 +956,7 @@ def table(name: str, df, units: dict | None = None, raw=None,
             shown[c] = df[c].map(lambda v, u=unit: formatting.cell(v, u, cur))
     # Names as a spreadsheet must get them: the table's own "Download as CSV" and a copy of
     # its cells carry the names shown, and would write a formula or a CR raw.
-    for c in shown.columns.difference(list(units)):
+    for c in [c for c in shown.columns if c not in units]:
         shown[c] = shown[c].map(export.safe_text)
     st.dataframe(shown, hide_index=True, width="stretch")
     downloads(df if raw is None else raw, name, "Download", units=units, filters=filters)
@@ -989,12 +989,23 @@ def bar_text(fig, unit: str):
 
 
 def chart(fig, key: str):
+    draw_chart(styled(fig), key)
+
+
+def styled(fig):
+    """``fig`` in the style every chart of the app has (changed in place and returned)."""
     formatting.plain_figure(fig)
     # Labels inside narrow bars are otherwise turned sideways to fit.
     fig.update_traces(textangle=0, selector={"type": "bar"})
     fig.update_layout(margin=dict(l=10, r=10, t=40, b=10), legend_title_text="")
     if fig.layout.hovermode is None:
         fig.update_layout(hovermode="x unified")
+    return fig
+
+
+def draw_chart(fig, key: str):
+    """A figure already :func:`styled` (one shared by every session, built once: drawing it
+    leaves it unchanged)."""
     st.plotly_chart(fig, key=key, width="stretch",
                     config={"displaylogo": False, "toImageButtonOptions": {"scale": 2}})
 
