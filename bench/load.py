@@ -13,6 +13,9 @@ the load average before and after.
 ``--compare REV`` runs the app of commit REV (extracted with `git archive` into a temporary
 folder, the working tree untouched) and this working tree's app one right after the other for
 each N and round: the machine is shared and noisy, and only neighbouring runs compare.
+``--pin 0:1`` runs the server on core 0 and Chromium (all N viewers' browsers) on core 1, as
+on a host whose viewers' browsers run on their own machines (other processes of the machine
+still run on both).
 """
 from __future__ import annotations
 
@@ -103,7 +106,8 @@ class Server:
     """`streamlit run app.py` of ``app`` (a checkout) on ``store``, as a hosted link
     (shared mode) unless ``shared`` is false."""
 
-    def __init__(self, app: Path, store: Path, shared: bool = True):
+    def __init__(self, app: Path, store: Path, shared: bool = True,
+                 cpus: set[int] | None = None):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = tempfile.TemporaryFile()
@@ -113,7 +117,10 @@ class Server:
             [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
              "--server.port", str(self.port), "--server.address", "127.0.0.1",
              "--browser.gatherUsageStats", "false"],
-            cwd=app, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+            cwd=app, env=env, stdout=self.log, stderr=subprocess.STDOUT,
+            # --pin: the server on its own cores, as on a host whose viewers' browsers run
+            # on their own machines.
+            preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None)
         deadline = time.time() + 60
         while True:
             try:
@@ -187,11 +194,15 @@ async def viewer(browser, url: str, i: int, ready, go, duration: float, seed: in
     return context
 
 
-async def run(app: Path, n: int, duration: float, seed: int, store: Path) -> dict:
+async def run(app: Path, n: int, duration: float, seed: int, store: Path,
+              pin: tuple[set[int], set[int]] | None = None) -> dict:
     from playwright.async_api import async_playwright
 
     load_before = loadavg()
-    server = Server(app, store)
+    server = Server(app, store, cpus=pin[0] if pin else None)
+    mine = os.sched_getaffinity(0)
+    if pin:   # Playwright's driver and Chromium inherit this process's cores
+        os.sched_setaffinity(0, pin[1])
     times: list[float] = []
     errors: list[str] = []
     try:
@@ -222,6 +233,7 @@ async def run(app: Path, n: int, duration: float, seed: int, store: Path) -> dic
             await browser.close()
     finally:
         log = server.stop()
+        os.sched_setaffinity(0, mine)
     if "Traceback" in log:
         errors.append("server log: " + log[log.index("Traceback"):][:2000])
     return {"n": n, "times": times, "errors": errors, "cpu": cpu, "chromium": chromium,
@@ -257,11 +269,18 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=28)
     ap.add_argument("--compare", metavar="REV", help="alternate with the app of commit REV")
     ap.add_argument("--store", type=Path, default=STORE)
+    ap.add_argument("--pin", metavar="SERVER:BROWSERS",
+                    help="cores for the server and for Chromium (taskset), e.g. 0:1")
     args = ap.parse_args()
+    pin = None
+    if args.pin:
+        pin = tuple({int(c) for c in part.split(",")} for part in args.pin.split(":"))
     if not (args.store / "manifest.json").exists() and not any(args.store.glob("*")):
         subprocess.run([sys.executable, "-m", "kpilib", "demo", "--store", str(args.store)],
                        cwd=ROOT, check=True)
-    print(f"{os.cpu_count()} cores; store {args.store}; {args.duration:.0f} s a run", flush=True)
+    print(f"{os.cpu_count()} cores; store {args.store}; {args.duration:.0f} s a run"
+          + (f"; server on cores {sorted(pin[0])}, Chromium on {sorted(pin[1])}" if pin else ""),
+          flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         apps = [("this tree", ROOT)]
         if args.compare:
@@ -272,7 +291,8 @@ def main() -> None:
         for n in args.viewers:
             for rnd in range(args.rounds):
                 for label, app in apps:
-                    r = asyncio.run(run(app, n, args.duration, args.seed + rnd, args.store))
+                    r = asyncio.run(run(app, n, args.duration, args.seed + rnd, args.store,
+                                        pin))
                     results.setdefault((label, n), []).append(r)
                     print(f"[{label}, round {rnd + 1}] {summary(r)}", flush=True)
         print("\nAll rounds together:")
