@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import functools
 import hmac
+import html
 import logging
 import math
 import os
@@ -721,14 +722,9 @@ def sparkline(values: list[float], colour: str, label: str) -> str:
     svg = (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 100 30" '
            f'preserveAspectRatio="none"><path d="{path}" fill="none" stroke="{colour}" '
            f'stroke-width="2" stroke-linejoin="round" vector-effect="non-scaling-stroke"/></svg>')
-    return (f'<img alt="{html_text(label)}" src="data:image/svg+xml;base64,'
+    return (f'<img alt="{html.escape(label)}" src="data:image/svg+xml;base64,'
             f'{base64.b64encode(svg.encode()).decode()}" style="display:block;width:100%;'
             f'height:36px">')
-
-
-def html_text(text: str) -> str:
-    """Text for an HTML attribute or element: nothing in it read as markup."""
-    return (formatting.plain(str(text)).replace('"', "&quot;"))
 
 
 def _card(name: str, f: kpilib.Filters, spark_by: str | None, last_year: bool) -> dict:
@@ -770,8 +766,12 @@ def _card(name: str, f: kpilib.Filters, spark_by: str | None, last_year: bool) -
             series = caveats.mark_final(k, series, f.start, f.end, as_of, window, spark_by)
             series = series[series["final"]]
         card["spark"] = series["value"].fillna(0).tolist() or None
-        card["spark_label"] = (f"{card['label']} by {spark_by}: "
-                               f"{formatting.plural(len(series), spark_by)}")
+        if card["spark"]:
+            # What a screen reader says of the line: its span, lowest and highest point.
+            card["spark_label"] = (
+                f"{card['label']} by {spark_by}, {formatting.plural(len(series), spark_by)}: "
+                f"lowest {fmt(min(card['spark']), k.unit, compact=True)}, highest "
+                f"{fmt(max(card['spark']), k.unit, compact=True)}")
     color = {"up": "normal", "down": "inverse", None: "off"}[k.better]
     flat = formatting.is_flat(delta) or not m.final
     card.update(value=fmt(now, k.unit, compact=True), delta=delta or None,
