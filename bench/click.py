@@ -6,7 +6,10 @@ channel (all ⇄ Email) and times from the click on the option to the trend char
 the new figures (the chart's own data changed, the script no longer running). Printed: the
 median and min–max of each kind, the server's and the browser's CPU seconds per click, and
 `/proc/loadavg` before and after each figure. Then, with ``--stock``, the Stock page's
-period change the same way (its stock-out trend redrawn).
+period change the same way (its stock-out trend redrawn). ``--bare`` also times the same
+clicks on a bare Streamlit app (the same two sidebar widgets, a title, a caption and the
+trend's two lines, no query): the floor Streamlit and Chromium set on this machine at this
+load.
 
     python bench/click.py --clicks 10
     python bench/click.py --clicks 10 --compare 9e3367a      # before / after, alternating
@@ -28,6 +31,25 @@ sys.path.insert(0, str(ROOT / "tests"))
 from browser import ARGS, CHROMIUM  # noqa: E402
 
 STORE = ROOT / "bench" / ".stores" / "scale-1"
+
+BARE_APP = """import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+period = st.sidebar.selectbox("Period", ["Last 7 days", "Last 30 days", "Last 90 days"],
+                              index=1, key="period")
+channels = st.sidebar.multiselect("Channels", ["Direct", "Email", "Paid search"],
+                                  key="channels", placeholder="All channels")
+n = int(period.split()[1])
+st.title("Bare")
+st.caption(f"{period} · {channels}")
+days = pd.date_range("2026-01-01", periods=n)
+fig = go.Figure()
+fig.add_scatter(x=days, y=[(i % 7) * (2 if channels else 1) for i in range(n)],
+                mode="lines+markers")
+fig.add_scatter(x=days, y=[i % 5 for i in range(n)], mode="lines")
+st.plotly_chart(fig, key="trend")
+"""
 
 # The trend chart's figures, to tell a redrawn chart from the one before the click.
 SIGNATURE = """() => {
@@ -127,6 +149,7 @@ def main() -> None:
     ap.add_argument("--compare", metavar="REV", help="alternate with the app of commit REV")
     ap.add_argument("--shared", action="store_true", help="as a hosted link (KPILIB_SHARED=1)")
     ap.add_argument("--stock", action="store_true", help="also the Stock page's period change")
+    ap.add_argument("--bare", action="store_true", help="also a bare Streamlit app: the floor")
     args = ap.parse_args()
     if not (args.store / "manifest.json").exists():
         sys.exit(f"no store at {args.store}: python bench/bench.py builds it")
@@ -134,9 +157,14 @@ def main() -> None:
         apps = [("this tree", ROOT)]
         if args.compare:
             apps.insert(0, (args.compare, extract(args.compare, Path(tmp) / args.compare)))
+        if args.bare:
+            (Path(tmp) / "bare").mkdir()
+            (Path(tmp) / "bare" / "app.py").write_text(BARE_APP)
+            apps.append(("bare app", Path(tmp) / "bare"))
         for rnd in range(args.rounds):
             for label, app in apps:
-                got = run(app, args.store, args.clicks, args.shared, args.stock)
+                got = run(app, args.store, args.clicks, args.shared,
+                          args.stock and label != "bare app")
                 for kind, r in got.items():
                     print(f"[{label}, round {rnd + 1}] {kind} change → chart redrawn: "
                           f"{fmt(r['times'])}, median of {len(r['times'])}; server CPU "
