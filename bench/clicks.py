@@ -11,8 +11,8 @@ clicks on a bare Streamlit app (the same two sidebar widgets, a title, a caption
 trend's two lines, no query): the floor Streamlit and Chromium set on this machine at this
 load.
 
-    python bench/click.py --clicks 10
-    python bench/click.py --clicks 10 --compare 9e3367a      # before / after, alternating
+    python bench/clicks.py --clicks 10
+    python bench/clicks.py --clicks 10 --compare 9e3367a      # before / after, alternating
 """
 from __future__ import annotations
 
