@@ -167,7 +167,9 @@ async def viewer(browser, url: str, i: int, ready, go, duration: float, seed: in
     cycle = CYCLES[i % len(CYCLES)]
     old = new = None
     try:
-        await page.goto(url)
+        # The first pages of N viewers at once, on a loaded machine, can take longer than
+        # Playwright's 30 s default: the timed redraws start only after all are drawn.
+        await page.goto(url, timeout=300_000)
         await page.wait_for_function(DRAWN, arg="", timeout=300_000, polling=50)
     except Exception as e:
         errors.append(f"viewer {i}, first page: {type(e).__name__}: {str(e).splitlines()[0]}")
