@@ -65,12 +65,14 @@ SIGNATURE = """() => {
 CHANGED = f"old => {{ const s = ({SIGNATURE})(); return s !== null && s !== old ? s : null; }}"
 
 
-def click_period(page, option: str) -> None:
+def click_period(page, option: str):
+    """The period's list opened, and its ``option`` to click (timed from that click)."""
     page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').first.click()
     return page.get_by_role("option", name=option, exact=True)
 
 
 def click_channel(page, channel: str | None):
+    """``channel`` to pick in the opened list, or Email's remove button when None."""
     sidebar = page.locator('[data-testid="stSidebar"]')
     if channel is None:
         return sidebar.get_by_role("button", name="Remove Email")
