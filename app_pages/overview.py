@@ -79,13 +79,15 @@ if behind or n_days:
 
 CHOICES = [n for n in ("net_sales", "orders", "sessions", "conversion_rate", "aov",
                        "new_customers", "spend") if not ui.reason(n)]
-# Refunds or stock snapshots alone fill none of these: no trend to pick.
-if CHOICES:
-    name = st.selectbox("Trend", CHOICES, format_func=lambda n: kpilib.get(n).label,
-                        key="trend_kpi")
+
+
+@st.cache_resource(max_entries=200, show_spinner=False)
+def trend_figure(path: str, version: str, name: str, f: kpilib.Filters, by: str) -> go.Figure:
+    """The trend chart, built once per store version (data and settings) and filters for
+    every session: ~10 ms of a rerun's server time, and the same for every viewer of a
+    hosted link who asks for it. Shared, so never changed after it is built."""
     k = kpilib.get(name)
-    by = "day" if f.days <= 92 else "week"
-    now, before = ui.kpi(name, by=by), ui.kpi(name, f.previous_period(), by)
+    now, before = ui.kpi(name, f, by=by), ui.kpi(name, f.previous_period(), by)
     fig = go.Figure()
     fig.add_scatter(x=now["period"], y=now["value"], name="This period", mode="lines+markers")
     # The previous period drawn on this period's dates, so the two lines can be compared day
@@ -95,7 +97,18 @@ if CHOICES:
                     name="Previous period", mode="lines", line=dict(dash="dot", color="#9aa0a6"))
     fig.update_layout(title=f"{k.label} by {by}", hovermode="x unified")
     fig.update_yaxes(**ui.tick_format(k.unit))
-    ui.chart(fig, key="overview_trend")
+    return ui.styled(fig)
+
+
+# Refunds or stock snapshots alone fill none of these: no trend to pick.
+if CHOICES:
+    name = st.selectbox("Trend", CHOICES, format_func=lambda n: kpilib.get(n).label,
+                        key="trend_kpi")
+    k = kpilib.get(name)
+    by = "day" if f.days <= 92 else "week"
+    store = ui.active_store()[0]
+    ui.draw_chart(trend_figure(str(store.path), store.fingerprint, name, f, by),
+                  key="overview_trend")
     st.caption(ui.help_text(k))
     ui.show_sql(name, by=by)
 
