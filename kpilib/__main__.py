@@ -177,11 +177,12 @@ def _kpi(args) -> int:
     store = Store(store_path(args.store))
     con = connect(store, args.engine, args.spark_master)
     start, end = _range(args, store, con)
-    df = run(con, kpi, _filters(args, start, end), args.by)
+    filters = _filters(args, start, end)
+    df = run(con, kpi, filters, args.by)
     known = caveats.facts(con)
     # A figure the store cannot give, or not meaningful, is null with the reason; one still
     # inside its return window says it is not final (kpilib/caveats.py).
-    why = caveats.reason(kpi, known, start, end)
+    why = caveats.reason(kpi, known, start, end, filters)
     if why and kpi.table:
         print(f"note: {why}", file=sys.stderr)
         df = df.iloc[0:0]

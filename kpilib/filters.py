@@ -5,6 +5,8 @@ import re
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
+from .dimensions import SPLITS, Source
+
 
 @dataclass(frozen=True)
 class Filters:
@@ -69,6 +71,24 @@ class Filters:
         for _ in range(n - 1):
             first = (first - timedelta(days=1)).replace(day=1)
         return replace(self, start=min(first, self.start))
+
+    def where(self, source: Source) -> tuple[str, dict]:
+        """``source``'s view and the WHERE clause keeping its rows under these filters, with
+        the parameters it refers to (Datasette's ``(sql, params)``): the period, the channels,
+        and each device, country or category filter set. Under a category filter a source
+        with order lines reads them. A filter set on a dimension the source does not carry is
+        an error: the KPI should have refused it (:func:`kpilib.kpi.check_filters`)."""
+        view = source.lines if self.categories and source.lines else source.view
+        bits = ["day between $start and $end"]
+        if "channel" in source.dims:
+            bits.append(source.dims["channel"])
+        for name, dim in SPLITS.items():
+            if getattr(self, name):
+                if dim not in source.dims:
+                    raise ValueError(f"{source.view} is not split by {dim}")
+                bits.append(source.dims[dim])
+        sql = f"{view} where " + " and ".join(bits)
+        return sql, self.params(sql)
 
     def params(self, sql: str) -> dict:
         """The parameters ``sql`` refers to (DuckDB refuses parameters a query does not use):

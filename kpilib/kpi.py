@@ -7,13 +7,15 @@ import re
 import threading
 import weakref
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 import duckdb
 import numpy as np
 import pandas as pd
 
+from . import dimensions
+from .dimensions import SOURCES, SPLITS
 from .filters import Filters
 
 # times: a multiple (ROAS 3.2×); decimal: an average count (1.93 units per order)
@@ -90,8 +92,20 @@ class Kpi:
     # Counts customers' orders before the period (returning customers): unknown for a period
     # that starts on or before the first stored order, where no earlier order can be seen.
     history: bool = False
+    # The measures it is made of (kpilib/measures.py declares most KPIs from them): it reads
+    # the daily rollups, or is additive over days, only if every measure allows it, or its
+    # declaration is refused here, with the reason.
+    measures: tuple[dimensions.Measure, ...] = ()
+    # ``sql`` as declared, its sources named ``{src:NAME}`` (kpilib/dimensions.py); ``sql``
+    # itself reads them unfiltered but for the period and channels, for the code that reads
+    # which views a KPI uses (cache keys, caveats).
+    template: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
+        unknown = set(dimensions.sources(self.sql)) - SOURCES.keys()
+        assert not unknown, f"{self.name}: unknown sources {sorted(unknown)}"
+        object.__setattr__(self, "template", self.sql)
+        object.__setattr__(self, "sql", dimensions.render(self.sql, _unsplit))
         assert self.unit in UNITS, self.unit
         assert "{key}" in self.sql or (self.table and not self.by), \
             f"{self.name}: sql must group by {{key}}"
@@ -101,6 +115,12 @@ class Kpi:
         assert not (self.rollup and "count(" in self.sql), f"{self.name}: use sum(n)"
         assert not self.additive or (not self.table and "day" in self.by), self.name
         assert self.window in (None, "return", "month"), self.window
+        for m in self.measures:
+            reason = m.rollup_reason()
+            if self.rollup and reason:
+                raise ValueError(f"{self.name} cannot read the daily rollups: {reason}.")
+            if self.additive and not m.additive:
+                raise ValueError(f"{self.name} is not additive over days: {m.sql} is no sum.")
 
 
 def period_starts(start: date, end: date, by: str) -> list[date]:
@@ -127,20 +147,25 @@ def _grouping(by: str | tuple[str, ...] | None) -> str:
         f"{'period' if b in PERIODS else b} := {GROUPINGS[b]}" for b in by) + ")"
 
 
+def _unsplit(source: dimensions.Source) -> str:
+    """A source under the period and channel filters alone (what :attr:`Kpi.sql` shows)."""
+    channel = f" and {source.dims['channel']}" if "channel" in source.dims else ""
+    return f"{source.view} where day between $start and $end{channel}"
+
+
 # The dimensions the daily rollups keep: a finer grouping or a product filter needs the rows.
 ROLLUP_BY = ("day", "week", "month", "channel", "device")
 
 
 def uses_rollup(kpi: Kpi, filters: Filters, by=None) -> bool:
+    """Whether ``kpi`` reads the daily rollups under ``filters``: declared to, grouped no finer
+    than they are, and every device or country filter set kept by the rollup of each of its
+    sources (a country filter reads the rows)."""
     dims = by if isinstance(by, tuple) else (by,) if by else ()
+    active = {dim for f, dim in SPLITS.items() if getattr(filters, f)}
     return (kpi.rollup and not filters.categories and not filters.search
-            and all(d in ROLLUP_BY for d in dims))
-
-
-# The filters a KPI applies only where its SQL reads their parameter, and the dimension each
-# selects. Channels are not among them: a KPI that ignores the channel filter is shown as
-# "(all channels)", a figure of the whole shop by design (MER).
-SPLITS = {"devices": "device", "countries": "country", "categories": "category"}
+            and all(d in ROLLUP_BY for d in dims)
+            and all(active <= SOURCES[s].rollup for s in dimensions.sources(kpi.template)))
 
 
 class FilterNotApplicable(ValueError):
@@ -149,9 +174,14 @@ class FilterNotApplicable(ValueError):
 
 
 def takes(kpi: Kpi) -> frozenset[str]:
-    """The filters of :data:`SPLITS` that ``kpi`` applies: those whose parameter its SQL (or
-    its shared first step) reads."""
-    return frozenset(f for f in SPLITS if re.search(rf"\${f}\b", kpi.sql + kpi.base))
+    """The filters of :data:`SPLITS` that ``kpi`` applies: those every source it names as
+    ``{src:NAME}`` carries, and those whose parameter its hand-written SQL (or its shared first
+    step) reads."""
+    names = dimensions.sources(kpi.template)
+    declared = frozenset.intersection(*(SOURCES[n].takes for n in names)) if names \
+        else frozenset()
+    return declared | frozenset(f for f in SPLITS
+                                if re.search(rf"\${f}\b", kpi.sql + kpi.base))
 
 
 def refused(kpi: Kpi, filters: Filters) -> list[str]:
@@ -187,7 +217,7 @@ def query(kpi: Kpi, filters: Filters, by: str | tuple[str, str] | None = None,
     check_filters(kpi, filters)
     dims = _dims(kpi, by)
     period = next((d for d in dims if d in PERIODS), None)
-    sql = _sql(kpi, by, period)
+    sql = _sql(kpi, by, period, filters)
     base = _base_name(kpi.base, filters) if kpi.base else ""
     if base:
         sql = _with_base(base, sql)
@@ -311,8 +341,9 @@ def _dims(kpi: Kpi, by) -> tuple[str, ...]:
     return dims
 
 
-def _sql(kpi: Kpi, by, period: str | None) -> str:
-    return kpi.sql.replace("{key}", _grouping(by)).replace("{group_start}", GROUP_STARTS[period])
+def _sql(kpi: Kpi, by, period: str | None, filters: Filters) -> str:
+    sql = dimensions.render(kpi.template, lambda s: filters.where(s)[0])
+    return sql.replace("{key}", _grouping(by)).replace("{group_start}", GROUP_STARTS[period])
 
 
 def _fetch(cur, dims: tuple[str, ...]):
@@ -385,7 +416,7 @@ def run_together(con: duckdb.DuckDBPyConnection, kpis: list[Kpi], filters: Filte
             cols = [f"{c} as _{m}_{c}" if m == j else f"null as _{m}_{c}"
                     for m, names in enumerate(slots) for c in names]
             selects.append(f"select {j} as _kpi, key, {', '.join(cols)} "
-                           f"from ({_sql(kpis[i], by, period)})")
+                           f"from ({_sql(kpis[i], by, period, filters)})")
         sql = "\nunion all\n".join(selects)
         if base:
             sql = _with_base(_base(con, base, filters), sql)

@@ -291,9 +291,9 @@ def test_a_folder_given_as_a_file_or_a_file_as_the_store_is_one_sentence(tmp_pat
 
 def test_a_filter_the_kpi_cannot_take_exits_2_with_the_sentence(tiny_store):
     feb = ("--store", tiny_store.path, "--start", "2025-02-01", "--end", "2025-02-28")
-    p = cli("kpi", "net_sales", *feb, "--country", "FR", ok=False)
+    p = cli("kpi", "sessions", *feb, "--country", "FR", ok=False)
     assert p.returncode == 2 and p.stdout == ""
-    assert p.stderr.strip() == "error: Net sales is not split by country."
+    assert p.stderr.strip() == "error: Sessions is not split by country."
     p = cli("kpi", "spend", *feb, "--device", "mobile", "--device", "desktop", "--country", "FR",
             ok=False)
     assert p.returncode == 2 and "Ad spend is not split by device or country." in p.stderr
