@@ -147,7 +147,8 @@ def _kpi_args(p) -> None:
     p.add_argument("--device", action="append", default=[], help="repeat for several")
     p.add_argument("--country", action="append", default=[], help="repeat for several")
     p.add_argument("--category", action="append", default=[], help="repeat for several")
-    p.add_argument("--by", choices=["day", "week", "month", "channel", "device", "category"])
+    p.add_argument("--by", choices=["day", "week", "month", "channel", "device", "category",
+                                    "country", "campaign", "discount_code"])
 
 
 def _filters(args, start: date, end: date) -> Filters:

@@ -45,6 +45,11 @@ class Source:
     # grouped ones (:meth:`Measure.rollup_reason`); no sums, no rollup.
     sums: frozenset[str] = frozenset()
     keys: frozenset[str] = frozenset()
+    # The dimensions beyond the period, channel and device its rows can be grouped by
+    # (``--by country``), and, when some are its order's, the view that joins them on:
+    # ``{view}`` with the order's columns.
+    groups: frozenset[str] = frozenset()
+    wide: str = ""
 
     @property
     def takes(self) -> frozenset[str]:
@@ -62,38 +67,46 @@ _ORDER_SUMS = frozenset({"n", "gross_sales", "discounts", "shipping", "tax", "ti
 _DAY = frozenset({"day", "channel", "device"})
 _REFUND_SUMS, _REFUND_KEYS = frozenset({"n", "amount", "shipping", "tax"}), \
     frozenset({"day", "channel", "reason"})
+_BY_ORDER = frozenset({"country", "discount_code"})
+# Refunds and lines with their order's country and discount code, to group by them.
+_WIDE = ("(select r.*, o.country, o.discount_code from {view} r "
+         "left join (select order_id, country, discount_code from orders) o using (order_id))")
 
 SOURCES: dict[str, Source] = {
     "orders": Source("orders", _ORDER, frozenset({"device"}), sums=_ORDER_SUMS,
-                     keys=_DAY | {"status"}),
+                     keys=_DAY | {"status"}, groups=_BY_ORDER),
     "valid_orders": Source("valid_orders", _ORDER, frozenset({"device"}), sums=_ORDER_SUMS,
-                           keys=_DAY),
+                           keys=_DAY, groups=_BY_ORDER),
     # Valid orders' goods (gross sales and discounts only): by category, the order lines of that
     # category (the discount spread over the lines by value), the rest of an order's goods the
     # lines do not account for (no lines stored) 'uncategorised'.
     "order_goods": Source("valid_orders", {**_ORDER, "category": column("category")},
                           frozenset({"device"}), lines="category_sales",
-                          sums=frozenset({"gross_sales", "discounts"}), keys=_DAY),
-    "valid_refunds": Source("valid_refunds", _REFUND, sums=_REFUND_SUMS, keys=_REFUND_KEYS),
+                          sums=frozenset({"gross_sales", "discounts"}), keys=_DAY,
+                          groups=_BY_ORDER),
+    "valid_refunds": Source("valid_refunds", _REFUND, sums=_REFUND_SUMS, keys=_REFUND_KEYS,
+                            groups=_BY_ORDER, wide=_WIDE),
     # Refunded goods (amount only): by category, each refund spread over the lines it concerns
     # (kpilib/rollups.py REFUND_LINES).
     "refunded_goods": Source("valid_refunds", {**_REFUND, "category": column("category")},
                              lines="refund_lines", sums=frozenset({"amount"}),
-                             keys=frozenset({"day", "channel"})),
+                             keys=frozenset({"day", "channel"}), groups=_BY_ORDER,
+                             wide=_WIDE),
     "sales_lines": Source("sales_lines", {"channel": column("channel"),
                                           "device": column("device"),
                                           "country": by_order("country")},
-                          frozenset({"device"}), sums=frozenset({"quantity"}), keys=_DAY),
+                          frozenset({"device"}), sums=frozenset({"quantity"}), keys=_DAY,
+                          groups=_BY_ORDER, wide=_WIDE),
     "shipping_times": Source("shipping_times", {"channel": column("channel"),
                                                 "device": column("device")},
                              frozenset({"device"}), sums=frozenset({"n"}),
                              keys=_DAY | {"hours"}),
     "order_returns": Source("order_returns", _ORDER, frozenset({"device"}),
                             sums=frozenset({"n", "gross_sales", "refunded", "refunded_orders"}),
-                            keys=_DAY),
+                            keys=_DAY, groups=_BY_ORDER),
     "traffic": Source("traffic", {"channel": column("channel"), "device": column("device")},
                       frozenset({"device"})),
-    "marketing_spend": Source("marketing_spend", _CHANNEL),
+    "marketing_spend": Source("marketing_spend", _CHANNEL, groups=frozenset({"campaign"})),
     "customer_orders": Source("customer_orders", _CHANNEL, sums=frozenset({"n"}),
                               keys=frozenset({"day", "channel", "prev_day", "prev2_day"})),
     "acquisitions": Source("acquisitions", _CHANNEL),

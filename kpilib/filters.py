@@ -72,13 +72,17 @@ class Filters:
             first = (first - timedelta(days=1)).replace(day=1)
         return replace(self, start=min(first, self.start))
 
-    def where(self, source: Source) -> tuple[str, dict]:
+    def where(self, source: Source, by: tuple[str, ...] = ()) -> tuple[str, dict]:
         """``source``'s view and the WHERE clause keeping its rows under these filters, with
         the parameters it refers to (Datasette's ``(sql, params)``): the period, the channels,
         and each device, country or category filter set. Under a category filter a source
         with order lines reads them. A filter set on a dimension the source does not carry is
-        an error: the KPI should have refused it (:func:`kpilib.kpi.check_filters`)."""
+        an error: the KPI should have refused it (:func:`kpilib.kpi.check_filters`). Grouped
+        ``by`` its order's country or discount code, a source of refunds or lines joins them
+        on."""
         view = source.lines if self.categories and source.lines else source.view
+        if source.wide and set(by) & source.groups:
+            view = source.wide.format(view=view)
         bits = ["day between $start and $end"]
         if "channel" in source.dims:
             bits.append(source.dims["channel"])

@@ -32,6 +32,10 @@ GROUPINGS = {
     "channel": "channel",
     "device": "device",
     "category": "category",
+    # Only for KPIs whose every source has them (kpilib.dimensions.Source.groups).
+    "country": "country",
+    "discount_code": "discount_code",
+    "campaign": "campaign",
 }
 PERIODS = ("day", "week", "month")
 # {group_start} in KPI SQL: the first day of the row's group (the period, or the part of it in
@@ -163,6 +167,8 @@ def uses_rollup(kpi: Kpi, filters: Filters, by=None) -> bool:
     sources (a country filter reads the rows)."""
     dims = by if isinstance(by, tuple) else (by,) if by else ()
     active = {dim for f, dim in SPLITS.items() if getattr(filters, f)}
+    # Grouped by device: each source's rollup must keep it too (refunds' does not).
+    active |= {d for d in dims if d not in PERIODS and d != "channel"}
     return (kpi.rollup and not filters.categories and not filters.search
             and all(d in ROLLUP_BY for d in dims)
             and all(active <= SOURCES[s].rollup for s in dimensions.sources(kpi.template)))
@@ -342,7 +348,8 @@ def _dims(kpi: Kpi, by) -> tuple[str, ...]:
 
 
 def _sql(kpi: Kpi, by, period: str | None, filters: Filters) -> str:
-    sql = dimensions.render(kpi.template, lambda s: filters.where(s)[0])
+    dims = by if isinstance(by, tuple) else (by,) if by else ()
+    sql = dimensions.render(kpi.template, lambda s: filters.where(s, dims)[0])
     return sql.replace("{key}", _grouping(by)).replace("{group_start}", GROUP_STARTS[period])
 
 

@@ -8,15 +8,23 @@ with :class:`kpilib.kpi.Kpi` directly.
 """
 from __future__ import annotations
 
-from .dimensions import Measure
+from .dimensions import SOURCES, Measure
 from .kpi import Kpi
+
+
+BY = ("day", "week", "month", "channel")
 
 
 def _speed(measures: tuple[Measure, ...], kw: dict) -> dict:
     """``rollup`` and ``additive`` as the measures allow, unless the declaration says (then
-    :class:`Kpi` checks it)."""
+    :class:`Kpi` checks it); the groupings declared, and the dimensions every measure's
+    source can be grouped by (country, discount code, campaign)."""
     kw.setdefault("rollup", all(m.rollup_reason() is None for m in measures))
     kw.setdefault("additive", all(m.additive for m in measures))
+    by = kw.get("by", BY)
+    kw["by"] = by + tuple(d for d in ("country", "discount_code", "campaign")
+                          if all(d in SOURCES[m.source].groups for m in measures)
+                          and d not in by)
     return kw
 
 
@@ -70,7 +78,8 @@ def inverse(of: Kpi, name: str, label: str, definition: str, **kw) -> Kpi:
     sql = f"""select key, denominator as numerator, numerator as denominator,
                      denominator / nullif(numerator, 0) as value
               from ({of.template})"""
-    for flag in ("by", "rollup", "additive"):
+    kw.setdefault("by", tuple(b for b in of.by if b in BY))
+    for flag in ("rollup", "additive"):
         kw.setdefault(flag, getattr(of, flag))
     return Kpi(name=name, label=label, unit=of.unit, definition=definition, sql=sql,
                ratio=True, empty=None, measures=of.measures, **kw)

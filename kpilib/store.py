@@ -155,7 +155,7 @@ DERIVED_VIEWS = (
        from inventory_daily d join sku_info i using (sku)""",
     # Each valid order with what was refunded on it, whenever (rollup: orders_daily).
     """create view order_returns as
-       select o.day, o.channel, o.device, o.country, 1 as n, o.gross_sales,
+       select o.day, o.channel, o.device, o.country, o.discount_code, 1 as n, o.gross_sales,
               coalesce(r.refunded, 0) as refunded, (r.order_id is not null)::int as refunded_orders
        from valid_orders o
        left join (select order_id, sum(amount) as refunded from valid_refunds group by order_id) r
@@ -165,11 +165,13 @@ DERIVED_VIEWS = (
     # lines do not account for (no lines, or lines summing to another gross) 'uncategorised',
     # so the categories' parts add up to the whole.
     """create view category_sales as
-       select l.order_id, l.day, l.channel, l.device, o.country, l.category,
+       select l.order_id, l.day, l.channel, l.device, o.country, o.discount_code, l.category,
               l.line_value as gross_sales, coalesce(l.discount_share, 0) as discounts
-       from sales_lines l join (select order_id, country from valid_orders) o using (order_id)
+       from sales_lines l
+       join (select order_id, country, discount_code from valid_orders) o using (order_id)
        union all
-       select o.order_id, o.day, o.channel, o.device, o.country, 'uncategorised',
+       select o.order_id, o.day, o.channel, o.device, o.country, o.discount_code,
+              'uncategorised',
               o.gross_sales - coalesce(l.gross, 0), o.discounts - coalesce(l.discounts, 0)
        from valid_orders o
        left join (select order_id, sum(line_value) as gross,

@@ -191,3 +191,24 @@ def test_the_parts_add_up_to_the_whole(demo_store, name, split):
                 assert math.isclose(summed, total, rel_tol=1e-12, abs_tol=1e-9), (c, summed)
             if total:
                 assert all(float(p[c].iat[0]) != total for p in parts), c
+
+
+def test_grouped_by_country_and_discount_code(split_store):
+    """The same figures by group (rows, not the rollups, which keep neither). Net sales by
+    country as above (FR 120, DE 92); by discount code, a1 and a3 used WELCOME10:
+    100 − 10 − 30 + 80 − 8 − 20 = 112, a2 and a5 none: 60 + 40 = 100. Tops by country: FR's
+    a1 line 70 − 7 − 21 = 42, DE's a3 line 50 − 5 = 45."""
+    con = split_store.connect()
+
+    def by(name, dim, **kw):
+        df = both(con, name, f(**kw), dim)
+        # (no discount code: the group None, which pandas holds as NaN)
+        return {k if isinstance(k, str) else None: v for k, v in zip(df[dim], df["value"])}
+    assert by("net_sales", "country") == {"DE": 92, "FR": 120}
+    assert by("net_sales", "discount_code") == {"WELCOME10": 112, None: 100}
+    assert by("net_sales", "country", categories=("Tops",)) == {"DE": 45, "FR": 42}
+    assert by("returns", "country") == {"DE": 20, "FR": 30}
+    assert by("orders", "discount_code", countries=("DE",)) == {"WELCOME10": 1, None: 1}
+    assert not uses_rollup(get("net_sales"), FEB, "country")
+    with pytest.raises(ValueError, match="cannot be split by 'country'"):
+        run(con, get("sessions"), FEB, "country")
