@@ -50,6 +50,8 @@ class Source:
     # ``{view}`` with the order's columns.
     groups: frozenset[str] = frozenset()
     wide: str = ""
+    # A condition of other filters than dimensions (the stock page's SKU search).
+    where: str = ""
 
     @property
     def takes(self) -> frozenset[str]:
@@ -106,6 +108,12 @@ SOURCES: dict[str, Source] = {
                             keys=_DAY, groups=_BY_ORDER),
     "traffic": Source("traffic", {"channel": column("channel"), "device": column("device")},
                       frozenset({"device"})),
+    # SKU-days of the carried-forward stock (kpilib/store.py), found by the stock page's
+    # search of SKUs and names.
+    "stock_days": Source("stock_days", {"category": column("category")},
+                         sums=frozenset({"n", "stockouts"}), keys=frozenset({"day", "category"}),
+                         where="($search = '' or contains(lower(sku || ' ' || product_name), "
+                               "$search))"),
     "marketing_spend": Source("marketing_spend", _CHANNEL, groups=frozenset({"campaign"})),
     "customer_orders": Source("customer_orders", _CHANNEL, sums=frozenset({"n"}),
                               keys=frozenset({"day", "channel", "prev_day", "prev2_day"})),

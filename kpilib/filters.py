@@ -91,6 +91,8 @@ class Filters:
                 if dim not in source.dims:
                     raise ValueError(f"{source.view} is not split by {dim}")
                 bits.append(source.dims[dim])
+        if source.where:
+            bits.append(source.where)
         sql = f"{view} where " + " and ".join(bits)
         return sql, self.params(sql)
 

@@ -154,7 +154,8 @@ def _grouping(by: str | tuple[str, ...] | None) -> str:
 def _unsplit(source: dimensions.Source) -> str:
     """A source under the period and channel filters alone (what :attr:`Kpi.sql` shows)."""
     channel = f" and {source.dims['channel']}" if "channel" in source.dims else ""
-    return f"{source.view} where day between $start and $end{channel}"
+    other = f" and {source.where}" if source.where else ""
+    return f"{source.view} where day between $start and $end{channel}{other}"
 
 
 # The dimensions the daily rollups keep: a finer grouping or a product filter needs the rows.
