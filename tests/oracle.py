@@ -124,6 +124,9 @@ def oracle(name: str, shop, f: Filters, by: str | None = None,
         return _sum(v.assign(n=1), "n", "ordered_at", f, by)
     if name in ("gross_sales", "discounts"):
         return _sum(v, name, "ordered_at", f, by)
+    if name == "discount_rate":
+        return _ratio(_sum(v, "discounts", "ordered_at", f, by),
+                      _sum(v, "gross_sales", "ordered_at", f, by))
     if name in ("shipping", "tax"):
         # Charged by order date, less what refunds gave back, by refund date.
         out = _sum(v, name, "ordered_at", f, by)
