@@ -1,6 +1,7 @@
 """The KPI declaration and the one function that runs a KPI."""
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
@@ -16,7 +17,7 @@ import pandas as pd
 
 from . import dimensions
 from .dimensions import SOURCES, SPLITS
-from .filters import Filters
+from .filters import Filters, clause
 
 # times: a multiple (ROAS 3.2×); decimal: an average count (1.93 units per order)
 UNITS = ("count", "decimal", "money", "ratio", "times", "days")
@@ -349,8 +350,15 @@ def _dims(kpi: Kpi, by) -> tuple[str, ...]:
 
 
 def _sql(kpi: Kpi, by, period: str | None, filters: Filters) -> str:
+    return _render(kpi.template, by, period, filters.splits)
+
+
+@functools.lru_cache(maxsize=4096)
+def _render(template: str, by, period: str | None, splits: frozenset[str]) -> str:
+    # Code constants only, keyed by which filters are set (never their values): a page asks
+    # for sixty KPIs, each rendered once.
     dims = by if isinstance(by, tuple) else (by,) if by else ()
-    sql = dimensions.render(kpi.template, lambda s: filters.where(s, dims)[0])
+    sql = dimensions.render(template, lambda s: clause(s, splits, dims))
     return sql.replace("{key}", _grouping(by)).replace("{group_start}", GROUP_STARTS[period])
 
 
