@@ -73,7 +73,8 @@ def difference(name: str, label: str, plus: Measure, minus: Measure, definition:
                measures=(plus, minus), **_speed((plus, minus), kw))
 
 
-def inverse(of: Kpi, name: str, label: str, definition: str, **kw) -> Kpi:
+def inverse(of: Kpi, name: str, label: str, definition: str, unit: str = "ratio",
+            **kw) -> Kpi:
     """A ratio KPI the other way up (MER's spend ÷ net sales): derived from ``of``'s query,
     its denominator over its numerator."""
     assert of.ratio, of.name
@@ -83,5 +84,5 @@ def inverse(of: Kpi, name: str, label: str, definition: str, **kw) -> Kpi:
     kw.setdefault("by", tuple(b for b in of.by if b in BY))
     for flag in ("rollup", "additive"):
         kw.setdefault(flag, getattr(of, flag))
-    return Kpi(name=name, label=label, unit=of.unit, definition=definition, sql=sql,
+    return Kpi(name=name, label=label, unit=unit, definition=definition, sql=sql,
                ratio=True, empty=None, measures=of.measures, **kw)
