@@ -36,8 +36,9 @@ NET_SALES = difference(
     "period. Excludes shipping and tax. An order marked refunded is subtracted once, "
     "through its refund rows.")
 AOV = ratio(
-    "aov", "Average order value (before returns)", Measure("valid_orders", "gross_sales - discounts"),
-    N, "(Gross sales − discounts) ÷ orders (Shopify's "
+    "aov", "Average order value (before returns)",
+    Measure("valid_orders", "gross_sales - discounts"), N,
+    "(Gross sales − discounts) ÷ orders (Shopify's "
     "definition since 2023: no shipping, no tax, no later refunds). Net sales ÷ "
     "orders is lower by the returns: net sales subtract them, this does not.",
     unit="money", by=BY_DEVICE)
@@ -152,7 +153,7 @@ TOP_CATEGORIES = Kpi(
             from category_daily {WHERE} group by all order by net_sales desc, category""",
     by=("channel",), window="return",
 )
-KPIS = (ORDERS, GROSS_SALES, DISCOUNTS, DISCOUNT_RATE, NET_SALES, SHIPPING, TAX, TIPS, TOTAL_SALES, AOV,
-        UNITS_PER_ORDER, CANCELLATION_RATE, FULFILMENT_DAYS, SHIPPED_1D, SHIPPED_2D, SHIPPED_5D,
-        ORDERS_BY_STATUS, TOP_PRODUCTS, TOP_CATEGORIES)
+KPIS = (ORDERS, GROSS_SALES, DISCOUNTS, DISCOUNT_RATE, NET_SALES, SHIPPING, TAX, TIPS, TOTAL_SALES,
+        AOV, UNITS_PER_ORDER, CANCELLATION_RATE, FULFILMENT_DAYS, SHIPPED_1D, SHIPPED_2D,
+        SHIPPED_5D, ORDERS_BY_STATUS, TOP_PRODUCTS, TOP_CATEGORIES)
 

@@ -36,7 +36,8 @@ def f(**kw) -> Filters:
 #   by category, the lines' value − their share of the order's discount (by line value) − the
 #   refunds spread over the lines they concern (r1 names no SKU: a1's lines by value; r2 names
 #   S3, a3's mug):
-#     Tops: a1's 70 (discount 10 × 70/100 = 7) + a3's 50 (8 × 50/80 = 5) − r1's 30 × 70/100 = 21
+#     Tops: a1's 70 (discount 10 × 70/100 = 7) + a3's 50 (8 × 50/80 = 5)
+#           − r1's 30 × 70/100 = 21
 #           → 120 − 12 − 21 = 87
 #     Bags: a1's 30 (3) + a2's 60 (0) − r1's 30 × 30/100 = 9 → 90 − 3 − 9 = 78
 #     Home: a3's 30 (8 × 30/80 = 3) − r2's 20 → 30 − 3 − 20 = 7
