@@ -26,7 +26,8 @@ import streamlit as st
 import kpilib
 from kpilib import alerts, caveats, demo, engines, export, forecast, formatting, targets
 from kpilib.channels import CHANNELS
-from kpilib.kpi import PERIODS, refused
+from kpilib.dimensions import members
+from kpilib.kpi import PERIODS, period_starts, refused
 from kpilib.periods import PRESETS, calendar, data_span, preset_range
 from kpilib.settings import demo_store_path, store_path
 from kpilib.store import tables_read
@@ -203,6 +204,8 @@ def kpi(name: str, filters: kpilib.Filters | None = None, by: str | None = None,
     grouping). ``limit``: a table's first rows only."""
     path, deps, version = _keys(name)
     f = filters or current_filters()
+    if refused(kpilib.get(name), f):
+        return _not_split(name, f, by, limit)
     qf, qby, derived = _query(name, f, by, path, version)
     got = st.session_state.get(_FETCHED, {}).get((path, deps, name, qf, qby, limit))
     if got is None:
@@ -235,6 +238,8 @@ def _read_ahead(asks) -> None:
     groups: dict[tuple, list[tuple[str, tuple]]] = {}
     for name, f, by, limit in asks:
         k = kpilib.get(name)
+        if refused(k, f):   # no query: kpi() gives it no value (the card says why)
+            continue
         path, deps, version = _keys(name, store)
         qf, qby, _ = _query(name, f, by, path, version)
         key = (path, deps, name, qf, qby, limit)
@@ -254,6 +259,24 @@ def _read_ahead(asks) -> None:
         for (qf, qby, limit, _), got in items), store.fingerprint)
     for (_, got), read in zip(items, frames):
         fetched.update({key: frame for (_, key), frame in zip(got, read)})
+
+
+def _not_split(name: str, f: kpilib.Filters, by, limit) -> pd.DataFrame:
+    """What KPI ``name`` shows under filters it cannot take (a country for sessions): no
+    value, never the unfiltered figure — a table of no rows, every period empty."""
+    k = kpilib.get(name)
+    if k.table:   # its columns, from a query of no rows over the filters it takes
+        return kpi(name, replace(f, devices=(), countries=(), categories=()), by, limit=0)
+    cols = ["value", "numerator", "denominator"] if k.ratio else ["value"]
+    dims = by if isinstance(by, tuple) else (by,) if by else ()
+    if not dims:
+        return pd.DataFrame({c: [math.nan] for c in cols})
+    if dims == (by,) and by in PERIODS:
+        periods = period_starts(f.start, f.end, by)
+        return pd.DataFrame({"period": periods, **{c: math.nan for c in cols}})
+    names = ["period" if d in PERIODS else d for d in dims]
+    return pd.DataFrame({c: pd.Series(dtype="float64" if c in cols else object)
+                         for c in names + cols})
 
 
 def _single(names, by) -> list[str]:
@@ -379,7 +402,7 @@ def reason(name: str, filters: kpilib.Filters | None = None) -> str | None:
     (kpilib.caveats.reason)."""
     f = filters or st.session_state.get("filters")
     return caveats.reason(kpilib.get(name), facts(), f.start if f else None,
-                          f.end if f else None)
+                          f.end if f else None, f)
 
 
 def missing(name: str) -> tuple[str, ...]:
@@ -537,7 +560,7 @@ def sidebar_filters() -> kpilib.Filters | None:
         st.query_params["channels"] = channels
     else:
         st.query_params.pop("channels", None)
-    filters = kpilib.Filters(start, end, tuple(channels))
+    filters = kpilib.Filters(start, end, tuple(channels), **_split_filters(sb, store))
     prev = filters.previous_period()
     sb.caption(f"{fmt_range(start, end)} · compared with {fmt_range(prev.start, prev.end)}")
     sb.caption(f"Data from {first:%d %b %Y} to {last:%d %b %Y}.")
@@ -555,6 +578,37 @@ def sidebar_filters() -> kpilib.Filters | None:
                 "page to replace it.")
     st.session_state["filters"] = filters
     return filters
+
+
+# The device, country and category filters: widget key, URL parameter, label, placeholder.
+SPLIT_WIDGETS = {"devices": ("devices", "Devices", "All devices"),
+                 "countries": ("countries", "Countries", "All countries"),
+                 "categories": ("product_categories", "Product categories", "All categories")}
+
+
+@st.cache_data(show_spinner=False)
+def _members(path: str, version: str, split: str) -> list[str]:
+    return members(_connection(path, version), split)
+
+
+def _split_filters(sb, store) -> dict[str, tuple[str, ...]]:
+    """The device, country and product-category multiselects, each drawn when the store holds
+    more than one member, bound to the URL by hand as the channels are (``?countries=FR``).
+    Every page applies them; a figure whose data lacks the dimension says so."""
+    chosen = {}
+    for split, (key, label, placeholder) in SPLIT_WIDGETS.items():
+        options = _members(str(store.path), store.fingerprint, split)
+        if len(options) < 2:
+            continue
+        if key not in st.session_state:
+            st.session_state[key] = [m for m in st.query_params.get_all(split) if m in options]
+        picked = sb.multiselect(label, options, key=key, placeholder=placeholder)
+        if picked:
+            st.query_params[split] = picked
+        else:
+            st.query_params.pop(split, None)
+        chosen[split] = tuple(picked)
+    return chosen
 
 
 def current_filters() -> kpilib.Filters:
@@ -994,6 +1048,9 @@ def table(name: str, df, units: dict | None = None, raw=None,
     (kpilib.export: a KPI unit, or a change "change" / "pp" / "times_change"). Shown formatted
     for reading; downloaded as those numbers (or as ``raw``, a :func:`later` callable for every
     row)."""
+    if name in kpilib.KPIS and reason(name, filters):
+        st.info(f"{kpilib.get(name).label}: {reason(name, filters)}")
+        return
     df = pd.DataFrame(df)
     units = units or {}
     shown = df.copy()

@@ -175,7 +175,7 @@ def _kpi_args(p, by: bool = True) -> None:
     p.add_argument("--category", action="append", default=[], help="repeat for several")
     if by:
         p.add_argument("--by", choices=["day", "week", "month", "channel", "device",
-                                        "category"])
+                                        "category", "country", "campaign", "discount_code"])
 
 
 def _filters(args, start: date, end: date) -> Filters:
@@ -205,11 +205,12 @@ def _kpi(args) -> int:
     store = Store(store_path(args.store))
     con = connect(store, args.engine, args.spark_master)
     start, end = _range(args, store, con)
-    df = run(con, kpi, _filters(args, start, end), args.by)
+    filters = _filters(args, start, end)
+    df = run(con, kpi, filters, args.by)
     known = caveats.facts(con)
     # A figure the store cannot give, or not meaningful, is null with the reason; one still
     # inside its return window says it is not final (kpilib/caveats.py).
-    why = caveats.reason(kpi, known, start, end)
+    why = caveats.reason(kpi, known, start, end, filters)
     if why and kpi.table:
         print(f"note: {why}", file=sys.stderr)
         df = df.iloc[0:0]

@@ -22,6 +22,10 @@ def _mask(df: pd.DataFrame, date_col: str, f: Filters, channel_col: str = "chann
     m = (d >= pd.Timestamp(f.start)) & (d <= pd.Timestamp(f.end))
     if f.channels:
         m &= df[channel_col].isin(f.channels)
+    # Device and country: the row's own, or its order's (refunds, lines).
+    for col, chosen in (("device", f.devices), ("country", f.countries)):
+        if chosen:
+            m &= df[col].isin(chosen)
     return m
 
 
@@ -53,7 +57,7 @@ def _valid(shop, cancelled="excluded"):
 
 
 def _refunds(shop, cancelled="excluded"):
-    o = shop.orders[["order_id", "channel", "status"]]
+    o = shop.orders[["order_id", "channel", "status", "device", "country"]]
     # Refunded shipping and tax: none where the refunds do not tell them apart.
     r = shop.refunds.reindex(columns=[*shop.refunds.columns,
                                       *{"shipping", "tax"} - set(shop.refunds.columns)])
@@ -67,6 +71,7 @@ def _refunds(shop, cancelled="excluded"):
         when = c.get("cancelled_at", pd.Series(pd.NaT, index=c.index))
         r = pd.concat([r, pd.DataFrame({
             "order_id": c.order_id, "channel": c.channel, "status": c.status,
+            "device": c.device, "country": c.country,
             "refunded_at": when.fillna(c.ordered_at), "amount": c.gross_sales - c.discounts,
             "shipping": c.shipping, "tax": c.tax, "reason": "cancelled"})], ignore_index=True)
     return r
@@ -119,6 +124,9 @@ def oracle(name: str, shop, f: Filters, by: str | None = None,
         return _sum(v.assign(n=1), "n", "ordered_at", f, by)
     if name in ("gross_sales", "discounts"):
         return _sum(v, name, "ordered_at", f, by)
+    if name == "discount_rate":
+        return _ratio(_sum(v, "discounts", "ordered_at", f, by),
+                      _sum(v, "gross_sales", "ordered_at", f, by))
     if name in ("shipping", "tax"):
         # Charged by order date, less what refunds gave back, by refund date.
         out = _sum(v, name, "ordered_at", f, by)
@@ -136,7 +144,8 @@ def oracle(name: str, shop, f: Filters, by: str | None = None,
             out[k] = out.get(k, 0) - amount
         return out
     if name == "units_per_order":
-        lines = shop.order_items.merge(v[["order_id", "ordered_at", "channel"]], on="order_id",
+        lines = shop.order_items.merge(v[["order_id", "ordered_at", "channel", "device",
+                                          "country"]], on="order_id",
                                        suffixes=("_line", ""))
         return _ratio(_sum(lines, "quantity", "ordered_at", f, by),
                       _sum(v.assign(n=1), "n", "ordered_at", f, by))

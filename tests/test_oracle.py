@@ -62,6 +62,38 @@ def check(name, shop, store, f, by):
         compare(kpi, dict(zip(df[key] if key else ["total"], df["value"])), want)
 
 
+# Device and country filters (issue 29): each KPI that takes them against the oracle, which
+# keeps the rows of those devices and countries (a refund's and a line's: its order's).
+SPLIT_FILTERS = {
+    "one month, mobile in France": Filters(date(2025, 11, 1), date(2025, 11, 30),
+                                           devices=("mobile",), countries=("FR",)),
+    "quarter, two channels, desktop and tablet": Filters(
+        date(2026, 4, 1), date(2026, 6, 30), ("email", "paid_social"),
+        devices=("desktop", "tablet")),
+    "weeks across months, Belgium and Germany": Filters(date(2026, 2, 11), date(2026, 4, 19),
+                                                        countries=("BE", "DE")),
+}
+
+
+@pytest.mark.parametrize("fname", SPLIT_FILTERS)
+@pytest.mark.parametrize("name,by", CASES)
+def test_split_kpi_matches_pandas(demo_store, demo_shop, name, fname, by):
+    from kpilib.kpi import refused
+    f = SPLIT_FILTERS[fname]
+    if refused(KPIS[name], f):
+        pytest.skip(f"{name} is not split so")
+    check(name, demo_shop, demo_store, f, by)
+
+
+def test_the_split_oracle_cases_cover_the_sales_and_traffic_kpis():
+    from kpilib.kpi import takes
+    split = {n for n, _ in CASES if "countries" in takes(KPIS[n])}
+    assert {"net_sales", "orders", "aov", "returns", "return_rate_value", "total_sales",
+            "units_per_order", "cancellation_rate"} <= split
+    assert {"sessions", "conversion_rate"} <= {n for n, _ in CASES
+                                               if "devices" in takes(KPIS[n])}
+
+
 @pytest.fixture(scope="module")
 def shopify_store(demo_store, tmp_path_factory):
     """The demo shop under Shopify's convention for cancelled orders: each a sale on its day,
