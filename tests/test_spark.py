@@ -69,7 +69,7 @@ def same(kpi, a: pd.DataFrame, b: pd.DataFrame):
 @pytest.mark.parametrize("name", list(KPIS))
 def test_every_kpi_is_the_same_on_spark(demo_store, spark_con, name):
     """DuckDB and Spark, same SQL, same store: a quarter cut mid-month on two channels (whole
-    months and edge days), by every grouping the KPI offers."""
+    months and edge days), in total and by a grouping."""
     kpi = KPIS[name]
     if name in UNSUPPORTED:
         from kpilib.spark import EngineError
@@ -77,7 +77,13 @@ def test_every_kpi_is_the_same_on_spark(demo_store, spark_con, name):
             run(spark_con, kpi, QUARTER)
         return
     duck = demo_store.connect()
-    for by in (None, *kpi.by):
+    # A grouping is a code constant put into the SQL, transpiled alike for every KPI: each KPI
+    # in total and by one of its groupings, in turn, so that every grouping is run by many KPIs
+    # (and by every one of net sales' and the customers').
+    i = list(KPIS).index(name)
+    groupings = kpi.by if name in ("net_sales", "customers") else kpi.by[i % len(kpi.by):][:1] \
+        if kpi.by else ()
+    for by in (None, *groupings):
         same(kpi, run(duck, kpi, QUARTER, by), run(spark_con, kpi, QUARTER, by))
 
 
