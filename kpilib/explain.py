@@ -142,6 +142,13 @@ _RETURNS = Factor("returns", "Returns", "money")
 
 
 # The formulas of each KPI, the first one the store can fill is used.
+def _quotient(name: str, text: str, numerator: str, denominator: str, unit: str) -> tuple:
+    """A ratio KPI's one formula: its numerator ÷ its denominator, both of ``unit``."""
+    return (Formula(text, (Factor(f"{name}.numerator", numerator, unit),
+                           Factor(f"{name}.denominator", denominator, unit)),
+                    lambda n, d: n / d),)
+
+
 FORMULAS: dict[str, tuple[Formula, ...]] = {
     "net_sales": (
         Formula("Net sales = sessions × orders per session × average order value − returns",
@@ -163,30 +170,18 @@ FORMULAS: dict[str, tuple[Formula, ...]] = {
                                Factor("new_customers", "New customers per session", "ratio",
                                       over="sessions")),
                               lambda s, r: s * r),),
-    "mer": (Formula("MER = net sales ÷ ad spend",
-                    (Factor("mer.numerator", "Net sales (all channels)", "money"),
-                     Factor("mer.denominator", "Ad spend (all channels)", "money")),
-                    lambda n, s: n / s),),
-    "roas": (Formula("ROAS = revenue of paid channels ÷ ad spend",
-                     (Factor("roas.numerator", "Revenue of paid channels", "money"),
-                      Factor("roas.denominator", "Ad spend", "money")),
-                     lambda n, s: n / s),),
-    "return_rate_value": (Formula(
-        "Return rate = refunds on the period's orders ÷ their gross sales",
-        (Factor("return_rate_value.numerator", "Refunds on the period's orders", "money"),
-         Factor("return_rate_value.denominator", "Gross sales of the period's orders",
-                "money")),
-        lambda n, d: n / d),),
-    "returning_customer_rate": (Formula(
-        "Returning-customer rate = returning customers ÷ customers",
-        (Factor("returning_customer_rate.numerator", "Returning customers", "count"),
-         Factor("returning_customer_rate.denominator", "Customers", "count")),
-        lambda n, d: n / d),),
-    "stockout_rate": (Formula(
-        "Stock-out rate = stock-out SKU-days ÷ SKU-days",
-        (Factor("stockout_rate.numerator", "Stock-out SKU-days", "count"),
-         Factor("stockout_rate.denominator", "SKU-days", "count")),
-        lambda n, d: n / d),),
+    "mer": _quotient("mer", "MER = net sales ÷ ad spend", "Net sales (all channels)",
+                     "Ad spend (all channels)", "money"),
+    "roas": _quotient("roas", "ROAS = revenue of paid channels ÷ ad spend",
+                      "Revenue of paid channels", "Ad spend", "money"),
+    "return_rate_value": _quotient(
+        "return_rate_value", "Return rate = refunds on the period's orders ÷ their gross sales",
+        "Refunds on the period's orders", "Gross sales of the period's orders", "money"),
+    "returning_customer_rate": _quotient(
+        "returning_customer_rate", "Returning-customer rate = returning customers ÷ customers",
+        "Returning customers", "Customers", "count"),
+    "stockout_rate": _quotient("stockout_rate", "Stock-out rate = stock-out SKU-days ÷ SKU-days",
+                               "Stock-out SKU-days", "SKU-days", "count"),
 }
 # The funnel's steps: the analytics conversion rate is the product of its step rates.
 _STEPS = (("sessions", "sessions"), ("product_views", "product views"),
