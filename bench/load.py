@@ -16,6 +16,13 @@ each N and round: the machine is shared and noisy, and only neighbouring runs co
 ``--pin 0:1`` runs the server on core 0 and Chromium (all N viewers' browsers) on core 1, as
 on a host whose viewers' browsers run on their own machines (other processes of the machine
 still run on both).
+
+``--clients protocol`` replaces the browsers by viewers that speak Streamlit's own websocket
+protocol (what the browser sends: a rerun with the widgets' new values; what it receives:
+every element of the page, up to the script's end), so the time measured is the hosted
+server's alone: on a real hosted link each viewer's browser draws on the viewer's machine,
+while here ten Chromium contexts would take the same two cores as the server. The page's
+drawing in a browser (measured by the default ``--clients browser``) comes on top.
 """
 from __future__ import annotations
 
@@ -107,7 +114,7 @@ class Server:
     (shared mode) unless ``shared`` is false."""
 
     def __init__(self, app: Path, store: Path, shared: bool = True,
-                 cpus: set[int] | None = None):
+                 cpus: set[int] | None = None, nice: int = 0):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = tempfile.TemporaryFile()
@@ -120,7 +127,8 @@ class Server:
             cwd=app, env=env, stdout=self.log, stderr=subprocess.STDOUT,
             # --pin: the server on its own cores, as on a host whose viewers' browsers run
             # on their own machines.
-            preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None)
+            preexec_fn=lambda: (os.sched_setaffinity(0, cpus) if cpus else None,
+                                os.nice(nice) if nice else None))
         deadline = time.time() + 60
         while True:
             try:
@@ -196,12 +204,124 @@ async def viewer(browser, url: str, i: int, ready, go, duration: float, seed: in
     return context
 
 
+class Session:
+    """One viewer without a browser: a websocket speaking Streamlit's protocol to the app."""
+
+    def __init__(self, ws):
+        self.ws = ws
+        self.widgets: dict[str, str] = {}   # label → widget id, from the elements received
+        self.texts: list[str] = []          # the last run's markdown and captions
+
+    async def rerun(self, states=()) -> float:
+        """Ask for a rerun with these widget states; seconds until the script has finished
+        and every element of the page has arrived. An exception shown on the page raises."""
+        from streamlit.proto.BackMsg_pb2 import BackMsg
+        from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+        msg = BackMsg()
+        msg.rerun_script.widget_states.widgets.extend(states)
+        self.texts = []
+        t = time.perf_counter()
+        await self.ws.send(msg.SerializeToString())
+        while True:
+            fwd = ForwardMsg()
+            fwd.ParseFromString(await self.ws.recv())
+            kind = fwd.WhichOneof("type")
+            if kind == "script_finished":
+                return time.perf_counter() - t
+            if kind == "delta" and fwd.delta.WhichOneof("type") == "new_element":
+                el = fwd.delta.new_element
+                what = el.WhichOneof("type")
+                if what in ("selectbox", "multiselect"):
+                    self.widgets[getattr(el, what).label] = getattr(el, what).id
+                elif what == "markdown":
+                    self.texts.append(el.markdown.body)
+                elif what == "exception":
+                    raise RuntimeError(el.exception.message)
+
+    def states(self, state: tuple):
+        """The sidebar's period and channel as a browser sends them (option labels)."""
+        from streamlit.proto.WidgetStates_pb2 import WidgetState
+
+        period, channel = state
+        channels = WidgetState(id=self.widgets["Channels"])
+        channels.string_array_value.data.extend([channel] if channel else [])
+        return [WidgetState(id=self.widgets["Period"], string_value=period), channels]
+
+
+async def protocol_viewer(url: str, i: int, ready, go, duration: float, seed: int,
+                          times: list, errors: list):
+    """:func:`viewer` without a browser: the same cycles, think times and first page."""
+    from websockets.asyncio.client import connect
+
+    rng = random.Random(seed * 1000 + i)
+    cycle = CYCLES[i % len(CYCLES)]
+    old = new = None
+    ws = await connect(url.replace("http", "ws", 1) + "/_stcore/stream", origin=url,
+                       subprotocols=["streamlit"], max_size=None, open_timeout=300)
+    session = Session(ws)
+    try:
+        await session.rerun()
+    except Exception as e:
+        errors.append(f"viewer {i}, first page: {type(e).__name__}: {str(e).splitlines()[0]}")
+        return ws
+    finally:
+        ready()
+    start = await go
+    try:
+        await asyncio.sleep(rng.uniform(0, 2))
+        step = 0
+        while time.perf_counter() - start < duration:
+            old, new = cycle[step % len(cycle)], cycle[(step + 1) % len(cycle)]
+            times.append(await session.rerun(session.states(new)))
+            step += 1
+            await asyncio.sleep(rng.uniform(1, 2))
+    except Exception as e:
+        errors.append(f"viewer {i}, {old} → {new}: {type(e).__name__}: "
+                      f"{str(e).splitlines()[0]}")
+    return ws
+
+
+async def run_protocol(server: Server, n: int, duration: float, seed: int) -> dict:
+    go = asyncio.get_running_loop().create_future()
+    waiting = [n]
+
+    def ready():
+        waiting[0] -= 1
+        if not waiting[0]:
+            go.set_result(time.perf_counter())
+
+    times: list[float] = []
+    errors: list[str] = []
+    tasks = [asyncio.ensure_future(protocol_viewer(server.url, i, ready, go, duration, seed,
+                                                   times, errors)) for i in range(n)]
+    start = await go
+    cpu0 = cpu_seconds(server.proc.pid)
+    sockets = await asyncio.gather(*tasks)
+    wall = time.perf_counter() - start
+    cpu = cpu_seconds(server.proc.pid) - cpu0
+    for ws in sockets:
+        await ws.close()
+    return {"times": times, "errors": errors, "cpu": cpu, "chromium": 0.0, "wall": wall,
+            "peak": peak_mb(server.proc.pid)}
+
+
 async def run(app: Path, n: int, duration: float, seed: int, store: Path,
-              pin: tuple[set[int], set[int]] | None = None) -> dict:
+              pin: tuple[set[int], set[int]] | None = None, clients: str = "browser",
+              nice: int = 0) -> dict:
     from playwright.async_api import async_playwright
 
     load_before = loadavg()
-    server = Server(app, store, cpus=pin[0] if pin else None)
+    if clients == "protocol":
+        server = Server(app, store, cpus=pin[0] if pin else None, nice=nice)
+        try:
+            r = await run_protocol(server, n, duration, seed)
+        finally:
+            log = server.stop()
+        if "Traceback" in log:
+            r["errors"].append("server log: " + log[log.index("Traceback"):][:2000])
+        return {"n": n, **r, "load": f"{load_before} → {loadavg()}"}
+    server = Server(app, store, cpus=pin[0] if pin else None, nice=nice)
     mine = os.sched_getaffinity(0)
     if pin:   # Playwright's driver and Chromium inherit this process's cores
         os.sched_setaffinity(0, pin[1])
@@ -271,6 +391,11 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=28)
     ap.add_argument("--compare", metavar="REV", help="alternate with the app of commit REV")
     ap.add_argument("--store", type=Path, default=STORE)
+    ap.add_argument("--clients", choices=("browser", "protocol"), default="browser",
+                    help="viewers in Chromium, or speaking Streamlit's protocol (no drawing)")
+    ap.add_argument("--nice", type=int, default=0, metavar="N",
+                    help="the server's niceness (negative: ahead of the machine's other work, "
+                         "as on a host that runs only the app; root only)")
     ap.add_argument("--pin", metavar="SERVER:BROWSERS",
                     help="cores for the server and for Chromium (taskset), e.g. 0:1")
     args = ap.parse_args()
@@ -281,7 +406,9 @@ def main() -> None:
         subprocess.run([sys.executable, "-m", "kpilib", "demo", "--store", str(args.store)],
                        cwd=ROOT, check=True)
     print(f"{os.cpu_count()} cores; store {args.store}; {args.duration:.0f} s a run"
-          + (f"; server on cores {sorted(pin[0])}, Chromium on {sorted(pin[1])}" if pin else ""),
+          + (f"; server on cores {sorted(pin[0])}, Chromium on {sorted(pin[1])}" if pin else "")
+          + ("; viewers speak the protocol, no browser" if args.clients == "protocol" else "")
+          + (f"; server at niceness {args.nice}" if args.nice else ""),
           flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         apps = [("this tree", ROOT)]
@@ -294,7 +421,7 @@ def main() -> None:
             for rnd in range(args.rounds):
                 for label, app in apps:
                     r = asyncio.run(run(app, n, args.duration, args.seed + rnd, args.store,
-                                        pin))
+                                        pin, args.clients, args.nice))
                     results.setdefault((label, n), []).append(r)
                     print(f"[{label}, round {rnd + 1}] {summary(r)}", flush=True)
         print("\nAll rounds together:")

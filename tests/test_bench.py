@@ -76,3 +76,37 @@ def test_page_sets_hold_the_target_pacing(demo_store, monkeypatch):
     for name in KINDS:
         assert (name, date(2026, 10, 1), date(2026, 10, 31), None) in asked, name
     assert ("net_sales", date(2026, 8, 6), date(2026, 9, 30), "day") in asked
+
+
+def test_protocol_viewers_change_the_filters_they_time(demo_store):
+    """bench/load.py --clients protocol: a viewer without a browser asks for the period and
+    channel as the browser does, and the page redrawn is the one asked for (a rerun that
+    ignored the widgets' states would time a cached page and flatter the server)."""
+    import asyncio
+
+    spec = importlib.util.spec_from_file_location("load", BENCH / "load.py")
+    load = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(load)
+
+    async def visit(url):
+        from websockets.asyncio.client import connect
+
+        async with connect(url.replace("http", "ws", 1) + "/_stcore/stream", origin=url,
+                           subprotocols=["streamlit"], max_size=None) as ws:
+            s = load.Session(ws)
+            await s.rerun()
+            first = " ".join(s.texts)
+            seconds = await s.rerun(s.states(("Last 7 days", "Email")))
+            return first, " ".join(s.texts), seconds
+
+    server = load.Server(BENCH.parent, demo_store.path)
+    try:
+        first, after, seconds = asyncio.run(visit(server.url))
+    finally:
+        log = server.stop()
+    assert "Traceback" not in log, log
+    assert "Email" not in first and "Email" in after, after
+    # The demo fixture ends on 31 October 2026: the last 30 days, then the last 7.
+    assert "02 Oct – 31 Oct 2026 · compared" in first, first
+    assert "25 Oct – 31 Oct 2026 · compared" in after, after
+    assert 0 < seconds < 60
