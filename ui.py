@@ -26,7 +26,7 @@ import streamlit as st
 import kpilib
 from kpilib import alerts, caveats, demo, engines, export, forecast, formatting, targets
 from kpilib.channels import CHANNELS
-from kpilib.dimensions import members
+from kpilib.dimensions import SPLITS, members
 from kpilib.kpi import PERIODS, period_starts, refused
 from kpilib.periods import PRESETS, calendar, data_span, preset_range
 from kpilib.settings import demo_store_path, store_path
@@ -447,6 +447,22 @@ def need(*tables: str, what: str) -> bool:
     return False
 
 
+def split_by(names: tuple[str, ...], what: str) -> bool:
+    """Whether the sidebar's device, country and category filters apply to ``names``, the
+    figures ``what`` (a page or a part of one) is made of; if not, the sentence saying so.
+    Never the refusal read as "no data": Marketing under a device filter once said "No ad
+    spend in this period" beside €91,692 of spend."""
+    f = current_filters()
+    dims = list(dict.fromkeys(d for n in names for d in refused(kpilib.get(n), f)))
+    if not dims:
+        return True
+    widgets = [SPLIT_WIDGETS[s][1] for s, d in SPLITS.items() if d in dims]
+    st.info(f"{what[0].upper()}{what[1:]} cannot be split by {' or '.join(dims)}: the exports "
+            f"that hold them do not record it. Clear the {' and '.join(widgets)} filter in "
+            f"the sidebar to see them; the other pages apply it to what records it.")
+    return False
+
+
 def currency() -> str:
     store, _ = active_store()
     return store.settings["currency"]
@@ -807,14 +823,17 @@ def _card(name: str, f: kpilib.Filters, spark_by: str | None, last_year: bool) -
     why = caveats.value_reason(k, now)
     if why:
         return {**card, "captions": [why]}
-    if caveats.value_reason(k, before):
+    prev = f.previous_period()
+    # A period the store cannot tell (customers' KPIs before the first stored order) is not
+    # a baseline: "+37 pp" against it would read as a jump.
+    unknown_before = reason(name, prev)
+    if caveats.value_reason(k, before) or unknown_before:
         before = None
     as_of, window = facts().as_of, setting("return_window_days")
     m = caveats.maturity(k, f.start, f.end, as_of, window)
     delta = change(now, before, k.unit) if m.final else caveats.open_text(m, f.days, short=True)
     # A sum of a column some days' exports lack (users in March, not April): said, and not
     # compared with a period that has it on other days.
-    prev = f.previous_period()
     partial = caveats.partial_note(k, facts(), f.start, f.end)
     partial_before = caveats.coverage(k, facts(), prev.start, prev.end)
     if partial or partial_before:
@@ -848,9 +867,14 @@ def _card(name: str, f: kpilib.Filters, spark_by: str | None, last_year: bool) -
                         f"{caveats.OPTIONAL_SUMS[column]} on {caveats.days_text(without)}.")
     if not m.final:
         captions.append(f"Not compared: {caveats.open_text(m, f.days)}.")
-    elif last_year:
+    elif unknown_before:
+        captions.append(
+            f"Not compared: the previous period starts before the first stored order "
+            f"({facts().orders_from:%d %b %Y})." if k.history and facts().orders_from
+            else f"Not compared with the previous period: {unknown_before}")
+    if m.final and last_year:
         ly = value(name, f.last_year())
-        ly = None if caveats.value_reason(k, ly) else ly
+        ly = None if caveats.value_reason(k, ly) or reason(name, f.last_year()) else ly
         captions.append(f"vs last year: {change(now, ly, k.unit) or '–'}")
     fc = month_forecast(name, f)
     if fc is not None and fc.value is not None:
@@ -1252,9 +1276,18 @@ def grain(key: str) -> str:
 def header(title: str, caption: str | None = None):
     f = current_filters()
     st.title(title)
-    where = (", ".join(formatting.md_plain(channel_label(c)) for c in f.channels)
-             if f.channels else "all channels")
-    st.caption(f"{fmt_range(f.start, f.end)} · {where}" + (f" · {caption}" if caption else ""))
+    st.caption(f"{fmt_range(f.start, f.end)} · {filters_words(f)}"
+               + (f" · {caption}" if caption else ""))
+
+
+def filters_words(f: kpilib.Filters) -> str:
+    """"Email · mobile · FR, DE": every filter that narrows the page, in the heading, where a
+    phone's collapsed sidebar cannot hide that the figures are not the whole shop's."""
+    words = [", ".join(formatting.md_plain(channel_label(c)) for c in f.channels)
+             if f.channels else "all channels"]
+    words += [", ".join(formatting.md_plain(m) for m in getattr(f, s))
+              for s in SPLIT_WIDGETS if getattr(f, s)]
+    return " · ".join(words)
 
 
 def only(f: kpilib.Filters, channel: str) -> kpilib.Filters:

@@ -9,7 +9,8 @@ from kpilib.funnel import STEPS, steps
 
 f = ui.require_filters()
 ui.header("Funnel", "each step counts the sessions that reached it")
-if not ui.need("traffic", what="the funnel"):
+if not ui.need("traffic", what="the funnel") \
+        or not ui.split_by(("sessions",), "sessions and the funnel's steps"):
     st.stop()
 ui.show_sql("conversion_rate")
 ui.metrics(("conversion_rate", "view_to_cart_rate", "cart_to_checkout_rate",

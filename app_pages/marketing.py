@@ -14,7 +14,8 @@ f = ui.require_filters()
 ui.header("Marketing ROI", "revenue is attributed to the channel recorded on each order")
 store, _ = ui.active_store()
 READ_ONLY = "The shop's settings are read-only on the shared link."
-if not ui.need("marketing_spend", what="marketing ROI (spend, ROAS, CAC, payback)"):
+if not ui.need("marketing_spend", what="marketing ROI (spend, ROAS, CAC, payback)") \
+        or not ui.split_by(("spend",), "ad spend, ROAS, MER and CAC"):
     st.stop()
 ui.show_sql("roas")
 # Without orders there is spend to show but no revenue to set against it.

@@ -13,7 +13,10 @@ if not ui.has("inventory"):
     ui.header("Stock")
     ui.missing_note(tables=("inventory",), what="stock on hand, stock-outs and reorders")
     st.stop()
-interval = ui.value("snapshot_interval_days")
+# Stock is one pool for every channel, device and country: days of cover from email's sales
+# alone against the whole shop's stock read 49 days where the shop had 6.
+shop = replace(f, channels=(), devices=(), countries=())
+interval = ui.value("snapshot_interval_days", replace(shop, categories=()))
 if interval is None:
     ui.header("Stock")
     st.info("No stock snapshot on or before the end of this period.")
@@ -25,7 +28,12 @@ a, b = st.columns([2, 1])
 categories = a.multiselect("Categories", ui.categories(), key="stock_categories",
                            placeholder="All categories")
 search = b.text_input("SKU or product contains", key="stock_search")
-sf = replace(f, categories=tuple(categories) or f.categories, search=search)
+sf = replace(shop, categories=tuple(categories) or f.categories, search=search)
+narrowed = [w for w, on in (("channel", f.channels), ("device", f.devices),
+                            ("country", f.countries)) if on]
+if narrowed:
+    st.caption(f"Stock is shared by every {' and '.join(narrowed)}: this page counts the "
+               f"whole shop's stock and sales, whatever the {' and '.join(narrowed)} filter.")
 ui.show_sql("on_hand", sf)
 
 gone = ui.metrics(("on_hand", "stock_value", "days_of_cover", "sell_through_rate"), sf)

@@ -9,7 +9,8 @@ from kpilib.stats import compare_rates
 
 f = ui.require_filters()
 ui.header("Traffic")
-if not ui.need("traffic", what="traffic by channel"):
+if not ui.need("traffic", what="traffic by channel") \
+        or not ui.split_by(("sessions",), "sessions and users"):
     st.stop()
 ui.show_sql("sessions")
 ui.metrics(("sessions", "users", "new_users", "conversion_rate"),

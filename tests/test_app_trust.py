@@ -1,0 +1,90 @@
+"""What a manager could misread on screen, found by walking the app as one: each test pins
+the sentence or the missing comparison that keeps a figure from misleading."""
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+
+
+def opened(store, monkeypatch, **params) -> AppTest:
+    monkeypatch.setenv("KPILIB_STORE", str(store.path))
+    at = AppTest.from_file(APP, default_timeout=60)
+    for k, v in params.items():
+        at.query_params[k] = v
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_a_previous_period_before_the_first_order_is_not_compared(tiny_store, monkeypatch):
+    """Tiny shop, 6 Jan – 6 Feb 2025; the previous period, 5 Dec – 5 Jan, starts before the
+    first stored order (o1, 5 Jan), so who was new then cannot be told. The period: alice
+    (o2, ordered before: returning) and bob (o3, first order: new); the guest o4 is no
+    customer. Returning-customer rate 1 / 2 = 50 %. Against the previous period (alice's
+    first order: 0 %) it would read "+50.00 pp", a jump that is only the store's start."""
+    at = opened(tiny_store, monkeypatch, period="Custom", dates=["2025-01-06", "2025-02-06"])
+    card = next(m for m in at.metric if m.label.startswith("Returning-customer rate"))
+    assert card.value == "50.00 %"
+    assert card.delta in (None, "", "–"), card.delta
+    captions = [c.value for c in at.caption]
+    assert any("Not compared: the previous period starts before the first stored order "
+               "(05 Jan 2025)." in c for c in captions), captions
+    # A period the store can tell is still compared: 10 Feb – 2 Mar (bob returning; dave
+    # and carol new, her o5 cancelled: 1 / 3) against 20 Jan – 9 Feb (alice returning, bob
+    # new: 1 / 2): 33.33 % − 50 % = −16.67 pp.
+    at = opened(tiny_store, monkeypatch, period="Custom", dates=["2025-02-10", "2025-03-02"])
+    card = next(m for m in at.metric if m.label.startswith("Returning-customer rate"))
+    assert (card.value, card.delta) == ("33.33 %", "-16.67 pp"), (card.value, card.delta)
+
+
+def test_the_heading_names_every_filter_that_narrows_the_page(demo_store, monkeypatch):
+    """On a phone the sidebar is folded away: the heading under the title is all that says
+    the figures are mobile orders in Germany, not the whole shop's."""
+    at = opened(demo_store, monkeypatch, devices="mobile", countries="DE", channels="email")
+    heading = at.main.caption[0].value
+    assert "02 Oct – 31 Oct 2026 · Email · mobile · DE · arrows" in heading, heading
+    at = opened(demo_store, monkeypatch)
+    assert "2026 · all channels · arrows" in at.main.caption[0].value
+
+
+def page(at, name: str):
+    return at.switch_page(f"app_pages/{name}.py").run()
+
+
+def texts(at) -> str:
+    return " ".join(e.value for e in [*at.info, *at.caption, *at.markdown])
+
+
+def test_a_filter_a_page_cannot_take_is_said_not_read_as_no_data(demo_store, monkeypatch):
+    """The demo shop's traffic has devices but no country; spend has neither. Each page says
+    once what it cannot split, instead of "no sessions" or "No ad spend in this period"
+    beside €91,692 of spend."""
+    at = page(opened(demo_store, monkeypatch, countries="DE"), "funnel")
+    assert "Sessions and the funnel's steps cannot be split by country" in texts(at)
+    assert "no sessions" not in texts(at) and "No channel has traffic" not in texts(at)
+    at = page(opened(demo_store, monkeypatch, countries="DE"), "traffic")
+    assert "Sessions and users cannot be split by country" in texts(at)
+    assert not at.dataframe
+    at = page(opened(demo_store, monkeypatch, devices="mobile"), "traffic")
+    assert "cannot be split" not in texts(at) and at.dataframe   # traffic has devices
+    for filters in ({"devices": "mobile"}, {"countries": "DE"},
+                    {"categories": "Shoes"}):
+        at = page(opened(demo_store, monkeypatch, **filters), "marketing")
+        assert "Ad spend, ROAS, MER and CAC cannot be split by" in texts(at), filters
+        assert "No ad spend" not in texts(at)
+        assert "Clear the " in texts(at)
+    assert not at.exception
+
+
+def test_stock_is_the_whole_shops_whatever_the_channel(demo_store, monkeypatch):
+    """Stock is one pool: email's sales alone against the whole stock read 49 days of cover
+    where the shop had 6. A sidebar category still narrows the stock (it has a category)."""
+    shop = {m.label: m.value for m in page(opened(demo_store, monkeypatch), "stock").metric}
+    at = page(opened(demo_store, monkeypatch, channels="email"), "stock")
+    assert {m.label: m.value for m in at.metric} == shop
+    assert "Stock is shared by every channel" in texts(at)
+    at = page(opened(demo_store, monkeypatch, categories="Shoes"), "stock")
+    assert "No stock snapshot" not in texts(at)
+    shoes = {m.label: m.value for m in at.metric}
+    assert shoes["Units on hand"] != shop["Units on hand"], (shoes, shop)
