@@ -1120,12 +1120,26 @@ def chart(fig, key: str):
     draw_chart(styled(fig), key)
 
 
+# Characters of a chart title on one line: what a 390 px phone shows whole.
+TITLE_LINE = 42
+
+
 def styled(fig):
     """``fig`` in the style every chart of the app has (changed in place and returned)."""
     formatting.plain_figure(fig)
     # Labels inside narrow bars are otherwise turned sideways to fit.
     fig.update_traces(textangle=0, selector={"type": "bar"})
-    fig.update_layout(margin=dict(l=10, r=10, t=40, b=10), legend_title_text="")
+    # The legend under the plot, across: at the right it took half a phone's width.
+    fig.update_layout(margin=dict(l=10, r=10, t=40, b=10), legend_title_text="",
+                      legend=dict(orientation="h", yanchor="top", y=-0.12, x=0,
+                                  xanchor="left"))
+    fig.update_traces(cliponaxis=False, selector={"type": "waterfall"})
+    title = fig.layout.title.text
+    if title and len(title) > TITLE_LINE and "<br>" not in title:
+        # Plotly does not wrap a title: a phone showed "…(paid channel" and no more.
+        cut = title.rfind(" ", 0, TITLE_LINE)
+        fig.update_layout(title_text=title[:cut] + "<br>" + title[cut + 1:],
+                          margin_t=64)
     if fig.layout.hovermode is None:
         fig.update_layout(hovermode="x unified")
     return fig

@@ -72,7 +72,8 @@ else:
                                       if v == v else "" for v, ok in zip(row, oks)]
                                      for row, oks in zip(grid.values, final.values)],
                                texttemplate="%{text}", hovertemplate="%{y} %{x}: %{text}<extra>"
-                                                                     "</extra>"))
+                                                                     "</extra>",
+                               colorbar={"tickformat": ".0%"}))
     fig.update_layout(title="Share of each cohort ordering again, month by month",
                       yaxis={"autorange": "reversed"}, height=120 + 28 * len(grid))
     ui.chart(fig, key="cohort_heatmap")

@@ -101,7 +101,6 @@ with left:
                  color_discrete_sequence=["#bab0ac", "#4c78a8", "#f58518"])
     fig.update_xaxes(title=None, **ui.tick_format("ratio"))
     fig.update_yaxes(title=None)
-    fig.update_layout(legend={"orientation": "h", "y": -0.2})
     ui.chart(fig, key="budget_shares")
 with right:
     if sales:
