@@ -1424,8 +1424,9 @@ def _why_dialog(name: str, f: kpilib.Filters, choices: tuple[str, ...]) -> None:
         for tab, (d, rows) in zip(tabs, out["by"].items()):
             with tab:
                 for r in rows[:3]:
-                    st.markdown(_line(explain.member_text(d, r, k.label, unit, cur)))
-                df, units = _why_table(d, rows, k)
+                    st.markdown(_line(explain.member_text(d, r, k.label, unit, cur,
+                                                          out.get("names"))))
+                df, units = _why_table(d, rows, k, out.get("names"))
                 table(f"why_{name}_by_{d}", df, units, filters=f)
                 if k.ratio:
                     st.caption("For a rate, each member's part is its own rate's change "
@@ -1452,7 +1453,8 @@ def _nobreak(text: str) -> str:
     return re.sub(r"([+−±])(?=[^\s])", "\\1\u2060", text)
 
 
-def _why_table(dimension: str, rows: list[dict], k) -> tuple[pd.DataFrame, dict]:
+def _why_table(dimension: str, rows: list[dict], k, names: dict | None = None
+               ) -> tuple[pd.DataFrame, dict]:
     """The ranked table of one dimension: numbers, and their units for :func:`table`."""
     from kpilib import explain
 
@@ -1460,7 +1462,7 @@ def _why_table(dimension: str, rows: list[dict], k) -> tuple[pd.DataFrame, dict]
     scale = 100 if k.unit == "ratio" else 1
     df = pd.DataFrame({
         explain.DIMENSIONS[dimension].capitalize(): [explain.member_words(dimension,
-                                                                          r["member"])
+                                                                          r["member"], names)
                                                      for r in rows],
         "Before": [r["compared"] for r in rows], "Now": [r["current"] for r in rows],
         "Effect": [r["effect"] * scale for r in rows]})

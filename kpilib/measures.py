@@ -22,7 +22,8 @@ def _speed(measures: tuple[Measure, ...], kw: dict) -> dict:
     kw.setdefault("rollup", all(m.rollup_reason() is None for m in measures))
     kw.setdefault("additive", all(m.additive for m in measures))
     by = kw.get("by", BY)
-    kw["by"] = by + tuple(d for d in ("country", "discount_code", "campaign")
+    kw["by"] = by + tuple(d for d in ("country", "discount_code", "campaign", "category",
+                                      "product", "customer_type")
                           if all(d in SOURCES[m.source].groups for m in measures)
                           and d not in by)
     return kw

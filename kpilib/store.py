@@ -166,13 +166,14 @@ DERIVED_VIEWS = (
     # so the categories' parts add up to the whole.
     """create view category_sales as
        select l.order_id, l.day, l.channel, l.device, o.country, o.discount_code, l.category,
-              l.line_value as gross_sales, coalesce(l.discount_share, 0) as discounts
+              l.line_value as gross_sales, coalesce(l.discount_share, 0) as discounts, l.sku
        from sales_lines l
        join (select order_id, country, discount_code from valid_orders) o using (order_id)
        union all
        select o.order_id, o.day, o.channel, o.device, o.country, o.discount_code,
               'uncategorised',
-              o.gross_sales - coalesce(l.gross, 0), o.discounts - coalesce(l.discounts, 0)
+              o.gross_sales - coalesce(l.gross, 0), o.discounts - coalesce(l.discounts, 0),
+              null
        from valid_orders o
        left join (select order_id, sum(line_value) as gross,
                          sum(coalesce(discount_share, 0)) as discounts
