@@ -110,7 +110,7 @@ SOURCES: dict[str, Source] = {
                              keys=_DAY | {"hours"}),
     "order_returns": Source("order_returns", _ORDER, frozenset({"device"}),
                             sums=frozenset({"n", "gross_sales", "refunded", "refunded_orders"}),
-                            keys=_DAY, groups=_VALID),
+                            keys=_DAY, groups=_BY_ORDER),
     "traffic": Source("traffic", {"channel": column("channel"), "device": column("device")},
                       frozenset({"device"})),
     # SKU-days of the carried-forward stock (kpilib/store.py), found by the stock page's

@@ -47,8 +47,8 @@ TOP_PRODUCTS = 10
 OTHER_PRODUCTS = "(all other products)"
 # Why a KPI of orders cannot be split by what an order holds several of: one order counts once,
 # so its count (or its value per order) has no part per product. Said in ``not_split_why``.
-PER_ORDER = ("it is a figure of whole orders, and an order can hold several {what}: no split "
-             "of it by {one} is exact")
+PER_ORDER = ("it is a figure of whole orders, and an order can hold several products of "
+             "several categories: no split of it is exact")
 # The line holding what a formula or a split leaves unexplained.
 REST = "(not attributable)"
 # Units given to the cent (money, and counts: a formula gives fractions of an order).
@@ -432,7 +432,10 @@ def _dimensions(con, k, f: Filters, compared: Filters, exact: tuple[float, float
                      "effect": values[1].get(m, 0.0) - values[0].get(m, 0.0),
                      "mix_effect": None, "rate_effect": None}
                     for m in dict.fromkeys([*values[0], *values[1]])]
-        rows = [{**r, "current": _plain(r["current"]), "compared": _plain(r["compared"])}
+        # A member without a value (guests' orders, goods without a product) is None, not
+        # the NaN a frame holds: JSON has no NaN.
+        rows = [{**r, "member": None if _nan(r["member"]) else r["member"],
+                 "current": _plain(r["current"]), "compared": _plain(r["compared"])}
                 for r in rows]
         out[d] = _close(rows, exact, k.unit, "member")
     return out, [d for d in DIMENSIONS if d not in out]
@@ -475,14 +478,14 @@ def _product_names(con, skus: list) -> dict:
 
 
 def not_split_why(k, dimension: str) -> str:
-    """Why ``k`` has no split by ``dimension``, in a clause."""
+    """Why ``k`` has no split by ``dimension``, in a clause that does not name it (the
+    dimensions left out for one reason are said in one sentence: :func:`split_note`)."""
+    if dimension in k.by:
+        # Split so, but every row's member is unrecorded (orders without a device).
+        return "the exports record none in these periods"
     if dimension in ("product", "category") and "customer_type" in k.by:
-        # Orders' KPIs: split by their orders, not by the lines of goods inside them.
-        what = "products" if dimension == "product" else "categories"
-        return PER_ORDER.format(what=what, one=dimension)
-    if dimension == "customer_type" and "channel" in k.by and "customer" in k.name:
-        return "it counts customers, not orders: a customer is new or returning by definition"
-    return f"the store does not hold {k.label.lower()} split by {DIMENSIONS[dimension]}"
+        return PER_ORDER   # an orders' KPI: split by its orders, not by their lines
+    return f"the store does not hold {k.label.lower()} split that way"
 
 
 def _member_drivers(con, formula: Formula, d: str, rows: list[dict], f: Filters,

@@ -22,8 +22,11 @@ from .filters import Filters, clause
 # times: a multiple (ROAS 3.2×); decimal: an average count (1.93 units per order)
 UNITS = ("count", "decimal", "money", "ratio", "times", "days")
 
-CUSTOMER_TYPE = ("case when order_id in (select first_order_id from customer_first) then 'new' "
-                 "when order_id in (select order_id from customer_orders) then 'returning' end")
+# Columns qualified: an unqualified name a subquery's table lacks would bind to the outer row
+# (customer_orders as held in memory has no order_id), and every order would match.
+CUSTOMER_TYPE = ("case when order_id in (select f.first_order_id from customer_first f) "
+                 "then 'new' when order_id in (select o.order_id from orders o "
+                 "where o.customer_id is not null) then 'returning' end")
 
 # The only text ever substituted into KPI SQL: code constants keyed by the grouping asked for.
 # Weeks and months by date arithmetic: 2.4× cheaper than date_trunc(…)::date, evaluated on
