@@ -96,7 +96,7 @@ SOURCES: dict[str, Source] = {
     # Refunded goods (amount only): by category, each refund spread over the lines it concerns
     # (kpilib/rollups.py REFUND_LINES).
     "refunded_goods": Source("valid_refunds", {**_REFUND, "category": column("category")},
-                             lines="refund_lines", sums=frozenset({"amount"}),
+                             lines="refund_goods", sums=frozenset({"amount"}),
                              keys=frozenset({"day", "channel"}),
                              groups=_VALID | LINE_GROUPS, wide=_WIDE),
     "sales_lines": Source("sales_lines", {"channel": column("channel"),

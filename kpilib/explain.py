@@ -434,8 +434,11 @@ def _dimensions(con, k, f: Filters, compared: Filters, exact: tuple[float, float
                     for m in dict.fromkeys([*values[0], *values[1]])]
         # A member without a value (guests' orders, goods without a product) is None, not
         # the NaN a frame holds: JSON has no NaN.
+        # Money and counts to the cent, as the KPI's own figures: a sum over order lines'
+        # shares of discounts is no exact decimal (5031.6900000000005).
         rows = [{**r, "member": None if _nan(r["member"]) else r["member"],
-                 "current": _plain(r["current"]), "compared": _plain(r["compared"])}
+                 **{c: None if _nan(r[c]) else _money(float(r[c]), k.unit)
+                    for c in ("current", "compared")}}
                 for r in rows]
         out[d] = _close(rows, exact, k.unit, "member")
     return out, [d for d in DIMENSIONS if d not in out]

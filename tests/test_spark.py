@@ -288,3 +288,28 @@ def test_the_session_writes_nothing_where_it_started(spark_con):
     assert conf.get("spark.ui.showConsoleProgress") == "false"
     assert not Path(conf.get("spark.sql.warehouse.dir").removeprefix("file:")).is_relative_to(
         Path.cwd())
+
+
+def test_explain_and_forecast_are_the_same_on_spark(tmp_path):
+    """What changed and the month-end forecast, read through Spark from a tiny shop's Parquet
+    files (tests/data/explain_customers: AOV's formula, its split by channel and by new vs
+    returning customers with a guest, each a mix and a rate effect), equal DuckDB's to the
+    last figure and sentence."""
+    require_spark()
+    from kpilib import Store
+    from kpilib import explain as ex
+    from kpilib import forecast as fc
+    from kpilib.ingest import ingest
+    from kpilib.spark import SparkConnection
+
+    store = Store(tmp_path / "store")
+    ingest(store, sorted((Path(__file__).parent / "data" / "explain_customers").glob("*.csv")))
+    spark, duck = SparkConnection(store, "local[2]", conf=SMALL), store.connect()
+    now, then = Filters(date(2025, 3, 4), date(2025, 3, 4)), Filters(date(2025, 3, 3),
+                                                                    date(2025, 3, 3))
+    got, want = ex.explain(spark, "aov", now, then), ex.explain(duck, "aov", now, then)
+    assert set(got["by"]) == {"channel", "customer_type"} and got["drivers"]
+    assert got == want
+    assert ex.text(got) == ex.text(want)
+    assert fc.forecast(spark, "orders", "2025-03", date(2025, 3, 4)).as_dict() == \
+        fc.forecast(duck, "orders", "2025-03", date(2025, 3, 4)).as_dict()
