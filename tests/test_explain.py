@@ -539,6 +539,25 @@ def test_a_deep_link_opens_the_why_view(shop, monkeypatch):
     assert list(table["Effect"]) == ["-4.25 pp", "+1.50 pp"]
 
 
+def test_the_why_view_ranks_products_and_customer_types(customers_shop, monkeypatch):
+    """?why=net_sales on 4 March of the shop with customers: a tab and a ranked table by
+    product (named) and by new vs returning customers, the figures counted above."""
+    at = app(customers_shop, monkeypatch, why="net_sales")
+    assert [t.label for t in at.tabs] == ["By channel", "By category", "By product",
+                                          "By new vs returning customers"]
+    tables = {tuple(d.value.columns)[0]: d.value for d in at.dataframe
+              if "Effect" in d.value.columns}
+    assert list(tables["Product"]["Product"]) == ["Canvas shoes (SKU-C)", "Silk top (SKU-B)",
+                                                  "Linen top (SKU-A)"]
+    assert list(tables["Product"]["Effect"]) == ["€126.00", "-€70.00", "-€2.00"]
+    assert list(tables["New vs returning customers"]["New vs returning customers"]) == [
+        "Returning customers (a later order)", "Guests (no customer id)",
+        "New customers (first order)"]
+    assert list(tables["New vs returning customers"]["Effect"]) == ["€30.00", "€20.00",
+                                                                    "€4.00"]
+    assert "Canvas shoes (SKU-C): net sales €0.00 → €126.00: +€126.00" in texts(at)
+
+
 def test_a_card_opens_the_why_view_and_last_year_is_one_click(shop, monkeypatch):
     at = app(shop, monkeypatch)
     assert "Net sales rose" not in texts(at)
@@ -580,6 +599,16 @@ def test_the_why_view_in_chromium(demo_store, width):
         page.wait_for_timeout(1000)
         SHOTS.mkdir(parents=True, exist_ok=True)
         dialog.screenshot(path=str(SHOTS / f"why_net_sales_{width}.png"))
+        # The splits by what was sold and who bought it, each its own tab and ranked table.
+        for tab, shot, first in (("By product", "product", "All other products"),
+                                 ("By new vs returning customers", "customers",
+                                  "Returning customers")):
+            dialog.get_by_role("tab", name=tab).click()
+            panel = dialog.get_by_role("tabpanel").filter(has_text=first)
+            expect(panel).to_be_visible(timeout=30_000)
+            panel.locator('[data-testid="stDataFrame"]').first.wait_for(timeout=30_000)
+            page.wait_for_timeout(800)
+            dialog.screenshot(path=str(SHOTS / f"why_net_sales_{shot}_{width}.png"))
         # The same view from its link, in a new tab.
         other = b.new_page(viewport={"width": width, "height": 1200})
         other.goto(page.url)
