@@ -324,7 +324,7 @@ def explain(con, name: str, f: Filters, compared: Filters, known: caveats.Facts 
     out["formula"] = formula and formula.text
     out["by"], lacking = _dimensions(con, k, f, compared, exact)
     if "product" in out["by"]:
-        out["by"]["product"] = _top_products(out["by"]["product"], k.unit, exact[1])
+        out["by"]["product"] = _top_products(out["by"]["product"], k.unit)
         out["names"] = _product_names(con, [r["member"] for r in out["by"]["product"]])
     if formula is not None and not k.ratio:
         for d, rows in out["by"].items():
@@ -433,9 +433,8 @@ def _dimensions(con, k, f: Filters, compared: Filters, exact: tuple[float, float
                      "mix_effect": None, "rate_effect": None}
                     for m in dict.fromkeys([*values[0], *values[1]])]
         # A member without a value (guests' orders, goods without a product) is None, not
-        # the NaN a frame holds: JSON has no NaN.
-        # Money and counts to the cent, as the KPI's own figures: a sum over order lines'
-        # shares of discounts is no exact decimal (5031.6900000000005).
+        # the NaN a frame holds (JSON has none); money and counts to the cent, as the KPI's
+        # own figures (a sum of lines' shares of discounts came to 5031.6900000000005).
         rows = [{**r, "member": None if _nan(r["member"]) else r["member"],
                  **{c: None if _nan(r[c]) else _money(float(r[c]), k.unit)
                     for c in ("current", "compared")}}
@@ -444,7 +443,7 @@ def _dimensions(con, k, f: Filters, compared: Filters, exact: tuple[float, float
     return out, [d for d in DIMENSIONS if d not in out]
 
 
-def _top_products(rows: list[dict], unit: str, change: float) -> list[dict]:
+def _top_products(rows: list[dict], unit: str) -> list[dict]:
     """The :data:`TOP_PRODUCTS` products of largest effect, and the others as one line whose
     effect (and mix and rate effects) is the sum of theirs: the parts still add up to the
     change (to the cent: the lines are whole cents, so is their sum)."""
@@ -487,7 +486,8 @@ def not_split_why(k, dimension: str) -> str:
         # Split so, but every row's member is unrecorded (orders without a device).
         return "the exports record none in these periods"
     if dimension in ("product", "category") and "customer_type" in k.by:
-        return PER_ORDER   # an orders' KPI: split by its orders, not by their lines
+        # Split by its orders' customers but not by their lines: a figure of whole orders.
+        return PER_ORDER
     return f"the store does not hold {k.label.lower()} split that way"
 
 
