@@ -1067,7 +1067,7 @@ def downloads(df, name: str, label: str | None = None, units: dict | None = None
 
 
 def table(name: str, df, units: dict | None = None, raw=None,
-          filters: kpilib.Filters | None = None):
+          filters: kpilib.Filters | None = None, height="auto"):
     """A table on a page: ``df`` holds numbers, ``units`` the unit of each number column
     (kpilib.export: a KPI unit, or a change "change" / "pp" / "times_change"). Shown formatted
     for reading; downloaded as those numbers (or as ``raw``, a :func:`later` callable for every
@@ -1086,7 +1086,7 @@ def table(name: str, df, units: dict | None = None, raw=None,
     # its cells carry the names shown, and would write a formula or a CR raw.
     for c in [c for c in shown.columns if c not in units]:
         shown[c] = shown[c].map(export.safe_text)
-    st.dataframe(shown, hide_index=True, width="stretch")
+    st.dataframe(shown, hide_index=True, width="stretch", height=height)
     downloads(df if raw is None else raw, name, "Download", units=units, filters=filters)
 
 
@@ -1471,9 +1471,11 @@ def _why_dialog(name: str, f: kpilib.Filters, choices: tuple[str, ...]) -> None:
         for tab, (d, rows) in zip(tabs, out["by"].items()):
             with tab:
                 for r in rows[:3]:
-                    st.markdown(_line(explain.member_text(d, r, k.label, unit, cur)))
-                df, units = _why_table(d, rows, k)
-                table(f"why_{name}_by_{d}", df, units, filters=f)
+                    st.markdown(_line(explain.member_text(d, r, k.label, unit, cur,
+                                                          out.get("names"))))
+                df, units = _why_table(d, rows, k, out.get("names"))
+                # Every line shown: the products beyond the top 10 are the last one.
+                table(f"why_{name}_by_{d}", df, units, filters=f, height="content")
                 if k.ratio:
                     st.caption("For a rate, each member's part is its own rate's change "
                                "(weighted by its average share) plus the change of its share "
@@ -1499,7 +1501,8 @@ def _nobreak(text: str) -> str:
     return re.sub(r"([+−±])(?=[^\s])", "\\1\u2060", text)
 
 
-def _why_table(dimension: str, rows: list[dict], k) -> tuple[pd.DataFrame, dict]:
+def _why_table(dimension: str, rows: list[dict], k, names: dict | None = None
+               ) -> tuple[pd.DataFrame, dict]:
     """The ranked table of one dimension: numbers, and their units for :func:`table`."""
     from kpilib import explain
 
@@ -1507,10 +1510,11 @@ def _why_table(dimension: str, rows: list[dict], k) -> tuple[pd.DataFrame, dict]
     scale = 100 if k.unit == "ratio" else 1
     df = pd.DataFrame({
         explain.DIMENSIONS[dimension].capitalize(): [explain.member_words(dimension,
-                                                                          r["member"])
+                                                                          r["member"], names)
                                                      for r in rows],
-        "Before": [r["compared"] for r in rows], "Now": [r["current"] for r in rows],
-        "Effect": [r["effect"] * scale for r in rows]})
+        # The effect next to the name: on a phone the columns after it scroll out of view.
+        "Effect": [r["effect"] * scale for r in rows],
+        "Before": [r["compared"] for r in rows], "Now": [r["current"] for r in rows]})
     units = {"Before": k.unit, "Now": k.unit, "Effect": effect_unit}
     if any(r.get("drivers") for r in rows):
         # A sum's member split by the formula: what moved it most, in words.

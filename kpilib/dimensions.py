@@ -70,6 +70,11 @@ _DAY = frozenset({"day", "channel", "device"})
 _REFUND_SUMS, _REFUND_KEYS = frozenset({"n", "amount", "shipping", "tax"}), \
     frozenset({"day", "channel", "reason"})
 _BY_ORDER = frozenset({"country", "discount_code"})
+# The groupings of the valid orders' rows by their order (kpilib.kpi.GROUPINGS): not of all
+# orders, whose cancelled ones have no place in a customer's history.
+_VALID = _BY_ORDER | {"customer_type"}
+# The groupings a source answers from its order lines (``lines``), as under a category filter.
+LINE_GROUPS = frozenset({"category", "product"})
 # Refunds and lines with their order's country and discount code, to group by them.
 _WIDE = ("(select r.*, o.country, o.discount_code from {view} r "
          "left join (select order_id, country, discount_code from orders) o using (order_id))")
@@ -78,27 +83,27 @@ SOURCES: dict[str, Source] = {
     "orders": Source("orders", _ORDER, frozenset({"device"}), sums=_ORDER_SUMS,
                      keys=_DAY | {"status"}, groups=_BY_ORDER),
     "valid_orders": Source("valid_orders", _ORDER, frozenset({"device"}), sums=_ORDER_SUMS,
-                           keys=_DAY, groups=_BY_ORDER),
+                           keys=_DAY, groups=_VALID),
     # Valid orders' goods (gross sales and discounts only): by category, the order lines of that
     # category (the discount spread over the lines by value), the rest of an order's goods the
     # lines do not account for (no lines stored) 'uncategorised'.
     "order_goods": Source("valid_orders", {**_ORDER, "category": column("category")},
                           frozenset({"device"}), lines="category_sales",
                           sums=frozenset({"gross_sales", "discounts"}), keys=_DAY,
-                          groups=_BY_ORDER),
+                          groups=_VALID | LINE_GROUPS),
     "valid_refunds": Source("valid_refunds", _REFUND, sums=_REFUND_SUMS, keys=_REFUND_KEYS,
-                            groups=_BY_ORDER, wide=_WIDE),
+                            groups=_VALID, wide=_WIDE),
     # Refunded goods (amount only): by category, each refund spread over the lines it concerns
     # (kpilib/rollups.py REFUND_LINES).
     "refunded_goods": Source("valid_refunds", {**_REFUND, "category": column("category")},
-                             lines="refund_lines", sums=frozenset({"amount"}),
-                             keys=frozenset({"day", "channel"}), groups=_BY_ORDER,
-                             wide=_WIDE),
+                             lines="refund_goods", sums=frozenset({"amount"}),
+                             keys=frozenset({"day", "channel"}),
+                             groups=_VALID | LINE_GROUPS, wide=_WIDE),
     "sales_lines": Source("sales_lines", {"channel": column("channel"),
                                           "device": column("device"),
                                           "country": by_order("country")},
                           frozenset({"device"}), sums=frozenset({"quantity"}), keys=_DAY,
-                          groups=_BY_ORDER, wide=_WIDE),
+                          groups=_VALID, wide=_WIDE),
     "shipping_times": Source("shipping_times", {"channel": column("channel"),
                                                 "device": column("device")},
                              frozenset({"device"}), sums=frozenset({"n"}),

@@ -41,6 +41,14 @@ DIMENSIONS = {"channel": "channel", "device": "device", "country": "country",
               "category": "category", "product": "product",
               "customer_type": "new vs returning customers"}
 COMPARE = ("previous", "last_year")
+# Products shown one by one (the largest effects); the others are one line, so that the parts
+# still add up to the change.
+TOP_PRODUCTS = 10
+OTHER_PRODUCTS = "(all other products)"
+# Why a KPI of orders cannot be split by what an order holds several of: one order counts once,
+# so its count (or its value per order) has no part per product. Said in ``not_split_why``.
+PER_ORDER = ("it is a figure of whole orders, and an order can hold several products of "
+             "several categories: no split of it is exact")
 # The line holding what a formula or a split leaves unexplained.
 REST = "(not attributable)"
 # Units given to the cent (money, and counts: a formula gives fractions of an order).
@@ -287,8 +295,8 @@ def explain(con, name: str, f: Filters, compared: Filters, known: caveats.Facts 
     out = {"kpi": name, "label": k.label, "unit": k.unit, "better": k.better,
            "start": f.start, "end": f.end, "compared_start": compared.start,
            "compared_end": compared.end, "current": None, "compared": None, "change": None,
-           "formula": None, "drivers": [], "by": {}, "not_split": [], "causes": [],
-           "notes": []}
+           "formula": None, "drivers": [], "by": {}, "not_split": [], "not_split_why": {},
+           "names": {}, "causes": [], "notes": []}
     why = caveats.reason(k, known, f.start, f.end) or caveats.reason(k, known, compared.start,
                                                                      compared.end)
     if why:
@@ -315,10 +323,14 @@ def explain(con, name: str, f: Filters, compared: Filters, known: caveats.Facts 
     formula, out["drivers"] = _drivers(con, k, f, compared, known, now, then, exact)
     out["formula"] = formula and formula.text
     out["by"], lacking = _dimensions(con, k, f, compared, exact)
+    if "product" in out["by"]:
+        out["by"]["product"] = _top_products(out["by"]["product"], k.unit)
+        out["names"] = _product_names(con, [r["member"] for r in out["by"]["product"]])
     if formula is not None and not k.ratio:
         for d, rows in out["by"].items():
             _member_drivers(con, formula, d, rows, f, compared, known, k.unit)
     out["not_split"] = lacking
+    out["not_split_why"] = {d: not_split_why(k, d) for d in lacking}
     out["causes"] = causes(con, name, f, compared, known)
     return out
 
@@ -420,10 +432,63 @@ def _dimensions(con, k, f: Filters, compared: Filters, exact: tuple[float, float
                      "effect": values[1].get(m, 0.0) - values[0].get(m, 0.0),
                      "mix_effect": None, "rate_effect": None}
                     for m in dict.fromkeys([*values[0], *values[1]])]
-        rows = [{**r, "current": _plain(r["current"]), "compared": _plain(r["compared"])}
+        # A member without a value (guests' orders, goods without a product) is None, not
+        # the NaN a frame holds (JSON has none); money and counts to the cent, as the KPI's
+        # own figures (a sum of lines' shares of discounts came to 5031.6900000000005).
+        rows = [{**r, "member": None if _nan(r["member"]) else r["member"],
+                 **{c: None if _nan(r[c]) else _money(float(r[c]), k.unit)
+                    for c in ("current", "compared")}}
                 for r in rows]
         out[d] = _close(rows, exact, k.unit, "member")
     return out, [d for d in DIMENSIONS if d not in out]
+
+
+def _top_products(rows: list[dict], unit: str) -> list[dict]:
+    """The :data:`TOP_PRODUCTS` products of largest effect, and the others as one line whose
+    effect (and mix and rate effects) is the sum of theirs: the parts still add up to the
+    change (to the cent: the lines are whole cents, so is their sum)."""
+    shown = [r for r in rows if r["member"] != REST]
+    if len(shown) <= TOP_PRODUCTS + 1:
+        return rows
+    rest = shown[TOP_PRODUCTS:] + [r for r in rows if r["member"] == REST]
+    other = {"member": OTHER_PRODUCTS, "current": None, "compared": None,
+             "effect": sum(r["effect"] for r in rest), "mix_effect": None, "rate_effect": None,
+             "members": len(rest)}
+    for c in ("current", "compared"):
+        if unit not in ("ratio", "times") and all(r[c] is not None for r in rest):
+            other[c] = sum(r[c] for r in rest)   # a sum's parts: the products' own figures
+    if all(r["mix_effect"] is not None for r in rest):
+        other["mix_effect"] = sum(r["mix_effect"] for r in rest)
+        other["rate_effect"] = sum(r["rate_effect"] for r in rest)
+    if unit in CENTS:
+        for c in ("effect", "mix_effect", "rate_effect", "current", "compared"):
+            if other[c] is not None:
+                other[c] = round(other[c], 2)
+    return shown[:TOP_PRODUCTS] + [other]
+
+
+def _product_names(con, skus: list) -> dict:
+    """{sku: product name} of the SKUs shown (their names as the top-products table gives
+    them)."""
+    skus = [s for s in skus if isinstance(s, str) and s != OTHER_PRODUCTS]
+    if not skus:
+        return {}
+    rows = con.cursor().execute(
+        "select sku, max(product_name) from sku_info where list_contains($skus, sku) "
+        "group by sku", {"skus": skus}).fetchall()
+    return {sku: name for sku, name in rows if name and name != sku}
+
+
+def not_split_why(k, dimension: str) -> str:
+    """Why ``k`` has no split by ``dimension``, in a clause that does not name it (the
+    dimensions left out for one reason are said in one sentence: :func:`split_note`)."""
+    if dimension in k.by:
+        # Split so, but every row's member is unrecorded (orders without a device).
+        return "the exports record none in these periods"
+    if dimension in ("product", "category") and "customer_type" in k.by:
+        # Split by its orders' customers but not by their lines: a figure of whole orders.
+        return PER_ORDER
+    return f"the store does not hold {k.label.lower()} split that way"
 
 
 def _member_drivers(con, formula: Formula, d: str, rows: list[dict], f: Filters,
@@ -614,11 +679,23 @@ def _words(items: list[str]) -> str:
 
 
 # --- in words ----------------------------------------------------------------------------------
-def member_words(dimension: str, member) -> str:
+CUSTOMER_TYPES = {"new": "New customers (first order)",
+                  "returning": "Returning customers (a later order)",
+                  None: "Guests (no customer id)"}
+
+
+def member_words(dimension: str, member, names: dict | None = None) -> str:
     if member == REST:
         return "Not attributable to one " + DIMENSIONS[dimension]
+    if dimension == "customer_type":
+        return CUSTOMER_TYPES.get(member, str(member))
+    if member == OTHER_PRODUCTS:
+        return "All other products"
     if member is None:
+        # Goods of orders whose lines are not stored: in no product, still in the total.
         return f"No {DIMENSIONS[dimension]} recorded"
+    if dimension == "product" and names and names.get(member):
+        return f"{names[member]} ({member})"
     return channel_words(member) if dimension in ("channel", "device") else str(member)
 
 
@@ -634,13 +711,16 @@ def effect_text(unit: str, effect: float, currency: str = "EUR") -> str:
     return sign + fmt(abs(effect), unit, currency).lstrip("-")
 
 
-def member_text(dimension: str, row: dict, k_label: str, unit: str, currency: str = "EUR") -> str:
+def member_text(dimension: str, row: dict, k_label: str, unit: str, currency: str = "EUR",
+                names: dict | None = None) -> str:
     """One line of the ranked table in words: "Paid social: net sales €12,300.00 →
     €8,900.00: −€3,400.00" (for a ratio, with the part its mix and its rate explain)."""
-    who = member_words(dimension, row["member"])
+    who = member_words(dimension, row["member"], names)
     total = effect_text(unit, row["effect"], currency)
-    if row["member"] == REST:
+    if row["member"] == REST or (row["member"] == OTHER_PRODUCTS and row["current"] is None):
         return f"{who}: {total}"
+    if row["member"] == OTHER_PRODUCTS:
+        who = f"{who} ({plural(row['members'], 'product')})"
     then, now = (fmt(row[c], unit, currency) for c in ("compared", "current"))
     text = f"{who}: {k_label.lower()} {then} → {now}: {total}"
     parts = [d for d in row.get("drivers", []) if d["driver"] != REST and d["effect"]]
@@ -696,7 +776,8 @@ def sections(out: dict, currency: str = "EUR", top: int = 3) -> list[tuple[str, 
     if out["formula"]:
         said.append((out["formula"], [driver_text(d, unit, currency) for d in out["drivers"]]))
     for d, rows in out["by"].items():
-        members = [member_text(d, r, out["label"], unit, currency) for r in rows[:top]]
+        members = [member_text(d, r, out["label"], unit, currency, out.get("names"))
+                   for r in rows[:top]]
         if len(rows) > top:
             rest = sum(r["effect"] for r in rows[top:])
             members.append(f"{plural(len(rows) - top, 'other')}: "
@@ -711,9 +792,14 @@ def sections(out: dict, currency: str = "EUR", top: int = 3) -> list[tuple[str, 
 
 
 def split_note(out: dict) -> str:
-    """"Not split by device or country: …": the dimensions left out, in a sentence."""
-    return (f"Not split by {_words([DIMENSIONS[d] for d in out['not_split']])}: the store "
-            f"does not hold {out['label'].lower()} split that way.")
+    """"Not split by device or country: …": the dimensions left out, in a sentence for each
+    reason."""
+    why = out.get("not_split_why") or {}
+    reasons: dict[str, list[str]] = {}
+    for d in out["not_split"]:
+        reasons.setdefault(why.get(d) or f"the store does not hold {out['label'].lower()} "
+                           "split that way", []).append(DIMENSIONS[d])
+    return " ".join(f"Not split by {_words(ds)}: {r}." for r, ds in reasons.items())
 
 
 def text(out: dict, currency: str = "EUR", top: int = 3) -> str:

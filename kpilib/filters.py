@@ -5,7 +5,7 @@ import re
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
-from .dimensions import SPLITS, Source
+from .dimensions import LINE_GROUPS, SPLITS, Source
 
 
 @dataclass(frozen=True)
@@ -107,8 +107,9 @@ def clause(source: Source, splits: frozenset[str], by: tuple[str, ...] = ()) -> 
     or discount code, a source of refunds or lines joins them on. A dimension the source does
     not carry is an error: the KPI should have refused it (:func:`kpilib.kpi.check_filters`).
     The text depends on which filters are set, never on their values (parameters)."""
-    view = source.lines if "category" in splits and source.lines else source.view
-    if source.wide and set(by) & source.groups:
+    lines = "category" in splits or set(by) & LINE_GROUPS
+    view = source.lines if lines and source.lines else source.view
+    if source.wide and set(by) & source.groups - LINE_GROUPS - {"customer_type"}:
         view = source.wide.format(view=view)
     bits = ["day between $start and $end"]
     if "channel" in source.dims:

@@ -22,6 +22,12 @@ from .filters import Filters, clause
 # times: a multiple (ROAS 3.2×); decimal: an average count (1.93 units per order)
 UNITS = ("count", "decimal", "money", "ratio", "times", "days")
 
+# Columns qualified: an unqualified name a subquery's table lacks would bind to the outer row
+# (customer_orders as held in memory has no order_id), and every order would match.
+CUSTOMER_TYPE = ("case when order_id in (select f.first_order_id from customer_first f) "
+                 "then 'new' when order_id in (select o.order_id from orders o "
+                 "where o.customer_id is not null) then 'returning' end")
+
 # The only text ever substituted into KPI SQL: code constants keyed by the grouping asked for.
 # Weeks and months by date arithmetic: 2.4× cheaper than date_trunc(…)::date, evaluated on
 # every row of a customer KPI (two million orders of a large shop).
@@ -37,6 +43,12 @@ GROUPINGS = {
     "country": "country",
     "discount_code": "discount_code",
     "campaign": "campaign",
+    # Read from the order lines (kpilib.dimensions.LINE_GROUPS): a product is its SKU.
+    "product": "sku",
+    # Whether the row's order is its customer's first valid order over the whole history
+    # (new) or a later one (returning); a guest's has none. By the order, so that it is the
+    # same in any period and the parts of two periods compare.
+    "customer_type": CUSTOMER_TYPE,
 }
 PERIODS = ("day", "week", "month")
 # {group_start} in KPI SQL: the first day of the row's group (the period, or the part of it in

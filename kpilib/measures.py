@@ -22,7 +22,8 @@ def _speed(measures: tuple[Measure, ...], kw: dict) -> dict:
     kw.setdefault("rollup", all(m.rollup_reason() is None for m in measures))
     kw.setdefault("additive", all(m.additive for m in measures))
     by = kw.get("by", BY)
-    kw["by"] = by + tuple(d for d in ("country", "discount_code", "campaign")
+    kw["by"] = by + tuple(d for d in ("country", "discount_code", "campaign", "category",
+                                      "product", "customer_type")
                           if all(d in SOURCES[m.source].groups for m in measures)
                           and d not in by)
     return kw
@@ -50,10 +51,12 @@ def ratio(name: str, label: str, numerator: Measure, denominator: Measure, defin
                          {n.sql} / nullif({d.sql}, 0) as value
                   from {{src:{n.source}}} group by all"""
     else:
+        # Matched on a missing member too (guests' orders, no country): ``using`` would
+        # leave that group's numerator out.
         sql = f"""with d as ({_part(d, "denominator")}), n as ({_part(n, "numerator")})
-                  select key, coalesce(numerator, 0) as numerator, denominator,
+                  select d.key, coalesce(numerator, 0) as numerator, denominator,
                          coalesce(numerator, 0) / nullif(denominator, 0) as value
-                  from d left join n using (key)"""
+                  from d left join n on d.key is not distinct from n.key"""
     return Kpi(name=name, label=label, unit=unit, definition=definition, sql=sql, ratio=True,
                empty=None, measures=(n, d), **_speed((n, d), kw))
 

@@ -163,22 +163,35 @@ DERIVED_VIEWS = (
     # Valid orders' goods by category (sales figures under a category filter): each order
     # line's value and share of the order's discount, and the goods of an order its stored
     # lines do not account for (no lines, or lines summing to another gross) 'uncategorised',
-    # so the categories' parts add up to the whole.
+    # so the categories' parts add up to the whole. Joined on the day too (a line's day is its
+    # order's): a period's filter then reaches both sides, not a sum over every order ever
+    # (2 s → 0.3 s at 0.25 scale, 500 k orders). Each line's share of a discount as an exact
+    # decimal (to 1e-10): summed as floats, in whatever order the threads meet, the same
+    # discounts came to 72.3 or 72.30000000000001 from one run to the next.
     """create view category_sales as
        select l.order_id, l.day, l.channel, l.device, o.country, o.discount_code, l.category,
-              l.line_value as gross_sales, coalesce(l.discount_share, 0) as discounts
+              l.line_value as gross_sales,
+              coalesce(l.discount_share, 0)::decimal(38, 10) as discounts, l.sku
        from sales_lines l
-       join (select order_id, country, discount_code from valid_orders) o using (order_id)
+       join (select order_id, day, country, discount_code from valid_orders) o
+         using (order_id, day)
        union all
        select o.order_id, o.day, o.channel, o.device, o.country, o.discount_code,
               'uncategorised',
-              o.gross_sales - coalesce(l.gross, 0), o.discounts - coalesce(l.discounts, 0)
+              o.gross_sales - coalesce(l.gross, 0), o.discounts - coalesce(l.discounts, 0),
+              null
        from valid_orders o
-       left join (select order_id, sum(line_value) as gross,
-                         sum(coalesce(discount_share, 0)) as discounts
-                  from sales_lines group by order_id) l using (order_id)
+       left join (select order_id, day, sum(line_value) as gross,
+                         sum(coalesce(discount_share, 0)::decimal(38, 10)) as discounts
+                  from sales_lines group by order_id, day) l using (order_id, day)
        where l.order_id is null or o.gross_sales <> l.gross
           or abs(o.discounts - l.discounts) >= 0.005""",
+    # Refunded goods by line (refunds by category or product), each line's share of a refund
+    # as an exact decimal, for the same reason.
+    """create view refund_goods as
+       select refund_id, order_id, day, order_day, channel, sku, reason, category,
+              amount::decimal(38, 10) as amount
+       from refund_lines""",
 )
 
 
@@ -195,6 +208,7 @@ READS = {
     "stock_days": {"inventory", "order_items", "products"},
     "order_returns": {"orders", "refunds"}, "stock_monthly": {"inventory"},
     "category_sales": {"orders", "order_items", "products"},
+    "refund_goods": {"refunds", "orders", "order_items", "products"},
     "sku_sales_monthly": {"orders", "order_items", "inventory"},
     "sku_sales_daily": {"orders", "order_items", "inventory"},
     "sku_monthly": {"orders", "order_items", "inventory"},

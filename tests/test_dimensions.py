@@ -136,7 +136,7 @@ def test_device_filters_read_the_rollups_and_country_filters_the_rows(split_stor
      "category_sales where day between $start and $end and in_filter(channel, $channels) "
      "and in_filter(category, $categories)"),
     ("refunded_goods", {"categories": ("Tops",)},
-     "refund_lines where day between $start and $end and in_filter(channel, $channels) "
+     "refund_goods where day between $start and $end and in_filter(channel, $channels) "
      "and in_filter(category, $categories)"),
 ])
 def test_where_gives_sql_and_parameters(source, kw, sql):
@@ -149,6 +149,20 @@ def test_where_gives_sql_and_parameters(source, kw, sql):
         f(countries=("FR",)).where(SOURCES["traffic"])
 
 
+def test_grouped_by_product_or_category_the_goods_are_read_from_their_lines():
+    """By product or category a source of goods reads its order lines, as under a category
+    filter; by customer type (the order's), its own rows, with no join for the order's
+    country."""
+    lines = {"order_goods": "category_sales", "refunded_goods": "refund_goods",
+             "valid_orders": "valid_orders"}
+    for source, view in lines.items():
+        for by in ("product", "category"):
+            assert f().where(SOURCES[source], (by,))[0].startswith(f"{view} where "), \
+                (source, by)
+    assert f().where(SOURCES["refunded_goods"], ("customer_type",))[0].startswith(
+        "valid_refunds where ")
+
+
 # The KPIs whose value over a period is a sum, or a ratio of sums, and that take a split.
 SPLIT_SUMS = [(n, s) for n, k in KPIS.items() for s in sorted(takes(k))
               if k.additive and not k.table]
@@ -158,7 +172,7 @@ def _members(con, split: str) -> list[str]:
     sql = {"devices": "select device from orders union select device from traffic",
            "countries": "select distinct country from orders",
            "categories": "select category from category_sales union "
-                         "select category from refund_lines"}[split]
+                         "select category from refund_goods"}[split]
     return sorted(r[0] for r in con.execute(sql).fetchall())
 
 

@@ -161,7 +161,12 @@ def test_aov_by_formula_and_by_channel_by_hand(shop):
             rows["paid_social"]["rate_effect"]) == (33.33, 33.33, 0.0)
     # Orders carry no device: no device split, said in a sentence.
     assert "device" not in out["by"] and "device" in out["not_split"]
-    assert ex.split_note(out).startswith("Not split by device, country, category")
+    # The dimensions left out, said once for each reason.
+    assert ex.split_note(out) == (
+        "Not split by device, country or new vs returning customers: the exports record none "
+        "in these periods. Not split by category or product: it is a figure of whole orders, "
+        "and an order can hold several products of several categories: no split of it is "
+        "exact.")
 
 
 # --- by dimension: the mix shift ----------------------------------------------------------------
@@ -240,9 +245,115 @@ def test_a_filter_the_kpi_cannot_apply_is_refused(shop):
                    Filters(MAR4.start, MAR4.end, devices=("mobile",)), MAR3)
 
 
+# --- by product, category and new vs returning customers -------------------------------------
+# tests/data/explain_customers/, 3 March 2025 compared with 4 March 2025 (c1's first order o0 on
+# 1 March makes c1 a returning customer):
+#   3 Mar  o1 c2 new        Linen top A 1 × 20 + Silk top B 1 × 30            = 50.00
+#          o2 c1 returning  Silk top B 1 × 30                                 = 30.00
+#   4 Mar  o3 c3 new        A 1 × 20 + Canvas shoes C 2 × 20 = 60.00 − 6.00 discount, shared by
+#                           line value: A 20/60 × 6 = 2.00, C 40/60 × 6 = 4.00
+#          o4 c1 returning  C 3 × 30                                          = 90.00
+#          o5 guest         B 1 × 20                                          = 20.00
+#          r1 30.00 refunded on o2's Silk top (a returning customer's order of 3 March)
+# Net sales 3 Mar 50 + 30 = 80.00; 4 Mar 54 + 90 + 20 − 30 = 134.00: +54.00.
+CUSTOMERS = ROOT / "tests" / "data" / "explain_customers"
+
+
+@pytest.fixture(scope="module")
+def customers_shop(tmp_path_factory) -> Store:
+    store = Store(tmp_path_factory.mktemp("explain") / "store")
+    ingest(store, sorted(CUSTOMERS.glob("*.csv")))
+    return store
+
+
+def _split(out, d):
+    return {r["member"]: (r["compared"], r["current"], r["effect"]) for r in out["by"][d]}
+
+
+def test_net_sales_by_product_category_and_customer_type_by_hand(customers_shop):
+    """By product: A 20 → 20 − 2 = 18 (−2), B 30 + 30 = 60 → 20 − 30 refunded = −10 (−70),
+    C 0 → 40 − 4 + 90 = 126 (+126); −2 − 70 + 126 = 54. By category: Tops (A, B) 80 → 8
+    (−72), Shoes (C) 0 → 126 (+126). By customer: new o1 50 → o3 54 (+4), returning o2 30 →
+    o4 90 − r1 30 = 60 (+30), guests 0 → o5 20 (+20); 4 + 30 + 20 = 54."""
+    out = ex.explain(customers_shop.connect(), "net_sales", MAR4, MAR3)
+    assert (out["compared"], out["current"], out["change"]) == (80.0, 134.0, 54.0)
+    assert _split(out, "product") == {"SKU-C": (0.0, 126.0, 126.0),
+                                      "SKU-B": (60.0, -10.0, -70.0), "SKU-A": (20.0, 18.0, -2.0)}
+    assert [r["member"] for r in out["by"]["product"]] == ["SKU-C", "SKU-B", "SKU-A"]  # ranked
+    assert _split(out, "category") == {"Shoes": (0.0, 126.0, 126.0), "Tops": (80.0, 8.0, -72.0)}
+    assert _split(out, "customer_type") == {"returning": (30.0, 60.0, 30.0),
+                                            None: (0.0, 20.0, 20.0), "new": (50.0, 54.0, 4.0)}
+    # Orders × AOV − returns, for each customer type: returning o 1 → 1, a 30 → 90, returns
+    # 0 → 30: orders 0, AOV +60, returns −30.
+    returning = next(r for r in out["by"]["customer_type"] if r["member"] == "returning")
+    assert effects(returning["drivers"]) == {"orders": 0.0, "aov": 60.0, "returns": -30.0}
+    assert out["names"] == {"SKU-A": "Linen top", "SKU-B": "Silk top", "SKU-C": "Canvas shoes"}
+    said = ex.text(out)
+    assert "Canvas shoes (SKU-C): net sales €0.00 → €126.00: +€126.00" in said
+    assert "Returning customers (a later order): net sales €30.00 → €60.00: +€30.00" in said
+    assert "Guests (no customer id): net sales €0.00 → €20.00: +€20.00" in said
+
+
+def test_aov_by_customer_type_mix_and_rate_by_hand(customers_shop):
+    """AOV (gross − discounts) ÷ orders: 3 Mar 80 / 2 = 40.00, 4 Mar 164 / 3 = 54.67
+    (+14.67). Shares of orders ½, ½ → ⅓, ⅓, ⅓; mix r̄Δs, rate s̄Δr (s̄ = 5/12):
+      new 50 → 54: mix 52 × −⅙ = −8.67, rate 5/12 × 4 = 1.67;       −7.00
+      returning 30 → 90: mix 60 × −⅙ = −10.00, rate 5/12 × 60 = 25.00; 15.00
+      guests none → 20 (their own rate before too): mix 20 × ⅓ = 6.67, rate 0;  6.67
+    −7.00 + 15.00 + 6.67 = 14.67."""
+    out = ex.explain(customers_shop.connect(), "aov", MAR4, MAR3)
+    assert (out["compared"], out["current"], out["change"]) == (40.0, 54.67, 14.67)
+    split = {r["member"]: (r["effect"], r["mix_effect"], r["rate_effect"])
+             for r in out["by"]["customer_type"]}
+    assert split == {"returning": (15.0, -10.0, 25.0), "new": (-7.0, -8.67, 1.67),
+                     None: (6.67, 6.67, 0.0)}
+
+
+def test_orders_are_not_split_by_product_and_say_why(customers_shop):
+    """An order of a Linen top and a Silk top is one order: no part of it is either's. By
+    customer: new 1 → 1, returning 1 → 1, guests 0 → 1."""
+    out = ex.explain(customers_shop.connect(), "orders", MAR4, MAR3)
+    assert {"product", "category"} <= set(out["not_split"])
+    assert "several products" in out["not_split_why"]["product"]
+    assert "Not split by category or product: it is a figure of whole orders" in \
+        ex.split_note(out)
+    assert _split(out, "customer_type") == {None: (0.0, 1.0, 1.0), "new": (1.0, 1.0, 0.0),
+                                            "returning": (1.0, 1.0, 0.0)}
+
+
+def test_units_per_order_by_customer_type_counts_the_guests_units(customers_shop):
+    """Units ÷ orders, two sources matched by member: the guests' member (no customer type)
+    must find its units too. 3 Mar new 2/1, returning 1/1: 3/2; 4 Mar new 3/1, returning 3/1,
+    guests 1/1: 7/3 (+5/6). Shares ½, ½ → ⅓ each (s̄ = 5/12):
+      new 2 → 3: mix 2.5 × −⅙ = −5/12, rate 5/12 × 1 = 5/12: 0
+      returning 1 → 3: mix 2 × −⅙ = −⅓, rate 5/12 × 2 = ⅚: ½
+      guests none → 1: mix 1 × ⅓ = ⅓, rate 0: ⅓;   0 + ½ + ⅓ = ⅚."""
+    out = ex.explain(customers_shop.connect(), "units_per_order", MAR4, MAR3)
+    close(out["change"], 5 / 6)
+    split = {r["member"]: r for r in out["by"]["customer_type"]}
+    assert set(split) == {"new", "returning", None}
+    for member, (mix, rate) in {"new": (-5 / 12, 5 / 12), "returning": (-1 / 3, 5 / 6),
+                                None: (1 / 3, 0.0)}.items():
+        close(split[member]["mix_effect"], mix)
+        close(split[member]["rate_effect"], rate)
+
+
+def test_the_products_beyond_the_top_are_one_line_that_adds_up(customers_shop, monkeypatch):
+    """With one product shown: Canvas shoes +126.00, and all other products (A −2.00, B
+    −70.00) one line of −72.00, 20 + 60 = 80.00 → 18 − 10 = 8.00; 126 − 72 = 54."""
+    monkeypatch.setattr(ex, "TOP_PRODUCTS", 1)
+    out = ex.explain(customers_shop.connect(), "net_sales", MAR4, MAR3)
+    rows = out["by"]["product"]
+    assert [(r["member"], r["compared"], r["current"], r["effect"]) for r in rows] == [
+        ("SKU-C", 0.0, 126.0, 126.0), (ex.OTHER_PRODUCTS, 80.0, 8.0, -72.0)]
+    assert ex.member_text("product", rows[1], "Net sales", "money") == (
+        "All other products (2 products): net sales €80.00 → €8.00: −€72.00")
+
+
 # --- every breakdown adds up, on the demo shop ------------------------------------------------
 KPIS = ("net_sales", "orders", "aov", "conversion_rate", "sessions", "new_customers", "mer",
-        "roas", "returning_customer_rate", "return_rate_value", "stockout_rate")
+        "roas", "returning_customer_rate", "return_rate_value", "stockout_rate", "returns",
+        "discount_rate", "units_per_order")
 CHANNELS = ("email", "paid_search", "paid_social", "organic_search", "direct")
 
 
@@ -269,7 +380,8 @@ def _cases(n: int, seed: int = 31):
         start = first + timedelta(days=rng.randrange((last - first).days - days))
         f = Filters(start, start + timedelta(days=days - 1),
                     tuple(rng.sample(CHANNELS, rng.choice([0, 0, 1, 2]))),
-                    ("mobile",) if rng.random() < 0.25 else ())
+                    ("mobile",) if rng.random() < 0.25 else (),
+                    ("FR",) if rng.random() < 0.25 else ())
         # Every KPI in turn, each in several cases.
         yield f, rng.choice(ex.COMPARE), [KPIS[(4 * i + j) % len(KPIS)] for j in range(4)]
 
@@ -284,7 +396,9 @@ def test_every_breakdown_adds_up_to_the_change(demo_store, f, compare, names):
         try:
             out = ex.explain(con, name, f, ex.compared_filters(f, compare))
         except FilterNotApplicable:
-            assert f.devices and "devices" not in takes(get(name))
+            assert {"devices", "countries"} & ({"devices"} if f.devices else set()
+                                               | ({"countries"} if f.countries else set())) \
+                - takes(get(name))
             continue
         if out["change"] is None:
             assert out["reason"]
@@ -296,6 +410,15 @@ def test_every_breakdown_adds_up_to_the_change(demo_store, f, compare, names):
             for r in rows:
                 if "drivers" in r:
                     _adds_up(r["drivers"], r["effect"], out["unit"], (name, d, r["member"]))
+        # The sales KPIs are split by what was sold and who bought it, where they can be.
+        split = {"product", "category", "customer_type"} & set(get(name).by)
+        assert split <= set(out["by"]) | set(out["not_split"]), name
+        assert len(out["by"].get("product", [])) <= ex.TOP_PRODUCTS + 1
+        if name in ("net_sales", "returns", "discount_rate") and out["current"] \
+                and out["compared"]:   # a day without returns has no member to split
+            assert {"product", "category", "customer_type"} <= set(out["by"]), (name, f)
+        if name in ("orders", "aov", "units_per_order"):
+            assert "customer_type" in out["by"] and out["not_split_why"]["product"], name
 
 
 def test_the_demo_shop_explains_every_card(demo_store):
@@ -306,7 +429,8 @@ def test_the_demo_shop_explains_every_card(demo_store):
     out = ex.explain(con, "net_sales", f, f.previous_period())
     assert out["formula"].startswith("Net sales = sessions")
     assert {c["kind"] for c in out["causes"]} >= {"stockouts", "spend", "traffic", "discounts"}
-    assert set(out["by"]) == {"channel", "country"}
+    assert set(out["by"]) == {"channel", "country", "category", "product", "customer_type"}
+    assert len(out["by"]["product"]) == ex.TOP_PRODUCTS + 1   # the rest as one line
     for name in KPIS:
         assert ex.explain(con, name, f, f.previous_period())["change"] is not None, name
 
@@ -415,6 +539,25 @@ def test_a_deep_link_opens_the_why_view(shop, monkeypatch):
     assert list(table["Effect"]) == ["-4.25 pp", "+1.50 pp"]
 
 
+def test_the_why_view_ranks_products_and_customer_types(customers_shop, monkeypatch):
+    """?why=net_sales on 4 March of the shop with customers: a tab and a ranked table by
+    product (named) and by new vs returning customers, the figures counted above."""
+    at = app(customers_shop, monkeypatch, why="net_sales")
+    assert [t.label for t in at.tabs] == ["By channel", "By category", "By product",
+                                          "By new vs returning customers"]
+    tables = {tuple(d.value.columns)[0]: d.value for d in at.dataframe
+              if "Effect" in d.value.columns}
+    assert list(tables["Product"]["Product"]) == ["Canvas shoes (SKU-C)", "Silk top (SKU-B)",
+                                                  "Linen top (SKU-A)"]
+    assert list(tables["Product"]["Effect"]) == ["€126.00", "-€70.00", "-€2.00"]
+    assert list(tables["New vs returning customers"]["New vs returning customers"]) == [
+        "Returning customers (a later order)", "Guests (no customer id)",
+        "New customers (first order)"]
+    assert list(tables["New vs returning customers"]["Effect"]) == ["€30.00", "€20.00",
+                                                                    "€4.00"]
+    assert "Canvas shoes (SKU-C): net sales €0.00 → €126.00: +€126.00" in texts(at)
+
+
 def test_a_card_opens_the_why_view_and_last_year_is_one_click(shop, monkeypatch):
     at = app(shop, monkeypatch)
     assert "Net sales rose" not in texts(at)
@@ -456,6 +599,16 @@ def test_the_why_view_in_chromium(demo_store, width):
         page.wait_for_timeout(1000)
         SHOTS.mkdir(parents=True, exist_ok=True)
         dialog.screenshot(path=str(SHOTS / f"why_net_sales_{width}.png"))
+        # The splits by what was sold and who bought it, each its own tab and ranked table.
+        for tab, shot, first in (("By product", "product", "All other products"),
+                                 ("By new vs returning customers", "customers",
+                                  "Returning customers")):
+            dialog.get_by_role("tab", name=tab).click()
+            panel = dialog.get_by_role("tabpanel").filter(has_text=first)
+            expect(panel).to_be_visible(timeout=30_000)
+            panel.locator('[data-testid="stDataFrame"]').first.wait_for(timeout=30_000)
+            page.wait_for_timeout(800)
+            dialog.screenshot(path=str(SHOTS / f"why_net_sales_{shot}_{width}.png"))
         # The same view from its link, in a new tab.
         other = b.new_page(viewport={"width": width, "height": 1200})
         other.goto(page.url)
