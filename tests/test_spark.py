@@ -290,20 +290,13 @@ def test_the_session_writes_nothing_where_it_started(spark_con):
         Path.cwd())
 
 
-def test_explain_and_forecast_are_the_same_on_spark(demo_store, spark_con):
-    """What changed and the month-end forecast through Spark equal DuckDB's to the last figure
-    and sentence: AOV's week against the week before (its formula; its split by channel,
-    device, country and new vs returning customers, each a mix and a rate effect), and the
-    orders' month-end forecast with its backtest."""
-    from kpilib import explain as ex
+def test_the_forecast_is_the_same_on_spark(demo_store, spark_con):
+    """The month-end forecast through Spark equals DuckDB's, backtest included: the demo
+    shop's orders for October as of the 14th (one daily series). What changed (explain) gave
+    DuckDB's output on Spark too when checked by hand (2026-12-05, the demo shop and
+    tests/data/explain_customers), but its forty-odd queries take two minutes on a local
+    Spark: not in the suite."""
     from kpilib import forecast as fc
 
-    duck = demo_store.connect()
-    week = Filters(date(2026, 10, 19), date(2026, 10, 25))
-    got, want = (ex.explain(con, "aov", week, week.previous_period())
-                 for con in (spark_con, duck))
-    assert {"channel", "customer_type"} <= set(got["by"]) and got["drivers"]
-    assert got == want
-    assert ex.text(got) == ex.text(want)
     assert fc.forecast(spark_con, "orders", "2026-10", date(2026, 10, 14)).as_dict() == \
-        fc.forecast(duck, "orders", "2026-10", date(2026, 10, 14)).as_dict()
+        fc.forecast(demo_store.connect(), "orders", "2026-10", date(2026, 10, 14)).as_dict()
