@@ -931,7 +931,7 @@ def sparkline_path(html: str) -> str:
 
 
 def test_sparkline_is_an_svg_line_scaled_to_its_values():
-    import ui
+    from ui import components as ui
 
     # 100 × 30 units; y = 28 − 26 × (v − lowest) / (highest − lowest): 1 → 28, 2 → 15, 3 → 2,
     # at x = 0, 50, 100.

@@ -1,0 +1,261 @@
+"""The query plan: every KPI frame a page shows, read through one path, cached by (store,
+data version, KPI, filters, grouping), the reads of a page batched side by side and periods
+derived from daily series."""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import replace
+
+import pandas as pd
+import streamlit as st
+
+import kpilib
+from kpilib import alerts, forecast, targets
+from kpilib.kpi import PERIODS, period_starts, refused
+from kpilib.periods import calendar
+from kpilib.store import tables_read
+from ui.session import _connection, _span, active_store, facts, reason
+from ui.filters import current_filters
+
+
+@st.cache_data(max_entries=2000, show_spinner=False)
+def _kpi(path: str, data_version: str, name: str, filters: kpilib.Filters, by: str | None,
+         limit: int | None, _version: str):
+    # Keyed by the version of the tables this KPI reads (_version, the whole store's, is not
+    # part of the key): an upload of stock snapshots leaves every cached sales figure valid.
+    return kpilib.run(_connection(path, _version), kpilib.get(name), filters, by, limit=limit)
+
+
+def _keys(name: str, store: kpilib.Store | None = None) -> tuple[str, str, str]:
+    """The active store's path, the version of the tables KPI ``name`` reads, the store's."""
+    store = store or active_store()[0]
+    path, version = str(store.path), store.fingerprint
+    k = kpilib.get(name)
+    return path, _data_version(path, version, tables_read(k.sql + k.base)), version
+
+
+def _query(name: str, f: kpilib.Filters, by, path: str, version: str
+           ) -> tuple[kpilib.Filters, object, bool]:
+    """The filters and grouping KPI ``name`` is read with to answer (f, by), and whether the
+    answer is derived from it: an additive KPI's periods (the cards, their comparisons,
+    sparklines and trends) come from its daily series over the store's whole calendar, read
+    once per filter but the dates — changing the dates costs no query."""
+    if kpilib.get(name).additive and by in (None, *PERIODS):
+        span = _calendar(path, version)
+        if span:
+            return replace(f, start=span[0], end=span[1]), "day", True
+    return f, by, False
+
+
+def kpi(name: str, filters: kpilib.Filters | None = None, by: str | None = None,
+        limit: int | None = None) -> pd.DataFrame:
+    """A KPI as a small frame, cached by (store, version of the tables it reads, KPI, filters,
+    grouping). ``limit``: a table's first rows only."""
+    path, deps, version = _keys(name)
+    f = filters or current_filters()
+    if refused(kpilib.get(name), f):
+        return _not_split(name, f, by, limit)
+    qf, qby, derived = _query(name, f, by, path, version)
+    got = st.session_state.get(_FETCHED, {}).get((path, deps, name, qf, qby, limit))
+    if got is None:
+        got = _kpi(path, deps, name, qf, qby, limit, version)
+    if derived:
+        return kpilib.from_daily(kpilib.get(name), got, f, by)
+    return got.copy()
+
+
+# KPI frames read ahead (prefetch, kpis) by (store, data version, KPI, filters, grouping,
+# limit): this session's, kept until the next batch that would overflow it.
+_FETCHED = "_prefetched"
+
+
+@st.cache_data(max_entries=500, show_spinner=False)
+def _many(path: str, reads: tuple, _version: str) -> list[list[pd.DataFrame]]:
+    # Each read: its KPIs' data versions (the key, like _kpi's), names, filters, grouping and
+    # limit.
+    return kpilib.run_many(_connection(path, _version), [
+        kpilib.Read(tuple(map(kpilib.get, names)), f, by, limit)
+        for _, names, f, by, limit in reads])
+
+
+def _read_ahead(asks) -> None:
+    """Read (name, filters, by, limit) as kpi() would, the single-valued KPIs of one filters
+    and grouping in one query (kpilib.run_together), each table in its own, all of them side
+    by side (kpilib.run_many); kpi() then finds them read."""
+    store = active_store()[0]
+    fetched = st.session_state.setdefault(_FETCHED, {})
+    groups: dict[tuple, list[tuple[str, tuple]]] = {}
+    for name, f, by, limit in asks:
+        k = kpilib.get(name)
+        if refused(k, f):   # no query: kpi() gives it no value (the card says why)
+            continue
+        path, deps, version = _keys(name, store)
+        qf, qby, _ = _query(name, f, by, path, version)
+        key = (path, deps, name, qf, qby, limit)
+        if key not in fetched:
+            # A table, or a KPI split two ways, is a query of its own (kpilib.run).
+            alone = k.table or isinstance(qby, tuple)
+            group = groups.setdefault((qf, qby, limit, name if alone else None), [])
+            if (name, key) not in group:
+                group.append((name, key))
+    if not groups:
+        return
+    if len(fetched) + sum(map(len, groups.values())) > 200:
+        fetched.clear()
+    items = list(groups.items())
+    frames = _many(str(store.path), tuple(
+        (tuple(key[1] for _, key in got), tuple(n for n, _ in got), qf, qby, limit)
+        for (qf, qby, limit, _), got in items), store.fingerprint)
+    for (_, got), read in zip(items, frames):
+        fetched.update({key: frame for (_, key), frame in zip(got, read)})
+
+
+def _not_split(name: str, f: kpilib.Filters, by, limit) -> pd.DataFrame:
+    """What KPI ``name`` shows under filters it cannot take (a country for sessions): no
+    value, never the unfiltered figure — a table of no rows, every period empty."""
+    k = kpilib.get(name)
+    if k.table:   # its columns, from a query of no rows over the filters it takes
+        return kpi(name, replace(f, devices=(), countries=(), categories=()), by, limit=0)
+    cols = ["value", "numerator", "denominator"] if k.ratio else ["value"]
+    dims = by if isinstance(by, tuple) else (by,) if by else ()
+    if not dims:
+        return pd.DataFrame({c: [math.nan] for c in cols})
+    if dims == (by,) and by in PERIODS:
+        periods = period_starts(f.start, f.end, by)
+        return pd.DataFrame({"period": periods, **{c: math.nan for c in cols}})
+    names = ["period" if d in PERIODS else d for d in dims]
+    return pd.DataFrame({c: pd.Series(dtype="float64" if c in cols else object)
+                         for c in names + cols})
+
+
+def _single(names, by) -> list[str]:
+    # What prefetch reads: the single-valued KPIs that can be split so (tables are read on
+    # their own, or by kpis()).
+    return [n for n in dict.fromkeys(names) if not kpilib.get(n).table
+            and (by is None or by in kpilib.get(n).by)]
+
+
+def prefetch(names, filters: kpilib.Filters | None = None, by: str | None = None) -> None:
+    """Read these KPIs as kpi(name, filters, by) would, together (see _read_ahead), ahead of
+    the cards, values and tables that show them: each is then no query of its own. Only an
+    optimisation — a KPI not read here is read on its own. A KPI with a shared step (stock)
+    reads the step computed by metric() or one computed here."""
+    f = filters or current_filters()
+    _read_ahead([(n, f, by, None) for n in _single(names, by)])
+
+
+def kpis(*asks) -> list[pd.DataFrame]:
+    """``[kpi(*ask) for ask in asks]`` (each ask: name, and optionally filters, by, limit),
+    the queries side by side: the tables and charts of a page, read before they are drawn."""
+    asks = [(*a, None, None, None)[:4] for a in asks]
+    asks = [(name, f or current_filters(), by, limit) for name, f, by, limit in asks]
+    _read_ahead(asks)
+    return [kpi(*a) for a in asks]
+
+
+def _compare_shared(base: str, f: kpilib.Filters) -> None:
+    """Compute the shared step ``base`` for the period and for the one compared with, side
+    by side: once per filters, under the name of the first KPI declaring it (one cache entry
+    for all the cards reading it)."""
+    name = next(n for n, k in kpilib.KPIS.items() if k.base == base)
+    path, deps, version = _keys(name)
+    _compared(path, deps, name, f, version)
+
+
+@st.cache_data(max_entries=200, show_spinner=False)
+def _compared(path: str, data_version: str, name: str, filters: kpilib.Filters, _version: str):
+    # Once per key, like the figures it prepares: their cache hits then cost no query.
+    kpilib.prepare(_connection(path, _version), kpilib.get(name),
+                   [filters, filters.previous_period()])
+
+
+@functools.lru_cache(maxsize=64)
+def _calendar(path: str, version: str):
+    # Asked for every additive KPI shown (~100 times a page): a plain memo, as _data_version.
+    return calendar(_connection(path, version))
+
+
+@functools.lru_cache(maxsize=1024)
+def _data_version(path: str, version: str, tables: frozenset[str]) -> str:
+    # The manifest is read once per store version, not once per KPI on every rerun (a plain
+    # memo: st.cache_data's own lookup costs ~0.3 ms, asked ~100 times a page).
+    return kpilib.Store(path).data_version(tables)
+
+
+def value(name: str, filters: kpilib.Filters | None = None) -> float | None:
+    v = kpi(name, filters)["value"].iat[0]
+    return None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)
+
+
+@st.cache_data(show_spinner=False)
+def _first_days(path: str, version: str):
+    return alerts.first_days(_connection(path, version))
+
+
+def unusual_days(filters: kpilib.Filters | None = None) -> pd.DataFrame:
+    """The days of the period whose watched KPIs left their usual range
+    (kpilib.alerts.unusual_days), computed once per store version and filters for every
+    session."""
+    store = active_store()[0]
+    return _unusual(str(store.path), store.fingerprint, filters or current_filters())
+
+
+@st.cache_data(max_entries=200, show_spinner=False)
+def _unusual(path: str, version: str, f: kpilib.Filters) -> pd.DataFrame:
+    history = replace(f, start=alerts.history_start(f.start))
+    return alerts.unusual_days({n: kpi(n, history, "day") for n in alerts.WATCHED},
+                               _first_days(path, version), f.start, f.end, f.channels)
+
+
+@st.cache_data(show_spinner=False)
+def _pacing(path: str, version: str, filters: kpilib.Filters) -> list[targets.Pace]:
+    last = _span(path, version)[1]
+    return targets.month_pacing(_connection(path, version),
+                                targets.from_settings(kpilib.Store(path).settings), filters, last)
+
+
+def pacing(filters: kpilib.Filters | None = None) -> dict[str, targets.Pace]:
+    """Month-to-date pacing of every KPI with a target for the month the filters end in. Where
+    the month-end forecast is shown (month_forecast), a sum is on pace for that forecast: one
+    month-end figure on a card and in the alerts, not two."""
+    store, _ = active_store()
+    f = filters or current_filters()
+    paces = {p.kpi: p for p in _pacing(str(store.path), store.fingerprint, f)}
+    for name, p in paces.items():
+        fc = month_forecast(name, f)
+        if fc is not None and fc.value is not None:
+            paces[name] = replace(p, forecast=fc.value)
+    return paces
+
+
+def month_forecast(name: str, filters: kpilib.Filters | None = None) -> forecast.Forecast | None:
+    """The month-end forecast of a summed KPI when the period is the month to date of a month
+    the data has not finished; None otherwise (kpilib.forecast.month_to_date), or when the
+    store or the filters give the KPI no figure."""
+    f = filters or current_filters()
+    if name not in forecast.KPIS or not forecast.month_to_date(f, facts().as_of) \
+            or reason(name, f) or refused(kpilib.get(name), f):
+        return None
+    store, _ = active_store()
+    return _month_forecast(str(store.path), store.fingerprint, name, f)
+
+
+@st.cache_data(max_entries=500, show_spinner=False)
+def _month_forecast(path: str, version: str, name: str, f: kpilib.Filters) -> forecast.Forecast:
+    # The KPI's daily series over the store's calendar: the one the cards' figures come from
+    # (_query), so it is read once for both.
+    span = _calendar(path, version)
+    daily = forecast.series_of(kpi(name, replace(f, start=span[0]), "day"))
+    return forecast.project(daily, name, f.start, f.end)
+
+
+def step_counts(filters: kpilib.Filters | None = None, by: str | None = None):
+    """Sessions at each funnel step: a dict (step KPI → count), or a frame indexed by ``by``."""
+    from kpilib.funnel import STEPS
+
+    if by is None:
+        return {name: value(name, filters) or 0.0 for name, _ in STEPS}
+    return pd.concat([kpi(name, filters, by).set_index(by)["value"].rename(name)
+                      for name, _ in STEPS], axis=1).fillna(0.0)
