@@ -324,9 +324,8 @@ def _reads(tiny_store, monkeypatch, page: str):
     """The page opened from empty caches, with what it reads one KPI at a time (name, by)
     and the KPIs it reads together (one tuple per query), and its batches read side by side
     (kpilib.run_many: each read as one of those)."""
-    import streamlit as st
-
     import kpilib
+    from ui import plan
     alone, together, batches = [], [], []
     real_run, real_together, real_many = kpilib.run, kpilib.run_together, kpilib.run_many
 
@@ -351,8 +350,7 @@ def _reads(tiny_store, monkeypatch, page: str):
     monkeypatch.setattr(kpilib, "run", run)
     monkeypatch.setattr(kpilib, "run_together", run_together)
     monkeypatch.setattr(kpilib, "run_many", run_many)
-    st.cache_data.clear()
-    at.session_state["_prefetched"] = {}
+    plan.clear()
     at.switch_page(f"app_pages/{page}.py").run()
     assert not at.exception, [e.value for e in at.exception]
     return at, alone, together, batches

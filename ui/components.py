@@ -15,7 +15,7 @@ from kpilib import caveats, export, forecast, formatting, targets
 from ui.session import (_connection, active_store, currency, facts, has, maturity, missing, reason,
                         setting)
 from ui.filters import current_filters, fmt_range, open_why
-from ui.plan import (_compare_shared, _read_ahead, _single, kpi, month_forecast, pacing, prefetch,
+from ui.plan import (Cards, Frame, _compare_shared, kpi, month_forecast, pacing, read,
                      value)
 
 
@@ -108,14 +108,7 @@ def _cards(path: str, version: str, names: tuple, f: kpilib.Filters, spark_by: s
             names = [n for n in names if n not in group]
     if not names:
         return gone, notes, []
-    # The shared steps first, so that the cards' figures are read from them together.
-    for base in dict.fromkeys(k.base for k in map(kpilib.get, names) if k.base):
-        _compare_shared(base, f)
-    periods = (f, f.previous_period(), *([f.last_year()] if last_year else []))
-    asks = [(n, g, None, None) for g in periods for n in _single(names, None)]
-    if spark_by:
-        asks += [(n, f, spark_by, None) for n in _single(names, spark_by)]
-    _read_ahead(asks)
+    read(Cards(tuple(names), f, spark_by, last_year))
     return gone, notes, [_card(n, f, spark_by, last_year) for n in names]
 
 
@@ -411,7 +404,7 @@ def _by_channel(path: str, version: str, names: tuple, f: kpilib.Filters
     names = [n for n in names if not reason(n, f)]
     if not names:
         return pd.DataFrame(), {}
-    prefetch(names, f, by="channel")
+    read(*(Frame(n, f, "channel") for n in names))
     frames = [kpi(n, f, by="channel").set_index("channel")["value"].rename(n) for n in names]
     df = pd.concat(frames, axis=1).reset_index()
     for n in names:
@@ -454,10 +447,15 @@ def categorised(cats: pd.DataFrame) -> bool:
     return False
 
 
-def grain(key: str) -> str:
-    """Day / week / month picker; the default keeps charts readable for the range shown."""
+def grain_default() -> str:
+    """The grain that keeps a chart of the sidebar's period readable."""
     days = current_filters().days
-    default = "day" if days <= 62 else "week" if days <= 370 else "month"
+    return "day" if days <= 62 else "week" if days <= 370 else "month"
+
+
+def grain(key: str) -> str:
+    """Day / week / month picker, :func:`grain_default` at first."""
+    default = grain_default()
     picked = st.segmented_control("Show by", ["day", "week", "month"], default=default,
                                   key=key, format_func=str.capitalize)
     return picked or default

@@ -1,12 +1,16 @@
-"""The query plan: every KPI frame a page shows, read through one path, cached by (store,
-data version, KPI, filters, grouping), the reads of a page batched side by side and periods
-derived from daily series."""
+"""The query plan: a page declares at its top what it shows (:class:`Cards`, :class:`Frame`)
+and :func:`read` reads all of it at once — each KPI frame once, side by side in one batch,
+a period of an additive KPI derived from its daily series — cached by (store, data version of
+the tables read, KPI, filters, grouping). Cards, tables and charts drawn after it find their
+frames read; a frame no plan declared is read on its own, so a plan is only ever a speed-up.
+"""
 
 from __future__ import annotations
 
 import functools
 import math
-from dataclasses import replace
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 
 import pandas as pd
 import streamlit as st
@@ -16,8 +20,125 @@ from kpilib import alerts, forecast, targets
 from kpilib.kpi import PERIODS, period_starts, refused
 from kpilib.periods import calendar
 from kpilib.store import tables_read
-from ui.session import _connection, _span, active_store, facts, reason
+from ui.session import _connection, _span, active_store, facts, missing, reason
 from ui.filters import current_filters
+
+
+
+@dataclass(frozen=True)
+class Cards:
+    """A row of KPI cards (components.metrics): each KPI over the period and the one before,
+    over last year's if asked, and by ``spark_by`` for its sparkline."""
+    names: tuple[str, ...]
+    filters: kpilib.Filters | None = None   # None: the sidebar's
+    spark_by: str | None = None
+    last_year: bool = False
+
+
+@dataclass(frozen=True)
+class Frame:
+    """A chart's or a table's frame: what ``kpi(name, filters, by, limit)`` returns."""
+    name: str
+    filters: kpilib.Filters | None = None   # None: the sidebar's
+    by: str | tuple[str, str] | None = None
+    limit: int | None = None
+
+
+def read(*items: Cards | Frame) -> None:
+    """Read what a page shows, all at once: the shared steps its cards read from, then every
+    frame side by side (kpilib.run_many), each once however often it is declared. A card
+    the store cannot give (a missing export, kpilib.caveats.reason) reads nothing: it says
+    why instead. A frame is read as declared: declare only what the page draws."""
+    asks = []
+    for item in items:
+        f = item.filters or current_filters()
+        if isinstance(item, Cards):
+            names = _shown(item.names, f)
+            for base in dict.fromkeys(k.base for k in map(kpilib.get, names) if k.base):
+                _compare_shared(base, f)
+            asks += _card_asks(names, f, item.spark_by, item.last_year)
+        else:
+            asks.append((item.name, f, item.by, item.limit))
+    _read_ahead(asks)
+
+
+def chosen(key: str, default, options=None):
+    """The value widget ``key`` will have when it is drawn further down the page (its state
+    from the last run, else ``default``), so that the page's plan can be declared at its top.
+    Only ever a guess for speed: a frame declared for another value is read when drawn."""
+    got = st.session_state.get(key)
+    return default if got is None or (options is not None and got not in options) else got
+
+
+def _shown(names, f: kpilib.Filters) -> list[str]:
+    # A card the store's exports cannot give, or whose figure would mean nothing, reads
+    # nothing (components._card).
+    return [n for n in names if not missing(n) and not reason(n, f)]
+
+
+def _card_asks(names, f: kpilib.Filters, spark_by: str | None, last_year: bool) -> list:
+    """What a row of cards of ``names`` (each with a value) reads: the period, the one before,
+    last year's and the sparkline's grouping."""
+    periods = (f, f.previous_period(), *([f.last_year()] if last_year else []))
+    asks = [(n, g, None, None) for g in periods for n in _single(names, None)]
+    if spark_by:
+        asks += [(n, f, spark_by, None) for n in _single(names, spark_by)]
+    return asks
+
+
+# The lists recording() hands out, each receiving every Step the planner takes meanwhile.
+_LISTENERS: list[list] = []
+# Bumped by clear(): a session's frames read before it are not used after.
+_EPOCH = [0]
+
+
+@dataclass(frozen=True)
+class Step:
+    """One read of the planner, as recording() reports it. ``kind``: "many" (``reads`` side
+    by side, kpilib.run_many), "run" (one read, kpilib.run), "prepare" (the shared step of
+    ``reads[0]``'s KPI under each of ``filters``, kpilib.prepare), "derive" (``reads[0]``
+    computed from the daily series read under ``filters[0]``, kpilib.from_daily) or "pace"
+    (kpilib.targets.month_pacing under ``filters[0]``, the data ending on ``last``)."""
+    kind: str
+    reads: tuple[kpilib.Read, ...] = ()
+    filters: tuple[kpilib.Filters, ...] = ()
+    last: object = None
+
+
+@contextmanager
+def recording():
+    """Every read the planner makes inside the block (of any session), as a list of
+    :class:`Step`: what a page's first draw reads, for the benchmark (bench/bench.py) and
+    the query budgets (tests/test_plan.py). A read answered from a cache is no step:
+    :func:`clear` first."""
+    steps: list[Step] = []
+    _LISTENERS.append(steps)
+    try:
+        yield steps
+    finally:
+        _LISTENERS.remove(steps)
+
+
+def _note(step: Step) -> None:
+    for steps in _LISTENERS:
+        steps.append(step)
+
+
+def clear() -> None:
+    """Forget every KPI frame read so far, in every session (st.cache_data and each
+    session's frames read ahead): the next draw reads afresh."""
+    st.cache_data.clear()
+    _EPOCH[0] += 1
+
+
+def _fetched() -> dict:
+    """This session's frames read ahead, by (store, data version, KPI, filters, grouping,
+    limit), kept until a batch would overflow them."""
+    epoch, got = st.session_state.get(_FETCHED, (None, None))
+    if epoch != _EPOCH[0]:
+        got = {}
+        st.session_state[_FETCHED] = (_EPOCH[0], got)
+    return got
 
 
 @st.cache_data(max_entries=2000, show_spinner=False)
@@ -25,6 +146,7 @@ def _kpi(path: str, data_version: str, name: str, filters: kpilib.Filters, by: s
          limit: int | None, _version: str):
     # Keyed by the version of the tables this KPI reads (_version, the whole store's, is not
     # part of the key): an upload of stock snapshots leaves every cached sales figure valid.
+    _note(Step("run", (kpilib.Read((kpilib.get(name),), filters, by, limit),)))
     return kpilib.run(_connection(path, _version), kpilib.get(name), filters, by, limit=limit)
 
 
@@ -58,16 +180,16 @@ def kpi(name: str, filters: kpilib.Filters | None = None, by: str | None = None,
     if refused(kpilib.get(name), f):
         return _not_split(name, f, by, limit)
     qf, qby, derived = _query(name, f, by, path, version)
-    got = st.session_state.get(_FETCHED, {}).get((path, deps, name, qf, qby, limit))
+    got = _fetched().get((path, deps, name, qf, qby, limit))
     if got is None:
         got = _kpi(path, deps, name, qf, qby, limit, version)
     if derived:
+        _note(Step("derive", (kpilib.Read((kpilib.get(name),), f, by),), (qf,)))
         return kpilib.from_daily(kpilib.get(name), got, f, by)
     return got.copy()
 
 
-# KPI frames read ahead (prefetch, kpis) by (store, data version, KPI, filters, grouping,
-# limit): this session's, kept until the next batch that would overflow it.
+# The session state's key of the frames read ahead (_fetched).
 _FETCHED = "_prefetched"
 
 
@@ -75,9 +197,10 @@ _FETCHED = "_prefetched"
 def _many(path: str, reads: tuple, _version: str) -> list[list[pd.DataFrame]]:
     # Each read: its KPIs' data versions (the key, like _kpi's), names, filters, grouping and
     # limit.
-    return kpilib.run_many(_connection(path, _version), [
-        kpilib.Read(tuple(map(kpilib.get, names)), f, by, limit)
-        for _, names, f, by, limit in reads])
+    reads = [kpilib.Read(tuple(map(kpilib.get, names)), f, by, limit)
+             for _, names, f, by, limit in reads]
+    _note(Step("many", tuple(reads)))
+    return kpilib.run_many(_connection(path, _version), reads)
 
 
 def _read_ahead(asks) -> None:
@@ -85,7 +208,7 @@ def _read_ahead(asks) -> None:
     and grouping in one query (kpilib.run_together), each table in its own, all of them side
     by side (kpilib.run_many); kpi() then finds them read."""
     store = active_store()[0]
-    fetched = st.session_state.setdefault(_FETCHED, {})
+    fetched = _fetched()
     groups: dict[tuple, list[tuple[str, tuple]]] = {}
     for name, f, by, limit in asks:
         k = kpilib.get(name)
@@ -131,8 +254,7 @@ def _not_split(name: str, f: kpilib.Filters, by, limit) -> pd.DataFrame:
 
 
 def _single(names, by) -> list[str]:
-    # What prefetch reads: the single-valued KPIs that can be split so (tables are read on
-    # their own, or by kpis()).
+    # The single-valued KPIs that can be split so (a table is a frame of its own).
     return [n for n in dict.fromkeys(names) if not kpilib.get(n).table
             and (by is None or by in kpilib.get(n).by)]
 
@@ -167,6 +289,8 @@ def _compare_shared(base: str, f: kpilib.Filters) -> None:
 @st.cache_data(max_entries=200, show_spinner=False)
 def _compared(path: str, data_version: str, name: str, filters: kpilib.Filters, _version: str):
     # Once per key, like the figures it prepares: their cache hits then cost no query.
+    _note(Step("prepare", (kpilib.Read((kpilib.get(name),), filters),),
+               (filters, filters.previous_period())))
     kpilib.prepare(_connection(path, _version), kpilib.get(name),
                    [filters, filters.previous_period()])
 
@@ -212,6 +336,7 @@ def _unusual(path: str, version: str, f: kpilib.Filters) -> pd.DataFrame:
 @st.cache_data(show_spinner=False)
 def _pacing(path: str, version: str, filters: kpilib.Filters) -> list[targets.Pace]:
     last = _span(path, version)[1]
+    _note(Step("pace", filters=(filters,), last=last))
     return targets.month_pacing(_connection(path, version),
                                 targets.from_settings(kpilib.Store(path).settings), filters, last)
 
