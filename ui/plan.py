@@ -24,7 +24,6 @@ from ui.session import _connection, _span, active_store, facts, missing, reason
 from ui.filters import current_filters
 
 
-
 @dataclass(frozen=True)
 class Cards:
     """A row of KPI cards (components.metrics): each KPI over the period and the one before,
@@ -97,12 +96,11 @@ class Step:
     """One read of the planner, as recording() reports it. ``kind``: "many" (``reads`` side
     by side, kpilib.run_many), "run" (one read, kpilib.run), "prepare" (the shared step of
     ``reads[0]``'s KPI under each of ``filters``, kpilib.prepare), "derive" (``reads[0]``
-    computed from the daily series read under ``filters[0]``, kpilib.from_daily) or "pace"
-    (kpilib.targets.month_pacing under ``filters[0]``, the data ending on ``last``)."""
+    computed from the daily series read under ``filters[0]``, kpilib.from_daily). (The
+    month's pacing runs its KPIs in kpilib.targets, past the plan.)"""
     kind: str
     reads: tuple[kpilib.Read, ...] = ()
     filters: tuple[kpilib.Filters, ...] = ()
-    last: object = None
 
 
 @contextmanager
@@ -259,24 +257,6 @@ def _single(names, by) -> list[str]:
             and (by is None or by in kpilib.get(n).by)]
 
 
-def prefetch(names, filters: kpilib.Filters | None = None, by: str | None = None) -> None:
-    """Read these KPIs as kpi(name, filters, by) would, together (see _read_ahead), ahead of
-    the cards, values and tables that show them: each is then no query of its own. Only an
-    optimisation — a KPI not read here is read on its own. A KPI with a shared step (stock)
-    reads the step computed by metric() or one computed here."""
-    f = filters or current_filters()
-    _read_ahead([(n, f, by, None) for n in _single(names, by)])
-
-
-def kpis(*asks) -> list[pd.DataFrame]:
-    """``[kpi(*ask) for ask in asks]`` (each ask: name, and optionally filters, by, limit),
-    the queries side by side: the tables and charts of a page, read before they are drawn."""
-    asks = [(*a, None, None, None)[:4] for a in asks]
-    asks = [(name, f or current_filters(), by, limit) for name, f, by, limit in asks]
-    _read_ahead(asks)
-    return [kpi(*a) for a in asks]
-
-
 def _compare_shared(base: str, f: kpilib.Filters) -> None:
     """Compute the shared step ``base`` for the period and for the one compared with, side
     by side: once per filters, under the name of the first KPI declaring it (one cache entry
@@ -336,7 +316,6 @@ def _unusual(path: str, version: str, f: kpilib.Filters) -> pd.DataFrame:
 @st.cache_data(show_spinner=False)
 def _pacing(path: str, version: str, filters: kpilib.Filters) -> list[targets.Pace]:
     last = _span(path, version)[1]
-    _note(Step("pace", filters=(filters,), last=last))
     return targets.month_pacing(_connection(path, version),
                                 targets.from_settings(kpilib.Store(path).settings), filters, last)
 
