@@ -6,15 +6,28 @@ import streamlit as st
 import kpilib
 import ui
 from kpilib.funnel import STEPS, steps
+from ui.plan import Cards, Frame, chosen, read
 
 f = ui.require_filters()
 ui.header("Funnel", "each step counts the sessions that reached it")
 if not ui.need("traffic", what="the funnel") \
         or not ui.split_by(("sessions",), "sessions and the funnel's steps"):
     st.stop()
+CARDS = ("conversion_rate", "view_to_cart_rate", "cart_to_checkout_rate",
+         "checkout_to_purchase_rate", "cart_abandonment_rate")
+MODES = ["Two channels", "Periods", "Every channel"]
+WEEKLY = [n for n in ("product_view_rate", "view_to_cart_rate", "cart_to_checkout_rate",
+                      "checkout_to_purchase_rate") if not ui.reason(n)]
+mode = chosen("funnel_compare", MODES[0], MODES)
+# Each step's count over the period (over the periods compared: the same daily series), by
+# channel for the channels compared, the blended conversion and the step rates by week.
+read(Cards(CARDS), *(Frame(n) for n, _ in STEPS),
+     *(Frame(n, by="channel") for n, _ in STEPS if mode != "Periods"),
+     *([Frame("blended_conversion_rate")] if ui.has("orders") else []),
+     *(Frame(n, by="week") for n in WEEKLY))
+
 ui.show_sql("conversion_rate")
-ui.metrics(("conversion_rate", "view_to_cart_rate", "cart_to_checkout_rate",
-            "checkout_to_purchase_rate", "cart_abandonment_rate"))
+ui.metrics(CARDS)
 
 untracked = ui.facts().untracked
 tracked = [(name, label) for name, label in STEPS if name not in untracked]
@@ -64,11 +77,13 @@ if ui.has("orders"):
                f"{ui.fmt(blended, 'ratio')}. " + ui.definition("blended_conversion_rate"))
 
 st.subheader("Compare")
-mode = st.segmented_control("Compare", ["Two channels", "Periods", "Every channel"],
-                            default="Two channels", key="funnel_compare") or "Two channels"
+mode = st.segmented_control("Compare", MODES, default=MODES[0],
+                            key="funnel_compare") or MODES[0]
+# Each channel's steps, as the filters narrowed to it would count them.
+by_channel = ui.step_counts(by="channel") if mode != "Periods" else None
 if mode == "Two channels":
-    options = ui.kpi("sessions", by="channel").query("value > 0").sort_values(
-        "value", ascending=False)["channel"].tolist()
+    options = by_channel["sessions"][by_channel["sessions"] > 0].sort_values(
+        ascending=False).index.tolist()
     if not options:
         st.info("No channel has traffic in this period.")
     elif len(options) < 2:
@@ -82,7 +97,7 @@ if mode == "Two channels":
                              format_func=ui.channel_label)
         for col, channel in zip((a, b), (first, second)):
             with col:
-                funnel_chart(ui.step_counts(ui.only(f, channel)), ui.channel_label(channel),
+                funnel_chart(by_channel.loc[channel].to_dict(), ui.channel_label(channel),
                              f"funnel_channel_{'ab'[(a, b).index(col)]}")
 elif mode == "Periods":
     periods = {"This period": f, "Previous period": f.previous_period(),
@@ -92,7 +107,6 @@ elif mode == "Periods":
             funnel_chart(ui.step_counts(p), f"{name}<br><sup>{ui.fmt_range(p.start, p.end)}</sup>",
                          f"funnel_period_{name}")
 else:
-    by_channel = ui.step_counts(by="channel")
     rows = []
     for channel in by_channel.index:
         t = steps(by_channel.loc[channel].to_dict(), untracked).set_index("step")
@@ -106,11 +120,9 @@ else:
         **{f"{SHORT[a]} → {SHORT[b]}": "ratio" for (a, _), (b, _) in zip(tracked, tracked[1:])},
         "Conversion": "ratio", "Sessions": "count"})
 
-rates = [n for n in ("product_view_rate", "view_to_cart_rate", "cart_to_checkout_rate",
-                     "checkout_to_purchase_rate") if not ui.reason(n)]
-if rates:
+if WEEKLY:
     st.subheader("Step rates by week")
-    trend = pd.concat([ui.kpi(n, by="week").assign(step=kpilib.get(n).label) for n in rates])
+    trend = pd.concat([ui.kpi(n, by="week").assign(step=kpilib.get(n).label) for n in WEEKLY])
     fig = go.Figure([go.Scatter(x=d["period"], y=d["value"], name=s, mode="lines+markers")
                      for s, d in trend.groupby("step", sort=False)])
     fig.update_layout(title="Step conversion, week by week")

@@ -7,12 +7,28 @@ import streamlit as st
 
 import ui
 from kpilib.formatting import plural
+from ui.plan import Cards, Frame, chosen, read
 
 f = ui.require_filters()
 if not ui.has("orders"):
     ui.header("Customers")
     ui.missing_note(tables=("orders",), what="customers, cohorts and segments")
     st.stop()
+CARDS = ("customers", "new_customers", "returning_customer_rate", "repeat_purchase_rate",
+         "orders_per_customer")
+by = chosen("loyalty_grain", ui.grain_default())
+split = chosen("cohort_split", False)
+channel = chosen("cohort_channel", None) if split else None
+# Cohorts need history: the twelve months ending with the period's end.
+cf = ui.history(ui.only(f, channel) if channel else f, 12)
+# Without customer ids the page ends under its header: nothing but the guest orders to read.
+read(Frame("guest_orders"), *() if ui.reason("customers") else (
+    Cards(CARDS),
+    *(Frame(n, by=by) for n in ("new_customers", "returning_customers",
+                                "returning_customer_rate")),
+    *([Frame("new_customers", by="channel")] if split else []),
+    *(Frame(n, cf) for n in ("cohort_retention", "cohort_ltv", "days_to_second_order")),
+    Frame("rfm_segments")))
 guests = int(ui.value("guest_orders") or 0)
 ui.header("Customers", (f"{plural(guests, 'guest order')} (no customer id) counted in sales "
                         "but not here · " if guests else "") + "channel = acquisition channel")
@@ -20,8 +36,7 @@ if ui.reason("customers"):
     st.info(ui.reason("customers"))
     st.stop()
 ui.show_sql("customers")
-ui.metrics(("customers", "new_customers", "returning_customer_rate", "repeat_purchase_rate",
-            "orders_per_customer"))
+ui.metrics(CARDS)
 
 by = ui.grain("loyalty_grain")
 new = ui.kpi("new_customers", by=by).assign(kind="New")
@@ -41,13 +56,11 @@ if split:
     options = ui.kpi("new_customers", by="channel").query("value > 0")["channel"].tolist()
     channel = st.selectbox("Acquisition channel", options, key="cohort_channel",
                            format_func=ui.channel_label)
-# Cohorts need history: the twelve months ending with the period's end.
 cf = ui.history(ui.only(f, channel) if channel else f, 12)
 st.caption(f"Customers whose first order was between {ui.fmt_range(cf.start, cf.end)}.")
-# The charts and tables below, read side by side (the trend's frame for ui.trend).
-retention, ltv, gaps, segments, _ = ui.kpis(
-    ("cohort_retention", cf), ("cohort_ltv", cf), ("days_to_second_order", cf),
-    ("rfm_segments",), ("returning_customer_rate", f, by))
+retention, ltv, gaps = (ui.kpi(n, cf) for n in ("cohort_retention", "cohort_ltv",
+                                                "days_to_second_order"))
+segments = ui.kpi("rfm_segments")
 if retention.empty:
     st.info("No customer placed a first order in this period.")
 else:

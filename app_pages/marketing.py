@@ -7,6 +7,7 @@ import streamlit as st
 
 import ui
 from kpilib.channels import CHANNELS
+from ui.plan import Cards, Frame, chosen, read
 from kpilib.marketing import payback_months
 from kpilib.formatting import md_plain
 
@@ -20,6 +21,17 @@ if not ui.need("marketing_spend", what="marketing ROI (spend, ROAS, CAC, payback
 ui.show_sql("roas")
 # Without orders there is spend to show but no revenue to set against it.
 sales = ui.has("orders")
+prev, months = f.previous_period(), ui.history(f, 12)
+BY_CHANNEL = ("roas", "spend", "attributed_revenue", "paid_revenue", "new_customers", "cac",
+              "cpc", "ctr")
+# Spend, the revenue ROAS counts and ROAS side by side: spend × ROAS = that revenue (the revenue
+# of channels without spend would not reconcile, so it is not a card).
+ROWS = (("spend", "paid_revenue", "roas",
+         "mer_inverse" if sales and chosen("mer_inverse", False) else "mer"), ("cac", "cpc", "ctr"))
+read(*map(Cards, ROWS), *(Frame(n, f, "channel") for n in BY_CHANNEL),
+     *(Frame(n, prev, "channel") for n in ("roas", "spend")),
+     *((Frame("unmatched_spend"), Frame("roas", months, ("month", "channel")),
+        Frame("payback", months)) if sales else ()))
 
 unmatched = ui.kpi("unmatched_spend") if sales else pd.DataFrame()
 if not unmatched.empty:
@@ -44,17 +56,11 @@ if not unmatched.empty:
 
 inverse = sales and st.toggle("Show MER as spend ÷ revenue (Triple Whale's convention)",
                              key="mer_inverse")
-# Spend, the revenue ROAS counts and ROAS side by side: spend × ROAS = that revenue (the revenue
-# of channels without spend would not reconcile, so it is not a card).
 gone = []
-for row in (("spend", "paid_revenue", "roas", "mer_inverse" if inverse else "mer"),
-            ("cac", "cpc", "ctr")):
+for row in (("spend", "paid_revenue", "roas", "mer_inverse" if inverse else "mer"), ROWS[1]):
     gone += ui.metrics(row, columns=4)
 ui.missing_note(gone)
 
-# The figures by channel below, read in a query or two.
-ui.prefetch(("roas", "spend", "attributed_revenue", "paid_revenue", "new_customers", "cac",
-             "cpc", "ctr"), by="channel")
 spend_rows = ui.kpi("spend", by="channel")
 if not (spend_rows["value"] > 0).any():
     st.info("No ad spend in this period.")
@@ -72,9 +78,6 @@ if sales and target != store.settings.get("roas_target", 2.0) and ui.can_change(
 def by_channel(name, filters=None):
     return ui.kpi(name, filters, "channel").set_index("channel")["value"]
 
-
-prev = f.previous_period()
-ui.prefetch(("roas", "spend"), prev, by="channel")
 
 # Budget view: where the money goes against what comes back.
 spend = by_channel("spend")
@@ -142,7 +145,6 @@ st.caption(ui.definition("roas") + " " + ui.definition("cac") if sales
 if not sales:
     st.stop()
 
-months = ui.history(f, 12)
 by_month = ui.kpi("roas", months, ("month", "channel")).dropna(subset=["value"])
 by_month["channel"] = by_month["channel"].map(ui.channel_label)
 fig = px.line(by_month, x="period", y="value", color="channel", markers=True,

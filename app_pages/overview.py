@@ -8,14 +8,23 @@ import streamlit as st
 import kpilib
 import ui
 from kpilib import alerts, forecast, report
+from ui.plan import Cards, Frame, chosen, read
 
 f = ui.require_filters()
 prev_words, ly_words = f.comparison_words()
 ui.header("Overview", f"arrows: change vs {prev_words}; last year: {ly_words}")
 CARDS = ("net_sales", "orders", "aov", "sessions", "conversion_rate", "new_customers",
          "returning_customer_rate", "mer", "return_rate_value", "stockout_rate")
+BY_CHANNEL = ("net_sales", "orders", "sessions", "conversion_rate", "aov")
+# Refunds or stock snapshots alone fill none of these: no trend to pick.
+CHOICES = [n for n in ("net_sales", "orders", "sessions", "conversion_rate", "aov",
+                       "new_customers", "spend") if not ui.reason(n)]
 spark = "day" if f.days <= 92 else "week"
 shown = [n for n in CARDS if not ui.missing(n)]
+trend_kpi = chosen("trend_kpi", CHOICES[0] if CHOICES else None, CHOICES)
+read(Cards(tuple(shown), spark_by=spark, last_year=True),
+     *(Frame(trend_kpi, g, spark) for g in (f, f.previous_period()) if trend_kpi),
+     *(Frame(n, by="channel") for n in BY_CHANNEL))
 for i in range(0, len(shown), 5):
     ui.metrics(shown[i:i + 5], spark_by=spark, last_year=True, columns=5, why=True)
 ui.missing_note([n for n in CARDS if ui.missing(n)])
@@ -77,9 +86,6 @@ if behind or n_days:
                    "days furthest outside it come first; a day with less than 8 weeks of stored "
                    "data before it is not judged. Click one to open its page on that day.")
 
-CHOICES = [n for n in ("net_sales", "orders", "sessions", "conversion_rate", "aov",
-                       "new_customers", "spend") if not ui.reason(n)]
-
 
 @st.cache_resource(max_entries=200, show_spinner=False)
 def trend_figure(path: str, version: str, name: str, f: kpilib.Filters, by: str) -> go.Figure:
@@ -100,20 +106,17 @@ def trend_figure(path: str, version: str, name: str, f: kpilib.Filters, by: str)
     return ui.styled(fig)
 
 
-# Refunds or stock snapshots alone fill none of these: no trend to pick.
 if CHOICES:
     name = st.selectbox("Trend", CHOICES, format_func=lambda n: kpilib.get(n).label,
                         key="trend_kpi")
     k = kpilib.get(name)
-    by = "day" if f.days <= 92 else "week"
     store = ui.active_store()[0]
-    ui.draw_chart(trend_figure(str(store.path), store.fingerprint, name, f, by),
+    ui.draw_chart(trend_figure(str(store.path), store.fingerprint, name, f, spark),
                   key="overview_trend")
     st.caption(ui.help_text(k))
-    ui.show_sql(name, by=by)
+    ui.show_sql(name, by=spark)
 
-channels, units = ui.by_channel_table(["net_sales", "orders", "sessions", "conversion_rate",
-                                        "aov"])
+channels, units = ui.by_channel_table(list(BY_CHANNEL))
 if not channels.empty:
     st.subheader("By channel")
     ui.table("overview_channels", channels, units)

@@ -7,6 +7,7 @@ import streamlit as st
 import kpilib
 import ui
 from kpilib import caveats
+from ui.plan import Cards, Frame, chosen, read
 
 f = ui.require_filters()
 ui.header("After-sales", ui.cancelled_words())
@@ -17,25 +18,42 @@ if not ui.has("refunds"):
     ui.metrics(("cancellation_rate",), columns=4)
     ui.missing_note(tables=("refunds",), what="returns and return rates")
     st.stop()
-ui.show_sql("returns")
 # Refunds without orders (a refunds export uploaded first): the money refunded and why are
 # known; anything by order date, rates and cancellations need the orders.
 orders = ui.has("orders")
+DATINGS = ["refund date", "order date"]
+RATES = ["value", "orders"]
+year = ui.history(f, 12)
+
+
+def returns_kpi(dating: str) -> str:
+    return "returns" if dating != "order date" else "returns_by_order_date"
+
+
+def cards(returns: str) -> tuple[str, ...]:
+    return (returns, "return_rate_value", "return_rate_orders", "cancellation_rate") \
+        if orders else (returns,)
+
+
+planned = returns_kpi(chosen("returns_dating", DATINGS[0], DATINGS) if orders else DATINGS[0])
+read(Cards(cards(planned)), Frame(planned, year, "month"), Frame("refund_reasons"),
+     *((Frame(f"return_rate_{chosen('return_rate_kind', 'value', RATES)}", by="channel"),
+        Frame("top_categories")) if orders else ()))
+
+ui.show_sql("returns")
 dating = st.segmented_control(
-    "Date returns by", ["refund date", "order date"], default="refund date", key="returns_dating",
+    "Date returns by", DATINGS, default="refund date", key="returns_dating",
     help="Refund date: the accounting view, money refunded in the period. Order date: the "
          "cohort view, refunds of the orders placed in the period, whenever they came.") \
     if orders else "refund date"
-returns = "returns" if dating != "order date" else "returns_by_order_date"
-ui.metrics((returns, "return_rate_value", "return_rate_orders", "cancellation_rate")
-           if orders else (returns,), columns=None if orders else 4)
+returns = returns_kpi(dating)
+ui.metrics(cards(returns), columns=None if orders else 4)
 if not orders:
     ui.missing_note(tables=("orders",), what="return rates, returns by order date and "
                                              "cancellations")
 
 window = ui.setting("return_window_days")
 as_of = ui.facts().as_of
-year = ui.history(f, 12)
 monthly = ui.kpi(returns, year, by="month")
 if ui.reason(returns):
     st.info(ui.reason(returns))
@@ -65,7 +83,7 @@ if orders:
     not_final = "" if ui.maturity("return_rate_value", f.start, f.end).final else " (not final)"
     left, right = st.columns(2)
     with left:
-        rate = st.segmented_control("Return rate by", ["value", "orders"], default="value",
+        rate = st.segmented_control("Return rate by", RATES, default="value",
                                     key="return_rate_kind") or "value"
         if ui.reason(f"return_rate_{rate}"):
             st.info(ui.reason(f"return_rate_{rate}"))

@@ -6,21 +6,29 @@ import streamlit as st
 
 import kpilib
 import ui
+from ui.plan import Cards, Frame, chosen, read
 
 f = ui.require_filters()
 ui.header("Sales", ui.cancelled_words())
 if not ui.need("orders", what="sales"):
     st.stop()
-ui.show_sql("net_sales")
-ui.missing_note(ui.metrics(("net_sales", "orders", "aov", "units_per_order",
-                            "cancellation_rate")))
 lines = ui.has("order_items")
+CARDS = ("net_sales", "orders", "aov", "units_per_order", "cancellation_rate")
+STEPS = ("gross_sales", "discounts", "returns", "net_sales", "shipping", "tax", "total_sales")
+MEASURES = ["net_sales", "orders", "aov", *(["units_per_order"] if lines else [])]
+by = chosen("sales_grain", ui.grain_default())
+measure = chosen("sales_measure", "net_sales", MEASURES)
+read(Cards(CARDS), *map(Frame, STEPS), Cards(("discounts", "discount_rate", "returns")),
+     Frame(measure, f, (by, "channel")), Frame("orders_by_status"),
+     Cards(("fulfilment_days", "shipped_within_1d", "shipped_within_2d", "shipped_within_5d")),
+     *((Frame("top_products", f, None, 15), Frame("top_categories")) if lines else ()))
+
+ui.show_sql("net_sales")
+ui.missing_note(ui.metrics(CARDS))
 
 # Gross → net → total: returns here are refunds made in the period (the accounting view). A
 # step the exports do not fill (no refunds uploaded, no tax column) is left out and named,
 # never drawn as 0.
-STEPS = ("gross_sales", "discounts", "returns", "net_sales", "shipping", "tax", "total_sales")
-ui.prefetch(STEPS)
 steps = {n: ui.value(n) or 0.0 for n in STEPS}
 unfilled = set(ui.facts().unfilled) | ({"returns"} if not ui.has("refunds") else set())
 WATERFALL = [("gross_sales", "Gross sales", "absolute", 1),
@@ -45,13 +53,9 @@ st.caption(ui.definition("net_sales") + " " + ui.definition("total_sales")
 ui.metrics(("discounts", "discount_rate", "returns"), columns=4)
 
 by = ui.grain("sales_grain")
-name = st.segmented_control("Over time", ["net_sales", "orders", "aov",
-                                         *(["units_per_order"] if lines else [])],
-                            default="net_sales", key="sales_measure",
+name = st.segmented_control("Over time", MEASURES, default="net_sales", key="sales_measure",
                             format_func=lambda n: kpilib.get(n).label) or "net_sales"
-# The charts and tables below, read side by side (the trend's frame for ui.trend).
-_, status, *tops = ui.kpis((name, f, (by, "channel")), ("orders_by_status",),
-                          *((("top_products", f, None, 15), ("top_categories",)) if lines else ()))
+status = ui.kpi("orders_by_status")
 ui.trend(name, by, key="sales_trend_by_channel", title=f"{kpilib.get(name).label} by channel",
          split=True)
 
@@ -76,7 +80,7 @@ st.subheader("Top products and categories")
 if not lines:
     ui.missing_note(tables=("order_items",), what="top products and categories")
     st.stop()
-products, cats = tops
+products, cats = ui.kpi("top_products", f, None, 15), ui.kpi("top_categories")
 a, b = st.columns([3, 2])
 with a:
     ui.table("top_products", pd.DataFrame({

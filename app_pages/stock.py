@@ -6,6 +6,7 @@ import plotly.express as px
 import streamlit as st
 
 import ui
+from ui.plan import Cards, Frame, read
 
 DEAD_SHOWN = 50
 f = ui.require_filters()
@@ -34,24 +35,32 @@ narrowed = [w for w, on in (("channel", f.channels), ("device", f.devices),
 if narrowed:
     st.caption(f"Stock is shared by every {' and '.join(narrowed)}: this page counts the "
                f"whole shop's stock and sales, whatever the {' and '.join(narrowed)} filter.")
+ROWS = (("on_hand", "stock_value", "days_of_cover", "sell_through_rate"),
+        ("stockout_rate", "dead_stock", "dead_stock_value", "lost_revenue_stockout"))
+by = "day" if f.days <= 62 else "week"
+history = ui.history(sf, 6)
+# No tables below a row of cards the store cannot fill (snapshots alone).
+sells = not any(ui.missing(n) for row in ROWS for n in row)
+read(*(Cards(row, sf) for row in ROWS), Frame("stockout_rate", sf, by), *(
+    Frame("reorder_skus", sf, None, 20), Frame("sell_through_rate", sf, "category"),
+    Frame("abc_classes", sf), Frame("dead_stock_skus", sf, None, DEAD_SHOWN),
+    Frame("lost_revenue_by_month", history),
+    Frame("lost_revenue_stockout", sf, "category"), Frame("lost_revenue_skus", sf, None, 10),
+) if sells else ())
 ui.show_sql("on_hand", sf)
 
-gone = ui.metrics(("on_hand", "stock_value", "days_of_cover", "sell_through_rate"), sf)
-gone += ui.metrics(("stockout_rate", "dead_stock", "dead_stock_value", "lost_revenue_stockout"),
-                   sf)
+gone = ui.metrics(ROWS[0], sf)
+gone += ui.metrics(ROWS[1], sf)
 if gone:
     # Snapshots alone: what is on hand and out of stock, not what sells.
     ui.missing_note(gone)
-    ui.trend("stockout_rate", "day" if f.days <= 62 else "week", key="stockout_trend",
-             title="Stock-out rate", filters=sf)
+    ui.trend("stockout_rate", by, key="stockout_trend", title="Stock-out rate", filters=sf)
     st.stop()
 
-# The tables and charts below, read side by side (the stock-out trend is the cards' series).
-history = ui.history(sf, 6)
-reorder, cat, abc, dead, found, by_cat, top = ui.kpis(
+reorder, cat, abc, dead, found, by_cat, top = (ui.kpi(*a) for a in (
     ("reorder_skus", sf, None, 20), ("sell_through_rate", sf, "category"), ("abc_classes", sf),
     ("dead_stock_skus", sf, None, DEAD_SHOWN), ("lost_revenue_by_month", history),
-    ("lost_revenue_stockout", sf, "category"), ("lost_revenue_skus", sf, None, 10))
+    ("lost_revenue_stockout", sf, "category"), ("lost_revenue_skus", sf, None, 10)))
 
 st.subheader("Reorder first")
 st.caption(ui.definition("reorder_skus"))
@@ -66,7 +75,6 @@ ui.table("stock_reorder", raw=ui.later("stock_by_sku", filters=sf), df=pd.DataFr
 
 left, right = st.columns(2)
 with left:
-    by = "day" if f.days <= 62 else "week"
     ui.trend("stockout_rate", by, key="stockout_trend", title="Stock-out rate", filters=sf)
 with right:
     if ui.categorised(cat):

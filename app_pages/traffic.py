@@ -6,19 +6,33 @@ import streamlit as st
 import kpilib
 import ui
 from kpilib.stats import compare_rates
+from ui.plan import Cards, Frame, chosen, read
 
 f = ui.require_filters()
 ui.header("Traffic")
 if not ui.need("traffic", what="traffic by channel") \
         or not ui.split_by(("sessions",), "sessions and users"):
     st.stop()
+CARDS = ("sessions", "users", "new_users", "conversion_rate")
+MEASURES = ["sessions", "users", "new_users"]
+spark = "day" if f.days <= 92 else "week"
+prev, ly = f.previous_period(), f.last_year()
+# Orders and net sales come from the orders export: columns only when it is uploaded.
+sales = ui.has("orders")
+read(Cards(CARDS, spark_by=spark),
+     Frame(chosen("traffic_measure", "sessions", MEASURES), f,
+           (chosen("traffic_grain", ui.grain_default()), "channel")),
+     *(Frame("sessions", g, "channel") for g in (f, prev, ly)),
+     *(Frame("conversion_rate", g, "channel") for g in (f, prev)),
+     *(Frame(n, f, "channel") for n in ("orders", "net_sales") if sales),
+     *(Frame(n, f, "device") for n in ("sessions", "conversion_rate")))
+
 ui.show_sql("sessions")
-ui.metrics(("sessions", "users", "new_users", "conversion_rate"),
-           spark_by="day" if f.days <= 92 else "week")
+ui.metrics(CARDS, spark_by=spark)
 
 left, right = st.columns(2)
 with right:
-    measure = st.segmented_control("Measure", ["sessions", "users", "new_users"],
+    measure = st.segmented_control("Measure", MEASURES,
                                    default="sessions", key="traffic_measure",
                                    format_func=lambda n: kpilib.get(n).label) or "sessions"
 with left:
@@ -27,14 +41,11 @@ ui.trend(measure, by, key="traffic_by_channel",
          title=f"{kpilib.get(measure).label} by channel", split=True)
 
 st.subheader("Channels")
-prev, ly = f.previous_period(), f.last_year()
 now_s = ui.kpi("sessions", by="channel").set_index("channel")["value"]
 prev_s = ui.kpi("sessions", prev, "channel").set_index("channel")["value"]
 ly_s = ui.kpi("sessions", ly, "channel").set_index("channel")["value"]
 conv = compare_rates(ui.kpi("conversion_rate", by="channel"),
                      ui.kpi("conversion_rate", prev, "channel")).set_index("channel")
-# Orders and net sales come from the orders export: columns only when it is uploaded.
-sales = ui.has("orders")
 tracked = not ui.reason("conversion_rate")
 orders = ui.kpi("orders", by="channel").set_index("channel")["value"] if sales else {}
 net = ui.kpi("net_sales", by="channel").set_index("channel")["value"] if sales else {}

@@ -104,58 +104,17 @@ def each_kpi(calls: list[Call]) -> list[Call]:
 def record(store: Store, views: dict[str, Filters], pages: tuple[str, ...] = PAGE_NAMES
            ) -> dict[tuple[str, str], list[Call]]:
     """Every KPI each page asks for under each view: the app itself, run in AppTest with the
-    view's filters set in the sidebar, with each ``kpilib.run`` it makes logged, and each
-    period it derives from a daily series (the caches emptied before each page, so a page's
-    set is all it needs). The benchmark then times exactly these calls: its page sets cannot
-    drift from the pages."""
-    import streamlit as st
+    view's filters set in the sidebar, each read of its query plan recorded (ui.plan.recording:
+    the queries, the shared steps and the periods derived from a daily series; its caches
+    emptied before each page by ui.plan.clear, so a page's set is all it needs). The benchmark
+    then times exactly these calls: its page sets cannot drift from the pages."""
     from streamlit.testing.v1 import AppTest
 
-    import kpilib
-    import ui  # noqa: F401 (imported here so that its names for kpilib's functions are patched)
     from kpilib import targets
-    from kpilib.periods import calendar
-
-    span = calendar(store.connect())
-    calls: list[Call] = []
-    real, real_daily, real_prepare = kpilib.run, kpilib.from_daily, kpilib.prepare
-    real_together, real_many = kpilib.run_together, kpilib.run_many
-
-    def logged(con, kpi, filters, by=None, **kw):
-        calls.append(Call(kpi.name, filters, by, kw.get("limit")))
-        return real(con, kpi, filters, by, **kw)
-
-    def derived(kpi, days, filters, by=None):
-        series = replace(filters, start=span[0], end=span[1])
-        calls.append(Call(kpi.name, filters, by, series=series))
-        return real_daily(kpi, days, filters, by)
-
-    def prepared(con, kpi, filters):
-        calls.append(Call(kpi.name, filters[0], prepare=tuple(filters)))
-        return real_prepare(con, kpi, filters)
-
-    def together(con, kpis, filters, by=None, **kw):
-        calls.append(Call("", filters, by, together=tuple(k.name for k in kpis)))
-        return real_together(con, kpis, filters, by, **kw)
-
-    def many(con, reads):
-        calls.append(Call("", reads[0].filters, many=tuple(
-            Call(r.kpis[0].name, r.filters, r.by, r.limit) if len(r.kpis) == 1 else
-            Call("", r.filters, r.by, together=tuple(k.name for k in r.kpis)) for r in reads)))
-        return real_many(con, reads)
+    from ui import plan
 
     os.environ["KPILIB_STORE"] = str(store.path)
-    wrappers = {real: logged, real_daily: derived, real_prepare: prepared,
-                real_together: together, real_many: many}
-    # Every name bound to them, in kpilib's modules and the UI's: kpilib.targets and
-    # kpilib.report import run itself (the pacing under every card row went unrecorded).
-    patched = [(m, attr, fn) for m in list(sys.modules.values())
-               if getattr(m, "__name__", "").split(".")[0] in ("kpilib", "ui")
-               and m.__name__ != "kpilib.kpi"   # run_many's own calls to run are its
-               for attr, fn in vars(m).items() if any(fn is r for r in wrappers)]
-    for m, attr, fn in patched:
-        setattr(m, attr, wrappers[fn])
-    real_goals = targets.from_settings
+    real_goals, real_run = targets.from_settings, targets.run
     # The benchmark's shops have no targets: a target on every KPI that takes one, so the
     # pages' pacing queries are part of what is timed, as in a shop that set them.
     targets.from_settings = lambda settings: bench_targets(views)
@@ -168,19 +127,39 @@ def record(store: Store, views: dict[str, Filters], pages: tuple[str, ...] = PAG
             at.sidebar.date_input(key="dates").set_value((f.start, f.end)).run()
             at.sidebar.multiselect(key="channels").set_value(list(f.channels)).run()
             for page in pages:
-                st.cache_data.clear()
-                # and what the session read ahead (ui.prefetch): each page reads all it shows
-                at.session_state["_prefetched"] = {}
-                calls.clear()
-                at.switch_page(str(ROOT / "app_pages" / f"{page}.py")).run()
+                plan.clear()
+                with plan.recording() as steps:
+                    # The pacing under every card row runs its KPIs in kpilib.targets, past
+                    # the plan: each of them recorded as a read of its own.
+                    def paced(con, kpi, filters, by=None, **kw):
+                        steps.append(plan.Step("run", (Read((kpi,), filters, by),)))
+                        return real_run(con, kpi, filters, by, **kw)
+                    targets.run = paced
+                    at.switch_page(str(ROOT / "app_pages" / f"{page}.py")).run()
                 assert not at.exception, [e.value for e in at.exception]
                 assert at.session_state["filters"] == f, at.session_state["filters"]
-                out[(page, vname)] = list(calls)
+                out[(page, vname)] = [call for s in steps if (call := as_call(s))]
     finally:
-        for m, attr, fn in patched:
-            setattr(m, attr, fn)
-        targets.from_settings = real_goals
+        targets.from_settings, targets.run = real_goals, real_run
     return out
+
+
+def as_call(step) -> Call | None:
+    """A step of a page's query plan (ui.plan.Step) as the call the benchmark times."""
+    def one(r: Read) -> Call:
+        if len(r.kpis) == 1:
+            return Call(r.kpis[0].name, r.filters, r.by, r.limit)
+        return Call("", r.filters, r.by, together=tuple(k.name for k in r.kpis))
+    r = step.reads[0] if step.reads else None
+    if step.kind == "many":
+        return Call("", r.filters, many=tuple(map(one, step.reads)))
+    if step.kind == "run":
+        return one(r)
+    if step.kind == "prepare":
+        return Call(r.kpis[0].name, step.filters[0], prepare=step.filters)
+    if step.kind == "derive":
+        return Call(r.kpis[0].name, r.filters, r.by, series=step.filters[0])
+    return None
 
 
 def bench_targets(views: dict[str, Filters]) -> list:

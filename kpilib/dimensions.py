@@ -208,3 +208,22 @@ def members(con, split: str) -> list[str]:
     rows = con.cursor().execute(
         f"select distinct m from ({MEMBERS[split]}) t(m) where m is not null").fetchall()
     return sorted(r[0] for r in rows)
+
+
+def channels(con) -> list[str]:
+    """The channels the store's orders, traffic and ad spend carry, for the channel filter: in
+    the data contract's order (kpilib.channels.CHANNELS, then "unknown"), any other after them
+    alphabetically."""
+    from .channels import CHANNELS
+
+    rows = con.cursor().execute("""select distinct channel from (
+        select channel from orders union all select channel from traffic
+        union all select channel from marketing_spend) where channel is not null""").fetchall()
+    found, order = {r[0] for r in rows}, (*CHANNELS, "unknown")
+    return [c for c in order if c in found] + sorted(found - set(order))
+
+
+def stock_categories(con) -> list[str]:
+    """The product categories the products export names, for the Stock page's own filter."""
+    rows = con.cursor().execute("select distinct category from sku_info order by 1").fetchall()
+    return [r[0] for r in rows]

@@ -227,3 +227,27 @@ def test_grouped_by_country_and_discount_code(split_store):
     assert not uses_rollup(get("net_sales"), FEB, "country")
     with pytest.raises(ValueError, match="cannot be split by 'country'"):
         run(con, get("sessions"), FEB, "country")
+
+
+def test_the_channel_and_category_lists_of_the_filters(tiny_store):
+    """The sidebar's channels and the Stock page's categories (kpilib.dimensions.channels,
+    stock_categories): what the store holds, no more."""
+    import duckdb
+
+    from kpilib.dimensions import channels, stock_categories
+
+    con = tiny_store.connect()
+    # tests/data/tiny: orders email, paid_search ("Paid Search" normalised), direct,
+    # paid_social; traffic adds nothing new; ad spend adds display. In the contract's order.
+    assert channels(con) == ["paid_search", "paid_social", "email", "display", "direct"]
+    # products.csv: Tops, Accessories ×2, Home ×2, Shoes, sorted.
+    assert stock_categories(con) == ["Accessories", "Home", "Shoes", "Tops"]
+    # A channel the contract does not know comes after it ("unknown" last of the known),
+    # alphabetically; no channel (NULL) is not one.
+    raw = duckdb.connect()
+    raw.execute("create table orders as select * from (values ('zeta'), ('email'), (null)) "
+                "t(channel)")
+    raw.execute("create table traffic as select * from (values ('unknown'), ('alpha')) "
+                "t(channel)")
+    raw.execute("create table marketing_spend as select 'direct' as channel")
+    assert channels(raw) == ["email", "direct", "unknown", "alpha", "zeta"]

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-import ui
+from ui import session
 from kpilib import Store, demo
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
@@ -44,7 +44,7 @@ def test_the_app_builds_the_demo_shop_on_first_start(tmp_path, monkeypatch, coun
 def test_sessions_opening_at_once_share_one_build(tmp_path, counted):
     path = str(tmp_path / "demo")
     builds = []
-    sessions = [threading.Thread(target=lambda: builds.append(ui._demo_build(path)))
+    sessions = [threading.Thread(target=lambda: builds.append(session._demo_build(path)))
                 for _ in range(4)]
     for s in sessions:
         s.start()
@@ -54,7 +54,7 @@ def test_sessions_opening_at_once_share_one_build(tmp_path, counted):
     assert builds[0]["done"].wait(60) and builds[0]["error"] is None
     assert counted == ["demo-shop"] and builds[0]["now"] == (1.0, "Ready")
     assert len(Store(path).manifest["ingests"]) == 1
-    assert ui._demo_store(path) == path
+    assert session._demo_store(path) == path
 
 
 def test_a_failed_build_is_shown_and_tried_again(tmp_path, monkeypatch):
@@ -64,8 +64,8 @@ def test_a_failed_build_is_shown_and_tried_again(tmp_path, monkeypatch):
         raise OSError("No space left on device")
     monkeypatch.setattr(demo, "generate", full_disk)
     with pytest.raises(OSError, match="No space left"):
-        ui._demo_store(path)
+        session._demo_store(path)
     assert Store(path).is_empty()
     monkeypatch.setattr(demo, "generate",
                         lambda: GENERATE(months=2, scale=0.02, seed=3, end=date(2026, 1, 31)))
-    assert ui._demo_store(path) == path and not Store(path).is_empty()
+    assert session._demo_store(path) == path and not Store(path).is_empty()

@@ -1,0 +1,20 @@
+"""The UI layer, by job: which store the app reads (session), the sidebar filters and the URL
+(filters), the query plan (plan), cards, tables and formatting (components), Plotly figures
+(charts) and the "Why?" view (why). Pages hold no SQL and no business rules.
+
+What pages use is named here too, so that a page reads ``ui.metrics(...)``; the modules are
+where each thing lives."""
+from ui.session import (PAGE_FAILED, active_store, can_change, connection, currency,
+                        error_boundary, facts, goals, has, maturity, missing, reason, setting,
+                        shared_mode, signed_in, unknown_path, upload_store)
+from ui.filters import (categories, current_filters, data_end, data_start, fmt_range, history,
+                        months, only, open_why, require_filters, sidebar_filters)
+from ui.plan import kpi, pacing, step_counts, unusual_days, value
+from ui.components import (SPARK_COLOURS, by_channel_table, cancelled_words, categorised,
+                           change, change_value, channel_label, definition, downloads, fmt,
+                           fmt_count, fmt_money, grain, grain_default, header, help_text, later,
+                           mark_final, metric, metrics, missing_note, need, not_final, pace_text, split_by,
+                           show_sql, sparkline, table, top_and_other, verdict)
+from ui.charts import bar_text, chart, cohort_curves, draw_chart, styled, tick_format, trend
+from ui.why import why_view
+
