@@ -39,7 +39,7 @@ def cards(at) -> dict:
 def chart(at, title: str) -> dict:
     """The Plotly figure (as JSON) of the chart titled ``title``."""
     specs = [json.loads(e.proto.spec) for e in at.get("plotly_chart")]
-    return next(s for s in specs if s["layout"]["title"]["text"] == title)
+    return next(s for s in specs if s["layout"]["title"]["text"].replace("<br>", " ") == title)
 
 
 def numbers(values) -> list:
@@ -311,7 +311,7 @@ def test_sales_page_numbers(tiny_store, monkeypatch):
     flat, fall = delta["Shipped within 5 days"], delta["Shipped within 1 day"]
     assert (flat.delta, flat.color, flat.direction) == ("0.00 pp", GRAY, NONE)
     assert (fall.delta, fall.color, fall.direction) == ("-75.00 pp", RED, DOWN)
-    charts = {c["layout"]["title"]["text"]: c["data"]
+    charts = {c["layout"]["title"]["text"].replace("<br>", " "): c["data"]
               for c in (json.loads(e.proto.spec) for e in at.get("plotly_chart"))}
     # Money on bars carries its currency; no bar's label is turned sideways.
     # February's orders are still inside the 30-day return window on 2 March: not final.
