@@ -46,7 +46,8 @@ from pathlib import Path
 import duckdb
 
 from .formatting import plural
-from .rollups import CANCELLED_AS_SALES, ROLLUP_VIEWS, ROLLUPS, SECOND_ORDERS, stale
+from .rollups import (CANCELLED_AS_SALES, CUSTOMER_FIRST_OF, CUSTOMER_NO_STEP,
+                      CUSTOMER_ORDERS_OF, ROLLUP_VIEWS, ROLLUPS, SECOND_ORDERS, stale)
 from .schema import TABLES
 
 MANIFEST = "manifest.json"
@@ -882,7 +883,7 @@ class Store:
             changed = {t: set(ms) for t, ms in record["partitions"].items()}
             self._stage_rollups(manifest, changed, staging, txn, moves,
                                 lambda f, text: progress(TABLES_SHARE + (1 - TABLES_SHARE) * f,
-                                                         text))
+                                                         text), before=before)
             if after_stage:
                 after_stage()
             if settings_update:
@@ -910,7 +911,7 @@ class Store:
         staging = self.path / ".staging" / txn
         moves: list[tuple[Path, Path]] = []
         try:
-            self._stage_rollups(manifest, changed, staging, txn, moves)
+            self._stage_rollups(manifest, changed, staging, txn, moves, before=before)
             for tmp, final in moves:
                 final.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(tmp, final)
@@ -932,10 +933,13 @@ class Store:
         return True
 
     def _stage_rollups(self, manifest: dict, changed: dict[str, set[str]], staging: Path,
-                       txn: str, moves: list[tuple[Path, Path]], progress=None) -> None:
+                       txn: str, moves: list[tuple[Path, Path]], progress=None,
+                       before: dict | None = None) -> None:
         """Write the rollups ``changed`` made stale into ``staging`` and point ``manifest`` at
         them (the caller moves and commits). A store without rollups gets all of them.
-        ``progress(fraction, text)``: told before each rollup, the fraction below 1."""
+        ``progress(fraction, text)``: told before each rollup, the fraction below 1.
+        ``before``: the manifest committed now, whose customer rollups are then updated for
+        the customers ``changed`` touched only (:class:`_Customers`)."""
         if "rollups" not in manifest:
             changed = {t: set(parts) for t, parts in manifest["tables"].items()}
             manifest["rollups"] = {}
@@ -944,6 +948,8 @@ class Store:
         # A rollup added or redefined since the store was written is built whole.
         settings = self.settings
         ok = current(manifest, settings)
+        customers = _Customers.of(self, before, manifest, changed,
+                                  {n for n in todo if n in ok}, ok, settings)
         todo = {n: todo.get(n) if n in ok else None for n in ROLLUPS if n in todo or n not in ok}
         # Each rollup is built over the ones before it that are fresh (kept or just rebuilt),
         # so sales_lines is not recomputed to build sku_sales_monthly.
@@ -968,6 +974,10 @@ class Store:
                 reads = _closure(rollup.sql + "\n" + rollup.since)
                 read = {t: p for t, p in tables.items() if "_" + t in reads}
                 read_fresh = {n: built[n] for n in fresh if n in reads}
+                if customers and customers.stage(con, name, entry, read, read_fresh, tmp,
+                                                 staging, txn, moves):
+                    fresh.append(name)
+                    continue
                 if rollup.since and months and entry:
                     months = self._stage_since(con, rollup, min(months), entry, read,
                                                read_fresh, tmp, staging, txn, moves)
@@ -1307,3 +1317,238 @@ class Store:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, self.path / name)
+
+
+# Stored tables' files read in SQL: by name (older files lack newer columns), and without
+# DuckDB's guess at a `month` column from the folder names.
+_PARTS = "union_by_name = true, hive_partitioning = false"
+# Rebuilt for the customers an upload touched only (_Customers); valid_refunds is read too.
+CUSTOMER_ROLLUPS = ("customer_first", "customer_orders", "customer_orders_daily", "rfm_daily",
+                    "cohort_orders")
+
+
+class _Customers:
+    """The customer rollups of an upload (an undo, a deletion) of orders or refunds, updated
+    for the customers it touched instead of built again for every customer: a customer's first
+    order, number, ranks, previous and next orders, running sums and cohort depend on that
+    customer's orders (and their refunds) alone. Touched: an order in a changed month of
+    orders, in the stored file or the new one, or an order a changed month of refunds refunds.
+    Their rows are computed again from their orders; every other customer's rows are kept, and
+    the months of customer_orders they have no row in keep their files (customer_orders_daily
+    and rfm_daily, sums by day of it, are rebuilt in the months it rewrote). cohort_orders
+    counts distinct customers per group, one group per customer and month: the touched
+    customers' rows before are taken out of it and their rows after added. A build from
+    scratch gives the same rows (tests/test_rollups.py), customer numbers aside: a new customer
+    is numbered between its neighbours (CUSTOMER_NO_STEP), and when two neighbours have no
+    number left between them, everything is built again (numbered afresh)."""
+
+    def __init__(self, store: "Store", old: dict[str, dict], before: dict, after: dict,
+                 changed: dict[str, set[str]], stale: set[str]):
+        self.store, self.old, self.changed = store, old, changed
+        self.before, self.after = before["tables"], after["tables"]
+        self.stale = stale
+        self.touched = False
+        self.failed = False
+        self.rewritten: set[str] | None = None   # the months of customer_orders rewritten
+
+    @classmethod
+    def of(cls, store: "Store", before: dict | None, after: dict,
+           changed: dict[str, set[str]], stale: set[str], ok: dict,
+           settings: dict) -> "_Customers | None":
+        """None when they are built whole: no manifest before (a first write, a refresh), a
+        change to no orders or refunds, or a customer rollup not stored (or redefined)."""
+        if before is None or not {"orders", "refunds"} & set(changed):
+            return None
+        old = current(before, settings)
+        need = {*CUSTOMER_ROLLUPS, "valid_refunds"}
+        if not (need <= set(old) and need <= set(ok) and stale & set(CUSTOMER_ROLLUPS)):
+            return None
+        return cls(store, old, before, after, changed, stale)
+
+    def _path(self, file: str, tmp: dict) -> str:
+        return str(tmp.get(file, self.store.path / file))
+
+    def _old(self, name: str) -> list[str]:
+        return [str(self.store.path / p["file"]) for _, p in sorted(self.old[name].items())]
+
+    def stage(self, con, name: str, entry: dict, read: dict, read_fresh: dict, tmp: dict,
+              staging: Path, txn: str, moves: list) -> bool:
+        """Stage rollup ``name`` for the touched customers; False when it is to be built
+        whole."""
+        if name not in CUSTOMER_ROLLUPS or name not in self.stale or self.failed:
+            return False
+        if name not in ("customer_first", "customer_orders") and self.rewritten is None:
+            return False   # customer_orders was built whole
+        if not self.touched:
+            self._touch(con, tmp)
+        return getattr(self, "_" + name)(con, name, entry, read, read_fresh, tmp, staging, txn,
+                                         moves)
+
+    def _touch(self, con, tmp: dict) -> None:
+        """The touched customers' ids: temporary table ``_touched``."""
+        self.touched = True
+
+        def files(section: dict, table: str, months) -> list[str]:
+            return [self._path(section[table][m]["file"], tmp)
+                    for m in sorted(months) if m in section.get(table, {})]
+        before, after = self.before, self.after
+        orders = files(before, "orders", self.changed.get("orders", ())) + \
+            files(after, "orders", self.changed.get("orders", ()))
+        refunds = files(before, "refunds", self.changed.get("refunds", ())) + \
+            files(after, "refunds", self.changed.get("refunds", ()))
+        parts, params = [], {}
+        if orders:
+            parts.append(f"select customer_id from read_parquet($orders, {_PARTS})")
+            params["orders"] = orders
+        if refunds:
+            parts.append(f"select o.customer_id from read_parquet($all_orders, {_PARTS}) o "
+                         f"semi join read_parquet($refunds, {_PARTS}) r using (order_id)")
+            params["refunds"] = refunds
+            params["all_orders"] = sorted({*orders, *(self._path(p["file"], tmp) for p in
+                                                      after.get("orders", {}).values())})
+        con.execute("create or replace temp table _touched as select distinct customer_id from ("
+                    + " union all ".join(parts or ["select null::varchar as customer_id"])
+                    + ") where customer_id is not null", params)
+
+    def _customer_first(self, con, name, entry, read, read_fresh, tmp, staging, txn, moves):
+        store = self.store
+        [old] = self._old(name)
+        with _scratch(con):
+            store._open(store._files(read, tmp), store._files(read_fresh, tmp),
+                        only=CUSTOMER_FIRST_OF, con=con)
+            con.sql(CUSTOMER_FIRST_OF).create("_t")
+            con.read_parquet([old]).create("_old")
+            cols = ", ".join(con.table("_old").columns)
+            con.execute("create table _kept as from _old anti join _touched using (customer_id)")
+            # Numbers for customers new to the store, between their numbered neighbours'
+            # (in id order): k of them in a gap (lo, hi) get lo + (hi - lo) · i / (k + 1), after
+            # the last one lo + i · CUSTOMER_NO_STEP.
+            con.execute(f"""
+                create table _numbers as
+                with t as (select t.customer_id, o.customer_no
+                           from _t t left join _old o using (customer_id)),
+                u as (select customer_id, customer_no from _kept union all from t),
+                w as (select customer_id, customer_no,
+                             coalesce(max(customer_no) over (order by customer_id rows between
+                                      unbounded preceding and current row), 0) as lo,
+                             min(customer_no) over (order by customer_id rows between
+                                 current row and unbounded following) as hi
+                      from u where exists (select 1 from t where customer_no is null)),
+                g as (select *, row_number() over (partition by lo order by customer_id) as i,
+                             count(*) over (partition by lo) as k
+                      from w where customer_no is null)
+                select customer_id, hi is not null and hi - lo <= k as cramped,
+                       case when hi is null then lo + i * {CUSTOMER_NO_STEP}
+                            else lo + ((hi - lo)::hugeint * i // (k + 1))::bigint
+                       end as customer_no
+                from g
+                union all
+                select customer_id, false, customer_no from t where customer_no is not null""")
+            if con.execute("select bool_or(cramped) from _numbers").fetchall()[0][0]:
+                self.failed = True
+                return False
+            rel = con.sql(f"""select {cols} from _kept union all
+                              select {cols} from (select t.* exclude (customer_no), n.customer_no
+                                                  from _t t join _numbers n using (customer_id))""")
+            entry.clear()
+            store._stage_rollup_part(rel, name, UNPARTITIONED, entry, staging, txn, moves)
+        return True
+
+    def _customer_orders(self, con, name, entry, read, read_fresh, tmp, staging, txn, moves):
+        store = self.store
+        [old_first] = self._old("customer_first")
+        with _scratch(con):
+            store._open(store._files(read, tmp), store._files(read_fresh, tmp),
+                        only=CUSTOMER_ORDERS_OF, con=con)
+            con.execute(f"create or replace temp table _new_t as {CUSTOMER_ORDERS_OF}")
+        con.execute("create or replace temp table _old_nos as select customer_no "
+                    "from read_parquet($f, hive_partitioning = false) semi join _touched using (customer_id)",
+                    {"f": old_first})
+        old = self.old[name]
+        con.execute("create or replace temp table _old_t as from read_parquet($f, hive_partitioning = false) "
+                    "semi join _old_nos using (customer_no)", {"f": self._old(name)})
+        # The months whose rows of touched customers changed (a next order day, a rank…).
+        months = sorted(m for (m,) in con.execute(
+            "select distinct strftime(day, '%Y-%m') from ("
+            "(from _old_t except all from _new_t) union all (from _new_t except all from _old_t))"
+            " where day is not null").fetchall())
+        self.rewritten = set(months)
+        if not months:
+            return True
+        con.execute("create or replace temp table _months as select unnest($m) as m",
+                    {"m": months})
+        files = [str(store.path / old[m]["file"]) for m in months if m in old]
+        rel = con.table("_new_t").filter(
+            "strftime(day, '%Y-%m') in (select m from _months)")
+        if files:
+            rel = con.read_parquet(files).join(con.table("_old_nos"), "customer_no",
+                                               how="anti").union(rel)
+        for m in months:
+            entry.pop(m, None)
+        store._stage_rollup_months(rel, name, entry, staging, txn, moves)
+        return True
+
+    def _by_month(self, con, name, entry, read, read_fresh, tmp, staging, txn, moves):
+        """A rollup summing customer_orders by day: its months customer_orders rewrote."""
+        store, rollup = self.store, ROLLUPS[name]
+        for m in self.rewritten:
+            entry.pop(m, None)
+        if self.rewritten:
+            fresh = {**read_fresh, "customer_orders": {
+                m: p for m, p in read_fresh["customer_orders"].items() if m in self.rewritten}}
+            with _scratch(con):
+                store._open(store._files(read, tmp), store._files(fresh, tmp), only=rollup.sql,
+                            con=con)
+                store._stage_rollup_months(con.sql(rollup.sql), name, entry, staging, txn,
+                                           moves)
+        return True
+
+    _customer_orders_daily = _rfm_daily = _by_month
+
+    def _cohort_orders(self, con, name, entry, read, read_fresh, tmp, staging, txn, moves):
+        """The touched customers' groups before taken out, after added (a customer counts
+        once in the group of their acquisition channel, first-order day and order month)."""
+        [old] = self._old(name)
+        [old_first] = self._old("customer_first")
+        [old_refunds] = self._old("valid_refunds")
+        fresh = self.store._files(read_fresh, tmp)
+        [new_first], [new_refunds] = fresh["customer_first"], fresh["valid_refunds"]
+        stored = con.read_parquet([old])
+        typed = ", ".join(f"{c}::{t} as {c}" for c, t in zip(stored.columns, stored.types))
+
+        def groups(rows: str, first: str, refunds: str, sign: str) -> str:
+            # rows, first and refunds: code constants (a table, a parameter's name).
+            return f"""
+                select co.channel, f.first_day, date_trunc('month', co.day)::date as month,
+                       {sign}count(distinct co.customer_no) as active,
+                       {sign}sum(co.gross_sales - co.discounts - coalesce(r.refunded, 0))
+                           as revenue
+                from {rows} co join read_parquet(${first}, hive_partitioning = false) f using (customer_no)
+                left join (select order_id, sum(amount) as refunded
+                           from read_parquet(${refunds}, hive_partitioning = false) semi join {rows} using (order_id)
+                           group by all) r using (order_id)
+                group by all"""
+        con.execute(f"""
+            create or replace temp table _cohort as
+            with d as (select channel, first_day, month, sum(active) as active,
+                              sum(revenue) as revenue
+                       from ({groups('_new_t', 'new_first', 'new_refunds', '')}
+                             union all
+                             {groups('_old_t', 'old_first', 'old_refunds', '-')})
+                       group by all),
+            m as (select coalesce(c.channel, d.channel) as channel,
+                         coalesce(c.first_day, d.first_day) as first_day,
+                         coalesce(c.month, d.month) as month,
+                         coalesce(c.active, 0) + coalesce(d.active, 0) as active,
+                         coalesce(c.revenue, 0) + coalesce(d.revenue, 0) as revenue
+                  from read_parquet($old, hive_partitioning = false) c full join d
+                    on c.channel is not distinct from d.channel
+                   and c.first_day is not distinct from d.first_day
+                   and c.month is not distinct from d.month)
+            select {typed} from m where active > 0""",
+                    {"old": old, "new_first": new_first, "new_refunds": new_refunds,
+                     "old_first": old_first, "old_refunds": old_refunds})
+        entry.clear()
+        self.store._stage_rollup_part(con.table("_cohort"), name, UNPARTITIONED, entry,
+                                      staging, txn, moves)
+        return True
