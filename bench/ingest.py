@@ -65,16 +65,19 @@ def make_month(store: Path, rows: int, out: Path) -> None:
                 "from read_parquet($f)", {"f": october})
     con.execute("create table cust as select customer_id, row_number() over "
                 "(order by customer_id) - 1 as k from read_parquet($f)", {"f": first})
+    n_cust = con.execute("select count(*) from cust").fetchall()[0][0]
+    n_oct = con.execute("select count(*) from oct").fetchall()[0][0]
     con.sql("""
         select 'N' || lpad(i::varchar, 7, '0') as order_id,
                timestamp '2026-11-01' + to_seconds(i * 2592000 // $rows) as ordered_at,
                case when i % 10 < 3 then 'Z' || lpad(i::varchar, 7, '0')
-                    else (select customer_id from cust where k = (i * 7919) % (select count(*)
-                          from cust)) end as customer_id,
+                    else c.customer_id end as customer_id,
                o.channel, o.status, o.currency, o.gross_sales, o.discounts, o.shipping, o.tax,
                o.device, o.country
-        from range($rows) r(i) join oct o on o.k = i % (select count(*) from oct)
-        order by i""", params={"rows": rows}).write_csv(str(out))
+        from range($rows) r(i) join oct o on o.k = i % $n_oct
+        join cust c on c.k = (i * 7919) % $n_cust
+        order by i""", params={"rows": rows, "n_oct": n_oct, "n_cust": n_cust}
+            ).write_csv(str(out))
 
 
 CHILD = r"""

@@ -259,6 +259,49 @@ def test_an_upload_gets_a_new_file_and_the_old_one_goes(store_copy, tmp_path):
     assert total(store_copy, "orders", FEB) == 5
 
 
+def test_an_upload_brings_the_file_of_small_tables_up_to_date(store_copy, tmp_path,
+                                                              monkeypatch):
+    """The write makes the new file itself, from the old one with only the tables it changed
+    loaded again: the first connect after an upload builds nothing, and reads what a build
+    from scratch holds. A store nobody has opened gets none."""
+    import kpilib.store
+
+    store_copy.connect()
+    [old] = cache_files(store_copy)
+    loaded: list[str] = []
+    load = kpilib.store._load
+    monkeypatch.setattr(kpilib.store, "_load",
+                        lambda con, loads: (loaded.extend(n for _, n in loads), load(con, loads)))
+    ingest(store_copy, [write_csv(tmp_path / "u.csv", ORDER_HEADER
+                                  + "o9,2025-02-14 10:00,erin,email,paid,10,0\n")])
+    [new] = cache_files(store_copy)
+    assert new != old and not old.exists()
+    # An orders upload: the order and customer sums again, not the stock or traffic ones.
+    assert "orders_daily" in loaded and "customer_orders" in loaded
+    assert not {"_traffic", "_products", "stock_daily", "stock_monthly"} & set(loaded)
+
+    def no_build(*a):
+        raise AssertionError("built again")
+
+    monkeypatch.setattr(kpilib.store, "_load", no_build)
+    con = store_copy.connect()
+    assert total(store_copy, "orders", FEB) == 6
+    monkeypatch.undo()
+    new.unlink()
+    fresh = store_copy.connect()                   # built from the Parquet files alone
+    for name, in con.execute("select table_name from duckdb_tables() "
+                             "where database_name = 'cached'").fetchall():
+        assert rows(con, name) == rows(fresh, name), name
+    store_copy.undo()                              # an undo makes its file too
+    [undone] = cache_files(store_copy)
+    monkeypatch.setattr(kpilib.store, "_load", no_build)
+    assert total(store_copy, "orders", FEB) == 5
+    monkeypatch.undo()
+    undone.unlink()
+    ingest(store_copy, [tmp_path / "u.csv"])
+    assert cache_files(store_copy) == []           # nobody reads this store: no file
+
+
 def test_a_damaged_or_unwritable_cache_falls_back_to_memory(store_copy):
     store_copy.connect()
     [f] = cache_files(store_copy)
