@@ -1503,11 +1503,11 @@ class _Customers:
             store._open(store._files(read, tmp), store._files(read_fresh, tmp),
                         only=CUSTOMER_ORDERS_OF, con=con)
             con.execute(f"create or replace temp table _new_t as {CUSTOMER_ORDERS_OF}")
-        con.execute("create or replace temp table _old_nos as select customer_no "
-                    "from read_parquet($f, hive_partitioning = false) semi join _touched using (customer_id)",
+        con.execute("create or replace temp table _old_nos as select customer_no from "
+                    f"read_parquet($f, {_PARTS}) semi join _touched using (customer_id)",
                     {"f": old_first})
         old = self.old[name]
-        con.execute("create or replace temp table _old_t as from read_parquet($f, hive_partitioning = false) "
+        con.execute(f"create or replace temp table _old_t as from read_parquet($f, {_PARTS}) "
                     "semi join _old_nos using (customer_no)", {"f": self._old(name)})
         # The months whose rows of touched customers changed (a next order day, a rank…).
         months = sorted(m for (m,) in con.execute(
@@ -1565,9 +1565,10 @@ class _Customers:
                        {sign}count(distinct co.customer_no) as active,
                        {sign}sum(co.gross_sales - co.discounts - coalesce(r.refunded, 0))
                            as revenue
-                from {rows} co join read_parquet(${first}, hive_partitioning = false) f using (customer_no)
+                from {rows} co join read_parquet(${first}, {_PARTS}) f using (customer_no)
                 left join (select order_id, sum(amount) as refunded
-                           from read_parquet(${refunds}, hive_partitioning = false) semi join {rows} using (order_id)
+                           from read_parquet(${refunds}, {_PARTS}) semi join {rows}
+                             using (order_id)
                            group by all) r using (order_id)
                 group by all"""
         con.execute(f"""
@@ -1583,7 +1584,7 @@ class _Customers:
                          coalesce(c.month, d.month) as month,
                          coalesce(c.active, 0) + coalesce(d.active, 0) as active,
                          coalesce(c.revenue, 0) + coalesce(d.revenue, 0) as revenue
-                  from read_parquet($old, hive_partitioning = false) c full join d
+                  from read_parquet($old, {_PARTS}) c full join d
                     on c.channel is not distinct from d.channel
                    and c.first_day is not distinct from d.first_day
                    and c.month is not distinct from d.month)
