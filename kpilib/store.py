@@ -1518,8 +1518,11 @@ class _Customers:
                     f"read_parquet($f, {_PARTS}) semi join _touched using (customer_id)",
                     {"f": old_first})
         old = self.old[name]
-        con.execute(f"create or replace temp table _old_t as from read_parquet($f, {_PARTS}) "
-                    "semi join _old_nos using (customer_no)", {"f": self._old(name)})
+        if old:
+            con.execute(f"create or replace temp table _old_t as from read_parquet($f, {_PARTS})"
+                        " semi join _old_nos using (customer_no)", {"f": self._old(name)})
+        else:   # no customer's order stored yet (guests only)
+            con.execute("create or replace temp table _old_t as from _new_t limit 0")
         # The months whose rows of touched customers changed (a next order day, a rank…).
         months = sorted(m for (m,) in con.execute(
             "select distinct strftime(day, '%Y-%m') from ("
