@@ -2,8 +2,10 @@
 and the few chart helpers every page uses. Pages hold no SQL and no business rules."""
 from __future__ import annotations
 
+import base64
 import functools
 import hmac
+import html
 import logging
 import math
 import os
@@ -22,9 +24,10 @@ import plotly.express as px
 import streamlit as st
 
 import kpilib
-from kpilib import alerts, caveats, demo, engines, export, formatting, targets
+from kpilib import alerts, caveats, demo, engines, export, forecast, formatting, targets
 from kpilib.channels import CHANNELS
-from kpilib.kpi import PERIODS
+from kpilib.dimensions import members
+from kpilib.kpi import PERIODS, period_starts, refused
 from kpilib.periods import PRESETS, calendar, data_span, preset_range
 from kpilib.settings import demo_store_path, store_path
 from kpilib.store import tables_read
@@ -201,6 +204,8 @@ def kpi(name: str, filters: kpilib.Filters | None = None, by: str | None = None,
     grouping). ``limit``: a table's first rows only."""
     path, deps, version = _keys(name)
     f = filters or current_filters()
+    if refused(kpilib.get(name), f):
+        return _not_split(name, f, by, limit)
     qf, qby, derived = _query(name, f, by, path, version)
     got = st.session_state.get(_FETCHED, {}).get((path, deps, name, qf, qby, limit))
     if got is None:
@@ -233,6 +238,8 @@ def _read_ahead(asks) -> None:
     groups: dict[tuple, list[tuple[str, tuple]]] = {}
     for name, f, by, limit in asks:
         k = kpilib.get(name)
+        if refused(k, f):   # no query: kpi() gives it no value (the card says why)
+            continue
         path, deps, version = _keys(name, store)
         qf, qby, _ = _query(name, f, by, path, version)
         key = (path, deps, name, qf, qby, limit)
@@ -252,6 +259,24 @@ def _read_ahead(asks) -> None:
         for (qf, qby, limit, _), got in items), store.fingerprint)
     for (_, got), read in zip(items, frames):
         fetched.update({key: frame for (_, key), frame in zip(got, read)})
+
+
+def _not_split(name: str, f: kpilib.Filters, by, limit) -> pd.DataFrame:
+    """What KPI ``name`` shows under filters it cannot take (a country for sessions): no
+    value, never the unfiltered figure — a table of no rows, every period empty."""
+    k = kpilib.get(name)
+    if k.table:   # its columns, from a query of no rows over the filters it takes
+        return kpi(name, replace(f, devices=(), countries=(), categories=()), by, limit=0)
+    cols = ["value", "numerator", "denominator"] if k.ratio else ["value"]
+    dims = by if isinstance(by, tuple) else (by,) if by else ()
+    if not dims:
+        return pd.DataFrame({c: [math.nan] for c in cols})
+    if dims == (by,) and by in PERIODS:
+        periods = period_starts(f.start, f.end, by)
+        return pd.DataFrame({"period": periods, **{c: math.nan for c in cols}})
+    names = ["period" if d in PERIODS else d for d in dims]
+    return pd.DataFrame({c: pd.Series(dtype="float64" if c in cols else object)
+                         for c in names + cols})
 
 
 def _single(names, by) -> list[str]:
@@ -377,7 +402,7 @@ def reason(name: str, filters: kpilib.Filters | None = None) -> str | None:
     (kpilib.caveats.reason)."""
     f = filters or st.session_state.get("filters")
     return caveats.reason(kpilib.get(name), facts(), f.start if f else None,
-                          f.end if f else None)
+                          f.end if f else None, f)
 
 
 def missing(name: str) -> tuple[str, ...]:
@@ -535,7 +560,7 @@ def sidebar_filters() -> kpilib.Filters | None:
         st.query_params["channels"] = channels
     else:
         st.query_params.pop("channels", None)
-    filters = kpilib.Filters(start, end, tuple(channels))
+    filters = kpilib.Filters(start, end, tuple(channels), **_split_filters(sb, store))
     prev = filters.previous_period()
     sb.caption(f"{fmt_range(start, end)} · compared with {fmt_range(prev.start, prev.end)}")
     sb.caption(f"Data from {first:%d %b %Y} to {last:%d %b %Y}.")
@@ -553,6 +578,37 @@ def sidebar_filters() -> kpilib.Filters | None:
                 "page to replace it.")
     st.session_state["filters"] = filters
     return filters
+
+
+# The device, country and category filters: widget key, URL parameter, label, placeholder.
+SPLIT_WIDGETS = {"devices": ("devices", "Devices", "All devices"),
+                 "countries": ("countries", "Countries", "All countries"),
+                 "categories": ("product_categories", "Product categories", "All categories")}
+
+
+@st.cache_data(show_spinner=False)
+def _members(path: str, version: str, split: str) -> list[str]:
+    return members(_connection(path, version), split)
+
+
+def _split_filters(sb, store) -> dict[str, tuple[str, ...]]:
+    """The device, country and product-category multiselects, each drawn when the store holds
+    more than one member, bound to the URL by hand as the channels are (``?countries=FR``).
+    Every page applies them; a figure whose data lacks the dimension says so."""
+    chosen = {}
+    for split, (key, label, placeholder) in SPLIT_WIDGETS.items():
+        options = _members(str(store.path), store.fingerprint, split)
+        if len(options) < 2:
+            continue
+        if key not in st.session_state:
+            st.session_state[key] = [m for m in st.query_params.get_all(split) if m in options]
+        picked = sb.multiselect(label, options, key=key, placeholder=placeholder)
+        if picked:
+            st.query_params[split] = picked
+        else:
+            st.query_params.pop(split, None)
+        chosen[split] = tuple(picked)
+    return chosen
 
 
 def current_filters() -> kpilib.Filters:
@@ -598,10 +654,12 @@ change_value = formatting.change_value
 
 
 def metrics(names, filters: kpilib.Filters | None = None, spark_by: str | None = None,
-            last_year: bool = False, columns: int | None = None) -> list[str]:
+            last_year: bool = False, columns: int | None = None, why: bool = False
+            ) -> list[str]:
     """A row of KPI cards (see metric) in ``columns`` columns (one per card by default), their
     figures read together first. A KPI the store's exports cannot give is left out of the row
-    and returned, for :func:`missing_note` to name the export that fills it."""
+    and returned, for :func:`missing_note` to name the export that fills it. ``why``: each
+    card with a value has a "Why?" button opening :func:`why_view`."""
     store = active_store()[0]
     gone, notes, cards = _cards(str(store.path), store.fingerprint, tuple(names),
                                 filters or current_filters(), spark_by, last_year)
@@ -610,7 +668,7 @@ def metrics(names, filters: kpilib.Filters | None = None, spark_by: str | None =
     if cards:
         for col, card in zip(st.columns(columns or len(cards)), cards):
             with col:
-                _draw(card, last_year)
+                _draw(card, last_year, why)
     return list(gone)
 
 
@@ -679,13 +737,55 @@ def metric(name: str, filters: kpilib.Filters | None = None, spark_by: str | Non
     _draw(_card(name, filters or current_filters(), spark_by, last_year), last_year)
 
 
-def _draw(card: dict, boxed: bool) -> None:
+def _draw(card: dict, boxed: bool, why: bool = False) -> None:
+    # A card with a sparkline is boxed: the line is drawn under the metric, inside its box.
+    boxed = boxed or card["spark"] is not None
     box = st.container(border=True) if boxed else st.container()
     box.metric(card["label"], card["value"], delta=card["delta"], help=card["help"],
-               border=not boxed, chart_data=card["spark"], delta_color=card["delta_color"],
+               border=not boxed, delta_color=card["delta_color"],
                delta_arrow=card["delta_arrow"])
+    if card["spark"] is not None:
+        box.html(sparkline(card["spark"], _spark_colour(card), card["spark_label"]))
     for text in card["captions"]:
         box.caption(text)
+    if why and card["value"] != "–":
+        box.button("Why?", key=f"why_{card['name']}", type="tertiary",
+                   icon=":material/troubleshoot:", on_click=open_why, args=(card["name"],),
+                   help="What made this figure change: its drivers, each channel's part and "
+                        "what else happened on the same days.")
+
+
+# Streamlit's own colours for a metric's delta (light theme), so the line matches its arrow.
+SPARK_COLOURS = {"good": "#09ab3b", "bad": "#ff2b2b", "off": "#a3a8b8"}
+
+
+def _spark_colour(card: dict) -> str:
+    """The delta's colour, as st.metric colours its own chart: by the delta's sign and
+    ``delta_color``."""
+    delta, how = card["delta"], card["delta_color"]
+    if delta is None or how == "off" or delta[:1] not in "+-":
+        return SPARK_COLOURS["off"]
+    good = (delta[:1] == "+") == (how == "normal")
+    return SPARK_COLOURS["good" if good else "bad"]
+
+
+def sparkline(values: list[float], colour: str, label: str) -> str:
+    """A card's trend as one small SVG image: st.metric's own chart is a Vega-Lite chart per
+    card, ~15 ms of a browser's time each on every redraw (ten cards on the Overview), where
+    an image costs next to nothing. ``label`` is its text for screen readers. (An image, not
+    inline SVG: st.html keeps no <svg>.)"""
+    lo, hi = min(values), max(values)
+    n = len(values)
+    # 100 × 30 units, stretched to the card's width; the stroke keeps its width.
+    xs = [100 * i / (n - 1) for i in range(n)] if n > 1 else [0, 100]
+    ys = [28 - 26 * (v - lo) / (hi - lo) if hi > lo else 15 for v in values]
+    path = "M" + " L".join(f"{x:.1f},{y:.1f}" for x, y in zip(xs, ys if n > 1 else ys * 2))
+    svg = (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 100 30" '
+           f'preserveAspectRatio="none"><path d="{path}" fill="none" stroke="{colour}" '
+           f'stroke-width="2" stroke-linejoin="round" vector-effect="non-scaling-stroke"/></svg>')
+    return (f'<img alt="{html.escape(label)}" src="data:image/svg+xml;base64,'
+            f'{base64.b64encode(svg.encode()).decode()}" style="display:block;width:100%;'
+            f'height:36px">')
 
 
 def _card(name: str, f: kpilib.Filters, spark_by: str | None, last_year: bool) -> dict:
@@ -695,7 +795,8 @@ def _card(name: str, f: kpilib.Filters, spark_by: str | None, last_year: bool) -
     if f.channels and "$channels" not in k.sql + k.base:
         # Shop-wide whatever the channel filter: said on the card, beside filtered cards.
         label += " (all channels)"
-    card = {"label": label, "value": "–", "delta": None, "help": help_text(k), "spark": None,
+    card = {"name": name, "label": label, "value": "–", "delta": None, "help": help_text(k),
+            "spark": None,
             "delta_color": "normal", "delta_arrow": "auto", "captions": []}
     why = reason(name, f)
     if why:
@@ -727,6 +828,12 @@ def _card(name: str, f: kpilib.Filters, spark_by: str | None, last_year: bool) -
             series = caveats.mark_final(k, series, f.start, f.end, as_of, window, spark_by)
             series = series[series["final"]]
         card["spark"] = series["value"].fillna(0).tolist() or None
+        if card["spark"]:
+            # What a screen reader says of the line: its span, lowest and highest point.
+            card["spark_label"] = (
+                f"{card['label']} by {spark_by}, {formatting.plural(len(series), spark_by)}: "
+                f"lowest {fmt(min(card['spark']), k.unit, compact=True)}, highest "
+                f"{fmt(max(card['spark']), k.unit, compact=True)}")
     color = {"up": "normal", "down": "inverse", None: "off"}[k.better]
     flat = formatting.is_flat(delta) or not m.final
     card.update(value=fmt(now, k.unit, compact=True), delta=delta or None,
@@ -745,6 +852,10 @@ def _card(name: str, f: kpilib.Filters, spark_by: str | None, last_year: bool) -
         ly = value(name, f.last_year())
         ly = None if caveats.value_reason(k, ly) else ly
         captions.append(f"vs last year: {change(now, ly, k.unit) or '–'}")
+    fc = month_forecast(name, f)
+    if fc is not None and fc.value is not None:
+        captions.append(forecast_caption(fc))
+        card["help"] += "\n\n" + forecast.accuracy_text(fc)
     p = pacing(f).get(name)
     if p is not None:
         captions.append(target_caption(p))
@@ -765,10 +876,17 @@ def _pacing(path: str, version: str, filters: kpilib.Filters) -> list[targets.Pa
 
 
 def pacing(filters: kpilib.Filters | None = None) -> dict[str, targets.Pace]:
-    """Month-to-date pacing of every KPI with a target for the month the filters end in."""
+    """Month-to-date pacing of every KPI with a target for the month the filters end in. Where
+    the month-end forecast is shown (month_forecast), a sum is on pace for that forecast: one
+    month-end figure on a card and in the alerts, not two."""
     store, _ = active_store()
-    return {p.kpi: p for p in _pacing(str(store.path), store.fingerprint,
-                                      filters or current_filters())}
+    f = filters or current_filters()
+    paces = {p.kpi: p for p in _pacing(str(store.path), store.fingerprint, f)}
+    for name, p in paces.items():
+        fc = month_forecast(name, f)
+        if fc is not None and fc.value is not None:
+            paces[name] = replace(p, forecast=fc.value)
+    return paces
 
 
 def goals() -> list[targets.Target]:
@@ -792,6 +910,34 @@ def target_caption(p: targets.Pace) -> str:
     month = date.fromisoformat(p.month + "-01")
     return (f"{month:%b} target {fmt(p.target, kpilib.get(p.kpi).unit, compact=True)} · "
             f"{pace_text(p)}")
+
+
+def month_forecast(name: str, filters: kpilib.Filters | None = None) -> forecast.Forecast | None:
+    """The month-end forecast of a summed KPI when the period is the month to date of a month
+    the data has not finished; None otherwise (kpilib.forecast.month_to_date), or when the
+    store or the filters give the KPI no figure."""
+    f = filters or current_filters()
+    if name not in forecast.KPIS or not forecast.month_to_date(f, facts().as_of) \
+            or reason(name, f) or refused(kpilib.get(name), f):
+        return None
+    store, _ = active_store()
+    return _month_forecast(str(store.path), store.fingerprint, name, f)
+
+
+@st.cache_data(max_entries=500, show_spinner=False)
+def _month_forecast(path: str, version: str, name: str, f: kpilib.Filters) -> forecast.Forecast:
+    # The KPI's daily series over the store's calendar: the one the cards' figures come from
+    # (_query), so it is read once for both.
+    span = _calendar(path, version)
+    daily = forecast.series_of(kpi(name, replace(f, start=span[0]), "day"))
+    return forecast.project(daily, name, f.start, f.end)
+
+
+def forecast_caption(fc: forecast.Forecast) -> str:
+    """"Nov forecast €16.3k, 80 %: €12.7k – €20.2k"."""
+    unit = kpilib.get(fc.kpi).unit
+    month = date.fromisoformat(fc.month + "-01")
+    return f"{month:%b} " + forecast.range_text(fc, lambda v: fmt(v, unit, compact=True))
 
 
 def verdict(row) -> str:
@@ -902,6 +1048,9 @@ def table(name: str, df, units: dict | None = None, raw=None,
     (kpilib.export: a KPI unit, or a change "change" / "pp" / "times_change"). Shown formatted
     for reading; downloaded as those numbers (or as ``raw``, a :func:`later` callable for every
     row)."""
+    if name in kpilib.KPIS and reason(name, filters):
+        st.info(f"{kpilib.get(name).label}: {reason(name, filters)}")
+        return
     df = pd.DataFrame(df)
     units = units or {}
     shown = df.copy()
@@ -911,7 +1060,7 @@ def table(name: str, df, units: dict | None = None, raw=None,
             shown[c] = df[c].map(lambda v, u=unit: formatting.cell(v, u, cur))
     # Names as a spreadsheet must get them: the table's own "Download as CSV" and a copy of
     # its cells carry the names shown, and would write a formula or a CR raw.
-    for c in shown.columns.difference(list(units)):
+    for c in [c for c in shown.columns if c not in units]:
         shown[c] = shown[c].map(export.safe_text)
     st.dataframe(shown, hide_index=True, width="stretch")
     downloads(df if raw is None else raw, name, "Download", units=units, filters=filters)
@@ -944,12 +1093,23 @@ def bar_text(fig, unit: str):
 
 
 def chart(fig, key: str):
+    draw_chart(styled(fig), key)
+
+
+def styled(fig):
+    """``fig`` in the style every chart of the app has (changed in place and returned)."""
     formatting.plain_figure(fig)
     # Labels inside narrow bars are otherwise turned sideways to fit.
     fig.update_traces(textangle=0, selector={"type": "bar"})
     fig.update_layout(margin=dict(l=10, r=10, t=40, b=10), legend_title_text="")
     if fig.layout.hovermode is None:
         fig.update_layout(hovermode="x unified")
+    return fig
+
+
+def draw_chart(fig, key: str):
+    """A figure already :func:`styled` (one shared by every session, built once: drawing it
+    leaves it unchanged)."""
     st.plotly_chart(fig, key=key, width="stretch",
                     config={"displaylogo": False, "toImageButtonOptions": {"scale": 2}})
 
@@ -1129,3 +1289,190 @@ def show_sql(name: str, filters: kpilib.Filters | None = None, by: str | None = 
     with st.expander("Show SQL", expanded=False, key=f"show_sql_{name}_{by}"):
         st.caption(f"{kpilib.get(name).label}, {fmt_range(f.start, f.end)}")
         st.code(_script(name, f, by), language="sql")
+
+
+# --- what changed ---------------------------------------------------------------------------
+# The "Why?" view: opened by ?why=KPI (and ?why_from=…&why_to=YYYY-MM-DD for other days than
+# the page's: an unusual day, a month behind its target), so a link reopens it; the period
+# compared with is ?why_vs.
+WHY_VS = {"previous": "the previous period", "last_year": "last year",
+          "week": "the same weekday a week before"}
+_WHY = ("why", "why_from", "why_to", "why_vs")
+
+
+def open_why(name: str, start: date | None = None, end: date | None = None) -> None:
+    """Open the "Why?" view of KPI ``name``: over the page's period, or from ``start`` to
+    ``end`` (one day: an unusual day, compared with the same weekday a week before)."""
+    close_why()
+    st.query_params["why"] = name
+    if start is not None:
+        st.query_params["why_from"] = start.isoformat()
+        st.query_params["why_to"] = (end or start).isoformat()
+
+
+def close_why() -> None:
+    for p in _WHY:
+        st.query_params.pop(p, None)
+    st.session_state.pop("why_vs", None)
+
+
+@st.cache_data(max_entries=200, show_spinner=False)
+def _explained(path: str, version: str, name: str, f: kpilib.Filters,
+               compared: kpilib.Filters, window: int) -> dict:
+    from kpilib import explain
+
+    return explain.explain(_connection(path, version), name, f, compared,
+                           known=_facts(path, version), window_days=window)
+
+
+def explanation(name: str, f: kpilib.Filters, compared: kpilib.Filters) -> dict:
+    """kpilib.explain.explain of KPI ``name``, cached per store version for every session."""
+    store = active_store()[0]
+    return _explained(str(store.path), store.fingerprint, name, f, compared,
+                      setting("return_window_days"))
+
+
+def why_request(f: kpilib.Filters):
+    """(KPI, filters, comparison choices) the URL asks the "Why?" view for, or None."""
+    name = st.query_params.get("why")
+    if name not in kpilib.KPIS or kpilib.get(name).table:
+        return None
+    try:
+        start, end = (date.fromisoformat(st.query_params.get(p, "")) for p in ("why_from",
+                                                                              "why_to"))
+        g = replace(f, start=start, end=end)
+    except ValueError:   # none given, or not dates, or the wrong way round: the page's period
+        return name, f, ("previous", "last_year")
+    return name, g, (("week",) if g.days == 1 else ()) + ("previous", "last_year")
+
+
+def why_view(f: kpilib.Filters) -> None:
+    """The "Why?" dialog, when the URL asks for it (:func:`why_request`)."""
+    asked = why_request(f)
+    if asked is None:
+        return
+    name, g, choices = asked
+    _why_dialog(name, g, choices)
+
+
+@st.dialog("What changed", width="large", on_dismiss=close_why)
+def _why_dialog(name: str, f: kpilib.Filters, choices: tuple[str, ...]) -> None:
+    import plotly.graph_objects as go
+
+    from kpilib import explain
+
+    k = kpilib.get(name)
+    if "why_vs" not in st.session_state:
+        asked = st.query_params.get("why_vs")
+        st.session_state["why_vs"] = asked if asked in choices else choices[0]
+    vs = st.segmented_control("Compared with", choices, key="why_vs",
+                              format_func=WHY_VS.get) or choices[0]
+    st.query_params["why_vs"] = vs
+    compared = {"week": explain.week_before, "previous": lambda g: g.previous_period(),
+                "last_year": lambda g: g.last_year()}[vs](f)
+    try:
+        out = explanation(name, f, compared)
+    except kpilib.FilterNotApplicable as e:
+        st.info(str(e))
+        return
+    cur = currency()
+    st.markdown(f"**{_nobreak(formatting.md_plain(explain.headline(out, cur), 400))}**")
+    st.caption(f"{fmt_range(f.start, f.end)} against {fmt_range(compared.start, compared.end)}"
+               + (f" · {', '.join(map(channel_label, f.channels))}" if f.channels else ""))
+    if out["change"] is None:
+        return
+    for note in out["notes"]:
+        st.caption(note)
+    unit = k.unit
+    if out["formula"]:
+        drivers = out["drivers"]
+        st.markdown(f"**{formatting.md_plain(out['formula'], 300)}**")
+        labels = [f"{'Before' if vs != 'last_year' else 'Last year'}",
+                  *[d["label"] for d in drivers], "Now"]
+        # Read top to bottom, labels on the left: long driver names fit a phone's width.
+        levels = [out["compared"]]
+        for d in drivers:
+            levels.append(levels[-1] + d["effect"])
+        low, high = min(levels + [out["current"]]), max(levels + [out["current"]])
+        pad = (high - low) * 0.35 or abs(high) * 0.1 or 1
+        fig = go.Figure(go.Waterfall(
+            orientation="h", y=labels,
+            measure=["absolute", *["relative"] * len(drivers), "total"],
+            x=[out["compared"], *[d["effect"] for d in drivers], out["current"]],
+            text=[fmt(out["compared"], unit, compact=True),
+                  *[explain.effect_text(unit, d["effect"], cur) for d in drivers],
+                  fmt(out["current"], unit, compact=True)],
+            textposition="auto", connector={"line": {"color": "#bbb"}},
+            increasing={"marker": {"color": "#2e7d32" if k.better != "down" else "#c62828"}},
+            decreasing={"marker": {"color": "#c62828" if k.better != "down" else "#2e7d32"}},
+            totals={"marker": {"color": "#5f6b7a"}}))
+        fig.update_layout(showlegend=False, hovermode="closest",
+                          height=120 + 48 * len(labels))
+        # The bars' ends, not 0: a change of 5 % would be a sliver beside the whole figure.
+        fig.update_xaxes(title=None, range=[max(low - pad, 0) if low >= 0 else low - pad,
+                                            high + pad], **tick_format(unit))
+        fig.update_yaxes(title=None, autorange="reversed")
+        chart(fig, key=f"why_waterfall_{name}")
+        st.caption("Each driver's part is the average of what changing it alone would have "
+                   "done, over every order the drivers could be changed in (Shapley): the parts "
+                   "add up to the change exactly.")
+        for d in drivers:
+            if d["effect"]:
+                st.markdown(_line(explain.driver_text(d, unit, cur)))
+    if out["by"]:
+        tabs = st.tabs([f"By {explain.DIMENSIONS[d]}" for d in out["by"]])
+        for tab, (d, rows) in zip(tabs, out["by"].items()):
+            with tab:
+                for r in rows[:3]:
+                    st.markdown(_line(explain.member_text(d, r, k.label, unit, cur)))
+                df, units = _why_table(d, rows, k)
+                table(f"why_{name}_by_{d}", df, units, filters=f)
+                if k.ratio:
+                    st.caption("For a rate, each member's part is its own rate's change "
+                               "(weighted by its average share) plus the change of its share "
+                               "(weighted by its average rate): traffic moving to a weaker "
+                               "channel lowers the rate even when every channel improves.")
+    if out["not_split"]:
+        st.caption(explain.split_note(out))
+    if out["causes"]:
+        st.markdown("**On the same days**")
+        for c in out["causes"]:
+            st.markdown(_line(c["text"]))
+
+
+def _line(text: str) -> str:
+    """A sentence of the "Why?" view as a Markdown list item."""
+    return "- " + _nobreak(formatting.md_plain(text, 400))
+
+
+def _nobreak(text: str) -> str:
+    """A sign kept with its amount: a phone's line would break between "+" and "€1,417.75"."""
+    import re
+
+    return re.sub(r"([+−±])(?=[^\s])", "\\1\u2060", text)
+
+
+def _why_table(dimension: str, rows: list[dict], k) -> tuple[pd.DataFrame, dict]:
+    """The ranked table of one dimension: numbers, and their units for :func:`table`."""
+    from kpilib import explain
+
+    effect_unit = {"ratio": "pp", "times": "times_change"}.get(k.unit, k.unit)
+    scale = 100 if k.unit == "ratio" else 1
+    df = pd.DataFrame({
+        explain.DIMENSIONS[dimension].capitalize(): [explain.member_words(dimension,
+                                                                          r["member"])
+                                                     for r in rows],
+        "Before": [r["compared"] for r in rows], "Now": [r["current"] for r in rows],
+        "Effect": [r["effect"] * scale for r in rows]})
+    units = {"Before": k.unit, "Now": k.unit, "Effect": effect_unit}
+    if any(r.get("drivers") for r in rows):
+        # A sum's member split by the formula: what moved it most, in words.
+        df["Mostly"] = [explain.driver_phrase(r["drivers"][0], k.unit, currency())
+                        if r.get("drivers") else "" for r in rows]
+    if k.ratio:
+        df["Of which its share"] = [None if r["mix_effect"] is None else r["mix_effect"] * scale
+                                    for r in rows]
+        df["Of which its rate"] = [None if r["rate_effect"] is None
+                                   else r["rate_effect"] * scale for r in rows]
+        units.update({"Of which its share": effect_unit, "Of which its rate": effect_unit})
+    return df, units

@@ -7,7 +7,7 @@ import streamlit as st
 
 import kpilib
 import ui
-from kpilib import alerts, report
+from kpilib import alerts, forecast, report
 
 f = ui.require_filters()
 prev_words, ly_words = f.comparison_words()
@@ -17,8 +17,15 @@ CARDS = ("net_sales", "orders", "aov", "sessions", "conversion_rate", "new_custo
 spark = "day" if f.days <= 92 else "week"
 shown = [n for n in CARDS if not ui.missing(n)]
 for i in range(0, len(shown), 5):
-    ui.metrics(shown[i:i + 5], spark_by=spark, last_year=True, columns=5)
+    ui.metrics(shown[i:i + 5], spark_by=spark, last_year=True, columns=5, why=True)
 ui.missing_note([n for n in CARDS if ui.missing(n)])
+# Month-end forecasts sit on the cards of the month to date only: under the last 30 days'
+# figure a month's forecast would read as that period's. Said, when the month is still open.
+as_of = ui.facts().as_of
+if f.end == as_of and as_of < forecast.month_end(as_of.replace(day=1)) \
+        and not forecast.month_to_date(f, as_of) and set(shown) & set(forecast.KPIS):
+    st.caption(f"{as_of:%B} is not over: pick **Month to date** to see where it is heading "
+               "(month-end forecasts with their 80 % range).")
 
 
 def unusual_text(r) -> str:
@@ -47,14 +54,23 @@ if behind or n_days:
             end = start + timedelta(days=p.days - 1)
             st.markdown(f":material/flag: [{text}]"
                         f"({alerts.page_link(p.kpi, start, end, f.channels)})")
+            st.button(f"Why? {k.label}", key=f"why_{p.kpi}_{p.month}", type="tertiary",
+                      icon=":material/troubleshoot:", on_click=ui.open_why,
+                      args=(p.kpi, start, end))
         # The most unusual days first, one line each with every KPI unusual that day.
         for _, rows in unusual[unusual["rank"] <= 5].groupby("rank"):
             day = rows["day"].iat[0]
             st.markdown(f":material/warning: **{day:%a %d %b}** — unusual for a {day:%A}: "
                         + " · ".join(map(unusual_text, rows.itertuples())))
+            # What made each of them unusual, against the same weekday a week before.
+            for col, r in zip(st.columns(len(rows) + 2), rows.itertuples()):
+                col.button(f"Why? {r.label}", key=f"why_{r.kpi}_{day:%Y%m%d}", type="tertiary",
+                           icon=":material/troubleshoot:", on_click=ui.open_why,
+                           args=(r.kpi, day, day))
         more = f"The 5 most unusual of {n_days} days are shown. " if n_days > 5 else ""
-        st.caption(more + "Behind target: the month-to-date pace is more than 2 % short of the "
-                   "month's target (Settings). Unusual day: its net sales, orders, sessions or "
+        st.caption(more + "Behind target: the month-to-date pace (on the month to date, the "
+                   "month-end forecast) is more than 2 % short of the month's target "
+                   "(Settings). Unusual day: its net sales, orders, sessions or "
                    "conversion rate left the usual range for that weekday: the average of the "
                    "same weekday over the previous 8 weeks, give or take three times how much "
                    "those 8 days varied (3 standard deviations) and never less than ± 30 %. The "
@@ -63,13 +79,15 @@ if behind or n_days:
 
 CHOICES = [n for n in ("net_sales", "orders", "sessions", "conversion_rate", "aov",
                        "new_customers", "spend") if not ui.reason(n)]
-# Refunds or stock snapshots alone fill none of these: no trend to pick.
-if CHOICES:
-    name = st.selectbox("Trend", CHOICES, format_func=lambda n: kpilib.get(n).label,
-                        key="trend_kpi")
+
+
+@st.cache_resource(max_entries=200, show_spinner=False)
+def trend_figure(path: str, version: str, name: str, f: kpilib.Filters, by: str) -> go.Figure:
+    """The trend chart, built once per store version (data and settings) and filters for
+    every session: ~10 ms of a rerun's server time, and the same for every viewer of a
+    hosted link who asks for it. Shared, so never changed after it is built."""
     k = kpilib.get(name)
-    by = "day" if f.days <= 92 else "week"
-    now, before = ui.kpi(name, by=by), ui.kpi(name, f.previous_period(), by)
+    now, before = ui.kpi(name, f, by=by), ui.kpi(name, f.previous_period(), by)
     fig = go.Figure()
     fig.add_scatter(x=now["period"], y=now["value"], name="This period", mode="lines+markers")
     # The previous period drawn on this period's dates, so the two lines can be compared day
@@ -79,7 +97,18 @@ if CHOICES:
                     name="Previous period", mode="lines", line=dict(dash="dot", color="#9aa0a6"))
     fig.update_layout(title=f"{k.label} by {by}", hovermode="x unified")
     fig.update_yaxes(**ui.tick_format(k.unit))
-    ui.chart(fig, key="overview_trend")
+    return ui.styled(fig)
+
+
+# Refunds or stock snapshots alone fill none of these: no trend to pick.
+if CHOICES:
+    name = st.selectbox("Trend", CHOICES, format_func=lambda n: kpilib.get(n).label,
+                        key="trend_kpi")
+    k = kpilib.get(name)
+    by = "day" if f.days <= 92 else "week"
+    store = ui.active_store()[0]
+    ui.draw_chart(trend_figure(str(store.path), store.fingerprint, name, f, by),
+                  key="overview_trend")
     st.caption(ui.help_text(k))
     ui.show_sql(name, by=by)
 
@@ -103,3 +132,6 @@ st.download_button("Download the report (HTML)", icon=":material/description:",
                    data=lambda: report.build(con, month, goals=goals, currency=currency,
                                              window_days=window).encode("utf-8"),
                    file_name=f"report_{month}.html", mime="text/html", key="report_download")
+
+# "Why?" from a card or an alert (or a link carrying ?why=KPI): what made the figure change.
+ui.why_view(f)

@@ -42,6 +42,7 @@ missing_steps = [label.lower() for n, label, _, _ in WATERFALL if n in unfilled]
 st.caption(ui.definition("net_sales") + " " + ui.definition("total_sales")
            + (f" Not in the exports uploaded, so left out: {', '.join(missing_steps)}."
               if missing_steps else ""))
+ui.metrics(("discounts", "discount_rate", "returns"), columns=4)
 
 by = ui.grain("sales_grain")
 name = st.segmented_control("Over time", ["net_sales", "orders", "aov",

@@ -25,7 +25,7 @@ a, b = st.columns([2, 1])
 categories = a.multiselect("Categories", ui.categories(), key="stock_categories",
                            placeholder="All categories")
 search = b.text_input("SKU or product contains", key="stock_search")
-sf = replace(f, categories=tuple(categories), search=search)
+sf = replace(f, categories=tuple(categories) or f.categories, search=search)
 ui.show_sql("on_hand", sf)
 
 gone = ui.metrics(("on_hand", "stock_value", "days_of_cover", "sell_through_rate"), sf)

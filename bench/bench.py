@@ -1,12 +1,15 @@
-"""Benchmark: every page's KPI set on a large shop, DuckDB + rollups against plain pandas.
+"""Benchmark: every page's KPI set on a large shop, DuckDB + rollups against its peers.
 
     python bench/bench.py                 # the large shop of issue #10 (~10 min the first time)
     python bench/bench.py --scale 0.05    # a small shop, about a minute
     python bench/bench.py --browser       # also: app start, filter click → redraw, app memory
     python bench/bench.py --only first-start --repeat 5   # a fresh clone's first start
 
-The store is built once with the demo generator into bench/.stores/ and reused. Not a test:
-it prints medians, min–max and ratios with the machine's core count; bench/README.md quotes them.
+The peers (bench/peers.py and bench_peers): pandas and polars over the same daily rollups,
+raw DuckDB over the Parquet files without rollups, and the floor (one column summed over the
+largest table). The store is built once with the demo generator into bench/.stores/ and
+reused. Not a test: it prints medians, min–max, ratios and the machine's load beside them;
+bench/README.md quotes them.
 """
 from __future__ import annotations
 
@@ -24,16 +27,17 @@ from datetime import date, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "bench")]
 
 import duckdb  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from kpilib import (Filters, Read, Store, demo, from_daily, get, prepare, run,  # noqa: E402
                     run_many, run_together)
-from kpilib.demo import DemoShop  # noqa: E402
 from kpilib.ingest import ingest  # noqa: E402
 from kpilib.kpi import clear_bases  # noqa: E402
+
+import peers  # noqa: E402  (bench/peers.py, beside this file)
 
 END = date(2026, 10, 31)
 # scale 1.0: ~2 M orders, ~5 M order lines, 20 000 SKUs × 730 daily snapshots, 24 months.
@@ -63,8 +67,14 @@ PAGE_NAMES = ("overview", "traffic", "funnel", "marketing", "sales", "returns", 
               "stock")
 # What a manager looks at: the app's default (the last 30 days), the whole history (the 24
 # months the large shop holds) and one channel over one quarter.
+def months_back(end: date, months: int) -> date:
+    """The first day of the ``months`` calendar months that end with ``end``'s month."""
+    m = end.year * 12 + end.month - months   # months since year 0, of the first month
+    return date(m // 12, m % 12 + 1, 1)
+
+
 VIEWS = {"last 30 days": Filters(END - timedelta(days=29), END),
-         "whole history": Filters(date(END.year - 2, END.month + 1, 1), END),
+         "whole history": Filters(months_back(END, 24), END),
          "one channel, one quarter": Filters(date(2026, 7, 1), date(2026, 9, 30), ("email",))}
 
 
@@ -91,7 +101,8 @@ def each_kpi(calls: list[Call]) -> list[Call]:
     return [replace(c, kpi=n, together=()) for c in calls for n in (c.together or [c.kpi])]
 
 
-def record(store: Store, views: dict[str, Filters]) -> dict[tuple[str, str], list[Call]]:
+def record(store: Store, views: dict[str, Filters], pages: tuple[str, ...] = PAGE_NAMES
+           ) -> dict[tuple[str, str], list[Call]]:
     """Every KPI each page asks for under each view: the app itself, run in AppTest with the
     view's filters set in the sidebar, with each ``kpilib.run`` it makes logged, and each
     period it derives from a daily series (the caches emptied before each page, so a page's
@@ -101,6 +112,8 @@ def record(store: Store, views: dict[str, Filters]) -> dict[tuple[str, str], lis
     from streamlit.testing.v1 import AppTest
 
     import kpilib
+    import ui  # noqa: F401 (imported here so that its names for kpilib's functions are patched)
+    from kpilib import targets
     from kpilib.periods import calendar
 
     span = calendar(store.connect())
@@ -132,8 +145,20 @@ def record(store: Store, views: dict[str, Filters]) -> dict[tuple[str, str], lis
         return real_many(con, reads)
 
     os.environ["KPILIB_STORE"] = str(store.path)
-    kpilib.run, kpilib.from_daily, kpilib.prepare = logged, derived, prepared
-    kpilib.run_together, kpilib.run_many = together, many
+    wrappers = {real: logged, real_daily: derived, real_prepare: prepared,
+                real_together: together, real_many: many}
+    # Every name bound to them, in kpilib's modules and the UI's: kpilib.targets and
+    # kpilib.report import run itself (the pacing under every card row went unrecorded).
+    patched = [(m, attr, fn) for m in list(sys.modules.values())
+               if getattr(m, "__name__", "").split(".")[0] in ("kpilib", "ui")
+               and m.__name__ != "kpilib.kpi"   # run_many's own calls to run are its
+               for attr, fn in vars(m).items() if any(fn is r for r in wrappers)]
+    for m, attr, fn in patched:
+        setattr(m, attr, wrappers[fn])
+    real_goals = targets.from_settings
+    # The benchmark's shops have no targets: a target on every KPI that takes one, so the
+    # pages' pacing queries are part of what is timed, as in a shop that set them.
+    targets.from_settings = lambda settings: bench_targets(views)
     out = {}
     try:
         for vname, f in views.items():
@@ -142,7 +167,7 @@ def record(store: Store, views: dict[str, Filters]) -> dict[tuple[str, str], lis
             at.sidebar.selectbox(key="period").set_value("Custom").run()
             at.sidebar.date_input(key="dates").set_value((f.start, f.end)).run()
             at.sidebar.multiselect(key="channels").set_value(list(f.channels)).run()
-            for page in PAGE_NAMES:
+            for page in pages:
                 st.cache_data.clear()
                 # and what the session read ahead (ui.prefetch): each page reads all it shows
                 at.session_state["_prefetched"] = {}
@@ -152,9 +177,21 @@ def record(store: Store, views: dict[str, Filters]) -> dict[tuple[str, str], lis
                 assert at.session_state["filters"] == f, at.session_state["filters"]
                 out[(page, vname)] = list(calls)
     finally:
-        kpilib.run, kpilib.from_daily, kpilib.prepare = real, real_daily, real_prepare
-        kpilib.run_together, kpilib.run_many = real_together, real_many
+        for m, attr, fn in patched:
+            setattr(m, attr, fn)
+        targets.from_settings = real_goals
     return out
+
+
+def bench_targets(views: dict[str, Filters]) -> list:
+    """A target for every KPI that takes one, in the month each view ends in, for the whole
+    shop and for each channel a view picks (a level paces one channel's target)."""
+    from kpilib.targets import KINDS, Target
+
+    months = {f"{f.end:%Y-%m}" for f in views.values()}
+    channels = {None} | {c for f in views.values() for c in f.channels}
+    return [Target(k, m, 1.0, c) for k in KINDS for m in sorted(months)
+            for c in sorted(channels, key=str)]
 
 
 def page_set(con, calls: list[Call], rollups: bool = True) -> float:
@@ -209,78 +246,162 @@ def bench_pages(store: Store, sets: dict, repeat: int) -> None:
                   f"   {fmt(warm)}", flush=True)
 
 
-def bench_without_rollups(store: Store, sets: dict, repeat: int) -> None:
-    print("\n== The same sets reading the rows (daily sums off), whole history ==")
-    for page in ("overview", "sales", "marketing"):
-        con = store.connect()
-        calls = sets[(page, "whole history")]
-        page_set(con, calls, rollups=False)
-        xs = [page_set(con, calls, rollups=False) for _ in range(max(1, repeat // 3))]
-        print(f"{page:10s} {fmt(xs)}", flush=True)
+def raw_connection(store: Store) -> duckdb.DuckDBPyConnection:
+    """DuckDB over the store's Parquet files alone: no table held in memory, every rollup a view
+    computed again by each query that reads it (the store's own fallback for rollups not built
+    yet). With ``rollups=False`` the KPIs' SQL then reads the rows, as it would without them."""
+    return store._open(store._files(store.manifest["tables"]), {}, memory=False)
 
 
-def load_pandas(store: Store) -> DemoShop:
+# The floor: one column summed over the largest stored table (its column from code).
+FLOOR_COLUMNS = {"inventory": "on_hand", "order_items": "quantity", "orders": "gross_sales",
+                 "traffic": "sessions", "refunds": "amount", "marketing_spend": "spend"}
+
+
+def floor_query(store: Store):
+    """A function timing the floor, and what it sums."""
+    table = max(FLOOR_COLUMNS, key=lambda t: sum(store.months(t).values()))
+    files, column = [str(f) for f in store.files(table)], FLOOR_COLUMNS[table]
     con = duckdb.connect()
-    frames = {}
-    for table in ("orders", "order_items", "refunds", "traffic", "inventory", "products",
-                  "marketing_spend"):
-        files = [str(f) for f in store.files(table)]
-        frames[table] = con.read_parquet(files).df() if files else pd.DataFrame()
-    return DemoShop(**frames)
+
+    def timed() -> float:
+        t = time.perf_counter()
+        con.read_parquet(files).aggregate(f"sum({column})").fetchall()
+        return time.perf_counter() - t
+    rows = sum(store.months(table).values())
+    return timed, f"sum({column}) over {table}'s {rows:,} rows"
 
 
-def bench_pandas(store: Store, sets: dict, repeat: int, full: bool) -> None:
-    """The oracle the tests compare with (tests/oracle.py): each KPI from the raw frames.
-    On the large shop only the whole-history view is timed (pandas needs minutes per page)."""
-    from oracle import oracle
+def covered(calls: list[Call]) -> list[Call]:
+    """The calls (KPIs read together or side by side split apart where needed) whose every
+    KPI the peers compute (bench/peers.py), as the page makes them."""
+    def keep(c: Call) -> Call | None:
+        if c.many:
+            many = tuple(filter(None, map(keep, c.many)))
+            return replace(c, many=many) if many else None
+        if c.prepare or c.limit is not None:
+            return None
+        if c.together:
+            together = tuple(n for n in c.together if peers.covers(n, c.filters, c.by))
+            return replace(c, together=together) if together else None
+        return c if peers.covers(c.kpi, c.filters, c.by) else None
+    return list(filter(None, map(keep, calls)))
 
-    from kpilib import stock
 
-    print("\n== pandas (tests/oracle.py) against DuckDB + rollups, same KPIs, same data ==")
-    t = time.perf_counter()
-    shop = load_pandas(store)
-    print(f"loading the tables into pandas: {time.perf_counter() - t:.1f} s (not counted)")
-    con = store.connect()
-    # What the oracle computes: every single-valued KPI but the stock ones (their pandas
-    # version is in tests/test_stock.py), by nothing, a period or a channel.
-    skip = {k.name for k in stock.KPIS} | {"payback", "unmatched_spend"}
-    total_pd = total_db = 0.0
+def check_peers(con, frames: dict, items: list[Call]) -> int:
+    """Every KPI value the peers compute for ``items`` equals kpilib's, to the cent: else
+    AssertionError (a peer that computed something else would be timed for nothing)."""
+    asked = list(dict.fromkeys((c.kpi, c.filters, c.by) for c in each_kpi(items)))
+    for engine, fr in frames.items():
+        for (name, f, by), got in zip(asked, peers.page(fr, engine, asked)):
+            peers.check(name, got, run(con, get(name), f, by), by)
+    return len(asked)
+
+
+def bench_peers(store: Store, sets: dict, repeat: int, raw: bool) -> None:
+    """Each page's KPI set, DuckDB with its rollups as the app runs it, against three peers:
+    pandas and polars computing the KPIs they cover from the same daily rollups (bench/peers.py),
+    raw DuckDB over the Parquet files with no rollup, and the floor. Runs alternate (the
+    order rotates each round); the machine's 1-minute load is printed beside each figure."""
+    print("\n== Each page against its peers (warm; median; ratio = peer ÷ DuckDB with rollups) ==")
+    frames, loads = {}, []
+    for engine in ("pandas", "polars"):
+        t = time.perf_counter()
+        frames[engine] = peers.load(store, engine)
+        loads.append(f"{engine} {time.perf_counter() - t:.1f} s")
+    print("the daily rollups and small tables loaded into memory once (not counted, as "
+          "DuckDB's): " + ", ".join(loads))
+    con, raw_con = store.connect(), raw_connection(store) if raw else None
+    floor, what = floor_query(store)
+    floor()
+    floors, totals = [], defaultdict(float)
+    # Raw DuckDB computes every rollup again per query (10–20 s a page on the small shop,
+    # minutes on the large one): timed once per page, on the large shop only if asked and on
+    # the whole history only.
+    large = store_rows(store) >= 500_000
+    raw_views = [] if not raw else ["whole history"] if large else list(VIEWS)
     for page in PAGE_NAMES:
-        for vname in ["whole history"] if full else list(VIEWS):
-            def kept(name: str) -> bool:
-                return not get(name).table and name not in skip
-            def only(c: Call) -> Call | None:
-                if c.many:
-                    many = tuple(filter(None, map(only, c.many)))
-                    return replace(c, many=many) if many else None
-                if isinstance(c.by, tuple) or c.prepare:
-                    return None
-                if c.together:
-                    together = tuple(n for n in c.together if kept(n))
-                    return replace(c, together=together) if together else None
-                return c if kept(c.kpi) else None
-            # DuckDB's side as the page runs it, KPIs read together and side by side included.
-            items = list(filter(None, map(only, sets[(page, vname)])))
-            # What the page shows: every call but the daily series it derives periods from
-            # (pandas computes each period itself).
-            fetched = {(c.kpi, c.series) for c in items if c.series is not None}
-            answers = [c for c in each_kpi(items)
-                       if (c.kpi, c.filters) not in fetched or c.by != "day"]
-            if not answers:
-                continue
-            pd_times, db_times = [], []
-            for _ in range(max(1, repeat // 5)):
-                t = time.perf_counter()
-                for c in answers:
-                    oracle(c.kpi, shop, c.filters, c.by)
-                pd_times.append(time.perf_counter() - t)
-                db_times.append(page_set(con, items))
-            p, d = statistics.median(pd_times), statistics.median(db_times)
-            total_pd, total_db = total_pd + p, total_db + d
-            print(f"{page:10s} {vname:26s} {len(answers):3d} KPIs  pandas {p * 1000:8.0f} ms  "
-                  f"duckdb {d * 1000:6.1f} ms  ratio {p / d:6.1f}×", flush=True)
-    print(f"{'all pages':37s}       pandas {total_pd * 1000:8.0f} ms  duckdb "
-          f"{total_db * 1000:6.1f} ms  ratio {total_pd / total_db:6.1f}×")
+        for vname in VIEWS:
+            calls = sets[(page, vname)]
+            items = covered(calls)
+            checked = check_peers(con, frames, items)
+            asked = [(c.kpi, c.filters, c.by) for c in each_kpi(items)]
+            runners = {
+                "duckdb": lambda: page_set(con, calls),
+                "covered": lambda: page_set(con, items),
+                "pandas": lambda: _timed(peers.page, frames["pandas"], "pandas", asked),
+                "polars": lambda: _timed(peers.page, frames["polars"], "polars", asked),
+                "floor": floor,
+                # The switch the KPIs have: daily sums off, the other rollups kept.
+                "sums off": lambda: page_set(con, calls, rollups=False),
+                "raw": lambda: page_set(raw_con, calls, rollups=False),
+            }
+            times, cpu, load = defaultdict(list), defaultdict(list), []
+            names = list(runners)
+            for r in range(repeat):
+                k = r % len(names)
+                for name in names[k:] + names[:k]:   # alternate: each first in turn
+                    if name == "raw" and ("raw" in times or vname not in raw_views):
+                        continue
+                    if name == "sums off" and large and "sums off" in times:
+                        continue   # ~10–20 s a page on the large shop: once
+                    load.append(float(_load()))
+                    c = time.process_time()
+                    times[name].append(runners[name]())
+                    # CPU seconds of this process, every thread: on a machine shared with
+                    # other work, less at its mercy than the wall clock.
+                    cpu[name].append(time.process_time() - c)
+            m = {n: statistics.median(x) for n, x in times.items()}
+            mc = {n: statistics.median(x) for n, x in cpu.items()}
+            floors += times["floor"]
+            for n in m:
+                totals[(vname, n)] += m[n]
+                totals[(vname, n, "cpu")] += mc[n]
+            rawtext = f"{m['raw'] * 1000:7.0f} ms ({m['raw'] / m['duckdb']:5.1f}×)" \
+                if "raw" in m else "not timed"
+            print(f"{page:10s} {vname:26s} page {m['duckdb'] * 1000:6.1f} ms · daily sums off "
+                  f"{m['sums off'] * 1000:6.0f} ms ({m['sums off'] / m['duckdb']:4.1f}×) · "
+                  f"no rollups {rawtext} · floor "
+                  f"{m['floor'] * 1000:5.1f} ms (page = {m['duckdb'] / m['floor']:4.1f} floors)"
+                  f" · the {checked} KPI calls the peers cover (values checked): DuckDB "
+                  f"{m['covered'] * 1000:5.1f} ms, pandas {m['pandas'] * 1000:6.1f} ms "
+                  f"({m['pandas'] / m['covered']:4.1f}×), polars {m['polars'] * 1000:6.1f} ms "
+                  f"({m['polars'] / m['covered']:4.1f}×) · load "
+                  f"{min(load):.1f}–{max(load):.1f} · CPU: page {mc['duckdb'] * 1000:.0f} ms, "
+                  f"sums off {mc['sums off'] * 1000:.0f} ms, covered {mc['covered'] * 1000:.0f}"
+                  f" ms, pandas {mc['pandas'] * 1000:.0f} ms, polars {mc['polars'] * 1000:.0f}"
+                  f" ms, floor {mc['floor'] * 1000:.0f} ms"
+                  + (f", no rollups {mc['raw'] * 1000:.0f} ms" if "raw" in mc else ""),
+                  flush=True)
+    print(f"floor: {what}, {fmt(floors)}")
+    for vname in VIEWS:
+        t = {n: totals[(vname, n)]
+             for n in ("duckdb", "sums off", "raw", "covered", "pandas", "polars")}
+        rawtext = f"{t['raw'] * 1000:.0f} ms ({t['raw'] / t['duckdb']:.1f}×)" \
+            if vname in raw_views else "not timed"
+        print(f"all pages, {vname}: DuckDB {t['duckdb'] * 1000:.0f} ms, daily sums off "
+              f"{t['sums off'] * 1000:.0f} ms ({t['sums off'] / t['duckdb']:.1f}×), no rollups "
+              f"{rawtext}; covered KPIs: DuckDB "
+              f"{t['covered'] * 1000:.0f} ms, pandas {t['pandas'] * 1000:.0f} ms "
+              f"({t['pandas'] / t['covered']:.1f}×), polars {t['polars'] * 1000:.0f} ms "
+              f"({t['polars'] / t['covered']:.1f}×)")
+        c = {n: totals[(vname, n, "cpu")] for n in ("duckdb", "sums off", "covered", "pandas",
+                                                    "polars")}
+        print(f"  CPU: DuckDB {c['duckdb'] * 1000:.0f} ms, daily sums off "
+              f"{c['sums off'] * 1000:.0f} ms ({c['sums off'] / c['duckdb']:.1f}×); covered "
+              f"KPIs: DuckDB {c['covered'] * 1000:.0f} ms, pandas {c['pandas'] * 1000:.0f} ms "
+              f"({c['pandas'] / c['covered']:.1f}×), polars {c['polars'] * 1000:.0f} ms "
+              f"({c['polars'] / c['covered']:.1f}×)")
+
+
+def _timed(fn, *args) -> float:
+    t = time.perf_counter()
+    fn(*args)
+    return time.perf_counter() - t
+
+
+def store_rows(store: Store) -> int:
+    return sum(store.months("orders").values())
 
 
 def bench_ingest(store: Store, rows: int) -> None:
@@ -423,28 +544,58 @@ def bench_browser(store: Store, clicks: int) -> None:
         for name in ("traffic", "funnel", "marketing", "sales", "returns", "loyalty", "stock"):
             page.goto(f"{url}/{name}")
             wait_drawn(page)
-        pid = subprocess.run(["pgrep", "-f", "streamlit run"], capture_output=True,
-                             text=True).stdout.split()
-        peak = [int(line.split()[1]) for p in pid if Path(f"/proc/{p}").exists()
+        # The server this benchmark started, not any `streamlit run` on the machine.
+        peak = [int(line.split()[1]) for p in servers()
                 for line in Path(f"/proc/{p}/status").read_text().splitlines()
                 if line.startswith("VmHWM")]
-        if peak:
-            print(f"peak memory of the app process after every page: {max(peak) / 1024:.0f} MB")
+        if len(peak) == 1:
+            print(f"peak memory of the app's server process after every page: "
+                  f"{peak[0] / 1024:.0f} MB")
+        else:
+            print(f"peak memory not read: {len(peak)} servers started by this process")
 
     with browser() as b, tempfile.TemporaryDirectory() as tmp:
         bare = Path(tmp) / "bare.py"
         bare.write_text(BARE_APP)
-        for label, script, then in (("the app", None, clicks_and_memory),
-                                    ("a bare Streamlit app (title + one chart)", bare, None)):
-            # One browser profile and port per app: the second and later starts find
-            # Streamlit's scripts in the browser's cache, as a manager's browser does.
-            context, port = b.new_context(viewport={"width": 1400, "height": 1000}), free_port()
-            up, first = _launch(context, store, port, script, then)
-            again = [_launch(context, store, port, script)[1] for _ in range(3)]
-            context.close()
-            print(f"{label}: from launch to the first page drawn {first:.1f} s in a new "
-                  f"browser profile (server up after {up:.1f} s); {fmt_s(again)} in a "
-                  "browser that has opened it before (median of 3)")
+        apps = {"the app": (None, clicks_and_memory),
+                "a bare Streamlit app (title + one chart)": (bare, None)}
+        # One browser profile and port per app: the second and later starts find Streamlit's
+        # scripts in the browser's cache, as a manager's browser does.
+        contexts = {label: (b.new_context(viewport={"width": 1400, "height": 1000}),
+                            free_port()) for label in apps}
+        first, up, again = {}, {}, defaultdict(list)
+        # The app and the bare app alternately, so that both see the same machine.
+        for r in range(4):
+            for label, (script, then) in apps.items():
+                context, port = contexts[label]
+                load = _load()
+                u, drawn = _launch(context, store, port, script, then if r == 0 else None)
+                if r == 0:
+                    first[label], up[label] = drawn, u
+                else:
+                    again[label].append(drawn)
+                print(f"  {label}: {drawn:.1f} s ({'new profile' if r == 0 else 'seen before'}"
+                      f"; load {load})", flush=True)
+        for label in apps:
+            contexts[label][0].close()
+            print(f"{label}: from launch to the first page drawn {first[label]:.1f} s in a new "
+                  f"browser profile (server up after {up[label]:.1f} s); {fmt_s(again[label])} "
+                  "in a browser that has opened it before (median of 3)")
+
+
+def servers() -> list[int]:
+    """The pids of the Streamlit servers this process started (tests/browser.py's app_server
+    runs each as a child of this process)."""
+    me, out = str(os.getpid()), []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            cmd = (stat.parent / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if fields[1] == me and b"streamlit" in cmd and b"run" in cmd:
+            out.append(int(stat.parent.name))
+    return out
 
 
 def bench_first_start(rounds: int, port: int | None = None) -> None:
@@ -507,6 +658,14 @@ def bench_first_start(rounds: int, port: int | None = None) -> None:
           f"the next start {fmt_s(again)} (median of {rounds})")
 
 
+def _version(package: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return "not installed"
+
+
 def _load() -> str:
     return Path("/proc/loadavg").read_text().split()[0]
 
@@ -523,31 +682,37 @@ def main():
     ap.add_argument("--rebuild", action="store_true", help="regenerate the store")
     ap.add_argument("--browser", action="store_true",
                     help="also time app start, a filter click and the app's memory")
-    ap.add_argument("--skip-pandas", action="store_true")
-    ap.add_argument("--only", choices=["pages", "pandas", "ingest", "browser", "first-start"],
+    ap.add_argument("--skip-peers", action="store_true")
+    ap.add_argument("--raw", action="store_true", help="peers: also DuckDB with no rollups at "
+                    "all (every rollup computed by each query; minutes a page on the large "
+                    "shop); on by itself below 500,000 orders")
+    ap.add_argument("--only", choices=["pages", "peers", "ingest", "browser", "first-start"],
                     help="run one part")
+    ap.add_argument("--views", nargs="+", choices=list(VIEWS), metavar="VIEW",
+                    help=f"time these views only (of: {', '.join(VIEWS)})")
     ap.add_argument("--port", type=int, help="first-start: the server's port (else a free one)")
     args = ap.parse_args()
     if args.only == "first-start":   # needs no benchmark store
         bench_first_start(args.repeat, args.port)
         return
+    for name in set(VIEWS) - set(args.views or VIEWS):
+        del VIEWS[name]
     store = build(args.scale, args.rebuild)
     con = store.connect()
     counts = {t: con.execute(f"select count(*) from {t}").fetchall()[0][0]
               for t in ("orders", "order_items", "customer_first", "traffic", "inventory")}
     sessions = con.execute("select sum(sessions) from traffic").fetchall()[0][0]
     print(f"machine: {os.cpu_count()} cores · duckdb {duckdb.__version__} · pandas "
-          f"{pd.__version__}\nstore: {store.path} · " + ", ".join(
+          f"{pd.__version__} · polars {_version('polars')}\nstore: {store.path} · " + ", ".join(
               f"{k} {v:,}" for k, v in counts.items()) + f" · sessions {sessions:,}")
-    if args.only in (None, "pages", "pandas"):
+    if args.only in (None, "pages", "peers"):
         t = time.perf_counter()
         sets = record(store, VIEWS)
         print(f"each page's KPI calls recorded from the app in {time.perf_counter() - t:.0f} s")
     if args.only in (None, "pages"):
         bench_pages(store, sets, args.repeat)
-        bench_without_rollups(store, sets, args.repeat)
-    if args.only in (None, "pandas") and not args.skip_pandas:
-        bench_pandas(store, sets, args.repeat, full=args.scale >= 0.5)
+    if args.only in (None, "peers") and not args.skip_peers:
+        bench_peers(store, sets, args.repeat, args.raw or store_rows(store) < 500_000)
     if args.only in (None, "ingest"):
         bench_ingest(store, max(1000, int(1_000_000 * args.scale)))
     if args.browser or args.only == "browser":

@@ -13,6 +13,9 @@ the load average before and after.
 ``--compare REV`` runs the app of commit REV (extracted with `git archive` into a temporary
 folder, the working tree untouched) and this working tree's app one right after the other for
 each N and round: the machine is shared and noisy, and only neighbouring runs compare.
+``--pin 0:1`` runs the server on core 0 and Chromium (all N viewers' browsers) on core 1, as
+on a host whose viewers' browsers run on their own machines (other processes of the machine
+still run on both).
 """
 from __future__ import annotations
 
@@ -100,19 +103,24 @@ def peak_mb(pid: int) -> float:
 
 
 class Server:
-    """`streamlit run app.py` of ``app`` (a checkout) in shared mode on the demo shop."""
+    """`streamlit run app.py` of ``app`` (a checkout) on ``store``, as a hosted link
+    (shared mode) unless ``shared`` is false."""
 
-    def __init__(self, app: Path, store: Path):
+    def __init__(self, app: Path, store: Path, shared: bool = True,
+                 cpus: set[int] | None = None):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = tempfile.TemporaryFile()
         env = {k: v for k, v in os.environ.items() if not k.startswith("KPILIB_")}
-        env.update(KPILIB_SHARED="1", KPILIB_STORE=str(store))
+        env.update(KPILIB_STORE=str(store), **({"KPILIB_SHARED": "1"} if shared else {}))
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
              "--server.port", str(self.port), "--server.address", "127.0.0.1",
              "--browser.gatherUsageStats", "false"],
-            cwd=app, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+            cwd=app, env=env, stdout=self.log, stderr=subprocess.STDOUT,
+            # --pin: the server on its own cores, as on a host whose viewers' browsers run
+            # on their own machines.
+            preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None)
         deadline = time.time() + 60
         while True:
             try:
@@ -159,7 +167,9 @@ async def viewer(browser, url: str, i: int, ready, go, duration: float, seed: in
     cycle = CYCLES[i % len(CYCLES)]
     old = new = None
     try:
-        await page.goto(url)
+        # The first pages of N viewers at once, on a loaded machine, can take longer than
+        # Playwright's 30 s default: the timed redraws start only after all are drawn.
+        await page.goto(url, timeout=300_000)
         await page.wait_for_function(DRAWN, arg="", timeout=300_000, polling=50)
     except Exception as e:
         errors.append(f"viewer {i}, first page: {type(e).__name__}: {str(e).splitlines()[0]}")
@@ -186,11 +196,15 @@ async def viewer(browser, url: str, i: int, ready, go, duration: float, seed: in
     return context
 
 
-async def run(app: Path, n: int, duration: float, seed: int, store: Path) -> dict:
+async def run(app: Path, n: int, duration: float, seed: int, store: Path,
+              pin: tuple[set[int], set[int]] | None = None) -> dict:
     from playwright.async_api import async_playwright
 
     load_before = loadavg()
-    server = Server(app, store)
+    server = Server(app, store, cpus=pin[0] if pin else None)
+    mine = os.sched_getaffinity(0)
+    if pin:   # Playwright's driver and Chromium inherit this process's cores
+        os.sched_setaffinity(0, pin[1])
     times: list[float] = []
     errors: list[str] = []
     try:
@@ -221,6 +235,7 @@ async def run(app: Path, n: int, duration: float, seed: int, store: Path) -> dic
             await browser.close()
     finally:
         log = server.stop()
+        os.sched_setaffinity(0, mine)
     if "Traceback" in log:
         errors.append("server log: " + log[log.index("Traceback"):][:2000])
     return {"n": n, "times": times, "errors": errors, "cpu": cpu, "chromium": chromium,
@@ -256,11 +271,18 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=28)
     ap.add_argument("--compare", metavar="REV", help="alternate with the app of commit REV")
     ap.add_argument("--store", type=Path, default=STORE)
+    ap.add_argument("--pin", metavar="SERVER:BROWSERS",
+                    help="cores for the server and for Chromium (taskset), e.g. 0:1")
     args = ap.parse_args()
+    pin = None
+    if args.pin:
+        pin = tuple({int(c) for c in part.split(",")} for part in args.pin.split(":"))
     if not (args.store / "manifest.json").exists() and not any(args.store.glob("*")):
         subprocess.run([sys.executable, "-m", "kpilib", "demo", "--store", str(args.store)],
                        cwd=ROOT, check=True)
-    print(f"{os.cpu_count()} cores; store {args.store}; {args.duration:.0f} s a run", flush=True)
+    print(f"{os.cpu_count()} cores; store {args.store}; {args.duration:.0f} s a run"
+          + (f"; server on cores {sorted(pin[0])}, Chromium on {sorted(pin[1])}" if pin else ""),
+          flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         apps = [("this tree", ROOT)]
         if args.compare:
@@ -271,7 +293,8 @@ def main() -> None:
         for n in args.viewers:
             for rnd in range(args.rounds):
                 for label, app in apps:
-                    r = asyncio.run(run(app, n, args.duration, args.seed + rnd, args.store))
+                    r = asyncio.run(run(app, n, args.duration, args.seed + rnd, args.store,
+                                        pin))
                     results.setdefault((label, n), []).append(r)
                     print(f"[{label}, round {rnd + 1}] {summary(r)}", flush=True)
         print("\nAll rounds together:")

@@ -10,6 +10,7 @@ from dataclasses import replace
 from datetime import date, timedelta
 
 from . import KPIS, Filters, Store, alerts, caveats, export, get, run, script, targets
+from . import forecast
 from .engines import ENGINES, EngineError, connect
 from .ingest import IngestError, ingest
 from .periods import data_span
@@ -76,6 +77,31 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--channel", action="append", default=[], help="repeat for several")
     p.add_argument("--format", choices=["json", "csv"], default="json")
 
+    p = sub.add_parser(
+        "forecast", help="where a summed KPI's month is heading, with an 80 %% range",
+        description="Month-end forecast of a summed KPI: the weekday-weighted pace of the "
+                    "month to date, steadied by the 28 days before the month grown as the same "
+                    "days grew last year (once a year is stored). Its 80 % range and its "
+                    "backtest come from the same forecast rerun on each earlier complete month "
+                    "as of the same day (days 7, 14 and 21 for the backtest), with only the "
+                    "days before then: mape is its mean absolute percentage error, "
+                    "run_rate_mape the plain run-rate's (value to date ÷ share of days "
+                    "elapsed), coverage how often the month landed inside its range. Fewer "
+                    "than 3 earlier complete months: no range (low and high null, a note).")
+    p.add_argument("name", choices=forecast.KPIS)
+    p.add_argument("--month", required=True, help="YYYY-MM")
+    p.add_argument("--as-of", type=_date, help="the last day known (default: the latest day "
+                                                "with data, within the month)")
+    p.add_argument("--store")
+    p.add_argument("--channel", action="append", default=[], help="repeat for several")
+    p.add_argument("--format", choices=["json"], default="json")
+    p = sub.add_parser("explain", help="what changed: a KPI's change split into parts that add "
+                                       "up to it exactly")
+    _kpi_args(p, by=False)
+    p.add_argument("--compare", choices=["previous", "last_year"], default="previous",
+                   help="the period compared with (default: the previous period)")
+    p.add_argument("--format", choices=["json", "text"], default="json")
+
     p = sub.add_parser("report", help="the monthly management report as one HTML file")
     p.add_argument("--month", required=True, help="YYYY-MM")
     p.add_argument("--store")
@@ -136,7 +162,7 @@ def _delete(args) -> int:
     return 0
 
 
-def _kpi_args(p) -> None:
+def _kpi_args(p, by: bool = True) -> None:
     p.add_argument("name")
     p.add_argument("--store")
     p.add_argument("--start", type=_date, help="first day (default: 30 days before --end)")
@@ -147,7 +173,9 @@ def _kpi_args(p) -> None:
     p.add_argument("--device", action="append", default=[], help="repeat for several")
     p.add_argument("--country", action="append", default=[], help="repeat for several")
     p.add_argument("--category", action="append", default=[], help="repeat for several")
-    p.add_argument("--by", choices=["day", "week", "month", "channel", "device", "category"])
+    if by:
+        p.add_argument("--by", choices=["day", "week", "month", "channel", "device",
+                                        "category", "country", "campaign", "discount_code"])
 
 
 def _filters(args, start: date, end: date) -> Filters:
@@ -177,11 +205,12 @@ def _kpi(args) -> int:
     store = Store(store_path(args.store))
     con = connect(store, args.engine, args.spark_master)
     start, end = _range(args, store, con)
-    df = run(con, kpi, _filters(args, start, end), args.by)
+    filters = _filters(args, start, end)
+    df = run(con, kpi, filters, args.by)
     known = caveats.facts(con)
     # A figure the store cannot give, or not meaningful, is null with the reason; one still
     # inside its return window says it is not final (kpilib/caveats.py).
-    why = caveats.reason(kpi, known, start, end)
+    why = caveats.reason(kpi, known, start, end, filters)
     if why and kpi.table:
         print(f"note: {why}", file=sys.stderr)
         df = df.iloc[0:0]
@@ -244,6 +273,32 @@ def _alerts(args) -> int:
     return 0
 
 
+def _explain(args) -> int:
+    from . import explain
+
+    kpi = get(args.name)
+    store = Store(store_path(args.store))
+    con = connect(store)
+    start, end = _range(args, store, con)
+    f = _filters(args, start, end)
+    out = explain.explain(con, kpi.name, f, explain.compared_filters(f, args.compare),
+                          window_days=store.settings["return_window_days"])
+    if args.format == "text":
+        print(explain.text(out, store.settings["currency"]))
+        return 0
+    print(json.dumps(_json(out), ensure_ascii=False))
+    return 0
+
+
+def _json(v):
+    """``v`` (dicts and lists of plain values) as JSON values (:func:`_plain`)."""
+    if isinstance(v, dict):
+        return {k: _json(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_json(x) for x in v]
+    return _plain(v)
+
+
 def _plain(v):
     """A JSON value: dates as YYYY-MM-DD, no NaN (null), numbers as numbers."""
     if v is None or (isinstance(v, float) and math.isnan(v)):
@@ -256,6 +311,21 @@ def _plain(v):
     if isinstance(v, (int, float, str, bool)):
         return v
     return float(v)  # Decimal
+
+
+def _forecast(args) -> int:
+    store = Store(store_path(args.store))
+    con = connect(store)
+    as_of = args.as_of
+    if as_of is None:
+        span = data_span(con)
+        if span is None:
+            raise ValueError(f"the store {store.path} is empty; give --as-of or ingest data")
+        as_of = min(span[1], forecast.month_end(forecast.first_day(args.month)))
+    f = Filters(as_of, as_of, tuple(args.channel))
+    print(json.dumps(forecast.forecast(con, args.name, args.month, as_of, f).as_dict(),
+                     ensure_ascii=False))
+    return 0
 
 
 def _report(args) -> int:
@@ -288,6 +358,8 @@ def _glossary(args) -> int:
 
 COMMANDS = {"demo": _demo, "ingest": _ingest, "kpi": _kpi, "sql": _sql, "alerts": _alerts,
             "list": _list, "glossary": _glossary, "undo": _undo, "delete": _delete, "report": _report}
+COMMANDS["forecast"] = _forecast
+COMMANDS["explain"] = _explain
 
 if __name__ == "__main__":
     sys.exit(main())

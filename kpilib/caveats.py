@@ -11,7 +11,9 @@ from datetime import date, timedelta
 
 import duckdb
 
-from .kpi import Kpi
+from .dimensions import SPLITS, sources
+from .filters import Filters
+from .kpi import Kpi, refused
 from .periods import data_span
 from .store import tables_read
 
@@ -61,6 +63,9 @@ class Facts:
     # For each of OPTIONAL_SUMS missing on some day with traffic: the runs of traffic days with
     # it and without it, as (column, has it, first day, last day).
     runs: tuple[tuple[str, bool, date, date], ...] = ()
+    # The dimensions of the orders (device, country) no stored order has: a filter on one
+    # would find no order, so the figures of orders and refunds are not split by it.
+    unsplit: frozenset[str] = frozenset()
 
 
 def facts(con: duckdb.DuckDBPyConnection) -> Facts:
@@ -81,7 +86,10 @@ def facts(con: duckdb.DuckDBPyConnection) -> Facts:
                (select min(day) from valid_orders_daily),
                (select sum(shipped) from valid_orders_daily),
                (select count(shipping) from valid_orders_daily),
-               (select count(tax) from valid_orders_daily)
+               (select count(tax) from valid_orders_daily),
+               -- (an order without a device is stored as 'unknown')
+               (select count(*) from (select 1 from orders where device <> 'unknown' limit 1)),
+               (select count(*) from (select 1 from orders where country is not null limit 1))
         """).fetchall()[0]
     names = ("orders", "order_items", "refunds", "traffic", "marketing_spend", "inventory",
              "products")
@@ -95,7 +103,9 @@ def facts(con: duckdb.DuckDBPyConnection) -> Facts:
                  shipped=not row[0] or bool(row[14]),
                  unfilled=frozenset(c for c, n in zip(("shipping", "tax"), row[15:17])
                                     if row[0] and not n),
-                 runs=_runs(con) if "traffic" in tables else ())
+                 runs=_runs(con) if "traffic" in tables else (),
+                 unsplit=frozenset(d for d, n in zip(("device", "country"), row[17:19])
+                                   if row[0] and not n))
 
 
 def _runs(con: duckdb.DuckDBPyConnection) -> tuple[tuple[str, bool, date, date], ...]:
@@ -142,13 +152,23 @@ def reads_customers(kpi: Kpi) -> bool:
 
 
 def reason(kpi: Kpi, f: Facts, start: date | None = None,
-           end: date | None = None) -> str | None:
+           end: date | None = None, filters: Filters | None = None) -> str | None:
     """Why ``kpi`` has no meaningful value in this store (over a period from ``start`` to
     ``end``, when given), in a sentence; None when it has one. A property of what was uploaded,
-    not of the filters but for the period's days."""
+    not of the filters but for the period's days, and for the device, country or category
+    ``filters`` select that its data does not carry ("Not split by country.": its figure
+    would be the unfiltered one)."""
     gone = missing(kpi, f)
     if gone:
         return "Needs " + " and ".join(EXPORTS[t] for t in gone) + "."
+    dims = refused(kpi, filters) if filters is not None else []
+    if dims:
+        return f"Not split by {' or '.join(dims)}."
+    chosen = [SPLITS[s] for s in SPLITS if filters is not None and getattr(filters, s)]
+    empty = [d for d in chosen if d in f.unsplit]
+    if empty and set(sources(kpi.template)) - {"traffic"}:
+        return (f"Not split by {' or '.join(empty)}: the orders export gives no order's "
+                f"{' or '.join(empty)}.")
     lacking = coverage(kpi, f, start, end)
     if lacking and not lacking[1]:
         return (f"Unknown: the traffic export has no {OPTIONAL_SUMS[lacking[0]]} column for "

@@ -5,6 +5,8 @@ import re
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
+from .dimensions import SPLITS, Source
+
 
 @dataclass(frozen=True)
 class Filters:
@@ -70,6 +72,17 @@ class Filters:
             first = (first - timedelta(days=1)).replace(day=1)
         return replace(self, start=min(first, self.start))
 
+    @property
+    def splits(self) -> frozenset[str]:
+        """The dimensions these filters select members of (device, country, category)."""
+        return frozenset(dim for name, dim in SPLITS.items() if getattr(self, name))
+
+    def where(self, source: Source, by: tuple[str, ...] = ()) -> tuple[str, dict]:
+        """``source``'s view and the WHERE clause keeping its rows under these filters, with
+        the parameters it refers to (Datasette's ``(sql, params)``): see :func:`clause`."""
+        sql = clause(source, self.splits, by)
+        return sql, self.params(sql)
+
     def params(self, sql: str) -> dict:
         """The parameters ``sql`` refers to (DuckDB refuses parameters a query does not use):
         the filters, and the whole months and edge days of the period and of the 30 and 90
@@ -85,6 +98,29 @@ class Filters:
         if unknown:
             raise KeyError(f"query uses unknown parameters {sorted(unknown)}")
         return {k: v for k, v in values.items() if k in used}
+
+
+def clause(source: Source, splits: frozenset[str], by: tuple[str, ...] = ()) -> str:
+    """``source``'s view and the WHERE clause keeping its rows: the period, the channels, and
+    each dimension of ``splits`` (the device, country or category filters set). Under a
+    category filter a source with order lines reads them; grouped ``by`` its order's country
+    or discount code, a source of refunds or lines joins them on. A dimension the source does
+    not carry is an error: the KPI should have refused it (:func:`kpilib.kpi.check_filters`).
+    The text depends on which filters are set, never on their values (parameters)."""
+    view = source.lines if "category" in splits and source.lines else source.view
+    if source.wide and set(by) & source.groups:
+        view = source.wide.format(view=view)
+    bits = ["day between $start and $end"]
+    if "channel" in source.dims:
+        bits.append(source.dims["channel"])
+    for dim in SPLITS.values():
+        if dim in splits:
+            if dim not in source.dims:
+                raise ValueError(f"{source.view} is not split by {dim}")
+            bits.append(source.dims[dim])
+    if source.where:
+        bits.append(source.where)
+    return f"{view} where " + " and ".join(bits)
 
 
 def _next_month(d: date) -> date:

@@ -11,12 +11,13 @@ import math
 
 import pandas as pd
 
+from .dimensions import Measure
 from .kpi import Kpi
+from .measures import ratio, total
 
-WHERE = "where day between $start and $end and in_filter(channel, $channels)"
-# The KPIs of the traffic table alone take the device filter; blended conversion's orders do
-# not yet, so it refuses it (kpilib.kpi.check_filters) rather than mix the two.
-TRAFFIC_WHERE = WHERE + " and in_filter(device, $devices)"
+# The sources, filtered by every dimension they carry (kpilib/dimensions.py): blended
+# conversion takes the device filter (orders and traffic both carry it), not the country.
+TRAFFIC, VALID = "{src:traffic}", "{src:valid_orders}"
 BY = ("day", "week", "month", "channel", "device")
 
 # (count KPI, label) in funnel order.
@@ -25,19 +26,14 @@ STEPS = (("sessions", "Sessions"), ("product_views", "Product view"),
 
 
 def _count(name: str, label: str, what: str) -> Kpi:
-    return Kpi(name=name, label=label, unit="count",
-               definition=f"Sessions that {what} in the period (each session counts once per "
-                          "step, whatever the steps before it).",
-               sql=f"select {{key}} as key, sum({name}) as value from traffic {TRAFFIC_WHERE} "
-                   "group by all", by=BY, additive=True)
+    return total(name, label, "count",
+                 f"Sessions that {what} in the period (each session counts once per "
+                 "step, whatever the steps before it).", Measure("traffic", name), by=BY)
 
 
 def _rate(name: str, label: str, num: str, den: str, definition: str) -> Kpi:
-    return Kpi(name=name, label=label, unit="ratio", definition=definition,
-               sql=f"""select {{key}} as key, sum({num}) as numerator, sum({den}) as denominator,
-                              sum({num}) / nullif(sum({den}), 0) as value
-                       from traffic {TRAFFIC_WHERE} group by all""",
-               by=BY, ratio=True, empty=None, additive=True)
+    return ratio(name, label, Measure("traffic", num), Measure("traffic", den), definition,
+                 by=BY)
 
 
 PRODUCT_VIEWS = _count("product_views", "Product-view sessions", "viewed a product")
@@ -66,7 +62,7 @@ CART_ABANDONMENT = Kpi(
     sql=f"""select {{key}} as key, sum(add_to_carts) - sum(purchases) as numerator,
                    sum(add_to_carts) as denominator,
                    1 - sum(purchases) / nullif(sum(add_to_carts), 0) as value
-            from traffic {TRAFFIC_WHERE} group by all""",
+            from {TRAFFIC} group by all""",
     by=BY, ratio=True, empty=None, better="down", additive=True,
     floor=(0.0, "Not meaningful: more sessions purchased than added to cart (the export records "
                 "purchases without a cart step), so abandonment would read below 0 %."))
@@ -77,9 +73,9 @@ BLENDED_CONVERSION = Kpi(
     definition="Valid orders (order export) ÷ sessions (analytics export), labelled 'blended' "
                "because the two come from different tools; no value unless both exports cover "
                "the whole period.",
-    sql=f"""with o as (select {{key}} as key, sum(n) as orders from valid_orders {WHERE}
+    sql=f"""with o as (select {{key}} as key, sum(n) as orders from {VALID}
                        group by all),
-                 s as (select {{key}} as key, sum(sessions) as sessions from traffic {WHERE}
+                 s as (select {{key}} as key, sum(sessions) as sessions from {TRAFFIC}
                        group by all),
                  covered as (select (select min(day) from orders) <= $start
                                 and (select max(day) from orders) >= $end

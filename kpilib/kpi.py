@@ -1,20 +1,23 @@
 """The KPI declaration and the one function that runs a KPI."""
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
 import threading
 import weakref
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 import duckdb
 import numpy as np
 import pandas as pd
 
-from .filters import Filters
+from . import dimensions
+from .dimensions import SOURCES, SPLITS
+from .filters import Filters, clause
 
 # times: a multiple (ROAS 3.2×); decimal: an average count (1.93 units per order)
 UNITS = ("count", "decimal", "money", "ratio", "times", "days")
@@ -30,6 +33,10 @@ GROUPINGS = {
     "channel": "channel",
     "device": "device",
     "category": "category",
+    # Only for KPIs whose every source has them (kpilib.dimensions.Source.groups).
+    "country": "country",
+    "discount_code": "discount_code",
+    "campaign": "campaign",
 }
 PERIODS = ("day", "week", "month")
 # {group_start} in KPI SQL: the first day of the row's group (the period, or the part of it in
@@ -90,8 +97,20 @@ class Kpi:
     # Counts customers' orders before the period (returning customers): unknown for a period
     # that starts on or before the first stored order, where no earlier order can be seen.
     history: bool = False
+    # The measures it is made of (kpilib/measures.py declares most KPIs from them): it reads
+    # the daily rollups, or is additive over days, only if every measure allows it, or its
+    # declaration is refused here, with the reason.
+    measures: tuple[dimensions.Measure, ...] = ()
+    # ``sql`` as declared, its sources named ``{src:NAME}`` (kpilib/dimensions.py); ``sql``
+    # itself reads them unfiltered but for the period and channels, for the code that reads
+    # which views a KPI uses (cache keys, caveats).
+    template: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
+        unknown = set(dimensions.sources(self.sql)) - SOURCES.keys()
+        assert not unknown, f"{self.name}: unknown sources {sorted(unknown)}"
+        object.__setattr__(self, "template", self.sql)
+        object.__setattr__(self, "sql", dimensions.render(self.sql, _unsplit))
         assert self.unit in UNITS, self.unit
         assert "{key}" in self.sql or (self.table and not self.by), \
             f"{self.name}: sql must group by {{key}}"
@@ -101,6 +120,12 @@ class Kpi:
         assert not (self.rollup and "count(" in self.sql), f"{self.name}: use sum(n)"
         assert not self.additive or (not self.table and "day" in self.by), self.name
         assert self.window in (None, "return", "month"), self.window
+        for m in self.measures:
+            reason = m.rollup_reason()
+            if self.rollup and reason:
+                raise ValueError(f"{self.name} cannot read the daily rollups: {reason}.")
+            if self.additive and not m.additive:
+                raise ValueError(f"{self.name} is not additive over days: {m.sql} is no sum.")
 
 
 def period_starts(start: date, end: date, by: str) -> list[date]:
@@ -127,20 +152,28 @@ def _grouping(by: str | tuple[str, ...] | None) -> str:
         f"{'period' if b in PERIODS else b} := {GROUPINGS[b]}" for b in by) + ")"
 
 
+def _unsplit(source: dimensions.Source) -> str:
+    """A source under the period and channel filters alone (what :attr:`Kpi.sql` shows)."""
+    channel = f" and {source.dims['channel']}" if "channel" in source.dims else ""
+    other = f" and {source.where}" if source.where else ""
+    return f"{source.view} where day between $start and $end{channel}{other}"
+
+
 # The dimensions the daily rollups keep: a finer grouping or a product filter needs the rows.
 ROLLUP_BY = ("day", "week", "month", "channel", "device")
 
 
 def uses_rollup(kpi: Kpi, filters: Filters, by=None) -> bool:
+    """Whether ``kpi`` reads the daily rollups under ``filters``: declared to, grouped no finer
+    than they are, and every device or country filter set kept by the rollup of each of its
+    sources (a country filter reads the rows)."""
     dims = by if isinstance(by, tuple) else (by,) if by else ()
+    active = {dim for f, dim in SPLITS.items() if getattr(filters, f)}
+    # Grouped by device: each source's rollup must keep it too (refunds' does not).
+    active |= {d for d in dims if d not in PERIODS and d != "channel"}
     return (kpi.rollup and not filters.categories and not filters.search
-            and all(d in ROLLUP_BY for d in dims))
-
-
-# The filters a KPI applies only where its SQL reads their parameter, and the dimension each
-# selects. Channels are not among them: a KPI that ignores the channel filter is shown as
-# "(all channels)", a figure of the whole shop by design (MER).
-SPLITS = {"devices": "device", "countries": "country", "categories": "category"}
+            and all(d in ROLLUP_BY for d in dims)
+            and all(active <= SOURCES[s].rollup for s in dimensions.sources(kpi.template)))
 
 
 class FilterNotApplicable(ValueError):
@@ -149,9 +182,14 @@ class FilterNotApplicable(ValueError):
 
 
 def takes(kpi: Kpi) -> frozenset[str]:
-    """The filters of :data:`SPLITS` that ``kpi`` applies: those whose parameter its SQL (or
-    its shared first step) reads."""
-    return frozenset(f for f in SPLITS if re.search(rf"\${f}\b", kpi.sql + kpi.base))
+    """The filters of :data:`SPLITS` that ``kpi`` applies: those every source it names as
+    ``{src:NAME}`` carries, and those whose parameter its hand-written SQL (or its shared first
+    step) reads."""
+    names = dimensions.sources(kpi.template)
+    declared = frozenset.intersection(*(SOURCES[n].takes for n in names)) if names \
+        else frozenset()
+    return declared | frozenset(f for f in SPLITS
+                                if re.search(rf"\${f}\b", kpi.sql + kpi.base))
 
 
 def refused(kpi: Kpi, filters: Filters) -> list[str]:
@@ -187,7 +225,7 @@ def query(kpi: Kpi, filters: Filters, by: str | tuple[str, str] | None = None,
     check_filters(kpi, filters)
     dims = _dims(kpi, by)
     period = next((d for d in dims if d in PERIODS), None)
-    sql = _sql(kpi, by, period)
+    sql = _sql(kpi, by, period, filters)
     base = _base_name(kpi.base, filters) if kpi.base else ""
     if base:
         sql = _with_base(base, sql)
@@ -311,8 +349,17 @@ def _dims(kpi: Kpi, by) -> tuple[str, ...]:
     return dims
 
 
-def _sql(kpi: Kpi, by, period: str | None) -> str:
-    return kpi.sql.replace("{key}", _grouping(by)).replace("{group_start}", GROUP_STARTS[period])
+def _sql(kpi: Kpi, by, period: str | None, filters: Filters) -> str:
+    return _render(kpi.template, by, period, filters.splits)
+
+
+@functools.lru_cache(maxsize=4096)
+def _render(template: str, by, period: str | None, splits: frozenset[str]) -> str:
+    # Code constants only, keyed by which filters are set (never their values): a page asks
+    # for sixty KPIs, each rendered once.
+    dims = by if isinstance(by, tuple) else (by,) if by else ()
+    sql = dimensions.render(template, lambda s: clause(s, splits, dims))
+    return sql.replace("{key}", _grouping(by)).replace("{group_start}", GROUP_STARTS[period])
 
 
 def _fetch(cur, dims: tuple[str, ...]):
@@ -385,7 +432,7 @@ def run_together(con: duckdb.DuckDBPyConnection, kpis: list[Kpi], filters: Filte
             cols = [f"{c} as _{m}_{c}" if m == j else f"null as _{m}_{c}"
                     for m, names in enumerate(slots) for c in names]
             selects.append(f"select {j} as _kpi, key, {', '.join(cols)} "
-                           f"from ({_sql(kpis[i], by, period)})")
+                           f"from ({_sql(kpis[i], by, period, filters)})")
         sql = "\nunion all\n".join(selects)
         if base:
             sql = _with_base(_base(con, base, filters), sql)

@@ -1,7 +1,9 @@
 """Customer KPIs. First orders come from the whole history (the `customer_first` view), never
 from the filtered window; guest orders (no customer id) are left out; the channel filter selects
 customers by acquisition channel (the channel of their first valid order)."""
+from .dimensions import Measure
 from .kpi import Kpi
+from .measures import total
 from .rollups import FREQUENCY
 
 WHERE = "where day between $start and $end and in_filter(channel, $channels)"
@@ -33,15 +35,12 @@ CUSTOMERS = Kpi(
             from customer_orders {WHERE} group by all""",
     rollup=True,
 )
-NEW_CUSTOMERS = Kpi(
-    name="new_customers", label="New customers", unit="count",
-    definition="Customers whose first valid order ever (whole history, not just the period) was "
-               "placed in the period.",
+NEW_CUSTOMERS = total(
+    "new_customers", "New customers", "count",
+    "Customers whose first valid order ever (whole history, not just the period) was "
+    "placed in the period.",
     # acquisitions: customers by the day and channel of their first valid order (a rollup).
-    sql=f"""select {{key}} as key, sum(customers) as value from acquisitions {WHERE}
-            group by all""",
-    additive=True, history=True,
-)
+    Measure("acquisitions", "customers"), history=True)
 RETURNING_CUSTOMERS = Kpi(
     name="returning_customers", label="Returning customers", unit="count",
     definition="Customers with a valid order in the period who had ordered before it (Shopify's "
@@ -62,14 +61,10 @@ RETURNING_CUSTOMER_RATE = Kpi(
     ratio=True, empty=None, rollup=True, history=True,
 )
 
-GUEST_ORDERS = Kpi(
-    name="guest_orders", label="Guest orders", unit="count",
-    definition="Valid orders without a customer id (guest checkouts): counted in order KPIs, "
-               "left out of customer KPIs.",
-    sql=f"""select {{key}} as key, sum(guests) as value from valid_orders {WHERE}
-            group by all""",
-    rollup=True, additive=True,
-)
+GUEST_ORDERS = total(
+    "guest_orders", "Guest orders", "count",
+    "Valid orders without a customer id (guest checkouts): counted in order KPIs, "
+    "left out of customer KPIs.", Measure("valid_orders", "guests"))
 
 REPEAT_PURCHASE_RATE = Kpi(
     name="repeat_purchase_rate", label="Repeat-purchase rate", unit="ratio",

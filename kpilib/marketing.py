@@ -1,22 +1,18 @@
 """Marketing KPIs, from `marketing_spend` and `orders`."""
+from .dimensions import Measure
 from .kpi import Kpi
+from .measures import inverse, ratio, total
 
 WHERE = "where day between $start and $end and in_filter(channel, $channels)"
 
-SPEND = Kpi(
-    name="spend", label="Ad spend", unit="money",
-    definition="Advertising spend in the period, from the ad platforms' exports.",
-    sql=f"select {{key}} as key, sum(spend) as value from marketing_spend {WHERE} group by all",
-    better=None, additive=True,
-)
-ATTRIBUTED_REVENUE = Kpi(
-    name="attributed_revenue", label="Attributed revenue", unit="money",
-    definition="Gross sales − discounts of valid orders whose channel is the channel (last-touch "
-               "as the order export records it).",
-    sql=f"""select {{key}} as key, sum(gross_sales - discounts) as value
-            from valid_orders {WHERE} group by all""",
-    rollup=True, additive=True,
-)
+SPEND = total(
+    "spend", "Ad spend", "money",
+    "Advertising spend in the period, from the ad platforms' exports.",
+    Measure("marketing_spend", "spend"), better=None)
+ATTRIBUTED_REVENUE = total(
+    "attributed_revenue", "Attributed revenue", "money",
+    "Gross sales − discounts of valid orders whose channel is the channel (last-touch "
+    "as the order export records it).", Measure("valid_orders", "gross_sales - discounts"))
 # Spend and attributed revenue of each channel in each group, and per group the channels
 # that had spend in it: a paused campaign exports rows of 0.00, and its channel's orders must
 # not count as a return on spend (ROAS and the revenue shown beside it read the same `paid`).
@@ -65,17 +61,10 @@ MER = Kpi(
            from s full join n using (key)""",
     by=("day", "week", "month"), ratio=True, empty=None, rollup=True, additive=True,
 )
-MER_INVERSE = Kpi(
-    name="mer_inverse", label="Ad spend ÷ net sales", unit="ratio",
-    definition="The inverse convention of MER (Triple Whale's): all ad spend ÷ net sales of the "
-               "whole shop, as a share of revenue spent on ads.",
-    sql=MER.sql.replace("select key, coalesce(net, 0) as numerator, spend as denominator,\n"
-                        "                  coalesce(net, 0) / nullif(spend, 0) as value",
-                        "select key, spend as numerator, coalesce(net, 0) as denominator,\n"
-                        "                  spend / nullif(net, 0) as value"),
-    by=("day", "week", "month"), ratio=True, empty=None, better="down", rollup=True,
-    additive=True,
-)
+MER_INVERSE = inverse(
+    MER, "mer_inverse", "Ad spend ÷ net sales",
+    "The inverse convention of MER (Triple Whale's): all ad spend ÷ net sales of the "
+    "whole shop, as a share of revenue spent on ads.", better="down")
 CAC = Kpi(
     name="cac", label="Blended CAC", unit="money",
     definition="Customer acquisition cost: spend ÷ new customers acquired through the channel "
@@ -90,28 +79,15 @@ CAC = Kpi(
             from s full outer join n using (key)""",
     ratio=True, empty=None, better="down",
 )
-CPC = Kpi(
-    name="cpc", label="CPC", unit="money",
-    definition="Cost per click: spend ÷ clicks, over the spend rows that report clicks.",
-    sql=f"""select {{key}} as key, sum(spend) filter (where clicks is not null) as numerator,
-                   sum(clicks) as denominator,
-                   sum(spend) filter (where clicks is not null) / nullif(sum(clicks), 0)
-                       as value
-            from marketing_spend {WHERE} group by all""",
-    ratio=True, empty=None, better="down", additive=True,
-)
-CTR = Kpi(
-    name="ctr", label="CTR", unit="ratio",
-    definition="Click-through rate: clicks ÷ impressions, over the spend rows that report "
-               "both.",
-    sql=f"""select {{key}} as key,
-                   sum(clicks) filter (where impressions is not null) as numerator,
-                   sum(impressions) filter (where clicks is not null) as denominator,
-                   sum(clicks) filter (where impressions is not null)
-                       / nullif(sum(impressions) filter (where clicks is not null), 0) as value
-            from marketing_spend {WHERE} group by all""",
-    ratio=True, empty=None, additive=True,
-)
+CPC = ratio(
+    "cpc", "CPC", Measure("marketing_spend", "spend", where="clicks is not null"),
+    Measure("marketing_spend", "clicks"),
+    "Cost per click: spend ÷ clicks, over the spend rows that report clicks.",
+    unit="money", better="down")
+CTR = ratio(
+    "ctr", "CTR", Measure("marketing_spend", "clicks", where="impressions is not null"),
+    Measure("marketing_spend", "impressions", where="clicks is not null"),
+    "Click-through rate: clicks ÷ impressions, over the spend rows that report both.")
 PAYBACK = Kpi(
     name="payback", label="Payback by acquisition channel", unit="money", table=True,
     definition="For the customers a channel acquired in a month (first valid order ever): "

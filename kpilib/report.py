@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import html
 import math
+from dataclasses import replace
 from datetime import date, timedelta
 
 import duckdb
 import plotly.graph_objects as go
 
-from . import caveats, formatting, targets
+from . import caveats, forecast, formatting, targets
 from .filters import Filters
 from .formatting import channel_words, fmt
 from .kpi import run
@@ -55,7 +56,7 @@ def build(con: duckdb.DuckDBPyConnection, month: str, shop: str = "Shop",
     prev, ly = f.previous_period(), f.last_year()
     e = html.escape
     known = caveats.facts(con)
-    cards, missing = [], []
+    cards, missing, forecasts = [], [], []
     for name in CARDS:
         k = get(name)
         if caveats.missing(k, known):
@@ -65,6 +66,8 @@ def build(con: duckdb.DuckDBPyConnection, month: str, shop: str = "Shop",
         now = None if why else _value(con, name, f)
         why = why or caveats.value_reason(k, now)
         m = caveats.maturity(k, f.start, f.end, known.as_of, window_days)
+        fc = None if why else _month_forecast(con, name, f, known.as_of)
+        forecasts += [fc] if fc else []
         if why:
             delta = e(why)
         elif not m.final:
@@ -77,7 +80,7 @@ def build(con: duckdb.DuckDBPyConnection, month: str, shop: str = "Shop",
             f'<div class="card"><div class="label">{e(k.label)}</div>'
             f'<div class="value" data-kpi="{name}">{e(fmt(None if why else now, k.unit, currency))}'
             f'</div><div class="delta">{delta}</div>'
-            f'{_target(con, name, goals, f, currency)}</div>')
+            f'{_forecast(fc, currency)}{_target(con, name, goals, f, currency, fc)}</div>')
     if missing:
         cards.append('<div class="card missing">Not in this report, for lack of data: '
                      + e("; ".join(f"{get(n).label} ({caveats.SHORT[t]})" for n in missing
@@ -138,17 +141,87 @@ def build(con: duckdb.DuckDBPyConnection, month: str, shop: str = "Shop",
 <p>{f.start:%d %b} – {f.end:%d %b %Y}; compared with the month before ({prev.start:%d %b} –
 {prev.end:%d %b %Y}) and with the same month last year ({ly.start:%d %b} – {ly.end:%d %b %Y}).</p>
 <div class="cards">{''.join(cards)}</div>
+{_accuracy(forecasts)}
 {charts}
 <h2>Channels</h2><table><tr><th>Channel</th>{head}</tr>{rows}</table>
 <h2>Top products</h2><table><tr><th>Product</th><th>SKU</th><th>Category</th><th>Units</th>
 <th>Net sales</th></tr>{products}</table>
+<h2>What changed</h2>{commentary(con, f, prev, known, currency, window_days)}
 <h2>Comments</h2><div class="comments" contenteditable="true">Write the month's comments
 here before printing or saving.</div>
 </body></html>"""
 
 
-def _target(con, name: str, goals, f: Filters, currency: str) -> str:
+def _month_forecast(con, name: str, f: Filters, as_of: date | None):
+    """Where a summed KPI's month is heading, when the data stops inside it."""
+    if name not in forecast.KPIS or as_of is None or not f.start <= as_of < f.end:
+        return None
+    fc = forecast.forecast(con, name, f"{f.start:%Y-%m}", as_of)
+    return fc if fc.value is not None else None
+
+
+def _forecast(fc, currency: str) -> str:
+    if fc is None:
+        return ""
+    unit = get(fc.kpi).unit
+    text = forecast.range_text(fc, lambda v: fmt(v, unit, currency, compact=True))
+    return (f'<div class="delta forecast" data-kpi="{fc.kpi}" '
+            f'title="{html.escape(forecast.accuracy_text(fc))}">{fc.as_of:%d %b}: '
+            f'{html.escape(text)}</div>')
+
+
+def _accuracy(forecasts) -> str:
+    """Under the cards: how the month-end forecasts are made and how far off they have been."""
+    if not forecasts:
+        return ""
+    how = " ".join(dict.fromkeys(forecast.method_text(fc) for fc in forecasts))
+    lines = "".join(f"<li>{html.escape(get(fc.kpi).label)}: "
+                    f"{html.escape(forecast.backtest_text(fc))}</li>" for fc in forecasts)
+    return (f'<p class="delta">The month is not over: forecasts as of '
+            f'{forecasts[0].as_of:%d %b}, each with the range the month ends in 4 times out '
+            f'of 5 if it errs as the shop\'s earlier months did. {html.escape(how)}</p>'
+            f'<ul class="delta">{lines}</ul>')
+
+
+# The figures the report's commentary explains against the month before (kpilib/explain.py).
+COMMENTARY = ("net_sales", "orders", "conversion_rate")
+
+
+def commentary(con, f: Filters, prev: Filters, known: caveats.Facts, currency: str,
+               window_days: int) -> str:
+    """What moved each of :data:`COMMENTARY` since the month before, in sentences: its
+    drivers, the channels that moved it most and what else happened on the same days."""
+    from . import explain
+
+    e = html.escape
+    parts, seen = [], set()
+    for name in COMMENTARY:
+        if caveats.missing(get(name), known):
+            continue
+        out = explain.explain(con, name, f, prev, known, window_days)
+        body = ""
+        # The dimensions a figure is not split by are the app's and the CLI's concern.
+        out = {**out, "not_split": []}
+        for title, items in explain.sections(out, currency):
+            # Causes shared by several figures (the same stock-outs) are said once.
+            items = [i for i in items if i not in seen]
+            seen.update(items)
+            if items and title:
+                body += (f"<p>{e(title)}:</p><ul>"
+                         + "".join(f"<li>{e(i)}</li>" for i in items) + "</ul>")
+            elif items:
+                body += "".join(f'<p class="delta">{e(i)}</p>' for i in items)
+        parts.append(f'<div class="why" data-kpi="{name}"><p><b>'
+                     f"{e(explain.headline(out, currency))}</b></p>{body}</div>")
+    return "".join(parts) or "<p>Nothing to explain: no orders or traffic stored.</p>"
+
+
+def _target(con, name: str, goals, f: Filters, currency: str, fc=None) -> str:
     p = targets.pace(con, name, list(goals), f, f.end) if name in targets.KINDS else None
+    if p is not None and fc is not None:
+        # A month not over yet: the target against where it is heading, not against the
+        # days so far.
+        p = replace(p, forecast=fc.value)
     if p is None or p.ratio is None:
         return ""
     unit = get(name).unit

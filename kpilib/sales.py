@@ -1,134 +1,88 @@
 """Sales KPIs, from `orders` and `refunds`. Cancelled orders count as the store's setting says
 (kpilib.registry.CANCELLED)."""
+from .dimensions import Measure
 from .kpi import Kpi
+from .measures import difference, ratio, total
 from .rollups import PRODUCT_MEASURES, WHOLE_MONTHS, edge_days, whole_months
 
 WHERE = "where day between $start and $end and in_filter(channel, $channels)"
+ORDERS_ALL = "{src:orders}"
+BY_DEVICE = ("day", "week", "month", "channel", "device")
 
-ORDERS = Kpi(
-    name="orders", label="Orders", unit="count",
-    definition="Orders placed in the period, by the day they were placed.",
-    sql=f"select {{key}} as key, sum(n) as value from valid_orders {WHERE} group by all",
-    by=("day", "week", "month", "channel", "device"), rollup=True, additive=True,
-)
-GROSS_SALES = Kpi(
-    name="gross_sales", label="Gross sales", unit="money",
-    definition="Value of the products sold (quantity × unit price) before discounts, shipping and "
-               "tax, for orders placed in the period.",
-    sql=f"select {{key}} as key, sum(gross_sales) as value from valid_orders {WHERE} group by all",
-    rollup=True, additive=True,
-)
-DISCOUNTS = Kpi(
-    name="discounts", label="Discounts", unit="money",
-    definition="Discounts granted on orders placed in the period.",
-    sql=f"select {{key}} as key, sum(discounts) as value from valid_orders {WHERE} group by all",
-    better="down", rollup=True, additive=True,
-)
-NET_SALES = Kpi(
-    name="net_sales", label="Net sales", unit="money",
-    definition="Gross sales − discounts of orders placed in the period − refunds made in the "
-               "period. Excludes shipping and tax. An order marked refunded is subtracted once, "
-               "through its refund rows.",
-    sql=f"""select {{key}} as key, sum(amount) as value from (
-                select day, channel, gross_sales - discounts as amount from valid_orders
-                union all
-                select day, channel, -amount from valid_refunds
-            ) {WHERE} group by all""",
-    rollup=True, additive=True,
-)
-AOV = Kpi(
-    name="aov", label="Average order value (before returns)", unit="money",
-    definition="(Gross sales − discounts) ÷ orders (Shopify's "
-               "definition since 2023: no shipping, no tax, no later refunds). Net sales ÷ "
-               "orders is lower by the returns: net sales subtract them, this does not.",
-    sql=f"""select {{key}} as key, sum(gross_sales - discounts) as numerator,
-                   sum(n) as denominator,
-                   sum(gross_sales - discounts) / nullif(sum(n), 0) as value
-            from valid_orders {WHERE} group by all""",
-    by=("day", "week", "month", "channel", "device"),
-    ratio=True, empty=None, rollup=True, additive=True,
-)
+# The measures, each declared once (kpilib/dimensions.py): valid orders, their goods (by
+# category, the order lines'), refunds and their goods (by category, spread over the lines).
+N = Measure("valid_orders", "n")
+GROSS = Measure("order_goods", "gross_sales")
+DISCOUNT = Measure("order_goods", "discounts")
+GOODS_NET = Measure("order_goods", "gross_sales - discounts")
+REFUNDED = Measure("refunded_goods", "amount")
+
+ORDERS = total(
+    "orders", "Orders", "count", "Orders placed in the period, by the day they were placed.",
+    N, by=BY_DEVICE)
+GROSS_SALES = total(
+    "gross_sales", "Gross sales", "money",
+    "Value of the products sold (quantity × unit price) before discounts, shipping and "
+    "tax, for orders placed in the period.", GROSS)
+DISCOUNTS = total(
+    "discounts", "Discounts", "money", "Discounts granted on orders placed in the period.",
+    DISCOUNT, better="down")
+DISCOUNT_RATE = ratio(
+    "discount_rate", "Discount rate", DISCOUNT, GROSS,
+    "Discounts ÷ gross sales of the orders placed in the period.", better="down")
+NET_SALES = difference(
+    "net_sales", "Net sales", GOODS_NET, REFUNDED,
+    "Gross sales − discounts of orders placed in the period − refunds made in the "
+    "period. Excludes shipping and tax. An order marked refunded is subtracted once, "
+    "through its refund rows.")
+AOV = ratio(
+    "aov", "Average order value (before returns)",
+    Measure("valid_orders", "gross_sales - discounts"), N,
+    "(Gross sales − discounts) ÷ orders (Shopify's "
+    "definition since 2023: no shipping, no tax, no later refunds). Net sales ÷ "
+    "orders is lower by the returns: net sales subtract them, this does not.",
+    unit="money", by=BY_DEVICE)
 
 # Refunded shipping and tax are subtracted on the refund's day, as Shopify's reports do:
 # returns are goods only (net sales), and the waterfall gross → net → total still adds up.
-SHIPPING = Kpi(
-    name="shipping", label="Shipping", unit="money",
-    definition="Shipping charged on orders placed in the period, less shipping refunded in the "
-               "period (where the export tells it apart from the goods).",
-    sql=f"""select {{key}} as key, sum(amount) as value from (
-                select day, channel, shipping as amount from valid_orders
-                union all
-                select day, channel, -shipping from valid_refunds
-            ) {WHERE} group by all""",
-    better=None, rollup=True, additive=True,
-)
-TAX = Kpi(
-    name="tax", label="Tax", unit="money",
-    definition="Tax charged on orders placed in the period, less tax refunded in the period "
-               "(where the export tells it apart from the goods).",
-    sql=f"""select {{key}} as key, sum(amount) as value from (
-                select day, channel, tax as amount from valid_orders
-                union all
-                select day, channel, -tax from valid_refunds
-            ) {WHERE} group by all""",
-    better=None, rollup=True, additive=True,
-)
-TIPS = Kpi(
-    name="tips", label="Tips", unit="money",
-    definition="Tips customers added to the orders placed in the period (Shopify's tip line). "
-               "Not a sale of goods: in no sales figure, AOV, units "
-               "or product, and no discount is spread onto them. A refunded tip is not "
-               "subtracted.",
-    sql=f"select {{key}} as key, sum(tips) as value from valid_orders {WHERE} group by all",
-    better=None, rollup=True, additive=True,
-)
-TOTAL_SALES = Kpi(
-    name="total_sales", label="Total sales", unit="money",
-    definition="Net sales + shipping + tax (each net of its refunds): what customers paid for "
-               "their orders, after refunds. Tips are not included.",
-    sql=f"""select {{key}} as key, sum(amount) as value from (
-                select day, channel, gross_sales - discounts + coalesce(shipping, 0)
-                                     + coalesce(tax, 0) as amount from valid_orders
-                union all
-                select day, channel, -amount - coalesce(shipping, 0) - coalesce(tax, 0)
-                from valid_refunds
-            ) {WHERE} group by all""",
-    rollup=True, additive=True,
-)
-UNITS_PER_ORDER = Kpi(
-    name="units_per_order", label="Units per order", unit="decimal",
-    definition="Units in the order lines of valid orders placed in the period ÷ those orders.",
-    sql=f"""with o as (select {{key}} as key, sum(n) as orders from valid_orders {WHERE}
-                       group by all),
-                 u as (select {{key}} as key, sum(quantity) as units from sales_lines {WHERE}
-                       group by all)
-            select key, coalesce(units, 0) as numerator, orders as denominator,
-                   coalesce(units, 0) / nullif(orders, 0) as value
-            from o left join u using (key)""",
-    by=("day", "week", "month", "channel", "device"), ratio=True, empty=None, rollup=True,
-    additive=True,
-)
-CANCELLATION_RATE = Kpi(
-    name="cancellation_rate", label="Cancellation rate", unit="ratio",
-    definition="Cancelled orders ÷ all orders placed in the period, whichever way the other "
-               "figures count them.",
-    sql=f"""select {{key}} as key,
-                   coalesce(sum(n) filter (where status = 'cancelled'), 0) as numerator,
-                   sum(n) as denominator,
-                   coalesce(sum(n) filter (where status = 'cancelled'), 0) / nullif(sum(n), 0)
-                       as value
-            from orders {WHERE} group by all""",
-    by=("day", "week", "month", "channel", "device"), ratio=True, empty=None, better="down",
-    rollup=True, additive=True,
-)
+SHIPPING = difference(
+    "shipping", "Shipping", Measure("valid_orders", "shipping"),
+    Measure("valid_refunds", "shipping"),
+    "Shipping charged on orders placed in the period, less shipping refunded in the "
+    "period (where the export tells it apart from the goods).", better=None)
+TAX = difference(
+    "tax", "Tax", Measure("valid_orders", "tax"), Measure("valid_refunds", "tax"),
+    "Tax charged on orders placed in the period, less tax refunded in the period "
+    "(where the export tells it apart from the goods).", better=None)
+TIPS = total(
+    "tips", "Tips", "money",
+    "Tips customers added to the orders placed in the period (Shopify's tip line). "
+    "Not a sale of goods: in no sales figure, AOV, units "
+    "or product, and no discount is spread onto them. A refunded tip is not "
+    "subtracted.", Measure("valid_orders", "tips"), better=None)
+TOTAL_SALES = difference(
+    "total_sales", "Total sales",
+    Measure("valid_orders", "gross_sales - discounts + coalesce(shipping, 0) + coalesce(tax, 0)"),
+    Measure("valid_refunds", "amount + coalesce(shipping, 0) + coalesce(tax, 0)"),
+    "Net sales + shipping + tax (each net of its refunds): what customers paid for "
+    "their orders, after refunds. Tips are not included.")
+UNITS_PER_ORDER = ratio(
+    "units_per_order", "Units per order", Measure("sales_lines", "quantity"), N,
+    "Units in the order lines of valid orders placed in the period ÷ those orders.",
+    unit="decimal", by=BY_DEVICE)
+CANCELLATION_RATE = ratio(
+    "cancellation_rate", "Cancellation rate",
+    Measure("orders", "n", where="status = 'cancelled'"), Measure("orders", "n"),
+    "Cancelled orders ÷ all orders placed in the period, whichever way the other "
+    "figures count them.", by=BY_DEVICE, better="down")
 FULFILMENT_DAYS = Kpi(
     name="fulfilment_days", label="Fulfilment time", unit="days",
     definition="Median days from order to shipment (each order timed to the nearest hour), for "
                "valid orders placed in the period that have shipped.",
     # The median of a histogram of hours: of N orders, the mean of the ((N + 1) // 2)-th and
     # the (N // 2 + 1)-th shortest (the middle one, or the two middle ones).
-    sql=f"""with h as (select {{key}} as key, hours, sum(n)::bigint as n from shipping_times {WHERE}
-                       group by all),
+    sql=f"""with h as (select {{key}} as key, hours, sum(n)::bigint as n
+                       from {{src:shipping_times}} group by all),
                  c as (select key, hours,
                               sum(n) over (partition by key order by hours
                                            rows unbounded preceding) as upto,
@@ -141,18 +95,13 @@ FULFILMENT_DAYS = Kpi(
 )
 
 
+
 def _shipped_within(days: int) -> Kpi:
-    return Kpi(
-        name=f"shipped_within_{days}d", label=f"Shipped within {days} day{'s' * (days > 1)}",
-        unit="ratio",
-        definition=f"Shipped orders that left within {days} × 24 hours of being placed ÷ "
-                   "shipped orders, for valid orders placed in the period.",
-        sql=f"""select {{key}} as key, sum(shipped_{days}d) as numerator,
-                       sum(shipped) as denominator,
-                       sum(shipped_{days}d) / nullif(sum(shipped), 0) as value
-                from valid_orders {WHERE} group by all""",
-        by=("day", "week", "month", "channel"), ratio=True, empty=None, rollup=True,
-        additive=True)
+    return ratio(
+        f"shipped_within_{days}d", f"Shipped within {days} day{'s' * (days > 1)}",
+        Measure("valid_orders", f"shipped_{days}d"), Measure("valid_orders", "shipped"),
+        f"Shipped orders that left within {days} × 24 hours of being placed ÷ "
+        "shipped orders, for valid orders placed in the period.")
 
 
 SHIPPED_1D, SHIPPED_2D, SHIPPED_5D = (_shipped_within(d) for d in (1, 2, 5))
@@ -161,7 +110,7 @@ ORDERS_BY_STATUS = Kpi(
     name="orders_by_status", label="Orders by status", unit="count", table=True,
     definition="Orders placed in the period by their current status (placed, paid, fulfilled, "
                "shipped, delivered, cancelled, refunded, partially refunded).",
-    sql=f"""select {{key}} as key, status, sum(n) as orders from orders {WHERE}
+    sql=f"""select {{key}} as key, status, sum(n) as orders from {ORDERS_ALL}
             group by all order by orders desc""",
     by=("channel",), rollup=True,
 )
@@ -204,7 +153,7 @@ TOP_CATEGORIES = Kpi(
             from category_daily {WHERE} group by all order by net_sales desc, category""",
     by=("channel",), window="return",
 )
-KPIS = (ORDERS, GROSS_SALES, DISCOUNTS, NET_SALES, SHIPPING, TAX, TIPS, TOTAL_SALES, AOV,
-        UNITS_PER_ORDER, CANCELLATION_RATE, FULFILMENT_DAYS, SHIPPED_1D, SHIPPED_2D, SHIPPED_5D,
-        ORDERS_BY_STATUS, TOP_PRODUCTS, TOP_CATEGORIES)
+KPIS = (ORDERS, GROSS_SALES, DISCOUNTS, DISCOUNT_RATE, NET_SALES, SHIPPING, TAX, TIPS, TOTAL_SALES,
+        AOV, UNITS_PER_ORDER, CANCELLATION_RATE, FULFILMENT_DAYS, SHIPPED_1D, SHIPPED_2D,
+        SHIPPED_5D, ORDERS_BY_STATUS, TOP_PRODUCTS, TOP_CATEGORIES)
 

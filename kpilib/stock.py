@@ -1,7 +1,9 @@
 """Stock KPIs, from `inventory` snapshots (carried forward day by day) and the order lines of
 valid orders. The channel filter applies to sales (velocity, price); category and SKU search
 filter the SKUs."""
+from .dimensions import Measure
 from .kpi import Kpi
+from .measures import ratio, total
 from .rollups import LOST, SKU_MEASURES, WHOLE_MONTHS, edge_days, edge_points, edge_sum, on_days
 
 # Per SKU: stock at the end, sales in the period and in the 30 and 90 days ending with it,
@@ -249,27 +251,17 @@ LOST_REVENUE_BY_MONTH = Kpi(
     table=True, by=(), better="down")
 
 # Stock-outs over time: SKU-days of the carried-forward daily stock.
-_SKU_DAYS = """
-    select {key} as key, sum(stockouts) as numerator, sum(n) as denominator,
-           sum(stockouts) / nullif(sum(n), 0) as value
-    from stock_days
-    where day between $start and $end and in_filter(category, $categories)
-      and ($search = '' or contains(lower(sku || ' ' || product_name), $search))
-    group by all"""
-STOCKOUT_SKU_DAYS = Kpi(
-    name="stockout_sku_days", label="Stock-out SKU-days", unit="count",
-    definition="Days × SKUs with nothing (or less than nothing) on hand in the period; between "
-               "two snapshots the last one holds.",
-    sql=_SKU_DAYS.replace("sum(stockouts) / nullif(sum(n), 0) as value",
-                          "sum(stockouts) as value"),
-    by=("day", "week", "month", "category"), better="down", rollup=True, additive=True,
+STOCKOUTS = Measure("stock_days", "stockouts")
+STOCKOUT_SKU_DAYS = total(
+    "stockout_sku_days", "Stock-out SKU-days", "count",
+    "Days × SKUs with nothing (or less than nothing) on hand in the period; between "
+    "two snapshots the last one holds.", STOCKOUTS,
+    by=("day", "week", "month", "category"), better="down", needs=("inventory",))
+STOCKOUT_RATE = ratio(
+    "stockout_rate", "Stock-out rate", STOCKOUTS, Measure("stock_days", "n"),
+    "Stock-out SKU-days ÷ all SKU-days in the period (each SKU counted from its "
+    "first snapshot).", by=("day", "week", "month", "category"), better="down",
     needs=("inventory",))
-STOCKOUT_RATE = Kpi(
-    name="stockout_rate", label="Stock-out rate", unit="ratio",
-    definition="Stock-out SKU-days ÷ all SKU-days in the period (each SKU counted from its "
-               "first snapshot).",
-    sql=_SKU_DAYS, by=("day", "week", "month", "category"), ratio=True, empty=None,
-    better="down", rollup=True, additive=True, needs=("inventory",))
 
 STOCK_BY_SKU = Kpi(
     name="stock_by_sku", label="Stock by SKU", unit="count", table=True,

@@ -156,11 +156,30 @@ DERIVED_VIEWS = (
        from inventory_daily d join sku_info i using (sku)""",
     # Each valid order with what was refunded on it, whenever (rollup: orders_daily).
     """create view order_returns as
-       select o.day, o.channel, o.device, 1 as n, o.gross_sales,
+       select o.day, o.channel, o.device, o.country, o.discount_code, 1 as n, o.gross_sales,
               coalesce(r.refunded, 0) as refunded, (r.order_id is not null)::int as refunded_orders
        from valid_orders o
        left join (select order_id, sum(amount) as refunded from valid_refunds group by order_id) r
          using (order_id)""",
+    # Valid orders' goods by category (sales figures under a category filter): each order
+    # line's value and share of the order's discount, and the goods of an order its stored
+    # lines do not account for (no lines, or lines summing to another gross) 'uncategorised',
+    # so the categories' parts add up to the whole.
+    """create view category_sales as
+       select l.order_id, l.day, l.channel, l.device, o.country, o.discount_code, l.category,
+              l.line_value as gross_sales, coalesce(l.discount_share, 0) as discounts
+       from sales_lines l
+       join (select order_id, country, discount_code from valid_orders) o using (order_id)
+       union all
+       select o.order_id, o.day, o.channel, o.device, o.country, o.discount_code,
+              'uncategorised',
+              o.gross_sales - coalesce(l.gross, 0), o.discounts - coalesce(l.discounts, 0)
+       from valid_orders o
+       left join (select order_id, sum(line_value) as gross,
+                         sum(coalesce(discount_share, 0)) as discounts
+                  from sales_lines group by order_id) l using (order_id)
+       where l.order_id is null or o.gross_sales <> l.gross
+          or abs(o.discounts - l.discounts) >= 0.005""",
 )
 
 
@@ -176,6 +195,7 @@ READS = {
     "inventory_daily": {"inventory"}, "sku_info": {"inventory", "order_items", "products"},
     "stock_days": {"inventory", "order_items", "products"},
     "order_returns": {"orders", "refunds"}, "stock_monthly": {"inventory"},
+    "category_sales": {"orders", "order_items", "products"},
     "sku_sales_monthly": {"orders", "order_items", "inventory"},
     "sku_sales_daily": {"orders", "order_items", "inventory"},
     "sku_monthly": {"orders", "order_items", "inventory"},

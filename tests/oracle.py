@@ -22,6 +22,10 @@ def _mask(df: pd.DataFrame, date_col: str, f: Filters, channel_col: str = "chann
     m = (d >= pd.Timestamp(f.start)) & (d <= pd.Timestamp(f.end))
     if f.channels:
         m &= df[channel_col].isin(f.channels)
+    # Device and country: the row's own, or its order's (refunds, lines).
+    for col, chosen in (("device", f.devices), ("country", f.countries)):
+        if chosen:
+            m &= df[col].isin(chosen)
     return m
 
 
@@ -53,7 +57,8 @@ def _valid(shop, cancelled="excluded"):
 
 
 def _refunds(shop, cancelled="excluded"):
-    o = shop.orders[["order_id", "channel", "status"]]
+    # An export without devices or countries (the Shopify fixture's reading): none.
+    o = shop.orders[["order_id", "channel", "status", "device", "country"]]
     # Refunded shipping and tax: none where the refunds do not tell them apart.
     r = shop.refunds.reindex(columns=[*shop.refunds.columns,
                                       *{"shipping", "tax"} - set(shop.refunds.columns)])
@@ -67,6 +72,7 @@ def _refunds(shop, cancelled="excluded"):
         when = c.get("cancelled_at", pd.Series(pd.NaT, index=c.index))
         r = pd.concat([r, pd.DataFrame({
             "order_id": c.order_id, "channel": c.channel, "status": c.status,
+            "device": c.device, "country": c.country,
             "refunded_at": when.fillna(c.ordered_at), "amount": c.gross_sales - c.discounts,
             "shipping": c.shipping, "tax": c.tax, "reason": "cancelled"})], ignore_index=True)
     return r
@@ -90,6 +96,12 @@ def _per_customer(shop, f, by, cancelled="excluded"):
 
 def oracle(name: str, shop, f: Filters, by: str | None = None,
            cancelled: str = "excluded") -> dict:
+    if not {"device", "country"} <= set(shop.orders.columns):
+        # An export without devices or countries (the Shopify fixture's reading): none.
+        import copy
+        shop = copy.copy(shop)
+        shop.orders = shop.orders.assign(
+            **{c: None for c in ("device", "country") if c not in shop.orders.columns})
     t, v = shop.traffic, _valid(shop, cancelled)
     if name in ("sessions", "users", "new_users"):
         return _sum(t, name, "date", f, by)
@@ -119,6 +131,9 @@ def oracle(name: str, shop, f: Filters, by: str | None = None,
         return _sum(v.assign(n=1), "n", "ordered_at", f, by)
     if name in ("gross_sales", "discounts"):
         return _sum(v, name, "ordered_at", f, by)
+    if name == "discount_rate":
+        return _ratio(_sum(v, "discounts", "ordered_at", f, by),
+                      _sum(v, "gross_sales", "ordered_at", f, by))
     if name in ("shipping", "tax"):
         # Charged by order date, less what refunds gave back, by refund date.
         out = _sum(v, name, "ordered_at", f, by)
@@ -136,7 +151,8 @@ def oracle(name: str, shop, f: Filters, by: str | None = None,
             out[k] = out.get(k, 0) - amount
         return out
     if name == "units_per_order":
-        lines = shop.order_items.merge(v[["order_id", "ordered_at", "channel"]], on="order_id",
+        lines = shop.order_items.merge(v[["order_id", "ordered_at", "channel", "device",
+                                          "country"]], on="order_id",
                                        suffixes=("_line", ""))
         return _ratio(_sum(lines, "quantity", "ordered_at", f, by),
                       _sum(v.assign(n=1), "n", "ordered_at", f, by))

@@ -920,3 +920,57 @@ def test_data_page_says_another_upload_holds_the_store(tmp_path, monkeypatch, de
     finally:
         holder.send_signal(signal.SIGKILL)
         holder.wait()
+
+
+def sparkline_path(html: str) -> str:
+    """The SVG path of a card's sparkline image (ui.sparkline)."""
+    import base64
+
+    svg = base64.b64decode(re.search(r"base64,([^\"]+)", html).group(1)).decode()
+    return re.search(r' d="([^"]+)"', svg).group(1)
+
+
+def test_sparkline_is_an_svg_line_scaled_to_its_values():
+    import ui
+
+    # 100 × 30 units; y = 28 − 26 × (v − lowest) / (highest − lowest): 1 → 28, 2 → 15, 3 → 2,
+    # at x = 0, 50, 100.
+    html = ui.sparkline([1.0, 2.0, 3.0], "#000", 'Net sales "by day" <b>')
+    assert sparkline_path(html) == "M0.0,28.0 L50.0,15.0 L100.0,2.0"
+    assert 'alt="Net sales &quot;by day&quot; &lt;b&gt;"' in html
+    # A flat series and a single point: a level line through the middle (y = 15).
+    assert sparkline_path(ui.sparkline([5.0, 5.0], "#000", "x")) == "M0.0,15.0 L100.0,15.0"
+    assert sparkline_path(ui.sparkline([4.0], "#000", "x")) == "M0.0,15.0 L100.0,15.0"
+    # Its colour is the delta's, as st.metric colours its own chart.
+    colour = {d: ui._spark_colour({"delta": d, "delta_color": c})
+              for d, c in (("+5 %", "normal"), ("-5 %", "normal"), ("+1 pp", "inverse"),
+                           ("-1 pp", "inverse"), ("+2 %", "off"), ("0.0 %", "normal"),
+                           (None, "normal"))}
+    assert list(colour.values()) == [ui.SPARK_COLOURS[c] for c in (
+        "good", "bad", "bad", "good", "off", "off", "off")]
+
+
+def test_overview_sparklines_are_images_not_charts(demo_store, monkeypatch):
+    """Ten Vega-Lite charts (st.metric's chart_data) cost a browser ~0.14 s on every redraw;
+    the cards' lines are one small image each, with what they show in words."""
+    at = start(demo_store, monkeypatch)
+    assert len(at.metric) == 10 and not any(m.proto.chart_data for m in at.metric)
+    lines = [h.proto.body for h in at.html if 'alt="' in h.proto.body]
+    # Every card but the return rate, whose 30 days are all inside its return window (not
+    # final: no day of it drawn).
+    assert len(lines) == 9
+    net = next(h for h in lines if 'alt="Net sales by day, 30 days: lowest €' in h)
+    assert sparkline_path(net).count(" L") == 29   # 30 days, 30 points
+
+
+def test_trend_chart_built_once_for_every_session(store_copy, monkeypatch):
+    """Viewers of a hosted link on the same filters share the trend chart: built once."""
+    import plotly.graph_objects as go
+
+    built = []
+    add = go.Figure.add_scatter
+    monkeypatch.setattr(go.Figure, "add_scatter",
+                        lambda self, *a, **kw: built.append(1) or add(self, *a, **kw))
+    first, second = start(store_copy, monkeypatch), start(store_copy, monkeypatch)
+    assert len(built) == 2   # this period and the previous one, once
+    assert chart(first, "Net sales by day") == chart(second, "Net sales by day")

@@ -291,9 +291,9 @@ def test_a_folder_given_as_a_file_or_a_file_as_the_store_is_one_sentence(tmp_pat
 
 def test_a_filter_the_kpi_cannot_take_exits_2_with_the_sentence(tiny_store):
     feb = ("--store", tiny_store.path, "--start", "2025-02-01", "--end", "2025-02-28")
-    p = cli("kpi", "net_sales", *feb, "--country", "FR", ok=False)
+    p = cli("kpi", "sessions", *feb, "--country", "FR", ok=False)
     assert p.returncode == 2 and p.stdout == ""
-    assert p.stderr.strip() == "error: Net sales is not split by country."
+    assert p.stderr.strip() == "error: Sessions is not split by country."
     p = cli("kpi", "spend", *feb, "--device", "mobile", "--device", "desktop", "--country", "FR",
             ok=False)
     assert p.returncode == 2 and "Ad spend is not split by device or country." in p.stderr
@@ -350,3 +350,25 @@ def test_sql_refuses_a_filter_the_kpi_cannot_take(tiny_store):
     p = cli("sql", "sessions", "--store", tiny_store.path, "--category", "Tops", ok=False)
     assert p.returncode == 2 and p.stdout == "" and "Sessions is not split by category." in \
         p.stderr
+
+
+def test_kpi_by_country_and_filters_add_up(tmp_path):
+    """tests/data/split (hand-counted in tests/test_dimensions.py): net sales 212, France 120
+    + Germany 92, as records keyed by the dimension; --country filters, --by splits."""
+    store = tmp_path / "store"
+    cli("ingest", *sorted((TINY.parent / "split").glob("*.csv")), "--store", store)
+    feb = ("--store", store, "--start", "2025-02-01", "--end", "2025-02-28")
+    assert json.loads(cli("kpi", "net_sales", *feb, "--by", "country").stdout) == [
+        {"country": "DE", "value": 92.0}, {"country": "FR", "value": 120.0}]
+    assert json.loads(cli("kpi", "net_sales", *feb, "--country", "FR").stdout) == [
+        {"value": 120.0}]
+    # Tops: 120 − 12 − 21; on mobile (a1, a3): 180 − 18 − 50
+    assert json.loads(cli("kpi", "net_sales", *feb, "--category", "Tops").stdout) == [
+        {"value": 87.0}]
+    assert json.loads(cli("kpi", "net_sales", *feb, "--device", "mobile").stdout) == [
+        {"value": 112.0}]
+    codes = json.loads(cli("kpi", "orders", *feb, "--by", "discount_code").stdout)
+    assert codes == [{"discount_code": "WELCOME10", "value": 2.0},
+                     {"discount_code": None, "value": 2.0}]
+    p = cli("kpi", "sessions", *feb, "--by", "country", ok=False)
+    assert p.returncode == 2 and "sessions cannot be split by 'country'" in p.stderr

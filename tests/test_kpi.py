@@ -135,18 +135,19 @@ def test_reads_side_by_side_equal_each_read_alone(demo_store, monkeypatch):
 
 
 def test_a_filter_the_kpi_does_not_take_is_refused(tiny_store):
-    """Net sales by country would be the whole shop's total presented as France's: refused with
-    a sentence, by every entry point that runs a KPI."""
+    """Sessions by country would be the whole shop's traffic presented as France's (the
+    analytics export has no country): refused with a sentence, by every entry point that runs
+    a KPI."""
     con = tiny_store.connect()
     fr = replace(FEB, countries=("FR",))
-    with pytest.raises(FilterNotApplicable, match=r"^Net sales is not split by country\.$"):
-        run(con, get("net_sales"), fr)
-    with pytest.raises(FilterNotApplicable, match="Net sales is not split by country."):
-        run_together(con, [get("net_sales"), get("orders")], fr)
-    with pytest.raises(FilterNotApplicable, match="Net sales is not split by country."):
-        run_many(con, [Read((get("net_sales"),), fr)])
-    with pytest.raises(FilterNotApplicable, match="Net sales is not split by country."):
-        from_daily(get("net_sales"), run(con, get("net_sales"), FEB, "day"), fr)
+    with pytest.raises(FilterNotApplicable, match=r"^Sessions is not split by country\.$"):
+        run(con, get("sessions"), fr)
+    with pytest.raises(FilterNotApplicable, match="Sessions is not split by country."):
+        run_together(con, [get("sessions"), get("orders")], fr)
+    with pytest.raises(FilterNotApplicable, match="Sessions is not split by country."):
+        run_many(con, [Read((get("sessions"),), fr)])
+    with pytest.raises(FilterNotApplicable, match="Sessions is not split by country."):
+        from_daily(get("sessions"), run(con, get("sessions"), FEB, "day"), fr)
     with pytest.raises(FilterNotApplicable, match="Ad spend is not split by device or country."):
         run(con, get("spend"), replace(fr, devices=("mobile",)))
     with pytest.raises(FilterNotApplicable, match="Sessions is not split by category."):
@@ -157,15 +158,20 @@ def test_a_filter_the_kpi_does_not_take_is_refused(tiny_store):
     assert run(con, get("net_sales"), FEB)["value"].iat[0] == 262.0
 
 
-def test_which_filters_a_kpi_takes_is_read_from_its_sql():
-    # The stock KPIs read $categories in their SQL or their shared per-SKU step; sales do not.
+def test_which_filters_a_kpi_takes_is_read_from_its_sources():
+    # The stock KPIs read $categories in their SQL or their shared per-SKU step.
     assert takes(get("stockout_sku_days")) == takes(get("on_hand")) == {"categories"}
-    assert takes(get("net_sales")) == takes(get("blended_conversion_rate")) == frozenset()
-    # The traffic table's rows carry a device.
+    # Sales read orders (device, country) and, under a category filter, their lines.
+    assert takes(get("net_sales")) == {"devices", "countries", "categories"}
+    assert takes(get("orders")) == {"devices", "countries"}
+    # The traffic table's rows carry a device, no country: blended conversion (orders ÷
+    # sessions) takes what both carry.
     assert takes(get("sessions")) == takes(get("cart_abandonment_rate")) == {"devices"}
+    assert takes(get("blended_conversion_rate")) == {"devices"}
+    assert takes(get("customers")) == takes(get("mer")) == frozenset()
     assert refused(get("on_hand"), replace(FEB, categories=("Tops",))) == []
     assert refused(get("orders"), replace(FEB, categories=("Tops",), countries=("FR",))) == \
-        ["country", "category"]
+        ["category"]
 
 
 def test_the_stock_kpis_still_take_categories(tiny_store):

@@ -94,16 +94,18 @@ def test_pacing_follows_the_filters(weekly_store):
 
 
 def test_pacing_under_a_category_paces_only_the_kpis_split_by_category(tiny_store):
-    """The stock page's category filter: net sales are not split by category, so their target
-    is not paced against a figure of the whole shop; the stock-out rate is (Tops: SKU-A never
-    ran out in February, 0 stock-out SKU-days)."""
-    targets = [Target("net_sales", "2025-02", 1000), Target("stockout_rate", "2025-02", 0.1)]
+    """A category filter: sessions are not split by category, so their target is not paced
+    against a figure of the whole shop; net sales are (Tops in February: o3's SKU-A line, 50
+    less its share of o3's discount, 8 × 50 / 80 = 5, no refund on it: 45), and so is the
+    stock-out rate (SKU-A never ran out in February, 0 stock-out SKU-days)."""
+    targets = [Target("sessions", "2025-02", 500), Target("net_sales", "2025-02", 1000),
+               Target("stockout_rate", "2025-02", 0.1)]
     tops = Filters(date(2025, 2, 1), date(2025, 2, 28), categories=("Tops",))
     ps = month_pacing(tiny_store.connect(), targets, tops, date(2025, 3, 2))
-    assert [(p.kpi, p.actual) for p in ps] == [("stockout_rate", 0.0)]
+    assert [(p.kpi, p.actual) for p in ps] == [("net_sales", 45.0), ("stockout_rate", 0.0)]
     ps = month_pacing(tiny_store.connect(), targets, Filters(tops.start, tops.end),
                       date(2025, 3, 2))
-    assert [p.kpi for p in ps] == ["net_sales", "stockout_rate"]
+    assert [p.kpi for p in ps] == ["net_sales", "sessions", "stockout_rate"]
 
 
 def test_a_lower_is_better_kpi_paces_the_other_way():

@@ -1,0 +1,495 @@
+"""What changed (kpilib/explain.py): hand-counted decompositions on a tiny shop, the mix shift
+that lowers a rate while every channel's rises, a property test that every breakdown adds up
+to the change on random periods and filters of the demo shop, and the command line.
+
+The tiny shop (tests/data/explain/), 3 March 2025 compared with 4 March 2025:
+
+    orders   3 Mar: o1 email 50.00 (2 × 25.00), o2 email 50.00 (1 × 50.00)
+             4 Mar: o3 email 60.00 (2 × 30.00), o4 paid social 40.00 (1 × 40.00),
+                    o5 paid social 80.00 − 20.00 discount (2 × 40.00)
+    refunds  4 Mar: r1 30.00 on o4 (paid social)
+    traffic  sessions → views → cart → checkout → purchase
+             3 Mar: email 100 → 50 → 20 → 12 → 10,  paid social 100 → 40 → 8 → 2 → 1
+             4 Mar: email  20 → 10 →  5 →  4 →  3,  paid social 380 → 150 → 30 → 12 → 8
+"""
+import json
+import math
+import random
+import subprocess
+import sys
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+
+from kpilib import Filters, Store
+from kpilib import explain as ex
+from kpilib.ingest import ingest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHOP = ROOT / "tests" / "data" / "explain"
+MAR3 = Filters(date(2025, 3, 3), date(2025, 3, 3))
+MAR4 = Filters(date(2025, 3, 4), date(2025, 3, 4))
+
+
+@pytest.fixture(scope="module")
+def shop(tmp_path_factory) -> Store:
+    store = Store(tmp_path_factory.mktemp("explain") / "store")
+    ingest(store, sorted(SHOP.glob("*.csv")))
+    return store
+
+
+@pytest.fixture(scope="module")
+def orders_only(tmp_path_factory) -> Store:
+    """The same shop without its traffic export."""
+    store = Store(tmp_path_factory.mktemp("explain") / "store")
+    ingest(store, [SHOP / n for n in ("orders.csv", "order_items.csv", "refunds.csv")])
+    return store
+
+
+def close(a, b, tol=1e-12):
+    assert math.isclose(a, b, rel_tol=0, abs_tol=tol), (a, b)
+
+
+def effects(rows, key="driver"):
+    return {r[key]: r["effect"] for r in rows}
+
+
+# --- the arithmetic --------------------------------------------------------------------------
+def test_shapley_of_a_product_by_hand():
+    """x·y from (2, 3) to (4, 5): x's effect ½[(4·3 − 2·3) + (4·5 − 2·5)] = ½(6 + 10) = 8,
+    y's ½[(2·5 − 2·3) + (4·5 − 4·3)] = ½(4 + 8) = 6; 8 + 6 = 20 − 6."""
+    assert ex.shapley(lambda x, y: x * y, [2, 3], [4, 5]) == [8, 6]
+
+
+def test_mix_rate_by_hand_and_a_member_new_in_the_period():
+    """A: rate 0.1 → 0.2 on a share ½ → ¼; B new (share 0 → ¾, rate 0.4, its own rate in
+    both periods: all of its contribution is mix).
+    A: mix r̄Δs = 0.15 × −0.25 = −0.0375, rate s̄Δr = 0.375 × 0.1 = 0.0375.
+    B: mix 0.4 × 0.75 = 0.3, rate 0. Sum 0.3 = (¼·0.2 + ¾·0.4) − (½·0.1 + ½·x)… with B's
+    denominator 0 before, the ratio before is A's alone: 0.1 (B's share 0); after 0.35."""
+    split = ex.mix_rate({"A": (0.1, 50.0), "B": (math.nan, 0.0), "C": (0.1, 50.0)},
+                        {"A": (0.2, 25.0), "B": (0.4, 75.0)})
+    close(split["A"][0], -0.0375)
+    close(split["A"][1], 0.0375)
+    close(split["B"][0], 0.3)
+    close(split["B"][1], 0.0)
+    # C (gone): rate unknown after, taken as before: mix 0.1 × −½ = −0.05, rate 0.
+    close(split["C"][0], -0.05)
+    assert sum(sum(v) for v in split.values()) == pytest.approx(
+        (0.25 * 0.2 + 0.75 * 0.4) - (0.5 * 0.1 + 0.5 * 0.1), abs=1e-15)
+
+
+def test_to_cents_adds_up_exactly():
+    """95.8333 − 41.6667 + 25.8333 − 30 rounds to 95.83 − 41.67 + 25.83 − 30.00 = 49.99:
+    the cent lost goes to the largest effect."""
+    assert ex.to_cents([575 / 6, -125 / 3, 155 / 6, -30.0], 50.0) == [95.84, -41.67, 25.83,
+                                                                         -30.0]
+
+
+# --- by formula --------------------------------------------------------------------------------
+def test_net_sales_by_formula_by_hand(shop):
+    """Net sales 100.00 → 130.00 (160.00 of goods − 30.00 returned), +30.00.
+    sessions s 200 → 400, orders per session c 2/200 = 0.01 → 3/400 = 0.0075, AOV a 50 →
+    160/3, returns r 0 → 30. The product s·c·a at its 8 corners (0 = 3 Mar, 1 = 4 Mar):
+    000 100, s 200, c 75, a 106.67, sc 150, sa 213.33, ca 80, sca 160. Shapley with weights
+    ⅓ (none or both others switched) and ⅙ (one):
+      s: ⅓(200 − 100) + ⅙(150 − 75) + ⅙(213.33 − 106.67) + ⅓(160 − 80) = 812.5 / 9 = 90.28
+      c: ⅓(75 − 100) + ⅙(150 − 200) + ⅙(80 − 106.67) + ⅓(160 − 213.33) = −350 / 9 = −38.89
+      a: ⅓(106.67 − 100) + ⅙(213.33 − 200) + ⅙(80 − 75) + ⅓(160 − 150) = 77.5 / 9 = 8.61
+      r: −30.00 (a term on its own); 90.28 − 38.89 + 8.61 − 30.00 = 30.00."""
+    out = ex.explain(shop.connect(), "net_sales", MAR4, MAR3)
+    assert (out["current"], out["compared"], out["change"]) == (130.0, 100.0, 30.0)
+    assert out["formula"].startswith("Net sales = sessions × orders per session")
+    assert effects(out["drivers"]) == {
+        "blended_conversion_rate.denominator": 90.28, "blended_conversion_rate": -38.89,
+        "aov": 8.61, "returns": -30.0}
+    assert [d["effect"] for d in out["drivers"]] == [90.28, -38.89, -30.0, 8.61]  # ranked
+
+
+def test_each_channels_change_split_by_the_same_formula(shop):
+    """Email: sessions 100 → 20, orders per session 0.02 → 0.05, AOV 50 → 60, no returns; net
+    100 → 60. s·c·a at its corners: 000 100, s 20, c 250, a 120, sc 50, sa 24, ca 300, sca 60:
+      s: ⅓(20 − 100) + ⅙(50 − 250) + ⅙(24 − 120) + ⅓(60 − 300) = −156
+      c: ⅓(250 − 100) + ⅙(50 − 20) + ⅙(300 − 120) + ⅓(60 − 24) = 97
+      a: ⅓(120 − 100) + ⅙(24 − 20) + ⅙(300 − 250) + ⅓(60 − 50) = 19;  −156 + 97 + 19 = −40.
+    Paid social: sessions 100 → 380, orders per session 0 → 2/380, no AOV before (kept at
+    50), returns 0 → 30; every corner with c = 0 is 0, s·c·a = 100 and s⁰·c¹·a = 26.32:
+      s: ⅙(100 − 26.32) + ⅓(100 − 26.32) = 36.84;  c: ⅓·26.32 + ⅙·100 + ⅙·26.32 + ⅓·100
+      = 63.16;  a: 0;  returns −30;  70.00."""
+    out = ex.explain(shop.connect(), "net_sales", MAR4, MAR3)
+    rows = {r["member"]: r for r in out["by"]["channel"]}
+    assert effects(rows["email"]["drivers"]) == {
+        "blended_conversion_rate.denominator": -156.0, "blended_conversion_rate": 97.0,
+        "aov": 19.0, "returns": 0.0}
+    assert effects(rows["paid_social"]["drivers"]) == {
+        "blended_conversion_rate.denominator": 36.84, "blended_conversion_rate": 63.16,
+        "aov": 0.0, "returns": -30.0}
+    assert ex.member_text("channel", rows["email"], "Net sales", "money") == (
+        "Email: net sales €100.00 → €60.00: −€40.00 (80 fewer sessions: −€156.00; orders per "
+        "session 2.00 % → 5.00 %: +€97.00)")
+
+
+def test_net_sales_without_traffic_is_orders_times_aov(orders_only):
+    """No traffic export: net sales = orders × AOV − returns. Orders o 2 → 3, AOV a 50 →
+    160/3; o·a at its corners: 100, o 150, a 106.67, oa 160.
+      o: ½[(150 − 100) + (160 − 106.67)] = 51.67;  a: ½[(106.67 − 100) + (160 − 150)] = 8.33;
+      returns −30.00; 51.67 + 8.33 − 30.00 = 30.00."""
+    out = ex.explain(orders_only.connect(), "net_sales", MAR4, MAR3)
+    assert out["formula"] == "Net sales = orders × average order value − returns"
+    assert effects(out["drivers"]) == {"orders": 51.67, "aov": 8.33, "returns": -30.0}
+
+
+def test_aov_by_formula_and_by_channel_by_hand(shop):
+    """AOV 100/2 = 50.00 → 160/3 = 53.33 (+3.33) = units per order u × price per unit p −
+    discount per order d: u 3/2 → 5/3, p 100/3 → 180/5 = 36, d 0 → 20/3.
+      u: ½[(5/3·100/3 − 50) + (60 − 3/2·36)] = ½(5.56 + 6) = 52/9 = 5.78
+      p: ½[(54 − 50) + (60 − 55.56)] = 38/9 = 4.22;  d: −20/3 = −6.67;  sum 3.33.
+    By channel: email 2 orders at 50 → 1 order at 60, paid social none → 2 at 50 (its rate
+    before taken as after's). Shares of orders: email 1 → ⅓, paid social 0 → ⅔.
+      email: mix r̄Δs = 55 × −⅔ = −36.67, rate s̄Δr = ⅔ × 10 = 6.67: −30.00
+      paid social: mix 50 × ⅔ = 33.33, rate 0: +33.33;  −30.00 + 33.33 = 3.33."""
+    out = ex.explain(shop.connect(), "aov", MAR4, MAR3)
+    assert (out["current"], out["compared"], out["change"]) == (53.33, 50.0, 3.33)
+    assert effects(out["drivers"]) == {"units_per_order": 5.78,
+                                       "gross_sales/units_per_order.numerator": 4.22,
+                                       "discounts/orders": -6.67}
+    rows = {r["member"]: r for r in out["by"]["channel"]}
+    assert (rows["email"]["effect"], rows["email"]["mix_effect"],
+            rows["email"]["rate_effect"]) == (-30.0, -36.67, 6.67)
+    assert (rows["paid_social"]["effect"], rows["paid_social"]["mix_effect"],
+            rows["paid_social"]["rate_effect"]) == (33.33, 33.33, 0.0)
+    # Orders carry no device: no device split, said in a sentence.
+    assert "device" not in out["by"] and "device" in out["not_split"]
+    assert ex.split_note(out).startswith("Not split by device, country, category")
+
+
+# --- by dimension: the mix shift ----------------------------------------------------------------
+def test_a_rate_falls_while_every_channel_converts_better(shop):
+    """Conversion 11/200 = 5.50 % → 11/400 = 2.75 % (−2.75 pp), though email rose 10 % → 15 %
+    and paid social 1 % → 8/380 = 2.105 %: traffic moved to the weaker channel (shares of
+    sessions ½, ½ → 0.05, 0.95).
+      email:       mix 0.125 × −0.45 = −5.625 pp;  rate 0.275 × 0.05 = +1.375 pp
+      paid social: mix (0.01 + 8/380)/2 × 0.45 = +0.6987 pp;
+                   rate 0.725 × (8/380 − 0.01) = +0.8013 pp
+    Rates +2.18 pp, mix −4.93 pp: −2.75 pp."""
+    out = ex.explain(shop.connect(), "conversion_rate", MAR4, MAR3)
+    close(out["change"], 0.0275 - 0.055)
+    rows = {r["member"]: r for r in out["by"]["channel"]}
+    close(rows["email"]["mix_effect"], -0.05625)
+    close(rows["email"]["rate_effect"], 0.01375)
+    close(rows["paid_social"]["mix_effect"], (0.01 + 8 / 380) / 2 * 0.45)
+    close(rows["paid_social"]["rate_effect"], 0.725 * (8 / 380 - 0.01))
+    assert all(r["rate_effect"] > 0 for r in rows.values())
+    assert sum(r["mix_effect"] for r in rows.values()) < out["change"] < 0
+    close(sum(r["effect"] for r in rows.values()), out["change"])
+    # In words, as the page shows it.
+    text = ex.member_text("channel", rows["email"], "Conversion rate", "ratio")
+    assert text == ("Email: conversion rate 10.00 % → 15.00 %: −4.25 pp (+1.37 pp from its own "
+                    "rate, −5.62 pp from its share)")
+
+
+def test_conversion_by_funnel_steps_adds_up(shop):
+    """Conversion = views/sessions × cart/views × checkout/cart × purchase/checkout:
+    90/200 · 28/90 · 14/28 · 11/14 = 11/200 before, 160/400 · 35/160 · 16/35 · 11/16 after."""
+    out = ex.explain(shop.connect(), "conversion_rate", MAR4, MAR3)
+    assert sorted(d["label"] for d in out["drivers"]) == [
+        "Add to cart → checkout", "Checkout → purchase", "Product views → add to cart",
+        "Sessions → product views"]
+    close(sum(d["effect"] for d in out["drivers"]), out["change"])
+    views = next(d for d in out["drivers"] if d["driver"] == "product_views/sessions")
+    close(views["compared"], 90 / 200)
+    close(views["current"], 160 / 400)
+
+
+def test_missing_days_are_named_as_a_cause(shop):
+    """3–4 March against 1–2 March, when nothing was stored yet: both missing uploads said."""
+    f = Filters(date(2025, 3, 3), date(2025, 3, 4))
+    out = ex.explain(shop.connect(), "net_sales", f, f.previous_period())
+    gaps = [c for c in out["causes"] if c["kind"] == "missing_days"]
+    assert [(c["table"], c["period"], c["days"]) for c in gaps] == [
+        ("orders", "the period compared", ["2025-03-01", "2025-03-02"]),
+        ("traffic", "the period compared", ["2025-03-01", "2025-03-02"])]
+    assert gaps[0]["text"].startswith("No orders stored on 2 days of the period compared "
+                                      "(1 Mar 2025, 2 Mar 2025)")
+
+
+def test_a_week_with_nothing_is_a_gap_a_quiet_day_is_not(tmp_path):
+    """Orders on 1, 20 and 22 March: 2–19 March (18 days) is a gap, 21 March a quiet day.
+    15–22 March against 7–14 March: 15–19 March missing in the period, 7–14 in the one
+    compared; 21 March not named."""
+    (tmp_path / "orders.csv").write_text(
+        "order_id,ordered_at,channel,status,gross_sales,discounts\n"
+        "a,2025-03-01 10:00:00,email,paid,10.00,0.00\n"
+        "b,2025-03-20 10:00:00,email,paid,10.00,0.00\n"
+        "c,2025-03-22 10:00:00,email,paid,10.00,0.00\n")
+    store = Store(tmp_path / "store")
+    ingest(store, [tmp_path / "orders.csv"])
+    f = Filters(date(2025, 3, 15), date(2025, 3, 22))
+    out = ex.explain(store.connect(), "orders", f, f.previous_period())
+    gaps = {c["period"]: c["days"] for c in out["causes"] if c["kind"] == "missing_days"}
+    assert gaps == {"this period": [f"2025-03-{d}" for d in range(15, 20)],
+                    "the period compared": [f"2025-03-{d:02d}" for d in range(7, 15)]}
+
+
+def test_a_filter_the_kpi_cannot_apply_is_refused(shop):
+    from kpilib import FilterNotApplicable
+    # Net sales takes a device (its orders carry one); customers are counted whatever the device.
+    with pytest.raises(FilterNotApplicable, match="New customers is not split by device"):
+        ex.explain(shop.connect(), "new_customers",
+                   Filters(MAR4.start, MAR4.end, devices=("mobile",)), MAR3)
+
+
+# --- every breakdown adds up, on the demo shop ------------------------------------------------
+KPIS = ("net_sales", "orders", "aov", "conversion_rate", "sessions", "new_customers", "mer",
+        "roas", "returning_customer_rate", "return_rate_value", "stockout_rate")
+CHANNELS = ("email", "paid_search", "paid_social", "organic_search", "direct")
+
+
+def _adds_up(rows, change, unit, key):
+    total = sum(r["effect"] for r in rows)
+    if unit in ("money", "count"):
+        # To the cent: the effects are whole cents adding up to the change.
+        assert round(total * 100) == round(change * 100), (key, total, change)
+        assert all(round(r["effect"] * 100) == pytest.approx(r["effect"] * 100, abs=1e-6)
+                   for r in rows)
+    else:
+        assert abs(total - change) <= 1e-9, (key, total, change)
+    for r in rows:
+        if r.get("mix_effect") is not None:
+            assert abs(r["mix_effect"] + r["rate_effect"] - r["effect"]) <= 1e-9 + (
+                0.0051 if unit in ("money", "count") else 0)
+
+
+def _cases(n: int, seed: int = 31):
+    rng = random.Random(seed)
+    first, last = date(2025, 7, 1), date(2026, 10, 31)
+    for i in range(n):
+        days = rng.choice([1, 7, 14, 30, 31, 61])
+        start = first + timedelta(days=rng.randrange((last - first).days - days))
+        f = Filters(start, start + timedelta(days=days - 1),
+                    tuple(rng.sample(CHANNELS, rng.choice([0, 0, 1, 2]))),
+                    ("mobile",) if rng.random() < 0.25 else ())
+        # Every KPI in turn, each in several cases.
+        yield f, rng.choice(ex.COMPARE), [KPIS[(4 * i + j) % len(KPIS)] for j in range(4)]
+
+
+@pytest.mark.parametrize("f,compare,names", list(_cases(8)))
+def test_every_breakdown_adds_up_to_the_change(demo_store, f, compare, names):
+    from kpilib import FilterNotApplicable, get
+    from kpilib.kpi import takes
+
+    con = demo_store.connect()
+    for name in names:
+        try:
+            out = ex.explain(con, name, f, ex.compared_filters(f, compare))
+        except FilterNotApplicable:
+            assert f.devices and "devices" not in takes(get(name))
+            continue
+        if out["change"] is None:
+            assert out["reason"]
+            continue
+        _adds_up(out["drivers"], out["change"], out["unit"], (name, "drivers"))
+        for d, rows in out["by"].items():
+            _adds_up(rows, out["change"], out["unit"], (name, d))
+            assert not [r for r in rows if r["member"] == ex.REST], (name, d)
+            for r in rows:
+                if "drivers" in r:
+                    _adds_up(r["drivers"], r["effect"], out["unit"], (name, d, r["member"]))
+
+
+def test_the_demo_shop_explains_every_card(demo_store):
+    """October 2026 against September: each Overview card's change has drivers, a split and,
+    for sales, causes from the other exports."""
+    f = Filters(date(2026, 10, 1), date(2026, 10, 31))
+    con = demo_store.connect()
+    out = ex.explain(con, "net_sales", f, f.previous_period())
+    assert out["formula"].startswith("Net sales = sessions")
+    assert {c["kind"] for c in out["causes"]} >= {"stockouts", "spend", "traffic", "discounts"}
+    assert set(out["by"]) == {"channel", "country"}
+    for name in KPIS:
+        assert ex.explain(con, name, f, f.previous_period())["change"] is not None, name
+
+
+# --- the command line -----------------------------------------------------------------------
+def cli(*args, ok=True):
+    p = subprocess.run([sys.executable, "-m", "kpilib", *map(str, args)], cwd=ROOT,
+                       capture_output=True, text=True, timeout=120)
+    assert (p.returncode == 0) == ok, p.stderr
+    return p
+
+
+def test_cli_explain_json(shop):
+    out = json.loads(cli("explain", "net_sales", "--store", shop.path, "--start", "2025-03-04",
+                         "--end", "2025-03-04", "--format", "json").stdout)
+    assert {"kpi", "current", "compared", "change", "drivers", "by", "causes"} <= set(out)
+    assert (out["kpi"], out["current"], out["compared"], out["change"]) == (
+        "net_sales", 130.0, 100.0, 30.0)
+    assert (out["start"], out["compared_start"]) == ("2025-03-04", "2025-03-03")
+    assert [{k: d[k] for k in ("driver", "effect")} for d in out["drivers"]] == [
+        {"driver": "blended_conversion_rate.denominator", "effect": 90.28},
+        {"driver": "blended_conversion_rate", "effect": -38.89},
+        {"driver": "returns", "effect": -30.0}, {"driver": "aov", "effect": 8.61}]
+    assert [{k: v for k, v in r.items() if k != "drivers"} for r in out["by"]["channel"]] == [
+        {"member": "paid_social", "current": 70.0, "compared": 0.0, "effect": 70.0,
+         "mix_effect": None, "rate_effect": None},
+        {"member": "email", "current": 60.0, "compared": 100.0, "effect": -40.0,
+         "mix_effect": None, "rate_effect": None}]
+    assert [(d["driver"], d["effect"]) for d in out["by"]["channel"][1]["drivers"]] == [
+        ("blended_conversion_rate.denominator", -156.0), ("blended_conversion_rate", 97.0),
+        ("aov", 19.0), ("returns", 0.0)]
+
+
+def test_cli_explain_refuses_what_it_cannot_split(shop):
+    p = cli("explain", "new_customers", "--store", shop.path, "--device", "mobile", ok=False)
+    assert p.returncode == 2 and p.stdout == ""
+    assert "New customers is not split by device" in p.stderr
+    p = cli("explain", "net_sales", "--store", shop.path, "--compare", "lastyear", ok=False)
+    assert p.returncode == 2
+
+
+def test_cli_explain_text(shop):
+    out = cli("explain", "conversion_rate", "--store", shop.path, "--start", "2025-03-04",
+              "--end", "2025-03-04", "--format", "text").stdout
+    assert out.startswith("Conversion rate (analytics) fell from 5.50 % to 2.75 % (−2.75 pp) "
+                          "against 3 Mar 2025.")
+    assert "Email: conversion rate (analytics) 10.00 % → 15.00 %" in out
+
+
+
+# --- the monthly report -------------------------------------------------------------------------
+def test_report_says_what_changed(demo_store):
+    """The report's commentary is the same explanation: October 2026 against September."""
+    from kpilib import caveats, report
+
+    con = demo_store.connect()
+    html = report.build(con, "2026-10")
+    section = html[html.index("<h2>What changed</h2>"):html.index("<h2>Comments</h2>")]
+    f = report.month_filters("2026-10")
+    out = ex.explain(con, "net_sales", f, f.previous_period(), caveats.facts(con))
+    assert ex.headline(out).replace("(", "") in section.replace("(", "")
+    assert 'data-kpi="orders"' in section and 'data-kpi="conversion_rate"' in section
+    # Causes shared by the figures are said once.
+    lost = next(c["text"] for c in out["causes"] if c["kind"] == "stockouts")
+    assert section.count(lost.split(";")[0]) == 1
+
+
+# --- the app ------------------------------------------------------------------------------------
+APP = str(ROOT / "app.py")
+ON_MAR4 = {"period": "Custom", "dates": ["2025-03-04", "2025-03-04"]}
+
+
+def app(store, monkeypatch, **params):
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("KPILIB_STORE", str(store.path))
+    at = AppTest.from_file(APP, default_timeout=90)
+    for k, v in {**ON_MAR4, **params}.items():
+        at.query_params[k] = v
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def texts(at) -> str:
+    import re
+    # As read: Markdown escapes and the word joiners that keep a sign with its amount gone.
+    return "\n".join(re.sub(r"\\(.)", r"\1", m.value).replace("\u2060", "")
+                     for m in at.markdown)
+
+
+def test_a_deep_link_opens_the_why_view(shop, monkeypatch):
+    """?why=conversion_rate on 4 March: the mix shift, in words, with its waterfall and
+    table."""
+    at = app(shop, monkeypatch, why="conversion_rate")
+    said = texts(at)
+    assert ("Conversion rate (analytics) fell from 5.50 % to 2.75 % (−2.75 pp) against "
+            "3 Mar 2025.") in said
+    assert "Email: conversion rate (analytics) 10.00 % → 15.00 %: −4.25 pp" in said
+    waterfall = [json.loads(c.proto.spec) for c in at.get("plotly_chart")
+                 if json.loads(c.proto.spec)["data"][0]["type"] == "waterfall"]
+    assert len(waterfall) == 1
+    assert waterfall[0]["data"][0]["y"][0] == "Before"
+    table = next(d.value for d in at.dataframe if "Effect" in d.value.columns)
+    assert list(table["Channel"]) == ["Email", "Paid social"]
+    assert list(table["Effect"]) == ["-4.25 pp", "+1.50 pp"]
+
+
+def test_a_card_opens_the_why_view_and_last_year_is_one_click(shop, monkeypatch):
+    at = app(shop, monkeypatch)
+    assert "Net sales rose" not in texts(at)
+    at.button(key="why_net_sales").click().run()
+    assert at.query_params["why"] == "net_sales"
+    assert "Net sales rose from €100.00 to €130.00 (+€30.00) against 3 Mar 2025." in texts(at)
+    assert "Sessions 200 → 400: +€90.28" in texts(at)
+    # Last year (5 March 2024, 364 days back): nothing stored then, which is said first.
+    at.segmented_control(key="why_vs").set_value("last_year").run()
+    assert not at.exception
+    assert at.query_params["why_vs"] == "last_year"
+    assert "Net sales rose from €0.00 to €130.00 (+€130.00) against 5 Mar 2024." in texts(at)
+    assert ("No orders stored on 1 day of the period compared (5 Mar 2024): a missing upload "
+            "reads as a fall.") in texts(at)
+
+
+@pytest.mark.parametrize("width", [1440, 390])
+def test_the_why_view_in_chromium(demo_store, width):
+    """A card's "Why?" in a real browser, on a desktop and a phone: the dialog opens with its
+    waterfall, the link carries it, and it is saved as a screenshot to look at
+    (tests/screenshots/why_net_sales_<width>.png)."""
+    from playwright.sync_api import expect
+
+    from browser import SHOTS, app_server, browser, require_browser, wait_drawn
+
+    require_browser()
+    with app_server(demo_store.path) as url, browser() as b:
+        # Tall enough for the whole dialog in one screenshot.
+        page = b.new_page(viewport={"width": width, "height": 2600 if width > 400 else 4200})
+        page.goto(f"{url}/?period=Last+month")
+        wait_drawn(page)
+        page.get_by_role("button", name="Why?").first.click()
+        dialog = page.get_by_role("dialog")
+        expect(dialog).to_contain_text("Net sales rose from", timeout=60_000)
+        dialog.locator('[data-testid="stPlotlyChart"] .main-svg').first.wait_for(timeout=60_000)
+        expect(dialog).to_contain_text("By channel")
+        expect(dialog).to_contain_text("On the same days")
+        assert "why=net_sales" in page.url
+        page.wait_for_timeout(1000)
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        dialog.screenshot(path=str(SHOTS / f"why_net_sales_{width}.png"))
+        # The same view from its link, in a new tab.
+        other = b.new_page(viewport={"width": width, "height": 1200})
+        other.goto(page.url)
+        expect(other.get_by_role("dialog")).to_contain_text("Net sales rose from",
+                                                            timeout=60_000)
+
+
+def test_a_kpi_behind_target_opens_on_its_month_to_date(shop, tmp_path, monkeypatch):
+    """Net sales of March 2025 with a target of 10,000: behind it after 4 days. Its Why? is
+    1–4 March against the 4 days before (no data: the missing days said)."""
+    import shutil as sh
+
+    store = Store(sh.copytree(shop.path, tmp_path / "store"))
+    store.update_settings({"targets": [
+        {"kpi": "net_sales", "month": "2025-03", "channel": None, "value": 10000}]})
+    at = app(store, monkeypatch, period="Month to date")
+    at.button(key="why_net_sales_2025-03").click().run()
+    assert not at.exception
+    assert (at.query_params["why_from"], at.query_params["why_to"]) == ("2025-03-01",
+                                                                        "2025-03-04")
+    assert ("Net sales rose from €0.00 to €230.00 (+€230.00) against 25 Feb – 28 Feb 2025."
+            in texts(at))
+
+
+def test_an_unusual_day_is_explained_against_the_week_before(demo_store, monkeypatch):
+    """The demo shop's Saturday 10 October 2026 is unusual (Last 30 days); its Why? compares it
+    with Saturday 3 October."""
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("KPILIB_STORE", str(demo_store.path))
+    at = AppTest.from_file(APP, default_timeout=90)
+    at.run()
+    at.button(key="why_net_sales_20261010").click().run()
+    assert not at.exception
+    assert at.query_params["why_from"] == at.query_params["why_to"] == "2026-10-10"
+    assert at.segmented_control(key="why_vs").value == "week"
+    assert "against 3 Oct 2026." in texts(at)
