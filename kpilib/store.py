@@ -900,6 +900,7 @@ class Store:
         record = {"id": txn, "at": _now(), "sources": [vars(s) for s in sources],
                   "partitions": {}}
         try:
+            staged = self._carry_lines(con, staged, manifest["tables"])
             for i, (table, source_name) in enumerate(staged.items()):
                 progress(TABLES_SHARE * i / len(staged), f"Storing {_words(table)}…")
                 spec = TABLES[table]
@@ -1177,9 +1178,18 @@ class Store:
         Only the stored months whose range of keys (kept in the manifest) holds an uploaded
         key are read, their key and date columns only: the cost follows the upload, not the
         shop's history (ids rise with time, so a month's upload meets a month or two)."""
+        redated = self._redated(con, table, rel_name, stored)
+        if redated is None:
+            return []
+        return redated.aggregate("m_from, m_to, count(*)", "m_from, m_to").order(
+            "m_from, m_to").fetchall()
+
+    def _redated(self, con, table: str, rel_name: str, stored: dict | None = None):
+        """The stored rows the upload re-dates into another month, as a relation: their key,
+        ``m_from`` and ``m_to`` (the months), ``dated`` (the new date); None when none can be."""
         spec = TABLES[table]
         if not _movable(spec):
-            return []   # the date is part of the key: a re-dated row is another row
+            return None   # the date is part of the key: a re-dated row is another row
         parts = self.manifest["tables"].get(table, {}) if stored is None else stored
         # Months written before their key range was kept are read whatever it is.
         months = {m for m, p in parts.items() if not p.get("keys")}
@@ -1192,13 +1202,41 @@ class Store:
                 "on u.k between r.lo and r.hi", {"ranges": ranges}).fetchall()}
         files = [str(self.path / parts[m]["file"]) for m in sorted(months)]
         if not files:
-            return []
+            return None
         keys, when = ", ".join(spec.key), spec.date_column
-        return con.execute(
-            f"select strftime(old.{when}, '%Y-%m') as m_from, strftime(new.{when}, '%Y-%m') "
-            f"as m_to, count(*) from (select {keys}, {when} from read_parquet($files)) old "
-            f"join (select {keys}, {when} from {rel_name}) new using ({keys}) "
-            "where m_from <> m_to group by all order by all", {"files": files}).fetchall()
+        return con.read_parquet(files).select(f"{keys}, {when}").set_alias("old").join(
+            con.table(rel_name).select(f"{keys}, {when}").set_alias("new"), keys).select(
+            f"{keys}, strftime(old.{when}, '%Y-%m') as m_from, "
+            f"strftime(new.{when}, '%Y-%m') as m_to, new.{when} as dated").filter(
+            "m_from <> m_to")
+
+    def _carry_lines(self, con, staged: dict[str, str], tables: dict) -> dict[str, str]:
+        """``staged`` with the stored lines of the orders it re-dates into another month,
+        re-dated with them (lines are stored in their order's month, and the month-by-month
+        rollups join a month's lines to that month's orders): the upload's own lines of those
+        orders win. Only the months those orders leave are read."""
+        if "orders" not in staged or not tables.get("order_items"):
+            return staged
+        orders = self._stage_view(con, "orders", staged["orders"])
+        redated = self._redated(con, "orders", orders, tables.get("orders", {}))
+        if redated is None:
+            return staged
+        redated.create("_redated_orders")
+        months = {m for (m,) in con.execute(
+            "select distinct m_from from _redated_orders").fetchall()} & set(tables["order_items"])
+        if not months:
+            return staged
+        files = [str(self.path / tables["order_items"][m]["file"]) for m in sorted(months)]
+        cols = ", ".join(f"r.dated as {c}" if c == "ordered_at" else f"l.{c}"
+                         for c in TABLES["order_items"].names)
+        lines = read_stored(con, files, "_order_items").set_alias("l").join(
+            con.table("_redated_orders").set_alias("r"), "order_id").select(cols)
+        if "order_items" in staged:
+            new = con.table(self._stage_view(con, "order_items", staged["order_items"]))
+            lines = lines.join(new.select("order_id, line"), "order_id, line", how="anti"
+                               ).union(new)
+        lines.create("_carried_lines")
+        return {**staged, "order_items": "_carried_lines"}
 
     @staticmethod
     def _write_months(con, spec, rel_name, months: set[str], out: Path,

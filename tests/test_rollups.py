@@ -411,14 +411,23 @@ def test_customer_rollups_follow_an_upload_a_restated_month_and_an_undo(demo_sto
     march.loc[11:15, "gross_sales"] *= 2
     march.loc[16, "customer_id"] = "C0000005"                     # new: between C000000, C000001
     march.to_csv(orders, index=False)
-    # The re-dated orders' lines with them, as a restated export gives them: lines are stored
-    # in their order's month (a re-dated order without its lines leaves them in the old
-    # month, which the month-by-month product rollups do not follow).
-    lines = tmp_path / "lines.csv"
-    con.sql("select order_id, line, sku, quantity, unit_price from order_items "
-            "where list_contains($ids, order_id)",
-            params={"ids": list(march.order_id[:6])}).df().to_csv(lines, index=False)
-    ingest(store, [orders, lines])
+    # Without their lines: the stored lines of the re-dated orders go with them (lines are
+    # stored in their order's month, and the product rollups are rebuilt month by month).
+    # And two refunds re-dated: one of March into January, one of April into March.
+    refunds = tmp_path / "refunds.csv"
+    moved = con.sql("""
+        (select refund_id, order_id, refunded_at - interval 59 day as refunded_at, amount
+         from refunds where day >= '2026-03-01' and day < '2026-04-01'
+         order by refund_id limit 1)
+        union all
+        (select refund_id, order_id, refunded_at - interval 31 day, amount
+         from refunds where day >= '2026-04-05' and day < '2026-05-01'
+         order by refund_id limit 1)""").df()
+    assert len(moved) == 2
+    moved.to_csv(refunds, index=False)
+    assert con.sql("select count(*) from order_items where list_contains($ids, order_id)",
+                   params={"ids": list(march.order_id[:6])}).fetchall()[0][0] > 0
+    ingest(store, [orders, refunds])
     assert set(incremental[-1]) == set(CUSTOMER_ROLLUPS)
     assert_as_built_from_scratch(store, tmp_path / "fresh2")
 

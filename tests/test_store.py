@@ -533,6 +533,26 @@ def test_a_redated_row_moves_whatever_month_it_comes_back_in(tmp_path):
     assert "2025-04" not in store.months("orders")
 
 
+def test_a_redated_order_takes_its_stored_lines_with_it(tmp_path):
+    """V1's lines are stored in March with it; V1 comes back dated 1 April without them (an
+    orders export alone): its lines move to April too, so sales by product follow the order."""
+    store = redated_store(tmp_path)
+    ingest(store, [write_csv(tmp_path / "lines.csv", "order_id,line,sku,quantity,unit_price\n"
+                             "V1,1,A,2,3.00\nV1,2,B,1,4.00\nV2,1,A,4,5.00\n")])
+    assert store.months("order_items") == {"2025-03": 3}
+    ingest(store, [write_csv(tmp_path / "april.csv", ORDER_HEADER
+                             + "V1,2025-04-01 00:30,ann,email,paid,10,0\n")])
+    # March: V2's line only; April: V1's two lines, 2 + 1 = 3 units (before: none, its
+    # lines left in March with no order of March to join).
+    assert store.months("order_items") == {"2025-03": 1, "2025-04": 2}
+    assert total(store, "units_sold", APRIL) == 3 and total(store, "units_sold", MARCH) == 4
+    assert store.connect().sql("select ordered_at::varchar from order_items where order_id = "
+                               "'V1'").fetchall() == [("2025-04-01 00:30:00",)] * 2
+    store.undo()
+    assert store.months("order_items") == {"2025-03": 3}
+    assert total(store, "units_sold", MARCH) == 7 and total(store, "units_sold", APRIL) == 0
+
+
 # --- issue 28: the store keeps what undo needs, and no more ------------------------------------
 def store_files(store: Store) -> list[str]:
     """Every data file (cache/ is derived and cleans itself)."""
