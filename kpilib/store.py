@@ -1424,6 +1424,8 @@ _PARTS = "union_by_name = true, hive_partitioning = false"
 # Rebuilt for the customers an upload touched only (_Customers); valid_refunds is read too.
 CUSTOMER_ROLLUPS = ("customer_first", "customer_orders", "customer_orders_daily", "rfm_daily",
                     "cohort_orders")
+# The columns of customer_orders a daily sum of it reads (those not named read them all).
+SUMS_READ = {"customer_orders_daily": "day, channel, prev_day, prev2_day, n"}
 # Customers an upload may touch and still have them updated one by one, if above a quarter of
 # the shop's (_Customers._touch).
 TOUCHED_AT_MOST = 10_000
@@ -1452,6 +1454,7 @@ class _Customers:
         self.touched = False
         self.failed = False
         self.rewritten: set[str] | None = None   # the months of customer_orders rewritten
+        self.sums: dict[str, set[str]] = {}      # of them, those each daily sum rebuilds
 
     @classmethod
     def of(cls, store: "Store", before: dict | None, after: dict,
@@ -1581,12 +1584,19 @@ class _Customers:
                         " semi join _old_nos using (customer_no)", {"f": self._old(name)})
         else:   # no customer's order stored yet (guests only)
             con.execute("create or replace temp table _old_t as from _new_t limit 0")
-        # The months whose rows of touched customers changed (a next order day, a rank…).
-        months = sorted(m for (m,) in con.execute(
-            "select distinct strftime(day, '%Y-%m') from ("
-            "(from _old_t except all from _new_t) union all (from _new_t except all from _old_t))"
-            " where day is not null").fetchall())
+        # The months whose rows of touched customers changed (a next order day, a rank…),
+        # and for each daily sum of them, the months whose columns it reads changed: a
+        # returning customer's previous order gets a next order day, in any month, which
+        # customer_orders_daily does not read.
+        def changed(cols: str) -> set[str]:
+            return {m for (m,) in con.execute(
+                f"select distinct strftime(day, '%Y-%m') from ("
+                f"(select {cols} from _old_t except all select {cols} from _new_t) union all "
+                f"(select {cols} from _new_t except all select {cols} from _old_t))"
+                " where day is not null").fetchall()}
+        months = sorted(changed("*"))
         self.rewritten = set(months)
+        self.sums = {n: changed(cols) for n, cols in SUMS_READ.items()}
         if not months:
             return True
         con.execute("create or replace temp table _months as select unnest($m) as m",
@@ -1605,11 +1615,12 @@ class _Customers:
     def _by_month(self, con, name, entry, read, read_fresh, tmp, staging, txn, moves):
         """A rollup summing customer_orders by day: its months customer_orders rewrote."""
         store, rollup = self.store, ROLLUPS[name]
-        for m in self.rewritten:
+        months = self.sums.get(name, self.rewritten)
+        for m in months:
             entry.pop(m, None)
-        if self.rewritten:
+        if months:
             fresh = {**read_fresh, "customer_orders": {
-                m: p for m, p in read_fresh["customer_orders"].items() if m in self.rewritten}}
+                m: p for m, p in read_fresh["customer_orders"].items() if m in months}}
             with _scratch(con):
                 store._open(store._files(read, tmp), store._files(fresh, tmp), only=rollup.sql,
                             con=con)

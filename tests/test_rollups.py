@@ -487,6 +487,31 @@ def test_a_customer_whose_first_order_moves_to_an_earlier_month(tmp_path, increm
     assert_as_built_from_scratch(store, tmp_path / "fresh2")
 
 
+def test_a_next_order_day_alone_leaves_the_customers_daily_counts_of_its_month(
+        tmp_path, incremental):
+    """ann orders on 3 Mar, bob on 10 Mar; April brings ann's second order. Her March row
+    gets a next order day (9999-12-31 → 5 Apr): customer_orders and rfm_daily rewrite March,
+    customer_orders_daily (day, channel, previous order days: unchanged) keeps its file."""
+    store = Store(tmp_path / "store")
+    f = tmp_path / "orders.csv"
+    f.write_text(TINY_ORDERS + "o1,2025-03-03 10:00:00,ann,web,paid,EUR,30,0\n"
+                               "o2,2025-03-10 10:00:00,bob,web,paid,EUR,20,0\n")
+    ingest(store, [f])
+    before = store.manifest["rollups"]
+    f.write_text(TINY_ORDERS + "o3,2025-04-05 10:00:00,ann,web,paid,EUR,50,0\n")
+    ingest(store, [f])
+    assert set(incremental[-1]) == set(CUSTOMER_ROLLUPS)
+    after = store.manifest["rollups"]
+    assert after["customer_orders"]["2025-03"] != before["customer_orders"]["2025-03"]
+    assert after["rfm_daily"]["2025-03"] != before["rfm_daily"]["2025-03"]
+    assert after["customer_orders_daily"]["2025-03"] == before["customer_orders_daily"]["2025-03"]
+    # April: ann's second order, previous order day 3 Mar.
+    assert store.connect().execute(
+        "select day::varchar, prev_day::varchar, n from customer_orders_daily "
+        "where day >= '2025-04-01'").fetchall() == [("2025-04-05", "2025-03-03", 1)]
+    assert_as_built_from_scratch(store, tmp_path / "fresh")
+
+
 def test_an_upload_touching_most_customers_builds_them_whole(store_copy, tmp_path, incremental,
                                                              monkeypatch):
     """Past a quarter of the shop's customers (and TOUCHED_AT_MOST), customer by customer
