@@ -1019,6 +1019,7 @@ class Store:
         defs = manifest.setdefault("rollup_defs", {})
         tmp: dict[str, Path] = {}   # the files staged so far, by the name they will have
         seen = 0                    # of the moves, those already in tmp
+        by_parts: set[str] = set()  # the unpartitioned ones updated, not built whole
         con = self._connect()
         try:
             for i, (name, months) in enumerate(todo.items()):
@@ -1039,6 +1040,12 @@ class Store:
                 if customers and customers.stage(con, name, entry, read, read_fresh, tmp,
                                                  staging, txn, moves):
                     fresh.append(name)
+                    by_parts.add(name)
+                    continue
+                if self._by_order(con, name, changed, before, todo, ok, by_parts, entry, read,
+                                  read_fresh, tmp, staging, txn, moves):
+                    fresh.append(name)
+                    by_parts.add(name)
                     continue
                 if rollup.since and months and entry:
                     months = self._stage_since(con, rollup, min(months), entry, read,
@@ -1073,6 +1080,51 @@ class Store:
                 fresh.append(name)
         finally:
             con.close()
+
+    def _by_order(self, con, name, changed, before, todo, ok, by_parts, entry, read,
+                  read_fresh, tmp, staging, txn, moves) -> bool:
+        """Stage a rollup of BY_ORDER for the orders in the changed months only (their rows
+        computed again, the others kept); False when it is to be built whole: a change to
+        another table it reads, no stored build, customers numbered afresh, or a rollup it
+        reads built whole."""
+        rollup = ROLLUPS[name]
+        if name not in BY_ORDER or before is None or name not in ok or not entry \
+                or not set(changed) & rollup.depends <= BY_ORDER[name]:
+            return False
+        for dep in ("customer_first", *read_fresh):
+            # Rebuilt whole: maybe other numbers (customer_first), other rows in any month.
+            if dep in todo and dep not in by_parts and todo[dep] is None:
+                return False
+        files = [str(tmp.get(p["file"], self.path / p["file"]))
+                 for t in BY_ORDER[name] & set(changed)
+                 for section in (before["tables"], read)
+                 for m, p in section.get(t, {}).items() if m in changed[t]]
+        months = {m for t in BY_ORDER[name] & set(changed) for m in changed[t]}
+
+        def of_months(parts: dict) -> dict:
+            return {m: p for m, p in parts.items() if m in months}
+        [old] = [str(self.path / p["file"]) for p in entry.values()]
+        with _scratch(con):
+            if files:
+                con.execute(f"create table _orders_of as select distinct order_id from "
+                            f"read_parquet($f, {_PARTS}) where order_id is not null",
+                            {"f": files})
+            else:
+                con.execute("create table _orders_of (order_id varchar)")
+            self._open(self._files({t: of_months(p) if t in BY_ORDER[name] else p
+                                    for t, p in read.items()}, tmp),
+                       self._files({n: of_months(p) if ROLLUPS[n].partitioned else p
+                                    for n, p in read_fresh.items()}, tmp),
+                       only=rollup.sql, con=con)
+            rel = con.sql(f"""
+                select * from read_parquet($old, hive_partitioning = false)
+                anti join _orders_of using (order_id)
+                union all by name
+                select * from ({rollup.sql}) semi join _orders_of using (order_id)""",
+                          params={"old": old})
+            entry.clear()
+            self._stage_rollup_part(rel, name, UNPARTITIONED, entry, staging, txn, moves)
+        return True
 
     def _stage_since(self, con, rollup, changed: str, entry: dict, tables: dict, fresh: dict,
                      tmp: dict, staging: Path, txn: str, moves: list) -> set | None:
@@ -1424,6 +1476,12 @@ _PARTS = "union_by_name = true, hive_partitioning = false"
 # Rebuilt for the customers an upload touched only (_Customers); valid_refunds is read too.
 CUSTOMER_ROLLUPS = ("customer_first", "customer_orders", "customer_orders_daily", "rfm_daily",
                     "cohort_orders")
+# Unpartitioned rollups whose every row follows one order (order_id): after a change to these
+# tables alone, the rows of the orders in their changed months (before or after) are
+# computed again, from those months' files (an order's lines are in its month), and the
+# others kept (Store._by_order).
+BY_ORDER = {"valid_refunds": frozenset({"orders"}),
+            "refund_lines": frozenset({"orders", "order_items"})}
 # The columns of customer_orders a daily sum of it reads (those not named read them all).
 SUMS_READ = {"customer_orders_daily": "day, channel, prev_day, prev2_day, n"}
 # Customers an upload may touch and still have them updated one by one, if above a quarter of

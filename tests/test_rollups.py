@@ -439,6 +439,41 @@ def test_customer_rollups_follow_an_upload_a_restated_month_and_an_undo(demo_sto
     assert_as_built_from_scratch(store, tmp_path / "fresh4")
 
 
+def test_refunds_and_their_lines_follow_an_orders_upload_order_by_order(demo_store, tmp_path,
+                                                                         monkeypatch):
+    """An upload of orders alone (refunded orders of March re-dated into February, without
+    their lines; one cancelled): valid_refunds and refund_lines are computed again for the
+    orders of February and March only, the other rows kept, and equal a build from scratch."""
+    import shutil
+
+    shutil.copytree(demo_store.path, tmp_path / "store")
+    store = Store(tmp_path / "store")
+    updated = []
+    original = Store._by_order
+
+    def by_order(self, con, name, *args):
+        done = original(self, con, name, *args)
+        if done:
+            updated.append(name)
+        return done
+
+    monkeypatch.setattr(Store, "_by_order", by_order)
+    con = store.connect()
+    march = con.sql("""
+        select o.order_id, o.ordered_at - interval 20 day as ordered_at, o.customer_id,
+               o.channel, o.status, o.currency, o.gross_sales, o.discounts
+        from orders o semi join refunds r using (order_id)
+        where o.day >= '2026-03-01' and o.day < '2026-04-01' and o.status <> 'cancelled'
+        order by o.order_id limit 6""").df()
+    assert len(march) == 6
+    march.loc[0, "status"] = "cancelled"
+    orders = tmp_path / "orders.csv"
+    march.to_csv(orders, index=False)
+    ingest(store, [orders])
+    assert sorted(updated) == ["refund_lines", "valid_refunds"]
+    assert_as_built_from_scratch(store, tmp_path / "fresh")
+
+
 def test_a_customer_whose_first_order_moves_to_an_earlier_month(tmp_path, incremental):
     """A tiny shop, by hand. March and April: ann orders on 3 Mar (web) and 5 Apr, bob on
     10 Mar. Then January is uploaded: ann's order of 20 Jan (email) becomes her first, and
