@@ -354,6 +354,42 @@ def _load(con: duckdb.DuckDBPyConnection, loads: list[tuple[list[str], str]]) ->
         list(pool.map(load, sorted(loads, key=lambda pn: -sum(map(os.path.getsize, pn[0])))))
 
 
+def _month_of(path: str) -> str | None:
+    m = re.search(r"[/\\]month=(\d{4}-\d{2})[/\\]", path)
+    return m.group(1) if m else None
+
+
+def _months_changed(name: str, before: list[str] | None, after: list[str]
+                    ) -> tuple[set[str], list[str]] | None:
+    """A rollup partitioned by month of which an upload changed a few months: those months,
+    and their files now (Store._memory_file reloads only them). None: load it whole (a table,
+    a rollup in one file, or most of its months changed)."""
+    if before is None or name not in ROLLUPS or not ROLLUPS[name].partitioned:
+        return None
+    old, new = ({_month_of(p): p for p in paths} for paths in (before, after))
+    if None in old or None in new:
+        return None
+    changed = {m for m in old.keys() | new.keys() if old.get(m) != new.get(m)}
+    if 2 * len(changed) > len(new):
+        return None
+    return changed, [new[m] for m in sorted(changed) if m in new]
+
+
+def _reload_months(con, name: str, months: set[str], paths: list[str]) -> None:
+    """The rows of ``months`` of table ``name`` (a partitioned rollup, by ``day``) taken out,
+    those of ``paths`` (the months' files now) put in."""
+    for m in sorted(months):
+        # name: a rollup's name (a code constant).
+        con.execute(f"delete from {name} where day >= $lo and day < $hi",
+                    {"lo": date.fromisoformat(m + "-01"),
+                     "hi": date.fromisoformat(_next_month(m) + "-01")})
+    if paths:
+        rel = read_stored(con, paths, name)
+        if name in IN_MEMORY_NARROW:
+            rel = rel.project(duckdb.StarExpression(exclude=IN_MEMORY_NARROW[name]))
+        rel.insert_into(name)
+
+
 def _in_memory(files: dict[str, list[str]], rollups: dict[str, list[str]]
                ) -> list[tuple[list[str], str]]:
     """The (Parquet files, name) of the tables and rollups a connection keeps in memory."""
@@ -601,10 +637,15 @@ class Store:
             con = self._connect(str(tmp))
             try:
                 if todo is not loads:
+                    months = {n: _months_changed(n, kept.get(n), paths) for paths, n in todo}
                     # name: a canonical table or rollup name (code constants).
                     for name in ({n for _, n in previous} - {n for _, n in loads}) | \
-                            {n for _, n in todo}:
+                            {n for n, m in months.items() if m is None}:
                         con.execute(f"drop table if exists {name}")
+                    for name, changed in months.items():
+                        if changed is not None:
+                            _reload_months(con, name, *changed)
+                    todo = [(paths, n) for paths, n in todo if months[n] is None]
                 _load(con, todo)
                 con.execute("checkpoint")
             finally:

@@ -272,12 +272,19 @@ def test_an_upload_brings_the_file_of_small_tables_up_to_date(store_copy, tmp_pa
     load = kpilib.store._load
     monkeypatch.setattr(kpilib.store, "_load",
                         lambda con, loads: (loaded.extend(n for _, n in loads), load(con, loads)))
+    reload = kpilib.store._reload_months
+    by_month: list[tuple[str, set[str]]] = []
+    monkeypatch.setattr(kpilib.store, "_reload_months", lambda con, name, months, paths: (
+        by_month.append((name, months)), reload(con, name, months, paths)))
     ingest(store_copy, [write_csv(tmp_path / "u.csv", ORDER_HEADER
                                   + "o9,2025-02-14 10:00,erin,email,paid,10,0\n")])
     [new] = cache_files(store_copy)
     assert new != old and not old.exists()
-    # An orders upload: the order and customer sums again, not the stock or traffic ones.
-    assert "orders_daily" in loaded and "customer_orders" in loaded
+    # An orders upload: the order and customer sums again, not the stock or traffic ones;
+    # the daily sums of orders in February only (1 of 3 months: its rows taken out and
+    # loaded again), the customers' first orders whole (one file).
+    assert ("orders_daily", {"2025-02"}) in by_month and "orders_daily" not in loaded
+    assert "cohort_orders" in loaded
     assert not {"_traffic", "_products", "stock_daily", "stock_monthly"} & set(loaded)
 
     def no_build(*a):
