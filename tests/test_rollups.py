@@ -472,6 +472,14 @@ def test_refunds_and_their_lines_follow_an_orders_upload_order_by_order(demo_sto
     ingest(store, [orders])
     assert sorted(updated) == ["refund_lines", "valid_refunds"]
     assert_as_built_from_scratch(store, tmp_path / "fresh")
+    # October's orders deleted: their refunds stay, now of orders not stored (channel
+    # 'unknown', no order day), found from the month's file before the change.
+    updated.clear()
+    store.delete_month("orders", "2026-10")
+    assert sorted(updated) == ["refund_lines", "valid_refunds"]
+    assert store.connect().sql("select count(*) from valid_refunds where channel = 'unknown'"
+                               ).fetchall()[0][0] > 0
+    assert_as_built_from_scratch(store, tmp_path / "fresh2")
 
 
 def test_a_customer_whose_first_order_moves_to_an_earlier_month(tmp_path, incremental):
