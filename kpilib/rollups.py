@@ -50,22 +50,32 @@ class Rollup:
     since: str = ""
 
 
-# customer_no: a number per customer (only within one build of the rollups), because
-# counting distinct customers over integers is about twice as fast as over their ids.
+# customer_no: a number per customer, because counting distinct customers over integers is
+# about twice as fast as over their ids. In customer-id order (RFM breaks ties by it) and
+# CUSTOMER_NO_STEP apart: a customer who appears later is numbered between its neighbours, so
+# the others keep theirs (Store's incremental build of the customer rollups).
+CUSTOMER_NO_STEP = 1 << 32
 # Each customer's first and second valid orders by (time, order id), ranked with a window
-# (the same SQL on Spark, which has no k-smallest aggregate).
-CUSTOMER_FIRST = """
+# (the same SQL on Spark, which has no k-smallest aggregate). `{only}`: the incremental build
+# restricts it to the customers an upload touched (CUSTOMERS_OF).
+_CUSTOMER_FIRST = """
     with r as (select customer_id, order_id, ordered_at, channel,
                       row_number() over (partition by customer_id
                                          order by ordered_at, order_id) as rn
-               from valid_orders where customer_id is not null)
-    select customer_id, row_number() over (order by customer_id) as customer_no,
+               from valid_orders where customer_id is not null{only})
+    select customer_id, {number} as customer_no,
            max(order_id) filter (where rn = 1) as first_order_id,
            max(ordered_at) filter (where rn = 1) as first_ordered_at,
            cast(max(ordered_at) filter (where rn = 1) as date) as first_day,
            max(channel) filter (where rn = 1) as acquisition_channel,
            max(ordered_at) filter (where rn = 2) as second_ordered_at
     from r where rn <= 2 group by customer_id"""
+# The customers an upload touched: a temporary table `_touched(customer_id)` of the build.
+CUSTOMERS_OF = " and customer_id in (select customer_id from _touched)"
+CUSTOMER_FIRST = _CUSTOMER_FIRST.format(
+    only="", number=f"row_number() over (order by customer_id) * {CUSTOMER_NO_STEP}")
+# Numbered by the build (existing customers keep their number).
+CUSTOMER_FIRST_OF = _CUSTOMER_FIRST.format(only=CUSTOMERS_OF, number="null::bigint")
 
 # Each order's place in its customer's history, so that customer KPIs count and sum rows
 # instead of grouping ~a million customers (kpilib/loyalty.py): prev_day / prev2_day / next_day,
@@ -74,7 +84,7 @@ CUSTOMER_FIRST = """
 # cost of `next_day is null or …` over two million rows); nth, its rank; cum_net,
 # gross − discounts of the customer's orders up to this one; cum_refunded, the refunds on those
 # orders (whenever made).
-CUSTOMER_ORDERS = """
+_CUSTOMER_ORDERS = """
     select o.order_id, f.customer_no, o.day, f.acquisition_channel as channel, 1 as n,
            o.gross_sales, o.discounts,
            lag(o.day) over w as prev_day, lag(o.day, 2) over w as prev2_day,
@@ -86,11 +96,14 @@ CUSTOMER_ORDERS = """
            (sum(coalesce(r.refunded, 0)) over upto)::decimal(18, 2) as cum_refunded
     from valid_orders o join customer_first f using (customer_id)
     left join (select order_id, sum(amount) as refunded from valid_refunds group by all) r
-      using (order_id)
+      using (order_id){where}
     -- two windows: Spark takes no frame on lag and lead
     window w as (partition by f.customer_no order by o.ordered_at, o.order_id),
            upto as (partition by f.customer_no order by o.ordered_at, o.order_id
                     rows between unbounded preceding and current row)"""
+
+CUSTOMER_ORDERS = _CUSTOMER_ORDERS.format(where="")
+CUSTOMER_ORDERS_OF = _CUSTOMER_ORDERS.format(where="\n    where" + CUSTOMERS_OF.removeprefix(" and"))
 
 # The same counted by day, acquisition channel and previous two order days (a quarter of
 # the rows): the customer counts of kpilib/loyalty.py need no more.

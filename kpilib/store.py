@@ -46,7 +46,8 @@ from pathlib import Path
 import duckdb
 
 from .formatting import plural
-from .rollups import CANCELLED_AS_SALES, ROLLUP_VIEWS, ROLLUPS, SECOND_ORDERS, stale
+from .rollups import (CANCELLED_AS_SALES, CUSTOMER_FIRST_OF, CUSTOMER_NO_STEP,
+                      CUSTOMER_ORDERS_OF, ROLLUP_VIEWS, ROLLUPS, SECOND_ORDERS, stale)
 from .schema import TABLES
 
 MANIFEST = "manifest.json"
@@ -367,6 +368,51 @@ def _load(con: duckdb.DuckDBPyConnection, loads: list[tuple[list[str], str]]) ->
         list(pool.map(load, sorted(loads, key=lambda pn: -sum(map(os.path.getsize, pn[0])))))
 
 
+def _month_of(path: str) -> str | None:
+    m = re.search(r"[/\\]month=(\d{4}-\d{2})[/\\]", path)
+    return m.group(1) if m else None
+
+
+def _months_changed(name: str, before: list[str] | None, after: list[str]
+                    ) -> tuple[set[str], list[str]] | None:
+    """A rollup partitioned by month of which an upload changed a few months: those months,
+    and their files now (Store._memory_file reloads only them). None: load it whole (a table,
+    a rollup in one file, or most of its months changed)."""
+    if before is None or name not in ROLLUPS or not ROLLUPS[name].partitioned:
+        return None
+    old, new = ({_month_of(p): p for p in paths} for paths in (before, after))
+    if None in old or None in new:
+        return None
+    changed = {m for m in old.keys() | new.keys() if old.get(m) != new.get(m)}
+    if 2 * len(changed) > len(new):
+        return None
+    return changed, [new[m] for m in sorted(changed) if m in new]
+
+
+def _reload_months(con, name: str, months: set[str], paths: list[str]) -> None:
+    """The rows of ``months`` of table ``name`` (a partitioned rollup, by ``day``) taken out,
+    those of ``paths`` (the months' files now) put in."""
+    for m in sorted(months):
+        # name: a rollup's name (a code constant).
+        con.execute(f"delete from {name} where day >= $lo and day < $hi",
+                    {"lo": date.fromisoformat(m + "-01"),
+                     "hi": date.fromisoformat(_next_month(m) + "-01")})
+    if paths:
+        rel = read_stored(con, paths, name)
+        if name in IN_MEMORY_NARROW:
+            rel = rel.project(duckdb.StarExpression(exclude=IN_MEMORY_NARROW[name]))
+        rel.insert_into(name)
+
+
+def _in_memory(files: dict[str, list[str]], rollups: dict[str, list[str]]
+               ) -> list[tuple[list[str], str]]:
+    """The (Parquet files, name) of the tables and rollups a connection keeps in memory."""
+    return [(paths, "_" + t) for t, paths in files.items()
+            if t in IN_MEMORY and t in TABLES and paths] + \
+        [(paths, r) for r, paths in rollups.items()
+         if (r in IN_MEMORY or r in IN_MEMORY_NARROW) and paths]
+
+
 def _movable(spec) -> bool:
     """Whether a row of the table can move to another month: its date is not in its key."""
     return spec.date_column is not None and spec.date_column not in spec.key
@@ -573,26 +619,48 @@ class Store:
         return self._open(self._files(manifest["tables"]),
                           self._files(current(manifest, self.settings)), memory=True)
 
-    def _memory_file(self, loads: list[tuple[list[str], str]]) -> Path | None:
-        """A DuckDB file holding ``loads`` (the Parquet files of each table or rollup kept in
-        memory), built on the first connect that needs it: once per upload, ~1.6 s for a large
-        shop against the ~0.8 s of loading them into memory, which every other connect then
-        saves. None when it can be neither read nor written (a read-only store): the tables
-        are then loaded into memory."""
+    def _memory_path(self, loads: list[tuple[list[str], str]]) -> Path:
         key = hashlib.sha256(json.dumps(
             [CACHE_FORMAT, duckdb.__version__, sorted(IN_MEMORY_NARROW.items()),
              sorted((name, [os.path.relpath(p, self.path) for p in paths])
                     for paths, name in loads)]).encode()).hexdigest()[:20]
-        folder = self.path / CACHE
-        final = folder / f"memory-{key}.duckdb"
+        return self.path / CACHE / f"memory-{key}.duckdb"
+
+    def _memory_file(self, loads: list[tuple[list[str], str]],
+                     previous: list[tuple[list[str], str]] | None = None) -> Path | None:
+        """A DuckDB file holding ``loads`` (the Parquet files of each table or rollup kept in
+        memory), built on the first connect that needs it — or by the write that changed them
+        (:meth:`_refresh_cache`), from the file of ``previous`` (the loads before it) with only
+        the tables whose files changed loaded again. Built once per upload, ~1.6 s for a large
+        shop against the ~0.8 s of loading them into memory, which every other connect then
+        saves. None when it can be neither read nor written (a read-only store): the tables
+        are then loaded into memory."""
+        final = self._memory_path(loads)
+        folder = final.parent
         if final.exists():
             return final
         tmp = folder / f".{final.name}.{uuid.uuid4().hex[:8]}.tmp"
         try:
             folder.mkdir(exist_ok=True)
+            old = self._memory_path(previous) if previous else None
+            todo = loads
+            if old is not None and old.exists():
+                shutil.copyfile(old, tmp)
+                kept = {name: paths for paths, name in previous}
+                todo = [(paths, name) for paths, name in loads if kept.get(name) != paths]
             con = self._connect(str(tmp))
             try:
-                _load(con, loads)
+                if todo is not loads:
+                    months = {n: _months_changed(n, kept.get(n), paths) for paths, n in todo}
+                    # name: a canonical table or rollup name (code constants).
+                    for name in ({n for _, n in previous} - {n for _, n in loads}) | \
+                            {n for n, m in months.items() if m is None}:
+                        con.execute(f"drop table if exists {name}")
+                    for name, changed in months.items():
+                        if changed is not None:
+                            _reload_months(con, name, *changed)
+                    todo = [(paths, n) for paths, n in todo if months[n] is None]
+                _load(con, todo)
                 con.execute("checkpoint")
             finally:
                 con.close()
@@ -616,6 +684,23 @@ class Store:
             except OSError:
                 pass
         return final
+
+    def _loads(self, manifest: dict) -> list[tuple[list[str], str]]:
+        """The (Parquet files, name) a connection to ``manifest`` keeps in memory."""
+        return _in_memory(self._files(manifest["tables"]),
+                          self._files(current(manifest, self.settings)))
+
+    def _refresh_cache(self, manifest: dict, before: dict) -> None:
+        """The file of small tables for ``manifest``, made by the write from the one of
+        ``before`` (only the tables it changed loaded again), so that the first reader after
+        an upload does not build it (~1.6 s for a large shop, 3–8 s on a busy machine). Only
+        where a reader built one before: a store nobody opened gets none."""
+        try:
+            previous = self._loads(before)
+            if previous and self._memory_path(previous).exists():
+                self._memory_file(self._loads(manifest), previous)
+        except (OSError, duckdb.Error, ValueError):
+            pass   # committed all the same: the next reader builds it
 
     def _files(self, section: dict, tmp: dict | None = None) -> dict[str, list[str]]:
         tmp = tmp or {}
@@ -644,10 +729,7 @@ class Store:
         rollups = rollups or {}
         loaded: set[str] = set()
         if memory:
-            loads = [(paths, "_" + t) for t, paths in files.items()
-                     if t in IN_MEMORY and t in TABLES and paths]
-            loads += [(paths, r) for r, paths in rollups.items()
-                      if (r in IN_MEMORY or r in IN_MEMORY_NARROW) and paths]
+            loads = _in_memory(files, rollups)
             cached = self._memory_file(loads) if loads else None
             if cached:
                 try:
@@ -849,6 +931,7 @@ class Store:
         self.recover(spare={p["file"] for section in ("tables", "rollups")
                             for parts in before.get(section, {}).values()
                             for p in parts.values()})
+        self._refresh_cache(manifest, before)
 
     @_locked
     def write(self, con: duckdb.DuckDBPyConnection, staged: dict[str, str],
@@ -872,6 +955,7 @@ class Store:
         record = {"id": txn, "at": _now(), "sources": [vars(s) for s in sources],
                   "partitions": {}}
         try:
+            staged = self._carry_lines(con, staged, manifest["tables"])
             for i, (table, source_name) in enumerate(staged.items()):
                 progress(TABLES_SHARE * i / len(staged), f"Storing {_words(table)}…")
                 spec = TABLES[table]
@@ -916,7 +1000,7 @@ class Store:
             changed = {t: set(ms) for t, ms in record["partitions"].items()}
             self._stage_rollups(manifest, changed, staging, txn, moves,
                                 lambda f, text: progress(TABLES_SHARE + (1 - TABLES_SHARE) * f,
-                                                         text))
+                                                         text), before=before)
             if after_stage:
                 after_stage()
             if settings_update:
@@ -944,7 +1028,7 @@ class Store:
         staging = self.path / ".staging" / txn
         moves: list[tuple[Path, Path]] = []
         try:
-            self._stage_rollups(manifest, changed, staging, txn, moves)
+            self._stage_rollups(manifest, changed, staging, txn, moves, before=before)
             for tmp, final in moves:
                 final.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(tmp, final)
@@ -966,10 +1050,13 @@ class Store:
         return True
 
     def _stage_rollups(self, manifest: dict, changed: dict[str, set[str]], staging: Path,
-                       txn: str, moves: list[tuple[Path, Path]], progress=None) -> None:
+                       txn: str, moves: list[tuple[Path, Path]], progress=None,
+                       before: dict | None = None) -> None:
         """Write the rollups ``changed`` made stale into ``staging`` and point ``manifest`` at
         them (the caller moves and commits). A store without rollups gets all of them.
-        ``progress(fraction, text)``: told before each rollup, the fraction below 1."""
+        ``progress(fraction, text)``: told before each rollup, the fraction below 1.
+        ``before``: the manifest committed now, whose customer rollups are then updated for
+        the customers ``changed`` touched only (:class:`_Customers`)."""
         if "rollups" not in manifest:
             changed = {t: set(parts) for t, parts in manifest["tables"].items()}
             manifest["rollups"] = {}
@@ -978,6 +1065,8 @@ class Store:
         # A rollup added or redefined since the store was written is built whole.
         settings = self.settings
         ok = current(manifest, settings)
+        customers = _Customers.of(self, before, manifest, changed,
+                                  {n for n in todo if n in ok}, ok, settings)
         todo = {n: todo.get(n) if n in ok else None for n in ROLLUPS if n in todo or n not in ok}
         # Each rollup is built over the ones before it that are fresh (kept or just rebuilt),
         # so sales_lines is not recomputed to build sku_sales_monthly.
@@ -985,6 +1074,7 @@ class Store:
         defs = manifest.setdefault("rollup_defs", {})
         tmp: dict[str, Path] = {}   # the files staged so far, by the name they will have
         seen = 0                    # of the moves, those already in tmp
+        by_parts: set[str] = set()  # the unpartitioned ones updated, not built whole
         con = self._connect()
         try:
             for i, (name, months) in enumerate(todo.items()):
@@ -1002,6 +1092,16 @@ class Store:
                 reads = _closure(rollup.sql + "\n" + rollup.since)
                 read = {t: p for t, p in tables.items() if "_" + t in reads}
                 read_fresh = {n: built[n] for n in fresh if n in reads}
+                if customers and customers.stage(con, name, entry, read, read_fresh, tmp,
+                                                 staging, txn, moves):
+                    fresh.append(name)
+                    by_parts.add(name)
+                    continue
+                if self._by_order(con, name, changed, before, todo, ok, by_parts, entry, read,
+                                  read_fresh, tmp, staging, txn, moves):
+                    fresh.append(name)
+                    by_parts.add(name)
+                    continue
                 if rollup.since and months and entry:
                     months = self._stage_since(con, rollup, min(months), entry, read,
                                                read_fresh, tmp, staging, txn, moves)
@@ -1035,6 +1135,51 @@ class Store:
                 fresh.append(name)
         finally:
             con.close()
+
+    def _by_order(self, con, name, changed, before, todo, ok, by_parts, entry, read,
+                  read_fresh, tmp, staging, txn, moves) -> bool:
+        """Stage a rollup of BY_ORDER for the orders in the changed months only (their rows
+        computed again, the others kept); False when it is to be built whole: a change to
+        another table it reads, no stored build, customers numbered afresh, or a rollup it
+        reads built whole."""
+        rollup = ROLLUPS[name]
+        if name not in BY_ORDER or before is None or name not in ok or not entry \
+                or not set(changed) & rollup.depends <= BY_ORDER[name]:
+            return False
+        for dep in ("customer_first", *read_fresh):
+            # Rebuilt whole: maybe other numbers (customer_first), other rows in any month.
+            if dep in todo and dep not in by_parts and todo[dep] is None:
+                return False
+        files = [str(tmp.get(p["file"], self.path / p["file"]))
+                 for t in BY_ORDER[name] & set(changed)
+                 for section in (before["tables"], read)
+                 for m, p in section.get(t, {}).items() if m in changed[t]]
+        months = {m for t in BY_ORDER[name] & set(changed) for m in changed[t]}
+
+        def of_months(parts: dict) -> dict:
+            return {m: p for m, p in parts.items() if m in months}
+        [old] = [str(self.path / p["file"]) for p in entry.values()]
+        with _scratch(con):
+            if files:
+                con.execute(f"create table _orders_of as select distinct order_id from "
+                            f"read_parquet($f, {_PARTS}) where order_id is not null",
+                            {"f": files})
+            else:
+                con.execute("create table _orders_of (order_id varchar)")
+            self._open(self._files({t: of_months(p) if t in BY_ORDER[name] else p
+                                    for t, p in read.items()}, tmp),
+                       self._files({n: of_months(p) if ROLLUPS[n].partitioned else p
+                                    for n, p in read_fresh.items()}, tmp),
+                       only=rollup.sql, con=con)
+            rel = con.sql(f"""
+                select * from read_parquet($old, hive_partitioning = false)
+                anti join _orders_of using (order_id)
+                union all by name
+                select * from ({rollup.sql}) semi join _orders_of using (order_id)""",
+                          params={"old": old})
+            entry.clear()
+            self._stage_rollup_part(rel, name, UNPARTITIONED, entry, staging, txn, moves)
+        return True
 
     def _stage_since(self, con, rollup, changed: str, entry: dict, tables: dict, fresh: dict,
                      tmp: dict, staging: Path, txn: str, moves: list) -> set | None:
@@ -1140,9 +1285,18 @@ class Store:
         Only the stored months whose range of keys (kept in the manifest) holds an uploaded
         key are read, their key and date columns only: the cost follows the upload, not the
         shop's history (ids rise with time, so a month's upload meets a month or two)."""
+        redated = self._redated(con, table, rel_name, stored)
+        if redated is None:
+            return []
+        return redated.aggregate("m_from, m_to, count(*)", "m_from, m_to").order(
+            "m_from, m_to").fetchall()
+
+    def _redated(self, con, table: str, rel_name: str, stored: dict | None = None):
+        """The stored rows the upload re-dates into another month, as a relation: their key,
+        ``m_from`` and ``m_to`` (the months), ``dated`` (the new date); None when none can be."""
         spec = TABLES[table]
         if not _movable(spec):
-            return []   # the date is part of the key: a re-dated row is another row
+            return None   # the date is part of the key: a re-dated row is another row
         parts = self.manifest["tables"].get(table, {}) if stored is None else stored
         # Months written before their key range was kept are read whatever it is.
         months = {m for m, p in parts.items() if not p.get("keys")}
@@ -1155,13 +1309,41 @@ class Store:
                 "on u.k between r.lo and r.hi", {"ranges": ranges}).fetchall()}
         files = [str(self.path / parts[m]["file"]) for m in sorted(months)]
         if not files:
-            return []
+            return None
         keys, when = ", ".join(spec.key), spec.date_column
-        return con.execute(
-            f"select strftime(old.{when}, '%Y-%m') as m_from, strftime(new.{when}, '%Y-%m') "
-            f"as m_to, count(*) from (select {keys}, {when} from read_parquet($files)) old "
-            f"join (select {keys}, {when} from {rel_name}) new using ({keys}) "
-            "where m_from <> m_to group by all order by all", {"files": files}).fetchall()
+        return con.read_parquet(files).select(f"{keys}, {when}").set_alias("old").join(
+            con.table(rel_name).select(f"{keys}, {when}").set_alias("new"), keys).select(
+            f"{keys}, strftime(old.{when}, '%Y-%m') as m_from, "
+            f"strftime(new.{when}, '%Y-%m') as m_to, new.{when} as dated").filter(
+            "m_from <> m_to")
+
+    def _carry_lines(self, con, staged: dict[str, str], tables: dict) -> dict[str, str]:
+        """``staged`` with the stored lines of the orders it re-dates into another month,
+        re-dated with them (lines are stored in their order's month, and the month-by-month
+        rollups join a month's lines to that month's orders): the upload's own lines of those
+        orders win. Only the months those orders leave are read."""
+        if "orders" not in staged or not tables.get("order_items"):
+            return staged
+        orders = self._stage_view(con, "orders", staged["orders"])
+        redated = self._redated(con, "orders", orders, tables.get("orders", {}))
+        if redated is None:
+            return staged
+        redated.create("_redated_orders")
+        months = {m for (m,) in con.execute(
+            "select distinct m_from from _redated_orders").fetchall()} & set(tables["order_items"])
+        if not months:
+            return staged
+        files = [str(self.path / tables["order_items"][m]["file"]) for m in sorted(months)]
+        cols = ", ".join(f"r.dated as {c}" if c == "ordered_at" else f"l.{c}"
+                         for c in TABLES["order_items"].names)
+        lines = read_stored(con, files, "_order_items").set_alias("l").join(
+            con.table("_redated_orders").set_alias("r"), "order_id").select(cols)
+        if "order_items" in staged:
+            new = con.table(self._stage_view(con, "order_items", staged["order_items"]))
+            lines = lines.join(new.select("order_id, line"), "order_id, line", how="anti"
+                               ).union(new)
+        lines.create("_carried_lines")
+        return {**staged, "order_items": "_carried_lines"}
 
     @staticmethod
     def _write_months(con, spec, rel_name, months: set[str], out: Path,
@@ -1341,3 +1523,283 @@ class Store:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, self.path / name)
+
+
+# Stored tables' files read in SQL: by name (older files lack newer columns), and without
+# DuckDB's guess at a `month` column from the folder names.
+_PARTS = "union_by_name = true, hive_partitioning = false"
+# Rebuilt for the customers an upload touched only (_Customers); valid_refunds is read too.
+CUSTOMER_ROLLUPS = ("customer_first", "customer_orders", "customer_orders_daily", "rfm_daily",
+                    "cohort_orders")
+# Unpartitioned rollups whose every row follows one order (order_id): after a change to these
+# tables alone, the rows of the orders in their changed months (before or after) are
+# computed again, from those months' files (an order's lines are in its month), and the
+# others kept (Store._by_order).
+BY_ORDER = {"valid_refunds": frozenset({"orders"}),
+            "refund_lines": frozenset({"orders", "order_items"})}
+# The columns of customer_orders a daily sum of it reads (those not named read them all).
+SUMS_READ = {"customer_orders_daily": "day, channel, prev_day, prev2_day, n"}
+# Customers an upload may touch and still have them updated one by one, if above a quarter of
+# the shop's (_Customers._touch).
+TOUCHED_AT_MOST = 10_000
+
+
+class _Customers:
+    """The customer rollups of an upload (an undo, a deletion) of orders or refunds, updated
+    for the customers it touched instead of built again for every customer: a customer's first
+    order, number, ranks, previous and next orders, running sums and cohort depend on that
+    customer's orders (and their refunds) alone. Touched: an order in a changed month of
+    orders, in the stored file or the new one, or an order a changed month of refunds refunds.
+    Their rows are computed again from their orders; every other customer's rows are kept, and
+    the months of customer_orders they have no row in keep their files (customer_orders_daily
+    and rfm_daily, sums by day of it, are rebuilt in the months it rewrote). cohort_orders
+    counts distinct customers per group, one group per customer and month: the touched
+    customers' rows before are taken out of it and their rows after added. A build from
+    scratch gives the same rows (tests/test_rollups.py), customer numbers aside: a new customer
+    is numbered between its neighbours (CUSTOMER_NO_STEP), and when two neighbours have no
+    number left between them, everything is built again (numbered afresh)."""
+
+    def __init__(self, store: "Store", old: dict[str, dict], before: dict, after: dict,
+                 changed: dict[str, set[str]], stale: set[str]):
+        self.store, self.old, self.changed = store, old, changed
+        self.before, self.after = before["tables"], after["tables"]
+        self.stale = stale
+        self.touched = False
+        self.failed = False
+        self.rewritten: set[str] | None = None   # the months of customer_orders rewritten
+        self.sums: dict[str, set[str]] = {}      # of them, those each daily sum rebuilds
+
+    @classmethod
+    def of(cls, store: "Store", before: dict | None, after: dict,
+           changed: dict[str, set[str]], stale: set[str], ok: dict,
+           settings: dict) -> "_Customers | None":
+        """None when they are built whole: no manifest before (a first write, a refresh), a
+        change to no orders or refunds, or a customer rollup not stored (or redefined)."""
+        if before is None or not {"orders", "refunds"} & set(changed):
+            return None
+        old = current(before, settings)
+        need = {*CUSTOMER_ROLLUPS, "valid_refunds"}
+        if not (need <= set(old) and need <= set(ok) and stale & set(CUSTOMER_ROLLUPS)):
+            return None
+        return cls(store, old, before, after, changed, stale)
+
+    def _path(self, file: str, tmp: dict) -> str:
+        return str(tmp.get(file, self.store.path / file))
+
+    def _old(self, name: str) -> list[str]:
+        return [str(self.store.path / p["file"]) for _, p in sorted(self.old[name].items())]
+
+    def stage(self, con, name: str, entry: dict, read: dict, read_fresh: dict, tmp: dict,
+              staging: Path, txn: str, moves: list) -> bool:
+        """Stage rollup ``name`` for the touched customers; False when it is to be built
+        whole."""
+        if name not in CUSTOMER_ROLLUPS or name not in self.stale or self.failed:
+            return False
+        if name not in ("customer_first", "customer_orders") and self.rewritten is None:
+            return False   # customer_orders was built whole
+        if not self.touched:
+            self._touch(con, tmp)
+            if self.failed:
+                return False
+        return getattr(self, "_" + name)(con, name, entry, read, read_fresh, tmp, staging, txn,
+                                         moves)
+
+    def _touch(self, con, tmp: dict) -> None:
+        """The touched customers' ids: temporary table ``_touched``."""
+        self.touched = True
+
+        def files(section: dict, table: str, months) -> list[str]:
+            return [self._path(section[table][m]["file"], tmp)
+                    for m in sorted(months) if m in section.get(table, {})]
+        before, after = self.before, self.after
+        orders = files(before, "orders", self.changed.get("orders", ())) + \
+            files(after, "orders", self.changed.get("orders", ()))
+        refunds = files(before, "refunds", self.changed.get("refunds", ())) + \
+            files(after, "refunds", self.changed.get("refunds", ()))
+        parts, params = [], {}
+        if orders:
+            parts.append(f"select customer_id from read_parquet($orders, {_PARTS})")
+            params["orders"] = orders
+        if refunds:
+            parts.append(f"select o.customer_id from read_parquet($all_orders, {_PARTS}) o "
+                         f"semi join read_parquet($refunds, {_PARTS}) r using (order_id)")
+            params["refunds"] = refunds
+            params["all_orders"] = sorted({*orders, *(self._path(p["file"], tmp) for p in
+                                                      after.get("orders", {}).values())})
+        con.execute("create or replace temp table _touched as select distinct customer_id from ("
+                    + " union all ".join(parts or ["select null::varchar as customer_id"])
+                    + ") where customer_id is not null", params)
+        # A month touching most customers (a 1 M-row month of a shop of 1.2 M customers) costs
+        # more customer by customer than built whole; the threshold is a guess, not measured.
+        touched = con.execute("select count(*) from _touched").fetchall()[0][0]
+        customers = self.old["customer_first"][UNPARTITIONED]["rows"]
+        if touched > max(TOUCHED_AT_MOST, customers / 4):
+            self.failed = True
+            return
+        # Their orders, read once for customer_first and customer_orders (each read every
+        # order of the shop for them: ~0.3 s of CPU at the large shop).
+        files = [self._path(p["file"], tmp) for _, p in sorted(after.get("orders", {}).items())]
+        if files:
+            read_stored(con, files, "_orders").join(con.table("_touched"), "customer_id",
+                                                     how="semi").create_view("_touched_rows")
+        else:
+            con.sql(empty_select("orders")).create_view("_touched_rows")
+        con.execute("create or replace temp table _touched_orders as from _touched_rows")
+
+    def _customer_first(self, con, name, entry, read, read_fresh, tmp, staging, txn, moves):
+        store = self.store
+        [old] = self._old(name)
+        with _scratch(con):
+            store._open(store._files(read, tmp), store._files(read_fresh, tmp),
+                        only=CUSTOMER_FIRST_OF, con=con)
+            con.table("_touched_orders").create_view("_orders")   # theirs only
+            con.sql(CUSTOMER_FIRST_OF).create("_t")
+            con.read_parquet([old]).create("_old")
+            cols = ", ".join(con.table("_old").columns)
+            # Numbers for customers new to the store, between their numbered neighbours'
+            # (in id order, found by as-of joins: a window over every customer costs 15×):
+            # k of them in a gap (lo, hi) get lo + (hi - lo) · i / (k + 1), after the last
+            # one lo + i · CUSTOMER_NO_STEP. Neighbours among the customers stored before,
+            # those this change removes (an undo) included: a gap between them lies within
+            # the gap between the customers kept.
+            con.execute(f"""
+                create table _numbers as
+                with t as (select t.customer_id, o.customer_no
+                           from _t t left join _old o using (customer_id)),
+                g as (select n.customer_id, coalesce(a.customer_no, 0) as lo,
+                             b.customer_no as hi
+                      from (from t where customer_no is null) n
+                      asof left join _old a on n.customer_id >= a.customer_id
+                      asof left join _old b on n.customer_id <= b.customer_id),
+                r as (select *, row_number() over (partition by lo order by customer_id) as i,
+                             count(*) over (partition by lo) as k
+                      from g)
+                select customer_id, hi is not null and hi - lo <= k as cramped,
+                       case when hi is null then lo + i * {CUSTOMER_NO_STEP}
+                            else lo + ((hi - lo)::hugeint * i // (k + 1))::bigint
+                       end as customer_no
+                from r
+                union all
+                select customer_id, false, customer_no from t where customer_no is not null""")
+            if con.execute("select bool_or(cramped) from _numbers").fetchall()[0][0]:
+                self.failed = True
+                return False
+            rel = con.sql(f"""select {cols} from _old anti join _touched using (customer_id)
+                              union all
+                              select {cols} from (select t.* exclude (customer_no), n.customer_no
+                                                  from _t t join _numbers n using (customer_id))""")
+            entry.clear()
+            store._stage_rollup_part(rel, name, UNPARTITIONED, entry, staging, txn, moves)
+        return True
+
+    def _customer_orders(self, con, name, entry, read, read_fresh, tmp, staging, txn, moves):
+        store = self.store
+        [old_first] = self._old("customer_first")
+        with _scratch(con):
+            store._open(store._files(read, tmp), store._files(read_fresh, tmp),
+                        only=CUSTOMER_ORDERS_OF, con=con)
+            con.table("_touched_orders").create_view("_orders")   # theirs only
+            con.execute(f"create or replace temp table _new_t as {CUSTOMER_ORDERS_OF}")
+        con.execute("create or replace temp table _old_nos as select customer_no from "
+                    f"read_parquet($f, {_PARTS}) semi join _touched using (customer_id)",
+                    {"f": old_first})
+        old = self.old[name]
+        if old:
+            con.execute(f"create or replace temp table _old_t as from read_parquet($f, {_PARTS})"
+                        " semi join _old_nos using (customer_no)", {"f": self._old(name)})
+        else:   # no customer's order stored yet (guests only)
+            con.execute("create or replace temp table _old_t as from _new_t limit 0")
+        # The months whose rows of touched customers changed (a next order day, a rank…),
+        # and for each daily sum of them, the months whose columns it reads changed: a
+        # returning customer's previous order gets a next order day, in any month, which
+        # customer_orders_daily does not read.
+        def changed(cols: str) -> set[str]:
+            return {m for (m,) in con.execute(
+                f"select distinct strftime(day, '%Y-%m') from ("
+                f"(select {cols} from _old_t except all select {cols} from _new_t) union all "
+                f"(select {cols} from _new_t except all select {cols} from _old_t))"
+                " where day is not null").fetchall()}
+        months = sorted(changed("*"))
+        self.rewritten = set(months)
+        self.sums = {n: changed(cols) for n, cols in SUMS_READ.items()}
+        if not months:
+            return True
+        con.execute("create or replace temp table _months as select unnest($m) as m",
+                    {"m": months})
+        files = [str(store.path / old[m]["file"]) for m in months if m in old]
+        rel = con.table("_new_t").filter(
+            "strftime(day, '%Y-%m') in (select m from _months)")
+        if files:
+            rel = con.read_parquet(files).join(con.table("_old_nos"), "customer_no",
+                                               how="anti").union(rel)
+        for m in months:
+            entry.pop(m, None)
+        store._stage_rollup_months(rel, name, entry, staging, txn, moves)
+        return True
+
+    def _by_month(self, con, name, entry, read, read_fresh, tmp, staging, txn, moves):
+        """A rollup summing customer_orders by day: its months customer_orders rewrote."""
+        store, rollup = self.store, ROLLUPS[name]
+        months = self.sums.get(name, self.rewritten)
+        for m in months:
+            entry.pop(m, None)
+        if months:
+            fresh = {**read_fresh, "customer_orders": {
+                m: p for m, p in read_fresh["customer_orders"].items() if m in months}}
+            with _scratch(con):
+                store._open(store._files(read, tmp), store._files(fresh, tmp), only=rollup.sql,
+                            con=con)
+                store._stage_rollup_months(con.sql(rollup.sql), name, entry, staging, txn,
+                                           moves)
+        return True
+
+    _customer_orders_daily = _rfm_daily = _by_month
+
+    def _cohort_orders(self, con, name, entry, read, read_fresh, tmp, staging, txn, moves):
+        """The touched customers' groups before taken out, after added (a customer counts
+        once in the group of their acquisition channel, first-order day and order month)."""
+        [old] = self._old(name)
+        [old_first] = self._old("customer_first")
+        [old_refunds] = self._old("valid_refunds")
+        fresh = self.store._files(read_fresh, tmp)
+        [new_first], [new_refunds] = fresh["customer_first"], fresh["valid_refunds"]
+        stored = con.read_parquet([old])
+        typed = ", ".join(f"{c}::{t} as {c}" for c, t in zip(stored.columns, stored.types))
+
+        def groups(rows: str, first: str, refunds: str, sign: str) -> str:
+            # rows, first and refunds: code constants (a table, a parameter's name).
+            return f"""
+                select co.channel, f.first_day, date_trunc('month', co.day)::date as month,
+                       {sign}count(distinct co.customer_no) as active,
+                       {sign}sum(co.gross_sales - co.discounts - coalesce(r.refunded, 0))
+                           as revenue
+                from {rows} co join read_parquet(${first}, {_PARTS}) f using (customer_no)
+                left join (select order_id, sum(amount) as refunded
+                           from read_parquet(${refunds}, {_PARTS}) semi join {rows}
+                             using (order_id)
+                           group by all) r using (order_id)
+                group by all"""
+        con.execute(f"""
+            create or replace temp table _cohort as
+            with d as (select channel, first_day, month, sum(active) as active,
+                              sum(revenue) as revenue
+                       from ({groups('_new_t', 'new_first', 'new_refunds', '')}
+                             union all
+                             {groups('_old_t', 'old_first', 'old_refunds', '-')})
+                       group by all),
+            m as (select coalesce(c.channel, d.channel) as channel,
+                         coalesce(c.first_day, d.first_day) as first_day,
+                         coalesce(c.month, d.month) as month,
+                         coalesce(c.active, 0) + coalesce(d.active, 0) as active,
+                         coalesce(c.revenue, 0) + coalesce(d.revenue, 0) as revenue
+                  from read_parquet($old, {_PARTS}) c full join d
+                    on c.channel is not distinct from d.channel
+                   and c.first_day is not distinct from d.first_day
+                   and c.month is not distinct from d.month)
+            select {typed} from m where active > 0""",
+                    {"old": old, "new_first": new_first, "new_refunds": new_refunds,
+                     "old_first": old_first, "old_refunds": old_refunds})
+        entry.clear()
+        self.store._stage_rollup_part(con.table("_cohort"), name, UNPARTITIONED, entry,
+                                      staging, txn, moves)
+        return True

@@ -259,6 +259,56 @@ def test_an_upload_gets_a_new_file_and_the_old_one_goes(store_copy, tmp_path):
     assert total(store_copy, "orders", FEB) == 5
 
 
+def test_an_upload_brings_the_file_of_small_tables_up_to_date(store_copy, tmp_path,
+                                                              monkeypatch):
+    """The write makes the new file itself, from the old one with only the tables it changed
+    loaded again: the first connect after an upload builds nothing, and reads what a build
+    from scratch holds. A store nobody has opened gets none."""
+    import kpilib.store
+
+    store_copy.connect()
+    [old] = cache_files(store_copy)
+    loaded: list[str] = []
+    load = kpilib.store._load
+    monkeypatch.setattr(kpilib.store, "_load",
+                        lambda con, loads: (loaded.extend(n for _, n in loads), load(con, loads)))
+    reload = kpilib.store._reload_months
+    by_month: list[tuple[str, set[str]]] = []
+    monkeypatch.setattr(kpilib.store, "_reload_months", lambda con, name, months, paths: (
+        by_month.append((name, months)), reload(con, name, months, paths)))
+    ingest(store_copy, [write_csv(tmp_path / "u.csv", ORDER_HEADER
+                                  + "o9,2025-02-14 10:00,erin,email,paid,10,0\n")])
+    [new] = cache_files(store_copy)
+    assert new != old and not old.exists()
+    # An orders upload: the order and customer sums again, not the stock or traffic ones;
+    # the daily sums of orders in February only (1 of 3 months: its rows taken out and
+    # loaded again), the customers' first orders whole (one file).
+    assert ("orders_daily", {"2025-02"}) in by_month and "orders_daily" not in loaded
+    assert "cohort_orders" in loaded
+    assert not {"_traffic", "_products", "stock_daily", "stock_monthly"} & set(loaded)
+
+    def no_build(*a):
+        raise AssertionError("built again")
+
+    monkeypatch.setattr(kpilib.store, "_load", no_build)
+    con = store_copy.connect()
+    assert total(store_copy, "orders", FEB) == 6
+    monkeypatch.undo()
+    new.unlink()
+    fresh = store_copy.connect()                   # built from the Parquet files alone
+    for name, in con.execute("select table_name from duckdb_tables() "
+                             "where database_name = 'cached'").fetchall():
+        assert rows(con, name) == rows(fresh, name), name
+    store_copy.undo()                              # an undo makes its file too
+    [undone] = cache_files(store_copy)
+    monkeypatch.setattr(kpilib.store, "_load", no_build)
+    assert total(store_copy, "orders", FEB) == 5
+    monkeypatch.undo()
+    undone.unlink()
+    ingest(store_copy, [tmp_path / "u.csv"])
+    assert cache_files(store_copy) == []           # nobody reads this store: no file
+
+
 def test_a_damaged_or_unwritable_cache_falls_back_to_memory(store_copy):
     store_copy.connect()
     [f] = cache_files(store_copy)
@@ -488,6 +538,26 @@ def test_a_redated_row_moves_whatever_month_it_comes_back_in(tmp_path):
     assert total(store, "gross_sales", MARCH) == 39 and total(store, "orders", APRIL) == 0
     assert "1 order moved from April 2025 to March 2025" in report.text()
     assert "2025-04" not in store.months("orders")
+
+
+def test_a_redated_order_takes_its_stored_lines_with_it(tmp_path):
+    """V1's lines are stored in March with it; V1 comes back dated 1 April without them (an
+    orders export alone): its lines move to April too, so sales by product follow the order."""
+    store = redated_store(tmp_path)
+    ingest(store, [write_csv(tmp_path / "lines.csv", "order_id,line,sku,quantity,unit_price\n"
+                             "V1,1,A,2,3.00\nV1,2,B,1,4.00\nV2,1,A,4,5.00\n")])
+    assert store.months("order_items") == {"2025-03": 3}
+    ingest(store, [write_csv(tmp_path / "april.csv", ORDER_HEADER
+                             + "V1,2025-04-01 00:30,ann,email,paid,10,0\n")])
+    # March: V2's line only; April: V1's two lines, 2 + 1 = 3 units (before: none, its
+    # lines left in March with no order of March to join).
+    assert store.months("order_items") == {"2025-03": 1, "2025-04": 2}
+    assert total(store, "units_sold", APRIL) == 3 and total(store, "units_sold", MARCH) == 4
+    assert store.connect().sql("select ordered_at::varchar from order_items where order_id = "
+                               "'V1'").fetchall() == [("2025-04-01 00:30:00",)] * 2
+    store.undo()
+    assert store.months("order_items") == {"2025-03": 3}
+    assert total(store, "units_sold", MARCH) == 7 and total(store, "units_sold", APRIL) == 0
 
 
 # --- issue 28: the store keeps what undo needs, and no more ------------------------------------
