@@ -60,5 +60,6 @@ with ui.error_boundary():
         # The name comes from the link: plain text, not Markdown.
         gone = formatting.md_plain(st.session_state.pop(NOT_FOUND))
         st.toast(f"There is no page “/{gone}”: here is the Overview.", icon=":material/info:")
+    ui.up_to_date()
     ui.sidebar_filters()
     nav.run()

@@ -69,3 +69,24 @@ def test_a_failed_build_is_shown_and_tried_again(tmp_path, monkeypatch):
     monkeypatch.setattr(demo, "generate",
                         lambda: GENERATE(months=2, scale=0.02, seed=3, end=date(2026, 1, 31)))
     assert session._demo_store(path) == path and not Store(path).is_empty()
+
+
+def test_rollups_of_an_older_version_are_rebuilt_on_the_first_page(store_copy, monkeypatch):
+    """A store written before a rollup's definition changed: the rollup is not read (figures
+    from the rows, right but slow) until rebuilt, once, when the app first draws a page."""
+    import json
+
+    from kpilib.rollups import ROLLUPS
+    from kpilib.store import MANIFEST, current
+
+    path = store_copy.path / MANIFEST
+    manifest = json.loads(path.read_text())
+    manifest["rollup_defs"]["orders_daily"] = "an older definition"
+    path.write_text(json.dumps(manifest))
+    assert "orders_daily" not in current(Store(store_copy.path).manifest)
+    monkeypatch.setenv("KPILIB_STORE", str(store_copy.path))
+    at = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "app.py"),
+                           default_timeout=60).run()
+    assert not at.exception, [e.value for e in at.exception]
+    store = Store(store_copy.path)
+    assert set(ROLLUPS) <= set(current(store.manifest, store.settings))

@@ -6,7 +6,7 @@ What pages use is named here too, so that a page reads ``ui.metrics(...)``; the 
 where each thing lives."""
 from ui.session import (PAGE_FAILED, active_store, can_change, connection, currency,
                         error_boundary, facts, goals, has, maturity, missing, reason, setting,
-                        shared_mode, signed_in, unknown_path, upload_store)
+                        shared_mode, signed_in, unknown_path, up_to_date, upload_store)
 from ui.filters import (categories, current_filters, data_end, data_start, fmt_range, history,
                         months, only, open_why, require_filters, sidebar_filters)
 from ui.plan import kpi, pacing, step_counts, unusual_days, value
