@@ -39,6 +39,16 @@ OPTIONAL = frozenset({"refunds", "products"})
 STEP_COLUMNS = ("product_views", "add_to_carts", "checkouts", "purchases")
 STEP_WORDS = {"product_views": "product views", "add_to_carts": "add-to-cart",
               "checkouts": "checkout", "purchases": "purchase"}
+# Figures that only repeat what one order column says, and why they cannot when no stored order
+# has it (Facts.unfilled): UCI and Olist give no discount, so every order is stored with 0 (sums
+# stay right); UCI gives no order status (a cancellation is a credit note, stored as a refund).
+NOT_TRACKED = {
+    "discounts": (("discounts", "discount_rate"),
+                  "the orders export has no discount column (no stored order has a discount), "
+                  "so this would read 0 by mistake."),
+    "status": (("cancellation_rate", "orders_by_status"),
+               "the orders export has no order status, so cancellations cannot be told."),
+}
 # Optional traffic columns a KPI sums, which one month's export may have and the next lack (a
 # GA4 report without users): over a period mixing such days the sum is of some days only.
 OPTIONAL_SUMS = {"users": "users", "new_users": "new users"}
@@ -58,7 +68,8 @@ class Facts:
     orders_from: date | None = None  # the first day with a valid order
     shipped: bool = True            # some valid order has a shipped date
     # Optional order columns the orders export never fills (Olist: no tax), so 0 there is
-    # "not in the export"
+    # "not in the export"; "discounts" when no valid order has one, "status" when no order
+    # has the export's own status (NOT_TRACKED)
     unfilled: frozenset[str] = frozenset()
     # For each of OPTIONAL_SUMS missing on some day with traffic: the runs of traffic days with
     # it and without it, as (column, has it, first day, last day).
@@ -89,7 +100,11 @@ def facts(con: duckdb.DuckDBPyConnection) -> Facts:
                (select count(tax) from valid_orders_daily),
                -- (an order without a device is stored as 'unknown')
                (select count(*) from (select 1 from orders where device <> 'unknown' limit 1)),
-               (select count(*) from (select 1 from orders where country is not null limit 1))
+               (select count(*) from (select 1 from orders where country is not null limit 1)),
+               (select count(*) from (select 1 from valid_orders_daily
+                                      where discounts <> 0 limit 1)),
+               (select count(*) from (select 1 from orders where status_raw is not null
+                                      limit 1))
         """).fetchall()[0]
     names = ("orders", "order_items", "refunds", "traffic", "marketing_spend", "inventory",
              "products")
@@ -101,7 +116,8 @@ def facts(con: duckdb.DuckDBPyConnection) -> Facts:
                  refunds_linked=not row[2] or bool(row[7]), untracked=untracked,
                  identified=not row[0] or bool(row[8]), orders_from=row[13],
                  shipped=not row[0] or bool(row[14]),
-                 unfilled=frozenset(c for c, n in zip(("shipping", "tax"), row[15:17])
+                 unfilled=frozenset(c for c, n in zip(("shipping", "tax", "discounts", "status"),
+                                                      row[15:17] + row[19:21])
                                     if row[0] and not n),
                  runs=_runs(con) if "traffic" in tables else (),
                  unsplit=frozenset(d for d, n in zip(("device", "country"), row[17:19])
@@ -177,6 +193,10 @@ def reason(kpi: Kpi, f: Facts, start: date | None = None,
     if untracked:
         return (f"Not tracked: the traffic export records no {' or '.join(untracked)} step "
                 "(every row is 0 or empty), so this rate would read 0 % by mistake.")
+    said = [why for c, (names, why) in NOT_TRACKED.items()
+            if kpi.name in names and c in f.unfilled]
+    if said:
+        return f"Not tracked: {said[0]}"
     if kpi.window == "return" and not f.refunds_linked:
         return ("Unknown: the refunds uploaded do not say which stored order they refund "
                 "(credit notes with numbers of their own), so they cannot be matched to the "

@@ -75,6 +75,46 @@ def test_a_step_the_traffic_export_does_not_track(tmp_path):
     assert reason(get("view_to_cart_rate"), known) is None     # (10 + 8) / (50 + 40)
 
 
+NO_DISCOUNT = ("Not tracked: the orders export has no discount column (no stored order has a "
+               "discount), so this would read 0 by mistake.")
+NO_STATUS = "Not tracked: the orders export has no order status, so cancellations cannot be told."
+
+
+def test_discounts_and_cancellations_the_uci_export_does_not_have(tmp_path):
+    """UCI gives neither a discount nor an order status (a cancellation there is a C… credit
+    note, stored as a refund): their cards say so instead of "€0.00" and "0.00 %"; every other
+    figure keeps its value."""
+    store = store_of(tmp_path, FORMATS / "online_retail_ii.csv")
+    known = facts(store.connect())
+    assert {"discounts", "status"} <= known.unfilled
+    assert [reason(get(n), known) for n in ("discounts", "discount_rate", "cancellation_rate",
+                                            "orders_by_status")] == [NO_DISCOUNT] * 2 + [NO_STATUS] * 2
+    # Orders 489434 (12 × 6.95 + 12 × 6.75 = 164.40), 489435 (12 × 2.55 = 30.60) and 489437
+    # (6 × 2.95 = 17.70): gross 212.70, no discount; credit note C489449 returns 12 × 2.95 =
+    # 35.40: net sales 212.70 − 0 − 35.40 = 177.30. 489436 (−24 at 0.00) is no order.
+    f = Filters(date(2009, 12, 1), date(2009, 12, 31))
+    con = store.connect()
+    assert [float(run(con, get(n), f).value.iloc[0]) for n in
+            ("orders", "gross_sales", "discounts", "net_sales", "aov")] == \
+        pytest.approx([3, 212.70, 0, 177.30, 212.70 / 3])
+    assert all(reason(get(n), known) is None for n in ("orders", "gross_sales", "net_sales",
+                                                        "aov", "returns"))
+    # Stored as every sum needs them: discount 0, status 'paid', the raw status empty.
+    assert con.execute("select distinct discounts, status, status_raw from orders").fetchall() \
+        == [(0, "paid", None)]
+
+
+def test_discounts_and_statuses_the_exports_have(tmp_path, tiny_store):
+    # Olist: statuses (delivered, canceled…) but no discount; the tiny shop has both.
+    olist = facts(store_of(tmp_path, *sorted((FORMATS / "olist").glob("*.csv"))).connect())
+    assert "discounts" in olist.unfilled and "status" not in olist.unfilled
+    assert reason(get("discount_rate"), olist) == NO_DISCOUNT
+    assert reason(get("cancellation_rate"), olist) is None
+    tiny = facts(tiny_store.connect())
+    assert not {"discounts", "status"} & tiny.unfilled
+    assert reason(get("discounts"), tiny) is None and reason(get("cancellation_rate"), tiny) is None
+
+
 def test_negative_cart_abandonment_is_not_meaningful():
     k = get("cart_abandonment_rate")
     # 3 purchases of sessions that never added to cart, 2 that did: 1 − 5 / 2 = −150 %.
