@@ -13,6 +13,7 @@ import duckdb
 
 from .dimensions import SPLITS, sources
 from .filters import Filters
+from .formatting import plural
 from .kpi import Kpi, refused
 from .periods import data_span
 from .store import tables_read
@@ -77,6 +78,10 @@ class Facts:
     # The dimensions of the orders (device, country) no stored order has: a filter on one
     # would find no order, so the figures of orders and refunds are not split by it.
     unsplit: frozenset[str] = frozenset()
+    # The last day with a valid order, and the runs of days without one between the first
+    # and that day, as (first day, last day): see trailing_gap.
+    orders_to: date | None = None
+    order_gaps: tuple[tuple[date, date], ...] = ()
 
 
 def facts(con: duckdb.DuckDBPyConnection) -> Facts:
@@ -104,7 +109,8 @@ def facts(con: duckdb.DuckDBPyConnection) -> Facts:
                (select count(*) from (select 1 from valid_orders_daily
                                       where discounts <> 0 limit 1)),
                (select count(*) from (select 1 from orders where status_raw is not null
-                                      limit 1))
+                                      limit 1)),
+               (select max(day) from valid_orders_daily)
         """).fetchall()[0]
     names = ("orders", "order_items", "refunds", "traffic", "marketing_spend", "inventory",
              "products")
@@ -121,7 +127,88 @@ def facts(con: duckdb.DuckDBPyConnection) -> Facts:
                                     if row[0] and not n),
                  runs=_runs(con) if "traffic" in tables else (),
                  unsplit=frozenset(d for d, n in zip(("device", "country"), row[17:19])
-                                   if row[0] and not n))
+                                   if row[0] and not n),
+                 orders_to=row[21], order_gaps=_order_gaps(con))
+
+
+def _order_gaps(con: duckdb.DuckDBPyConnection) -> tuple[tuple[date, date], ...]:
+    """Facts.order_gaps, from the daily rollup held in memory (a row per day with orders)."""
+    return tuple(con.cursor().execute("""
+        select day + 1, next - 1
+        from (select day, lead(day) over (order by day) as next
+              from (select distinct day from valid_orders_daily))
+        where next > day + 1 order by day""").fetchall())
+
+
+# How far back the shop's usual longest run of days without an order is looked for, and the
+# fewest days of orders before a run that say what is usual (a new shop's first weeks do not).
+USUAL_DAYS = 90
+USUAL_AT_LEAST = 14
+# At most this many days with orders may follow a run of empty days that ends a period (and
+# fewer than the run's own days): Olist's export stops on 28 Aug 2018 but for one order on
+# 3 Sep. More than that, and the shop was closed a while, then sold again.
+STRAGGLERS = 2
+
+
+@dataclass(frozen=True)
+class Gap:
+    """Days without an order at the end of a period (:func:`trailing_gap`)."""
+    runs: tuple[tuple[date, date], ...]   # the runs of days without one, in the period
+    span: int                             # days from the first of them to the period's end
+    usual: int                            # the longest run of such days in the days before
+    before: int                           # how many days before were looked at
+
+    @property
+    def empty(self) -> int:
+        return sum((hi - lo).days + 1 for lo, hi in self.runs)
+
+    def touches(self, start: date, end: date) -> bool:
+        """Whether a day of [start, end] is one of the runs (a row of a daily series)."""
+        return any(lo <= end and hi >= start for lo, hi in self.runs)
+
+
+def trailing_gap(f: Facts, start: date, end: date) -> Gap | None:
+    """The days without an order at the end of [start, end], when they say the orders export
+    may end early rather than that the shop sold nothing: a run of days without a valid order
+    longer than any in the (up to) 90 days before it, with at most 2 days with orders after
+    it in the period (and fewer than its own days). The earliest such run counts, with the
+    runs after it. None when there is none, or fewer than 14 days of orders before it."""
+    if f.orders_to is None or f.orders_from is None:
+        return None
+    after_last = f.orders_to + timedelta(days=1)
+    runs = [*f.order_gaps, *([(after_last, end)] if end >= after_last else [])]
+    inside = [(max(lo, start), min(hi, end), lo) for lo, hi in runs if lo <= end and hi >= start]
+    for i, (lo, hi, began) in enumerate(inside):
+        days = (hi - lo).days + 1
+        later = sum((h - low).days + 1 for low, h, _ in inside[i + 1:])
+        selling = (end - hi).days - later      # days with orders after the run
+        first = max(began - timedelta(days=USUAL_DAYS), f.orders_from)
+        before = (began - first).days
+        if selling > min(STRAGGLERS, days - 1) or before < USUAL_AT_LEAST:
+            continue
+        usual = max(((min(h, began - timedelta(days=1)) - max(low, first)).days + 1
+                     for low, h in f.order_gaps if h >= first and low < began), default=0)
+        if days > usual:
+            return Gap(tuple((a, b) for a, b, _ in inside[i:]), (end - lo).days + 1, usual,
+                       before)
+    return None
+
+
+def gap_note(f: Facts, start: date, end: date) -> str | None:
+    """"No order on the last 5 days of the period (29 Aug – 2 Sep 2018), …: the export may end
+    early.", said of a period whose figures of orders stop short (:func:`trailing_gap`); None
+    otherwise."""
+    gap = trailing_gap(f, start, end)
+    if gap is None:
+        return None
+    if gap.empty == gap.span:
+        days = "the last day" if gap.span == 1 else f"the last {gap.span:,} days"
+    else:
+        days = f"{gap.empty:,} of the last {gap.span:,} days"
+    usual = "an order every day" if not gap.usual else \
+        f"at most {plural(gap.usual, 'day')} in a row without one"
+    return (f"No order on {days} of the period ({days_text(list(gap.runs))}), where the "
+            f"{gap.before:,} days before had {usual}: the export may end early.")
 
 
 def _runs(con: duckdb.DuckDBPyConnection) -> tuple[tuple[str, bool, date, date], ...]:
