@@ -109,8 +109,7 @@ def facts(con: duckdb.DuckDBPyConnection) -> Facts:
                (select count(*) from (select 1 from valid_orders_daily
                                       where discounts <> 0 limit 1)),
                (select count(*) from (select 1 from orders where status_raw is not null
-                                      limit 1)),
-               (select max(day) from valid_orders_daily)
+                                      limit 1))
         """).fetchall()[0]
     names = ("orders", "order_items", "refunds", "traffic", "marketing_spend", "inventory",
              "products")
@@ -128,22 +127,27 @@ def facts(con: duckdb.DuckDBPyConnection) -> Facts:
                  runs=_runs(con) if "traffic" in tables else (),
                  unsplit=frozenset(d for d, n in zip(("device", "country"), row[17:19])
                                    if row[0] and not n),
-                 orders_to=row[21], order_gaps=_order_gaps(con))
+                 **_order_days(con))
 
 
-def _order_gaps(con: duckdb.DuckDBPyConnection) -> tuple[tuple[date, date], ...]:
-    """Facts.order_gaps, from the daily rollup held in memory (a row per day with orders)."""
-    return tuple(con.cursor().execute("""
-        select day + 1, next - 1
-        from (select day, lead(day) over (order by day) as next
-              from (select distinct day from valid_orders_daily))
-        where next > day + 1 order by day""").fetchall())
+def _order_days(con: duckdb.DuckDBPyConnection) -> dict:
+    """Facts.orders_to and Facts.order_gaps, from the days of the daily rollup held in memory
+    (one a day with orders: a few hundred; the gaps found here, as any engine can)."""
+    days = [r[0] for r in con.cursor().execute(
+        "select distinct day from valid_orders_daily order by 1").fetchall()]
+    one = timedelta(days=1)
+    return {"orders_to": days[-1] if days else None,
+            "order_gaps": tuple((a + one, b - one) for a, b in zip(days, days[1:])
+                                if (b - a).days > 1)}
 
 
-# How far back the shop's usual longest run of days without an order is looked for, and the
-# fewest days of orders before a run that say what is usual (a new shop's first weeks do not).
+# How far back the shop's usual longest run of days without an order is looked for, the
+# fewest days before a run that say what is usual (a new shop's first weeks do not), and the
+# share of them with orders that says the shop sells most days (UCI's shop, closed on
+# Saturdays, does; a shop of a few orders a month does not: a week without one says nothing).
 USUAL_DAYS = 90
 USUAL_AT_LEAST = 14
+MOST_DAYS = 0.75
 # At most this many days with orders may follow a run of empty days that ends a period (and
 # fewer than the run's own days): Olist's export stops on 28 Aug 2018 but for one order on
 # 3 Sep. More than that, and the shop was closed a while, then sold again.
@@ -170,9 +174,10 @@ class Gap:
 def trailing_gap(f: Facts, start: date, end: date) -> Gap | None:
     """The days without an order at the end of [start, end], when they say the orders export
     may end early rather than that the shop sold nothing: a run of days without a valid order
-    longer than any in the (up to) 90 days before it, with at most 2 days with orders after
-    it in the period (and fewer than its own days). The earliest such run counts, with the
-    runs after it. None when there is none, or fewer than 14 days of orders before it."""
+    longer than any in the (up to) 90 days before it, which had orders on 3 days in 4 at
+    least, with at most 2 days with orders after it in the period (and fewer than its own
+    days). The earliest such run counts, with the runs after it. None when there is none, or
+    fewer than 14 days of orders before it."""
     if f.orders_to is None or f.orders_from is None:
         return None
     after_last = f.orders_to + timedelta(days=1)
@@ -186,9 +191,10 @@ def trailing_gap(f: Facts, start: date, end: date) -> Gap | None:
         before = (began - first).days
         if selling > min(STRAGGLERS, days - 1) or before < USUAL_AT_LEAST:
             continue
-        usual = max(((min(h, began - timedelta(days=1)) - max(low, first)).days + 1
-                     for low, h in f.order_gaps if h >= first and low < began), default=0)
-        if days > usual:
+        empty = [(min(h, began - timedelta(days=1)) - max(low, first)).days + 1
+                 for low, h in f.order_gaps if h >= first and low < began]
+        usual = max(empty, default=0)
+        if days > usual and sum(empty) <= (1 - MOST_DAYS) * before:
             return Gap(tuple((a, b) for a, b, _ in inside[i:]), (end - lo).days + 1, usual,
                        before)
     return None

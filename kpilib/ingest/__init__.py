@@ -18,8 +18,7 @@ from pathlib import Path
 
 import duckdb
 
-from ..formatting import plural
-from ..formatting import symbol
+from ..formatting import plural, symbol
 from ..schema import TABLES
 from ..settings import currency_to_adopt
 from ..store import (DEFAULT_SETTINGS, DISK_FULL, DiskFull, Source, Store, alive,

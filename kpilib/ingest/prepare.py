@@ -532,8 +532,9 @@ def prepare(con: duckdb.DuckDBPyConnection, raw: RawInput, tz: str = "UTC", *,
     ).fetchall())
     # A column the export does not record stays empty: no default stands in for it (UCI gives
     # no order status, so none is made up from the one its importer has to store).
-    norm = ", ".join(f"{c.name if c.name in raw.untracked else _normalised(spec, c.name, hashed)}"
-                     f" as {c.name}" for c in spec.columns if c.name != "channel")
+    norm = ", ".join(
+        f"{c.name if c.name in raw.untracked else _normalised(spec, c.name, hashed)} as {c.name}"
+        for c in spec.columns if c.name != "channel")
     if hashed:
         if not salt:
             raise ValueError("customer ids that are e-mail addresses or phone numbers need the "

@@ -74,7 +74,8 @@ class _OnlineRetail:
             from l where {sale} group by invoice
             having count(*) filter (where {product} and qty > 0) > 0"""
         orders = emit(con, raw.name, orders_sql,
-                      ["order_id", "ordered_at", "customer_id", "status", "currency", "gross_sales", "discounts", "shipping", "country"],
+                      ["order_id", "ordered_at", "customer_id", "status", "currency",
+                       "gross_sales", "discounts", "shipping", "country"],
                       source="orders", origin={
                           "order_id": invoice, "ordered_at": date,
                           "customer_id": c.name("customerid", "customer_id"),
