@@ -225,8 +225,12 @@ def _kpi(args) -> int:
         if any(reasons):
             df["value"] = [None if r else v for v, r in zip(df["value"], reasons)]
             df["reason"] = reasons
-        # A sum of some days only (the others' export lacks the column) says which.
+        # A sum of some days only (the others' export lacks the column) says which; a figure
+        # of orders whose last days have none, that the export may end early.
+        gap = caveats.trailing_gap(known, start, end) if "orders" in caveats.needs(kpi) \
+            else None
         notes = [None if r else caveats.partial_note(kpi, known, *d)
+                 or (caveats.gap_note(known, start, end) if gap and gap.touches(*d) else None)
                  for r, d in zip(reasons, days)]
         if any(notes):
             df["note"] = notes

@@ -13,6 +13,7 @@ import duckdb
 
 from .dimensions import SPLITS, sources
 from .filters import Filters
+from .formatting import plural
 from .kpi import Kpi, refused
 from .periods import data_span
 from .store import tables_read
@@ -39,6 +40,16 @@ OPTIONAL = frozenset({"refunds", "products"})
 STEP_COLUMNS = ("product_views", "add_to_carts", "checkouts", "purchases")
 STEP_WORDS = {"product_views": "product views", "add_to_carts": "add-to-cart",
               "checkouts": "checkout", "purchases": "purchase"}
+# Figures that only repeat what one order column says, and why they cannot when no stored order
+# has it (Facts.unfilled): UCI and Olist give no discount, so every order is stored with 0 (sums
+# stay right); UCI gives no order status (a cancellation is a credit note, stored as a refund).
+NOT_TRACKED = {
+    "discounts": (("discounts", "discount_rate"),
+                  "the orders export has no discount column (no stored order has a discount), "
+                  "so this would read 0 by mistake."),
+    "status": (("cancellation_rate", "orders_by_status"),
+               "the orders export has no order status, so cancellations cannot be told."),
+}
 # Optional traffic columns a KPI sums, which one month's export may have and the next lack (a
 # GA4 report without users): over a period mixing such days the sum is of some days only.
 OPTIONAL_SUMS = {"users": "users", "new_users": "new users"}
@@ -58,7 +69,8 @@ class Facts:
     orders_from: date | None = None  # the first day with a valid order
     shipped: bool = True            # some valid order has a shipped date
     # Optional order columns the orders export never fills (Olist: no tax), so 0 there is
-    # "not in the export"
+    # "not in the export"; "discounts" when no valid order has one, "status" when no order
+    # has the export's own status (NOT_TRACKED)
     unfilled: frozenset[str] = frozenset()
     # For each of OPTIONAL_SUMS missing on some day with traffic: the runs of traffic days with
     # it and without it, as (column, has it, first day, last day).
@@ -66,6 +78,10 @@ class Facts:
     # The dimensions of the orders (device, country) no stored order has: a filter on one
     # would find no order, so the figures of orders and refunds are not split by it.
     unsplit: frozenset[str] = frozenset()
+    # The last day with a valid order, and the runs of days without one between the first
+    # and that day, as (first day, last day): see trailing_gap.
+    orders_to: date | None = None
+    order_gaps: tuple[tuple[date, date], ...] = ()
 
 
 def facts(con: duckdb.DuckDBPyConnection) -> Facts:
@@ -89,7 +105,11 @@ def facts(con: duckdb.DuckDBPyConnection) -> Facts:
                (select count(tax) from valid_orders_daily),
                -- (an order without a device is stored as 'unknown')
                (select count(*) from (select 1 from orders where device <> 'unknown' limit 1)),
-               (select count(*) from (select 1 from orders where country is not null limit 1))
+               (select count(*) from (select 1 from orders where country is not null limit 1)),
+               (select count(*) from (select 1 from valid_orders_daily
+                                      where discounts <> 0 limit 1)),
+               (select count(*) from (select 1 from orders where status_raw is not null
+                                      limit 1))
         """).fetchall()[0]
     names = ("orders", "order_items", "refunds", "traffic", "marketing_spend", "inventory",
              "products")
@@ -101,11 +121,100 @@ def facts(con: duckdb.DuckDBPyConnection) -> Facts:
                  refunds_linked=not row[2] or bool(row[7]), untracked=untracked,
                  identified=not row[0] or bool(row[8]), orders_from=row[13],
                  shipped=not row[0] or bool(row[14]),
-                 unfilled=frozenset(c for c, n in zip(("shipping", "tax"), row[15:17])
+                 unfilled=frozenset(c for c, n in zip(("shipping", "tax", "discounts", "status"),
+                                                      row[15:17] + row[19:21])
                                     if row[0] and not n),
                  runs=_runs(con) if "traffic" in tables else (),
                  unsplit=frozenset(d for d, n in zip(("device", "country"), row[17:19])
-                                   if row[0] and not n))
+                                   if row[0] and not n),
+                 **_order_days(con))
+
+
+def _order_days(con: duckdb.DuckDBPyConnection) -> dict:
+    """Facts.orders_to and Facts.order_gaps, from the days of the daily rollup held in memory
+    (one a day with orders: a few hundred; the gaps found here, as any engine can)."""
+    days = [r[0] for r in con.cursor().execute(
+        "select distinct day from valid_orders_daily order by 1").fetchall()]
+    one = timedelta(days=1)
+    return {"orders_to": days[-1] if days else None,
+            "order_gaps": tuple((a + one, b - one) for a, b in zip(days, days[1:])
+                                if (b - a).days > 1)}
+
+
+# How far back the shop's usual longest run of days without an order is looked for, the
+# fewest days before a run that say what is usual (a new shop's first weeks do not), and the
+# share of them with orders that says the shop sells most days (UCI's shop, closed on
+# Saturdays, does; a shop of a few orders a month does not: a week without one says nothing).
+USUAL_DAYS = 90
+USUAL_AT_LEAST = 14
+MOST_DAYS = 0.75
+# At most this many days with orders may follow a run of empty days that ends a period (and
+# fewer than the run's own days): Olist's export stops on 28 Aug 2018 but for one order on
+# 3 Sep. More than that, and the shop was closed a while, then sold again.
+STRAGGLERS = 2
+
+
+@dataclass(frozen=True)
+class Gap:
+    """Days without an order at the end of a period (:func:`trailing_gap`)."""
+    runs: tuple[tuple[date, date], ...]   # the runs of days without one, in the period
+    span: int                             # days from the first of them to the period's end
+    usual: int                            # the longest run of such days in the days before
+    before: int                           # how many days before were looked at
+
+    @property
+    def empty(self) -> int:
+        return sum((hi - lo).days + 1 for lo, hi in self.runs)
+
+    def touches(self, start: date, end: date) -> bool:
+        """Whether a day of [start, end] is one of the runs (a row of a daily series)."""
+        return any(lo <= end and hi >= start for lo, hi in self.runs)
+
+
+def trailing_gap(f: Facts, start: date, end: date) -> Gap | None:
+    """The days without an order at the end of [start, end], when they say the orders export
+    may end early rather than that the shop sold nothing: a run of days without a valid order
+    longer than any in the (up to) 90 days before it, which had orders on 3 days in 4 at
+    least, with at most 2 days with orders after it in the period (and fewer than its own
+    days). The earliest such run counts, with the runs after it. None when there is none, or
+    fewer than 14 days of orders before it."""
+    if f.orders_to is None or f.orders_from is None:
+        return None
+    after_last = f.orders_to + timedelta(days=1)
+    runs = [*f.order_gaps, *([(after_last, end)] if end >= after_last else [])]
+    inside = [(max(lo, start), min(hi, end), lo) for lo, hi in runs if lo <= end and hi >= start]
+    for i, (lo, hi, began) in enumerate(inside):
+        days = (hi - lo).days + 1
+        later = sum((h - low).days + 1 for low, h, _ in inside[i + 1:])
+        selling = (end - hi).days - later      # days with orders after the run
+        first = max(began - timedelta(days=USUAL_DAYS), f.orders_from)
+        before = (began - first).days
+        if selling > min(STRAGGLERS, days - 1) or before < USUAL_AT_LEAST:
+            continue
+        empty = [(min(h, began - timedelta(days=1)) - max(low, first)).days + 1
+                 for low, h in f.order_gaps if h >= first and low < began]
+        usual = max(empty, default=0)
+        if days > usual and sum(empty) <= (1 - MOST_DAYS) * before:
+            return Gap(tuple((a, b) for a, b, _ in inside[i:]), (end - lo).days + 1, usual,
+                       before)
+    return None
+
+
+def gap_note(f: Facts, start: date, end: date) -> str | None:
+    """"No order on the last 5 days of the period (29 Aug – 2 Sep 2018), …: the export may end
+    early.", said of a period whose figures of orders stop short (:func:`trailing_gap`); None
+    otherwise."""
+    gap = trailing_gap(f, start, end)
+    if gap is None:
+        return None
+    if gap.empty == gap.span:
+        days = "the last day" if gap.span == 1 else f"the last {gap.span:,} days"
+    else:
+        days = f"{gap.empty:,} of the last {gap.span:,} days"
+    usual = "an order every day" if not gap.usual else \
+        f"at most {plural(gap.usual, 'day')} in a row without one"
+    return (f"No order on {days} of the period ({days_text(list(gap.runs))}), where the "
+            f"{gap.before:,} days before had {usual}: the export may end early.")
 
 
 def _runs(con: duckdb.DuckDBPyConnection) -> tuple[tuple[str, bool, date, date], ...]:
@@ -177,6 +286,10 @@ def reason(kpi: Kpi, f: Facts, start: date | None = None,
     if untracked:
         return (f"Not tracked: the traffic export records no {' or '.join(untracked)} step "
                 "(every row is 0 or empty), so this rate would read 0 % by mistake.")
+    said = [why for c, (names, why) in NOT_TRACKED.items()
+            if kpi.name in names and c in f.unfilled]
+    if said:
+        return f"Not tracked: {said[0]}"
     if kpi.window == "return" and not f.refunds_linked:
         return ("Unknown: the refunds uploaded do not say which stored order they refund "
                 "(credit notes with numbers of their own), so they cannot be matched to the "

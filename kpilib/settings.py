@@ -1,8 +1,11 @@
 """Where the store lives: ``--store`` on the command line, else the KPILIB_STORE environment
 variable, else ``data/store`` beside the app. While that store is empty the app shows the demo
-shop, generated on first start into KPILIB_DEMO_STORE (default ``data/demo-store``)."""
+shop, generated on first start into KPILIB_DEMO_STORE (default ``data/demo-store``). The
+store's own settings (timezone, reporting currency…) are kept in it (kpilib.store); here,
+which of them were chosen, and the currency a first upload sets."""
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -19,3 +22,25 @@ def store_path(explicit: str | os.PathLike | None = None) -> Path:
 
 def demo_store_path() -> Path:
     return Path(os.environ.get("KPILIB_DEMO_STORE") or DEMO_STORE)
+
+
+def chosen(store) -> set[str]:
+    """The settings written into the store's settings file (by the Settings page, or an
+    upload that adopted them), as against those left at their defaults."""
+    from .store import SETTINGS
+
+    try:
+        return set(json.loads((Path(store.path) / SETTINGS).read_text(encoding="utf-8")))
+    except FileNotFoundError:
+        return set()
+
+
+def currency_to_adopt(store, currencies: set[str]) -> str | None:
+    """The reporting currency a first orders upload sets: the one currency its orders are in,
+    when no order is stored yet and nobody chose a currency (a UK shop's first export would
+    otherwise show its pounds as euros, the default). None otherwise: amounts are never
+    converted, and a currency someone chose is theirs."""
+    if len(currencies) != 1 or store.files("orders") or "currency" in chosen(store):
+        return None
+    (currency,) = currencies
+    return None if currency == store.settings["currency"] else currency

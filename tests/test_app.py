@@ -166,7 +166,10 @@ def test_data_page_proposes_the_shops_timezone(tmp_path, monkeypatch, demo_store
 def test_data_page_says_which_columns_of_the_file_were_read(tmp_path, monkeypatch, demo_store):
     from kpilib import Store
     monkeypatch.setenv("KPILIB_DEMO_STORE", str(demo_store.path))
-    at = start(Store(tmp_path / "mine"), monkeypatch)
+    mine = Store(tmp_path / "mine")
+    # Euros chosen in Settings: a first upload in pounds no longer sets the currency, it warns.
+    mine.update_settings({"currency": "EUR"})
+    at = start(mine, monkeypatch)
     at.switch_page("app_pages/data.py").run()
     f = tmp_path / "uci_2010_12.csv"
     f.write_text("InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,"

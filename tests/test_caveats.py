@@ -3,14 +3,14 @@ still inside its return window is not final. Worked out by hand on tiny stores."
 import json
 import subprocess
 import sys
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 
 from kpilib import Filters, Store, get, run
-from kpilib.caveats import (Facts, cohort_final, facts, mark_final, maturity, missing,
-                            partial_note, reason, value_reason)
+from kpilib.caveats import (Facts, cohort_final, facts, gap_note, mark_final, maturity,
+                            missing, partial_note, reason, trailing_gap, value_reason)
 from kpilib.ingest import ingest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -73,6 +73,47 @@ def test_a_step_the_traffic_export_does_not_track(tmp_path):
     assert reason(get("cart_to_checkout_rate"), known).startswith("Not tracked")
     assert reason(get("checkout_rate"), known).startswith("Not tracked")
     assert reason(get("view_to_cart_rate"), known) is None     # (10 + 8) / (50 + 40)
+
+
+NO_DISCOUNT = ("Not tracked: the orders export has no discount column (no stored order has a "
+               "discount), so this would read 0 by mistake.")
+NO_STATUS = "Not tracked: the orders export has no order status, so cancellations cannot be told."
+
+
+def test_discounts_and_cancellations_the_uci_export_does_not_have(tmp_path):
+    """UCI gives neither a discount nor an order status (a cancellation there is a C… credit
+    note, stored as a refund): their cards say so instead of "€0.00" and "0.00 %"; every other
+    figure keeps its value."""
+    store = store_of(tmp_path, FORMATS / "online_retail_ii.csv")
+    known = facts(store.connect())
+    assert {"discounts", "status"} <= known.unfilled
+    assert [reason(get(n), known) for n in ("discounts", "discount_rate", "cancellation_rate",
+                                            "orders_by_status")] == \
+        [NO_DISCOUNT, NO_DISCOUNT, NO_STATUS, NO_STATUS]
+    # Orders 489434 (12 × 6.95 + 12 × 6.75 = 164.40), 489435 (12 × 2.55 = 30.60) and 489437
+    # (6 × 2.95 = 17.70): gross 212.70, no discount; credit note C489449 returns 12 × 2.95 =
+    # 35.40: net sales 212.70 − 0 − 35.40 = 177.30. 489436 (−24 at 0.00) is no order.
+    f = Filters(date(2009, 12, 1), date(2009, 12, 31))
+    con = store.connect()
+    assert [float(run(con, get(n), f).value.iloc[0]) for n in
+            ("orders", "gross_sales", "discounts", "net_sales", "aov")] == \
+        pytest.approx([3, 212.70, 0, 177.30, 212.70 / 3])
+    assert all(reason(get(n), known) is None for n in ("orders", "gross_sales", "net_sales",
+                                                        "aov", "returns"))
+    # Stored as every sum needs them: discount 0, status 'paid', the raw status empty.
+    assert con.execute("select distinct discounts, status, status_raw from orders").fetchall() \
+        == [(0, "paid", None)]
+
+
+def test_discounts_and_statuses_the_exports_have(tmp_path, tiny_store):
+    # Olist: statuses (delivered, canceled…) but no discount; the tiny shop has both.
+    olist = facts(store_of(tmp_path, *sorted((FORMATS / "olist").glob("*.csv"))).connect())
+    assert "discounts" in olist.unfilled and "status" not in olist.unfilled
+    assert reason(get("discount_rate"), olist) == NO_DISCOUNT
+    assert reason(get("cancellation_rate"), olist) is None
+    tiny = facts(tiny_store.connect())
+    assert not {"discounts", "status"} & tiny.unfilled
+    assert reason(get("discounts"), tiny) is None and reason(get("cancellation_rate"), tiny) is None
 
 
 def test_negative_cart_abandonment_is_not_meaningful():
@@ -183,3 +224,85 @@ def test_users_over_months_with_and_without_the_column(tmp_path):
     assert partial_note(get("sessions"), known, *both) is None
     # A store whose traffic always had users keeps no runs (facts stay small).
     assert facts(store_of(tmp_path / "t", TINY / "traffic.csv").connect()).runs == ()
+
+
+# --- an export that ends before the period does ----------------------------------------------
+def _facts(days: list[date]) -> Facts:
+    """The facts of a shop with a valid order on each of ``days`` (sorted), nothing else."""
+    gaps = tuple((a + timedelta(days=1), b - timedelta(days=1))
+                 for a, b in zip(days, days[1:]) if (b - a).days > 1)
+    return Facts(tables=frozenset({"orders"}), as_of=days[-1], orders_from=days[0],
+                 orders_to=days[-1], order_gaps=gaps)
+
+
+def _march(*more: int) -> list[date]:
+    """An order every day of 1–28 March 2025, then on the days of April ``more``."""
+    return [date(2025, 3, d) for d in range(1, 29)] + [date(2025, 4, d) for d in more]
+
+
+def test_no_order_on_the_last_days_of_the_period():
+    # Olist's shape: orders every day, none 29 Mar – 2 Apr, a straggler on 3 April.
+    f = _facts(_march(3))
+    gap = trailing_gap(f, date(2025, 3, 4), date(2025, 4, 3))
+    # 5 empty days of the 6 from 29 March to 3 April; the 28 days before (1–28 March, since
+    # the store starts there) had no empty day.
+    assert (gap.runs, gap.empty, gap.span, gap.usual, gap.before) == \
+        (((date(2025, 3, 29), date(2025, 4, 2)),), 5, 6, 0, 28)
+    assert gap_note(f, date(2025, 3, 4), date(2025, 4, 3)) == (
+        "No order on 5 of the last 6 days of the period (29 Mar – 2 Apr 2025), where the 28 "
+        "days before had an order every day: the export may end early.")
+    # Ending on 2 April (a custom range), every one of its last 5 days is empty.
+    assert gap_note(f, date(2025, 3, 4), date(2025, 4, 2)).startswith(
+        "No order on the last 5 days of the period (29 Mar – 2 Apr 2025)")
+    # After the store's last order: 29 March – 5 April, 8 days, the last 2 after 3 April.
+    assert trailing_gap(f, date(2025, 3, 7), date(2025, 4, 5)).runs == (
+        (date(2025, 3, 29), date(2025, 4, 2)), (date(2025, 4, 4), date(2025, 4, 5)))
+    assert gap_note(f, date(2025, 3, 7), date(2025, 4, 5)).startswith(
+        "No order on 7 of the last 8 days of the period (29 Mar – 2 Apr 2025 and 4 Apr – "
+        "5 Apr 2025)")
+    # A period that ends on 28 March has no empty day at all.
+    assert trailing_gap(f, date(2025, 3, 1), date(2025, 3, 28)) is None
+
+
+def test_a_shop_that_sold_again_or_does_not_sell_most_days():
+    # Orders 3, 4 and 5 April after the 5 empty days: closed a while, then selling again (3 days
+    # with orders after the run, more than 2): no note. Two days after it still say one.
+    f = _facts(_march(3, 4, 5))
+    assert trailing_gap(f, date(2025, 3, 7), date(2025, 4, 5)) is None
+    assert trailing_gap(f, date(2025, 3, 6), date(2025, 4, 4)).span == 7   # 29 Mar – 4 Apr
+    # Orders every day of 1–28 March but Sundays (2, 9, 16, 23): 24 of 28 days, 1 empty day
+    # in a row is usual, so Saturday 29 March says nothing; 29–30 March (2 days) is longer.
+    closed = _facts([d for d in _march() if d.weekday() != 6])
+    assert trailing_gap(closed, date(2025, 3, 1), date(2025, 3, 29)) is None
+    assert gap_note(closed, date(2025, 3, 1), date(2025, 3, 30)) == (
+        "No order on the last 2 days of the period (29 Mar – 30 Mar 2025), where the 28 days "
+        "before had at most 1 day in a row without one: the export may end early.")
+    # An order every third day (1, 4, …, 28 March: 10 of 28 days, fewer than 3 in 4): a shop
+    # of few orders; 29 March – 10 April (13 days) says nothing of its export.
+    sparse = _facts([date(2025, 3, d) for d in range(1, 29, 3)])
+    assert trailing_gap(sparse, date(2025, 3, 12), date(2025, 4, 10)) is None
+    # Orders on 25–28 March only: 4 days are too few to say what is usual.
+    assert trailing_gap(_facts([date(2025, 3, d) for d in range(25, 29)]),
+                        date(2025, 3, 1), date(2025, 4, 2)) is None
+
+
+def test_the_gap_from_a_store_and_in_the_command_line(tmp_path):
+    # The orders template: one order of 10.00 each day of 1–28 March and on 3 April.
+    f = tmp_path / "orders.csv"
+    f.write_text("order_id,ordered_at,status,gross_sales,discounts\n" + "".join(
+        f"o{n},{d.isoformat()} 12:00:00,paid,10.00,0.00\n" for n, d in enumerate(_march(3))))
+    store = store_of(tmp_path, f)
+    known = facts(store.connect())
+    assert (known.orders_to, known.order_gaps) == (date(2025, 4, 3),
+                                                   ((date(2025, 3, 29), date(2025, 4, 2)),))
+    # The last 31 days (4 March – 3 April): orders on 4–28 March (25) and 3 April, 26 × 10.00,
+    # and the note on the figure.
+    out = json.loads(cli("kpi", "net_sales", "--store", store.path, "--start", "2025-03-04")
+                     .stdout)
+    assert out == [{"value": 260.0, "note": gap_note(known, date(2025, 3, 4), date(2025, 4, 3))}]
+    # By week: only the weeks with the empty days carry it (24 Mar – 30 Mar, 31 Mar – 3 Apr).
+    out = json.loads(cli("kpi", "orders", "--store", store.path, "--start", "2025-03-10",
+                         "--by", "week").stdout)
+    assert [(r["period"], r["value"], bool(r.get("note"))) for r in out] == [
+        ("2025-03-10", 7, False), ("2025-03-17", 7, False), ("2025-03-24", 5, True),
+        ("2025-03-31", 1, True)]

@@ -339,8 +339,7 @@ def test_online_retail_stock_adjustments_are_not_orders(tmp_path):
     # (Manual only) were never orders.
     assert "online_retail.csv: 5 invoices with only zero-priced lines and no customer are " \
            "stock adjustments, not orders" in report.warnings
-    assert any(w.startswith("orders are in GBP but the reporting currency is EUR")
-               for w in report.warnings)
+    assert report.currency == "GBP" and store.settings["currency"] == "GBP"
     assert q(store, "select count(*), sum(quantity) from order_items") == [(7, 2 + 3 + 1 + 6
                                                                             + 6 + 12540 + 12)]
     # By day, month and channel, the KPIs against the file read with pandas.
@@ -478,15 +477,64 @@ def test_every_importer_names_the_files_columns(tmp_path, files):
 
 
 # --- currencies the format implies --------------------------------------------------------
-def test_uci_is_in_pounds_and_says_so_when_the_shop_reports_in_euros(tmp_path):
-    store, report = load(tmp_path, FORMATS / "online_retail_ii.csv", dry_run=True)
-    assert "orders are in GBP but the reporting currency is EUR: amounts are not converted. " \
-           "Set the reporting currency to GBP in Settings, or convert the amounts before " \
-           "uploading" in report.warnings
-    store.update_settings({"currency": "GBP"})
+def _currency_warnings(report):
+    return [w for w in report.warnings if "currency" in w]
+
+
+@pytest.mark.parametrize("files,currency", [
+    (["online_retail_ii.csv"], "GBP"),                    # the format says pounds
+    (["olist/*.csv"], "BRL"),                             # the format says reais
+    (["shopify_orders.csv"], "USD"),                      # the Currency column
+    (["shopify_orders_utm.csv"], None),                   # EUR: already the reporting one
+])
+def test_a_first_orders_upload_sets_the_reporting_currency(tmp_path, files, currency):
+    paths = [p for f in files for p in sorted(FORMATS.glob(f))]
+    store, report = load(tmp_path, *paths, dry_run=True)
+    assert report.currency == currency
+    assert store.settings["currency"] == "EUR"            # a dry run changes nothing
+    assert not _currency_warnings(report)
+    if currency:
+        assert f"Reporting currency set to {currency} when stored, the currency of the " \
+               "orders uploaded." in report.text()
+    _, report = load(tmp_path, *paths)
+    assert store.settings["currency"] == (currency or "EUR")
+    assert (f"Reporting currency set to {currency}, the currency of the orders uploaded."
+            in report.text()) == bool(currency)
+    assert not _currency_warnings(report)
+
+
+def test_uci_in_a_shop_that_chose_euros_is_warned_about_not_converted(tmp_path):
+    store = Store(tmp_path / "s")
+    store.update_settings({"currency": "EUR"})            # chosen in Settings
     _, report = load(tmp_path, FORMATS / "online_retail_ii.csv")
-    assert not [w for w in report.warnings if "currency" in w]
+    assert report.currency is None and store.settings["currency"] == "EUR"
+    assert _currency_warnings(report) == [
+        "orders are in GBP but the reporting currency is EUR: amounts are not converted, so "
+        "each GBP amount would count as the same number of EUR (£10.00 as €10.00). Set the "
+        "reporting currency to GBP in Settings, or convert the amounts before uploading"]
+    store.update_settings({"currency": "GBP"})
+    _, report = load(tmp_path, FORMATS / "online_retail.csv")
+    assert not _currency_warnings(report)
     assert q(store, "select distinct currency from orders") == [("GBP",)]
+
+
+def test_only_the_first_orders_upload_sets_the_currency(tmp_path):
+    # Orders in EUR stored first: a later export in pounds does not switch the shop to them.
+    store, _ = load(tmp_path, FORMATS / "shopify_orders_utm.csv")
+    _, report = load(tmp_path, FORMATS / "online_retail_ii.csv")
+    assert report.currency is None and store.settings["currency"] == "EUR"
+    assert _currency_warnings(report)[0].startswith(
+        "orders are in GBP but the reporting currency is EUR: amounts are not converted")
+
+
+def test_orders_in_two_currencies_set_none(tmp_path):
+    store, report = load(tmp_path, FORMATS / "shopify_orders.csv",
+                         FORMATS / "online_retail_ii.csv", dry_run=True)
+    assert report.currency is None
+    assert _currency_warnings(report) == [
+        "orders are in GBP, USD but the reporting currency is EUR: amounts are not converted, "
+        "so each GBP or USD amount would count as the same number of EUR (£10.00 as €10.00). "
+        "Set the reporting currency in Settings, or convert the amounts before uploading"]
 
 
 @pytest.mark.parametrize("file,find,currency", [
@@ -499,6 +547,7 @@ def test_ad_spend_in_another_currency_is_warned_about(tmp_path, file, find, curr
     f = tmp_path / file
     f.write_text((FORMATS / file).read_text().replace(find, currency))
     _, report = load(tmp_path, f, dry_run=True)
-    assert "ad spend is in USD but the reporting currency is EUR: amounts are not converted. " \
-           "Set the reporting currency to USD in Settings, or convert the amounts before " \
+    assert "ad spend is in USD but the reporting currency is EUR: amounts are not converted, " \
+           "so each USD amount would count as the same number of EUR ($10.00 as €10.00). Set " \
+           "the reporting currency to USD in Settings, or convert the amounts before " \
            "uploading" in report.warnings

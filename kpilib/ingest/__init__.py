@@ -18,8 +18,9 @@ from pathlib import Path
 
 import duckdb
 
-from ..formatting import plural
+from ..formatting import plural, symbol
 from ..schema import TABLES
+from ..settings import currency_to_adopt
 from ..store import (DEFAULT_SETTINGS, DISK_FULL, DiskFull, Source, Store, alive,
                      disk_full, read_stored, sha256_file)
 from . import clock, drift
@@ -75,6 +76,8 @@ class Report:
     timezone: str | None = None
     timezone_adopted: bool = False
     timezone_reason: str = ""
+    # The reporting currency a first orders upload sets (kpilib.settings.currency_to_adopt).
+    currency: str | None = None
 
     def __iter__(self):
         return iter(self.files)
@@ -85,6 +88,14 @@ class Report:
     def __getitem__(self, i):
         return self.files[i]
 
+    def currency_note(self) -> str:
+        """The reporting currency this upload sets, in a sentence ("" when none)."""
+        if not self.currency:
+            return ""
+        return (f"Reporting currency set to {self.currency}"
+                f"{'' if self.committed else ' when stored'}, the currency of the orders "
+                "uploaded.")
+
     def changes(self) -> list[str]:
         return [diff_line(d) for d in self.diff]
 
@@ -94,6 +105,8 @@ class Report:
             lines.append(f"timezone: {self.timezone}"
                          f"{'' if self.committed else ' (set when stored)'}, "
                          f"{self.timezone_reason}")
+        if self.currency:
+            lines.append(self.currency_note())
         for f in self.files:
             lines += [f"  rejected: {r}" for r in f.rejections]
         lines += [f"warning: {w}" for w in self.warnings]
@@ -274,6 +287,9 @@ def ingest(store: Store, files: list[str | Path | tuple[str | Path, str]], *,
                                                store.is_empty())
             months = {t: {m for p in ps for m in p.months} for t, ps in by_table.items()}
             currencies = {t: {c for p in ps for c in p.currencies} for t, ps in by_table.items()}
+            report.currency = currency_to_adopt(store, currencies.get("orders", set()))
+            if report.currency:
+                settings = {**settings, "currency": report.currency}
             report.warnings += _warnings(con, store, staged, months, currencies, settings)
             report.warnings += drift.warnings(con, store, staged)
             progress(0.6, "Comparing with what is stored")
@@ -287,7 +303,8 @@ def ingest(store: Store, files: list[str | Path | tuple[str | Path, str]], *,
                 progress(0.7, "Writing")
                 # The write's own steps (each table, each rollup) fill 0.7 → 0.99 of the bar.
                 update = {**({} if "salt" in settings else {"salt": salt}),
-                          **({"timezone": tz} if report.timezone_adopted else {})}
+                          **({"timezone": tz} if report.timezone_adopted else {}),
+                          **({"currency": report.currency} if report.currency else {})}
                 store.write(con, staged, sources, after_stage=after_stage,
                             settings_update=update or None,
                             progress=lambda x, text: progress(0.7 + 0.29 * x, text))
@@ -475,12 +492,15 @@ def _warnings(con, store: Store, staged: dict[str, str], months: dict[str, set[s
                 out.append(f"{plural(n, 'order')} {'has' if n == 1 else 'have'} no order "
                            f"lines {_some(n, some)}")
     for table, what in (("orders", "orders are"), ("marketing_spend", "ad spend is")):
-        other = sorted(currencies.get(table, set()) - {settings["currency"]})
+        ours = settings["currency"]
+        other = sorted(currencies.get(table, set()) - {ours})
         if other:
-            out.append(f"{what} in {', '.join(other)} but the reporting currency is "
-                       f"{settings['currency']}: amounts are not converted. Set the reporting "
-                       f"currency{' to ' + other[0] if len(other) == 1 else ''} in Settings, or "
-                       "convert the amounts before uploading")
+            out.append(f"{what} in {', '.join(other)} but the reporting currency is {ours}: "
+                       f"amounts are not converted, so each {' or '.join(other)} amount would "
+                       f"count as the same number of {ours} ({symbol(other[0])}10.00 as "
+                       f"{symbol(ours)}10.00). Set the reporting currency"
+                       f"{' to ' + other[0] if len(other) == 1 else ''} in Settings, or convert "
+                       "the amounts before uploading")
     if "refunds" in staged:
         known = ids("orders")
         n, some = unknown(staged["refunds"], known)

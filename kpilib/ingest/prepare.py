@@ -530,8 +530,11 @@ def prepare(con: duckdb.DuckDBPyConnection, raw: RawInput, tz: str = "UTC", *,
     hashed = "customer_id" in found and bool(con.execute(
         f"select 1 from {typed} where {' or '.join(_personal_sql('customer_id'))} limit 1"
     ).fetchall())
-    norm = ", ".join(f"{_normalised(spec, c.name, hashed)} as {c.name}" for c in spec.columns
-                     if c.name != "channel")
+    # A column the export does not record stays empty: no default stands in for it (UCI gives
+    # no order status, so none is made up from the one its importer has to store).
+    norm = ", ".join(
+        f"{c.name if c.name in raw.untracked else _normalised(spec, c.name, hashed)} as {c.name}"
+        for c in spec.columns if c.name != "channel")
     if hashed:
         if not salt:
             raise ValueError("customer ids that are e-mail addresses or phone numbers need the "
