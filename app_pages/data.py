@@ -144,6 +144,8 @@ if files:
                                        mime="text/csv", key=f"rejected_{f.name}")
         for w in report.warnings:
             st.warning(md_plain(w, 2000))
+        if report.currency:
+            st.info(md_plain(report.currency_note(), 2000))
         if report.timezone:
             # A first upload into a store on the default timezone: the zone of the files'
             # offsets is proposed; the check runs again in it.

@@ -88,3 +88,26 @@ def test_stock_is_the_whole_shops_whatever_the_channel(demo_store, monkeypatch):
     assert "No stock snapshot" not in texts(at)
     shoes = {m.label: m.value for m in at.metric}
     assert shoes["Units on hand"] != shop["Units on hand"], (shoes, shop)
+
+
+def test_an_export_that_ends_early_is_said_above_the_figures(tmp_path, monkeypatch):
+    """One order of 10.00 each day of 1–28 March 2025 and on 3 April (an export cut short,
+    as Olist's last days): the last 30 days' net sales (5 March – 3 April: 25 × 10.00 =
+    €250.00) fall against the 30 before, and the page says first that 29 March – 2 April
+    have no order at all."""
+    from datetime import date, timedelta
+
+    from kpilib import Store
+    from kpilib.ingest import ingest
+
+    f = tmp_path / "orders.csv"
+    days = [date(2025, 3, 1) + timedelta(days=i) for i in range(28)] + [date(2025, 4, 3)]
+    f.write_text("order_id,ordered_at,status,gross_sales,discounts\n" + "".join(
+        f"o{n},{d.isoformat()} 12:00:00,paid,10.00,0.00\n" for n, d in enumerate(days)))
+    store = Store(tmp_path / "store")
+    ingest(store, [f])
+    at = opened(store, monkeypatch)
+    assert any(m.label == "Net sales" and m.value == "€250.00" for m in at.metric)
+    said = [w.value for w in at.warning]
+    assert any("No order on 5 of the last 6 days of the period (29 Mar – 2 Apr 2025)" in w
+               and "the export may end early" in w for w in said), said

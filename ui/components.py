@@ -492,6 +492,10 @@ def header(title: str, caption: str | None = None):
     st.title(title)
     st.caption(f"{fmt_range(f.start, f.end)} · {filters_words(f)}"
                + (f" · {caption}" if caption else ""))
+    # An export cut short reads as a fall on every card: said first (Olist's last days).
+    gap = caveats.gap_note(facts(), f.start, f.end)
+    if gap:
+        st.warning(gap, icon=":material/event_busy:")
 
 
 def filters_words(f: kpilib.Filters) -> str:
