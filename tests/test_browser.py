@@ -213,11 +213,13 @@ def _download_file(page, button) -> tuple[Path, str]:
     # and a button that never downloads still fails.
     for attempt in range(2):
         try:
-            expect(button).to_be_enabled(timeout=120_000)
+            # expect() says "still disabled" as an AssertionError, not a timeout: caught too
+            # (a full run on 2 cores, 2026-12-05, saw it disabled for the first 120 s).
+            expect(button).to_be_enabled(timeout=60_000)
             with page.expect_download(timeout=20_000) as info:
                 button.click()
             break
-        except PlaywrightTimeout:
+        except (PlaywrightTimeout, AssertionError):
             if attempt:
                 raise
     return Path(info.value.path()), info.value.suggested_filename
