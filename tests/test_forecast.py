@@ -84,6 +84,26 @@ def test_last_year_steadies_the_pace_by_hand():
     assert math.isclose(got, 35 + 24 * 128 / 22.5)
 
 
+def test_last_years_shape_of_the_month_is_kept_by_hand():
+    """As above, but last year's month sold most in its last week (a Black Friday): 2 a day on
+    2–25 March 2024 (48) and 9 a day on 26 March – 1 April (63), 111 in all. Its first 7
+    days held 14 of 111; the weekday weights say 7/31. The share elapsed is half of each:
+    (7/31 + 14/111) / 2 = (777 + 434) / 6882 = 1211/6882.
+    Expected from the prior: 28 × 3 = 84 grown 111/28 → 333.
+    Rest: (1 − 1211/6882) × (35 + 0.5 × 333) ÷ (1211/6882 + 0.5) = 5671 × 201.5 ÷ 4652
+    = 245.64; forecast 280.64 (with the weekday weights alone: 35 + 24 × 201.5 ÷ 22.5 =
+    249.93)."""
+    def value(d):
+        if d.year == 2024:
+            return 9 if date(2024, 3, 26) <= d <= date(2024, 4, 1) else \
+                2 if date(2024, 3, 2) <= d else 1
+        return 5 if d >= date(2025, 3, 1) else 3
+    s = series(date(2024, 1, 1), date(2025, 3, 7), value)
+    actual, got, method = estimate(s, date(2025, 3, 1), date(2025, 3, 7))
+    assert actual == 35 and method == forecast.PACE_LAST_YEAR
+    assert math.isclose(got, 35 + 5671 * 201.5 / 4652)
+
+
 def test_a_complete_month_is_its_actual():
     s = series(date(2025, 1, 4), date(2025, 3, 31), lambda d: 2)
     assert estimate(s, date(2025, 3, 1), date(2025, 3, 31)) == (62, 62, forecast.ACTUAL)
