@@ -36,7 +36,10 @@ WATERFALL = [("gross_sales", "Gross sales", "absolute", 1),
              ("returns", "Returns", "relative", -1), ("net_sales", "Net sales", "total", 1),
              ("shipping", "Shipping", "relative", 1), ("tax", "Tax", "relative", 1),
              ("total_sales", "Total sales", "total", 1)]
-shown = [w for w in WATERFALL if w[0] not in unfilled]
+# A step the sidebar's category, device or country cannot split (shipping and tax are the
+# order's): left out and named, not drawn as €0.00 under a total of the other steps.
+unsplit = {n: d for n in STEPS for d in kpilib.kpi.refused(kpilib.get(n), f)[:1]}
+shown = [w for w in WATERFALL if w[0] not in unfilled and w[0] not in unsplit]
 fig = go.Figure(go.Waterfall(
     x=[label for _, label, _, _ in shown], measure=[m for _, _, m, _ in shown],
     y=[0 if m == "total" else sign * steps[n] for n, _, m, sign in shown],
@@ -49,7 +52,10 @@ ui.chart(fig, key="sales_waterfall")
 missing_steps = [label.lower() for n, label, _, _ in WATERFALL if n in unfilled]
 st.caption(ui.definition("net_sales") + " " + ui.definition("total_sales")
            + (f" Not in the exports uploaded, so left out: {', '.join(missing_steps)}."
-              if missing_steps else ""))
+              if missing_steps else "")
+           + "".join(f" Not split by {d}, so left out: "
+                     f"{', '.join(label.lower() for n, label, _, _ in WATERFALL if unsplit.get(n) == d)}."
+                     for d in dict.fromkeys(unsplit.values())))
 ui.metrics(("discounts", "discount_rate", "returns"), columns=4)
 
 by = ui.grain("sales_grain")
