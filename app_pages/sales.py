@@ -53,9 +53,9 @@ missing_steps = [label.lower() for n, label, _, _ in WATERFALL if n in unfilled]
 st.caption(ui.definition("net_sales") + " " + ui.definition("total_sales")
            + (f" Not in the exports uploaded, so left out: {', '.join(missing_steps)}."
               if missing_steps else "")
-           + "".join(f" Not split by {d}, so left out: "
-                     f"{', '.join(label.lower() for n, label, _, _ in WATERFALL if unsplit.get(n) == d)}."
-                     for d in dict.fromkeys(unsplit.values())))
+           + "".join(f" Not split by {d}, so left out: " + ", ".join(
+                         label.lower() for n, label, _, _ in WATERFALL if unsplit.get(n) == d)
+                     + "." for d in dict.fromkeys(unsplit.values())))
 ui.metrics(("discounts", "discount_rate", "returns"), columns=4)
 
 by = ui.grain("sales_grain")

@@ -6,8 +6,8 @@ month's weight elapsed). With a year of history it is steadied by last year: the
 pace is pooled with the 28 days before the month grown as the same days grew a year earlier
 (364 days back, same weekdays, so the same weeks of the year), and the share of the month
 elapsed is half the weekdays' and half the one last year's same days held of their month (a
-Black Friday late in the month is then partly still to come). Early in a month a week of days says little and the prior
-counts most; by the 21st the month's own days dominate.
+Black Friday late in the month is then partly still to come). Early in a month a week of days
+says little and the prior counts most; by the 21st the month's own days dominate.
 
 The range and the accuracy are measured, not assumed: the same forecast is rerun on every
 earlier complete month as of the same day of the month, with the data up to that day only,
