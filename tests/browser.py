@@ -89,7 +89,12 @@ def wait_drawn(page, charts: bool = True, timeout: float = 60_000):
     page.wait_for_selector("h1", timeout=timeout)
     if charts:
         page.wait_for_selector('[data-testid="stPlotlyChart"] .main-svg', timeout=timeout)
-    page.wait_for_timeout(500)
+    # Plotly draws each chart after the script has ended: wait for all of them, then for two
+    # frames, so that what is read or photographed is laid out (not a fixed pause).
+    page.wait_for_function(
+        """() => [...document.querySelectorAll('[data-testid="stPlotlyChart"]')]
+                 .every(c => c.querySelector('.main-svg'))""", timeout=timeout)
+    page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
 
 
 def shot(page, name: str) -> Path:

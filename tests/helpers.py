@@ -1,8 +1,13 @@
 """Small helpers shared by the KPI tests."""
 from __future__ import annotations
 
+import io
 import math
+import subprocess
+import sys
+from contextlib import redirect_stderr, redirect_stdout
 from datetime import date
+from pathlib import Path
 
 import pandas as pd
 
@@ -43,3 +48,33 @@ def check(actual, expected):
     else:
         assert actual is not None and math.isclose(actual, expected, rel_tol=1e-9, abs_tol=1e-9), \
             (actual, expected)
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def cli(*args, ok: bool = True) -> subprocess.CompletedProcess:
+    """``python -m kpilib ARGS`` run in this process (``kpilib.__main__.main``, as the module
+    runs it): its exit code, standard output and error, without a second of Python start-up per
+    call. An exception the command line would have let out fails the test here too.
+    ``cli_process`` runs the real thing."""
+    from kpilib.__main__ import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        try:
+            code = main([str(a) for a in args])
+        except SystemExit as e:   # argparse's usage errors
+            code = e.code if isinstance(e.code, int) else 0 if e.code is None else 1
+    p = subprocess.CompletedProcess(["python", "-m", "kpilib", *map(str, args)], code,
+                                    out.getvalue(), err.getvalue())
+    assert (p.returncode == 0) == ok, p.stderr
+    return p
+
+
+def cli_process(*args, ok: bool = True) -> subprocess.CompletedProcess:
+    """``python -m kpilib ARGS`` in a process of its own, from the project's folder."""
+    p = subprocess.run([sys.executable, "-m", "kpilib", *map(str, args)], cwd=ROOT,
+                       capture_output=True, text=True, timeout=120)
+    assert (p.returncode == 0) == ok, p.stderr
+    return p

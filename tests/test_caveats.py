@@ -1,13 +1,12 @@
 """kpilib.caveats: a figure the exports cannot give is unknown with a reason, not 0; a figure
 still inside its return window is not final. Worked out by hand on tiny stores."""
 import json
-import subprocess
-import sys
 from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 
+from helpers import cli
 from kpilib import Filters, Store, get, run
 from kpilib.caveats import (Facts, cohort_final, facts, gap_note, mark_final, maturity,
                             missing, partial_note, reason, trailing_gap, value_reason)
@@ -173,11 +172,6 @@ def test_periods_marked_final_one_by_one(tiny_store):
     # A KPI without a window is left as it was.
     assert "final" not in mark_final(get("net_sales"), df.drop(columns="final"), f.start, f.end,
                                      date(2025, 3, 2), 30).columns
-
-
-def cli(*args):
-    return subprocess.run([sys.executable, "-m", "kpilib", *map(str, args)], cwd=ROOT,
-                          capture_output=True, text=True)
 
 
 def test_cli_says_why_and_whether_final(tmp_path, tiny_store):

@@ -2,26 +2,17 @@
 import csv
 import io
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from conftest import TINY
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def cli(*args, ok=True):
-    p = subprocess.run([sys.executable, "-m", "kpilib", *map(str, args)], cwd=ROOT,
-                       capture_output=True, text=True, timeout=120)
-    assert (p.returncode == 0) == ok, p.stderr
-    return p
+from helpers import ROOT, cli, cli_process
 
 
 def test_kpi_total_json(tiny_store):
-    out = cli("kpi", "net_sales", "--store", tiny_store.path, "--start", "2025-02-01",
+    """The real entry point, in a process of its own (the other tests run main() in this one:
+    tests/helpers.py)."""
+    out = cli_process("kpi", "net_sales", "--store", tiny_store.path, "--start", "2025-02-01",
               "--end", "2025-02-28").stdout
     assert json.loads(out) == [{"value": 262.0}]
 
@@ -114,7 +105,8 @@ def test_default_range_is_last_30_days_of_data(tiny_store):
     (["alerts", "--start", "2025-03-01", "--end", "2025-02-01"], "is after end"),
 ])
 def test_bad_arguments_exit_non_zero_with_a_message(tiny_store, args, message):
-    p = cli(*args, "--store", tiny_store.path, ok=False)
+    # In a process of its own: what a scheduled job sees (the exit code, one line, no trace).
+    p = cli_process(*args, "--store", tiny_store.path, ok=False)
     assert p.returncode == 2 and message in p.stderr and "Traceback" not in p.stderr
 
 

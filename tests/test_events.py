@@ -3,15 +3,13 @@ to CSV and REES46-style files (tests/data/formats/), counted by hand and compare
 and channel, with an independent pandas reading of the same files."""
 import json
 import math
-import subprocess
-import sys
 from datetime import date
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from helpers import grouped, total
+from helpers import cli, grouped, total
 from kpilib import Filters, Store, get
 from kpilib.caveats import facts, reason
 from kpilib.ingest import IngestError, ingest
@@ -228,14 +226,10 @@ def test_skip_invalid_keeps_the_rows_before_the_cut(tmp_path):
 
 
 def test_skip_invalid_on_the_command_line_names_the_row(tmp_path):
-    p = subprocess.run([sys.executable, "-m", "kpilib", "ingest", str(CUT), "--store",
-                        str(tmp_path / "s"), "--skip-invalid"], capture_output=True, text=True,
-                       cwd=ROOT)
-    assert p.returncode == 0, p.stderr
+    p = cli("ingest", CUT, "--store", tmp_path / "s", "--skip-invalid")
     assert "1 row rejected" in p.stdout and "ends in the middle of row 7" in p.stdout
-    p = subprocess.run([sys.executable, "-m", "kpilib", "kpi", "sessions", "--store",
-                        str(tmp_path / "s"), "--start", "2019-11-01", "--end", "2019-11-30"],
-                       capture_output=True, text=True, cwd=ROOT)
+    p = cli("kpi", "sessions", "--store", tmp_path / "s", "--start", "2019-11-01",
+            "--end", "2019-11-30")
     assert json.loads(p.stdout)[0]["value"] == 2
 
 

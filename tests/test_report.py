@@ -1,9 +1,8 @@
 """The monthly report: self-contained HTML holding the month's numbers; hostile names are text."""
-import subprocess
-import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
+from helpers import cli
 from kpilib import Store
 from kpilib.ingest import ingest
 from kpilib.report import build
@@ -57,8 +56,7 @@ def test_report_shows_targets(store_copy, tmp_path):
     store_copy.update_settings({"targets": [
         {"kpi": "net_sales", "month": "2025-02", "channel": None, "value": 524}]})
     out = tmp_path / "feb.html"
-    subprocess.run([sys.executable, "-m", "kpilib", "report", "--month", "2025-02", "--store",
-                    str(store_copy.path), "--out", str(out)], cwd=ROOT, check=True, timeout=120)
+    cli("report", "--month", "2025-02", "--store", store_copy.path, "--out", out)
     assert "target €524.00: 50 %" in out.read_text()
 
 
@@ -78,12 +76,7 @@ def test_hostile_names_are_printed_as_text(tmp_path):
 
 def test_report_command(tiny_store, tmp_path):
     out = tmp_path / "feb.html"
-    p = subprocess.run([sys.executable, "-m", "kpilib", "report", "--month", "2025-02", "--store",
-                        str(tiny_store.path), "--out", str(out)], cwd=ROOT, capture_output=True,
-                       text=True, timeout=120)
-    assert p.returncode == 0, p.stderr
+    p = cli("report", "--month", "2025-02", "--store", tiny_store.path, "--out", out)
     assert "report for 2025-02 written" in p.stdout and out.stat().st_size > 100_000
-    bad = subprocess.run([sys.executable, "-m", "kpilib", "report", "--month", "Feb", "--store",
-                          str(tiny_store.path), "--out", str(out)], cwd=ROOT,
-                         capture_output=True, text=True, timeout=120)
+    bad = cli("report", "--month", "Feb", "--store", tiny_store.path, "--out", out, ok=False)
     assert bad.returncode == 2 and "is not a month like 2026-03" in bad.stderr

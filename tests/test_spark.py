@@ -51,7 +51,14 @@ def spark_con(demo_store):
 
 
 def same(kpi, a: pd.DataFrame, b: pd.DataFrame):
-    """Money to the cent, everything else to 1e-9 (relative)."""
+    """Money to the cent, everything else to 1e-9 (relative); a difference names the KPI."""
+    try:
+        _same(kpi, a, b)
+    except AssertionError as e:
+        raise AssertionError(f"{kpi.name}: {e}") from None
+
+
+def _same(kpi, a: pd.DataFrame, b: pd.DataFrame):
     if kpi.table:   # rows tied on the sort order may come in either order
         a, b = (d.sort_values(list(d.columns), ignore_index=True) for d in (a, b))
     assert list(a.columns) == list(b.columns)
@@ -66,62 +73,66 @@ def same(kpi, a: pd.DataFrame, b: pd.DataFrame):
             assert [str(v)[:10] for v in x] == [str(v)[:10] for v in y], c
 
 
-@pytest.mark.parametrize("name", list(KPIS))
-def test_every_kpi_is_the_same_on_spark(demo_store, spark_con, name):
+def _grouped() -> dict[str, list[str]]:
+    """Each single-valued KPI by one of its groupings, in turn along the registry (so that
+    every grouping is run by many KPIs), net sales' and the customers' by every one of theirs;
+    KPIs without a grouping are in the totals' test."""
+    out: dict[str, list[str]] = {}
+    for i, (name, kpi) in enumerate(KPIS.items()):
+        if kpi.table or not kpi.by or name in UNSUPPORTED:
+            continue
+        every = name in ("net_sales", "customers")
+        for by in kpi.by if every else kpi.by[i % len(kpi.by):][:1]:
+            out.setdefault(by, []).append(name)
+    return out
+
+
+GROUPED = _grouped()
+
+
+@pytest.mark.parametrize("by", list(GROUPED))
+def test_every_kpi_by_a_grouping_is_the_same_on_spark(demo_store, spark_con, by):
     """DuckDB and Spark, same SQL, same store: a quarter cut mid-month on two channels (whole
-    months and edge days), by a grouping (the totals: read together, below; a KPI without a
-    grouping, and net sales and customers, also here)."""
+    months and edge days). The KPIs of a grouping are read together on Spark (each KPI's own
+    SQL, side by side in one query: kpilib.run_together), each alone on DuckDB."""
+    from kpilib import run_together
+    duck = demo_store.connect()
+    kpis = [KPIS[n] for n in GROUPED[by]]
+    for kpi, frame in zip(kpis, run_together(spark_con, kpis, QUARTER, by)):
+        same(kpi, run(duck, kpi, QUARTER, by), frame)
+
+
+@pytest.mark.parametrize("name", [n for n, k in KPIS.items() if k.table or n in UNSUPPORTED])
+def test_every_table_is_the_same_on_spark(demo_store, spark_con, name):
+    """The tables (top products, cohorts, RFM, stock lists…), each its own SQL, by its first
+    grouping if it has one."""
     kpi = KPIS[name]
     if name in UNSUPPORTED:
         from kpilib.spark import EngineError
         with pytest.raises(EngineError):
             run(spark_con, kpi, QUARTER)
         return
-    duck = demo_store.connect()
-    # A grouping is a code constant put into the SQL, transpiled alike for every KPI: each KPI
-    # in total and by one of its groupings, in turn, so that every grouping is run by many KPIs
-    # (and by every one of net sales' and the customers').
-    i = list(KPIS).index(name)
-    groupings = kpi.by if name in ("net_sales", "customers") else kpi.by[i % len(kpi.by):][:1] \
-        if kpi.by else ()
-    for by in (*(() if groupings and name not in ("net_sales", "customers") else (None,)),
-               *groupings):
-        same(kpi, run(duck, kpi, QUARTER, by), run(spark_con, kpi, QUARTER, by))
-
-
-def test_every_kpis_total_read_together_is_the_same_on_spark(demo_store, spark_con):
-    """Every KPI's total over the quarter, read together (one Spark query per kind of
-    source, as a row of cards is): DuckDB's, KPI by KPI. Half the Spark queries of reading
-    each alone: the suite's time on two cores."""
-    from kpilib import run_together
-    duck = demo_store.connect()
-    kpis = [k for n, k in KPIS.items() if n not in UNSUPPORTED and not k.table]
-    for kpi, frame in zip(kpis, run_together(spark_con, kpis, QUARTER, None)):
-        same(kpi, run(duck, kpi, QUARTER, None), frame)
+    by = kpi.by[0] if kpi.by else None
+    same(kpi, run(demo_store.connect(), kpi, QUARTER, by), run(spark_con, kpi, QUARTER, by))
 
 
 def test_the_rows_path_is_the_same_on_spark(demo_store, spark_con):
     """The daily-sum KPIs read the rows too (``rollups=False``) on Spark: the views computed
-    from the stored tables give the same numbers."""
-    duck = demo_store.connect()
-    for name, kpi in KPIS.items():
-        if kpi.rollup:
-            same(kpi, run(duck, kpi, QUARTER, rollups=False),
-                 run(spark_con, kpi, QUARTER, rollups=False))
-
-
-def test_kpis_read_together_are_the_same_on_spark(demo_store, spark_con):
-    """ui's rows of cards (kpilib.run_together): one Spark query per kind of source gives what
-    DuckDB gives KPI by KPI."""
+    from the stored tables give the same numbers (read together, each KPI's own SQL)."""
     from kpilib import run_together
     duck = demo_store.connect()
-    names = ["net_sales", "orders", "aov", "conversion_rate", "roas", "customers", "spend",
-             "on_hand", "days_of_cover"]
-    for by in (None, "day", "channel"):
-        kpis = [get(n) for n in names if by is None or by in get(n).by]
-        for kpi, frame in zip(kpis, run_together(spark_con, kpis, QUARTER, by)):
-            same(kpi, run(duck, kpi, QUARTER, by), frame)
-    # A page's tables and a row of cards as one batch, its queries side by side on Spark too.
+    kpis = [k for k in KPIS.values() if k.rollup and not k.table]
+    for kpi, frame in zip(kpis, run_together(spark_con, kpis, QUARTER, rollups=False)):
+        same(kpi, run(duck, kpi, QUARTER, rollups=False), frame)
+    for kpi in (k for k in KPIS.values() if k.rollup and k.table):
+        same(kpi, run(duck, kpi, QUARTER, rollups=False),
+             run(spark_con, kpi, QUARTER, rollups=False))
+
+
+def test_a_pages_batch_is_the_same_on_spark(demo_store, spark_con):
+    """A page's tables and a row of cards as one batch (kpilib.run_many), its queries side by
+    side on Spark too. (Rows of cards alone, run_together: the tests above.)"""
+    duck = demo_store.connect()
     from kpilib import Read, run_many
     reads = [Read((get("top_products"),), QUARTER, limit=5),
              Read((get("net_sales"), get("orders")), QUARTER, "channel")]
