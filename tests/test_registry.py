@@ -20,22 +20,28 @@ def test_foundation_kpis_are_registered():
     assert ISSUE_3 <= KPIS.keys()
 
 
+@pytest.fixture(scope="module")
+def tiny_con(tiny_store):
+    # One connection for every KPI: opening one costs more than the tiny shop's queries.
+    return tiny_store.connect()
+
+
 @pytest.mark.parametrize("name", KPIS)
-def test_every_kpi_is_declared_fully_and_runs(tiny_store, name):
+def test_every_kpi_is_declared_fully_and_runs(tiny_con, name):
     k = KPIS[name]
     assert k.label and k.definition.endswith(".") and len(k.definition) > 30
     assert k.unit in UNITS
     # Only code constants are substituted: the grouping and its first day (kpi.GROUPINGS,
     # kpi.GROUP_STARTS); never a value.
     assert not re.search(r"\{(?!key\}|group_start\})", k.sql + k.base), k.name
-    df = run(tiny_store.connect(), k, FEB)
+    df = run(tiny_con, k, FEB)
     if k.table:
         assert len(df.columns) >= 2 and "key" not in df.columns
     else:
         assert list(df.columns) == (["value", "numerator", "denominator"] if k.ratio
                                     else ["value"])
     for by in k.by:
-        grouped = run(tiny_store.connect(), k, FEB, by)
+        grouped = run(tiny_con, k, FEB, by)
         assert ("period" if by in ("day", "week", "month") else by) in grouped.columns
 
 
