@@ -28,10 +28,11 @@ from datetime import timedelta
 from itertools import combinations
 from typing import Callable
 
+
 from . import caveats
 from .filters import Filters
 from .formatting import channel_words, fmt, plural
-from .kpi import FilterNotApplicable, Read, check_filters, run, run_many
+from .kpi import FilterNotApplicable, Read, check_filters, run, run_many, run_periods
 from .registry import get
 
 # The dimensions a change is split by, in words. A KPI is split by those its declaration lists
@@ -411,10 +412,14 @@ def _close(rows: list[dict], exact: tuple[float, float], unit: str, key: str) ->
 def _dimensions(con, k, f: Filters, compared: Filters, exact: tuple[float, float]):
     """{dimension: rows} for the dimensions ``k`` is split by, and those it is not."""
     dims = [d for d in DIMENSIONS if d in k.by]
-    frames = _read(con, [(k.name, g, d) for d in dims for g in (f, compared)])
+    shared = [d for d in dims if d in SHARED_SCAN and _adjacent(k, f, compared)]
+    asks = [(k.name, g, d) for d in dims if d not in shared for g in (f, compared)]
+    frames = dict(zip([(d, g) for _, g, d in asks], _read(con, asks)))
+    for d in shared:
+        frames[d, f], frames[d, compared] = run_periods(con, k, [f, compared], d)
     out = {}
-    for i, d in enumerate(dims):
-        now, then = frames[2 * i], frames[2 * i + 1]
+    for d in dims:
+        now, then = frames[d, f], frames[d, compared]
         if set(now[d]) | set(then[d]) <= {None, "unknown"}:
             continue   # the export records none (orders without a device): no split
         if k.ratio:
@@ -441,6 +446,23 @@ def _dimensions(con, k, f: Filters, compared: Filters, exact: tuple[float, float
                 for r in rows]
         out[d] = _close(rows, exact, k.unit, "member")
     return out, [d for d in DIMENSIONS if d not in out]
+
+
+# The splits read from the rows, not the daily rollups: for two adjacent periods, one query
+# (kpilib.kpi.run_periods) reads the rows, and for new vs returning customers every customer's
+# first order, once rather than once per period. At 0.25 scale (net sales, 30 days against
+# the 30 before, CPU): by customer type 0.45 → 0.23 s, category 0.25 → 0.14 s, product
+# 0.27 → 0.23 s, country 0.08 → 0.05 s.
+SHARED_SCAN = ("country", "category", "product", "customer_type")
+
+
+def _adjacent(k, f: Filters, compared: Filters) -> bool:
+    """Whether both periods are read by one query (kpilib.kpi.run_periods): ``k`` sums over
+    days and the periods are adjacent or overlap (the previous period; not last year, whose
+    months between would be read for nothing), under the same other filters."""
+    first, last = min(f.start, compared.start), max(f.end, compared.end)
+    return (k.additive and replace(compared, start=f.start, end=f.end) == f
+            and (last - first).days + 1 <= f.days + compared.days)
 
 
 def _top_products(rows: list[dict], unit: str) -> list[dict]:
