@@ -277,7 +277,7 @@ def compared_filters(f: Filters, compare: str) -> Filters:
 
 
 def explain(con, name: str, f: Filters, compared: Filters, known: caveats.Facts | None = None,
-            window_days: int = 30) -> dict:
+            window_days: int = 30, dimensions: tuple[str, ...] | None = None) -> dict:
     """KPI ``name``'s change from ``compared`` to ``f``, explained (see the module): ``kpi``,
     ``current``, ``compared``, ``change``, ``formula``, ``drivers`` [{driver, label, unit,
     current, compared, effect}], ``by`` {dimension: [{member, current, compared, effect,
@@ -286,9 +286,16 @@ def explain(con, name: str, f: Filters, compared: Filters, known: caveats.Facts 
     a sum of some days only). A KPI without a value in either period has no change:
     ``change`` is None with a ``reason``.
 
+    ``dimensions``: the splits wanted (the command line's ``--by``), by default every one of
+    :data:`DIMENSIONS`; one the KPI is not split by raises a ValueError saying why.
+
     A device, country or category filter the KPI does not apply raises
     :class:`kpilib.FilterNotApplicable`, as :func:`kpilib.run` does."""
     k = get(name)
+    for d in dimensions or ():
+        if d not in k.by:
+            raise ValueError(f"{k.label} is not split by {DIMENSIONS[d]}: "
+                             f"{not_split_why(k, d)}")
     if k.table:
         raise ValueError(f"{name} is a table, not one figure: nothing to explain")
     check_filters(k, f)
@@ -323,7 +330,7 @@ def explain(con, name: str, f: Filters, compared: Filters, known: caveats.Facts 
             out["notes"].append(f"In the period{period}: {partial}")
     formula, out["drivers"] = _drivers(con, k, f, compared, known, now, then, exact)
     out["formula"] = formula and formula.text
-    out["by"], lacking = _dimensions(con, k, f, compared, exact)
+    out["by"], lacking = _dimensions(con, k, f, compared, exact, dimensions)
     if "product" in out["by"]:
         out["by"]["product"] = _top_products(out["by"]["product"], k.unit)
         out["names"] = _product_names(con, [r["member"] for r in out["by"]["product"]])
@@ -409,9 +416,12 @@ def _close(rows: list[dict], exact: tuple[float, float], unit: str, key: str) ->
     return sorted(rows, key=lambda r: (r[key] == REST, -abs(r["effect"])))
 
 
-def _dimensions(con, k, f: Filters, compared: Filters, exact: tuple[float, float]):
-    """{dimension: rows} for the dimensions ``k`` is split by, and those it is not."""
-    dims = [d for d in DIMENSIONS if d in k.by]
+def _dimensions(con, k, f: Filters, compared: Filters, exact: tuple[float, float],
+                wanted: tuple[str, ...] | None = None):
+    """{dimension: rows} for the dimensions ``k`` is split by (of ``wanted``), and those it
+    is not."""
+    asked = [d for d in DIMENSIONS if wanted is None or d in wanted]
+    dims = [d for d in asked if d in k.by]
     shared = [d for d in dims if d in SHARED_SCAN and _adjacent(k, f, compared)]
     asks = [(k.name, g, d) for d in dims if d not in shared for g in (f, compared)]
     frames = dict(zip([(d, g) for _, g, d in asks], _read(con, asks)))
@@ -445,7 +455,7 @@ def _dimensions(con, k, f: Filters, compared: Filters, exact: tuple[float, float
                     for c in ("current", "compared")}}
                 for r in rows]
         out[d] = _close(rows, exact, k.unit, "member")
-    return out, [d for d in DIMENSIONS if d not in out]
+    return out, [d for d in asked if d not in out]
 
 
 # The splits read from the rows, not the daily rollups: for two adjacent periods, one query
