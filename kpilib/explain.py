@@ -28,7 +28,6 @@ from datetime import timedelta
 from itertools import combinations
 from typing import Callable
 
-
 from . import caveats
 from .filters import Filters
 from .formatting import channel_words, fmt, plural
