@@ -12,6 +12,7 @@ from datetime import date, timedelta
 from . import KPIS, Filters, Store, alerts, caveats, export, get, run, script, targets
 from . import forecast
 from .engines import ENGINES, EngineError, connect
+from .explain import DIMENSIONS as EXPLAIN_BY
 from .ingest import IngestError, ingest
 from .periods import data_span
 from .schema import TABLES
@@ -100,6 +101,9 @@ def main(argv: list[str] | None = None) -> int:
     _kpi_args(p, by=False)
     p.add_argument("--compare", choices=["previous", "last_year"], default="previous",
                    help="the period compared with (default: the previous period)")
+    p.add_argument("--by", action="append", choices=list(EXPLAIN_BY),
+                   help="split the change by this only (repeat for several; default: every "
+                        "split the KPI has)")
     p.add_argument("--format", choices=["json", "text"], default="json")
 
     p = sub.add_parser("report", help="the monthly management report as one HTML file")
@@ -175,7 +179,8 @@ def _kpi_args(p, by: bool = True) -> None:
     p.add_argument("--category", action="append", default=[], help="repeat for several")
     if by:
         p.add_argument("--by", choices=["day", "week", "month", "channel", "device",
-                                        "category", "country", "campaign", "discount_code"])
+                                        "category", "country", "campaign", "discount_code",
+                                        "product", "customer_type"])
 
 
 def _filters(args, start: date, end: date) -> Filters:
@@ -286,7 +291,8 @@ def _explain(args) -> int:
     start, end = _range(args, store, con)
     f = _filters(args, start, end)
     out = explain.explain(con, kpi.name, f, explain.compared_filters(f, args.compare),
-                          window_days=store.settings["return_window_days"])
+                          window_days=store.settings["return_window_days"],
+                          dimensions=tuple(args.by) if args.by else None)
     if args.format == "text":
         print(explain.text(out, store.settings["currency"]))
         return 0

@@ -31,7 +31,7 @@ from typing import Callable
 from . import caveats
 from .filters import Filters
 from .formatting import channel_words, fmt, plural
-from .kpi import FilterNotApplicable, Read, check_filters, run, run_many
+from .kpi import FilterNotApplicable, Read, check_filters, run, run_many, run_periods
 from .registry import get
 
 # The dimensions a change is split by, in words. A KPI is split by those its declaration lists
@@ -276,7 +276,7 @@ def compared_filters(f: Filters, compare: str) -> Filters:
 
 
 def explain(con, name: str, f: Filters, compared: Filters, known: caveats.Facts | None = None,
-            window_days: int = 30) -> dict:
+            window_days: int = 30, dimensions: tuple[str, ...] | None = None) -> dict:
     """KPI ``name``'s change from ``compared`` to ``f``, explained (see the module): ``kpi``,
     ``current``, ``compared``, ``change``, ``formula``, ``drivers`` [{driver, label, unit,
     current, compared, effect}], ``by`` {dimension: [{member, current, compared, effect,
@@ -285,9 +285,16 @@ def explain(con, name: str, f: Filters, compared: Filters, known: caveats.Facts 
     a sum of some days only). A KPI without a value in either period has no change:
     ``change`` is None with a ``reason``.
 
+    ``dimensions``: the splits wanted (the command line's ``--by``), by default every one of
+    :data:`DIMENSIONS`; one the KPI is not split by raises a ValueError saying why.
+
     A device, country or category filter the KPI does not apply raises
     :class:`kpilib.FilterNotApplicable`, as :func:`kpilib.run` does."""
     k = get(name)
+    for d in dimensions or ():
+        if d not in k.by:
+            raise ValueError(f"{k.label} is not split by {DIMENSIONS[d]}: "
+                             f"{not_split_why(k, d)}")
     if k.table:
         raise ValueError(f"{name} is a table, not one figure: nothing to explain")
     check_filters(k, f)
@@ -322,7 +329,7 @@ def explain(con, name: str, f: Filters, compared: Filters, known: caveats.Facts 
             out["notes"].append(f"In the period{period}: {partial}")
     formula, out["drivers"] = _drivers(con, k, f, compared, known, now, then, exact)
     out["formula"] = formula and formula.text
-    out["by"], lacking = _dimensions(con, k, f, compared, exact)
+    out["by"], lacking = _dimensions(con, k, f, compared, exact, dimensions)
     if "product" in out["by"]:
         out["by"]["product"] = _top_products(out["by"]["product"], k.unit)
         out["names"] = _product_names(con, [r["member"] for r in out["by"]["product"]])
@@ -408,13 +415,20 @@ def _close(rows: list[dict], exact: tuple[float, float], unit: str, key: str) ->
     return sorted(rows, key=lambda r: (r[key] == REST, -abs(r["effect"])))
 
 
-def _dimensions(con, k, f: Filters, compared: Filters, exact: tuple[float, float]):
-    """{dimension: rows} for the dimensions ``k`` is split by, and those it is not."""
-    dims = [d for d in DIMENSIONS if d in k.by]
-    frames = _read(con, [(k.name, g, d) for d in dims for g in (f, compared)])
+def _dimensions(con, k, f: Filters, compared: Filters, exact: tuple[float, float],
+                wanted: tuple[str, ...] | None = None):
+    """{dimension: rows} for the dimensions ``k`` is split by (of ``wanted``), and those it
+    is not."""
+    asked = [d for d in DIMENSIONS if wanted is None or d in wanted]
+    dims = [d for d in asked if d in k.by]
+    shared = [d for d in dims if d in SHARED_SCAN and _adjacent(k, f, compared)]
+    asks = [(k.name, g, d) for d in dims if d not in shared for g in (f, compared)]
+    frames = dict(zip([(d, g) for _, g, d in asks], _read(con, asks)))
+    for d in shared:
+        frames[d, f], frames[d, compared] = run_periods(con, k, [f, compared], d)
     out = {}
-    for i, d in enumerate(dims):
-        now, then = frames[2 * i], frames[2 * i + 1]
+    for d in dims:
+        now, then = frames[d, f], frames[d, compared]
         if set(now[d]) | set(then[d]) <= {None, "unknown"}:
             continue   # the export records none (orders without a device): no split
         if k.ratio:
@@ -440,7 +454,24 @@ def _dimensions(con, k, f: Filters, compared: Filters, exact: tuple[float, float
                     for c in ("current", "compared")}}
                 for r in rows]
         out[d] = _close(rows, exact, k.unit, "member")
-    return out, [d for d in DIMENSIONS if d not in out]
+    return out, [d for d in asked if d not in out]
+
+
+# The splits read from the rows, not the daily rollups: for two adjacent periods, one query
+# (kpilib.kpi.run_periods) reads the rows, and for new vs returning customers every customer's
+# first order, once rather than once per period. At 0.25 scale (net sales, 30 days against
+# the 30 before, CPU): by customer type 0.45 → 0.23 s, category 0.25 → 0.14 s, product
+# 0.27 → 0.23 s, country 0.08 → 0.05 s.
+SHARED_SCAN = ("country", "category", "product", "customer_type")
+
+
+def _adjacent(k, f: Filters, compared: Filters) -> bool:
+    """Whether both periods are read by one query (kpilib.kpi.run_periods): ``k`` sums over
+    days and the periods are adjacent or overlap (the previous period; not last year, whose
+    months between would be read for nothing), under the same other filters."""
+    first, last = min(f.start, compared.start), max(f.end, compared.end)
+    return (k.additive and replace(compared, start=f.start, end=f.end) == f
+            and (last - first).days + 1 <= f.days + compared.days)
 
 
 def _top_products(rows: list[dict], unit: str) -> list[dict]:

@@ -364,3 +364,61 @@ def test_kpi_by_country_and_filters_add_up(tmp_path):
                      {"discount_code": None, "value": 2.0}]
     p = cli("kpi", "sessions", *feb, "--by", "country", ok=False)
     assert p.returncode == 2 and "sessions cannot be split by 'country'" in p.stderr
+
+
+# tests/data/explain_customers, hand-counted in tests/test_explain.py (c1 ordered on 1 March,
+# so that c2 and c3 are new on 3 and 4 March and c1 returning):
+#   3 Mar  o1 c2 new: A 1 × 20 + B 1 × 30 = 50;  o2 c1 returning: B 1 × 30 = 30
+#   4 Mar  o3 c3 new: A 1 × 20 + C 2 × 20 = 60 − 6.00 discount (A 2.00, C 4.00 by line value)
+#          o4 c1 returning: C 3 × 30 = 90;  o5 guest: B 1 × 20 = 20
+#          r1 30.00 refunded on o2's B
+CUSTOMERS = TINY.parent / "explain_customers"
+
+
+@pytest.fixture(scope="module")
+def customers_store(tmp_path_factory):
+    store = tmp_path_factory.mktemp("customers") / "store"
+    cli("ingest", *sorted(CUSTOMERS.glob("*.csv")), "--store", store)
+    return store
+
+
+def test_kpi_by_product_and_by_customer_type(customers_store):
+    """4 March. By product: A 20 − 2 = 18, B 20 − 30 refunded = −10, C 40 − 4 + 90 = 126.
+    By customer: new o3 54, returning o4 90 − r1 30 = 60, guests o5 20 (null, last), as the
+    other groupings' records; AOV keeps its parts: returning 90 ÷ 1 order."""
+    day = ("--store", customers_store, "--start", "2025-03-04", "--end", "2025-03-04")
+    assert json.loads(cli("kpi", "net_sales", *day, "--by", "product").stdout) == [
+        {"product": "SKU-A", "value": 18.0}, {"product": "SKU-B", "value": -10.0},
+        {"product": "SKU-C", "value": 126.0}]
+    assert json.loads(cli("kpi", "net_sales", *day, "--by", "customer_type").stdout) == [
+        {"customer_type": "new", "value": 54.0}, {"customer_type": "returning", "value": 60.0},
+        {"customer_type": None, "value": 20.0}]
+    aov = json.loads(cli("kpi", "aov", *day, "--by", "customer_type").stdout)
+    assert aov[1] == {"customer_type": "returning", "value": 90.0, "numerator": 90.0,
+                      "denominator": 1.0}
+    # An order is one order, whatever it holds: no part of it is a product's.
+    p = cli("kpi", "orders", *day, "--by", "product", ok=False)
+    assert p.returncode == 2 and "orders cannot be split by 'product'" in p.stderr
+
+
+def test_explain_by_only_the_splits_asked(customers_store):
+    """4 March against 3 March (+54.00): --by product and customer_type give those two splits
+    only, in explain's JSON shape. Product: A 20 → 18 (−2), B 60 → −10 (−70), C 0 → 126
+    (+126); customer: new 50 → 54 (+4), returning 30 → 60 (+30), guests 0 → 20 (+20). A split
+    the KPI does not have exits 2 with the reason."""
+    day = ("--store", customers_store, "--start", "2025-03-04", "--end", "2025-03-04")
+    out = json.loads(cli("explain", "net_sales", *day, "--by", "product",
+                         "--by", "customer_type").stdout)
+    assert set(out["by"]) == {"product", "customer_type"} and out["not_split"] == []
+    assert {r["member"]: (r["compared"], r["current"], r["effect"])
+            for r in out["by"]["product"]} == {"SKU-A": (20.0, 18.0, -2.0),
+                                               "SKU-B": (60.0, -10.0, -70.0),
+                                               "SKU-C": (0.0, 126.0, 126.0)}
+    assert {r["member"]: r["effect"] for r in out["by"]["customer_type"]} == {
+        "new": 4.0, "returning": 30.0, None: 20.0}
+    assert out["change"] == 54.0 and sum(r["effect"] for r in out["by"]["product"]) == 54.0
+    assert set(json.loads(cli("explain", "net_sales", *day).stdout)["by"]) == {
+        "channel", "category", "product", "customer_type"}
+    p = cli("explain", "orders", *day, "--by", "product", ok=False)
+    assert p.returncode == 2 and "Orders is not split by product: it is a figure of whole " \
+        "orders" in p.stderr
