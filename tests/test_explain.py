@@ -15,13 +15,12 @@ The tiny shop (tests/data/explain/), 3 March 2025 compared with 4 March 2025:
 import json
 import math
 import random
-import subprocess
-import sys
 from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 
+from helpers import cli
 from kpilib import Filters, Store
 from kpilib import explain as ex
 from kpilib.ingest import ingest
@@ -457,13 +456,6 @@ def test_the_demo_shop_explains_every_card(demo_store):
 
 
 # --- the command line -----------------------------------------------------------------------
-def cli(*args, ok=True):
-    p = subprocess.run([sys.executable, "-m", "kpilib", *map(str, args)], cwd=ROOT,
-                       capture_output=True, text=True, timeout=120)
-    assert (p.returncode == 0) == ok, p.stderr
-    return p
-
-
 def test_cli_explain_json(shop):
     out = json.loads(cli("explain", "net_sales", "--store", shop.path, "--start", "2025-03-04",
                          "--end", "2025-03-04", "--format", "json").stdout)

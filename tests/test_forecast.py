@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
-import sys
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -12,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from helpers import cli
 from kpilib import Store, forecast
 from kpilib.forecast import backtest, estimate, interval, project, run_rate
 from kpilib.ingest import ingest
@@ -204,13 +203,6 @@ def block_store(tmp_path_factory) -> Store:
     store = Store(path.parent / "store")
     ingest(store, [path])
     return store
-
-
-def cli(*args, ok=True):
-    p = subprocess.run([sys.executable, "-m", "kpilib", *map(str, args)], cwd=ROOT,
-                       capture_output=True, text=True, timeout=120)
-    assert (p.returncode == 0) == ok, p.stderr
-    return p
 
 
 def test_cli_forecast(block_store):
