@@ -89,8 +89,12 @@ def wait_drawn(page, charts: bool = True, timeout: float = 60_000):
     page.wait_for_selector("h1", timeout=timeout)
     if charts:
         page.wait_for_selector('[data-testid="stPlotlyChart"] .main-svg', timeout=timeout)
-    # Plotly draws each chart after the script has ended: wait for all of them, then for two
-    # frames, so that what is read or photographed is laid out (not a fixed pause).
+    settled(page, timeout)
+
+
+def settled(page, timeout: float = 60_000):
+    """Every chart on the page drawn, then two frames: what is read or photographed is laid
+    out (Plotly draws each chart after the script has ended), with no fixed pause."""
     page.wait_for_function(
         """() => [...document.querySelectorAll('[data-testid="stPlotlyChart"]')]
                  .every(c => c.querySelector('.main-svg'))""", timeout=timeout)

@@ -594,7 +594,7 @@ def test_the_why_view_in_chromium(demo_store, width):
     (tests/screenshots/why_net_sales_<width>.png)."""
     from playwright.sync_api import expect
 
-    from browser import SHOTS, app_server, browser, require_browser, wait_drawn
+    from browser import SHOTS, app_server, browser, require_browser, settled, wait_drawn
 
     require_browser()
     with app_server(demo_store.path) as url, browser() as b:
@@ -609,7 +609,7 @@ def test_the_why_view_in_chromium(demo_store, width):
         expect(dialog).to_contain_text("By channel")
         expect(dialog).to_contain_text("On the same days")
         assert "why=net_sales" in page.url
-        page.wait_for_timeout(1000)
+        settled(page)
         SHOTS.mkdir(parents=True, exist_ok=True)
         dialog.screenshot(path=str(SHOTS / f"why_net_sales_{width}.png"))
         # The splits by what was sold and who bought it, each its own tab and ranked table.
@@ -620,7 +620,7 @@ def test_the_why_view_in_chromium(demo_store, width):
             panel = dialog.get_by_role("tabpanel").filter(has_text=first)
             expect(panel).to_be_visible(timeout=30_000)
             panel.locator('[data-testid="stDataFrame"]').first.wait_for(timeout=30_000)
-            page.wait_for_timeout(800)
+            settled(page)
             dialog.screenshot(path=str(SHOTS / f"why_net_sales_{shot}_{width}.png"))
         # The same view from its link, in a new tab.
         other = b.new_page(viewport={"width": width, "height": 1200})
