@@ -240,7 +240,7 @@ def test_connect_reads_the_small_tables_from_a_file_built_once(store_copy, monke
     def no_build(*a):
         raise AssertionError("built again")
 
-    monkeypatch.setattr("kpilib.store._load", no_build)
+    monkeypatch.setattr("kpilib.store.connection._load", no_build)
     again = store_copy.connect()
     assert cache_files(store_copy) == [built]
     assert rows(again, "orders_daily") == rows(con, "orders_daily")
@@ -264,17 +264,17 @@ def test_an_upload_brings_the_file_of_small_tables_up_to_date(store_copy, tmp_pa
     """The write makes the new file itself, from the old one with only the tables it changed
     loaded again: the first connect after an upload builds nothing, and reads what a build
     from scratch holds. A store nobody has opened gets none."""
-    import kpilib.store
+    import kpilib.store.connection as connection
 
     store_copy.connect()
     [old] = cache_files(store_copy)
     loaded: list[str] = []
-    load = kpilib.store._load
-    monkeypatch.setattr(kpilib.store, "_load",
+    load = connection._load
+    monkeypatch.setattr(connection, "_load",
                         lambda con, loads: (loaded.extend(n for _, n in loads), load(con, loads)))
-    reload = kpilib.store._reload_months
+    reload = connection._reload_months
     by_month: list[tuple[str, set[str]]] = []
-    monkeypatch.setattr(kpilib.store, "_reload_months", lambda con, name, months, paths: (
+    monkeypatch.setattr(connection, "_reload_months", lambda con, name, months, paths: (
         by_month.append((name, months)), reload(con, name, months, paths)))
     ingest(store_copy, [write_csv(tmp_path / "u.csv", ORDER_HEADER
                                   + "o9,2025-02-14 10:00,erin,email,paid,10,0\n")])
@@ -290,7 +290,7 @@ def test_an_upload_brings_the_file_of_small_tables_up_to_date(store_copy, tmp_pa
     def no_build(*a):
         raise AssertionError("built again")
 
-    monkeypatch.setattr(kpilib.store, "_load", no_build)
+    monkeypatch.setattr(connection, "_load", no_build)
     con = store_copy.connect()
     assert total(store_copy, "orders", FEB) == 6
     monkeypatch.undo()
@@ -301,7 +301,7 @@ def test_an_upload_brings_the_file_of_small_tables_up_to_date(store_copy, tmp_pa
         assert rows(con, name) == rows(fresh, name), name
     store_copy.undo()                              # an undo makes its file too
     [undone] = cache_files(store_copy)
-    monkeypatch.setattr(kpilib.store, "_load", no_build)
+    monkeypatch.setattr(connection, "_load", no_build)
     assert total(store_copy, "orders", FEB) == 5
     monkeypatch.undo()
     undone.unlink()
@@ -617,7 +617,7 @@ import sys, time
 sys.path.insert(0, {root!r})
 from kpilib import Store, store as st
 from kpilib.ingest import ingest
-st.LOCK_WAIT = float(sys.argv[2])
+st.manifest.LOCK_WAIT = float(sys.argv[2])
 try:
     ingest(Store(sys.argv[1]), sys.argv[3:], after_stage=lambda: time.sleep(1.5))
 except st.StoreBusy as e:
@@ -645,7 +645,7 @@ def test_a_second_writer_is_refused_while_the_first_holds_the_lock(store_copy, t
 
     holder = hold(store_copy)
     before = snapshot(store_copy)
-    monkeypatch.setattr(st, "LOCK_WAIT", 0.3)
+    monkeypatch.setattr(st.manifest, "LOCK_WAIT", 0.3)
     f = write_csv(tmp_path / "o9.csv", ORDER_HEADER + "o9,2025-02-14 10:00,erin,email,paid,10,0\n")
     try:
         with pytest.raises(st.StoreBusy) as e:
