@@ -10,12 +10,12 @@ from pathlib import Path
 
 import duckdb
 
-from ..rollups import ROLLUPS, stale
+from ..rollups import ROLLUPS
 from .connection import _PARTS, _scratch
 from .customers import _Customers
 from .manifest import UNPARTITIONED, _locked, _next_month
 from .tables import _words
-from .views import _closure, current, definition
+from .views import READS, _closure, current, definition
 
 # Unpartitioned rollups whose every row follows one order (order_id): after a change to these
 # tables alone, the rows of the orders in their changed months (before or after) are
@@ -32,6 +32,20 @@ def _rows(parquet: Path) -> int:
 
     return pyarrow.parquet.read_metadata(parquet).num_rows
 
+
+
+def stale(changed: dict[str, set[str]]) -> dict[str, set[str] | None]:
+    """Which rollups an upload makes stale: name → the months to rebuild (None: all of it).
+    ``changed`` maps each stored table that changed to its changed months."""
+    out: dict[str, set[str] | None] = {}
+    for r in ROLLUPS.values():
+        touched = [t for t in READS[r.name] if t in changed]
+        if not touched:
+            continue
+        months: set[str] = set().union(*(changed[t] for t in touched))
+        by_month = set(touched) <= r.by_month and "all" not in months
+        out[r.name] = months if by_month else None
+    return out
 
 
 class Builds:
@@ -164,7 +178,7 @@ class Builds:
         reads built whole."""
         rollup = ROLLUPS[name]
         if name not in BY_ORDER or before is None or name not in ok or not entry \
-                or not set(changed) & rollup.depends <= BY_ORDER[name]:
+                or not set(changed) & READS[name] <= BY_ORDER[name]:
             return False
         for dep in ("customer_first", *read_fresh):
             # Rebuilt whole: maybe other numbers (customer_first), other rows in any month.

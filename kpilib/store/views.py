@@ -121,41 +121,16 @@ DERIVED_VIEWS = (
 )
 
 
-# The stored tables each view reads, for cache keys (Kpi.tables).
-READS = {
-    "orders": {"orders"}, "valid_orders": {"orders"}, "order_items": {"order_items"},
-    "refunds": {"refunds"}, "valid_refunds": {"refunds", "orders"}, "traffic": {"traffic"},
-    "inventory": {"inventory"}, "products": {"products"},
-    "marketing_spend": {"marketing_spend"}, "customer_first": {"orders"},
-    "customer_orders": {"orders", "refunds"},
-    "sales_lines": {"order_items", "orders", "products"},
-    "refund_lines": {"refunds", "orders", "order_items", "products"},
-    "inventory_daily": {"inventory"}, "sku_info": {"inventory", "order_items", "products"},
-    "stock_days": {"inventory", "order_items", "products"},
-    "order_returns": {"orders", "refunds"}, "stock_monthly": {"inventory"},
-    "category_sales": {"orders", "order_items", "products"},
-    "refund_goods": {"refunds", "orders", "order_items", "products"},
-    "sku_sales_monthly": {"orders", "order_items", "inventory"},
-    "sku_sales_daily": {"orders", "order_items", "inventory"},
-    "sku_monthly": {"orders", "order_items", "inventory"},
-    "product_monthly": {"orders", "order_items", "products", "refunds"},
-    "orders_daily": {"orders", "refunds"}, "refunds_daily": {"orders", "refunds"},
-    "valid_orders_daily": {"orders", "refunds"}, "shipping_times": {"orders"},
-    "second_orders": {"orders"}, "second_orders_daily": {"orders"},
-    "sku_cum": {"orders", "order_items", "inventory"},
-    "sku_month": {"orders", "order_items", "inventory"},
-    "stock_lost_monthly": {"orders", "order_items", "inventory", "products"},
-    "sku_running": {"orders", "order_items", "inventory"},
-    "snapshot_days": {"inventory"},
-    "product_cum": {"orders", "order_items", "products", "refunds"},
-    "product_names": {"orders", "order_items", "products", "refunds"},
-    "shipping_daily": {"orders"},
-    "product_daily": {"orders", "order_items", "products", "refunds"},
-    "category_daily": {"orders", "order_items", "products", "refunds"},
-    "units_daily": {"orders", "order_items", "products"},
-    "stock_daily": {"inventory", "order_items", "products"},
-    "cohort_orders": {"orders", "refunds"}, "acquisitions": {"orders"},
-    "customer_orders_daily": {"orders"}, "rfm_daily": {"orders", "refunds"},
+# Stored tables a view or rollup's SQL reaches but that it does not read, left out of READS
+# (so out of its cache key, its rebuilds, the exports its KPIs need): the table, the columns
+# by which it would reach it (which its SQL never names: tests/test_store_views.py), and why.
+NARROWED = {
+    "sku_sales_daily": ("products", ("product_name", "category"),
+                        "it sums sales_lines' quantities and values by SKU, not the names "
+                        "and categories the product list gives them"),
+    "customer_orders_daily": ("refunds", ("cum_refunded",),
+                              "it counts customer_orders by day and previous order days, not "
+                              "what was refunded on them"),
 }
 
 
@@ -168,6 +143,26 @@ def _created(sql: str) -> str:
 # What each view, macro and rollup refers to, for the connections that need only some.
 _BODIES = {**{_created(v): v for v in DERIVED_VIEWS if v not in ROLLUPS},
            **{name: r.sql for name, r in ROLLUPS.items()}}
+
+_STORED = {"_" + t: t for t in TABLES}
+
+
+@lru_cache(maxsize=None)
+def _reads(name: str) -> frozenset[str]:
+    """The stored tables view, macro or rollup ``name`` reads, from its SQL and those of the
+    views and rollups it names, less what NARROWED leaves out."""
+    found: set[str] = set()
+    for ref in set(re.findall(r"\b[a-z_][a-z0-9_]*\b", _BODIES[name])) - {name}:
+        if ref in _STORED:
+            found.add(_STORED[ref])
+        elif ref in _BODIES:
+            found |= _reads(ref)
+    return frozenset(found - {NARROWED[name][0]} if name in NARROWED else found)
+
+
+# The stored tables each view and rollup reads: for cache keys (Kpi.tables), the exports a
+# KPI needs (kpilib.caveats) and the rollups an upload makes stale (kpilib.store.builds).
+READS = {name: _reads(name) for name in _BODIES}
 
 
 @lru_cache(maxsize=256)
