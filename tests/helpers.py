@@ -1,8 +1,10 @@
 """Small helpers shared by the KPI tests."""
 from __future__ import annotations
 
+import hashlib
 import math
 from datetime import date
+from pathlib import Path
 
 import pandas as pd
 
@@ -43,3 +45,27 @@ def check(actual, expected):
     else:
         assert actual is not None and math.isclose(actual, expected, rel_tol=1e-9, abs_tol=1e-9), \
             (actual, expected)
+
+
+# Stores written and compared by the store's tests (test_store*.py).
+def snapshot(store) -> dict:
+    """Every file of the store with its content hash: 'byte-identical' made checkable."""
+    return {str(p.relative_to(store.path)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(store.path.rglob("*")) if p.is_file()}
+
+
+def write_csv(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+ORDER_HEADER = "order_id,ordered_at,customer_id,channel,status,gross_sales,discounts\n"
+
+
+def without_version(m: dict) -> dict:
+    """The manifest's record of the data: rollups are rebuilt (new files, same rows) and
+    compared by their contents where it matters."""
+    rows = {name: {month: p["rows"] for month, p in parts.items()}
+            for name, parts in m.get("rollups", {}).items()}
+    return {**{k: v for k, v in m.items() if k not in ("version", "rollups")},
+            "rollup_rows": rows}

@@ -1,6 +1,7 @@
 """kpilib/store/views.py: what each view and rollup reads follows from its SQL."""
 import re
 
+from kpilib import store as st
 from kpilib.rollups import ROLLUPS
 from kpilib.schema import TABLES
 from kpilib.store.builds import BY_ORDER, stale
@@ -77,3 +78,20 @@ def test_the_hand_lists_of_the_builds_agree_with_the_sql():
     for name, read in SUMS_READ.items():
         named = set(re.findall(r"\b\w+\b", ROLLUPS[name].sql)) & columns
         assert named == set(re.findall(r"\w+", read)), name
+
+
+def test_a_rollup_is_redefined_when_a_table_it_reads_gains_a_column(monkeypatch):
+    """valid_refunds keeps every column of refunds: stored before refunds had shipping and
+    tax, it lacks them, so a new column makes it another definition."""
+    from dataclasses import replace
+
+    before = st.definition("valid_refunds"), st.definition("customer_first")
+    fewer = replace(TABLES["refunds"], columns=TABLES["refunds"].columns[:-1])
+    monkeypatch.setitem(TABLES, "refunds", fewer)
+    st.definition.cache_clear()
+    try:
+        assert st.definition("valid_refunds") != before[0]
+        assert st.definition("customer_first") == before[1]   # reads no refunds
+    finally:
+        monkeypatch.undo()
+        st.definition.cache_clear()
