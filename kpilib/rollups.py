@@ -121,7 +121,7 @@ RFM_DAILY = f"""
     from customer_orders group by all"""
 
 # Whether cancelled orders count as sales (Shopify's convention, a store setting): a one-row
-# table every connection creates from the settings (kpilib.store.Store._open).
+# table every connection creates from the settings (kpilib/store/connection.py).
 CANCELLED_AS_SALES = "(select cancelled_as_sales from conventions)"
 
 # Under Shopify's convention a cancelled order is a sale on its day, then a return of the
