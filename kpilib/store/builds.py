@@ -33,7 +33,6 @@ def _rows(parquet: Path) -> int:
     return pyarrow.parquet.read_metadata(parquet).num_rows
 
 
-
 def stale(changed: dict[str, set[str]]) -> dict[str, set[str] | None]:
     """Which rollups an upload makes stale: name → the months to rebuild (None: all of it).
     ``changed`` maps each stored table that changed to its changed months."""
@@ -51,7 +50,6 @@ def stale(changed: dict[str, set[str]]) -> dict[str, set[str] | None]:
 class Builds:
     """A part of :class:`kpilib.store.Store`."""
 
-    # --- rollups -----------------------------------------------------------------------------
     def _commit_rollups(self, manifest: dict, changed: dict[str, set[str]],
                         before: dict | None = None) -> None:
         """Rebuild what ``changed`` made stale and commit it with ``manifest``, atomically

@@ -145,7 +145,6 @@ def empty_select(table: str) -> str:
     return f"select {cols} limit 0"
 
 
-
 class Connections:
     """A part of :class:`kpilib.store.Store`."""
 

@@ -215,10 +215,9 @@ class Manifest:
                 return ing
         return None
 
-    # --- writing ---------------------------------------------------------------------------
     @contextmanager
     def writing(self):
-        """Hold the store's write lock (see the module's docstring); re-entered freely by the
+        """Hold the store's write lock (see the package's docstring); re-entered freely by the
         thread holding it."""
         held = _HELD.__dict__.setdefault("stores", {})
         key = str(self.path.resolve())
@@ -337,7 +336,6 @@ class Manifest:
                             for p in parts.values()})
         self._refresh_cache(manifest, before)
 
-    # --- undo, delete, saved column mappings ---------------------------------------------
     @_locked
     def undo(self) -> dict:
         """Take back the last upload or deletion: every partition it rewrote gets its previous

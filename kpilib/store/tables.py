@@ -50,7 +50,6 @@ def _words(name: str) -> str:
     return name.replace("_", " ")
 
 
-
 class Tables:
     """A part of :class:`kpilib.store.Store`."""
 
