@@ -22,6 +22,7 @@ of a process that died is taken over. Readers never wait.
 ``cache/`` holds derived data only: a DuckDB database of the small tables and rollups a
 connection reads (:data:`IN_MEMORY`), named by what it was built from, rebuilt when that
 changes and safe to delete.
+
 By job: :mod:`.manifest` (the manifest, the lock, commits, undo), :mod:`.tables` (an upload's
 rows into the stored tables), :mod:`.views` (the business views' SQL and what each reads),
 :mod:`.connection` (a DuckDB connection over the files), :mod:`.builds` and
@@ -44,9 +45,13 @@ from .views import (DERIVED_VIEWS, READS, _closure, current, definition, tables_
 
 
 class Store(Manifest, Settings, Connections, Tables, Builds):
+    """The store in folder ``path``, its methods by job in the classes it is made of."""
+
     def __init__(self, path: str | Path):
         self.path = Path(path)
 
+
+# Read where they are used: a test changing LOCK_WAIT, say, patches kpilib.store.manifest's.
 __all__ = ["BY_ORDER", "CACHE", "CACHE_FORMAT", "CANCELLED_ORDERS", "CUSTOMER_ROLLUPS",
            "DEFAULT_SETTINGS", "DERIVED_VIEWS", "DISK_FULL", "FORMAT", "IN_MEMORY",
            "IN_MEMORY_NARROW", "LOCK", "LOCK_WAIT", "MANIFEST", "MAPPINGS", "MEASURES", "READS",

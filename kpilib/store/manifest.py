@@ -3,8 +3,8 @@ replacing ``manifest.json``, what an interrupted write left removed, an upload u
 deleted (see the package's docstring)."""
 from __future__ import annotations
 
-import functools
 import errno
+import functools
 import hashlib
 import json
 import os
