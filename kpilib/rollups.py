@@ -18,8 +18,9 @@ month where the rollup has a day) and committed with the upload that changed the
 
 * **Monthly sums by SKU** (stock_monthly, sku_sales_monthly, sku_monthly) answer the stock
   page's per-SKU figures for a period's whole months; its first and last partial months are
-  read day by day (kpilib/stock.py).
+  read day by day (kpilib/stock.py; the SQL reading them: kpilib/rollup_reads.py).
 
+A rollup is stale when a stored table its SQL reads changes (kpilib.store.views.READS).
 How much is rebuilt after an upload: only the changed months when the change is to the tables
 whose months make the rollup's months (an orders upload → those months of orders_daily), else
 the whole rollup (small, or depending on the whole history: first orders, carried-forward stock).
