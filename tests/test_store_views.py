@@ -95,3 +95,18 @@ def test_a_rollup_is_redefined_when_a_table_it_reads_gains_a_column(monkeypatch)
     finally:
         monkeypatch.undo()
         st.definition.cache_clear()
+
+
+def test_the_exports_a_kpi_needs_are_tables_its_sql_reads():
+    """A KPI's `needs` (kpilib.caveats) narrows the tables its SQL reads to those without
+    which it means nothing; it never names one the SQL does not read."""
+    from kpilib import KPIS
+
+    for kpi in KPIS.values():
+        if kpi.needs is not None:
+            assert set(kpi.needs) <= st.tables_read(kpi.sql + kpi.base), kpi.name
+    # Stock on hand is read beside the SKUs' sales (sku_cum, sku_running…: orders and their
+    # lines) and names (sku_info: products), and means something with the snapshots alone.
+    assert KPIS["on_hand"].needs == ("inventory",)
+    assert st.tables_read(KPIS["on_hand"].sql + KPIS["on_hand"].base) == {
+        "inventory", "order_items", "orders", "products"}
