@@ -1,8 +1,8 @@
 """Where the store lives: ``--store`` on the command line, else the KPILIB_STORE environment
 variable, else ``data/store`` beside the app. While that store is empty the app shows the demo
 shop, generated on first start into KPILIB_DEMO_STORE (default ``data/demo-store``). The
-store's own settings (timezone, reporting currency…) are kept in it (kpilib.store); here,
-which of them were chosen, and the currency a first upload sets."""
+store's own settings (timezone, reporting currency…) are kept in it (kpilib.store.settings);
+here, their defaults, which of them were chosen, and the currency a first upload sets."""
 from __future__ import annotations
 
 import json
