@@ -14,6 +14,7 @@ bench/README.md quotes them.
 from __future__ import annotations
 
 import argparse
+import inspect
 import os
 import shutil
 import statistics
@@ -436,7 +437,9 @@ def ingest_steps():
     inner = [0.0]   # the time of the timed calls inside the one running: counted apart
 
     def wrap(owner, attr: str, label=None):
-        original = owner.__dict__[attr] if isinstance(owner, type) else getattr(owner, attr)
+        # A class's own attribute, as defined (a staticmethod stays one), wherever in its bases.
+        original = (inspect.getattr_static(owner, attr) if isinstance(owner, type)
+                    else getattr(owner, attr))
 
         def timed(*args, **kw):
             t, outer = time.perf_counter(), inner[0]

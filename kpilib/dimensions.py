@@ -113,7 +113,7 @@ SOURCES: dict[str, Source] = {
                             keys=_DAY, groups=_BY_ORDER),
     "traffic": Source("traffic", {"channel": column("channel"), "device": column("device")},
                       frozenset({"device"})),
-    # SKU-days of the carried-forward stock (kpilib/store.py), found by the stock page's
+    # SKU-days of the carried-forward stock (kpilib/store/views.py), found by the stock page's
     # search of SKUs and names.
     "stock_days": Source("stock_days", {"category": column("category")},
                          sums=frozenset({"n", "stockouts"}), keys=frozenset({"day", "category"}),

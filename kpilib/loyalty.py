@@ -4,7 +4,7 @@ customers by acquisition channel (the channel of their first valid order)."""
 from .dimensions import Measure
 from .kpi import Kpi
 from .measures import total
-from .rollups import FREQUENCY
+from .rollup_reads import FREQUENCY
 
 WHERE = "where day between $start and $end and in_filter(channel, $channels)"
 

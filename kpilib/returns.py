@@ -7,7 +7,7 @@ from .kpi import Kpi
 from .measures import ratio, total
 
 BY_DEVICE = ("day", "week", "month", "channel", "device")
-# What was refunded on each valid order, whenever (kpilib/store.py: order_returns).
+# What was refunded on each valid order, whenever (kpilib/store/views.py: order_returns).
 REFUNDED_ON_ORDERS = Measure("order_returns", "refunded")
 
 RETURNS = total(

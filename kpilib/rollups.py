@@ -18,8 +18,9 @@ month where the rollup has a day) and committed with the upload that changed the
 
 * **Monthly sums by SKU** (stock_monthly, sku_sales_monthly, sku_monthly) answer the stock
   page's per-SKU figures for a period's whole months; its first and last partial months are
-  read day by day (kpilib/stock.py).
+  read day by day (kpilib/stock.py; the SQL reading them: kpilib/rollup_reads.py).
 
+A rollup is stale when a stored table its SQL reads changes (kpilib.store.views.READS).
 How much is rebuilt after an upload: only the changed months when the change is to the tables
 whose months make the rollup's months (an orders upload → those months of orders_daily), else
 the whole rollup (small, or depending on the whole history: first orders, carried-forward stock).
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .rollup_reads import FREQUENCY, LOST
 from .schema import TABLES
 
 
@@ -35,7 +37,8 @@ from .schema import TABLES
 class Rollup:
     name: str
     sql: str                   # over the derived views, computed (never over rollups)
-    depends: frozenset[str]    # stored tables whose change makes it stale
+    # The stored tables whose change makes it stale are those its SQL reads
+    # (kpilib.store.views.READS).
     # A change to these alone rebuilds only the months changed (their rows of a month make
     # the rollup's month); a change to any other dependency rebuilds everything.
     by_month: frozenset[str] = frozenset()
@@ -110,8 +113,6 @@ CUSTOMER_ORDERS_OF = _CUSTOMER_ORDERS.format(where="\n    where" + CUSTOMERS_OF.
 CUSTOMER_ORDERS_DAILY = """
     select day, channel, prev_day, prev2_day, sum(n) as n from customer_orders group by all"""
 
-# RFM's frequency score of a customer with `nth` valid orders: 1, 2, 3, 4–5, 6+.
-FREQUENCY = "case when nth >= 6 then 5 when nth >= 4 then 4 else nth end"
 # Customers' orders counted by day, acquisition channel, next order day and frequency so far,
 # with their orders and net revenue so far: the customers whose last order up to a day is on
 # each day, for RFM (kpilib/loyalty.py).
@@ -121,7 +122,7 @@ RFM_DAILY = f"""
     from customer_orders group by all"""
 
 # Whether cancelled orders count as sales (Shopify's convention, a store setting): a one-row
-# table every connection creates from the settings (kpilib.store.Store._open).
+# table every connection creates from the settings (kpilib/store/connection.py).
 CANCELLED_AS_SALES = "(select cancelled_as_sales from conventions)"
 
 # Under Shopify's convention a cancelled order is a sale on its day, then a return of the
@@ -379,51 +380,6 @@ def cumulative_since(monthly: str, keys: str, measures: tuple[str, ...]) -> str:
     order by g.day, g.{keys}"""
 
 
-# The period's whole months: the part a monthly rollup answers (parameters of
-# kpilib.filters.whole_months).
-WHOLE_MONTHS = "day >= $p_first and day < $p_after"
-
-
-def whole_months(cum: str, keys: str, measures: tuple[str, ...], window: str = "p") -> str:
-    """Per key, each measure summed over the whole months of ``window`` (the parameters'
-    prefix: the period, or the 30 / 90 days ending with it), from a :func:`cumulative` rollup:
-    the running total at the last whole month − the one at the month before the first (both
-    taken at the rollup's last month at most; no whole month: both equal, 0). Joined to those
-    two days rather than filtered by them: the join's day filter skips the row groups of other
-    months (the rollup is ordered by day), 7 → 4.5 ms over product_cum's 480 k rows."""
-    sums = ", ".join(f"sum(p.sign * c.{c}) as {c}" for c in measures)
-    return f"""
-        select c.{keys}, {sums}
-        from {cum} c
-        join (select least(${window}_last, m.last) as day, 1 as sign
-              from (select max(day) as last from {cum}) m
-              union all
-              select least(${window}_before, m.last), -1
-              from (select max(day) as last from {cum}) m) p on p.day = c.day
-        group by c.{keys}"""
-
-
-def edge_points(window: str = "p") -> list[tuple[int, str]]:
-    """The days of sku_running whose signed sum is a measure over the days of ``window``
-    outside its whole months (kpilib.filters.whole_months): the part of the first month,
-    running total at its last day − at the day before the start (only when the start is not
-    a 1st), and the part of the last month, the running total at the end (when the end is
-    past the whole months). A day with no row, or none, counts 0."""
-    return [(1, f"${window}_e1"), (-1, f"${window}_e0"), (1, f"${window}_e2")]
-
-
-def on_days(points: list[tuple[int, str]], column: str = "day") -> str:
-    """A filter for the rows of those days. Equalities joined by `or`, not `day in (…)`: an
-    in-list holding a day that may be null is planned as a join over every row."""
-    return " or ".join(sorted({f"{column} = {day}" for _, day in points}))
-
-
-def edge_sum(column: str, points: list[tuple[int, str]]) -> str:
-    """``column`` of sku_running over :func:`edge_points` (an aggregate of grouped rows)."""
-    return " + ".join(f"{'-' if sign < 0 else ''}coalesce(sum({column}) filter "
-                      f"(where day = {day}), 0)" for sign, day in points)
-
-
 # SKU × month: sales over all channels and stock days in one row (the stock page's per-SKU
 # figures for whole months), and its running totals (sku_cum: whole months in two rows per
 # SKU, kpilib/stock.py).
@@ -438,11 +394,6 @@ SKU_MONTH = """
     group by all"""
 SKU_CUM = cumulative("select * from sku_month", "sku", SKU_MEASURES)
 SKU_CUM_SINCE = cumulative_since("select * from sku_month", "sku", SKU_MEASURES)
-# Revenue lost to stock-outs of one SKU over some days (kpilib/stock.py): units sold per
-# in-stock day × out-of-stock days × average price. Lost sales need units sold on in-stock
-# days, so q = 0 gives nothing whatever the price.
-LOST = ("case when in_stock > 0 then coalesce(q_in_stock, 0) / in_stock * oos * v "
-        "/ nullif(q, 0) end")
 # By month and category, over all channels (channel null) and for each channel on its own (that
 # channel's sales, the SKU's stock days): the lost-revenue chart's whole months in a few rows,
 # with no channel filter or with one channel (with two, per SKU: the formula is not a sum).
@@ -493,63 +444,40 @@ REFUNDS_DAILY = """
 # In build order: a rollup is built from the fresh rollups before it (sales_lines before
 # sku_sales_monthly), never from a stale one.
 ROLLUPS = {r.name: r for r in (
-    Rollup("customer_first", CUSTOMER_FIRST, frozenset({"orders"}), partitioned=False),
-    Rollup("valid_refunds", VALID_REFUNDS, frozenset({"orders", "refunds"}),
-           partitioned=False),
-    Rollup("customer_orders", CUSTOMER_ORDERS, frozenset({"orders", "refunds"})),
-    Rollup("customer_orders_daily", CUSTOMER_ORDERS_DAILY, frozenset({"orders"})),
-    Rollup("rfm_daily", RFM_DAILY, frozenset({"orders", "refunds"})),
-    Rollup("second_orders_daily", SECOND_ORDERS_DAILY, frozenset({"orders"}),
-           partitioned=False),
-    Rollup("acquisitions", ACQUISITIONS, frozenset({"orders"}), partitioned=False),
-    Rollup("cohort_orders", COHORT_ORDERS, frozenset({"orders", "refunds"}), partitioned=False),
-    Rollup("sales_lines", SALES_LINES, frozenset({"orders", "order_items", "products"}),
-           frozenset({"orders", "order_items"})),
-    Rollup("refund_lines", REFUND_LINES,
-           frozenset({"refunds", "orders", "order_items", "products"}), partitioned=False),
-    Rollup("product_daily", PRODUCT_DAILY,
-           frozenset({"refunds", "orders", "order_items", "products"}),
-           frozenset({"orders", "order_items"})),
-    Rollup("product_monthly", PRODUCT_MONTHLY,
-           frozenset({"refunds", "orders", "order_items", "products"}),
-           frozenset({"orders", "order_items"})),
-    Rollup("category_daily", CATEGORY_DAILY,
-           frozenset({"refunds", "orders", "order_items", "products"}),
-           frozenset({"orders", "order_items"})),
-    Rollup("inventory_daily", INVENTORY_DAILY, frozenset({"inventory"})),
-    Rollup("snapshot_days", SNAPSHOT_DAYS, frozenset({"inventory"}), partitioned=False),
-    Rollup("sku_info", SKU_INFO, frozenset({"inventory", "order_items", "products"}),
-           partitioned=False),
-    Rollup("orders_daily", ORDERS_DAILY, frozenset({"orders", "refunds"}),
-           frozenset({"orders"})),
-    Rollup("valid_orders_daily", VALID_ORDERS_DAILY, frozenset({"orders", "refunds"}),
-           frozenset({"orders"})),
-    Rollup("shipping_daily", SHIPPING_DAILY, frozenset({"orders"}), frozenset({"orders"})),
-    Rollup("units_daily", UNITS_DAILY, frozenset({"orders", "order_items", "products"}),
-           frozenset({"orders", "order_items"})),
-    Rollup("refunds_daily", REFUNDS_DAILY, frozenset({"orders", "refunds"})),
-    Rollup("stock_daily", STOCK_DAILY, frozenset({"inventory", "products", "order_items"})),
-    Rollup("stock_monthly", STOCK_MONTHLY, frozenset({"inventory"})),
-    Rollup("sku_sales_daily", SKU_SALES_DAILY,
-           frozenset({"orders", "order_items", "inventory"}), frozenset({"orders", "order_items"})),
-    Rollup("sku_sales_monthly", SKU_SALES_MONTHLY,
-           frozenset({"orders", "order_items", "inventory"}), frozenset({"orders", "order_items"})),
-    Rollup("sku_monthly", SKU_MONTHLY, frozenset({"orders", "order_items", "inventory"}),
-           frozenset({"orders", "order_items"})),
-    Rollup("sku_running", SKU_RUNNING, frozenset({"orders", "order_items", "inventory"}),
-           frozenset({"orders", "order_items"}), ordered=True),
-    Rollup("sku_month", SKU_MONTH, frozenset({"orders", "order_items", "inventory"}),
-           frozenset({"orders", "order_items"})),
+    Rollup("customer_first", CUSTOMER_FIRST, partitioned=False),
+    Rollup("valid_refunds", VALID_REFUNDS, partitioned=False),
+    Rollup("customer_orders", CUSTOMER_ORDERS),
+    Rollup("customer_orders_daily", CUSTOMER_ORDERS_DAILY),
+    Rollup("rfm_daily", RFM_DAILY),
+    Rollup("second_orders_daily", SECOND_ORDERS_DAILY, partitioned=False),
+    Rollup("acquisitions", ACQUISITIONS, partitioned=False),
+    Rollup("cohort_orders", COHORT_ORDERS, partitioned=False),
+    Rollup("sales_lines", SALES_LINES, frozenset({"orders", "order_items"})),
+    Rollup("refund_lines", REFUND_LINES, partitioned=False),
+    Rollup("product_daily", PRODUCT_DAILY, frozenset({"orders", "order_items"})),
+    Rollup("product_monthly", PRODUCT_MONTHLY, frozenset({"orders", "order_items"})),
+    Rollup("category_daily", CATEGORY_DAILY, frozenset({"orders", "order_items"})),
+    Rollup("inventory_daily", INVENTORY_DAILY),
+    Rollup("snapshot_days", SNAPSHOT_DAYS, partitioned=False),
+    Rollup("sku_info", SKU_INFO, partitioned=False),
+    Rollup("orders_daily", ORDERS_DAILY, frozenset({"orders"})),
+    Rollup("valid_orders_daily", VALID_ORDERS_DAILY, frozenset({"orders"})),
+    Rollup("shipping_daily", SHIPPING_DAILY, frozenset({"orders"})),
+    Rollup("units_daily", UNITS_DAILY, frozenset({"orders", "order_items"})),
+    Rollup("refunds_daily", REFUNDS_DAILY),
+    Rollup("stock_daily", STOCK_DAILY),
+    Rollup("stock_monthly", STOCK_MONTHLY),
+    Rollup("sku_sales_daily", SKU_SALES_DAILY, frozenset({"orders", "order_items"})),
+    Rollup("sku_sales_monthly", SKU_SALES_MONTHLY, frozenset({"orders", "order_items"})),
+    Rollup("sku_monthly", SKU_MONTHLY, frozenset({"orders", "order_items"})),
+    Rollup("sku_running", SKU_RUNNING, frozenset({"orders", "order_items"}), ordered=True),
+    Rollup("sku_month", SKU_MONTH, frozenset({"orders", "order_items"})),
     # By category of sku_info, which an order-lines upload may change for every month.
-    Rollup("stock_lost_monthly", STOCK_LOST_MONTHLY,
-           frozenset({"orders", "order_items", "inventory", "products"}), frozenset({"orders"})),
-    Rollup("sku_cum", SKU_CUM, frozenset({"orders", "order_items", "inventory"}),
-           frozenset({"orders", "order_items"}), since=SKU_CUM_SINCE),
-    Rollup("product_cum", PRODUCT_CUM,
-           frozenset({"refunds", "orders", "order_items", "products"}),
-           frozenset({"orders", "order_items"}), since=PRODUCT_CUM_SINCE),
-    Rollup("product_names", PRODUCT_NAMES,
-           frozenset({"refunds", "orders", "order_items", "products"}), partitioned=False),
+    Rollup("stock_lost_monthly", STOCK_LOST_MONTHLY, frozenset({"orders"})),
+    Rollup("sku_cum", SKU_CUM, frozenset({"orders", "order_items"}), since=SKU_CUM_SINCE),
+    Rollup("product_cum", PRODUCT_CUM, frozenset({"orders", "order_items"}),
+           since=PRODUCT_CUM_SINCE),
+    Rollup("product_names", PRODUCT_NAMES, partitioned=False),
 )}
 
 # The aggregates under the base views' names, for KPIs declared with rollup=True.
@@ -569,28 +497,3 @@ ROLLUP_VIEWS = (
     """create view rollup.stock_days as select day, category, n, stockouts,
               null::varchar as sku, null::varchar as product_name from stock_daily""",
 )
-
-
-def edge_days(view: str) -> str:
-    """The rows of a daily ``view`` (a code constant) on the period's days outside its whole
-    months — what a KPI reading a monthly rollup for those months adds day by day."""
-    return f"""
-        select * from {view}
-        where day >= $start and day < $p_first and day <= $end
-        union all
-        select * from {view}
-        where day >= $p_after and day >= $start and day <= $end"""
-
-
-def stale(changed: dict[str, set[str]]) -> dict[str, set[str] | None]:
-    """Which rollups an upload makes stale: name → the months to rebuild (None: all of it).
-    ``changed`` maps each stored table that changed to its changed months."""
-    out: dict[str, set[str] | None] = {}
-    for r in ROLLUPS.values():
-        touched = [t for t in r.depends if t in changed]
-        if not touched:
-            continue
-        months: set[str] = set().union(*(changed[t] for t in touched))
-        by_month = set(touched) <= r.by_month and "all" not in months
-        out[r.name] = months if by_month else None
-    return out

@@ -3,7 +3,8 @@
 from .dimensions import Measure
 from .kpi import Kpi
 from .measures import difference, ratio, total
-from .rollups import PRODUCT_MEASURES, WHOLE_MONTHS, edge_days, whole_months
+from .rollup_reads import WHOLE_MONTHS, edge_days, whole_months
+from .rollups import PRODUCT_MEASURES
 
 WHERE = "where day between $start and $end and in_filter(channel, $channels)"
 ORDERS_ALL = "{src:orders}"

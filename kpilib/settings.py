@@ -1,8 +1,8 @@
 """Where the store lives: ``--store`` on the command line, else the KPILIB_STORE environment
 variable, else ``data/store`` beside the app. While that store is empty the app shows the demo
 shop, generated on first start into KPILIB_DEMO_STORE (default ``data/demo-store``). The
-store's own settings (timezone, reporting currency…) are kept in it (kpilib.store); here,
-which of them were chosen, and the currency a first upload sets."""
+store's own settings (timezone, reporting currency…) are kept in it (kpilib.store.settings);
+here, their defaults, which of them were chosen, and the currency a first upload sets."""
 from __future__ import annotations
 
 import json
@@ -12,6 +12,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_STORE = ROOT / "data" / "store"
 DEMO_STORE = ROOT / "data" / "demo-store"
+
+# The shop's settings, kept in the store (kpilib.store.settings): the only defaults.
+SETTINGS = "settings.json"
+MAPPINGS = "mappings.json"
+# cancelled_orders: "excluded" (they count only in the cancellation rate) or "shopify" (a sale
+# on the order day, returned whole on the day it was cancelled).
+CANCELLED_ORDERS = ("excluded", "shopify")
+# undo_uploads: how many of the last uploads (and deletions) can be undone; the files only
+# older ones could restore are deleted.
+DEFAULT_SETTINGS = {"timezone": "UTC", "currency": "EUR", "return_window_days": 30,
+                    "cancelled_orders": "excluded", "undo_uploads": 10}
 
 
 def store_path(explicit: str | os.PathLike | None = None) -> Path:
@@ -27,8 +38,6 @@ def demo_store_path() -> Path:
 def chosen(store) -> set[str]:
     """The settings written into the store's settings file (by the Settings page, or an
     upload that adopted them), as against those left at their defaults."""
-    from .store import SETTINGS
-
     try:
         return set(json.loads((Path(store.path) / SETTINGS).read_text(encoding="utf-8")))
     except FileNotFoundError:

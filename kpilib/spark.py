@@ -31,7 +31,7 @@ import pandas as pd
 
 from .rollups import ROLLUP_VIEWS, ROLLUPS
 from .schema import TABLES
-from .store import DERIVED_VIEWS, Store, current, empty_select
+from .store import DERIVED_VIEWS, READS, Store, current, empty_select
 
 
 class EngineError(RuntimeError):
@@ -203,7 +203,7 @@ class SparkConnection:
         # Rollups built from tables read elsewhere would not match them: computed instead.
         external = set(locations)
         built = {n: f for n, f in self.store._files(current(manifest, settings)).items()
-                 if f and not (ROLLUPS[n].depends & external)}
+                 if f and not (READS[n] & external)}
         for sql in DERIVED_VIEWS + tuple(r for r in ROLLUPS if r not in DERIVED_VIEWS):
             if sql in ROLLUPS:
                 if sql in built:

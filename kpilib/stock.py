@@ -4,7 +4,8 @@ filter the SKUs."""
 from .dimensions import Measure
 from .kpi import Kpi
 from .measures import ratio, total
-from .rollups import LOST, SKU_MEASURES, WHOLE_MONTHS, edge_days, edge_points, edge_sum, on_days
+from .rollup_reads import LOST, WHOLE_MONTHS, edge_days, edge_points, edge_sum, on_days
+from .rollups import SKU_MEASURES
 
 # Per SKU: stock at the end, sales in the period and in the 30 and 90 days ending with it,
 # in-stock and out-of-stock days in the period, and the units sold on in-stock days.

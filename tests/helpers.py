@@ -1,6 +1,7 @@
 """Small helpers shared by the KPI tests."""
 from __future__ import annotations
 
+import hashlib
 import io
 import math
 import subprocess
@@ -78,3 +79,27 @@ def cli_process(*args, ok: bool = True) -> subprocess.CompletedProcess:
                        capture_output=True, text=True, timeout=120)
     assert (p.returncode == 0) == ok, p.stderr
     return p
+
+
+# Stores written and compared by the store's tests (test_store*.py).
+def snapshot(store) -> dict:
+    """Every file of the store with its content hash: 'byte-identical' made checkable."""
+    return {str(p.relative_to(store.path)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(store.path.rglob("*")) if p.is_file()}
+
+
+def write_csv(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+ORDER_HEADER = "order_id,ordered_at,customer_id,channel,status,gross_sales,discounts\n"
+
+
+def without_version(m: dict) -> dict:
+    """The manifest's record of the data: rollups are rebuilt (new files, same rows) and
+    compared by their contents where it matters."""
+    rows = {name: {month: p["rows"] for month, p in parts.items()}
+            for name, parts in m.get("rollups", {}).items()}
+    return {**{k: v for k, v in m.items() if k not in ("version", "rollups")},
+            "rollup_rows": rows}

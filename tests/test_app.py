@@ -897,7 +897,7 @@ def test_data_page_says_another_upload_holds_the_store(tmp_path, monkeypatch, de
     from kpilib import Store
     from kpilib import store as st
     monkeypatch.setenv("KPILIB_DEMO_STORE", str(demo_store.path))
-    monkeypatch.setattr(st, "LOCK_WAIT", 0.2)
+    monkeypatch.setattr(st.manifest, "LOCK_WAIT", 0.2)
     mine = Store(tmp_path / "mine")
     at = start(mine, monkeypatch)
     at.switch_page("app_pages/data.py").run()

@@ -559,13 +559,13 @@ def test_an_upload_touching_most_customers_builds_them_whole(store_copy, tmp_pat
                                                              monkeypatch):
     """Past a quarter of the shop's customers (and TOUCHED_AT_MOST), customer by customer
     costs more than all at once."""
-    monkeypatch.setattr("kpilib.store.TOUCHED_AT_MOST", 0)
+    monkeypatch.setattr("kpilib.store.customers.TOUCHED_AT_MOST", 0)
     f = tmp_path / "march.csv"
     f.write_text(TINY_ORDERS + "o9,2025-03-20 10:00:00,erin,email,paid,EUR,40,0\n")
     ingest(store_copy, [f])
     assert incremental[-1] == []
     assert_as_built_from_scratch(store_copy, tmp_path / "fresh")
-    monkeypatch.setattr("kpilib.store.TOUCHED_AT_MOST", 10_000)   # 1 customer of 5: one by one
+    monkeypatch.setattr("kpilib.store.customers.TOUCHED_AT_MOST", 10_000)   # 1 customer of 5: one by one
     f.write_text(TINY_ORDERS + "o10,2025-03-21 10:00:00,erin,email,paid,EUR,40,0\n")
     ingest(store_copy, [f])
     assert set(incremental[-1]) == set(CUSTOMER_ROLLUPS)
