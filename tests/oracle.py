@@ -4,8 +4,15 @@ Independent of the SQL, the store and ingest: if both agree on generated data, n
 bug the other lacks. Returns {group: value}; the group is 'total', a period start or a channel.
 ``cancelled``: the store's convention for cancelled orders, "excluded" (they count only in the
 cancellation rate) or "shopify" (a sale on the order day, returned whole on the day cancelled).
+
+The KPIs are declared in ``ORACLE`` the way kpilib declares them — a sum of a frame's column by
+its date column, a ratio of two entries, a formula of entries — but written again here from
+KPIS.md in pandas, never read from kpilib's declarations: independence is the point.
 """
 from __future__ import annotations
+
+import copy
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -42,14 +49,11 @@ def _key(df: pd.DataFrame, date_col: str, by: str | None, channel_col: str = "ch
     return df[channel_col]
 
 
-def _sum(df, col, date_col, f, by, channel_col="channel"):
-    sel = df[_mask(df, date_col, f, channel_col)]
-    return sel.groupby(_key(sel, date_col, by, channel_col))[col].sum().to_dict()
-
-
 def _ratio(num: dict, den: dict) -> dict:
     return {k: (num.get(k, 0) / d if d else None) for k, d in den.items()}
 
+
+# --- the frames: each KPI's rows, before the period, filters and grouping ------------------
 
 def _valid(shop, cancelled="excluded"):
     o = shop.orders if cancelled == "shopify" else shop.orders[shop.orders.status != "cancelled"]
@@ -78,172 +82,283 @@ def _refunds(shop, cancelled="excluded"):
     return r
 
 
+def _orders(shop, cancelled):
+    # Total sales: goods after discounts, shipping and tax (each missing counted 0).
+    v = _valid(shop, cancelled)
+    return v.assign(n=1, tips=v.get("tips", 0),
+                    total=v.net + v.shipping.fillna(0) + v.tax.fillna(0))
+
+
+def _all_orders(shop, cancelled):
+    o = shop.orders
+    return o.assign(n=1, cancelled=(o.status == "cancelled").astype(int))
+
+
+def _refund_rows(shop, cancelled):
+    r = _refunds(shop, cancelled)
+    return r.assign(total=r.amount + r.shipping.fillna(0) + r.tax.fillna(0))
+
+
+def _refunded_orders(shop, cancelled):
+    """Valid orders with what was refunded of each, by order date."""
+    refunded = _refunds(shop, cancelled).groupby("order_id")["amount"].sum()
+    v = _valid(shop, cancelled)
+    return v.assign(refunded=v.order_id.map(refunded).fillna(0),
+                    has_refund=v.order_id.isin(refunded.index).astype(int), n=1)
+
+
+def _lines(shop, cancelled):
+    v = _valid(shop, cancelled)
+    return shop.order_items.merge(v[["order_id", "ordered_at", "channel", "device", "country"]],
+                                  on="order_id", suffixes=("_line", ""))
+
+
+def _shipped(shop, cancelled):
+    v = _valid(shop, cancelled)
+    return v[v.shipped_at.notna()].assign(
+        days=lambda d: (d.shipped_at - d.ordered_at).dt.total_seconds() / 86400, n=1)
+
+
 def _customer_orders(shop, cancelled="excluded"):
+    """Identified customers' valid orders, each with its customer's acquisition channel."""
     v = _valid(shop, cancelled)
     v = v[v.customer_id.notna()].sort_values(["ordered_at", "order_id"])
     first = v.groupby("customer_id").first()
-    v = v.assign(acq=v.customer_id.map(first["channel"]),
-                 is_first=v.order_id.isin(first["order_id"]))
-    return v
+    return v.assign(acq=v.customer_id.map(first["channel"]),
+                    is_first=v.order_id.isin(first["order_id"]), n=1)
 
 
-def _per_customer(shop, f, by, cancelled="excluded"):
-    v = _customer_orders(shop, cancelled)
-    sel = v[_mask(v, "ordered_at", f, "acq")]
-    key = _key(sel, "ordered_at", by, "acq")
-    return sel.assign(key=key).groupby(["key", "customer_id"])["is_first"].any().reset_index()
+# name: (rows(shop, cancelled), date column, channel column)
+FRAMES = {
+    "traffic": (lambda shop, cancelled: shop.traffic, "date", "channel"),
+    "orders": (_orders, "ordered_at", "channel"),
+    "all_orders": (_all_orders, "ordered_at", "channel"),
+    "refunds": (_refund_rows, "refunded_at", "channel"),
+    "refunded_orders": (_refunded_orders, "ordered_at", "channel"),
+    "lines": (_lines, "ordered_at", "channel"),
+    "shipped": (_shipped, "ordered_at", "channel"),
+    # Customer KPIs: the channel filter and grouping by acquisition channel.
+    "customer_orders": (_customer_orders, "ordered_at", "acq"),
+    "spend": (lambda shop, cancelled: shop.marketing_spend, "date", "channel"),
+}
+
+
+class _Query:
+    """One KPI's question: a shop, filters, a grouping. Calling it with an entry (a name in
+    ORACLE or an entry itself) answers {group: value}."""
+
+    def __init__(self, shop, f: Filters, by, cancelled, frames=None):
+        self.shop, self.f, self.by, self.cancelled = shop, f, by, cancelled
+        self.frames = {} if frames is None else frames
+        self.answers = {}
+
+    def __call__(self, entry):
+        if isinstance(entry, str):
+            if entry not in self.answers:
+                self.answers[entry] = ORACLE[entry](self)
+            return self.answers[entry]
+        return entry(self)
+
+    def rows(self, frame: str):
+        """The frame's rows in the period and filters, and each one's group."""
+        if frame not in self.frames:
+            rows, _, _ = FRAMES[frame]
+            self.frames[frame] = rows(self.shop, self.cancelled)
+        df, (_, date_col, channel_col) = self.frames[frame], FRAMES[frame]
+        sel = df[_mask(df, date_col, self.f, channel_col)]
+        return sel, _key(sel, date_col, self.by, channel_col)
+
+    def shop_wide(self):
+        return _Query(self.shop, replace(self.f, channels=()), self.by, self.cancelled,
+                      self.frames)
+
+
+# --- the kinds of entry ---------------------------------------------------------------------
+
+def total(frame: str, column: str, where=None):
+    """The sum of ``column`` over the frame's rows (those ``where`` keeps), by its date."""
+    def answer(q):
+        sel, key = q.rows(frame)
+        if where is not None:
+            keep = where(sel)
+            sel, key = sel[keep], key[keep]
+        return sel.groupby(key)[column].sum().to_dict()
+    return answer
+
+
+def ratio(num, den):
+    """The groups of the denominator; none where it is 0."""
+    return lambda q: _ratio(q(num), q(den))
+
+
+def less(a, b):
+    """``a`` − ``b`` in the groups of either (a missing side counts 0)."""
+    def answer(q):
+        out = dict(q(a))
+        for k, x in q(b).items():
+            out[k] = out.get(k, 0) - x
+        return out
+    return answer
+
+
+def derived(formula, *parts):
+    """``formula`` of the parts in the groups of the first; a missing part counts 0, a part
+    without value or a division by 0 gives none."""
+    def answer(q):
+        values = [q(p) for p in parts]
+        out = {}
+        for k in values[0]:
+            xs = [v.get(k, 0) for v in values]
+            try:
+                out[k] = None if None in xs else formula(*map(float, xs))
+            except ZeroDivisionError:
+                out[k] = None
+        return out
+    return answer
+
+
+def shop_wide(entry):
+    """``entry`` over every channel, whatever the channel filter."""
+    return lambda q: q.shop_wide()(entry)
+
+
+# --- the few KPIs that need their own pandas -------------------------------------------------
+
+def _blended_conversion_rate(q):
+    # None unless both orders and traffic cover the whole period.
+    od, td = _day(q.shop.orders.ordered_at), pd.to_datetime(q.shop.traffic.date)
+    start, end = pd.Timestamp(q.f.start), pd.Timestamp(q.f.end)
+    covered = od.min() <= start and od.max() >= end and td.min() <= start and td.max() >= end
+    return {k: (x if covered else None) for k, x in q(ratio("orders", "sessions")).items()}
+
+
+def _fulfilment_days(q):
+    # The median, each order timed to the nearest hour (halves away from zero, as SQL's round).
+    sel, key = q.rows("shipped")
+    hours = sel.days * 24
+    return (np.sign(hours) * np.floor(hours.abs() + 0.5) / 24).groupby(key).median().to_dict()
+
+
+def _per_customer(q):
+    """Per group and customer: whether the customer's first order is in it."""
+    sel, key = q.rows("customer_orders")
+    return sel.groupby([key.rename("key"), "customer_id"])["is_first"].any().reset_index()
+
+
+def customers(which):
+    """Customers with an order in the group: all, new (their first order in it), returning."""
+    def answer(q):
+        pc = _per_customer(q)
+        pc = pc if which == "all" else pc[pc.is_first == (which == "new")]
+        return pc.groupby("key").size().to_dict()
+    return answer
+
+
+def _repeat_customers(q):
+    sel, key = q.rows("customer_orders")
+    per = sel.groupby([key, "customer_id"]).size()
+    return (per >= 2).groupby(level=0).sum().to_dict()
+
+
+def _paid_revenue(q):
+    """Net sales of the channels with spend in the group (a paused campaign's 0.00 rows are
+    none), in the groups with spend rows."""
+    s, skey = q.rows("spend")
+    v, vkey = q.rows("orders")
+    sp = s.groupby([skey, s.channel])["spend"].sum()
+    rev = v.groupby([vkey, v.channel])["net"].sum().reindex(sp[sp > 0].index).fillna(0)
+    num = rev.groupby(level=0).sum().to_dict()
+    return {k: num.get(k, 0) for k in sp.groupby(level=0).sum().to_dict()}
+
+
+def _cac(q):
+    # None in a group without spend or without new customers.
+    spend, new = q("spend"), q("new_customers")
+    return {k: (spend[k] / new[k] if spend.get(k) and new.get(k) else None)
+            for k in set(spend) | set(new)}
+
+
+def _clicked(s):
+    return s.clicks.notna()
+
+
+def _clicked_and_seen(s):
+    return s.clicks.notna() & s.impressions.notna()
+
+
+def _within(days: int):
+    return lambda s: s.days <= days
+
+
+ORACLE = {
+    # Traffic and funnel
+    "sessions": total("traffic", "sessions"),
+    "users": total("traffic", "users"),
+    "new_users": total("traffic", "new_users"),
+    "product_views": total("traffic", "product_views"),
+    "add_to_carts": total("traffic", "add_to_carts"),
+    "checkouts": total("traffic", "checkouts"),
+    "purchases": total("traffic", "purchases"),
+    "conversion_rate": ratio("purchases", "sessions"),
+    "product_view_rate": ratio("product_views", "sessions"),
+    "add_to_cart_rate": ratio("add_to_carts", "sessions"),
+    "checkout_rate": ratio("checkouts", "sessions"),
+    "view_to_cart_rate": ratio("add_to_carts", "product_views"),
+    "cart_to_checkout_rate": ratio("checkouts", "add_to_carts"),
+    "checkout_to_purchase_rate": ratio("purchases", "checkouts"),
+    "cart_abandonment_rate": derived(lambda a, p: 1 - p / a, "add_to_carts", "purchases"),
+    "blended_conversion_rate": _blended_conversion_rate,
+    # Sales: by order date, less refunds by refund date
+    "orders": total("orders", "n"),
+    "gross_sales": total("orders", "gross_sales"),
+    "discounts": total("orders", "discounts"),
+    "discount_rate": ratio("discounts", "gross_sales"),
+    "attributed_revenue": total("orders", "net"),
+    "returns": total("refunds", "amount"),
+    "net_sales": less("attributed_revenue", "returns"),
+    "shipping": less(total("orders", "shipping"), total("refunds", "shipping")),
+    "tax": less(total("orders", "tax"), total("refunds", "tax")),
+    "tips": total("orders", "tips"),
+    "total_sales": less(total("orders", "total"), total("refunds", "total")),
+    "aov": ratio("attributed_revenue", "orders"),
+    "units_per_order": ratio(total("lines", "quantity"), "orders"),
+    "cancellation_rate": ratio(total("all_orders", "cancelled"), total("all_orders", "n")),
+    "guest_orders": total("orders", "n", where=lambda o: o.customer_id.isna()),
+    # Returns by order date, fulfilment
+    "returns_by_order_date": total("refunded_orders", "refunded"),
+    "return_rate_value": ratio("returns_by_order_date", "gross_sales"),
+    "return_rate_orders": ratio(total("refunded_orders", "has_refund"), "orders"),
+    "fulfilment_days": _fulfilment_days,
+    "shipped_within_1d": ratio(total("shipped", "n", where=_within(1)), total("shipped", "n")),
+    "shipped_within_2d": ratio(total("shipped", "n", where=_within(2)), total("shipped", "n")),
+    "shipped_within_5d": ratio(total("shipped", "n", where=_within(5)), total("shipped", "n")),
+    # Customers, by acquisition channel
+    "customers": customers("all"),
+    "new_customers": customers("new"),
+    "returning_customers": customers("returning"),
+    "returning_customer_rate": ratio("returning_customers", "customers"),
+    "repeat_purchase_rate": ratio(_repeat_customers, "customers"),
+    "orders_per_customer": ratio(total("customer_orders", "n"), "customers"),
+    # Marketing
+    "spend": total("spend", "spend"),
+    "paid_revenue": _paid_revenue,
+    "roas": ratio("paid_revenue", "spend"),
+    "mer": ratio(shop_wide("net_sales"), shop_wide("spend")),
+    "mer_inverse": derived(lambda s, n: s / n, shop_wide("spend"), shop_wide("net_sales")),
+    "cac": _cac,
+    "cpc": ratio(total("spend", "spend", where=_clicked), total("spend", "clicks", where=_clicked)),
+    "ctr": ratio(total("spend", "clicks", where=_clicked_and_seen),
+                 total("spend", "impressions", where=_clicked_and_seen)),
+}
 
 
 def oracle(name: str, shop, f: Filters, by: str | None = None,
            cancelled: str = "excluded") -> dict:
+    if name not in ORACLE:
+        raise KeyError(f"no oracle for {name}")
     if not {"device", "country"} <= set(shop.orders.columns):
         # An export without devices or countries (the Shopify fixture's reading): none.
-        import copy
         shop = copy.copy(shop)
         shop.orders = shop.orders.assign(
             **{c: None for c in ("device", "country") if c not in shop.orders.columns})
-    t, v = shop.traffic, _valid(shop, cancelled)
-    if name in ("sessions", "users", "new_users"):
-        return _sum(t, name, "date", f, by)
-    if name == "conversion_rate":
-        return _ratio(_sum(t, "purchases", "date", f, by), _sum(t, "sessions", "date", f, by))
-    if name in ("product_views", "add_to_carts", "checkouts", "purchases"):
-        return _sum(t, name, "date", f, by)
-    rates = {"product_view_rate": ("product_views", "sessions"),
-             "add_to_cart_rate": ("add_to_carts", "sessions"),
-             "checkout_rate": ("checkouts", "sessions"),
-             "view_to_cart_rate": ("add_to_carts", "product_views"),
-             "cart_to_checkout_rate": ("checkouts", "add_to_carts"),
-             "checkout_to_purchase_rate": ("purchases", "checkouts")}
-    if name in rates:
-        num, den = rates[name]
-        return _ratio(_sum(t, num, "date", f, by), _sum(t, den, "date", f, by))
-    if name == "cart_abandonment_rate":
-        r = _ratio(_sum(t, "purchases", "date", f, by), _sum(t, "add_to_carts", "date", f, by))
-        return {k: (None if v is None else 1 - v) for k, v in r.items()}
-    if name == "blended_conversion_rate":
-        od, td = _day(shop.orders.ordered_at), pd.to_datetime(t.date)
-        covered = (od.min() <= pd.Timestamp(f.start) and od.max() >= pd.Timestamp(f.end)
-                   and td.min() <= pd.Timestamp(f.start) and td.max() >= pd.Timestamp(f.end))
-        r = _ratio(_sum(v.assign(n=1), "n", "ordered_at", f, by), _sum(t, "sessions", "date", f, by))
-        return {k: (x if covered else None) for k, x in r.items()}
-    if name == "orders":
-        return _sum(v.assign(n=1), "n", "ordered_at", f, by)
-    if name in ("gross_sales", "discounts"):
-        return _sum(v, name, "ordered_at", f, by)
-    if name == "discount_rate":
-        return _ratio(_sum(v, "discounts", "ordered_at", f, by),
-                      _sum(v, "gross_sales", "ordered_at", f, by))
-    if name in ("shipping", "tax"):
-        # Charged by order date, less what refunds gave back, by refund date.
-        out = _sum(v, name, "ordered_at", f, by)
-        for k, amount in _sum(_refunds(shop, cancelled), name, "refunded_at", f, by).items():
-            out[k] = out.get(k, 0) - amount
-        return out
-    if name == "tips":
-        return _sum(v.assign(tips=v.get("tips", 0)), "tips", "ordered_at", f, by)
-    if name == "total_sales":
-        out = _sum(v.assign(t=v.net + v.shipping.fillna(0) + v.tax.fillna(0)), "t", "ordered_at",
-                   f, by)
-        r = _refunds(shop, cancelled)
-        r = r.assign(t=r.amount + r.shipping.fillna(0) + r.tax.fillna(0))
-        for k, amount in _sum(r, "t", "refunded_at", f, by).items():
-            out[k] = out.get(k, 0) - amount
-        return out
-    if name == "units_per_order":
-        lines = shop.order_items.merge(v[["order_id", "ordered_at", "channel", "device",
-                                          "country"]], on="order_id",
-                                       suffixes=("_line", ""))
-        return _ratio(_sum(lines, "quantity", "ordered_at", f, by),
-                      _sum(v.assign(n=1), "n", "ordered_at", f, by))
-    if name == "cancellation_rate":
-        o = shop.orders.assign(n=1, c=(shop.orders.status == "cancelled").astype(int))
-        return _ratio(_sum(o, "c", "ordered_at", f, by), _sum(o, "n", "ordered_at", f, by))
-    refunded = _refunds(shop, cancelled).groupby("order_id")["amount"].sum()
-    vr = v.assign(refunded=v.order_id.map(refunded).fillna(0),
-                  has_refund=v.order_id.isin(refunded.index).astype(int), n=1)
-    if name == "returns_by_order_date":
-        return {k: x for k, x in _sum(vr, "refunded", "ordered_at", f, by).items()}
-    if name == "return_rate_value":
-        return _ratio(_sum(vr, "refunded", "ordered_at", f, by),
-                      _sum(vr, "gross_sales", "ordered_at", f, by))
-    if name == "return_rate_orders":
-        return _ratio(_sum(vr, "has_refund", "ordered_at", f, by),
-                      _sum(vr, "n", "ordered_at", f, by))
-    shipped = v[v.shipped_at.notna()].assign(
-        days=lambda d: (d.shipped_at - d.ordered_at).dt.total_seconds() / 86400, n=1)
-    if name == "fulfilment_days":
-        # Each order timed to the nearest hour (halves away from zero, as SQL's round).
-        hours = shipped.days * 24
-        sel = shipped.assign(days=np.sign(hours) * np.floor(hours.abs() + 0.5) / 24)
-        sel = sel[_mask(sel, "ordered_at", f)]
-        return sel.groupby(_key(sel, "ordered_at", by))["days"].median().to_dict()
-    if name.startswith("shipped_within_"):
-        d = int(name.removeprefix("shipped_within_").removesuffix("d"))
-        s = shipped.assign(ok=(shipped.days <= d).astype(int))
-        return _ratio(_sum(s, "ok", "ordered_at", f, by), _sum(s, "n", "ordered_at", f, by))
-    if name == "attributed_revenue":
-        return _sum(v, "net", "ordered_at", f, by)
-    if name == "returns":
-        return _sum(_refunds(shop, cancelled), "amount", "refunded_at", f, by)
-    if name == "net_sales":
-        out = _sum(v, "net", "ordered_at", f, by)
-        refunds = _refunds(shop, cancelled)
-        for k, amount in _sum(refunds, "amount", "refunded_at", f, by).items():
-            out[k] = out.get(k, 0) - amount
-        return out
-    if name == "aov":
-        return _ratio(_sum(v, "net", "ordered_at", f, by), _sum(v.assign(n=1), "n", "ordered_at", f, by))
-    if name == "guest_orders":
-        return _sum(v[v.customer_id.isna()].assign(n=1), "n", "ordered_at", f, by)
-    if name in ("repeat_purchase_rate", "orders_per_customer"):
-        co = _customer_orders(shop, cancelled)
-        sel = co[_mask(co, "ordered_at", f, "acq")]
-        per = sel.assign(key=_key(sel, "ordered_at", by, "acq")).groupby(["key", "customer_id"]
-                                                                         ).size()
-        customers = per.groupby(level=0).size().to_dict()
-        if name == "orders_per_customer":
-            return _ratio(per.groupby(level=0).sum().to_dict(), customers)
-        return _ratio((per >= 2).groupby(level=0).sum().to_dict(), customers)
-    if name in ("customers", "new_customers", "returning_customers", "returning_customer_rate"):
-        pc = _per_customer(shop, f, by, cancelled)
-        allc = pc.groupby("key").size().to_dict()
-        new = pc[pc.is_first].groupby("key").size().to_dict()
-        ret = pc[~pc.is_first].groupby("key").size().to_dict()
-        return {"customers": allc, "new_customers": new, "returning_customers": ret,
-                "returning_customer_rate": _ratio(ret, allc)}[name]
-    if name == "spend":
-        return _sum(shop.marketing_spend, "spend", "date", f, by)
-    if name in ("roas", "paid_revenue"):
-        s, ms = shop.marketing_spend, _mask(shop.marketing_spend, "date", f)
-        sp = s[ms].assign(key=_key(s[ms], "date", by)).groupby(["key", "channel"])["spend"].sum()
-        vm = _mask(v, "ordered_at", f)
-        rev = v[vm].assign(key=_key(v[vm], "ordered_at", by)).groupby(["key", "channel"])["net"].sum()
-        # Only the channels with spend in the group (a paused campaign's 0.00 rows are none).
-        rev = rev.reindex(sp[sp > 0].index).fillna(0)
-        num, den = rev.groupby(level=0).sum().to_dict(), sp.groupby(level=0).sum().to_dict()
-        if name == "paid_revenue":
-            return {k: num.get(k, 0) for k in den}
-        return _ratio(num, den)
-    if name in ("mer", "mer_inverse"):
-        from dataclasses import replace
-        shop_wide = replace(f, channels=())
-        net = oracle("net_sales", shop, shop_wide, by, cancelled)
-        spend = _sum(shop.marketing_spend, "spend", "date", shop_wide, by)
-        if name == "mer":
-            return {k: net.get(k, 0) / sp if sp else None for k, sp in spend.items()}
-        return {k: sp / net.get(k, 0) if net.get(k, 0) else None for k, sp in spend.items()}
-    if name == "cac":
-        spend = _sum(shop.marketing_spend, "spend", "date", f, by)
-        pc = _per_customer(shop, f, by, cancelled)
-        new = pc[pc.is_first].groupby("key").size().to_dict()
-        return {k: (spend[k] / new[k] if spend.get(k) and new.get(k) else None)
-                for k in set(spend) | set(new)}
-    ms = shop.marketing_spend
-    if name == "cpc":
-        clicked = ms[ms.clicks.notna()]
-        return _ratio(_sum(clicked, "spend", "date", f, by), _sum(clicked, "clicks", "date", f, by))
-    if name == "ctr":
-        both = ms[ms.clicks.notna() & ms.impressions.notna()]
-        return _ratio(_sum(both, "clicks", "date", f, by), _sum(both, "impressions", "date", f, by))
-    raise KeyError(f"no oracle for {name}")
+    return _Query(shop, f, by, cancelled)(name)

@@ -9,6 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from conftest import TINY
+from test_ui_components import sparkline_path
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 PAGES = ["overview", "traffic", "funnel", "marketing", "sales", "returns", "loyalty", "stock",
@@ -920,34 +921,6 @@ def test_data_page_says_another_upload_holds_the_store(tmp_path, monkeypatch, de
     finally:
         holder.send_signal(signal.SIGKILL)
         holder.wait()
-
-
-def sparkline_path(html: str) -> str:
-    """The SVG path of a card's sparkline image (ui.sparkline)."""
-    import base64
-
-    svg = base64.b64decode(re.search(r"base64,([^\"]+)", html).group(1)).decode()
-    return re.search(r' d="([^"]+)"', svg).group(1)
-
-
-def test_sparkline_is_an_svg_line_scaled_to_its_values():
-    from ui import components as ui
-
-    # 100 × 30 units; y = 28 − 26 × (v − lowest) / (highest − lowest): 1 → 28, 2 → 15, 3 → 2,
-    # at x = 0, 50, 100.
-    html = ui.sparkline([1.0, 2.0, 3.0], "#000", 'Net sales "by day" <b>')
-    assert sparkline_path(html) == "M0.0,28.0 L50.0,15.0 L100.0,2.0"
-    assert 'alt="Net sales &quot;by day&quot; &lt;b&gt;"' in html
-    # A flat series and a single point: a level line through the middle (y = 15).
-    assert sparkline_path(ui.sparkline([5.0, 5.0], "#000", "x")) == "M0.0,15.0 L100.0,15.0"
-    assert sparkline_path(ui.sparkline([4.0], "#000", "x")) == "M0.0,15.0 L100.0,15.0"
-    # Its colour is the delta's, as st.metric colours its own chart.
-    colour = {d: ui._spark_colour({"delta": d, "delta_color": c})
-              for d, c in (("+5 %", "normal"), ("-5 %", "normal"), ("+1 pp", "inverse"),
-                           ("-1 pp", "inverse"), ("+2 %", "off"), ("0.0 %", "normal"),
-                           (None, "normal"))}
-    assert list(colour.values()) == [ui.SPARK_COLOURS[c] for c in (
-        "good", "bad", "bad", "good", "off", "off", "off")]
 
 
 def test_overview_sparklines_are_images_not_charts(demo_store, monkeypatch):

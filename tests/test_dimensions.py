@@ -123,32 +123,6 @@ def test_device_filters_read_the_rollups_and_country_filters_the_rows(split_stor
     assert "country" not in script(orders, FEB) and "$devices" not in script(orders, FEB)
 
 
-@pytest.mark.parametrize("source,kw,sql", [
-    ("valid_orders", {}, "valid_orders where day between $start and $end "
-                         "and in_filter(channel, $channels)"),
-    ("valid_orders", {"countries": ("FR",)},
-     "valid_orders where day between $start and $end and in_filter(channel, $channels) "
-     "and in_filter(country, $countries)"),
-    ("valid_refunds", {"devices": ("mobile",)},
-     "valid_refunds where day between $start and $end and in_filter(channel, $channels) "
-     "and order_id in (select order_id from orders where in_filter(device, $devices))"),
-    ("order_goods", {"categories": ("Tops",)},
-     "category_sales where day between $start and $end and in_filter(channel, $channels) "
-     "and in_filter(category, $categories)"),
-    ("refunded_goods", {"categories": ("Tops",)},
-     "refund_goods where day between $start and $end and in_filter(channel, $channels) "
-     "and in_filter(category, $categories)"),
-])
-def test_where_gives_sql_and_parameters(source, kw, sql):
-    got, params = f(channels=("email",), **kw).where(SOURCES[source])
-    assert got == sql
-    want = {"start": FEB.start, "end": FEB.end, "channels": ["email"]}
-    want.update({k: list(v) for k, v in kw.items()})
-    assert params == want
-    with pytest.raises(ValueError, match="not split by country"):
-        f(countries=("FR",)).where(SOURCES["traffic"])
-
-
 def test_grouped_by_product_or_category_the_goods_are_read_from_their_lines():
     """By product or category a source of goods reads its order lines, as under a category
     filter; by customer type (the order's), its own rows, with no join for the order's

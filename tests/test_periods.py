@@ -34,23 +34,3 @@ def test_presets_end_on_the_last_valid_order(tmp_path):
     only = Store(tmp_path / "t")
     ingest(only, [t])
     assert data_span(only.connect()) == (date(2025, 3, 1), date(2025, 3, 25))
-
-
-def test_whole_months_are_compared_with_calendar_months():
-    from kpilib import Filters
-    feb = Filters(date(2025, 2, 1), date(2025, 2, 28))
-    # "Last month" against the month before (all of January, 31 days, not the 28 days before)
-    # and against February 2024 (29 days: a leap year), not 364 days back.
-    prev, ly = feb.previous_period(), feb.last_year()
-    assert (prev.start, prev.end) == (date(2025, 1, 1), date(2025, 1, 31))
-    assert (ly.start, ly.end) == (date(2024, 2, 1), date(2024, 2, 29))
-    q1 = Filters(date(2025, 1, 1), date(2025, 3, 31))
-    assert (q1.previous_period().start, q1.previous_period().end) == (date(2024, 10, 1),
-                                                                      date(2024, 12, 31))
-    assert q1.comparison_words() == ("the 3 months before", "the same months last year")
-    # Any other range: the same number of days before, and 364 days back (same weekdays).
-    part = Filters(date(2025, 2, 3), date(2025, 2, 28))
-    assert part.whole_months == 0
-    assert (part.previous_period().start, part.previous_period().end) == (date(2025, 1, 8),
-                                                                          date(2025, 2, 2))
-    assert part.last_year().start == date(2024, 2, 5)

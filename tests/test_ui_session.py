@@ -1,5 +1,6 @@
-"""The first start on a fresh clone: the demo shop is written once, on a thread of its own,
-while every session waiting for it draws its progress."""
+"""ui.session: the store a session reads. On the first start on a fresh clone the demo shop is
+written once, on a thread of its own, while every session waiting for it draws its progress;
+rollups of an older version are rebuilt on the first page."""
 import threading
 from datetime import date
 from pathlib import Path

@@ -1,0 +1,38 @@
+"""kpilib.engines: which engine runs the KPIs — the caller's choice, then KPILIB_ENGINE, then
+the store's settings, then DuckDB — and its Spark master. (The Spark session itself, and the
+sentence when Java is missing: tests/test_spark.py.)"""
+import duckdb
+import pytest
+
+from kpilib import engines
+from kpilib.spark import EngineError
+
+
+@pytest.fixture
+def lake(store_copy, monkeypatch):
+    monkeypatch.delenv("KPILIB_ENGINE", raising=False)
+    monkeypatch.delenv("KPILIB_SPARK_MASTER", raising=False)
+    store_copy.update_settings({"engine": {"name": "Spark ", "master": "spark://lake:7077",
+                                           "tables": {"orders": "s3a://lake/orders/"}}})
+    return store_copy
+
+
+def test_the_first_choice_given_wins(lake, monkeypatch):
+    # The settings' name, trimmed and in lower case, with their master and tables.
+    assert engines.engine_settings(lake) == {"name": "spark", "master": "spark://lake:7077",
+                                             "tables": {"orders": "s3a://lake/orders/"}}
+    monkeypatch.setenv("KPILIB_ENGINE", "duckdb")
+    assert engines.engine_settings(lake)["name"] == "duckdb"              # the environment
+    assert engines.engine_settings(lake, "spark")["name"] == "spark"      # the caller
+    monkeypatch.setenv("KPILIB_SPARK_MASTER", "local[4]")
+    assert engines.engine_settings(lake)["master"] == "local[4]"
+    assert engines.engine_settings(lake, master="spark://x:1")["master"] == "spark://x:1"
+
+
+def test_without_a_choice_duckdb_on_the_stores_own_files(store_copy, monkeypatch):
+    monkeypatch.delenv("KPILIB_ENGINE", raising=False)
+    monkeypatch.delenv("KPILIB_SPARK_MASTER", raising=False)
+    assert engines.engine_settings(store_copy) == {"name": "duckdb", "master": "local[2]"}
+    assert isinstance(engines.connect(store_copy), duckdb.DuckDBPyConnection)
+    with pytest.raises(EngineError, match="unknown engine 'oracle'; choose from duckdb, spark"):
+        engines.engine_settings(store_copy, "Oracle")

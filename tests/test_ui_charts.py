@@ -1,0 +1,28 @@
+"""ui.charts: the style every chart shares — values written as the axis writes them, titles a
+phone shows whole, the legend under the plot."""
+import plotly.express as px
+
+from ui import charts
+
+
+def test_bar_values_are_written_as_the_axis_writes_them(monkeypatch):
+    monkeypatch.setattr(charts, "currency", lambda: "EUR")
+    fig = px.bar(x=["email", "direct"], y=[1200.5, 80.0])
+    charts.bar_text(fig, "money")
+    assert fig.data[0].texttemplate == "€%{y:,.0f}"
+    across = px.bar(x=[0.25, 0.5], y=["email", "direct"], orientation="h")
+    charts.bar_text(across, "ratio")
+    assert across.data[0].texttemplate == "%{x:.1%}"
+    assert charts.tick_format("times") == {"ticksuffix": "×", "tickformat": ",.1f"}
+
+
+def test_a_long_title_is_cut_at_a_space_before_42_characters():
+    # 51 characters; the last space before the 42nd is the 39th, after "from".
+    title = "Net sales by acquisition channel, from first orders"
+    fig = charts.styled(px.bar(x=["a"], y=[1], title=title))
+    assert fig.layout.title.text == ("Net sales by acquisition channel, from<br>first orders")
+    assert fig.layout.legend.orientation == "h" and fig.data[0].textangle == 0
+    # A short title, or one already cut, as it is.
+    assert charts.styled(px.bar(x=["a"], y=[1], title="Orders")).layout.title.text == "Orders"
+    assert charts.styled(px.bar(x=["a"], y=[1], title=title.replace(", ", "<br>"))
+                         ).layout.title.text == title.replace(", ", "<br>")
