@@ -19,6 +19,20 @@ MAR = Filters(date(2025, 3, 1), date(2025, 3, 31))
 JAN = Filters(date(2025, 1, 1), date(2025, 1, 31))
 
 
+_CONNECTIONS: dict = {}
+
+
+def connection(store):
+    """One connection per store version, kept: opening one (the views, the small tables) costs
+    more than most of the queries the big parametrized tests run on it."""
+    key = (str(store.path), store.version, repr(sorted(store.settings.items())))
+    if key not in _CONNECTIONS:
+        if len(_CONNECTIONS) >= 8:
+            _CONNECTIONS.pop(next(iter(_CONNECTIONS))).close()
+        _CONNECTIONS[key] = store.connect()
+    return _CONNECTIONS[key]
+
+
 def only(f: Filters, *channels: str) -> Filters:
     return Filters(f.start, f.end, channels)
 

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from helpers import connection
 from kpilib import KPIS, Filters, registry, run, stock
 from kpilib.kpi import refused
 from oracle import _refunds, oracle
@@ -65,7 +66,7 @@ def check(name, shop, store, f, by):
     want = oracle(name, shop, f, by, store.settings["cancelled_orders"])
     if by is None and not want:
         want = {"total": kpi.empty}
-    con = store.connect()
+    con = connection(store)
     for rollups in (True, False):
         df = run(con, kpi, f, by, rollups=rollups)
         key = {None: None, "channel": "channel"}.get(by, "period")
@@ -196,8 +197,10 @@ def test_cohort_retention_matches_pandas(stores, demo_shop, fname, cancelled):
                 & (first.channel.isin(f.channels) if f.channels else True)]
     v = _valid(demo_shop, cancelled)
     v = v[v.customer_id.isin(sel.index)]
-    k = (pd.to_datetime(v.ordered_at).dt.to_period("M") - month.reindex(v.customer_id).values
-         ).apply(lambda x: x.n)
+    om, cm = pd.to_datetime(v.ordered_at).dt.to_period("M"), month.reindex(v.customer_id)
+    # Months since the cohort's month: (year × 12 + month) of each, subtracted.
+    k = pd.Series((om.dt.year * 12 + om.dt.month).to_numpy()
+                  - (cm.dt.year * 12 + cm.dt.month).to_numpy(), index=v.index)
     active = v.assign(k=k.values, cohort=month.reindex(v.customer_id).to_numpy()).groupby(
         ["cohort", "k"]).customer_id.nunique()
     size = month.reindex(sel.index).value_counts()
