@@ -208,13 +208,31 @@ with Store(sys.argv[1]).writing():
 
 
 WRITER = """
-import sys, time
+import sys
 sys.path.insert(0, {root!r})
 from kpilib import Store, store as st
 from kpilib.ingest import ingest
 st.manifest.LOCK_WAIT = float(sys.argv[2])
+first = sys.argv[3] == "first"
+
+
+def staged():
+    # The first writer holds its write open until the test says go.
+    print("staged", flush=True)
+    sys.stdin.readline()
+
+
+if not first:   # the second says when it has found the lock held
+    holder, seen = st.manifest._holder, []
+
+    def watched(lock):
+        h = holder(lock)
+        if h and not seen:
+            seen.append(print("waiting", flush=True))
+        return h
+    st.manifest._holder = watched
 try:
-    ingest(Store(sys.argv[1]), sys.argv[3:], after_stage=lambda: time.sleep(1.5))
+    ingest(Store(sys.argv[1]), sys.argv[4:], after_stage=staged if first else None)
 except st.StoreBusy as e:
     print("refused:", e)
 else:
@@ -265,30 +283,39 @@ def test_a_second_writer_is_refused_while_the_first_holds_the_lock(store_copy, t
 
 @pytest.mark.parametrize("wait", [0, 30])
 def test_two_writers_at_once(store_copy, tmp_path, wait):
-    """Two processes upload at the same moment, each holding its write open 1.5 s: with no
-    wait the second is refused with the holder's pid; with a wait it stores after the first.
-    Either way nobody's files are deleted by the other and every figure is right."""
+    """Two processes upload at once: the first holds its write open until the second has found
+    the lock held. With no wait the second is refused with the holder's pid; with a wait it
+    stores after the first. Either way nobody's files are deleted by the other and every
+    figure is right."""
     import subprocess
     import sys
     files = [write_csv(tmp_path / f"w{i}.csv", ORDER_HEADER
                        + f"w{i},2025-02-14 10:00,erin,email,paid,{10 * (i + 1)},0\n")
              for i in range(2)]
-    procs = [subprocess.Popen([sys.executable, "-c", WRITER.format(root=str(ROOT)),
-                               str(store_copy.path), str(wait), str(f)],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for f in files]
-    outs = [p.communicate(timeout=180) for p in procs]
+
+    def writer(role, f):
+        return subprocess.Popen([sys.executable, "-c", WRITER.format(root=str(ROOT)),
+                                 str(store_copy.path), str(wait), role, str(f)],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+
+    first = writer("first", files[0])
+    assert first.stdout.readline() == "staged\n", first.communicate(timeout=60)
+    second = writer("second", files[1])
+    assert second.stdout.readline() == "waiting\n", second.communicate(timeout=60)
+    # With no wait, the second is done (refused) while the first still holds the lock.
+    late = None if wait else second.communicate(timeout=120)
+    outs = [first.communicate("\n", timeout=180), late or second.communicate(timeout=180)]
+    procs = [first, second]
     assert [p.returncode for p in procs] == [0, 0], [err for _, err in outs]
     said = [out.strip() for out, _ in outs]
     stored = [i for i, s in enumerate(said) if s == "stored"]
     if wait:
         assert stored == [0, 1], said
     else:
-        assert len(stored) == 1, said
-        [refused] = [s for s in said if s != "stored"]
-        other = procs[stored[0]].pid
-        assert refused.startswith("refused: another upload is in progress since ") and \
-            f"(pid {other})" in refused, said
+        assert stored == [0], said
+        assert said[1].startswith("refused: another upload is in progress since ") and \
+            f"(pid {first.pid})" in said[1], said
     # Feb: the 5 stored orders (gross 320) and each upload that was stored (w0 10, w1 20).
     assert total(store_copy, "orders", FEB) == 5 + len(stored)
     assert total(store_copy, "gross_sales", FEB) == 320 + sum(10 * (i + 1) for i in stored)
