@@ -78,7 +78,7 @@ def store_copy(tmp_path, tiny_store) -> Store:
 # 2 cores, 2026-12-05; a file not listed runs after these, in name order.
 LONGEST_FIRST = ["test_spark.py", "test_browser.py", "test_oracle.py", "test_store.py",
                  "test_ingest.py", "test_app.py", "test_rollups.py", "test_cli.py",
-                 "test_hosted.py", "test_kpi.py", "test_explain.py", "test_importers.py",
+                 "test_hosted.py", "test_kpi.py", "test_ui_why.py", "test_importers.py",
                  "test_shopify_orders.py", "test_registry.py", "test_events.py"]
 
 

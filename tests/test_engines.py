@@ -1,6 +1,8 @@
 """kpilib.engines: which engine runs the KPIs — the caller's choice, then KPILIB_ENGINE, then
-the store's settings, then DuckDB — and its Spark master. (The Spark session itself, and the
-sentence when Java is missing: tests/test_spark.py.)"""
+the store's settings, then DuckDB — and its Spark master; the sentence when Java is missing.
+(The Spark session itself: tests/test_spark.py.)"""
+import shutil
+
 import duckdb
 import pytest
 
@@ -36,3 +38,20 @@ def test_without_a_choice_duckdb_on_the_stores_own_files(store_copy, monkeypatch
     assert isinstance(engines.connect(store_copy), duckdb.DuckDBPyConnection)
     with pytest.raises(EngineError, match="unknown engine 'oracle'; choose from duckdb, spark"):
         engines.engine_settings(store_copy, "Oracle")
+
+
+def test_engine_choice_and_messages(demo_store, monkeypatch):
+    from kpilib import engines, spark
+
+    monkeypatch.delenv("KPILIB_ENGINE", raising=False)
+    assert engines.engine_settings(demo_store)["name"] == "duckdb"
+    monkeypatch.setenv("KPILIB_ENGINE", "spark")
+    assert engines.engine_settings(demo_store)["name"] == "spark"
+    assert engines.engine_settings(demo_store, "duckdb")["name"] == "duckdb"   # caller wins
+    with pytest.raises(spark.EngineError, match="unknown engine 'oracle'"):
+        engines.engine_settings(demo_store, "oracle")
+    # No Java: a sentence saying what to install, before any JVM is started.
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    with pytest.raises(spark.EngineError, match="Java runtime"):
+        engines.connect(demo_store, "spark")

@@ -252,23 +252,6 @@ def test_what_the_transpiler_rewrites():
                                         frozenset({"c"}))
 
 
-def test_engine_choice_and_messages(demo_store, monkeypatch):
-    from kpilib import engines, spark
-
-    monkeypatch.delenv("KPILIB_ENGINE", raising=False)
-    assert engines.engine_settings(demo_store)["name"] == "duckdb"
-    monkeypatch.setenv("KPILIB_ENGINE", "spark")
-    assert engines.engine_settings(demo_store)["name"] == "spark"
-    assert engines.engine_settings(demo_store, "duckdb")["name"] == "duckdb"   # caller wins
-    with pytest.raises(spark.EngineError, match="unknown engine 'oracle'"):
-        engines.engine_settings(demo_store, "oracle")
-    # No Java: a sentence saying what to install, before any JVM is started.
-    monkeypatch.delenv("JAVA_HOME", raising=False)
-    monkeypatch.setattr(shutil, "which", lambda name: None)
-    with pytest.raises(spark.EngineError, match="Java runtime"):
-        engines.connect(demo_store, "spark")
-
-
 def test_pyspark_missing_is_said_plainly(monkeypatch):
     import sys
 
