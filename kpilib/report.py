@@ -20,6 +20,9 @@ from .registry import get
 CARDS = ("net_sales", "orders", "aov", "sessions", "conversion_rate", "new_customers",
          "returning_customer_rate", "mer", "return_rate_value", "stockout_rate")
 CHANNEL_COLUMNS = ("net_sales", "orders", "sessions", "conversion_rate", "spend", "roas")
+# ROAS divides revenue before returns (KPIS.md), while the net sales beside it are after
+# returns: a reader dividing one by the spend would find another figure.
+HEADERS = {"roas": "ROAS on revenue before returns"}
 
 
 def month_filters(month: str) -> Filters:
@@ -112,7 +115,7 @@ def build(con: duckdb.DuckDBPyConnection, month: str, shop: str = "Shop",
               for n in columns}
     channels = sorted(set().union(*[set(v.index) for v in frames.values()]),
                       key=lambda c: -(frames.get("net_sales", {}).get(c, 0) or 0))
-    head = "".join(f"<th>{e(get(n).label)}</th>" for n in columns)
+    head = "".join(f"<th>{e(HEADERS.get(n, get(n).label))}</th>" for n in columns)
     rows = "".join(
         f"<tr><td>{e(channel_words(c))}</td>" + "".join(
             f"<td>{e(fmt(_none(frames[n].get(c)), get(n).unit, currency))}</td>"

@@ -87,3 +87,15 @@ def test_report_command(tiny_store, tmp_path):
                           str(tiny_store.path), "--out", str(out)], cwd=ROOT,
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "is not a month like 2026-03" in bad.stderr
+
+
+def test_roas_beside_net_sales_says_it_is_before_returns(tiny_store):
+    """March 2025 of the tiny shop: paid social's net sales are o8's 70.00 − r3's 25.00 (o7's
+    return, refunded 3 March) = €45.00, while ROAS divides o8's 70.00 before returns. A column
+    headed only "ROAS" beside net sales reads as net sales ÷ spend."""
+    p = Values()
+    html = build(tiny_store.connect(), "2025-03")
+    p.feed(html)
+    assert "€45.00" in p.cells
+    assert "<th>ROAS on revenue before returns</th>" in html
+    assert "<th>ROAS</th>" not in html
