@@ -127,3 +127,21 @@ def test_the_waterfall_leaves_out_what_a_category_cannot_split(demo_store, monke
     fall = next(json.loads(e.proto.spec) for e in at.get("plotly_chart")
                 if json.loads(e.proto.spec)["layout"]["title"]["text"] == "From gross to net sales")
     assert "Total sales" in fall["data"][0]["x"]
+
+
+def test_cac_under_a_channel_filter_is_named_for_its_channels(tiny_store, monkeypatch):
+    """February 2025 of the tiny shop. Blended: all spend 20 + 30 + 40 + 10 = 100 ÷ all new
+    customers (bob's o3, dave's o7; carol's o5 cancelled, alice new in January) = €50.00.
+    With paid search chosen, the card takes the filter: its spend 50 ÷ bob = €50.00; with
+    paid search and paid social, (50 + 40) ÷ (bob, dave) = €45.00 — neither is "blended"."""
+    feb = {"period": "Custom", "dates": ["2025-02-01", "2025-02-28"]}
+
+    def cards(**params):
+        at = page(opened(tiny_store, monkeypatch, **feb, **params), "marketing")
+        return {m.label: m.value for m in at.metric}
+
+    assert cards()["Blended CAC"] == "€50.00"
+    one = cards(channels="paid_search")
+    assert one["CAC of Paid search"] == "€50.00" and "Blended CAC" not in one, one
+    two = cards(channels=["paid_search", "paid_social"])
+    assert two["CAC of Paid search and Paid social"] == "€45.00", two
