@@ -145,3 +145,24 @@ def test_cac_under_a_channel_filter_is_named_for_its_channels(tiny_store, monkey
     assert one["CAC of Paid search"] == "€50.00" and "Blended CAC" not in one, one
     two = cards(channels=["paid_search", "paid_social"])
     assert two["CAC of Paid search and Paid social"] == "€45.00", two
+
+
+def test_a_links_dates_outside_the_data_are_said_to_be_replaced(tiny_store, monkeypatch):
+    """The tiny shop holds 5 Jan – 2 Mar 2025. A link's custom dates outside it are dropped by
+    the date widget, which falls back to the last 30 days (1 Feb – 2 Mar): the page says so,
+    naming both, instead of showing February as if it were what the link asked for."""
+    def warned(dates):
+        at = opened(tiny_store, monkeypatch, period="Custom", dates=dates)
+        return at, [w.value for w in at.warning]
+
+    at, said = warned(["2020-01-01", "2020-01-31"])
+    assert "01 Feb – 02 Mar 2025 · all channels" in at.main.caption[0].value
+    assert ("The link asked for 01 Jan – 31 Jan 2020; the stored data covers 05 Jan – 02 Mar "
+            "2025, so this page shows 01 Feb – 02 Mar 2025 instead.") in said, said
+    assert any("The link asked for “nope”, which is no date range" in w
+               for w in warned(["nope"])[1])
+    # Dates inside the data are shown as asked, without a word; other dates chosen in the
+    # sidebar afterwards drop the sentence.
+    assert not [w for w in warned(["2025-02-01", "2025-02-10"])[1] if "The link" in w]
+    at.sidebar.date_input(key="dates").set_value(("2025-02-03", "2025-02-09")).run()
+    assert not [w.value for w in at.warning if "The link" in w.value]

@@ -16,7 +16,7 @@ from kpilib.dimensions import SPLITS
 from kpilib.kpi import refused
 from ui.session import (_connection, active_store, currency, facts, has, maturity, missing, reason,
                         setting)
-from ui.filters import SPLIT_WIDGETS, current_filters, fmt_range, open_why
+from ui.filters import SPLIT_WIDGETS, current_filters, fmt_range, open_why, replaced_dates
 from ui.plan import (Cards, Frame, _compare_shared, kpi, month_forecast, pacing, read,
                      value)
 
@@ -498,6 +498,9 @@ def header(title: str, caption: str | None = None):
     st.caption(f"{fmt_range(f.start, f.end)} · {filters_words(f)}"
                + (f" · {caption}" if caption else ""))
     # An export cut short reads as a fall on every card: said first (Olist's last days).
+    moved = replaced_dates(f)
+    if moved:
+        st.warning(moved, icon=":material/date_range:")
     gap = caveats.gap_note(facts(), f.start, f.end)
     if gap:
         st.warning(gap, icon=":material/event_busy:")
