@@ -107,6 +107,13 @@ def build(con: duckdb.DuckDBPyConnection, month: str, shop: str = "Shop",
                               margin=dict(l=40, r=20, t=50, b=30))
         formatting.plain_figure(traffic)
         figures.append(traffic)
+    for fig in figures:
+        # Plotly's own look, whoever builds the report: under the app, Plotly's default is
+        # Streamlit's template, whose axes keep the fixed 40 px margin and cut "€130,000" to
+        # "30,000" in the download. Automargin makes room for the widest tick label.
+        fig.update_layout(template="plotly")
+        fig.update_xaxes(automargin=True)
+        fig.update_yaxes(automargin=True)
     charts = "".join(fig.to_html(full_html=False, include_plotlyjs="inline" if i == 0 else False)
                      for i, fig in enumerate(figures))
 

@@ -99,3 +99,30 @@ def test_roas_beside_net_sales_says_it_is_before_returns(tiny_store):
     assert "€45.00" in p.cells
     assert "<th>ROAS on revenue before returns</th>" in html
     assert "<th>ROAS</th>" not in html
+
+
+def figures(html: str) -> list[dict]:
+    """The layout of each Plotly figure the report draws."""
+    import json
+
+    out, dec = [], json.JSONDecoder()
+    for part in html.split("Plotly.newPlot(")[1:]:
+        rest = part[part.index(",") + 1:].lstrip()          # after the div's id
+        _data, end = dec.raw_decode(rest)
+        out.append(dec.raw_decode(rest[end:].lstrip(", \n"))[0])
+    return out
+
+
+def test_chart_axes_make_room_for_their_labels_whoever_builds_the_report(tiny_store):
+    """The app's download builds the report with streamlit imported, which makes Streamlit's
+    template Plotly's default: its axes keep the report's fixed 40 px left margin, and at the
+    demo shop's full size (€130,000 a day, measured in Chromium) the labels lost their first
+    digits. Both charts draw with Plotly's template and axes that widen the margin."""
+    import plotly.io as pio
+    import streamlit  # noqa: F401  (as in the app)
+
+    assert pio.templates.default == "streamlit"
+    layouts = figures(build(tiny_store.connect(), "2025-02"))
+    assert [lay["title"]["text"] for lay in layouts] == ["Net sales by day", "Sessions by channel"]
+    for lay in layouts:
+        assert lay["yaxis"]["automargin"] is True and lay["xaxis"]["automargin"] is True
