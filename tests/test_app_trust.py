@@ -166,3 +166,26 @@ def test_a_links_dates_outside_the_data_are_said_to_be_replaced(tiny_store, monk
     assert not [w for w in warned(["2025-02-01", "2025-02-10"])[1] if "The link" in w]
     at.sidebar.date_input(key="dates").set_value(("2025-02-03", "2025-02-09")).run()
     assert not [w.value for w in at.warning if "The link" in w.value]
+
+
+def test_phones_are_told_a_table_scrolls_and_get_no_unreadable_cell_labels(demo_store,
+                                                                          monkeypatch):
+    """At 390 px (Chromium), the customer segments' table showed three of its columns with
+    nothing saying more lay to the right, and the cohort heatmap's cell labels were a few
+    pixels high. A caption under each table too wide for a phone, shown on narrow screens
+    only (by app.py's style, checked in Chromium at 390 and 1440 px); the heatmap's labels
+    hidden there, its colour bar and a tap giving the share."""
+    import pandas as pd
+
+    from ui.components import NARROW_CSS, _width
+
+    at = page(opened(demo_store, monkeypatch), "loyalty")
+    hints = [c.value for c in at.caption if "sideways" in c.value]
+    assert hints == [":material/swipe_left: Scroll the table sideways for more columns."]
+    assert any("colour bar gives each cell's share" in c.value for c in at.caption)
+    styles = [e.proto.body for e in at.get("html")]
+    assert NARROW_CSS.removeprefix("<style>").removesuffix("</style>") in " ".join(styles)
+    assert "@media (max-width: 640px) {.st-key-cohort_heatmap .heatmaplayer text" in NARROW_CSS
+    # Segment and customers fit a phone: 16 + 7.5 × 9 ("Customers") + 16 + 7.5 × 7 ("Segment")
+    # = 152 px of 350.
+    assert _width(pd.DataFrame({"Segment": ["New"], "Customers": [486]})) == 152

@@ -413,7 +413,30 @@ def table(name: str, df, units: dict | None = None, raw=None,
     for c in [c for c in shown.columns if c not in units]:
         shown[c] = shown[c].map(export.safe_text)
     st.dataframe(shown, hide_index=True, width="stretch", height=height)
+    if _width(shown) > PHONE_WIDTH:
+        # Shown on narrow screens only (NARROW_CSS): a phone shows the first columns and
+        # nothing says there are more.
+        st.container(key=f"narrow_table_{name}").caption(
+            ":material/swipe_left: Scroll the table sideways for more columns.")
     downloads(df if raw is None else raw, name, "Download", units=units, filters=filters)
+
+
+# What a table may take on a 390 px phone, and what a character takes in it: the grid's
+# font is ~7.5 px a character, each cell has 8 px padding on either side.
+PHONE_WIDTH, CHAR_PX, CELL_PX = 350, 7.5, 16
+
+# Rules for screens up to 640 px (app.py): a container keyed "narrow_…" (the hint under wide
+# tables) shows there only, and the cohort heatmap's cell labels, a few pixels high on a
+# phone, give way to its colour bar.
+NARROW_CSS = ("<style>@media (min-width: 641px) {[class*='st-key-narrow_'] "
+              "{display: none;}} @media (max-width: 640px) {.st-key-cohort_heatmap "
+              ".heatmaplayer text {display: none;}}</style>")
+
+
+def _width(df: pd.DataFrame) -> float:
+    """Roughly how wide ``df`` draws: each column as wide as its longest text."""
+    return sum(CELL_PX + CHAR_PX * max([len(str(c))] + [len(str(v)) for v in df[c]])
+               for c in df.columns)
 
 
 def definition(name: str) -> str:

@@ -128,7 +128,8 @@ def _remember_replaced(asked: list[str], span: tuple[date, date],
         wanted = fmt_range(days[0], days[-1])
         same = (days[0], days[-1]) == shown
     except ValueError:
-        wanted, same = f"“{formatting.md_plain(', '.join(asked))}”, which is no date range", False
+        wanted = f"“{formatting.md_plain(', '.join(asked))}”, which is no date range"
+        same = False
     if not same:
         st.session_state["dates_replaced"] = (
             shown, f"The link asked for {wanted}; the stored data covers "
