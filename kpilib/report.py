@@ -135,7 +135,8 @@ def build(con: duckdb.DuckDBPyConnection, month: str, shop: str = "Shop",
         f"<td>{e(fmt(r.net_sales, 'money', currency))}</td></tr>" for r in top.itertuples())
     title = f"{e(shop)} — {f.start:%B %Y}"
     return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>{title}</title>
 <style>
  body {{ font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1100px; color: #222; }}
  .cards {{ display: grid; grid-template-columns: repeat(5, 1fr); gap: .8rem; }}
@@ -145,6 +146,10 @@ def build(con: duckdb.DuckDBPyConnection, month: str, shop: str = "Shop",
  table {{ border-collapse: collapse; width: 100%; margin: 1rem 0; }}
  td, th {{ border-bottom: 1px solid #eee; padding: .35rem; text-align: left; }}
  .comments {{ border: 1px dashed #bbb; min-height: 8rem; padding: .7rem; }}
+ .wide {{ overflow-x: auto; }}
+ @media (max-width: 640px) {{ body {{ margin: 1rem; }}
+   .cards {{ grid-template-columns: repeat(2, minmax(0, 1fr)); }}
+   .value {{ font-size: 1.05rem; }} }}
  @media print {{ .cards {{ grid-template-columns: repeat(5, 1fr); }} }}
 </style></head><body>
 <h1>{title}</h1>
@@ -153,9 +158,9 @@ def build(con: duckdb.DuckDBPyConnection, month: str, shop: str = "Shop",
 <div class="cards">{''.join(cards)}</div>
 {_accuracy(forecasts)}
 {charts}
-<h2>Channels</h2><table><tr><th>Channel</th>{head}</tr>{rows}</table>
-<h2>Top products</h2><table><tr><th>Product</th><th>SKU</th><th>Category</th><th>Units</th>
-<th>Net sales</th></tr>{products}</table>
+<h2>Channels</h2><div class="wide"><table><tr><th>Channel</th>{head}</tr>{rows}</table></div>
+<h2>Top products</h2><div class="wide"><table><tr><th>Product</th><th>SKU</th><th>Category</th>
+<th>Units</th><th>Net sales</th></tr>{products}</table></div>
 <h2>What changed</h2>{commentary(con, f, prev, known, currency, window_days)}
 <h2>Comments</h2><div class="comments" contenteditable="true">Write the month's comments
 here before printing or saving.</div>

@@ -126,3 +126,14 @@ def test_chart_axes_make_room_for_their_labels_whoever_builds_the_report(tiny_st
     assert [lay["title"]["text"] for lay in layouts] == ["Net sales by day", "Sessions by channel"]
     for lay in layouts:
         assert lay["yaxis"]["automargin"] is True and lay["xaxis"]["automargin"] is True
+
+
+def test_the_report_fits_a_phone(tiny_store):
+    """Opened on a 390 px phone (Chromium), the report was laid out 980 px wide and shrunk,
+    its five cards a row cut at the right, and its tables wider than the screen: now two
+    cards a row, and each table scrolls inside its own box (the page stays 390 px wide,
+    measured on the demo shop at 25 %)."""
+    html = build(tiny_store.connect(), "2025-02")
+    assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in html
+    assert ".cards { grid-template-columns: repeat(2, minmax(0, 1fr)); }" in html
+    assert html.count('<div class="wide"><table>') == 2
