@@ -14,6 +14,8 @@ st.html("<style>[data-testid='stMetricLabel'] .stMarkdownEllipsis, "
         "[data-testid='stMetric'] {container-type: inline-size;} "
         "[data-testid='stMetricValue'] {font-size: min(2.25rem, 20cqi);}</style>")
 
+st.html(ui.NARROW_CSS)
+
 
 def page(name: str, title: str, icon: str, **kw):
     return st.Page(f"app_pages/{name}.py", title=title, icon=f":material/{icon}:", **kw)

@@ -90,6 +90,8 @@ else:
     fig.update_layout(title="Share of each cohort ordering again, month by month",
                       yaxis={"autorange": "reversed"}, height=120 + 28 * len(grid))
     ui.chart(fig, key="cohort_heatmap")
+    st.container(key="narrow_cohort_heatmap").caption(
+        "On a narrow screen the colour bar gives each cell's share: tap a cell for its figure.")
     if ltv["k"].max() > 0:
         ui.cohort_curves(ui.mark_final("cohort_ltv", ltv, cf), "value",
                          "Lifetime value per customer, by cohort", "cohort_ltv",

@@ -62,6 +62,12 @@ _ORDER = {"channel": column("channel"), "device": column("device"),
           "country": column("country")}
 _REFUND = {"channel": column("channel"), "device": by_order("device"),
            "country": by_order("country")}
+# A refund's country is its order's, else its own (a UCI credit note names no order).
+_REFUND_COUNTRY = ("(order_id in (select order_id from orders where in_filter(country, "
+                   "$countries)) or refund_id in (select refund_id from refunds where "
+                   "in_filter(refund_country, $countries) and order_id not in "
+                   "(select order_id from orders where country is not null)))")
+_REFUND = {**_REFUND, "country": _REFUND_COUNTRY}
 _CHANNEL = {"channel": column("channel")}
 _ORDER_SUMS = frozenset({"n", "gross_sales", "discounts", "shipping", "tax", "tips", "refunded",
                          "refunded_orders", "shipped", "shipped_1d", "shipped_2d", "shipped_5d",
@@ -78,6 +84,12 @@ LINE_GROUPS = frozenset({"category", "product"})
 # Refunds and lines with their order's country and discount code, to group by them.
 _WIDE = ("(select r.*, o.country, o.discount_code from {view} r "
          "left join (select order_id, country, discount_code from orders) o using (order_id))")
+# Refunds with their order's country, else their own, and their order's discount code.
+_REFUND_WIDE = ("(select r.*, coalesce(o.country, c.refund_country) as country, "
+                "o.discount_code from {view} r "
+                "left join (select order_id, country, discount_code from orders) o "
+                "using (order_id) left join (select refund_id, refund_country from refunds "
+                "where refund_country is not null) c using (refund_id))")
 
 SOURCES: dict[str, Source] = {
     "orders": Source("orders", _ORDER, frozenset({"device"}), sums=_ORDER_SUMS,
@@ -92,13 +104,13 @@ SOURCES: dict[str, Source] = {
                           sums=frozenset({"gross_sales", "discounts"}), keys=_DAY,
                           groups=_VALID | LINE_GROUPS),
     "valid_refunds": Source("valid_refunds", _REFUND, sums=_REFUND_SUMS, keys=_REFUND_KEYS,
-                            groups=_VALID, wide=_WIDE),
+                            groups=_VALID, wide=_REFUND_WIDE),
     # Refunded goods (amount only): by category, each refund spread over the lines it concerns
     # (kpilib/rollups.py REFUND_LINES).
     "refunded_goods": Source("valid_refunds", {**_REFUND, "category": column("category")},
                              lines="refund_goods", sums=frozenset({"amount"}),
                              keys=frozenset({"day", "channel"}),
-                             groups=_VALID | LINE_GROUPS, wide=_WIDE),
+                             groups=_VALID | LINE_GROUPS, wide=_REFUND_WIDE),
     "sales_lines": Source("sales_lines", {"channel": column("channel"),
                                           "device": column("device"),
                                           "country": by_order("country")},
@@ -198,7 +210,7 @@ class Measure:
 # sources carry (a category of the order lines, of the stock, or 'uncategorised' goods).
 MEMBERS = {
     "devices": "select device from orders union select device from traffic",
-    "countries": "select country from orders",
+    "countries": "select country from orders union select refund_country from refunds",
     "categories": "select category from sku_info union select category from category_daily",
 }
 

@@ -20,6 +20,9 @@ from .registry import get
 CARDS = ("net_sales", "orders", "aov", "sessions", "conversion_rate", "new_customers",
          "returning_customer_rate", "mer", "return_rate_value", "stockout_rate")
 CHANNEL_COLUMNS = ("net_sales", "orders", "sessions", "conversion_rate", "spend", "roas")
+# ROAS divides revenue before returns (KPIS.md), while the net sales beside it are after
+# returns: a reader dividing one by the spend would find another figure.
+HEADERS = {"roas": "ROAS on revenue before returns"}
 
 
 def month_filters(month: str) -> Filters:
@@ -104,6 +107,13 @@ def build(con: duckdb.DuckDBPyConnection, month: str, shop: str = "Shop",
                               margin=dict(l=40, r=20, t=50, b=30))
         formatting.plain_figure(traffic)
         figures.append(traffic)
+    for fig in figures:
+        # Plotly's own look, whoever builds the report: under the app, Plotly's default is
+        # Streamlit's template, whose axes keep the fixed 40 px margin and cut "€130,000" to
+        # "30,000" in the download. Automargin makes room for the widest tick label.
+        fig.update_layout(template="plotly")
+        fig.update_xaxes(automargin=True)
+        fig.update_yaxes(automargin=True)
     charts = "".join(fig.to_html(full_html=False, include_plotlyjs="inline" if i == 0 else False)
                      for i, fig in enumerate(figures))
 
@@ -112,7 +122,7 @@ def build(con: duckdb.DuckDBPyConnection, month: str, shop: str = "Shop",
               for n in columns}
     channels = sorted(set().union(*[set(v.index) for v in frames.values()]),
                       key=lambda c: -(frames.get("net_sales", {}).get(c, 0) or 0))
-    head = "".join(f"<th>{e(get(n).label)}</th>" for n in columns)
+    head = "".join(f"<th>{e(HEADERS.get(n, get(n).label))}</th>" for n in columns)
     rows = "".join(
         f"<tr><td>{e(channel_words(c))}</td>" + "".join(
             f"<td>{e(fmt(_none(frames[n].get(c)), get(n).unit, currency))}</td>"
@@ -125,7 +135,8 @@ def build(con: duckdb.DuckDBPyConnection, month: str, shop: str = "Shop",
         f"<td>{e(fmt(r.net_sales, 'money', currency))}</td></tr>" for r in top.itertuples())
     title = f"{e(shop)} — {f.start:%B %Y}"
     return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>{title}</title>
 <style>
  body {{ font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1100px; color: #222; }}
  .cards {{ display: grid; grid-template-columns: repeat(5, 1fr); gap: .8rem; }}
@@ -135,6 +146,10 @@ def build(con: duckdb.DuckDBPyConnection, month: str, shop: str = "Shop",
  table {{ border-collapse: collapse; width: 100%; margin: 1rem 0; }}
  td, th {{ border-bottom: 1px solid #eee; padding: .35rem; text-align: left; }}
  .comments {{ border: 1px dashed #bbb; min-height: 8rem; padding: .7rem; }}
+ .wide {{ overflow-x: auto; }}
+ @media (max-width: 640px) {{ body {{ margin: 1rem; }}
+   .cards {{ grid-template-columns: repeat(2, minmax(0, 1fr)); }}
+   .value {{ font-size: 1.05rem; }} }}
  @media print {{ .cards {{ grid-template-columns: repeat(5, 1fr); }} }}
 </style></head><body>
 <h1>{title}</h1>
@@ -143,9 +158,9 @@ def build(con: duckdb.DuckDBPyConnection, month: str, shop: str = "Shop",
 <div class="cards">{''.join(cards)}</div>
 {_accuracy(forecasts)}
 {charts}
-<h2>Channels</h2><table><tr><th>Channel</th>{head}</tr>{rows}</table>
-<h2>Top products</h2><table><tr><th>Product</th><th>SKU</th><th>Category</th><th>Units</th>
-<th>Net sales</th></tr>{products}</table>
+<h2>Channels</h2><div class="wide"><table><tr><th>Channel</th>{head}</tr>{rows}</table></div>
+<h2>Top products</h2><div class="wide"><table><tr><th>Product</th><th>SKU</th><th>Category</th>
+<th>Units</th><th>Net sales</th></tr>{products}</table></div>
 <h2>What changed</h2>{commentary(con, f, prev, known, currency, window_days)}
 <h2>Comments</h2><div class="comments" contenteditable="true">Write the month's comments
 here before printing or saving.</div>

@@ -92,6 +92,10 @@ TABLES: dict[str, Table] = {t.name: t for t in (
         C("sku", "VARCHAR", False),
         C("quantity", "BIGINT", False),
         C("reason", "VARCHAR", False),
+        # The refund's own country, for a refund whose order has none (a UCI credit note names
+        # no invoice); a stored order's country comes first. Not "country": refunds are joined
+        # to their order's (kpilib/dimensions.py), and two columns of one name pick either.
+        C("refund_country", "VARCHAR", False, "country"),
     ), ("refund_id",), "refunded_at", "One row per refund."),
     Table("traffic", (
         C("date", "DATE", True, "day"),

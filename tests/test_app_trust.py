@@ -127,3 +127,65 @@ def test_the_waterfall_leaves_out_what_a_category_cannot_split(demo_store, monke
     fall = next(json.loads(e.proto.spec) for e in at.get("plotly_chart")
                 if json.loads(e.proto.spec)["layout"]["title"]["text"] == "From gross to net sales")
     assert "Total sales" in fall["data"][0]["x"]
+
+
+def test_cac_under_a_channel_filter_is_named_for_its_channels(tiny_store, monkeypatch):
+    """February 2025 of the tiny shop. Blended: all spend 20 + 30 + 40 + 10 = 100 ÷ all new
+    customers (bob's o3, dave's o7; carol's o5 cancelled, alice new in January) = €50.00.
+    With paid search chosen, the card takes the filter: its spend 50 ÷ bob = €50.00; with
+    paid search and paid social, (50 + 40) ÷ (bob, dave) = €45.00 — neither is "blended"."""
+    feb = {"period": "Custom", "dates": ["2025-02-01", "2025-02-28"]}
+
+    def cards(**params):
+        at = page(opened(tiny_store, monkeypatch, **feb, **params), "marketing")
+        return {m.label: m.value for m in at.metric}
+
+    assert cards()["Blended CAC"] == "€50.00"
+    one = cards(channels="paid_search")
+    assert one["CAC of Paid search"] == "€50.00" and "Blended CAC" not in one, one
+    two = cards(channels=["paid_search", "paid_social"])
+    assert two["CAC of Paid search and Paid social"] == "€45.00", two
+
+
+def test_a_links_dates_outside_the_data_are_said_to_be_replaced(tiny_store, monkeypatch):
+    """The tiny shop holds 5 Jan – 2 Mar 2025. A link's custom dates outside it are dropped by
+    the date widget, which falls back to the last 30 days (1 Feb – 2 Mar): the page says so,
+    naming both, instead of showing February as if it were what the link asked for."""
+    def warned(dates):
+        at = opened(tiny_store, monkeypatch, period="Custom", dates=dates)
+        return at, [w.value for w in at.warning]
+
+    at, said = warned(["2020-01-01", "2020-01-31"])
+    assert "01 Feb – 02 Mar 2025 · all channels" in at.main.caption[0].value
+    assert ("The link asked for 01 Jan – 31 Jan 2020; the stored data covers 05 Jan – 02 Mar "
+            "2025, so this page shows 01 Feb – 02 Mar 2025 instead.") in said, said
+    assert any("The link asked for “nope”, which is no date range" in w
+               for w in warned(["nope"])[1])
+    # Dates inside the data are shown as asked, without a word; other dates chosen in the
+    # sidebar afterwards drop the sentence.
+    assert not [w for w in warned(["2025-02-01", "2025-02-10"])[1] if "The link" in w]
+    at.sidebar.date_input(key="dates").set_value(("2025-02-03", "2025-02-09")).run()
+    assert not [w.value for w in at.warning if "The link" in w.value]
+
+
+def test_phones_are_told_a_table_scrolls_and_get_no_unreadable_cell_labels(demo_store,
+                                                                          monkeypatch):
+    """At 390 px (Chromium), the customer segments' table showed three of its columns with
+    nothing saying more lay to the right, and the cohort heatmap's cell labels were a few
+    pixels high. A caption under each table too wide for a phone, shown on narrow screens
+    only (by app.py's style, checked in Chromium at 390 and 1440 px); the heatmap's labels
+    hidden there, its colour bar and a tap giving the share."""
+    import pandas as pd
+
+    from ui.components import NARROW_CSS, _width
+
+    at = page(opened(demo_store, monkeypatch), "loyalty")
+    hints = [c.value for c in at.caption if "sideways" in c.value]
+    assert hints == [":material/swipe_left: Scroll the table sideways for more columns."]
+    assert any("colour bar gives each cell's share" in c.value for c in at.caption)
+    styles = [e.proto.body for e in at.get("html")]
+    assert NARROW_CSS.removeprefix("<style>").removesuffix("</style>") in " ".join(styles)
+    assert "@media (max-width: 640px) {.st-key-cohort_heatmap .heatmaplayer text" in NARROW_CSS
+    # Segment and customers fit a phone: 16 + 7.5 × 9 ("Customers") + 16 + 7.5 × 7 ("Segment")
+    # = 152 px of 350.
+    assert _width(pd.DataFrame({"Segment": ["New"], "Customers": [486]})) == 152

@@ -384,6 +384,13 @@ def test_real_online_retail_totals(tmp_path):
     returns = -value[inv.str.startswith("C") & product].sum()
     assert float(q(store, "select sum(amount) from refunds")[0][0]) == pytest.approx(returns,
                                                                                     abs=0.01)
+    # Returns by country as the export has them: each credit note under its own Country.
+    credits = df[inv.str.startswith("C") & product]
+    want = (-value[credits.index]).groupby(credits.Country).sum()
+    f = Filters(date(2010, 12, 1), date(2011, 12, 9))
+    got = run(store.connect(), get("returns"), f, "country").set_index("country")["value"]
+    assert {k: float(v) for k, v in got.items() if v} == pytest.approx(
+        {k: v for k, v in want.items() if round(v, 2)}, abs=0.01)
     guests = df[sale & df.CustomerID.isna()].InvoiceNo.nunique()
     assert q(store, "select count(*) from orders where customer_id is null")[0][0] == guests
     # November 2011: 2,864 invoices with a product line, of which 112 stock adjustments. The
@@ -551,3 +558,30 @@ def test_ad_spend_in_another_currency_is_warned_about(tmp_path, file, find, curr
            "so each USD amount would count as the same number of EUR ($10.00 as €10.00). Set " \
            "the reporting currency to USD in Settings, or convert the amounts before " \
            "uploading" in report.warnings
+
+
+def test_online_retail_credit_notes_keep_their_country(tmp_path):
+    """A UCI credit note names no original invoice, so no stored order gives its refund a
+    country: returns by country read all of it under no country. The credit note's own
+    Country column is kept. 1 Dec 2010 (real rows): C536379 is a discount (code D, no
+    product: no refund); C536383 returns 1 × 4.65 and C536506 6 × 4.25 = 25.50, both United
+    Kingdom: 30.15; C536548 returns 4 × 1.95 + 5 × 1.65 = 7.80 + 8.25 = 16.05, Germany.
+    France's order 536370 has no return."""
+    store, _ = load(tmp_path, FORMATS / "online_retail_credit_notes.csv")
+    day = Filters(date(2010, 12, 1), date(2010, 12, 1))
+    con = store.connect()
+    by = run(con, get("returns"), day, "country").set_index("country")["value"]
+    assert {k: float(v) for k, v in by.items() if v} == {"United Kingdom": 30.15,
+                                                          "Germany": 16.05}
+    assert float(run(con, get("returns"), day)["value"].iat[0]) == 46.20
+    germany = Filters(date(2010, 12, 1), date(2010, 12, 1), countries=("Germany",))
+    assert float(run(con, get("returns"), germany)["value"].iat[0]) == 16.05
+    # Net sales by country: United Kingdom 536366's 12 × 1.85 = 22.20 − 30.15 = −7.95;
+    # France 24 × 3.75 = 90.00 (postage is shipping); Germany −16.05.
+    net = run(con, get("net_sales"), day, "country").set_index("country")["value"]
+    assert {k: float(v) for k, v in net.items()} == {"United Kingdom": -7.95, "France": 90.0,
+                                                     "Germany": -16.05}
+    # Germany, with returns and no order, is a country the sidebar offers.
+    from kpilib.dimensions import members
+
+    assert members(con, "countries") == ["France", "Germany", "United Kingdom"]

@@ -16,7 +16,7 @@ from kpilib.dimensions import SPLITS
 from kpilib.kpi import refused
 from ui.session import (_connection, active_store, currency, facts, has, maturity, missing, reason,
                         setting)
-from ui.filters import SPLIT_WIDGETS, current_filters, fmt_range, open_why
+from ui.filters import SPLIT_WIDGETS, current_filters, fmt_range, open_why, replaced_dates
 from ui.plan import (Cards, Frame, _compare_shared, kpi, month_forecast, pacing, read,
                      value)
 
@@ -213,6 +213,11 @@ def _card(name: str, f: kpilib.Filters, spark_by: str | None, last_year: bool) -
     if f.channels and "$channels" not in k.sql + k.base:
         # Shop-wide whatever the channel filter: said on the card, beside filtered cards.
         label += " (all channels)"
+    elif f.channels and name == "cac":
+        # "Blended" is all spend ÷ all new customers; with channels chosen both sides take
+        # the filter, so the card is those channels' CAC.
+        label = "CAC of " + (_words([channel_label(c) for c in f.channels])
+                             if len(f.channels) <= 2 else f"the {len(f.channels)} channels chosen")
     card = {"name": name, "label": label, "value": "–", "delta": None, "help": help_text(k),
             "spark": None,
             "delta_color": "normal", "delta_arrow": "auto", "captions": []}
@@ -408,7 +413,30 @@ def table(name: str, df, units: dict | None = None, raw=None,
     for c in [c for c in shown.columns if c not in units]:
         shown[c] = shown[c].map(export.safe_text)
     st.dataframe(shown, hide_index=True, width="stretch", height=height)
+    if _width(shown) > PHONE_WIDTH:
+        # Shown on narrow screens only (NARROW_CSS): a phone shows the first columns and
+        # nothing says there are more.
+        st.container(key=f"narrow_table_{name}").caption(
+            ":material/swipe_left: Scroll the table sideways for more columns.")
     downloads(df if raw is None else raw, name, "Download", units=units, filters=filters)
+
+
+# What a table may take on a 390 px phone, and what a character takes in it: the grid's
+# font is ~7.5 px a character, each cell has 8 px padding on either side.
+PHONE_WIDTH, CHAR_PX, CELL_PX = 350, 7.5, 16
+
+# Rules for screens up to 640 px (app.py): a container keyed "narrow_…" (the hint under wide
+# tables) shows there only, and the cohort heatmap's cell labels, a few pixels high on a
+# phone, give way to its colour bar.
+NARROW_CSS = ("<style>@media (min-width: 641px) {[class*='st-key-narrow_'] "
+              "{display: none;}} @media (max-width: 640px) {.st-key-cohort_heatmap "
+              ".heatmaplayer text {display: none;}}</style>")
+
+
+def _width(df: pd.DataFrame) -> float:
+    """Roughly how wide ``df`` draws: each column as wide as its longest text."""
+    return sum(CELL_PX + CHAR_PX * max([len(str(c))] + [len(str(v)) for v in df[c]])
+               for c in df.columns)
 
 
 def definition(name: str) -> str:
@@ -493,6 +521,9 @@ def header(title: str, caption: str | None = None):
     st.caption(f"{fmt_range(f.start, f.end)} · {filters_words(f)}"
                + (f" · {caption}" if caption else ""))
     # An export cut short reads as a fall on every card: said first (Olist's last days).
+    moved = replaced_dates(f)
+    if moved:
+        st.warning(moved, icon=":material/date_range:")
     gap = caveats.gap_note(facts(), f.start, f.end)
     if gap:
         st.warning(gap, icon=":material/event_busy:")

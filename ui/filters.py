@@ -45,9 +45,13 @@ def sidebar_filters() -> kpilib.Filters | None:
     preset = sb.selectbox("Period", PRESETS, index=1, key="period", bind="query-params")
     if preset == "Custom":
         default = (max(first, last - timedelta(days=29)), last)
+        # Read before the widget: it drops a link's dates outside min/max without a word.
+        asked = None if "dates" in st.session_state else st.query_params.get_all("dates")
         picked = sb.date_input("Dates", value=default, min_value=first, max_value=last,
                                key="dates", bind="query-params", format="YYYY-MM-DD")
         start, end = (picked + (picked[0],))[:2] if picked else default
+        if asked:
+            _remember_replaced(asked, (first, last), (start, end))
     else:
         start, end = preset_range(preset, last)
         # Trimmed to the data's first day, unless the whole range lies before it (last month
@@ -114,6 +118,33 @@ def _split_filters(sb, store) -> dict[str, tuple[str, ...]]:
             st.query_params.pop(split, None)
         chosen[split] = tuple(picked)
     return chosen
+
+
+def _remember_replaced(asked: list[str], span: tuple[date, date],
+                       shown: tuple[date, date]) -> None:
+    """Keep, for :func:`replaced_dates`, the sentence saying a link's dates were not shown."""
+    try:
+        days = [date.fromisoformat(d) for d in asked]
+        wanted = fmt_range(days[0], days[-1])
+        same = (days[0], days[-1]) == shown
+    except ValueError:
+        wanted = f"“{formatting.md_plain(', '.join(asked))}”, which is no date range"
+        same = False
+    if not same:
+        st.session_state["dates_replaced"] = (
+            shown, f"The link asked for {wanted}; the stored data covers "
+                   f"{fmt_range(*span)}, so this page shows {fmt_range(*shown)} instead.")
+
+
+def replaced_dates(f: kpilib.Filters) -> str:
+    """The sentence saying the link's dates were replaced, while the page still shows the
+    dates put in their place ("" once other dates are chosen)."""
+    shown, text = st.session_state.get("dates_replaced", (None, ""))
+    if shown != (f.start, f.end):
+        # Other dates chosen since: the link's are forgotten.
+        st.session_state.pop("dates_replaced", None)
+        return ""
+    return text
 
 
 def current_filters() -> kpilib.Filters:

@@ -104,17 +104,20 @@ class _OnlineRetail:
             with l as ({lines})
             select min(_row) as _row, invoice as refund_id, invoice as order_id,
                    arg_min(ts, _row) as refunded_at, -sum(qty * price) as amount,
-                   -sum(qty) as quantity, 'cancellation / return' as reason
+                   -sum(qty) as quantity, 'cancellation / return' as reason,
+                   max(country) as refund_country
             from l where starts_with(invoice, 'C') and {product} group by invoice
             having sum(qty * price) < 0"""
         refunds = emit(con, raw.name, refunds_sql,
-                       ["refund_id", "order_id", "refunded_at", "amount", "quantity", "reason"],
+                       ["refund_id", "order_id", "refunded_at", "amount", "quantity", "reason",
+                        "refund_country"],
                        source="refunds", origin={
                            "refund_id": f"{invoice} of the credit notes (C…)",
                            "order_id": f"{invoice} of the credit note (the original invoice "
                                        "is not in the file)",
                            "refunded_at": date, "amount": f"{value}, sign reversed",
-                           "quantity": f"{qty}, sign reversed"})
+                           "quantity": f"{qty}, sign reversed",
+                           "refund_country": f"{c.name('country')} of the credit note"})
         ctx.notes.append(f"{raw.name}: no channel in this format (orders are 'unknown'); "
                          "credit notes (C…) are stored as refunds without their original "
                          "invoice")
