@@ -160,28 +160,27 @@ async def change(page, old: tuple, new: tuple) -> None:
     elif new[1] is None:
         await sidebar.get_by_role("button", name=f"Remove {old[1]}").click()
     else:
-        await sidebar.locator('[data-testid="stMultiSelect"]').click()
+        # The channels' box (the sidebar has devices', countries' and categories' too).
+        await sidebar.locator('[data-testid="stMultiSelect"]').filter(has_text="Channels") \
+            .click()
         await page.get_by_role("option", name=new[1], exact=True).click()
         await page.keyboard.press("Escape")
 
 
-async def viewer(browser, url: str, i: int, ready, go, duration: float, seed: int,
-                 times: list, errors: list):
-    """One viewer: opens the Overview, waits for ``go`` (every viewer's page drawn), then
-    changes the filters for ``duration`` seconds. Returns its context, still open."""
-    context = await browser.new_context(viewport={"width": 1400, "height": 1000})
-    page = await context.new_page()
+async def drive(i: int, ready, go, duration: float, seed: int, times: list, errors: list,
+                first, redraw) -> None:
+    """What every viewer does: its first page (``first()``, then ``ready()``), a wait for
+    ``go`` (every viewer's first page drawn), then its cycle of filter changes for
+    ``duration`` seconds, 1–2 s apart, each timed by ``redraw(old, new)`` (seconds). An error
+    is counted and shown; the other viewers go on."""
     rng = random.Random(seed * 1000 + i)
     cycle = CYCLES[i % len(CYCLES)]
     old = new = None
     try:
-        # The first pages of N viewers at once, on a loaded machine, can take longer than
-        # Playwright's 30 s default: the timed redraws start only after all are drawn.
-        await page.goto(url, timeout=300_000)
-        await page.wait_for_function(DRAWN, arg="", timeout=300_000, polling=50)
+        await first()
     except Exception as e:
         errors.append(f"viewer {i}, first page: {type(e).__name__}: {str(e).splitlines()[0]}")
-        return context
+        return
     finally:
         ready()
     start = await go
@@ -191,16 +190,35 @@ async def viewer(browser, url: str, i: int, ready, go, duration: float, seed: in
         step = 0
         while time.perf_counter() - start < duration:
             old, new = cycle[step % len(cycle)], cycle[(step + 1) % len(cycle)]
-            caption = await page.locator(CAPTION).first.inner_text()
-            t = time.perf_counter()
-            await change(page, old, new)
-            await page.wait_for_function(DRAWN, arg=caption, timeout=120_000, polling=50)
-            times.append(time.perf_counter() - t)
+            times.append(await redraw(old, new))
             step += 1
             await asyncio.sleep(rng.uniform(1, 2))
-    except Exception as e:   # counted and shown; the other viewers go on
+    except Exception as e:
         errors.append(f"viewer {i}, {old} → {new}: {type(e).__name__}: "
                       f"{str(e).splitlines()[0]}")
+
+
+async def viewer(browser, url: str, i: int, ready, go, duration: float, seed: int,
+                 times: list, errors: list):
+    """One viewer in a browser context of its own, from the Overview. Returns its context,
+    still open."""
+    context = await browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = await context.new_page()
+
+    async def first():
+        # The first pages of N viewers at once, on a loaded machine, can take longer than
+        # Playwright's 30 s default: the timed redraws start only after all are drawn.
+        await page.goto(url, timeout=300_000)
+        await page.wait_for_function(DRAWN, arg="", timeout=300_000, polling=50)
+
+    async def redraw(old, new) -> float:
+        caption = await page.locator(CAPTION).first.inner_text()
+        t = time.perf_counter()
+        await change(page, old, new)
+        await page.wait_for_function(DRAWN, arg=caption, timeout=120_000, polling=50)
+        return time.perf_counter() - t
+
+    await drive(i, ready, go, duration, seed, times, errors, first, redraw)
     return context
 
 
@@ -254,31 +272,14 @@ async def protocol_viewer(url: str, i: int, ready, go, duration: float, seed: in
     """:func:`viewer` without a browser: the same cycles, think times and first page."""
     from websockets.asyncio.client import connect
 
-    rng = random.Random(seed * 1000 + i)
-    cycle = CYCLES[i % len(CYCLES)]
-    old = new = None
     ws = await connect(url.replace("http", "ws", 1) + "/_stcore/stream", origin=url,
                        subprotocols=["streamlit"], max_size=None, open_timeout=300)
     session = Session(ws)
-    try:
-        await session.rerun()
-    except Exception as e:
-        errors.append(f"viewer {i}, first page: {type(e).__name__}: {str(e).splitlines()[0]}")
-        return ws
-    finally:
-        ready()
-    start = await go
-    try:
-        await asyncio.sleep(rng.uniform(0, 2))
-        step = 0
-        while time.perf_counter() - start < duration:
-            old, new = cycle[step % len(cycle)], cycle[(step + 1) % len(cycle)]
-            times.append(await session.rerun(session.states(new)))
-            step += 1
-            await asyncio.sleep(rng.uniform(1, 2))
-    except Exception as e:
-        errors.append(f"viewer {i}, {old} → {new}: {type(e).__name__}: "
-                      f"{str(e).splitlines()[0]}")
+
+    async def redraw(old, new) -> float:
+        return await session.rerun(session.states(new))
+
+    await drive(i, ready, go, duration, seed, times, errors, session.rerun, redraw)
     return ws
 
 
