@@ -246,6 +246,16 @@ def missing(kpi: Kpi, f: Facts) -> tuple[str, ...]:
     return tuple(t for t in EXPORTS if t in needs(kpi) - f.tables)
 
 
+def before_orders(kpi: Kpi, f: Facts, start: date, end: date) -> str | None:
+    """Why [start, end] is no baseline for ``kpi``: a figure of orders over days that all come
+    before the first stored order (an export that starts later) is 0 for want of data, and a
+    change from it would read as a rise from nothing. None when it is a baseline."""
+    if f.orders_from is None or end >= f.orders_from or "orders" not in needs(kpi):
+        return None
+    return (f"No order is stored before {f.orders_from:%d %b %Y}, so "
+            f"{days_text([(start, end)])} has nothing to compare with.")
+
+
 def steps_read(kpi: Kpi) -> tuple[str, ...]:
     """The funnel step columns ``kpi`` sums (from its SQL)."""
     return tuple(c for c in STEP_COLUMNS if f"sum({c})" in kpi.sql)

@@ -304,8 +304,9 @@ def explain(con, name: str, f: Filters, compared: Filters, known: caveats.Facts 
            "compared_end": compared.end, "current": None, "compared": None, "change": None,
            "formula": None, "drivers": [], "by": {}, "not_split": [], "not_split_why": {},
            "names": {}, "causes": [], "notes": []}
-    why = caveats.reason(k, known, f.start, f.end) or caveats.reason(k, known, compared.start,
-                                                                     compared.end)
+    why = caveats.reason(k, known, f.start, f.end) or caveats.reason(
+        k, known, compared.start, compared.end) or caveats.before_orders(
+        k, known, compared.start, compared.end)
     if why:
         return {**out, "reason": why}
     now, then = (_row(x) for x in _read(con, [(name, f, None), (name, compared, None)]))

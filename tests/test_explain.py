@@ -207,15 +207,19 @@ def test_conversion_by_funnel_steps_adds_up(shop):
 
 
 def test_missing_days_are_named_as_a_cause(shop):
-    """3–4 March against 1–2 March, when nothing was stored yet: both missing uploads said."""
-    f = Filters(date(2025, 3, 3), date(2025, 3, 4))
+    """4–5 March against 2–3 March: nothing stored on 2 March (before the first upload's
+    days) nor on 5 March (after them); each missing upload said. (A compared period with no
+    stored order at all is no baseline: test_a_period_before_the_first_stored_order_….)"""
+    f = Filters(date(2025, 3, 4), date(2025, 3, 5))
     out = ex.explain(shop.connect(), "net_sales", f, f.previous_period())
     gaps = [c for c in out["causes"] if c["kind"] == "missing_days"]
     assert [(c["table"], c["period"], c["days"]) for c in gaps] == [
-        ("orders", "the period compared", ["2025-03-01", "2025-03-02"]),
-        ("traffic", "the period compared", ["2025-03-01", "2025-03-02"])]
-    assert gaps[0]["text"].startswith("No orders stored on 2 days of the period compared "
-                                      "(1 Mar 2025, 2 Mar 2025)")
+        ("orders", "this period", ["2025-03-05"]),
+        ("orders", "the period compared", ["2025-03-02"]),
+        ("traffic", "this period", ["2025-03-05"]),
+        ("traffic", "the period compared", ["2025-03-02"])]
+    assert gaps[1]["text"].startswith("No orders stored on 1 day of the period compared "
+                                      "(2 Mar 2025)")
 
 
 def test_a_week_with_nothing_is_a_gap_a_quiet_day_is_not(tmp_path):
@@ -509,3 +513,22 @@ def test_report_says_what_changed(demo_store):
     # Causes shared by the figures are said once.
     lost = next(c["text"] for c in out["causes"] if c["kind"] == "stockouts")
     assert section.count(lost.split(";")[0]) == 1
+
+
+def test_a_period_before_the_first_stored_order_is_nothing_to_compare_with(tiny_store):
+    """UCI's November alone, against October: net sales "rose from €0.00" was the walkthrough's
+    finding. The tiny shop's first order is o1 on 5 January 2025; January against December
+    2024 (no order stored) has no change, and says why."""
+    con = tiny_store.connect()
+    jan = Filters(date(2025, 1, 1), date(2025, 1, 31))
+    out = ex.explain(con, "net_sales", jan, jan.previous_period())
+    assert out["change"] is None and out["drivers"] == [] and out["by"] == {}
+    assert out["reason"] == ("No order is stored before 05 Jan 2025, so 1 Dec – 31 Dec 2024 "
+                             "has nothing to compare with.")
+    assert ex.headline(out).startswith("Net sales: nothing to explain. No order is stored")
+    # A compared period with one stored day is a baseline (the missing days are a cause).
+    feb = Filters(date(2025, 2, 4), date(2025, 3, 6))
+    assert ex.explain(con, "net_sales", feb, feb.previous_period())["change"] is not None
+    # Traffic alone is not judged by the orders' first day.
+    assert ex.explain(con, "sessions", jan, jan.previous_period()).get("reason") != \
+        out["reason"]

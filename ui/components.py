@@ -233,7 +233,8 @@ def _card(name: str, f: kpilib.Filters, spark_by: str | None, last_year: bool) -
     prev = f.previous_period()
     # A period the store cannot tell (customers' KPIs before the first stored order) is not
     # a baseline: "+37 pp" against it would read as a jump.
-    unknown_before = reason(name, prev)
+    unknown_before = reason(name, prev) or caveats.before_orders(k, facts(), prev.start,
+                                                                 prev.end)
     if caveats.value_reason(k, before) or unknown_before:
         before = None
     as_of, window = facts().as_of, setting("return_window_days")
@@ -281,7 +282,9 @@ def _card(name: str, f: kpilib.Filters, spark_by: str | None, last_year: bool) -
             else f"Not compared with the previous period: {unknown_before}")
     if m.final and last_year:
         ly = value(name, f.last_year())
-        ly = None if caveats.value_reason(k, ly) or reason(name, f.last_year()) else ly
+        ly = None if caveats.value_reason(k, ly) or reason(name, f.last_year()) \
+            or caveats.before_orders(k, facts(), f.last_year().start, f.last_year().end) \
+            else ly
         captions.append(f"vs last year: {change(now, ly, k.unit) or '–'}")
     fc = month_forecast(name, f)
     if fc is not None and fc.value is not None:
