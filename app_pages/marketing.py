@@ -56,12 +56,17 @@ if not unmatched.empty:
 
 inverse = sales and st.toggle("Show MER as spend ÷ revenue (Triple Whale's convention)",
                              key="mer_inverse")
+spend_rows = ui.kpi("spend", by="channel")
+if f.channels and not (spend_rows["value"] > 0).any():
+    # "Revenue of paid channels €0.00" under Email alone read as "email earned nothing".
+    st.info(f"No ad spend on {', '.join(map(ui.channel_label, f.channels))} in this period, "
+            "so no ROAS, no CAC and no revenue of paid channels (€0.00 below means that, "
+            "not that nothing was sold): its sales are on the Sales page.")
 gone = []
 for row in (("spend", "paid_revenue", "roas", "mer_inverse" if inverse else "mer"), ROWS[1]):
     gone += ui.metrics(row, columns=4)
 ui.missing_note(gone)
 
-spend_rows = ui.kpi("spend", by="channel")
 if not (spend_rows["value"] > 0).any():
     st.info("No ad spend in this period.")
     st.stop()
@@ -98,13 +103,21 @@ shares = pd.DataFrame({"channel": [ui.channel_label(c) for c in channels] * len(
                        "of": [k for k in parts for _ in channels]})
 left, right = st.columns(2)
 with left:
-    fig = px.bar(shares, x="share", y="channel", color="of", barmode="group", orientation="h",
-                 title="Budget: spend against what it brings (paid channels)" if sales
-                 else "Share of ad spend by channel",
-                 color_discrete_sequence=["#bab0ac", "#4c78a8", "#f58518"])
-    fig.update_xaxes(title=None, **ui.tick_format("ratio"))
-    fig.update_yaxes(title=None)
-    ui.chart(fig, key="budget_shares")
+    if f.channels and len(channels) < 2:
+        # One channel's shares of itself are 100 % each: not a comparison.
+        st.caption("Shares of spend, revenue and new customers compare channels: with one "
+                   "channel with spend chosen, each would be 100 %. Choose more channels, or "
+                   "all, to see them.")
+    else:
+        among = " among the channels chosen" if f.channels else ""
+        fig = px.bar(shares, x="share", y="channel", color="of", barmode="group",
+                     orientation="h",
+                     title=(f"Budget: spend against what it brings (paid channels{among})"
+                            if sales else f"Share of ad spend by channel{among}"),
+                     color_discrete_sequence=["#bab0ac", "#4c78a8", "#f58518"])
+        fig.update_xaxes(title=None, **ui.tick_format("ratio"))
+        fig.update_yaxes(title=None)
+        ui.chart(fig, key="budget_shares")
 with right:
     if sales:
         r = roas.assign(label=roas["channel"].map(ui.channel_label),

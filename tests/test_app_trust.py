@@ -189,3 +189,35 @@ def test_phones_are_told_a_table_scrolls_and_get_no_unreadable_cell_labels(demo_
     # Segment and customers fit a phone: 16 + 7.5 × 9 ("Customers") + 16 + 7.5 × 7 ("Segment")
     # = 152 px of 350.
     assert _width(pd.DataFrame({"Segment": ["New"], "Customers": [486]})) == 152
+
+
+def test_marketing_under_a_channel_without_spend_or_alone(tiny_store, monkeypatch):
+    """February 2025 of the tiny shop: email had no spend (its o6 sold €30.00), so its
+    "Revenue of paid channels €0.00" is said to mean no spend, not no sales; with paid search
+    alone the budget's shares would all be 100 %, so they are not drawn; with paid search and
+    paid social they are shares among the two (spend 50 / 90 and 40 / 90)."""
+    import json
+
+    from test_app import numbers
+    feb = {"period": "Custom", "dates": ["2025-02-01", "2025-02-28"]}
+
+    def marketing(**params):
+        return page(opened(tiny_store, monkeypatch, **feb, **params), "marketing")
+
+    def budget(at):
+        return [json.loads(e.proto.spec) for e in at.get("plotly_chart")
+                if "Budget" in json.loads(e.proto.spec)["layout"]["title"]["text"]]
+
+    at = marketing(channels="email")
+    assert any(i.value.startswith("No ad spend on Email in this period, so no ROAS, no CAC "
+                                  "and no revenue of paid channels") for i in at.info)
+    assert "€0.00 below means that, not that nothing was sold" in texts(at)
+    assert "No ad spend on" not in texts(marketing())
+    at = marketing(channels="paid_search")
+    assert budget(at) == [] and "with one channel with spend chosen, each would be 100 %" \
+        in texts(at)
+    [chart] = budget(marketing(channels=["paid_search", "paid_social"]))
+    assert chart["layout"]["title"]["text"].endswith("(paid channels among the channels chosen)")
+    spend = next(t for t in chart["data"] if t["name"] == "Share of ad spend")
+    assert sorted(round(x, 4) for x in numbers(spend["x"])) == [round(40 / 90, 4),
+                                                                round(50 / 90, 4)]

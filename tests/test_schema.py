@@ -9,7 +9,7 @@ def test_refunds_by_hand():
     assert refunds.required == ("order_id", "refunded_at", "amount")
     assert refunds.column("amount").type == MONEY and not refunds.column("sku").required
     assert template_csv("refunds") == (
-        "refund_id,order_id,refunded_at,amount,shipping,tax,sku,quantity,reason\n")
+        "refund_id,order_id,refunded_at,amount,shipping,tax,sku,quantity,reason,refund_country\n")
 
 
 def test_keys_and_partitions_are_columns_of_their_table():
