@@ -8,8 +8,12 @@ from kpilib.channels import CHANNELS, KNOWN, label_sql, source_medium_sql
 
 def one(sql: str, a=None, b=None):
     """``sql`` of the columns a and b, on one row."""
-    return duckdb.execute(f"select {sql} from (select $1::varchar as a, $2::varchar as b)",
-                          [a, b]).fetchone()[0]
+    # A connection of its own: a result left unfetched on DuckDB's default connection blocks
+    # every later use of it in this process (another test's duckdb.read_parquet).
+    with duckdb.connect() as con:
+        [(value,)] = con.execute(f"select {sql} from (select $1::varchar as a, "
+                                 "$2::varchar as b)", [a, b]).fetchall()
+    return value
 
 
 @pytest.mark.parametrize("label,channel", [
