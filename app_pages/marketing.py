@@ -68,7 +68,8 @@ for row in (("spend", "paid_revenue", "roas", "mer_inverse" if inverse else "mer
 ui.missing_note(gone)
 
 if not (spend_rows["value"] > 0).any():
-    st.info("No ad spend in this period.")
+    if not f.channels:   # with channels chosen, said above the cards
+        st.info("No ad spend in this period.")
     st.stop()
 roas = ui.kpi("roas", by="channel")
 

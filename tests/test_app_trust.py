@@ -212,6 +212,7 @@ def test_marketing_under_a_channel_without_spend_or_alone(tiny_store, monkeypatc
     assert any(i.value.startswith("No ad spend on Email in this period, so no ROAS, no CAC "
                                   "and no revenue of paid channels") for i in at.info)
     assert "€0.00 below means that, not that nothing was sold" in texts(at)
+    assert "No ad spend in this period." not in texts(at)   # said once
     assert "No ad spend on" not in texts(marketing())
     at = marketing(channels="paid_search")
     assert budget(at) == [] and "with one channel with spend chosen, each would be 100 %" \
@@ -221,3 +222,15 @@ def test_marketing_under_a_channel_without_spend_or_alone(tiny_store, monkeypatc
     spend = next(t for t in chart["data"] if t["name"] == "Share of ad spend")
     assert sorted(round(x, 4) for x in numbers(spend["x"])) == [round(40 / 90, 4),
                                                                 round(50 / 90, 4)]
+
+
+def test_a_previous_period_with_no_stored_order_is_not_a_rise_from_nothing(tiny_store,
+                                                                            monkeypatch):
+    """5 – 31 Jan 2025 of the tiny shop against 9 Dec 2024 – 4 Jan 2025, before its first
+    order (o1, 5 Jan): net sales are not "+100 %" from €0.00; the card says why, briefly."""
+    at = opened(tiny_store, monkeypatch, period="Custom", dates=["2025-01-05", "2025-01-31"])
+    card = next(m for m in at.metric if m.label == "Net sales")
+    assert card.delta in (None, "", "–"), card.delta
+    captions = [c.value for c in at.caption]
+    assert "Not compared: the previous period starts before the first stored order " \
+        "(05 Jan 2025)." in captions, captions

@@ -233,8 +233,8 @@ def _card(name: str, f: kpilib.Filters, spark_by: str | None, last_year: bool) -
     prev = f.previous_period()
     # A period the store cannot tell (customers' KPIs before the first stored order) is not
     # a baseline: "+37 pp" against it would read as a jump.
-    unknown_before = reason(name, prev) or caveats.before_orders(k, facts(), prev.start,
-                                                                 prev.end)
+    before_orders = caveats.before_orders(k, facts(), prev.start, prev.end)
+    unknown_before = reason(name, prev) or before_orders
     if caveats.value_reason(k, before) or unknown_before:
         before = None
     as_of, window = facts().as_of, setting("return_window_days")
@@ -278,7 +278,8 @@ def _card(name: str, f: kpilib.Filters, spark_by: str | None, last_year: bool) -
     elif unknown_before:
         captions.append(
             f"Not compared: the previous period starts before the first stored order "
-            f"({facts().orders_from:%d %b %Y})." if k.history and facts().orders_from
+            f"({facts().orders_from:%d %b %Y})." if (k.history or before_orders)
+            and facts().orders_from
             else f"Not compared with the previous period: {unknown_before}")
     if m.final and last_year:
         ly = value(name, f.last_year())
