@@ -76,7 +76,7 @@ def click_channel(page, channel: str | None):
     sidebar = page.locator('[data-testid="stSidebar"]')
     if channel is None:
         return sidebar.get_by_role("button", name="Remove Email")
-    sidebar.locator('[data-testid="stMultiSelect"]').click()
+    sidebar.locator('[data-testid="stMultiSelect"]').filter(has_text="Channels").click()
     return page.get_by_role("option", name=channel, exact=True)
 
 
