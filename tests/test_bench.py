@@ -78,6 +78,21 @@ def test_page_sets_hold_the_target_pacing(demo_store, monkeypatch):
     assert ("net_sales", date(2026, 8, 6), date(2026, 9, 30), "day") in asked
 
 
+
+def test_a_page_paces_only_the_kpis_it_shows(demo_store, monkeypatch):
+    """The Stock page shows one KPI a target can be set for (the stock-out rate): with a
+    target on every KPI, it paces that one, not the thirteen it does not show (their month
+    to date and a sum's 8 weeks of days were 19 of its 26 queries)."""
+    monkeypatch.setenv("KPILIB_STORE", str(demo_store.path))
+    view = Filters(date(2026, 10, 2), date(2026, 10, 31))
+    calls = bench.each_kpi(bench.record(demo_store, {"v": view}, pages=("stock",))
+                           [("stock", "v")])
+    paced = {c.kpi for c in calls if c.kpi in KINDS
+             and (c.filters.start, c.filters.end) == (date(2026, 10, 1), date(2026, 10, 31))}
+    assert paced == {"stockout_rate"}, paced
+    assert not [c for c in calls if c.kpi in KINDS and c.by == "day"
+                and c.filters.end == date(2026, 9, 30)]
+
 def test_protocol_viewers_change_the_filters_they_time(demo_store):
     """bench/load.py --clients protocol: a viewer without a browser asks for the period and
     channel as the browser does, and the page redrawn is the one asked for (a rerun that

@@ -291,7 +291,7 @@ def _card(name: str, f: kpilib.Filters, spark_by: str | None, last_year: bool) -
     if fc is not None and fc.value is not None:
         captions.append(forecast_caption(fc))
         card["help"] += "\n\n" + forecast.accuracy_text(fc)
-    p = pacing(f).get(name)
+    p = pacing(f, (name,)).get(name)
     if p is not None:
         captions.append(target_caption(p))
     return card
