@@ -52,10 +52,10 @@ def read(*items: Cards | Frame) -> None:
     for item in items:
         f = item.filters or current_filters()
         if isinstance(item, Cards):
-            names = _shown(item.names, f)
-            for base in dict.fromkeys(k.base for k in map(kpilib.get, names) if k.base):
-                _compare_shared(base, f)
-            asks += _card_asks(names, f, item.spark_by, item.last_year)
+            # Their shared steps (the stock page's per-SKU step of the period and of the one
+            # compared with) are computed by the batch's first reads, side by side, not
+            # before the batch: a thread done with the shorter one goes on to other frames.
+            asks += _card_asks(_shown(item.names, f), f, item.spark_by, item.last_year)
         else:
             asks.append((item.name, f, item.by, item.limit))
     _read_ahead(asks)
@@ -226,12 +226,29 @@ def _read_ahead(asks) -> None:
         return
     if len(fetched) + sum(map(len, groups.values())) > 200:
         fetched.clear()
-    items = list(groups.items())
+    items = _first_steps_first(list(groups.items()))
     frames = _many(str(store.path), tuple(
         (tuple(key[1] for _, key in got), tuple(n for n, _ in got), qf, qby, limit)
         for (qf, qby, limit, _), got in items), store.fingerprint)
     for (_, got), read in zip(items, frames):
         fetched.update({key: frame for (_, key), frame in zip(got, read)})
+
+
+def _first_steps_first(items: list) -> list:
+    """The batch's reads in the order the pool takes them: first one read of each shared step
+    (kpilib.Kpi.base) under each filters, which computes it; then the reads that need none;
+    then the other reads of a shared step, which wait for it if it is not yet computed."""
+    seen = set()
+
+    def rank(item) -> int:
+        (qf, _, _, _), got = item
+        steps = {(kpilib.get(name).base, qf) for name, _ in got} - {("", qf)}
+        if not steps:
+            return 1
+        first = bool(steps - seen)
+        seen.update(steps)
+        return 0 if first else 2
+    return [item for _, item in sorted(((rank(i), n), i) for n, i in enumerate(items))]
 
 
 def _not_split(name: str, f: kpilib.Filters, by, limit) -> pd.DataFrame:
