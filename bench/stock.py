@@ -4,8 +4,9 @@
 The set is recorded from the app itself, as `bench/bench.py` records every page's (the Stock
 page in AppTest with a view's filters set, every query logged), then timed warm with the
 filters changed (another view's set in between, so nothing is reused), on a new connection.
-Printed per store: its SKU count, each view's median and min–max, and `/proc/loadavg` before
-and after.
+Printed per store: its SKU count, each view's median and min–max, the median CPU time of the
+process (every DuckDB thread's: on a shared machine the wall time measures the other workers
+too), and `/proc/loadavg` before and after.
 
     python bench/stock.py --store bench/.stores/scale-1 --store /tmp/skus-40k --repeat 10
 
@@ -59,13 +60,15 @@ def main() -> None:
             other = sets[("stock", names[(i + 1) % len(names)])]
             load = loadavg()
             con = store.connect()
-            warm = []
+            warm, cpu = [], []
             for _ in range(args.repeat):
                 page_set(con, other)
+                t = time.process_time()
                 warm.append(page_set(con, sets[("stock", view)]) * 1000)
+                cpu.append((time.process_time() - t) * 1000)
             print(f"  {view:26s} {len(sets[('stock', view)]):3d} calls  "
                   f"{statistics.median(warm):6.1f} ms ({min(warm):.1f}–{max(warm):.1f})  "
-                  f"load {load} → {loadavg()}", flush=True)
+                  f"CPU {statistics.median(cpu):6.1f} ms  load {load} → {loadavg()}", flush=True)
 
 
 if __name__ == "__main__":

@@ -296,6 +296,31 @@ def test_prepare_computes_the_period_and_the_previous_one_for_the_cards(shop, mo
     assert len(kpi_module._COMPUTED[con]) == 2
 
 
+
+def test_a_step_one_read_alone_uses_is_computed_within_it(shop):
+    """kpilib.run_many stores a shared step only when several of its reads use it under the
+    same filters: the stock page's period before, read by its row of cards alone, is computed
+    within that query, with the figures run() gives from the stored step."""
+    import kpilib.kpi as kpi_module
+    from kpilib import Read, run_many
+    before = F.previous_period()
+    cards = tuple(map(get, ("on_hand", "stock_value", "days_of_cover", "sell_through_rate",
+                            "dead_stock", "dead_stock_value", "lost_revenue_stockout")))
+    stored = shop.connect()
+    expected = [[run(stored, k, f) for k in cards] for f in (F, before)]
+    expected.append([run(stored, get("reorder_skus"), F, limit=2)])
+    con = shop.connect()
+    got = run_many(con, [Read(cards, F), Read(cards, before),
+                         Read((get("reorder_skus"),), F, limit=2)])
+    # F's step, read twice, is stored (once); the period before's, read once, is not.
+    assert set(kpi_module._COMPUTED[con]) == {kpi_module._base_name(cards[0].base, F)}
+    for frames, want in zip(got, expected):
+        for frame, w in zip(frames, want):
+            assert frame.equals(w), (frame, w)
+    check(got[1][0]["value"].iat[0], expected[1][0]["value"].iat[0])
+    # The period before's cards by hand (21–31 Jan: no snapshot, no sale): nothing on hand.
+    check(got[1][0]["value"].iat[0], 0)
+
 def test_a_step_asked_for_twice_at_once_is_computed_once(shop, monkeypatch):
     """Two sessions asking for the same step at the same moment: the second waits for the
     first's table instead of computing it too (or racing to create it)."""

@@ -278,10 +278,17 @@ def _single(names, by) -> list[str]:
 def _compare_shared(base: str, f: kpilib.Filters) -> None:
     """Compute the shared step ``base`` for the period and for the one compared with, side
     by side: once per filters, under the name of the first KPI declaring it (one cache entry
-    for all the cards reading it)."""
-    name = next(n for n, k in kpilib.KPIS.items() if k.base == base)
-    path, deps, version = _keys(name)
-    _compared(path, deps, name, f, version)
+    for all the cards reading it). Nothing when the page's plan read a card over it for both
+    periods already: its batch computed what it needed (kpilib.run_many stores no step that
+    one query alone reads)."""
+    names = [n for n, k in kpilib.KPIS.items() if k.base == base]
+    got = _fetched()
+    for name in names:
+        path, deps, _ = _keys(name)
+        if all((path, deps, name, g, None, None) in got for g in (f, f.previous_period())):
+            return
+    path, deps, version = _keys(names[0])
+    _compared(path, deps, names[0], f, version)
 
 
 @st.cache_data(max_entries=200, show_spinner=False)
