@@ -343,13 +343,9 @@ def _pace(path: str, version: str, filters: kpilib.Filters, name: str) -> target
     # One KPI's, so that a page pays for the paces it shows: the Stock page's one card with a
     # target paced all fourteen (19 of its 26 queries). A plain memo, as _calendar (asked by
     # every card), emptied by clear().
-    return targets.pace(_connection(path, version), name, _goals(path, version), filters,
+    return targets.pace(_connection(path, version), name,
+                        targets.from_settings(kpilib.Store(path).settings), filters,
                         _span(path, version)[1])
-
-
-@functools.lru_cache(maxsize=64)
-def _goals(path: str, version: str) -> list[targets.Target]:
-    return targets.from_settings(kpilib.Store(path).settings)
 
 
 def pacing(filters: kpilib.Filters | None = None,
