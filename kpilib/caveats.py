@@ -310,12 +310,22 @@ def reason(kpi: Kpi, f: Facts, start: date | None = None,
     if reads_customers(kpi) and not f.identified:
         return ("Unknown: no order has a customer id or e-mail, so customers cannot be told "
                 "apart (every order is a guest order).")
-    if kpi.history and start is not None and f.orders_from is not None \
-            and start <= f.orders_from:
-        return (f"Unknown: no order is stored before {f.orders_from:%d %b %Y}, so whether a "
-                "customer had ordered before cannot be seen (pick a later period, or upload "
-                "earlier months).")
+    seen = first_seen(f, start) if kpi.history else None
+    if seen:
+        return f"Unknown: {seen} (pick a later period, or upload earlier months)."
     return None
+
+
+def first_seen(f: Facts, start: date | None) -> str | None:
+    """Why customers whose first stored order is on or after ``start`` cannot be called new:
+    from the first stored order on, a customer's first order in the store may not be their
+    first (an export that starts mid-history, as UCI's). The clause a page says in place of
+    new and returning, or beside a cohort ("first seen in this export"); None when the days
+    before ``start`` hold orders to tell by."""
+    if start is None or f.orders_from is None or start > f.orders_from:
+        return None
+    return (f"no order is stored before {f.orders_from:%d %b %Y}, so whether a customer had "
+            "ordered before cannot be seen")
 
 
 def coverage(kpi: Kpi, f: Facts, start: date | None, end: date | None):

@@ -234,3 +234,36 @@ def test_a_previous_period_with_no_stored_order_is_not_a_rise_from_nothing(tiny_
     captions = [c.value for c in at.caption]
     assert "Not compared: the previous period starts before the first stored order " \
         "(05 Jan 2025)." in captions, captions
+
+
+def charts(at) -> dict:
+    """The page's Plotly figures by title."""
+    import json
+    specs = [json.loads(e.proto.spec) for e in at.get("plotly_chart")]
+    return {s["layout"]["title"]["text"].replace("<br>", " "): s for s in specs}
+
+
+def test_customers_first_seen_in_the_export_are_not_called_new(tiny_store, monkeypatch):
+    """Tiny shop, 5 Jan – 6 Feb 2025: the period starts on the first stored order (o1, alice,
+    5 Jan), so the cards say new and returning are unknown (caveats). The bars, the cohort
+    rows and captions on the same page must not call alice "new" either: she is first seen
+    in this export. A later period, 10 Feb – 2 Mar, can tell (orders before it are stored)."""
+    at = page(opened(tiny_store, monkeypatch, period="Custom",
+                     dates=["2025-01-05", "2025-02-06"]), "loyalty")
+    assert "Unknown: no order is stored before 05 Jan 2025" in texts(at)
+    figs = charts(at)
+    assert "New and returning customers" not in figs, list(figs)
+    bars = figs["Customers first seen and seen before"]
+    assert {t["name"] for t in bars["data"]} == {"First seen in this export",
+                                                 "Seen before in this export"}
+    heat = figs["Share of each cohort ordering again, month by month"]
+    # Cohorts up to the period's end: Jan 2025 (alice) and Feb 2025 (bob, 4 Feb; dave's
+    # first order, 20 Feb, is after it). January holds the first stored order; February has
+    # January's orders before it.
+    assert list(heat["data"][0]["y"]) == ["Jan 2025 (1, first seen)", "Feb 2025 (1)"]
+    assert "The Jan 2025 cohort is every customer first seen in this export" in texts(at)
+    assert "Not split into new and returning" in texts(at)
+    at = page(opened(tiny_store, monkeypatch, period="Custom",
+                     dates=["2025-02-10", "2025-03-02"]), "loyalty")
+    assert "New and returning customers" in charts(at)
+    assert "Not split into new and returning" not in texts(at)
