@@ -11,6 +11,8 @@ from ui.plan import Cards, Frame, chosen, read
 
 f = ui.require_filters()
 ui.header("After-sales", ui.cancelled_words())
+for said in ui.outdated(("orders", "refunds")):
+    st.warning(said, icon=":material/update:")
 if not ui.has("refunds"):
     if not ui.need("orders", what="returns and cancellations"):
         st.stop()

@@ -267,3 +267,31 @@ def test_customers_first_seen_in_the_export_are_not_called_new(tiny_store, monke
                      dates=["2025-02-10", "2025-03-02"]), "loyalty")
     assert "New and returning customers" in charts(at)
     assert "Not split into new and returning" not in texts(at)
+
+
+def test_a_store_an_older_importer_wrote_names_the_export_to_upload_again(tmp_path,
+                                                                          monkeypatch):
+    """A UCI month stored before the credit notes kept their country: the Data page and
+    After-sales say which export to upload again, once; Sales (no refund figure changed by
+    it) does not."""
+    import json
+
+    from kpilib import Store
+    from kpilib.ingest import ingest
+    store = Store(tmp_path / "store")
+    ingest(store, [Path(__file__).parent / "data" / "formats" / "online_retail.csv"],
+           allow_partial=True)
+    path = store.path / "manifest.json"
+    m = json.loads(path.read_text())
+    for s in m["ingests"][0]["sources"]:
+        s["importer_version"] = 3
+    path.write_text(json.dumps(m))
+    said = ("Your UCI Online Retail export online_retail.csv was imported by an older version, "
+            "which put every return under \"No country recorded\": upload it again on the Data "
+            "page.")
+    at = opened(store, monkeypatch)
+    for name in ("data", "returns"):
+        at = page(at, name)
+        assert [w.value for w in at.warning].count(said) == 1, (name, at.warning)
+    at = page(at, "sales")
+    assert not [w for w in at.warning if "older version" in w.value]
