@@ -147,6 +147,24 @@ def test_cac_under_a_channel_filter_is_named_for_its_channels(tiny_store, monkey
     assert two["CAC of Paid search and Paid social"] == "€45.00", two
 
 
+def test_paid_revenue_under_a_channel_filter_is_named_for_its_channels(tiny_store,
+                                                                      monkeypatch):
+    """February 2025 of the tiny shop. Email had no ad spend: its revenue with ad spend is
+    €0.00, which "Revenue of paid channels" read as "email sold nothing" (bob's o6, €30, was
+    an email order). Paid search (spend 50) had o2 50 − 0 and o3 80 − 8: €122.00."""
+    feb = {"period": "Custom", "dates": ["2025-02-01", "2025-02-28"]}
+
+    def cards(**params):
+        at = page(opened(tiny_store, monkeypatch, **feb, **params), "marketing")
+        return {m.label: m.value for m in at.metric}
+
+    email = cards(channels="email")
+    assert email["Revenue of Email with ad spend"] == "€0.00", email
+    assert "Revenue of paid channels" not in email
+    assert cards(channels="paid_search")["Revenue of Paid search with ad spend"] == "€122.00"
+    assert "Revenue of paid channels" in cards()
+
+
 def test_a_links_dates_outside_the_data_are_said_to_be_replaced(tiny_store, monkeypatch):
     """The tiny shop holds 5 Jan – 2 Mar 2025. A link's custom dates outside it are dropped by
     the date widget, which falls back to the last 30 days (1 Feb – 2 Mar): the page says so,
