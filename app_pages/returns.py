@@ -38,7 +38,10 @@ def cards(returns: str) -> tuple[str, ...]:
 
 
 planned = returns_kpi(chosen("returns_dating", DATINGS[0], DATINGS) if orders else DATINGS[0])
+# Returns by country where the shop's orders have one (UCI's credit notes carry their own).
+countries = "country" not in ui.facts().unsplit
 read(Cards(cards(planned)), Frame(planned, year, "month"), Frame("refund_reasons"),
+     *((Frame(planned, f, "country"),) if countries else ()),
      *((Frame(f"return_rate_{chosen('return_rate_kind', 'value', RATES)}", by="channel"),
         Frame("top_categories")) if orders else ()))
 
@@ -121,6 +124,19 @@ if orders:
     if ui.not_final("return_rate_value") and not ui.reason("return_rate_value"):
         st.caption(ui.not_final("return_rate_value") + " The return rates of these dates will "
                    "still grow.")
+
+by_country = ui.kpi(returns, by="country") if countries and not ui.reason(returns) else None
+if by_country is not None and (by_country["value"] != 0).any():
+    st.subheader("Returns by country")
+    by_country = by_country[by_country["value"] != 0].sort_values("value", ascending=False)
+    st.caption(f"{kpilib.get(returns).label} by the refunded order's country, or the refund's "
+               "own where it names no stored order (a credit note). Countries without returns "
+               "are left out.")
+    ui.table(f"{returns}_by_country", pd.DataFrame({
+        "Country": by_country["country"].fillna("No country recorded"),
+        "Returns": by_country["value"],
+        "Share of returns": by_country["value"] / by_country["value"].sum()}),
+        {"Returns": "money", "Share of returns": "ratio"})
 
 reasons = ui.kpi("refund_reasons")
 if len(reasons) > 1 or (len(reasons) == 1 and reasons["reason"].iat[0] != "not given"):

@@ -313,3 +313,25 @@ def test_a_store_an_older_importer_wrote_names_the_export_to_upload_again(tmp_pa
         assert [w.value for w in at.warning].count(said) == 1, (name, at.warning)
     at = page(at, "sales")
     assert not [w for w in at.warning if "older version" in w.value]
+
+
+def test_after_sales_shows_returns_by_country_where_the_shop_has_countries(tmp_path,
+                                                                           tiny_store,
+                                                                           monkeypatch):
+    """UCI's fixture: one credit note, C574500 on 4 Nov 2011, Netherlands, 1 × £4.95: it
+    names no stored order, so its own country counts (refunds.refund_country). The tiny
+    shop's orders have no country: no table, and no empty one."""
+    from kpilib import Store
+    from kpilib.ingest import ingest
+    store = Store(tmp_path / "store")
+    ingest(store, [Path(__file__).parent / "data" / "formats" / "online_retail.csv"],
+           allow_partial=True)
+    at = page(opened(store, monkeypatch, period="Custom", dates=["2011-11-01", "2011-11-30"]),
+              "returns")
+    assert "Returns by country" in [h.value for h in at.subheader]
+    table = next(d.value for d in at.dataframe if "Country" in d.value.columns)
+    assert table.values.tolist() == [["Netherlands", "£4.95", "100.00 %"]]
+    at = page(opened(tiny_store, monkeypatch, period="Custom",
+                     dates=["2025-02-01", "2025-02-28"]), "returns")
+    assert "Returns by country" not in [h.value for h in at.subheader]
+    assert not [d for d in at.dataframe if "Country" in d.value.columns]
