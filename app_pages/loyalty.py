@@ -5,6 +5,7 @@ import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
+import kpilib
 import ui
 from kpilib import caveats
 from kpilib.formatting import plural
@@ -34,7 +35,7 @@ guests = int(ui.value("guest_orders") or 0)
 ui.header("Customers", (f"{plural(guests, 'guest order')} (no customer id) counted in sales "
                         "but not here · " if guests else "") + "channel = acquisition channel")
 if ui.reason("customers"):
-    st.info(ui.reason("customers"))
+    st.info(caveats.customers_unsplit(kpilib.get("customers"), f) or ui.reason("customers"))
     st.stop()
 ui.show_sql("customers")
 ui.metrics(CARDS)

@@ -335,3 +335,14 @@ def test_after_sales_shows_returns_by_country_where_the_shop_has_countries(tmp_p
                      dates=["2025-02-01", "2025-02-28"]), "returns")
     assert "Returns by country" not in [h.value for h in at.subheader]
     assert not [d for d in at.dataframe if "Country" in d.value.columns]
+
+
+def test_customers_under_a_device_filter_say_why_not_one_line(demo_store, monkeypatch):
+    """Customers' figures count each customer once; a device is an order's or a session's.
+    "Not split by device." alone left the page one line long, without why or what to do."""
+    at = page(opened(demo_store, monkeypatch, devices="mobile"), "loyalty")
+    said = [i.value for i in at.info]
+    assert said == ["Customers' figures are not split by device: each customer counts once, "
+                    "and a device belongs to a session or an order (one customer orders from "
+                    "several). Clear the device filter in the sidebar to see them; Sales and "
+                    "After-sales apply it to orders."], said
