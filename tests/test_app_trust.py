@@ -346,3 +346,14 @@ def test_customers_under_a_device_filter_say_why_not_one_line(demo_store, monkey
                     "and a device belongs to a session or an order (one customer orders from "
                     "several). Clear the device filter in the sidebar to see them; Sales and "
                     "After-sales apply it to orders."], said
+
+
+def test_the_stock_page_has_one_categories_filter_the_sidebars(demo_store, monkeypatch):
+    """A page-level "Categories" box beside the sidebar's "Product categories": two filters
+    of one name, and the page's silently won. The sidebar's (in the URL) applies."""
+    at = page(opened(demo_store, monkeypatch), "stock")
+    assert [m.label for m in at.main.multiselect] == []
+    everything = next(m.value for m in at.metric if m.label == "Units on hand")
+    at = page(opened(demo_store, monkeypatch, categories="Shoes"), "stock")
+    shoes = next(m.value for m in at.metric if m.label == "Units on hand")
+    assert int(shoes.replace(",", "")) < int(everything.replace(",", ""))
