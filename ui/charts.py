@@ -48,10 +48,13 @@ def styled(fig):
     formatting.plain_figure(fig)
     # Labels inside narrow bars are otherwise turned sideways to fit.
     fig.update_traces(textangle=0, selector={"type": "bar"})
-    # The legend under the plot, across: at the right it took half a phone's width.
+    # The legend under the plot, across: at the right it took half a phone's width. Lower
+    # under an x-axis title, which sits below the tick labels (the LTV chart's "Months since
+    # the first order" was written over its legend).
+    titled = bool(fig.layout.xaxis.title.text)
     fig.update_layout(margin=dict(l=10, r=10, t=40, b=10), legend_title_text="",
-                      legend=dict(orientation="h", yanchor="top", y=-0.12, x=0,
-                                  xanchor="left"))
+                      legend=dict(orientation="h", yanchor="top", y=-0.25 if titled else -0.12,
+                                  x=0, xanchor="left"))
     fig.update_traces(cliponaxis=False, selector={"type": "waterfall"})
     title = fig.layout.title.text
     if title and len(title) > TITLE_LINE and "<br>" not in title:
