@@ -126,7 +126,9 @@ if orders:
                    "still grow.")
 
 by_country = ui.kpi(returns, by="country") if countries and not ui.reason(returns) else None
-if by_country is not None and (by_country["value"] != 0).any():
+# Shown where some return has a country: none is no table (refunds alone, or a store an
+# older importer wrote: its sentence above says to upload again).
+if by_country is not None and by_country.loc[by_country["value"] != 0, "country"].notna().any():
     st.subheader("Returns by country")
     by_country = by_country[by_country["value"] != 0].sort_values("value", ascending=False)
     st.caption(f"{kpilib.get(returns).label} by the refunded order's country, or the refund's "

@@ -228,7 +228,7 @@ def test_marketing_under_a_channel_without_spend_or_alone(tiny_store, monkeypatc
 
     at = marketing(channels="email")
     assert any(i.value.startswith("No ad spend on Email in this period, so no ROAS, no CAC "
-                                  "and no revenue of paid channels") for i in at.info)
+                                  "and no revenue with ad spend") for i in at.info)
     assert "€0.00 below means that, not that nothing was sold" in texts(at)
     assert "No ad spend in this period." not in texts(at)   # said once
     assert "No ad spend on" not in texts(marketing())
