@@ -92,9 +92,10 @@ else:
         grid.loc[c, [k for k in ks if k <= reached]] = grid.loc[c, [k for k in ks
                                                                  if k <= reached]].fillna(0.0)
     sizes = retention.groupby("cohort")["cohort_size"].first()
-    labels = [f"{c:%b %Y} ({sizes[c]:,}"
-              + (", first seen)" if caveats.first_seen(ui.facts(), pd.Timestamp(c).date()) else ")")
-              for c in grid.index]
+    def seen(c) -> str:
+        return ", first seen" if caveats.first_seen(ui.facts(), pd.Timestamp(c).date()) else ""
+
+    labels = [f"{c:%b %Y} ({sizes[c]:,}{seen(c)})" for c in grid.index]
     # A month not over yet is marked *: its share will still grow.
     fig = go.Figure(go.Heatmap(z=grid.values, x=[f"M{k}" for k in grid.columns], y=labels,
                                colorscale="Blues", zmin=0, zmax=max(0.3, grid.iloc[:, 1:].max().max()
@@ -113,7 +114,8 @@ else:
     if ltv["k"].max() > 0:
         ui.cohort_curves(ui.mark_final("cohort_ltv", ltv, cf), "value",
                          "Lifetime value per customer, by cohort", "cohort_ltv",
-                         x_title="Months since the first order")
+                         x_title="Months since the first order",
+                         named=lambda c: f"{c:%b %Y}" + (f" ({seen(c)[2:]})" if seen(c) else ""))
     else:
         st.info("Lifetime value curves start once a cohort has a month after its first one: "
                 "every cohort here is in its first month.")

@@ -280,6 +280,9 @@ def test_customers_first_seen_in_the_export_are_not_called_new(tiny_store, monke
     # January's orders before it.
     assert list(heat["data"][0]["y"]) == ["Jan 2025 (1, first seen)", "Feb 2025 (1)"]
     assert "The Jan 2025 cohort is every customer first seen in this export" in texts(at)
+    ltv = figs["Lifetime value per customer, by cohort"]
+    assert {t["name"] for t in ltv["data"] if t.get("showlegend") is not False} >= {
+        "Jan 2025 (first seen)"}, [t["name"] for t in ltv["data"]]
     assert "Not split into new and returning" in texts(at)
     at = page(opened(tiny_store, monkeypatch, period="Custom",
                      dates=["2025-02-10", "2025-03-02"]), "loyalty")

@@ -108,10 +108,11 @@ def trend(name: str, by: str, key: str, title: str | None = None, split: bool = 
 
 
 def cohort_curves(df: pd.DataFrame, y: str, title: str, key: str, x_title: str,
-                  extra=None):
+                  extra=None, named=None):
     """One line per cohort (``cohort``, ``k``, ``y``, ``final``), readable with a dozen
     cohorts: colours from light (oldest) to dark (latest), the part not final dashed.
-    ``extra(fig, cohort, rows, colour)`` adds a cohort's own lines (payback's CAC)."""
+    ``extra(fig, cohort, rows, colour)`` adds a cohort's own lines (payback's CAC);
+    ``named(cohort)`` names a cohort in the legend (its month, by default)."""
     import plotly.colors
     import plotly.graph_objects as go
 
@@ -121,7 +122,7 @@ def cohort_curves(df: pd.DataFrame, y: str, title: str, key: str, x_title: str,
     fig = go.Figure()
     for cohort, colour in zip(cohorts, colours):
         rows = df[df["cohort"] == cohort].sort_values("k")
-        name = f"{cohort:%b %Y}"
+        name = named(cohort) if named else f"{cohort:%b %Y}"
         done = rows[rows["final"]]
         # The open part starts from the last final point, so the line does not break.
         open_ = rows[~rows["final"]] if done.empty else rows[rows["k"] >= done["k"].max()]
