@@ -23,7 +23,7 @@ elif is_demo:
     st.info("The dashboard shows the **demo shop** until you upload your own exports below. "
             "Your first upload starts your own store; the demo is then no longer shown.")
 
-for said in ui.outdated():
+for said in ui.outdated(where="below"):
     st.warning(said, icon=":material/update:")
 
 st.subheader("Upload this month's exports")

@@ -74,5 +74,5 @@ def test_a_manifest_from_before_versions_opens_and_tells_uci_by_its_credit_notes
         "Your UCI Online Retail export online_retail.csv was imported by an older version, "
         "which counted stock adjustments (free lines, no customer) as orders, showed a "
         "cancellation rate of 0.00 % (the export has no order status: it is not tracked) and "
-        "put every return under \"No country recorded\": on the Data page, delete its months "
-        "of orders and order lines (Nov 2011, Dec 2011), then upload it again.")
+        "put every return under \"No country recorded\": delete its months of orders and "
+        "order lines (Nov 2011, Dec 2011) on the Data page, then upload it again.")

@@ -218,11 +218,12 @@ def _outdated(path: str, version: str) -> list[versions.Outdated]:
     return versions.outdated(kpilib.Store(path))
 
 
-def outdated(tables: tuple[str, ...] | None = None) -> list[str]:
+def outdated(tables: tuple[str, ...] | None = None, where: str = "on the Data page") -> list[str]:
     """The sentences naming each export an older importer stored, whose figures of ``tables``
     (all when None) it got wrong, with how to store it again (kpilib.ingest.versions)."""
     store, _ = active_store()
-    return [s for o in _outdated(str(store.path), store.fingerprint) if (s := o.sentence(tables))]
+    return [s for o in _outdated(str(store.path), store.fingerprint)
+            if (s := o.sentence(tables, where))]
 
 
 def has(*tables: str) -> bool:

@@ -64,21 +64,22 @@ class Outdated:
     changes: tuple[Change, ...]
     months: dict            # table → sorted months (YYYY-MM) it still fills
 
-    def sentence(self, tables=None) -> str | None:
+    def sentence(self, tables=None, where: str = "on the Data page") -> str | None:
         """"Your UCI Online Retail export uci.csv was imported by an older version, which …:
-        upload it again on the Data page.", of the changes to ``tables`` (all when None)."""
+        upload it again on the Data page.", of the changes to ``tables`` (all when None);
+        ``where`` the upload is (the Data page says "below")."""
         said = [c for c in self.changes if tables is None or set(c.tables) & set(tables)]
         if not said:
             return None
         did = [c.older for c in said]
         did = did[0] if len(did) == 1 else ", ".join(did[:-1]) + " and " + did[-1]
-        fix = "upload it again on the Data page"
+        fix = f"upload it again {where}"
         gone = [t for t in NAMES if t in self.months
                 and any(c.delete and t in c.tables for c in said)]
         if gone:
             months = sorted({m for t in gone for m in self.months[t]})
-            fix = (f"on the Data page, delete its months of {' and '.join(NAMES[t] for t in gone)}"
-                   f" ({', '.join(_month(m) for m in months)}), then upload it again")
+            fix = (f"delete its months of {' and '.join(NAMES[t] for t in gone)} "
+                   f"({', '.join(_month(m) for m in months)}) {where}, then upload it again")
         return (f"Your {self.importer} export {self.file} was imported by an older version, "
                 f"which {did}: {fix}.")
 
