@@ -23,6 +23,9 @@ elif is_demo:
     st.info("The dashboard shows the **demo shop** until you upload your own exports below. "
             "Your first upload starts your own store; the demo is then no longer shown.")
 
+for said in ui.outdated(where="below"):
+    st.warning(said, icon=":material/update:")
+
 st.subheader("Upload this month's exports")
 st.caption("Shopify orders and products exports, WooCommerce or any CSV with the template's "
            "columns, GA4 reports, Google Ads and Meta spend reports (by campaign or by ad; "

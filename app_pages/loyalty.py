@@ -5,7 +5,9 @@ import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
+import kpilib
 import ui
+from kpilib import caveats
 from kpilib.formatting import plural
 from ui.plan import Cards, Frame, chosen, read
 
@@ -33,21 +35,29 @@ guests = int(ui.value("guest_orders") or 0)
 ui.header("Customers", (f"{plural(guests, 'guest order')} (no customer id) counted in sales "
                         "but not here · " if guests else "") + "channel = acquisition channel")
 if ui.reason("customers"):
-    st.info(ui.reason("customers"))
+    st.info(caveats.customers_unsplit(kpilib.get("customers"), f) or ui.reason("customers"))
     st.stop()
 ui.show_sql("customers")
 ui.metrics(CARDS)
 
 by = ui.grain("loyalty_grain")
-new = ui.kpi("new_customers", by=by).assign(kind="New")
-ret = ui.kpi("returning_customers", by=by).assign(kind="Returning")
+# Where the cards say new and returning are unknown (an export that starts mid-history), the
+# same bars are customers first seen in the export and seen in it before.
+unseen = caveats.first_seen(ui.facts(), f.start)
+kinds = ("First seen in this export", "Seen before in this export") if unseen else \
+    ("New", "Returning")
+new = ui.kpi("new_customers", by=by).assign(kind=kinds[0])
+ret = ui.kpi("returning_customers", by=by).assign(kind=kinds[1])
 fig = px.bar(pd.concat([new, ret]), x="period", y="value", color="kind",
-             title="New and returning customers",
-             color_discrete_map={"New": "#4c78a8", "Returning": "#f58518"})
+             title="Customers first seen and seen before" if unseen
+             else "New and returning customers",
+             color_discrete_map=dict(zip(kinds, ("#4c78a8", "#f58518"))))
 fig.update_yaxes(title=None, **ui.tick_format("count"))
 fig.update_xaxes(title=None)
 ui.chart(fig, key="new_vs_returning")
-st.caption(ui.definition("returning_customer_rate") + " " + ui.definition("repeat_purchase_rate"))
+st.caption((f"Not split into new and returning: {unseen}. " if unseen else "")
+           + ui.definition("returning_customer_rate") + " "
+           + ui.definition("repeat_purchase_rate"))
 
 st.subheader("Cohorts")
 split = st.toggle("Split by acquisition channel", key="cohort_split")
@@ -57,7 +67,13 @@ if split:
     channel = st.selectbox("Acquisition channel", options, key="cohort_channel",
                            format_func=ui.channel_label)
 cf = ui.history(ui.only(f, channel) if channel else f, 12)
-st.caption(f"Customers whose first order was between {ui.fmt_range(cf.start, cf.end)}.")
+# A cohort of a month that starts on or before the first stored order holds every customer
+# first seen in it, new or not (caveats.first_seen, as the cards).
+first = ui.facts().orders_from
+seen_cohort = first and cf.start <= first and caveats.first_seen(ui.facts(), first.replace(day=1))
+st.caption(f"Customers whose first order was between {ui.fmt_range(cf.start, cf.end)}."
+           + (f" The {first:%b %Y} cohort is every customer first seen in this export, not "
+              f"only new ones: {seen_cohort}." if seen_cohort else ""))
 retention, ltv, gaps = (ui.kpi(n, cf) for n in ("cohort_retention", "cohort_ltv",
                                                 "days_to_second_order"))
 segments = ui.kpi("rfm_segments")
@@ -76,7 +92,10 @@ else:
         grid.loc[c, [k for k in ks if k <= reached]] = grid.loc[c, [k for k in ks
                                                                  if k <= reached]].fillna(0.0)
     sizes = retention.groupby("cohort")["cohort_size"].first()
-    labels = [f"{c:%b %Y} ({sizes[c]:,})" for c in grid.index]
+    def seen(c) -> str:
+        return ", first seen" if caveats.first_seen(ui.facts(), pd.Timestamp(c).date()) else ""
+
+    labels = [f"{c:%b %Y} ({sizes[c]:,}{seen(c)})" for c in grid.index]
     # A month not over yet is marked *: its share will still grow.
     fig = go.Figure(go.Heatmap(z=grid.values, x=[f"M{k}" for k in grid.columns], y=labels,
                                colorscale="Blues", zmin=0, zmax=max(0.3, grid.iloc[:, 1:].max().max()
@@ -95,7 +114,8 @@ else:
     if ltv["k"].max() > 0:
         ui.cohort_curves(ui.mark_final("cohort_ltv", ltv, cf), "value",
                          "Lifetime value per customer, by cohort", "cohort_ltv",
-                         x_title="Months since the first order")
+                         x_title="Months since the first order",
+                         named=lambda c: f"{c:%b %Y}" + (f" ({seen(c)[2:]})" if seen(c) else ""))
     else:
         st.info("Lifetime value curves start once a cohort has a month after its first one: "
                 "every cohort here is in its first month.")
@@ -112,7 +132,8 @@ with left:
         st.info("No customer of these cohorts has ordered a second time yet.")
     else:
         fig = px.bar(gaps, x="bucket", y="customers", text_auto=",.0f",
-                     title="Time from first to second order")
+                     title="Time from first seen to second order" if seen_cohort
+                     else "Time from first to second order")
         fig.update_xaxes(title=None)
         fig.update_yaxes(title=None)
         ui.chart(fig, key="days_to_second_order")
@@ -121,7 +142,8 @@ with right:
     ui.trend("returning_customer_rate", by, key="returning_rate_trend")
 
 st.subheader("RFM segments")
-st.caption(ui.definition("rfm_segments"))
+st.caption(ui.definition("rfm_segments") + (f" 'New' is one stored order: {unseen}."
+                                            if unseen else ""))
 ui.table("rfm_segments", pd.DataFrame({
     "Segment": segments["segment"], "Customers": segments["customers"],
     "Net revenue": segments["revenue"], "Orders per customer": segments["orders_per_customer"],

@@ -60,7 +60,7 @@ spend_rows = ui.kpi("spend", by="channel")
 if f.channels and not (spend_rows["value"] > 0).any():
     # "Revenue of paid channels €0.00" under Email alone read as "email earned nothing".
     st.info(f"No ad spend on {', '.join(map(ui.channel_label, f.channels))} in this period, "
-            "so no ROAS, no CAC and no revenue of paid channels (€0.00 below means that, "
+            "so no ROAS, no CAC and no revenue with ad spend (€0.00 below means that, "
             "not that nothing was sold): its sales are on the Sales page.")
 gone = []
 for row in (("spend", "paid_revenue", "roas", "mer_inverse" if inverse else "mer"), ROWS[1]):

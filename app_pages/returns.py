@@ -11,6 +11,8 @@ from ui.plan import Cards, Frame, chosen, read
 
 f = ui.require_filters()
 ui.header("After-sales", ui.cancelled_words())
+for said in ui.outdated(("orders", "refunds")):
+    st.warning(said, icon=":material/update:")
 if not ui.has("refunds"):
     if not ui.need("orders", what="returns and cancellations"):
         st.stop()
@@ -36,7 +38,10 @@ def cards(returns: str) -> tuple[str, ...]:
 
 
 planned = returns_kpi(chosen("returns_dating", DATINGS[0], DATINGS) if orders else DATINGS[0])
+# Returns by country where the shop's orders have one (UCI's credit notes carry their own).
+countries = "country" not in ui.facts().unsplit
 read(Cards(cards(planned)), Frame(planned, year, "month"), Frame("refund_reasons"),
+     *((Frame(planned, f, "country"),) if countries else ()),
      *((Frame(f"return_rate_{chosen('return_rate_kind', 'value', RATES)}", by="channel"),
         Frame("top_categories")) if orders else ()))
 
@@ -119,6 +124,21 @@ if orders:
     if ui.not_final("return_rate_value") and not ui.reason("return_rate_value"):
         st.caption(ui.not_final("return_rate_value") + " The return rates of these dates will "
                    "still grow.")
+
+by_country = ui.kpi(returns, by="country") if countries and not ui.reason(returns) else None
+# Shown where some return has a country: none is no table (refunds alone, or a store an
+# older importer wrote: its sentence above says to upload again).
+if by_country is not None and by_country.loc[by_country["value"] != 0, "country"].notna().any():
+    st.subheader("Returns by country")
+    by_country = by_country[by_country["value"] != 0].sort_values("value", ascending=False)
+    st.caption(f"{kpilib.get(returns).label} by the refunded order's country, or the refund's "
+               "own where it names no stored order (a credit note). Countries without returns "
+               "are left out.")
+    ui.table(f"{returns}_by_country", pd.DataFrame({
+        "Country": by_country["country"].fillna("No country recorded"),
+        "Returns": by_country["value"],
+        "Share of returns": by_country["value"] / by_country["value"].sum()}),
+        {"Returns": "money", "Share of returns": "ratio"})
 
 reasons = ui.kpi("refund_reasons")
 if len(reasons) > 1 or (len(reasons) == 1 and reasons["reason"].iat[0] != "not given"):

@@ -12,6 +12,8 @@ f = ui.require_filters()
 ui.header("Sales", ui.cancelled_words())
 if not ui.need("orders", what="sales"):
     st.stop()
+for said in ui.outdated(("orders", "order_items")):
+    st.warning(said, icon=":material/update:")
 lines = ui.has("order_items")
 CARDS = ("net_sales", "orders", "aov", "units_per_order", "cancellation_rate")
 STEPS = ("gross_sales", "discounts", "returns", "net_sales", "shipping", "tax", "total_sales")

@@ -25,11 +25,10 @@ if interval is None:
 every = {1: "daily", 7: "weekly"}.get(round(interval), f"every {interval:.0f} days")
 ui.header("Stock", f"{every} stock snapshots, carried forward between them")
 
-a, b = st.columns([2, 1])
-categories = a.multiselect("Categories", ui.categories(), key="stock_categories",
-                           placeholder="All categories")
-search = b.text_input("SKU or product contains", key="stock_search")
-sf = replace(shop, categories=tuple(categories) or f.categories, search=search)
+# The sidebar's product categories (shared with the URL) narrow this page too: a second
+# "Categories" box here, beside it, left a user guessing which applied.
+search = st.text_input("SKU or product contains", key="stock_search")
+sf = replace(shop, search=search)
 narrowed = [w for w, on in (("channel", f.channels), ("device", f.devices),
                             ("country", f.countries)) if on]
 if narrowed:

@@ -270,6 +270,28 @@ def reads_customers(kpi: Kpi) -> bool:
     return bool(re.search(rf"\b(?:from|join)\s+(?:{'|'.join(CUSTOMER_SOURCES)})\b", kpi.sql))
 
 
+# Why a customer's figure takes no device, country or category filter: it counts each
+# customer once (kpilib.loyalty reads the customers' rollups, one row a customer and day),
+# and these belong to each of their orders.
+PER_ORDER = {"device": "a device belongs to a session or an order (one customer orders from "
+                       "several)",
+             "country": "a country belongs to an order (one customer orders to several)",
+             "category": "a category belongs to an order's lines (one customer buys several)"}
+
+
+def customers_unsplit(kpi: Kpi, filters: Filters) -> str | None:
+    """Why a customer's ``kpi`` is not split by the device, country or category ``filters``
+    select, in words (the short "Not split by device." of :func:`reason` says what, not why);
+    None for a KPI that is split by them, or that counts no customers."""
+    dims = refused(kpi, filters)
+    if not dims or not reads_customers(kpi):
+        return None
+    return (f"Customers' figures are not split by {' or '.join(dims)}: each customer counts "
+            f"once, and {'; '.join(PER_ORDER[d] for d in dims)}. Clear the "
+            f"{' and '.join(dims)} filter in the sidebar to see them; Sales and After-sales "
+            "apply it to orders.")
+
+
 def reason(kpi: Kpi, f: Facts, start: date | None = None,
            end: date | None = None, filters: Filters | None = None) -> str | None:
     """Why ``kpi`` has no meaningful value in this store (over a period from ``start`` to
@@ -310,12 +332,22 @@ def reason(kpi: Kpi, f: Facts, start: date | None = None,
     if reads_customers(kpi) and not f.identified:
         return ("Unknown: no order has a customer id or e-mail, so customers cannot be told "
                 "apart (every order is a guest order).")
-    if kpi.history and start is not None and f.orders_from is not None \
-            and start <= f.orders_from:
-        return (f"Unknown: no order is stored before {f.orders_from:%d %b %Y}, so whether a "
-                "customer had ordered before cannot be seen (pick a later period, or upload "
-                "earlier months).")
+    seen = first_seen(f, start) if kpi.history else None
+    if seen:
+        return f"Unknown: {seen} (pick a later period, or upload earlier months)."
     return None
+
+
+def first_seen(f: Facts, start: date | None) -> str | None:
+    """Why customers whose first stored order is on or after ``start`` cannot be called new:
+    from the first stored order on, a customer's first order in the store may not be their
+    first (an export that starts mid-history, as UCI's). The clause a page says in place of
+    new and returning, or beside a cohort ("first seen in this export"); None when the days
+    before ``start`` hold orders to tell by."""
+    if start is None or f.orders_from is None or start > f.orders_from:
+        return None
+    return (f"no order is stored before {f.orders_from:%d %b %Y}, so whether a customer had "
+            "ordered before cannot be seen")
 
 
 def coverage(kpi: Kpi, f: Facts, start: date | None, end: date | None):

@@ -1,5 +1,6 @@
 """Marketing KPIs, from `marketing_spend` and `orders`."""
 from .dimensions import Measure
+from .formatting import channel_words
 from .kpi import Kpi
 from .measures import inverse, ratio, total
 
@@ -161,3 +162,21 @@ def payback_months(payback):
                      "payback_month": int(done["k"].iat[0]) if len(done) else None})
     return pd.DataFrame(rows, columns=["channel", "cohort", "customers", "cac",
                                        "months_observed", "payback_month"])
+
+
+# Cards whose figure, under a channel filter, is the chosen channels' and not what the label
+# says of the whole shop: both sides of CAC take the filter, and paid revenue counts those of
+# the chosen channels that had spend. "Revenue of paid channels €0.00" under Email alone read
+# as "Email sold nothing", where it had no ad spend.
+FILTERED_LABELS = {"cac": "CAC of {}", "paid_revenue": "Revenue of {} with ad spend"}
+
+
+def filtered_label(name: str, channels) -> str | None:
+    """The label of KPI ``name`` under a filter on ``channels`` ("CAC of Email", "Revenue of
+    Email with ad spend"); None when its own label says it."""
+    if not channels or name not in FILTERED_LABELS:
+        return None
+    said = [channel_words(c) for c in channels]
+    words = said[0] if len(said) == 1 else " and ".join(said) if len(said) == 2 else \
+        f"the {len(said)} channels chosen"
+    return FILTERED_LABELS[name].format(words)

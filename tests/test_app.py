@@ -430,7 +430,7 @@ def test_stock_page_filters(tiny_store, demo_store, monkeypatch):
     assert (lost["By month"], lost["By category (this period)"]) == \
         ("€%{y:,.0f}", "€%{x:,.0f}")
     everything = cards(at)["Units on hand"]
-    at.multiselect(key="stock_categories").set_value(["Shoes"]).run()
+    at.sidebar.multiselect(key="product_categories").set_value(["Shoes"]).run()
     shoes = cards(at)["Units on hand"]
     assert int(shoes.replace(",", "")) < int(everything.replace(",", ""))
     at.text_input(key="stock_search").set_value("no such product").run()
@@ -586,7 +586,7 @@ def test_overview_shows_the_sql_of_the_trend_and_each_page_of_its_headline(tiny_
     at.switch_page("app_pages/sales.py").run()
     assert sql_shown() == want(get("net_sales"), f)
     at.switch_page("app_pages/stock.py").run()
-    at.multiselect(key="stock_categories").set_value(["Tops"]).run()
+    at.sidebar.multiselect(key="product_categories").set_value(["Tops"]).run()
     assert not at.exception, [e.value for e in at.exception]
     assert sql_shown() == want(get("on_hand"), Filters(f.start, f.end, categories=("Tops",)))
 

@@ -147,6 +147,24 @@ def test_cac_under_a_channel_filter_is_named_for_its_channels(tiny_store, monkey
     assert two["CAC of Paid search and Paid social"] == "€45.00", two
 
 
+def test_paid_revenue_under_a_channel_filter_is_named_for_its_channels(tiny_store,
+                                                                      monkeypatch):
+    """February 2025 of the tiny shop. Email had no ad spend: its revenue with ad spend is
+    €0.00, which "Revenue of paid channels" read as "email sold nothing" (bob's o6, €30, was
+    an email order). Paid search (spend 50) had o2 50 − 0 and o3 80 − 8: €122.00."""
+    feb = {"period": "Custom", "dates": ["2025-02-01", "2025-02-28"]}
+
+    def cards(**params):
+        at = page(opened(tiny_store, monkeypatch, **feb, **params), "marketing")
+        return {m.label: m.value for m in at.metric}
+
+    email = cards(channels="email")
+    assert email["Revenue of Email with ad spend"] == "€0.00", email
+    assert "Revenue of paid channels" not in email
+    assert cards(channels="paid_search")["Revenue of Paid search with ad spend"] == "€122.00"
+    assert "Revenue of paid channels" in cards()
+
+
 def test_a_links_dates_outside_the_data_are_said_to_be_replaced(tiny_store, monkeypatch):
     """The tiny shop holds 5 Jan – 2 Mar 2025. A link's custom dates outside it are dropped by
     the date widget, which falls back to the last 30 days (1 Feb – 2 Mar): the page says so,
@@ -210,7 +228,7 @@ def test_marketing_under_a_channel_without_spend_or_alone(tiny_store, monkeypatc
 
     at = marketing(channels="email")
     assert any(i.value.startswith("No ad spend on Email in this period, so no ROAS, no CAC "
-                                  "and no revenue of paid channels") for i in at.info)
+                                  "and no revenue with ad spend") for i in at.info)
     assert "€0.00 below means that, not that nothing was sold" in texts(at)
     assert "No ad spend in this period." not in texts(at)   # said once
     assert "No ad spend on" not in texts(marketing())
@@ -234,3 +252,112 @@ def test_a_previous_period_with_no_stored_order_is_not_a_rise_from_nothing(tiny_
     captions = [c.value for c in at.caption]
     assert "Not compared: the previous period starts before the first stored order " \
         "(05 Jan 2025)." in captions, captions
+
+
+def charts(at) -> dict:
+    """The page's Plotly figures by title."""
+    import json
+    specs = [json.loads(e.proto.spec) for e in at.get("plotly_chart")]
+    return {s["layout"]["title"]["text"].replace("<br>", " "): s for s in specs}
+
+
+def test_customers_first_seen_in_the_export_are_not_called_new(tiny_store, monkeypatch):
+    """Tiny shop, 5 Jan – 6 Feb 2025: the period starts on the first stored order (o1, alice,
+    5 Jan), so the cards say new and returning are unknown (caveats). The bars, the cohort
+    rows and captions on the same page must not call alice "new" either: she is first seen
+    in this export. A later period, 10 Feb – 2 Mar, can tell (orders before it are stored)."""
+    at = page(opened(tiny_store, monkeypatch, period="Custom",
+                     dates=["2025-01-05", "2025-02-06"]), "loyalty")
+    assert "Unknown: no order is stored before 05 Jan 2025" in texts(at)
+    figs = charts(at)
+    assert "New and returning customers" not in figs, list(figs)
+    bars = figs["Customers first seen and seen before"]
+    assert {t["name"] for t in bars["data"]} == {"First seen in this export",
+                                                 "Seen before in this export"}
+    heat = figs["Share of each cohort ordering again, month by month"]
+    # Cohorts up to the period's end: Jan 2025 (alice) and Feb 2025 (bob, 4 Feb; dave's
+    # first order, 20 Feb, is after it). January holds the first stored order; February has
+    # January's orders before it.
+    assert list(heat["data"][0]["y"]) == ["Jan 2025 (1, first seen)", "Feb 2025 (1)"]
+    assert "The Jan 2025 cohort is every customer first seen in this export" in texts(at)
+    ltv = figs["Lifetime value per customer, by cohort"]
+    assert {t["name"] for t in ltv["data"] if t.get("showlegend") is not False} >= {
+        "Jan 2025 (first seen)"}, [t["name"] for t in ltv["data"]]
+    assert "Not split into new and returning" in texts(at)
+    at = page(opened(tiny_store, monkeypatch, period="Custom",
+                     dates=["2025-02-10", "2025-03-02"]), "loyalty")
+    assert "New and returning customers" in charts(at)
+    assert "Not split into new and returning" not in texts(at)
+
+
+def test_a_store_an_older_importer_wrote_names_the_export_to_upload_again(tmp_path,
+                                                                          monkeypatch):
+    """A UCI month stored before the credit notes kept their country: the Data page and
+    After-sales say which export to upload again, once; Sales (no refund figure changed by
+    it) does not."""
+    import json
+
+    from kpilib import Store
+    from kpilib.ingest import ingest
+    store = Store(tmp_path / "store")
+    ingest(store, [Path(__file__).parent / "data" / "formats" / "online_retail.csv"],
+           allow_partial=True)
+    path = store.path / "manifest.json"
+    m = json.loads(path.read_text())
+    for s in m["ingests"][0]["sources"]:
+        s["importer_version"] = 3
+    path.write_text(json.dumps(m))
+    said = ("Your UCI Online Retail export online_retail.csv was imported by an older version, "
+            "which put every return under \"No country recorded\": upload it again on the Data "
+            "page.")
+    at = opened(store, monkeypatch)
+    for name, where in (("data", "below"), ("returns", "on the Data page")):
+        at = page(at, name)
+        assert [w.value for w in at.warning].count(said.replace("on the Data page", where)) \
+            == 1, (name, at.warning)
+    at = page(at, "sales")
+    assert not [w for w in at.warning if "older version" in w.value]
+
+
+def test_after_sales_shows_returns_by_country_where_the_shop_has_countries(tmp_path,
+                                                                           tiny_store,
+                                                                           monkeypatch):
+    """UCI's fixture: one credit note, C574500 on 4 Nov 2011, Netherlands, 1 × £4.95: it
+    names no stored order, so its own country counts (refunds.refund_country). The tiny
+    shop's orders have no country: no table, and no empty one."""
+    from kpilib import Store
+    from kpilib.ingest import ingest
+    store = Store(tmp_path / "store")
+    ingest(store, [Path(__file__).parent / "data" / "formats" / "online_retail.csv"],
+           allow_partial=True)
+    at = page(opened(store, monkeypatch, period="Custom", dates=["2011-11-01", "2011-11-30"]),
+              "returns")
+    assert "Returns by country" in [h.value for h in at.subheader]
+    table = next(d.value for d in at.dataframe if "Country" in d.value.columns)
+    assert table.values.tolist() == [["Netherlands", "£4.95", "100.00 %"]]
+    at = page(opened(tiny_store, monkeypatch, period="Custom",
+                     dates=["2025-02-01", "2025-02-28"]), "returns")
+    assert "Returns by country" not in [h.value for h in at.subheader]
+    assert not [d for d in at.dataframe if "Country" in d.value.columns]
+
+
+def test_customers_under_a_device_filter_say_why_not_one_line(demo_store, monkeypatch):
+    """Customers' figures count each customer once; a device is an order's or a session's.
+    "Not split by device." alone left the page one line long, without why or what to do."""
+    at = page(opened(demo_store, monkeypatch, devices="mobile"), "loyalty")
+    said = [i.value for i in at.info]
+    assert said == ["Customers' figures are not split by device: each customer counts once, "
+                    "and a device belongs to a session or an order (one customer orders from "
+                    "several). Clear the device filter in the sidebar to see them; Sales and "
+                    "After-sales apply it to orders."], said
+
+
+def test_the_stock_page_has_one_categories_filter_the_sidebars(demo_store, monkeypatch):
+    """A page-level "Categories" box beside the sidebar's "Product categories": two filters
+    of one name, and the page's silently won. The sidebar's (in the URL) applies."""
+    at = page(opened(demo_store, monkeypatch), "stock")
+    assert [m.label for m in at.main.multiselect] == []
+    everything = next(m.value for m in at.metric if m.label == "Units on hand")
+    at = page(opened(demo_store, monkeypatch, categories="Shoes"), "stock")
+    shoes = next(m.value for m in at.metric if m.label == "Units on hand")
+    assert int(shoes.replace(",", "")) < int(everything.replace(",", ""))

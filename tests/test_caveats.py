@@ -300,3 +300,18 @@ def test_the_gap_from_a_store_and_in_the_command_line(tmp_path):
     assert [(r["period"], r["value"], bool(r.get("note"))) for r in out] == [
         ("2025-03-10", 7, False), ("2025-03-17", 7, False), ("2025-03-24", 5, True),
         ("2025-03-31", 1, True)]
+
+
+def test_customers_figures_say_why_a_device_country_or_category_does_not_split_them():
+    from kpilib import get
+    from kpilib.caveats import customers_unsplit
+    jan = Filters(date(2025, 1, 1), date(2025, 1, 31))
+    mobile = Filters(jan.start, jan.end, devices=("mobile",))
+    assert customers_unsplit(get("customers"), mobile) == (
+        "Customers' figures are not split by device: each customer counts once, and a device "
+        "belongs to a session or an order (one customer orders from several). Clear the device "
+        "filter in the sidebar to see them; Sales and After-sales apply it to orders.")
+    both = Filters(jan.start, jan.end, devices=("mobile",), countries=("DE",))
+    assert "not split by device or country:" in customers_unsplit(get("cohort_retention"), both)
+    assert customers_unsplit(get("customers"), jan) is None        # no such filter
+    assert customers_unsplit(get("orders"), mobile) is None        # orders are split by it

@@ -230,3 +230,15 @@ def test_payback_over_a_period_cut_mid_month(tmp_path):
         jan = t[t["cohort"] == pd.Timestamp(2025, 1, 1)]
         assert [round(v, 6) for v in jan["revenue_per_customer"]] == [9.0, 19.0, 19.0]
     assert run(store.connect(), get("payback"), only(period, "paid_search")).empty
+
+
+@pytest.mark.parametrize("name,channels,label", [
+    ("paid_revenue", (), None),                       # its own label: all paid channels
+    ("paid_revenue", ("email",), "Revenue of Email with ad spend"),
+    ("cac", ("paid_search", "paid_social"), "CAC of Paid search and Paid social"),
+    ("cac", ("email", "sms", "display"), "CAC of the 3 channels chosen"),
+    ("spend", ("email",), None),                      # "Ad spend" says it under any filter
+])
+def test_a_card_under_a_channel_filter_is_named_for_its_channels(name, channels, label):
+    from kpilib.marketing import filtered_label
+    assert filtered_label(name, channels) == label

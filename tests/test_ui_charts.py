@@ -26,3 +26,10 @@ def test_a_long_title_is_cut_at_a_space_before_42_characters():
     assert charts.styled(px.bar(x=["a"], y=[1], title="Orders")).layout.title.text == "Orders"
     assert charts.styled(px.bar(x=["a"], y=[1], title=title.replace(", ", "<br>"))
                          ).layout.title.text == title.replace(", ", "<br>")
+
+
+def test_the_legend_starts_under_an_x_axis_title_not_over_it():
+    bare = charts.styled(px.line(x=[0, 1], y=[1, 2], color=["a", "b"]).update_xaxes(title=None))
+    titled = charts.styled(px.line(x=[0, 1], y=[1, 2], color=["a", "b"]).update_xaxes(
+        title="Months since the first order"))
+    assert bare.layout.legend.y == -0.12 and titled.layout.legend.y < bare.layout.legend.y

@@ -43,6 +43,8 @@ def test_a_deep_link_opens_the_why_view(shop, monkeypatch):
                  if json.loads(c.proto.spec)["data"][0]["type"] == "waterfall"]
     assert len(waterfall) == 1
     assert waterfall[0]["data"][0]["y"][0] == "Before"
+    # From 0, as a bar chart of a change must be: 5.50 % and 2.75 % are not drawn 4 : 1.
+    assert waterfall[0]["layout"]["xaxis"]["range"][0] == 0
     table = next(d.value for d in at.dataframe if "Effect" in d.value.columns)
     assert list(table["Channel"]) == ["Email", "Paid social"]
     assert list(table["Effect"]) == ["-4.25 pp", "+1.50 pp"]

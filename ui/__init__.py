@@ -18,4 +18,5 @@ from ui.components import (SPARK_COLOURS, by_channel_table, cancelled_words, cat
 from ui.components import NARROW_CSS
 from ui.charts import bar_text, chart, cohort_curves, draw_chart, styled, tick_format, trend
 from ui.why import why_view
+from ui.session import outdated
 

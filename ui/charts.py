@@ -48,10 +48,13 @@ def styled(fig):
     formatting.plain_figure(fig)
     # Labels inside narrow bars are otherwise turned sideways to fit.
     fig.update_traces(textangle=0, selector={"type": "bar"})
-    # The legend under the plot, across: at the right it took half a phone's width.
+    # The legend under the plot, across: at the right it took half a phone's width. Lower
+    # under an x-axis title, which sits below the tick labels (the LTV chart's "Months since
+    # the first order" was written over its legend).
+    titled = bool(fig.layout.xaxis.title.text)
     fig.update_layout(margin=dict(l=10, r=10, t=40, b=10), legend_title_text="",
-                      legend=dict(orientation="h", yanchor="top", y=-0.12, x=0,
-                                  xanchor="left"))
+                      legend=dict(orientation="h", yanchor="top", y=-0.25 if titled else -0.12,
+                                  x=0, xanchor="left"))
     fig.update_traces(cliponaxis=False, selector={"type": "waterfall"})
     title = fig.layout.title.text
     if title and len(title) > TITLE_LINE and "<br>" not in title:
@@ -105,10 +108,11 @@ def trend(name: str, by: str, key: str, title: str | None = None, split: bool = 
 
 
 def cohort_curves(df: pd.DataFrame, y: str, title: str, key: str, x_title: str,
-                  extra=None):
+                  extra=None, named=None):
     """One line per cohort (``cohort``, ``k``, ``y``, ``final``), readable with a dozen
     cohorts: colours from light (oldest) to dark (latest), the part not final dashed.
-    ``extra(fig, cohort, rows, colour)`` adds a cohort's own lines (payback's CAC)."""
+    ``extra(fig, cohort, rows, colour)`` adds a cohort's own lines (payback's CAC);
+    ``named(cohort)`` names a cohort in the legend (its month, by default)."""
     import plotly.colors
     import plotly.graph_objects as go
 
@@ -118,7 +122,7 @@ def cohort_curves(df: pd.DataFrame, y: str, title: str, key: str, x_title: str,
     fig = go.Figure()
     for cohort, colour in zip(cohorts, colours):
         rows = df[df["cohort"] == cohort].sort_values("k")
-        name = f"{cohort:%b %Y}"
+        name = named(cohort) if named else f"{cohort:%b %Y}"
         done = rows[rows["final"]]
         # The open part starts from the last final point, so the line does not break.
         open_ = rows[~rows["final"]] if done.empty else rows[rows["k"] >= done["k"].max()]

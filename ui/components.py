@@ -218,6 +218,7 @@ def _card(name: str, f: kpilib.Filters, spark_by: str | None, last_year: bool) -
         # the filter, so the card is those channels' CAC.
         label = "CAC of " + (_words([channel_label(c) for c in f.channels])
                              if len(f.channels) <= 2 else f"the {len(f.channels)} channels chosen")
+    label = kpilib.marketing.filtered_label(name, f.channels) or label
     card = {"name": name, "label": label, "value": "–", "delta": None, "help": help_text(k),
             "spark": None,
             "delta_color": "normal", "delta_arrow": "auto", "captions": []}

@@ -21,6 +21,7 @@ import streamlit as st
 
 import kpilib
 from kpilib import caveats, demo, engines, targets
+from kpilib.ingest import versions
 from kpilib.periods import data_span
 from kpilib.settings import demo_store_path, store_path
 
@@ -210,6 +211,19 @@ def reason(name: str, filters: kpilib.Filters | None = None) -> str | None:
 def missing(name: str) -> tuple[str, ...]:
     """The stored tables KPI ``name`` needs and the store lacks."""
     return caveats.missing(kpilib.get(name), facts())
+
+
+@st.cache_data(show_spinner=False)
+def _outdated(path: str, version: str) -> list[versions.Outdated]:
+    return versions.outdated(kpilib.Store(path))
+
+
+def outdated(tables: tuple[str, ...] | None = None, where: str = "on the Data page") -> list[str]:
+    """The sentences naming each export an older importer stored, whose figures of ``tables``
+    (all when None) it got wrong, with how to store it again (kpilib.ingest.versions)."""
+    store, _ = active_store()
+    return [s for o in _outdated(str(store.path), store.fingerprint)
+            if (s := o.sentence(tables, where))]
 
 
 def has(*tables: str) -> bool:

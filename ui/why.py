@@ -109,15 +109,20 @@ def _why_dialog(name: str, f: kpilib.Filters, choices: tuple[str, ...]) -> None:
             text=[fmt(out["compared"], unit, compact=True),
                   *[explain.effect_text(unit, d["effect"], cur) for d in drivers],
                   fmt(out["current"], unit, compact=True)],
-            textposition="auto", connector={"line": {"color": "#bbb"}},
+            # Before and Now inside their bars (long, from 0); each change beside its own.
+            textposition=["inside", *["outside"] * len(drivers), "inside"],
+            connector={"line": {"color": "#bbb"}},
             increasing={"marker": {"color": "#2e7d32" if k.better != "down" else "#c62828"}},
             decreasing={"marker": {"color": "#c62828" if k.better != "down" else "#2e7d32"}},
             totals={"marker": {"color": "#5f6b7a"}}))
         fig.update_layout(showlegend=False, hovermode="closest",
                           height=120 + 48 * len(labels))
-        # The bars' ends, not 0: a change of 5 % would be a sliver beside the whole figure.
-        fig.update_xaxes(title=None, range=[max(low - pad, 0) if low >= 0 else low - pad,
-                                            high + pad], **tick_format(unit))
+        # From 0: an axis from the bars' ends drew "Now" four times "Before" for a rise of
+        # half. A small change is a thin bar, its figure written beside it; room on the right
+        # for those figures on a phone.
+        room = max(pad, 0.6 * abs(high))
+        fig.update_xaxes(title=None, range=[0 if low >= 0 else low - pad, high + room],
+                         **tick_format(unit))
         fig.update_yaxes(title=None, autorange="reversed")
         chart(fig, key=f"why_waterfall_{name}")
         st.caption("Each driver's part is the average of what changing it alone would have "

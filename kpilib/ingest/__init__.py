@@ -23,7 +23,7 @@ from ..schema import TABLES
 from ..settings import currency_to_adopt
 from ..store import (DEFAULT_SETTINGS, DISK_FULL, DiskFull, Source, Store, alive,
                      disk_full, read_stored, sha256_file)
-from . import clock, drift
+from . import clock, drift, versions
 from .errors import IngestError
 from .importers import Context, groups, registry
 from .prepare import (Prepared, malformed, malformed_csv, norm_header, prepare,
@@ -214,7 +214,8 @@ def ingest(store: Store, files: list[str | Path | tuple[str | Path, str]], *,
                     raise IngestError(name, "this is a folder, not a file: name the files in "
                                             "it (for example exports/*.csv).")
                 digest = sha256_file(path)
-                if store.seen(digest):
+                # A file an older importer read is read again (kpilib.ingest.versions).
+                if versions.stored(store, digest):
                     seen.add(name)
                     # Read anyway when it may belong to a group of related files (Olist).
                     if not _could_group(path):
@@ -256,6 +257,7 @@ def ingest(store: Store, files: list[str | Path | tuple[str | Path, str]], *,
             files_reports += [FileReport(n, None, 0, unchanged=True) for n in unchanged]
             by_table: dict[str, list[Prepared]] = {}
             sources = []
+            importers = {i.name for i in (*registry(), *groups())}
             for p, source_name in prepared:
                 by_table.setdefault(p.table, []).append(p)
                 files_reports.append(_report(p, [n.split(": ", 1)[1] for n in ctx.notes
@@ -263,8 +265,10 @@ def ingest(store: Store, files: list[str | Path | tuple[str | Path, str]], *,
                 if source_name in broken:
                     # Said once, on the first table read from the file.
                     _skipped_lines(files_reports[-1], broken.pop(source_name))
+                # (not a column mapping: a format of the user's own, which no change alters)
+                importer = p.fmt if p.fmt in importers else None
                 sources.append(Source(p.name, digest_of.get(source_name, ""), p.table, p.rows,
-                                      p.months))
+                                      p.months, importer, versions.version(importer)))
             # Files read only to join others (Olist customers): recorded, so that uploading
             # the same set again is recognised.
             sources += [Source(n, digest_of[n], "", 0) for n in consumed]

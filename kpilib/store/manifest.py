@@ -161,6 +161,10 @@ class Source:
     table: str
     rows: int
     months: list[str] = field(default_factory=list)
+    # The platform importer that read it and its version (kpilib.ingest.versions); a manifest
+    # written before they were recorded has neither key.
+    importer: str | None = None
+    importer_version: int | None = None
 
 
 class Manifest:

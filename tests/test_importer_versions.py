@@ -1,0 +1,78 @@
+"""Uploads record their importer's version; a store an older importer wrote names the export
+to upload again (kpilib.ingest.versions)."""
+import json
+from pathlib import Path
+
+from kpilib import Store
+from kpilib.ingest import ingest, versions
+
+FORMATS = Path(__file__).parent / "data" / "formats"
+UCI = FORMATS / "online_retail.csv"   # orders of Nov and Dec 2011, one credit note (Nov)
+
+
+def uci_store(tmp_path) -> Store:
+    store = Store(tmp_path / "store")
+    ingest(store, [UCI], allow_partial=True)
+    return store
+
+
+def rewrite_sources(store: Store, change) -> None:
+    """The manifest as an older app wrote it: each source changed by ``change``."""
+    path = store.path / "manifest.json"
+    m = json.loads(path.read_text())
+    for ing in m["ingests"]:
+        for s in ing["sources"]:
+            change(s)
+    path.write_text(json.dumps(m))
+
+
+def test_an_upload_records_its_importer_and_version(tmp_path):
+    store = uci_store(tmp_path)
+    sources = store.sources()
+    # One file, three tables: orders, order lines and refunds, each from UCI's importer.
+    assert {(s["table"], s["importer"], s["importer_version"]) for s in sources} == {
+        ("orders", "UCI Online Retail", 4), ("order_items", "UCI Online Retail", 4),
+        ("refunds", "UCI Online Retail", 4)}
+    assert versions.outdated(store) == []
+    # A canonical CSV is no importer's: nothing an importer change alters.
+    tiny = Store(tmp_path / "tiny")
+    ingest(tiny, [Path(__file__).parent / "data" / "tiny" / "orders.csv"])
+    assert [s["importer"] for s in tiny.sources()] == [None]
+    assert versions.outdated(tiny) == []
+
+
+def test_an_older_importers_upload_is_named_with_what_to_do(tmp_path):
+    store = uci_store(tmp_path)
+    # Written by version 3: only the credit notes' country (version 4) is missing.
+    rewrite_sources(store, lambda s: s.update(importer_version=3))
+    [old] = versions.outdated(store)
+    assert old.file == "online_retail.csv"
+    assert old.months == {"refunds": ["2011-11"]}   # the one credit note, C574500
+    assert old.sentence(("refunds",)) == (
+        "Your UCI Online Retail export online_retail.csv was imported by an older version, "
+        "which put every return under \"No country recorded\": upload it again on the Data "
+        "page.")
+    assert old.sentence(("orders",)) is None
+    # Uploaded again, it is read again (not skipped as already stored), and is current.
+    report = ingest(store, [UCI], allow_partial=True)
+    assert not any(f.unchanged for f in report.files)
+    assert versions.outdated(store) == []
+    # A third time it is the same content read by the same importer: skipped.
+    assert all(f.unchanged for f in ingest(store, [UCI], allow_partial=True).files)
+
+
+def test_a_manifest_from_before_versions_opens_and_tells_uci_by_its_credit_notes(tmp_path):
+    store = uci_store(tmp_path)
+    rewrite_sources(store, lambda s: (s.pop("importer"), s.pop("importer_version")))
+    assert len(store.sources()) == 3 and store.version > 0   # still opens
+    [old] = versions.outdated(store)
+    # Orders of Nov and Dec 2011 (and their lines) were counted with stock adjustments:
+    # rows an upload again keeps, so their months are deleted first.
+    assert old.months == {"orders": ["2011-11", "2011-12"],
+                          "order_items": ["2011-11", "2011-12"], "refunds": ["2011-11"]}
+    assert old.sentence() == (
+        "Your UCI Online Retail export online_retail.csv was imported by an older version, "
+        "which counted stock adjustments (free lines, no customer) as orders, showed a "
+        "cancellation rate of 0.00 % (the export has no order status: it is not tracked) and "
+        "put every return under \"No country recorded\": delete its months of orders and "
+        "order lines (Nov 2011, Dec 2011) on the Data page, then upload it again.")
