@@ -233,9 +233,3 @@ def channels(con) -> list[str]:
         union all select channel from marketing_spend) where channel is not null""").fetchall()
     found, order = {r[0] for r in rows}, (*CHANNELS, "unknown")
     return [c for c in order if c in found] + sorted(found - set(order))
-
-
-def stock_categories(con) -> list[str]:
-    """The product categories the products export names, for the Stock page's own filter."""
-    rows = con.cursor().execute("select distinct category from sku_info order by 1").fetchall()
-    return [r[0] for r in rows]

@@ -203,19 +203,16 @@ def test_grouped_by_country_and_discount_code(split_store):
         run(con, get("sessions"), FEB, "country")
 
 
-def test_the_channel_and_category_lists_of_the_filters(tiny_store):
-    """The sidebar's channels and the Stock page's categories (kpilib.dimensions.channels,
-    stock_categories): what the store holds, no more."""
+def test_the_channel_list_of_the_filters(tiny_store):
+    """The sidebar's channels (kpilib.dimensions.channels): what the store holds, no more."""
     import duckdb
 
-    from kpilib.dimensions import channels, stock_categories
+    from kpilib.dimensions import channels
 
     con = tiny_store.connect()
     # tests/data/tiny: orders email, paid_search ("Paid Search" normalised), direct,
     # paid_social; traffic adds nothing new; ad spend adds display. In the contract's order.
     assert channels(con) == ["paid_search", "paid_social", "email", "display", "direct"]
-    # products.csv: Tops, Accessories ×2, Home ×2, Shoes, sorted.
-    assert stock_categories(con) == ["Accessories", "Home", "Shoes", "Tops"]
     # A channel the contract does not know comes after it ("unknown" last of the known),
     # alphabetically; no channel (NULL) is not one.
     raw = duckdb.connect()

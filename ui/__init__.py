@@ -7,7 +7,7 @@ where each thing lives."""
 from ui.session import (PAGE_FAILED, active_store, can_change, connection, currency,
                         error_boundary, facts, goals, has, maturity, missing, reason, setting,
                         shared_mode, signed_in, unknown_path, up_to_date, upload_store)
-from ui.filters import (categories, current_filters, data_end, data_start, fmt_range, history,
+from ui.filters import (current_filters, data_end, data_start, fmt_range, history,
                         months, only, open_why, require_filters, sidebar_filters)
 from ui.plan import kpi, pacing, step_counts, unusual_days, value
 from ui.components import (SPARK_COLOURS, by_channel_table, cancelled_words, categorised,

@@ -213,11 +213,6 @@ def _card(name: str, f: kpilib.Filters, spark_by: str | None, last_year: bool) -
     if f.channels and "$channels" not in k.sql + k.base:
         # Shop-wide whatever the channel filter: said on the card, beside filtered cards.
         label += " (all channels)"
-    elif f.channels and name == "cac":
-        # "Blended" is all spend ÷ all new customers; with channels chosen both sides take
-        # the filter, so the card is those channels' CAC.
-        label = "CAC of " + (_words([channel_label(c) for c in f.channels])
-                             if len(f.channels) <= 2 else f"the {len(f.channels)} channels chosen")
     label = kpilib.marketing.filtered_label(name, f.channels) or label
     card = {"name": name, "label": label, "value": "–", "delta": None, "help": help_text(k),
             "spark": None,

@@ -20,16 +20,6 @@ def _channels(path: str, version: str) -> list[str]:
     return dimensions.channels(_connection(path, version))
 
 
-@st.cache_data(show_spinner=False)
-def _categories(path: str, version: str) -> list[str]:
-    return dimensions.stock_categories(_connection(path, version))
-
-
-def categories() -> list[str]:
-    store, _ = active_store()
-    return _categories(str(store.path), store.fingerprint)
-
-
 def sidebar_filters() -> kpilib.Filters | None:
     """Draw the shared filters once (app.py) and return them; None when there is no data.
 
