@@ -303,7 +303,7 @@ def explain(con, name: str, f: Filters, compared: Filters, known: caveats.Facts 
            "start": f.start, "end": f.end, "compared_start": compared.start,
            "compared_end": compared.end, "current": None, "compared": None, "change": None,
            "formula": None, "drivers": [], "by": {}, "not_split": [], "not_split_why": {},
-           "names": {}, "causes": [], "notes": []}
+           "names": {}, "causes": [], "notes": [], "first_seen": None}
     why = caveats.reason(k, known, f.start, f.end) or caveats.reason(
         k, known, compared.start, compared.end) or caveats.before_orders(
         k, known, compared.start, compared.end)
@@ -337,6 +337,12 @@ def explain(con, name: str, f: Filters, compared: Filters, known: caveats.Facts 
     if formula is not None and not k.ratio:
         for d, rows in out["by"].items():
             _member_drivers(con, formula, d, rows, f, compared, known, k.unit)
+    seen = "customer_type" in out["by"] and caveats.first_seen(
+        known, min(f.start, compared.start))
+    if seen:
+        out["first_seen"] = seen
+        out["notes"].append(f"New and returning customers: {seen}; a customer's first order "
+                            "here is called first seen.")
     out["not_split"] = lacking
     out["not_split_why"] = {d: not_split_why(k, d) for d in lacking}
     out["causes"] = causes(con, name, f, compared, known)
@@ -714,13 +720,18 @@ def _words(items: list[str]) -> str:
 CUSTOMER_TYPES = {"new": "New customers (first order)",
                   "returning": "Returning customers (a later order)",
                   None: "Guests (no customer id)"}
+# The same where a period starts with the first stored order (caveats.first_seen): a first
+# order in the store may not be the customer's first, as the Customers page says it.
+SEEN_TYPES = {**CUSTOMER_TYPES, "new": "First seen in this export",
+              "returning": "Seen before in this export"}
 
 
-def member_words(dimension: str, member, names: dict | None = None) -> str:
+def member_words(dimension: str, member, names: dict | None = None,
+                 first_seen: bool = False) -> str:
     if member == REST:
         return "Not attributable to one " + DIMENSIONS[dimension]
     if dimension == "customer_type":
-        return CUSTOMER_TYPES.get(member, str(member))
+        return (SEEN_TYPES if first_seen else CUSTOMER_TYPES).get(member, str(member))
     if member == OTHER_PRODUCTS:
         return "All other products"
     if member is None:
@@ -744,10 +755,10 @@ def effect_text(unit: str, effect: float, currency: str = "EUR") -> str:
 
 
 def member_text(dimension: str, row: dict, k_label: str, unit: str, currency: str = "EUR",
-                names: dict | None = None) -> str:
+                names: dict | None = None, first_seen: bool = False) -> str:
     """One line of the ranked table in words: "Paid social: net sales €12,300.00 →
     €8,900.00: −€3,400.00" (for a ratio, with the part its mix and its rate explain)."""
-    who = member_words(dimension, row["member"], names)
+    who = member_words(dimension, row["member"], names, first_seen)
     total = effect_text(unit, row["effect"], currency)
     if row["member"] == REST or (row["member"] == OTHER_PRODUCTS and row["current"] is None):
         return f"{who}: {total}"
@@ -808,7 +819,8 @@ def sections(out: dict, currency: str = "EUR", top: int = 3) -> list[tuple[str, 
     if out["formula"]:
         said.append((out["formula"], [driver_text(d, unit, currency) for d in out["drivers"]]))
     for d, rows in out["by"].items():
-        members = [member_text(d, r, out["label"], unit, currency, out.get("names"))
+        members = [member_text(d, r, out["label"], unit, currency, out.get("names"),
+                               bool(out.get("first_seen")))
                    for r in rows[:top]]
         if len(rows) > top:
             rest = sum(r["effect"] for r in rows[top:])

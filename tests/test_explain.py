@@ -532,3 +532,27 @@ def test_a_period_before_the_first_stored_order_is_nothing_to_compare_with(tiny_
     # Traffic alone is not judged by the orders' first day.
     assert ex.explain(con, "sessions", jan, jan.previous_period()).get("reason") != \
         out["reason"]
+
+
+def test_new_and_returning_are_first_seen_where_a_period_starts_with_the_first_order(
+        customers_shop):
+    """The Customers page's rule (caveats.first_seen) in the Why? split: 1–2 March starts on
+    the first stored order (o0, 1 March), so c1's o0 there is a first order *here*, not
+    known to be a first order ever. 1–2 Mar: o0 c1 40.00, first seen. 3–4 Mar: first seen
+    o1 50 + o3 54 = 104, seen before o2 30 + o4 90 − r1 30 = 90, guests o5 20. The members
+    stay "new"/"returning" (the JSON is stable); their words change and a note says why.
+    3 against 4 March (after the first order) keeps "New customers" (the test above)."""
+    con = customers_shop.connect()
+    out = ex.explain(con, "net_sales", Filters(date(2025, 3, 3), date(2025, 3, 4)),
+                     Filters(date(2025, 3, 1), date(2025, 3, 2)))
+    assert _split(out, "customer_type") == {"new": (40.0, 104.0, 64.0),
+                                            "returning": (0.0, 90.0, 90.0),
+                                            None: (0.0, 20.0, 20.0)}
+    assert out["first_seen"].startswith("no order is stored before 01 Mar 2025")
+    said = ex.text(out)
+    assert "First seen in this export: net sales" in said
+    assert "New customers (first order)" not in said
+    assert any(n.startswith("New and returning customers: no order is stored before")
+               for n in out["notes"])
+    later = ex.explain(con, "net_sales", MAR4, MAR3)
+    assert later["first_seen"] is None and "First seen" not in ex.text(later)

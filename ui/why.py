@@ -137,8 +137,10 @@ def _why_dialog(name: str, f: kpilib.Filters, choices: tuple[str, ...]) -> None:
             with tab:
                 for r in rows[:3]:
                     st.markdown(_line(explain.member_text(d, r, k.label, unit, cur,
-                                                          out.get("names"))))
-                df, units = _why_table(d, rows, k, out.get("names"))
+                                                          out.get("names"),
+                                                          bool(out.get("first_seen")))))
+                df, units = _why_table(d, rows, k, out.get("names"),
+                                       bool(out.get("first_seen")))
                 # Every line shown: the products beyond the top 10 are the last one.
                 table(f"why_{name}_by_{d}", df, units, filters=f, height="content")
                 if k.ratio:
@@ -166,17 +168,16 @@ def _nobreak(text: str) -> str:
     return re.sub(r"([+−±])(?=[^\s])", "\\1\u2060", text)
 
 
-def _why_table(dimension: str, rows: list[dict], k, names: dict | None = None
-               ) -> tuple[pd.DataFrame, dict]:
+def _why_table(dimension: str, rows: list[dict], k, names: dict | None = None,
+               first_seen: bool = False) -> tuple[pd.DataFrame, dict]:
     """The ranked table of one dimension: numbers, and their units for :func:`table`."""
     from kpilib import explain
 
     effect_unit = {"ratio": "pp", "times": "times_change"}.get(k.unit, k.unit)
     scale = 100 if k.unit == "ratio" else 1
     df = pd.DataFrame({
-        explain.DIMENSIONS[dimension].capitalize(): [explain.member_words(dimension,
-                                                                          r["member"], names)
-                                                     for r in rows],
+        explain.DIMENSIONS[dimension].capitalize(): [
+            explain.member_words(dimension, r["member"], names, first_seen) for r in rows],
         # The effect next to the name: on a phone the columns after it scroll out of view.
         "Effect": [r["effect"] * scale for r in rows],
         "Before": [r["compared"] for r in rows], "Now": [r["current"] for r in rows]})
