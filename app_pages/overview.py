@@ -71,9 +71,12 @@ if behind or n_days:
             day = rows["day"].iat[0]
             st.markdown(f":material/warning: **{day:%a %d %b}** — unusual for a {day:%A}: "
                         + " · ".join(map(unusual_text, rows.itertuples())))
-            # What made each of them unusual, against the same weekday a week before.
-            for col, r in zip(st.columns(len(rows) + 2), rows.itertuples()):
-                col.button(f"Why? {r.label}", key=f"why_{r.kpi}_{day:%Y%m%d}", type="tertiary",
+            # What made each of them unusual, against the same weekday a week before. One
+            # row of buttons, not a column each (and two empty ones): fewer blocks to send and
+            # draw on every click.
+            row = st.container(horizontal=True)
+            for r in rows.itertuples():
+                row.button(f"Why? {r.label}", key=f"why_{r.kpi}_{day:%Y%m%d}", type="tertiary",
                            icon=":material/troubleshoot:", on_click=ui.open_why,
                            args=(r.kpi, day, day))
         more = f"The 5 most unusual of {n_days} days are shown. " if n_days > 5 else ""
