@@ -7,7 +7,8 @@ the new figures (the chart's own data changed, the script no longer running). Pr
 median and min–max of each kind, the server's and the browser's CPU seconds per click (and
 of the browser's renderer alone: the page's drawing, without Playwright's driver), and
 `/proc/loadavg` before and after each figure. Then, with ``--stock``, the Stock page's
-period change the same way (its stock-out trend redrawn). ``--bare`` also times the same
+period change the same way (its stock-out trend redrawn). The Overview's own trend picker
+(Net sales ⇄ Orders) is timed too, not on the bare app, which has none. ``--bare`` also times the same
 clicks on a bare Streamlit app (the same two sidebar widgets, a title, a caption and the
 trend's two lines, no query): the floor Streamlit and Chromium set on this machine at this
 load.
@@ -102,6 +103,13 @@ def renderer_cpu() -> float:
     return total
 
 
+def click_trend(page, kpi: str):
+    """The Overview's trend picker opened, and its ``kpi`` to click."""
+    page.locator('[data-testid="stMain"] [data-testid="stSelectbox"]').filter(
+        has_text="Trend").click()
+    return page.get_by_role("option", name=kpi, exact=True)
+
+
 def timed(page, target, server_pid: int) -> tuple[float, float, float, float]:
     """Seconds from clicking ``target`` to the chart redrawn, and the server's, the browser's
     and its renderer's CPU seconds meanwhile."""
@@ -125,7 +133,8 @@ def fmt(xs: list[float], unit: str = "ms") -> str:
     return f"{statistics.median(xs):.0f} {unit} ({min(xs):.0f}–{max(xs):.0f})"
 
 
-def run(app: Path, store: Path, clicks: int, shared: bool, stock: bool) -> dict:
+def run(app: Path, store: Path, clicks: int, shared: bool, stock: bool,
+        trend: bool = False) -> dict:
     from playwright.sync_api import sync_playwright
 
     out = {}
@@ -142,6 +151,8 @@ def run(app: Path, store: Path, clicks: int, shared: bool, stock: bool) -> dict:
                 "period": lambda i: click_period(page, ("Last 90 days", "Last 30 days")[i % 2]),
                 "channel": lambda i: click_channel(page, ("Email", None)[i % 2]),
             }
+            if trend:
+                kinds["trend"] = lambda i: click_trend(page, ("Orders", "Net sales")[i % 2])
             for kind, target in kinds.items():
                 load = loadavg()
                 for i in range(2):
@@ -194,7 +205,7 @@ def main() -> None:
         for rnd in range(args.rounds):
             for label, app in apps:
                 got = run(app, args.store, args.clicks, args.shared,
-                          args.stock and label != "bare app")
+                          args.stock and label != "bare app", label != "bare app")
                 for kind, r in got.items():
                     print(f"[{label}, round {rnd + 1}] {kind} change → chart redrawn: "
                           f"{fmt(r['times'])}, median of {len(r['times'])}; server CPU "
