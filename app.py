@@ -12,9 +12,9 @@ st.set_page_config(page_title="Shop KPIs", page_icon=":material/storefront:", la
 st.html("<style>[data-testid='stMetricLabel'] .stMarkdownEllipsis, "
         "[data-testid='stMetricLabel'] p {white-space: normal;} "
         "[data-testid='stMetric'] {container-type: inline-size;} "
-        "[data-testid='stMetricValue'] {font-size: min(2.25rem, 20cqi);}</style>")
-
-st.html(ui.NARROW_CSS)
+        "[data-testid='stMetricValue'] {font-size: min(2.25rem, 20cqi);}</style>"
+        # One element, not two: each is sent and drawn again on every click.
+        + ui.NARROW_CSS)
 
 
 def page(name: str, title: str, icon: str, **kw):

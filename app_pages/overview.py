@@ -71,9 +71,12 @@ if behind or n_days:
             day = rows["day"].iat[0]
             st.markdown(f":material/warning: **{day:%a %d %b}** — unusual for a {day:%A}: "
                         + " · ".join(map(unusual_text, rows.itertuples())))
-            # What made each of them unusual, against the same weekday a week before.
-            for col, r in zip(st.columns(len(rows) + 2), rows.itertuples()):
-                col.button(f"Why? {r.label}", key=f"why_{r.kpi}_{day:%Y%m%d}", type="tertiary",
+            # What made each of them unusual, against the same weekday a week before. One
+            # row of buttons, not a column each (and two empty ones): fewer blocks to send and
+            # draw on every click.
+            row = st.container(horizontal=True)
+            for r in rows.itertuples():
+                row.button(f"Why? {r.label}", key=f"why_{r.kpi}_{day:%Y%m%d}", type="tertiary",
                            icon=":material/troubleshoot:", on_click=ui.open_why,
                            args=(r.kpi, day, day))
         more = f"The 5 most unusual of {n_days} days are shown. " if n_days > 5 else ""
@@ -106,35 +109,53 @@ def trend_figure(path: str, version: str, name: str, f: kpilib.Filters, by: str)
     return ui.styled(fig)
 
 
+# The trend's and the report's pickers depend on nothing below them: each section is a
+# fragment, so picking another KPI or month reruns that section alone, not the cards, alerts
+# and table above it (the sidebar's filters still rerun the whole page). A fragment's rerun
+# is outside app.py's error boundary: each has its own.
+@st.fragment
+def trend_section():
+    with ui.error_boundary():
+        name = st.selectbox("Trend", CHOICES, format_func=lambda n: kpilib.get(n).label,
+                            key="trend_kpi")
+        k = kpilib.get(name)
+        store = ui.active_store()[0]
+        ui.draw_chart(trend_figure(str(store.path), store.fingerprint, name, f, spark),
+                      key="overview_trend")
+        st.caption(ui.help_text(k))
+        ui.show_sql(name, by=spark)
+
+
 if CHOICES:
-    name = st.selectbox("Trend", CHOICES, format_func=lambda n: kpilib.get(n).label,
-                        key="trend_kpi")
-    k = kpilib.get(name)
-    store = ui.active_store()[0]
-    ui.draw_chart(trend_figure(str(store.path), store.fingerprint, name, f, spark),
-                  key="overview_trend")
-    st.caption(ui.help_text(k))
-    ui.show_sql(name, by=spark)
+    trend_section()
 
 channels, units = ui.by_channel_table(list(BY_CHANNEL))
 if not channels.empty:
     st.subheader("By channel")
     ui.table("overview_channels", channels, units)
 
-st.subheader("Monthly management report")
-months = ui.months()
-month = st.selectbox("Month", months, key="report_month",
-                     help="KPI cards with comparisons, the main charts, the channel table, top "
-                          "products and room for comments, in one HTML file (print it to PDF "
-                          "from the browser).")
-# What the report needs, fixed now: the button's callable runs outside the script run, where
-# session state and session-scoped caches cannot be reached (a shared link).
-con, goals, currency = ui.connection(), ui.goals(), ui.currency()
-window = ui.setting("return_window_days")
-st.download_button("Download the report (HTML)", icon=":material/description:",
-                   data=lambda: report.build(con, month, goals=goals, currency=currency,
-                                             window_days=window).encode("utf-8"),
-                   file_name=f"report_{month}.html", mime="text/html", key="report_download")
+
+@st.fragment
+def report_section():
+    with ui.error_boundary():
+        st.subheader("Monthly management report")
+        month = st.selectbox("Month", ui.months(), key="report_month",
+                             help="KPI cards with comparisons, the main charts, the channel "
+                                  "table, top products and room for comments, in one HTML file "
+                                  "(print it to PDF from the browser).")
+        # What the report needs, fixed now: the button's callable runs outside the script
+        # run, where session state and session-scoped caches cannot be reached (a shared
+        # link).
+        con, goals, currency = ui.connection(), ui.goals(), ui.currency()
+        window = ui.setting("return_window_days")
+        st.download_button("Download the report (HTML)", icon=":material/description:",
+                           data=lambda: report.build(con, month, goals=goals, currency=currency,
+                                                     window_days=window).encode("utf-8"),
+                           file_name=f"report_{month}.html", mime="text/html",
+                           key="report_download")
+
+
+report_section()
 
 # "Why?" from a card or an alert (or a link carrying ?why=KPI): what made the figure change.
 ui.why_view(f)
