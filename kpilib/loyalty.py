@@ -162,6 +162,11 @@ _SEGMENT = """case
     when r = 2 and f <= 2 then 'About to sleep'
     else 'Lost' end"""
 
+# A row of customer_orders (`o`) is its customer's last order up to the end when the
+# customer's next order (rank nth + 1, on or after its day) is not by the end.
+NO_LATER = """not exists (select 1 from customer_orders nx
+                       where nx.customer_no = o.customer_no and nx.nth = o.nth + 1
+                         and nx.day <= $end)"""
 # Refunds made after the end on orders up to it (counted in cum_refunded).
 _LATE = """select customer_no, sum(amount) as amount from valid_refunds
            where day > $end and order_day <= $end and customer_no is not null group by all"""
@@ -184,9 +189,8 @@ _RFM = f"""
     with last as (   -- each customer's last valid order up to the end: one row per customer
         select customer_no, channel, date_diff('day', day, $end) as recency_days,
                nth as orders, cum_net - cum_refunded as revenue
-        from customer_orders
-        where day <= $end and next_day > $end
-          and in_filter(channel, $channels)),
+        from customer_orders o
+        where day <= $end and in_filter(channel, $channels) and {NO_LATER}),
     late as ({_LATE}),
     base as materialized (
         select l.customer_no, l.channel, l.recency_days, l.orders,
@@ -222,22 +226,21 @@ RFM_SEGMENTS = Kpi(
                o.cum_net - o.cum_refunded + coalesce(x.amount, 0) as revenue,
                {FREQUENCY.replace("nth", "o.nth")} as f
         from customer_orders o left join late x using (customer_no)
-        where o.day <= $end and o.next_day > $end
-          and in_filter(o.channel, $channels)),
-    -- Customers by the day of their last order up to the end, from the orders counted by
-    -- day, next order day and frequency (rfm_daily), plus the late refunds on them.
+        where o.day <= $end and in_filter(o.channel, $channels) and {NO_LATER}),
+    -- Customers by the day of their last order up to the end, from rfm_daily's signed rows
+    -- in effect by then, plus the late refunds on them. A group whose rows cancel out holds
+    -- no customer (their later orders are all by the end).
     grp as (
-        select channel, date_diff('day', day, $end) as recency_days, f, customers, orders,
-               revenue
+        select channel, date_diff('day', order_day, $end) as recency_days, f, customers,
+               orders, revenue
         from rfm_daily
-        where day <= $end and next_day > $end
-          and in_filter(channel, $channels)
+        where day <= $end and in_filter(channel, $channels)
         union all
         select l.channel, l.recency_days, l.f, 0, 0, x.amount
         from last l join late x using (customer_no)),
     agg as (select {{key}} as key, recency_days, f, sum(customers) as customers,
                    sum(revenue) as revenue, sum(orders) as orders
-            from grp group by all),
+            from grp group by all having sum(customers) > 0),
     days as (select recency_days, sum(customers) as cnt from agg group by all),
     tiles as ({_TILES}),
     scored as (

@@ -81,26 +81,30 @@ CUSTOMER_FIRST = _CUSTOMER_FIRST.format(
 CUSTOMER_FIRST_OF = _CUSTOMER_FIRST.format(only=CUSTOMERS_OF, number="null::bigint")
 
 # Each order's place in its customer's history, so that customer KPIs count and sum rows
-# instead of grouping ~a million customers (kpilib/loyalty.py): prev_day / prev2_day / next_day,
-# the days of the previous, second-previous and next valid orders (next_day 9999-12-31 for a
-# customer's last: "the last order up to the end" is then `next_day > $end`, a fifth of the
-# cost of `next_day is null or …` over two million rows); nth, its rank; cum_net,
-# gross − discounts of the customer's orders up to this one; cum_refunded, the refunds on those
-# orders (whenever made).
+# instead of grouping ~a million customers (kpilib/loyalty.py): prev_day / prev2_day, the days
+# of the previous and second-previous valid orders; nth, its rank; cum_net, gross − discounts
+# of the customer's orders up to this one; cum_refunded, the refunds on those orders (whenever
+# made); prev_value, cum_net − cum_refunded of the previous order (for rfm_daily's rows of
+# it). Nothing in a row depends on the customer's later orders (no next order day): a month
+# appended leaves every earlier month's rows as they were, so an upload writes its own months
+# only. The order after a row is the customer's row of rank nth + 1 (its prev_day is the row's
+# day), which is how the RFM list finds a customer's last order up to a day.
 _CUSTOMER_ORDERS = """
     select o.order_id, f.customer_no, o.day, f.acquisition_channel as channel, 1 as n,
            o.gross_sales, o.discounts,
            lag(o.day) over w as prev_day, lag(o.day, 2) over w as prev2_day,
-           coalesce(lead(o.day) over w, DATE '9999-12-31') as next_day,
            row_number() over w as nth,
            -- 18 digits (a customer's spend stays far below 10^16): sums over a million
            -- customers then run on 64-bit integers.
            (sum(o.gross_sales - o.discounts) over upto)::decimal(18, 2) as cum_net,
-           (sum(coalesce(r.refunded, 0)) over upto)::decimal(18, 2) as cum_refunded
+           (sum(coalesce(r.refunded, 0)) over upto)::decimal(18, 2) as cum_refunded,
+           (sum(o.gross_sales - o.discounts - coalesce(r.refunded, 0)) over upto
+            - (o.gross_sales - o.discounts - coalesce(r.refunded, 0)))::decimal(18, 2)
+               as prev_value
     from valid_orders o join customer_first f using (customer_id)
     left join (select order_id, sum(amount) as refunded from valid_refunds group by all) r
       using (order_id){where}
-    -- two windows: Spark takes no frame on lag and lead
+    -- two windows: Spark takes no frame on lag
     window w as (partition by f.customer_no order by o.ordered_at, o.order_id),
            upto as (partition by f.customer_no order by o.ordered_at, o.order_id
                     rows between unbounded preceding and current row)"""
@@ -113,13 +117,25 @@ CUSTOMER_ORDERS_OF = _CUSTOMER_ORDERS.format(where="\n    where" + CUSTOMERS_OF.
 CUSTOMER_ORDERS_DAILY = """
     select day, channel, prev_day, prev2_day, sum(n) as n from customer_orders group by all"""
 
-# Customers' orders counted by day, acquisition channel, next order day and frequency so far,
-# with their orders and net revenue so far: the customers whose last order up to a day is on
-# each day, for RFM (kpilib/loyalty.py).
+# Customers whose last order up to a day X is on day `order_day`, for RFM (kpilib/loyalty.py),
+# as signed rows: each order counts +1 from its own day on, and −1 from the day of the
+# customer's next order on (when the order stops being the last), with its rank, frequency
+# score and net revenue so far. Summed over the rows with day ≤ X, by order_day, acquisition
+# channel and frequency: the customers whose last order up to X is on that day, their orders
+# and net revenue. A row's `day` is when it takes effect, so the rows an order causes lie in
+# its own month (its +1, and its previous order's −1): an appended month adds rows to its
+# month only. An order and its customer's next one on the same day cancel out (zero sums).
 RFM_DAILY = f"""
-    select day, channel, next_day, {FREQUENCY} as f,
-           count(*) as customers, sum(nth) as orders, sum(cum_net - cum_refunded) as revenue
-    from customer_orders group by all"""
+    select day, order_day, channel, f, sum(customers) as customers, sum(orders) as orders,
+           sum(revenue) as revenue
+    from (select day, day as order_day, channel, {FREQUENCY} as f, 1 as customers,
+                 nth as orders, cum_net - cum_refunded as revenue
+          from customer_orders
+          union all
+          select day, prev_day, channel, {FREQUENCY.replace("nth", "(nth - 1)")}, -1,
+                 -(nth - 1), -prev_value
+          from customer_orders where prev_day is not null)
+    group by all"""
 
 # Whether cancelled orders count as sales (Shopify's convention, a store setting): a one-row
 # table every connection creates from the settings (kpilib/store/connection.py).

@@ -33,7 +33,8 @@ IN_MEMORY = {"traffic", "marketing_spend", "products", "orders_daily", "refunds_
              "rfm_daily"}
 # Rollups held in memory without the columns only other rollups' builds read: the customer
 # KPIs scan a customer's every order, 2 M rows for a large shop, several times a page.
-IN_MEMORY_NARROW = {"customer_orders": ("order_id", "gross_sales", "discounts")}
+IN_MEMORY_NARROW = {"customer_orders": ("order_id", "gross_sales", "discounts",
+                                        "prev_value")}
 # The database file those tables are kept in between connections (Store._memory_file): its
 # name changes with what it holds, this format and DuckDB's version (a newer DuckDB may write
 # a file an older one cannot read).
