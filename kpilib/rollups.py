@@ -126,8 +126,8 @@ CUSTOMER_ORDERS_DAILY = """
 # its own month (its +1, and its previous order's −1): an appended month adds rows to its
 # month only. An order and its customer's next one on the same day cancel out (zero sums).
 RFM_DAILY = f"""
-    select day, order_day, channel, f, sum(customers) as customers, sum(orders) as orders,
-           sum(revenue) as revenue
+    select day, order_day, channel, f, sum(customers)::bigint as customers,
+           sum(orders)::bigint as orders, sum(revenue) as revenue
     from (select day, day as order_day, channel, {FREQUENCY} as f, 1 as customers,
                  nth as orders, cum_net - cum_refunded as revenue
           from customer_orders
