@@ -562,6 +562,10 @@ def test_a_returning_customers_new_month_leaves_the_months_before_as_they_were(
         "select day::varchar, order_day::varchar, f, customers, orders, revenue "
         "from rfm_daily where day >= '2025-04-01' order by customers").fetchall() == [
         ("2025-04-05", "2025-03-03", 1, -1, -1, -30), ("2025-04-05", "2025-04-05", 2, 1, 2, 80)]
+    # Counts as integers: a sum of integers is stored as a double otherwise, and RFM's tiles
+    # (`total // 5`) divide doubles exactly (1,232,891 customers: 246,578.2 a tile).
+    assert dict(con.execute("select column_name, column_type from (describe rfm_daily)"
+                            ).fetchall())["customers"] == "BIGINT"
     assert_as_built_from_scratch(store, tmp_path / "fresh")
 
 
