@@ -42,7 +42,11 @@ class Rollup:
     # A change to these alone rebuilds only the months changed (their rows of a month make
     # the rollup's month); a change to any other dependency rebuilds everything.
     by_month: frozenset[str] = frozenset()
-    partitioned: bool = True   # one file per month of `day`
+    partitioned: bool = True   # one file per month of `month_of`
+    # The date column whose month names the file. A rollup by another column than `day`
+    # (customers by their first order's month) has months that are not its tables' months:
+    # it is never read or rebuilt one month of orders at a time.
+    month_of: str = "day"
     # Written in the order its SQL gives (by day), so that looking up a few days reads a few
     # row groups: one thread writes it (DuckDB's parallel writers interleave rows).
     ordered: bool = False
@@ -58,21 +62,20 @@ class Rollup:
 # CUSTOMER_NO_STEP apart: a customer who appears later is numbered between its neighbours, so
 # the others keep theirs (Store's incremental build of the customer rollups).
 CUSTOMER_NO_STEP = 1 << 32
-# Each customer's first and second valid orders by (time, order id), ranked with a window
-# (the same SQL on Spark, which has no k-smallest aggregate). `{only}`: the incremental build
-# restricts it to the customers an upload touched (CUSTOMERS_OF).
+# Each customer's first valid order by (time, order id), ranked with a window (the same SQL
+# on Spark, which has no k-smallest aggregate). `{only}`: the incremental build restricts it
+# to the customers an upload touched (CUSTOMERS_OF). Nothing in a row depends on the
+# customer's later orders (their second order is customer_orders' row of rank 2): stored by
+# the month of the first order, an appended month adds its new customers to its own month.
 _CUSTOMER_FIRST = """
     with r as (select customer_id, order_id, ordered_at, channel,
                       row_number() over (partition by customer_id
                                          order by ordered_at, order_id) as rn
                from valid_orders where customer_id is not null{only})
-    select customer_id, {number} as customer_no,
-           max(order_id) filter (where rn = 1) as first_order_id,
-           max(ordered_at) filter (where rn = 1) as first_ordered_at,
-           cast(max(ordered_at) filter (where rn = 1) as date) as first_day,
-           max(channel) filter (where rn = 1) as acquisition_channel,
-           max(ordered_at) filter (where rn = 2) as second_ordered_at
-    from r where rn <= 2 group by customer_id"""
+    select customer_id, {number} as customer_no, order_id as first_order_id,
+           ordered_at as first_ordered_at, cast(ordered_at as date) as first_day,
+           channel as acquisition_channel
+    from r where rn = 1"""
 # The customers an upload touched: a temporary table `_touched(customer_id)` of the build.
 CUSTOMERS_OF = " and customer_id in (select customer_id from _touched)"
 CUSTOMER_FIRST = _CUSTOMER_FIRST.format(
@@ -169,10 +172,11 @@ VALID_REFUNDS = f"""
 # in buckets (kpilib/loyalty.py, time to second order). A view (the rows, n = 1) and its
 # daily sums.
 SECOND_ORDERS = """create view second_orders as
-    with d as (select first_day as day, acquisition_channel as channel,
-                      date_diff('day', first_ordered_at::date, second_ordered_at::date)
-                          as days
-               from customer_first)
+    with d as (select f.first_day as day, f.acquisition_channel as channel,
+                      date_diff('day', f.first_day, s.day) as days
+               from customer_first f
+               left join (select customer_no, day from customer_orders where nth = 2) s
+                 using (customer_no))
     select day, channel, 1 as n,
            case when days is null then 'not yet' when days <= 7 then '0–7 days'
                 when days <= 30 then '8–30 days' when days <= 60 then '31–60 days'
@@ -460,7 +464,7 @@ REFUNDS_DAILY = """
 # In build order: a rollup is built from the fresh rollups before it (sales_lines before
 # sku_sales_monthly), never from a stale one.
 ROLLUPS = {r.name: r for r in (
-    Rollup("customer_first", CUSTOMER_FIRST, partitioned=False),
+    Rollup("customer_first", CUSTOMER_FIRST, month_of="first_day"),
     Rollup("valid_refunds", VALID_REFUNDS, partitioned=False),
     Rollup("customer_orders", CUSTOMER_ORDERS),
     Rollup("customer_orders_daily", CUSTOMER_ORDERS_DAILY),

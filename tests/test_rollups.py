@@ -69,7 +69,8 @@ def test_an_upload_rebuilds_only_the_months_it_changed(store_copy, tmp_path):
     assert after["orders_daily"]["2025-03"]["file"] != before["orders_daily"]["2025-03"]["file"]
     for month in ("2025-01", "2025-02"):
         assert after["orders_daily"][month] == before["orders_daily"][month]
-    assert after["customer_first"]["all"]["file"] != before["customer_first"]["all"]["file"]
+    # customer_first by the month of first orders: erin's first order is in March.
+    assert after["customer_first"]["2025-03"]["file"] != before["customer_first"]["2025-03"]["file"]
     # ... and equal to rollups built from scratch.
     assert_as_built_from_scratch(store_copy, tmp_path / "fresh")
 
@@ -500,8 +501,9 @@ def test_a_customer_whose_first_order_moves_to_an_earlier_month(tmp_path, increm
     assert set(incremental[-1]) == set(CUSTOMER_ROLLUPS)
     con = store.connect()
     first = {r[0]: r[1:] for r in con.execute(
-        "select customer_id, customer_no, first_day::varchar, acquisition_channel, "
-        "second_ordered_at::date::varchar from customer_first").fetchall()}
+        "select f.customer_id, f.customer_no, f.first_day::varchar, f.acquisition_channel, "
+        "s.day::varchar from customer_first f left join customer_orders s "
+        "on s.customer_no = f.customer_no and s.nth = 2").fetchall()}
     # ann: first 20 Jan (email), second 3 Mar; her number and bob's kept, ben between them.
     assert first["ann"] == (numbers["ann"], "2025-01-20", "email", "2025-03-03")
     assert first["bob"] == (numbers["bob"], "2025-03-10", "web", None)
@@ -535,9 +537,9 @@ def test_a_customer_whose_first_order_moves_to_an_earlier_month(tmp_path, increm
 def test_a_returning_customers_new_month_leaves_the_months_before_as_they_were(
         tmp_path, incremental):
     """ann orders on 3 Mar, bob on 10 Mar; April brings ann's second order. No row of March
-    depends on it (no next order day in customer_orders; rfm_daily's −1 for ann's March order
-    takes effect on 5 Apr, in April): every customer rollup by month keeps its March file and
-    writes April only."""
+    depends on it (no next order day in customer_orders, no second order in customer_first;
+    rfm_daily's −1 for ann's March order takes effect on 5 Apr, in April): every customer
+    rollup by month keeps its March file and writes April only."""
     store = Store(tmp_path / "store")
     f = tmp_path / "orders.csv"
     f.write_text(TINY_ORDERS + "o1,2025-03-03 10:00:00,ann,web,paid,EUR,30,0\n"
@@ -551,6 +553,8 @@ def test_a_returning_customers_new_month_leaves_the_months_before_as_they_were(
     for name in ("customer_orders", "customer_orders_daily", "rfm_daily"):
         assert after[name]["2025-03"] == before[name]["2025-03"], name
         assert "2025-04" in after[name] and "2025-04" not in before[name], name
+    # customer_first (by the month of first orders) has no new customer: not written at all.
+    assert after["customer_first"] == before["customer_first"]
     con = store.connect()
     # April: ann's second order, previous order day 3 Mar.
     assert con.execute(

@@ -106,7 +106,8 @@ def _months_changed(name: str, before: list[str] | None, after: list[str]
     """A rollup partitioned by month of which an upload changed a few months: those months,
     and their files now (Store._memory_file reloads only them). None: load it whole (a table,
     a rollup in one file, or most of its months changed)."""
-    if before is None or name not in ROLLUPS or not ROLLUPS[name].partitioned:
+    if before is None or name not in ROLLUPS or not ROLLUPS[name].partitioned \
+            or ROLLUPS[name].month_of != "day":
         return None
     old, new = ({_month_of(p): p for p in paths} for paths in (before, after))
     if None in old or None in new:
