@@ -24,6 +24,10 @@ def test_the_intended_narrowings():
         # customer_orders_daily counts orders by previous order days; refunds only reach
         # customer_orders' cum_refunded.
         "customer_orders_daily": "refunds",
+        # second_orders reads the day of customers' second orders (customer_orders' rank 2),
+        # not what was refunded on them.
+        "second_orders": "refunds",
+        "second_orders_daily": "refunds",
     }
 
 

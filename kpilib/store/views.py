@@ -131,9 +131,11 @@ NARROWED = {
     "customer_orders_daily": ("refunds", ("cum_refunded",),
                               "it counts customer_orders by day and previous order days, not "
                               "what was refunded on them"),
+    "second_orders": ("refunds", ("cum_refunded", "prev_value"),
+                      "it reads the day of customers' second orders in customer_orders, not "
+                      "what was refunded on them"),
     "second_orders_daily": ("refunds", ("cum_refunded", "prev_value"),
-                            "it reads the day of customers' second orders in customer_orders, "
-                            "not what was refunded on them"),
+                            "it sums second_orders"),
 }
 
 
