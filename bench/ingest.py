@@ -58,7 +58,8 @@ def make_month(store: Path, rows: int, out: Path) -> None:
 
     m = json.loads((store / "manifest.json").read_text())
     october = str(store / m["tables"]["orders"]["2026-10"]["file"])
-    first = str(store / m["rollups"]["customer_first"]["all"]["file"])
+    # One file, or one per month of first orders (since the customers' layout of 2026-12-05).
+    first = [str(store / p["file"]) for p in m["rollups"]["customer_first"].values()]
     con = duckdb.connect()
     con.execute("set TimeZone = 'UTC'")
     con.execute("create table oct as select *, row_number() over (order by order_id) - 1 as k "

@@ -42,7 +42,11 @@ class Rollup:
     # A change to these alone rebuilds only the months changed (their rows of a month make
     # the rollup's month); a change to any other dependency rebuilds everything.
     by_month: frozenset[str] = frozenset()
-    partitioned: bool = True   # one file per month of `day`
+    partitioned: bool = True   # one file per month of `month_of`
+    # The date column whose month names the file. A rollup by another column than `day`
+    # (customers by their first order's month) has months that are not its tables' months:
+    # it is never read or rebuilt one month of orders at a time.
+    month_of: str = "day"
     # Written in the order its SQL gives (by day), so that looking up a few days reads a few
     # row groups: one thread writes it (DuckDB's parallel writers interleave rows).
     ordered: bool = False
@@ -58,21 +62,20 @@ class Rollup:
 # CUSTOMER_NO_STEP apart: a customer who appears later is numbered between its neighbours, so
 # the others keep theirs (Store's incremental build of the customer rollups).
 CUSTOMER_NO_STEP = 1 << 32
-# Each customer's first and second valid orders by (time, order id), ranked with a window
-# (the same SQL on Spark, which has no k-smallest aggregate). `{only}`: the incremental build
-# restricts it to the customers an upload touched (CUSTOMERS_OF).
+# Each customer's first valid order by (time, order id), ranked with a window (the same SQL
+# on Spark, which has no k-smallest aggregate). `{only}`: the incremental build restricts it
+# to the customers an upload touched (CUSTOMERS_OF). Nothing in a row depends on the
+# customer's later orders (their second order is customer_orders' row of rank 2): stored by
+# the month of the first order, an appended month adds its new customers to its own month.
 _CUSTOMER_FIRST = """
     with r as (select customer_id, order_id, ordered_at, channel,
                       row_number() over (partition by customer_id
                                          order by ordered_at, order_id) as rn
                from valid_orders where customer_id is not null{only})
-    select customer_id, {number} as customer_no,
-           max(order_id) filter (where rn = 1) as first_order_id,
-           max(ordered_at) filter (where rn = 1) as first_ordered_at,
-           cast(max(ordered_at) filter (where rn = 1) as date) as first_day,
-           max(channel) filter (where rn = 1) as acquisition_channel,
-           max(ordered_at) filter (where rn = 2) as second_ordered_at
-    from r where rn <= 2 group by customer_id"""
+    select customer_id, {number} as customer_no, order_id as first_order_id,
+           ordered_at as first_ordered_at, cast(ordered_at as date) as first_day,
+           channel as acquisition_channel
+    from r where rn = 1"""
 # The customers an upload touched: a temporary table `_touched(customer_id)` of the build.
 CUSTOMERS_OF = " and customer_id in (select customer_id from _touched)"
 CUSTOMER_FIRST = _CUSTOMER_FIRST.format(
@@ -81,26 +84,30 @@ CUSTOMER_FIRST = _CUSTOMER_FIRST.format(
 CUSTOMER_FIRST_OF = _CUSTOMER_FIRST.format(only=CUSTOMERS_OF, number="null::bigint")
 
 # Each order's place in its customer's history, so that customer KPIs count and sum rows
-# instead of grouping ~a million customers (kpilib/loyalty.py): prev_day / prev2_day / next_day,
-# the days of the previous, second-previous and next valid orders (next_day 9999-12-31 for a
-# customer's last: "the last order up to the end" is then `next_day > $end`, a fifth of the
-# cost of `next_day is null or …` over two million rows); nth, its rank; cum_net,
-# gross − discounts of the customer's orders up to this one; cum_refunded, the refunds on those
-# orders (whenever made).
+# instead of grouping ~a million customers (kpilib/loyalty.py): prev_day / prev2_day, the days
+# of the previous and second-previous valid orders; nth, its rank; cum_net, gross − discounts
+# of the customer's orders up to this one; cum_refunded, the refunds on those orders (whenever
+# made); prev_value, cum_net − cum_refunded of the previous order (for rfm_daily's rows of
+# it). Nothing in a row depends on the customer's later orders (no next order day): a month
+# appended leaves every earlier month's rows as they were, so an upload writes its own months
+# only. The order after a row is the customer's row of rank nth + 1 (its prev_day is the row's
+# day), which is how the RFM list finds a customer's last order up to a day.
 _CUSTOMER_ORDERS = """
     select o.order_id, f.customer_no, o.day, f.acquisition_channel as channel, 1 as n,
            o.gross_sales, o.discounts,
            lag(o.day) over w as prev_day, lag(o.day, 2) over w as prev2_day,
-           coalesce(lead(o.day) over w, DATE '9999-12-31') as next_day,
            row_number() over w as nth,
            -- 18 digits (a customer's spend stays far below 10^16): sums over a million
            -- customers then run on 64-bit integers.
            (sum(o.gross_sales - o.discounts) over upto)::decimal(18, 2) as cum_net,
-           (sum(coalesce(r.refunded, 0)) over upto)::decimal(18, 2) as cum_refunded
+           (sum(coalesce(r.refunded, 0)) over upto)::decimal(18, 2) as cum_refunded,
+           (sum(o.gross_sales - o.discounts - coalesce(r.refunded, 0)) over upto
+            - (o.gross_sales - o.discounts - coalesce(r.refunded, 0)))::decimal(18, 2)
+               as prev_value
     from valid_orders o join customer_first f using (customer_id)
     left join (select order_id, sum(amount) as refunded from valid_refunds group by all) r
       using (order_id){where}
-    -- two windows: Spark takes no frame on lag and lead
+    -- two windows: Spark takes no frame on lag
     window w as (partition by f.customer_no order by o.ordered_at, o.order_id),
            upto as (partition by f.customer_no order by o.ordered_at, o.order_id
                     rows between unbounded preceding and current row)"""
@@ -113,13 +120,25 @@ CUSTOMER_ORDERS_OF = _CUSTOMER_ORDERS.format(where="\n    where" + CUSTOMERS_OF.
 CUSTOMER_ORDERS_DAILY = """
     select day, channel, prev_day, prev2_day, sum(n) as n from customer_orders group by all"""
 
-# Customers' orders counted by day, acquisition channel, next order day and frequency so far,
-# with their orders and net revenue so far: the customers whose last order up to a day is on
-# each day, for RFM (kpilib/loyalty.py).
+# Customers whose last order up to a day X is on day `order_day`, for RFM (kpilib/loyalty.py),
+# as signed rows: each order counts +1 from its own day on, and −1 from the day of the
+# customer's next order on (when the order stops being the last), with its rank, frequency
+# score and net revenue so far. Summed over the rows with day ≤ X, by order_day, acquisition
+# channel and frequency: the customers whose last order up to X is on that day, their orders
+# and net revenue. A row's `day` is when it takes effect, so the rows an order causes lie in
+# its own month (its +1, and its previous order's −1): an appended month adds rows to its
+# month only. An order and its customer's next one on the same day cancel out (zero sums).
 RFM_DAILY = f"""
-    select day, channel, next_day, {FREQUENCY} as f,
-           count(*) as customers, sum(nth) as orders, sum(cum_net - cum_refunded) as revenue
-    from customer_orders group by all"""
+    select day, order_day, channel, f, sum(customers)::bigint as customers,
+           sum(orders)::bigint as orders, sum(revenue) as revenue
+    from (select day, day as order_day, channel, {FREQUENCY} as f, 1 as customers,
+                 nth as orders, cum_net - cum_refunded as revenue
+          from customer_orders
+          union all
+          select day, prev_day, channel, {FREQUENCY.replace("nth", "(nth - 1)")}, -1,
+                 -(nth - 1), -prev_value
+          from customer_orders where prev_day is not null)
+    group by all"""
 
 # Whether cancelled orders count as sales (Shopify's convention, a store setting): a one-row
 # table every connection creates from the settings (kpilib/store/connection.py).
@@ -153,10 +172,11 @@ VALID_REFUNDS = f"""
 # in buckets (kpilib/loyalty.py, time to second order). A view (the rows, n = 1) and its
 # daily sums.
 SECOND_ORDERS = """create view second_orders as
-    with d as (select first_day as day, acquisition_channel as channel,
-                      date_diff('day', first_ordered_at::date, second_ordered_at::date)
-                          as days
-               from customer_first)
+    with d as (select f.first_day as day, f.acquisition_channel as channel,
+                      date_diff('day', f.first_day, s.day) as days
+               from customer_first f
+               left join (select customer_no, day from customer_orders where nth = 2) s
+                 using (customer_no))
     select day, channel, 1 as n,
            case when days is null then 'not yet' when days <= 7 then '0–7 days'
                 when days <= 30 then '8–30 days' when days <= 60 then '31–60 days'
@@ -444,7 +464,7 @@ REFUNDS_DAILY = """
 # In build order: a rollup is built from the fresh rollups before it (sales_lines before
 # sku_sales_monthly), never from a stale one.
 ROLLUPS = {r.name: r for r in (
-    Rollup("customer_first", CUSTOMER_FIRST, partitioned=False),
+    Rollup("customer_first", CUSTOMER_FIRST, month_of="first_day"),
     Rollup("valid_refunds", VALID_REFUNDS, partitioned=False),
     Rollup("customer_orders", CUSTOMER_ORDERS),
     Rollup("customer_orders_daily", CUSTOMER_ORDERS_DAILY),

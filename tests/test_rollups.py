@@ -69,7 +69,8 @@ def test_an_upload_rebuilds_only_the_months_it_changed(store_copy, tmp_path):
     assert after["orders_daily"]["2025-03"]["file"] != before["orders_daily"]["2025-03"]["file"]
     for month in ("2025-01", "2025-02"):
         assert after["orders_daily"][month] == before["orders_daily"][month]
-    assert after["customer_first"]["all"]["file"] != before["customer_first"]["all"]["file"]
+    # customer_first by the month of first orders: erin's first order is in March.
+    assert after["customer_first"]["2025-03"]["file"] != before["customer_first"]["2025-03"]["file"]
     # ... and equal to rollups built from scratch.
     assert_as_built_from_scratch(store_copy, tmp_path / "fresh")
 
@@ -500,16 +501,19 @@ def test_a_customer_whose_first_order_moves_to_an_earlier_month(tmp_path, increm
     assert set(incremental[-1]) == set(CUSTOMER_ROLLUPS)
     con = store.connect()
     first = {r[0]: r[1:] for r in con.execute(
-        "select customer_id, customer_no, first_day::varchar, acquisition_channel, "
-        "second_ordered_at::date::varchar from customer_first").fetchall()}
+        "select f.customer_id, f.customer_no, f.first_day::varchar, f.acquisition_channel, "
+        "s.day::varchar from customer_first f left join customer_orders s "
+        "on s.customer_no = f.customer_no and s.nth = 2").fetchall()}
     # ann: first 20 Jan (email), second 3 Mar; her number and bob's kept, ben between them.
     assert first["ann"] == (numbers["ann"], "2025-01-20", "email", "2025-03-03")
     assert first["bob"] == (numbers["bob"], "2025-03-10", "web", None)
     assert numbers["ann"] < first["ben"][0] < numbers["bob"]
     # ann's orders: 1st o0, 2nd o1 (previous 20 Jan), 3rd o2; cum_net 10, 40, 90; all counted
     # in her new acquisition channel, email.
-    rows = con.execute("""select o.day::varchar, o.nth, o.prev_day::varchar, o.next_day::varchar,
-                                 o.cum_net, o.channel
+    # (The next order day: the day of her order of the next rank.)
+    rows = con.execute("""select o.day::varchar, o.nth, o.prev_day::varchar,
+                                 coalesce(lead(o.day) over (order by o.nth),
+                                          '9999-12-31')::varchar, o.cum_net, o.channel
                           from customer_orders o join customer_first f using (customer_no)
                           where f.customer_id = 'ann' order by o.nth""").fetchall()
     assert rows == [("2025-01-20", 1, None, "2025-03-03", 10, "email"),
@@ -530,11 +534,12 @@ def test_a_customer_whose_first_order_moves_to_an_earlier_month(tmp_path, increm
     assert_as_built_from_scratch(store, tmp_path / "fresh2")
 
 
-def test_a_next_order_day_alone_leaves_the_customers_daily_counts_of_its_month(
+def test_a_returning_customers_new_month_leaves_the_months_before_as_they_were(
         tmp_path, incremental):
-    """ann orders on 3 Mar, bob on 10 Mar; April brings ann's second order. Her March row
-    gets a next order day (9999-12-31 → 5 Apr): customer_orders and rfm_daily rewrite March,
-    customer_orders_daily (day, channel, previous order days: unchanged) keeps its file."""
+    """ann orders on 3 Mar, bob on 10 Mar; April brings ann's second order. No row of March
+    depends on it (no next order day in customer_orders, no second order in customer_first;
+    rfm_daily's −1 for ann's March order takes effect on 5 Apr, in April): every customer
+    rollup by month keeps its March file and writes April only."""
     store = Store(tmp_path / "store")
     f = tmp_path / "orders.csv"
     f.write_text(TINY_ORDERS + "o1,2025-03-03 10:00:00,ann,web,paid,EUR,30,0\n"
@@ -545,13 +550,26 @@ def test_a_next_order_day_alone_leaves_the_customers_daily_counts_of_its_month(
     ingest(store, [f])
     assert set(incremental[-1]) == set(CUSTOMER_ROLLUPS)
     after = store.manifest["rollups"]
-    assert after["customer_orders"]["2025-03"] != before["customer_orders"]["2025-03"]
-    assert after["rfm_daily"]["2025-03"] != before["rfm_daily"]["2025-03"]
-    assert after["customer_orders_daily"]["2025-03"] == before["customer_orders_daily"]["2025-03"]
+    for name in ("customer_orders", "customer_orders_daily", "rfm_daily"):
+        assert after[name]["2025-03"] == before[name]["2025-03"], name
+        assert "2025-04" in after[name] and "2025-04" not in before[name], name
+    # customer_first (by the month of first orders) has no new customer: not written at all.
+    assert after["customer_first"] == before["customer_first"]
+    con = store.connect()
     # April: ann's second order, previous order day 3 Mar.
-    assert store.connect().execute(
+    assert con.execute(
         "select day::varchar, prev_day::varchar, n from customer_orders_daily "
         "where day >= '2025-04-01'").fetchall() == [("2025-04-05", "2025-03-03", 1)]
+    # rfm_daily in April: ann's order of 5 Apr, +1 (2nd order, net 30 + 50 = 80), and her
+    # order of 3 Mar no longer her last from 5 Apr on, −1 (1st order, net 30).
+    assert con.execute(
+        "select day::varchar, order_day::varchar, f, customers, orders, revenue "
+        "from rfm_daily where day >= '2025-04-01' order by customers").fetchall() == [
+        ("2025-04-05", "2025-03-03", 1, -1, -1, -30), ("2025-04-05", "2025-04-05", 2, 1, 2, 80)]
+    # Counts as integers: a sum of integers is stored as a double otherwise, and RFM's tiles
+    # (`total // 5`) divide doubles exactly (1,232,891 customers: 246,578.2 a tile).
+    assert dict(con.execute("select column_name, column_type from (describe rfm_daily)"
+                            ).fetchall())["customers"] == "BIGINT"
     assert_as_built_from_scratch(store, tmp_path / "fresh")
 
 

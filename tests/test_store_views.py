@@ -24,6 +24,10 @@ def test_the_intended_narrowings():
         # customer_orders_daily counts orders by previous order days; refunds only reach
         # customer_orders' cum_refunded.
         "customer_orders_daily": "refunds",
+        # second_orders reads the day of customers' second orders (customer_orders' rank 2),
+        # not what was refunded on them.
+        "second_orders": "refunds",
+        "second_orders_daily": "refunds",
     }
 
 
@@ -74,7 +78,7 @@ def test_the_hand_lists_of_the_builds_agree_with_the_sql():
     for name, tables in BY_ORDER.items():
         assert tables <= READS[name], name
     columns = {"order_id", "customer_no", "day", "channel", "n", "gross_sales", "discounts",
-               "prev_day", "prev2_day", "next_day", "nth", "cum_net", "cum_refunded"}
+               "prev_day", "prev2_day", "nth", "cum_net", "cum_refunded", "prev_value"}
     for name, read in SUMS_READ.items():
         named = set(re.findall(r"\b\w+\b", ROLLUPS[name].sql)) & columns
         assert named == set(re.findall(r"\w+", read)), name

@@ -33,6 +33,11 @@ def _rows(parquet: Path) -> int:
     return pyarrow.parquet.read_metadata(parquet).num_rows
 
 
+def _by_day(name: str) -> bool:
+    """A rollup stored by month of its rows' day: a month of orders makes its month."""
+    return ROLLUPS[name].partitioned and ROLLUPS[name].month_of == "day"
+
+
 def stale(changed: dict[str, set[str]]) -> dict[str, set[str] | None]:
     """Which rollups an upload makes stale: name → the months to rebuild (None: all of it).
     ``changed`` maps each stored table that changed to its changed months."""
@@ -158,7 +163,7 @@ class Builds:
                         self._open(
                             self._files({t: of_month(p) if t in rollup.by_month else p
                                          for t, p in read.items()}, tmp),
-                            self._files({n: of_month(p) if ROLLUPS[n].partitioned else p
+                            self._files({n: of_month(p) if _by_day(n) else p
                                          for n, p in read_fresh.items()}, tmp),
                             only=rollup.sql, con=con)
                         entry.pop(month, None)
@@ -200,7 +205,7 @@ class Builds:
                 con.execute("create table _orders_of (order_id varchar)")
             self._open(self._files({t: of_months(p) if t in BY_ORDER[name] else p
                                     for t, p in read.items()}, tmp),
-                       self._files({n: of_months(p) if ROLLUPS[n].partitioned else p
+                       self._files({n: of_months(p) if _by_day(n) else p
                                     for n, p in read_fresh.items()}, tmp),
                        only=rollup.sql, con=con)
             rel = con.sql(f"""
@@ -256,9 +261,10 @@ class Builds:
         2.5× faster than a filtered write per month)."""
         out = staging / "rollups" / name / ("all-" + txn)
         out.parent.mkdir(parents=True, exist_ok=True)
+        day = duckdb.ColumnExpression(ROLLUPS[name].month_of)
         rel.select(duckdb.StarExpression(), duckdb.FunctionExpression(
-            "strftime", duckdb.ColumnExpression("day"), duckdb.ConstantExpression("%Y-%m")
-        ).alias("_month")).filter(duckdb.ColumnExpression("day").isnotnull()).to_parquet(
+            "strftime", day, duckdb.ConstantExpression("%Y-%m")
+        ).alias("_month")).filter(day.isnotnull()).to_parquet(
             str(out), partition_by=["_month"], filename_pattern=f"part-{txn}_{{i}}",
             compression="zstd")
         for part in sorted(out.iterdir()) if out.exists() else []:

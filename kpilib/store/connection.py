@@ -33,7 +33,8 @@ IN_MEMORY = {"traffic", "marketing_spend", "products", "orders_daily", "refunds_
              "rfm_daily"}
 # Rollups held in memory without the columns only other rollups' builds read: the customer
 # KPIs scan a customer's every order, 2 M rows for a large shop, several times a page.
-IN_MEMORY_NARROW = {"customer_orders": ("order_id", "gross_sales", "discounts")}
+IN_MEMORY_NARROW = {"customer_orders": ("order_id", "gross_sales", "discounts",
+                                        "prev_value")}
 # The database file those tables are kept in between connections (Store._memory_file): its
 # name changes with what it holds, this format and DuckDB's version (a newer DuckDB may write
 # a file an older one cannot read).
@@ -105,7 +106,8 @@ def _months_changed(name: str, before: list[str] | None, after: list[str]
     """A rollup partitioned by month of which an upload changed a few months: those months,
     and their files now (Store._memory_file reloads only them). None: load it whole (a table,
     a rollup in one file, or most of its months changed)."""
-    if before is None or name not in ROLLUPS or not ROLLUPS[name].partitioned:
+    if before is None or name not in ROLLUPS or not ROLLUPS[name].partitioned \
+            or ROLLUPS[name].month_of != "day":
         return None
     old, new = ({_month_of(p): p for p in paths} for paths in (before, after))
     if None in old or None in new:

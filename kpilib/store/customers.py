@@ -110,8 +110,9 @@ class _Customers:
         # A month touching most customers (a 1 M-row month of a shop of 1.2 M customers) costs
         # more customer by customer than built whole; the threshold is a guess, not measured.
         touched = con.execute("select count(*) from _touched").fetchall()[0][0]
-        customers = self.old["customer_first"][UNPARTITIONED]["rows"]
-        if touched > max(TOUCHED_AT_MOST, customers / 4):
+        customers = sum(p["rows"] for p in self.old["customer_first"].values())
+        # No customer stored (a shop of guests): nothing to keep, built whole.
+        if not customers or touched > max(TOUCHED_AT_MOST, customers / 4):
             self.failed = True
             return
         # Their orders, read once for customer_first and customer_orders (each read every
@@ -126,13 +127,16 @@ class _Customers:
 
     def _customer_first(self, con, name, entry, read, read_fresh, tmp, staging, txn, moves):
         store = self.store
-        [old] = self._old(name)
+        old = self._old(name)
         with _scratch(con):
             store._open(store._files(read, tmp), store._files(read_fresh, tmp),
                         only=CUSTOMER_FIRST_OF, con=con)
             con.table("_touched_orders").create_view("_orders")   # theirs only
             con.sql(CUSTOMER_FIRST_OF).create("_t")
-            con.read_parquet([old]).create("_old")
+            if old:
+                con.read_parquet(old).create("_old")
+            else:   # no customer stored yet (guests only)
+                con.table("_t").limit(0).create("_old")
             cols = ", ".join(con.table("_old").columns)
             # Numbers for customers new to the store, between their numbered neighbours'
             # (in id order, found by as-of joins: a window over every customer costs 15×):
@@ -162,17 +166,36 @@ class _Customers:
             if con.execute("select bool_or(cramped) from _numbers").fetchall()[0][0]:
                 self.failed = True
                 return False
-            rel = con.sql(f"""select {cols} from _old anti join _touched using (customer_id)
-                              union all
-                              select {cols} from (select t.* exclude (customer_no), n.customer_no
-                                                  from _t t join _numbers n using (customer_id))""")
-            entry.clear()
-            store._stage_rollup_part(rel, name, UNPARTITIONED, entry, staging, txn, moves)
+            con.execute(f"""create table _new as
+                            select {cols} from (select t.* exclude (customer_no), n.customer_no
+                                                from _t t join _numbers n using (customer_id))""")
+            # The months (of first orders) where a touched customer's row changed: a new
+            # customer's, a first order moved or restated. Those months' files are written
+            # again: their other customers' rows kept, the touched customers' new rows.
+            months = sorted({m for (m,) in con.execute(f"""
+                select distinct strftime(first_day, '%Y-%m') from (
+                    (select {cols} from _old semi join _touched using (customer_id)
+                     except all select {cols} from _new)
+                    union all
+                    (select {cols} from _new except all
+                     select {cols} from _old semi join _touched using (customer_id)))
+                where first_day is not null""").fetchall()})
+            if months:
+                con.execute("create table _months as select unnest($m) as m", {"m": months})
+                files = [str(store.path / entry[m]["file"]) for m in months if m in entry]
+                rel = con.table("_new").filter(
+                    "strftime(first_day, '%Y-%m') in (select m from _months)")
+                if files:
+                    rel = con.read_parquet(files).project(cols).join(
+                        con.table("_touched"), "customer_id", how="anti").union(rel)
+                for m in months:
+                    entry.pop(m, None)
+                store._stage_rollup_months(rel, name, entry, staging, txn, moves)
         return True
 
     def _customer_orders(self, con, name, entry, read, read_fresh, tmp, staging, txn, moves):
         store = self.store
-        [old_first] = self._old("customer_first")
+        old_first = self._old("customer_first")
         with _scratch(con):
             store._open(store._files(read, tmp), store._files(read_fresh, tmp),
                         only=CUSTOMER_ORDERS_OF, con=con)
@@ -237,10 +260,12 @@ class _Customers:
         """The touched customers' groups before taken out, after added (a customer counts
         once in the group of their acquisition channel, first-order day and order month)."""
         [old] = self._old(name)
-        [old_first] = self._old("customer_first")
+        old_first = self._old("customer_first")
         [old_refunds] = self._old("valid_refunds")
         fresh = self.store._files(read_fresh, tmp)
-        [new_first], [new_refunds] = fresh["customer_first"], fresh["valid_refunds"]
+        new_first, [new_refunds] = fresh["customer_first"], fresh["valid_refunds"]
+        if not new_first:   # no customer left (an undo): built whole, from nothing
+            return False
         stored = con.read_parquet([old])
         typed = ", ".join(f"{c}::{t} as {c}" for c, t in zip(stored.columns, stored.types))
 

@@ -54,12 +54,12 @@ DERIVED_VIEWS = (
     # on its cancellation day instead). A refund whose order is not stored still counts.
     # (A rollup, with the order's day and customer.)
     "valid_refunds",
-    # Customers by the day and channel of their first order, with the days to their second
-    # (rollup: second_orders_daily).
-    SECOND_ORDERS,
     # Valid orders of identified customers; `channel` is the customer's acquisition channel, so
     # the channel filter selects customers by where they came from. (A rollup.)
     "customer_orders",
+    # Customers by the day and channel of their first order, with the days to their second
+    # (rollup: second_orders_daily).
+    SECOND_ORDERS,
     # Order lines of valid orders, with each line's share of its order's discount (by line
     # value), for sales by product and category. (A rollup.)
     "sales_lines",
@@ -131,6 +131,11 @@ NARROWED = {
     "customer_orders_daily": ("refunds", ("cum_refunded",),
                               "it counts customer_orders by day and previous order days, not "
                               "what was refunded on them"),
+    "second_orders": ("refunds", ("cum_refunded", "prev_value"),
+                      "it reads the day of customers' second orders in customer_orders, not "
+                      "what was refunded on them"),
+    "second_orders_daily": ("refunds", ("cum_refunded", "prev_value"),
+                            "it sums second_orders"),
 }
 
 
