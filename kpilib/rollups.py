@@ -406,45 +406,6 @@ STOCK_LOST_MONTHLY = f"""
           from sku_sales_monthly s join stock_monthly d using (sku, day)) m
     join sku_info i using (sku) group by all"""
 
-# Day × category: what the Stock page's cards need of the period's end alone (stock on hand and
-# its value, dead stock) summed over each category's SKUs, and the units sold that day over all
-# channels: a card reads a few rows instead of a pass over every SKU (kpilib/stock.py,
-# END_BASE). A SKU's stock is carried forward past the last snapshot to the last day of
-# data, as the per-SKU step reads it. Dead at a day: stock on hand and no unit sold in the 90
-# days ending then, from the day of the SKU's last sale so far. An end past the last day sees
-# the stock of that day and sales that stopped: the rows of the last day are therefore also
-# kept by last sale (last_sale; null on the other days), `positive` and `positive_value`
-# the SKUs with stock there.
-STOCK_END_DAILY = """
-    with s as (select sku, day, sum(q) as q from sku_sales_daily group by all),
-    stocked as (select distinct sku from inventory_daily),
-    m as (select coalesce(i.sku, s.sku) as sku, coalesce(i.day, s.day) as day, i.on_hand, s.q
-          from inventory_daily i full join (select * from s semi join stocked using (sku)) s
-            using (sku, day)),
-    l as (select greatest((select max(day) from inventory_daily), (select max(day) from s))
-                 as last),
-    g as (select sku, d::date as day
-          from (select k.sku, unnest(generate_series(k.first, l.last, interval 1 day)) as d
-                from (select sku, min(day) as first from m group by sku) k, l)),
-    r as (select g.sku, g.day,
-                 last_value(m.on_hand ignore nulls) over w as on_hand,
-                 max(case when m.q > 0 then g.day end) over w as last_sale
-          from g left join m using (sku, day)
-          window w as (partition by g.sku order by g.day rows unbounded preceding)),
-    e as (select r.day, i.category, if(r.day = l.last, r.last_sale, null) as last_sale,
-                 greatest(r.on_hand, 0) as units, greatest(r.on_hand, 0) * i.unit_cost as value,
-                 r.on_hand > 0 and (r.last_sale is null or r.last_sale < r.day - 89) as dead
-          from r join sku_info i using (sku), l)
-    select day, category, last_sale, 0::bigint as q, sum(units)::bigint as units_on_hand,
-           sum(value) as stock_value, sum(dead::int)::bigint as dead_skus,
-           sum(case when dead then value end) as dead_value,
-           sum((units > 0)::int)::bigint as positive,
-           sum(case when units > 0 then value end) as positive_value
-    from e group by all
-    union all
-    select s.day, i.category, null, sum(s.q)::bigint, null, null, null, null, null, null
-    from s join sku_info i using (sku) group by all"""
-
 # Sales by product over all channels, as running totals (top products over whole months),
 # and each product's name and category (as its order lines give them).
 PRODUCT_MEASURES = ("units", "gross", "discount", "refunded")
@@ -513,8 +474,6 @@ ROLLUPS = {r.name: r for r in (
     Rollup("sku_month", SKU_MONTH, frozenset({"orders", "order_items"})),
     # By category of sku_info, which an order-lines upload may change for every month.
     Rollup("stock_lost_monthly", STOCK_LOST_MONTHLY, frozenset({"orders"})),
-    # By category of sku_info (any upload may change it) and over 90 days of sales: whole.
-    Rollup("stock_end_daily", STOCK_END_DAILY),
     Rollup("sku_cum", SKU_CUM, frozenset({"orders", "order_items"}), since=SKU_CUM_SINCE),
     Rollup("product_cum", PRODUCT_CUM, frozenset({"orders", "order_items"}),
            since=PRODUCT_CUM_SINCE),

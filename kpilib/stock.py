@@ -126,44 +126,6 @@ SKU_STATS = _INPUTS + f""",
                end as lost_revenue
         from per)"""
 
-# What the cards' figures of the period's end and its sales need, by category: read from the
-# day × category rollup (stock_end_daily) when no SKU is searched and no channel chosen (the
-# rollup holds every channel's sales by category), from the per-SKU step otherwise. The
-# lists and the lost revenue (a ratio per SKU) read the per-SKU step. A figure that needs
-# another column of the end, or a channel's sales, is added to the rollup or to SKU_BASE.
-END_COLUMNS = ("units_on_hand", "stock_value", "units_sold", "avg_daily_units", "dead_skus",
-               "dead_value")
-END_BASE = SKU_STATS + f""",
-    cats as (select category, bool_or(unit_cost is not null) as costed from info group by all),
-    rolled as (
-        select category,
-               sum(q) filter (where day between $start and $end) as units_sold,
-               sum(q) filter (where day between $end - 29 and $end) as units_30d,
-               sum(units_on_hand) filter (where day = least($end, t.last)) as units_on_hand,
-               sum(stock_value) filter (where day = least($end, t.last)) as stock_value,
-               coalesce(sum(dead_skus) filter (where day = $end), 0)
-               + coalesce(sum(positive) filter (where $end > t.last and day = t.last
-                   and (last_sale is null or last_sale < $end - 89)), 0) as dead_skus,
-               coalesce(sum(dead_value) filter (where day = $end),
-                        sum(positive_value) filter (where $end > t.last and day = t.last
-                            and (last_sale is null or last_sale < $end - 89))) as dead_value
-        from stock_end_daily, (select max(day) as last from stock_end_daily) t
-        where $search = '' and len($channels) = 0 and in_filter(category, $categories)
-          and day between least($start, $end - 29, t.last) and least($end, t.last)
-        group by all)
-    select 'total' as key0, c.category, coalesce(r.units_on_hand, 0) as units_on_hand,
-           -- A category without stock at the end has a value of 0 if any SKU has a cost.
-           coalesce(r.stock_value, if(c.costed, 0, null)) as stock_value,
-           coalesce(r.units_sold, 0) as units_sold,
-           coalesce(r.units_30d, 0) / 30.0 as avg_daily_units,
-           coalesce(r.dead_skus, 0) as dead_skus, r.dead_value
-    from cats c left join rolled r using (category)
-    where $search = '' and len($channels) = 0
-    union all
-    select key0, category, sum(units_on_hand), sum(stock_value), sum(units_sold),
-           sum(avg_daily_units), count(*) filter (where dead),
-           sum(stock_value) filter (where dead)
-    from sku where not ($search = '' and len($channels) = 0) group by all"""
 BY = ("category",)
 # What the per-SKU KPIs share, computed once per filters (Kpi.base) and read as `base`.
 SKU_BASE = SKU_STATS + " select * from sku"
@@ -180,9 +142,9 @@ _ABC = """
         from ranked)"""
 
 
-def _sum(name, label, unit, expr, definition, base=END_BASE, **kw) -> Kpi:
+def _sum(name, label, unit, expr, definition, **kw) -> Kpi:
     return Kpi(name=name, label=label, unit=unit, definition=definition, by=BY,
-               sql=f"select {{key}} as key, {expr} as value from base group by all", base=base,
+               sql=f"select {{key}} as key, {expr} as value from base group by all", base=SKU_BASE,
                **kw)
 
 
@@ -201,7 +163,7 @@ DAYS_OF_COVER = Kpi(
     name="days_of_cover", label="Days of cover", unit="days", by=BY,
     definition="Units on hand ÷ units sold per day (last 30 days): how long the stock lasts at "
                "the current pace. 0 when nothing is on hand; no value when nothing sold.",
-    base=END_BASE, sql=""" select {key} as key, sum(units_on_hand) as numerator,
+    base=SKU_BASE, sql=""" select {key} as key, sum(units_on_hand) as numerator,
                                sum(avg_daily_units) as denominator,
                                case when sum(units_on_hand) <= 0 then 0
                                     else sum(units_on_hand) / nullif(sum(avg_daily_units), 0)
@@ -211,17 +173,17 @@ DAYS_OF_COVER = Kpi(
 SELL_THROUGH = Kpi(
     name="sell_through_rate", label="Sell-through rate", unit="ratio", by=BY,
     definition="Units sold in the period ÷ (units sold + units on hand at the end).",
-    base=END_BASE, sql=""" select {key} as key, sum(units_sold) as numerator,
+    base=SKU_BASE, sql=""" select {key} as key, sum(units_sold) as numerator,
                                sum(units_sold) + sum(units_on_hand) as denominator,
                                sum(units_sold) / nullif(sum(units_sold) + sum(units_on_hand), 0)
                                    as value
                         from base group by all""",
     ratio=True, empty=None)
-DEAD_STOCK = _sum("dead_stock", "Dead-stock SKUs", "count", "sum(dead_skus)",
+DEAD_STOCK = _sum("dead_stock", "Dead-stock SKUs", "count", "count(*) filter (where dead)",
                   "SKUs with stock on hand at the end of the period and no unit sold in the 90 "
                   "days ending then.", better="down")
 DEAD_STOCK_VALUE = _sum("dead_stock_value", "Dead-stock value", "money",
-                        "coalesce(sum(dead_value), 0)",
+                        "coalesce(sum(stock_value) filter (where dead), 0)",
                         "Stock value (at cost) of the dead-stock SKUs: money tied up in stock "
                         "that does not sell.", better="down",
                         needs=("inventory", "orders", "order_items", "products"))
@@ -229,7 +191,7 @@ LOST_REVENUE = _sum("lost_revenue_stockout", "Revenue lost to stock-outs", "mone
                     "coalesce(sum(lost_revenue), 0)",
                     "Per SKU: units sold per in-stock day × out-of-stock days × average unit "
                     "price in the period, summed. With a channel filter, sales and prices are "
-                    "that channel's.", base=SKU_BASE, better="down")
+                    "that channel's.", better="down")
 
 def _edge_month(month: str, points: list[tuple[int, str]]) -> str:
     """Per SKU, sku_running's measures over the edge days ``points`` give, as ``month``."""

@@ -312,11 +312,8 @@ def test_a_step_one_read_alone_uses_is_computed_within_it(shop):
     con = shop.connect()
     got = run_many(con, [Read(cards, F), Read(cards, before),
                          Read((get("reorder_skus"),), F, limit=2)])
-    # F's per-SKU step, read twice, is stored (once), and with it the cards' other step (the
-    # read's steps are stored or inlined together); the period before's, read once, are not.
-    from kpilib.stock import END_BASE, SKU_BASE
-    assert set(kpi_module._COMPUTED[con]) == {kpi_module._base_name(b, F)
-                                              for b in (SKU_BASE, END_BASE)}
+    # F's step, read twice, is stored (once); the period before's, read once, is not.
+    assert set(kpi_module._COMPUTED[con]) == {kpi_module._base_name(cards[0].base, F)}
     for frames, want in zip(got, expected):
         for frame, w in zip(frames, want):
             assert frame.equals(w), (frame, w)
@@ -413,11 +410,7 @@ def test_lost_revenue_by_month_is_each_month_on_its_own(demo_store, f):
         check(v, run(con, get("lost_revenue_stockout"), one)["value"].iat[0])
 
 
-# --- the cards' figures of the period's end, from the day × category rollup ----------------
-END_CARDS = ("on_hand", "stock_value", "units_sold", "avg_daily_units", "days_of_cover",
-             "sell_through_rate", "dead_stock", "dead_stock_value")
-
-
+# --- the cards' figures of the period's end by hand: past the data, before it, one category ---
 @pytest.mark.parametrize("f,expected", [
     # Ends past the last day of data (10 Feb): the stock of the 10th (X 1, Y 10, Z 6, W −2 → 0),
     # and the 90 days ending then. 10 May: from 10 Feb, which holds X's last sale (not dead);
@@ -442,48 +435,3 @@ def test_the_cards_at_ends_past_the_data_by_hand(shop, f, expected):
     for name, value in expected.items():
         got = run(con, get(name), f)["value"].iat[0]
         check(None if got != got else got, value)      # no value: NaN in the frame
-
-
-def test_the_cards_figures_of_the_end_read_no_per_sku_step(shop):
-    """Without a SKU search or a channel, the cards' figures of the period's end and its sales
-    come from the rollup by day and category: the per-SKU rollups are not read (they fail
-    here if they are). Lost revenue, a ratio per SKU, still reads them."""
-    import re
-    con = shop.connect()
-    for view in ("sku_running", "sku_cum", "sku_sales_daily", "sku_sales_monthly"):
-        [(sql,)] = con.execute("select sql from duckdb_views() where view_name = ?",
-                               [view]).fetchall()
-        body = re.sub(r"(?is)^\s*create\s+view\s+\S+\s+as\s+", "", sql).rstrip(";")
-        con.execute(f"create view _real_{view} as {body}")
-        con.execute(f"create or replace view {view} as select * from _real_{view} "
-                    f"where error('{view} read') is null")
-    for name, f, expected in CASES:
-        if name in END_CARDS and f == F:
-            check(run(con, get(name), f)["value"].iat[0], expected)
-    with pytest.raises(Exception, match="read"):
-        run(con, get("lost_revenue_stockout"), F)
-
-
-@pytest.mark.parametrize("f", [f for f in PANDAS_CASES if not f.channels] + [
-    Filters(date(2026, 5, 3), date(2026, 10, 20), categories=("Tops",)),
-    Filters(date(2026, 10, 1), date(2027, 3, 31))],   # past the demo shop's last day
-    ids=lambda f: f"{f.start}..{f.end}{f.categories}")
-def test_the_cards_from_the_rollup_are_the_per_sku_steps(demo_store, f):
-    """The same figures from the rollup by day and category as from the per-SKU step (a search
-    that every SKU matches reads the latter), in total and by category."""
-    from dataclasses import replace
-    con = demo_store.connect()
-    every = replace(f, search="sku-")
-    assert run(con, get("stock_by_sku"), every).shape[0] == \
-        run(con, get("stock_by_sku"), f).shape[0]
-    for name in END_CARDS:
-        for by in (None, "category"):
-            fast, slow = run(con, get(name), f, by), run(con, get(name), every, by)
-            assert list(fast.columns) == list(slow.columns) and len(fast) == len(slow)
-            for col in fast.columns:
-                for a, b in zip(fast[col], slow[col]):
-                    if isinstance(a, str) or isinstance(b, str):
-                        assert a == b, (name, by, col)
-                    else:
-                        check(None if a is None or a != a else float(a),
-                              None if b is None or b != b else float(b))
