@@ -21,7 +21,10 @@ def preset_range(preset: str, anchor: date) -> tuple[date, date]:
     if preset == "Month to date":
         return anchor.replace(day=1), anchor
     if preset == "Last month":
-        end = anchor.replace(day=1) - timedelta(days=1)
+        # The last whole month of the data: a monthly export ends on the 30th of November,
+        # and its last month is November, not October.
+        end = anchor if (anchor + timedelta(days=1)).day == 1 else \
+            anchor.replace(day=1) - timedelta(days=1)
         return end.replace(day=1), end
     if preset == "Year to date":
         return anchor.replace(month=1, day=1), anchor

@@ -34,3 +34,18 @@ def test_presets_end_on_the_last_valid_order(tmp_path):
     only = Store(tmp_path / "t")
     ingest(only, [t])
     assert data_span(only.connect()) == (date(2025, 3, 1), date(2025, 3, 25))
+
+
+def test_last_month_is_the_last_whole_month_of_the_data():
+    """Data to 30 Nov 2026 (a monthly export, opened on 5 December): "Last month" is
+    November, the walkthrough saw October. Data to 4 Dec: November. To 29 Feb 2028 (leap
+    year): February. Mid-month, 15 Mar 2025: February."""
+    from kpilib.periods import preset_range
+    assert preset_range("Last month", date(2026, 11, 30)) == (date(2026, 11, 1),
+                                                               date(2026, 11, 30))
+    assert preset_range("Last month", date(2026, 12, 4)) == (date(2026, 11, 1),
+                                                              date(2026, 11, 30))
+    assert preset_range("Last month", date(2028, 2, 29)) == (date(2028, 2, 1),
+                                                              date(2028, 2, 29))
+    assert preset_range("Last month", date(2025, 3, 15)) == (date(2025, 2, 1),
+                                                              date(2025, 2, 28))
