@@ -294,6 +294,18 @@ def month_to_date(filters: Filters, as_of: date | None) -> bool:
             and filters.start == as_of.replace(day=1) and as_of < month_end(filters.start))
 
 
+def cut_short(known: caveats.Facts, name: str, month_start: date, as_of: date) -> str | None:
+    """Why no month-end forecast of ``name`` is made when its orders stop short of ``as_of``
+    (the export may end early, caveats.trailing_gap): the pace of the days left would be the
+    pace of a cut export, not of the shop (Olist's September 2018: one order in three days,
+    a "forecast" of 278 new customers). None when the month's days look whole."""
+    if "orders" not in caveats.needs(get(name)) or \
+            caveats.trailing_gap(known, month_start, as_of) is None:
+        return None
+    note = caveats.gap_note(known, month_start, as_of)
+    return "no forecast: " + note[0].lower() + note[1:]
+
+
 def range_text(fc: Forecast, fmt) -> str:
     """"forecast €16.3k, 80 %: €12.7k – €20.2k" with ``fmt`` (a value → text)."""
     text = f"forecast {fmt(fc.value)}"
@@ -348,7 +360,9 @@ def forecast(con: duckdb.DuckDBPyConnection, name: str, month: str, as_of: date,
                          "first day")
     as_of = min(as_of, month_end(month_start))
     k = get(name)
-    why = caveats.reason(k, caveats.facts(con), month_start, as_of)
+    known = caveats.facts(con)
+    why = caveats.reason(k, known, month_start, as_of) or cut_short(known, name, month_start,
+                                                                    as_of)
     if why:
         raise ValueError(f"{k.label}: {why}")
     f = filters or Filters(month_start, as_of)

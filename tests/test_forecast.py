@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from helpers import cli
-from kpilib import Store, forecast
+from kpilib import Store, caveats, forecast
 from kpilib.forecast import backtest, estimate, interval, project, run_rate
 from kpilib.ingest import ingest
 
@@ -327,3 +327,27 @@ def test_the_report_of_a_month_not_over_forecasts_it(open_month_store):
 def test_a_forecast_is_shown_for_the_month_to_date_only(start, end, as_of, shown):
     from kpilib import Filters
     assert forecast.month_to_date(Filters(start, end), as_of) is shown
+
+
+def test_no_forecast_where_the_orders_export_ends_early(tmp_path):
+    """An order every day 1 – 29 Aug 2018, none 30 Aug – 2 Sep, one on 3 Sep (Olist's last
+    days): the month to date 1 – 3 Sep holds 1 order, and its pace would "forecast" ~10
+    orders, or 278 new customers on Olist. The gap (4 days against none in the 29 before)
+    says the export may end early, so no forecast is made, by the command line or the card
+    (ui.plan.month_forecast asks the same cut_short). 1 – 29 Aug, an order every day, is
+    whole: a forecast."""
+    rows = [f"o{d},2018-08-{d:02d} 10:00:00,c{d},paid,10,0" for d in range(1, 30)]
+    rows.append("o99,2018-09-03 10:00:00,c99,paid,10,0")
+    (tmp_path / "orders.csv").write_text(
+        "order_id,ordered_at,customer_id,status,gross_sales,discounts\n" + "\n".join(rows)
+        + "\n")
+    store = Store(tmp_path / "s")
+    ingest(store, [tmp_path / "orders.csv"])
+    con = store.connect()
+    with pytest.raises(ValueError, match="Orders: no forecast: no order on 2 of the last 3 "
+                                         "days"):
+        forecast.forecast(con, "orders", "2018-09", date(2018, 9, 3))
+    assert forecast.cut_short(caveats.facts(con), "sessions", date(2018, 9, 1),
+                              date(2018, 9, 3)) is None     # reads no orders
+    fc = forecast.forecast(con, "orders", "2018-08", date(2018, 8, 29))
+    assert fc.actual == 29

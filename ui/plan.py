@@ -371,7 +371,8 @@ def month_forecast(name: str, filters: kpilib.Filters | None = None) -> forecast
     store or the filters give the KPI no figure."""
     f = filters or current_filters()
     if name not in forecast.KPIS or not forecast.month_to_date(f, facts().as_of) \
-            or reason(name, f) or refused(kpilib.get(name), f):
+            or reason(name, f) or refused(kpilib.get(name), f) \
+            or forecast.cut_short(facts(), name, f.start, f.end):
         return None
     store, _ = active_store()
     return _month_forecast(str(store.path), store.fingerprint, name, f)
