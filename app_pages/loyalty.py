@@ -34,6 +34,8 @@ read(Frame("guest_orders"), *() if ui.reason("customers") else (
 guests = int(ui.value("guest_orders") or 0)
 ui.header("Customers", (f"{plural(guests, 'guest order')} (no customer id) counted in sales "
                         "but not here · " if guests else "") + "channel = acquisition channel")
+for said in ui.outdated(("orders",)):
+    st.warning(said, icon=":material/update:")
 if ui.reason("customers"):
     st.info(caveats.customers_unsplit(kpilib.get("customers"), f) or ui.reason("customers"))
     st.stop()
@@ -55,7 +57,9 @@ fig = px.bar(pd.concat([new, ret]), x="period", y="value", color="kind",
 fig.update_yaxes(title=None, **ui.tick_format("count"))
 fig.update_xaxes(title=None)
 ui.chart(fig, key="new_vs_returning")
+short = caveats.short_history(ui.facts(), f.start)
 st.caption((f"Not split into new and returning: {unseen}. " if unseen else "")
+           + (f"New and returning: {short}. " if short else "")
            + ui.definition("returning_customer_rate") + " "
            + ui.definition("repeat_purchase_rate"))
 

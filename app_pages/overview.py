@@ -13,6 +13,8 @@ from ui.plan import Cards, Frame, chosen, read
 f = ui.require_filters()
 prev_words, ly_words = f.comparison_words()
 ui.header("Overview", f"arrows: change vs {prev_words}; last year: {ly_words}")
+for said in ui.outdated(("orders", "order_items")):
+    st.warning(said, icon=":material/update:")
 CARDS = ("net_sales", "orders", "aov", "sessions", "conversion_rate", "new_customers",
          "returning_customer_rate", "mer", "return_rate_value", "stockout_rate")
 BY_CHANNEL = ("net_sales", "orders", "sessions", "conversion_rate", "aov")

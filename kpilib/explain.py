@@ -343,6 +343,10 @@ def explain(con, name: str, f: Filters, compared: Filters, known: caveats.Facts 
         out["first_seen"] = seen
         out["notes"].append(f"New and returning customers: {seen}; a customer's first order "
                             "here is called first seen.")
+    elif "customer_type" in out["by"]:
+        short = caveats.short_history(known, min(f.start, compared.start))
+        if short:
+            out["notes"].append(f"New and returning customers: {short}.")
     out["not_split"] = lacking
     out["not_split_why"] = {d: not_split_why(k, d) for d in lacking}
     out["causes"] = causes(con, name, f, compared, known)

@@ -28,14 +28,18 @@ def test_a_previous_period_before_the_first_order_is_not_compared(tiny_store, mo
     assert card.value == "50.00 %"
     assert card.delta in (None, "", "–"), card.delta
     captions = [c.value for c in at.caption]
-    assert any("Not compared: the previous period starts before the first stored order "
-               "(05 Jan 2025)." in c for c in captions), captions
+    assert any("Not compared: in the previous period new and returning customers cannot be "
+               "told apart (no order is stored before 05 Jan 2025)." in c
+               for c in captions), captions
     # A period the store can tell is still compared: 10 Feb – 2 Mar (bob returning; dave
     # and carol new, her o5 cancelled: 1 / 3) against 20 Jan – 9 Feb (alice returning, bob
     # new: 1 / 2): 33.33 % − 50 % = −16.67 pp.
     at = opened(tiny_store, monkeypatch, period="Custom", dates=["2025-02-10", "2025-03-02"])
     card = next(m for m in at.metric if m.label.startswith("Returning-customer rate"))
     assert (card.value, card.delta) == ("33.33 %", "-16.67 pp"), (card.value, card.delta)
+    # But 36 days of orders before 10 Feb are no year: the card says what "new" rests on.
+    assert "Only 1 month of orders before this period (from 05 Jan 2025): a customer who " \
+        "ordered before then counts as new." in [c.value for c in at.caption]
 
 
 def test_the_heading_names_every_filter_that_narrows_the_page(demo_store, monkeypatch):
@@ -315,8 +319,21 @@ def test_a_store_an_older_importer_wrote_names_the_export_to_upload_again(tmp_pa
         at = page(at, name)
         assert [w.value for w in at.warning].count(said.replace("on the Data page", where)) \
             == 1, (name, at.warning)
-    at = page(at, "sales")
-    assert not [w for w in at.warning if "older version" in w.value]
+    for name in ("sales", "overview", "loyalty"):
+        at = page(at, name)
+        assert not [w for w in at.warning if "older version" in w.value], name
+    # Stored by version 1, before stock adjustments were left out of the orders: the
+    # Overview's orders and AOV and the Customers page's guests are off too, and say so.
+    import shutil
+    old = Store(shutil.copytree(store.path, tmp_path / "older"))
+    for s in m["ingests"][0]["sources"]:
+        s["importer_version"] = 1
+    (old.path / "manifest.json").write_text(json.dumps(m))
+    at = opened(old, monkeypatch)
+    for name in ("overview", "loyalty"):
+        at = page(at, name)
+        assert any("counted stock adjustments (free lines, no customer) as orders" in w.value
+                   for w in at.warning), (name, [w.value for w in at.warning])
 
 
 def test_after_sales_shows_returns_by_country_where_the_shop_has_countries(tmp_path,

@@ -315,3 +315,21 @@ def test_customers_figures_say_why_a_device_country_or_category_does_not_split_t
     assert "not split by device or country:" in customers_unsplit(get("cohort_retention"), both)
     assert customers_unsplit(get("customers"), jan) is None        # no such filter
     assert customers_unsplit(get("orders"), mobile) is None        # orders are split by it
+
+
+def test_a_period_less_than_a_year_after_the_first_order_says_what_new_rests_on():
+    """Orders from 2 Oct 2011 (UCI's two-month store): November starts 30 days later, about
+    1 month (30 / 30.44); 2 Oct itself is first_seen's (unknown), not this; 1 Oct 2012, 365
+    days later, has a year before it: no caveat. 1 Jun 2012: 243 days, 8 months."""
+    from datetime import date
+
+    from kpilib.caveats import Facts, first_seen, short_history
+    f = Facts(tables=frozenset({"orders"}), as_of=date(2011, 11, 30),
+              orders_from=date(2011, 10, 2))
+    assert short_history(f, date(2011, 11, 1)) == (
+        "only 1 month of orders before this period (from 02 Oct 2011): a customer who "
+        "ordered before then counts as new")
+    assert short_history(f, date(2011, 10, 2)) is None and first_seen(f, date(2011, 10, 2))
+    assert short_history(f, date(2012, 10, 1)) is None
+    assert short_history(f, date(2012, 6, 1)).startswith("only 8 months of orders")
+    assert short_history(f, None) is None

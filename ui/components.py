@@ -280,11 +280,19 @@ def _card(name: str, f: kpilib.Filters, spark_by: str | None, last_year: bool) -
     if not m.final:
         captions.append(f"Not compared: {caveats.open_text(m, f.days)}.")
     elif unknown_before:
+        first = facts().orders_from
         captions.append(
             f"Not compared: the previous period starts before the first stored order "
-            f"({facts().orders_from:%d %b %Y})." if (k.history or before_orders)
-            and facts().orders_from
+            f"({first:%d %b %Y})." if before_orders and first
+            # Its days may all be stored (UCI sells nothing on 1 October, a Saturday): what
+            # is missing is the orders before them, that tell a new customer from a returning.
+            else f"Not compared: in the previous period new and returning customers cannot "
+                 f"be told apart (no order is stored before {first:%d %b %Y})."
+            if k.history and first
             else f"Not compared with the previous period: {unknown_before}")
+    short = caveats.short_history(facts(), f.start) if k.history else None
+    if short:
+        captions.append(short[0].upper() + short[1:] + ".")
     if m.final and last_year:
         ly = value(name, f.last_year())
         ly = None if caveats.value_reason(k, ly) or reason(name, f.last_year()) \
