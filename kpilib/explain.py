@@ -31,7 +31,9 @@ from typing import Callable
 from . import caveats
 from .filters import Filters
 from .formatting import channel_words, fmt, plural
-from .kpi import FilterNotApplicable, Read, check_filters, run, run_many, run_periods
+from .dimensions import SPLITS
+from .kpi import (FilterNotApplicable, Read, check_filters, run, run_many, run_periods,
+                  takes)
 from .registry import get
 
 # The dimensions a change is split by, in words. A KPI is split by those its declaration lists
@@ -530,6 +532,12 @@ def not_split_why(k, dimension: str) -> str:
     if dimension in ("product", "category") and "customer_type" in k.by:
         # Split by its orders' customers but not by their lines: a figure of whole orders.
         return PER_ORDER
+    filter_of = {dim: name for name, dim in SPLITS.items()}.get(dimension)
+    if filter_of in takes(k):
+        # The filter applies (its figures add up to the shop's): only this view's ranked
+        # split is not read. Saying "not held" contradicted the sidebar's filter.
+        return (f"this view does not rank {k.label.lower()} by it; the sidebar's "
+                f"{dimension} filter shows each one's figure")
     return f"the store does not hold {k.label.lower()} split that way"
 
 

@@ -556,3 +556,16 @@ def test_new_and_returning_are_first_seen_where_a_period_starts_with_the_first_o
                for n in out["notes"])
     later = ex.explain(con, "net_sales", MAR4, MAR3)
     assert later["first_seen"] is None and "First seen" not in ex.text(later)
+
+
+def test_a_split_the_filter_takes_is_not_said_to_be_missing():
+    """Net sales take the device filter (mobile + desktop + tablet add up to the total) but
+    the Why? view ranks them by channel, country…, not device: it said "the store does not
+    hold net sales split that way" beside a sidebar filter that splits them. New customers
+    take no device filter: for them it is true."""
+    from kpilib import get
+    assert ex.not_split_why(get("net_sales"), "device") == (
+        "this view does not rank net sales by it; the sidebar's device filter shows each "
+        "one's figure")
+    assert ex.not_split_why(get("new_customers"), "device") == (
+        "the store does not hold new customers split that way")
