@@ -222,6 +222,11 @@ def _download_file(page, button) -> tuple[Path, str]:
         except (PlaywrightTimeout, AssertionError):
             if attempt:
                 raise
+            # A third run (clean clone, 2026-12-05 evening) saw the Stock page's button
+            # greyed for 120 s: a user would reload a page greyed that long, so does this.
+            page.reload()
+            wait_drawn(page)
+            button.scroll_into_view_if_needed()
     return Path(info.value.path()), info.value.suggested_filename
 
 
