@@ -9,6 +9,7 @@ process (every DuckDB thread's: on a shared machine the wall time measures the o
 too), and `/proc/loadavg` before and after.
 
     python bench/stock.py --store bench/.stores/scale-1 --store /tmp/skus-40k --repeat 10
+    python bench/stock.py --page loyalty --store bench/.stores/scale-1   # the Customers page
 
 A 40 k-SKU store: `bench/bench.py`'s large shop with ``skus=40_000`` (see `build` below).
 """
@@ -43,30 +44,32 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--store", type=Path, action="append", required=True)
     ap.add_argument("--repeat", type=int, default=10)
+    ap.add_argument("--page", default="stock", choices=bench.PAGE_NAMES,
+                    help="another page's set the same way (loyalty: the Customers page)")
     ap.add_argument("--build-skus", type=int,
                     help="first write the large shop with this many SKUs into the (one) store")
     args = ap.parse_args()
     if args.build_skus:
         build(args.store[0], args.build_skus)
-    bench.PAGE_NAMES = ("stock",)
+    page = args.page
     names = list(VIEWS)
     for path in args.store:
         store = Store(path)
         con = store.connect()
         skus = con.execute("select count(*) from sku_info").fetchall()[0][0]
-        sets = record(store, VIEWS)
-        print(f"{path}: {skus:,} SKUs", flush=True)
+        sets = record(store, VIEWS, (page,))
+        print(f"{path}: {skus:,} SKUs, the {page} page", flush=True)
         for i, view in enumerate(names):
-            other = sets[("stock", names[(i + 1) % len(names)])]
+            other = sets[(page, names[(i + 1) % len(names)])]
             load = loadavg()
             con = store.connect()
             warm, cpu = [], []
             for _ in range(args.repeat):
                 page_set(con, other)
                 t = time.process_time()
-                warm.append(page_set(con, sets[("stock", view)]) * 1000)
+                warm.append(page_set(con, sets[(page, view)]) * 1000)
                 cpu.append((time.process_time() - t) * 1000)
-            print(f"  {view:26s} {len(sets[('stock', view)]):3d} calls  "
+            print(f"  {view:26s} {len(sets[(page, view)]):3d} calls  "
                   f"{statistics.median(warm):6.1f} ms ({min(warm):.1f}–{max(warm):.1f})  "
                   f"CPU {statistics.median(cpu):6.1f} ms  load {load} → {loadavg()}", flush=True)
 
