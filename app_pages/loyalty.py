@@ -31,13 +31,16 @@ read(Frame("guest_orders"), *() if ui.reason("customers") else (
     *([Frame("new_customers", by="channel")] if split else []),
     *(Frame(n, cf) for n in ("cohort_retention", "cohort_ltv", "days_to_second_order")),
     Frame("rfm_segments")))
-guests = int(ui.value("guest_orders") or 0)
+unsplit = caveats.customers_unsplit(kpilib.get("customers"), f)
+# Under a filter the page cannot apply it shows no figure, so no guest count either: it
+# would be the one figure on the page, and of the filter's orders only.
+guests = 0 if unsplit else int(ui.value("guest_orders") or 0)
 ui.header("Customers", (f"{plural(guests, 'guest order')} (no customer id) counted in sales "
                         "but not here · " if guests else "") + "channel = acquisition channel")
 for said in ui.outdated(("orders",)):
     st.warning(said, icon=":material/update:")
 if ui.reason("customers"):
-    st.info(caveats.customers_unsplit(kpilib.get("customers"), f) or ui.reason("customers"))
+    st.info(unsplit or ui.reason("customers"))
     st.stop()
 ui.show_sql("customers")
 ui.metrics(CARDS)
