@@ -5,6 +5,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 import kpilib
+from kpilib import formatting
 import ui
 from ui.plan import Cards, Frame, chosen, read
 
@@ -45,9 +46,11 @@ shown = [w for w in WATERFALL if w[0] not in unfilled and w[0] not in unsplit]
 fig = go.Figure(go.Waterfall(
     x=[label for _, label, _, _ in shown], measure=[m for _, _, m, _ in shown],
     y=[0 if m == "total" else sign * steps[n] for n, _, m, sign in shown],
-    text=[ui.fmt(sign * steps[n] if m != "total" else steps[n], "money", compact=True)
+    text=[formatting.label(sign * steps[n] if m != "total" else steps[n], "money", ui.currency())
           for n, _, m, sign in shown],
-    textposition="outside", connector={"line": {"color": "#9aa0a6"}}))
+    hovertext=[ui.fmt(sign * steps[n] if m != "total" else steps[n], "money")
+               for n, _, m, sign in shown], hoverinfo="x+text",
+    textposition="outside", constraintext="none", connector={"line": {"color": "#9aa0a6"}}))
 fig.update_layout(title="From gross to net sales", showlegend=False)
 fig.update_yaxes(**ui.tick_format("money"))
 ui.chart(fig, key="sales_waterfall")

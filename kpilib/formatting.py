@@ -47,6 +47,16 @@ def fmt(v: float | None, unit: str, currency: str = "EUR", compact: bool = False
     return f"{v:,.0f}"
 
 
+def label(v: float, unit: str, currency: str = "EUR") -> str:
+    """A bar's label to three digits, "€535 k", "-€28.1 k": on a 390 px phone Plotly shrank
+    "€534,626" to fit a waterfall's bar until it could not be read."""
+    a, sign = abs(v), "-" if v < 0 else ""
+    if unit not in ("money", "count") or a < 1000:
+        return fmt(v, unit, currency, compact=True)
+    s = symbol(currency) if unit == "money" else ""
+    return sign + s + (f"{a / 1e3:.3g} k" if a < 999_500 else f"{a / 1e6:.3g} M")
+
+
 def plural(n: int, one: str, many: str | None = None) -> str:
     """A count and its noun: "1 row", "2,000 rows" (``many`` when adding an s is wrong)."""
     return f"{n:,} {one if n == 1 else many or one + 's'}"

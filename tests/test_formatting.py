@@ -25,3 +25,13 @@ def test_change(now, before, unit, text):
 def test_is_flat():
     assert is_flat("0.0 %") and is_flat("0.00 pp")
     assert not is_flat("+0.1 %") and not is_flat("-0.01 pp") and not is_flat(None)
+
+
+def test_a_bars_label_has_three_digits():
+    """What a waterfall's bar says on a phone: 534,626 → 535 thousand, 28,080 → 28.1 k,
+    1,234,567 → 1.23 M; below a thousand the amount as a card writes it."""
+    from kpilib.formatting import label
+    assert [label(v, "money") for v in (534_626, -28_080, 17_179, 1_234_567, -950.5)] == [
+        "€535 k", "-€28.1 k", "€17.2 k", "€1.23 M", "-€950.50"]
+    assert label(534_626, "money", "CHF") == "CHF 535 k"
+    assert label(0.1234, "ratio") == "12.34 %"
