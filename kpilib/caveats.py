@@ -82,6 +82,9 @@ class Facts:
     # and that day, as (first day, last day): see trailing_gap.
     orders_to: date | None = None
     order_gaps: tuple[tuple[date, date], ...] = ()
+    # The first day of each dated export but the orders' (orders_from): traffic, ad spend,
+    # refunds. A period that starts before it holds part of that data or none.
+    starts: tuple[tuple[str, date], ...] = ()
 
 
 def facts(con: duckdb.DuckDBPyConnection) -> Facts:
@@ -109,7 +112,9 @@ def facts(con: duckdb.DuckDBPyConnection) -> Facts:
                (select count(*) from (select 1 from valid_orders_daily
                                       where discounts <> 0 limit 1)),
                (select count(*) from (select 1 from orders where status_raw is not null
-                                      limit 1))
+                                      limit 1)),
+               (select min(day) from traffic), (select min(day) from marketing_spend),
+               (select min(day) from refunds_daily)
         """).fetchall()[0]
     names = ("orders", "order_items", "refunds", "traffic", "marketing_spend", "inventory",
              "products")
@@ -127,6 +132,8 @@ def facts(con: duckdb.DuckDBPyConnection) -> Facts:
                  runs=_runs(con) if "traffic" in tables else (),
                  unsplit=frozenset(d for d, n in zip(("device", "country"), row[17:19])
                                    if row[0] and not n),
+                 starts=tuple((t, d) for t, d in zip(("traffic", "marketing_spend", "refunds"),
+                                                     row[21:24]) if d is not None),
                  **_order_days(con))
 
 
@@ -246,14 +253,44 @@ def missing(kpi: Kpi, f: Facts) -> tuple[str, ...]:
     return tuple(t for t in EXPORTS if t in needs(kpi) - f.tables)
 
 
-def before_orders(kpi: Kpi, f: Facts, start: date, end: date) -> str | None:
-    """Why [start, end] is no baseline for ``kpi``: a figure of orders over days that all come
-    before the first stored order (an export that starts later) is 0 for want of data, and a
-    change from it would read as a rise from nothing. None when it is a baseline."""
-    if f.orders_from is None or end >= f.orders_from or "orders" not in needs(kpi):
-        return None
-    return (f"No order is stored before {f.orders_from:%d %b %Y}, so "
-            f"{days_text([(start, end)])} has nothing to compare with.")
+# What a dated export holds a row of, for "no … is stored before".
+ROWS = {"orders": "order", "order_items": "order", "traffic": "day of traffic",
+        "marketing_spend": "day of ad spend", "refunds": "refund"}
+
+
+# The share of a period's days an export must hold for the period to be a baseline: 29 of
+# 31 days is one (the days missing are named in "Why?"), 1 of 30 ("+2,601 %") is not.
+COVERED = 0.9
+
+
+def starts_later(kpi: Kpi, f: Facts, start: date) -> list[tuple[str, date]]:
+    """(table, its first stored day) of each export ``kpi`` needs whose data starts after
+    ``start``."""
+    firsts = dict(f.starts, orders=f.orders_from, order_items=f.orders_from)
+    return [(t, firsts[t]) for t in sorted(needs(kpi) & ROWS.keys())
+            if firsts.get(t) is not None and start < firsts[t]]
+
+
+def before_data(kpi: Kpi, f: Facts, start: date, end: date) -> str | None:
+    """Why [start, end] is no baseline for ``kpi``: it starts before the first stored day of an
+    export the KPI needs (an export that starts later), so its figure is 0, or a few days'
+    worth, for want of data, and a change from it would read as a rise from nothing
+    ("+2,601 %" against one stored day of thirty). A rate's or an average's days held are a
+    sample of the period, so only a period with none of them is no baseline for it. None
+    when it is a baseline."""
+    span, days = days_text([(start, end)]), (end - start).days + 1
+    for table, first in starts_later(kpi, f, start):
+        if end < first:
+            return (f"No {ROWS[table]} is stored before {first:%d %b %Y}, so {span} has "
+                    "nothing to compare with.")
+        held = (end - first).days + 1
+        # A rate or an average over the days held is a sample of the period; a sum is a part.
+        grows = not kpi.ratio and kpi.unit in ("money", "count")
+        if grows and held < COVERED * days:  # a day or two short: a baseline, the days a cause
+            return (f"{span} starts before the first stored {ROWS[table]} "
+                    f"({first:%d %b %Y}): only {held} of its {days} days "
+                    f"{'is' if held == 1 else 'are'} in the exports, so it is no baseline.")
+    return None
 
 
 def steps_read(kpi: Kpi) -> tuple[str, ...]:

@@ -307,7 +307,7 @@ def explain(con, name: str, f: Filters, compared: Filters, known: caveats.Facts 
            "formula": None, "drivers": [], "by": {}, "not_split": [], "not_split_why": {},
            "names": {}, "causes": [], "notes": [], "first_seen": None}
     why = caveats.reason(k, known, f.start, f.end) or caveats.reason(
-        k, known, compared.start, compared.end) or caveats.before_orders(
+        k, known, compared.start, compared.end) or caveats.before_data(
         k, known, compared.start, compared.end)
     if why:
         return {**out, "reason": why}

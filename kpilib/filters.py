@@ -44,8 +44,24 @@ class Filters:
         if self.whole_months:
             return replace(self, start=_months_back(self.start, self.whole_months),
                            end=self.start - timedelta(days=1))
+        before = self.month_to_date_before()
+        if before:
+            return replace(self, start=before[0], end=before[1])
         return replace(self, start=self.start - timedelta(days=self.days),
                        end=self.start - timedelta(days=1))
+
+    def month_to_date_before(self) -> tuple[date, date] | None:
+        """For a month to date (1 – 28 April), the same days of the month before (1 – 28 March):
+        against the 28 days before (4 – 31 March) a shop whose month starts strong would
+        read a fall every month. None for another period, or when the month before is
+        shorter (1 – 30 March: February has no 29th and 30th to compare; days before then)."""
+        if self.start.day != 1 or (self.end.year, self.end.month) != \
+                (self.start.year, self.start.month):
+            return None
+        first = _months_back(self.start, 1)
+        if self.end.day > (self.start - first).days:
+            return None
+        return first, first + timedelta(days=self.end.day - 1)
 
     def last_year(self) -> "Filters":
         """The same calendar months a year before when the period is whole months; else the
@@ -62,6 +78,9 @@ class Filters:
             n = self.whole_months
             return (("the month before" if n == 1 else f"the {n} months before"),
                     ("the same month last year" if n == 1 else "the same months last year"))
+        if self.month_to_date_before():
+            return ("the same days of the month before",
+                    "the same days 364 days back (same weekdays)")
         return "the same number of days before", "the same days 364 days back (same weekdays)"
 
     def trailing_months(self, n: int) -> "Filters":

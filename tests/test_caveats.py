@@ -333,3 +333,24 @@ def test_a_period_less_than_a_year_after_the_first_order_says_what_new_rests_on(
     assert short_history(f, date(2012, 10, 1)) is None
     assert short_history(f, date(2012, 6, 1)).startswith("only 8 months of orders")
     assert short_history(f, None) is None
+
+
+def test_a_period_that_starts_before_an_export_is_no_baseline():
+    """Traffic stored from 1 March 2025. Sessions over 31 Jan – 1 Mar hold 1 day of 30 (no
+    baseline); over 1 – 28 Feb none (nothing to compare with); over 27 Feb – 29 Mar, 29 days
+    of 31 (≥ 90 %: a baseline, the two days named in "Why?"). Net sales need orders, which
+    this store does not say start later: no reason."""
+    from kpilib.caveats import before_data
+    f = Facts(tables=frozenset({"traffic", "orders"}), as_of=date(2025, 3, 31),
+              orders_from=date(2025, 1, 1), starts=(("traffic", date(2025, 3, 1)),))
+    assert before_data(get("sessions"), f, date(2025, 1, 31), date(2025, 3, 1)) == (
+        "31 Jan – 1 Mar 2025 starts before the first stored day of traffic (01 Mar 2025): "
+        "only 1 of its 30 days is in the exports, so it is no baseline.")
+    assert before_data(get("sessions"), f, date(2025, 2, 1), date(2025, 2, 28)) == (
+        "No day of traffic is stored before 01 Mar 2025, so 1 Feb – 28 Feb 2025 has nothing "
+        "to compare with.")
+    assert before_data(get("sessions"), f, date(2025, 2, 27), date(2025, 3, 29)) is None
+    assert before_data(get("net_sales"), f, date(2025, 1, 31), date(2025, 3, 1)) is None
+    # Conversion rate over the one day held is a sample of the period, not a part of it.
+    assert before_data(get("conversion_rate"), f, date(2025, 1, 31),
+                       date(2025, 3, 1)) is None

@@ -207,19 +207,27 @@ def test_conversion_by_funnel_steps_adds_up(shop):
 
 
 def test_missing_days_are_named_as_a_cause(shop):
-    """4–5 March against 2–3 March: nothing stored on 2 March (before the first upload's
-    days) nor on 5 March (after them); each missing upload said. (A compared period with no
-    stored order at all is no baseline: test_a_period_before_the_first_stored_order_….)"""
+    """4–5 March against 3–4 March: nothing stored on 5 March (after the upload's days); each
+    missing upload said. (Days missing from the period compared: the next test.)"""
     f = Filters(date(2025, 3, 4), date(2025, 3, 5))
-    out = ex.explain(shop.connect(), "net_sales", f, f.previous_period())
+    out = ex.explain(shop.connect(), "net_sales", f, Filters(date(2025, 3, 3), date(2025, 3, 4)))
     gaps = [c for c in out["causes"] if c["kind"] == "missing_days"]
     assert [(c["table"], c["period"], c["days"]) for c in gaps] == [
-        ("orders", "this period", ["2025-03-05"]),
-        ("orders", "the period compared", ["2025-03-02"]),
-        ("traffic", "this period", ["2025-03-05"]),
-        ("traffic", "the period compared", ["2025-03-02"])]
-    assert gaps[1]["text"].startswith("No orders stored on 1 day of the period compared "
-                                      "(2 Mar 2025)")
+        ("orders", "this period", ["2025-03-05"]), ("traffic", "this period", ["2025-03-05"])]
+    assert gaps[0]["text"].startswith("No orders stored on 1 day of this period (5 Mar 2025)")
+
+
+def test_a_period_compared_that_starts_before_the_data_is_no_baseline(shop):
+    """4–5 March against 2–3 March: the first stored order is on 3 March, so the period
+    compared holds one day of two, and a change from it would read as a rise from half a
+    period (the walkthrough's "+2,601 %" against 1 stored day of 30). It was explained, with
+    2 March named a missing day."""
+    f = Filters(date(2025, 3, 4), date(2025, 3, 5))
+    out = ex.explain(shop.connect(), "net_sales", f, f.previous_period())
+    assert out["reason"] == ("2 Mar – 3 Mar 2025 starts before the first stored order "
+                             "(03 Mar 2025): only 1 of its 2 days is in the exports, so it is "
+                             "no baseline."), out["reason"]
+    assert out["drivers"] == [] and out["change"] is None
 
 
 def test_a_week_with_nothing_is_a_gap_a_quiet_day_is_not(tmp_path):

@@ -45,6 +45,26 @@ def test_whole_months_are_compared_with_calendar_months():
     assert part.last_year().start == date(2024, 2, 5)
 
 
+def test_a_month_to_date_is_compared_with_the_same_days_of_the_month_before():
+    """1 – 28 April 2011 against 1 – 28 March (the walkthrough's UCI April was compared with
+    4 – 31 March: -19.9 % where the same days give -12.4 %); 1 – 15 January against 1 – 15
+    December; 1 – 30 March against the 30 days before, February having no 29th or 30th."""
+    apr = Filters(date(2011, 4, 1), date(2011, 4, 28))
+    assert (apr.previous_period().start, apr.previous_period().end) == (date(2011, 3, 1),
+                                                                        date(2011, 3, 28))
+    assert apr.comparison_words()[0] == "the same days of the month before"
+    jan = Filters(date(2026, 1, 1), date(2026, 1, 15)).previous_period()
+    assert (jan.start, jan.end) == (date(2025, 12, 1), date(2025, 12, 15))
+    mar = Filters(date(2026, 3, 1), date(2026, 3, 30))
+    assert (mar.previous_period().start, mar.previous_period().end) == (date(2026, 1, 30),
+                                                                        date(2026, 2, 28))
+    assert mar.comparison_words()[0] == "the same number of days before"
+    # Its filters go with it.
+    assert apr.previous_period().channels == () and Filters(
+        date(2011, 4, 1), date(2011, 4, 9), channels=("email",)).previous_period().channels == (
+        "email",)
+
+
 def test_trailing_months_reach_back_to_the_first_of_a_month():
     # 15 Nov 2025 – 10 Jan 2026, 6 months of history: Jan, Dec, Nov, Oct, Sep, Aug → 1 Aug 2025.
     f6 = Filters(date(2025, 11, 15), date(2026, 1, 10)).trailing_months(6)

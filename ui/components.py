@@ -237,8 +237,8 @@ def _card(name: str, f: kpilib.Filters, spark_by: str | None, last_year: bool) -
     prev = f.previous_period()
     # A period the store cannot tell (customers' KPIs before the first stored order) is not
     # a baseline: "+37 pp" against it would read as a jump.
-    before_orders = caveats.before_orders(k, facts(), prev.start, prev.end)
-    unknown_before = reason(name, prev) or before_orders
+    no_baseline = caveats.before_data(k, facts(), prev.start, prev.end)
+    unknown_before = reason(name, prev) or no_baseline
     if caveats.value_reason(k, before) or unknown_before:
         before = None
     as_of, window = facts().as_of, setting("return_window_days")
@@ -282,8 +282,7 @@ def _card(name: str, f: kpilib.Filters, spark_by: str | None, last_year: bool) -
     elif unknown_before:
         first = facts().orders_from
         captions.append(
-            f"Not compared: the previous period starts before the first stored order "
-            f"({first:%d %b %Y})." if before_orders and first
+            f"Not compared: {no_baseline[0].lower()}{no_baseline[1:]}" if no_baseline
             # Its days may all be stored (UCI sells nothing on 1 October, a Saturday): what
             # is missing is the orders before them, that tell a new customer from a returning.
             else f"Not compared: in the previous period new and returning customers cannot "
@@ -296,7 +295,7 @@ def _card(name: str, f: kpilib.Filters, spark_by: str | None, last_year: bool) -
     if m.final and last_year:
         ly = value(name, f.last_year())
         ly = None if caveats.value_reason(k, ly) or reason(name, f.last_year()) \
-            or caveats.before_orders(k, facts(), f.last_year().start, f.last_year().end) \
+            or caveats.before_data(k, facts(), f.last_year().start, f.last_year().end) \
             else ly
         captions.append(f"vs last year: {change(now, ly, k.unit) or '–'}")
     fc = month_forecast(name, f)
