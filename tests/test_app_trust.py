@@ -404,3 +404,20 @@ def test_the_stock_page_has_one_categories_filter_the_sidebars(demo_store, monke
     at = page(opened(demo_store, monkeypatch, categories="Shoes"), "stock")
     shoes = next(m.value for m in at.metric if m.label == "Units on hand")
     assert int(shoes.replace(",", "")) < int(everything.replace(",", ""))
+
+
+def test_orders_by_status_is_not_a_bar_of_paid_when_the_export_has_no_status(tmp_path,
+                                                                             monkeypatch):
+    """UCI Online Retail gives no order status: every order is stored 'paid' with its raw
+    status empty. The Sales page drew "Paid 1,380" beside a card saying status is not
+    tracked (the walkthrough's UCI March); now the sentence, not the bar."""
+    from kpilib import Store
+    from kpilib.ingest import ingest
+    store = Store(tmp_path / "store")
+    ingest(store, [Path(__file__).parent / "data" / "formats" / "online_retail.csv"],
+           allow_partial=True)
+    at = page(opened(store, monkeypatch, period="Custom", dates=["2011-11-01", "2011-11-30"]),
+              "sales")
+    assert "Orders by status" not in charts(at)
+    assert any("the orders export has no order status" in i.value for i in at.info), \
+        [i.value for i in at.info]
