@@ -33,7 +33,11 @@ read(*map(Cards, ROWS), *(Frame(n, f, "channel") for n in BY_CHANNEL),
      *((Frame("unmatched_spend"), Frame("roas", months, ("month", "channel")),
         Frame("payback", months)) if sales else ()))
 
-unmatched = ui.kpi("unmatched_spend") if sales else pd.DataFrame()
+# Orders without a channel (UCI) have no revenue to set against a channel's spend: ROAS,
+# attributed revenue and payback are said not tracked, and no mapping is offered (mapping
+# paid_search to "unknown" would credit it every sale). MER still holds.
+attributable = sales and not ui.reason("roas")
+unmatched = ui.kpi("unmatched_spend") if attributable else pd.DataFrame()
 if not unmatched.empty:
     with st.container(border=True):
         st.warning("Some spend is on channels that no order has, so their ROAS reads 0: "
@@ -88,13 +92,13 @@ def by_channel(name, filters=None):
 # Budget view: where the money goes against what comes back.
 spend = by_channel("spend")
 channels = [c for c in spend.index if spend[c] > 0]
-if sales:
+if attributable:
     revenue = by_channel("attributed_revenue")
     # Revenue shares among the paid channels only: they add up to 100 %, as the spend shares do.
     paid = by_channel("paid_revenue")
     new = by_channel("new_customers")
 parts = {"Share of ad spend": [spend[c] / spend.sum() for c in channels]}
-if sales:
+if attributable:
     parts["Share of attributed revenue"] = [paid.get(c, 0) / paid.sum() if paid.sum() else 0
                                             for c in channels]
     parts["Share of new customers"] = [new.get(c, 0) / new.sum() if new.sum() else 0
@@ -114,13 +118,16 @@ with left:
         fig = px.bar(shares, x="share", y="channel", color="of", barmode="group",
                      orientation="h",
                      title=(f"Budget: spend against what it brings (paid channels{among})"
-                            if sales else f"Share of ad spend by channel{among}"),
+                            if attributable else f"Share of ad spend by channel{among}"),
                      color_discrete_sequence=["#bab0ac", "#4c78a8", "#f58518"])
         fig.update_xaxes(title=None, **ui.tick_format("ratio"))
         fig.update_yaxes(title=None)
         ui.chart(fig, key="budget_shares")
 with right:
-    if sales:
+    if sales and not attributable:
+        st.markdown("**ROAS by channel**")
+        st.info(ui.reason("roas"))
+    elif sales:
         r = roas.assign(label=roas["channel"].map(ui.channel_label),
                         below=roas["value"].fillna(0) < target).sort_values("value")
         fig = go.Figure(go.Bar(x=r["value"], y=r["label"], orientation="h",
@@ -141,7 +148,7 @@ table = pd.DataFrame({"Channel": [ui.channel_label(c) for c in channels],
                       "Spend vs previous": [ui.change_value(spend[c], spend_before.get(c), "money")
                                             for c in channels]})
 units = {"Spend": "money", "Spend vs previous": "change"}
-if sales:
+if attributable:
     roas_now, roas_before = by_channel("roas"), by_channel("roas", prev)
     cac = by_channel("cac")
     table["Attributed revenue"] = [revenue.get(c, 0.0) for c in channels]
@@ -154,9 +161,9 @@ if sales:
               "New customers": "count", "CAC": "money"}
 table["CPC"], table["CTR"] = [cpc.get(c) for c in channels], [ctr.get(c) for c in channels]
 ui.table("marketing_channels", table, units | {"CPC": "money", "CTR": "ratio"})
-st.caption(ui.definition("roas") + " " + ui.definition("cac") if sales
+st.caption(ui.definition("roas") + " " + ui.definition("cac") if attributable
            else ui.definition("cpc") + " " + ui.definition("ctr"))
-if not sales:
+if not attributable:
     st.stop()
 
 by_month = ui.kpi("roas", months, ("month", "channel")).dropna(subset=["value"])
@@ -165,7 +172,8 @@ fig = px.line(by_month, x="period", y="value", color="channel", markers=True,
               title=f"ROAS by month, {ui.fmt_range(months.start, months.end)}")
 fig.add_hline(y=target, line_dash="dot")
 fig.update_yaxes(title=None, **ui.tick_format("times"))
-fig.update_xaxes(title=None)
+# A month a tick: with one month of spend Plotly's own ticks were milliseconds around it.
+fig.update_xaxes(title=None, dtick="M1", tickformat="%b %Y")
 ui.chart(fig, key="roas_by_month")
 
 

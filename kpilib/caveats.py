@@ -49,6 +49,11 @@ NOT_TRACKED = {
                   "so this would read 0 by mistake."),
     "status": (("cancellation_rate", "orders_by_status"),
                "the orders export has no order status, so cancellations cannot be told."),
+    # UCI: every order's channel is unknown, so a channel's spend has no revenue to set
+    # against it, and "map paid_search to your orders' channel" would credit it every sale.
+    "channel": (("roas", "attributed_revenue", "paid_revenue", "payback", "unmatched_spend"),
+                "the orders export has no channel (every order's is unknown), so no revenue "
+                "can be set against a channel's ad spend; MER (net sales ÷ all ad spend) can."),
 }
 # Optional traffic columns a KPI sums, which one month's export may have and the next lack (a
 # GA4 report without users): over a period mixing such days the sum is of some days only.
@@ -114,7 +119,9 @@ def facts(con: duckdb.DuckDBPyConnection) -> Facts:
                (select count(*) from (select 1 from orders where status_raw is not null
                                       limit 1)),
                (select min(day) from traffic), (select min(day) from marketing_spend),
-               (select min(day) from refunds_daily)
+               (select min(day) from refunds_daily),
+               (select count(*) from (select 1 from valid_orders_daily
+                                      where channel <> 'unknown' limit 1))
         """).fetchall()[0]
     names = ("orders", "order_items", "refunds", "traffic", "marketing_spend", "inventory",
              "products")
@@ -126,9 +133,9 @@ def facts(con: duckdb.DuckDBPyConnection) -> Facts:
                  refunds_linked=not row[2] or bool(row[7]), untracked=untracked,
                  identified=not row[0] or bool(row[8]), orders_from=row[13],
                  shipped=not row[0] or bool(row[14]),
-                 unfilled=frozenset(c for c, n in zip(("shipping", "tax", "discounts", "status"),
-                                                      row[15:17] + row[19:21])
-                                    if row[0] and not n),
+                 unfilled=frozenset(c for c, n in zip(
+                     ("shipping", "tax", "discounts", "status", "channel"),
+                     row[15:17] + row[19:21] + row[24:25]) if row[0] and not n),
                  runs=_runs(con) if "traffic" in tables else (),
                  unsplit=frozenset(d for d, n in zip(("device", "country"), row[17:19])
                                    if row[0] and not n),

@@ -421,3 +421,25 @@ def test_orders_by_status_is_not_a_bar_of_paid_when_the_export_has_no_status(tmp
     assert "Orders by status" not in charts(at)
     assert any("the orders export has no order status" in i.value for i in at.info), \
         [i.value for i in at.info]
+
+
+def test_marketing_on_orders_without_a_channel_offers_no_mapping(tmp_path, monkeypatch):
+    """UCI orders have no channel (every one 'unknown'); with Google Ads spend uploaded the
+    page said "their ROAS reads 0: paid_search … Map each to the channel your orders use",
+    which would credit paid search with every sale. Now ROAS, the revenue with ad spend and
+    the mapping are said not tracked; spend and MER stay."""
+    from kpilib import Store
+    from kpilib.ingest import ingest
+    store = Store(tmp_path / "store")
+    ingest(store, [Path(__file__).parent / "data" / "formats" / "online_retail.csv"],
+           allow_partial=True)
+    (tmp_path / "spend.csv").write_text("date,channel,spend\n2011-11-10,paid_search,120.00\n")
+    ingest(store, [tmp_path / "spend.csv"])
+    at = page(opened(store, monkeypatch, period="Custom", dates=["2011-11-01", "2011-11-30"]),
+              "marketing")
+    assert not [w for w in at.warning if "Map each" in w.value]
+    assert any(i.value.startswith("Not tracked: the orders export has no channel")
+               for i in at.info), [i.value for i in at.info]
+    cards = {m.label: m.value for m in at.metric}
+    assert cards["Ad spend"] == "£120.00" and "MER" in " ".join(cards), cards
+    assert "ROAS by month" not in " ".join(charts(at))
