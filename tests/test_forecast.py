@@ -257,7 +257,7 @@ def test_overview_cards_forecast_the_month_to_date(open_month_store, monkeypatch
     assert not at.exception, [e.value for e in at.exception]
     # The last 30 days (the default): no month-end figure under a 30-day one; a sentence says
     # where it is.
-    assert not [c.value for c in at.caption if "80\u00a0%:" in c.value]
+    assert not [c.value for c in at.caption if "80\u00a0% chance:" in c.value]
     assert any(c.value.startswith("November is not over: pick **Month to date**")
                for c in at.caption)
     at.sidebar.selectbox(key="period").set_value("Month to date").run()
@@ -268,7 +268,7 @@ def test_overview_cards_forecast_the_month_to_date(open_month_store, monkeypatch
     money = lambda v: fmt(v, "money", "EUR", compact=True)   # noqa: E731
     assert "Nov " + forecast.range_text(want, money) in captions
     # Net sales, orders, sessions and new customers: the summed cards.
-    assert len([c for c in captions if c.startswith("Nov forecast") and "80\u00a0%:" in c]) == 4
+    assert len([c for c in captions if c.startswith("Nov forecast") and "80\u00a0% chance:" in c]) == 4
     assert not any("is not over" in c for c in captions)
     card = next(m for m in at.metric if m.label == "Net sales")
     assert "off by" in card.help and "run-rate" in card.help and "80 % range" in card.help
@@ -289,7 +289,7 @@ def test_forecast_on_the_cards_in_chromium(open_month_store):
             wait_drawn(page)
             assert page.locator('[data-testid="stException"]').count() == 0
             texts = page.locator('[data-testid="stCaptionContainer"]').all_inner_texts()
-            ranges = [t for t in texts if t.startswith("Nov forecast") and "80\u00a0%:" in t]
+            ranges = [t for t in texts if t.startswith("Nov forecast") and "80\u00a0% chance:" in t]
             assert len(ranges) == 4, texts
             cut = page.locator('[data-testid="stCaptionContainer"]').evaluate_all(
                 "els => els.filter(e => e.scrollWidth > e.clientWidth).map(e => e.innerText)")

@@ -334,7 +334,7 @@ def target_caption(p: targets.Pace) -> str:
 
 
 def forecast_caption(fc: forecast.Forecast) -> str:
-    """"Nov forecast €16.3k, 80 %: €12.7k – €20.2k"."""
+    """"Nov forecast €16.3k, 80 % chance: €12.7k – €20.2k"."""
     unit = kpilib.get(fc.kpi).unit
     month = date.fromisoformat(fc.month + "-01")
     return f"{month:%b} " + forecast.range_text(fc, lambda v: fmt(v, unit, compact=True))
