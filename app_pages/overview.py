@@ -2,6 +2,7 @@
 trend and the channels."""
 from datetime import date, timedelta
 
+import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
@@ -108,7 +109,25 @@ def trend_figure(path: str, version: str, name: str, f: kpilib.Filters, by: str)
                     name="Previous period", mode="lines", line=dict(dash="dot", color="#9aa0a6"))
     fig.update_layout(title=f"{k.label} by {by}", hovermode="x unified")
     fig.update_yaxes(**ui.tick_format(k.unit))
-    return ui.styled(fig)
+    fig = ui.styled(fig)
+    fig.update_layout(margin=fixed_margins(pd.concat([now["value"], shifted]), k.unit))
+    return fig
+
+
+# Plotly lays out a chart whose legend and tick labels may push its margins twice on every
+# redraw: once to measure what they need, then again with those margins (~30 ms of the
+# browser's time a click on the Overview, bench/README.md). The trend's margins, fixed: what
+# Plotly worked out for it (79 px at the bottom for the dates and the legend under them) and
+# room for the widest y tick label at ~6.5 px a character of Plotly's 12 px font; 20 px at
+# the right for the last date's label on a phone.
+def fixed_margins(values: pd.Series, unit: str) -> dict:
+    t = ui.tick_format(unit)
+    # The top tick may lie above the data (Plotly pads the range, then rounds to a tick):
+    # 1.25 × the largest value is as long as it can be.
+    top = 1.25 * (values.abs().max() if values.notna().any() else 1)
+    widest = (f"{t.get('tickprefix', '')}{top:{t['tickformat']}}{t.get('ticksuffix', '')}"
+              + ("−" if (values < 0).any() else ""))
+    return dict(l=round(14 + 6.5 * len(widest)), r=20, b=79, autoexpand=False)
 
 
 # The trend's and the report's pickers depend on nothing below them: each section is a

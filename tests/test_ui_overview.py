@@ -36,3 +36,35 @@ def test_overview_cards_are_their_bordered_columns_and_alert_buttons_one_row(dem
     assert [c for c in columns if c not in cards] == []
     why = [b for b in at.button if b.label.startswith("Why? ")]
     assert why
+
+
+def test_overview_trend_margins_are_fixed_with_room_for_its_labels(demo_store, monkeypatch):
+    """The trend chart's margins are fixed (Plotly then lays it out once a redraw, not twice)
+    and as wide as Plotly made them itself: in Chromium, on data/demo-store's last 30 days, it
+    gave the chart l = 58 px for its widest y tick label ("€10,000": 14 + 6.5 × 7 characters =
+    59.5 → 60 here) and b = 79 px for the dates and the legend under them."""
+    import json
+
+    monkeypatch.setenv("KPILIB_STORE", str(demo_store.path))
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    spec = next(json.loads(e.proto.spec) for e in at.get("plotly_chart")
+                if "by day" in json.loads(e.proto.spec)["layout"]["title"]["text"])
+    margin = spec["layout"]["margin"]
+    assert margin.get("autoexpand") is False
+    assert margin["b"] == 79 and margin["t"] == 40
+    # The widest tick label is at least as long as the largest value written as the axis
+    # writes it (net sales: "€" and whole euros with thousands separators).
+    top = max(v for trace in spec["data"] for v in decoded(trace["y"]) if v == v)
+    assert margin["l"] >= 14 + 6.5 * len(f"€{top:,.0f}")
+
+
+def decoded(y) -> list[float]:
+    """A trace's y as Plotly's JSON holds it: a list, or base64-packed (plotly.py 6+)."""
+    if isinstance(y, dict):
+        import base64
+
+        import numpy as np
+        return np.frombuffer(base64.b64decode(y["bdata"]), dtype=y["dtype"]).tolist()
+    return [v for v in y if v is not None]
