@@ -23,6 +23,9 @@ elif is_demo:
     st.info("The dashboard shows the **demo shop** until you upload your own exports below. "
             "Your first upload starts your own store; the demo is then no longer shown.")
 
+if not store.is_empty() and ui.currency() is None:
+    st.info("Set your shop's currency in Settings: nothing uploaded says which, so amounts "
+            "are shown without a symbol.", icon=":material/payments:")
 for said in ui.outdated(where="below"):
     st.warning(said, icon=":material/update:")
 

@@ -378,3 +378,25 @@ def test_the_stock_page_has_one_categories_filter_the_sidebars(demo_store, monke
     at = page(opened(demo_store, monkeypatch, categories="Shoes"), "stock")
     shoes = next(m.value for m in at.metric if m.label == "Units on hand")
     assert int(shoes.replace(",", "")) < int(everything.replace(",", ""))
+
+
+def test_amounts_are_shown_in_no_currency_the_data_is_not_in(tmp_path, monkeypatch):
+    """A UCI store written before uploads set the reporting currency (no currency in its
+    settings, none on its orders, no importer in its manifest) showed its pounds as "€"; it
+    shows "£", as its export is in GBP. A store of ad spend alone says no currency: its
+    amounts have no symbol, and the Data page says where to set one."""
+    from test_importer_versions import FORMATS, as_before_currencies, uci_store
+
+    from kpilib import Store
+    from kpilib.ingest import ingest
+    uci = as_before_currencies(uci_store(tmp_path / "uci"))
+    at = opened(uci, monkeypatch, period="Custom", dates=["2011-11-01", "2011-12-09"])
+    card = next(m for m in at.metric if m.label.startswith("Net sales"))
+    assert card.value.startswith("£"), card.value
+    assert "Set your shop's currency" not in texts(page(at, "data"))
+    spend = Store(tmp_path / "spend" / "store")
+    ingest(spend, [FORMATS / "google_ads.csv"])
+    at = page(opened(spend, monkeypatch), "marketing")
+    card = next(m for m in at.metric if m.label.startswith("Ad spend"))
+    assert card.value[:1].isdigit(), card.value
+    assert "Set your shop's currency in Settings" in texts(page(at, "data"))
