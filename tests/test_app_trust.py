@@ -400,3 +400,30 @@ def test_amounts_are_shown_in_no_currency_the_data_is_not_in(tmp_path, monkeypat
     card = next(m for m in at.metric if m.label.startswith("Ad spend"))
     assert card.value[:1].isdigit(), card.value
     assert "Set your shop's currency in Settings" in texts(page(at, "data"))
+
+
+def test_deleting_a_month_of_an_upload_says_once_that_the_whole_upload_goes(tmp_path,
+                                                                            monkeypatch):
+    """online_retail.csv holds orders and order lines of Nov and Dec 2011 and a credit note
+    of Nov: 5 months of tables from one upload. Deleting its November orders alone left its
+    December and its lines standing, and the page asked for each month in turn; now the
+    page names what goes and why, and one click deletes the whole upload (one undo)."""
+    from test_importer_versions import uci_store
+    store = uci_store(tmp_path)
+    assert {t: list(store.months(t)) for t in ("orders", "order_items", "refunds")} == {
+        "orders": ["2011-11", "2011-12"], "order_items": ["2011-11", "2011-12"],
+        "refunds": ["2011-11"]}
+    at = page(opened(store, monkeypatch), "data")
+    at.selectbox(key="del_table").set_value("orders")
+    at.selectbox(key="del_month").set_value("2011-11").run()
+    said = [c.value.replace("\\", "") for c in at.caption if "whole upload" in c.value]
+    assert len(said) == 1, said
+    assert "Orders of Nov 2011 were stored by the upload of online_retail.csv" in said[0]
+    assert ("also holds orders of Dec 2011; order lines of Nov 2011 and Dec 2011; refunds of "
+            "Nov 2011. Deleting removes the whole upload (its 5 months of tables)") \
+        in said[0], said[0]
+    at.button(key="delete").click().run()
+    assert not at.exception
+    assert not any(store.months(t) for t in ("orders", "order_items", "refunds"))
+    store.undo()
+    assert list(store.months("order_items")) == ["2011-11", "2011-12"]
