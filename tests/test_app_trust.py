@@ -427,3 +427,20 @@ def test_deleting_a_month_of_an_upload_says_once_that_the_whole_upload_goes(tmp_
     assert not any(store.months(t) for t in ("orders", "order_items", "refunds"))
     store.undo()
     assert list(store.months("order_items")) == ["2011-11", "2011-12"]
+
+
+def test_the_after_sales_page_says_how_shopify_dates_refunds_only_to_shopify_shops(
+        tiny_store, tmp_path, monkeypatch):
+    """The tiny shop's orders and refunds are the template's CSVs: nothing of Shopify's, yet
+    its After-sales page explained how Shopify's export dates refunds. A shop that uploaded a
+    Shopify orders export is told."""
+    from kpilib import Store
+    from kpilib.ingest import ingest
+    shopify = "Shopify's orders export gives one refunded amount per order"
+    at = page(opened(tiny_store, monkeypatch), "returns")
+    assert "Goods refunded in the period" in texts(at)
+    assert shopify not in texts(at)
+    store = Store(tmp_path / "store")
+    ingest(store, [Path(__file__).parent / "data" / "formats" / "shopify_orders.csv"])
+    at = page(opened(store, monkeypatch), "returns")
+    assert shopify in texts(at)

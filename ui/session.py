@@ -231,6 +231,17 @@ def has(*tables: str) -> bool:
 
 
 @st.cache_data(show_spinner=False)
+def _importers(path: str, version: str) -> frozenset[str]:
+    return frozenset(versions.importers(kpilib.Store(path)))
+
+
+def importers() -> frozenset[str]:
+    """The platform importers that read the stored uploads (kpilib.ingest.versions)."""
+    store, _ = active_store()
+    return _importers(str(store.path), store.fingerprint)
+
+
+@st.cache_data(show_spinner=False)
 def _currency(path: str, version: str) -> str | None:
     return reporting_currency(kpilib.Store(path))
 
