@@ -444,3 +444,16 @@ def test_the_after_sales_page_says_how_shopify_dates_refunds_only_to_shopify_sho
     ingest(store, [Path(__file__).parent / "data" / "formats" / "shopify_orders.csv"])
     at = page(opened(store, monkeypatch), "returns")
     assert shopify in texts(at)
+
+
+def test_an_overview_of_ad_spend_alone_shows_the_spend(tmp_path, monkeypatch):
+    """A shop that uploaded only its Google Ads report (1 – 2 Feb 2025: 1,234.50 + 80.25 +
+    95.00 = 1,409.75) had an Overview of no card at all: MER, the card that reads spend,
+    needs orders too. It shows its spend, and names the export that fills the rest."""
+    from kpilib import Store
+    from kpilib.ingest import ingest
+    store = Store(tmp_path / "store")
+    ingest(store, [Path(__file__).parent / "data" / "formats" / "google_ads.csv"])
+    at = opened(store, monkeypatch)
+    assert [(m.label, m.value) for m in at.metric] == [("Ad spend", "1,410")]
+    assert "Upload an orders export" in " ".join(m.value for m in at.markdown)
