@@ -457,3 +457,14 @@ def test_an_overview_of_ad_spend_alone_shows_the_spend(tmp_path, monkeypatch):
     at = opened(store, monkeypatch)
     assert [(m.label, m.value) for m in at.metric] == [("Ad spend", "1,410")]
     assert "Upload an orders export" in " ".join(m.value for m in at.markdown)
+
+
+def test_a_why_link_past_the_datas_end_compares_the_days_with_data(tiny_store, monkeypatch):
+    """The tiny shop's data ends on 2 Mar 2025 (its last valid order, o8). A Why? link over 1
+    Feb – 31 Mar compared those two months, 29 days of them past the data, with the two whole
+    months before (1 Dec – 31 Jan); it explains 1 Feb – 2 Mar against the 30 days before, 2 –
+    31 Jan."""
+    at = opened(tiny_store, monkeypatch, why="orders", why_from="2025-02-01",
+                why_to="2025-03-31")
+    said = " ".join(m.value for m in at.markdown)
+    assert "against 2 Jan – 31 Jan 2025" in said, said

@@ -9,8 +9,8 @@ import pandas as pd
 import streamlit as st
 
 import kpilib
-from kpilib import formatting
-from ui.session import _connection, _facts, active_store, currency, setting
+from kpilib import caveats, formatting
+from ui.session import _connection, _facts, active_store, currency, facts, setting
 from ui.filters import close_why, fmt_range
 from ui.components import channel_label, fmt, table
 from ui.charts import chart, tick_format
@@ -47,7 +47,9 @@ def why_request(f: kpilib.Filters):
     try:
         start, end = (date.fromisoformat(st.query_params.get(p, "")) for p in ("why_from",
                                                                               "why_to"))
-        g = replace(f, start=start, end=end)
+        # Days past the data's end are not compared with days that had data
+        # (kpilib.caveats.to_date).
+        g = caveats.to_date(replace(f, start=start, end=end), facts().as_of)
     except ValueError:   # none given, or not dates, or the wrong way round: the page's period
         return name, f, ("previous", "last_year")
     return name, g, (("week",) if g.days == 1 else ()) + ("previous", "last_year")
