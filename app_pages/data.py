@@ -254,7 +254,7 @@ if not target.is_empty() or target.manifest["ingests"]:
                 else:
                     st.rerun()
     with b.container(border=True):
-        st.markdown("**Delete one month of one table**")
+        st.markdown("**Delete a stored month**")
         t = st.selectbox("Table", [t for t in TABLES if target.months(t)], key="del_table")
         m = st.selectbox("Month", list(target.months(t)) if t else [], key="del_month")
         upload, parts = target.upload_parts(t, m) if t and m else (None, {})

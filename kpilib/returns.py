@@ -14,7 +14,7 @@ RETURNS = total(
     "returns", "Returns", "money",
     "Goods refunded in the period, dated by the refund date (the accounting view), "
     "counted against the order's channel; refunded shipping and tax count in "
-    "shipping and tax, as in Shopify's reports. The export's refunds of a cancelled "
+    "shipping and tax. The export's refunds of a cancelled "
     "order are left out, so that nothing counts twice.",
     Measure("refunded_goods", "amount"), better="down", needs=("refunds",))
 # What an export's refunds are, said beside the returns only to a shop that uploaded it (by
@@ -22,7 +22,8 @@ RETURNS = total(
 # Shopify was told how Shopify's refunds are dated.
 NOTES = {
     "Shopify orders export":
-        "Shopify's orders export gives one refunded amount per order and no refund date, so "
+        "As in Shopify's reports, refunded shipping and tax are not returns. Shopify's orders "
+        "export gives one refunded amount per order and no refund date, so "
         "its refunds are dated on the order (or cancellation) date, and a partial refund is "
         "taken as goods with their tax (in the order's proportion), then shipping, then the "
         "tip: an approximation where a refund returned shipping without the goods.",
