@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import replace
 from datetime import date
 
@@ -125,7 +126,12 @@ def _why_dialog(name: str, f: kpilib.Filters, choices: tuple[str, ...]) -> None:
         room = max(pad, 0.6 * abs(high))
         fig.update_xaxes(title=None, range=[0 if low >= 0 else low - pad, high + room],
                          **tick_format(unit))
-        fig.update_yaxes(title=None, autorange="reversed")
+        # A driver is named by its KPI's label ("Average order value (before returns)"):
+        # wrapped, so that on a phone it leaves the bars and their figures room (tick text:
+        # the escaped category names would show "<br>").
+        fig.update_yaxes(title=None, autorange="reversed", tickmode="array", tickvals=labels,
+                         ticktext=["<br>".join(textwrap.wrap(formatting.plain(t), 20))
+                                   for t in labels])
         chart(fig, key=f"why_waterfall_{name}")
         st.caption("Each driver's part is the average of what changing it alone would have "
                    "done, over every order the drivers could be changed in (Shapley): the parts "
