@@ -220,7 +220,8 @@ else:
         st.dataframe(neutralise(pd.DataFrame(log)), hide_index=True, width="stretch")
 
 def month_words(month: str) -> str:
-    return pd.Timestamp(month + "-01").strftime("%b %Y")
+    # Products are stored whole, not by month ("all").
+    return "all months" if month == "all" else pd.Timestamp(month + "-01").strftime("%b %Y")
 
 
 def parts_words(parts: dict[str, list[str]], chosen: tuple[str, str]) -> str:
@@ -229,7 +230,9 @@ def parts_words(parts: dict[str, list[str]], chosen: tuple[str, str]) -> str:
     out = []
     for table in sorted(parts, key=list(TABLES).index):
         rest = [m for m in parts[table] if (table, m) != chosen]
-        if rest:
+        if rest == ["all"]:
+            out.append(caveats.SHORT.get(table, table))
+        elif rest:
             words = [month_words(m) for m in rest]
             out.append(f"{caveats.SHORT.get(table, table)} of "
                        + (words[0] if len(words) == 1 else
