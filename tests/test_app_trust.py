@@ -389,6 +389,7 @@ def test_amounts_are_shown_in_no_currency_the_data_is_not_in(tmp_path, monkeypat
 
     from kpilib import Store
     from kpilib.ingest import ingest
+    from kpilib.settings import chosen
     uci = as_before_currencies(uci_store(tmp_path / "uci"))
     at = opened(uci, monkeypatch, period="Custom", dates=["2011-11-01", "2011-12-09"])
     card = next(m for m in at.metric if m.label.startswith("Net sales"))
@@ -400,6 +401,15 @@ def test_amounts_are_shown_in_no_currency_the_data_is_not_in(tmp_path, monkeypat
     card = next(m for m in at.metric if m.label.startswith("Ad spend"))
     assert card.value[:1].isdigit(), card.value
     assert "Set your shop's currency in Settings" in texts(page(at, "data"))
+    # Settings offers it unset; saving the timezone leaves it so, not "EUR" by default.
+    at = page(at, "settings")
+    assert at.selectbox(key="set_currency").value is None
+    at.selectbox(key="set_timezone").set_value("Europe/Paris")
+    at.button[0].click().run()
+    assert spend.settings["timezone"] == "Europe/Paris" and "currency" not in chosen(spend)
+    # And a UCI store's is preset to GBP, the currency its orders are in.
+    assert page(opened(uci, monkeypatch), "settings").selectbox(key="set_currency").value \
+        == "GBP"
 
 
 def test_deleting_a_month_of_an_upload_says_once_that_the_whole_upload_goes(tmp_path,
