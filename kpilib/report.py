@@ -94,14 +94,15 @@ def build(con: duckdb.DuckDBPyConnection, month: str, shop: str = "Shop",
                                    for t in caveats.missing(get(n), known)[:1])) + "</div>")
     figures = []
     if "orders" in known.tables:
-        daily = run(con, get("net_sales"), f, "day")
+        # To the data's last day: the days after it are not sales of 0.
+        daily = run(con, get("net_sales"), days, "day")
         trend = go.Figure(go.Scatter(x=daily["period"], y=daily["value"], mode="lines+markers"))
         trend.update_layout(title="Net sales by day", height=320,
                             margin=dict(l=40, r=20, t=50, b=30))
         trend.update_yaxes(tickprefix=formatting.symbol(currency), tickformat=",.0f")
         figures.append(trend)
     if "traffic" in known.tables:
-        by_ch = run(con, get("sessions"), f, ("day", "channel"))
+        by_ch = run(con, get("sessions"), days, ("day", "channel"))
         # One distinct colour per channel, named in words, as on the app's pages.
         traffic = go.Figure([go.Scatter(x=g["period"], y=g["value"], name=channel_words(c),
                                         stackgroup="one", line={"color": colour})

@@ -1,4 +1,5 @@
 """The monthly report: self-contained HTML holding the month's numbers; hostile names are text."""
+import re
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -153,6 +154,9 @@ def test_a_month_not_over_is_compared_on_its_days_with_data(tmp_path):
     assert ("01 Mar – 31 Mar 2025, not over: the data ends on 03 Mar, so its 3 days are "
             "compared with as many days before (26 Feb – 28 Feb 2025) and with the same days "
             "364 days back (02 Mar – 04 Mar 2024), not with whole months.") in html
+    # Its daily chart stops on 3 March: the days after are no sales of 0.
+    days = re.search(r'"x":\[([^\]]*)\]', html.split("Net sales by day")[0])
+    assert days and days.group(1).count(",") == 2, days
     # A month that is over is compared with whole months, as before.
     assert "compared with the month before (01 Jan – 31 Jan 2025)" in build(
         store.connect(), "2025-02")
