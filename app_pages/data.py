@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 import ui
+from kpilib import caveats
 from kpilib.channels import CHANNELS
 from kpilib.ingest import IngestError, diff_line, ingest, preview
 from kpilib.store import StoreError
@@ -23,6 +24,9 @@ elif is_demo:
     st.info("The dashboard shows the **demo shop** until you upload your own exports below. "
             "Your first upload starts your own store; the demo is then no longer shown.")
 
+if not store.is_empty() and ui.currency() is None:
+    st.info("Set your shop's currency in Settings: nothing uploaded says which, so amounts "
+            "are shown without a symbol.", icon=":material/payments:")
 for said in ui.outdated(where="below"):
     st.warning(said, icon=":material/update:")
 
@@ -215,6 +219,27 @@ else:
     with st.expander(f"Uploads ({len(log)})"):
         st.dataframe(neutralise(pd.DataFrame(log)), hide_index=True, width="stretch")
 
+def month_words(month: str) -> str:
+    # Products are stored whole, not by month ("all").
+    return "all months" if month == "all" else pd.Timestamp(month + "-01").strftime("%b %Y")
+
+
+def parts_words(parts: dict[str, list[str]], chosen: tuple[str, str]) -> str:
+    """"orders of Dec 2011, order lines of Nov and Dec 2011": the months an upload fills
+    beside the one chosen."""
+    out = []
+    for table in sorted(parts, key=list(TABLES).index):
+        rest = [m for m in parts[table] if (table, m) != chosen]
+        if rest == ["all"]:
+            out.append(caveats.SHORT.get(table, table))
+        elif rest:
+            words = [month_words(m) for m in rest]
+            out.append(f"{caveats.SHORT.get(table, table)} of "
+                       + (words[0] if len(words) == 1 else
+                          ", ".join(words[:-1]) + " and " + words[-1]))
+    return "; ".join(out)
+
+
 if not target.is_empty() or target.manifest["ingests"]:
     a, b = st.columns(2)
     with a.container(border=True):
@@ -232,12 +257,31 @@ if not target.is_empty() or target.manifest["ingests"]:
                 else:
                     st.rerun()
     with b.container(border=True):
-        st.markdown("**Delete one month of one table**")
+        st.markdown("**Delete a stored month**")
         t = st.selectbox("Table", [t for t in TABLES if target.months(t)], key="del_table")
         m = st.selectbox("Month", list(target.months(t)) if t else [], key="del_month")
-        if st.button("Delete", key="delete", disabled=not (t and m)):
+        upload, parts = target.upload_parts(t, m) if t and m else (None, {})
+        whole = sum(map(len, parts.values())) > 1
+        if whole:
+            # One export's months go together, said once before the one click: orders without
+            # their lines, or one month of a file without the other, would show figures the
+            # export does not hold. Undo brings them all back.
+            files = ", ".join(sorted({s["name"].split(" (")[0] for s in upload["sources"]}))
+            st.caption(md_plain(
+                f"{caveats.SHORT.get(t, t).capitalize()} of {month_words(m)} were stored by the "
+                f"upload of {files} "
+                f"({upload['at'][:16].replace('T', ' ')}), which also holds "
+                f"{parts_words(parts, (t, m))}. Deleting removes the whole upload (its "
+                f"{plural(sum(map(len, parts.values())), 'month')} of tables): one part "
+                "of an export kept without the rest would show figures the export does not "
+                "hold. Undo brings it all back.", 2000))
+        if st.button("Delete the whole upload" if whole else "Delete", key="delete",
+                     disabled=not (t and m)):
             try:
-                target.delete_month(t, m)
+                if whole:
+                    target.delete_months(parts, f"deleted the upload of {files}")
+                else:
+                    target.delete_month(t, m)
             except ValueError as e:
                 st.error(md_plain(f"Nothing was deleted: {e}", 2000))
             else:

@@ -24,6 +24,10 @@ CHOICES = [n for n in ("net_sales", "orders", "sessions", "conversion_rate", "ao
                        "new_customers", "spend") if not ui.reason(n)]
 spark = "day" if f.days <= 92 else "week"
 shown = [n for n in CARDS if not ui.missing(n)]
+# MER is the card that reads ad spend, and it needs orders too: a shop that uploaded only
+# spend (or spend and traffic) sees its spend, beside the sentence naming what fills the rest.
+if "mer" not in shown and not ui.missing("spend"):
+    shown.append("spend")
 trend_kpi = chosen("trend_kpi", CHOICES[0] if CHOICES else None, CHOICES)
 read(Cards(tuple(shown), spark_by=spark, last_year=True),
      *(Frame(trend_kpi, g, spark) for g in (f, f.previous_period()) if trend_kpi),

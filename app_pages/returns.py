@@ -7,6 +7,7 @@ import streamlit as st
 import kpilib
 import ui
 from kpilib import caveats
+from kpilib.returns import notes
 from ui.plan import Cards, Frame, chosen, read
 
 f = ui.require_filters()
@@ -148,5 +149,5 @@ if len(reasons) > 1 or (len(reasons) == 1 and reasons["reason"].iat[0] != "not g
                                              "Refunds": reasons["refunds"],
                                              "Amount": reasons["amount"]}),
              {"Refunds": "count", "Amount": "money"})
-st.caption(ui.definition(returns)
+st.caption(" ".join([ui.definition(returns), *notes(ui.importers())])
            + (" " + ui.definition("return_rate_value") if orders else ""))

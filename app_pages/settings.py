@@ -26,9 +26,13 @@ with st.form("settings"):
                       help="Timestamps with a UTC offset are converted to this timezone when "
                            "they are uploaded; a day is a day in this timezone. Data already "
                            "stored keeps the timezone it was uploaded with.")
-    currencies = CURRENCIES if s["currency"] in CURRENCIES else [s["currency"], *CURRENCIES]
+    # The currency amounts are shown in (one a store never chose is the one its orders are
+    # in; none when nothing says, and saving then leaves it unset).
+    ours = ui.currency()
+    currencies = CURRENCIES if ours in CURRENCIES else [ours, *CURRENCIES]
     currency = st.selectbox("Reporting currency", currencies, key="set_currency",
-                            index=currencies.index(s["currency"]),
+                            index=currencies.index(ours),
+                            format_func=lambda c: "Not set" if c is None else c,
                             help="Amounts are shown in it; uploads in another currency are "
                                  "flagged (no conversion without an exchange-rate table).")
     window = st.number_input("Return window (days)", min_value=0, max_value=365, step=1,
@@ -103,7 +107,8 @@ with st.form("settings"):
             st.stop()
         store.update_settings({
             "targets": targets.to_settings(goals),
-            "timezone": tz, "currency": currency, "return_window_days": int(window),
+            "timezone": tz, **({"currency": currency} if currency else {}),
+            "return_window_days": int(window),
             "roas_target": float(target), "cancelled_orders": cancelled,
             "channel_map": {str(a).strip().lower(): b for a, b in zip(rows["from"], rows["to"])
                             if str(a).strip()}})

@@ -16,7 +16,7 @@ from .explain import DIMENSIONS as EXPLAIN_BY
 from .ingest import IngestError, ingest
 from .periods import data_span
 from .schema import TABLES
-from .settings import store_path
+from .settings import reporting_currency, store_path
 
 
 def _date(text: str) -> date:
@@ -294,7 +294,7 @@ def _explain(args) -> int:
                           window_days=store.settings["return_window_days"],
                           dimensions=tuple(args.by) if args.by else None)
     if args.format == "text":
-        print(explain.text(out, store.settings["currency"]))
+        print(explain.text(out, reporting_currency(store)))
         return 0
     print(json.dumps(_json(out), ensure_ascii=False))
     return 0
@@ -345,7 +345,7 @@ def _report(args) -> int:
 
     store = Store(store_path(args.store))
     html = build(connect(store, args.engine, args.spark_master), args.month,
-                 currency=store.settings["currency"],
+                 currency=reporting_currency(store),
                  goals=targets.from_settings(store.settings),
                  window_days=store.settings["return_window_days"])
     Path(args.out).write_text(html, encoding="utf-8")

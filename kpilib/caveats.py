@@ -6,7 +6,7 @@ a figure is shown with the same caveat everywhere."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
 import duckdb
@@ -212,6 +212,17 @@ def trailing_gap(f: Facts, start: date, end: date) -> Gap | None:
             return Gap(tuple((a, b) for a, b, _ in inside[i:]), (end - lo).days + 1, usual,
                        before)
     return None
+
+
+def to_date(filters: Filters, as_of: date | None) -> Filters:
+    """The days of a period a comparison reads: those up to the last day with data (the
+    report of a month not over: 1 – 3 December), so that both the previous period and last
+    year are the same number of days (26 – 28 November, 364 days back) and not a whole month
+    against three days, a fall that is only the export's end. The period itself when it ends
+    on or before that day."""
+    if as_of is None or not filters.start <= as_of < filters.end:
+        return filters
+    return replace(filters, end=as_of)
 
 
 def gap_note(f: Facts, start: date, end: date) -> str | None:

@@ -146,9 +146,12 @@ class Formula:
 _SESSIONS = Factor("blended_conversion_rate.denominator", "Sessions", "count")
 # Blended: the orders export's orders ÷ the analytics export's sessions; no value unless both
 # cover the period (kpilib.funnel), so a half-covered period falls back to the next formula.
-_PER_SESSION = Factor("blended_conversion_rate", "Orders per session", "ratio")
-_AOV = Factor("aov", "Average order value", "money")
-_RETURNS = Factor("returns", "Returns", "money")
+# A driver that is a KPI is named by its declaration's label, as its card is: the Why? of net
+# sales said "orders per session" for the figure its Funnel card calls "Blended conversion
+# rate", beside an Overview card "Conversion rate (analytics)", which is another figure.
+_PER_SESSION = Factor("blended_conversion_rate", get("blended_conversion_rate").label, "ratio")
+_AOV = Factor("aov", get("aov").label, "money")
+_RETURNS = Factor("returns", get("returns").label, "money")
 
 
 # The formulas of each KPI, the first one the store can fill is used.
@@ -161,12 +164,12 @@ def _quotient(name: str, text: str, numerator: str, denominator: str, unit: str)
 
 FORMULAS: dict[str, tuple[Formula, ...]] = {
     "net_sales": (
-        Formula("Net sales = sessions × orders per session × average order value − returns",
+        Formula("Net sales = sessions × blended conversion rate × average order value − returns",
                 (_SESSIONS, _PER_SESSION, _AOV, _RETURNS), lambda s, c, a, r: s * c * a - r),
         Formula("Net sales = orders × average order value − returns",
                 (Factor("orders", "Orders", "count"), _AOV, _RETURNS),
                 lambda o, a, r: o * a - r)),
-    "orders": (Formula("Orders = sessions × orders per session", (_SESSIONS, _PER_SESSION),
+    "orders": (Formula("Orders = sessions × blended conversion rate", (_SESSIONS, _PER_SESSION),
                        lambda s, c: s * c),),
     "aov": (Formula("Average order value = units per order × price per unit − discount per "
                     "order",
@@ -544,7 +547,7 @@ def not_split_why(k, dimension: str) -> str:
 def _member_drivers(con, formula: Formula, d: str, rows: list[dict], f: Filters,
                     compared: Filters, known, unit: str) -> None:
     """Each member's change of a sum split by the same formula (paid social's net sales by
-    its sessions, orders per session, AOV and returns), as ``drivers`` on its row, when every
+    its sessions, blended conversion rate, AOV and returns), as ``drivers`` on its row, when every
     driver's KPI is split by ``d``; a member whose drivers have no value (orders without
     sessions) is left whole."""
     names = _names(formula)
@@ -755,15 +758,23 @@ def member_words(dimension: str, member, names: dict | None = None,
 
 
 def effect_text(unit: str, effect: float, currency: str = "EUR") -> str:
-    """An effect as a change of the KPI: "−€3,400.00", "+0.12 pp", "+0.03×", "−12 orders"."""
+    """An effect as a change of the KPI: "−€3,400.00", "+0.12 pp", "+0.03×", "−12 orders";
+    one too small for those decimals with as many more as show it ("+0.004 pp", up to 4),
+    and "no change" for one that rounds to nothing even so ("+0.00 pp" read as a change)."""
     sign = "+" if effect > 0 else "−" if effect < 0 else "±"
+    size = abs(effect) * (100 if unit == "ratio" else 1)
+    usual = {"ratio": 2, "times": 2, "money": 2, "decimal": 2, "days": 1}.get(
+        unit, 1 if effect != round(effect) else 0)
+    digits = next((d for d in range(usual, max(usual, 4) + 1) if round(size, d)), None)
+    if digits is None or unit not in ("ratio", "times") and digits > usual:
+        return "no change"
     if unit == "count" and effect != round(effect):
-        return f"{sign}{abs(effect):,.1f}"   # a formula's part of a count: 23.4 orders
+        return f"{sign}{size:,.1f}"   # a formula's part of a count: 23.4 orders
     if unit == "ratio":
-        return f"{sign}{abs(effect) * 100:.2f} pp"
+        return f"{sign}{size:.{digits}f} pp"
     if unit == "times":
-        return f"{sign}{abs(effect):.2f}×"
-    return sign + fmt(abs(effect), unit, currency).lstrip("-")
+        return f"{sign}{size:.{digits}f}×"
+    return sign + fmt(size, unit, currency).lstrip("-")
 
 
 def member_text(dimension: str, row: dict, k_label: str, unit: str, currency: str = "EUR",
@@ -789,7 +800,7 @@ def member_text(dimension: str, row: dict, k_label: str, unit: str, currency: st
 
 def driver_phrase(row: dict, unit: str, currency: str = "EUR") -> str:
     """A driver's part in a member's change: "1,200 fewer sessions: −€3,400.00",
-    "orders per session 2.10 % → 2.40 %: +€812.00"."""
+    "blended conversion rate 2.10 % → 2.40 %: +€812.00"."""
     effect = effect_text(unit, row["effect"], currency)
     if row["label"] == "Sessions":
         moved = row["current"] - row["compared"]

@@ -19,7 +19,10 @@ def card_width(text: str) -> float:
                0.62 if c.isalpha() and c.isupper() else 0.55 for c in text)
 
 
-def symbol(currency: str) -> str:
+def symbol(currency: str | None) -> str:
+    """"€", "R$", "SEK "; nothing for a shop whose currency nothing says (kpilib.settings)."""
+    if not currency:
+        return ""
     return SYMBOLS.get(currency, currency + " ")
 
 

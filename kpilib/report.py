@@ -56,9 +56,11 @@ def build(con: duckdb.DuckDBPyConnection, month: str, shop: str = "Shop",
     """The report for ``month``; ``goals`` (the store's targets) add each card's target;
     ``window_days``: the return window (a figure still inside it is marked not final)."""
     f = month_filters(month)
-    prev, ly = f.previous_period(), f.last_year()
     e = html.escape
     known = caveats.facts(con)
+    # A month not over is compared on its days with data (caveats.to_date).
+    days = caveats.to_date(f, known.as_of)
+    prev, ly = days.previous_period(), days.last_year()
     cards, missing, forecasts = [], [], []
     for name in CARDS:
         k = get(name)
@@ -77,8 +79,10 @@ def build(con: duckdb.DuckDBPyConnection, month: str, shop: str = "Shop",
             # A figure still inside its return window is not compared: it would read as news.
             delta = e("not final: " + caveats.open_text(m, f.days))
         else:
-            delta = (f'vs previous period {e(change(now, _value(con, name, prev), k.unit))}'
-                     f' · vs last year {e(change(now, _value(con, name, ly), k.unit))}')
+            so_far = now if days is f else _value(con, name, days)
+            delta = (f'{e(_days_words(days)) + " " if days is not f else ""}'
+                     f'vs previous period {e(change(so_far, _value(con, name, prev), k.unit))}'
+                     f' · vs last year {e(change(so_far, _value(con, name, ly), k.unit))}')
         cards.append(
             f'<div class="card"><div class="label">{e(k.label)}</div>'
             f'<div class="value" data-kpi="{name}">{e(fmt(None if why else now, k.unit, currency))}'
@@ -90,14 +94,15 @@ def build(con: duckdb.DuckDBPyConnection, month: str, shop: str = "Shop",
                                    for t in caveats.missing(get(n), known)[:1])) + "</div>")
     figures = []
     if "orders" in known.tables:
-        daily = run(con, get("net_sales"), f, "day")
+        # To the data's last day: the days after it are not sales of 0.
+        daily = run(con, get("net_sales"), days, "day")
         trend = go.Figure(go.Scatter(x=daily["period"], y=daily["value"], mode="lines+markers"))
         trend.update_layout(title="Net sales by day", height=320,
                             margin=dict(l=40, r=20, t=50, b=30))
         trend.update_yaxes(tickprefix=formatting.symbol(currency), tickformat=",.0f")
         figures.append(trend)
     if "traffic" in known.tables:
-        by_ch = run(con, get("sessions"), f, ("day", "channel"))
+        by_ch = run(con, get("sessions"), days, ("day", "channel"))
         # One distinct colour per channel, named in words, as on the app's pages.
         traffic = go.Figure([go.Scatter(x=g["period"], y=g["value"], name=channel_words(c),
                                         stackgroup="one", line={"color": colour})
@@ -153,18 +158,34 @@ def build(con: duckdb.DuckDBPyConnection, month: str, shop: str = "Shop",
  @media print {{ .cards {{ grid-template-columns: repeat(5, 1fr); }} }}
 </style></head><body>
 <h1>{title}</h1>
-<p>{f.start:%d %b} – {f.end:%d %b %Y}; compared with the month before ({prev.start:%d %b} –
-{prev.end:%d %b %Y}) and with the same month last year ({ly.start:%d %b} – {ly.end:%d %b %Y}).</p>
+<p>{_compared_words(f, days, prev, ly)}</p>
 <div class="cards">{''.join(cards)}</div>
 {_accuracy(forecasts)}
 {charts}
 <h2>Channels</h2><div class="wide"><table><tr><th>Channel</th>{head}</tr>{rows}</table></div>
 <h2>Top products</h2><div class="wide"><table><tr><th>Product</th><th>SKU</th><th>Category</th>
 <th>Units</th><th>Net sales</th></tr>{products}</table></div>
-<h2>What changed</h2>{commentary(con, f, prev, known, currency, window_days)}
+<h2>What changed</h2>{commentary(con, days, prev, known, currency, window_days)}
 <h2>Comments</h2><div class="comments" contenteditable="true">Write the month's comments
 here before printing or saving.</div>
 </body></html>"""
+
+
+def _days_words(days: Filters) -> str:
+    """"1 – 3 Dec": the days of a month not over that its cards compare."""
+    return f"{days.start.day} – {days.end:%d %b}".replace(" 0", " ")
+
+
+def _compared_words(f: Filters, days: Filters, prev: Filters, ly: Filters) -> str:
+    """What the cards are compared with, in a sentence under the title."""
+    if days is f:
+        return (f"{f.start:%d %b} – {f.end:%d %b %Y}; compared with the month before "
+                f"({prev.start:%d %b} – {prev.end:%d %b %Y}) and with the same month last year "
+                f"({ly.start:%d %b} – {ly.end:%d %b %Y}).")
+    return (f"{f.start:%d %b} – {f.end:%d %b %Y}, not over: the data ends on {days.end:%d %b}, "
+            f"so its {formatting.plural(days.days, 'day')} are compared with as many days before "
+            f"({prev.start:%d %b} – {prev.end:%d %b %Y}) and with the same days 364 days back "
+            f"({ly.start:%d %b} – {ly.end:%d %b %Y}), not with whole months.")
 
 
 def _month_forecast(con, name: str, f: Filters, as_of: date | None):

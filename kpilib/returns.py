@@ -14,13 +14,25 @@ RETURNS = total(
     "returns", "Returns", "money",
     "Goods refunded in the period, dated by the refund date (the accounting view), "
     "counted against the order's channel; refunded shipping and tax count in "
-    "shipping and tax, as in Shopify's reports. The export's refunds of a cancelled "
-    "order are left out, so that nothing counts twice. Shopify's orders export gives "
-    "one refunded amount per order and no refund date, so its refunds are dated on "
-    "the order (or cancellation) date, and a partial refund is taken as goods with "
-    "their tax (in the order's proportion), then shipping, then the tip: an "
-    "approximation where a refund returned shipping without the goods.",
+    "shipping and tax. The export's refunds of a cancelled "
+    "order are left out, so that nothing counts twice.",
     Measure("refunded_goods", "amount"), better="down", needs=("refunds",))
+# What an export's refunds are, said beside the returns only to a shop that uploaded it (by
+# the importer that read it, kpilib.ingest.versions.importers): a shop that never used
+# Shopify was told how Shopify's refunds are dated.
+NOTES = {
+    "Shopify orders export":
+        "As in Shopify's reports, refunded shipping and tax are not returns. Shopify's orders "
+        "export gives one refunded amount per order and no refund date, so "
+        "its refunds are dated on the order (or cancellation) date, and a partial refund is "
+        "taken as goods with their tax (in the order's proportion), then shipping, then the "
+        "tip: an approximation where a refund returned shipping without the goods.",
+}
+
+
+def notes(importers: set[str]) -> list[str]:
+    """The notes on returns of the exports a store holds (:data:`NOTES`)."""
+    return [text for importer, text in NOTES.items() if importer in importers]
 RETURNS_BY_ORDER_DATE = total(
     "returns_by_order_date", "Returns (by order date)", "money",
     "Money refunded on the orders placed in the period, whenever the refund was "

@@ -53,3 +53,18 @@ def currency_to_adopt(store, currencies: set[str]) -> str | None:
         return None
     (currency,) = currencies
     return None if currency == store.settings["currency"] else currency
+
+
+def reporting_currency(store, latest: bool = False) -> str | None:
+    """The currency amounts are shown in: the one chosen (in Settings, or set by the first
+    orders upload); for a store that never said (written before uploads set it), the one its
+    stored orders are in (kpilib.ingest.versions.currencies: a UCI store's GBP); None when
+    nothing says, or they are in several: amounts are then shown without a symbol rather than
+    as euros they are not. ``latest``: told by the latest month of orders only (an upload's
+    check, which reads no older month)."""
+    if "currency" in chosen(store):
+        return store.settings["currency"]
+    from .ingest.versions import currencies
+
+    found = currencies(store, latest)
+    return next(iter(found)) if len(found) == 1 else None

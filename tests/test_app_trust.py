@@ -124,7 +124,7 @@ def test_an_export_that_ends_early_is_said_above_the_figures(tmp_path, monkeypat
     store = Store(tmp_path / "store")
     ingest(store, [f])
     at = opened(store, monkeypatch)
-    assert any(m.label == "Net sales" and m.value == "€250.00" for m in at.metric)
+    assert any(m.label == "Net sales" and m.value == "250.00" for m in at.metric)
     said = [w.value for w in at.warning]
     assert any("No order on 5 of the last 6 days of the period (29 Mar – 2 Apr 2025)" in w
                and "the export may end early" in w for w in said), said
@@ -443,3 +443,103 @@ def test_marketing_on_orders_without_a_channel_offers_no_mapping(tmp_path, monke
     cards = {m.label: m.value for m in at.metric}
     assert cards["Ad spend"] == "£120.00" and "MER" in " ".join(cards), cards
     assert "ROAS by month" not in " ".join(charts(at))
+
+
+def test_amounts_are_shown_in_no_currency_the_data_is_not_in(tmp_path, monkeypatch):
+    """A UCI store written before uploads set the reporting currency (no currency in its
+    settings, none on its orders, no importer in its manifest) showed its pounds as "€"; it
+    shows "£", as its export is in GBP. A store of ad spend alone says no currency: its
+    amounts have no symbol, and the Data page says where to set one."""
+    from test_importer_versions import FORMATS, as_before_currencies, uci_store
+
+    from kpilib import Store
+    from kpilib.ingest import ingest
+    from kpilib.settings import chosen
+    uci = as_before_currencies(uci_store(tmp_path / "uci"))
+    at = opened(uci, monkeypatch, period="Custom", dates=["2011-11-01", "2011-12-09"])
+    card = next(m for m in at.metric if m.label.startswith("Net sales"))
+    assert card.value.startswith("£"), card.value
+    assert "Set your shop's currency" not in texts(page(at, "data"))
+    spend = Store(tmp_path / "spend" / "store")
+    ingest(spend, [FORMATS / "google_ads.csv"])
+    at = page(opened(spend, monkeypatch), "marketing")
+    card = next(m for m in at.metric if m.label.startswith("Ad spend"))
+    assert card.value[:1].isdigit(), card.value
+    assert "Set your shop's currency in Settings" in texts(page(at, "data"))
+    # Settings offers it unset; saving the timezone leaves it so, not "EUR" by default.
+    at = page(at, "settings")
+    assert at.selectbox(key="set_currency").value is None
+    at.selectbox(key="set_timezone").set_value("Europe/Paris")
+    at.button[0].click().run()
+    assert spend.settings["timezone"] == "Europe/Paris" and "currency" not in chosen(spend)
+    # And a UCI store's is preset to GBP, the currency its orders are in.
+    assert page(opened(uci, monkeypatch), "settings").selectbox(key="set_currency").value \
+        == "GBP"
+
+
+def test_deleting_a_month_of_an_upload_says_once_that_the_whole_upload_goes(tmp_path,
+                                                                            monkeypatch):
+    """online_retail.csv holds orders and order lines of Nov and Dec 2011 and a credit note
+    of Nov: 5 months of tables from one upload. Deleting its November orders alone left its
+    December and its lines standing, and the page asked for each month in turn; now the
+    page names what goes and why, and one click deletes the whole upload (one undo)."""
+    from test_importer_versions import uci_store
+    store = uci_store(tmp_path)
+    assert {t: list(store.months(t)) for t in ("orders", "order_items", "refunds")} == {
+        "orders": ["2011-11", "2011-12"], "order_items": ["2011-11", "2011-12"],
+        "refunds": ["2011-11"]}
+    at = page(opened(store, monkeypatch), "data")
+    at.selectbox(key="del_table").set_value("orders")
+    at.selectbox(key="del_month").set_value("2011-11").run()
+    said = [c.value.replace("\\", "") for c in at.caption if "whole upload" in c.value]
+    assert len(said) == 1, said
+    assert "Orders of Nov 2011 were stored by the upload of online_retail.csv" in said[0]
+    assert ("also holds orders of Dec 2011; order lines of Nov 2011 and Dec 2011; refunds of "
+            "Nov 2011. Deleting removes the whole upload (its 5 months of tables)") \
+        in said[0], said[0]
+    at.button(key="delete").click().run()
+    assert not at.exception
+    assert not any(store.months(t) for t in ("orders", "order_items", "refunds"))
+    store.undo()
+    assert list(store.months("order_items")) == ["2011-11", "2011-12"]
+
+
+def test_the_after_sales_page_says_how_shopify_dates_refunds_only_to_shopify_shops(
+        tiny_store, tmp_path, monkeypatch):
+    """The tiny shop's orders and refunds are the template's CSVs: nothing of Shopify's, yet
+    its After-sales page explained how Shopify's export dates refunds. A shop that uploaded a
+    Shopify orders export is told."""
+    from kpilib import Store
+    from kpilib.ingest import ingest
+    shopify = "Shopify's orders export gives one refunded amount per order"
+    at = page(opened(tiny_store, monkeypatch), "returns")
+    assert "Goods refunded in the period" in texts(at)
+    assert shopify not in texts(at)
+    store = Store(tmp_path / "store")
+    ingest(store, [Path(__file__).parent / "data" / "formats" / "shopify_orders.csv"])
+    at = page(opened(store, monkeypatch), "returns")
+    assert shopify in texts(at)
+
+
+def test_an_overview_of_ad_spend_alone_shows_the_spend(tmp_path, monkeypatch):
+    """A shop that uploaded only its Google Ads report (1 – 2 Feb 2025: 1,234.50 + 80.25 +
+    95.00 = 1,409.75) had an Overview of no card at all: MER, the card that reads spend,
+    needs orders too. It shows its spend, and names the export that fills the rest."""
+    from kpilib import Store
+    from kpilib.ingest import ingest
+    store = Store(tmp_path / "store")
+    ingest(store, [Path(__file__).parent / "data" / "formats" / "google_ads.csv"])
+    at = opened(store, monkeypatch)
+    assert [(m.label, m.value) for m in at.metric] == [("Ad spend", "1,410")]
+    assert "Upload an orders export" in " ".join(m.value for m in at.markdown)
+
+
+def test_a_why_link_past_the_datas_end_compares_the_days_with_data(tiny_store, monkeypatch):
+    """The tiny shop's data ends on 2 Mar 2025 (its last valid order, o8). A Why? link over 1
+    Feb – 31 Mar compared those two months, 29 days of them past the data, with the two whole
+    months before (1 Dec – 31 Jan); it explains 1 Feb – 2 Mar against the 30 days before, 2 –
+    31 Jan."""
+    at = opened(tiny_store, monkeypatch, why="orders", why_from="2025-02-01",
+                why_to="2025-03-31")
+    said = " ".join(m.value for m in at.markdown)
+    assert "against 2 Jan – 31 Jan 2025" in said, said

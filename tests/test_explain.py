@@ -99,7 +99,7 @@ def test_net_sales_by_formula_by_hand(shop):
       r: −30.00 (a term on its own); 90.28 − 38.89 + 8.61 − 30.00 = 30.00."""
     out = ex.explain(shop.connect(), "net_sales", MAR4, MAR3)
     assert (out["current"], out["compared"], out["change"]) == (130.0, 100.0, 30.0)
-    assert out["formula"].startswith("Net sales = sessions × orders per session")
+    assert out["formula"].startswith("Net sales = sessions × blended conversion rate")
     assert effects(out["drivers"]) == {
         "blended_conversion_rate.denominator": 90.28, "blended_conversion_rate": -38.89,
         "aov": 8.61, "returns": -30.0}
@@ -125,8 +125,8 @@ def test_each_channels_change_split_by_the_same_formula(shop):
         "blended_conversion_rate.denominator": 36.84, "blended_conversion_rate": 63.16,
         "aov": 0.0, "returns": -30.0}
     assert ex.member_text("channel", rows["email"], "Net sales", "money") == (
-        "Email: net sales €100.00 → €60.00: −€40.00 (80 fewer sessions: −€156.00; orders per "
-        "session 2.00 % → 5.00 %: +€97.00)")
+        "Email: net sales €100.00 → €60.00: −€40.00 (80 fewer sessions: −€156.00; blended "
+        "conversion rate 2.00 % → 5.00 %: +€97.00)")
 
 
 def test_net_sales_without_traffic_is_orders_times_aov(orders_only):
@@ -577,3 +577,19 @@ def test_a_split_the_filter_takes_is_not_said_to_be_missing():
         "one's figure")
     assert ex.not_split_why(get("new_customers"), "device") == (
         "the store does not hold new customers split that way")
+
+
+def test_a_drivers_name_is_its_kpis_label_and_a_tiny_effect_is_not_a_change():
+    """The Why? of net sales named "orders per session" what its Funnel card calls "Blended
+    conversion rate"; and a conversion effect of 0.00004 (0.004 pp) read "+0.00 pp", a change
+    of nothing with a sign."""
+    from kpilib import get
+    labels = {f.of: f.label for f in ex.FORMULAS["net_sales"][0].factors}
+    assert labels["blended_conversion_rate"] == get("blended_conversion_rate").label
+    assert labels["aov"] == get("aov").label
+    assert "orders per session" not in ex.FORMULAS["orders"][0].text
+    assert ex.effect_text("ratio", 0.00004) == "+0.004 pp"      # 0.00004 × 100 = 0.004
+    assert ex.effect_text("ratio", -0.0012) == "−0.12 pp"
+    assert ex.effect_text("ratio", 1e-8) == "no change"           # 0.000001 pp
+    assert ex.effect_text("money", 0.004) == "no change"          # under a cent
+    assert ex.effect_text("times", 0.003) == "+0.003×"

@@ -76,3 +76,45 @@ def test_a_manifest_from_before_versions_opens_and_tells_uci_by_its_credit_notes
         "cancellation rate of 0.00 % (the export has no order status: it is not tracked) and "
         "put every return under \"No country recorded\": delete its months of orders and "
         "order lines (Nov 2011, Dec 2011) on the Data page, then upload it again.")
+
+
+def as_before_currencies(store: Store) -> Store:
+    """The store as an app older than the reporting currency's adoption wrote it: no currency
+    in its settings, no importer on its uploads, no currency on its orders (UCI's importer did
+    not write one)."""
+    import duckdb
+    path = store.path / "settings.json"
+    settings = json.loads(path.read_text())
+    settings.pop("currency")
+    path.write_text(json.dumps(settings))
+    rewrite_sources(store, lambda s: (s.pop("importer"), s.pop("importer_version")))
+    for f in store.files("orders"):
+        tmp = f.with_suffix(".tmp")
+        duckdb.execute(f"copy (select * replace (cast(null as varchar) as currency) "
+                       f"from read_parquet('{f}')) to '{tmp}' (format parquet)")
+        tmp.replace(f)
+    return store
+
+
+def test_a_store_that_never_said_its_currency_is_in_its_exports_currency(tmp_path):
+    """A UCI store from before uploads set the reporting currency showed its pounds as euros
+    (the default). Its uploads say GBP: UCI's export is in GBP, told by its credit notes when
+    the manifest names no importer; an Olist store's orders say BRL; a store of ad spend alone
+    says nothing, so no symbol rather than a wrong one."""
+    from kpilib.settings import chosen, reporting_currency
+    store = as_before_currencies(uci_store(tmp_path / "uci"))
+    assert "currency" not in chosen(store) and store.settings["currency"] == "EUR"
+    assert versions.importers(store) == {"UCI Online Retail"}
+    assert reporting_currency(store) == "GBP"
+    # A currency chosen in Settings is the shop's, whatever its exports.
+    store.update_settings({"currency": "USD"})
+    assert reporting_currency(store) == "USD"
+    olist = Store(tmp_path / "olist" / "store")
+    ingest(olist, sorted((FORMATS / "olist").glob("*.csv")))
+    path = olist.path / "settings.json"
+    path.write_text(json.dumps({k: v for k, v in json.loads(path.read_text()).items()
+                                if k != "currency"}))
+    assert reporting_currency(olist) == "BRL"
+    spend = Store(tmp_path / "spend" / "store")
+    ingest(spend, [FORMATS / "google_ads.csv"])
+    assert reporting_currency(spend) is None

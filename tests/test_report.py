@@ -1,4 +1,5 @@
 """The monthly report: self-contained HTML holding the month's numbers; hostile names are text."""
+import re
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -130,3 +131,32 @@ def test_the_report_fits_a_phone(tiny_store):
     assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in html
     assert ".cards { grid-template-columns: repeat(2, minmax(0, 1fr)); }" in html
     assert html.count('<div class="wide"><table>') == 2
+
+
+def test_a_month_not_over_is_compared_on_its_days_with_data(tmp_path):
+    """One order a day, each €10: every day of March 2024, 1 – 28 February 2025 and 1 – 3
+    March 2025, where the data ends. March 2025's report had 3 orders against all February's
+    28 (−89.3 %) and all March 2024's 31 (−90.3 %): a fall that is only the export's end. Its
+    3 days are compared with 26 – 28 Feb (3 orders) and 364 days back, 2 – 4 Mar 2024 (3):
+    no change."""
+    from datetime import date, timedelta
+    days = [date(2024, 3, 1) + timedelta(days=i) for i in range(31)] + \
+        [date(2025, 2, 1) + timedelta(days=i) for i in range(31)]
+    rows = "".join(f"o{i},{d} 12:00,paid,10,0\n" for i, d in enumerate(days))
+    (tmp_path / "orders.csv").write_text("order_id,ordered_at,status,gross_sales,discounts\n"
+                                         + rows)
+    store = Store(tmp_path / "store")
+    ingest(store, [tmp_path / "orders.csv"])
+    html = build(store.connect(), "2025-03")
+    assert 'data-kpi="orders">3</div>' in html
+    assert "1 – 3 Mar vs previous period 0.0 % · vs last year 0.0 %" in html
+    assert "89.3" not in html and "90.3" not in html
+    assert ("01 Mar – 31 Mar 2025, not over: the data ends on 03 Mar, so its 3 days are "
+            "compared with as many days before (26 Feb – 28 Feb 2025) and with the same days "
+            "364 days back (02 Mar – 04 Mar 2024), not with whole months.") in html
+    # Its daily chart stops on 3 March: the days after are no sales of 0.
+    days = re.search(r'"x":\[([^\]]*)\]', html.split("Net sales by day")[0])
+    assert days and days.group(1).count(",") == 2, days
+    # A month that is over is compared with whole months, as before.
+    assert "compared with the month before (01 Jan – 31 Jan 2025)" in build(
+        store.connect(), "2025-02")

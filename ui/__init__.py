@@ -19,4 +19,5 @@ from ui.components import NARROW_CSS
 from ui.charts import bar_text, chart, cohort_curves, draw_chart, styled, tick_format, trend
 from ui.why import why_view
 from ui.session import outdated
+from ui.session import importers
 

@@ -23,7 +23,7 @@ import kpilib
 from kpilib import caveats, demo, engines, targets
 from kpilib.ingest import versions
 from kpilib.periods import data_span
-from kpilib.settings import demo_store_path, store_path
+from kpilib.settings import demo_store_path, reporting_currency, store_path
 
 
 
@@ -230,9 +230,27 @@ def has(*tables: str) -> bool:
     return set(tables) <= facts().tables
 
 
-def currency() -> str:
+@st.cache_data(show_spinner=False)
+def _importers(path: str, version: str) -> frozenset[str]:
+    return frozenset(versions.importers(kpilib.Store(path)))
+
+
+def importers() -> frozenset[str]:
+    """The platform importers that read the stored uploads (kpilib.ingest.versions)."""
     store, _ = active_store()
-    return store.settings["currency"]
+    return _importers(str(store.path), store.fingerprint)
+
+
+@st.cache_data(show_spinner=False)
+def _currency(path: str, version: str) -> str | None:
+    return reporting_currency(kpilib.Store(path))
+
+
+def currency() -> str | None:
+    """The shop's reporting currency; None when nothing says which (kpilib.settings): amounts
+    are then shown without a symbol."""
+    store, _ = active_store()
+    return _currency(str(store.path), store.fingerprint)
 
 
 PAGE_FAILED = ("Something went wrong on this page; the data is unchanged. Try another period "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import replace
 from datetime import date
 
@@ -9,8 +10,8 @@ import pandas as pd
 import streamlit as st
 
 import kpilib
-from kpilib import formatting
-from ui.session import _connection, _facts, active_store, currency, setting
+from kpilib import caveats, formatting
+from ui.session import _connection, _facts, active_store, currency, facts, setting
 from ui.filters import close_why, fmt_range
 from ui.components import channel_label, fmt, table
 from ui.charts import chart, tick_format
@@ -47,7 +48,9 @@ def why_request(f: kpilib.Filters):
     try:
         start, end = (date.fromisoformat(st.query_params.get(p, "")) for p in ("why_from",
                                                                               "why_to"))
-        g = replace(f, start=start, end=end)
+        # Days past the data's end are not compared with days that had data
+        # (kpilib.caveats.to_date).
+        g = caveats.to_date(replace(f, start=start, end=end), facts().as_of)
     except ValueError:   # none given, or not dates, or the wrong way round: the page's period
         return name, f, ("previous", "last_year")
     return name, g, (("week",) if g.days == 1 else ()) + ("previous", "last_year")
@@ -123,7 +126,12 @@ def _why_dialog(name: str, f: kpilib.Filters, choices: tuple[str, ...]) -> None:
         room = max(pad, 0.6 * abs(high))
         fig.update_xaxes(title=None, range=[0 if low >= 0 else low - pad, high + room],
                          **tick_format(unit))
-        fig.update_yaxes(title=None, autorange="reversed")
+        # A driver is named by its KPI's label ("Average order value (before returns)"):
+        # wrapped, so that on a phone it leaves the bars and their figures room (tick text:
+        # the escaped category names would show "<br>").
+        fig.update_yaxes(title=None, autorange="reversed", tickmode="array", tickvals=labels,
+                         ticktext=["<br>".join(textwrap.wrap(formatting.plain(t), 20))
+                                   for t in labels])
         chart(fig, key=f"why_waterfall_{name}")
         st.caption("Each driver's part is the average of what changing it alone would have "
                    "done, over every order the drivers could be changed in (Shapley): the parts "

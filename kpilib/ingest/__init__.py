@@ -20,7 +20,7 @@ import duckdb
 
 from ..formatting import plural, symbol
 from ..schema import TABLES
-from ..settings import currency_to_adopt
+from ..settings import chosen, currency_to_adopt, reporting_currency
 from ..store import (DEFAULT_SETTINGS, DISK_FULL, DiskFull, Source, Store, alive,
                      disk_full, read_stored, sha256_file)
 from . import clock, drift, versions
@@ -294,6 +294,9 @@ def ingest(store: Store, files: list[str | Path | tuple[str | Path, str]], *,
             report.currency = currency_to_adopt(store, currencies.get("orders", set()))
             if report.currency:
                 settings = {**settings, "currency": report.currency}
+            elif any(currencies.values()) and "currency" not in chosen(store):
+                # A store that never said its currency is in the one its orders are in.
+                settings = {**settings, "currency": reporting_currency(store, latest=True)}
             report.warnings += _warnings(con, store, staged, months, currencies, settings)
             report.warnings += drift.warnings(con, store, staged)
             progress(0.6, "Comparing with what is stored")
@@ -497,7 +500,8 @@ def _warnings(con, store: Store, staged: dict[str, str], months: dict[str, set[s
                            f"lines {_some(n, some)}")
     for table, what in (("orders", "orders are"), ("marketing_spend", "ad spend is")):
         ours = settings["currency"]
-        other = sorted(currencies.get(table, set()) - {ours})
+        # (None: nothing says the store's currency, so nothing can be said to differ.)
+        other = sorted(currencies.get(table, set()) - {ours}) if ours else []
         if other:
             out.append(f"{what} in {', '.join(other)} but the reporting currency is {ours}: "
                        f"amounts are not converted, so each {' or '.join(other)} amount would "

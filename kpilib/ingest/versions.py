@@ -35,6 +35,11 @@ CHANGES = (
 LEGACY = {"UCI Online Retail": ("refunds", "reason = 'cancellation / return'")}
 
 
+# The currency an importer's export is always in: the amounts of a store written before uploads
+# set the reporting currency are in it (kpilib.settings.reporting_currency).
+CURRENCIES = {"UCI Online Retail": "GBP", "Olist dataset": "BRL"}
+
+
 def version(importer: str | None) -> int | None:
     """The current version of ``importer`` (1 for one never changed); None for no importer."""
     if importer is None:
@@ -133,6 +138,36 @@ def outdated(store) -> list[Outdated]:
         out.append(Outdated(file, importer, tuple(sorted(hits, key=lambda c: c.version)),
                             {t: sorted(ms) for t, ms in months.items()}))
     return out
+
+
+def importers(store) -> set[str]:
+    """The importers that read the uploads still stored: as the manifest records them, or,
+    for an upload from before it did, as :data:`LEGACY` tells."""
+    manifest = store.manifest
+    found = set()
+    for upload in manifest["ingests"]:
+        if not any(upload["id"] in p["file"] for months in manifest["tables"].values()
+                   for p in months.values()):
+            continue
+        recorded = {s.get("importer") for s in upload["sources"] if "importer" in s}
+        found |= recorded if recorded or not upload["sources"] \
+            else {_legacy(store, manifest, upload["id"])}
+    return found - {None}
+
+
+def currencies(store, latest: bool = False) -> set[str]:
+    """The currencies the stored amounts are in, as far as the data says: the stored orders'
+    own currency (of the latest month only, when ``latest``: an upload reads no older month),
+    and the one their importers' exports are always in (:data:`CURRENCIES`: UCI's GBP, which
+    an older importer did not write on the orders)."""
+    files = [str(p) for p in store.files("orders")][-1 if latest else 0:]
+    try:
+        stored = {r[0] for r in duckdb.connect().execute(
+            "select distinct currency from read_parquet($files, union_by_name = true) "
+            "where currency is not null", {"files": files}).fetchall()} if files else set()
+    except duckdb.BinderException:     # no stored order file has the column
+        stored = set()
+    return stored | {CURRENCIES[i] for i in importers(store) if i in CURRENCIES}
 
 
 def _legacy(store, manifest: dict, upload: str) -> str | None:

@@ -380,6 +380,44 @@ class Manifest:
         self._commit_rollups(manifest, {table: {month}})
         return record
 
+    def upload_parts(self, table: str, month: str) -> tuple[dict | None, dict[str, list[str]]]:
+        """The upload that stored ``table``'s ``month``, and every month of every table it
+        still fills (their files are named after it): one export's orders, lines and refunds,
+        of each month it spans. (None, that one month) when no upload is recorded for it."""
+        manifest = self.manifest
+        entry = manifest["tables"].get(table, {}).get(month)
+        if entry is None:
+            return None, {}
+        upload = next((i for i in manifest["ingests"] if i["sources"]
+                       and entry["file"].endswith(f"part-{i['id']}.parquet")), None)
+        if upload is None:
+            return None, {table: [month]}
+        name = f"part-{upload['id']}.parquet"
+        parts = {t: [m for m, p in sorted(ms.items()) if p["file"].endswith(name)]
+                 for t, ms in manifest["tables"].items()}
+        return upload, {t: ms for t, ms in parts.items() if ms}
+
+    @_locked
+    def delete_months(self, parts: dict[str, list[str]], action: str) -> dict:
+        """Remove several tables' months in one commit (an upload's, :meth:`upload_parts`),
+        so one undo brings them all back; the files are kept for it."""
+        self.recover()
+        manifest = self.manifest
+        changes = {}
+        for table, months in parts.items():
+            for month in months:
+                entry = manifest["tables"].get(table, {}).get(month)
+                if entry is None:
+                    raise ValueError(f"{table} has no stored month {month}")
+                changes.setdefault(table, {})[month] = {"new": None, "old": entry["file"],
+                                                        "old_entry": entry}
+                del manifest["tables"][table][month]
+        record = {"id": "delete-" + uuid.uuid4().hex[:8], "at": _now(), "sources": [],
+                  "action": action, "partitions": changes}
+        manifest["ingests"].append(record)
+        self._commit_rollups(manifest, {t: set(ms) for t, ms in parts.items()})
+        return record
+
     def _commit(self, manifest: dict) -> None:
         self._write_json(MANIFEST, manifest)
 
