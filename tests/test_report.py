@@ -130,3 +130,95 @@ def test_the_report_fits_a_phone(tiny_store):
     assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in html
     assert ".cards { grid-template-columns: repeat(2, minmax(0, 1fr)); }" in html
     assert html.count('<div class="wide"><table>') == 2
+
+
+def test_top_products_and_what_changed_by_product_name_their_net_sales_apart(tiny_store):
+    """February 2025 of the tiny shop. Leather boots (o7, 20 Feb): 120.00 − 20.00 discount.
+    Top products subtract the refunds on the month's orders whenever made: r3's 25.00
+    (3 March) → €75.00. The net sales card and "What changed" subtract refunds made in
+    February: none on o7 → €100.00. One label ("Net sales") named both (the demo shop's
+    Velvet shoes 074: €66,788.43 and €65,634.97); each now says which it is."""
+    html = build(tiny_store.connect(), "2025-02")
+    top = html[html.index("<h2>Top products</h2>"):html.index("<h2>What changed</h2>")]
+    changed = html[html.index("<h2>What changed</h2>"):]
+    assert "<th>Net sales of the month&#x27;s orders, so far</th>" in top
+    assert "<th>Net sales</th>" not in top
+    assert '<td data-label="Net sales of the month&#x27;s orders, so far">€75.00</td>' in top
+    assert "refunds on those lines, whenever made" in top
+    assert ("By product (net sales as on the card: refunds made in February 2025):" in changed)
+    assert "Leather boots (SKU-F): net sales €0.00 → €100.00: +€100.00" in changed
+
+
+def test_top_products_take_the_apps_caveat_when_refunds_name_no_order(tmp_path):
+    """UCI's credit notes (C536379…) have numbers of their own: no refund names a stored order,
+    so net sales by order date cannot be known. The app's Sales page says so in place of the
+    table; the report listed the products with their sales as if nothing were refunded."""
+    store = Store(tmp_path / "s")
+    ingest(store, [ROOT / "tests/data/formats/online_retail_credit_notes.csv"])
+    html = build(store.connect(), "2010-12")
+    top = html[html.index("<h2>Top products</h2>"):html.index("<h2>What changed</h2>")]
+    assert ("Top products: Unknown: the refunds uploaded do not say which stored order they "
+            "refund") in top
+    assert "<table" not in top and "HAND WARMER" not in top
+
+
+def test_title_is_the_shops_name_or_says_what_the_report_is(tiny_store, store_copy, tmp_path):
+    """No shop name among the settings: "Shop — February 2025" named nobody's shop."""
+    html = build(tiny_store.connect(), "2025-02")
+    assert "<title>Monthly report — February 2025</title>" in html
+    assert "<h1>Monthly report — February 2025</h1>" in html
+    assert "<h1>Tiny &amp; Co — monthly report, February 2025</h1>" in build(
+        tiny_store.connect(), "2025-02", shop="Tiny & Co")
+    settings = store_copy.path / "settings.json"
+    settings.write_text('{"shop_name": "Tiny & Co"}')
+    out = tmp_path / "feb.html"
+    cli("report", "--month", "2025-02", "--store", store_copy.path, "--out", out)
+    assert "<h1>Tiny &amp; Co — monthly report, February 2025</h1>" in out.read_text()
+
+
+def test_a_counts_formula_parts_are_whole_numbers_adding_up_to_its_change():
+    """The demo shop's November: orders 4,335 → 6,783 (+2,448), sessions' part +1,753.9 and
+    orders per session's +694.1 (Shapley means). Whole: 1,754 + 694 = 2,448. Two parts of
+    +0.5 of a change of +1: the larger-first rule gives the first the order, 1 + 0 = 1. Per
+    member too: organic search +629 = 484.5 + 144.5 → 485 + 144."""
+    from kpilib.report import whole_counts
+
+    out = {"unit": "count", "change": 2448.0,
+           "drivers": [{"driver": "sessions", "effect": 1753.9},
+                       {"driver": "orders_per_session", "effect": 694.1}],
+           "by": {"channel": [{"member": "organic_search", "effect": 629.0,
+                               "drivers": [{"driver": "sessions", "effect": 484.5},
+                                           {"driver": "ops", "effect": 144.5}]},
+                              {"member": "email", "effect": 1.0}]}}
+    got = whole_counts(out)
+    assert [d["effect"] for d in got["drivers"]] == [1754, 694]
+    assert [d["effect"] for d in got["by"]["channel"][0]["drivers"]] == [485, 144]
+    assert got["by"]["channel"][1] == {"member": "email", "effect": 1.0}
+    half = whole_counts({"unit": "count", "change": 1.0, "by": {},
+                         "drivers": [{"effect": 0.5}, {"effect": 0.5}]})
+    assert sum(d["effect"] for d in half["drivers"]) == 1
+    money = {"unit": "money", "change": 1.0, "drivers": [{"effect": 0.5}], "by": {}}
+    assert whole_counts(money) is money
+
+
+def test_every_table_cell_is_on_a_390_px_phone(tiny_store, tmp_path):
+    """Chromium at 390 px: the channel table lost its Sessions column and everything after it
+    (its box scrolled, which a screenshot or a printout does not). Every cell now lies inside
+    the screen, named by its column; at 1440 px the tables keep their header rows."""
+    from browser import browser, require_browser
+
+    require_browser()
+    out = tmp_path / "feb.html"
+    out.write_text(build(tiny_store.connect(), "2025-02"), encoding="utf-8")
+    with browser() as b:
+        page = b.new_page(viewport={"width": 390, "height": 800})
+        page.goto(out.as_uri())
+        cells = page.eval_on_selector_all(
+            ".wide td", "tds => tds.map(td => [td.getBoundingClientRect().right, "
+                        "getComputedStyle(td, '::before').content])")
+        assert len(cells) == 5 * 7 + 5 * 5          # 5 channels × 7 columns, 5 products × 5
+        assert max(right for right, _ in cells) <= 390
+        assert '"Sessions"' in {label for _, label in cells}
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        page.set_viewport_size({"width": 1440, "height": 900})
+        assert page.locator(".wide tr.head").first.is_visible()
