@@ -300,11 +300,20 @@ def commentary(con, f: Filters, prev: Filters, known: caveats.Facts, currency: s
             if items and title:
                 body += (f"<p>{e(title)}:</p><ul>"
                          + "".join(f"<li>{e(i)}</li>" for i in items) + "</ul>")
+                if title == out["formula"]:
+                    body += f'<p class="delta">{e(shapley_note(out["unit"]))}</p>'
             elif items:
                 body += "".join(f'<p class="delta">{e(i)}</p>' for i in items)
         parts.append(f'<div class="why" data-kpi="{name}"><p><b>'
                      f"{e(explain.headline(out, currency))}</b></p>{body}</div>")
     return "".join(parts) or "<p>Nothing to explain: no orders or traffic stored.</p>"
+
+
+def shapley_note(unit: str) -> str:
+    """What a driver's part is, as the app's Why? says under its waterfall (ui/why.py)."""
+    return ("Each driver's part is the average of what changing it alone would have done, over "
+            "every sequence the drivers could be changed in (Shapley): the parts add up to the "
+            "change exactly" + (", rounded to whole numbers." if unit == "count" else "."))
 
 
 def whole_counts(out: dict) -> dict:

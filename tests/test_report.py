@@ -147,6 +147,8 @@ def test_top_products_and_what_changed_by_product_name_their_net_sales_apart(tin
     assert "refunds on those lines, whenever made" in top
     assert ("By product (net sales as on the card: refunds made in February 2025):" in changed)
     assert "Leather boots (SKU-F): net sales €0.00 → €100.00: +€100.00" in changed
+    # What a driver's part is, as the app's Why? says (ui/why.py).
+    assert "Each driver&#x27;s part is the average of what changing it alone" in changed
 
 
 def test_top_products_take_the_apps_caveat_when_refunds_name_no_order(tmp_path):
