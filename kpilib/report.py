@@ -44,13 +44,29 @@ def change(now: float | None, before: float | None, unit: str) -> str:
     return formatting.change(now, before, unit) or "–"
 
 
+def not_compared(k, other: Filters, known: caveats.Facts) -> str | None:
+    """Why ``other`` is no baseline for ``k``, in the app card's words (ui.components._card):
+    a period the store cannot tell (no order stored yet, no export, a traffic column it
+    lacks); "+37 pp" against it would read as a jump. None when it is one."""
+    first = known.orders_from
+    if caveats.before_orders(k, known, other.start, other.end) and first:
+        return f"the period starts before the first stored order ({first:%d %b %Y})"
+    why = caveats.reason(k, known, other.start, other.end)
+    if why and k.history and first:
+        return ("in the period new and returning customers cannot be told apart (no order "
+                f"is stored before {first:%d %b %Y})")
+    if why:
+        return why[0].lower() + why[1:].rstrip(".")
+    lacking = caveats.coverage(k, known, other.start, other.end)
+    if lacking:
+        return (f"the period has no {caveats.OPTIONAL_SUMS[lacking[0]]} on "
+                f"{caveats.days_text(lacking[2])}")
+    return None
+
+
 def _compared(con, k, now: float | None, other: Filters, known: caveats.Facts) -> str:
-    """The change against ``other``, or "–" where the app's card compares nothing
-    (ui.components._card): a period the store cannot tell (no export, no order stored yet, a
-    traffic column it lacks) is no baseline, and "+37 pp" against it would read as a jump."""
-    if (caveats.reason(k, known, other.start, other.end)
-            or caveats.before_orders(k, known, other.start, other.end)
-            or caveats.coverage(k, known, other.start, other.end)):
+    """The change against ``other``, or "–" where it is no baseline (:func:`not_compared`)."""
+    if not_compared(k, other, known):
         return "–"
     before = _value(con, k.name, other)
     return "–" if caveats.value_reason(k, before) else change(now, before, k.unit)
@@ -95,6 +111,9 @@ def build(con: duckdb.DuckDBPyConnection, month: str, shop: str | None = None,
         else:
             delta = (f'vs previous period {e(_compared(con, k, now, prev, known))}'
                      f' · vs last year {e(_compared(con, k, now, ly, known))}')
+            before = not_compared(k, prev, known)
+            if before:
+                delta += f"<br>{e(f'Not compared with the previous period: {before}.')}"
         short = None if why else caveats.short_history(known, f.start) if k.history else None
         if short:
             delta += f'<br>{e(short[0].upper() + short[1:])}.'
@@ -145,6 +164,10 @@ def build(con: duckdb.DuckDBPyConnection, month: str, shop: str | None = None,
 
     columns = [n for n in CHANNEL_COLUMNS
                if not caveats.reason(get(n), known, f.start, f.end)]
+    # A column left out is named with its reason, as the cards' are.
+    left_out = "".join(f'<p class="delta">{e(HEADERS.get(n, get(n).label))}: '
+                       f'{e(caveats.reason(get(n), known, f.start, f.end))}</p>'
+                       for n in CHANNEL_COLUMNS if n not in columns)
     frames = {n: run(con, get(n), f, "channel").set_index("channel")["value"]
               for n in columns}
     channels = sorted(set().union(*[set(v.index) for v in frames.values()]),
@@ -194,7 +217,7 @@ def build(con: duckdb.DuckDBPyConnection, month: str, shop: str | None = None,
 <div class="cards">{''.join(cards)}</div>
 {_accuracy(forecasts)}
 {charts}{"".join(unknown)}
-<h2>Channels</h2>{table(["Channel", *heads], rows)}
+<h2>Channels</h2>{table(["Channel", *heads], rows)}{left_out}
 <h2>Top products</h2>{_top_products(con, f, known, currency, window_days)}
 <h2>What changed</h2>{commentary(con, f, prev, known, currency, window_days)}
 <h2>Comments</h2><div class="comments" contenteditable="true">Write the month's comments

@@ -162,6 +162,27 @@ def test_top_products_take_the_apps_caveat_when_refunds_name_no_order(tmp_path):
     assert ("Top products: Unknown: the refunds uploaded do not say which stored order they "
             "refund") in top
     assert "<table" not in top and "HAND WARMER" not in top
+    # No traffic and no ad spend uploaded: the channel table's columns of them are named with
+    # the reason, as the cards are, not silently dropped.
+    channels = html[html.index("<h2>Channels</h2>"):html.index("<h2>Top products</h2>")]
+    assert "<p class=\"delta\">Sessions: Needs a traffic export" in channels
+    assert "<p class=\"delta\">Ad spend: Needs ad spend" in channels
+
+
+def test_a_card_says_why_the_previous_period_is_not_compared(tiny_store):
+    """February 2025 against January: the tiny shop's first order is o1 on 5 January, so in
+    January new and returning customers cannot be told apart (the app's card says so); net
+    sales are compared (January has o1: 100 − 10 − r1's 10 = 80 → 262, +227.5 %)."""
+    html = build(tiny_store.connect(), "2025-02")
+    cards = html[:html.index("<h2>Channels</h2>")]
+    new = cards[cards.index('data-kpi="new_customers"'):]
+    new = new[:new.index('<div class="card')]
+    assert ("vs previous period – · vs last year –<br>Not compared with the previous period: "
+            "in the period new and returning customers cannot be told apart (no order is "
+            "stored before 05 Jan 2025).") in new
+    net = cards[cards.index('data-kpi="net_sales"'):]
+    net = net[:net.index('<div class="card')]
+    assert "vs previous period +227.5 %" in net and "Not compared" not in net
 
 
 def test_title_is_the_shops_name_or_says_what_the_report_is(tiny_store, store_copy, tmp_path):
