@@ -192,8 +192,7 @@ def test_title_is_the_shops_name_or_says_what_the_report_is(tiny_store, store_co
     assert "<h1>Monthly report — February 2025</h1>" in html
     assert "<h1>Tiny &amp; Co — monthly report, February 2025</h1>" in build(
         tiny_store.connect(), "2025-02", shop="Tiny & Co")
-    settings = store_copy.path / "settings.json"
-    settings.write_text('{"shop_name": "Tiny & Co"}')
+    store_copy.update_settings({"shop_name": "Tiny & Co"})
     out = tmp_path / "feb.html"
     cli("report", "--month", "2025-02", "--store", store_copy.path, "--out", out)
     assert "<h1>Tiny &amp; Co — monthly report, February 2025</h1>" in out.read_text()
