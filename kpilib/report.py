@@ -342,7 +342,7 @@ def shapley_note(unit: str) -> str:
 def whole_counts(out: dict) -> dict:
     """``out`` (kpilib.explain.explain) with a count's formula parts in whole numbers that
     still add up to its change: a count changes by whole orders, and "Sessions: +1,753.9"
-    read as a count with decimals (the Shapley share is a mean over the orders of switching)."""
+    read as a count with decimals (the Shapley share is a mean over the sequences of switching)."""
     if out.get("unit") != "count":
         return out
 

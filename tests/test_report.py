@@ -244,3 +244,21 @@ def test_every_table_cell_is_on_a_390_px_phone(tiny_store, tmp_path):
         assert page.evaluate("document.documentElement.scrollWidth") <= 390
         page.set_viewport_size({"width": 1440, "height": 900})
         assert page.locator(".wide tr.head").first.is_visible()
+
+
+def test_an_export_that_may_end_early_is_said_at_the_top(tmp_path):
+    """An order every day from 1 January to 20 February 2025, none after: February's last 8
+    days (21 – 28 Feb) are a longer run without an order than any of the 51 days before
+    (1 Jan – 20 Feb, none), as the app's page header says (caveats.gap_note)."""
+    from datetime import date, timedelta
+
+    days = [date(2025, 1, 1) + timedelta(days=i) for i in range(51)]
+    (tmp_path / "orders.csv").write_text(
+        "order_id,ordered_at,status,gross_sales,discounts\n"
+        + "".join(f"o{i},{d} 10:00:00,paid,10,0\n" for i, d in enumerate(days)))
+    store = Store(tmp_path / "s")
+    ingest(store, [tmp_path / "orders.csv"])
+    html = build(store.connect(), "2025-02")
+    assert ('<p class="warning">No order on the last 8 days of the period (21 Feb – 28 Feb '
+            '2025), where the 51 days before had an order every day: the export may end '
+            'early.</p>') in html
