@@ -346,6 +346,7 @@ def _report(args) -> int:
     store = Store(store_path(args.store))
     html = build(connect(store, args.engine, args.spark_master), args.month,
                  currency=reporting_currency(store),
+                 shop=store.settings.get("shop_name"),
                  goals=targets.from_settings(store.settings),
                  window_days=store.settings["return_window_days"])
     Path(args.out).write_text(html, encoding="utf-8")

@@ -137,8 +137,8 @@ def test_a_month_not_over_is_compared_on_its_days_with_data(tmp_path):
     """One order a day, each €10: every day of March 2024, 1 – 28 February 2025 and 1 – 3
     March 2025, where the data ends. March 2025's report had 3 orders against all February's
     28 (−89.3 %) and all March 2024's 31 (−90.3 %): a fall that is only the export's end. Its
-    3 days are compared with 26 – 28 Feb (3 orders) and 364 days back, 2 – 4 Mar 2024 (3):
-    no change."""
+    3 days are compared with the same days of the month before, 1 – 3 Feb (3 orders), and 364
+    days back, 2 – 4 Mar 2024 (3): no change."""
     from datetime import date, timedelta
     days = [date(2024, 3, 1) + timedelta(days=i) for i in range(31)] + \
         [date(2025, 2, 1) + timedelta(days=i) for i in range(31)]
@@ -152,7 +152,8 @@ def test_a_month_not_over_is_compared_on_its_days_with_data(tmp_path):
     assert "1 – 3 Mar vs previous period 0.0 % · vs last year 0.0 %" in html
     assert "89.3" not in html and "90.3" not in html
     assert ("01 Mar – 31 Mar 2025, not over: the data ends on 03 Mar, so its 3 days are "
-            "compared with as many days before (26 Feb – 28 Feb 2025) and with the same days "
+            "compared with the same days of the month before (01 Feb – 03 Feb 2025) and with "
+            "the same days "
             "364 days back (02 Mar – 04 Mar 2024), not with whole months.") in html
     # Its daily chart stops on 3 March: the days after are no sales of 0.
     days = re.search(r'"x":\[([^\]]*)\]', html.split("Net sales by day")[0])
@@ -160,3 +161,135 @@ def test_a_month_not_over_is_compared_on_its_days_with_data(tmp_path):
     # A month that is over is compared with whole months, as before.
     assert "compared with the month before (01 Jan – 31 Jan 2025)" in build(
         store.connect(), "2025-02")
+
+
+def test_top_products_and_what_changed_by_product_name_their_net_sales_apart(tiny_store):
+    """February 2025 of the tiny shop. Leather boots (o7, 20 Feb): 120.00 − 20.00 discount.
+    Top products subtract the refunds on the month's orders whenever made: r3's 25.00
+    (3 March) → €75.00. The net sales card and "What changed" subtract refunds made in
+    February: none on o7 → €100.00. One label ("Net sales") named both (the demo shop's
+    Velvet shoes 074: €66,788.43 and €65,634.97); each now says which it is."""
+    html = build(tiny_store.connect(), "2025-02")
+    top = html[html.index("<h2>Top products</h2>"):html.index("<h2>What changed</h2>")]
+    changed = html[html.index("<h2>What changed</h2>"):]
+    assert "<th>Net sales of the month&#x27;s orders, so far</th>" in top
+    assert "<th>Net sales</th>" not in top
+    assert '<td data-label="Net sales of the month&#x27;s orders, so far">€75.00</td>' in top
+    assert "refunds on those lines, whenever made" in top
+    assert ("By product (net sales as on the card: refunds made in February 2025):" in changed)
+    assert "Leather boots (SKU-F): net sales €0.00 → €100.00: +€100.00" in changed
+    # What a driver's part is, as the app's Why? says (ui/why.py).
+    assert "Each driver&#x27;s part is the average of what changing it alone" in changed
+
+
+def test_top_products_take_the_apps_caveat_when_refunds_name_no_order(tmp_path):
+    """UCI's credit notes (C536379…) have numbers of their own: no refund names a stored order,
+    so net sales by order date cannot be known. The app's Sales page says so in place of the
+    table; the report listed the products with their sales as if nothing were refunded."""
+    store = Store(tmp_path / "s")
+    ingest(store, [ROOT / "tests/data/formats/online_retail_credit_notes.csv"])
+    html = build(store.connect(), "2010-12")
+    top = html[html.index("<h2>Top products</h2>"):html.index("<h2>What changed</h2>")]
+    assert ("Top products: Unknown: the refunds uploaded do not say which stored order they "
+            "refund") in top
+    assert "<table" not in top and "HAND WARMER" not in top
+    # No traffic and no ad spend uploaded: the channel table's columns of them are named with
+    # the reason, as the cards are, not silently dropped.
+    channels = html[html.index("<h2>Channels</h2>"):html.index("<h2>Top products</h2>")]
+    assert "<p class=\"delta\">Sessions: Needs a traffic export" in channels
+    assert "<p class=\"delta\">Ad spend: Needs ad spend" in channels
+
+
+def test_a_card_says_why_the_previous_period_is_not_compared(tiny_store):
+    """February 2025 against January: the tiny shop's first order is o1 on 5 January, so in
+    January new and returning customers cannot be told apart (the app's card says so); net
+    sales are compared (January has o1: 100 − 10 − r1's 10 = 80 → 262, +227.5 %)."""
+    html = build(tiny_store.connect(), "2025-02")
+    cards = html[:html.index("<h2>Channels</h2>")]
+    new = cards[cards.index('data-kpi="new_customers"'):]
+    new = new[:new.index('<div class="card')]
+    assert ("vs previous period – · vs last year –<br>Not compared with the previous period: "
+            "in the period new and returning customers cannot be told apart (no order is "
+            "stored before 05 Jan 2025).") in new
+    net = cards[cards.index('data-kpi="net_sales"'):]
+    net = net[:net.index('<div class="card')]
+    assert "vs previous period +227.5 %" in net and "Not compared" not in net
+
+
+def test_title_is_the_shops_name_or_says_what_the_report_is(tiny_store, store_copy, tmp_path):
+    """No shop name among the settings: "Shop — February 2025" named nobody's shop."""
+    html = build(tiny_store.connect(), "2025-02")
+    assert "<title>Monthly report — February 2025</title>" in html
+    assert "<h1>Monthly report — February 2025</h1>" in html
+    assert "<h1>Tiny &amp; Co — monthly report, February 2025</h1>" in build(
+        tiny_store.connect(), "2025-02", shop="Tiny & Co")
+    store_copy.update_settings({"shop_name": "Tiny & Co"})
+    out = tmp_path / "feb.html"
+    cli("report", "--month", "2025-02", "--store", store_copy.path, "--out", out)
+    assert "<h1>Tiny &amp; Co — monthly report, February 2025</h1>" in out.read_text()
+
+
+def test_a_counts_formula_parts_are_whole_numbers_adding_up_to_its_change():
+    """The demo shop's November: orders 4,335 → 6,783 (+2,448), sessions' part +1,753.9 and
+    orders per session's +694.1 (Shapley means). Whole: 1,754 + 694 = 2,448. Two parts of
+    +0.5 of a change of +1: the larger-first rule gives the first the order, 1 + 0 = 1. Per
+    member too: organic search +629 = 484.5 + 144.5 → 485 + 144."""
+    from kpilib.report import whole_counts
+
+    out = {"unit": "count", "change": 2448.0,
+           "drivers": [{"driver": "sessions", "effect": 1753.9},
+                       {"driver": "orders_per_session", "effect": 694.1}],
+           "by": {"channel": [{"member": "organic_search", "effect": 629.0,
+                               "drivers": [{"driver": "sessions", "effect": 484.5},
+                                           {"driver": "ops", "effect": 144.5}]},
+                              {"member": "email", "effect": 1.0}]}}
+    got = whole_counts(out)
+    assert [d["effect"] for d in got["drivers"]] == [1754, 694]
+    assert [d["effect"] for d in got["by"]["channel"][0]["drivers"]] == [485, 144]
+    assert got["by"]["channel"][1] == {"member": "email", "effect": 1.0}
+    half = whole_counts({"unit": "count", "change": 1.0, "by": {},
+                         "drivers": [{"effect": 0.5}, {"effect": 0.5}]})
+    assert sum(d["effect"] for d in half["drivers"]) == 1
+    money = {"unit": "money", "change": 1.0, "drivers": [{"effect": 0.5}], "by": {}}
+    assert whole_counts(money) is money
+
+
+def test_every_table_cell_is_on_a_390_px_phone(tiny_store, tmp_path):
+    """Chromium at 390 px: the channel table lost its Sessions column and everything after it
+    (its box scrolled, which a screenshot or a printout does not). Every cell now lies inside
+    the screen, named by its column; at 1440 px the tables keep their header rows."""
+    from browser import browser, require_browser
+
+    require_browser()
+    out = tmp_path / "feb.html"
+    out.write_text(build(tiny_store.connect(), "2025-02"), encoding="utf-8")
+    with browser() as b:
+        page = b.new_page(viewport={"width": 390, "height": 800})
+        page.goto(out.as_uri())
+        cells = page.eval_on_selector_all(
+            ".wide td", "tds => tds.map(td => [td.getBoundingClientRect().right, "
+                        "getComputedStyle(td, '::before').content])")
+        assert len(cells) == 5 * 7 + 5 * 5          # 5 channels × 7 columns, 5 products × 5
+        assert max(right for right, _ in cells) <= 390
+        assert '"Sessions"' in {label for _, label in cells}
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        page.set_viewport_size({"width": 1440, "height": 900})
+        assert page.locator(".wide tr.head").first.is_visible()
+
+
+def test_an_export_that_may_end_early_is_said_at_the_top(tmp_path):
+    """An order every day from 1 January to 20 February 2025, none after: February's last 8
+    days (21 – 28 Feb) are a longer run without an order than any of the 51 days before
+    (1 Jan – 20 Feb, none), as the app's page header says (caveats.gap_note)."""
+    from datetime import date, timedelta
+
+    days = [date(2025, 1, 1) + timedelta(days=i) for i in range(51)]
+    (tmp_path / "orders.csv").write_text(
+        "order_id,ordered_at,status,gross_sales,discounts\n"
+        + "".join(f"o{i},{d} 10:00:00,paid,10,0\n" for i, d in enumerate(days)))
+    store = Store(tmp_path / "s")
+    ingest(store, [tmp_path / "orders.csv"])
+    html = build(store.connect(), "2025-02")
+    assert ('<p class="warning">No order on the last 8 days of the period (21 Feb – 28 Feb '
+            '2025), where the 51 days before had an order every day: the export may end '
+            'early.</p>') in html
