@@ -86,11 +86,11 @@ def build(con: duckdb.DuckDBPyConnection, month: str, shop: str | None = None,
     ``goals`` (the store's targets) add each card's target;
     ``window_days``: the return window (a figure still inside it is marked not final)."""
     f = month_filters(month)
+    e = html.escape
+    known = caveats.facts(con)
     # A month not over is compared on its days with data (caveats.to_date).
     days = caveats.to_date(f, known.as_of)
     prev, ly = days.previous_period(), days.last_year()
-    e = html.escape
-    known = caveats.facts(con)
     cards, missing, forecasts = [], [], []
     for name in CARDS:
         k = get(name)
@@ -241,10 +241,10 @@ def _compared_words(f: Filters, days: Filters, prev: Filters, ly: Filters) -> st
         return (f"{f.start:%d %b} – {f.end:%d %b %Y}; compared with the month before "
                 f"({prev.start:%d %b} – {prev.end:%d %b %Y}) and with the same month last year "
                 f"({ly.start:%d %b} – {ly.end:%d %b %Y}).")
-    before, back = days.comparison_words()
     return (f"{f.start:%d %b} – {f.end:%d %b %Y}, not over: the data ends on {days.end:%d %b}, "
-            f"so its {formatting.plural(days.days, 'day')} are compared with {before} "
-            f"({prev.start:%d %b} – {prev.end:%d %b %Y}) and with {back} "
+            f"so its {formatting.plural(days.days, 'day')} are compared with "
+            f"{days.comparison_words()[0]} ({prev.start:%d %b} – {prev.end:%d %b %Y}) and with "
+            f"the same days 364 days back "
             f"({ly.start:%d %b} – {ly.end:%d %b %Y}), not with whole months.")
 
 

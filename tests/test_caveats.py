@@ -338,7 +338,7 @@ def test_a_period_less_than_a_year_after_the_first_order_says_what_new_rests_on(
 def test_a_period_that_starts_before_an_export_is_no_baseline():
     """Traffic stored from 1 March 2025. Sessions over 31 Jan – 1 Mar hold 1 day of 30 (no
     baseline); over 1 – 28 Feb none (nothing to compare with); over 27 Feb – 29 Mar, 29 days
-    of 31 (≥ 90 %: a baseline, the two days named in "Why?"). Net sales need orders, which
+    of 31 (≥ 80 %: a baseline, the two days named in "Why?"). Net sales need orders, which
     this store does not say start later: no reason."""
     from kpilib.caveats import before_data
     f = Facts(tables=frozenset({"traffic", "orders"}), as_of=date(2025, 3, 31),
