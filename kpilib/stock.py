@@ -9,12 +9,14 @@ from .rollups import SKU_MEASURES
 
 # Per SKU: stock at the end, sales in the period and in the 30 and 90 days ending with it,
 # in-stock and out-of-stock days in the period, and the units sold on in-stock days.
-# Each window is its whole months, from running totals per SKU and month (sku_cum), and the
-# days before and after them, from running totals within each month (sku_running): a few
-# rows per SKU, however long the period. With a channel filter, sales are read from the
-# rollups by SKU, channel and month / day instead.
-# The windows' whole months and edge days are parameters named by these prefixes
-# (kpilib.filters.whole_months).
+# Each window is the running totals per SKU and month (sku_cum) through the month before its
+# end's, less those through the month before its start's, plus the running total within the
+# end's month at the end, less the one within the start's month the day before the start
+# (sku_running; kpilib.filters.month_edges): a few rows per SKU, however long the period. The
+# windows all end on the period's end, the day the stock is read: each reads one more day of
+# sku_running at most (a month's end read day by day cost a day of its rows; its total is in
+# sku_cum). With a channel filter, sales are read from the rollups by SKU, channel and month /
+# day instead.
 WINDOWS = ("p", "w30", "w90")
 
 
@@ -22,12 +24,17 @@ def _measures(w: str) -> tuple[str, ...]:
     return SKU_MEASURES if w == "p" else ("q",)
 
 
+def _run_days() -> list[tuple[int, str]]:
+    """The days of sku_running the windows read (sign, day): the day before each start, the
+    end."""
+    return [(-1, f"${w}_e0") for w in WINDOWS] + [(1, "$end")]
+
+
 def _points() -> str:
     """(window, sign, day, source): the rows whose signed sum is each window's measures —
-    the whole months' running totals in sku_cum (at the rollup's last month at most), the
-    edge days' running totals within their month in sku_running."""
-    rows = [f"('{w}', 1, ${w}_last, 'cum'), ('{w}', -1, ${w}_before, 'cum')" for w in WINDOWS]
-    rows += [f"('{w}', {sign}, {day}, 'run')" for w in WINDOWS for sign, day in edge_points(w)]
+    sku_cum's running totals (at the rollup's last month at most) and sku_running's."""
+    rows = [f"('{w}', 1, ${w}_m1, 'cum'), ('{w}', -1, ${w}_m0, 'cum'), "
+            f"('{w}', -1, ${w}_e0, 'run'), ('{w}', 1, $end, 'run')" for w in WINDOWS]
     # The stock on hand at the end: the day's row in sku_running, at the last snapshot at most.
     rows.append("('end', 0, $end, 'run')")
     # The months taken at sku_cum's last one at most, the stock's day at the last snapshot
@@ -43,18 +50,21 @@ def _points() -> str:
 def _runs() -> str:
     """Per SKU, every window's measures over all channels, from a few rows per SKU. A day
     several windows read (the period's end is each one's) is read once, with a sign per
-    window: sums of products instead of one filtered sum per window and measure."""
-    edge_days = on_days([p for w in WINDOWS for p in edge_points(w)]
+    window: sums of products instead of one filtered sum per window and measure. A day whose
+    signs cancel (a window within one month: both sku_cum rows the same) is not read."""
+    edge_days = on_days(_run_days()
                         + [(0, "least($end, (select max(last_day) from stock_monthly))")],
                         "r.day")
     cols = ", ".join(SKU_MEASURES)
     signs = ", ".join(f"sum(sign) filter (where w = '{w}')::int as {w}" for w in WINDOWS)
+    nonzero = " or ".join(f"{w} <> 0" for w in WINDOWS)
     pick = ", ".join(f"p.{w} as s_{w}" for w in WINDOWS)
     sums = ", ".join(f"coalesce(sum(s_{w} * {c}), 0) as {w}_{c}"
                      for w in WINDOWS for c in _measures(w))
     return f"""
-        with pts as (select source, day, {signs}, bool_or(w = 'end') as at_end
-                     from ({_points()}) group by all),
+        with pts as (select * from (select source, day, {signs}, bool_or(w = 'end') as at_end
+                                    from ({_points()}) group by all)
+                     where at_end or {nonzero}),
         rows as (select c.sku, {pick}, {cols}, false as at_end, null as on_hand from sku_cum c
                  join pts p on p.day = c.day and p.source = 'cum'
                  union all
