@@ -110,9 +110,12 @@ SKU_STATS = _INPUTS + f""",
                coalesce(r.on_hand, 0) as on_hand, r.on_hand is not null as stocked,
                coalesce(if(len($channels) = 0, r.p_q, so.units_sold), 0) as units_sold,
                coalesce(if(len($channels) = 0, r.p_net, so.revenue), 0) as revenue,
-               coalesce(if(len($channels) = 0, r.w30_q, rc.units_30d), 0) / 30.0
-                   as avg_daily_units,
-               coalesce(if(len($channels) = 0, r.w90_q, rc.units_90d), 0) as units_90d,
+               -- A window the period is (the last 30 days: the period's days) is its sum,
+               -- not summed again.
+               coalesce(if(len($channels) = 0, if($start = $end - 29, r.p_q, r.w30_q),
+                           rc.units_30d), 0) / 30.0 as avg_daily_units,
+               coalesce(if(len($channels) = 0, if($start = $end - 89, r.p_q, r.w90_q),
+                           rc.units_90d), 0) as units_90d,
                coalesce(if(len($channels) = 0, r.p_v, so.gross)
                         / nullif(if(len($channels) = 0, r.p_q, so.units_sold), 0), info.price)
                    as avg_price,

@@ -189,7 +189,10 @@ PANDAS_CASES = [Filters(date(2026, 9, 1), date(2026, 10, 31)),
                 Filters(date(2026, 8, 17), date(2026, 10, 9)),
                 Filters(date(2026, 10, 3), date(2026, 10, 17), ("email",)),
                 Filters(date(2025, 11, 1), date(2026, 10, 31), ("paid_search", "direct")),
-                Filters(date(2026, 6, 30), date(2026, 6, 30))]
+                Filters(date(2026, 6, 30), date(2026, 6, 30)),
+                # Exactly the last 30 days, and 90: the 30- and 90-day sums are the period's.
+                Filters(date(2026, 10, 2), date(2026, 10, 31)),
+                Filters(date(2026, 7, 3), date(2026, 9, 30))]
 
 
 @pytest.mark.parametrize("f", PANDAS_CASES, ids=lambda f: f"{f.start}..{f.end}{f.channels}")
