@@ -12,22 +12,16 @@ from .rollups import SKU_MEASURES
 # Each window is the running totals per SKU and month (sku_cum) through the month before its
 # end's, less those through the month before its start's, plus the running total within the
 # end's month at the end, less the one within the start's month the day before the start
-# (sku_running; kpilib.filters.month_edges): a few rows per SKU, however long the period. The
-# windows all end on the period's end, the day the stock is read: each reads one more day of
-# sku_running at most (a month's end read day by day cost a day of its rows; its total is in
-# sku_cum). With a channel filter, sales are read from the rollups by SKU, channel and month /
+# (sku_running; kpilib.filters.month_edges): a few rows per SKU, however long the period.
+# Every window ends on the day the stock is read, so each adds one day of sku_running at most
+# (a day there costs a Parquet row group; a month's total read at its last day cost one more
+# each). With a channel filter, sales are read from the rollups by SKU, channel and month /
 # day instead.
 WINDOWS = ("p", "w30", "w90")
 
 
 def _measures(w: str) -> tuple[str, ...]:
     return SKU_MEASURES if w == "p" else ("q",)
-
-
-def _run_days() -> list[tuple[int, str]]:
-    """The days of sku_running the windows read (sign, day): the day before each start, the
-    end."""
-    return [(-1, f"${w}_e0") for w in WINDOWS] + [(1, "$end")]
 
 
 def _points() -> str:
@@ -52,7 +46,7 @@ def _runs() -> str:
     several windows read (the period's end is each one's) is read once, with a sign per
     window: sums of products instead of one filtered sum per window and measure. A day whose
     signs cancel (a window within one month: both sku_cum rows the same) is not read."""
-    edge_days = on_days(_run_days()
+    edge_days = on_days([(-1, f"${w}_e0") for w in WINDOWS] + [(1, "$end")]
                         + [(0, "least($end, (select max(last_day) from stock_monthly))")],
                         "r.day")
     cols = ", ".join(SKU_MEASURES)
@@ -110,8 +104,8 @@ SKU_STATS = _INPUTS + f""",
                coalesce(r.on_hand, 0) as on_hand, r.on_hand is not null as stocked,
                coalesce(if(len($channels) = 0, r.p_q, so.units_sold), 0) as units_sold,
                coalesce(if(len($channels) = 0, r.p_net, so.revenue), 0) as revenue,
-               -- A window the period is (the last 30 days: the period's days) is its sum,
-               -- not summed again.
+               -- A window that is the period (the last 30 days) is the period's sum, not
+               -- summed again: the optimizer drops the window's.
                coalesce(if(len($channels) = 0, if($start = $end - 29, r.p_q, r.w30_q),
                            rc.units_30d), 0) / 30.0 as avg_daily_units,
                coalesce(if(len($channels) = 0, if($start = $end - 89, r.p_q, r.w90_q),
