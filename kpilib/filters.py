@@ -112,6 +112,7 @@ class Filters:
         for prefix, start in (("p", self.start), ("w30", self.end - timedelta(days=29)),
                               ("w90", self.end - timedelta(days=89))):
             values.update(whole_months(prefix, start, self.end))
+            values.update(month_edges(prefix, start, self.end))
         used = set(re.findall(r"\$([a-z_0-9]+)", sql))
         unknown = used - values.keys()
         if unknown:
@@ -180,3 +181,13 @@ def whole_months(prefix: str, start: date, end: date) -> dict[str, date | None]:
             f"{prefix}_e0": start - timedelta(days=1) if cut else None,
             f"{prefix}_e1": min(first - timedelta(days=1), end) if cut else None,
             f"{prefix}_e2": end if after <= end else None}
+
+
+def month_edges(prefix: str, start: date, end: date) -> dict[str, date]:
+    """With ``<prefix>_e0`` (:func:`whole_months`), the points whose signed sum is a measure
+    over [``start``, ``end``] read mostly from running totals by month (kpilib/stock.py): the
+    totals through the month before ``end``'s (``m1``, +) and through the month before
+    ``start``'s (``m0``, −), then the running totals within a month at ``end`` (+) and at the
+    day before ``start`` (``e0``, −; none when ``start`` is a 1st). No month-end day is read
+    day by day: a month's total is its row of the monthly running totals."""
+    return {f"{prefix}_m1": _month_before(end), f"{prefix}_m0": _month_before(start)}

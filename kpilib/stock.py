@@ -9,12 +9,14 @@ from .rollups import SKU_MEASURES
 
 # Per SKU: stock at the end, sales in the period and in the 30 and 90 days ending with it,
 # in-stock and out-of-stock days in the period, and the units sold on in-stock days.
-# Each window is its whole months, from running totals per SKU and month (sku_cum), and the
-# days before and after them, from running totals within each month (sku_running): a few
-# rows per SKU, however long the period. With a channel filter, sales are read from the
-# rollups by SKU, channel and month / day instead.
-# The windows' whole months and edge days are parameters named by these prefixes
-# (kpilib.filters.whole_months).
+# Each window is the running totals per SKU and month (sku_cum) through the month before its
+# end's, less those through the month before its start's, plus the running total within the
+# end's month at the end, less the one within the start's month the day before the start
+# (sku_running; kpilib.filters.month_edges): a few rows per SKU, however long the period.
+# Every window ends on the day the stock is read, so each adds one day of sku_running at most
+# (a day there costs a Parquet row group; a month's total read at its last day cost one more
+# each). With a channel filter, sales are read from the rollups by SKU, channel and month /
+# day instead.
 WINDOWS = ("p", "w30", "w90")
 
 
@@ -24,10 +26,9 @@ def _measures(w: str) -> tuple[str, ...]:
 
 def _points() -> str:
     """(window, sign, day, source): the rows whose signed sum is each window's measures —
-    the whole months' running totals in sku_cum (at the rollup's last month at most), the
-    edge days' running totals within their month in sku_running."""
-    rows = [f"('{w}', 1, ${w}_last, 'cum'), ('{w}', -1, ${w}_before, 'cum')" for w in WINDOWS]
-    rows += [f"('{w}', {sign}, {day}, 'run')" for w in WINDOWS for sign, day in edge_points(w)]
+    sku_cum's running totals (at the rollup's last month at most) and sku_running's."""
+    rows = [f"('{w}', 1, ${w}_m1, 'cum'), ('{w}', -1, ${w}_m0, 'cum'), "
+            f"('{w}', -1, ${w}_e0, 'run'), ('{w}', 1, $end, 'run')" for w in WINDOWS]
     # The stock on hand at the end: the day's row in sku_running, at the last snapshot at most.
     rows.append("('end', 0, $end, 'run')")
     # The months taken at sku_cum's last one at most, the stock's day at the last snapshot
@@ -43,18 +44,21 @@ def _points() -> str:
 def _runs() -> str:
     """Per SKU, every window's measures over all channels, from a few rows per SKU. A day
     several windows read (the period's end is each one's) is read once, with a sign per
-    window: sums of products instead of one filtered sum per window and measure."""
-    edge_days = on_days([p for w in WINDOWS for p in edge_points(w)]
+    window: sums of products instead of one filtered sum per window and measure. A day whose
+    signs cancel (a window within one month: both sku_cum rows the same) is not read."""
+    edge_days = on_days([(-1, f"${w}_e0") for w in WINDOWS] + [(1, "$end")]
                         + [(0, "least($end, (select max(last_day) from stock_monthly))")],
                         "r.day")
     cols = ", ".join(SKU_MEASURES)
     signs = ", ".join(f"sum(sign) filter (where w = '{w}')::int as {w}" for w in WINDOWS)
+    nonzero = " or ".join(f"{w} <> 0" for w in WINDOWS)
     pick = ", ".join(f"p.{w} as s_{w}" for w in WINDOWS)
     sums = ", ".join(f"coalesce(sum(s_{w} * {c}), 0) as {w}_{c}"
                      for w in WINDOWS for c in _measures(w))
     return f"""
-        with pts as (select source, day, {signs}, bool_or(w = 'end') as at_end
-                     from ({_points()}) group by all),
+        with pts as (select * from (select source, day, {signs}, bool_or(w = 'end') as at_end
+                                    from ({_points()}) group by all)
+                     where at_end or {nonzero}),
         rows as (select c.sku, {pick}, {cols}, false as at_end, null as on_hand from sku_cum c
                  join pts p on p.day = c.day and p.source = 'cum'
                  union all
@@ -100,9 +104,12 @@ SKU_STATS = _INPUTS + f""",
                coalesce(r.on_hand, 0) as on_hand, r.on_hand is not null as stocked,
                coalesce(if(len($channels) = 0, r.p_q, so.units_sold), 0) as units_sold,
                coalesce(if(len($channels) = 0, r.p_net, so.revenue), 0) as revenue,
-               coalesce(if(len($channels) = 0, r.w30_q, rc.units_30d), 0) / 30.0
-                   as avg_daily_units,
-               coalesce(if(len($channels) = 0, r.w90_q, rc.units_90d), 0) as units_90d,
+               -- A window that is the period (the last 30 days) is the period's sum, not
+               -- summed again: the optimizer drops the window's.
+               coalesce(if(len($channels) = 0, if($start = $end - 29, r.p_q, r.w30_q),
+                           rc.units_30d), 0) / 30.0 as avg_daily_units,
+               coalesce(if(len($channels) = 0, if($start = $end - 89, r.p_q, r.w90_q),
+                           rc.units_90d), 0) as units_90d,
                coalesce(if(len($channels) = 0, r.p_v, so.gross)
                         / nullif(if(len($channels) = 0, r.p_q, so.units_sold), 0), info.price)
                    as avg_price,

@@ -189,7 +189,10 @@ PANDAS_CASES = [Filters(date(2026, 9, 1), date(2026, 10, 31)),
                 Filters(date(2026, 8, 17), date(2026, 10, 9)),
                 Filters(date(2026, 10, 3), date(2026, 10, 17), ("email",)),
                 Filters(date(2025, 11, 1), date(2026, 10, 31), ("paid_search", "direct")),
-                Filters(date(2026, 6, 30), date(2026, 6, 30))]
+                Filters(date(2026, 6, 30), date(2026, 6, 30)),
+                # Exactly the last 30 days, and 90: the 30- and 90-day sums are the period's.
+                Filters(date(2026, 10, 2), date(2026, 10, 31)),
+                Filters(date(2026, 7, 3), date(2026, 9, 30))]
 
 
 @pytest.mark.parametrize("f", PANDAS_CASES, ids=lambda f: f"{f.start}..{f.end}{f.channels}")
@@ -435,3 +438,23 @@ def test_the_cards_at_ends_past_the_data_by_hand(shop, f, expected):
     for name, value in expected.items():
         got = run(con, get(name), f)["value"].iat[0]
         check(None if got != got else got, value)      # no value: NaN in the frame
+
+
+def test_the_per_sku_step_reads_no_months_end_day_by_day(shop):
+    """Each window of the per-SKU step reads sku_running on the day before its start and at
+    the end only: a month's total is its row of sku_cum, not its last day's running total.
+    5–10 Feb 2025: the period from 4 Feb, its 30 days (12 Jan–10 Feb) from 11 Jan, its 90
+    (13 Nov–10 Feb) from 12 Nov; 31 Jan and 30 Nov were read day by day too."""
+    from kpilib.stock import _points
+    f = Filters(date(2025, 2, 5), date(2025, 2, 10))
+    con = shop.connect()
+    sql = f"select distinct day from ({_points()}) where source = 'run' and day is not null"
+    days = {d for (d,) in con.execute(sql, f.params(sql)).fetchall()}
+    assert days == {date(2025, 2, 4), date(2025, 1, 11), date(2024, 11, 12), date(2025, 2, 10)}
+    # The figures, by hand. Sold 5–10 Feb: X 1 a day on 7–10, Z 2 on the 9th.
+    check(run(con, get("units_sold"), f)["value"].iat[0], 4 + 2)
+    # X: 4 in-stock days (7–10), 4 units, 2 out (5, 6) at 20; Z: in stock 8–10, 2 units,
+    # out 5–7 at 50; Y sold nothing, W has no price and no sale.
+    check(run(con, get("lost_revenue_stockout"), f)["value"].iat[0],
+          4 / 4 * 2 * 20 + 2 / 3 * 3 * 50)
+    check(run(con, get("avg_daily_units"), f)["value"].iat[0], 9 / 30)   # every sale
