@@ -33,7 +33,7 @@ def not_found():
 PAGES = {
     "Overview": [page("overview", "Overview", "dashboard", default=True)],
     "Acquisition": [page("traffic", "Traffic", "traffic"), page("funnel", "Funnel", "filter_alt"),
-                    page("marketing", "Marketing ROI", "euro")],
+                    page("marketing", "Marketing ROI", "campaign")],
     "Sales & customers": [page("sales", "Sales", "receipt_long"),
                           page("returns", "After-sales", "assignment_return"),
                           page("loyalty", "Customers", "group")],

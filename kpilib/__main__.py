@@ -292,7 +292,8 @@ def _explain(args) -> int:
     f = _filters(args, start, end)
     out = explain.explain(con, kpi.name, f, explain.compared_filters(f, args.compare),
                           window_days=store.settings["return_window_days"],
-                          dimensions=tuple(args.by) if args.by else None)
+                          dimensions=tuple(args.by) if args.by else None,
+                          currency=reporting_currency(store))
     if args.format == "text":
         print(explain.text(out, reporting_currency(store)))
         return 0

@@ -281,7 +281,8 @@ def compared_filters(f: Filters, compare: str) -> Filters:
 
 
 def explain(con, name: str, f: Filters, compared: Filters, known: caveats.Facts | None = None,
-            window_days: int = 30, dimensions: tuple[str, ...] | None = None) -> dict:
+            window_days: int = 30, dimensions: tuple[str, ...] | None = None,
+            currency: str | None = "EUR") -> dict:
     """KPI ``name``'s change from ``compared`` to ``f``, explained (see the module): ``kpi``,
     ``current``, ``compared``, ``change``, ``formula``, ``drivers`` [{driver, label, unit,
     current, compared, effect}], ``by`` {dimension: [{member, current, compared, effect,
@@ -354,7 +355,7 @@ def explain(con, name: str, f: Filters, compared: Filters, known: caveats.Facts 
             out["notes"].append(f"New and returning customers: {short}.")
     out["not_split"] = lacking
     out["not_split_why"] = {d: not_split_why(k, d) for d in lacking}
-    out["causes"] = causes(con, name, f, compared, known)
+    out["causes"] = causes(con, name, f, compared, known, currency)
     return out
 
 
@@ -603,19 +604,21 @@ DAILY_TABLES = {"orders": "orders_daily", "traffic": "traffic",
 WEEK = 7
 
 
-def causes(con, name: str, f: Filters, compared: Filters, known: caveats.Facts) -> list[dict]:
-    """What else the store says about the same days, as sentences with their figures: days
-    with nothing stored, stock-outs, spend and traffic by channel, discounts. Each only where
-    it bears on ``name`` and the store holds its data."""
+def causes(con, name: str, f: Filters, compared: Filters, known: caveats.Facts,
+           currency: str | None = "EUR") -> list[dict]:
+    """What else the store says about the same days, as sentences with their figures (money
+    in ``currency``: "€11,988.84" in a pound shop was a walkthrough's): days with nothing
+    stored, stock-outs, spend and traffic by channel, discounts. Each only where it bears on
+    ``name`` and the store holds its data."""
     out = _gaps(con, name, f, compared, known)
     if name in STOCK_CAUSE and _usable("lost_revenue_stockout", f, known):
-        out += _stockouts(con, f, compared)
+        out += _stockouts(con, f, compared, currency)
     if name in SPEND_CAUSE and _usable("spend", f, known):
-        out += _by_channel(con, "spend", f, compared, "spend")
+        out += _by_channel(con, "spend", f, compared, "spend", currency)
     if name in TRAFFIC_CAUSE and _usable("sessions", f, known):
-        out += _by_channel(con, "sessions", f, compared, "traffic")
+        out += _by_channel(con, "sessions", f, compared, "traffic", currency)
     if name in DISCOUNT_CAUSE and _usable("discounts", f, known):
-        out += _discounts(con, f, compared)
+        out += _discounts(con, f, compared, currency)
     return out
 
 
@@ -665,7 +668,7 @@ def _gaps(con, name: str, f: Filters, compared: Filters, known) -> list[dict]:
     return out
 
 
-def _stockouts(con, f: Filters, compared: Filters) -> list[dict]:
+def _stockouts(con, f: Filters, compared: Filters, currency: str | None) -> list[dict]:
     lost_now, lost_then = _read(con, [("lost_revenue_stockout", f, None),
                                       ("lost_revenue_stockout", compared, None)])
     now, then = _row(lost_now)["value"] or 0.0, _row(lost_then)["value"] or 0.0
@@ -678,12 +681,13 @@ def _stockouts(con, f: Filters, compared: Filters) -> list[dict]:
                       f" out of stock)" for i in items[:3])
     return [{"kind": "stockouts", "current": round(now, 2), "compared": round(then, 2),
              "change": round(now - then, 2), "items": items,
-             "text": f"Revenue lost to stock-outs: {fmt(now, 'money')} against "
-                     f"{fmt(then, 'money')} in the period compared"
+             "text": f"Revenue lost to stock-outs: {fmt(now, 'money', currency)} against "
+                     f"{fmt(then, 'money', currency)} in the period compared"
                      + (f"; most of it {named}." if named else ".")}]
 
 
-def _by_channel(con, name: str, f: Filters, compared: Filters, kind: str) -> list[dict]:
+def _by_channel(con, name: str, f: Filters, compared: Filters, kind: str,
+                currency: str | None) -> list[dict]:
     now, then = _read(con, [(name, f, "channel"), (name, compared, "channel")])
     a, b = (dict(zip(x["channel"], x["value"])) for x in (now, then))
     changes = sorted(((c, a.get(c, 0.0) - b.get(c, 0.0)) for c in dict.fromkeys([*a, *b])),
@@ -699,15 +703,15 @@ def _by_channel(con, name: str, f: Filters, compared: Filters, kind: str) -> lis
                     f"{fmt(a.get(c, 0.0), 'count')}).")
         else:
             text = (f"Ad spend on {channel_words(c).lower()} "
-                    f"{'rose' if d > 0 else 'fell'} by {fmt(abs(d), 'money')} "
-                    f"({fmt(b.get(c, 0.0), 'money')} → {fmt(a.get(c, 0.0), 'money')}).")
+                    f"{'rose' if d > 0 else 'fell'} by {fmt(abs(d), 'money', currency)} "
+                    f"({fmt(b.get(c, 0.0), 'money', currency)} → {fmt(a.get(c, 0.0), 'money', currency)}).")
         out.append({"kind": kind, "channel": c, "current": _money(a.get(c, 0.0), unit),
                     "compared": _money(b.get(c, 0.0), unit), "change": _money(d, unit),
                     "text": text})
     return out
 
 
-def _discounts(con, f: Filters, compared: Filters) -> list[dict]:
+def _discounts(con, f: Filters, compared: Filters, currency: str | None) -> list[dict]:
     frames = _read(con, [(n, g, None) for g in (f, compared) for n in ("discounts",
                                                                        "gross_sales")])
     d1, g1, d0, g0 = (_row(x)["value"] or 0.0 for x in frames)
@@ -715,12 +719,12 @@ def _discounts(con, f: Filters, compared: Filters) -> list[dict]:
         return []
     s1, s0 = (d / g if g else math.nan for d, g in ((d1, g1), (d0, g0)))
     if not g0 or not g1:
-        text = (f"Discounts: {fmt(d1, 'money')} against {fmt(d0, 'money')} in the period "
+        text = (f"Discounts: {fmt(d1, 'money', currency)} against {fmt(d0, 'money', currency)} in the period "
                 f"compared, which had {'no' if not g0 else 'some'} sales.")
     else:
         # Half as much again of gross sales given away: worth asking about a promotion.
-        text = (f"Discounts were {fmt(s1, 'ratio')} of gross sales ({fmt(d1, 'money')}) "
-                f"against {fmt(s0, 'ratio')} ({fmt(d0, 'money')}) in the period compared"
+        text = (f"Discounts were {fmt(s1, 'ratio')} of gross sales ({fmt(d1, 'money', currency)}) "
+                f"against {fmt(s0, 'ratio')} ({fmt(d0, 'money', currency)}) in the period compared"
                 + (": a promotion?" if s1 > s0 * 1.5 else "."))
     return [{"kind": "discounts", "current": round(d1, 2), "compared": round(d0, 2),
              "change": round(d1 - d0, 2), "share": _plain(s1), "compared_share": _plain(s0),

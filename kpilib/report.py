@@ -332,7 +332,7 @@ def commentary(con, f: Filters, prev: Filters, known: caveats.Facts, currency: s
     for name in COMMENTARY:
         if caveats.missing(get(name), known):
             continue
-        out = explain.explain(con, name, f, prev, known, window_days)
+        out = explain.explain(con, name, f, prev, known, window_days, currency=currency)
         body = ""
         # The dimensions a figure is not split by are the app's and the CLI's concern.
         out = whole_counts({**out, "not_split": []})

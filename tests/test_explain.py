@@ -465,6 +465,12 @@ def test_the_demo_shop_explains_every_card(demo_store):
     assert len(out["by"]["product"]) == ex.TOP_PRODUCTS + 1   # the rest as one line
     for name in KPIS:
         assert ex.explain(con, name, f, f.previous_period())["change"] is not None, name
+    # Money in the causes is in the shop's currency: "Ad spend on paid search rose by
+    # €11,988.84" was written in a pound shop (the walkthrough's UCI with Google Ads).
+    money = [c["text"] for c in ex.explain(con, "net_sales", f, f.previous_period(),
+                                           currency="GBP")["causes"]
+             if c["kind"] in ("spend", "stockouts", "discounts")]
+    assert money and all("£" in t and "€" not in t for t in money), money
 
 
 # --- the command line -----------------------------------------------------------------------

@@ -26,18 +26,18 @@ WHY_VS = {"previous": "the previous period", "last_year": "last year",
 
 @st.cache_data(max_entries=200, show_spinner=False)
 def _explained(path: str, version: str, name: str, f: kpilib.Filters,
-               compared: kpilib.Filters, window: int) -> dict:
+               compared: kpilib.Filters, window: int, currency: str | None) -> dict:
     from kpilib import explain
 
     return explain.explain(_connection(path, version), name, f, compared,
-                           known=_facts(path, version), window_days=window)
+                           known=_facts(path, version), window_days=window, currency=currency)
 
 
 def explanation(name: str, f: kpilib.Filters, compared: kpilib.Filters) -> dict:
     """kpilib.explain.explain of KPI ``name``, cached per store version for every session."""
     store = active_store()[0]
     return _explained(str(store.path), store.fingerprint, name, f, compared,
-                      setting("return_window_days"))
+                      setting("return_window_days"), currency())
 
 
 def why_request(f: kpilib.Filters):
