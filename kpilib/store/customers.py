@@ -5,6 +5,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..schema import TABLES
 from ..rollups import CUSTOMER_FIRST_OF, CUSTOMER_NO_STEP, CUSTOMER_ORDERS_OF, ROLLUPS
 from .connection import _PARTS, _scratch, empty_select, read_stored
 from .manifest import UNPARTITIONED
@@ -18,6 +19,9 @@ CUSTOMER_ROLLUPS = ("customer_first", "customer_orders", "customer_orders_daily"
                     "cohort_orders")
 # The columns of customer_orders a daily sum of it reads (those not named read them all).
 SUMS_READ = {"customer_orders_daily": "day, channel, prev_day, prev2_day, n"}
+# The columns of orders the customer rollups read (through the views orders and valid_orders).
+ORDER_COLUMNS = {"order_id", "ordered_at", "customer_id", "channel", "status", "gross_sales",
+                 "discounts"}
 # Customers an upload may touch and still have them updated one by one, if above a quarter of
 # the shop's (_Customers._touch).
 TOUCHED_AT_MOST = 10_000
@@ -135,8 +139,13 @@ class _Customers:
         # order of the shop for them: ~0.3 s of CPU at the large shop).
         files = [self._path(p["file"], tmp) for _, p in sorted(after.get("orders", {}).items())]
         if files:
+            # The columns customer_first and customer_orders read only, the others null
+            # (every column of every order read cost ~0.1 s more at the large shop; a build
+            # from scratch, compared in tests/test_rollups.py, reads them all).
             read_stored(con, files, "_orders").join(con.table("_touched"), "customer_id",
-                                                     how="semi").create_view("_touched_rows")
+                                                     how="semi").project(", ".join(
+                c.name if c.name in ORDER_COLUMNS else f"null::{c.type} as {c.name}"
+                for c in TABLES["orders"].columns)).create_view("_touched_rows")
         else:
             con.sql(empty_select("orders")).create_view("_touched_rows")
         con.execute("create or replace temp table _touched_orders as from _touched_rows")
