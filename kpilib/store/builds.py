@@ -104,12 +104,15 @@ class Builds:
         lacking = {m: str(self.path / p["file"]) for m, p in entry.items() if "ids" not in p}
         if not lacking:
             return
-        con = self._connect()
         try:
-            note_ids(con, entry, lacking)
-        finally:
-            con.close()
-        self._commit(manifest)
+            con = self._connect()
+            try:
+                note_ids(con, entry, lacking)
+            finally:
+                con.close()
+            self._commit(manifest)
+        except (OSError, duckdb.Error):
+            pass   # a store it cannot write: its uploads read those months, as before
 
     def _stage_rollups(self, manifest: dict, changed: dict[str, set[str]], staging: Path,
                        txn: str, moves: list[tuple[Path, Path]], progress=None,

@@ -264,7 +264,7 @@ class _Customers:
         customer's number and acquisition channel: before that month none of these changed
         (an existing customer with an order before it keeps that first order and number).
         None (every month): a change to refunds, whose orders may lie in any month."""
-        if set(self.changed) & {"refunds"} or not self.changed.get("orders"):
+        if "refunds" in self.changed or not self.changed.get("orders"):
             return None
         return min(self.changed["orders"])
 
