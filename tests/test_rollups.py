@@ -352,6 +352,22 @@ def incremental(monkeypatch):
     return built
 
 
+@pytest.fixture
+def restored(monkeypatch):
+    """Whether each undo put back the rollups it replaced (True) or built them (False)."""
+    from kpilib.store import Manifest
+
+    seen: list[bool] = []
+    original = Manifest._restored
+
+    def spy(manifest, record):
+        seen.append(original(manifest, record))
+        return seen[-1]
+
+    monkeypatch.setattr(Manifest, "_restored", staticmethod(spy))
+    return seen
+
+
 def _logged(method, built):
     def logged(self, *args, **kwargs):
         built.append([])
@@ -360,7 +376,8 @@ def _logged(method, built):
 
 
 def test_customer_rollups_follow_an_upload_a_restated_month_and_an_undo(demo_store, tmp_path,
-                                                                        incremental):
+                                                                        incremental, restored,
+                                                                        monkeypatch):
     """On the demo shop: a new month (returning customers, new ones numbered between existing
     ids, refunds of earlier orders), then a month in the middle restated (orders re-dated into
     the month before, one moved before its customer's first order, cancelled, repriced, a new
@@ -432,10 +449,33 @@ def test_customer_rollups_follow_an_upload_a_restated_month_and_an_undo(demo_sto
     assert set(incremental[-1]) == set(CUSTOMER_ROLLUPS)
     assert_as_built_from_scratch(store, tmp_path / "fresh2")
 
-    store.undo()   # March as it was
+    # June restated by orders alone (no refunds): customer_orders is then read and compared
+    # from May on only (the earliest month changed), the months before kept unread.
+    june = store.connect().sql("""
+        select order_id, ordered_at, customer_id, channel, status, currency, gross_sales,
+               discounts
+        from orders where day >= '2026-06-01' and day < '2026-07-01'
+          and customer_id is not null and status <> 'cancelled'
+        order by order_id limit 20""").df()
+    june.loc[0:2, "ordered_at"] -= pd.Timedelta(days=31)         # into May
+    june.loc[3:5, "status"] = "cancelled"
+    june.loc[6:8, "gross_sales"] *= 3
+    june.loc[9, "customer_id"] = "C0000007"                       # new
+    june.to_csv(orders, index=False)
+    ingest(store, [orders])
     assert set(incremental[-1]) == set(CUSTOMER_ROLLUPS)
+    assert_as_built_from_scratch(store, tmp_path / "fresh-june")
+    store.undo()   # June as it was: the rollups it replaced put back
+    assert restored == [True]
+    assert_as_built_from_scratch(store, tmp_path / "fresh-june-undone")
+
+    store.undo()   # March as it was
+    assert restored == [True, True]
     assert_as_built_from_scratch(store, tmp_path / "fresh3")
-    store.undo()   # November taken back: its new customers go
+    # November taken back, its rollups built for the touched customers (as when those it
+    # replaced are not kept): its new customers go.
+    monkeypatch.setattr("kpilib.store.Manifest._restored", staticmethod(lambda m, r: False))
+    store.undo()
     assert set(incremental[-1]) == set(CUSTOMER_ROLLUPS)
     assert_as_built_from_scratch(store, tmp_path / "fresh4")
 
@@ -483,7 +523,8 @@ def test_refunds_and_their_lines_follow_an_orders_upload_order_by_order(demo_sto
     assert_as_built_from_scratch(store, tmp_path / "fresh2")
 
 
-def test_a_customer_whose_first_order_moves_to_an_earlier_month(tmp_path, incremental):
+def test_a_customer_whose_first_order_moves_to_an_earlier_month(tmp_path, incremental,
+                                                                restored):
     """A tiny shop, by hand. March and April: ann orders on 3 Mar (web) and 5 Apr, bob on
     10 Mar. Then January is uploaded: ann's order of 20 Jan (email) becomes her first, and
     ben, a new customer whose id sorts between ann's and bob's, orders on 25 Jan."""
@@ -527,8 +568,8 @@ def test_a_customer_whose_first_order_moves_to_an_earlier_month(tmp_path, increm
         ("email", "2025-01-20", "2025-04-01", 1, 50), ("web", "2025-01-25", "2025-01-01", 1, 15),
         ("web", "2025-03-10", "2025-03-01", 1, 20)]
     assert_as_built_from_scratch(store, tmp_path / "fresh")
-    store.undo()
-    assert set(incremental[-1]) == set(CUSTOMER_ROLLUPS)
+    store.undo()   # the rollups January replaced, put back
+    assert restored == [True]
     assert dict(store.connect().execute("select customer_id, customer_no from customer_first"
                                         ).fetchall()) == numbers
     assert_as_built_from_scratch(store, tmp_path / "fresh2")
@@ -587,3 +628,158 @@ def test_an_upload_touching_most_customers_builds_them_whole(store_copy, tmp_pat
     f.write_text(TINY_ORDERS + "o10,2025-03-21 10:00:00,erin,email,paid,EUR,40,0\n")
     ingest(store_copy, [f])
     assert set(incremental[-1]) == set(CUSTOMER_ROLLUPS)
+
+
+def test_new_customers_are_numbered_from_the_ends_of_the_months_apart_from_them(
+        tmp_path, incremental, monkeypatch):
+    """January: ann, bea, cat; March: dan, dee, eve (numbered 1 to 6 steps, S = 2^32, in id
+    order by the first build). Each month of customer_first keeps its range of ids and their
+    numbers in the manifest. April brings cy, whose id lies above January's range and below
+    March's: neither month is read, their ends (ann, cat; dan, eve) give its neighbours,
+    cat (3 S) and dan (4 S): cy = 3 S + (4 S − 3 S) · 1 // 2 = 3.5 S. May brings bex (between
+    bea, 2 S, and cat, 3 S: 2.5 S) and zed (after eve, 6 S: 6 S + 1 step = 7 S); ids from
+    bex to zed meet every month, so all are read."""
+    from kpilib.store import _Customers
+
+    S = 1 << 32
+    near: list[int] = []
+    neighbours = _Customers._neighbours
+
+    def counted(self, con, entry):
+        neighbours(self, con, entry)
+        near.append(con.execute("select count(*) from _near").fetchall()[0][0])
+
+    monkeypatch.setattr(_Customers, "_neighbours", counted)
+    store = Store(tmp_path / "store")
+    f = tmp_path / "orders.csv"
+    f.write_text(TINY_ORDERS + "".join(
+        f"o{i},2025-{month}-0{i % 3 + 2} 10:00:00,{c},web,paid,EUR,10,0\n"
+        for i, (month, c) in enumerate([("01", "ann"), ("01", "bea"), ("01", "cat"),
+                                        ("03", "dan"), ("03", "dee"), ("03", "eve")])))
+    ingest(store, [f])
+    first = store.manifest["rollups"]["customer_first"]
+    assert first["2025-01"]["ids"] == ["ann", "cat", 1 * S, 3 * S]
+    assert first["2025-03"]["ids"] == ["dan", "eve", 4 * S, 6 * S]
+
+    f.write_text(TINY_ORDERS + "o7,2025-04-02 10:00:00,cy,web,paid,EUR,10,0\n")
+    ingest(store, [f])
+    assert set(incremental[-1]) == set(CUSTOMER_ROLLUPS)
+    assert near == [4]   # the ends of January and March, none of their rows read
+    assert store.manifest["rollups"]["customer_first"]["2025-04"]["ids"] == [
+        "cy", "cy", 3 * S + S // 2, 3 * S + S // 2]
+
+    f.write_text(TINY_ORDERS + "o8,2025-05-02 10:00:00,bex,web,paid,EUR,10,0\n"
+                               "o9,2025-05-03 10:00:00,zed,web,paid,EUR,10,0\n")
+    ingest(store, [f])
+    assert near == [4, 7]   # every stored customer
+    numbers = dict(store.connect().execute("select customer_id, customer_no from customer_first"
+                                           ).fetchall())
+    assert numbers == {"ann": S, "bea": 2 * S, "bex": 2 * S + S // 2, "cat": 3 * S,
+                       "cy": 3 * S + S // 2, "dan": 4 * S, "dee": 5 * S, "eve": 6 * S,
+                       "zed": 7 * S}
+    assert_as_built_from_scratch(store, tmp_path / "fresh")
+    store.undo()
+    store.undo()
+    assert "2025-04" not in store.manifest["rollups"]["customer_first"]
+    assert_as_built_from_scratch(store, tmp_path / "fresh2")
+
+
+def test_a_store_written_before_the_ranges_of_ids_gets_them(tmp_path):
+    """A store whose customer_first months lack their range of ids (written by an older
+    version) gets them when its rollups are checked (Store.refresh_rollups, the app's first
+    page), without a new version: no data changed."""
+    store = Store(tmp_path / "store")
+    f = tmp_path / "orders.csv"
+    f.write_text(TINY_ORDERS + "o1,2025-01-02 10:00:00,ann,web,paid,EUR,10,0\n"
+                               "o2,2025-01-03 10:00:00,bob,web,paid,EUR,10,0\n")
+    ingest(store, [f])
+    m = store.manifest
+    del m["rollups"]["customer_first"]["2025-01"]["ids"]
+    store._commit(m)
+    assert store.refresh_rollups() is False
+    after = store.manifest
+    assert after["rollups"]["customer_first"]["2025-01"]["ids"] == ["ann", "bob", 1 << 32,
+                                                                    2 << 32]
+    assert after["version"] == m["version"]
+
+
+def test_an_undo_puts_back_the_rollups_the_upload_replaced(store_copy, tmp_path, restored):
+    """The upload keeps the rollups' entries it replaced, and their files: its undo puts them
+    back as they were (the same files), unless a rollup was built again since (a refresh
+    after a new definition, here February's rollups rebuilt): then they are built."""
+    before = store_copy.manifest["rollups"]
+    f = tmp_path / "feb.csv"
+    f.write_text(TINY_ORDERS + "o6,2025-02-12 20:00:00,bob,email,paid,EUR,45,0\n"
+                               "o9,2025-04-14 10:00:00,erin,email,paid,EUR,10,0\n")
+    ingest(store_copy, [f])
+    assert store_copy.manifest["rollups"] != before
+    store_copy.undo()
+    assert restored == [True]
+    assert store_copy.manifest["rollups"] == before
+    assert all((store_copy.path / p["file"]).exists()
+               for parts in before.values() for p in parts.values())
+    assert_as_built_from_scratch(store_copy, tmp_path / "fresh")
+
+    ingest(store_copy, [f])
+    store_copy._commit_rollups(store_copy.manifest, {"orders": {"2025-02"}})
+    store_copy.undo()
+    assert restored == [True, False]
+    assert_as_built_from_scratch(store_copy, tmp_path / "fresh2")
+
+
+def test_the_rollups_an_upload_replaced_go_when_it_can_no_longer_be_undone(store_copy,
+                                                                           tmp_path):
+    """Past the last ``undo_uploads`` uploads, an upload's record no longer keeps the
+    rollups it replaced, and their files go."""
+    store_copy.update_settings({"undo_uploads": 1})
+    f = tmp_path / "orders.csv"
+    f.write_text(TINY_ORDERS + "o9,2025-04-14 10:00:00,erin,email,paid,EUR,10,0\n")
+    ingest(store_copy, [f])
+    kept = {p["file"] for parts in store_copy.manifest["ingests"][-1]["rollups_before"].values()
+            for p in parts.values()}
+    assert kept and all((store_copy.path / k).exists() for k in kept)
+    f.write_text(TINY_ORDERS + "o10,2025-04-15 10:00:00,erin,email,paid,EUR,10,0\n")
+    ingest(store_copy, [f])
+    assert "rollups_before" not in store_copy.manifest["ingests"][-2]
+    stored = {p["file"] for parts in store_copy.manifest["rollups"].values()
+              for p in parts.values()}
+    assert not any((store_copy.path / k).exists() for k in kept - stored)
+
+
+def test_product_names_follow_an_appended_month_from_that_month(store_copy, tmp_path,
+                                                               monkeypatch):
+    """The tiny shop (January to March). April's lines rename SKU-A ("Linen shirt II") and
+    bring SKU-G: product_names is built from April's month of product_monthly and its stored
+    rows (April is after every stored month), SKU-B keeps March's name. A restated February
+    (SKU-C renamed there) is older than March: built whole."""
+    from kpilib.store import Store as S
+
+    appended: list[str] = []
+    original = S._appended
+
+    def spy(self, con, name, *args):
+        done = original(self, con, name, *args)
+        if done:
+            appended.append(name)
+        return done
+
+    monkeypatch.setattr(S, "_appended", spy)
+    orders, lines = tmp_path / "orders.csv", tmp_path / "order_items.csv"
+    orders.write_text(TINY_ORDERS + "o9,2025-04-14 10:00:00,erin,email,paid,EUR,90,0\n")
+    lines.write_text("order_id,line,sku,quantity,unit_price,product_name,category\n"
+                     "o9,1,SKU-A,1,50.00,Linen shirt II,Tops\n"
+                     "o9,2,SKU-G,1,40.00,Wool scarf,Accessories\n")
+    ingest(store_copy, [orders, lines])
+    assert appended == ["product_names"]
+    names = dict(store_copy.connect().execute(
+        "select sku, product_name from product_names").fetchall())
+    assert (names["SKU-A"], names["SKU-G"], names["SKU-B"]) == (
+        "Linen shirt II", "Wool scarf", "Canvas bag XL")
+    assert_as_built_from_scratch(store_copy, tmp_path / "fresh")
+
+    orders.write_text(TINY_ORDERS + "o6,2025-02-12 20:00:00,bob,email,refunded,EUR,30,0\n")
+    lines.write_text("order_id,line,sku,quantity,unit_price,product_name,category\n"
+                     "o6,1,SKU-C,1,30.00,Cotton socks (pair),Accessories\n")
+    ingest(store_copy, [orders, lines])
+    assert appended == ["product_names"]
+    assert_as_built_from_scratch(store_copy, tmp_path / "fresh2")

@@ -11,9 +11,10 @@ A write stages every new partition file, moves the files into ``parts/`` under f
 over an existing file), and commits by atomically replacing ``manifest.json``. Until that replace,
 readers and the manifest still see the previous store; files left behind by an interrupted write
 are not referenced by the manifest and are removed by :meth:`Store.recover`. Replaced partition
-files are kept (referenced from the ingest log) so the last ``undo_uploads`` uploads (a setting)
-can be undone exactly; older ones no longer can, and the files only they referred to go, as do
-superseded rollups (an undo rebuilds its rollups).
+files, and the rollup files an upload replaced, are kept (referenced from the ingest log) so the
+last ``undo_uploads`` uploads (a setting) can be undone exactly, their rollups put back (built
+again if a rollup was rebuilt since); older ones no longer can, and the files only they
+referred to go.
 
 One writer at a time: a write holds ``write.lock`` (its pid, host and start time) from start to
 commit. Another waits :data:`LOCK_WAIT` seconds, then is refused (:class:`StoreBusy`); the lock

@@ -1,9 +1,11 @@
 """The customer rollups updated for the customers an upload touched (:class:`_Customers`)."""
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..schema import TABLES
 from ..rollups import CUSTOMER_FIRST_OF, CUSTOMER_NO_STEP, CUSTOMER_ORDERS_OF, ROLLUPS
 from .connection import _PARTS, _scratch, empty_select, read_stored
 from .manifest import UNPARTITIONED
@@ -17,9 +19,27 @@ CUSTOMER_ROLLUPS = ("customer_first", "customer_orders", "customer_orders_daily"
                     "cohort_orders")
 # The columns of customer_orders a daily sum of it reads (those not named read them all).
 SUMS_READ = {"customer_orders_daily": "day, channel, prev_day, prev2_day, n"}
+# The columns of orders the customer rollups read (through the views orders and valid_orders).
+ORDER_COLUMNS = {"order_id", "ordered_at", "customer_id", "channel", "status", "gross_sales",
+                 "discounts"}
 # Customers an upload may touch and still have them updated one by one, if above a quarter of
 # the shop's (_Customers._touch).
 TOUCHED_AT_MOST = 10_000
+
+
+def note_ids(con, entry: dict, written: dict[str, str]) -> None:
+    """Keep in each written month's manifest entry of customer_first the range of its
+    customer ids and their numbers, [lowest id, highest id, its number, its number]
+    (numbers rise with ids): a later upload reads only the months whose range holds a new
+    customer's id (_Customers._neighbours)."""
+    if not written:
+        return
+    for path, lo, hi, lo_no, hi_no in con.execute(
+            "select filename, min(customer_id), max(customer_id), min(customer_no), "
+            "max(customer_no) from read_parquet($f, filename = true, hive_partitioning = false)"
+            " group by filename", {"f": list(written.values())}).fetchall():
+        [month] = [m for m, p in written.items() if p == path]
+        entry[month]["ids"] = [lo, hi, lo_no, hi_no]
 
 
 class _Customers:
@@ -119,8 +139,13 @@ class _Customers:
         # order of the shop for them: ~0.3 s of CPU at the large shop).
         files = [self._path(p["file"], tmp) for _, p in sorted(after.get("orders", {}).items())]
         if files:
+            # The columns customer_first and customer_orders read only, the others null
+            # (every column of every order read cost ~0.1 s more at the large shop; a build
+            # from scratch, compared in tests/test_rollups.py, reads them all).
             read_stored(con, files, "_orders").join(con.table("_touched"), "customer_id",
-                                                     how="semi").create_view("_touched_rows")
+                                                     how="semi").project(", ".join(
+                c.name if c.name in ORDER_COLUMNS else f"null::{c.type} as {c.name}"
+                for c in TABLES["orders"].columns)).create_view("_touched_rows")
         else:
             con.sql(empty_select("orders")).create_view("_touched_rows")
         con.execute("create or replace temp table _touched_orders as from _touched_rows")
@@ -134,10 +159,15 @@ class _Customers:
             con.table("_touched_orders").create_view("_orders")   # theirs only
             con.sql(CUSTOMER_FIRST_OF).create("_t")
             if old:
-                con.read_parquet(old).create("_old")
+                # The touched customers' stored rows only (every stored row cost ~0.3 s to
+                # read at the large shop, and the as-of joins over them ~0.4 s).
+                stored = con.read_parquet(old)
+                stored.join(con.table("_touched"), "customer_id", how="semi").create("_old")
             else:   # no customer stored yet (guests only)
                 con.table("_t").limit(0).create("_old")
             cols = ", ".join(con.table("_old").columns)
+            con.execute("create or replace temp table _old_nos as select customer_no from _old")
+            self._neighbours(con, entry)
             # Numbers for customers new to the store, between their numbered neighbours'
             # (in id order, found by as-of joins: a window over every customer costs 15×):
             # k of them in a gap (lo, hi) get lo + (hi - lo) · i / (k + 1), after the last
@@ -151,8 +181,8 @@ class _Customers:
                 g as (select n.customer_id, coalesce(a.customer_no, 0) as lo,
                              b.customer_no as hi
                       from (from t where customer_no is null) n
-                      asof left join _old a on n.customer_id >= a.customer_id
-                      asof left join _old b on n.customer_id <= b.customer_id),
+                      asof left join _near a on n.customer_id >= a.customer_id
+                      asof left join _near b on n.customer_id <= b.customer_id),
                 r as (select *, row_number() over (partition by lo order by customer_id) as i,
                              count(*) over (partition by lo) as k
                       from g)
@@ -174,11 +204,9 @@ class _Customers:
             # again: their other customers' rows kept, the touched customers' new rows.
             months = sorted({m for (m,) in con.execute(f"""
                 select distinct strftime(first_day, '%Y-%m') from (
-                    (select {cols} from _old semi join _touched using (customer_id)
-                     except all select {cols} from _new)
+                    (select {cols} from _old except all select {cols} from _new)
                     union all
-                    (select {cols} from _new except all
-                     select {cols} from _old semi join _touched using (customer_id)))
+                    (select {cols} from _new except all select {cols} from _old))
                 where first_day is not null""").fetchall()})
             if months:
                 con.execute("create table _months as select unnest($m) as m", {"m": months})
@@ -190,30 +218,82 @@ class _Customers:
                         con.table("_touched"), "customer_id", how="anti").union(rel)
                 for m in months:
                     entry.pop(m, None)
-                store._stage_rollup_months(rel, name, entry, staging, txn, moves)
+                written = store._stage_rollup_months(rel, name, entry, staging, txn, moves)
+                note_ids(con, entry, written)
         return True
+
+    def _neighbours(self, con, entry: dict) -> None:
+        """Table ``_near`` (customer_id, customer_no): enough stored customers to find each
+        new customer's neighbours by as-of joins. A month of customer_first whose range of
+        ids (``ids`` in its manifest entry, :func:`note_ids`) lies wholly below or above
+        every new id gives its two ends only (the one of its customers nearest to any new
+        id); the others, and months stored before ranges were kept, are read. New ids
+        usually rise with time: an upload reads no month at all."""
+        lo, hi = con.execute("select min(customer_id), max(customer_id) from _t "
+                             "anti join _old using (customer_id)").fetchall()[0]
+        if lo is None:   # no new customer: nothing to number
+            con.execute("create table _near (customer_id varchar, customer_no bigint)")
+            return
+        ends = [{"m": m, "lo": p["ids"][0], "hi": p["ids"][1], "lo_no": p["ids"][2],
+                 "hi_no": p["ids"][3]} for m, p in self.old["customer_first"].items()
+                if p.get("ids")]
+        apart = set()
+        if ends:
+            con.execute("create table _ends as select unnest($e, recursive := true)",
+                        {"e": ends})
+            apart = {m for (m,) in con.execute(
+                "select m from _ends where hi < $lo or lo > $hi", {"lo": lo, "hi": hi}
+            ).fetchall()}
+        files = [str(self.store.path / p["file"])
+                 for m, p in sorted(self.old["customer_first"].items()) if m not in apart]
+        ends_of = "from _ends where list_contains($apart, m)"
+        parts = [f"select lo as customer_id, lo_no as customer_no {ends_of}",
+                 f"select hi, hi_no {ends_of}"] if apart else []
+        params: dict = {"apart": sorted(apart)} if apart else {}
+        if files:
+            parts.append(f"select customer_id, customer_no from read_parquet($f, {_PARTS})")
+            params["f"] = files
+        if not parts:   # no customer stored (a shop of guests until now)
+            parts = ["select null::varchar as customer_id, null::bigint as customer_no limit 0"]
+        con.execute("create table _near as " + " union all ".join(parts), params)
+
+    def _since(self) -> str | None:
+        """The first month whose rows of customer_orders an upload of orders alone may
+        change: the earliest month of orders it changed (a re-dated order's both months
+        among them). A row depends on its customer's orders up to it, their refunds, and the
+        customer's number and acquisition channel: before that month none of these changed
+        (an existing customer with an order before it keeps that first order and number).
+        None (every month): a change to refunds, whose orders may lie in any month."""
+        if "refunds" in self.changed or not self.changed.get("orders"):
+            return None
+        return min(self.changed["orders"])
 
     def _customer_orders(self, con, name, entry, read, read_fresh, tmp, staging, txn, moves):
         store = self.store
-        old_first = self._old("customer_first")
+        since = self._since()
         with _scratch(con):
             store._open(store._files(read, tmp), store._files(read_fresh, tmp),
                         only=CUSTOMER_ORDERS_OF, con=con)
             con.table("_touched_orders").create_view("_orders")   # theirs only
             con.execute(f"create or replace temp table _new_t as {CUSTOMER_ORDERS_OF}")
-        con.execute("create or replace temp table _old_nos as select customer_no from "
-                    f"read_parquet($f, {_PARTS}) semi join _touched using (customer_id)",
-                    {"f": old_first})
+        if since:   # the rows before it are as stored: neither read nor compared
+            con.execute("delete from _new_t where day < $d",
+                        {"d": date.fromisoformat(since + "-01")})
+        if not con.execute("select count(*) from duckdb_tables() "
+                           "where temporary and table_name = '_old_nos'").fetchall()[0][0]:
+            con.execute("create or replace temp table _old_nos as select customer_no from "
+                        f"read_parquet($f, {_PARTS}) semi join _touched using (customer_id)",
+                        {"f": self._old("customer_first")})
         old = self.old[name]
-        if old:
+        files = [str(store.path / p["file"]) for m, p in sorted(old.items())
+                 if not since or m >= since]
+        if files:
             con.execute(f"create or replace temp table _old_t as from read_parquet($f, {_PARTS})"
-                        " semi join _old_nos using (customer_no)", {"f": self._old(name)})
-        else:   # no customer's order stored yet (guests only)
+                        " semi join _old_nos using (customer_no)", {"f": files})
+        else:   # no customer's order stored in those months yet (an appended month)
             con.execute("create or replace temp table _old_t as from _new_t limit 0")
-        # The months whose rows of touched customers changed (a next order day, a rank…),
-        # and for each daily sum of them, the months whose columns it reads changed: a
-        # returning customer's previous order gets a next order day, in any month, which
-        # customer_orders_daily does not read.
+        # The months whose rows of touched customers changed (a rank, a running sum…),
+        # and for each daily sum of them, the months whose columns it reads changed.
         def changed(cols: str) -> set[str]:
             return {m for (m,) in con.execute(
                 f"select distinct strftime(day, '%Y-%m') from ("

@@ -12,7 +12,7 @@ import duckdb
 
 from ..schema import TABLES
 from .connection import empty_select, read_stored
-from .manifest import UNPARTITIONED, Source, _locked, _now
+from .manifest import UNPARTITIONED, Source, _locked, _now, note_rollups
 
 # The share of Store.write's progress given to the tables, the rest to the rollups (the demo
 # shop: ~0.6 s of CPU against ~2 s).
@@ -67,7 +67,7 @@ class Tables:
         Returns the ingest record added to the manifest.
         """
         progress = progress or (lambda fraction, text: None)
-        self.recover()
+        self._clear_leftovers()
         manifest, before = self.manifest, self.manifest
         txn = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
         staging = self.path / ".staging" / txn
@@ -121,6 +121,7 @@ class Tables:
             self._stage_rollups(manifest, changed, staging, txn, moves,
                                 lambda f, text: progress(TABLES_SHARE + (1 - TABLES_SHARE) * f,
                                                          text), before=before)
+            note_rollups(record, before, manifest)
             if after_stage:
                 after_stage()
             if settings_update:
