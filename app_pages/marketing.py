@@ -80,8 +80,8 @@ roas = ui.kpi("roas", by="channel")
 target = st.number_input("ROAS target", min_value=0.0, step=0.5, key="roas_target",
                          value=float(store.settings.get("roas_target", 2.0)),
                          help="Channels under it are highlighted. Saved with the shop's settings.",
-                         disabled=not ui.can_change()) if sales else None
-if sales and target != store.settings.get("roas_target", 2.0) and ui.can_change():
+                         disabled=not ui.can_change()) if attributable else None
+if attributable and target != store.settings.get("roas_target", 2.0) and ui.can_change():
     store.update_settings({"roas_target": target})
 
 

@@ -443,6 +443,7 @@ def test_marketing_on_orders_without_a_channel_offers_no_mapping(tmp_path, monke
     cards = {m.label: m.value for m in at.metric}
     assert cards["Ad spend"] == "£120.00" and "MER" in " ".join(cards), cards
     assert "ROAS by month" not in " ".join(charts(at))
+    assert not at.number_input, "a ROAS target for a ROAS that cannot be measured"
 
 
 def test_amounts_are_shown_in_no_currency_the_data_is_not_in(tmp_path, monkeypatch):
