@@ -147,6 +147,9 @@ with left:
     st.caption(f"{ui.fmt_count(waiting)} customers of these cohorts have not ordered again yet.")
 with right:
     ui.trend("returning_customer_rate", by, key="returning_rate_trend")
+    # The card's 2 % beside a line up to 43 % read as a contradiction (UCI's first month).
+    st.caption(f"Each {by}'s rate: its customers who had ordered before that {by}, so it runs "
+               "above the card's, whose customers had ordered before the whole period.")
 
 st.subheader("RFM segments")
 st.caption(ui.definition("rfm_segments") + (f" 'New' is one stored order: {unseen}."

@@ -544,3 +544,13 @@ def test_a_why_link_past_the_datas_end_compares_the_days_with_data(tiny_store, m
                 why_to="2025-03-31")
     said = " ".join(m.value for m in at.markdown)
     assert "against 2 Jan – 31 Jan 2025" in said, said
+
+
+def test_the_returning_rate_line_says_why_it_runs_above_its_card(demo_store, monkeypatch):
+    """A customer ordering on 3 and 20 March is returning on the 20th's point of the line but
+    not in March's card (she had not ordered before March): on UCI's first month the card
+    read 2 % beside a line up to 43 %. The line says what each point counts."""
+    at = page(opened(demo_store, monkeypatch), "loyalty")
+    assert ("Each day's rate: its customers who had ordered before that day, so it runs above "
+            "the card's, whose customers had ordered before the whole period.") in \
+        [c.value for c in at.caption]
