@@ -321,7 +321,7 @@ def _number_sql(col: str, type_: str, decimal_comma: bool, codes: bool = False) 
     # Plain numbers (nearly every value of a large export) skip the rest.
     plain = f"regexp_full_match({col}, '-?[0-9]+(\\.[0-9]+)?')"
     fast = _whole(col) if type_ == "BIGINT" else f"try_cast({col} as {type_})"
-    return f"coalesce(case when {plain} then {fast} end, {slow})"
+    return f"case when {plain} then {fast} else {slow} end"
 
 
 def _codes(con, raw: str, c: str) -> bool:

@@ -44,7 +44,8 @@ class _OnlineRetail:
         price_col = "unitprice" if c.has("unitprice") else "price"
         num, keep, rejected = read_numbers(con, raw, c, {"quantity": "BIGINT",
                                                          price_col: MONEY}, ctx.allow_partial)
-        lines = f"""
+        lines = f"lines_{raw.table}"   # read once: four queries use them
+        con.execute(f"""create or replace temp table {lines} as
             select _row, {c.first('invoiceno', 'invoice')} as invoice,
                    upper({c['stockcode']}) as code, {c['description']} as description,
                    {num['quantity']} as qty, {num[price_col]} as price,
@@ -52,7 +53,8 @@ class _OnlineRetail:
                    -- "17850.0", "17850,0" (a decimal comma) and "17850" are the same customer
                    regexp_replace({c.first('customerid', 'customer_id')}, '[.,]0+$', '')
                        as customer
-            from {raw.table} where {keep}"""
+            from {raw.table} where {keep}""")
+        lines = f"select * from {lines}"
         product = f"code not in ({non_product})"
         # A free gift beside priced lines is part of a sale, and so is an invoice of free goods
         # for a named customer; a bad price is not zero here, so validation reports it.
