@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ...formatting import plural
-from ..errors import IngestError
 from ...schema import MONEY
+from ..errors import IngestError
 from ..prepare import norm_header
 from . import Columns, Context, emit, read_numbers
 
