@@ -680,3 +680,19 @@ def test_online_retail_unreadable_price_names_the_exports_column(tmp_path, price
     assert all(s in msg for s in said), msg
     assert "gross_sales" not in msg and "empty" not in msg
     assert store.is_empty()
+
+
+def test_online_retail_skips_an_unreadable_price_when_asked(tmp_path):
+    """With the valid rows kept, a line whose price does not read is left out and reported
+    by the export's column; its invoice's other line is stored (2 × 1,65 = 3.30)."""
+    (tmp_path / "uci.csv").write_text(
+        "InvoiceNo;StockCode;Description;Quantity;InvoiceDate;UnitPrice;CustomerID;Country\n"
+        "536365;85123A;CLOCK;2;2010-12-01 08:26:00;1,65;17850,0;United Kingdom\n"
+        "536365;71053;LANTERN;1;2010-12-01 08:26:00;1,6,5;17850,0;United Kingdom\n")
+    store, report = load(tmp_path, tmp_path / "uci.csv", allow_partial=True)
+    assert q(store, "select order_id, customer_id, gross_sales from orders") == [
+        ("536365", "17850", Decimal("3.30"))]
+    lines = next(f for f in report if f.table == "order_items")
+    assert lines.rejected == 1 and lines.rejections == ["UnitPrice: 1 value is not a number. "
+                                                        "(1 row)"]
+    assert "row,reason" in lines.rejected_csv.replace('"', "") and "1,6,5" in lines.rejected_csv
