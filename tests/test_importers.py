@@ -585,3 +585,114 @@ def test_online_retail_credit_notes_keep_their_country(tmp_path):
     from kpilib.dimensions import members
 
     assert members(con, "countries") == ["France", "Germany", "United Kingdom"]
+
+
+def _stored(store) -> dict:
+    from kpilib.schema import TABLES
+    con = store.connect()
+    return {t: con.execute(f"select * from {t} order by all").fetchall() for t in TABLES}
+
+
+def _decimal_commas(src: Path, dst: Path, sep: str) -> Path:
+    """``src`` as Excel saves it in a locale whose decimal mark is a comma: every number with
+    a decimal point gets a comma, the fields split by ``sep`` (quoted where a comma needs it)."""
+    import csv
+    import re
+    with open(src, newline="", encoding="utf-8") as f:
+        rows = list(csv.reader(f))
+    point = re.compile(r"-?\d{1,3}(,\d{3})*\.\d+|-?\d+\.\d+")   # 1,234.50 → 1.234,50
+    swap = str.maketrans(".,", ",.")
+    with open(dst, "w", newline="", encoding="utf-8") as f:
+        csv.writer(f, delimiter=sep, lineterminator="\r\n").writerows(
+            [[v.translate(swap) if point.fullmatch(v) else v for v in r] for r in rows])
+    return dst
+
+
+@pytest.mark.parametrize("file", ["online_retail_semicolon_decimal_comma.csv",
+                                  "online_retail_quoted_decimal_comma.csv"])
+def test_online_retail_saved_with_decimal_commas(tmp_path, file):
+    """The UCI export saved by Excel in a European locale (`;` and 12,75, or `,` and "12,75"
+    quoted; CustomerID 14646,0) is stored as the decimal-point export is."""
+    store, report = load(tmp_path / "comma", FORMATS / file)
+    want, _ = load(tmp_path / "point", FORMATS / "online_retail.csv")
+    # By hand: 573500 2 × 12.75 + 3 × 4.95 = 40.35; 573501 1 × 0.00 + 6 × 5.95 = 35.70;
+    # 574100 6 × 2.95 = 17.70; 578841 12540 × 0.00 = 0.00 (a named customer's free goods);
+    # 579000 12 × 2.95 = 35.40 (POST 15.00 is shipping): 129.15 in 5 orders.
+    assert q(store, "select count(*), sum(gross_sales), sum(shipping) from orders") == [
+        (5, Decimal("129.15"), Decimal("15.00"))]
+    assert q(store, "select customer_id from orders where order_id = '573500'") == [("14646",)]
+    assert q(store, "select refund_id, amount from refunds") == [("C574500", Decimal("4.95"))]
+    assert _stored(store) == _stored(want)
+
+
+@pytest.mark.parametrize("files", [
+    ["shopify_orders.csv"], ["shopify_orders_tips_refunds.csv"], ["shopify_products.csv"],
+    ["google_ads.csv"], ["meta_ads.csv"], ["ga4_source_medium.csv"], ["online_retail_ii.csv"],
+    [f"olist/{f.name}" for f in sorted((FORMATS / "olist").glob("*.csv"))]])
+@pytest.mark.parametrize("sep", [";", ","])
+def test_every_importer_reads_decimal_commas(tmp_path, files, sep):
+    """Each platform's export saved with decimal commas, `;`-separated or `,`-separated with
+    the amounts quoted, is stored with the figures of the decimal-point export."""
+    (tmp_path / "olist").mkdir()
+    comma = [_decimal_commas(FORMATS / f, tmp_path / f, sep) for f in files]
+    kw = {"spend_channel": "paid_social"} if files == ["meta_ads.csv"] else {}
+    store, want = Store(tmp_path / "comma"), Store(tmp_path / "point")
+    for s in (store, want):
+        s.update_settings({"salt": "0" * 32})   # the same hashed customers
+    ingest(store, comma, **kw)
+    ingest(want, [FORMATS / f for f in files], **kw)
+    assert _stored(store) == _stored(want)
+    assert any(any(r) for r in _stored(want).values())
+
+
+@pytest.mark.parametrize("sep,price,want", [
+    (";", "1.234,56", "2469.12"), (";", "1 234,56", "2469.12"), (",", '"1.234,56"', "2469.12"),
+    (",", '"1,234.56"', "2469.12"), (";", "1234,5", "2469.00")])
+def test_online_retail_thousands_separators(tmp_path, sep, price, want):
+    # 2 × 1,234.56 = 2,469.12; 2 × 1,234.50 = 2,469.00
+    head = sep.join(["InvoiceNo", "StockCode", "Description", "Quantity", "InvoiceDate",
+                     "UnitPrice", "CustomerID", "Country"])
+    line = sep.join(["536365", "85123A", "CLOCK", "2", "2010-12-01 08:26:00", price, "17850",
+                     "United Kingdom"])
+    (tmp_path / "uci.csv").write_text(f"{head}\n{line}\n")
+    store, _ = load(tmp_path, tmp_path / "uci.csv")
+    assert q(store, "select gross_sales from orders") == [(Decimal(want),)]
+    assert q(store, "select unit_price from order_items") == [(Decimal(want) / 2,)]
+
+
+@pytest.mark.parametrize("prices,said", [
+    # A decimal comma among decimal points: 1,65 is 1.65 or 165 (a thousands comma).
+    (("1.65", "1,65"), ["column 'UnitPrice'", "decimal comma", "decimal point (row 2: '1.65')",
+                        "row 3: '1,65'", "same decimal mark"]),
+    (("1,65", "1,6,5"), ["column 'UnitPrice'", "not a number", "row 3: '1,6,5'"]),
+    (("zwei", "drei"), ["column 'UnitPrice'", "2 values are not numbers", "row 2: 'zwei'"])])
+def test_online_retail_unreadable_price_names_the_exports_column(tmp_path, prices, said):
+    """A price that cannot be read is named in the export's words (UnitPrice, its value),
+    not as an empty gross_sales the importer derived from it; nothing is stored."""
+    lines = [f"5363{i};85123A;CLOCK;2;2010-12-01 08:26:00;{p};17850;United Kingdom"
+             for i, p in enumerate(prices)]
+    (tmp_path / "uci.csv").write_text("InvoiceNo;StockCode;Description;Quantity;InvoiceDate;"
+                                      "UnitPrice;CustomerID;Country\n" + "\n".join(lines) + "\n")
+    store = Store(tmp_path / "s")
+    with pytest.raises(IngestError) as e:
+        ingest(store, [tmp_path / "uci.csv"])
+    msg = str(e.value)
+    assert all(s in msg for s in said), msg
+    assert "gross_sales" not in msg and "empty" not in msg
+    assert store.is_empty()
+
+
+def test_online_retail_skips_an_unreadable_price_when_asked(tmp_path):
+    """With the valid rows kept, a line whose price does not read is left out and reported
+    by the export's column; its invoice's other line is stored (2 × 1,65 = 3.30)."""
+    (tmp_path / "uci.csv").write_text(
+        "InvoiceNo;StockCode;Description;Quantity;InvoiceDate;UnitPrice;CustomerID;Country\n"
+        "536365;85123A;CLOCK;2;2010-12-01 08:26:00;1,65;17850,0;United Kingdom\n"
+        "536365;71053;LANTERN;1;2010-12-01 08:26:00;1,6,5;17850,0;United Kingdom\n")
+    store, report = load(tmp_path, tmp_path / "uci.csv", allow_partial=True)
+    assert q(store, "select order_id, customer_id, gross_sales from orders") == [
+        ("536365", "17850", Decimal("3.30"))]
+    lines = next(f for f in report if f.table == "order_items")
+    assert lines.rejected == 1 and lines.rejections == ["UnitPrice: 1 value is not a number. "
+                                                        "(1 row)"]
+    assert "row,reason" in lines.rejected_csv.replace('"', "") and "1,6,5" in lines.rejected_csv

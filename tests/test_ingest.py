@@ -55,7 +55,9 @@ BAD = {
     "only_unknown_columns_semicolon.csv": ["could not tell which table", "'Kunde', 'Betrag'"],
     "missing_funnel_columns.csv": ["closest to 'traffic'", "'add_to_carts'"],
     "ga4_without_funnel.csv": ["no funnel metrics", "Add to carts"],
-    "shopify_bad_quantity.csv": ["(order lines)", "column 'quantity'", "row 2: 'two'"],
+    # Named in the export's words, before any table is derived from it.
+    "shopify_bad_quantity.csv": ["column 'Lineitem quantity'", "not a whole number",
+                                 "row 2: 'two'"],
     "order_lines_without_orders.csv": ["column 'order_id'", "upload the orders export",
                                        "row 2: 'zz1'"],
     "future_and_past_mixed_formats.csv": ["column 'ordered_at'", "row 3: 'Feb 3rd 2025'"],

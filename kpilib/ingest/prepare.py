@@ -321,7 +321,7 @@ def _number_sql(col: str, type_: str, decimal_comma: bool, codes: bool = False) 
     # Plain numbers (nearly every value of a large export) skip the rest.
     plain = f"regexp_full_match({col}, '-?[0-9]+(\\.[0-9]+)?')"
     fast = _whole(col) if type_ == "BIGINT" else f"try_cast({col} as {type_})"
-    return f"coalesce(case when {plain} then {fast} end, {slow})"
+    return f"case when {plain} then {fast} else {slow} end"
 
 
 def _codes(con, raw: str, c: str) -> bool:
@@ -357,6 +357,21 @@ def _decimal_comma(con, raw: str, cols: list[str]) -> tuple[bool, tuple[int, str
     if point:
         return False, (point[0], cols[point[1]], point[2])
     return bool(first(_COMMA)), None
+
+
+def number_checks(type_: str, text: str, point: tuple[int, str, str] | None,
+                  header: str) -> list[tuple[str, str]]:
+    """The reasons of their own that the values ``text`` (SQL) of a number column ``header``
+    are refused for where they do not read, before "not numbers": (reason, SQL condition).
+    ``point`` is the file's first decimal point, as (row, column header, value)."""
+    own = [(PERCENT, f"contains({text}, '%')")] if type_ == MONEY else []
+    if point:
+        row, column, value = point
+        where = "" if column == header else f" in {column!r}"
+        own.append((f"has a decimal comma where the file's amounts have a decimal point (row "
+                    f"{row}: {value!r}{where}), so which is meant cannot be told: write every "
+                    "amount with the same decimal mark.", f"regexp_matches({text}, '{_COMMA}')"))
+    return own
 
 
 def _normalised(spec: Table, c: str, hashed: bool = False) -> str:
@@ -466,18 +481,11 @@ def prepare(con: duckdb.DuckDBPyConnection, raw: RawInput, tz: str = "UTC", *,
                 "whole numbers" if col.type == "BIGINT" else "numbers"
             # Rows not read for a reason of their own are named for it, not as "not numbers".
             own = []
-            if col.type == MONEY:
-                own.append((PERCENT, f"contains({raw_text}, '%')"))
             if col.name in iso_dates:
                 own.append((_DAY_MONTH_AMONG_ISO, f"regexp_matches({raw_text}, '{_DAY_MONTH}')"))
-            if point and f"c{found[col.name]}" in money_cols:
-                row, c, value = point
-                where = "" if c == f"c{found[col.name]}" else \
-                    f" in {raw.columns[int(c[1:])]!r}"
-                own.append((f"has a decimal comma where the file's amounts have a decimal "
-                            f"point (row {row}: {value!r}{where}), so which is meant cannot be "
-                            "told: write every amount with the same decimal mark.",
-                            f"regexp_matches({raw_text}, '{_COMMA}')"))
+            if col.type in (MONEY, "BIGINT"):
+                own += number_checks(col.type, raw_text, point and (
+                    point[0], raw.columns[int(point[1][1:])], point[2]), h)
             for reason, cond in own:
                 rules.append((h, reason, f"{col.name} is null and {cond}", raw_text))
             rules.append((h, f"not {kind}",

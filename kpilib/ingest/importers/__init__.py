@@ -11,7 +11,9 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass, field
 
-from ..prepare import Rejected, norm_header
+from ...schema import MONEY
+from ..prepare import (Rejected, _codes, _decimal_comma, _number_sql, norm_header,
+                       number_checks, reject_rows)
 from ..readers import RawInput
 
 _counter = itertools.count()
@@ -56,6 +58,38 @@ class Columns:
     def name(self, *names: str) -> str | None:
         """The file's own header of the first of ``names`` it has; None when it has none."""
         return next((self.raw.columns[self.index[n]] for n in names if n in self.index), None)
+
+
+def read_numbers(con, raw: RawInput, c: Columns, types: dict[str, str], allow_partial: bool
+                 ) -> tuple[dict[str, str], str, Rejected | None]:
+    """The export's number columns (normalised header → MONEY or BIGINT) read as a file's own
+    columns are (prepare): one decimal mark for them all, told from their values (1,65 and
+    "1.234,56" whatever the separator), thousands separators, currency symbols. Returns each
+    column's SQL value (NULL when empty), the condition keeping the rows whose values all
+    read, and the rows left out for one that does not (:func:`reject_rows`, which refuses
+    the file unless ``allow_partial``): refused by the export's header and value, before an
+    importer derives an empty total from them."""
+    types = {n: t for n, t in types.items() if n in c.index}
+    comma, point = _decimal_comma(con, raw.table, [f"c{c.index[n]}" for n in types])
+    if point:
+        point = (point[0], raw.columns[int(point[1][1:])], point[2])
+    values, rules = {}, []
+    for n, t in types.items():
+        text, header = c[n], c.name(n)
+        codes = t == MONEY and _codes(con, raw.table, f"c{c.index[n]}")
+        values[n] = value = _number_sql(text, t, comma, codes)
+        own = number_checks(t, text, point, header)
+        rules += [(header, reason, f"{value} is null and {cond}", text) for reason, cond in own]
+        kind = "whole numbers" if t == "BIGINT" else "numbers"
+        rules.append((header, f"not {kind}", f"{text} is not null and {value} is null"
+                      + "".join(f" and not ({cond})" for _r, cond in own), text))
+    # Nearly every export reads whole: one plain scan tells, before the rules are run row by row.
+    unread = " or ".join(f"({c[n]} is not null and {v} is null)" for n, v in values.items())
+    if not values or not con.execute(f"select 1 from {raw.table} where {unread} limit 1"
+                                     ).fetchall():
+        return values, "true", None
+    keep, rejected = reject_rows(con, raw, rules, allow_partial)
+    return values, keep, rejected
 
 
 def said(text: str, *headers: str | None) -> str | None:

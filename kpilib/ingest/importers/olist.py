@@ -6,9 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ...formatting import plural
+from ...schema import MONEY
 from ..errors import IngestError
 from ..prepare import norm_header
-from . import Columns, Context, emit
+from . import Columns, Context, emit, read_numbers
 
 SIGNATURES = {
     "orders": {"order_id", "customer_id", "order_status", "order_purchase_timestamp"},
@@ -55,13 +56,14 @@ class _Olist:
                               "customers give the person behind each order, items the amounts.")
         o, i, cu = Columns(by["orders"]), Columns(by["items"]), Columns(by["customers"])
         status = "case " + " ".join(f"when '{k}' then '{v}'" for k, v in STATUS.items()) + " end"
+        num, keep, rejected = read_numbers(con, by["items"], i, {
+            "price": MONEY, "freight_value": MONEY}, ctx.allow_partial)
         items = f"""select {i['order_id']} as order_id, {i['order_item_id']} as line,
-                           {i['product_id']} as sku, {i['price']} as price,
-                           {i['freight_value']} as freight, _row
-                    from {by['items'].table}"""
+                           {i['product_id']} as sku, {num['price']} as price,
+                           {num['freight_value']} as freight, _row
+                    from {by['items'].table} where {keep}"""
         orders_sql = f"""
-            with it as (select order_id, sum(try_cast(price as decimal(18,2))) as gross,
-                               sum(try_cast(freight as decimal(18,2))) as freight
+            with it as (select order_id, sum(price) as gross, sum(freight) as freight
                         from ({items}) group by order_id),
                  cu as (select {cu['customer_id']} as cid, {cu['customer_unique_id']} as uid
                         from {by['customers'].table})
@@ -114,7 +116,7 @@ class _Olist:
             {cat_join}"""
         out.append(("order_items", emit(con, by["items"].name, items_sql,
                                         ["order_id", "line", "sku", "quantity", "unit_price",
-                                         "category", "ordered_at"], origin={
+                                         "category", "ordered_at"], rejected=rejected, origin={
                                             "order_id": i.name("order_id"),
                                             "line": i.name("order_item_id"),
                                             "sku": i.name("product_id"),

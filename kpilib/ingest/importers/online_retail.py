@@ -16,7 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ...formatting import plural
-from . import Columns, Context, emit
+from ...schema import MONEY
+from . import Columns, Context, emit, read_numbers
 
 NON_PRODUCT = ("POST", "DOT", "M", "D", "S", "B", "C2", "CRUK", "PADS", "BANK CHARGES",
                "AMAZONFEE", "ADJUST", "ADJUST2", "TEST001", "TEST002")
@@ -40,17 +41,20 @@ class _OnlineRetail:
         value = f"{qty} × {price}"
         non_product = ", ".join(f"'{x}'" for x in NON_PRODUCT)
         postage = ", ".join(f"'{x}'" for x in POSTAGE)
-        lines = f"""
+        price_col = "unitprice" if c.has("unitprice") else "price"
+        num, keep, rejected = read_numbers(con, raw, c, {"quantity": "BIGINT",
+                                                         price_col: MONEY}, ctx.allow_partial)
+        lines = f"lines_{raw.table}"   # read once: four queries use them
+        con.execute(f"""create or replace temp table {lines} as
             select _row, {c.first('invoiceno', 'invoice')} as invoice,
                    upper({c['stockcode']}) as code, {c['description']} as description,
-                   try_cast({c['quantity']} as bigint) as qty, {c['quantity']} as qty_text,
-                   try_cast({c.first('unitprice', 'price')} as decimal(18,2)) as price,
-                   {c.first('unitprice', 'price')} as price_text,
+                   {num['quantity']} as qty, {num[price_col]} as price,
                    {c['invoicedate']} as ts, {c['country']} as country,
-                   -- "17850.0" and "17850" are the same customer
-                   regexp_replace({c.first('customerid', 'customer_id')}, '\\.0+$', '')
+                   -- "17850.0", "17850,0" (a decimal comma) and "17850" are the same customer
+                   regexp_replace({c.first('customerid', 'customer_id')}, '[.,]0+$', '')
                        as customer
-            from {raw.table}"""
+            from {raw.table} where {keep}""")
+        lines = f"select * from {lines}"
         product = f"code not in ({non_product})"
         # A free gift beside priced lines is part of a sale, and so is an invoice of free goods
         # for a named customer; a bad price is not zero here, so validation reports it.
@@ -91,12 +95,12 @@ class _OnlineRetail:
             with l as ({lines})
             select _row, invoice as order_id,
                    row_number() over (partition by invoice order by _row) as line,
-                   code as sku, qty_text as quantity, price_text as unit_price,
+                   code as sku, qty as quantity, price as unit_price,
                    description as product_name, ts as ordered_at
             from l where {sale} and {product} and (qty > 0 or qty is null)"""
         items = emit(con, raw.name, items_sql, ["order_id", "line", "sku", "quantity",
                                                  "unit_price", "product_name", "ordered_at"],
-                     source="order lines", origin={
+                     source="order lines", rejected=rejected, origin={
                          "order_id": invoice, "sku": c.name("stockcode"), "quantity": qty,
                          "unit_price": price, "product_name": c.name("description"),
                          "ordered_at": date})

@@ -6,8 +6,9 @@ from dataclasses import dataclass
 
 from ...channels import label_sql, source_medium_sql
 from ...formatting import plural
+from ...schema import MONEY
 from ..prepare import salted_hash_sql
-from . import Columns, Context, emit, said
+from . import Columns, Context, emit, read_numbers, said
 
 MARKETPLACES = ("amazon", "ebay", "etsy", "zalando", "cdiscount", "walmart")
 
@@ -64,22 +65,25 @@ class _Orders:
         # Shopify's tip line: a line item named "Tip" without a SKU. Not a sale of goods: kept
         # apart (the order's tips), out of the order lines, gross sales and units.
         tip = (f"(lower({c['lineitem_name']}) = 'tip' and {c['lineitem_sku']} is null)")
+        num, keep, rejected = read_numbers(con, raw, c, {
+            "lineitem_quantity": "BIGINT", "lineitem_price": MONEY, "discount_amount": MONEY,
+            "shipping": MONEY, "taxes": MONEY, "refunded_amount": MONEY, "subtotal": MONEY,
+            "total": MONEY}, ctx.allow_partial)
+        n = lambda name: num.get(name, "cast(null as decimal(18,2))")  # noqa: E731
         # Order-level fields sit on the first line of each order: take them per order.
         o = (f"select _row, {c['name']} as name, {c['email']} as email, "
              f"lower({c['financial_status']}) as fin, lower({c['fulfillment_status']}) as ful, "
-             f"{c['currency']} as currency, {c['discount_amount']} as discounts, "
-             f"{c['shipping']} as shipping, {c['taxes']} as tax, {c['created_at']} as created_at, "
+             f"{c['currency']} as currency, {n('discount_amount')} as discounts, "
+             f"{n('shipping')} as shipping, {n('taxes')} as tax, {c['created_at']} as created_at, "
              f"{c['cancelled_at']} as cancelled_at, {c['fulfilled_at']} as fulfilled_at, "
-             f"{c['refunded_amount']} as refunded, {c['source']} as source_raw, "
-             f"{c['subtotal']} as subtotal, {c['total']} as total, "
+             f"{n('refunded_amount')} as refunded, {c['source']} as source_raw, "
+             f"{n('subtotal')} as subtotal, {n('total')} as total, "
              f"{c['discount_code']} as discount_code, "
              + "".join(f"{c[f]} as {f}, " for f in UTM_FIELDS) +
              f"{c['shipping_country']} as country, {tip} is true as is_tip, "
-             f"try_cast({c['lineitem_quantity']} as bigint) as qty, "
-             f"try_cast({c['lineitem_price']} as decimal(18,2)) as price, "
-             f"{c['lineitem_quantity']} as qty_text, {c['lineitem_price']} as price_text, "
+             f"{n('lineitem_quantity')} as qty, {n('lineitem_price')} as price, "
              f"coalesce({c['lineitem_sku']}, {c['lineitem_name']}) as sku, "
-             f"{c['lineitem_name']} as product_name from {raw.table}")
+             f"{c['lineitem_name']} as product_name from {raw.table} where {keep}")
         per_order = f"""
             with l as ({o})
             select name, min(_row) as _row, max(email) as email, max(fin) as fin,
@@ -132,7 +136,7 @@ class _Orders:
                         else fin end as status,
                    concat_ws(' / ', fin, ful) as status_raw, currency,
                    case when bad_line then null else gross end as gross_sales,
-                   coalesce(discounts, '0') as discounts, shipping, tax,
+                   coalesce(discounts, 0) as discounts, shipping, tax,
                    case when bad_line then null else tips end as tips, country,
                    fulfilled_at as shipped_at, cancelled_at, discount_code, utm_campaign
             from {per}"""
@@ -148,12 +152,12 @@ class _Orders:
                 select *, row_number() over (partition by name order by _row) as line,
                        max(created_at) over (partition by name) as ordered_at
                 from l)
-            select _row, name as order_id, line, sku, qty_text as quantity,
-                   price_text as unit_price, product_name, ordered_at
+            select _row, name as order_id, line, sku, qty as quantity,
+                   price as unit_price, product_name, ordered_at
             from n where not is_tip"""
         items = emit(con, raw.name, items_sql, ["order_id", "line", "sku", "quantity",
                                                  "unit_price", "product_name", "ordered_at"],
-                     source="order lines", origin={
+                     source="order lines", rejected=rejected, origin={
                          "order_id": c.name("name"),
                          "sku": _either(c.name("lineitem_sku"), c.name("lineitem_name")),
                          "quantity": c.name("lineitem_quantity"),
@@ -195,12 +199,8 @@ class _Orders:
 # if there is one, else on the order date (the report says so).
 REFUNDS_SQL = """
     with o as (
-        select *, try_cast(refunded as decimal(18,2)) as r,
-               coalesce(try_cast(shipping as decimal(18,2)), 0) as s,
-               coalesce(try_cast(tax as decimal(18,2)), 0) as t,
-               gross - coalesce(try_cast(discounts as decimal(18,2)), 0) as g,
-               try_cast(subtotal as decimal(18,2)) as sub, try_cast(total as decimal(18,2))
-                   as tot
+        select *, refunded as r, coalesce(shipping, 0) as s, coalesce(tax, 0) as t,
+               gross - coalesce(discounts, 0) as g, subtotal as sub, total as tot
         from {orders}),
     ontop as (
         select *, case when sub is null or tot is null
@@ -220,9 +220,8 @@ REFUNDS_SQL = """
         from split)
     select _row, 'shopify-' || name as refund_id, name as order_id,
            coalesce(cancelled_at, created_at) as refunded_at,
-           coalesce(goods_back::varchar, refunded) as amount,
-           ship_back as shipping, tax_back as tax
-    from parts where r > 0 or (r is null and refunded is not null)"""
+           goods_back as amount, ship_back as shipping, tax_back as tax
+    from parts where r > 0"""
 
 
 @dataclass(frozen=True)
@@ -234,6 +233,9 @@ class _Products:
 
     def convert(self, con, raw, ctx: Context):
         c = Columns(raw)
+        num, keep, rejected = read_numbers(con, raw, c, {
+            "cost_per_item": MONEY, "variant_price": MONEY}, ctx.allow_partial)
+        n = lambda name: num.get(name, "cast(null as decimal(18,2))")  # noqa: E731
         variants = f"v_{raw.table}"
         # Product fields sit on each handle's first row; a row with neither SKU, price nor
         # option value holds only an image. A variant without a SKU is keyed by the name the
@@ -242,13 +244,13 @@ class _Products:
         con.execute(f"""
             create or replace temp table {variants} as
             with r as (
-                select _row, {c['variant_sku']} as sku, {c['cost_per_item']} as unit_cost,
-                       {c['variant_price']} as price,
+                select _row, {c['variant_sku']} as sku, {n('cost_per_item')} as unit_cost,
+                       {n('variant_price')} as price,
                        concat_ws(' / ', {c['option1_value']}, {c['option2_value']},
                                  {c['option3_value']}) as options,
                        max({c['title']}) over h as title, max({c['type']}) over h as type,
                        max({c['product_category']}) over h as taxonomy
-                from {raw.table} window h as (partition by {c['handle']}))
+                from {raw.table} where {keep} window h as (partition by {c['handle']}))
             select *, row_number() over (partition by sku order by _row) as nth
             from (select _row, sku is null as no_sku, title as product_name, unit_cost, price,
                          coalesce(sku, case when options in ('', 'Default Title') then title
@@ -262,7 +264,7 @@ class _Products:
                   from {variants} where nth = 1"""
         return [("products", emit(con, raw.name, sql,
                                   ["sku", "product_name", "category", "unit_cost", "price"],
-                                  origin={"sku": _either(c.name("variant_sku"),
+                                  rejected=rejected, origin={"sku": _either(c.name("variant_sku"),
                                                          c.name("title") and
                                                          f"{c.name('title')} - option values"),
                                           "product_name": c.name("title"),
