@@ -538,10 +538,11 @@ def test_orders_in_two_currencies_set_none(tmp_path):
     store, report = load(tmp_path, FORMATS / "shopify_orders.csv",
                          FORMATS / "online_retail_ii.csv", dry_run=True)
     assert report.currency is None
+    # A new store says no currency (kpilib.settings.reporting_currency), so none is "EUR".
     assert _currency_warnings(report) == [
-        "orders are in GBP, USD but the reporting currency is EUR: amounts are not converted, "
-        "so each GBP or USD amount would count as the same number of EUR (£10.00 as €10.00). "
-        "Set the reporting currency in Settings, or convert the amounts before uploading"]
+        "orders are in GBP and USD and no reporting currency is set: amounts are not "
+        "converted, so GBP and USD amounts would be added up as one currency. Set the "
+        "reporting currency in Settings, or convert the amounts before uploading"]
 
 
 @pytest.mark.parametrize("file,find,currency", [
@@ -549,6 +550,7 @@ def test_orders_in_two_currencies_set_none(tmp_path):
     ("google_ads.csv", ",EUR,", ",USD,"),                             # a column
 ])
 def test_ad_spend_in_another_currency_is_warned_about(tmp_path, file, find, currency):
+    Store(tmp_path / "s").update_settings({"currency": "EUR"})     # a shop that said EUR
     _, report = load(tmp_path, FORMATS / file, dry_run=True)
     assert not [w for w in report.warnings if "currency" in w]       # EUR, as the shop
     f = tmp_path / file

@@ -500,9 +500,14 @@ def _warnings(con, store: Store, staged: dict[str, str], months: dict[str, set[s
                            f"lines {_some(n, some)}")
     for table, what in (("orders", "orders are"), ("marketing_spend", "ad spend is")):
         ours = settings["currency"]
-        # (None: nothing says the store's currency, so nothing can be said to differ.)
-        other = sorted(currencies.get(table, set()) - {ours}) if ours else []
-        if other:
+        other = sorted(currencies.get(table, set()) - {ours})
+        if not ours and len(other) > 1:
+            # No currency said, and two in one upload: added up as one unless converted.
+            out.append(f"{what} in {' and '.join(other)} and no reporting currency is set: "
+                       f"amounts are not converted, so {' and '.join(other)} amounts would be "
+                       "added up as one currency. Set the reporting currency in Settings, or "
+                       "convert the amounts before uploading")
+        elif ours and other:
             out.append(f"{what} in {', '.join(other)} but the reporting currency is {ours}: "
                        f"amounts are not converted, so each {' or '.join(other)} amount would "
                        f"count as the same number of {ours} ({symbol(other[0])}10.00 as "
