@@ -294,18 +294,16 @@ def before_data(kpi: Kpi, f: Facts, start: date, end: date) -> str | None:
     """Why [start, end] is no baseline for ``kpi``: it starts before the first stored day of an
     export the KPI needs (an export that starts later), so its figure is 0, or a few days'
     worth, for want of data, and a change from it would read as a rise from nothing
-    ("+2,601 %" against one stored day of thirty). A rate's or an average's days held are a
-    sample of the period, so only a period with none of them is no baseline for it. None
-    when it is a baseline."""
+    ("+2,601 %" against one stored day of thirty). None when it is a baseline."""
     span, days = days_text([(start, end)]), (end - start).days + 1
     for table, first in starts_later(kpi, f, start):
         if end < first:
             return (f"No {ROWS[table]} is stored before {first:%d %b %Y}, so {span} has "
                     "nothing to compare with.")
         held = (end - first).days + 1
-        # A rate or an average over the days held is a sample of the period; a sum is a part.
-        grows = not kpi.ratio and kpi.unit in ("money", "count")
-        if grows and held < COVERED * days:  # a day or two short: a baseline, the days a cause
+        # A sum of a part is a part; a rate or an average of one day is no period's either
+        # (UCI's first morning: AOV "+19.1 %" against the one stored day of thirty).
+        if held < COVERED * days:   # a few days short: a baseline, the days a cause
             return (f"{span} starts before the first stored {ROWS[table]} "
                     f"({first:%d %b %Y}): only {held} of its {days} days "
                     f"{'is' if held == 1 else 'are'} in the exports, so it is no baseline.")
@@ -366,6 +364,13 @@ def reason(kpi: Kpi, f: Facts, start: date | None = None,
     if empty and set(sources(kpi.template)) - {"traffic"}:
         return (f"Not split by {' or '.join(empty)}: the orders export gives no order's "
                 f"{' or '.join(empty)}.")
+    if filters is not None and filters.channels and "channel" in f.unfilled \
+            and "$channels" in kpi.sql \
+            and set(sources(kpi.template)) - {"traffic", "marketing_spend"}:
+        # UCI's orders are all 'unknown': Email's "£0.00" beside its 5,976 sessions read as
+        # "email sold nothing".
+        return ("Not tracked: the orders export has no channel (every order's is unknown), "
+                "so its orders cannot be picked by channel.")
     lacking = coverage(kpi, f, start, end)
     if lacking and not lacking[1]:
         return (f"Unknown: the traffic export has no {OPTIONAL_SUMS[lacking[0]]} column for "
@@ -420,8 +425,10 @@ def short_history(f: Facts, start: date | None) -> str | None:
     if start is None or f.orders_from is None or start <= f.orders_from \
             or (start - f.orders_from).days >= HISTORY_DAYS:
         return None
-    months = max(1, round((start - f.orders_from).days / 30.44))
-    return (f"only {plural(months, 'month')} of orders before this period "
+    days = (start - f.orders_from).days
+    # "1 month" for the one day before a period starting on 2 March read as a month of history.
+    span = plural(days, "day") if days < 28 else plural(round(days / 30.44), "month")
+    return (f"only {span} of orders before this period "
             f"(from {f.orders_from:%d %b %Y}): a customer who ordered before then counts "
             "as new")
 

@@ -613,9 +613,13 @@ def causes(con, name: str, f: Filters, compared: Filters, known: caveats.Facts,
     out = _gaps(con, name, f, compared, known)
     if name in STOCK_CAUSE and _usable("lost_revenue_stockout", f, known):
         out += _stockouts(con, f, compared, currency)
-    if name in SPEND_CAUSE and _usable("spend", f, known):
+    # Not against days before the export's first: "ad spend rose by £11,988.84 (£0.00 → …)"
+    # for a March whose spend was never uploaded.
+    if name in SPEND_CAUSE and _usable("spend", f, known) and not caveats.before_data(
+            get("spend"), known, compared.start, compared.end):
         out += _by_channel(con, "spend", f, compared, "spend", currency)
-    if name in TRAFFIC_CAUSE and _usable("sessions", f, known):
+    if name in TRAFFIC_CAUSE and _usable("sessions", f, known) and not caveats.before_data(
+            get("sessions"), known, compared.start, compared.end):
         out += _by_channel(con, "sessions", f, compared, "traffic", currency)
     if name in DISCOUNT_CAUSE and _usable("discounts", f, known):
         out += _discounts(con, f, compared, currency)

@@ -332,6 +332,8 @@ def test_a_period_less_than_a_year_after_the_first_order_says_what_new_rests_on(
     assert short_history(f, date(2011, 10, 2)) is None and first_seen(f, date(2011, 10, 2))
     assert short_history(f, date(2012, 10, 1)) is None
     assert short_history(f, date(2012, 6, 1)).startswith("only 8 months of orders")
+    # A period starting the day after the first order has a day of history, not "1 month".
+    assert short_history(f, date(2011, 10, 3)).startswith("only 1 day of orders before")
     assert short_history(f, None) is None
 
 
@@ -351,6 +353,7 @@ def test_a_period_that_starts_before_an_export_is_no_baseline():
         "to compare with.")
     assert before_data(get("sessions"), f, date(2025, 2, 27), date(2025, 3, 29)) is None
     assert before_data(get("net_sales"), f, date(2025, 1, 31), date(2025, 3, 1)) is None
-    # Conversion rate over the one day held is a sample of the period, not a part of it.
-    assert before_data(get("conversion_rate"), f, date(2025, 1, 31),
-                       date(2025, 3, 1)) is None
+    # A rate over the one day held is no baseline either (UCI's AOV "+19.1 %" against 1 day).
+    assert before_data(get("conversion_rate"), f, date(2025, 1, 31), date(2025, 3, 1)) == (
+        "31 Jan – 1 Mar 2025 starts before the first stored day of traffic (01 Mar 2025): "
+        "only 1 of its 30 days is in the exports, so it is no baseline.")

@@ -599,3 +599,28 @@ def test_a_drivers_name_is_its_kpis_label_and_a_tiny_effect_is_not_a_change():
     assert ex.effect_text("ratio", 1e-8) == "no change"           # 0.000001 pp
     assert ex.effect_text("money", 0.004) == "no change"          # under a cent
     assert ex.effect_text("times", 0.003) == "+0.003×"
+
+
+def test_no_spend_cause_against_days_before_the_spend_export(tmp_path):
+    """Orders every day of March and April 2025 (€10 each), ad spend from 1 April only
+    (€5 a day). April 1–10 against 1–10 March: "ad spend on email rose by €50.00 (€0.00 →
+    €50.00)" would be a March never uploaded, so no spend cause; with March's spend stored
+    (€3 a day: €30 → €50) the rise is one."""
+    from datetime import timedelta
+    days = [date(2025, 3, 1) + timedelta(days=i) for i in range(61)]
+    (tmp_path / "orders.csv").write_text(
+        "order_id,ordered_at,channel,status,gross_sales,discounts\n"
+        + "".join(f"o{i},{d} 12:00:00,email,paid,10.00,0.00\n" for i, d in enumerate(days)))
+    (tmp_path / "spend.csv").write_text(
+        "date,channel,spend\n" + "".join(f"{d},email,5.00\n" for d in days if d.month == 4))
+    store = Store(tmp_path / "store")
+    ingest(store, [tmp_path / "orders.csv", tmp_path / "spend.csv"])
+    f = Filters(date(2025, 4, 1), date(2025, 4, 10))
+    out = ex.explain(store.connect(), "net_sales", f, f.previous_period())
+    assert out["change"] == 0 and not [c for c in out["causes"] if c["kind"] == "spend"]
+    (tmp_path / "march.csv").write_text(
+        "date,channel,spend\n" + "".join(f"{d},email,3.00\n" for d in days if d.month == 3))
+    ingest(store, [tmp_path / "march.csv"])
+    out = ex.explain(store.connect(), "net_sales", f, f.previous_period())
+    assert [c["text"] for c in out["causes"] if c["kind"] == "spend"] == [
+        "Ad spend on email rose by €20.00 (€30.00 → €50.00)."]
