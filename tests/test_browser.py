@@ -196,12 +196,12 @@ def test_password_gate(tmp_path, tiny_store, chromium):
         page.close()
 
 
-def _download(page, button) -> str:
+def _download(page, button, after_reload=None) -> str:
     """The text of the file a download button gives."""
-    return _download_file(page, button)[0].read_text(encoding="utf-8-sig")   # BOM: for Excel
+    return _download_file(page, button, after_reload)[0].read_text(encoding="utf-8-sig")  # BOM
 
 
-def _download_file(page, button) -> tuple[Path, str]:
+def _download_file(page, button, after_reload=None) -> tuple[Path, str]:
     """The file a download button gives, and the name the browser is told to save it as."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import expect
@@ -225,6 +225,8 @@ def _download_file(page, button) -> tuple[Path, str]:
             # A third run (clean clone, 2026-12-05 evening) saw the Stock page's button
             # greyed for 120 s: a user would reload a page greyed that long, so does this.
             page.reload()
+            if after_reload:    # a hosted link asks for its password again
+                after_reload(page)
             wait_drawn(page)
             button.scroll_into_view_if_needed()
     return Path(info.value.path()), info.value.suggested_filename

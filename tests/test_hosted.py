@@ -49,17 +49,20 @@ def test_report_and_table_downloads_on_a_hosted_link(tiny_store, tmp_path, chrom
         sign_in(page)
         wait_drawn(page)
         assert card(page, "Net sales") == "€262.00"
-        path, name = _download_file(page, page.get_by_role("button", name="Download · CSV").first)
+        path, name = _download_file(page, page.get_by_role("button", name="Download · CSV").first,
+                                    sign_in)
         assert name == "overview_channels_2025-02-01_2025-02-28.csv"
         csv = pd.read_csv(path, encoding="utf-8-sig").set_index("Channel")
         assert csv.loc["Paid search", "Net sales (EUR)"] == 122.0   # o2 50 + o3 (80 − 8)
-        path, _ = _download_file(page, page.get_by_role("button", name="Download · Excel").first)
+        path, _ = _download_file(page, page.get_by_role("button", name="Download · Excel").first,
+                                 sign_in)
         assert pd.read_excel(path).set_index("Channel").loc["Paid search", "Orders"] == 2
         # The report last: three full runs on a loaded machine (2026-12-05) saw every table's
         # button stay disabled for minutes after it, even after a reload (cause not found;
         # said in the note).
         page.get_by_test_id("stSelectbox").filter(has_text="Month").scroll_into_view_if_needed()
-        html = _download(page, page.get_by_role("button", name="Download the report (HTML)"))
+        html = _download(page, page.get_by_role("button", name="Download the report (HTML)"),
+                         sign_in)
         # February 2025 (the latest complete month, the selectbox's default), as on the card:
         # net sales = o2 50 + o3 (80 − 8) + o4 40 + o6 30 + o7 (120 − 20) − refund r2 30 = 262
         # (o5 is cancelled, so its refund r4 is left out too); orders 5 (o2, o3, o4, o6, o7).
