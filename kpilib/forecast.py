@@ -308,11 +308,12 @@ def cut_short(known: caveats.Facts, name: str, month_start: date, as_of: date) -
 
 def range_text(fc: Forecast, fmt) -> str:
     """"forecast €16.3k, 80 % chance: €12.7k – €20.2k" with ``fmt`` (a value → text); "80 %"
-    alone read as jargon to a new user."""
+    alone read as jargon to a new user. Without a range, "no range yet": "(a range after 3
+    complete months)" read as a forecast made from 3 months when 1 was stored."""
     text = f"forecast {fmt(fc.value)}"
     # "80 %" kept on one line (a no-break space): a card wraps it otherwise.
     return text + (f", 80\u00a0% chance: {fmt(fc.low)} – {fmt(fc.high)}" if fc.low is not None
-                   else f" (a range after {MIN_MONTHS} complete months)")
+                   else f" (no range yet: it takes {MIN_MONTHS} complete months)")
 
 
 def method_text(fc: Forecast) -> str:

@@ -138,6 +138,9 @@ def test_interval_needs_three_months():
     assert f.value == 30 and f.low is None and f.high is None
     assert f.note == ("No range: 2 complete months before this one to measure the forecast's "
                       "error against; it takes 3.")
+    # The card's words: no range yet, not "a range after 3 months" (read as made from 3).
+    assert forecast.range_text(f, lambda v: f"{v:.0f}") == (
+        "forecast 30 (no range yet: it takes 3 complete months)")
 
 
 def test_no_look_ahead():
