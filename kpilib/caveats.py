@@ -310,6 +310,21 @@ def before_data(kpi: Kpi, f: Facts, start: date, end: date) -> str | None:
     return None
 
 
+def partly_before(kpi: Kpi, f: Facts, start: date, end: date) -> str | None:
+    """The days a baseline is compared on when it starts a few days before an export's first
+    stored day but holds enough of them to be one (:func:`before_data`): "-12.3 %" against a
+    period missing a day read as a like-for-like change. None when it holds every day (or is
+    no baseline at all)."""
+    if before_data(kpi, f, start, end):
+        return None
+    days = (end - start).days + 1
+    for table, first in starts_later(kpi, f, start):
+        held = (end - first).days + 1
+        return (f"compared on {held} of its {days} days: no {ROWS[table]} is stored before "
+                f"{first:%d %b %Y}")
+    return None
+
+
 def steps_read(kpi: Kpi) -> tuple[str, ...]:
     """The funnel step columns ``kpi`` sums (from its SQL)."""
     return tuple(c for c in STEP_COLUMNS if f"sum({c})" in kpi.sql)

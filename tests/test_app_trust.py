@@ -55,6 +55,22 @@ def test_a_previous_period_before_the_first_order_is_not_compared(tiny_store, mo
         "ordered before then counts as new." in [c.value for c in at.caption]
 
 
+def test_a_previous_period_a_day_short_is_compared_and_says_on_which_days(tiny_store,
+                                                                          monkeypatch):
+    """Tiny shop, first order 5 Jan 2025. 1 Feb – 2 Mar (28 + 2 = 30 days) against 2 – 31 Jan:
+    5 – 31 Jan is 27 of its 30 days (≥ 24, 80 %: a baseline), so net sales are compared, and
+    the card says on how many days ("-12.3 %" against a period a day short read as like for
+    like in a walkthrough)."""
+    at = opened(tiny_store, monkeypatch, period="Custom", dates=["2025-02-01", "2025-03-02"])
+    net = next(m for m in at.metric if m.label.startswith("Net sales"))
+    assert net.delta and net.delta != "–", net.delta
+    said = "Previous period compared on 27 of its 30 days: no order is stored before 05 Jan 2025."
+    assert said in [c.value for c in at.caption], [c.value for c in at.caption]
+    # A previous period holding every day says nothing of the kind.
+    at = opened(tiny_store, monkeypatch, period="Custom", dates=["2025-02-10", "2025-03-02"])
+    assert not any(c.value.startswith("Previous period compared on") for c in at.caption)
+
+
 def test_the_heading_names_every_filter_that_narrows_the_page(demo_store, monkeypatch):
     """On a phone the sidebar is folded away: the heading under the title is all that says
     the figures are mobile orders in Germany, not the whole shop's."""

@@ -342,7 +342,7 @@ def test_a_period_that_starts_before_an_export_is_no_baseline():
     baseline); over 1 – 28 Feb none (nothing to compare with); over 27 Feb – 29 Mar, 29 days
     of 31 (≥ 80 %: a baseline, the two days named in "Why?"). Net sales need orders, which
     this store does not say start later: no reason."""
-    from kpilib.caveats import before_data
+    from kpilib.caveats import before_data, partly_before
     f = Facts(tables=frozenset({"traffic", "orders"}), as_of=date(2025, 3, 31),
               orders_from=date(2025, 1, 1), starts=(("traffic", date(2025, 3, 1)),))
     assert before_data(get("sessions"), f, date(2025, 1, 31), date(2025, 3, 1)) == (
@@ -352,6 +352,11 @@ def test_a_period_that_starts_before_an_export_is_no_baseline():
         "No day of traffic is stored before 01 Mar 2025, so 1 Feb – 28 Feb 2025 has nothing "
         "to compare with.")
     assert before_data(get("sessions"), f, date(2025, 2, 27), date(2025, 3, 29)) is None
+    # Compared, and on which days: 1 – 29 March of 27 Feb – 29 Mar (2 + 29 = 31 days).
+    assert partly_before(get("sessions"), f, date(2025, 2, 27), date(2025, 3, 29)) == (
+        "compared on 29 of its 31 days: no day of traffic is stored before 01 Mar 2025")
+    assert partly_before(get("sessions"), f, date(2025, 1, 31), date(2025, 3, 1)) is None
+    assert partly_before(get("sessions"), f, date(2025, 3, 1), date(2025, 3, 29)) is None
     assert before_data(get("net_sales"), f, date(2025, 1, 31), date(2025, 3, 1)) is None
     # A rate over the one day held is no baseline either (UCI's AOV "+19.1 %" against 1 day).
     assert before_data(get("conversion_rate"), f, date(2025, 1, 31), date(2025, 3, 1)) == (

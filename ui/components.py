@@ -289,6 +289,10 @@ def _card(name: str, f: kpilib.Filters, spark_by: str | None, last_year: bool) -
                  f"be told apart (no order is stored before {first:%d %b %Y})."
             if k.history and first
             else f"Not compared with the previous period: {unknown_before}")
+    partly = None if unknown_before or before is None or not m.final or partial_before \
+        else caveats.partly_before(k, facts(), prev.start, prev.end)
+    if partly:
+        captions.append(f"Previous period {partly}.")
     short = caveats.short_history(facts(), f.start) if k.history else None
     if short:
         captions.append(short[0].upper() + short[1:] + ".")
