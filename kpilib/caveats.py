@@ -383,7 +383,7 @@ def reason(kpi: Kpi, f: Facts, start: date | None = None,
             if kpi.name in names and c in f.unfilled]
     if said:
         return f"Not tracked: {said[0]}"
-    if kpi.window == "return" and not f.refunds_linked:
+    if kpi.window == "return" and not f.refunds_linked and kpi.name not in REFUND_COLUMNS:
         return ("Unknown: the refunds uploaded do not say which stored order they refund "
                 "(credit notes with numbers of their own), so they cannot be matched to the "
                 "orders of the period.")
@@ -397,6 +397,29 @@ def reason(kpi: Kpi, f: Facts, start: date | None = None,
     if seen:
         return f"Unknown: {seen} (pick a later period, or upload earlier months)."
     return None
+
+
+# Table KPIs whose refund columns alone need refunds matched to orders: with credit notes that
+# name no stored order (UCI) their other columns (units, sales before returns) still stand, so
+# the table is shown without these columns rather than withheld whole.
+REFUND_COLUMNS = {"top_products": ("net_sales", "returns")}
+
+
+def unmatched_refunds(kpi: Kpi, f: Facts) -> tuple[tuple[str, ...], str] | None:
+    """(the columns of ``kpi`` to leave out, why in a sentence) when refunds cannot be matched
+    to orders; None when every column stands."""
+    if f.refunds_linked or kpi.name not in REFUND_COLUMNS:
+        return None
+    return REFUND_COLUMNS[kpi.name], (
+        "Returns are not taken off: the refunds uploaded do not say which stored order they "
+        "refund (credit notes with numbers of their own).")
+
+
+def has_categories(categories) -> bool:
+    """Whether some of ``categories`` (a column of a products table) names one: goods without
+    a category in the exports are 'uncategorised' (kpilib.rollups), and a column of it on every
+    row (UCI's export has none) tells nothing."""
+    return any(isinstance(c, str) and c != "uncategorised" for c in categories)
 
 
 def first_seen(f: Facts, start: date | None) -> str | None:

@@ -948,3 +948,25 @@ def test_trend_chart_built_once_for_every_session(store_copy, monkeypatch):
     first, second = start(store_copy, monkeypatch), start(store_copy, monkeypatch)
     assert len(built) == 2   # this period and the previous one, once
     assert chart(first, "Net sales by day") == chart(second, "Net sales by day")
+
+
+def test_uci_top_products_show_names_and_sales_not_unknown(tmp_path, monkeypatch):
+    """UCI's credit notes name no stored invoice, so each product's returns are unknown; the
+    Sales page withheld the whole table as "Unknown" though units and sales are known, and
+    would have shown a Category column of "uncategorised" on every row (UCI has none).
+    536370: ALARM CLOCK 24 × £3.75 = £90.00; 536366: two hand warmers, 6 × £1.85 = £11.10."""
+    from kpilib import Store
+    from kpilib.ingest import ingest
+    store = Store(tmp_path / "s")
+    ingest(store, [Path(__file__).parent / "data/formats/online_retail_credit_notes.csv"])
+    at = start(store, monkeypatch)
+    at.switch_page("app_pages/sales.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    top = next(d.value for d in at.dataframe if "Product" in d.value)
+    assert list(top.columns) == ["Product", "SKU", "Units", "Sales before returns"]
+    assert top["Product"].tolist()[0] == "ALARM CLOCK BAKELIKE PINK"
+    assert top["Sales before returns"].tolist() == ["£90.00", "£11.10", "£11.10"]
+    assert not [i for i in at.info if i.value.startswith("Top products: Unknown")]
+    assert "Returns are not taken off: the refunds uploaded do not say which stored order " \
+        "they refund" in " ".join(c.value for c in at.caption)
+

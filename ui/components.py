@@ -506,10 +506,14 @@ def top_and_other(df: pd.DataFrame, label: str, by: str, sums=(), ratio=None,
     return pd.concat([df.iloc[:n], pd.DataFrame([other])], ignore_index=True)
 
 
+def has_categories(df: pd.DataFrame) -> bool:
+    return caveats.has_categories(df["category"])
+
+
 def categorised(cats: pd.DataFrame) -> bool:
     """Whether the products have categories to split by (not all "uncategorised"); says which
     export brings them when they have none."""
-    if set(cats["category"].dropna()) - {"uncategorised"}:
+    if has_categories(cats):
         return True
     st.info("No product categories: upload a products export with a category (product type) "
             "column on the Data page to see this by category.")
