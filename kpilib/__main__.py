@@ -235,6 +235,7 @@ def _kpi(args) -> int:
         gap = caveats.trailing_gap(known, start, end) if "orders" in caveats.needs(kpi) \
             else None
         notes = [None if r else caveats.partial_note(kpi, known, *d)
+                 or caveats.spend_note(kpi, known, *d)
                  or (caveats.gap_note(known, start, end) if gap and gap.touches(*d) else None)
                  for r, d in zip(reasons, days)]
         if any(notes):

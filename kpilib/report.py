@@ -122,6 +122,9 @@ def build(con: duckdb.DuckDBPyConnection, month: str, shop: str | None = None,
         short = None if why else caveats.short_history(known, f.start) if k.history else None
         if short:
             delta += f'<br>{e(short[0].upper() + short[1:])}.'
+        spend = None if why else caveats.spend_note(k, known, f.start, f.end)
+        if spend:
+            delta += f"<br>{e(spend)}"
         label = k.label + (", so far" if not m.final and not why else "")
         cards.append(
             f'<div class="card"><div class="label">{e(label)}</div>'

@@ -292,6 +292,9 @@ def _card(name: str, f: kpilib.Filters, spark_by: str | None, last_year: bool) -
     short = caveats.short_history(facts(), f.start) if k.history else None
     if short:
         captions.append(short[0].upper() + short[1:] + ".")
+    spend = caveats.spend_note(k, facts(), f.start, f.end)
+    if spend:
+        captions.append(spend)
     if m.final and last_year:
         ly = value(name, f.last_year())
         ly = None if caveats.value_reason(k, ly) or reason(name, f.last_year()) \
