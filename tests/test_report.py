@@ -297,3 +297,22 @@ def test_an_export_that_may_end_early_is_said_at_the_top(tmp_path):
     assert ('<p class="warning">No order on the last 8 days of the period (21 Feb – 28 Feb '
             '2025), where the 51 days before had an order every day: the export may end '
             'early.</p>') in html
+
+
+def test_mer_card_says_the_ad_spend_covers_part_of_the_month(tmp_path):
+    """UCI's invoices of November 2011 (1 Nov – 14 Nov stored, then 8 Dec) and a Google Ads
+    export of 1 – 3 November only: the report's MER set 30 days of net sales against 3 days
+    of spend, as the app's card did, with no word."""
+    ads = tmp_path / "google_ads.csv"
+    ads.write_text("Campaign report\n1 November 2011 - 3 November 2011\n"
+                   "Day,Campaign,Currency code,Cost,Impr.,Clicks\n"
+                   "2011-11-01,Brand - UK,GBP,10.00,1000,50\n"
+                   "2011-11-02,Brand - UK,GBP,20.00,2000,60\n"
+                   "2011-11-03,Brand - UK,GBP,30.00,2000,60\n")
+    store = Store(tmp_path / "s")
+    ingest(store, [ROOT / "tests/data/formats/online_retail.csv", ads], allow_partial=True)
+    html = build(store.connect(), "2011-11")
+    mer = html[html.index('data-kpi="mer"'):]
+    mer = mer[:mer.index('<div class="card')]
+    assert ("Ad spend is stored for 3 of the period&#x27;s 30 days (1 Nov – 3 Nov 2011), while "
+            "MER counts the net sales of all 30") in mer
