@@ -219,6 +219,10 @@ def _kpi(args) -> int:
     if why and kpi.table:
         print(f"note: {why}", file=sys.stderr)
         df = df.iloc[0:0]
+    unmatched = caveats.unmatched_refunds(kpi, known)
+    if unmatched:   # the columns refunds cannot fill left out, not shown as nothing refunded
+        print(f"note: {unmatched[1]}", file=sys.stderr)
+        df = df.drop(columns=list(unmatched[0]))
     df = caveats.mark_final(kpi, df, start, end, known.as_of,
                             store.settings["return_window_days"], args.by)
     if not kpi.table:

@@ -422,3 +422,14 @@ def test_a_paid_channel_with_sessions_and_no_spend_is_named(tmp_path):
     assert "paid_social" in f.unspent and "paid_search" not in f.unspent
     note = spend_note(get("mer"), f, date(2025, 2, 3), date(2025, 2, 4))
     assert "No ad spend is stored for Paid social" in note and "MER leaves" in note
+
+
+def test_top_products_on_the_command_line_leave_out_what_refunds_cannot_fill(tmp_path):
+    """UCI's credit notes name no stored invoice: the command line listed each product's net
+    sales as its sales, nothing refunded. 536370: 24 × 3.75 = 90.00 before returns."""
+    store = store_of(tmp_path, FORMATS / "online_retail_credit_notes.csv")
+    out = cli("kpi", "top_products", "--store", store.path)
+    rows = json.loads(out.stdout)
+    assert rows[0]["product_name"] == "ALARM CLOCK BAKELIKE PINK" and rows[0]["sales"] == 90.0
+    assert "net_sales" not in rows[0] and "returns" not in rows[0]
+    assert "note: Returns are not taken off" in out.stderr
