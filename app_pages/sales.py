@@ -97,13 +97,23 @@ if not lines:
     ui.missing_note(tables=("order_items",), what="top products and categories")
     st.stop()
 products, cats = ui.kpi("top_products", f, None, 15), ui.kpi("top_categories")
+# UCI: credit notes that name no order leave each product's returns unknown, not its units and
+# sales; a category column of "uncategorised" on every row says nothing (the chart beside it
+# says which export brings categories).
+unmatched = ui.unmatched_refunds("top_products")
+table = {"Product": products["product_name"], "SKU": products["sku"]}
+if ui.has_categories(products):
+    table["Category"] = products["category"]
+table["Units"] = products["units"]
+if unmatched:
+    table["Sales before returns"] = products["sales"]
+else:
+    table |= {"Net sales": products["net_sales"], "Returns": products["returns"]}
 a, b = st.columns([3, 2])
 with a:
-    ui.table("top_products", pd.DataFrame({
-        "Product": products["product_name"], "SKU": products["sku"],
-        "Category": products["category"], "Units": products["units"],
-        "Net sales": products["net_sales"], "Returns": products["returns"]}),
-        {"Units": "count", "Net sales": "money", "Returns": "money"})
+    ui.table("top_products", pd.DataFrame(table),
+             {"Units": "count", "Sales before returns": "money", "Net sales": "money",
+              "Returns": "money"})
 with b:
     if ui.categorised(cats):
         shown = ui.top_and_other(cats, "category", "net_sales", sums=("net_sales",))
@@ -116,4 +126,5 @@ with b:
         fig.update_yaxes(title=None)
         fig.update_xaxes(title=None, **ui.tick_format("money"))
         ui.chart(fig, key="categories")
-st.caption(ui.definition("top_products") + " " + ui.not_final("top_products"))
+st.caption(unmatched[1] if unmatched
+           else ui.definition("top_products") + " " + ui.not_final("top_products"))

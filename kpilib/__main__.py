@@ -219,6 +219,10 @@ def _kpi(args) -> int:
     if why and kpi.table:
         print(f"note: {why}", file=sys.stderr)
         df = df.iloc[0:0]
+    unmatched = caveats.unmatched_refunds(kpi, known)
+    if unmatched:   # the columns refunds cannot fill left out, not shown as nothing refunded
+        print(f"note: {unmatched[1]}", file=sys.stderr)
+        df = df.drop(columns=list(unmatched[0]))
     df = caveats.mark_final(kpi, df, start, end, known.as_of,
                             store.settings["return_window_days"], args.by)
     if not kpi.table:
@@ -235,6 +239,7 @@ def _kpi(args) -> int:
         gap = caveats.trailing_gap(known, start, end) if "orders" in caveats.needs(kpi) \
             else None
         notes = [None if r else caveats.partial_note(kpi, known, *d)
+                 or caveats.spend_note(kpi, known, *d)
                  or (caveats.gap_note(known, start, end) if gap and gap.touches(*d) else None)
                  for r, d in zip(reasons, days)]
         if any(notes):

@@ -13,7 +13,7 @@ import duckdb
 
 from .dimensions import SPLITS, sources
 from .filters import Filters
-from .formatting import plural
+from .formatting import channel_words, plural
 from .kpi import Kpi, refused
 from .periods import data_span
 from .store import tables_read
@@ -90,6 +90,10 @@ class Facts:
     # The first day of each dated export but the orders' (orders_from): traffic, ad spend,
     # refunds. A period that starts before it holds part of that data or none.
     starts: tuple[tuple[str, date], ...] = ()
+    # The first and last day of the ad-spend exports (all channels), and the paid channels
+    # that bring orders or sessions but have no ad spend stored (see spend_note).
+    spend_span: tuple[date, date] | None = None
+    unspent: frozenset[str] = frozenset()
 
 
 def facts(con: duckdb.DuckDBPyConnection) -> Facts:
@@ -141,7 +145,21 @@ def facts(con: duckdb.DuckDBPyConnection) -> Facts:
                                    if row[0] and not n),
                  starts=tuple((t, d) for t, d in zip(("traffic", "marketing_spend", "refunds"),
                                                      row[21:24]) if d is not None),
-                 **_order_days(con))
+                 **_order_days(con), **(_spend(con) if "marketing_spend" in tables else {}))
+
+
+def _spend(con: duckdb.DuckDBPyConnection) -> dict:
+    """Facts.spend_span and Facts.unspent."""
+    paid = ", ".join(f"'{c}'" for c in PAID)
+    lo, hi, unspent = con.cursor().execute(f"""
+        select (select min(day) from marketing_spend), (select max(day) from marketing_spend),
+               (select list(distinct channel) from (
+                    select channel from valid_orders_daily union all
+                    select channel from traffic)
+                where channel in ({paid})
+                  and channel not in (select distinct channel from marketing_spend))
+        """).fetchall()[0]
+    return {"spend_span": (lo, hi), "unspent": frozenset(unspent or ())}
 
 
 def _order_days(con: duckdb.DuckDBPyConnection) -> dict:
@@ -398,7 +416,7 @@ def reason(kpi: Kpi, f: Facts, start: date | None = None,
             if kpi.name in names and c in f.unfilled]
     if said:
         return f"Not tracked: {said[0]}"
-    if kpi.window == "return" and not f.refunds_linked:
+    if kpi.window == "return" and not f.refunds_linked and kpi.name not in REFUND_COLUMNS:
         return ("Unknown: the refunds uploaded do not say which stored order they refund "
                 "(credit notes with numbers of their own), so they cannot be matched to the "
                 "orders of the period.")
@@ -412,6 +430,68 @@ def reason(kpi: Kpi, f: Facts, start: date | None = None,
     if seen:
         return f"Unknown: {seen} (pick a later period, or upload earlier months)."
     return None
+
+
+# Table KPIs whose refund columns alone need refunds matched to orders: with credit notes that
+# name no stored order (UCI) their other columns (units, sales before returns) still stand, so
+# the table is shown without these columns rather than withheld whole.
+REFUND_COLUMNS = {"top_products": ("net_sales", "returns")}
+
+
+def unmatched_refunds(kpi: Kpi, f: Facts) -> tuple[tuple[str, ...], str] | None:
+    """(the columns of ``kpi`` to leave out, why in a sentence) when refunds cannot be matched
+    to orders; None when every column stands."""
+    if f.refunds_linked or kpi.name not in REFUND_COLUMNS:
+        return None
+    return REFUND_COLUMNS[kpi.name], (
+        "Returns are not taken off: the refunds uploaded do not say which stored order they "
+        "refund (credit notes with numbers of their own).")
+
+
+def has_categories(categories) -> bool:
+    """Whether some of ``categories`` (a column of a products table) names one: goods without
+    a category in the exports are 'uncategorised' (kpilib.rollups), and a column of it on every
+    row (UCI's export has none) tells nothing."""
+    return any(isinstance(c, str) and c != "uncategorised" for c in categories)
+
+
+# Channels that are bought by the click or the view: one with orders or sessions and no ad
+# spend stored is missing from "all ad spend" (a Google Ads export uploaded, not Meta's).
+PAID = ("paid_search", "paid_social", "display")
+# KPIs that set all ad spend against the whole shop's sales or new customers (MER, CAC): what
+# they count on days or channels without stored spend, in a sentence.
+SPEND_AGAINST = {"mer": "net sales", "mer_inverse": "net sales", "cac": "new customers"}
+
+
+def spend_note(kpi: Kpi, f: Facts, start: date | None, end: date | None) -> str | None:
+    """What the ad spend behind ``kpi`` (:data:`SPEND_AGAINST`) leaves out over [start, end]:
+    days of the orders export outside the ad-spend exports' first to last day (a Google Ads
+    export of 20 days of a 30-day month sets 30 days of sales against 20 days of spend), paid
+    channels with orders or sessions but no spend stored. Said, not withheld: whether ads ran
+    on those days or channels only the shop knows. None when neither."""
+    if kpi.name not in SPEND_AGAINST or f.spend_span is None or start is None or end is None \
+            or f.orders_from is None or f.orders_to is None:
+        return None
+    lo, hi = max(start, f.orders_from), min(end, f.orders_to)
+    if lo > hi:
+        return None
+    said = []
+    first, last = max(lo, f.spend_span[0]), min(hi, f.spend_span[1])
+    days, held = (hi - lo).days + 1, max(0, (last - first).days + 1)
+    what = SPEND_AGAINST[kpi.name]
+    # None of them: no spend, so no figure to qualify ("No ad spend in this period.").
+    if 0 < held < days:
+        said.append(f"Ad spend is stored for {held:,} of the period's {days:,} days "
+                    f"({days_text([(first, last)])}), "
+                    f"while {kpi.label} counts the {what} of all {days:,}: upload the other "
+                    "days' ad spend if ads ran then.")
+    if f.unspent:
+        one = len(f.unspent) == 1
+        names = " and ".join(channel_words(c) for c in sorted(f.unspent))
+        said.append(f"No ad spend is stored for {names}, which {'has' if one else 'have'} "
+                    f"orders or sessions: {kpi.label} leaves {'its' if one else 'their'} "
+                    "ad cost out.")
+    return " ".join(said) or None
 
 
 def first_seen(f: Facts, start: date | None) -> str | None:

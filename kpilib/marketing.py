@@ -78,7 +78,7 @@ CAC = Kpi(
             select key, coalesce(spend, 0) as numerator, coalesce(customers, 0) as denominator,
                    case when spend > 0 then spend / nullif(customers, 0) end as value
             from s full outer join n using (key)""",
-    ratio=True, empty=None, better="down",
+    ratio=True, empty=None, better="down", history=True,
 )
 CPC = ratio(
     "cpc", "CPC", Measure("marketing_spend", "spend", where="clicks is not null"),

@@ -122,6 +122,9 @@ def build(con: duckdb.DuckDBPyConnection, month: str, shop: str | None = None,
         short = None if why else caveats.short_history(known, f.start) if k.history else None
         if short:
             delta += f'<br>{e(short[0].upper() + short[1:])}.'
+        spend = None if why else caveats.spend_note(k, known, f.start, f.end)
+        if spend:
+            delta += f"<br>{e(spend)}"
         label = k.label + (", so far" if not m.final and not why else "")
         cards.append(
             f'<div class="card"><div class="label">{e(label)}</div>'
@@ -265,9 +268,17 @@ def _top_products(con, f: Filters, known: caveats.Facts, currency: str,
         return f'<p class="delta">{e(k.label)}: {e(why)}</p>'
     m = caveats.maturity(k, f.start, f.end, known.as_of, window_days)
     top = run(con, k, f, limit=10)
-    heads = ["Product", "SKU", "Category", "Units", TOP_NET + ("" if m.final else ", so far")]
-    rows = "".join(row([str(r.product_name), str(r.sku), str(r.category), f"{r.units:,.0f}",
-                        fmt(r.net_sales, "money", currency)], heads) for r in top.itertuples())
+    unmatched = caveats.unmatched_refunds(k, known)
+    cats = caveats.has_categories(top["category"])
+    heads = ["Product", "SKU", *(["Category"] if cats else []), "Units",
+             "Sales before returns" if unmatched else
+             TOP_NET + ("" if m.final else ", so far")]
+    rows = "".join(row([str(r.product_name), str(r.sku), *([str(r.category)] if cats else []),
+                        f"{r.units:,.0f}",
+                        fmt(r.sales if unmatched else r.net_sales, "money", currency)], heads)
+                   for r in top.itertuples())
+    if unmatched:
+        return table(heads, rows) + f'<p class="delta">{e(unmatched[1])}</p>'
     note = (f"{TOP_NET}: their line value − their share of the order's discount − refunds on "
             f"those lines, whenever made. The net sales of the cards and of \u201cWhat "
             f"changed\u201d subtract the refunds made in {f.start:%B %Y} instead, whatever "

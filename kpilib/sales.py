@@ -138,9 +138,11 @@ TOP_PRODUCTS = Kpi(
                 select sku, channel, {_MEASURES} from ({edge_days("product_daily")})
                 where in_filter(channel, $channels)),
             per as (select {{key}} as key, sku, sum(units) as units, sum(gross) as gross_sales,
+                           sum(gross - discount) as sales,
                            sum(gross - discount - refunded) as net_sales, sum(refunded) as returns
                     from pl group by all)
-            select key, sku, n.product_name, n.category, units, gross_sales, net_sales, returns
+            select key, sku, n.product_name, n.category, units, gross_sales, sales, net_sales,
+                   returns
             from per left join product_names n using (sku) order by net_sales desc, sku""",
     by=("channel",), window="return",
 )

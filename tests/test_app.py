@@ -948,3 +948,53 @@ def test_trend_chart_built_once_for_every_session(store_copy, monkeypatch):
     first, second = start(store_copy, monkeypatch), start(store_copy, monkeypatch)
     assert len(built) == 2   # this period and the previous one, once
     assert chart(first, "Net sales by day") == chart(second, "Net sales by day")
+
+
+def test_uci_top_products_show_names_and_sales_not_unknown(tmp_path, monkeypatch):
+    """UCI's credit notes name no stored invoice, so each product's returns are unknown; the
+    Sales page withheld the whole table as "Unknown" though units and sales are known, and
+    would have shown a Category column of "uncategorised" on every row (UCI has none).
+    536370: ALARM CLOCK 24 × £3.75 = £90.00; 536366: two hand warmers, 6 × £1.85 = £11.10."""
+    from kpilib import Store
+    from kpilib.ingest import ingest
+    store = Store(tmp_path / "s")
+    ingest(store, [Path(__file__).parent / "data/formats/online_retail_credit_notes.csv"])
+    at = start(store, monkeypatch)
+    at.switch_page("app_pages/sales.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    top = next(d.value for d in at.dataframe if "Product" in d.value)
+    assert list(top.columns) == ["Product", "SKU", "Units", "Sales before returns"]
+    assert top["Product"].tolist()[0] == "ALARM CLOCK BAKELIKE PINK"
+    assert top["Sales before returns"].tolist() == ["£90.00", "£11.10", "£11.10"]
+    assert not [i for i in at.info if i.value.startswith("Top products: Unknown")]
+    assert "Returns are not taken off: the refunds uploaded do not say which stored order " \
+        "they refund" in " ".join(c.value for c in at.caption)
+
+
+def test_marketing_cards_say_the_ad_spend_covers_part_of_the_period(tmp_path, monkeypatch):
+    """UCI's invoices (1 Nov – 8 Dec 2011) and a Google Ads export of 1 and 2 December: a
+    Blended CAC of £30.00 (£10 + £20 ÷ 1 new customer, 13256) and MER 1.18× (£35.40 ÷ £30)
+    over 1 – 8 Dec carried no word that the spend covers 2 of its 8 days, nor that "new"
+    customers are first seen after one month of orders."""
+    from kpilib import Store
+    from kpilib.ingest import ingest
+    ads = tmp_path / "google_ads.csv"
+    ads.write_text("Campaign report\n1 December 2011 - 2 December 2011\n"
+                   "Day,Campaign,Currency code,Cost,Impr.,Clicks\n"
+                   "2011-12-01,Brand - UK,GBP,10.00,1000,50\n"
+                   "2011-12-02,Brand - UK,GBP,20.00,2000,60\n")
+    store = Store(tmp_path / "s")
+    ingest(store, [TINY.parent / "formats" / "online_retail.csv", ads], allow_partial=True)
+    at = start(store, monkeypatch)
+    at.switch_page("app_pages/marketing.py").run()
+    at.sidebar.selectbox(key="period").set_value("Custom").run()
+    at.sidebar.date_input(key="dates").set_value((date(2011, 12, 1), date(2011, 12, 8))).run()
+    assert not at.exception, [e.value for e in at.exception]
+    c = cards(at)
+    assert (c["Blended CAC"], c["MER"]) == ("£30.00", "1.18×")
+    captions = [c.value for c in at.caption]
+    for label, what in (("MER", "net sales"), ("Blended CAC", "new customers")):
+        assert (f"Ad spend is stored for 2 of the period's 8 days (1 Dec – 2 Dec 2011), while "
+                f"{label} counts the {what} of all 8: upload the other days' ad spend if ads "
+                "ran then.") in captions
+    assert [c for c in captions if c.startswith("Only 1 month of orders before this period")]

@@ -593,3 +593,20 @@ def test_a_channel_filter_on_orders_without_a_channel_is_not_a_sale_of_nothing(t
     assert "Net sales, Orders and Average order value (before returns): Not tracked: the " \
         "orders export has no channel (every order's is unknown), so its orders cannot be " \
         "picked by channel." in [i.value for i in at.info]
+
+
+def test_the_why_view_says_which_conversion_rate_its_driver_is(tmp_path, monkeypatch):
+    """Net sales on 4 March 2025 against the 3rd (tests/data/explain): the waterfall's driver
+    is the blended conversion rate, 3 orders ÷ 400 sessions = 0.75 %, where the Overview's
+    Conversion rate (analytics) card reads (3 + 8) ÷ (20 + 380) = 2.75 %. Said under it."""
+    from kpilib import Store
+    from kpilib.ingest import ingest
+    store = Store(tmp_path / "store")
+    ingest(store, sorted((Path(__file__).parent / "data" / "explain").glob("*.csv")))
+    at = opened(store, monkeypatch, why="net_sales", why_from="2025-03-04",
+                why_to="2025-03-04", why_vs="previous")
+    # Markdown escapes; the percentages' spaces are non-breaking.
+    said = [i.value.replace("\\", "").replace("\u00a0", " ") for i in at.info]
+    assert [s for s in said if s.startswith(
+        "Blended conversion rate here: orders in the orders export ÷ sessions, 0.75 % in the "
+        "period. The Conversion rate (analytics) card is another figure, 2.75 %")], said

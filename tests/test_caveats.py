@@ -9,7 +9,8 @@ import pytest
 from helpers import cli
 from kpilib import Filters, Store, get, run
 from kpilib.caveats import (Facts, cohort_final, facts, gap_note, mark_final, maturity,
-                            missing, partial_note, reason, trailing_gap, value_reason)
+                            missing, partial_note, reason, short_history, spend_note,
+                            trailing_gap, value_reason)
 from kpilib.ingest import ingest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -362,3 +363,78 @@ def test_a_period_that_starts_before_an_export_is_no_baseline():
     assert before_data(get("conversion_rate"), f, date(2025, 1, 31), date(2025, 3, 1)) == (
         "31 Jan – 1 Mar 2025 starts before the first stored day of traffic (01 Mar 2025): "
         "only 1 of its 30 days is in the exports, so it is no baseline.")
+
+
+def uci_with_two_days_of_ads(tmp_path) -> Store:
+    """UCI's invoices of 1 Nov – 8 Dec 2011 and a Google Ads export (one channel, paid search)
+    of 1 and 2 December only: £10.00 + £20.00 = £30.00."""
+    ads = tmp_path / "google_ads.csv"
+    ads.write_text("Campaign report\n1 December 2011 - 2 December 2011\n"
+                   "Day,Campaign,Currency code,Cost,Impr.,Clicks\n"
+                   "2011-12-01,Brand - UK,GBP,10.00,1000,50\n"
+                   "2011-12-02,Brand - UK,GBP,20.00,2000,60\n")
+    return store_of(tmp_path, FORMATS / "online_retail.csv", ads)
+
+
+def test_mer_and_cac_say_how_much_of_the_period_the_ad_spend_covers(tmp_path):
+    """MER and CAC set the whole period's sales and new customers against the spend stored:
+    ads of 2 of the 8 days of 1 – 8 Dec (orders to 8 Dec) read as a real CAC of £30.00
+    (£30.00 ÷ 1 new customer: 13256 on 8 Dec; 14646 ordered on 1 Nov) and MER 1.18×
+    (579000: 12 × £2.95 = £35.40 ÷ £30.00). Said on both; not on net sales or spend."""
+    con = uci_with_two_days_of_ads(tmp_path).connect()
+    f, dec = facts(con), Filters(date(2011, 12, 1), date(2011, 12, 8))
+    assert run(con, get("cac"), dec)["value"].iat[0] == 30.0
+    assert run(con, get("mer"), dec)["value"].iat[0] == pytest.approx(35.4 / 30)
+    assert spend_note(get("mer"), f, dec.start, dec.end) == (
+        "Ad spend is stored for 2 of the period's 8 days (1 Dec – 2 Dec 2011), while MER "
+        "counts the net sales of all 8: upload the other days' ad spend if ads ran then.")
+    assert spend_note(get("cac"), f, dec.start, dec.end).startswith(
+        "Ad spend is stored for 2 of the period's 8 days (1 Dec – 2 Dec 2011), while Blended "
+        "CAC counts the new customers of all 8")
+    assert spend_note(get("net_sales"), f, dec.start, dec.end) is None
+    # 1 – 2 Dec: the spend covers every day.
+    assert spend_note(get("mer"), f, dec.start, date(2011, 12, 2)) is None
+    # The command line says it beside the figure too.
+    out = json.loads(cli("kpi", "cac", "--store", tmp_path / "s", "--start", "2011-12-01",
+                         "--end", "2011-12-08").stdout)
+    assert out[0]["value"] == 30.0
+    assert out[0]["note"].startswith("Ad spend is stored for 2 of the period's 8 days")
+
+
+def test_cac_counts_first_seen_customers_as_new_customers_do(tmp_path):
+    """CAC's new customers are first orders in the store: on a period that starts with the
+    first stored order (1 Nov 2011) none can be told from a returning one, so CAC is unknown,
+    as New customers is; a month later it carries the short-history caveat."""
+    f = facts(uci_with_two_days_of_ads(tmp_path).connect())
+    nov = reason(get("cac"), f, date(2011, 11, 1), date(2011, 11, 30))
+    assert nov == reason(get("new_customers"), f, date(2011, 11, 1), date(2011, 11, 30))
+    assert nov.startswith("Unknown: no order is stored before 01 Nov 2011")
+    assert get("cac").history   # the card then adds short_history, as on New customers
+    assert short_history(f, date(2011, 12, 1)).startswith(
+        "only 1 month of orders before this period (from 01 Nov 2011)")
+
+
+def test_a_paid_channel_with_sessions_and_no_spend_is_named(tmp_path):
+    """The tiny shop has paid-social orders; with only the paid-search rows of
+    its spend stored (a Google Ads export, not Meta's), MER leaves paid social's cost out."""
+    import pandas as pd
+    spend = pd.read_csv(TINY / "marketing_spend.csv")
+    spend[spend["channel"] == "paid_search"].to_csv(tmp_path / "marketing_spend.csv",
+                                                    index=False)
+    store = store_of(tmp_path, TINY / "orders.csv", TINY / "traffic.csv",
+                     tmp_path / "marketing_spend.csv")
+    f = facts(store.connect())
+    assert "paid_social" in f.unspent and "paid_search" not in f.unspent
+    note = spend_note(get("mer"), f, date(2025, 2, 3), date(2025, 2, 4))
+    assert "No ad spend is stored for Paid social" in note and "MER leaves" in note
+
+
+def test_top_products_on_the_command_line_leave_out_what_refunds_cannot_fill(tmp_path):
+    """UCI's credit notes name no stored invoice: the command line listed each product's net
+    sales as its sales, nothing refunded. 536370: 24 × 3.75 = 90.00 before returns."""
+    store = store_of(tmp_path, FORMATS / "online_retail_credit_notes.csv")
+    out = cli("kpi", "top_products", "--store", store.path)
+    rows = json.loads(out.stdout)
+    assert rows[0]["product_name"] == "ALARM CLOCK BAKELIKE PINK" and rows[0]["sales"] == 90.0
+    assert "net_sales" not in rows[0] and "returns" not in rows[0]
+    assert "note: Returns are not taken off" in out.stderr

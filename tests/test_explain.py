@@ -624,3 +624,23 @@ def test_no_spend_cause_against_days_before_the_spend_export(tmp_path):
     out = ex.explain(store.connect(), "net_sales", f, f.previous_period())
     assert [c["text"] for c in out["causes"] if c["kind"] == "spend"] == [
         "Ad spend on email rose by €20.00 (€30.00 → €50.00)."]
+
+
+def test_the_blended_conversion_driver_is_told_from_the_analytics_card(shop):
+    """Net sales on 4 March: its driver is the blended conversion rate, 3 orders ÷ 400
+    sessions = 0.75 %; the Overview's Conversion rate (analytics) card is (3 + 8) purchases ÷
+    (20 + 380) sessions = 2.75 %. The Why? showed the first beside the card's figure without
+    saying which was which, nor that they differ on purpose."""
+    out = ex.explain(shop.connect(), "net_sales", MAR4, MAR3)
+    assert out["conversion"] == (
+        "Blended conversion rate here: orders in the orders export ÷ sessions, 0.75 % in the "
+        "period. The Conversion rate (analytics) card is another figure, 2.75 %: purchases ÷ "
+        "sessions, both counted by the analytics tool. They differ on purpose, as the two "
+        "tools count purchases differently (trackers blocked, orders cancelled later or placed "
+        "by phone).")
+    # Under the drivers in the command line's text and the report, too.
+    assert ex.sections(out)[0][1][-1] == out["conversion"]
+    # The analytics card's own Why? is named as the card is, and needs no such sentence.
+    card = ex.explain(shop.connect(), "conversion_rate", MAR4, MAR3)
+    assert card["formula"].startswith("Conversion rate (analytics) = ")
+    assert card["conversion"] is None

@@ -184,15 +184,19 @@ def test_top_products_and_what_changed_by_product_name_their_net_sales_apart(tin
 
 def test_top_products_take_the_apps_caveat_when_refunds_name_no_order(tmp_path):
     """UCI's credit notes (C536379…) have numbers of their own: no refund names a stored order,
-    so net sales by order date cannot be known. The app's Sales page says so in place of the
-    table; the report listed the products with their sales as if nothing were refunded."""
+    so net sales by order date cannot be known. The report once listed the products' sales
+    as net, as if nothing were refunded, then withheld the whole table; units and sales before
+    returns are known, so they are shown, so labelled, without a Category column that would
+    read "uncategorised" on every row. 536370: 24 × €3.75 = €90.00; hand warmers 6 × €1.85."""
     store = Store(tmp_path / "s")
     ingest(store, [ROOT / "tests/data/formats/online_retail_credit_notes.csv"])
     html = build(store.connect(), "2010-12")
     top = html[html.index("<h2>Top products</h2>"):html.index("<h2>What changed</h2>")]
-    assert ("Top products: Unknown: the refunds uploaded do not say which stored order they "
-            "refund") in top
-    assert "<table" not in top and "HAND WARMER" not in top
+    assert ("<th>Product</th><th>SKU</th><th>Units</th><th>Sales before returns</th>") in top
+    assert '<td data-label="Sales before returns">€90.00</td>' in top
+    assert "Net sales" not in top and "uncategorised" not in top
+    assert ("Returns are not taken off: the refunds uploaded do not say which stored order "
+            "they refund") in top
     # No traffic and no ad spend uploaded: the channel table's columns of them are named with
     # the reason, as the cards are, not silently dropped.
     channels = html[html.index("<h2>Channels</h2>"):html.index("<h2>Top products</h2>")]
@@ -293,3 +297,22 @@ def test_an_export_that_may_end_early_is_said_at_the_top(tmp_path):
     assert ('<p class="warning">No order on the last 8 days of the period (21 Feb – 28 Feb '
             '2025), where the 51 days before had an order every day: the export may end '
             'early.</p>') in html
+
+
+def test_mer_card_says_the_ad_spend_covers_part_of_the_month(tmp_path):
+    """UCI's invoices of November 2011 (1 Nov – 14 Nov stored, then 8 Dec) and a Google Ads
+    export of 1 – 3 November only: the report's MER set 30 days of net sales against 3 days
+    of spend, as the app's card did, with no word."""
+    ads = tmp_path / "google_ads.csv"
+    ads.write_text("Campaign report\n1 November 2011 - 3 November 2011\n"
+                   "Day,Campaign,Currency code,Cost,Impr.,Clicks\n"
+                   "2011-11-01,Brand - UK,GBP,10.00,1000,50\n"
+                   "2011-11-02,Brand - UK,GBP,20.00,2000,60\n"
+                   "2011-11-03,Brand - UK,GBP,30.00,2000,60\n")
+    store = Store(tmp_path / "s")
+    ingest(store, [ROOT / "tests/data/formats/online_retail.csv", ads], allow_partial=True)
+    html = build(store.connect(), "2011-11")
+    mer = html[html.index('data-kpi="mer"'):]
+    mer = mer[:mer.index('<div class="card')]
+    assert ("Ad spend is stored for 3 of the period&#x27;s 30 days (1 Nov – 3 Nov 2011), while "
+            "MER counts the net sales of all 30") in mer

@@ -296,6 +296,9 @@ def _card(name: str, f: kpilib.Filters, spark_by: str | None, last_year: bool) -
     short = caveats.short_history(facts(), f.start) if k.history else None
     if short:
         captions.append(short[0].upper() + short[1:] + ".")
+    spend = caveats.spend_note(k, facts(), f.start, f.end)
+    if spend:
+        captions.append(spend)
     if m.final and last_year:
         ly = value(name, f.last_year())
         ly = None if caveats.value_reason(k, ly) or reason(name, f.last_year()) \
@@ -510,10 +513,14 @@ def top_and_other(df: pd.DataFrame, label: str, by: str, sums=(), ratio=None,
     return pd.concat([df.iloc[:n], pd.DataFrame([other])], ignore_index=True)
 
 
+def has_categories(df: pd.DataFrame) -> bool:
+    return caveats.has_categories(df["category"])
+
+
 def categorised(cats: pd.DataFrame) -> bool:
     """Whether the products have categories to split by (not all "uncategorised"); says which
     export brings them when they have none."""
-    if set(cats["category"].dropna()) - {"uncategorised"}:
+    if has_categories(cats):
         return True
     st.info("No product categories: upload a products export with a category (product type) "
             "column on the Data page to see this by category.")

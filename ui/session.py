@@ -208,6 +208,12 @@ def reason(name: str, filters: kpilib.Filters | None = None) -> str | None:
                           f.end if f else None, f)
 
 
+def unmatched_refunds(name: str):
+    """The columns of KPI ``name`` refunds cannot fill in this store, and why
+    (kpilib.caveats.unmatched_refunds)."""
+    return caveats.unmatched_refunds(kpilib.get(name), facts())
+
+
 def missing(name: str) -> tuple[str, ...]:
     """The stored tables KPI ``name`` needs and the store lacks."""
     return caveats.missing(kpilib.get(name), facts())

@@ -139,6 +139,10 @@ def _why_dialog(name: str, f: kpilib.Filters, choices: tuple[str, ...]) -> None:
         for d in drivers:
             if d["effect"]:
                 st.markdown(_line(explain.driver_text(d, unit, cur)))
+        if out.get("conversion"):
+            # "3.16 %" kept on one line of a phone.
+            st.info(formatting.md_plain(out["conversion"].replace(" %", "\u00a0%"), 400),
+                    icon=":material/info:")
     if out["by"]:
         tabs = st.tabs([f"By {explain.DIMENSIONS[d]}" for d in out["by"]])
         for tab, (d, rows) in zip(tabs, out["by"].items()):
