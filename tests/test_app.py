@@ -818,6 +818,21 @@ def test_every_page_is_useful_on_a_partial_store(partial_stores, monkeypatch, ki
             assert "Net sales" not in values and "Orders" not in values, (page, values)
 
 
+def test_a_trend_by_channel_of_orders_without_a_channel_is_one_line(partial_stores,
+                                                                      monkeypatch):
+    """UCI's orders have no channel: the Sales trend "by channel" drew one area named
+    Unknown, read as a channel of that name selling everything. One line, said why."""
+    at = start(partial_stores["orders only"], monkeypatch)
+    at.switch_page("app_pages/sales.py").run()
+    trend = next(json.loads(e.proto.spec) for e in at.get("plotly_chart")
+                 if "Net sales" in json.loads(e.proto.spec)["layout"]["title"]["text"]
+                 and "gross" not in json.loads(e.proto.spec)["layout"]["title"]["text"])
+    assert trend["layout"]["title"]["text"] == "Net sales", trend["layout"]["title"]
+    assert len(trend["data"]) == 1 and not trend["data"][0].get("name"), trend["data"]
+    assert "Net sales is not split by channel: the orders export gives no order a channel." \
+        in [c.value for c in at.caption]
+
+
 def test_refunds_stock_or_products_alone_show_what_they_hold(partial_stores, monkeypatch):
     at = start(partial_stores["refunds only"], monkeypatch)
     at.switch_page("app_pages/returns.py").run()

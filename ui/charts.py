@@ -91,6 +91,13 @@ def trend(name: str, by: str, key: str, title: str | None = None, split: bool = 
         st.caption(partial)
     if split:
         df = kpi(name, filters, by=(by, "channel"))
+        if len(df) and set(df["channel"]) == {"unknown"}:
+            # Orders with no channel (UCI): one area labelled "Unknown" under a title "by
+            # channel" read as a channel of that name selling everything.
+            st.caption(f"{k.label} is not split by channel: the orders export gives no order "
+                       "a channel.")
+            split, title = False, k.label
+    if split:
         df["channel"] = df["channel"].map(channel_label)
         if k.ratio or k.unit == "decimal":
             # Averages and rates do not add up across channels: one line each.
