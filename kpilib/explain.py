@@ -311,8 +311,10 @@ def explain(con, name: str, f: Filters, compared: Filters, known: caveats.Facts 
            "formula": None, "drivers": [], "by": {}, "not_split": [], "not_split_why": {},
            "names": {}, "causes": [], "notes": [], "first_seen": None}
     why = caveats.reason(k, known, f.start, f.end) or caveats.reason(
-        k, known, compared.start, compared.end) or caveats.before_data(
         k, known, compared.start, compared.end)
+    # As the cards say it (ui.components._card).
+    before = caveats.before_data(k, known, compared.start, compared.end, f.start)
+    why = why or before and f"Not compared: {before[0].lower()}{before[1:]}"
     if why:
         return {**out, "reason": why}
     now, then = (_row(x) for x in _read(con, [(name, f, None), (name, compared, None)]))

@@ -1,5 +1,6 @@
 """What a manager could misread on screen, found by walking the app as one: each test pins
 the sentence or the missing comparison that keeps a figure from misleading."""
+import json
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
@@ -577,3 +578,21 @@ def test_a_channel_filter_on_orders_without_a_channel_is_not_a_sale_of_nothing(t
     assert "Net sales, Orders and Average order value (before returns): Not tracked: the " \
         "orders export has no channel (every order's is unknown), so its orders cannot be " \
         "picked by channel." in [i.value for i in at.info]
+
+
+def test_last_year_with_far_less_order_history_is_not_compared(tmp_path, monkeypatch):
+    """March 2026 on the Overview against March 2025, which had 59 days of orders before it
+    against a year (helpers.thin_history_store): returning-customer rate 1 / 2 against 1 / 3
+    read "vs last year: +16.67 pp", the history growing. The card says why it is not
+    compared; the previous month (0 / 1) is, +50.00 pp."""
+    from helpers import THIN_HISTORY_SAID, thin_history_store
+    at = opened(thin_history_store(tmp_path), monkeypatch, period="Custom",
+                dates=["2026-03-01", "2026-03-31"])
+    card = next(m for m in at.metric if m.label.startswith("Returning-customer rate"))
+    assert (card.value, card.delta) == ("50.00 %", "+50.00 pp"), (card.value, card.delta)
+    captions = [c.value for c in at.caption]
+    said = f"Not compared with last year: {THIN_HISTORY_SAID[0].lower()}{THIN_HISTORY_SAID[1:]}"
+    # Returning-customer rate's and new customers' cards.
+    assert captions.count(said) == 2, captions
+    assert not any("16.67" in c for c in captions), captions
+

@@ -357,3 +357,39 @@ def test_a_period_that_starts_before_an_export_is_no_baseline():
     assert before_data(get("conversion_rate"), f, date(2025, 1, 31), date(2025, 3, 1)) == (
         "31 Jan – 1 Mar 2025 starts before the first stored day of traffic (01 Mar 2025): "
         "only 1 of its 30 days is in the exports, so it is no baseline.")
+
+
+def test_a_baseline_with_far_less_order_history_is_no_baseline():
+    """First stored order 1 Jun 2025 (the demo shop's). Sep – Nov 2026 has a year and more of
+    orders before it; the same months of 2025 have 92 days (30 + 31 + 31), so more of their
+    returning customers count as new: "+12.56 pp" was the history growing. Under half the
+    history (each counted up to a year) is no baseline: 2 × 92 = 184 < 365. December 2025
+    (183 days) against November (153): 2 × 153 = 306 ≥ 183, compared. At the edge, a period
+    with 200 days against one with 99 (2 × 99 = 198 < 200) is not compared, with 100 it is."""
+    from kpilib.caveats import before_data, thin_history
+    f = Facts(tables=frozenset({"orders"}), as_of=date(2026, 11, 30),
+              orders_from=date(2025, 6, 1))
+    rate = get("returning_customer_rate")
+    said = ("1 Sep – 30 Nov 2025 has only 3 months of orders before it (from 01 Jun 2025), "
+            "against a year or more before this period: more of its returning customers "
+            "count as new, so it is no baseline.")
+    assert before_data(rate, f, date(2025, 9, 1), date(2025, 11, 30), date(2026, 9, 1)) == said
+    assert before_data(get("new_customers"), f, date(2025, 9, 1), date(2025, 11, 30),
+                       date(2026, 9, 1)) == said
+    # Net sales do not rest on who ordered before; nor is a period without one compared with.
+    assert before_data(get("net_sales"), f, date(2025, 9, 1), date(2025, 11, 30),
+                       date(2026, 9, 1)) is None
+    assert before_data(rate, f, date(2025, 9, 1), date(2025, 11, 30)) is None
+    assert thin_history(rate, f, date(2025, 11, 1), date(2025, 11, 30),
+                        date(2025, 12, 1)) is None
+    # 1 Jun + 200 days = 18 Dec 2025; + 99 days = 8 Sep; + 100 days = 9 Sep.
+    assert thin_history(rate, f, date(2025, 9, 8), date(2025, 9, 30),
+                        date(2025, 12, 18)).startswith(
+        "8 Sep – 30 Sep 2025 has only 3 months of orders before it (from 01 Jun 2025), "
+        "against 7 months before this period")
+    assert thin_history(rate, f, date(2025, 9, 9), date(2025, 9, 30),
+                        date(2025, 12, 18)) is None
+    # A year and more on both sides is compared; a baseline from the first order on is
+    # first_seen's (reason: unknown), not this.
+    assert thin_history(rate, f, date(2026, 6, 1), date(2026, 6, 30), date(2026, 9, 1)) is None
+    assert thin_history(rate, f, date(2025, 6, 1), date(2025, 6, 30), date(2026, 9, 1)) is None
