@@ -596,3 +596,41 @@ def test_last_year_with_far_less_order_history_is_not_compared(tmp_path, monkeyp
     assert captions.count(said) == 2, captions
     assert not any("16.67" in c for c in captions), captions
 
+
+def test_why_names_the_stock_pages_lost_revenue_as_an_estimate_with_shares(demo_store,
+                                                                           monkeypatch):
+    """Why? for net sales said "Revenue lost to stock-outs: €90,442.27 …; most of it" three
+    SKUs that the Stock page's table gave as 22 % of it: an estimate shown to the cent, and a
+    "most" that was not. It now names the largest with each one's share, rounded as an
+    estimate, and the SKUs and their figures are the Stock page's table's for the period."""
+    import re
+    from datetime import date
+
+    import pytest
+
+    from kpilib import Filters, caveats, explain
+    from kpilib.formatting import cell
+    f = Filters(date(2026, 9, 1), date(2026, 10, 31))
+    con = demo_store.connect()
+    out = explain.explain(con, "net_sales", f, f.previous_period(), caveats.facts(con))
+    lost = next(c for c in out["causes"] if c["kind"] == "stockouts")
+    total = lost["current"]
+    top = lost["items"][:3]
+    assert "most of it" not in lost["text"] and "estimated" in lost["text"]
+    # No figure to the cent: the total and each SKU's to two significant figures.
+    assert not re.search(r"\d\.\d\d\b", lost["text"]), lost["text"]
+    assert explain.about(total, "EUR") in lost["text"]
+    for i in top:
+        assert i["share"] == pytest.approx(i["lost_revenue"] / total, abs=1e-6)
+        assert (f"{i['product_name']} ({i['oos_days']:.0f} days out of stock, "
+                f"{explain.about(i['lost_revenue'], 'EUR')}, {i['share']:.0%}".replace("%", " %")
+                in lost["text"]), lost["text"]
+    at = opened(demo_store, monkeypatch, period="Custom", dates=["2026-09-01", "2026-10-31"])
+    at.switch_page("app_pages/stock.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    table = next(d.value for d in at.dataframe if "Revenue lost" in d.value.columns)
+    assert table["SKU"].tolist()[:3] == [i["sku"] for i in top]
+    assert table["Revenue lost"].tolist()[:3] == [cell(i["lost_revenue"], "money") for i in top]
+    card = next(m for m in at.metric if m.label.startswith("Revenue lost"))
+    assert card.value == f"€{total:,.0f}", (card.value, total)
+
