@@ -634,3 +634,24 @@ def test_why_names_the_stock_pages_lost_revenue_as_an_estimate_with_shares(demo_
     card = next(m for m in at.metric if m.label.startswith("Revenue lost"))
     assert card.value == f"€{total:,.0f}", (card.value, total)
 
+
+def test_payback_says_it_is_on_revenue_before_costs(demo_store, monkeypatch):
+    """The demo's affiliate cohorts all "pay back" in month 0: their CAC (Dec 2025 in the
+    full demo: €6,216.80 ÷ 186 customers = €33.42) is under their first month's revenue
+    (€78.30 a customer). Right on revenue, as the definition has it; read as profit it is
+    not, so the table, its chart and its heading say revenue."""
+    at = opened(demo_store, monkeypatch)
+    at.switch_page("app_pages/marketing.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    table = at.dataframe[-1].value
+    assert "Pays back on revenue (before costs)" in table.columns, table.columns
+    # A cohort of the period's last month has 1 month observed, not "1 months".
+    assert not table[table.columns[-1]].str.contains(r"\b1 months").any()
+    assert "Payback on revenue by acquisition channel" in [h.value for h in at.subheader]
+    spec = next(json.loads(e.proto.spec) for e in at.get("plotly_chart")
+                if "revenue per acquired customer" in json.loads(e.proto.spec)["layout"]
+                ["title"]["text"])
+    said = [a["text"] for a in spec["layout"]["annotations"] if "CAC" in a["text"]]
+    assert said and not any("paid back" in t for t in said), said
+    assert any("before costs" in c.value for c in at.caption)
+
