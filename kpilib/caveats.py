@@ -434,23 +434,25 @@ def _span(days: int) -> str:
 def thin_history(kpi: Kpi, f: Facts, start: date, end: date,
                  since: date | None) -> str | None:
     """Why [start, end] is no baseline for new and returning customers (``kpi.history``)
-    against a period starting ``since``: it has less than half the order history before it
-    (each counted up to a year). With less history, more of its returning customers count
-    as new (:func:`short_history`), so a change reads as customers coming back more: the
-    demo's Sep – Nov 2026 has a year, the same months of 2025 three months ("+12.56 pp").
-    Half or more (Nov 2025's five months against December's six) is compared, each period
-    with its own caveat. None when it is a baseline, or the store cannot tell at all
+    against a period starting ``since``: :func:`short_history` applies to it, and not, or at
+    most half as much, to the period shown: the year of orders missing before it is at least
+    twice the period's. With less history, more of its returning customers count as new, so
+    a change reads as customers coming back more: the demo's Sep – Nov 2026 has a year, the
+    same months of 2025 three months ("+12.56 pp"; 0 missing against 273 days). Where both
+    lack much of it (5 Feb against 20 Jan in a shop's first weeks; December against November
+    in its first year: 182 days missing against 212) it is compared, each period with its
+    own caveat. None when it is a baseline, or the store cannot tell at all
     (:func:`first_seen`, said by :func:`reason`)."""
     if since is None or not kpi.history or f.orders_from is None or start <= f.orders_from \
             or since <= f.orders_from:
         return None
     then, now = _history(f, start), _history(f, since)
-    if then >= HISTORY_DAYS or 2 * then >= now:
+    if then >= HISTORY_DAYS or 2 * (HISTORY_DAYS - now) > HISTORY_DAYS - then:
         return None
-    now_words = "a year or more" if now >= HISTORY_DAYS else f"{_span(now)}"
-    return (f"{days_text([(start, end)])} has only {_span(then)} of orders before it "
-            f"(from {f.orders_from:%d %b %Y}), against {now_words} before this period: more "
-            "of its returning customers count as new, so it is no baseline.")
+    # Short: said on a card.
+    return (f"{days_text([(start, end)])} had only {_span(then)} of orders stored before it, "
+            f"this period {'a year' if now >= HISTORY_DAYS else _span(now)}: more of its "
+            "customers count as new.")
 
 
 def short_history(f: Facts, start: date | None) -> str | None:

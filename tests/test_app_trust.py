@@ -655,3 +655,11 @@ def test_payback_says_it_is_on_revenue_before_costs(demo_store, monkeypatch):
     assert said and not any("paid back" in t for t in said), said
     assert any("before costs" in c.value for c in at.caption)
 
+
+def test_last_year_before_the_first_order_is_not_said_twice(tiny_store, monkeypatch):
+    """5 – 31 Jan 2025 of the tiny shop: the previous period and last year are both before
+    its first order. The previous period's caption says it; last year's is a plain "–"."""
+    at = opened(tiny_store, monkeypatch, period="Custom", dates=["2025-01-05", "2025-01-31"])
+    captions = [c.value for c in at.caption]
+    assert "vs last year: –" in captions
+    assert not any(c.startswith("Not compared with last year") for c in captions), captions

@@ -362,17 +362,18 @@ def test_a_period_that_starts_before_an_export_is_no_baseline():
 def test_a_baseline_with_far_less_order_history_is_no_baseline():
     """First stored order 1 Jun 2025 (the demo shop's). Sep – Nov 2026 has a year and more of
     orders before it; the same months of 2025 have 92 days (30 + 31 + 31), so more of their
-    returning customers count as new: "+12.56 pp" was the history growing. Under half the
-    history (each counted up to a year) is no baseline: 2 × 92 = 184 < 365. December 2025
-    (183 days) against November (153): 2 × 153 = 306 ≥ 183, compared. At the edge, a period
-    with 200 days against one with 99 (2 × 99 = 198 < 200) is not compared, with 100 it is."""
+    returning customers count as new: "+12.56 pp" was the history growing. A baseline missing
+    at least twice as much of the year as the period shown is none: 365 − 92 = 273 missing
+    against 0. December 2025 (183 days, 182 missing) against November (153, 212 missing):
+    2 × 182 = 364 > 212, compared. At the edge, a baseline with 65 days (300 missing) against a
+    period with 215 (150 missing: 2 × 150 = 300 ≤ 300) is not compared; with 214 (151 missing:
+    302 > 300) it is."""
     from kpilib.caveats import before_data, thin_history
     f = Facts(tables=frozenset({"orders"}), as_of=date(2026, 11, 30),
               orders_from=date(2025, 6, 1))
     rate = get("returning_customer_rate")
-    said = ("1 Sep – 30 Nov 2025 has only 3 months of orders before it (from 01 Jun 2025), "
-            "against a year or more before this period: more of its returning customers "
-            "count as new, so it is no baseline.")
+    said = ("1 Sep – 30 Nov 2025 had only 3 months of orders stored before it, this period "
+            "a year: more of its customers count as new.")
     assert before_data(rate, f, date(2025, 9, 1), date(2025, 11, 30), date(2026, 9, 1)) == said
     assert before_data(get("new_customers"), f, date(2025, 9, 1), date(2025, 11, 30),
                        date(2026, 9, 1)) == said
@@ -382,13 +383,13 @@ def test_a_baseline_with_far_less_order_history_is_no_baseline():
     assert before_data(rate, f, date(2025, 9, 1), date(2025, 11, 30)) is None
     assert thin_history(rate, f, date(2025, 11, 1), date(2025, 11, 30),
                         date(2025, 12, 1)) is None
-    # 1 Jun + 200 days = 18 Dec 2025; + 99 days = 8 Sep; + 100 days = 9 Sep.
-    assert thin_history(rate, f, date(2025, 9, 8), date(2025, 9, 30),
-                        date(2025, 12, 18)).startswith(
-        "8 Sep – 30 Sep 2025 has only 3 months of orders before it (from 01 Jun 2025), "
-        "against 7 months before this period")
-    assert thin_history(rate, f, date(2025, 9, 9), date(2025, 9, 30),
-                        date(2025, 12, 18)) is None
+    # 1 Jun + 65 days = 5 Aug 2025; + 215 days = 2 Jan 2026; + 214 days = 1 Jan 2026.
+    assert thin_history(rate, f, date(2025, 8, 5), date(2025, 8, 31),
+                        date(2026, 1, 2)) == (
+        "5 Aug – 31 Aug 2025 had only 2 months of orders stored before it, this period 7 "
+        "months: more of its customers count as new.")
+    assert thin_history(rate, f, date(2025, 8, 5), date(2025, 8, 31),
+                        date(2026, 1, 1)) is None
     # A year and more on both sides is compared; a baseline from the first order on is
     # first_seen's (reason: unknown), not this.
     assert thin_history(rate, f, date(2026, 6, 1), date(2026, 6, 30), date(2026, 9, 1)) is None

@@ -298,8 +298,12 @@ def _card(name: str, f: kpilib.Filters, spark_by: str | None, last_year: bool) -
                                         f.start)
         ly = None if caveats.value_reason(k, ly) or reason(name, f.last_year()) or ly_before \
             else ly
-        captions.append(f"Not compared with last year: {ly_before[0].lower()}{ly_before[1:]}"
-                        if ly_before else f"vs last year: {change(now, ly, k.unit) or '–'}")
+        # Said where the last year holds orders and only less history: before the first
+        # order the previous period's caption says so already, on every card.
+        thin = caveats.thin_history(k, facts(), f.last_year().start, f.last_year().end,
+                                    f.start)
+        captions.append(f"Not compared with last year: {thin[0].lower()}{thin[1:]}"
+                        if thin else f"vs last year: {change(now, ly, k.unit) or '–'}")
     fc = month_forecast(name, f)
     if fc is not None and fc.value is not None:
         captions.append(forecast_caption(fc))
