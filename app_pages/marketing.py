@@ -108,7 +108,12 @@ shares = pd.DataFrame({"channel": [ui.channel_label(c) for c in channels] * len(
                        "of": [k for k in parts for _ in channels]})
 left, right = st.columns(2)
 with left:
-    if f.channels and len(channels) < 2:
+    if not f.channels and len(channels) == 1:
+        # One grey bar at 100 % said it as a chart.
+        st.markdown(f"**Share of ad spend by channel**  \nAll the ad spend in these dates "
+                    f"({ui.fmt_money(spend.sum())}) is on {ui.channel_label(channels[0])}: "
+                    "no other channel to compare it with.")
+    elif f.channels and len(channels) < 2:
         # One channel's shares of itself are 100 % each: not a comparison.
         st.caption("Shares of spend, revenue and new customers compare channels: with one "
                    "channel with spend chosen, each would be 100 %. Choose more channels, or "

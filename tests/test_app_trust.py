@@ -656,6 +656,41 @@ def test_payback_says_it_is_on_revenue_before_costs(demo_store, monkeypatch):
     assert any("before costs" in c.value for c in at.caption)
 
 
+def trend(at) -> dict:
+    """The Overview trend chart's spec."""
+    return next(json.loads(e.proto.spec) for e in at.get("plotly_chart")
+                if " by " in json.loads(e.proto.spec)["layout"]["title"]["text"]
+                and len(json.loads(e.proto.spec)["data"]) <= 2)
+
+
+def test_the_trend_names_no_previous_line_it_does_not_draw(tiny_store, monkeypatch):
+    """5 – 31 Jan 2025 of the tiny shop: the previous period (9 Dec – 4 Jan) is before its
+    first order (o1, 5 Jan), so no previous line is drawn, and the legend said "Previous
+    period" beside the one line there is. 10 Feb – 2 Mar has one (20 Jan – 9 Feb)."""
+    at = opened(tiny_store, monkeypatch, period="Custom", dates=["2025-01-05", "2025-01-31"])
+    assert [t["name"] for t in trend(at)["data"]] == ["This period"]
+    at = opened(tiny_store, monkeypatch, period="Custom", dates=["2025-02-10", "2025-03-02"])
+    assert [t["name"] for t in trend(at)["data"]] == ["This period", "Previous period"]
+
+
+def test_one_channel_with_spend_is_said_not_charted(tiny_store, monkeypatch):
+    """3 – 4 Feb 2025 of the tiny shop: paid search's €20 + €30 is all the ad spend, so its
+    share of it was one bar at 100 %. Said in a sentence instead; 3 – 6 Feb (three channels)
+    is charted."""
+    at = opened(tiny_store, monkeypatch, period="Custom", dates=["2025-02-03", "2025-02-04"])
+    at.switch_page("app_pages/marketing.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    titles = [json.loads(e.proto.spec)["layout"]["title"]["text"]
+              for e in at.get("plotly_chart")]
+    assert not any(t.startswith(("Budget", "Share of ad spend")) for t in titles), titles
+    assert any("All the ad spend in these dates (€50.00) is on Paid search" in m.value
+               for m in at.markdown), [m.value for m in at.markdown]
+    at = opened(tiny_store, monkeypatch, period="Custom", dates=["2025-02-03", "2025-02-06"])
+    at.switch_page("app_pages/marketing.py").run()
+    assert any(json.loads(e.proto.spec)["layout"]["title"]["text"].startswith("Budget")
+               for e in at.get("plotly_chart"))
+
+
 def test_last_year_before_the_first_order_is_not_said_twice(tiny_store, monkeypatch):
     """5 – 31 Jan 2025 of the tiny shop: the previous period and last year are both before
     its first order. The previous period's caption says it; last year's is a plain "–"."""
