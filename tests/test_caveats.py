@@ -337,28 +337,6 @@ def test_a_period_less_than_a_year_after_the_first_order_says_what_new_rests_on(
     assert short_history(f, None) is None
 
 
-def test_a_period_that_starts_before_an_export_is_no_baseline():
-    """Traffic stored from 1 March 2025. Sessions over 31 Jan – 1 Mar hold 1 day of 30 (no
-    baseline); over 1 – 28 Feb none (nothing to compare with); over 27 Feb – 29 Mar, 29 days
-    of 31 (≥ 80 %: a baseline, the two days named in "Why?"). Net sales need orders, which
-    this store does not say start later: no reason."""
-    from kpilib.caveats import before_data
-    f = Facts(tables=frozenset({"traffic", "orders"}), as_of=date(2025, 3, 31),
-              orders_from=date(2025, 1, 1), starts=(("traffic", date(2025, 3, 1)),))
-    assert before_data(get("sessions"), f, date(2025, 1, 31), date(2025, 3, 1)) == (
-        "31 Jan – 1 Mar 2025 starts before the first stored day of traffic (01 Mar 2025): "
-        "only 1 of its 30 days is in the exports, so it is no baseline.")
-    assert before_data(get("sessions"), f, date(2025, 2, 1), date(2025, 2, 28)) == (
-        "No day of traffic is stored before 01 Mar 2025, so 1 Feb – 28 Feb 2025 has nothing "
-        "to compare with.")
-    assert before_data(get("sessions"), f, date(2025, 2, 27), date(2025, 3, 29)) is None
-    assert before_data(get("net_sales"), f, date(2025, 1, 31), date(2025, 3, 1)) is None
-    # A rate over the one day held is no baseline either (UCI's AOV "+19.1 %" against 1 day).
-    assert before_data(get("conversion_rate"), f, date(2025, 1, 31), date(2025, 3, 1)) == (
-        "31 Jan – 1 Mar 2025 starts before the first stored day of traffic (01 Mar 2025): "
-        "only 1 of its 30 days is in the exports, so it is no baseline.")
-
-
 def test_a_baseline_with_far_less_order_history_is_no_baseline():
     """First stored order 1 Jun 2025 (the demo shop's). Sep – Nov 2026 has a year and more of
     orders before it; the same months of 2025 have 92 days (30 + 31 + 31), so more of their
@@ -394,3 +372,25 @@ def test_a_baseline_with_far_less_order_history_is_no_baseline():
     # first_seen's (reason: unknown), not this.
     assert thin_history(rate, f, date(2026, 6, 1), date(2026, 6, 30), date(2026, 9, 1)) is None
     assert thin_history(rate, f, date(2025, 6, 1), date(2025, 6, 30), date(2026, 9, 1)) is None
+
+
+def test_a_period_that_starts_before_an_export_is_no_baseline():
+    """Traffic stored from 1 March 2025. Sessions over 31 Jan – 1 Mar hold 1 day of 30 (no
+    baseline); over 1 – 28 Feb none (nothing to compare with); over 27 Feb – 29 Mar, 29 days
+    of 31 (≥ 80 %: a baseline, the two days named in "Why?"). Net sales need orders, which
+    this store does not say start later: no reason."""
+    from kpilib.caveats import before_data
+    f = Facts(tables=frozenset({"traffic", "orders"}), as_of=date(2025, 3, 31),
+              orders_from=date(2025, 1, 1), starts=(("traffic", date(2025, 3, 1)),))
+    assert before_data(get("sessions"), f, date(2025, 1, 31), date(2025, 3, 1)) == (
+        "31 Jan – 1 Mar 2025 starts before the first stored day of traffic (01 Mar 2025): "
+        "only 1 of its 30 days is in the exports, so it is no baseline.")
+    assert before_data(get("sessions"), f, date(2025, 2, 1), date(2025, 2, 28)) == (
+        "No day of traffic is stored before 01 Mar 2025, so 1 Feb – 28 Feb 2025 has nothing "
+        "to compare with.")
+    assert before_data(get("sessions"), f, date(2025, 2, 27), date(2025, 3, 29)) is None
+    assert before_data(get("net_sales"), f, date(2025, 1, 31), date(2025, 3, 1)) is None
+    # A rate over the one day held is no baseline either (UCI's AOV "+19.1 %" against 1 day).
+    assert before_data(get("conversion_rate"), f, date(2025, 1, 31), date(2025, 3, 1)) == (
+        "31 Jan – 1 Mar 2025 starts before the first stored day of traffic (01 Mar 2025): "
+        "only 1 of its 30 days is in the exports, so it is no baseline.")

@@ -601,6 +601,21 @@ def test_a_drivers_name_is_its_kpis_label_and_a_tiny_effect_is_not_a_change():
     assert ex.effect_text("times", 0.003) == "+0.003×"
 
 
+def test_last_year_with_far_less_order_history_is_not_explained(tmp_path):
+    """March 2026's returning-customer rate (1 / 2) against March 2025's (1 / 3), which had 59
+    days of orders before it against a year: "rose from 33.33 % to 50.00 %" was the history
+    growing (helpers.thin_history_store). February 2026 (0 / 1) is explained."""
+    from helpers import THIN_HISTORY_SAID, thin_history_store
+    con = thin_history_store(tmp_path).connect()
+    mar = Filters(date(2026, 3, 1), date(2026, 3, 31))
+    out = ex.explain(con, "returning_customer_rate", mar, mar.last_year())
+    assert out["change"] is None
+    assert out["reason"] == "Not compared: " + THIN_HISTORY_SAID[0].lower() + \
+        THIN_HISTORY_SAID[1:]
+    assert ex.explain(con, "returning_customer_rate", mar, mar.previous_period())["change"] \
+        == pytest.approx(0.5)   # 1 / 2 − 0 / 1
+
+
 def test_no_spend_cause_against_days_before_the_spend_export(tmp_path):
     """Orders every day of March and April 2025 (€10 each), ad spend from 1 April only
     (€5 a day). April 1–10 against 1–10 March: "ad spend on email rose by €50.00 (€0.00 →
@@ -624,18 +639,3 @@ def test_no_spend_cause_against_days_before_the_spend_export(tmp_path):
     out = ex.explain(store.connect(), "net_sales", f, f.previous_period())
     assert [c["text"] for c in out["causes"] if c["kind"] == "spend"] == [
         "Ad spend on email rose by €20.00 (€30.00 → €50.00)."]
-
-
-def test_last_year_with_far_less_order_history_is_not_explained(tmp_path):
-    """March 2026's returning-customer rate (1 / 2) against March 2025's (1 / 3), which had 59
-    days of orders before it against a year: "rose from 33.33 % to 50.00 %" was the history
-    growing (helpers.thin_history_store). February 2026 (0 / 1) is explained."""
-    from helpers import THIN_HISTORY_SAID, thin_history_store
-    con = thin_history_store(tmp_path).connect()
-    mar = Filters(date(2026, 3, 1), date(2026, 3, 31))
-    out = ex.explain(con, "returning_customer_rate", mar, mar.last_year())
-    assert out["change"] is None
-    assert out["reason"] == "Not compared: " + THIN_HISTORY_SAID[0].lower() + \
-        THIN_HISTORY_SAID[1:]
-    assert ex.explain(con, "returning_customer_rate", mar, mar.previous_period())["change"] \
-        == pytest.approx(0.5)   # 1 / 2 − 0 / 1
