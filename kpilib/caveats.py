@@ -439,7 +439,7 @@ def thin_history(kpi: Kpi, f: Facts, start: date, end: date,
     twice the period's. With less history, more of its returning customers count as new, so
     a change reads as customers coming back more: the demo's Sep – Nov 2026 has a year, the
     same months of 2025 three months ("+12.56 pp"; 0 missing against 273 days). Where both
-    lack much of it (5 Feb against 20 Jan in a shop's first weeks; December against November
+    lack much of it (10 Feb against 20 Jan in a shop's first weeks; December against November
     in its first year: 182 days missing against 212) it is compared, each period with its
     own caveat. None when it is a baseline, or the store cannot tell at all
     (:func:`first_seen`, said by :func:`reason`)."""
