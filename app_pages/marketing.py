@@ -9,7 +9,7 @@ import ui
 from kpilib.channels import CHANNELS
 from ui.plan import Cards, Frame, chosen, read
 from kpilib.marketing import payback_months
-from kpilib.formatting import md_plain
+from kpilib.formatting import md_plain, plural
 
 f = ui.require_filters()
 ui.header("Marketing ROI", "revenue is attributed to the channel recorded on each order")
@@ -108,7 +108,12 @@ shares = pd.DataFrame({"channel": [ui.channel_label(c) for c in channels] * len(
                        "of": [k for k in parts for _ in channels]})
 left, right = st.columns(2)
 with left:
-    if f.channels and len(channels) < 2:
+    if not f.channels and len(channels) == 1:
+        # One grey bar at 100 % said it as a chart.
+        st.markdown(f"**Share of ad spend by channel**  \nAll the ad spend in these dates "
+                    f"({ui.fmt_money(spend.sum())}) is on {ui.channel_label(channels[0])}: "
+                    "no other channel to compare it with.")
+    elif f.channels and len(channels) < 2:
         # One channel's shares of itself are 100 % each: not a comparison.
         st.caption("Shares of spend, revenue and new customers compare channels: with one "
                    "channel with spend chosen, each would be 100 %. Choose more channels, or "
@@ -177,6 +182,9 @@ fig.update_xaxes(title=None, dtick="M1", tickformat="%b %Y")
 ui.chart(fig, key="roas_by_month")
 
 
+PAYS_BACK = "Pays back on revenue (before costs)"
+
+
 def payback_curves(curve, summary, title):
     """One channel's cohorts as small multiples, oldest first: each panel holds one cohort's
     cumulative revenue per customer and its own CAC (dotted), labelled with the cohort, its
@@ -205,7 +213,7 @@ def payback_curves(curve, summary, title):
                         showlegend=False, hovertemplate=f"{money}%{{y:,.2f}}", **at)
         m = pays.at[cohort, "payback_month"]
         # Short enough for half a phone's width.
-        when = "not paid back yet" if pd.isna(m) else f"paid back M{int(m)}"
+        when = "revenue < CAC so far" if pd.isna(m) else f"revenue ≥ CAC in M{int(m)}"
         fig.add_annotation(text=f"<b>{name}</b> · CAC {ui.fmt(cac, 'money', compact=True)}"
                                 f"<br>{when}",
                            xref="x domain", yref="y domain", x=0.02, y=0.98, xanchor="left",
@@ -220,7 +228,7 @@ def payback_curves(curve, summary, title):
     return fig
 
 
-st.subheader("Payback by acquisition channel")
+st.subheader("Payback on revenue by acquisition channel")
 pay = ui.kpi("payback", months)
 if pay.empty:
     st.write("No customer was acquired through a channel with spend in these months.")
@@ -230,9 +238,11 @@ else:
         "Channel": summary["channel"].map(ui.channel_label),
         "Acquired in": summary["cohort"].map(lambda c: f"{c:%b %Y}"),
         "Customers": summary["customers"], "CAC": summary["cac"],
-        "Pays back": [f"month {int(m)}" if m == m and m is not None else
-                      f"not yet ({n} months observed)"
-                      for m, n in zip(summary["payback_month"], summary["months_observed"])]}),
+        # Revenue, not profit: "month 0" for a cohort whose first orders' revenue covers
+        # its CAC (the demo's affiliates) read as paid back in profit.
+        PAYS_BACK: [f"month {int(m)}" if m == m and m is not None else
+                    f"not yet ({plural(n, 'month')} observed)"
+                    for m, n in zip(summary["payback_month"], summary["months_observed"])]}),
         {"Customers": "count", "CAC": "money"}, filters=months)
     pick = st.selectbox("Curve for", sorted(pay["channel"].unique()), key="payback_channel",
                         format_func=ui.channel_label)

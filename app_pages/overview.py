@@ -109,8 +109,11 @@ def trend_figure(path: str, version: str, name: str, f: kpilib.Filters, by: str)
     # The previous period drawn on this period's dates, so the two lines can be compared day
     # by day. Days before the first stored day are unknown, not 0: left out.
     shifted = before["value"].where(before["period"] >= ui.data_start())
-    fig.add_scatter(x=now["period"][: len(before)], y=shifted[: len(now)],
-                    name="Previous period", mode="lines", line=dict(dash="dot", color="#9aa0a6"))
+    if shifted[: len(now)].notna().any():
+        # (None of it stored: a legend entry for a line not drawn.)
+        fig.add_scatter(x=now["period"][: len(before)], y=shifted[: len(now)],
+                        name="Previous period", mode="lines",
+                        line=dict(dash="dot", color="#9aa0a6"))
     fig.update_layout(title=f"{k.label} by {by}", hovermode="x unified")
     fig.update_yaxes(**ui.tick_format(k.unit))
     fig = ui.styled(fig)

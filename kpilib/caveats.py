@@ -308,11 +308,14 @@ def starts_later(kpi: Kpi, f: Facts, start: date) -> list[tuple[str, date]]:
             if firsts.get(t) is not None and start < firsts[t]]
 
 
-def before_data(kpi: Kpi, f: Facts, start: date, end: date) -> str | None:
+def before_data(kpi: Kpi, f: Facts, start: date, end: date,
+                since: date | None = None) -> str | None:
     """Why [start, end] is no baseline for ``kpi``: it starts before the first stored day of an
     export the KPI needs (an export that starts later), so its figure is 0, or a few days'
     worth, for want of data, and a change from it would read as a rise from nothing
-    ("+2,601 %" against one stored day of thirty). None when it is a baseline."""
+    ("+2,601 %" against one stored day of thirty); or, against a period starting ``since``,
+    it has far less order history before it (:func:`thin_history`). None when it is a
+    baseline."""
     span, days = days_text([(start, end)]), (end - start).days + 1
     for table, first in starts_later(kpi, f, start):
         if end < first:
@@ -325,7 +328,7 @@ def before_data(kpi: Kpi, f: Facts, start: date, end: date) -> str | None:
             return (f"{span} starts before the first stored {ROWS[table]} "
                     f"({first:%d %b %Y}): only {held} of its {days} days "
                     f"{'is' if held == 1 else 'are'} in the exports, so it is no baseline.")
-    return None
+    return thin_history(kpi, f, start, end, since)
 
 
 def partly_before(kpi: Kpi, f: Facts, start: date, end: date) -> str | None:
@@ -513,6 +516,40 @@ def first_seen(f: Facts, start: date | None) -> str | None:
 HISTORY_DAYS = 365
 
 
+def _history(f: Facts, start: date) -> int:
+    """Days of orders stored before ``start``, up to :data:`HISTORY_DAYS`."""
+    return min(max((start - f.orders_from).days, 0), HISTORY_DAYS)
+
+
+def _span(days: int) -> str:
+    # "1 month" for the one day before a period starting on 2 March read as a month of history.
+    return plural(days, "day") if days < 28 else plural(round(days / 30.44), "month")
+
+
+def thin_history(kpi: Kpi, f: Facts, start: date, end: date,
+                 since: date | None) -> str | None:
+    """Why [start, end] is no baseline for new and returning customers (``kpi.history``)
+    against a period starting ``since``: :func:`short_history` applies to it, and not, or at
+    most half as much, to the period shown: the year of orders missing before it is at least
+    twice the period's. With less history, more of its returning customers count as new, so
+    a change reads as customers coming back more: the demo's Sep – Nov 2026 has a year, the
+    same months of 2025 three months ("+12.56 pp"; 0 missing against 273 days). Where both
+    lack much of it (10 Feb against 20 Jan in a shop's first weeks; December against November
+    in its first year: 182 days missing against 212) it is compared, each period with its
+    own caveat. None when it is a baseline, or the store cannot tell at all
+    (:func:`first_seen`, said by :func:`reason`)."""
+    if since is None or not kpi.history or f.orders_from is None or start <= f.orders_from \
+            or since <= f.orders_from:
+        return None
+    then, now = _history(f, start), _history(f, since)
+    if then >= HISTORY_DAYS or 2 * (HISTORY_DAYS - now) > HISTORY_DAYS - then:
+        return None
+    # Short: said on a card.
+    return (f"{days_text([(start, end)])} had only {_span(then)} of orders stored before it, "
+            f"this period {'a year' if now >= HISTORY_DAYS else _span(now)}: more of its "
+            "customers count as new.")
+
+
 def short_history(f: Facts, start: date | None) -> str | None:
     """The caveat on new and returning customers over a period that starts less than a
     year after the first stored order (and after it: on or before it they are unknown,
@@ -520,10 +557,7 @@ def short_history(f: Facts, start: date | None) -> str | None:
     if start is None or f.orders_from is None or start <= f.orders_from \
             or (start - f.orders_from).days >= HISTORY_DAYS:
         return None
-    days = (start - f.orders_from).days
-    # "1 month" for the one day before a period starting on 2 March read as a month of history.
-    span = plural(days, "day") if days < 28 else plural(round(days / 30.44), "month")
-    return (f"only {span} of orders before this period "
+    return (f"only {_span((start - f.orders_from).days)} of orders before this period "
             f"(from {f.orders_from:%d %b %Y}): a customer who ordered before then counts "
             "as new")
 

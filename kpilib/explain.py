@@ -30,7 +30,7 @@ from typing import Callable
 
 from . import caveats
 from .filters import Filters
-from .formatting import channel_words, fmt, plural
+from .formatting import channel_words, fmt, plural, symbol
 from .dimensions import SPLITS
 from .kpi import (FilterNotApplicable, Read, check_filters, run, run_many, run_periods,
                   takes)
@@ -313,8 +313,10 @@ def explain(con, name: str, f: Filters, compared: Filters, known: caveats.Facts 
            "formula": None, "drivers": [], "by": {}, "not_split": [], "not_split_why": {},
            "names": {}, "causes": [], "notes": [], "first_seen": None, "conversion": None}
     why = caveats.reason(k, known, f.start, f.end) or caveats.reason(
-        k, known, compared.start, compared.end) or caveats.before_data(
         k, known, compared.start, compared.end)
+    # As the cards say it (ui.components._card).
+    before = caveats.before_data(k, known, compared.start, compared.end, f.start)
+    why = why or before and f"Not compared: {before[0].lower()}{before[1:]}"
     if why:
         return {**out, "reason": why}
     now, then = (_row(x) for x in _read(con, [(name, f, None), (name, compared, None)]))
@@ -694,6 +696,11 @@ def _gaps(con, name: str, f: Filters, compared: Filters, known) -> list[dict]:
 
 
 def _stockouts(con, f: Filters, compared: Filters, currency: str | None) -> list[dict]:
+    """Revenue lost to stock-outs in both periods, and the SKUs that lost most with their
+    share of it. An estimate (units sold per in-stock day × days out of stock × price), said
+    as one and rounded as one: "€90,442.27" read as a figure counted to the cent. The same
+    KPIs as the Stock page's, so the same figures, but for a channel filter: stock is the
+    whole shop's there, and this counts the chosen channels' sales (said)."""
     lost_now, lost_then = _read(con, [("lost_revenue_stockout", f, None),
                                       ("lost_revenue_stockout", compared, None)])
     now, then = _row(lost_now)["value"] or 0.0, _row(lost_then)["value"] or 0.0
@@ -701,14 +708,34 @@ def _stockouts(con, f: Filters, compared: Filters, currency: str | None) -> list
         return []
     top = run(con, get("lost_revenue_skus"), f, limit=5)
     items = [{"sku": r.sku, "product_name": r.product_name, "oos_days": _plain(r.oos_days),
-              "lost_revenue": round(float(r.lost_revenue), 2)} for r in top.itertuples()]
-    named = "; ".join(f"{i['product_name'] or i['sku']} ({plural(int(i['oos_days'] or 0), 'day')}"
-                      f" out of stock)" for i in items[:3])
+              "lost_revenue": round(float(r.lost_revenue), 2),
+              "share": float(r.lost_revenue) / now if now else None}
+             for r in top.itertuples()]
+    named = "; ".join(f"{i['product_name'] or i['sku']} "
+                      f"({plural(int(i['oos_days'] or 0), 'day')} out of stock, "
+                      f"{about(i['lost_revenue'], currency)}, {_share(i['share'])} of it)"
+                      for i in items[:3])
+    whose = " from the chosen channels' sales (the Stock page counts the whole shop's)" \
+        if f.channels else ""
     return [{"kind": "stockouts", "current": round(now, 2), "compared": round(then, 2),
              "change": round(now - then, 2), "items": items,
-             "text": f"Revenue lost to stock-outs: {fmt(now, 'money', currency)} against "
-                     f"{fmt(then, 'money', currency)} in the period compared"
-                     + (f"; most of it {named}." if named else ".")}]
+             "text": f"Revenue lost to stock-outs, estimated{whose}: "
+                     f"{about(now, currency)} against {about(then, currency)} in the period "
+                     "compared" + (f"; the largest: {named}." if named else ".")}]
+
+
+def about(v: float, currency: str | None) -> str:
+    """An estimate in money, to two significant figures and whole units: "about €92,000"."""
+    if not v:
+        return f"{symbol(currency)}0"
+    r = round(v, min(0, 1 - math.floor(math.log10(abs(v)))))
+    return f"about {'-' if r < 0 else ''}{symbol(currency)}{abs(r):,.0f}"
+
+
+def _share(s: float | None) -> str:
+    if s is None:
+        return "–"
+    return "under 1 %" if s < 0.005 else f"{s:.0%}".replace("%", " %")
 
 
 def _by_channel(con, name: str, f: Filters, compared: Filters, kind: str,

@@ -90,12 +90,15 @@ CTR = ratio(
     Measure("marketing_spend", "impressions", where="clicks is not null"),
     "Click-through rate: clicks ÷ impressions, over the spend rows that report both.")
 PAYBACK = Kpi(
-    name="payback", label="Payback by acquisition channel", unit="money", table=True,
+    name="payback", label="Payback on revenue by acquisition channel", unit="money",
+    table=True,
     definition="For the customers a channel acquired in a month (first valid order ever): "
                "cumulative net revenue per customer (gross − discounts − refunds, by order date) "
                "month by month since, against the channel's CAC that month (its spend ÷ those "
                "customers, both over the month's days inside the period); the payback month "
-               "is the first month the revenue reaches the CAC ('not yet' until then).",
+               "is the first month the revenue reaches the CAC ('not yet' until then). On "
+               "revenue, before costs: the goods, shipping and fees are not taken off, so "
+               "paying back in profit takes longer.",
     # cohort_orders: net revenue by acquisition channel, first-order day and order month.
     sql="""with size as (select channel, date_trunc('month', day)::date as cohort,
                                 sum(customers)::bigint as customers

@@ -44,12 +44,13 @@ def change(now: float | None, before: float | None, unit: str) -> str:
     return formatting.change(now, before, unit) or "–"
 
 
-def not_compared(k, other: Filters, known: caveats.Facts) -> str | None:
-    """Why ``other`` is no baseline for ``k``, in the app card's words (ui.components._card):
-    a period the store cannot tell (no order stored yet, no export, a traffic column it
-    lacks); "+37 pp" against it would read as a jump. None when it is one."""
+def not_compared(k, other: Filters, known: caveats.Facts, since: date) -> str | None:
+    """Why ``other`` is no baseline for ``k`` against the month starting ``since``, in the
+    app card's words (ui.components._card): a period the store cannot tell (no order stored
+    yet, no export, a traffic column it lacks, far less order history); "+37 pp" against it
+    would read as a jump. None when it is one."""
     first = known.orders_from
-    no_baseline = caveats.before_data(k, known, other.start, other.end)
+    no_baseline = caveats.before_data(k, known, other.start, other.end, since)
     if no_baseline:
         return no_baseline[0].lower() + no_baseline[1:].rstrip(".")
     why = caveats.reason(k, known, other.start, other.end)
@@ -65,9 +66,10 @@ def not_compared(k, other: Filters, known: caveats.Facts) -> str | None:
     return None
 
 
-def _compared(con, k, now: float | None, other: Filters, known: caveats.Facts) -> str:
+def _compared(con, k, now: float | None, other: Filters, known: caveats.Facts,
+              since: date) -> str:
     """The change against ``other``, or "–" where it is no baseline (:func:`not_compared`)."""
-    if not_compared(k, other, known):
+    if not_compared(k, other, known, since):
         return "–"
     before = _value(con, k.name, other)
     return "–" if caveats.value_reason(k, before) else change(now, before, k.unit)
@@ -114,11 +116,15 @@ def build(con: duckdb.DuckDBPyConnection, month: str, shop: str | None = None,
         else:
             so_far = now if days is f else _value(con, name, days)
             delta = (f'{e(_days_words(days)) + " " if days is not f else ""}'
-                     f'vs previous period {e(_compared(con, k, so_far, prev, known))}'
-                     f' · vs last year {e(_compared(con, k, so_far, ly, known))}')
-            before = not_compared(k, prev, known)
-            if before:
-                delta += f"<br>{e(f'Not compared with the previous period: {before}.')}"
+                     f'vs previous period {e(_compared(con, k, so_far, prev, known, f.start))}'
+                     f' · vs last year {e(_compared(con, k, so_far, ly, known, f.start))}')
+            for words, other in (("the previous period", prev), ("last year", ly)):
+                before = not_compared(k, other, known, f.start)
+                # Last year's other reasons (no order stored then) go without saying: the
+                # previous period's says the store's start.
+                if before and (other is prev or caveats.thin_history(
+                        k, known, other.start, other.end, f.start)):
+                    delta += f"<br>{e(f'Not compared with {words}: {before}.')}"
         short = None if why else caveats.short_history(known, f.start) if k.history else None
         if short:
             delta += f'<br>{e(short[0].upper() + short[1:])}.'

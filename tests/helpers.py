@@ -117,3 +117,30 @@ def without_version(m: dict) -> dict:
             for name, parts in m.get("rollups", {}).items()}
     return {**{k: v for k, v in m.items() if k not in ("version", "rollups")},
             "rollup_rows": rows}
+
+
+# A shop whose first order is on 1 Jan 2025, for a baseline with little order history: March
+# 2025 has 59 days before it (31 + 28), March 2026 a year and more. March 2025: alice
+# returning (o1), bob and carol new: 1 / 3. February 2026: dave new: 0 / 1. March 2026: alice
+# returning, erin new: 1 / 2.
+THIN_HISTORY_ORDERS = """order_id,ordered_at,customer_id,status,gross_sales,discounts
+o1,2025-01-01 10:00,alice,paid,10,0
+o2,2025-03-10 10:00,alice,paid,10,0
+o3,2025-03-12 10:00,bob,paid,10,0
+o4,2025-03-20 10:00,carol,paid,10,0
+o5,2026-02-05 10:00,dave,paid,10,0
+o6,2026-03-03 10:00,alice,paid,10,0
+o7,2026-03-31 10:00,erin,paid,10,0
+"""
+THIN_HISTORY_SAID = ("1 Mar – 31 Mar 2025 had only 2 months of orders stored before it, this "
+                     "period a year: more of its customers count as new.")
+
+
+def thin_history_store(folder: Path):
+    from kpilib import Store
+    from kpilib.ingest import ingest
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "orders.csv").write_text(THIN_HISTORY_ORDERS)
+    store = Store(folder / "store")
+    ingest(store, [folder / "orders.csv"])
+    return store

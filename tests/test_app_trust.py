@@ -1,5 +1,6 @@
 """What a manager could misread on screen, found by walking the app as one: each test pins
 the sentence or the missing comparison that keeps a figure from misleading."""
+import json
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
@@ -570,6 +571,126 @@ def test_the_returning_rate_line_says_why_it_runs_above_its_card(demo_store, mon
     assert ("Each day's rate: its customers who had ordered before that day, so it runs above "
             "the card's, whose customers had ordered before the whole period.") in \
         [c.value for c in at.caption]
+
+
+def test_last_year_with_far_less_order_history_is_not_compared(tmp_path, monkeypatch):
+    """March 2026 on the Overview against March 2025, which had 59 days of orders before it
+    against a year (helpers.thin_history_store): returning-customer rate 1 / 2 against 1 / 3
+    read "vs last year: +16.67 pp", the history growing. The card says why it is not
+    compared; the previous month (0 / 1) is, +50.00 pp."""
+    from helpers import THIN_HISTORY_SAID, thin_history_store
+    at = opened(thin_history_store(tmp_path), monkeypatch, period="Custom",
+                dates=["2026-03-01", "2026-03-31"])
+    card = next(m for m in at.metric if m.label.startswith("Returning-customer rate"))
+    assert (card.value, card.delta) == ("50.00 %", "+50.00 pp"), (card.value, card.delta)
+    captions = [c.value for c in at.caption]
+    said = f"Not compared with last year: {THIN_HISTORY_SAID[0].lower()}{THIN_HISTORY_SAID[1:]}"
+    # Returning-customer rate's and new customers' cards.
+    assert captions.count(said) == 2, captions
+    assert not any("16.67" in c for c in captions), captions
+
+
+def test_why_names_the_stock_pages_lost_revenue_as_an_estimate_with_shares(demo_store,
+                                                                           monkeypatch):
+    """Why? for net sales said "Revenue lost to stock-outs: €90,442.27 …; most of it" three
+    SKUs that the Stock page's table gave as 22 % of it: an estimate shown to the cent, and a
+    "most" that was not. It now names the largest with each one's share, rounded as an
+    estimate, and the SKUs and their figures are the Stock page's table's for the period."""
+    import re
+    from datetime import date
+
+    import pytest
+
+    from kpilib import Filters, caveats, explain
+    from kpilib.formatting import cell
+    f = Filters(date(2026, 9, 1), date(2026, 10, 31))
+    con = demo_store.connect()
+    out = explain.explain(con, "net_sales", f, f.previous_period(), caveats.facts(con))
+    lost = next(c for c in out["causes"] if c["kind"] == "stockouts")
+    total = lost["current"]
+    top = lost["items"][:3]
+    assert "most of it" not in lost["text"] and "estimated" in lost["text"]
+    # No figure to the cent: the total and each SKU's to two significant figures.
+    assert not re.search(r"\d\.\d\d\b", lost["text"]), lost["text"]
+    assert explain.about(total, "EUR") in lost["text"]
+    for i in top:
+        assert i["share"] == pytest.approx(i["lost_revenue"] / total, abs=1e-6)
+        assert (f"{i['product_name']} ({i['oos_days']:.0f} days out of stock, "
+                f"{explain.about(i['lost_revenue'], 'EUR')}, {i['share']:.0%}".replace("%", " %")
+                in lost["text"]), lost["text"]
+    at = opened(demo_store, monkeypatch, period="Custom", dates=["2026-09-01", "2026-10-31"])
+    at.switch_page("app_pages/stock.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    table = next(d.value for d in at.dataframe if "Revenue lost" in d.value.columns)
+    assert table["SKU"].tolist()[:3] == [i["sku"] for i in top]
+    assert table["Revenue lost"].tolist()[:3] == [cell(i["lost_revenue"], "money") for i in top]
+    card = next(m for m in at.metric if m.label.startswith("Revenue lost"))
+    assert card.value == f"€{total:,.0f}", (card.value, total)
+
+
+def test_payback_says_it_is_on_revenue_before_costs(demo_store, monkeypatch):
+    """The demo's affiliate cohorts all "pay back" in month 0: their CAC (Dec 2025 in the
+    full demo: €6,216.80 ÷ 186 customers = €33.42) is under their first month's revenue
+    (€78.30 a customer). Right on revenue, as the definition has it; read as profit it is
+    not, so the table, its chart and its heading say revenue."""
+    at = opened(demo_store, monkeypatch)
+    at.switch_page("app_pages/marketing.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    table = at.dataframe[-1].value
+    assert "Pays back on revenue (before costs)" in table.columns, table.columns
+    # A cohort of the period's last month has 1 month observed, not "1 months".
+    assert not table[table.columns[-1]].str.contains(r"\b1 months").any()
+    assert "Payback on revenue by acquisition channel" in [h.value for h in at.subheader]
+    spec = next(json.loads(e.proto.spec) for e in at.get("plotly_chart")
+                if "revenue per acquired customer" in json.loads(e.proto.spec)["layout"]
+                ["title"]["text"])
+    said = [a["text"] for a in spec["layout"]["annotations"] if "CAC" in a["text"]]
+    assert said and not any("paid back" in t for t in said), said
+    assert any("before costs" in c.value for c in at.caption)
+
+
+def trend(at) -> dict:
+    """The Overview trend chart's spec."""
+    return next(json.loads(e.proto.spec) for e in at.get("plotly_chart")
+                if " by " in json.loads(e.proto.spec)["layout"]["title"]["text"]
+                and len(json.loads(e.proto.spec)["data"]) <= 2)
+
+
+def test_the_trend_names_no_previous_line_it_does_not_draw(tiny_store, monkeypatch):
+    """5 – 31 Jan 2025 of the tiny shop: the previous period (9 Dec – 4 Jan) is before its
+    first order (o1, 5 Jan), so no previous line is drawn, and the legend said "Previous
+    period" beside the one line there is. 10 Feb – 2 Mar has one (20 Jan – 9 Feb)."""
+    at = opened(tiny_store, monkeypatch, period="Custom", dates=["2025-01-05", "2025-01-31"])
+    assert [t["name"] for t in trend(at)["data"]] == ["This period"]
+    at = opened(tiny_store, monkeypatch, period="Custom", dates=["2025-02-10", "2025-03-02"])
+    assert [t["name"] for t in trend(at)["data"]] == ["This period", "Previous period"]
+
+
+def test_one_channel_with_spend_is_said_not_charted(tiny_store, monkeypatch):
+    """3 – 4 Feb 2025 of the tiny shop: paid search's €20 + €30 is all the ad spend, so its
+    share of it was one bar at 100 %. Said in a sentence instead; 3 – 6 Feb (three channels)
+    is charted."""
+    at = opened(tiny_store, monkeypatch, period="Custom", dates=["2025-02-03", "2025-02-04"])
+    at.switch_page("app_pages/marketing.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    titles = [json.loads(e.proto.spec)["layout"]["title"]["text"]
+              for e in at.get("plotly_chart")]
+    assert not any(t.startswith(("Budget", "Share of ad spend")) for t in titles), titles
+    assert any("All the ad spend in these dates (€50.00) is on Paid search" in m.value
+               for m in at.markdown), [m.value for m in at.markdown]
+    at = opened(tiny_store, monkeypatch, period="Custom", dates=["2025-02-03", "2025-02-06"])
+    at.switch_page("app_pages/marketing.py").run()
+    assert any(json.loads(e.proto.spec)["layout"]["title"]["text"].startswith("Budget")
+               for e in at.get("plotly_chart"))
+
+
+def test_last_year_before_the_first_order_is_not_said_twice(tiny_store, monkeypatch):
+    """5 – 31 Jan 2025 of the tiny shop: the previous period and last year are both before
+    its first order. The previous period's caption says it; last year's is a plain "–"."""
+    at = opened(tiny_store, monkeypatch, period="Custom", dates=["2025-01-05", "2025-01-31"])
+    captions = [c.value for c in at.caption]
+    assert "vs last year: –" in captions
+    assert not any(c.startswith("Not compared with last year") for c in captions), captions
 
 
 def test_a_channel_filter_on_orders_without_a_channel_is_not_a_sale_of_nothing(tmp_path,

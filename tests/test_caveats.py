@@ -338,6 +338,43 @@ def test_a_period_less_than_a_year_after_the_first_order_says_what_new_rests_on(
     assert short_history(f, None) is None
 
 
+def test_a_baseline_with_far_less_order_history_is_no_baseline():
+    """First stored order 1 Jun 2025 (the demo shop's). Sep – Nov 2026 has a year and more of
+    orders before it; the same months of 2025 have 92 days (30 + 31 + 31), so more of their
+    returning customers count as new: "+12.56 pp" was the history growing. A baseline missing
+    at least twice as much of the year as the period shown is none: 365 − 92 = 273 missing
+    against 0. December 2025 (183 days, 182 missing) against November (153, 212 missing):
+    2 × 182 = 364 > 212, compared. At the edge, a baseline with 65 days (300 missing) against a
+    period with 215 (150 missing: 2 × 150 = 300 ≤ 300) is not compared; with 214 (151 missing:
+    302 > 300) it is."""
+    from kpilib.caveats import before_data, thin_history
+    f = Facts(tables=frozenset({"orders"}), as_of=date(2026, 11, 30),
+              orders_from=date(2025, 6, 1))
+    rate = get("returning_customer_rate")
+    said = ("1 Sep – 30 Nov 2025 had only 3 months of orders stored before it, this period "
+            "a year: more of its customers count as new.")
+    assert before_data(rate, f, date(2025, 9, 1), date(2025, 11, 30), date(2026, 9, 1)) == said
+    assert before_data(get("new_customers"), f, date(2025, 9, 1), date(2025, 11, 30),
+                       date(2026, 9, 1)) == said
+    # Net sales do not rest on who ordered before; nor is a period without one compared with.
+    assert before_data(get("net_sales"), f, date(2025, 9, 1), date(2025, 11, 30),
+                       date(2026, 9, 1)) is None
+    assert before_data(rate, f, date(2025, 9, 1), date(2025, 11, 30)) is None
+    assert thin_history(rate, f, date(2025, 11, 1), date(2025, 11, 30),
+                        date(2025, 12, 1)) is None
+    # 1 Jun + 65 days = 5 Aug 2025; + 215 days = 2 Jan 2026; + 214 days = 1 Jan 2026.
+    assert thin_history(rate, f, date(2025, 8, 5), date(2025, 8, 31),
+                        date(2026, 1, 2)) == (
+        "5 Aug – 31 Aug 2025 had only 2 months of orders stored before it, this period 7 "
+        "months: more of its customers count as new.")
+    assert thin_history(rate, f, date(2025, 8, 5), date(2025, 8, 31),
+                        date(2026, 1, 1)) is None
+    # A year and more on both sides is compared; a baseline from the first order on is
+    # first_seen's (reason: unknown), not this.
+    assert thin_history(rate, f, date(2026, 6, 1), date(2026, 6, 30), date(2026, 9, 1)) is None
+    assert thin_history(rate, f, date(2025, 6, 1), date(2025, 6, 30), date(2026, 9, 1)) is None
+
+
 def test_a_period_that_starts_before_an_export_is_no_baseline():
     """Traffic stored from 1 March 2025. Sessions over 31 Jan – 1 Mar hold 1 day of 30 (no
     baseline); over 1 – 28 Feb none (nothing to compare with); over 27 Feb – 29 Mar, 29 days

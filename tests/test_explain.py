@@ -224,9 +224,9 @@ def test_a_period_compared_that_starts_before_the_data_is_no_baseline(shop):
     2 March named a missing day."""
     f = Filters(date(2025, 3, 4), date(2025, 3, 5))
     out = ex.explain(shop.connect(), "net_sales", f, f.previous_period())
-    assert out["reason"] == ("2 Mar – 3 Mar 2025 starts before the first stored order "
-                             "(03 Mar 2025): only 1 of its 2 days is in the exports, so it is "
-                             "no baseline."), out["reason"]
+    assert out["reason"] == ("Not compared: 2 Mar – 3 Mar 2025 starts before the first "
+                             "stored order (03 Mar 2025): only 1 of its 2 days is in the "
+                             "exports, so it is no baseline."), out["reason"]
     assert out["drivers"] == [] and out["change"] is None
 
 
@@ -537,9 +537,9 @@ def test_a_period_before_the_first_stored_order_is_nothing_to_compare_with(tiny_
     jan = Filters(date(2025, 1, 1), date(2025, 1, 31))
     out = ex.explain(con, "net_sales", jan, jan.previous_period())
     assert out["change"] is None and out["drivers"] == [] and out["by"] == {}
-    assert out["reason"] == ("No order is stored before 05 Jan 2025, so 1 Dec – 31 Dec 2024 "
-                             "has nothing to compare with.")
-    assert ex.headline(out).startswith("Net sales: nothing to explain. No order is stored")
+    assert out["reason"] == ("Not compared: no order is stored before 05 Jan 2025, so "
+                             "1 Dec – 31 Dec 2024 has nothing to compare with.")
+    assert ex.headline(out).startswith("Net sales: nothing to explain. Not compared: no order")
     # A compared period with one stored day is a baseline (the missing days are a cause).
     feb = Filters(date(2025, 2, 4), date(2025, 3, 6))
     assert ex.explain(con, "net_sales", feb, feb.previous_period())["change"] is not None
@@ -599,6 +599,21 @@ def test_a_drivers_name_is_its_kpis_label_and_a_tiny_effect_is_not_a_change():
     assert ex.effect_text("ratio", 1e-8) == "no change"           # 0.000001 pp
     assert ex.effect_text("money", 0.004) == "no change"          # under a cent
     assert ex.effect_text("times", 0.003) == "+0.003×"
+
+
+def test_last_year_with_far_less_order_history_is_not_explained(tmp_path):
+    """March 2026's returning-customer rate (1 / 2) against March 2025's (1 / 3), which had 59
+    days of orders before it against a year: "rose from 33.33 % to 50.00 %" was the history
+    growing (helpers.thin_history_store). February 2026 (0 / 1) is explained."""
+    from helpers import THIN_HISTORY_SAID, thin_history_store
+    con = thin_history_store(tmp_path).connect()
+    mar = Filters(date(2026, 3, 1), date(2026, 3, 31))
+    out = ex.explain(con, "returning_customer_rate", mar, mar.last_year())
+    assert out["change"] is None
+    assert out["reason"] == "Not compared: " + THIN_HISTORY_SAID[0].lower() + \
+        THIN_HISTORY_SAID[1:]
+    assert ex.explain(con, "returning_customer_rate", mar, mar.previous_period())["change"] \
+        == pytest.approx(0.5)   # 1 / 2 − 0 / 1
 
 
 def test_no_spend_cause_against_days_before_the_spend_export(tmp_path):

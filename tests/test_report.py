@@ -281,6 +281,23 @@ def test_every_table_cell_is_on_a_390_px_phone(tiny_store, tmp_path):
         assert page.locator(".wide tr.head").first.is_visible()
 
 
+def test_last_year_with_far_less_order_history_is_not_compared(tmp_path):
+    """March 2026 against March 2025, which has 59 days of orders before it (first order 1 Jan
+    2025) against a year: its returning-customer rate 1 / 3 (alice returning, bob and carol
+    new) read "+16.67 pp" against March 2026's 1 / 2, and its new customers 2 against 1 read
+    "−50.0 %". Not compared, with why; February 2026 (dave new: 0 / 1) still is, +50.00 pp."""
+    from helpers import THIN_HISTORY_SAID, thin_history_store
+    html = build(thin_history_store(tmp_path).connect(), "2026-03")
+    for name in ("returning_customer_rate", "new_customers"):
+        card = html[html.index(f'data-kpi="{name}"'):]
+        card = card[:card.index('<div class="card')]
+        assert "vs last year –" in card and "16.67" not in card and "50.0 %" not in card, card
+        assert f"Not compared with last year: {THIN_HISTORY_SAID[0].lower()}" \
+            f"{THIN_HISTORY_SAID[1:]}" in card.replace("&#x27;", "'"), card
+    card = html[html.index('data-kpi="returning_customer_rate"'):]
+    assert "vs previous period +50.00 pp" in card[:card.index('<div class="card')]
+
+
 def test_an_export_that_may_end_early_is_said_at_the_top(tmp_path):
     """An order every day from 1 January to 20 February 2025, none after: February's last 8
     days (21 – 28 Feb) are a longer run without an order than any of the 51 days before

@@ -80,8 +80,8 @@ def test_a_card_opens_the_why_view_and_last_year_is_one_click(shop, monkeypatch)
     at.segmented_control(key="why_vs").set_value("last_year").run()
     assert not at.exception
     assert at.query_params["why_vs"] == "last_year"
-    assert ("Net sales: nothing to explain. No order is stored before 03 Mar 2025, so "
-            "5 Mar 2024 has nothing to compare with.") in texts(at)
+    assert ("Net sales: nothing to explain. Not compared: no order is stored before "
+            "03 Mar 2025, so 5 Mar 2024 has nothing to compare with.") in texts(at)
     assert "Net sales rose" not in texts(at)
 
 
@@ -141,8 +141,8 @@ def test_a_kpi_behind_target_opens_on_its_month_to_date(shop, tmp_path, monkeypa
     assert not at.exception
     assert (at.query_params["why_from"], at.query_params["why_to"]) == ("2025-03-01",
                                                                         "2025-03-04")
-    assert ("Net sales: nothing to explain. No order is stored before 03 Mar 2025, so "
-            "1 Feb – 4 Feb 2025 has nothing to compare with.") in texts(at)
+    assert ("Net sales: nothing to explain. Not compared: no order is stored before "
+            "03 Mar 2025, so 1 Feb – 4 Feb 2025 has nothing to compare with.") in texts(at)
 
 
 def test_an_unusual_day_is_explained_against_the_week_before(demo_store, monkeypatch):

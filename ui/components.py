@@ -237,7 +237,7 @@ def _card(name: str, f: kpilib.Filters, spark_by: str | None, last_year: bool) -
     prev = f.previous_period()
     # A period the store cannot tell (customers' KPIs before the first stored order) is not
     # a baseline: "+37 pp" against it would read as a jump.
-    no_baseline = caveats.before_data(k, facts(), prev.start, prev.end)
+    no_baseline = caveats.before_data(k, facts(), prev.start, prev.end, f.start)
     unknown_before = reason(name, prev) or no_baseline
     if caveats.value_reason(k, before) or unknown_before:
         before = None
@@ -301,10 +301,16 @@ def _card(name: str, f: kpilib.Filters, spark_by: str | None, last_year: bool) -
         captions.append(spend)
     if m.final and last_year:
         ly = value(name, f.last_year())
-        ly = None if caveats.value_reason(k, ly) or reason(name, f.last_year()) \
-            or caveats.before_data(k, facts(), f.last_year().start, f.last_year().end) \
+        ly_before = caveats.before_data(k, facts(), f.last_year().start, f.last_year().end,
+                                        f.start)
+        ly = None if caveats.value_reason(k, ly) or reason(name, f.last_year()) or ly_before \
             else ly
-        captions.append(f"vs last year: {change(now, ly, k.unit) or '–'}")
+        # Said where the last year holds orders and only less history: before the first
+        # order the previous period's caption says so already, on every card.
+        thin = caveats.thin_history(k, facts(), f.last_year().start, f.last_year().end,
+                                    f.start)
+        captions.append(f"Not compared with last year: {thin[0].lower()}{thin[1:]}"
+                        if thin else f"vs last year: {change(now, ly, k.unit) or '–'}")
     fc = month_forecast(name, f)
     if fc is not None and fc.value is not None:
         captions.append(forecast_caption(fc))
