@@ -47,3 +47,18 @@ def test_top_and_other_keeps_the_largest_and_adds_up_the_rest():
     # One row more than the top is shown as it is: an "Other (1)" row would hide one name.
     assert ui.top_and_other(df.head(3), "category", "sales", n=2).category.tolist() == [
         "b", "a", "c"]
+
+
+def test_a_reason_several_cards_share_is_said_once_with_their_names():
+    """UCI's first month: four cards of five said the same 'Not compared: …' paragraph; the
+    row says it once, naming the cards when not all of them."""
+    from ui.components import shared_reasons
+    why = "Not compared: 31 Jan – 1 Mar 2011 starts before the first stored order."
+    cards = [{"label": "Net sales", "captions": [why]}, {"label": "Orders", "captions": [why]},
+             {"label": "Cancellation rate", "captions": ["Not tracked: no status."]},
+             {"label": "AOV", "captions": ["vs last year: –"]}]
+    assert shared_reasons(cards) == {why: ["Net sales", "Orders"]}
+    # A caption of one card, or one that is not a reason, stays under its card.
+    assert shared_reasons(cards[2:]) == {}
+    assert shared_reasons([{"label": "A", "captions": ["vs last year: –"]},
+                           {"label": "B", "captions": ["vs last year: –"]}]) == {}

@@ -103,10 +103,26 @@ def metrics(names, filters: kpilib.Filters | None = None, spark_by: str | None =
         # the server to send and the browser to draw on every click (bench/README.md). A row
         # with empty columns keeps boxes of its own: a bordered column would show empty.
         whole = len(cards) == n and all(last_year or c["spark"] is not None for c in cards)
+        once = shared_reasons(cards)
         for col, card in zip(st.columns(n, border=whole), cards):
             with col:
-                _draw(card, last_year, why, box=col if whole else None)
+                _draw({**card, "captions": [c for c in card["captions"] if c not in once]},
+                      last_year, why, box=col if whole else None)
+        for text, labels in once.items():
+            st.caption(text if len(labels) == len(cards) else
+                       f"Not compared ({', '.join(labels)}):{text.removeprefix('Not compared:')}")
     return list(gone)
+
+
+def shared_reasons(cards: list[dict]) -> dict[str, list[str]]:
+    """The "Not compared: …" captions several cards of a row share, with those cards' labels:
+    said once under the row (four identical paragraphs under UCI's first month's cards)."""
+    labels: dict[str, list[str]] = {}
+    for card in cards:
+        for text in card["captions"]:
+            if text.startswith("Not compared:"):
+                labels.setdefault(text, []).append(card["label"])
+    return {text: names for text, names in labels.items() if len(names) > 1}
 
 
 @st.cache_data(max_entries=500, show_spinner=False)
