@@ -971,6 +971,45 @@ def test_decimal_comma_is_told_from_the_whole_file(tmp_path, amounts, want):
     assert rows(store, "select gross_sales from orders order by 1") == [(w,) for w in want]
 
 
+@pytest.mark.parametrize("sep, amount, want, said", [
+    # Other amounts with a decimal comma: "1,650" is 1.65 (to the cent: 1.65), 12,50 is 12.50.
+    (";", "12,50", [Decimal("1.65"), Decimal("12.50")], None),
+    # Other amounts with a decimal point: "1,650" is 1650.
+    (",", "12.50", [Decimal("12.50"), Decimal("1650.00")], None),
+    # Nothing else tells: a ';' file writes decimal commas; a ',' file, thousands. Said.
+    (";", "12", [Decimal("1.65"), Decimal("12.00")],
+     "'1,650' (gross_sales, row 2) and numbers like it read as 1.65, not 1650"),
+    (",", "12", [Decimal("12.00"), Decimal("1650.00")],
+     "'1,650' (gross_sales, row 2) and numbers like it read as 1650, not 1.65"),
+])
+def test_a_comma_before_three_digits_is_read_by_the_file_and_said_when_unsure(
+        tmp_path, sep, amount, want, said):
+    f = tmp_path / "orders.csv"
+    f.write_text(ORDERS_HEAD.replace(",", sep)
+                 + f'o1{sep}2025-02-01{sep}paid{sep}"1,650"{sep}0\n'
+                 + f'o2{sep}2025-02-02{sep}paid{sep}"{amount}"{sep}0\n')
+    store = Store(tmp_path / "s")
+    [r] = ingest(store, [f])
+    assert rows(store, "select gross_sales from orders order by 1") == [(w,) for w in want]
+    if said:
+        assert said in r.summary()
+    else:
+        assert "numbers like it" not in r.summary()
+
+
+def test_an_importer_says_how_it_read_a_comma_before_three_digits(tmp_path):
+    """UCI's UnitPrice "1,650" with nothing else to tell, in a ';' file: 1.65 × 6, said."""
+    f = tmp_path / "uci.csv"
+    f.write_text("InvoiceNo;StockCode;Description;Quantity;InvoiceDate;UnitPrice;CustomerID;"
+                 "Country\n536365;85123A;HEART;6;2010-12-01 08:26:00;1,650;17850;United "
+                 "Kingdom\n")
+    store = Store(tmp_path / "s")
+    report = ingest(store, [f])
+    assert rows(store, "select gross_sales from orders") == [(Decimal("9.90"),)]   # 6 × 1.65
+    assert any("'1,650' (UnitPrice, row 2) and numbers like it read as 1.65, not 1650" in w
+               for w in report.warnings), report.warnings
+
+
 def test_an_upload_reports_its_progress_to_the_end(tmp_path):
     """The Data page's bar: reading, checking, then each table and rollup of the write, never
     going back, ending at 1.0."""
