@@ -132,7 +132,7 @@ def test_data_page_check_then_confirm(tmp_path, monkeypatch, demo_store):
     assert not at.exception, [e.value for e in at.exception]
     assert any("orders.csv: 8 rows of orders" in shown(s) for s in at.success)
     changes = next(d.value["change"].tolist() for d in at.dataframe if "change" in d.value)
-    assert "2025-02 orders: 0 → 6 rows, sales (gross − discounts) +292.00" in changes
+    assert "2025-02 orders: 0 → 6 rows, sales (gross − discounts) +€292.00" in changes
     assert Store(tmp_path / "mine").is_empty()          # nothing written before confirming
     at.button(key="confirm").click().run()
     assert not at.exception, [e.value for e in at.exception]
