@@ -31,11 +31,12 @@ for said in ui.outdated(where="below"):
     st.warning(said, icon=":material/update:")
 
 st.subheader("Upload this month's exports")
-st.caption("Shopify orders and products exports, WooCommerce or any CSV with the template's "
-           "columns, GA4 reports, Google Ads and Meta spend reports (by campaign or by ad; "
-           "without dates, say the month below), UCI Online Retail, Olist "
-           "(all its CSVs together); CSV (comma or semicolon, any encoding), Excel, Parquet or a "
-           ".zip of them. Nothing is written until you confirm.")
+st.caption("Shopify orders and products exports, GA4 reports, Google Ads and Meta spend "
+           "reports (by campaign or by ad; without dates, say the month below), UCI Online "
+           "Retail, Olist (all its CSVs together), any CSV with the template's columns; any "
+           "other export (WooCommerce…) once you map its columns, which is then kept for next "
+           "month. CSV (comma or semicolon, any encoding), Excel, Parquet or a .zip of them. "
+           "Nothing is written until you confirm.")
 n = st.session_state.setdefault("upload_round", 0)
 files = st.file_uploader("Exports", type=["csv", "txt", "tsv", "xlsx", "parquet", "zip"],
                          accept_multiple_files=True, key=f"uploads_{n}")
@@ -160,7 +161,7 @@ if files:
                          help="A guess from the files' UTC offsets; Settings lists every zone."):
                 target.update_settings({"timezone": report.timezone})
                 st.rerun()
-        if report.diff:
+        if report.diff and not report.changes_nothing:
             st.markdown("**Changes against what is stored**")
             st.dataframe(pd.DataFrame({"change": [diff_line(d) for d in report.diff]}),
                          hide_index=True, width="stretch")
@@ -178,7 +179,7 @@ if files:
                     st.session_state["last_upload"] = [diff_line(d) for d in done.diff]
                     st.rerun()
         else:
-            st.info("Nothing to add: every file is already stored.")
+            st.info("Nothing to add: what these files hold is already stored, unchanged.")
 
 if st.session_state.get("last_upload"):
     changes = st.session_state.pop("last_upload")
@@ -224,7 +225,7 @@ def month_words(month: str) -> str:
     return "all months" if month == "all" else pd.Timestamp(month + "-01").strftime("%b %Y")
 
 
-def parts_words(parts: dict[str, list[str]], chosen: tuple[str, str]) -> str:
+def parts_words(parts: dict[str, list[str]], chosen: tuple[str, str] = ("", "")) -> str:
     """"orders of Dec 2011, order lines of Nov and Dec 2011": the months an upload fills
     beside the one chosen."""
     out = []
@@ -240,21 +241,52 @@ def parts_words(parts: dict[str, list[str]], chosen: tuple[str, str]) -> str:
     return "; ".join(out)
 
 
+def what_was(record: dict) -> str:
+    """An upload or a deletion as the manager did it: "the upload of orders.csv", "the
+    deletion of orders of Mar 2011"."""
+    if record["sources"]:
+        return "the upload of " + ", ".join(sorted({s["name"].split(" (")[0]
+                                                    for s in record["sources"]}))
+    action = record.get("action") or ""
+    if action.startswith("deleted the upload of "):
+        return "the deletion of " + action.removeprefix("deleted ")
+    return "the deletion of " + parts_words({t: sorted(ms)
+                                             for t, ms in record["partitions"].items()})
+
+
+def undone(record: dict) -> str:
+    """What an undo put back and took away, said once after it."""
+    back = {t: [m for m, c in ms.items() if c["old"]] for t, ms in record["partitions"].items()}
+    gone = {t: [m for m, c in ms.items() if not c["old"]] for t, ms in record["partitions"].items()}
+    rows = sum(c["old_entry"]["rows"] for ms in record["partitions"].values()
+               for c in ms.values() if c["old"])
+    text = f"Undone: {what_was(record)}."
+    if any(gone.values()):
+        text += f" Removed: {parts_words({t: ms for t, ms in gone.items() if ms})}."
+    if any(back.values()):
+        text += (f" Back as before it: {parts_words({t: ms for t, ms in back.items() if ms})} "
+                 f"({plural(rows, 'row')}).")
+    return text
+
+
+if st.session_state.get("data_done"):   # a deletion or an undo, said once
+    st.success(md_plain(st.session_state.pop("data_done"), 2000))
 if not target.is_empty() or target.manifest["ingests"]:
     a, b = st.columns(2)
     with a.container(border=True):
         last = target.manifest["ingests"][-1] if target.manifest["ingests"] else None
         st.markdown("**Undo the last upload**")
         if last:
-            st.caption(f"{md_plain(last.get('action') or ', '.join(sorted({s['name'] for s in last['sources']})))}"
-                       f" ({last['at'][:16].replace('T', ' ')}): every month it changed goes "
-                       "back to what it was.")
+            st.caption(md_plain(f"{what_was(last)[0].upper()}{what_was(last)[1:]} "
+                                f"({last['at'][:16].replace('T', ' ')}): every month it "
+                                "changed goes back to what it was.", 2000))
             if st.button("Undo", key="undo"):
                 try:
-                    target.undo()
+                    record = target.undo()
                 except ValueError as e:   # nothing left that can be undone; the store busy
                     st.error(md_plain(f"Nothing was undone: {e}", 2000))
                 else:
+                    st.session_state["data_done"] = undone(record)
                     st.rerun()
     with b.container(border=True):
         st.markdown("**Delete a stored month**")
@@ -271,12 +303,13 @@ if not target.is_empty() or target.manifest["ingests"]:
                 f"{caveats.SHORT.get(t, t).capitalize()} of {month_words(m)} were stored by the "
                 f"upload of {files} "
                 f"({upload['at'][:16].replace('T', ' ')}), which also holds "
-                f"{parts_words(parts, (t, m))}. Deleting removes the whole upload (its "
-                f"{plural(sum(map(len, parts.values())), 'month')} of tables): one part "
+                f"{parts_words(parts, (t, m))}. Deleting removes the whole upload: one part "
                 "of an export kept without the rest would show figures the export does not "
                 "hold. Undo brings it all back.", 2000))
         if st.button("Delete the whole upload" if whole else "Delete", key="delete",
                      disabled=not (t and m)):
+            rows = sum(target.manifest["tables"][table][month]["rows"]
+                       for table, months in parts.items() for month in months)
             try:
                 if whole:
                     target.delete_months(parts, f"deleted the upload of {files}")
@@ -285,6 +318,10 @@ if not target.is_empty() or target.manifest["ingests"]:
             except ValueError as e:
                 st.error(md_plain(f"Nothing was deleted: {e}", 2000))
             else:
+                st.session_state["data_done"] = (
+                    f"Deleted: {f'the upload of {files}: ' if whole else ''}"
+                    f"{parts_words(parts)} ({plural(rows, 'row')}). Undo brings "
+                    f"{'it' if whole else 'them'} back.")
                 st.rerun()
 
 st.subheader("Templates")

@@ -20,8 +20,8 @@ from .store import tables_read
 
 # The export that fills each stored table, as a manager would look for it.
 EXPORTS = {
-    "orders": "an orders export (Shopify, WooCommerce, UCI Online Retail, Olist or the orders "
-              "template)",
+    "orders": "an orders export (Shopify, UCI Online Retail, Olist, the orders template, or "
+              "any other with its columns mapped on the Data page)",
     "order_items": "order lines (in the Shopify orders export, or the order_items template)",
     "refunds": "refunds (in the Shopify orders export, or the refunds template)",
     "traffic": "a traffic export (a GA4 report, or sessions / events)",

@@ -142,6 +142,68 @@ def test_data_page_check_then_confirm(tmp_path, monkeypatch, demo_store):
     assert any(str(tmp_path / "mine") in c.value for c in at.caption)
 
 
+def test_data_page_says_what_a_deletion_and_an_undo_did_once(tmp_path, monkeypatch,
+                                                           demo_store):
+    """After Delete or Undo the page reran and said nothing. It says once what went or came
+    back, in the manager's words (the export, the months, the rows), and a re-export of what
+    is stored offers nothing to add."""
+    from kpilib import Store
+    from kpilib.ingest import ingest
+    monkeypatch.setenv("KPILIB_DEMO_STORE", str(demo_store.path))
+    f = tmp_path / "ads_march.csv"
+    f.write_text("date,channel,campaign,spend\n2025-03-01,paid_search,brand,10\n"
+                 "2025-03-02,paid_search,brand,12\n")
+    store = Store(tmp_path / "mine")
+    ingest(store, [f])
+    at = start(store, monkeypatch)
+    at.switch_page("app_pages/data.py").run()
+    at.selectbox(key="del_table").set_value("marketing_spend")
+    at.selectbox(key="del_month").set_value("2025-03").run()
+    at.button(key="delete").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert [shown(s) for s in at.success] == [
+        "Deleted: ad spend of Mar 2025 (2 rows). Undo brings them back."]
+    assert store.is_empty()
+    # The Undo box names what it would undo the same way.
+    assert any(shown(c).startswith("The deletion of ad spend of Mar 2025 (")
+               for c in at.caption), [c.value for c in at.caption]
+    at.button(key="undo").click().run()
+    assert [shown(s) for s in at.success] == [
+        "Undone: the deletion of ad spend of Mar 2025. Back as before it: ad spend of Mar 2025 "
+        "(2 rows)."]
+    assert store.months("marketing_spend") == {"2025-03": 2}
+    at.run()
+    assert not at.success, "said once"
+    at.button(key="undo").click().run()          # the upload itself: its month goes
+    assert [shown(s) for s in at.success] == [
+        "Undone: the upload of ads_march.csv. Removed: ad spend of Mar 2025."]
+    assert store.is_empty()
+
+
+def test_data_page_offers_nothing_to_add_for_a_re_export(tmp_path, monkeypatch, demo_store):
+    from kpilib import Store
+    from kpilib.ingest import ingest
+    monkeypatch.setenv("KPILIB_DEMO_STORE", str(demo_store.path))
+    tiny = Path(__file__).parent / "data" / "tiny"
+    store = Store(tmp_path / "mine")
+    ingest(store, [tiny / "orders.csv"])
+    at = start(store, monkeypatch)
+    at.switch_page("app_pages/data.py").run()
+    again = tmp_path / "orders_march.csv"   # the same rows, saved with Windows line ends
+    again.write_bytes((tiny / "orders.csv").read_bytes().replace(b"\n", b"\r\n"))
+    upload(at, again)
+    assert not at.exception, [e.value for e in at.exception]
+    assert "Nothing to add: what these files hold is already stored, unchanged." in \
+        [i.value for i in at.info]
+    assert "confirm" not in [b.key for b in at.button]
+    # The note of what can be uploaded names no importer the app lacks.
+    note = next(c.value for c in at.caption if c.value.startswith("Shopify orders"))
+    assert "any other export (WooCommerce…) once you map its columns" in note
+    # Nor does the Overview's note of the export that fills a missing card.
+    from kpilib.caveats import EXPORTS
+    assert "WooCommerce" not in EXPORTS["orders"] and "mapped" in EXPORTS["orders"]
+
+
 def test_data_page_proposes_the_shops_timezone(tmp_path, monkeypatch, demo_store):
     """A first upload whose UTC offsets are not the store's timezone: the warning counts the
     orders that change day and month, a button takes the zone the offsets imply, and the
