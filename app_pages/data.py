@@ -128,7 +128,13 @@ if files:
     except (IngestError, StoreError) as e:
         error = e
     if error:
-        st.error(f"Nothing can be stored yet. {md_plain(error, 2000)}")
+        if isinstance(error, IngestError) and error.unrecognised:
+            # The mapping editor is right below, opened on the table the error names.
+            st.error(f"Nothing can be stored yet. {md_plain(error.said, 2000)} Map its columns "
+                     "below, or download a template at the foot of this page to see the "
+                     "expected columns.")
+        else:
+            st.error(f"Nothing can be stored yet. {md_plain(error, 2000)}")
         if isinstance(error, IngestError) and (error.unrecognised or error.statuses):
             mapping_editor(error)
     else:

@@ -274,6 +274,33 @@ def test_data_page_bad_file_and_mapping_editor(tmp_path, monkeypatch, demo_store
     assert any("till.csv: 1 row of orders" in shown(s) for s in at.success)
 
 
+def test_data_page_wrong_columns_message_and_editor_agree(tmp_path, monkeypatch, demo_store):
+    """A file of Name, Colour, Weight: the message named 'products' and said "Map the columns
+    on the Data page" (the page the manager is on), while the editor below opened on orders,
+    asking for five columns. It opens on products, with Name read as the product name, and
+    asks for the one column the message names; the command line still says where to go."""
+    from kpilib import Store
+    from kpilib.ingest import IngestError, ingest
+    monkeypatch.setenv("KPILIB_DEMO_STORE", str(demo_store.path))
+    f = tmp_path / "wrong_columns.csv"
+    f.write_text("Name,Colour,Weight\nA,red,1.5\nB,blue,2\n")
+    at = start(Store(tmp_path / "mine"), monkeypatch)
+    at.switch_page("app_pages/data.py").run()
+    upload(at, f)
+    said = shown(at.error[0])
+    assert "It looks closest to 'products' but has no column 'sku'." in said
+    assert said.endswith("Map its columns below, or download a template at the foot of this "
+                         "page to see the expected columns."), said
+    assert "Data page" not in said
+    assert at.selectbox(key="map_table_wrong_columns.csv").value == "products"
+    assert at.selectbox(key="map_wrong_columns.csv_products_product_name").value == "Name"
+    assert any(shown(c) == "Still to map: sku" for c in at.caption), [c.value for c in at.caption]
+    with pytest.raises(IngestError) as e:
+        ingest(Store(tmp_path / "cli"), [f], dry_run=True)
+    assert str(e.value).endswith("Map the columns on the Data page, or download a template "
+                                 "there to see the expected columns.")
+
+
 def test_data_page_maps_unknown_statuses(tmp_path, monkeypatch, demo_store):
     """A WooCommerce export: its columns mapped by hand, then its wc-… statuses, one choice
     each; stored with the mapping for next month."""

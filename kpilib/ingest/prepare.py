@@ -178,16 +178,21 @@ def detect(raw: RawInput, mapping: dict[str, str] | None = None,
             elif score == best_score:
                 tie = True
         elif closest is None or (len(found), -len(missing)) > closest[0]:
-            closest = ((len(found), -len(missing)), spec, missing)
+            closest = ((len(found), -len(missing)), spec, missing, found)
     if best is None:
         msg = "could not tell which table this file holds. "
         if closest and closest[0][0] > 0:
-            _, spec, missing = closest
+            _, spec, missing, found = closest
             msg += (f"It looks closest to '{spec.name}' but has no column "
                     f"{', '.join(repr(m) for m in missing)}. ")
-        msg += (f"Columns found: {', '.join(repr(c) for c in raw.columns[:20])}. Map the columns "
-                "on the Data page, or download a template there to see the expected columns.")
-        raise IngestError(raw.name, msg, unrecognised=True)
+        msg += f"Columns found: {', '.join(repr(c) for c in raw.columns[:20])}."
+        err = IngestError(raw.name, msg, unrecognised=True, remedy=(
+            "Map the columns on the Data page, or download a template there to see the "
+            "expected columns."))
+        if closest and closest[0][0] > 0:
+            # The column mapping opens on the table named, with the columns recognised.
+            err.table, err.columns = spec.name, {c: raw.columns[i] for c, i in found.items()}
+        raise err
     if tie:
         raise IngestError(raw.name, "the columns match more than one table; rename the columns "
                                     "to the template's names or map them on the Data page.")
