@@ -29,10 +29,6 @@ EXPORTS = {
     "inventory": "stock snapshots (an inventory export: date, SKU, units on hand)",
     "products": "a products export",
 }
-# Short names for a sentence listing several.
-SHORT = {"orders": "orders", "order_items": "order lines", "refunds": "refunds",
-         "traffic": "traffic", "marketing_spend": "ad spend", "inventory": "stock snapshots",
-         "products": "products"}
 # Tables a KPI reads without needing them: no refund stored lowers nothing that is shown as
 # known (net sales of a shop without refunds), and products only name and cost SKUs.
 OPTIONAL = frozenset({"refunds", "products"})

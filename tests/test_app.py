@@ -132,7 +132,7 @@ def test_data_page_check_then_confirm(tmp_path, monkeypatch, demo_store):
     assert not at.exception, [e.value for e in at.exception]
     assert any("orders.csv: 8 rows of orders" in shown(s) for s in at.success)
     changes = next(d.value["change"].tolist() for d in at.dataframe if "change" in d.value)
-    assert "2025-02 orders: 0 → 6 rows, sales (gross − discounts) +€292.00" in changes
+    assert "Orders of Feb 2025: 0 → 6 rows, sales (gross − discounts) +€292.00" in changes
     assert Store(tmp_path / "mine").is_empty()          # nothing written before confirming
     at.button(key="confirm").click().run()
     assert not at.exception, [e.value for e in at.exception]
@@ -161,16 +161,20 @@ def test_data_page_says_what_a_deletion_and_an_undo_did_once(tmp_path, monkeypat
     at.selectbox(key="del_month").set_value("2025-03").run()
     at.button(key="delete").click().run()
     assert not at.exception, [e.value for e in at.exception]
-    assert [shown(s) for s in at.success] == [
+    # Said under the button pressed: above both boxes, a 390 px phone showed it ~500 px
+    # higher than the Delete button the manager had just pressed.
+    assert [shown(s) for s in box(at, "delete").success] == [
         "Deleted: ad spend of Mar 2025 (2 rows). Undo brings them back."]
+    assert len(at.success) == 1
     assert store.is_empty()
     # The Undo box names what it would undo the same way.
     assert any(shown(c).startswith("The deletion of ad spend of Mar 2025 (")
                for c in at.caption), [c.value for c in at.caption]
     at.button(key="undo").click().run()
-    assert [shown(s) for s in at.success] == [
+    assert [shown(s) for s in box(at, "undo").success] == [
         "Undone: the deletion of ad spend of Mar 2025. Back as before it: ad spend of Mar 2025 "
         "(2 rows)."]
+    assert len(at.success) == 1
     assert store.months("marketing_spend") == {"2025-03": 2}
     at.run()
     assert not at.success, "said once"
@@ -178,6 +182,55 @@ def test_data_page_says_what_a_deletion_and_an_undo_did_once(tmp_path, monkeypat
     assert [shown(s) for s in at.success] == [
         "Undone: the upload of ads_march.csv. Removed: ad spend of Mar 2025."]
     assert store.is_empty()
+
+
+def box(at, button: str):
+    """The column of the Data page holding the button keyed ``button``."""
+    return next(c for c in at.columns if button in [b.key for b in c.button])
+
+
+def test_data_page_names_tables_and_months_as_a_manager_does(tmp_path, monkeypatch,
+                                                             demo_store):
+    """What is stored, its source files and the Delete box said "order_items", "2025-02";
+    they say "order lines", "Feb 2025". The stored table, seven columns, is too wide for a
+    phone and says it scrolls, as the other pages' tables do; the ad-spend channel's default
+    fits a 390 px box, which cut "(Google Ads: paid search, Meta: p"."""
+    from kpilib import Store
+    from kpilib.ingest import ingest
+    monkeypatch.setenv("KPILIB_DEMO_STORE", str(demo_store.path))
+    store = Store(tmp_path / "mine")
+    ingest(store, [TINY / "orders.csv"])
+    ingest(store, [TINY / "order_items.csv", TINY / "inventory.csv"])
+    ingest(store, [TINY / "marketing_spend.csv"])
+    store.delete_month("marketing_spend", "2025-02")
+    at = start(store, monkeypatch)
+    at.switch_page("app_pages/data.py").run()
+    grid = next(d.value for d in at.dataframe if "Month" in d.value)
+    assert list(grid.columns) == ["Month", "orders", "order lines", "refunds", "traffic",
+                                  "stock snapshots", "ad spend"]
+    assert grid["Month"].tolist()[:2] == ["Jan 2025", "Feb 2025"]
+    # Under the stored table, the source files and the uploads (each wider than a phone).
+    assert [c.value for c in at.caption if "sideways" in c.value] == \
+        [":material/swipe_left: Scroll the table sideways for more columns."] * 3
+    # The Uploads log said "deleted marketing_spend 2025-02" and "orders 2025-01, orders
+    # 2025-02, orders 2025-03"; three months or more one after the other are a range.
+    log = next(d.value for d in at.dataframe if "tables and months" in d.value)
+    assert log[["what", "tables and months"]].values.tolist() == [
+        ["Deleted ad spend of Feb 2025", "ad spend of Feb 2025"],
+        ["marketing_spend.csv", "ad spend of Feb 2025"],
+        ["inventory.csv, order_items.csv",
+         "order lines of Jan 2025 – Mar 2025; stock snapshots of Feb 2025"],
+        ["orders.csv", "orders of Jan 2025 – Mar 2025"]]
+    files = next(d.value for d in at.dataframe if "files" in d.value)
+    assert files[["table", "month"]].values.tolist()[:4] == [
+        ["orders", "Jan 2025"], ["orders", "Feb 2025"], ["orders", "Mar 2025"],
+        ["order lines", "Jan 2025"]]
+    assert "Order lines" in at.selectbox(key="del_table").options
+    assert at.selectbox(key="del_month").options[:2] == ["Jan 2025", "Feb 2025"]
+    # Chromium at 390 px cut the box after 53 characters ("As the platform says (Google
+    # Ads: paid search, Meta: p"); 42 show whole (screenshot, 390 px).
+    said = at.selectbox(key="spend_channel").options[0]
+    assert said == "Google Ads: paid search; Meta: paid social" and len(said) <= 50
 
 
 def test_data_page_offers_nothing_to_add_for_a_re_export(tmp_path, monkeypatch, demo_store):
@@ -222,7 +275,7 @@ def test_data_page_proposes_the_shops_timezone(tmp_path, monkeypatch, demo_store
     assert not [w for w in at.warning if "files' clock" in shown(w)]
     assert "adopt_timezone" not in [b.key for b in at.button]
     changes = next(d.value["change"].tolist() for d in at.dataframe if "change" in d.value)
-    assert any(c.startswith("2024-01 orders: 0 → 1 row") for c in changes)   # #2001
+    assert any(c.startswith("Orders of Jan 2024: 0 → 1 row") for c in changes)   # #2001
     assert Store(tmp_path / "mine").is_empty()          # nothing stored until confirmed
 
 

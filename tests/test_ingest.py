@@ -520,8 +520,8 @@ def test_report_sentences_count_in_the_singular_and_plural(rows, rejected, said)
 
 
 @pytest.mark.parametrize("before,after,said", [
-    (0, 1, "2025-02 orders: 0 → 1 row"), (1, 0, "2025-02 orders: 1 → 0 rows"),
-    (6, 7, "2025-02 orders: 6 → 7 rows")])
+    (0, 1, "Orders of Feb 2025: 0 → 1 row"), (1, 0, "Orders of Feb 2025: 1 → 0 rows"),
+    (6, 7, "Orders of Feb 2025: 6 → 7 rows")])
 def test_diff_line_counts_rows_right(before, after, said):
     from kpilib.ingest import diff_line
     assert diff_line({"month": "2025-02", "table": "orders", "rows_before": before,
@@ -538,9 +538,10 @@ def test_diff_line_counts_rows_right(before, after, said):
 def test_diff_line_says_amounts_in_the_currency_and_counts_whole(measure, before, after,
                                                                  currency, said):
     from kpilib.ingest import diff_line
-    assert diff_line({"month": "2025-02", "table": "x", "rows_before": 1, "rows_after": 2,
-                      "measure": measure, "before": before, "after": after,
-                      "currency": currency}) == f"2025-02 x: 1 → 2 rows, {said}"
+    # The table and month as a manager names them, not "2025-02 order_items".
+    assert diff_line({"month": "2025-02", "table": "order_items", "rows_before": 1,
+                      "rows_after": 2, "measure": measure, "before": before, "after": after,
+                      "currency": currency}) == f"Order lines of Feb 2025: 1 → 2 rows, {said}"
 
 
 def test_a_re_export_of_stored_months_changes_nothing_and_says_so(tmp_path):
@@ -552,16 +553,16 @@ def test_a_re_export_of_stored_months_changes_nothing_and_says_so(tmp_path):
     again = tmp_path / "orders_again.csv"
     again.write_bytes((DATA / "tiny" / "orders.csv").read_bytes().replace(b"\n", b"\r\n"))
     report = ingest(store, [again], dry_run=True)
-    assert report.changes() == ["2025-01 orders: 1 row, unchanged",
-                                "2025-02 orders: 6 rows, unchanged",
-                                "2025-03 orders: 1 row, unchanged"]
+    assert report.changes() == ["Orders of Jan 2025: 1 row, unchanged",
+                                "Orders of Feb 2025: 6 rows, unchanged",
+                                "Orders of Mar 2025: 1 row, unchanged"]
     assert report.changes_nothing
     # o8 (March's one order, 70.00) placed half an hour later: same count and sales.
     again.write_text((DATA / "tiny" / "orders.csv").read_text().replace(
         "o8,2025-03-02 11:00:00", "o8,2025-03-02 11:30:00"))
     report = ingest(store, [again], dry_run=True)
     assert not report.changes_nothing
-    assert "2025-03 orders: 1 → 1 row, sales (gross − discounts) +€0.00" in report.changes()
+    assert "Orders of Mar 2025: 1 → 1 row, sales (gross − discounts) +€0.00" in report.changes()
 
 
 def test_ad_spend_alone_sets_the_currency_its_export_names(tmp_path):
@@ -576,7 +577,7 @@ def test_ad_spend_alone_sets_the_currency_its_export_names(tmp_path):
     assert "Reporting currency set to EUR, the currency of the ad spend uploaded." in \
         report.text()
     # 1,234.50 + 80.25 + 95.00
-    assert report.changes() == ["2025-02 marketing_spend: 0 → 3 rows, spend +€1,409.75"]
+    assert report.changes() == ["Ad spend of Feb 2025: 0 → 3 rows, spend +€1,409.75"]
     meta = tmp_path / "meta.csv"
     meta.write_text((DATA / "formats" / "meta_ads.csv").read_text().replace("(EUR)", "(USD)"))
     assert reporting_currency(Store(tmp_path / "meta")) is None
@@ -904,8 +905,9 @@ def test_diff_against_the_store(store_copy, tmp_path):
                  "o6,2025-02-12 20:00,refunded,45,0\no9,2025-02-14 10:00,paid,10.40,0\n")
     report = ingest(store_copy, [f], dry_run=True)
     # February: 6 orders stored (o5 cancelled included) → 7; sales 292 → 292 + 15 + 10.40
-    assert report.changes() == ["2025-02 orders: 6 → 7 rows, sales (gross − discounts) +€25.40"]
-    assert "changes against the store:\n  2025-02 orders: 6 → 7 rows" in report.text()
+    assert report.changes() == [
+        "Orders of Feb 2025: 6 → 7 rows, sales (gross − discounts) +€25.40"]
+    assert "changes against the store:\n  Orders of Feb 2025: 6 → 7 rows" in report.text()
 
 
 def test_warnings(store_copy, tmp_path):

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import duckdb
 
-from ..formatting import plural, symbol
-from ..schema import TABLES
+from ..formatting import month_words, plural, symbol
+from ..schema import TABLES, WORDS
 from ..settings import chosen, currency_to_adopt, reporting_currency
 from ..store import (DEFAULT_SETTINGS, DISK_FULL, DiskFull, Source, Store, alive,
                      disk_full, read_stored, sha256_file)
@@ -127,13 +127,14 @@ _MONEY = {"sales (gross − discounts)", "returns", "spend"}
 
 
 def diff_line(d: dict) -> str:
-    """"2025-03 orders: 1,204 → 1,210 rows, sales (gross − discounts) +£312.40": amounts in
-    the currency ``d["currency"]`` (none when nothing says it), counts whole, and a month
-    the upload leaves exactly as stored said so, not "+0.00"."""
+    """"Orders of Mar 2025: 1,204 → 1,210 rows, sales (gross − discounts) +£312.40": the
+    table and month as a manager names them (not "2025-03 order_items"), amounts in the
+    currency ``d["currency"]`` (none when nothing says it), counts whole, and a month the
+    upload leaves exactly as stored said so, not "+0.00"."""
+    what = f"{WORDS.get(d['table'], d['table']).capitalize()} of {month_words(d['month'])}"
     if d.get("same"):
-        return f"{d['month']} {d['table']}: {plural(d['rows_after'], 'row')}, unchanged"
-    text = (f"{d['month']} {d['table']}: {d['rows_before']:,} → "
-            f"{plural(d['rows_after'], 'row')}")
+        return f"{what}: {plural(d['rows_after'], 'row')}, unchanged"
+    text = f"{what}: {d['rows_before']:,} → {plural(d['rows_after'], 'row')}"
     if d["measure"] and d["after"] is not None:
         delta = d["after"] - (d["before"] or 0)
         sign = "+" if delta >= 0 else "-"
