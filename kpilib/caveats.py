@@ -20,8 +20,8 @@ from .store import tables_read
 
 # The export that fills each stored table, as a manager would look for it.
 EXPORTS = {
-    "orders": "an orders export (Shopify, WooCommerce, UCI Online Retail, Olist or the orders "
-              "template)",
+    "orders": "an orders export (Shopify, UCI Online Retail, Olist, the orders template, or "
+              "any other with its columns mapped on the Data page)",
     "order_items": "order lines (in the Shopify orders export, or the order_items template)",
     "refunds": "refunds (in the Shopify orders export, or the refunds template)",
     "traffic": "a traffic export (a GA4 report, or sessions / events)",
@@ -29,10 +29,6 @@ EXPORTS = {
     "inventory": "stock snapshots (an inventory export: date, SKU, units on hand)",
     "products": "a products export",
 }
-# Short names for a sentence listing several.
-SHORT = {"orders": "orders", "order_items": "order lines", "refunds": "refunds",
-         "traffic": "traffic", "marketing_spend": "ad spend", "inventory": "stock snapshots",
-         "products": "products"}
 # Tables a KPI reads without needing them: no refund stored lowers nothing that is shown as
 # known (net sales of a shop without refunds), and products only name and cost SKUs.
 OPTIONAL = frozenset({"refunds", "products"})

@@ -35,6 +35,7 @@ from .dimensions import SPLITS
 from .kpi import (FilterNotApplicable, Read, check_filters, run, run_many, run_periods,
                   takes)
 from .registry import get
+from .schema import WORDS
 
 # The dimensions a change is split by, in words. A KPI is split by those its declaration lists
 # in ``by``: once the store splits sales by country (kpilib.kpi.GROUPINGS and the KPI's
@@ -689,7 +690,7 @@ def _gaps(con, name: str, f: Filters, compared: Filters, known) -> list[dict]:
                 (f" and {len(gone) - 5} more" if len(gone) > 5 else "")
             out.append({"kind": "missing_days", "table": t, "period": which,
                         "days": [d.isoformat() for d in gone],
-                        "text": f"No {caveats.SHORT[t]} stored on "
+                        "text": f"No {WORDS[t]} stored on "
                                 f"{plural(len(gone), 'day')} of {which} ({shown}): a "
                                 "missing upload reads as a fall."})
     return out

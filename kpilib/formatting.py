@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from datetime import date
 
 SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£", "JPY": "¥", "CHF": "CHF ", "BRL": "R$",
            "CAD": "CA$", "AUD": "A$", "INR": "₹", "CNY": "CN¥", "KRW": "₩", "MXN": "MX$"}
@@ -58,6 +59,15 @@ def label(v: float, unit: str, currency: str = "EUR") -> str:
         return fmt(v, unit, currency, compact=True)
     s = symbol(currency) if unit == "money" else ""
     return sign + s + (f"{a / 1e3:.3g} k" if a < 999_500 else f"{a / 1e6:.3g} M")
+
+
+def month_words(month: str) -> str:
+    """A stored month as a manager reads it: "2011-03" is "Mar 2011"; products, stored whole
+    ("all"), are "all months"."""
+    if month == "all":
+        return "all months"
+    y, m = map(int, month.split("-"))
+    return f"{date(y, m, 1):%b %Y}"
 
 
 def plural(n: int, one: str, many: str | None = None) -> str:

@@ -16,6 +16,7 @@ from .filters import Filters
 from .formatting import channel_words, fmt
 from .kpi import run
 from .registry import get
+from .schema import WORDS
 
 CARDS = ("net_sales", "orders", "aov", "sessions", "conversion_rate", "new_customers",
          "returning_customer_rate", "mer", "return_rate_value", "stockout_rate")
@@ -139,7 +140,7 @@ def build(con: duckdb.DuckDBPyConnection, month: str, shop: str | None = None,
             f'{_forecast(fc, currency)}{_target(con, name, goals, f, currency, fc)}</div>')
     if missing:
         cards.append('<div class="card missing">Not in this report, for lack of data: '
-                     + e("; ".join(f"{get(n).label} ({caveats.SHORT[t]})" for n in missing
+                     + e("; ".join(f"{get(n).label} ({WORDS[t]})" for n in missing
                                    for t in caveats.missing(get(n), known)[:1])) + "</div>")
     figures, unknown = [], []
     for name in ("net_sales", "sessions"):

@@ -135,6 +135,11 @@ TABLES: dict[str, Table] = {t.name: t for t in (
     ), ("date", "channel", "campaign"), "date", "Advertising spend by day, channel and campaign."),
 )}
 
+# Each table as a manager names it, for sentences ("order lines of Mar 2011").
+WORDS = {"orders": "orders", "order_items": "order lines", "refunds": "refunds",
+         "traffic": "traffic", "marketing_spend": "ad spend", "inventory": "stock snapshots",
+         "products": "products"}
+
 # Counts that can never be negative: a negative value is an export error, not a return.
 NON_NEGATIVE = {
     "traffic": ("sessions", "users", "new_users", "product_views", "add_to_carts", "checkouts",

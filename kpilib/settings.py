@@ -44,15 +44,22 @@ def chosen(store) -> set[str]:
         return set()
 
 
-def currency_to_adopt(store, currencies: set[str]) -> str | None:
-    """The reporting currency a first orders upload sets: the one currency its orders are in,
-    when no order is stored yet and nobody chose a currency (a UK shop's first export would
-    otherwise show its pounds as euros, the default). None otherwise: amounts are never
-    converted, and a currency someone chose is theirs."""
-    if len(currencies) != 1 or store.files("orders") or "currency" in chosen(store):
+def currency_to_adopt(store, currencies: set[str], spend: set[str] = frozenset()
+                      ) -> str | None:
+    """The reporting currency a first upload sets, when no order is stored yet and nobody
+    chose a currency: the one currency its orders are in (a UK shop's first export would
+    otherwise show its pounds as euros, the default); for an upload whose orders say none (or
+    of ad spend alone), the one its ad spend is in (Google Ads' "Currency code", Meta's
+    "Amount spent (EUR)"), even the default: no stored order would say it otherwise. None
+    otherwise: amounts are never converted, and a currency someone chose is theirs."""
+    if store.files("orders") or "currency" in chosen(store):
         return None
-    (currency,) = currencies
-    return None if currency == store.settings["currency"] else currency
+    if currencies:
+        if len(currencies) != 1:
+            return None
+        (currency,) = currencies
+        return None if currency == store.settings["currency"] else currency
+    return next(iter(spend)) if len(spend) == 1 else None
 
 
 def reporting_currency(store, latest: bool = False) -> str | None:

@@ -471,8 +471,9 @@ def test_marketing_on_orders_without_a_channel_offers_no_mapping(tmp_path, monke
 def test_amounts_are_shown_in_no_currency_the_data_is_not_in(tmp_path, monkeypatch):
     """A UCI store written before uploads set the reporting currency (no currency in its
     settings, none on its orders, no importer in its manifest) showed its pounds as "€"; it
-    shows "£", as its export is in GBP. A store of ad spend alone says no currency: its
-    amounts have no symbol, and the Data page says where to set one."""
+    shows "£", as its export is in GBP. A store of ad spend alone whose export names no
+    currency says none: its amounts have no symbol, and the Data page says where to set one
+    (Google Ads' names its own: tests/test_ingest.py)."""
     from test_importer_versions import FORMATS, as_before_currencies, uci_store
 
     from kpilib import Store
@@ -484,7 +485,7 @@ def test_amounts_are_shown_in_no_currency_the_data_is_not_in(tmp_path, monkeypat
     assert card.value.startswith("£"), card.value
     assert "Set your shop's currency" not in texts(page(at, "data"))
     spend = Store(tmp_path / "spend" / "store")
-    ingest(spend, [FORMATS / "google_ads.csv"])
+    ingest(spend, [FORMATS / "facebook_ads_by_ad.csv"], spend_month="2017-08")
     at = page(opened(spend, monkeypatch), "marketing")
     card = next(m for m in at.metric if m.label.startswith("Ad spend"))
     assert card.value[:1].isdigit(), card.value
@@ -517,11 +518,15 @@ def test_deleting_a_month_of_an_upload_says_once_that_the_whole_upload_goes(tmp_
     said = [c.value.replace("\\", "") for c in at.caption if "whole upload" in c.value]
     assert len(said) == 1, said
     assert "Orders of Nov 2011 were stored by the upload of online_retail.csv" in said[0]
+    # Said in what the manager knows (the export, its months), not "5 months of tables".
     assert ("also holds orders of Dec 2011; order lines of Nov 2011 and Dec 2011; refunds of "
-            "Nov 2011. Deleting removes the whole upload (its 5 months of tables)") \
-        in said[0], said[0]
+            "Nov 2011. Deleting removes the whole upload: one part") in said[0], said[0]
+    rows = sum(n for t in ("orders", "order_items", "refunds") for n in store.months(t).values())
     at.button(key="delete").click().run()
     assert not at.exception
+    assert [s.value.replace("\\", "") for s in at.success] == [
+        "Deleted: the upload of online_retail.csv: orders of Nov 2011 and Dec 2011; order lines "
+        f"of Nov 2011 and Dec 2011; refunds of Nov 2011 ({rows:,} rows). Undo brings it back."]
     assert not any(store.months(t) for t in ("orders", "order_items", "refunds"))
     store.undo()
     assert list(store.months("order_items")) == ["2011-11", "2011-12"]
@@ -553,7 +558,8 @@ def test_an_overview_of_ad_spend_alone_shows_the_spend(tmp_path, monkeypatch):
     store = Store(tmp_path / "store")
     ingest(store, [Path(__file__).parent / "data" / "formats" / "google_ads.csv"])
     at = opened(store, monkeypatch)
-    assert [(m.label, m.value) for m in at.metric] == [("Ad spend", "1,410")]
+    # In the euros its "Currency code" names.
+    assert [(m.label, m.value) for m in at.metric] == [("Ad spend", "€1,410")]
     assert "Upload an orders export" in " ".join(m.value for m in at.markdown)
 
 

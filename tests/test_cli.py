@@ -158,8 +158,8 @@ def test_demo_command(tmp_path):
 def test_ingest_report_undo_and_delete(tmp_path):
     store = tmp_path / "s"
     out = cli("ingest", TINY / "orders.csv", "--store", store, "--dry-run").stdout
-    assert "changes against the store:\n  2025-01 orders: 0 → 1 row, sales (gross − " \
-           "discounts) +90.00" in out
+    assert "changes against the store:\n  Orders of Jan 2025: 0 → 1 row, sales (gross − " \
+           "discounts) +€90.00" in out
     cli("ingest", TINY / "orders.csv", "--store", store)
     out = cli("delete", "orders", "2025-02", "--store", store).stdout
     assert "deleted orders 2025-02" in out

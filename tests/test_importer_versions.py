@@ -100,7 +100,7 @@ def test_a_store_that_never_said_its_currency_is_in_its_exports_currency(tmp_pat
     """A UCI store from before uploads set the reporting currency showed its pounds as euros
     (the default). Its uploads say GBP: UCI's export is in GBP, told by its credit notes when
     the manifest names no importer; an Olist store's orders say BRL; a store of ad spend alone
-    says nothing, so no symbol rather than a wrong one."""
+    whose export names no currency says nothing, so no symbol rather than a wrong one."""
     from kpilib.settings import chosen, reporting_currency
     store = as_before_currencies(uci_store(tmp_path / "uci"))
     assert "currency" not in chosen(store) and store.settings["currency"] == "EUR"
@@ -116,5 +116,6 @@ def test_a_store_that_never_said_its_currency_is_in_its_exports_currency(tmp_pat
                                 if k != "currency"}))
     assert reporting_currency(olist) == "BRL"
     spend = Store(tmp_path / "spend" / "store")
-    ingest(spend, [FORMATS / "google_ads.csv"])
+    # (Facebook's ad export names no currency; Google Ads' names its own, which it sets.)
+    ingest(spend, [FORMATS / "facebook_ads_by_ad.csv"], spend_month="2017-08")
     assert reporting_currency(spend) is None

@@ -520,12 +520,76 @@ def test_report_sentences_count_in_the_singular_and_plural(rows, rejected, said)
 
 
 @pytest.mark.parametrize("before,after,said", [
-    (0, 1, "2025-02 orders: 0 → 1 row"), (1, 0, "2025-02 orders: 1 → 0 rows"),
-    (6, 7, "2025-02 orders: 6 → 7 rows")])
+    (0, 1, "Orders of Feb 2025: 0 → 1 row"), (1, 0, "Orders of Feb 2025: 1 → 0 rows"),
+    (6, 7, "Orders of Feb 2025: 6 → 7 rows")])
 def test_diff_line_counts_rows_right(before, after, said):
     from kpilib.ingest import diff_line
     assert diff_line({"month": "2025-02", "table": "orders", "rows_before": before,
                       "rows_after": after, "measure": None, "after": None}) == said
+
+
+@pytest.mark.parametrize("measure,before,after,currency,said", [
+    # Amounts in the shop's currency, two decimals, the sign before the symbol.
+    ("sales (gross − discounts)", 292.0, 317.4, "GBP", "sales (gross − discounts) +£25.40"),
+    ("returns", 30.0, 20.0, "EUR", "returns -€10.00"),
+    ("spend", None, 1409.75, None, "spend +1,409.75"),       # no currency said: no symbol
+    # Counts whole: 8 units → 10 is +2, not +2.00.
+    ("units", 8.0, 10.0, "EUR", "units +2"), ("sessions", 1500.0, 0.0, "EUR", "sessions -1,500")])
+def test_diff_line_says_amounts_in_the_currency_and_counts_whole(measure, before, after,
+                                                                 currency, said):
+    from kpilib.ingest import diff_line
+    # The table and month as a manager names them, not "2025-02 order_items".
+    assert diff_line({"month": "2025-02", "table": "order_items", "rows_before": 1,
+                      "rows_after": 2, "measure": measure, "before": before, "after": after,
+                      "currency": currency}) == f"Order lines of Feb 2025: 1 → 2 rows, {said}"
+
+
+def test_a_re_export_of_stored_months_changes_nothing_and_says_so(tmp_path):
+    """The tiny orders saved again (Windows line ends: another file, the same rows) said
+    "+0.00" for each month; it says each month is unchanged, and that nothing changes. One
+    changed amount is a change again, whatever the count."""
+    store = Store(tmp_path / "s")
+    ingest(store, [DATA / "tiny" / "orders.csv"])
+    again = tmp_path / "orders_again.csv"
+    again.write_bytes((DATA / "tiny" / "orders.csv").read_bytes().replace(b"\n", b"\r\n"))
+    report = ingest(store, [again], dry_run=True)
+    assert report.changes() == ["Orders of Jan 2025: 1 row, unchanged",
+                                "Orders of Feb 2025: 6 rows, unchanged",
+                                "Orders of Mar 2025: 1 row, unchanged"]
+    assert report.changes_nothing
+    # o8 (March's one order, 70.00) placed half an hour later: same count and sales.
+    again.write_text((DATA / "tiny" / "orders.csv").read_text().replace(
+        "o8,2025-03-02 11:00:00", "o8,2025-03-02 11:30:00"))
+    report = ingest(store, [again], dry_run=True)
+    assert not report.changes_nothing
+    assert "Orders of Mar 2025: 1 → 1 row, sales (gross − discounts) +€0.00" in report.changes()
+
+
+def test_ad_spend_alone_sets_the_currency_its_export_names(tmp_path):
+    """Google Ads' report says "Currency code" EUR: uploaded into a new store before any
+    order, it sets the reporting currency, as an orders upload does (its spend was shown
+    without a symbol). A report that names none sets nothing; nor does one into a store
+    that has orders (theirs says it) or one whose currency was chosen."""
+    from kpilib.settings import chosen, reporting_currency
+    store = Store(tmp_path / "ads")
+    report = ingest(store, [DATA / "formats" / "google_ads.csv"])
+    assert reporting_currency(store) == "EUR" and "currency" in chosen(store)
+    assert "Reporting currency set to EUR, the currency of the ad spend uploaded." in \
+        report.text()
+    # 1,234.50 + 80.25 + 95.00
+    assert report.changes() == ["Ad spend of Feb 2025: 0 → 3 rows, spend +€1,409.75"]
+    meta = tmp_path / "meta.csv"
+    meta.write_text((DATA / "formats" / "meta_ads.csv").read_text().replace("(EUR)", "(USD)"))
+    assert reporting_currency(Store(tmp_path / "meta")) is None
+    ingest(Store(tmp_path / "meta"), [meta])
+    assert reporting_currency(Store(tmp_path / "meta")) == "USD"
+    facebook = Store(tmp_path / "fb")
+    ingest(facebook, [DATA / "formats" / "facebook_ads_by_ad.csv"], spend_month="2017-08")
+    assert reporting_currency(facebook) is None and "currency" not in chosen(facebook)
+    shop = Store(tmp_path / "shop")
+    ingest(shop, [DATA / "tiny" / "orders.csv"])            # EUR orders
+    ingest(shop, [meta])
+    assert reporting_currency(shop) == "EUR"
 
 
 def test_rejections_count_values_and_keys_right(tmp_path):
@@ -841,8 +905,9 @@ def test_diff_against_the_store(store_copy, tmp_path):
                  "o6,2025-02-12 20:00,refunded,45,0\no9,2025-02-14 10:00,paid,10.40,0\n")
     report = ingest(store_copy, [f], dry_run=True)
     # February: 6 orders stored (o5 cancelled included) → 7; sales 292 → 292 + 15 + 10.40
-    assert report.changes() == ["2025-02 orders: 6 → 7 rows, sales (gross − discounts) +25.40"]
-    assert "changes against the store:\n  2025-02 orders: 6 → 7 rows" in report.text()
+    assert report.changes() == [
+        "Orders of Feb 2025: 6 → 7 rows, sales (gross − discounts) +€25.40"]
+    assert "changes against the store:\n  Orders of Feb 2025: 6 → 7 rows" in report.text()
 
 
 def test_warnings(store_copy, tmp_path):
@@ -969,6 +1034,45 @@ def test_decimal_comma_is_told_from_the_whole_file(tmp_path, amounts, want):
     store = Store(tmp_path / "s")
     ingest(store, [f])
     assert rows(store, "select gross_sales from orders order by 1") == [(w,) for w in want]
+
+
+@pytest.mark.parametrize("sep, amount, want, said", [
+    # Other amounts with a decimal comma: "1,650" is 1.65 (to the cent: 1.65), 12,50 is 12.50.
+    (";", "12,50", [Decimal("1.65"), Decimal("12.50")], None),
+    # Other amounts with a decimal point: "1,650" is 1650.
+    (",", "12.50", [Decimal("12.50"), Decimal("1650.00")], None),
+    # Nothing else tells: a ';' file writes decimal commas; a ',' file, thousands. Said.
+    (";", "12", [Decimal("1.65"), Decimal("12.00")],
+     "'1,650' (gross_sales, row 2) and numbers like it read as 1.65, not 1650"),
+    (",", "12", [Decimal("12.00"), Decimal("1650.00")],
+     "'1,650' (gross_sales, row 2) and numbers like it read as 1650, not 1.65"),
+])
+def test_a_comma_before_three_digits_is_read_by_the_file_and_said_when_unsure(
+        tmp_path, sep, amount, want, said):
+    f = tmp_path / "orders.csv"
+    f.write_text(ORDERS_HEAD.replace(",", sep)
+                 + f'o1{sep}2025-02-01{sep}paid{sep}"1,650"{sep}0\n'
+                 + f'o2{sep}2025-02-02{sep}paid{sep}"{amount}"{sep}0\n')
+    store = Store(tmp_path / "s")
+    [r] = ingest(store, [f])
+    assert rows(store, "select gross_sales from orders order by 1") == [(w,) for w in want]
+    if said:
+        assert said in r.summary()
+    else:
+        assert "numbers like it" not in r.summary()
+
+
+def test_an_importer_says_how_it_read_a_comma_before_three_digits(tmp_path):
+    """UCI's UnitPrice "1,650" with nothing else to tell, in a ';' file: 1.65 × 6, said."""
+    f = tmp_path / "uci.csv"
+    f.write_text("InvoiceNo;StockCode;Description;Quantity;InvoiceDate;UnitPrice;CustomerID;"
+                 "Country\n536365;85123A;HEART;6;2010-12-01 08:26:00;1,650;17850;United "
+                 "Kingdom\n")
+    store = Store(tmp_path / "s")
+    report = ingest(store, [f])
+    assert rows(store, "select gross_sales from orders") == [(Decimal("9.90"),)]   # 6 × 1.65
+    assert any("'1,650' (UnitPrice, row 2) and numbers like it read as 1.65, not 1650" in w
+               for w in report.warnings), report.warnings
 
 
 def test_an_upload_reports_its_progress_to_the_end(tmp_path):

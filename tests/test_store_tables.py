@@ -134,8 +134,8 @@ def test_a_row_redated_into_another_month_replaces_the_stored_one(tmp_path):
     assert "1 refund moved from March 2025 to April 2025" in report.text()
     # The diff says what happens to the month the rows leave, too.
     changes = report.changes()
-    assert "2025-03 orders: 2 → 1 row, sales (gross − discounts) -10.00" in changes
-    assert "2025-03 refunds: 1 → 0 rows, returns -5.00" in changes
+    assert "Orders of Mar 2025: 2 → 1 row, sales (gross − discounts) -10.00" in changes
+    assert "Refunds of Mar 2025: 1 → 0 rows, returns -5.00" in changes
     # One upload: one undo brings back March as it was, both tables.
     store.undo()
     assert without_version(store.manifest) == before

@@ -16,7 +16,8 @@ from ui.components import (SPARK_COLOURS, by_channel_table, cancelled_words, cat
                            fmt_count, fmt_money, grain, grain_default, has_categories, header,
                            help_text, later,
                            mark_final, metric, metrics, missing_note, need, not_final, pace_text,
-                           show_sql, sparkline, split_by, table, top_and_other, verdict)
+                           scroll_hint, show_sql, sparkline, split_by, table, top_and_other,
+                           verdict)
 from ui.components import NARROW_CSS
 from ui.charts import bar_text, chart, cohort_curves, draw_chart, styled, tick_format, trend
 from ui.why import why_view

@@ -457,12 +457,16 @@ def table(name: str, df, units: dict | None = None, raw=None,
     for c in [c for c in shown.columns if c not in units]:
         shown[c] = shown[c].map(export.safe_text)
     st.dataframe(shown, hide_index=True, width="stretch", height=height)
+    scroll_hint(shown, name)
+    downloads(df if raw is None else raw, name, "Download", units=units, filters=filters)
+
+
+def scroll_hint(shown: pd.DataFrame, name: str) -> None:
+    """Under a table too wide for a phone, shown on narrow screens only (NARROW_CSS): a phone
+    shows the first columns and nothing says there are more."""
     if _width(shown) > PHONE_WIDTH:
-        # Shown on narrow screens only (NARROW_CSS): a phone shows the first columns and
-        # nothing says there are more.
         st.container(key=f"narrow_table_{name}").caption(
             ":material/swipe_left: Scroll the table sideways for more columns.")
-    downloads(df if raw is None else raw, name, "Download", units=units, filters=filters)
 
 
 # What a table may take on a 390 px phone, and what a character takes in it: the grid's

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import duckdb
 
-from ..formatting import plural, symbol
-from ..schema import TABLES
+from ..formatting import month_words, plural, symbol
+from ..schema import TABLES, WORDS
 from ..settings import chosen, currency_to_adopt, reporting_currency
 from ..store import (DEFAULT_SETTINGS, DISK_FULL, DiskFull, Source, Store, alive,
                      disk_full, read_stored, sha256_file)
@@ -78,6 +78,7 @@ class Report:
     timezone_reason: str = ""
     # The reporting currency a first orders upload sets (kpilib.settings.currency_to_adopt).
     currency: str | None = None
+    currency_of: str = "orders"   # what said it: the orders, else the ad spend uploaded
 
     def __iter__(self):
         return iter(self.files)
@@ -93,8 +94,13 @@ class Report:
         if not self.currency:
             return ""
         return (f"Reporting currency set to {self.currency}"
-                f"{'' if self.committed else ' when stored'}, the currency of the orders "
-                "uploaded.")
+                f"{'' if self.committed else ' when stored'}, the currency of the "
+                f"{self.currency_of} uploaded.")
+
+    @property
+    def changes_nothing(self) -> bool:
+        """Every month the files fill is already stored exactly so (a re-export of them)."""
+        return all(d.get("same") for d in self.diff)
 
     def changes(self) -> list[str]:
         return [diff_line(d) for d in self.diff]
@@ -116,12 +122,27 @@ class Report:
         return "\n".join(lines)
 
 
+# The diff's measures that are amounts; the others count (units, sessions).
+_MONEY = {"sales (gross − discounts)", "returns", "spend"}
+
+
 def diff_line(d: dict) -> str:
-    text = (f"{d['month']} {d['table']}: {d['rows_before']:,} → "
-            f"{plural(d['rows_after'], 'row')}")
+    """"Orders of Mar 2025: 1,204 → 1,210 rows, sales (gross − discounts) +£312.40": the
+    table and month as a manager names them (not "2025-03 order_items"), amounts in the
+    currency ``d["currency"]`` (none when nothing says it), counts whole, and a month the
+    upload leaves exactly as stored said so, not "+0.00"."""
+    what = f"{WORDS.get(d['table'], d['table']).capitalize()} of {month_words(d['month'])}"
+    if d.get("same"):
+        return f"{what}: {plural(d['rows_after'], 'row')}, unchanged"
+    text = f"{what}: {d['rows_before']:,} → {plural(d['rows_after'], 'row')}"
     if d["measure"] and d["after"] is not None:
         delta = d["after"] - (d["before"] or 0)
-        text += f", {d['measure']} {delta:+,.2f}"
+        sign = "+" if delta >= 0 else "-"
+        if d["measure"] in _MONEY:
+            amount = f"{symbol(d.get('currency'))}{abs(delta):,.2f}"
+        else:
+            amount = f"{abs(delta):,.0f}"
+        text += f", {d['measure']} {sign}{amount}"
     return text
 
 
@@ -291,7 +312,9 @@ def ingest(store: Store, files: list[str | Path | tuple[str | Path, str]], *,
                                                store.is_empty())
             months = {t: {m for p in ps for m in p.months} for t, ps in by_table.items()}
             currencies = {t: {c for p in ps for c in p.currencies} for t, ps in by_table.items()}
-            report.currency = currency_to_adopt(store, currencies.get("orders", set()))
+            report.currency = currency_to_adopt(store, currencies.get("orders", set()),
+                                                currencies.get("marketing_spend", set()))
+            report.currency_of = "orders" if currencies.get("orders") else "ad spend"
             if report.currency:
                 settings = {**settings, "currency": report.currency}
             elif any(currencies.values()) and "currency" not in chosen(store):
@@ -301,6 +324,13 @@ def ingest(store: Store, files: list[str | Path | tuple[str | Path, str]], *,
             report.warnings += drift.warnings(con, store, staged)
             progress(0.6, "Comparing with what is stored")
             report.diff = store.diff(con, staged) if staged else []
+            # The currency the dashboard shows once this is stored (an upload's orders in
+            # the default one set nothing: the stored orders then say it).
+            ours = currencies.get("orders", set())
+            shown = report.currency or reporting_currency(store, latest=True) or \
+                (next(iter(ours)) if len(ours) == 1 and not store.files("orders") else None)
+            for d in report.diff:
+                d["currency"] = shown
             report.warnings += [
                 f"{plural(n, _NOUNS.get(t, f'row of {t}'), _MANY.get(t))} moved from "
                 f"{_month_words(a)} to {_month_words(b)}: the upload dates "

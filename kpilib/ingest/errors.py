@@ -4,7 +4,8 @@ from __future__ import annotations
 
 class IngestError(Exception):
     def __init__(self, file: str, message: str, column: str | None = None,
-                 examples: list[tuple[int, str]] | None = None, unrecognised: bool = False):
+                 examples: list[tuple[int, str]] | None = None, unrecognised: bool = False,
+                 remedy: str = ""):
         self.file, self.column, self.examples = file, column, examples or []
         # True when the columns match no table: the Data page then offers a column mapping.
         self.unrecognised = unrecognised
@@ -13,6 +14,9 @@ class IngestError(Exception):
         self.statuses: list[str] = []
         self.table: str | None = None
         self.columns: dict[str, str] = {}
+        # What to do, for the command line; the Data page says its own, as what it names
+        # ("on the Data page") is then the page the manager is on.
+        self.remedy = remedy
         text = f"{file}: "
         if column:
             text += f"column '{column}': "
@@ -20,7 +24,8 @@ class IngestError(Exception):
         if self.examples:
             shown = ", ".join(f"row {r}: {_show(v)}" for r, v in self.examples[:5])
             text += f" For example {shown}."
-        super().__init__(text)
+        self.said = text   # without the remedy
+        super().__init__(f"{text} {remedy}" if remedy else text)
 
 
 def _show(value) -> str:

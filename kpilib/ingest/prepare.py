@@ -15,6 +15,7 @@ import io
 import itertools
 import re
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 import duckdb
 
@@ -177,16 +178,21 @@ def detect(raw: RawInput, mapping: dict[str, str] | None = None,
             elif score == best_score:
                 tie = True
         elif closest is None or (len(found), -len(missing)) > closest[0]:
-            closest = ((len(found), -len(missing)), spec, missing)
+            closest = ((len(found), -len(missing)), spec, missing, found)
     if best is None:
         msg = "could not tell which table this file holds. "
         if closest and closest[0][0] > 0:
-            _, spec, missing = closest
+            _, spec, missing, found = closest
             msg += (f"It looks closest to '{spec.name}' but has no column "
                     f"{', '.join(repr(m) for m in missing)}. ")
-        msg += (f"Columns found: {', '.join(repr(c) for c in raw.columns[:20])}. Map the columns "
-                "on the Data page, or download a template there to see the expected columns.")
-        raise IngestError(raw.name, msg, unrecognised=True)
+        msg += f"Columns found: {', '.join(repr(c) for c in raw.columns[:20])}."
+        err = IngestError(raw.name, msg, unrecognised=True, remedy=(
+            "Map the columns on the Data page, or download a template there to see the "
+            "expected columns."))
+        if closest and closest[0][0] > 0:
+            # The column mapping opens on the table named, with the columns recognised.
+            err.table, err.columns = spec.name, {c: raw.columns[i] for c, i in found.items()}
+        raise err
     if tie:
         raise IngestError(raw.name, "the columns match more than one table; rename the columns "
                                     "to the template's names or map them on the Data page.")
@@ -346,17 +352,59 @@ def _decimal_comma(con, raw: str, cols: list[str]) -> tuple[bool, tuple[int, str
     comma), and where it has decimal points, the first (row, column, value) with one."""
     if not cols:
         return False, None
-
-    def first(pattern: str) -> tuple | None:
-        # The first match ends the scan: a file with decimal points says so in its first row.
-        found = con.execute(" union all ".join(
-            f"(select _row, {i}, {c} from {raw} where regexp_matches({c}, '{pattern}') "
-            f"order by _row limit 1)" for i, c in enumerate(cols))).fetchall()
-        return min(found) if found else None
-    point = first(_POINT)
+    point = _first(con, raw, cols, _POINT)
     if point:
         return False, (point[0], cols[point[1]], point[2])
-    return bool(first(_COMMA)), None
+    return bool(_first(con, raw, cols, _COMMA)), None
+
+
+def _first(con, raw: str, cols: list[str], pattern: str) -> tuple | None:
+    """The first (row, index in ``cols``, value) matching ``pattern``."""
+    # The first match ends the scan: a file with decimal points says so in its first row.
+    found = con.execute(" union all ".join(
+        f"(select _row, {i}, {c} from {raw} where regexp_matches({c}, '{pattern}') "
+        f"order by _row limit 1)" for i, c in enumerate(cols))).fetchall()
+    return min(found) if found else None
+
+
+# One comma before three digits, and no other mark: 1,650 with a thousands comma or 1.65
+# with a decimal comma (a price to the tenth of a cent, a weight).
+_EITHER = "^[^0-9,.]*\\d{1,3},\\d{3}[^0-9.,]*$"
+
+
+def decimal_mark(con, raw: RawInput, cols: list[str]
+                 ) -> tuple[bool, tuple[int, str, str] | None, str | None]:
+    """:func:`_decimal_comma` of ``raw``'s columns ``cols`` (c0…), with the file's header
+    naming the decimal point's column, and where no amount tells the decimal mark but some
+    read either way ("1,650" alone), how they are read, said: a decimal comma in a file
+    separated by ';' (spreadsheets that save so write decimal commas), else a thousands
+    comma (returned as the third value, a note for the upload's report)."""
+    comma, point = _decimal_comma(con, raw.table, cols)
+    if point:
+        point = (point[0], raw.columns[int(point[1][1:])], point[2])
+    if comma or point or not cols:
+        return comma, point, None
+    either = _first(con, raw.table, cols, _EITHER)
+    if not either:
+        return False, None, None
+    row, i, value = either
+    comma = raw.sep == ";"
+    value = value.strip()
+    column = raw.columns[int(cols[i][1:])]
+    number = re.search(r"\d{1,3},\d{3}", value)[0]
+    # 1.65 and 1650: the two readings, as plainly apart as they can be written.
+    decimal, thousands = str(Decimal(number.replace(",", ".")).normalize()), \
+        number.replace(",", "")
+    if comma:
+        return True, None, (
+            f"{value!r} ({column}, row {row}) and numbers like it read as {decimal}, not "
+            f"{thousands}: no amount has another decimal mark, and a file separated by ';' "
+            "writes decimal commas. If thousands were meant, save the file with decimal "
+            "points")
+    return False, None, (
+        f"{value!r} ({column}, row {row}) and numbers like it read as {thousands}, not "
+        f"{decimal}: no amount in the file has a decimal mark that tells. If {decimal} was "
+        "meant, save the file with decimal points")
 
 
 def number_checks(type_: str, text: str, point: tuple[int, str, str] | None,
@@ -420,8 +468,8 @@ def prepare(con: duckdb.DuckDBPyConnection, raw: RawInput, tz: str = "UTC", *,
     header = lambda c: raw.columns[found[c]] if c in found else c  # noqa: E731
     money_cols = [f"c{found[c.name]}" for c in spec.columns
                   if c.name in found and c.type in (MONEY, "BIGINT")]
-    decimal_comma, point = _decimal_comma(con, src, money_cols)
-    notes = ["numbers use a decimal comma"] if decimal_comma else []
+    decimal_comma, point, either = decimal_mark(con, raw, money_cols)
+    notes = [either] if either else ["numbers use a decimal comma"] if decimal_comma else []
     nuls = _nuls(con, src, found)
     notes += [f"{header(c)}: NUL characters removed from {plural(n, 'value')} "
               f"({'row' if n == 1 else 'rows'} {', '.join(map(str, rows))}"
@@ -484,8 +532,7 @@ def prepare(con: duckdb.DuckDBPyConnection, raw: RawInput, tz: str = "UTC", *,
             if col.name in iso_dates:
                 own.append((_DAY_MONTH_AMONG_ISO, f"regexp_matches({raw_text}, '{_DAY_MONTH}')"))
             if col.type in (MONEY, "BIGINT"):
-                own += number_checks(col.type, raw_text, point and (
-                    point[0], raw.columns[int(point[1][1:])], point[2]), h)
+                own += number_checks(col.type, raw_text, point, h)
             for reason, cond in own:
                 rules.append((h, reason, f"{col.name} is null and {cond}", raw_text))
             rules.append((h, f"not {kind}",

@@ -51,6 +51,8 @@ class RawInput:
     # CSV lines that could not be split into the header's columns: (row number, the fields
     # found); see readers._read_csv.
     malformed: list[tuple[int, list[str]]] = field(default_factory=list)
+    # A CSV's separator: a file separated by ';' writes decimal commas (prepare.decimal_mark).
+    sep: str | None = None
 
 
 MAX_LINE = 1 << 20  # bytes; a longer line is refused: no export writes one, a zip bomb does
@@ -241,6 +243,7 @@ def read(con: duckdb.DuckDBPyConnection, path: str | Path, name: str | None = No
         raise IngestError(name, "the file has a header but no rows.")
     if _ends_mid_row(path, skip, sep):
         result.cut_row = skip + 1 + result.rows
+    result.sep = sep or _separator(next(iter(_head_lines(path, skip + 1)[skip:]), ","))
     return [result]
 
 

@@ -9,6 +9,9 @@ from dataclasses import dataclass
 
 import duckdb
 
+from ..formatting import month_words
+from ..schema import WORDS
+
 
 @dataclass(frozen=True)
 class Change:
@@ -79,23 +82,14 @@ class Outdated:
         did = [c.older for c in said]
         did = did[0] if len(did) == 1 else ", ".join(did[:-1]) + " and " + did[-1]
         fix = f"upload it again {where}"
-        gone = [t for t in NAMES if t in self.months
+        gone = [t for t in WORDS if t in self.months
                 and any(c.delete and t in c.tables for c in said)]
         if gone:
             months = sorted({m for t in gone for m in self.months[t]})
-            fix = (f"delete its months of {' and '.join(NAMES[t] for t in gone)} "
-                   f"({', '.join(_month(m) for m in months)}) {where}, then upload it again")
+            fix = (f"delete its months of {' and '.join(WORDS[t] for t in gone)} "
+                   f"({', '.join(month_words(m) for m in months)}) {where}, then upload it again")
         return (f"Your {self.importer} export {self.file} was imported by an older version, "
                 f"which {did}: {fix}.")
-
-
-NAMES = {"orders": "orders", "order_items": "order lines", "refunds": "refunds"}
-
-
-def _month(m: str) -> str:
-    from datetime import date
-    y, mo = map(int, m.split("-"))
-    return f"{date(y, mo, 1):%b %Y}"
 
 
 def _file(source_name: str) -> str:

@@ -276,6 +276,7 @@ class Tables:
             rel_name = self._stage_view(con, table, source_name)
             stored = self.manifest["tables"].get(table, {})
             measure = MEASURES.get(table)
+            cols = ", ".join(spec.names)
             months = self._months_of(con, rel_name, spec.date_column)
             left = {m for m, _, _ in self.moves(con, table, rel_name)} - set(months)
             for month in [*months, *sorted(left)]:
@@ -286,14 +287,23 @@ class Tables:
                 after = con.execute(f"select count(*), {m_sql} from ({query})", params
                                     ).fetchall()[0]
                 before = (0, None)
+                same = False
                 if old_file:
                     before = con.execute(f"select count(*), {m_sql} from read_parquet($f)",
                                          {"f": str(old_file)}).fetchall()[0]
+                    # Only a month whose count and total did not move is compared row by
+                    # row: a re-export of stored months then says it changes nothing.
+                    same = before == after and not con.execute(
+                        f"select count(*) from (({query}) except all (select {cols} from "
+                        f"(select * from ({empty_select(spec.name)}) union all by name "
+                        "select * from read_parquet($f))))", {**params, "f": str(old_file)}
+                    ).fetchall()[0][0]
                 out.append({"table": table, "month": month, "rows_before": before[0],
                             "rows_after": after[0], "measure": measure[0] if measure else None,
                             "before": _num(before[1]),
                             # A month every row leaves (re-dated) measures 0, not unknown.
-                            "after": _num(after[1]) if after[0] else _num(before[1]) and 0.0})
+                            "after": _num(after[1]) if after[0] else _num(before[1]) and 0.0,
+                            "same": same})
         return out
 
     def moved(self, con, staged: dict[str, str]) -> list[tuple[str, str, str, int]]:

@@ -12,7 +12,7 @@ import itertools
 from dataclasses import dataclass, field
 
 from ...schema import MONEY
-from ..prepare import (Rejected, _codes, _decimal_comma, _number_sql, norm_header,
+from ..prepare import (Rejected, _codes, _number_sql, decimal_mark, norm_header,
                        number_checks, reject_rows)
 from ..readers import RawInput
 
@@ -60,19 +60,20 @@ class Columns:
         return next((self.raw.columns[self.index[n]] for n in names if n in self.index), None)
 
 
-def read_numbers(con, raw: RawInput, c: Columns, types: dict[str, str], allow_partial: bool
-                 ) -> tuple[dict[str, str], str, Rejected | None]:
+def read_numbers(con, raw: RawInput, c: Columns, types: dict[str, str], allow_partial: bool,
+                 notes: list[str] | None = None) -> tuple[dict[str, str], str, Rejected | None]:
     """The export's number columns (normalised header → MONEY or BIGINT) read as a file's own
     columns are (prepare): one decimal mark for them all, told from their values (1,65 and
     "1.234,56" whatever the separator), thousands separators, currency symbols. Returns each
     column's SQL value (NULL when empty), the condition keeping the rows whose values all
     read, and the rows left out for one that does not (:func:`reject_rows`, which refuses
     the file unless ``allow_partial``): refused by the export's header and value, before an
-    importer derives an empty total from them."""
+    importer derives an empty total from them. How numbers that read either way ("1,650"
+    alone) were read is added to ``notes`` (the importer's Context.notes)."""
     types = {n: t for n, t in types.items() if n in c.index}
-    comma, point = _decimal_comma(con, raw.table, [f"c{c.index[n]}" for n in types])
-    if point:
-        point = (point[0], raw.columns[int(point[1][1:])], point[2])
+    comma, point, either = decimal_mark(con, raw, [f"c{c.index[n]}" for n in types])
+    if either and notes is not None:
+        notes.append(f"{raw.name}: {either}")
     values, rules = {}, []
     for n, t in types.items():
         text, header = c[n], c.name(n)

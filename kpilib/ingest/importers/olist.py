@@ -57,7 +57,7 @@ class _Olist:
         o, i, cu = Columns(by["orders"]), Columns(by["items"]), Columns(by["customers"])
         status = "case " + " ".join(f"when '{k}' then '{v}'" for k, v in STATUS.items()) + " end"
         num, keep, rejected = read_numbers(con, by["items"], i, {
-            "price": MONEY, "freight_value": MONEY}, ctx.allow_partial)
+            "price": MONEY, "freight_value": MONEY}, ctx.allow_partial, ctx.notes)
         items = f"""select {i['order_id']} as order_id, {i['order_item_id']} as line,
                            {i['product_id']} as sku, {num['price']} as price,
                            {num['freight_value']} as freight, _row

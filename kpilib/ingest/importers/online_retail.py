@@ -43,7 +43,8 @@ class _OnlineRetail:
         postage = ", ".join(f"'{x}'" for x in POSTAGE)
         price_col = "unitprice" if c.has("unitprice") else "price"
         num, keep, rejected = read_numbers(con, raw, c, {"quantity": "BIGINT",
-                                                         price_col: MONEY}, ctx.allow_partial)
+                                                         price_col: MONEY}, ctx.allow_partial,
+                                                 ctx.notes)
         lines = f"lines_{raw.table}"   # read once: four queries use them
         con.execute(f"""create or replace temp table {lines} as
             select _row, {c.first('invoiceno', 'invoice')} as invoice,

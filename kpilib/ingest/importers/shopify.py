@@ -68,7 +68,7 @@ class _Orders:
         num, keep, rejected = read_numbers(con, raw, c, {
             "lineitem_quantity": "BIGINT", "lineitem_price": MONEY, "discount_amount": MONEY,
             "shipping": MONEY, "taxes": MONEY, "refunded_amount": MONEY, "subtotal": MONEY,
-            "total": MONEY}, ctx.allow_partial)
+            "total": MONEY}, ctx.allow_partial, ctx.notes)
         n = lambda name: num.get(name, "cast(null as decimal(18,2))")  # noqa: E731
         # Order-level fields sit on the first line of each order: take them per order.
         o = (f"select _row, {c['name']} as name, {c['email']} as email, "
@@ -234,7 +234,7 @@ class _Products:
     def convert(self, con, raw, ctx: Context):
         c = Columns(raw)
         num, keep, rejected = read_numbers(con, raw, c, {
-            "cost_per_item": MONEY, "variant_price": MONEY}, ctx.allow_partial)
+            "cost_per_item": MONEY, "variant_price": MONEY}, ctx.allow_partial, ctx.notes)
         n = lambda name: num.get(name, "cast(null as decimal(18,2))")  # noqa: E731
         variants = f"v_{raw.table}"
         # Product fields sit on each handle's first row; a row with neither SKU, price nor
