@@ -11,9 +11,9 @@ from .rollups import SKU_MEASURES
 # and out-of-stock days in the period, the units sold on in-stock days, and whether it sold in
 # the 90 days ending with the period (dead stock): sold within the end's month up to the end
 # (sku_running's running total there), or its last day sold before that month (sku_cum's
-# last_sold) 89 days before the end or later. Units are never negative, so no units in 90 days
-# is no day sold in them: a 90-day sum read 3 more rows per SKU (its first month's start and
-# two months of sku_cum), 40 % of the step's rows at 40 k SKUs over the last 30 days.
+# last_sold) 89 days before the end or later. Units are never negative (ingest refuses them),
+# so no units in 90 days is no day sold in them: a 90-day sum read up to 3 more rows per SKU
+# (the day before its start, two months of sku_cum), 3 of 5 over the last 30 days.
 # Each window is the running totals per SKU and month (sku_cum) through the month before its
 # end's, less those through the month before its start's, plus the running total within the
 # end's month at the end, less the one within the start's month the day before the start
