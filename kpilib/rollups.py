@@ -314,14 +314,17 @@ SKU_SALES_DAILY = """
            coalesce(sum(l.quantity) filter (where i.on_hand > 0), 0) as q_in_stock
     from sales_lines l left join inventory_daily i on i.sku = l.sku and i.day = l.day
     group by all"""
+# last_sold: the month's last day with units sold (none: null), carried by sku_cum.
 SKU_SALES_MONTHLY = """
     select sku, date_trunc('month', day)::date as day, channel, sum(q) as q, sum(v) as v,
-           sum(net) as net, sum(q_in_stock) as q_in_stock
+           sum(net) as net, sum(q_in_stock) as q_in_stock,
+           max(day) filter (where q > 0) as last_sold
     from sku_sales_daily group by all"""
 
 # The same over all channels: what a period without a channel filter reads (a third the rows).
 SKU_MONTHLY = """
-    select sku, day, sum(q) as q, sum(v) as v, sum(net) as net, sum(q_in_stock) as q_in_stock
+    select sku, day, sum(q) as q, sum(v) as v, sum(net) as net, sum(q_in_stock) as q_in_stock,
+           max(last_sold) as last_sold
     from sku_sales_monthly group by all"""
 
 # SKU × day: running sums within each month of sales over all channels and of stock days, for
@@ -359,12 +362,15 @@ SKU_RUNNING = """
     order by g.day, g.sku"""
 
 
-def cumulative(monthly: str, keys: str, measures: tuple[str, ...]) -> str:
+def cumulative(monthly: str, keys: str, measures: tuple[str, ...],
+               latest: tuple[str, ...] = ()) -> str:
     """Running totals of a monthly rollup (``monthly``: SQL with ``keys``, ``day`` — the first of
     the month — and ``measures``), a row for every key and month from the key's first month to
     the last month of all: the sums over any run of whole months are then the difference of two
-    rows per key (:func:`whole_months`), however many months the period spans."""
-    cols = ", ".join(f"sum(coalesce(m.{c}, 0)) over w as {c}" for c in measures)
+    rows per key (:func:`whole_months`), however many months the period spans. ``latest``:
+    columns carried as their greatest value so far instead (a last day)."""
+    cols = ", ".join([f"sum(coalesce(m.{c}, 0)) over w as {c}" for c in measures]
+                     + [f"max(m.{c}) over w as {c}" for c in latest])
     return f"""
     with m as ({monthly}),
     grid as (select {keys}, d::date as day
@@ -378,13 +384,15 @@ def cumulative(monthly: str, keys: str, measures: tuple[str, ...]) -> str:
     order by g.day, g.{keys}"""
 
 
-def cumulative_since(monthly: str, keys: str, measures: tuple[str, ...]) -> str:
+def cumulative_since(monthly: str, keys: str, measures: tuple[str, ...],
+                     latest: tuple[str, ...] = ()) -> str:
     """:func:`cumulative`'s rows from the month ``$since`` on, each key's running totals
     continued from its row of the month before (``_earlier``, the stored rollup's): an upload
     of the latest month computes that month's rows, not two years of them again. No row when
     ``monthly`` has none from ``$since`` on (the last month of all is then before it)."""
-    cols = ", ".join(f"coalesce(e.{c}, 0) + sum(coalesce(m.{c}, 0)) over w as {c}"
-                     for c in measures)
+    cols = ", ".join([f"coalesce(e.{c}, 0) + sum(coalesce(m.{c}, 0)) over w as {c}"
+                      for c in measures]
+                     + [f"greatest(e.{c}, max(m.{c}) over w) as {c}" for c in latest])
     return f"""
     with m as (select * from ({monthly}) where day >= $since),
     k as (select {keys}, min(day) as first from m group by {keys}
@@ -406,14 +414,18 @@ def cumulative_since(monthly: str, keys: str, measures: tuple[str, ...]) -> str:
 SKU_MEASURES = ("q", "v", "net", "q_in_stock", "n", "oos", "in_stock")
 SKU_MONTH = """
     select sku, day, sum(q) as q, sum(v) as v, sum(net) as net, sum(q_in_stock) as q_in_stock,
-           sum(n) as n, sum(oos) as oos, sum(in_stock) as in_stock
-    from (select sku, day, q, v, net, q_in_stock, 0 as n, 0 as oos, 0 as in_stock
+           sum(n) as n, sum(oos) as oos, sum(in_stock) as in_stock, max(last_sold) as last_sold
+    from (select sku, day, q, v, net, q_in_stock, 0 as n, 0 as oos, 0 as in_stock, last_sold
           from sku_monthly
           union all
-          select sku, day, 0, 0, 0, 0, n, oos, in_stock from stock_monthly)
+          select sku, day, 0, 0, 0, 0, n, oos, in_stock, null from stock_monthly)
     group by all"""
-SKU_CUM = cumulative("select * from sku_month", "sku", SKU_MEASURES)
-SKU_CUM_SINCE = cumulative_since("select * from sku_month", "sku", SKU_MEASURES)
+# Beside the running totals, the last day units were sold up to each month's end: whether a
+# SKU sold in the 90 days ending on a day is then its row of the month before that day's and
+# the day's running total within its month (kpilib/stock.py), not a 90-day sum.
+SKU_CUM = cumulative("select * from sku_month", "sku", SKU_MEASURES, latest=("last_sold",))
+SKU_CUM_SINCE = cumulative_since("select * from sku_month", "sku", SKU_MEASURES,
+                                 latest=("last_sold",))
 # By month and category, over all channels (channel null) and for each channel on its own (that
 # channel's sales, the SKU's stock days): the lost-revenue chart's whole months in a few rows,
 # with no channel filter or with one channel (with two, per SKU: the formula is not a sum).

@@ -7,8 +7,13 @@ from .measures import ratio, total
 from .rollup_reads import LOST, WHOLE_MONTHS, edge_days, edge_points, edge_sum, on_days
 from .rollups import SKU_MEASURES
 
-# Per SKU: stock at the end, sales in the period and in the 30 and 90 days ending with it,
-# in-stock and out-of-stock days in the period, and the units sold on in-stock days.
+# Per SKU: stock at the end, sales in the period and in the 30 days ending with it, in-stock
+# and out-of-stock days in the period, the units sold on in-stock days, and whether it sold in
+# the 90 days ending with the period (dead stock): sold within the end's month up to the end
+# (sku_running's running total there), or its last day sold before that month (sku_cum's
+# last_sold) 89 days before the end or later. Units are never negative (ingest refuses them),
+# so no units in 90 days is no day sold in them: a 90-day sum read up to 3 more rows per SKU
+# (the day before its start, two months of sku_cum), 3 of 5 over the last 30 days.
 # Each window is the running totals per SKU and month (sku_cum) through the month before its
 # end's, less those through the month before its start's, plus the running total within the
 # end's month at the end, less the one within the start's month the day before the start
@@ -17,7 +22,7 @@ from .rollups import SKU_MEASURES
 # (a day there costs a Parquet row group; a month's total read at its last day cost one more
 # each). With a channel filter, sales are read from the rollups by SKU, channel and month /
 # day instead.
-WINDOWS = ("p", "w30", "w90")
+WINDOWS = ("p", "w30")
 
 
 def _measures(w: str) -> tuple[str, ...]:
@@ -59,13 +64,17 @@ def _runs() -> str:
         with pts as (select * from (select source, day, {signs}, bool_or(w = 'end') as at_end
                                     from ({_points()}) group by all)
                      where at_end or {nonzero}),
-        rows as (select c.sku, {pick}, {cols}, false as at_end, null as on_hand from sku_cum c
+        rows as (select c.sku, {pick}, {cols}, false as at_end, null as on_hand,
+                        false as on_end from sku_cum c
                  join pts p on p.day = c.day and p.source = 'cum'
                  union all
-                 select r.sku, {pick}, {cols}, p.at_end, r.on_hand from sku_running r
+                 select r.sku, {pick}, {cols}, p.at_end, r.on_hand, r.day = $end
+                 from sku_running r
                  join pts p on p.day = r.day and p.source = 'run'
                  where {edge_days})
-        select sku, {sums}, max(on_hand) filter (where at_end) as on_hand
+        select sku, {sums}, max(on_hand) filter (where at_end) as on_hand,
+               -- units sold in the end's month up to the end
+               coalesce(max(q) filter (where on_end), 0) as end_month_q
         from rows group by sku"""
 
 
@@ -81,6 +90,10 @@ _INPUTS = f"""
         from ({edge_days("sku_sales_daily")}) where in_filter(channel, $channels))"""
 SKU_STATS = _INPUTS + f""",
     runs as ({_runs()}),
+    -- The last day each SKU sold before the end's month (sku_cum's last month at most).
+    sold_before as (
+        select sku, last_sold from sku_cum
+        where day = least($p_m1, (select max(day) from sku_cum))),
     -- With a channel filter, that channel's sales per SKU (the runs are every channel's).
     sold as (
         select sku, sum(q) as units_sold, sum(v) as gross, sum(net) as revenue,
@@ -108,8 +121,9 @@ SKU_STATS = _INPUTS + f""",
                -- summed again: the optimizer drops the window's.
                coalesce(if(len($channels) = 0, if($start = $end - 29, r.p_q, r.w30_q),
                            rc.units_30d), 0) / 30.0 as avg_daily_units,
-               coalesce(if(len($channels) = 0, if($start = $end - 89, r.p_q, r.w90_q),
-                           rc.units_90d), 0) as units_90d,
+               if(len($channels) = 0,
+                  coalesce(r.end_month_q, 0) > 0 or coalesce(sb.last_sold >= $end - 89, false),
+                  coalesce(rc.units_90d, 0) > 0) as sold_90d,
                coalesce(if(len($channels) = 0, r.p_v, so.gross)
                         / nullif(if(len($channels) = 0, r.p_q, so.units_sold), 0), info.price)
                    as avg_price,
@@ -119,7 +133,7 @@ SKU_STATS = _INPUTS + f""",
                coalesce(if(len($channels) = 0, r.p_q_in_stock, so.units_in_stock_days), 0)
                    as units_in_stock_days
         from info left join runs r using (sku) left join sold so using (sku)
-        left join recent rc using (sku)),
+        left join recent rc using (sku) left join sold_before sb using (sku)),
     sku as (
         select *, 'total' as key0,
                greatest(on_hand, 0) as units_on_hand,
@@ -127,7 +141,7 @@ SKU_STATS = _INPUTS + f""",
                case when on_hand <= 0 then 0
                     when avg_daily_units = 0 then null
                     else on_hand / avg_daily_units end as days_of_cover,
-               stocked and on_hand > 0 and units_90d = 0 as dead,
+               stocked and on_hand > 0 and not sold_90d as dead,
                case when in_stock_days > 0
                     then units_in_stock_days / in_stock_days * oos_days * avg_price
                end as lost_revenue

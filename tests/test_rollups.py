@@ -150,6 +150,11 @@ def test_running_totals_continue_from_the_month_before(store_copy, tmp_path):
     con = store_copy.connect()
     assert con.execute("select q from sku_cum where sku = 'SKU-A' and day = '2025-04-01'"
                        ).fetchall() == [(6,)]
+    # Its last day sold, carried through March (no sale) from o3's 4 February.
+    assert con.execute("select day, last_sold from sku_cum where sku = 'SKU-A' order by day"
+                       ).fetchall() == [(date(2025, m, 1), d) for m, d in (
+                           (1, date(2025, 1, 5)), (2, date(2025, 2, 4)), (3, date(2025, 2, 4)),
+                           (4, date(2025, 4, 2)))]
     assert_as_built_from_scratch(store_copy, tmp_path / "fresh1")
     # February changes: every month from February on is rebuilt, January's stays.
     orders.write_text(TINY_ORDERS + "o21,2025-02-20 10:00:00,erin,email,paid,EUR,20,0\n")
@@ -197,6 +202,46 @@ def test_a_store_without_the_newest_rollups_gets_them(store_copy):
     assert store_copy.manifest["rollups"]["sales_lines"] == kept    # only the missing ones
     assert store_copy.manifest["rollups"]["customer_first"] != old_first
     assert run(store_copy.connect(), get("stock_value"), FEB)["value"].iat[0] == want
+
+
+def test_a_store_built_before_the_last_day_sold_keeps_its_dead_stock(store_copy):
+    """sku_cum carries each SKU's last day sold (dead stock without a 90-day sum): a store
+    whose SKU rollups an older version wrote without it reads them computed until they are
+    refreshed, then rebuilt; the dead stock is the same all along. Snapshots end 2 February
+    (A 4 on hand, B 3), carried on. A last sold 4 Feb, B 2 Mar: on 4 May the 90 days from
+    4 Feb hold both sales, none dead; on 5 May they start on the 5th: A dead."""
+    import os
+    import shutil
+
+    import duckdb
+
+    may4, may5 = Filters(date(2025, 5, 1), date(2025, 5, 4)), Filters(date(2025, 5, 1),
+                                                                        date(2025, 5, 5))
+    want = {may4: 0, may5: 1}
+
+    def dead() -> dict:
+        con = store_copy.connect()
+        return {f: run(con, get("dead_stock"), f)["value"].iat[0] for f in want}
+
+    assert dead() == want
+    con = duckdb.connect()
+    m = store_copy.manifest
+    for name in ("sku_sales_monthly", "sku_monthly", "sku_month", "sku_cum"):
+        for part in m["rollups"][name].values():
+            path = store_copy.path / part["file"]
+            con.read_parquet(str(path)).project(duckdb.StarExpression(exclude=["last_sold"])) \
+                .write_parquet(f"{path}.tmp")
+            os.replace(f"{path}.tmp", path)
+    for name in ("sku_sales_monthly", "sku_monthly", "sku_month", "sku_cum",
+                 "stock_lost_monthly"):
+        m["rollup_defs"][name] = "older"     # as its version defined them
+    store_copy._commit(m)
+    shutil.rmtree(store_copy.path / "cache", ignore_errors=True)
+    assert dead() == want
+    assert store_copy.refresh_rollups()
+    assert "last_sold" in con.read_parquet(str(store_copy.path / next(iter(
+        store_copy.manifest["rollups"]["sku_cum"].values()))["file"])).columns
+    assert dead() == want
 
 
 def test_a_rollup_stored_in_an_older_layout_is_rebuilt_whole(store_copy):

@@ -440,17 +440,27 @@ def test_the_cards_at_ends_past_the_data_by_hand(shop, f, expected):
         check(None if got != got else got, value)      # no value: NaN in the frame
 
 
+def test_units_sold_are_never_negative():
+    """Dead stock (no unit sold in the 90 days ending with the period) is read as no day with
+    units sold in them (kpilib/stock.py: sku_cum's last day sold): a negative quantity could
+    cancel a sale in a 90-day sum, not in a last day sold. Ingest refuses one."""
+    from kpilib.schema import NON_NEGATIVE
+
+    assert "quantity" in NON_NEGATIVE["order_items"]
+
+
 def test_the_per_sku_step_reads_no_months_end_day_by_day(shop):
     """Each window of the per-SKU step reads sku_running on the day before its start and at
     the end only: a month's total is its row of sku_cum, not its last day's running total.
-    5–10 Feb 2025: the period from 4 Feb, its 30 days (12 Jan–10 Feb) from 11 Jan, its 90
-    (13 Nov–10 Feb) from 12 Nov; 31 Jan and 30 Nov were read day by day too."""
+    5–10 Feb 2025: the period from 4 Feb, its 30 days (12 Jan–10 Feb) from 11 Jan; 31 Jan and
+    30 Nov were read day by day too, and the 90 days (13 Nov–10 Feb) from 12 Nov: whether a
+    SKU sold in them is its last day sold before February (sku_cum) and February's units."""
     from kpilib.stock import _points
     f = Filters(date(2025, 2, 5), date(2025, 2, 10))
     con = shop.connect()
     sql = f"select distinct day from ({_points()}) where source = 'run' and day is not null"
     days = {d for (d,) in con.execute(sql, f.params(sql)).fetchall()}
-    assert days == {date(2025, 2, 4), date(2025, 1, 11), date(2024, 11, 12), date(2025, 2, 10)}
+    assert days == {date(2025, 2, 4), date(2025, 1, 11), date(2025, 2, 10)}
     # The figures, by hand. Sold 5–10 Feb: X 1 a day on 7–10, Z 2 on the 9th.
     check(run(con, get("units_sold"), f)["value"].iat[0], 4 + 2)
     # X: 4 in-stock days (7–10), 4 units, 2 out (5, 6) at 20; Z: in stock 8–10, 2 units,
