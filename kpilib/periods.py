@@ -38,11 +38,15 @@ def preset_range(preset: str, anchor: date) -> tuple[date, date]:
 GRACE_DAYS = 2
 
 
-def month_close(last: date) -> date:
+def month_close(last: date, today: date | None = None) -> date:
     """The day the period presets end on when the latest stored day is ``last``: its month's
     last day when ``last`` is at most GRACE_DAYS short of it (the month is then over: "Last
-    month" is it, no forecast is made of it), else ``last``."""
+    month" is it, no forecast is made of it), else ``last``. Never while the month is still
+    running (``today``, the real date, within it): a shop exporting daily on the 30th has
+    data to the 29th of a month that is not over."""
     end = (last.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+    if (today or date.today()) <= end:
+        return last
     return end if (end - last).days <= GRACE_DAYS else last
 
 

@@ -56,7 +56,16 @@ def test_presets_end_on_the_latest_day_any_export_holds(tmp_path):
 ])
 def test_a_month_closes_when_the_data_stops_at_most_two_days_short(last, end):
     from kpilib.periods import month_close
-    assert month_close(last) == end
+    assert month_close(last, today=date(2030, 1, 1)) == end
+
+
+def test_a_month_still_running_is_not_closed():
+    """Data to 28 April looked at on 30 April (a daily export): April is not over, whatever
+    the days left; on 1 May it is."""
+    from kpilib.periods import month_close
+    assert month_close(date(2011, 4, 28), today=date(2011, 4, 30)) == date(2011, 4, 28)
+    assert month_close(date(2011, 4, 29), today=date(2011, 4, 29)) == date(2011, 4, 29)
+    assert month_close(date(2011, 4, 28), today=date(2011, 5, 1)) == date(2011, 4, 30)
 
 
 def test_an_orders_export_two_days_short_closes_its_month(tmp_path):
