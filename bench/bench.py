@@ -66,8 +66,10 @@ def build(scale: float, rebuild: bool) -> Store:
 # --- each page's KPI set, as the page asks for it ----------------------------------------
 PAGE_NAMES = ("overview", "traffic", "funnel", "marketing", "sales", "returns", "loyalty",
               "stock")
-# What a manager looks at: the app's default (the last 30 days), the whole history (the 24
-# months the large shop holds) and one channel over one quarter.
+# What a manager looks at: the last 30 days (the app's default when the data stops mid-month;
+# this shop's ends on 31 October, a month's last day, so the app opens on October: one day
+# more, the same daily series: bench/README), the whole history (the 24 months the large shop
+# holds) and one channel over one quarter.
 def months_back(end: date, months: int) -> date:
     """The first day of the ``months`` calendar months that end with ``end``'s month."""
     m = end.year * 12 + end.month - months   # months since year 0, of the first month

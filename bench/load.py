@@ -47,7 +47,9 @@ from browser import ARGS, CHROMIUM, free_port  # noqa: E402
 STORE = ROOT / "bench" / ".stores" / "demo-shop"
 
 # Two fixed cycles of filter states, each one change (the period or the channel) from the
-# last, starting and ending at the app's default (last 30 days, all channels). Viewers of
+# last, starting and ending at the last 30 days, all channels (the app's default when the data
+# stops mid-month; the demo shop's ends on a month's last day and opens on Last month, and a
+# viewer's first click sets the period and channel of its cycle's second state). Viewers of
 # the same cycle ask for the same figures, a few seconds apart; the two cycles share only
 # their first state.
 CYCLES = (

@@ -15,7 +15,7 @@ from .dimensions import SPLITS, sources
 from .filters import Filters
 from .formatting import channel_words, plural
 from .kpi import Kpi, refused
-from .periods import data_span
+from .periods import month_close, stored_span
 from .store import tables_read
 
 # The export that fills each stored table, as a manager would look for it.
@@ -90,6 +90,9 @@ class Facts:
     # that bring orders or sessions but have no ad spend stored (see spend_note).
     spend_span: tuple[date, date] | None = None
     unspent: frozenset[str] = frozenset()
+    # The latest day any export holds: as_of is its month's end when it stops a day or two
+    # short of it (kpilib.periods.month_close); the days between are held by no export.
+    stored_to: date | None = None
 
 
 def facts(con: duckdb.DuckDBPyConnection) -> Facts:
@@ -126,10 +129,11 @@ def facts(con: duckdb.DuckDBPyConnection) -> Facts:
     names = ("orders", "order_items", "refunds", "traffic", "marketing_spend", "inventory",
              "products")
     tables = frozenset(n for n, there in zip(names, row[:7]) if there)
-    span = data_span(con)
+    span = stored_span(con)
     untracked = frozenset(c for c, total in zip(STEP_COLUMNS, row[9:13])
                           if "traffic" in tables and not total)
-    return Facts(tables=tables, as_of=span[1] if span else None,
+    return Facts(tables=tables, as_of=month_close(span[1]) if span else None,
+                 stored_to=span[1] if span else None,
                  refunds_linked=not row[2] or bool(row[7]), untracked=untracked,
                  identified=not row[0] or bool(row[8]), orders_from=row[13],
                  shipped=not row[0] or bool(row[14]),
@@ -189,6 +193,9 @@ class Gap:
     span: int                             # days from the first of them to the period's end
     usual: int                            # the longest run of such days in the days before
     before: int                           # how many days before were looked at
+    # The runs reach past the last day any export holds, into days the month was closed over
+    # (kpilib.periods.month_close): the orders stop there, whatever the shop's usual gaps.
+    closed: bool = False
 
     @property
     def empty(self) -> int:
@@ -210,6 +217,9 @@ def trailing_gap(f: Facts, start: date, end: date) -> Gap | None:
         return None
     after_last = f.orders_to + timedelta(days=1)
     runs = [*f.order_gaps, *([(after_last, end)] if end >= after_last else [])]
+    closed = _closed_gap(f, start, end, after_last)
+    if closed:
+        return closed
     inside = [(max(lo, start), min(hi, end), lo) for lo, hi in runs if lo <= end and hi >= start]
     for i, (lo, hi, began) in enumerate(inside):
         days = (hi - lo).days + 1
@@ -226,6 +236,29 @@ def trailing_gap(f: Facts, start: date, end: date) -> Gap | None:
             return Gap(tuple((a, b) for a, b, _ in inside[i:]), (end - lo).days + 1, usual,
                        before)
     return None
+
+
+def _closed_gap(f: Facts, start: date, end: date, after_last: date) -> Gap | None:
+    """The days after the last order, when the period reaches past the last day any export
+    holds (a month closed a day or two early: kpilib.periods.month_close) and one of them is
+    a weekday the shop sold on in the 90 days before: its figures may lack those days'
+    orders. (UCI's April orders stop on Thursday the 28th: Friday the 29th is a selling day;
+    a month that ends on a Saturday the shop never sells on gets no caveat.)"""
+    if f.stored_to is None or not f.stored_to < end <= f.as_of or end < after_last:
+        return None
+    lo = max(after_last, start)
+    first = max(after_last - timedelta(days=USUAL_DAYS), f.orders_from)
+    before = (after_last - first).days
+    if before < USUAL_AT_LEAST:
+        return None
+    empty = {lo_ + timedelta(days=i) for lo_, hi_ in f.order_gaps
+             for i in range((hi_ - lo_).days + 1)}
+    selling = {(first + timedelta(days=i)).weekday() for i in range(before)
+               if first + timedelta(days=i) not in empty}
+    if not any((lo + timedelta(days=i)).weekday() in selling
+               for i in range((end - lo).days + 1)):
+        return None
+    return Gap(((lo, end),), (end - lo).days + 1, 0, before, closed=True)
 
 
 def to_date(filters: Filters, as_of: date | None) -> Filters:
@@ -250,6 +283,11 @@ def gap_note(f: Facts, start: date, end: date) -> str | None:
         days = "the last day" if gap.span == 1 else f"the last {gap.span:,} days"
     else:
         days = f"{gap.empty:,} of the last {gap.span:,} days"
+    if gap.closed:
+        last = gap.runs[0][0] - timedelta(days=1)
+        return (f"No order on {days} of the period ({days_text(list(gap.runs))}): the orders "
+                f"export ends on {last.day} {last:%b}. If the shop sold on those days, upload "
+                "their orders.")
     usual = "an order every day" if not gap.usual else \
         f"at most {plural(gap.usual, 'day')} in a row without one"
     return (f"No order on {days} of the period ({days_text(list(gap.runs))}), where the "

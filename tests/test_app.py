@@ -684,12 +684,12 @@ def test_overview_last_year_and_alerts(demo_store, monkeypatch):
     ly = [c.value for c in at.caption if c.value.startswith("vs last year:")]
     assert len(ly) == 7 and all(v != "vs last year: –" for v in ly[:5])
     # New customers and the returning-customer rate: the shop's first orders are in May
-    # 2025, so 3 Oct – 1 Nov 2025 had 5 months of them where 2 – 31 Oct 2026 has a year.
+    # 2025, so October 2025 had 5 months of them where October 2026 has a year.
     thin = [c.value for c in at.caption if c.value.startswith("Not compared with last year")]
     assert len(thin) == 2 and "had only 5 months of orders stored before it" in thin[0], thin
-    # The return rate of the last 30 days (2 – 31 October, data to 31 October) is still inside
-    # its 30-day return window on every day: not compared, no arrow.
-    assert "Not compared: 30 of 30 days still inside the 30-day return window." in \
+    # The return rate of October (the default: data to 31 October) is still inside its 30-day
+    # return window on 30 of its 31 days (2 – 31 October): not compared, no arrow.
+    assert "Not compared: 30 of 31 days still inside the 30-day return window." in \
         [c.value for c in at.caption]
     rate = next(m for m in at.metric if m.label == "Return rate (value), so far")
     assert rate.proto.delta == "not final · 30 days open" and rate.proto.color == 2   # gray
@@ -1011,7 +1011,7 @@ def test_users_card_over_months_with_and_without_the_column(tmp_path, monkeypatc
     at = start(store, monkeypatch)
     at.switch_page("app_pages/traffic.py").run()
     at.sidebar.selectbox(key="period").set_value("Custom").run()
-    # The data ends on 22 April (order 1104), the latest day a date can be picked.
+    # The orders end on 22 April (order 1104), the traffic on the 30th.
     at.sidebar.date_input(key="dates").set_value((date(2025, 3, 1), date(2025, 4, 22))).run()
     users = next(m for m in at.metric if m.label == "Users")
     # 80 + 35 + 55 + 45 in March; sessions 100 + 40 + 60 + 50 + 90 + 30 (1 April).
@@ -1023,8 +1023,8 @@ def test_users_card_over_months_with_and_without_the_column(tmp_path, monkeypatc
     assert cards(at)["Users"] == "–"
     assert "Unknown: the traffic export has no users column for 1 Apr – 22 Apr 2025." in \
         [c.value for c in at.caption]
-    at.sidebar.selectbox(key="period").set_value("Last month").run()   # March: all there
-    assert cards(at)["Users"] == "215"
+    at.sidebar.date_input(key="dates").set_value((date(2025, 3, 1), date(2025, 3, 31))).run()
+    assert cards(at)["Users"] == "215"   # March: all there
     assert not [c.value for c in at.caption if "users column" in c.value]
 
 
@@ -1091,11 +1091,11 @@ def test_overview_sparklines_are_images_not_charts(demo_store, monkeypatch):
     at = start(demo_store, monkeypatch)
     assert len(at.metric) == 10 and not any(m.proto.chart_data for m in at.metric)
     lines = [h.proto.body for h in at.html if 'alt="' in h.proto.body]
-    # Every card but the return rate, whose 30 days are all inside its return window (not
-    # final: no day of it drawn).
-    assert len(lines) == 9
-    net = next(h for h in lines if 'alt="Net sales by day, 30 days: lowest €' in h)
-    assert sparkline_path(net).count(" L") == 29   # 30 days, 30 points
+    # Every card (October, the default: the return rate's line holds its 1 October, the one
+    # day past its return window).
+    assert len(lines) == 10
+    net = next(h for h in lines if 'alt="Net sales by day, 31 days: lowest €' in h)
+    assert sparkline_path(net).count(" L") == 30   # 31 days, 31 points
 
 
 def test_trend_chart_built_once_for_every_session(store_copy, monkeypatch):

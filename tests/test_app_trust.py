@@ -82,7 +82,7 @@ def test_the_heading_names_every_filter_that_narrows_the_page(demo_store, monkey
     the figures are mobile orders in Germany, not the whole shop's."""
     at = opened(demo_store, monkeypatch, devices="mobile", countries="DE", channels="email")
     heading = at.main.caption[0].value
-    assert "02 Oct – 31 Oct 2026 · Email · mobile · DE · arrows" in heading, heading
+    assert "October 2026 · Email · mobile · DE · arrows" in heading, heading
     at = opened(demo_store, monkeypatch)
     assert "2026 · all channels · arrows" in at.main.caption[0].value
 
@@ -223,7 +223,7 @@ def test_a_links_dates_outside_the_data_are_said_to_be_replaced(tiny_store, monk
 
     at, said = warned(["2020-01-01", "2020-01-31"])
     assert "01 Feb – 02 Mar 2025 · all channels" in at.main.caption[0].value
-    assert ("The link asked for 01 Jan – 31 Jan 2020; the stored data covers 05 Jan – 02 Mar "
+    assert ("The link asked for January 2020; the stored data covers 05 Jan – 02 Mar "
             "2025, so this page shows 01 Feb – 02 Mar 2025 instead.") in said, said
     assert any("The link asked for “nope”, which is no date range" in w
                for w in warned(["nope"])[1])

@@ -121,7 +121,7 @@ def test_protocol_viewers_change_the_filters_they_time(demo_store):
         log = server.stop()
     assert "Traceback" not in log, log
     assert "Email" not in first and "Email" in after, after
-    # The demo fixture ends on 31 October 2026: the last 30 days, then the last 7.
-    assert "02 Oct – 31 Oct 2026 · compared" in first, first
+    # The demo fixture ends on 31 October 2026: October (the default), then the last 7 days.
+    assert "October 2026 · compared with September 2026" in first, first
     assert "25 Oct – 31 Oct 2026 · compared" in after, after
     assert 0 < seconds < 60

@@ -1,6 +1,7 @@
 """kpilib.caveats: a figure the exports cannot give is unknown with a reason, not 0; a figure
 still inside its return window is not final. Worked out by hand on tiny stores."""
 import json
+from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -475,3 +476,31 @@ def test_top_products_on_the_command_line_leave_out_what_refunds_cannot_fill(tmp
     assert rows[0]["product_name"] == "ALARM CLOCK BAKELIKE PINK" and rows[0]["sales"] == 90.0
     assert "net_sales" not in rows[0] and "returns" not in rows[0]
     assert "note: Returns are not taken off" in out.stderr
+
+
+def test_days_a_month_is_closed_over_without_an_order():
+    """UCI's April 2011 orders export, alone: orders every day but Saturdays from 1 March,
+    none over Easter (Fri 22 – Mon 25 April), the last on Thursday 28 April. April is closed
+    on the 30th (kpilib.periods.month_close), so its figures lack whatever Friday the 29th
+    sold: said, though 2 empty days are no longer than Easter's 4."""
+    days = [date(2011, 3, 1) + timedelta(days=i) for i in range(59)]   # 1 Mar – 28 Apr
+    days = [d for d in days if d.weekday() != 5
+            and not date(2011, 4, 22) <= d <= date(2011, 4, 25)]
+    orders_only = replace(_facts(days), as_of=date(2011, 4, 30), stored_to=date(2011, 4, 28))
+    april = (date(2011, 4, 1), date(2011, 4, 30))
+    gap = trailing_gap(orders_only, *april)
+    # 90 days back reach 1 March (the first order): 1 March – 28 April is 59 days.
+    assert (gap.runs, gap.closed, gap.before) == (
+        ((date(2011, 4, 29), date(2011, 4, 30)),), True, 59)
+    assert gap_note(orders_only, *april) == (
+        "No order on the last 2 days of the period (29 Apr – 30 Apr 2011): the orders export "
+        "ends on 28 Apr. If the shop sold on those days, upload their orders.")
+    # Up to the last order, nothing is missing.
+    assert trailing_gap(orders_only, date(2011, 4, 1), date(2011, 4, 28)) is None
+    # Traffic stored to the 30th: the shop was open and sold nothing, as over Easter.
+    walk = replace(orders_only, stored_to=date(2011, 4, 30))
+    assert trailing_gap(walk, *april) is None
+    # Orders to Friday 29th: the 30th is a Saturday, a day the shop never sells on.
+    friday = replace(_facts(days + [date(2011, 4, 29)]), as_of=date(2011, 4, 30),
+                     stored_to=date(2011, 4, 29))
+    assert trailing_gap(friday, *april) is None

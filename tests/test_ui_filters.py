@@ -10,6 +10,11 @@ def test_a_range_in_words():
     assert uf.fmt_range(date(2025, 3, 4), date(2025, 3, 4)) == "04 Mar 2025"
     assert uf.fmt_range(date(2025, 2, 3), date(2025, 3, 4)) == "03 Feb – 04 Mar 2025"
     assert uf.fmt_range(date(2024, 12, 30), date(2025, 1, 5)) == "30 Dec 2024 – 05 Jan 2025"
+    # A calendar month by its name (a leap February too); a month less a day by its dates.
+    assert uf.fmt_range(date(2011, 3, 1), date(2011, 3, 31)) == "March 2011"
+    assert uf.fmt_range(date(2028, 2, 1), date(2028, 2, 29)) == "February 2028"
+    assert uf.fmt_range(date(2011, 3, 2), date(2011, 3, 31)) == "02 Mar – 31 Mar 2011"
+    assert uf.fmt_range(date(2011, 4, 1), date(2011, 4, 29)) == "01 Apr – 29 Apr 2011"
 
 
 def test_history_starts_no_earlier_than_the_data(monkeypatch):

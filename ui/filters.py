@@ -11,8 +11,10 @@ import streamlit as st
 
 import kpilib
 from kpilib import dimensions, engines, formatting
+from kpilib.forecast import month_end
 from kpilib.periods import PRESETS, preset_range
-from ui.session import _connection, _forget, _private, _span, active_store, shared_mode
+from ui.session import (_connection, _forget, _private, _span, active_store, facts,
+                        shared_mode)
 
 
 @st.cache_data(show_spinner=False)
@@ -32,7 +34,12 @@ def sidebar_filters() -> kpilib.Filters | None:
         return None
     first, last = span
     sb = st.sidebar
-    preset = sb.selectbox("Period", PRESETS, index=1, key="period", bind="query-params")
+    # Monthly exports: data to a month's last day opens on that month ("Last month"), which
+    # the last 30 days would cut the 1st off (the walkthrough's 02 – 31 March read as March:
+    # £656,294 of its £680,591).
+    month_over = (last + timedelta(days=1)).day == 1
+    preset = sb.selectbox("Period", PRESETS, index=PRESETS.index("Last month") if month_over
+                          else 1, key="period", bind="query-params")
     if preset == "Custom":
         default = (max(first, last - timedelta(days=29)), last)
         # Read before the widget: it drops a link's dates outside min/max without a word.
@@ -62,7 +69,8 @@ def sidebar_filters() -> kpilib.Filters | None:
     filters = kpilib.Filters(start, end, tuple(channels), **_split_filters(sb, store))
     prev = filters.previous_period()
     sb.caption(f"{fmt_range(start, end)} · compared with {fmt_range(prev.start, prev.end)}")
-    sb.caption(f"Data from {first:%d %b %Y} to {last:%d %b %Y}.")
+    # The last day an export holds, not the month's end the presets close on (month_close).
+    sb.caption(f"Data from {first:%d %b %Y} to {facts().stored_to:%d %b %Y}.")
     engine = engines.engine_settings(store)
     if engine["name"] != "duckdb":
         sb.caption(f"Computed by Spark ({engine['master']}).")
@@ -159,6 +167,9 @@ def require_filters() -> kpilib.Filters:
 
 
 def fmt_range(start: date, end: date) -> str:
+    if start.day == 1 and end == month_end(start):
+        # A calendar month by its name: "01 Mar – 31 Mar 2011" reads as any 31 days.
+        return f"{start:%B %Y}"
     if start == end:
         return f"{start:%d %b %Y}"
     if start.year == end.year:
