@@ -78,7 +78,9 @@ cf = ui.history(ui.only(f, channel) if channel else f, 12)
 # first seen in it, new or not (caveats.first_seen, as the cards).
 first = ui.facts().orders_from
 seen_cohort = first and cf.start <= first and caveats.first_seen(ui.facts(), first.replace(day=1))
-st.caption(f"Customers whose first order was between {ui.fmt_range(cf.start, cf.end)}."
+# fmt_range names a calendar month alone ("March 2011"): "between March 2011" read wrong.
+span = ui.fmt_range(cf.start, cf.end)
+st.caption(f"Customers whose first order was {'in' if ' – ' not in span else 'between'} {span}."
            + (f" The {first:%b %Y} cohort is every customer first seen in this export, not "
               f"only new ones: {seen_cohort}." if seen_cohort else ""))
 retention, ltv, gaps = (ui.kpi(n, cf) for n in ("cohort_retention", "cohort_ltv",

@@ -580,8 +580,8 @@ def thin_history(kpi: Kpi, f: Facts, start: date, end: date,
         return None
     # Short: said on a card.
     return (f"{days_text([(start, end)])} had only {_span(then)} of orders stored before it, "
-            f"this period {'a year' if now >= HISTORY_DAYS else _span(now)}: more of its "
-            "customers count as new.")
+            f"where this period has {'a year' if now >= HISTORY_DAYS else _span(now)}: more "
+            "of its customers count as new.")
 
 
 def short_history(f: Facts, start: date | None) -> str | None:

@@ -360,7 +360,7 @@ def explain(con, name: str, f: Filters, compared: Filters, known: caveats.Facts 
         if short:
             out["notes"].append(f"New and returning customers: {short}.")
     out["not_split"] = lacking
-    out["not_split_why"] = {d: not_split_why(k, d) for d in lacking}
+    out["not_split_why"] = {d: not_split_why(k, d, known) for d in lacking}
     out["causes"] = causes(con, name, f, compared, known, currency)
     return out
 
@@ -551,10 +551,11 @@ def _product_names(con, skus: list) -> dict:
     return {sku: name for sku, name in rows if name and name != sku}
 
 
-def not_split_why(k, dimension: str) -> str:
+def not_split_why(k, dimension: str, known: caveats.Facts | None = None) -> str:
     """Why ``k`` has no split by ``dimension``, in a clause that does not name it (the
     dimensions left out for one reason are said in one sentence: :func:`split_note`)."""
-    if dimension in k.by:
+    if dimension in k.by or (known is not None and dimension in known.unsplit):
+        # No stored order has one: there is no such filter in the sidebar to point to either.
         # Split so, but every row's member is unrecorded (orders without a device).
         return "the exports record none in these periods"
     if dimension in ("product", "category") and "customer_type" in k.by:
@@ -905,7 +906,9 @@ def sections(out: dict, currency: str = "EUR", top: int = 3) -> list[tuple[str, 
                    for r in rows[:top]]
         if len(rows) > top:
             rest = sum(r["effect"] for r in rows[top:])
-            members.append(f"{plural(len(rows) - top, 'other')}: "
+            # The products' "(all other products)" line holds many: "8 others" counted it as one
+            # where it was 134 products.
+            members.append(f"{plural(sum(r.get('members', 1) for r in rows[top:]), 'other')}: "
                            f"{effect_text(unit, _money(rest, unit), currency)}")
         said.append((f"By {DIMENSIONS[d]}", members))
     if out["causes"]:

@@ -318,11 +318,12 @@ def range_text(fc: Forecast, fmt) -> str:
 
 def method_text(fc: Forecast) -> str:
     """How the forecast is made, in words."""
-    how = ("Month-end forecast: the month-to-date pace (each day weighted by what its weekday "
-           "sold over the 8 weeks before the month)")
+    # Plain words: "pooled with the 4 weeks before the month grown as…" read as jargon.
+    how = ("Month-end forecast: the month so far, scaled up to the whole month by what each "
+           "weekday usually brings (the 8 weeks before the month)")
     if fc.method == PACE_LAST_YEAR:
-        how += (", pooled with the 4 weeks before the month grown as the same weeks grew last "
-                "year")
+        how += (", blended with last year: the 4 weeks before this month, grown as last year's "
+                "month grew on its own 4 weeks before")
     return how + "."
 
 

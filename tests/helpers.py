@@ -132,8 +132,8 @@ o5,2026-02-05 10:00,dave,paid,10,0
 o6,2026-03-03 10:00,alice,paid,10,0
 o7,2026-03-31 10:00,erin,paid,10,0
 """
-THIN_HISTORY_SAID = ("1 Mar – 31 Mar 2025 had only 2 months of orders stored before it, this "
-                     "period a year: more of its customers count as new.")
+THIN_HISTORY_SAID = ("1 Mar – 31 Mar 2025 had only 2 months of orders stored before it, where "
+                     "this period has a year: more of its customers count as new.")
 
 
 def thin_history_store(folder: Path):

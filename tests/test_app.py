@@ -979,6 +979,15 @@ def test_a_trend_by_channel_of_orders_without_a_channel_is_one_line(partial_stor
         in [c.value for c in at.caption]
 
 
+def test_cohorts_of_one_month_say_in_that_month(partial_stores, monkeypatch):
+    """UCI's November 2011 alone: the cohorts' span is one calendar month, named: "whose first
+    order was in November 2011", not "between November 2011"."""
+    at = start(partial_stores["orders only"], monkeypatch)
+    at.switch_page("app_pages/loyalty.py").run()
+    said = [c.value for c in at.caption if c.value.startswith("Customers whose first order")]
+    assert said and said[0].startswith("Customers whose first order was in November 2011."), said
+
+
 def test_refunds_stock_or_products_alone_show_what_they_hold(partial_stores, monkeypatch):
     at = start(partial_stores["refunds only"], monkeypatch)
     at.switch_page("app_pages/returns.py").run()

@@ -352,8 +352,8 @@ def test_a_baseline_with_far_less_order_history_is_no_baseline():
     f = Facts(tables=frozenset({"orders"}), as_of=date(2026, 11, 30),
               orders_from=date(2025, 6, 1))
     rate = get("returning_customer_rate")
-    said = ("1 Sep – 30 Nov 2025 had only 3 months of orders stored before it, this period "
-            "a year: more of its customers count as new.")
+    said = ("1 Sep – 30 Nov 2025 had only 3 months of orders stored before it, where this "
+            "period has a year: more of its customers count as new.")
     assert before_data(rate, f, date(2025, 9, 1), date(2025, 11, 30), date(2026, 9, 1)) == said
     assert before_data(get("new_customers"), f, date(2025, 9, 1), date(2025, 11, 30),
                        date(2026, 9, 1)) == said
@@ -366,8 +366,8 @@ def test_a_baseline_with_far_less_order_history_is_no_baseline():
     # 1 Jun + 65 days = 5 Aug 2025; + 215 days = 2 Jan 2026; + 214 days = 1 Jan 2026.
     assert thin_history(rate, f, date(2025, 8, 5), date(2025, 8, 31),
                         date(2026, 1, 2)) == (
-        "5 Aug – 31 Aug 2025 had only 2 months of orders stored before it, this period 7 "
-        "months: more of its customers count as new.")
+        "5 Aug – 31 Aug 2025 had only 2 months of orders stored before it, where this "
+        "period has 7 months: more of its customers count as new.")
     assert thin_history(rate, f, date(2025, 8, 5), date(2025, 8, 31),
                         date(2026, 1, 1)) is None
     # A year and more on both sides is compared; a baseline from the first order on is

@@ -583,6 +583,12 @@ def test_a_split_the_filter_takes_is_not_said_to_be_missing():
         "one's figure")
     assert ex.not_split_why(get("new_customers"), "device") == (
         "the store does not hold new customers split that way")
+    # A store whose orders record no device (UCI) has no device filter to point to.
+    from kpilib.caveats import Facts
+    uci = Facts(tables=frozenset({"orders"}), as_of=None,
+                unsplit=frozenset({"device", "country"}))
+    assert ex.not_split_why(get("net_sales"), "device", uci) == (
+        "the exports record none in these periods")
 
 
 def test_a_drivers_name_is_its_kpis_label_and_a_tiny_effect_is_not_a_change():
@@ -659,3 +665,18 @@ def test_the_blended_conversion_driver_is_told_from_the_analytics_card(shop):
     card = ex.explain(shop.connect(), "conversion_rate", MAR4, MAR3)
     assert card["formula"].startswith("Conversion rate (analytics) = ")
     assert card["conversion"] is None
+
+
+def test_the_others_line_counts_the_products_the_rest_line_holds():
+    """Three products shown, then 7 more named ones and "(all other products)" holding 134:
+    the sentence says 141 others, not 8 (the walkthrough's November report)."""
+    from kpilib.explain import OTHER_PRODUCTS, sections
+    row = lambda m, e, **k: {"member": m, "current": None, "compared": None,  # noqa: E731
+                             "effect": e, "mix_effect": None, "rate_effect": None, **k}
+    rows = [row(f"p{i}", 10.0 - i) for i in range(10)] + [row(OTHER_PRODUCTS, 5.0, members=134)]
+    out = {"change": sum(r["effect"] for r in rows), "unit": "money", "formula": None,
+           "drivers": [], "by": {"product": rows}, "causes": [], "notes": [], "not_split": [],
+           "label": "Net sales", "names": {}, "first_seen": None}
+    said = dict(sections(out))["By product"]
+    # 7 named (7 + 6 + … + 1 = 28) + 5 of the 134 = €33.00.
+    assert said[-1] == "141 others: +€33.00", said

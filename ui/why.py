@@ -134,7 +134,7 @@ def _why_dialog(name: str, f: kpilib.Filters, choices: tuple[str, ...]) -> None:
                                    for t in labels])
         chart(fig, key=f"why_waterfall_{name}")
         st.caption("Each driver's part is the average of what changing it alone would have "
-                   "done, over every order the drivers could be changed in (Shapley): the parts "
+                   "done, over every sequence the drivers could be changed in (Shapley): the parts "
                    "add up to the change exactly.")
         for d in drivers:
             if d["effect"]:
