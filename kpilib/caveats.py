@@ -150,15 +150,14 @@ def facts(con: duckdb.DuckDBPyConnection) -> Facts:
 
 def _spend(con: duckdb.DuckDBPyConnection) -> dict:
     """Facts.spend_span and Facts.unspent."""
-    paid = ", ".join(f"'{c}'" for c in PAID)
-    lo, hi, unspent = con.cursor().execute(f"""
+    lo, hi, unspent = con.cursor().execute("""
         select (select min(day) from marketing_spend), (select max(day) from marketing_spend),
                (select list(distinct channel) from (
                     select channel from valid_orders_daily union all
                     select channel from traffic)
-                where channel in ({paid})
+                where list_contains($paid, channel)
                   and channel not in (select distinct channel from marketing_spend))
-        """).fetchall()[0]
+        """, {"paid": list(PAID)}).fetchall()[0]
     return {"spend_span": (lo, hi), "unspent": frozenset(unspent or ())}
 
 
