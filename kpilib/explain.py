@@ -300,14 +300,14 @@ def explain(con, name: str, f: Filters, compared: Filters, known: caveats.Facts 
     A device, country or category filter the KPI does not apply raises
     :class:`kpilib.FilterNotApplicable`, as :func:`kpilib.run` does."""
     k = get(name)
+    known = known or caveats.facts(con)
     for d in dimensions or ():
         if d not in k.by:
             raise ValueError(f"{k.label} is not split by {DIMENSIONS[d]}: "
-                             f"{not_split_why(k, d)}")
+                             f"{not_split_why(k, d, known)}")
     if k.table:
         raise ValueError(f"{name} is a table, not one figure: nothing to explain")
     check_filters(k, f)
-    known = known or caveats.facts(con)
     out = {"kpi": name, "label": k.label, "unit": k.unit, "better": k.better,
            "start": f.start, "end": f.end, "compared_start": compared.start,
            "compared_end": compared.end, "current": None, "compared": None, "change": None,

@@ -680,3 +680,13 @@ def test_the_others_line_counts_the_products_the_rest_line_holds():
     said = dict(sections(out))["By product"]
     # 7 named (7 + 6 + … + 1 = 28) + 5 of the 134 = €33.00.
     assert said[-1] == "141 others: +€33.00", said
+
+
+def test_asking_for_a_split_the_exports_do_not_record_says_so(uci_month_store):
+    """UCI's orders have no device: `explain --by device` pointed to "the sidebar's device
+    filter", which such a store does not show."""
+    nov, octo = Filters(date(2011, 11, 1), date(2011, 11, 30)), Filters(date(2011, 10, 1),
+                                                                        date(2011, 10, 31))
+    with pytest.raises(ValueError, match="^Net sales is not split by device: the exports "
+                                         "record none in these periods$"):
+        ex.explain(uci_month_store.connect(), "net_sales", nov, octo, dimensions=("device",))
