@@ -114,6 +114,37 @@ _CUSTOMER_ORDERS = """
 
 CUSTOMER_ORDERS = _CUSTOMER_ORDERS.format(where="")
 CUSTOMER_ORDERS_OF = _CUSTOMER_ORDERS.format(where="\n    where" + CUSTOMERS_OF.removeprefix(" and"))
+# The same rows for orders that all come after every stored one (a month appended), each
+# customer's history continued from their last stored row (`_last_rows`: customer_no, day,
+# prev_day, nth, cum_net, cum_refunded; none for a customer new to the store) instead of
+# ranked and summed again over all their orders: a 1 M-row month then reads its own orders,
+# not the ~3 M stored (Store's incremental build, kpilib/store/customers.py). k, lag1, lag2,
+# net and refunded: the order's rank, previous days and running sums within the new orders.
+CUSTOMER_ORDERS_CONTINUED = """
+    with o as (select o.order_id, f.customer_no, o.day, o.ordered_at,
+                      f.acquisition_channel as channel, o.gross_sales, o.discounts,
+                      coalesce(r.refunded, 0) as refunded
+               from valid_orders o join customer_first f using (customer_id)
+               left join (select order_id, sum(amount) as refunded from valid_refunds
+                          group by all) r using (order_id)
+               where""" + CUSTOMERS_OF.removeprefix(" and") + """),
+    k as (select *, row_number() over w as k, lag(day) over w as lag1,
+                 lag(day, 2) over w as lag2,
+                 sum(gross_sales - discounts) over upto as net,
+                 sum(refunded) over upto as refunded_upto
+          from o
+          window w as (partition by customer_no order by ordered_at, order_id),
+                 upto as (partition by customer_no order by ordered_at, order_id
+                          rows between unbounded preceding and current row))
+    select k.order_id, k.customer_no, k.day, k.channel, 1 as n, k.gross_sales, k.discounts,
+           case when k.k = 1 then e.day else k.lag1 end as prev_day,
+           case k.k when 1 then e.prev_day when 2 then e.day else k.lag2 end as prev2_day,
+           coalesce(e.nth, 0) + k.k as nth,
+           (coalesce(e.cum_net, 0) + k.net)::decimal(18, 2) as cum_net,
+           (coalesce(e.cum_refunded, 0) + k.refunded_upto)::decimal(18, 2) as cum_refunded,
+           (coalesce(e.cum_net - e.cum_refunded, 0) + k.net - k.refunded_upto
+            - (k.gross_sales - k.discounts - k.refunded))::decimal(18, 2) as prev_value
+    from k left join _last_rows e using (customer_no)"""
 
 # The same counted by day, acquisition channel and previous two order days (a quarter of
 # the rows): the customer counts of kpilib/loyalty.py need no more.

@@ -84,6 +84,7 @@ def assert_as_built_from_scratch(store: Store, path) -> None:
     m = store.manifest
     del m["rollups"]
     fresh.path.mkdir()
+    fresh.update_settings(store.settings)   # the convention for cancelled orders
     for name, parts in m["tables"].items():
         for p in parts.values():
             (fresh.path / p["file"]).parent.mkdir(parents=True, exist_ok=True)
@@ -673,6 +674,64 @@ def test_an_upload_touching_most_customers_builds_them_whole(store_copy, tmp_pat
     f.write_text(TINY_ORDERS + "o10,2025-03-21 10:00:00,erin,email,paid,EUR,40,0\n")
     ingest(store_copy, [f])
     assert set(incremental[-1]) == set(CUSTOMER_ROLLUPS)
+
+
+@pytest.mark.parametrize("convention", ["excluded", "shopify"])
+def test_an_appended_month_touching_most_customers_continues_their_histories(
+        demo_store, tmp_path, incremental, monkeypatch, convention):
+    """A month of orders alone after every stored one, touching more customers than are
+    updated one by one otherwise: each touched customer's rows continue from their last
+    stored row (CUSTOMER_ORDERS_CONTINUED), whatever their number, and every rollup is as a
+    build from scratch gives. The month has customers with one, two and three orders in it
+    (a second-previous day from the stored history or from the month), two orders at the
+    same time, cancelled ones (a sale returned under Shopify's convention), customers new to
+    the shop, and an order a stored refund already names (uploaded before its order)."""
+    import shutil
+
+    monkeypatch.setattr("kpilib.store.customers.TOUCHED_AT_MOST", 0)
+    shutil.copytree(demo_store.path, tmp_path / "store")
+    store = Store(tmp_path / "store")
+    store.update_settings({"cancelled_orders": convention})
+    refund = tmp_path / "refund.csv"
+    refund.write_text("refund_id,order_id,refunded_at,amount\n"
+                      "RX1,N0000001,2026-11-02 12:00:00,7.50\n")
+    ingest(store, [refund])
+    con = store.connect()
+    customers = con.sql("select count(*) from customer_first").fetchall()[0][0]
+    # Every customer's last order again in November (new ids), a third of them twice, a
+    # ninth three times (the copies later the same day, one at the very same time).
+    nov = con.sql("""
+        with last as (select * from orders where customer_id is not null
+                      qualify row_number() over (partition by customer_id
+                                                 order by ordered_at desc, order_id) = 1)
+        select 'N' || lpad((row_number() over (order by order_id, c))::varchar, 7, '0')
+                   as order_id,
+               timestamp '2026-11-01 08:00' + to_days((hash(order_id) % 28)::int)
+                   + to_minutes((hash(order_id) % 600)::int + c * 60) as ordered_at,
+               customer_id, channel, status, currency, gross_sales + c as gross_sales,
+               discounts
+        from last, range(3) t(c)
+        where c = 0 or (c = 1 and hash(order_id) % 3 = 0) or (c = 2 and hash(order_id) % 9 = 0)
+        order by order_id, c""").df()
+    nov.loc[nov.index[-1], "ordered_at"] = nov.loc[nov.index[-2], "ordered_at"]
+    nov.loc[0:9, "customer_id"] = [f"C0001{i:03d}" for i in range(10)]   # new, between ids
+    nov.loc[10:30, "status"] = "cancelled"
+    assert nov.customer_id.nunique() > customers / 4
+    before = {n: dict(store.manifest["rollups"][n]) for n in CUSTOMER_ROLLUPS}
+    orders = tmp_path / "nov.csv"
+    nov.to_csv(orders, index=False)
+    ingest(store, [orders])
+    assert set(incremental[-1]) == set(CUSTOMER_ROLLUPS)   # not built whole
+    after = store.manifest["rollups"]
+    for name in ("customer_orders", "customer_orders_daily", "rfm_daily"):
+        assert {m: p for m, p in after[name].items() if m < "2026-11"} == before[name], name
+    assert_as_built_from_scratch(store, tmp_path / "fresh")
+    # The refund stored before its order is in that order's customer's running sums.
+    assert stored_rollups(store).sql("""
+        select refunded from (select order_id, cum_refunded - lag(cum_refunded, 1, 0)
+                                     over (partition by customer_no order by nth) as refunded
+                              from customer_orders)
+        where order_id = 'N0000001'""").fetchall() == [(7.5,)]
 
 
 def test_new_customers_are_numbered_from_the_ends_of_the_months_apart_from_them(
