@@ -1227,3 +1227,20 @@ def test_merged_cells_down_a_column_are_filled_down(tmp_path):
                        "order by 1") == [
         ("m1", "2025-02-01", "paid"), ("m2", "2025-02-01", "paid"),
         ("m3", "2025-02-01", "paid"), ("m4", "2025-02-02", "shipped")]
+
+
+def test_rows_are_named_by_their_line_in_a_file_read_in_parallel(tmp_path):
+    """300,000 rows (~15 MB: DuckDB reads it in parallel chunks) with bad dates on the
+    file's rows 150,001 and 299,999 (lines 150,002 and 300,000, after the header): the
+    message names those rows, as a spreadsheet numbers them (the header is row 1)."""
+    f = tmp_path / "orders.csv"
+    lines = ["order_id,ordered_at,customer_id,channel,status,currency,gross_sales,discounts"]
+    lines += [f"o{i},2025-03-{1 + i % 28:02d} 10:00:00,c{i % 999},web,paid,EUR,10.50,0"
+              for i in range(300_000)]
+    lines[150_001 - 1] = lines[150_001 - 1].replace("2025-03-", "2025-13-")
+    lines[299_999 - 1] = lines[299_999 - 1].replace("2025-03-", "2025-14-")
+    f.write_text("\n".join(lines) + "\n")
+    with pytest.raises(IngestError) as e:
+        ingest(Store(tmp_path / "store"), [f])
+    assert "2 values are not dates" in str(e.value)
+    assert "row 150001: '2025-13-" in str(e.value) and "row 299999: '2025-14-" in str(e.value)

@@ -343,9 +343,12 @@ def _to_text_table(con, rel, name, first_row: int = 2) -> RawInput:
     aliases = [f"c{i}" for i in range(len(columns))]
     con.register(f"{table}_src", rel)
     cols = ", ".join(f"cast({a} as varchar) as {a}" for a in aliases)
-    con.execute(f"create temp table {table} as select {cols}, "
-                f"(row_number() over () + {int(first_row) - 1})::bigint as _row "
+    con.execute(f"create temp table {table} as select {cols} "
                 f"from {table}_src as src({', '.join(aliases)})")
+    # Each row's number from its rowid (the rows are stored in the file's order): a
+    # row_number() window would number them on one thread (0.3 s more for a 1 M-row file).
+    con.execute(f"alter table {table} add column _row bigint")
+    con.execute(f"update {table} set _row = rowid + {int(first_row)}")
     con.unregister(f"{table}_src")
     rows = con.execute(f"select count(*) from {table}").fetchall()[0][0]
     return RawInput(name, table, columns, rows)

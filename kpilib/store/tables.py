@@ -192,6 +192,13 @@ class Tables:
         ranges = [{"m": m, "lo": p["keys"][0], "hi": p["keys"][1]}
                   for m, p in parts.items() if p.get("keys")]
         if ranges:
+            # The upload's lowest and highest key first: ids rise with time, so a new month's
+            # usually lie above (or apart from) every stored month's, and the 1 M keys of a
+            # large upload are then not joined to the ranges (0.12 s, four times an upload).
+            lo, hi = con.execute(f"select min({spec.key[0]}), max({spec.key[0]}) "
+                                 f"from {rel_name}").fetchall()[0]
+            ranges = [r for r in ranges if lo is not None and r["lo"] <= hi and lo <= r["hi"]]
+        if ranges:
             months |= {m for (m,) in con.execute(
                 f"select distinct r.m from (select unnest($ranges, recursive := true)) r "
                 f"join (select distinct {spec.key[0]} as k from {rel_name}) u "
