@@ -76,7 +76,11 @@ if behind or n_days:
         # The most unusual days first, one line each with every KPI unusual that day.
         for _, rows in unusual[unusual["rank"] <= 5].groupby("rank"):
             day = rows["day"].iat[0]
-            st.markdown(f":material/warning: **{day:%a %d %b}** — unusual for a {day:%A}: "
+            # A record day is news, not a warning: the warning sign for a day where some
+            # KPI moved the bad way only.
+            icon = ":green[:material/trending_up:]" if rows["good"].all() else \
+                ":orange[:material/warning:]"
+            st.markdown(f"{icon} **{day:%a %d %b}** — unusual for a {day:%A}: "
                         + " · ".join(map(unusual_text, rows.itertuples())))
             # What made each of them unusual, against the same weekday a week before. One
             # row of buttons, not a column each (and two empty ones): fewer blocks to send and

@@ -38,7 +38,7 @@ PAGE = {"net_sales": "sales", "gross_sales": "sales", "orders": "sales", "aov": 
         "stockout_rate": "stock"}
 
 COLUMNS = ["day", "rank", "kpi", "label", "value", "low", "high", "expected", "direction",
-           "distance", "page"]
+           "distance", "good", "page"]
 
 
 def history_start(start: date) -> date:
@@ -112,7 +112,8 @@ def unusual_days(series: dict[str, pd.DataFrame], first: dict[str, date | None],
     ``series`` maps each watched KPI to its daily frame from ``history_start(start)`` to
     ``end``, ``first`` to its first stored day (``first_days``). Days are ranked (1 = most
     unusual) by the largest distance of their KPIs; within a day, the most unusual KPI first.
-    ``low`` is never below 0: none of the watched KPIs is usually negative."""
+    ``low`` is never below 0: none of the watched KPIs is usually negative. ``good``: the
+    KPI left its range the way it is better to move (sales above it), not a warning."""
     rows = [{"kpi": name, **r}
             for name in WATCHED if first.get(name) is not None
             for r in outside_band(series[name], start, end, first[name]).to_dict("records")]
@@ -123,6 +124,8 @@ def unusual_days(series: dict[str, pd.DataFrame], first: dict[str, date | None],
     rows.sort(key=lambda r: (-worst[r["day"]], r["day"], -r["distance"]))
     rank: dict = {}
     for r in rows:
+        k = get(r["kpi"])
         r.update(rank=rank.setdefault(r["day"], len(rank) + 1), low=max(r["low"], 0.0),
-                 label=get(r["kpi"]).label, page=page_link(r["kpi"], r["day"], r["day"], channels))
+                 label=k.label, good=k.better == {"above": "up", "below": "down"}[r["direction"]],
+                 page=page_link(r["kpi"], r["day"], r["day"], channels))
     return pd.DataFrame(rows, columns=COLUMNS)

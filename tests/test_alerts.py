@@ -142,8 +142,8 @@ def test_two_kpis_unusual_on_one_day_make_one_alert_day():
     # Net sales 200: (200 − 100) / 32.07 − 1 = 2.118 beyond; orders 40: (100 − 40) / 32.07 − 1
     # = 0.871 below. One day, rank 1, the larger first.
     assert got["day"].nunique() == 1
-    assert got[["rank", "kpi", "direction"]].values.tolist() == [
-        [1, "net_sales", "above"], [1, "orders", "below"]]
+    assert got[["rank", "kpi", "direction", "good"]].values.tolist() == [
+        [1, "net_sales", "above", True], [1, "orders", "below", False]]
     assert got["distance"].round(3).tolist() == [2.118, 0.871]
     assert got["page"].tolist() == ["sales?period=Custom&dates=2025-03-04&dates=2025-03-04"] * 2
 

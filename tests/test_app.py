@@ -703,6 +703,14 @@ def test_overview_last_year_and_alerts(demo_store, monkeypatch):
     days = [re.search(r"\*\*\w{3} (\d\d \w{3})\*\*", line).group(1) for line in lines]
     assert len(set(days)) == 5
     assert set(days) <= {"26 Nov", "27 Nov", "28 Nov", "29 Nov", "30 Nov", "01 Dec"}
+    # Sales far above their range are news, not a warning: each such day has the upward
+    # trend's sign; a warning sign only where some KPI moved the bad way.
+    unusual = [m.value for m in at.markdown if "unusual for a" in m.value]
+    for line in unusual:
+        bad = "below the usual" in line
+        assert line.startswith(":orange[:material/warning:]" if bad else
+                               ":green[:material/trending_up:]"), line
+    assert all(line.startswith(":green[") for line in lines if "below" not in line)
     # Counted in days (7: the six days above and 2 Dec), not in KPI-days (12); no target is
     # set, so none is said to be behind.
     assert [e.label for e in at.expander if e.label.startswith("Alerts:")] == [

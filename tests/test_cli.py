@@ -221,7 +221,7 @@ def test_table_kpi_json(tiny_store):
 
 
 ALERT_KEYS = ["day", "rank", "kpi", "label", "value", "low", "high", "expected", "direction",
-              "page"]
+              "good", "page"]
 
 
 def test_alerts_json_lists_black_friday_first(demo_store):
@@ -239,6 +239,8 @@ def test_alerts_json_lists_black_friday_first(demo_store):
         assert len({x["rank"] for x in got if x["day"] == r["day"]}) == 1
         assert r["low"] <= r["expected"] <= r["high"]
         assert (r["value"] > r["high"]) if r["direction"] == "above" else (r["value"] < r["low"])
+        # Every watched KPI is better up: Black Friday's sales above their range are good.
+        assert r["good"] is (r["direction"] == "above")
         page = "sales" if r["kpi"] in ("net_sales", "orders") else "traffic"
         assert r["page"] == f"{page}?period=Custom&dates={r['day']}&dates={r['day']}"
         assert r["label"] in ("Net sales", "Orders", "Sessions", "Conversion rate (analytics)")
