@@ -136,6 +136,7 @@ else:
     ui.table("stock_lost_revenue", raw=ui.later("lost_revenue_skus", filters=sf),
              df=pd.DataFrame({"Product": top["product_name"], "SKU": top["sku"],
                               "Stock-out days": top["oos_days"],
-                              "Revenue lost": top["lost_revenue"]}),
-             units={"Stock-out days": "count", "Revenue lost": "money"})
+                              "Revenue lost (estimate)": top["lost_revenue"]}),
+             units={"Stock-out days": "count", "Revenue lost (estimate)": "money"},
+             estimates=("Revenue lost (estimate)",))
 st.caption(ui.definition("lost_revenue_stockout"))

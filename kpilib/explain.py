@@ -30,7 +30,7 @@ from typing import Callable
 
 from . import caveats
 from .filters import Filters
-from .formatting import channel_words, fmt, plural, symbol
+from .formatting import channel_words, estimate, fmt, plural, symbol
 from .dimensions import SPLITS
 from .kpi import (FilterNotApplicable, Read, check_filters, run, run_many, run_periods,
                   takes)
@@ -728,10 +728,7 @@ def _stockouts(con, f: Filters, compared: Filters, currency: str | None) -> list
 
 def about(v: float, currency: str | None) -> str:
     """An estimate in money, to two significant figures and whole units: "about €92,000"."""
-    if not v:
-        return f"{symbol(currency)}0"
-    r = round(v, min(0, 1 - math.floor(math.log10(abs(v)))))
-    return f"about {'-' if r < 0 else ''}{symbol(currency)}{abs(r):,.0f}"
+    return f"about {estimate(v, currency)}" if v else estimate(v, currency)
 
 
 def _share(s: float | None) -> str:

@@ -51,6 +51,17 @@ def fmt(v: float | None, unit: str, currency: str = "EUR", compact: bool = False
     return f"{v:,.0f}"
 
 
+def estimate(v: float | None, currency: str | None = "EUR") -> str:
+    """An estimated amount of money to two significant figures and whole units, "€92,000":
+    cents would claim a precision an estimate has not."""
+    if _missing(v):
+        return "–"
+    if not v:
+        return f"{symbol(currency)}0"
+    r = round(v, min(0, 1 - math.floor(math.log10(abs(v)))))
+    return f"{'-' if r < 0 else ''}{symbol(currency)}{abs(r):,.0f}"
+
+
 def label(v: float, unit: str, currency: str = "EUR") -> str:
     """A bar's label to three digits, "€535 k", "-€28.1 k": on a 390 px phone Plotly shrank
     "€534,626" to fit a waterfall's bar until it could not be read."""

@@ -437,11 +437,11 @@ def downloads(df, name: str, label: str | None = None, units: dict | None = None
 
 
 def table(name: str, df, units: dict | None = None, raw=None,
-          filters: kpilib.Filters | None = None, height="auto"):
+          filters: kpilib.Filters | None = None, height="auto", estimates=()):
     """A table on a page: ``df`` holds numbers, ``units`` the unit of each number column
     (kpilib.export: a KPI unit, or a change "change" / "pp" / "times_change"). Shown formatted
     for reading; downloaded as those numbers (or as ``raw``, a :func:`later` callable for every
-    row)."""
+    row). ``estimates``: money columns shown as estimates (formatting.estimate: "€4,200")."""
     if name in kpilib.KPIS and reason(name, filters):
         st.info(f"{kpilib.get(name).label}: {reason(name, filters)}")
         return
@@ -450,7 +450,9 @@ def table(name: str, df, units: dict | None = None, raw=None,
     shown = df.copy()
     cur = currency()
     for c, unit in units.items():
-        if c in df:
+        if c in estimates:
+            shown[c] = df[c].map(lambda v: formatting.estimate(v, cur))
+        elif c in df:
             shown[c] = df[c].map(lambda v, u=unit: formatting.cell(v, u, cur))
     # Names as a spreadsheet must get them: the table's own "Download as CSV" and a copy of
     # its cells carry the names shown, and would write a formula or a CR raw.
