@@ -156,6 +156,8 @@ with right:
 st.subheader("RFM segments")
 st.caption(ui.definition("rfm_segments") + (f" 'New' is one stored order: {unseen}."
                                             if unseen else ""))
+if short := caveats.short_recency(ui.facts(), f.end):
+    st.caption(short)
 ui.table("rfm_segments", pd.DataFrame({
     "Segment": segments["segment"], "Customers": segments["customers"],
     "Net revenue": segments["revenue"], "Orders per customer": segments["orders_per_customer"],

@@ -549,6 +549,21 @@ def first_seen(f: Facts, start: date | None) -> str | None:
 HISTORY_DAYS = 365
 
 
+def short_recency(f: Facts, end: date) -> str | None:
+    """Why RFM's "Lost" may not be lost: recency is ranked among the customers' last orders
+    (quintiles), so with less than a year of orders stored up to ``end`` the "longest since an
+    order" may be a few weeks (UCI after one month: "Lost" customers 20–30 days since their
+    last order). The sentence the RFM table says under it; None with a year or more."""
+    if f.orders_from is None or end < f.orders_from:
+        return None
+    days = (end - f.orders_from).days + 1
+    if days >= HISTORY_DAYS:
+        return None
+    return (f"Only {plural(days, 'day')} of orders are stored up to {end:%d %b %Y}: recency is "
+            "ranked among those days, so 'Lost' and 'About to sleep' are customers whose last "
+            f"order is at most {plural(days, 'day')} old, not customers gone for good.")
+
+
 def _history(f: Facts, start: date) -> int:
     """Days of orders stored before ``start``, up to :data:`HISTORY_DAYS`."""
     return min(max((start - f.orders_from).days, 0), HISTORY_DAYS)

@@ -557,6 +557,10 @@ def test_customers_page_cohorts_and_rfm_download(tiny_store, monkeypatch):
     assert not at.exception, [e.value for e in at.exception]
     segments = at.dataframe[0].value
     assert segments["Segment"].tolist() == ["Promising", "New"]
+    # Two months of orders (from 5 Jan 2025) up to 28 Feb: "Lost" would be weeks old.
+    assert any(c.value.startswith("Only 55 days of orders are stored up to 28 Feb 2025: "
+                                  "recency is ranked among those days") for c in at.caption), \
+        [c.value for c in at.caption]
     labels = [b.proto.label for b in at.get("download_button")]
     assert "The 2 customers of 'Promising' · CSV" in labels
     assert "The 2 customers of 'Promising' · Excel" in labels

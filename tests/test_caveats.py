@@ -339,6 +339,23 @@ def test_a_period_less_than_a_year_after_the_first_order_says_what_new_rests_on(
     assert short_history(f, None) is None
 
 
+def test_rfm_says_lost_is_relative_with_less_than_a_year_of_orders():
+    """Orders from 1 Dec 2010 (UCI's first month): up to 31 Dec 2010, 31 days (1 – 31 Dec)
+    are stored, so the customers ranked least recent bought at most 31 days before; up to
+    30 Nov 2011, 365 days: a year, no caveat; up to 29 Nov 2011, 364 days: still said."""
+    from kpilib.caveats import short_recency
+    f = Facts(tables=frozenset({"orders"}), as_of=date(2011, 12, 9),
+              orders_from=date(2010, 12, 1))
+    assert short_recency(f, date(2010, 12, 31)) == (
+        "Only 31 days of orders are stored up to 31 Dec 2010: recency is ranked among those "
+        "days, so 'Lost' and 'About to sleep' are customers whose last order is at most 31 "
+        "days old, not customers gone for good.")
+    assert short_recency(f, date(2011, 11, 30)) is None
+    assert short_recency(f, date(2011, 11, 29)).startswith("Only 364 days")
+    assert short_recency(f, date(2010, 11, 30)) is None   # before any order: no segment
+    assert short_recency(replace(f, orders_from=None), date(2010, 12, 31)) is None
+
+
 def test_a_baseline_with_far_less_order_history_is_no_baseline():
     """First stored order 1 Jun 2025 (the demo shop's). Sep – Nov 2026 has a year and more of
     orders before it; the same months of 2025 have 92 days (30 + 31 + 31), so more of their
