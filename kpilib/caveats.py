@@ -681,9 +681,10 @@ def maturity(kpi: Kpi, start: date, end: date, as_of: date | None,
 
 def open_text(m: Maturity, days: int, short: bool = False) -> str:
     """Why a figure over ``days`` days is not final: "12 of 30 days still inside the 30-day
-    return window" (``short``, in place of a card's change: "not final · 12 days open")."""
+    return window" (``short``, in place of a card's change: "not final", the card's caption
+    saying the rest: with the days open it was cut off in a card of a row of five)."""
     if short:
-        return f"not final · {m.open_days:,} day{'s' * (m.open_days != 1)} open"
+        return "not final"
     return (f"{m.open_days:,} of {days:,} day{'s' * (days != 1)} still inside the "
             f"{m.window_days}-day return window")
 
