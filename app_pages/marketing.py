@@ -6,6 +6,7 @@ from plotly.subplots import make_subplots
 import streamlit as st
 
 import ui
+from kpilib import caveats
 from kpilib.channels import CHANNELS
 from ui.plan import Cards, Frame, chosen, read
 from kpilib.marketing import payback_months
@@ -160,14 +161,23 @@ if attributable:
     table["ROAS"] = [roas_now.get(c) for c in channels]
     table["ROAS vs previous"] = [ui.change_value(roas_now.get(c), roas_before.get(c), "times")
                                  for c in channels]
-    table["New customers"] = [new.get(c, 0.0) for c in channels]
-    table["CAC"] = [cac.get(c) for c in channels]
+    # New customers and CAC withheld where the cards withhold them (no order stored before
+    # the period: a first order in the store may not be the customer's first).
+    unknown = ui.reason("cac")
+    table["New customers"] = [None if unknown else new.get(c, 0.0) for c in channels]
+    table["CAC"] = [None if unknown else cac.get(c) for c in channels]
     units |= {"Attributed revenue": "money", "ROAS": "times", "ROAS vs previous": "times_change",
               "New customers": "count", "CAC": "money"}
 table["CPC"], table["CTR"] = [cpc.get(c) for c in channels], [ctr.get(c) for c in channels]
 ui.table("marketing_channels", table, units | {"CPC": "money", "CTR": "ratio"})
 st.caption(ui.definition("roas") + " " + ui.definition("cac") if attributable
            else ui.definition("cpc") + " " + ui.definition("ctr"))
+if attributable:
+    short = caveats.short_history(ui.facts(), f.start)
+    if unknown:
+        st.caption("New customers and CAC unknown: " + unknown.removeprefix("Unknown: "))
+    elif short:
+        st.caption(f"New customers and CAC: {short}, so CAC may read low.")
 if not attributable:
     st.stop()
 

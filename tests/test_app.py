@@ -599,6 +599,11 @@ def test_marketing_page_mapping_target_and_mer(store_copy, monkeypatch):
     # display 0 (email's 30 and direct's 40 have no spend) = 222 = 100 × 2.22.
     assert (c["Ad spend"], c["Revenue of paid channels"]) == ("€100.00", "€222.00")
     assert "Attributed revenue" not in c
+    # February has 27 days of orders before it (from 5 Jan): the table's new customers and
+    # CAC say so, as Blended CAC's card does.
+    assert ("New customers and CAC: only 27 days of orders before this period (from 05 Jan "
+            "2025): a customer who ordered before then counts as new, so CAC may read low."
+            in [x.value for x in at.caption]), [x.value for x in at.caption]
     # The budget's revenue shares are of those 222, so the paid channels' add up to 100 %.
     budget = chart(at, "Budget: spend against what it brings (paid channels)")
     revenue = next(t for t in budget["data"] if t["name"] == "Share of attributed revenue")

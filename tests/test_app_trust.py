@@ -744,3 +744,28 @@ def test_the_why_view_says_which_conversion_rate_its_driver_is(tmp_path, monkeyp
     assert [s for s in said if s.startswith(
         "Blended conversion rate here: orders in the orders export ÷ sessions, 0.75 % in the "
         "period. The Conversion rate (analytics) card is another figure, 2.75 %")], said
+
+
+def test_marketing_channel_table_withholds_cac_where_the_card_does(tiny_store, tmp_path,
+                                                                    monkeypatch):
+    """The tiny shop's orders start on 5 Jan 2025; with ad spend in January, the period 5 – 31
+    Jan starts on the first stored order, so a customer's first order there may not be their
+    first: the Blended CAC card says "Unknown", and the channels' table showed a CAC per
+    channel all the same. Its new customers and CAC are now blank, and said why."""
+    import shutil
+
+    from kpilib import Store
+    from kpilib.ingest import ingest
+    shutil.copytree(tiny_store.path, tmp_path / "store")
+    store = Store(tmp_path / "store")
+    (tmp_path / "spend.csv").write_text("date,channel,spend\n2025-01-10,paid_search,40.00\n")
+    ingest(store, [tmp_path / "spend.csv"])
+    at = page(opened(store, monkeypatch, period="Custom", dates=["2025-01-05", "2025-01-31"]),
+              "marketing")
+    card = next(m for m in at.metric if m.label == "Blended CAC")
+    assert card.value == "–", card.value
+    table = at.dataframe[0].value.set_index("Channel")
+    assert set(table["CAC"]) == {"–"} and set(table["New customers"]) == {"–"}, table
+    assert ("New customers and CAC unknown: no order is stored before 05 Jan 2025, so whether "
+            "a customer had ordered before cannot be seen (pick a later period, or upload "
+            "earlier months)." in [c.value for c in at.caption]), [c.value for c in at.caption]
