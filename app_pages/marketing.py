@@ -244,9 +244,15 @@ if pay.empty:
     st.write("No customer was acquired through a channel with spend in these months.")
 else:
     summary = payback_months(pay)
+
+    def seen(c) -> str | None:
+        # A cohort of a month that starts on or before the first stored order holds every
+        # customer first seen in it, new or not: its CAC is spread over too many customers.
+        return caveats.first_seen(ui.facts(), pd.Timestamp(c).date().replace(day=1))
     ui.table("payback", pd.DataFrame({
         "Channel": summary["channel"].map(ui.channel_label),
-        "Acquired in": summary["cohort"].map(lambda c: f"{c:%b %Y}"),
+        "Acquired in": summary["cohort"].map(lambda c: f"{c:%b %Y}"
+                                             + (", first seen" if seen(c) else "")),
         "Customers": summary["customers"], "CAC": summary["cac"],
         # Revenue, not profit: "month 0" for a cohort whose first orders' revenue covers
         # its CAC (the demo's affiliates) read as paid back in profit.
@@ -261,3 +267,8 @@ else:
                             "against CAC (dotted), by month of acquisition"),
              key="payback_curve")
     st.caption(ui.definition("payback"))
+    if unseen := next(filter(None, map(seen, summary["cohort"])), None):
+        first = ui.facts().orders_from
+        st.caption(f"The {first:%b %Y} cohorts are every customer first seen in this export, "
+                   f"not only new ones ({unseen}): their CAC reads low and they pay back "
+                   "sooner than new customers would.")

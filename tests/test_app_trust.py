@@ -769,3 +769,22 @@ def test_marketing_channel_table_withholds_cac_where_the_card_does(tiny_store, t
     assert ("New customers and CAC unknown: no order is stored before 05 Jan 2025, so whether "
             "a customer had ordered before cannot be seen (pick a later period, or upload "
             "earlier months)." in [c.value for c in at.caption]), [c.value for c in at.caption]
+
+
+def test_payback_marks_the_cohorts_first_seen_in_the_export(demo_store, monkeypatch):
+    """The first month of the demo's orders (May 2025 here) is a cohort of every customer
+    first seen in the export, and its CAC is spread over customers who may have ordered
+    before (the cohort heatmap says so on the Customers page; the payback table did not);
+    the months after it are cohorts of new customers."""
+    from kpilib import caveats
+    first = caveats.facts(demo_store.connect()).orders_from
+    at = page(opened(demo_store, monkeypatch, period="Custom",
+                     dates=["2025-06-01", "2025-08-31"]), "marketing")
+    table = at.dataframe[-1].value
+    acquired = set(table["Acquired in"])
+    assert f"{first:%b %Y}, first seen" in acquired and "Jun 2025" in acquired, acquired
+    assert [a for a in acquired if "first seen" in a] == [f"{first:%b %Y}, first seen"]
+    assert any(c.value.startswith(f"The {first:%b %Y} cohorts are every customer first seen "
+                                  "in this export, not only new ones (no order is stored "
+                                  f"before {first:%d %b %Y}") for c in at.caption), \
+        [c.value for c in at.caption]
