@@ -90,6 +90,9 @@ class Facts:
     # that bring orders or sessions but have no ad spend stored (see spend_note).
     spend_span: tuple[date, date] | None = None
     unspent: frozenset[str] = frozenset()
+    # Each channel's first and last day of ad spend, as (channel, first, last): one export
+    # that stops before the others (a Google Ads file to the 20th, Meta's to the 30th).
+    spend_spans: tuple[tuple[str, date, date], ...] = ()
     # The latest day any export holds: as_of is its month's end when it stops a day or two
     # short of it (kpilib.periods.month_close); the days between are held by no export.
     stored_to: date | None = None
@@ -158,7 +161,10 @@ def _spend(con: duckdb.DuckDBPyConnection) -> dict:
                 where list_contains($paid, channel)
                   and channel not in (select distinct channel from marketing_spend))
         """, {"paid": list(PAID)}).fetchall()[0]
-    return {"spend_span": (lo, hi), "unspent": frozenset(unspent or ())}
+    spans = con.cursor().execute("select channel, min(day), max(day) from marketing_spend "
+                                 "group by channel order by channel").fetchall()
+    return {"spend_span": (lo, hi), "unspent": frozenset(unspent or ()),
+            "spend_spans": tuple(spans)}
 
 
 def _order_days(con: duckdb.DuckDBPyConnection) -> dict:
@@ -521,6 +527,17 @@ def spend_note(kpi: Kpi, f: Facts, start: date | None, end: date | None) -> str 
                     f"({days_text([(first, last)])}), "
                     f"while {kpi.label} counts the {what} of all {days:,}: upload the other "
                     "days' ad spend if ads ran then.")
+    if held:
+        # A channel whose spend stops before the others' in the period: its own export
+        # ended part-way (a Google Ads file to the 20th, Meta's to the 30th), and its cost is
+        # short for the days after. One that starts later is more often a campaign launched
+        # then; one with no spend in the period did not spend: neither is said.
+        for channel, lo_c, hi_c in f.spend_spans:
+            a, b = max(first, lo_c), min(last, hi_c)
+            if a <= b < last:
+                said.append(f"{channel_words(channel)}'s ad spend stops on {b.day} {b:%b %Y}, "
+                            f"the other ad spend runs to {last.day} {last:%b %Y}: upload the "
+                            "rest of its export if its ads ran then.")
     if f.unspent:
         one = len(f.unspent) == 1
         names = " and ".join(channel_words(c) for c in sorted(f.unspent))

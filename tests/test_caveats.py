@@ -484,6 +484,21 @@ def test_a_paid_channel_with_sessions_and_no_spend_is_named(tmp_path):
     assert "No ad spend is stored for Paid social" in note and "MER leaves" in note
 
 
+def test_a_channel_whose_ad_spend_stops_before_the_others_is_named(tiny_store):
+    """The tiny shop's spend: paid search on 3 – 4 Feb, paid social on 5 Feb, display on 6 Feb
+    2025. Over February MER sets paid search's cost of 2 days against sales of every day the
+    spend covers (3 – 6 Feb): its export may have stopped on the 4th. Paid social's stops on
+    the 5th; display's runs to the last day. Over 3 – 4 Feb nothing stops early (paid
+    social, which starts later, is a launch, not a gap)."""
+    f = facts(tiny_store.connect())
+    note = spend_note(get("mer"), f, date(2025, 2, 1), date(2025, 2, 28))
+    assert ("Paid search's ad spend stops on 4 Feb 2025, the other ad spend runs to 6 Feb "
+            "2025: upload the rest of its export if its ads ran then." in note), note
+    assert "Paid social's ad spend stops on 5 Feb 2025" in note and "Display's" not in note
+    assert "stops on" not in (spend_note(get("mer"), f, date(2025, 2, 3), date(2025, 2, 4))
+                              or "")
+
+
 def test_top_products_on_the_command_line_leave_out_what_refunds_cannot_fill(tmp_path):
     """UCI's credit notes name no stored invoice: the command line listed each product's net
     sales as its sales, nothing refunded. 536370: 24 × 3.75 = 90.00 before returns."""
