@@ -249,10 +249,17 @@ else:
         # A cohort of a month that starts on or before the first stored order holds every
         # customer first seen in it, new or not: its CAC is spread over too many customers.
         return caveats.first_seen(ui.facts(), pd.Timestamp(c).date().replace(day=1))
+
+    def before(c) -> str | None:
+        # Less than a year of orders before it: some of its "new" customers had ordered.
+        return caveats.history_words(ui.facts(), pd.Timestamp(c).date().replace(day=1))
+
+    def acquired(c) -> str:
+        return f"{c:%b %Y}" + (", first seen" if seen(c) else
+                               f", {before(c)} of orders before" if before(c) else "")
     ui.table("payback", pd.DataFrame({
         "Channel": summary["channel"].map(ui.channel_label),
-        "Acquired in": summary["cohort"].map(lambda c: f"{c:%b %Y}"
-                                             + (", first seen" if seen(c) else "")),
+        "Acquired in": summary["cohort"].map(acquired),
         "Customers": summary["customers"], "CAC": summary["cac"],
         # Revenue, not profit: "month 0" for a cohort whose first orders' revenue covers
         # its CAC (the demo's affiliates) read as paid back in profit.
@@ -272,3 +279,7 @@ else:
         st.caption(f"The {first:%b %Y} cohorts are every customer first seen in this export, "
                    f"not only new ones ({unseen}): their CAC reads low and they pay back "
                    "sooner than new customers would.")
+    if any(map(before, summary["cohort"])):
+        st.caption("Cohorts with less than a year of orders before them (said beside the "
+                   "month) count a customer who ordered before the first stored order as "
+                   "new: their CAC may read low.")

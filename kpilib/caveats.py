@@ -627,6 +627,14 @@ def short_history(f: Facts, start: date | None) -> str | None:
             "as new")
 
 
+def history_words(f: Facts, start: date | None) -> str | None:
+    """The orders stored before ``start`` in words ("5 months") where :func:`short_history`
+    applies: a cohort's label in a table ("Jul 2025, 1 month before")."""
+    if short_history(f, start) is None:
+        return None
+    return _span((start - f.orders_from).days)
+
+
 def coverage(kpi: Kpi, f: Facts, start: date | None, end: date | None):
     """The first optional column ``kpi`` sums that some traffic days of [start, end] lack:
     (column, runs of days with it, runs without it), each clipped to the period; None when

@@ -637,8 +637,9 @@ def test_payback_chart_gives_each_cohort_its_own_cac(demo_store, monkeypatch):
         panels.setdefault((t.get("xaxis", "x"), t.get("yaxis", "y")), []).append(t)
     assert len(panels) >= 12
     table = at.dataframe[-1].value
-    cac = {(ch, acq): c for ch, acq, c in table[["Channel", "Acquired in", "CAC"]].itertuples(
-        index=False)}
+    # "Nov 2025, 6 months of orders before": the panel is named by the month.
+    cac = {(ch, acq.split(",")[0]): c
+           for ch, acq, c in table[["Channel", "Acquired in", "CAC"]].itertuples(index=False)}
     labels = {(a["xref"].removesuffix(" domain"), a["yref"].removesuffix(" domain")): a["text"]
               for a in spec["layout"]["annotations"] if a["xref"].endswith(" domain")}
     for axes, (curve, line) in panels.items():
