@@ -108,7 +108,7 @@ else:
         st.caption(f"The {len(dead)} with the most value tied up, of {ui.fmt_count(n)}; the "
                    "downloads have them all.")
 
-st.subheader("Revenue lost to stock-outs")
+st.subheader("Revenue lost to stock-outs (estimates)")
 found = dict(zip(pd.to_datetime(found["month"]).dt.date, found["value"]))
 months = pd.date_range(history.start.replace(day=1), sf.end, freq="MS").date
 lost = pd.DataFrame({"month": [f"{m:%b %Y}" for m in months],

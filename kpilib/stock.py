@@ -208,7 +208,7 @@ DEAD_STOCK_VALUE = _sum("dead_stock_value", "Dead-stock value", "money",
                         "Stock value (at cost) of the dead-stock SKUs: money tied up in stock "
                         "that does not sell.", better="down",
                         needs=("inventory", "orders", "order_items", "products"))
-LOST_REVENUE = _sum("lost_revenue_stockout", "Revenue lost to stock-outs", "money",
+LOST_REVENUE = _sum("lost_revenue_stockout", "Revenue lost to stock-outs (estimate)", "money",
                     "coalesce(sum(lost_revenue), 0)",
                     "Per SKU: units sold per in-stock day × out-of-stock days × average unit "
                     "price in the period, summed. With a channel filter, sales and prices are "
