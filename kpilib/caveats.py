@@ -577,8 +577,9 @@ def short_recency(f: Facts, end: date) -> str | None:
     if days >= HISTORY_DAYS:
         return None
     return (f"Only {plural(days, 'day')} of orders are stored up to {end:%d %b %Y}: recency is "
-            "ranked among those days, so 'Lost' and 'About to sleep' are customers whose last "
-            f"order is at most {plural(days, 'day')} old, not customers gone for good.")
+            "ranked among those days, so 'Lost', 'About to sleep', 'At risk' and 'Cannot "
+            "lose them' (the least recent fifths) are customers whose last order is at most "
+            f"{plural(days, 'day')} old, not customers gone for good.")
 
 
 def _history(f: Facts, start: date) -> int:

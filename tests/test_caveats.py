@@ -348,8 +348,9 @@ def test_rfm_says_lost_is_relative_with_less_than_a_year_of_orders():
               orders_from=date(2010, 12, 1))
     assert short_recency(f, date(2010, 12, 31)) == (
         "Only 31 days of orders are stored up to 31 Dec 2010: recency is ranked among those "
-        "days, so 'Lost' and 'About to sleep' are customers whose last order is at most 31 "
-        "days old, not customers gone for good.")
+        "days, so 'Lost', 'About to sleep', 'At risk' and 'Cannot lose them' (the least "
+        "recent fifths) are customers whose last order is at most 31 days old, not customers "
+        "gone for good.")
     assert short_recency(f, date(2011, 11, 30)) is None
     assert short_recency(f, date(2011, 11, 29)).startswith("Only 364 days")
     assert short_recency(f, date(2010, 11, 30)) is None   # before any order: no segment
