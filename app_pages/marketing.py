@@ -188,7 +188,8 @@ fig = px.line(by_month, x="period", y="value", color="channel", markers=True,
 fig.add_hline(y=target, line_dash="dot")
 fig.update_yaxes(title=None, **ui.tick_format("times"))
 # A month a tick: with one month of spend Plotly's own ticks were milliseconds around it.
-fig.update_xaxes(title=None, dtick="M1", tickformat="%b %Y")
+# The year under the month: "Dec 2025" side by side was cut to "Dec 2" on a phone.
+fig.update_xaxes(title=None, dtick="M1", tickformat="%b<br>%Y")
 ui.chart(fig, key="roas_by_month")
 
 

@@ -794,3 +794,15 @@ def test_payback_marks_the_cohorts_first_seen_in_the_export(demo_store, monkeypa
                                   "in this export, not only new ones (no order is stored "
                                   f"before {first:%d %b %Y}") for c in at.caption), \
         [c.value for c in at.caption]
+
+
+def test_month_ticks_fit_a_phone_and_lifetime_value_starts_at_zero(demo_store, monkeypatch):
+    """A walker on a 390 px phone read "Dec 2", "Jan 2" under ROAS by month: "%b %Y" side by
+    side was cut. The year goes under the month. And the lifetime-value curves started their
+    scale at €95, drawing €97 against €117 as a fivefold gap: they start at 0."""
+    at = page(opened(demo_store, monkeypatch), "marketing")
+    roas = next(s for t, s in charts(at).items() if t.startswith("ROAS by month"))
+    assert roas["layout"]["xaxis"]["tickformat"] == "%b<br>%Y"
+    at = page(at, "loyalty")
+    ltv = charts(at)["Lifetime value per customer, by cohort"]
+    assert ltv["layout"]["yaxis"]["rangemode"] == "tozero"

@@ -146,5 +146,6 @@ def cohort_curves(df: pd.DataFrame, y: str, title: str, key: str, x_title: str,
             extra(fig, cohort, rows, colour)
     fig.update_layout(title=title, hovermode="closest")
     fig.update_xaxes(title=x_title, dtick=1)
-    fig.update_yaxes(title=None, **tick_format("money"))
+    # From 0: a scale from €95 drew €97 against €117 as a fivefold gap.
+    fig.update_yaxes(title=None, rangemode="tozero", **tick_format("money"))
     chart(fig, key)
