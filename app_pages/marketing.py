@@ -71,6 +71,12 @@ gone = []
 for row in (("spend", "paid_revenue", "roas", "mer_inverse" if inverse else "mer"), ROWS[1]):
     gone += ui.metrics(row, columns=4)
 ui.missing_note(gone)
+if attributable and not f.channels and "cac" not in gone:
+    # €22 blended beside €31 – €130 per paid channel read as a contradiction.
+    st.caption("Blended CAC sets all ad spend against every new customer, those who came "
+               "through unpaid channels (organic search, direct, email…) too: it is not what "
+               "a customer from a paid channel costs, which the Channels table below gives "
+               "channel by channel.")
 
 if not (spend_rows["value"] > 0).any():
     if not f.channels:   # with channels chosen, said above the cards

@@ -801,6 +801,9 @@ def test_month_ticks_fit_a_phone_and_lifetime_value_starts_at_zero(demo_store, m
     side was cut. The year goes under the month. And the lifetime-value curves started their
     scale at €95, drawing €97 against €117 as a fivefold gap: they start at 0."""
     at = page(opened(demo_store, monkeypatch), "marketing")
+    # Blended CAC under every paid channel's own is said, not left to look contradictory.
+    assert any(c.value.startswith("Blended CAC sets all ad spend against every new customer")
+               for c in at.caption)
     roas = next(s for t, s in charts(at).items() if t.startswith("ROAS by month"))
     assert roas["layout"]["xaxis"]["tickformat"] == "%b<br>%Y"
     at = page(at, "loyalty")
