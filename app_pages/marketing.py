@@ -194,8 +194,12 @@ fig = px.line(by_month, x="period", y="value", color="channel", markers=True,
 fig.add_hline(y=target, line_dash="dot")
 fig.update_yaxes(title=None, **ui.tick_format("times"))
 # A month a tick: with one month of spend Plotly's own ticks were milliseconds around it.
-# The year under the month: "Dec 2025" side by side was cut to "Dec 2" on a phone.
-fig.update_xaxes(title=None, dtick="M1", tickformat="%b<br>%Y")
+# A month a tick for a few months: with one month of spend Plotly's own ticks were
+# milliseconds around it. Over more, Plotly's own ticks ("Jan" and the year under the first),
+# which a phone fits: a year of "Dec 2025" ticks was cut to "Dec 2" there.
+if by_month["period"].nunique() <= 3:
+    fig.update_xaxes(dtick="M1", tickformat="%b %Y")
+fig.update_xaxes(title=None)
 ui.chart(fig, key="roas_by_month")
 
 
@@ -263,7 +267,7 @@ else:
 
     def acquired(c) -> str:
         return f"{c:%b %Y}" + (", first seen" if seen(c) else
-                               f", {before(c)} of orders before" if before(c) else "")
+                               f", {before(c)} of history" if before(c) else "")
     ui.table("payback", pd.DataFrame({
         "Channel": summary["channel"].map(ui.channel_label),
         "Acquired in": summary["cohort"].map(acquired),

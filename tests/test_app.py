@@ -609,6 +609,12 @@ def test_marketing_page_mapping_target_and_mer(store_copy, monkeypatch):
     revenue = next(t for t in budget["data"] if t["name"] == "Share of attributed revenue")
     assert dict(zip(revenue["y"], numbers(revenue["x"]))) == pytest.approx(
         {"Display": 0.0, "Paid search": 122 / 222, "Paid social": 100 / 222})
+    # One month of spend: a tick a month, not Plotly's milliseconds around it.
+    by_month = next(json.loads(e.proto.spec) for e in at.get("plotly_chart")
+                    if json.loads(e.proto.spec)["layout"]["title"]["text"].startswith(
+                        "ROAS by month"))
+    assert (by_month["layout"]["xaxis"]["dtick"], by_month["layout"]["xaxis"]["tickformat"]) \
+        == ("M1", "%b %Y")
     at.toggle(key="mer_inverse").set_value(True).run()
     assert cards(at)["Ad spend ÷ net sales"] == "38.17 %"          # 100 / 262
     at.selectbox(key="map_spend_display").set_value("paid_search").run()
