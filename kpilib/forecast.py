@@ -294,6 +294,27 @@ def month_to_date(filters: Filters, as_of: date | None) -> bool:
             and filters.start == as_of.replace(day=1) and as_of < month_end(filters.start))
 
 
+def _today() -> date:
+    # One place the real date is read (tests set it to a day of the month they show).
+    return date.today()
+
+
+def ended(as_of: date | None, today: date | None = None) -> str | None:
+    """Why the month of ``as_of`` (the data's last day) is no month in progress though the
+    data stops before its end: the calendar has left it (UCI's December 2010 stops on the
+    23rd, the shop closed for Christmas; "December is not over" and a forecast of its last 8
+    days read as news of a month in progress). None while the month runs, or when the data
+    reaches its end (periods.month_close closes a month two days short)."""
+    if as_of is None:
+        return None
+    end = month_end(as_of.replace(day=1))
+    if as_of >= end or (today or _today()) <= end:
+        return None
+    left = (end - as_of).days
+    return (f"the exports stop on {as_of:%d %b %Y}, {left} day{'s' * (left != 1)} before "
+            f"{as_of:%B} ended: upload the rest of the month if the shop sold on those days")
+
+
 def cut_short(known: caveats.Facts, name: str, month_start: date, as_of: date) -> str | None:
     """Why no month-end forecast of ``name`` is made when its orders stop short of ``as_of``
     (the export may end early, caveats.trailing_gap): the pace of the days left would be the

@@ -331,8 +331,13 @@ def _accuracy(forecasts) -> str:
     how = " ".join(dict.fromkeys(forecast.method_text(fc) for fc in forecasts))
     lines = "".join(f"<li>{html.escape(get(fc.kpi).label)}: "
                     f"{html.escape(forecast.backtest_text(fc))}</li>" for fc in forecasts)
-    return (f'<p class="delta">The month is not over: forecasts as of '
-            f'{forecasts[0].as_of:%d %b}, each with the range the month ends in 4 times out '
+    over = forecast.ended(forecasts[0].as_of)
+    # A month the calendar has left: what its missing days would have made, not where it
+    # is heading.
+    lead = (f"{html.escape(over[0].upper() + over[1:])}. Forecasts of what the month would "
+            "have made had it sold as usual on them" if over
+            else f"The month is not over: forecasts as of {forecasts[0].as_of:%d %b}")
+    return (f'<p class="delta">{lead}, each with the range the month ends in 4 times out '
             f'of 5 if it errs as the shop\'s earlier months did. {html.escape(how)}</p>'
             f'<ul class="delta">{lines}</ul>')
 

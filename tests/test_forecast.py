@@ -250,7 +250,13 @@ def open_month_store(tmp_path_factory) -> Store:
     return store
 
 
-def test_overview_cards_forecast_the_month_to_date(open_month_store, monkeypatch):
+@pytest.fixture
+def in_november(monkeypatch):
+    """Looked at on 19 November 2026, the day after the data's last: a month in progress."""
+    monkeypatch.setattr(forecast, "_today", lambda: date(2026, 11, 19))
+
+
+def test_overview_cards_forecast_the_month_to_date(open_month_store, monkeypatch, in_november):
     from streamlit.testing.v1 import AppTest
 
     from kpilib.formatting import fmt
@@ -301,7 +307,7 @@ def test_forecast_on_the_cards_in_chromium(open_month_store):
             page.close()
 
 
-def test_the_report_of_a_month_not_over_forecasts_it(open_month_store):
+def test_the_report_of_a_month_not_over_forecasts_it(open_month_store, in_november):
     """November 2026, data to the 18th: each summed card has its forecast, the target is
     measured against it (24,530 ÷ 30,000 = 82 %), and the record is written under the cards.
     October, over, has none."""
@@ -318,6 +324,40 @@ def test_the_report_of_a_month_not_over_forecasts_it(open_month_store):
     assert f"target €30,000.00: {want.value / 30000 * 100:.0f} %" in page
     assert "The month is not over: forecasts as of 18 Nov" in page and "off by" in page
     assert 'class="delta forecast"' not in build(con, "2026-10", goals=goals)
+
+
+def test_a_month_the_calendar_has_left_is_not_called_in_progress(open_month_store,
+                                                                   monkeypatch):
+    """The same data to 18 November looked at on 6 December: November is over, 12 days
+    (19 – 30 Nov) are not in the exports. The Overview does not say "November is not over";
+    it says where the exports stop, and on the month to date the forecasts say what the
+    missing days would have made (UCI's December 2010 stops on the 23rd: the shop closed for
+    Christmas, and "Dec forecast £1.02 M" read as a month in progress). So does the report."""
+    from streamlit.testing.v1 import AppTest
+
+    from kpilib.report import build
+    monkeypatch.setattr(forecast, "_today", lambda: date(2026, 12, 6))
+    said = ("The exports stop on 18 Nov 2026, 12 days before November ended: upload the rest "
+            "of the month if the shop sold on those days.")
+    monkeypatch.setenv("KPILIB_STORE", str(open_month_store.path))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90)
+    at.run()
+    captions = [c.value for c in at.caption]
+    assert said in captions and not any("is not over" in c for c in captions), captions
+    at.sidebar.selectbox(key="period").set_value("Month to date").run()
+    captions = [c.value for c in at.caption]
+    assert said + " The forecasts say what the month would have made had it sold as usual " \
+        "on them." in captions, captions
+    page = build(open_month_store.connect(), "2026-11")
+    assert "The exports stop on 18 Nov 2026, 12 days before November ended" in page
+    assert "The month is not over" not in page
+    # While the calendar is in the month, or when the data reaches its end, nothing is said.
+    assert forecast.ended(date(2010, 12, 23), today=date(2026, 12, 6)).startswith(
+        "the exports stop on 23 Dec 2010, 8 days before December ended")
+    assert forecast.ended(date(2010, 12, 23), today=date(2010, 12, 31)) is None
+    assert forecast.ended(date(2010, 12, 31), today=date(2026, 12, 6)) is None
+    assert forecast.ended(date(2010, 12, 30), today=date(2026, 12, 6)).startswith(
+        "the exports stop on 30 Dec 2010, 1 day before")
 
 
 @pytest.mark.parametrize("start, end, as_of, shown", [
