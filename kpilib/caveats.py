@@ -630,7 +630,7 @@ def short_history(f: Facts, start: date | None) -> str | None:
 
 def history_words(f: Facts, start: date | None) -> str | None:
     """The orders stored before ``start`` in words ("5 months") where :func:`short_history`
-    applies: a cohort's label in a table ("Jul 2025, 1 month before")."""
+    applies: a cohort's label in a table ("Jul 2025, 1 month of history")."""
     if short_history(f, start) is None:
         return None
     return _span((start - f.orders_from).days)

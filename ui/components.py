@@ -450,10 +450,10 @@ def table(name: str, df, units: dict | None = None, raw=None,
     shown = df.copy()
     cur = currency()
     for c, unit in units.items():
-        if c in estimates:
-            shown[c] = df[c].map(lambda v: formatting.estimate(v, cur))
-        elif c in df:
-            shown[c] = df[c].map(lambda v, u=unit: formatting.cell(v, u, cur))
+        if c not in df:
+            continue
+        shown[c] = df[c].map(lambda v: formatting.estimate(v, cur)) if c in estimates else \
+            df[c].map(lambda v, u=unit: formatting.cell(v, u, cur))
     # Names as a spreadsheet must get them: the table's own "Download as CSV" and a copy of
     # its cells carry the names shown, and would write a formula or a CR raw.
     for c in [c for c in shown.columns if c not in units]:
