@@ -887,3 +887,32 @@ def test_product_names_follow_an_appended_month_from_that_month(store_copy, tmp_
     ingest(store_copy, [orders, lines])
     assert appended == ["product_names"]
     assert_as_built_from_scratch(store_copy, tmp_path / "fresh2")
+
+
+@pytest.mark.parametrize("convention", ["excluded", "shopify"])
+def test_orders_no_refund_names_keep_the_refund_rollups_files(demo_store, tmp_path, convention):
+    """A month of orders appended, none refunded yet, one cancelled: under the default
+    convention no row of valid_refunds or refund_lines is about those orders, so their files
+    are kept (not rewritten); under Shopify's the cancelled order is a refund of its own, and
+    both are rewritten with it. Either way they equal a build from scratch."""
+    import shutil
+
+    shutil.copytree(demo_store.path, tmp_path / "store")
+    store = Store(tmp_path / "store")
+    store.update_settings({"cancelled_orders": convention})
+    con = store.connect()
+    last = con.sql("select max(day) from orders").fetchall()[0][0]
+    new = con.sql(f"""
+        select 'n' || order_id as order_id, ordered_at + interval 40 day as ordered_at,
+               customer_id, channel, status, currency, gross_sales, discounts
+        from orders where day > date '{last}' - 10 and status <> 'cancelled'
+        order by order_id limit 20""").df()
+    new.loc[0, "status"] = "cancelled"
+    orders = tmp_path / "orders.csv"
+    new.to_csv(orders, index=False)
+    files = {n: dict(store.manifest["rollups"][n]) for n in ("valid_refunds", "refund_lines")}
+    ingest(store, [orders])
+    after = store.manifest["rollups"]
+    for name, before in files.items():
+        assert (after[name] == before) == (convention == "excluded"), name
+    assert_as_built_from_scratch(store, tmp_path / "fresh")

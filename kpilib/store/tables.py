@@ -11,7 +11,7 @@ from pathlib import Path
 import duckdb
 
 from ..schema import TABLES
-from .connection import empty_select, read_stored
+from .connection import _rows, empty_select, read_stored
 from .manifest import UNPARTITIONED, Source, _locked, _now, note_rollups
 
 # The share of Store.write's progress given to the tables, the rest to the rollups (the demo
@@ -267,12 +267,10 @@ class Tables:
     def _write_partition(self, con, spec, rel_name, month, old_file, out) -> int:
         query, params = self._merged_sql(spec, rel_name, month, old_file)
         order = spec.date_column or spec.key[0]
-        con.execute(f"create or replace temp table _part as {query} order by {order}", params)
-        part = con.table("_part")
-        part.write_parquet(str(out), compression="zstd")
-        rows = con.execute("select count(*) from _part").fetchall()[0][0]
-        con.execute("drop table _part")
-        return rows
+        # Sorted as it is written: a table of it first cost 0.1 s of a 1 M-row month.
+        con.sql(f"{query} order by {order}", params=params).write_parquet(str(out),
+                                                                        compression="zstd")
+        return _rows(out)
 
     def diff(self, con, staged: dict[str, str]) -> list[dict]:
         """What an upload would change, month by month: rows and the table's main measure
