@@ -741,7 +741,19 @@ def test_overview_shows_the_sql_of_the_trend_and_each_page_of_its_headline(tiny_
     from kpilib import Filters, get, script
 
     def sql_shown():
-        return [c.value for e in at.expander if e.label == "Show SQL" for c in e.code]
+        # Closed, an expander holds nothing (its SQL is drawn once opened): opened, as a
+        # click on it would, and drawn again.
+        closed = [e for e in at.expander if e.label == "Show SQL"]
+        assert closed and not [c for e in closed for c in e.code]
+        keys = [k for k in at.session_state if str(k).startswith("show_sql_")]
+        for k in keys:
+            at.session_state[k] = True
+        at.run()
+        shown = [c.value for e in at.expander if e.label == "Show SQL" for c in e.code]
+        for k in keys:
+            at.session_state[k] = False
+        at.run()
+        return shown
 
     def want(*args):   # st.code drops the last line break
         return [script(*args).rstrip("\n")]

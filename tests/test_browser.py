@@ -232,6 +232,20 @@ def _download_file(page, button, after_reload=None) -> tuple[Path, str]:
     return Path(info.value.path()), info.value.suggested_filename
 
 
+def test_show_sql_is_drawn_once_opened(tiny_store, chromium):
+    """A closed "Show SQL" holds nothing (its SQL is not sent on every click of a filter);
+    a click on it draws the trend's SQL under the page's dates."""
+    with app_server(tiny_store.path) as url:
+        page = chromium.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(f"{url}/?period=Last+month")
+        wait_drawn(page)
+        code = page.locator('[data-testid="stCode"]')
+        assert code.count() == 0
+        page.get_by_text("Show SQL").first.click()
+        code.first.wait_for(timeout=20_000)
+        assert "-- $start = DATE '2025-02-01'" in code.first.inner_text()
+
+
 def test_customer_list_download_is_built_on_click(tiny_store, chromium):
     """The RFM customer list is computed only when its button is clicked, outside the script
     run (no session there): the file must still hold that segment's customers, as filtered."""

@@ -605,6 +605,11 @@ def show_sql(name: str, filters: kpilib.Filters | None = None, by: str | None = 
     """A collapsed "Show SQL" expander: the SQL KPI ``name`` runs under the filters, then its
     parameters, exactly as ``python -m kpilib sql`` prints it (kpilib.script)."""
     f = filters or current_filters()
-    with st.expander("Show SQL", expanded=False, key=f"show_sql_{name}_{by}"):
-        st.caption(f"{kpilib.get(name).label}, {fmt_range(f.start, f.end)}")
-        st.code(_script(name, f, by), language="sql")
+    # Filled only once opened (a rerun of the page or fragment): closed, its highlighted SQL
+    # was still sent and drawn on every click of a filter, whose dates it names.
+    box = st.expander("Show SQL", expanded=False, key=f"show_sql_{name}_{by}",
+                      on_change="rerun")
+    if box.open:
+        with box:
+            st.caption(f"{kpilib.get(name).label}, {fmt_range(f.start, f.end)}")
+            st.code(_script(name, f, by), language="sql")
