@@ -95,7 +95,7 @@ def _scan(path: Path) -> tuple[bool, tuple[int, int] | None]:
     UTF-8 (a Latin-1 byte may come first after millions of rows), and the first line of
     MAX_LINE bytes or more, as (line number, offset of its start), if there is one."""
     decoder = codecs.getincrementaldecoder("utf-8")()
-    utf8, line, start, pos, cr = True, 1, 0, 0, False
+    utf8, start, pos = True, 0, 0
     with open(path, "rb") as f:
         while chunk := f.read(MAX_LINE):
             if utf8:
@@ -107,18 +107,28 @@ def _scan(path: Path) -> tuple[bool, tuple[int, int] | None]:
             # a chunk's edge need measuring.
             first, last = _line_breaks(chunk)
             if pos + (len(chunk) if first < 0 else first) - start >= MAX_LINE:
-                return utf8, (line, start)
+                return utf8, (_line_at(path, start), start)
             if first >= 0:
-                line += (chunk.count(b"\n") + chunk.count(b"\r") - chunk.count(b"\r\n")
-                         - (cr and chunk.startswith(b"\n")))
                 start = pos + last + 1
-            pos, cr = pos + len(chunk), chunk.endswith(b"\r")
+            pos += len(chunk)
     if utf8:
         try:
             decoder.decode(b"", final=True)
         except UnicodeDecodeError:
             utf8 = False
     return utf8, None
+
+
+def _line_at(path: Path, offset: int) -> int:
+    """The number of the line starting at byte ``offset``: counted once a long line is found,
+    not on every scan (counting each chunk's line breaks cost 0.15 s of a 95 MB file)."""
+    line, pos, cr = 1, 0, False
+    with open(path, "rb") as f:
+        while pos < offset and (chunk := f.read(min(MAX_LINE, offset - pos))):
+            line += (chunk.count(b"\n") + chunk.count(b"\r") - chunk.count(b"\r\n")
+                     - (cr and chunk.startswith(b"\n")))
+            pos, cr = pos + len(chunk), chunk.endswith(b"\r")
+    return line
 
 
 def _line_breaks(chunk: bytes) -> tuple[int, int]:

@@ -245,7 +245,8 @@ class _Customers:
                         con.table("_touched"), "customer_id", how="anti").union(rel)
                 for m in months:
                     entry.pop(m, None)
-                written = store._stage_rollup_months(rel, name, entry, staging, txn, moves)
+                written = store._stage_rollup_months(rel, name, entry, staging, txn, moves,
+                                                     months)
                 note_ids(con, entry, written)
         return True
 
@@ -357,7 +358,7 @@ class _Customers:
                                                how="anti").union(rel)
         for m in months:
             entry.pop(m, None)
-        store._stage_rollup_months(rel, name, entry, staging, txn, moves)
+        store._stage_rollup_months(rel, name, entry, staging, txn, moves, months)
         return True
 
     def _by_month(self, con, name, entry, read, read_fresh, tmp, staging, txn, moves):
@@ -373,7 +374,7 @@ class _Customers:
                 store._open(store._files(read, tmp), store._files(fresh, tmp), only=rollup.sql,
                             con=con)
                 store._stage_rollup_months(con.sql(rollup.sql), name, entry, staging, txn,
-                                           moves)
+                                           moves, sorted(months))
         return True
 
     _customer_orders_daily = _rfm_daily = _by_month
