@@ -5,8 +5,10 @@ Chromium (Debian's). Each round changes the period (Last 30 days ⇄ Last 90 day
 channel (all ⇄ Email) and times from the click on the option to the trend chart drawn with
 the new figures (the chart's own data changed, the script no longer running). Printed: the
 median and min–max of each kind, the server's and the browser's CPU seconds per click (and
-of the browser's renderer alone: the page's drawing, without Playwright's driver), and
-`/proc/loadavg` before and after each figure. Then, with ``--stock``, the Stock page's
+of the browser's renderer alone: the page's drawing, without Playwright's driver),
+`/proc/loadavg` before and after each figure, and where a click's time went (from the page's
+WebSocket frames: the rerun sent, the server's first and last messages before the redraw,
+their number and size). Then, with ``--stock``, the Stock page's
 period change the same way (its stock-out trend redrawn). The Overview's own trend picker
 (Net sales ⇄ Orders) is timed too, not on the bare app, which has none. ``--bare`` also times the same
 clicks on a bare Streamlit app (the same two sidebar widgets, a title, a caption and the
@@ -116,22 +118,34 @@ def click_trend(page, kpi: str):
     return option
 
 
-def timed(page, target, server_pid: int) -> tuple[float, float, float, float]:
+# The page's WebSocket frames as (perf_counter, bytes; -1 for one the page sent), recorded by
+# run(): where a click's time goes (timed()).
+FRAMES: list[tuple[float, int]] = []
+
+
+def timed(page, target, server_pid: int) -> tuple[float, ...]:
     """Seconds from clicking ``target`` to the chart redrawn, and the server's, the browser's
-    and its renderer's CPU seconds meanwhile."""
+    and its renderer's CPU seconds meanwhile; then, in seconds from the click, when the page
+    sent the rerun, when the server's first and last messages before the redraw came, and
+    how many they were and their bytes."""
     old = page.evaluate(SIGNATURE)
     cpu, chromium, drawing = cpu_seconds(server_pid), browser_cpu(server_pid), renderer_cpu()
+    FRAMES.clear()
     t = time.perf_counter()
     target.click()
     page.wait_for_function(CHANGED, arg=old, timeout=120_000, polling="raf")
     took = time.perf_counter() - t
+    got = [(at - t, n) for at, n in FRAMES if 0 <= at - t <= took and n >= 0]
+    sent = next((at - t for at, n in FRAMES if n < 0 and at >= t), took)
+    frames = (sent, got[0][0] if got else took, got[-1][0] if got else took, len(got),
+              sum(n for _, n in got))
     # What the page still does once the chart is drawn (the script's last elements, stale
     # ones cleared) is part of the click's cost: counted after the page has settled.
     time.sleep(0.3)
     # A multiselect's list stays open after a pick: closed, not timed.
     page.keyboard.press("Escape")
     return (took, cpu_seconds(server_pid) - cpu, browser_cpu(server_pid) - chromium,
-            renderer_cpu() - drawing)
+            renderer_cpu() - drawing, *frames)
 
 
 def fmt(xs: list[float], unit: str = "ms") -> str:
@@ -149,6 +163,9 @@ def run(app: Path, store: Path, clicks: int, shared: bool, stock: bool,
         with sync_playwright() as p:
             b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
             page = b.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+            page.on("websocket", lambda ws: (
+                ws.on("framereceived", lambda m: FRAMES.append((time.perf_counter(), len(m)))),
+                ws.on("framesent", lambda m: FRAMES.append((time.perf_counter(), -1)))))
             page.goto(server.url)
             page.wait_for_function(SIGNATURE, timeout=300_000)
             # Both states of each kind drawn once (the first query of a view is no click a
@@ -166,7 +183,7 @@ def run(app: Path, store: Path, clicks: int, shared: bool, stock: bool,
                 rows = [timed(page, target(i), server.proc.pid) for i in range(clicks)]
                 out[kind] = {"times": [r[0] for r in rows], "server": [r[1] for r in rows],
                              "browser": [r[2] for r in rows], "renderer": [r[3] for r in rows],
-                             "load": f"{load} → {loadavg()}"}
+                             "frames": [r[4:] for r in rows], "load": f"{load} → {loadavg()}"}
             if stock:
                 page.goto(f"{server.url}/stock")
                 page.wait_for_function(SIGNATURE, timeout=300_000)
@@ -179,6 +196,7 @@ def run(app: Path, store: Path, clicks: int, shared: bool, stock: bool,
                                        "server": [r[1] for r in rows],
                                        "browser": [r[2] for r in rows],
                                        "renderer": [r[3] for r in rows],
+                                       "frames": [r[4:] for r in rows],
                                        "load": f"{load} → {loadavg()}"}
             b.close()
     finally:
@@ -218,6 +236,13 @@ def main() -> None:
                           f"{fmt(r['server'])}, browser CPU {fmt(r['browser'])} (its renderer "
                           f"{fmt(r['renderer'])}) per click; "
                           f"load {r['load']}", flush=True)
+                    f = list(zip(*r["frames"]))
+                    print(f"    where it went (medians, ms from the click): rerun sent "
+                          f"{statistics.median(f[0]) * 1000:.0f}, the server's first message "
+                          f"{statistics.median(f[1]) * 1000:.0f}, its last before the redraw "
+                          f"{statistics.median(f[2]) * 1000:.0f} ({statistics.median(f[3]):.0f} "
+                          f"messages, {statistics.median(f[4]) / 1000:.0f} KB), chart drawn "
+                          f"{statistics.median(r['times']) * 1000:.0f}", flush=True)
 
 
 if __name__ == "__main__":
