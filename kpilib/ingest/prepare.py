@@ -470,7 +470,7 @@ def prepare(con: duckdb.DuckDBPyConnection, raw: RawInput, tz: str = "UTC", *,
                   if c.name in found and c.type in (MONEY, "BIGINT")]
     decimal_comma, point, either = decimal_mark(con, raw, money_cols)
     notes = [either] if either else ["numbers use a decimal comma"] if decimal_comma else []
-    nuls = _nuls(con, src, found)
+    nuls = {} if raw.nul_free else _nuls(con, src, found)
     notes += [f"{header(c)}: NUL characters removed from {plural(n, 'value')} "
               f"({'row' if n == 1 else 'rows'} {', '.join(map(str, rows))}"
               f"{', …' if n > len(rows) else ''})" for c, (n, rows) in nuls.items()]
