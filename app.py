@@ -41,8 +41,9 @@ PAGES = {
     "Data": [page("data", "Data", "upload_file"), page("settings", "Settings", "settings")],
 }
 
-# Every exception below is one plain sentence for the viewer (ui.error_boundary).
-with ui.error_boundary():
+# Every exception below is one plain sentence for the viewer (ui.error_boundary); the page
+# is drawn from one version of the store, looked up once (ui.pinned_store).
+with ui.error_boundary(), ui.pinned_store():
     # Nothing but the sign-in is drawn (no menu, no filters, no number) until it is passed.
     allowed = ui.signed_in()
     pages = dict(PAGES)

@@ -383,3 +383,22 @@ def test_a_full_disk_says_so_first(store_copy, tmp_path, monkeypatch, error):
     assert str(e.value).startswith("The disk is full: ")
     assert "/srv" not in str(e.value) and "{" not in str(e.value)
     assert snapshot(store_copy) == before
+
+
+def test_a_pinned_store_keeps_its_version_until_this_process_writes(store_copy, tmp_path):
+    """Store.pin: the fingerprint read once, kept while another process commits (a page drawn
+    from one version), read again once this process writes any store."""
+    import subprocess
+    import sys
+    pinned = Store(store_copy.path).pin()
+    before = pinned.fingerprint
+    # Another process's upload: seen by a store looked at afresh, not by the pinned one.
+    child = "import sys; sys.path.insert(0, sys.argv[1]); from kpilib import Store; " \
+            "Store(sys.argv[2]).update_settings({'return_window_days': 14})"
+    subprocess.run([sys.executable, "-c", child, str(Path(__file__).parent.parent),
+                    str(store_copy.path)], check=True)
+    fresh = Store(store_copy.path).fingerprint
+    assert fresh != before and pinned.fingerprint == before
+    # This process writes a store (any: here a new one): the pinned store reads again.
+    Store(tmp_path / "other").update_settings({"return_window_days": 20})
+    assert pinned.fingerprint == fresh

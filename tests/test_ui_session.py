@@ -91,3 +91,29 @@ def test_rollups_of_an_older_version_are_rebuilt_on_the_first_page(store_copy, m
     assert not at.exception, [e.value for e in at.exception]
     store = Store(store_copy.path)
     assert set(ROLLUPS) <= set(current(store.manifest, store.settings))
+
+
+def test_a_page_looks_its_store_up_once_until_this_process_writes_one(store_copy, monkeypatch):
+    """Inside pinned_store() (app.py draws every page in it) the store is looked up once, not
+    for each of a page's ~80 figures; after an upload or a setting saved by this process, again
+    (with the new fingerprint). Outside it, on every call."""
+    looked = []
+
+    def lookup():
+        looked.append(1)
+        return Store(store_copy.path), False
+    monkeypatch.setattr(session, "_active_store", lookup)
+    before = store_copy.fingerprint
+    with session.pinned_store():
+        stores = [session.active_store()[0] for _ in range(5)]
+        assert len(looked) == 1 and {s.fingerprint for s in stores} == {before}
+        Store(store_copy.path).update_settings({"return_window_days": 14})
+        after = session.active_store()[0].fingerprint
+        assert len(looked) == 2 and after != before
+        # The store pinned before the write reads its fingerprint again too.
+        assert after == Store(store_copy.path).fingerprint == stores[0].fingerprint
+        session.active_store()
+        assert len(looked) == 2
+    session.active_store()
+    session.active_store()
+    assert len(looked) == 4

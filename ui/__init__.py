@@ -5,9 +5,9 @@
 What pages use is named here too, so that a page reads ``ui.metrics(...)``; the modules are
 where each thing lives."""
 from ui.session import (PAGE_FAILED, active_store, can_change, connection, currency,
-                        error_boundary, facts, goals, has, maturity, missing, reason, setting,
-                        shared_mode, signed_in, unknown_path, unmatched_refunds, up_to_date,
-                        upload_store)
+                        error_boundary, facts, goals, has, maturity, missing, pinned_store,
+                        reason, setting, shared_mode, signed_in, unknown_path, unmatched_refunds,
+                        up_to_date, upload_store)
 from ui.filters import (current_filters, data_end, data_start, fmt_range, history,
                         months, only, open_why, require_filters, sidebar_filters)
 from ui.plan import kpi, pacing, step_counts, unusual_days, value

@@ -13,6 +13,7 @@ import tempfile
 import threading
 import time
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import date
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -24,6 +25,7 @@ from kpilib import caveats, demo, engines, targets
 from kpilib.ingest import versions
 from kpilib.periods import data_span
 from kpilib.settings import demo_store_path, reporting_currency, store_path
+from kpilib.store import writes
 
 
 
@@ -128,9 +130,40 @@ def upload_store() -> kpilib.Store:
     return kpilib.Store(_private()) if shared_mode() else kpilib.Store(store_path())
 
 
+# The store the page being drawn shows, found once (app.py draws each page inside
+# pinned_store()): its cards, charts and tables ask for it ~80 times an Overview, and each
+# look-up read the manifest and the settings and asked Streamlit for the secrets: ~30 % of
+# the server's time a click. Found again after this process writes a store (an upload, a
+# setting: kpilib.store.writes); another process's upload is seen by the next run, so a page
+# shows one version of the store throughout.
+_PAGE_STORE: ContextVar[dict | None] = ContextVar("page_store", default=None)
+
+
+@contextmanager
+def pinned_store():
+    """The store found once for everything drawn inside (see _PAGE_STORE). A fragment's
+    rerun, a callback and a download run outside it: they look the store up each time."""
+    token = _PAGE_STORE.set({})
+    try:
+        yield
+    finally:
+        _PAGE_STORE.reset(token)
+
+
 def active_store() -> tuple[kpilib.Store, bool]:
     """The store the pages show and whether it is the demo shop: on a shared link, the viewer's
     own uploads once there are any; else the shop's store, or the demo while that is empty."""
+    page = _PAGE_STORE.get()
+    if page is None:
+        return _active_store()
+    if page.get("writes") != writes():
+        seen = writes()
+        store, demo_shop = _active_store()
+        page.update(writes=seen, found=(store.pin(), demo_shop))
+    return page["found"]
+
+
+def _active_store() -> tuple[kpilib.Store, bool]:
     if shared_mode():
         private = kpilib.Store(_private())
         if not private.is_empty():

@@ -39,7 +39,8 @@ from .connection import (CACHE, CACHE_FORMAT, IN_MEMORY, IN_MEMORY_NARROW, Conne
                          empty_select, read_stored)
 from .customers import CUSTOMER_ROLLUPS, SUMS_READ, TOUCHED_AT_MOST, _Customers
 from .manifest import (DISK_FULL, FORMAT, LOCK, LOCK_WAIT, MANIFEST, UNPARTITIONED, DiskFull,
-                       Manifest, Source, StoreBusy, StoreError, alive, disk_full, sha256_file)
+                       Manifest, Source, StoreBusy, StoreError, alive, disk_full, sha256_file,
+                       writes)
 from .settings import Settings
 from .tables import MEASURES, TABLES_SHARE, Tables
 from .views import (DERIVED_VIEWS, READS, _closure, current, definition, tables_read)
@@ -59,4 +60,4 @@ __all__ = ["BY_ORDER", "CACHE", "CACHE_FORMAT", "CANCELLED_ORDERS", "CUSTOMER_RO
            "SETTINGS", "SUMS_READ", "TABLES_SHARE", "TOUCHED_AT_MOST", "UNPARTITIONED",
            "DiskFull", "Source", "Store", "StoreBusy", "StoreError", "_Customers", "_closure",
            "alive", "current", "definition", "disk_full", "empty_select", "read_stored",
-           "sha256_file", "tables_read"]
+           "sha256_file", "tables_read", "writes"]

@@ -61,6 +61,15 @@ def _summary(manifest: Path) -> tuple[int, bool]:
 
 _SUMMARIES: dict[Path, tuple[bytes | None, tuple[int, bool]]] = {}
 
+# Every write of a store's manifest, settings or mappings by this process: what was read of
+# any store before the last one may be out of date (Manifest.pin).
+_WRITES = [0]
+_WRITES_LOCK = threading.Lock()
+
+
+def writes() -> int:
+    return _WRITES[0]
+
 
 def _parsed_summary(m: dict) -> tuple[int, bool]:
     return m["version"], not any(m["tables"].values())
@@ -234,7 +243,20 @@ class Manifest:
     @property
     def fingerprint(self) -> str:
         """Changes with every commit and every settings change: the UI's cache key."""
+        pinned = self.__dict__.get("_pinned")
+        if pinned is not None and pinned[0] == _WRITES[0]:
+            return pinned[1]
         return f"{self.version}-{_digest(self.path / SETTINGS)}"
+
+    def pin(self):
+        """This store, its :attr:`fingerprint` read now and kept until this process writes a
+        store again (any store's manifest, settings or mappings): a page drawn from one
+        version of the store without reading its manifest and settings for each of its ~100
+        figures. Another process's commit is seen by a store pinned after it."""
+        seen = _WRITES[0]
+        self.__dict__.pop("_pinned", None)
+        self._pinned = (seen, self.fingerprint)
+        return self
 
     def sources(self) -> list[dict]:
         return [s for ing in self.manifest["ingests"] for s in ing["sources"]]
@@ -490,4 +512,6 @@ class Manifest:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, self.path / name)
+        with _WRITES_LOCK:
+            _WRITES[0] += 1
 
