@@ -67,11 +67,16 @@ def unusual_text(r: dict) -> str:
 behind = [p for p in ui.pacing().values() if p.behind]
 unusual = ui.unusual_days()
 n_days = unusual["day"].nunique()
+# They come and go with the filters: in a slot that is always there, so that the sections
+# below keep their place in the page and the browser updates them in place. Without it, a
+# switch between a period with alerts and one without (Last 30 ⇄ 90 days) shifted the
+# trend, the table and the report by one and the browser drew each of them anew.
+alerts_slot = st.empty()
 if behind or n_days:
     # Targets are counted only where some are set (Settings).
     counts = ([f"{len(behind)} behind target"] if ui.goals() else []) + \
         [f"{n_days} unusual day{'s' if n_days != 1 else ''}"]
-    with st.expander("Alerts: " + ", ".join(counts), expanded=True):
+    with alerts_slot.container(), st.expander("Alerts: " + ", ".join(counts), expanded=True):
         for p in behind:
             k = kpilib.get(p.kpi)
             start = date.fromisoformat(p.month + "-01")

@@ -68,3 +68,26 @@ def decoded(y) -> list[float]:
         import numpy as np
         return np.frombuffer(base64.b64decode(y["bdata"]), dtype=y["dtype"]).tolist()
     return [v for v in y if v is not None]
+
+
+def test_the_sections_below_the_alerts_keep_their_place_with_or_without_alerts(demo_store,
+                                                                               monkeypatch):
+    """The alerts come and go with the filters; the trend, the channel table and the report
+    below them stay at the same place in the page, so the browser updates them in place
+    instead of drawing them anew on a switch between a period with alerts and one without."""
+    monkeypatch.setenv("KPILIB_STORE", str(demo_store.path))
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+
+    def places(period):
+        """Whether the alerts show, the number of top-level places and the trend's."""
+        at.sidebar.selectbox(key="period").set_value(period).run()
+        assert not at.exception, [e.value for e in at.exception]
+        top = list(at.main.children.values())
+        trend = next(i for i, n in enumerate(top)
+                     if any(e.type == "selectbox" and e.label == "Trend" for e in blocks(n)))
+        return any(e.label.startswith("Alerts:") for e in at.expander), len(top), trend
+
+    # The demo shop's last 30 days hold unusual days; its last 7 days none.
+    assert places("Last 30 days") == (True, 11, 5)
+    assert places("Last 7 days") == (False, 11, 5)
