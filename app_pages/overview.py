@@ -41,16 +41,17 @@ ui.missing_note([n for n in CARDS if ui.missing(n)])
 # figure a month's forecast would read as that period's. Said, when the month is still open.
 as_of = ui.facts().as_of
 over = forecast.ended(as_of)
+said = st.empty()   # in a place of its own, as the alerts below (they come and go)
 if over and f.end == as_of and set(shown) & set(forecast.KPIS):
     # A month the calendar has left: its forecasts say what its missing days would have
     # made had the shop sold as usual, not where a month in progress is heading.
-    st.caption(over[0].upper() + over[1:] + "." + (
+    said.caption(over[0].upper() + over[1:] + "." + (
         " The forecasts say what the month would have made had it sold as usual on them."
         if forecast.month_to_date(f, as_of) else ""))
 elif f.end == as_of and as_of < forecast.month_end(as_of.replace(day=1)) \
         and not forecast.month_to_date(f, as_of) and set(shown) & set(forecast.KPIS):
-    st.caption(f"{as_of:%B} is not over: pick **Month to date** to see where it is heading "
-               "(month-end forecasts with their 80 % range).")
+    said.caption(f"{as_of:%B} is not over: pick **Month to date** to see where it is heading "
+                 "(month-end forecasts with their 80 % range).")
 
 
 def unusual_text(r: dict) -> str:

@@ -94,8 +94,15 @@ def metrics(names, filters: kpilib.Filters | None = None, spark_by: str | None =
     store = active_store()[0]
     gone, notes, cards = _cards(str(store.path), store.fingerprint, tuple(names),
                                 filters or current_filters(), spark_by, last_year)
-    for text in notes:
-        st.info(text)
+    # The sentences above and under the row come and go with the filters: each in a place
+    # that is always there (st.empty shows nothing), so that what follows keeps its place in
+    # the page and the browser updates it instead of drawing it anew.
+    above = st.empty()
+    if notes:
+        with above.container():
+            for text in notes:
+                st.info(text)
+    once: dict[str, list[str]] = {}
     if cards:
         n = columns or len(cards)
         # A full row of boxed cards: each column is the card's box (st.columns' border), not a
@@ -108,9 +115,13 @@ def metrics(names, filters: kpilib.Filters | None = None, spark_by: str | None =
             with col:
                 _draw({**card, "captions": [c for c in card["captions"] if c not in once]},
                       last_year, why, box=col if whole else None)
-        for text, labels in once.items():
-            st.caption(text if len(labels) == len(cards) else
-                       f"Not compared ({', '.join(labels)}):{text.removeprefix('Not compared:')}")
+    under = st.empty()
+    if once:
+        with under.container():
+            for text, labels in once.items():
+                st.caption(text if len(labels) == len(cards) else
+                           f"Not compared ({', '.join(labels)}):"
+                           f"{text.removeprefix('Not compared:')}")
     return list(gone)
 
 
