@@ -192,7 +192,7 @@ by_month["channel"] = by_month["channel"].map(ui.channel_label)
 fig = px.line(by_month, x="period", y="value", color="channel", markers=True,
               title=f"ROAS by month, {ui.fmt_range(months.start, months.end)}")
 fig.add_hline(y=target, line_dash="dot")
-fig.update_yaxes(title=None, **ui.tick_format("times"))
+fig.update_yaxes(title=None, rangemode="tozero", **ui.tick_format("times"))
 # A month a tick: with one month of spend Plotly's own ticks were milliseconds around it.
 # A month a tick for a few months: with one month of spend Plotly's own ticks were
 # milliseconds around it. Over more, Plotly's own ticks ("Jan" and the year under the first),

@@ -139,7 +139,8 @@ def trend_figure(path: str, version: str, name: str, f: kpilib.Filters, by: str)
                         name="Previous period", mode="lines",
                         line=dict(dash="dot", color="#9aa0a6"))
     fig.update_layout(title=f"{k.label} by {by}", hovermode="x unified")
-    fig.update_yaxes(**ui.tick_format(k.unit))
+    # From 0: over a week, a scale from €200 drew a dip of a fifth as a fall to nothing.
+    fig.update_yaxes(rangemode="tozero", **ui.tick_format(k.unit))
     fig = ui.styled(fig)
     fig.update_layout(margin=fixed_margins(pd.concat([now["value"], shifted]), k.unit))
     return fig

@@ -102,3 +102,29 @@ def test_the_sections_below_the_alerts_keep_their_place_with_or_without_alerts(d
     top = list(at.main.children.values())
     assert (len(top), next(i for i, n in enumerate(top) if any(
         e.type == "selectbox" and e.label == "Trend" for e in blocks(n)))) == busy[1:]
+
+
+def test_trends_are_drawn_from_zero(demo_store, monkeypatch):
+    """A trend's y axis starts at 0: over a week the Overview's scale began near the lowest
+    day, and a dip of a fifth read as a fall to nothing. The Overview's trend at 7 days, the
+    returning-customer rate (one line, Customers) and ROAS by month (Marketing)."""
+    import json
+
+    monkeypatch.setenv("KPILIB_STORE", str(demo_store.path))
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params["period"] = "Last 7 days"
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+
+    def y_axes(at) -> dict[str, dict]:
+        specs = [json.loads(e.proto.spec) for e in at.get("plotly_chart")]
+        return {s["layout"]["title"]["text"]: s["layout"].get("yaxis", {}) for s in specs}
+
+    [overview] = [a for t, a in y_axes(at).items() if "by day" in t]
+    assert overview.get("rangemode") == "tozero"
+    at = at.switch_page("app_pages/loyalty.py").run()
+    [rate] = [a for t, a in y_axes(at).items() if t.startswith("Returning-customer rate")]
+    assert rate.get("rangemode") == "tozero"
+    at = at.switch_page("app_pages/marketing.py").run()
+    [roas] = [a for t, a in y_axes(at).items() if t.startswith("ROAS by month")]
+    assert roas.get("rangemode") == "tozero"

@@ -109,7 +109,8 @@ def trend(name: str, by: str, key: str, title: str | None = None, split: bool = 
     else:
         df = kpi(name, filters, by=by)
         fig = px.line(df, x="period", y="value", title=title or k.label, markers=by != "day")
-    fig.update_yaxes(title=None, **tick_format(k.unit))
+    # From 0, as the Overview's trend: a scale cut near the lowest day makes a dip a fall.
+    fig.update_yaxes(title=None, rangemode="tozero", **tick_format(k.unit))
     fig.update_xaxes(title=None)
     chart(fig, key)
 
