@@ -140,8 +140,10 @@ with right:
         st.markdown("**ROAS by channel**")
         st.info(ui.reason("roas"))
     elif sales:
+        # Under target as the bar is labelled (two decimals): 1.9987 is written "2.00×", and
+        # a red "2.00×" beside a 2.0× target read as a wrong colour.
         r = roas.assign(label=roas["channel"].map(ui.channel_label),
-                        below=roas["value"].fillna(0) < target).sort_values("value")
+                        below=roas["value"].fillna(0).round(2) < target).sort_values("value")
         fig = go.Figure(go.Bar(x=r["value"], y=r["label"], orientation="h",
                                marker_color=["#e45756" if b else "#4c78a8" for b in r["below"]],
                                text=[f"{v:.2f}×" for v in r["value"]], textposition="auto"))

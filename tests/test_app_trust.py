@@ -810,3 +810,31 @@ def test_month_ticks_fit_a_phone_and_lifetime_value_starts_at_zero(demo_store, m
     at = page(at, "loyalty")
     ltv = charts(at)["Lifetime value per customer, by cohort"]
     assert ltv["layout"]["yaxis"]["rangemode"] == "tozero"
+
+
+def test_a_roas_written_as_its_target_is_not_drawn_under_it(demo_store, tmp_path, monkeypatch):
+    """ROAS by channel colours a bar red under the target and writes it with two decimals: a
+    ROAS of 1.9987 was "2.00×" in red beside a 2.0× target. It is judged as written. On the
+    demo shop, a channel whose ROAS rounds up (v < round(v, 2)) gets exactly that target: its
+    bar is blue; a channel more than half a hundredth under stays red."""
+    import shutil
+
+    from kpilib import Store
+    from test_app import numbers
+
+    def bars(at) -> tuple[dict, dict]:
+        [chart] = [json.loads(e.proto.spec) for e in at.get("plotly_chart")
+                   if json.loads(e.proto.spec)["layout"]["title"]["text"].startswith(
+                       "ROAS by channel (red")]
+        [bar] = chart["data"]
+        return dict(zip(bar["y"], numbers(bar["x"]))), dict(zip(bar["y"], bar["marker"]["color"]))
+
+    store = Store(shutil.copytree(demo_store.path, tmp_path / "store"))
+    values, _ = bars(page(opened(store, monkeypatch), "marketing"))
+    # The highest such (Affiliate's 1.9987, the one seen): a channel below it stays red.
+    label, v = max(((c, v) for c, v in values.items() if round(v, 2) > v), key=lambda cv: cv[1])
+    store.update_settings({"roas_target": round(v, 2)})
+    values, colours = bars(page(opened(store, monkeypatch), "marketing"))
+    assert colours[label] == "#4c78a8", (label, v)
+    under = [c for c, x in values.items() if x < round(v, 2) - 0.005]
+    assert under and all(colours[c] == "#e45756" for c in under)
