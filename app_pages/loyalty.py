@@ -120,7 +120,8 @@ else:
     ui.chart(fig, key="cohort_heatmap")
     st.container(key="narrow_cohort_heatmap").caption(
         "On a narrow screen the colour bar gives each cell's share: tap a cell for its figure.")
-    if ltv["k"].max() > 0:
+    curves = ltv["k"].max() > 0
+    if curves:
         ui.cohort_curves(ui.mark_final("cohort_ltv", ltv, cf), "value",
                          "Lifetime value per customer, by cohort", "cohort_ltv",
                          x_title="Months since the first order",
@@ -128,9 +129,11 @@ else:
     else:
         st.info("Lifetime value curves start once a cohort has a month after its first one: "
                 "every cohort here is in its first month.")
-    st.caption("\\* and dashed: not final yet (the month is not over, or its orders are still "
-               "inside the return window). " + ui.definition("cohort_retention") + " "
-               + ui.definition("cohort_ltv"))
+    # "Dashed" only where curves are drawn: under the box saying there are none, it named
+    # lines nowhere on the page.
+    st.caption(("\\* and dashed" if curves else "\\*") + ": not final yet (the month is not "
+               "over, or its orders are still inside the return window). "
+               + ui.definition("cohort_retention") + " " + ui.definition("cohort_ltv"))
 
 left, right = st.columns(2)
 with left:
@@ -148,10 +151,12 @@ with left:
         ui.chart(fig, key="days_to_second_order")
     st.caption(f"{ui.fmt_count(waiting)} customers of these cohorts have not ordered again yet.")
 with right:
-    ui.trend("returning_customer_rate", by, key="returning_rate_trend")
     # The card's 2 % beside a line up to 43 % read as a contradiction (UCI's first month).
-    st.caption(f"Each {by}'s rate: its customers who had ordered before that {by}, so it runs "
-               "above the card's, whose customers had ordered before the whole period.")
+    # Said under the line only: under the box saying why there is none, it described nothing.
+    if ui.trend("returning_customer_rate", by, key="returning_rate_trend"):
+        st.caption(f"Each {by}'s rate: its customers who had ordered before that {by}, so "
+                   "it runs above the card's, whose customers had ordered before the whole "
+                   "period.")
 
 st.subheader("RFM segments")
 st.caption(ui.definition("rfm_segments") + (f" 'New' is one stored order: {unseen}."

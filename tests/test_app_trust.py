@@ -582,6 +582,20 @@ def test_the_returning_rate_line_says_why_it_runs_above_its_card(demo_store, mon
     assert ("Each day's rate: its customers who had ordered before that day, so it runs above "
             "the card's, whose customers had ordered before the whole period.") in \
         [c.value for c in at.caption]
+    assert "\\* and dashed: not final yet" in texts(at)   # the demo shop's curves are drawn
+
+
+def test_captions_of_customer_charts_not_drawn_are_not_left_behind(uci_month_store,
+                                                                    monkeypatch):
+    """UCI's one month of orders: with nothing stored before it, the returning-customer rate
+    is unknown (a box says why) and no cohort has a second month (no lifetime value curves).
+    The caption explaining the rate's line, and the "dashed" of the not-final curves, went
+    on describing a chart that was not there."""
+    at = page(opened(uci_month_store, monkeypatch), "loyalty")
+    assert any(i.value.startswith("Returning-customer rate: Unknown") for i in at.info)
+    assert "Each day's rate" not in texts(at)
+    assert any(i.value.startswith("Lifetime value curves start once") for i in at.info)
+    assert "\\*: not final yet" in texts(at) and "dashed" not in texts(at)
 
 
 def test_last_year_with_far_less_order_history_is_not_compared(tmp_path, monkeypatch):

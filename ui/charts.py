@@ -75,16 +75,17 @@ def draw_chart(fig, key: str):
 
 
 def trend(name: str, by: str, key: str, title: str | None = None, split: bool = False,
-          filters: kpilib.Filters | None = None):
+          filters: kpilib.Filters | None = None) -> bool:
     """A KPI over time: one line, or stacked areas per channel when ``split``. A KPI the
-    store cannot give is the sentence naming the export that fills it."""
+    store cannot give is the sentence naming the export that fills it (or why it is
+    unknown) instead; False then, so that a caption about the chart is not left under it."""
     k = kpilib.get(name)
     if missing(name):
         missing_note([name])
-        return
+        return False
     if reason(name, filters):
         st.info(f"{k.label}: {reason(name, filters)}")
-        return
+        return False
     f = filters or current_filters()
     partial = caveats.partial_note(k, facts(), f.start, f.end)
     if partial:
@@ -113,6 +114,7 @@ def trend(name: str, by: str, key: str, title: str | None = None, split: bool = 
     fig.update_yaxes(title=None, rangemode="tozero", **tick_format(k.unit))
     fig.update_xaxes(title=None)
     chart(fig, key)
+    return True
 
 
 def cohort_curves(df: pd.DataFrame, y: str, title: str, key: str, x_title: str,
