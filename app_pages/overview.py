@@ -110,15 +110,18 @@ if behind or n_days:
                 row.button(f"Why? {r['label']}", key=f"why_{r['kpi']}_{day:%Y%m%d}",
                            type="tertiary", icon=":material/troubleshoot:", on_click=ui.open_why,
                            args=(r["kpi"], day, day))
-        more = f"The 5 most unusual of {n_days} days are shown. " if n_days > 5 else ""
-        st.caption(more + "Behind target: the month-to-date pace (on the month to date, the "
-                   "month-end forecast) is more than 2 % short of the month's target "
-                   "(Settings). Unusual day: its net sales, orders, sessions or "
-                   "conversion rate left the usual range for that weekday: the average of the "
-                   "same weekday over the previous 8 weeks, give or take three times how much "
-                   "those 8 days varied (3 standard deviations) and never less than ± 30 %. The "
-                   "days furthest outside it come first; a day with less than 8 weeks of stored "
-                   "data before it is not judged. Click one to open its page on that day.")
+        # Each kind of alert explained only where it can be shown: a shop with no targets
+        # read what "behind target" means under a list of unusual days alone.
+        st.caption(" ".join(text for text, shown in [
+            (f"The 5 most unusual of {n_days} days are shown.", n_days > 5),
+            ("Behind target: the month-to-date pace (on the month to date, the month-end "
+             "forecast) is more than 2 % short of the month's target (Settings).", ui.goals()),
+            ("Unusual day: its net sales, orders, sessions or conversion rate left the usual "
+             "range for that weekday: the average of the same weekday over the previous 8 "
+             "weeks, give or take three times how much those 8 days varied (3 standard "
+             "deviations) and never less than ± 30 %. The days furthest outside it come "
+             "first; a day with less than 8 weeks of stored data before it is not judged. "
+             "Click one to open its page on that day.", n_days)] if shown))
 
 
 @st.cache_resource(max_entries=200, show_spinner=False)

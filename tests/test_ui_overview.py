@@ -128,3 +128,29 @@ def test_trends_are_drawn_from_zero(demo_store, monkeypatch):
     at = at.switch_page("app_pages/marketing.py").run()
     [roas] = [a for t, a in y_axes(at).items() if t.startswith("ROAS by month")]
     assert roas.get("rangemode") == "tozero"
+
+
+def test_the_alerts_explain_only_the_kinds_that_can_be_shown(demo_store, tmp_path,
+                                                             monkeypatch):
+    """The demo shop sets no target: its alerts over the last 90 days are unusual days only,
+    and their footnote no longer explains what "behind target" means. With a target set,
+    it does."""
+    import shutil
+
+    from kpilib import Store
+
+    def footnote(store) -> str:
+        monkeypatch.setenv("KPILIB_STORE", str(store.path))
+        at = AppTest.from_file(APP, default_timeout=60)
+        at.query_params["period"] = "Last 90 days"
+        at.run()
+        assert not at.exception, [e.value for e in at.exception]
+        [alerts] = [e for e in at.expander if e.label.startswith("Alerts: ")]
+        return " ".join(c.value for c in alerts.caption)
+
+    text = footnote(demo_store)
+    assert "Unusual day: its net sales" in text and "Behind target" not in text
+    store = Store(shutil.copytree(demo_store.path, tmp_path / "store"))
+    store.update_settings({"targets": [
+        {"kpi": "net_sales", "month": "2026-10", "channel": None, "value": 1000.0}]})
+    assert "Behind target: the month-to-date pace" in footnote(store)
