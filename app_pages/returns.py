@@ -38,6 +38,12 @@ def cards(returns: str) -> tuple[str, ...]:
         if orders else (returns,)
 
 
+def zero_written(fig, values) -> None:
+    """A rate is written inside its bar: a row with no returns has no bar, and showed a name
+    and nothing, read as a figure missing. Its 0.0 % is written beside the axis."""
+    fig.update_traces(textposition=["outside" if v == 0 else "auto" for v in values])
+
+
 planned = returns_kpi(chosen("returns_dating", DATINGS[0], DATINGS) if orders else DATINGS[0])
 # Returns by country where the shop's orders have one (UCI's credit notes carry their own).
 countries = "country" not in ui.facts().unsplit
@@ -96,9 +102,11 @@ if orders:
         else:
             by_channel = ui.kpi(f"return_rate_{rate}", by="channel").dropna(subset=["value"])
             by_channel["channel"] = by_channel["channel"].map(ui.channel_label)
-            fig = px.bar(by_channel.sort_values("value"), x="value", y="channel",
+            by_channel = by_channel.sort_values("value")
+            fig = px.bar(by_channel, x="value", y="channel",
                          orientation="h", text_auto=".1%",
                          title=f"Return rate ({rate}) by channel{not_final}")
+            zero_written(fig, by_channel["value"])
             fig.update_xaxes(title=None, **ui.tick_format("ratio"))
             fig.update_yaxes(title=None)
             ui.chart(fig, key="return_rate_by_channel")
@@ -114,11 +122,12 @@ if orders:
                 cats = ui.top_and_other(cats, "category", "gross_sales",
                                         sums=("gross_sales", "returns"),
                                         ratio=("return_rate", "returns", "gross_sales"))
-                cats = cats.dropna(subset=["return_rate"])
-                fig = px.bar(cats.sort_values("return_rate"), x="return_rate", y="category",
+                cats = cats.dropna(subset=["return_rate"]).sort_values("return_rate")
+                fig = px.bar(cats, x="return_rate", y="category",
                              orientation="h", text_auto=".1%",
                              title=f"Return rate (value) by category{not_final}",
                              height=max(350, 60 + 26 * len(cats)))
+                zero_written(fig, cats["return_rate"])
                 fig.update_xaxes(title=None, **ui.tick_format("ratio"))
                 fig.update_yaxes(title=None)
                 ui.chart(fig, key="return_rate_by_category")

@@ -852,3 +852,17 @@ def test_a_roas_written_as_its_target_is_not_drawn_under_it(demo_store, tmp_path
     assert colours[label] == "#4c78a8", (label, v)
     under = [c for c, x in values.items() if x < round(v, 2) - 0.005]
     assert under and all(colours[c] == "#e45756" for c in under)
+
+
+def test_a_channel_with_no_returns_is_written_zero_not_left_blank(demo_store, monkeypatch):
+    """After-sales' return rate by channel wrote each rate inside its bar: a channel with no
+    returns has no bar, so its row showed a name and nothing. The demo shop's last month has
+    such channels (Affiliate, Direct…): their 0.0 % is written beside the axis."""
+    from test_app import numbers
+
+    at = page(opened(demo_store, monkeypatch), "returns")
+    for by in ("channel", "category"):
+        [bar] = [json.loads(e.proto.spec)["data"][0] for e in at.get("plotly_chart")
+                 if f" by {by}" in json.loads(e.proto.spec)["layout"]["title"]["text"]]
+        where = dict(zip(numbers(bar["x"]), bar["textposition"]))
+        assert where.pop(0.0) == "outside" and where and set(where.values()) == {"auto"}, by
