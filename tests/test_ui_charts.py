@@ -26,6 +26,14 @@ def test_a_long_title_is_cut_at_a_space_before_42_characters():
     assert charts.styled(px.bar(x=["a"], y=[1], title="Orders")).layout.title.text == "Orders"
     assert charts.styled(px.bar(x=["a"], y=[1], title=title.replace(", ", "<br>"))
                          ).layout.title.text == title.replace(", ", "<br>")
+    # Marketing's payback title (95 characters): three lines, none over 42, each with its
+    # room at the top (its second line of 52 was cut at 390 px).
+    title = "Affiliate: revenue per acquired customer (line) against CAC (dotted), by month " \
+        "of acquisition"
+    fig = charts.styled(px.bar(x=["a"], y=[1], title=title))
+    lines = fig.layout.title.text.split("<br>")
+    assert " ".join(lines) == title and len(lines) == 3
+    assert max(map(len, lines)) <= charts.TITLE_LINE and fig.layout.margin.t == 88
 
 
 def test_the_legend_starts_under_an_x_axis_title_not_over_it():

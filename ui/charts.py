@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import textwrap
+
 import pandas as pd
 import plotly.express as px
 import streamlit as st
@@ -58,10 +60,10 @@ def styled(fig):
     fig.update_traces(cliponaxis=False, selector={"type": "waterfall"})
     title = fig.layout.title.text
     if title and len(title) > TITLE_LINE and "<br>" not in title:
-        # Plotly does not wrap a title: a phone showed "…(paid channel" and no more.
-        cut = title.rfind(" ", 0, TITLE_LINE)
-        fig.update_layout(title_text=title[:cut] + "<br>" + title[cut + 1:],
-                          margin_t=64)
+        # Plotly does not wrap a title: a phone showed "…(paid channel" and no more. As many
+        # lines as it takes: a second line of 52 characters still lost "…acquisition"'s end.
+        lines = textwrap.wrap(title, TITLE_LINE)
+        fig.update_layout(title_text="<br>".join(lines), margin_t=40 + 24 * (len(lines) - 1))
     if fig.layout.hovermode is None:
         fig.update_layout(hovermode="x unified")
     return fig
