@@ -66,6 +66,9 @@ with st.form("settings"):
                                                 required=True),
             "to": st.column_config.SelectboxColumn("Channel on orders", options=list(CHANNELS),
                                                    required=True)})
+    # A phone (390 px) shows each editor's first columns, even empty, and nothing said there
+    # are more: the tables' hint, on narrow screens.
+    ui.scroll_hint(None, "channel_map")
     st.markdown("**Monthly targets** — for the whole shop, or for one channel. The Overview "
                 "shows each KPI's month-to-date pace against its target (weighted by the shop's "
                 "weekday pattern) and lists the KPIs behind it.")
@@ -94,6 +97,7 @@ with st.form("settings"):
                                                    format="localized",
                                                    help="Money in the reporting currency, "
                                                         "rates in % (2.5 means 2.5 %)")})
+    ui.scroll_hint(None, "targets")
     if st.form_submit_button("Save", type="primary", disabled=not ui.can_change()):
         rows = mapping.dropna()
         try:

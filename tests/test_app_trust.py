@@ -866,3 +866,11 @@ def test_a_channel_with_no_returns_is_written_zero_not_left_blank(demo_store, mo
                  if f" by {by}" in json.loads(e.proto.spec)["layout"]["title"]["text"]]
         where = dict(zip(numbers(bar["x"]), bar["textposition"]))
         assert where.pop(0.0) == "outside" and where and set(where.values()) == {"auto"}, by
+
+
+def test_settings_editors_say_they_scroll_on_a_phone(store_copy, monkeypatch):
+    """At 390 px (Chromium) the Settings' channel mapping and targets editors showed their
+    first columns, "Chann" and "Targ" cut, even with no row, and nothing said more lay to the
+    right. Each has the tables' hint, shown on narrow screens only (NARROW_CSS)."""
+    at = page(opened(store_copy, monkeypatch), "settings")
+    assert sum("sideways" in c.value for c in at.caption) == 2

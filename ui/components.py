@@ -474,10 +474,11 @@ def table(name: str, df, units: dict | None = None, raw=None,
     downloads(df if raw is None else raw, name, "Download", units=units, filters=filters)
 
 
-def scroll_hint(shown: pd.DataFrame, name: str) -> None:
+def scroll_hint(shown: pd.DataFrame | None, name: str) -> None:
     """Under a table too wide for a phone, shown on narrow screens only (NARROW_CSS): a phone
-    shows the first columns and nothing says there are more."""
-    if _width(shown) > PHONE_WIDTH:
+    shows the first columns and nothing says there are more. ``shown`` None: always (an
+    editor, whose row numbers, header icons and wider cells a phone never fits)."""
+    if shown is None or _width(shown) > PHONE_WIDTH:
         st.container(key=f"narrow_table_{name}").caption(
             ":material/swipe_left: Scroll the table sideways for more columns.")
 
