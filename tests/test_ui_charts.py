@@ -33,7 +33,7 @@ def test_a_long_title_is_cut_at_a_space_before_42_characters():
     fig = charts.styled(px.bar(x=["a"], y=[1], title=title))
     lines = fig.layout.title.text.split("<br>")
     assert " ".join(lines) == title and len(lines) == 3
-    assert max(map(len, lines)) <= charts.TITLE_LINE and fig.layout.margin.t == 88
+    assert max(map(len, lines)) < charts.TITLE_LINE and fig.layout.margin.t == 88
 
 
 def test_the_legend_starts_under_an_x_axis_title_not_over_it():

@@ -62,7 +62,7 @@ def styled(fig):
     if title and len(title) > TITLE_LINE and "<br>" not in title:
         # Plotly does not wrap a title: a phone showed "…(paid channel" and no more. As many
         # lines as it takes: a second line of 52 characters still lost "…acquisition"'s end.
-        lines = textwrap.wrap(title, TITLE_LINE)
+        lines = textwrap.wrap(title, TITLE_LINE - 1)   # each cut before the 42nd character
         fig.update_layout(title_text="<br>".join(lines), margin_t=40 + 24 * (len(lines) - 1))
     if fig.layout.hovermode is None:
         fig.update_layout(hovermode="x unified")
