@@ -3,6 +3,7 @@ click of the sidebar (bench/README.md, "where the browser's time goes"), so the 
 block that shows nothing."""
 from pathlib import Path
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
@@ -154,3 +155,25 @@ def test_the_alerts_explain_only_the_kinds_that_can_be_shown(demo_store, tmp_pat
     store.update_settings({"targets": [
         {"kpi": "net_sales", "month": "2026-10", "channel": None, "value": 1000.0}]})
     assert "Behind target: the month-to-date pace" in footnote(store)
+
+
+def test_a_row_of_fewer_cards_leaves_one_empty_column(uci_month_store, monkeypatch):
+    """UCI's month has three cards in a row of five columns, and one in the next: a phone
+    stacks columns, and the two (four) empty ones were a 50–80 px gap. The room left is one
+    column as wide as the empty ones were: the cards keep their width on a wide screen."""
+    monkeypatch.setenv("KPILIB_STORE", str(uci_month_store.path))
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    rows = [n for n in blocks(at.main) if n.type == "flex_container"
+            and any(c.type == "column" and any(e.type == "metric" for e in blocks(c))
+                    for c in n.children.values())]
+    assert rows
+    for row in rows:
+        columns = list(row.children.values())
+        empty = [c for c in columns if not any(e.type == "metric" for e in blocks(c))]
+        assert len(empty) == 1, len(columns)
+        # Weights as fractions of the row: a card a fifth, the rest the room left.
+        widths = [c.weight for c in columns]
+        assert widths[:-1] == pytest.approx([0.2] * (len(columns) - 1))
+        assert widths[-1] == pytest.approx(1 - 0.2 * (len(columns) - 1))

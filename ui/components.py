@@ -111,7 +111,10 @@ def metrics(names, filters: kpilib.Filters | None = None, spark_by: str | None =
         # with empty columns keeps boxes of its own: a bordered column would show empty.
         whole = len(cards) == n and all(last_year or c["spark"] is not None for c in cards)
         once = shared_reasons(cards)
-        for col, card in zip(st.columns(n, border=whole), cards):
+        # A row of fewer cards than columns: the room left as one column, not one each. A
+        # phone stacks columns, and each empty one was a gap (50–80 px under UCI's three).
+        spec = [1] * len(cards) + ([n - len(cards)] if n > len(cards) else [])
+        for col, card in zip(st.columns(spec, border=whole), cards):
             with col:
                 _draw({**card, "captions": [c for c in card["captions"] if c not in once]},
                       last_year, why, box=col if whole else None)
