@@ -108,7 +108,11 @@ parts = {"Share of ad spend": [spend[c] / spend.sum() for c in channels]}
 if attributable:
     parts["Share of attributed revenue"] = [paid.get(c, 0) / paid.sum() if paid.sum() else 0
                                             for c in channels]
-    parts["Share of new customers"] = [new.get(c, 0) / new.sum() if new.sum() else 0
+    # Among the same channels as the spend and revenue shares: of every new customer (organic
+    # and email too) Paid search's 36 of 119 read as 30 % beside its 67 % of paid revenue,
+    # where it brought 36 of the paid channels' 53.
+    acquired = sum(new.get(c, 0) for c in channels)
+    parts["Share of new customers"] = [new.get(c, 0) / acquired if acquired else 0
                                        for c in channels]
 shares = pd.DataFrame({"channel": [ui.channel_label(c) for c in channels] * len(parts),
                        "share": [v for values in parts.values() for v in values],
