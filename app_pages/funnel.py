@@ -128,4 +128,5 @@ if WEEKLY:
     fig.update_layout(title="Step conversion, week by week")
     fig.update_yaxes(**ui.tick_format("ratio"))
     ui.chart(fig, key="funnel_trend")
+    ui.part_periods_note("week")
 st.caption(kpilib.funnel.__doc__.split("\n\n")[1].replace("\n", " "))

@@ -178,6 +178,7 @@ def trend_section():
         store = ui.active_store()[0]
         ui.draw_chart(trend_figure(str(store.path), store.fingerprint, name, f, spark),
                       key="overview_trend")
+        ui.part_periods_note(spark)
         st.caption(ui.help_text(k))
         ui.show_sql(name, by=spark)
 

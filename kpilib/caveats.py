@@ -664,6 +664,42 @@ def partial_note(kpi: Kpi, f: Facts, start: date | None, end: date | None) -> st
             f"{OPTIONAL_SUMS[c]} column for {days_text(without)}.")
 
 
+def part_periods(by: str | None, start: date | None, end: date | None
+                 ) -> list[tuple[date, date]]:
+    """The weeks (Monday to Sunday, as KPIs group them) or months of a chart by ``by`` that
+    the dates ``start``–``end`` cut: each as (its first day shown, its last day shown). Only
+    the first and the last can be."""
+    if by not in ("week", "month") or start is None or end is None or start > end:
+        return []
+
+    def first(d: date) -> date:
+        return d - timedelta(days=d.weekday()) if by == "week" else d.replace(day=1)
+
+    def last(d: date) -> date:
+        return first(d) + timedelta(days=6) if by == "week" else \
+            (d.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+
+    ends = [(start, min(last(start), end))] if first(start) != start else []
+    if last(end) != end and (first(end) > start or not ends):
+        ends.append((max(first(end), start), end))
+    return ends
+
+
+def part_periods_text(by: str | None, start: date | None, end: date | None) -> str | None:
+    """"The first and last weeks are part weeks (1 Oct – 4 Oct and 26 Oct – 31 Oct 2026
+    only): …" under a chart by week or month whose first or last point covers fewer days than
+    the others (None when none does): a sum there reads as a fall, a rate rests on fewer
+    days."""
+    cut = part_periods(by, start, end)
+    if not cut:
+        return None
+    which = "first and last " if len(cut) == 2 else \
+        "" if cut[0] == (start, end) else "first " if cut[0][0] == start else "last "
+    return (f"The {which}{by}{'s are' if len(cut) == 2 else ' is a'} part {by}"
+            f"{'s' if len(cut) == 2 else ''} ({days_text(cut)} only): a sum there covers "
+            f"fewer days than a whole {by}, a rate rests on fewer days.")
+
+
 def days_text(runs: list[tuple[date, date]]) -> str:
     """Runs of days as a reader says them: "1 Mar – 31 Mar 2025", "2 Apr 2025"."""
     def one(lo: date, hi: date) -> str:

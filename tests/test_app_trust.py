@@ -890,3 +890,19 @@ def test_the_budgets_shares_are_all_among_the_paid_channels(demo_store, monkeypa
     assert set(sums) == {"Share of ad spend", "Share of attributed revenue",
                          "Share of new customers"}
     assert all(abs(v - 1) < 1e-9 for v in sums.values()), sums
+
+
+def test_a_weekly_chart_says_which_weeks_the_dates_cut(demo_store, monkeypatch):
+    """The funnel's step rates week by week over October 2026: its first point is 1–4 Oct
+    (Thursday to Sunday), and Checkout → purchase read ~38 % there against 50–60 % in the
+    whole weeks; over the last 90 days the same week, whole, reads ~53 %. The chart says which
+    weeks are part weeks; so does the Sales trend over the last 90 days, by week and month."""
+    at = page(opened(demo_store, monkeypatch), "funnel")
+    assert ("The first and last weeks are part weeks (1 Oct – 4 Oct 2026 and 26 Oct – 31 Oct "
+            "2026 only)") in texts(at)
+    # 3 Aug – 31 Oct 2026: by week (the default over 90 days), Monday 3 Aug starts a week
+    # and Saturday 31 Oct ends one a day short; by month, August is cut.
+    at = page(opened(demo_store, monkeypatch, period="Last 90 days"), "sales")
+    assert "The last week is a part week (26 Oct – 31 Oct 2026 only)" in texts(at)
+    at.segmented_control(key="sales_grain").set_value("month").run()
+    assert "The first month is a part month (3 Aug – 31 Aug 2026 only)" in texts(at)

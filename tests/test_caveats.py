@@ -537,3 +537,27 @@ def test_days_a_month_is_closed_over_without_an_order():
     friday = replace(_facts(days + [date(2011, 4, 29)]), as_of=date(2011, 4, 30),
                      stored_to=date(2011, 4, 29))
     assert trailing_gap(friday, *april) is None
+
+
+def test_part_weeks_and_months_are_the_first_and_last_the_dates_cut():
+    """Weeks run Monday to Sunday (kpi.GROUPINGS). October 2026 starts on a Thursday and ends
+    on a Saturday: its first week shown is 1–4 Oct (4 of 7 days), its last 26–31 Oct (6 of 7).
+    5–25 Oct runs Monday to Sunday: no part week. 6–8 Oct is one part week. Months: 5 Nov
+    2025 – 31 Oct 2026 cuts November alone; whole months cut none; by day nothing is cut."""
+    from kpilib.caveats import part_periods, part_periods_text
+
+    d = date
+    assert part_periods("week", d(2026, 10, 1), d(2026, 10, 31)) == [
+        (d(2026, 10, 1), d(2026, 10, 4)), (d(2026, 10, 26), d(2026, 10, 31))]
+    assert part_periods("week", d(2026, 10, 5), d(2026, 10, 25)) == []
+    assert part_periods("week", d(2026, 10, 6), d(2026, 10, 8)) == [
+        (d(2026, 10, 6), d(2026, 10, 8))]
+    assert part_periods("month", d(2025, 11, 5), d(2026, 10, 31)) == [
+        (d(2025, 11, 5), d(2025, 11, 30))]
+    assert part_periods("month", d(2025, 11, 1), d(2026, 10, 31)) == []
+    assert part_periods("day", d(2026, 10, 1), d(2026, 10, 31)) == []
+    assert part_periods_text("week", d(2026, 10, 1), d(2026, 10, 31)) == (
+        "The first and last weeks are part weeks (1 Oct – 4 Oct 2026 and 26 Oct – 31 Oct 2026 "
+        "only): a sum there covers fewer days than a whole week, a rate rests on fewer days.")
+    assert part_periods_text("month", d(2026, 1, 1), d(2026, 2, 20)).startswith(
+        "The last month is a part month (1 Feb – 20 Feb 2026 only)")

@@ -116,7 +116,20 @@ def trend(name: str, by: str, key: str, title: str | None = None, split: bool = 
     fig.update_yaxes(title=None, rangemode="tozero", **tick_format(k.unit))
     fig.update_xaxes(title=None)
     chart(fig, key)
+    part_periods_note(by, f)
     return True
+
+
+def part_periods_note(by: str, filters: kpilib.Filters | None = None) -> None:
+    """Under a chart by week or month: which of its points cover fewer days than the others
+    (the dates cut them), so that a short week's sum is not read as a fall."""
+    f = filters or current_filters()
+    note = caveats.part_periods_text(by, f.start, f.end)
+    # In a place that is always there: a period with part weeks and one without keep what
+    # follows in its place in the page (the browser updates it, bench/README.md).
+    slot = st.empty()
+    if note:
+        slot.caption(note)
 
 
 def cohort_curves(df: pd.DataFrame, y: str, title: str, key: str, x_title: str,
