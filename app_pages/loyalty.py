@@ -122,17 +122,20 @@ else:
         "On a narrow screen the colour bar gives each cell's share: tap a cell for its figure.")
     curves = ltv["k"].max() > 0
     if curves:
-        ui.cohort_curves(ui.mark_final("cohort_ltv", ltv, cf), "value",
+        ltv = ui.mark_final("cohort_ltv", ltv, cf)
+        ui.cohort_curves(ltv, "value",
                          "Lifetime value per customer, by cohort", "cohort_ltv",
                          x_title="Months since the first order",
                          named=lambda c: f"{c:%b %Y}" + (f" ({seen(c)[2:]})" if seen(c) else ""))
     else:
         st.info("Lifetime value curves start once a cohort has a month after its first one: "
                 "every cohort here is in its first month.")
-    # "Dashed" only where curves are drawn: under the box saying there are none, it named
-    # lines nowhere on the page.
-    st.caption(("\\* and dashed" if curves else "\\*") + ": not final yet (the month is not "
-               "over, or its orders are still inside the return window). "
+    # The marks said only where some are drawn: "dashed" under the box saying there are no
+    # curves, or "*" beside a heatmap of final months, named what the page did not show.
+    marks = [m for m, shown in [("\\*", (final == 0).any(axis=None)),
+                                ("dashed", curves and not ltv["final"].all())] if shown]
+    st.caption((" and ".join(marks) + ": not final yet (the month is not over, or its orders "
+                "are still inside the return window). " if marks else "")
                + ui.definition("cohort_retention") + " " + ui.definition("cohort_ltv"))
 
 left, right = st.columns(2)

@@ -582,20 +582,34 @@ def test_the_returning_rate_line_says_why_it_runs_above_its_card(demo_store, mon
     assert ("Each day's rate: its customers who had ordered before that day, so it runs above "
             "the card's, whose customers had ordered before the whole period.") in \
         [c.value for c in at.caption]
-    assert "\\* and dashed: not final yet" in texts(at)   # the demo shop's curves are drawn
+    # Its lifetime value curves end dashed (months inside the return window); no cohort
+    # month of the heatmap is still running, so none is starred and no "*" is explained.
+    assert "dashed: not final yet" in texts(at) and "\\*" not in texts(at)
 
 
 def test_captions_of_customer_charts_not_drawn_are_not_left_behind(uci_month_store,
                                                                     monkeypatch):
     """UCI's one month of orders: with nothing stored before it, the returning-customer rate
     is unknown (a box says why) and no cohort has a second month (no lifetime value curves).
-    The caption explaining the rate's line, and the "dashed" of the not-final curves, went
-    on describing a chart that was not there."""
+    The caption explaining the rate's line, and "* and dashed: not final yet", went on
+    describing a chart and marks that were not there."""
     at = page(opened(uci_month_store, monkeypatch), "loyalty")
     assert any(i.value.startswith("Returning-customer rate: Unknown") for i in at.info)
     assert "Each day's rate" not in texts(at)
     assert any(i.value.startswith("Lifetime value curves start once") for i in at.info)
-    assert "\\*: not final yet" in texts(at) and "dashed" not in texts(at)
+    # November is over: its one cohort month is final, nothing starred or dashed to explain.
+    assert "not final yet" not in texts(at) and "dashed" not in texts(at)
+
+
+def test_the_cohort_marks_explained_are_those_drawn(tiny_store, monkeypatch):
+    """The tiny shop's orders end on 2 March 2025, a month its data has not seen the end of:
+    a cohort cell of March is starred ("100.00 % *") and the lifetime value curves end
+    dashed, so both marks are explained."""
+    at = page(opened(tiny_store, monkeypatch), "loyalty")
+    [heatmap] = [json.loads(e.proto.spec) for e in at.get("plotly_chart")
+                 if "Share of each cohort" in json.loads(e.proto.spec)["layout"]["title"]["text"]]
+    assert any(c.endswith(" *") for row in heatmap["data"][0]["text"] for c in row)
+    assert "\\* and dashed: not final yet" in texts(at)
 
 
 def test_last_year_with_far_less_order_history_is_not_compared(tmp_path, monkeypatch):
