@@ -920,3 +920,21 @@ def test_a_weekly_chart_says_which_weeks_the_dates_cut(demo_store, monkeypatch):
     assert "The last week is a part week (26 Oct – 31 Oct 2026 only)" in texts(at)
     at.segmented_control(key="sales_grain").set_value("month").run()
     assert "The first month is a part month (3 Aug – 31 Aug 2026 only)" in texts(at)
+
+
+def test_returns_by_month_has_a_legend_only_when_its_bars_differ(demo_store, tiny_store,
+                                                                  monkeypatch):
+    """The demo shop's returns by refund date are final in every month: a legend of one entry
+    ("final") said nothing and lay over the months' labels at 390 px. The tiny shop's March
+    is not over: its bars differ, and the legend says how."""
+    def chart(store) -> dict:
+        at = page(opened(store, monkeypatch), "returns")
+        [spec] = [json.loads(e.proto.spec) for e in at.get("plotly_chart")
+                  if " by month" in json.loads(e.proto.spec)["layout"]["title"]["text"]]
+        return spec
+
+    demo = chart(demo_store)
+    assert {t["name"] for t in demo["data"]} == {"final"}
+    assert demo["layout"]["showlegend"] is False
+    tiny = chart(tiny_store)
+    assert len(tiny["data"]) > 1 and tiny["layout"]["showlegend"] is True
