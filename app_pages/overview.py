@@ -73,7 +73,12 @@ n_days = unusual["day"].nunique()
 # switch between a period with alerts and one without (Last 30 ⇄ 90 days) shifted the
 # trend, the table and the report by one and the browser drew each of them anew.
 alerts_slot = st.empty()
-if behind or n_days:
+if not (behind or n_days):
+    # Said, not left out: a period without alerts read as alerts switched off, or (a shop
+    # with a month of data) as a quiet month where no day could be judged.
+    alerts_slot.caption(":material/notifications_none: " + alerts.quiet_text(
+        ui.alerts_judged_from(), f.start, f.end, bool(ui.goals())))
+else:
     # Targets are counted only where some are set (Settings).
     counts = ([f"{len(behind)} behind target"] if ui.goals() else []) + \
         [f"{n_days} unusual day{'s' if n_days != 1 else ''}"]

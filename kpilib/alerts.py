@@ -46,6 +46,31 @@ def history_start(start: date) -> date:
     return start - timedelta(days=7 * WEEKS)
 
 
+def judged_from(first: dict[str, date | None]) -> date | None:
+    """The first day any watched KPI is judged on (``first``: first_days): WEEKS weeks after
+    its first stored day. None: nothing stored to judge."""
+    days = [d for d in first.values() if d is not None]
+    return min(days) + timedelta(days=7 * WEEKS) if days else None
+
+
+def quiet_text(since: date | None, start: date, end: date, targets: bool) -> str:
+    """What the Overview says where it has no alert for [start, end]: that none was found,
+    or that its days could not be judged (``since``: judged_from), so that no alert is not
+    read as alerts switched off, or as a quiet month in a shop too new to tell."""
+    how = f"a day is judged against the same weekday over the {WEEKS} weeks before it"
+    if since is None or since > end:
+        return (f"No unusual days can be found in these dates yet: {how}, and these dates "
+                "have less stored data before them" + (f" (days from {since.day} "
+                                                       f"{since:%b %Y} on are judged)"
+                                                       if since else "") + ".")
+    judged = "these dates" if since <= start else \
+        f"{since.day} {since:%b} – {end.day} {end:%b %Y}"
+    return (f"No alerts: no day of {judged} left its weekday's usual range"
+            + (" and no KPI is behind its month's target" if targets else "")
+            + (f" (before {since.day} {since:%b}, less than {WEEKS} weeks of data: not judged)"
+               if since > start else "") + ".")
+
+
 def page_link(kpi: str, start: date, end: date, channels=()) -> str:
     """The app link that opens KPI ``kpi``'s page on [start, end] with these channels."""
     params = {"period": "Custom", "dates": [start.isoformat(), end.isoformat()]}

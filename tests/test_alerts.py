@@ -187,3 +187,22 @@ def test_an_ordinary_month_of_the_demo_shop_has_a_handful_of_unusual_days(demo_s
     # (with mean ± 2 sd, at least ± 15 %, up to 16).
     assert by_month[by_month.index.month != 11].max() <= 5
     assert {date(2025, 11, 26) + timedelta(days=i) for i in range(6)} <= days
+
+
+def test_a_period_without_alerts_says_which_of_its_days_were_judged():
+    """Days are judged from 8 weeks after the first stored day (1 May 2026 + 56 days = 26 Jun
+    2026): a period after it found nothing; one across it names the days judged; one before
+    it says none could be; targets are named only where some are set."""
+    from kpilib.alerts import judged_from, quiet_text
+
+    since = judged_from({"net_sales": date(2026, 5, 1), "sessions": date(2026, 5, 3),
+                         "orders": None})
+    assert since == date(2026, 6, 26)
+    assert quiet_text(since, date(2026, 10, 25), date(2026, 10, 31), False) == \
+        "No alerts: no day of these dates left its weekday's usual range."
+    assert quiet_text(since, date(2026, 6, 1), date(2026, 7, 31), True) == (
+        "No alerts: no day of 26 Jun – 31 Jul 2026 left its weekday's usual range and no KPI "
+        "is behind its month's target (before 26 Jun, less than 8 weeks of data: not judged).")
+    assert quiet_text(since, date(2026, 5, 1), date(2026, 5, 31), False).startswith(
+        "No unusual days can be found in these dates yet")
+    assert judged_from({"net_sales": None}) is None

@@ -177,3 +177,27 @@ def test_a_row_of_fewer_cards_leaves_one_empty_column(uci_month_store, monkeypat
         widths = [c.weight for c in columns]
         assert widths[:-1] == pytest.approx([0.2] * (len(columns) - 1))
         assert widths[-1] == pytest.approx(1 - 0.2 * (len(columns) - 1))
+
+
+def test_a_period_without_alerts_says_so_and_why(demo_store, uci_month_store, monkeypatch):
+    """Over the demo shop's last 7 days no day is unusual: the alerts' box vanished, which
+    read as alerts switched off. A line says none was found. UCI's one month of orders (from
+    1 Nov 2011) has no 8 weeks of data before any of its days: no day could be judged, which
+    is said instead of "no alerts" (8 weeks after 1 Nov is 27 Dec 2011)."""
+    def quiet(store, **params) -> list[str]:
+        monkeypatch.setenv("KPILIB_STORE", str(store.path))
+        at = AppTest.from_file(APP, default_timeout=60)
+        for k, v in params.items():
+            at.query_params[k] = v
+        at.run()
+        assert not at.exception, [e.value for e in at.exception]
+        assert not [e for e in at.expander if e.label.startswith("Alerts: ")]
+        return [c.value for c in at.caption if "notifications_none" in c.value]
+
+    assert quiet(demo_store, period="Last 7 days") == [
+        ":material/notifications_none: No alerts: no day of these dates left its weekday's "
+        "usual range."]
+    assert quiet(uci_month_store) == [
+        ":material/notifications_none: No unusual days can be found in these dates yet: a day "
+        "is judged against the same weekday over the 8 weeks before it, and these dates have "
+        "less stored data before them (days from 27 Dec 2011 on are judged)."]

@@ -10,7 +10,7 @@ from ui.session import (PAGE_FAILED, active_store, can_change, connection, curre
                         up_to_date, upload_store)
 from ui.filters import (current_filters, data_end, data_start, fmt_range, history,
                         months, only, open_why, require_filters, sidebar_filters)
-from ui.plan import kpi, pacing, step_counts, unusual_days, value
+from ui.plan import alerts_judged_from, kpi, pacing, step_counts, unusual_days, value
 from ui.components import (SPARK_COLOURS, by_channel_table, cancelled_words, categorised,
                            change, change_value, channel_label, definition, downloads, fmt,
                            fmt_count, fmt_money, grain, grain_default, has_categories, header,

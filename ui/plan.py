@@ -11,6 +11,7 @@ import functools
 import math
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from datetime import date
 
 import pandas as pd
 import streamlit as st
@@ -321,6 +322,12 @@ def value(name: str, filters: kpilib.Filters | None = None) -> float | None:
 @st.cache_data(show_spinner=False)
 def _first_days(path: str, version: str):
     return alerts.first_days(_connection(path, version))
+
+
+def alerts_judged_from() -> date | None:
+    """The first day the Overview's unusual days can be found on (kpilib.alerts.judged_from)."""
+    store = active_store()[0]
+    return alerts.judged_from(_first_days(str(store.path), store.fingerprint))
 
 
 def unusual_days(filters: kpilib.Filters | None = None) -> pd.DataFrame:
