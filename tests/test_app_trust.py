@@ -938,3 +938,16 @@ def test_returns_by_month_has_a_legend_only_when_its_bars_differ(demo_store, tin
     assert demo["layout"]["showlegend"] is False
     tiny = chart(tiny_store)
     assert len(tiny["data"]) > 1 and tiny["layout"]["showlegend"] is True
+
+
+def test_a_shop_without_order_statuses_is_not_told_how_cancellations_count(
+        demo_store, uci_month_store, monkeypatch):
+    """UCI's orders carry no status: Sales and After-sales said "cancelled orders excluded
+    (they count only in the cancellation rate)" over a cancellation rate "Not tracked". The
+    demo shop's orders have statuses: its pages still say it."""
+    for name in ("sales", "returns"):
+        heading = page(opened(uci_month_store, monkeypatch), name).main.caption[0].value
+        assert heading == "November 2011 · all channels", heading
+        heading = page(opened(demo_store, monkeypatch), name).main.caption[0].value
+        assert heading.endswith("cancelled orders excluded (they count only in the "
+                                "cancellation rate)"), heading

@@ -398,10 +398,14 @@ def fmt_count(v) -> str:
     return fmt(v, "count")
 
 
-def cancelled_words() -> str:
-    """How the figures count cancelled orders in this store, for a page's header line."""
+def cancelled_words() -> str | None:
+    """How the figures count cancelled orders in this store, for a page's header line; None
+    where the orders export has no status (UCI): no order is cancelled there, and "they count
+    only in the cancellation rate" stood over a cancellation rate "Not tracked"."""
     from kpilib.registry import CANCELLED_SHORT
 
+    if "status" in facts().unfilled:
+        return None
     return CANCELLED_SHORT[setting("cancelled_orders")]
 
 
