@@ -195,8 +195,12 @@ if not attributable:
 
 by_month = ui.kpi("roas", months, ("month", "channel")).dropna(subset=["value"])
 by_month["channel"] = by_month["channel"].map(ui.channel_label)
+# Streamlit's colours without its reds: beside "ROAS by channel (red: under target)", a
+# channel drawn red (the third) read as under target every month.
 fig = px.line(by_month, x="period", y="value", color="channel", markers=True,
-              title=f"ROAS by month, {ui.fmt_range(months.start, months.end)}")
+              title=f"ROAS by month, {ui.fmt_range(months.start, months.end)}",
+              color_discrete_sequence=["#0068c9", "#83c9ff", "#29b09d", "#7defa1", "#ff8700",
+                                       "#ffd16a", "#6d3fc0", "#d5dae5"])
 fig.add_hline(y=target, line_dash="dot")
 fig.update_yaxes(title=None, rangemode="tozero", **ui.tick_format("times"))
 # A month a tick: with one month of spend Plotly's own ticks were milliseconds around it.

@@ -951,3 +951,17 @@ def test_a_shop_without_order_statuses_is_not_told_how_cancellations_count(
         heading = page(opened(demo_store, monkeypatch), name).main.caption[0].value
         assert heading.endswith("cancelled orders excluded (they count only in the "
                                 "cancellation rate)"), heading
+
+
+def test_roas_by_month_draws_no_channel_in_the_red_of_under_target(demo_store, monkeypatch):
+    """Beside "ROAS by channel (red: under target)", ROAS by month drew its third channel
+    (Paid social) in Streamlit's red (seen in Chromium), read as under target every month."""
+    at = page(opened(demo_store, monkeypatch), "marketing")
+    [chart] = [json.loads(e.proto.spec) for e in at.get("plotly_chart")
+               if json.loads(e.proto.spec)["layout"]["title"]["text"].startswith("ROAS by month")]
+    # Plotly Express's own colours in the figure are replaced by Streamlit's (whose third is
+    # red) in the browser: the chart gives colours of its own, none of them red.
+    colours = [t["line"]["color"].lower() for t in chart["data"]]
+    assert len(chart["data"]) >= 3
+    assert colours == ["#0068c9", "#83c9ff", "#29b09d", "#7defa1", "#ff8700", "#ffd16a",
+                       "#6d3fc0", "#d5dae5"][:len(colours)]
