@@ -184,13 +184,10 @@ def test_a_period_without_alerts_says_so_and_why(demo_store, uci_month_store, mo
     read as alerts switched off. A line says none was found. UCI's one month of orders (from
     1 Nov 2011) has no 8 weeks of data before any of its days: no day could be judged, which
     is said instead of "no alerts" (8 weeks after 1 Nov is 27 Dec 2011)."""
+    from test_app_trust import opened
+
     def quiet(store, **params) -> list[str]:
-        monkeypatch.setenv("KPILIB_STORE", str(store.path))
-        at = AppTest.from_file(APP, default_timeout=60)
-        for k, v in params.items():
-            at.query_params[k] = v
-        at.run()
-        assert not at.exception, [e.value for e in at.exception]
+        at = opened(store, monkeypatch, **params)
         assert not [e for e in at.expander if e.label.startswith("Alerts: ")]
         return [c.value for c in at.caption if "notifications_none" in c.value]
 
