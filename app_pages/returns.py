@@ -87,8 +87,9 @@ else:
     fig.update_yaxes(title=None, **ui.tick_format("money"))
     fig.update_xaxes(title=None, type="category")
     # A legend of one entry ("final") says nothing, and on a phone it lay over the months'
-    # labels: shown only when the bars differ.
-    fig.update_layout(showlegend=monthly["state"].nunique() > 1)
+    # labels: shown when the bars differ, or when they are all of another kind (UCI's one
+    # month, not over: a grey bar that nothing explained without it).
+    fig.update_layout(showlegend=set(monthly["state"]) != {"final"})
     ui.chart(fig, key="returns_by_month")
     if (monthly["state"] == "not final").any():
         st.caption(f"Months marked *not final* still have orders inside the {window}-day "

@@ -923,10 +923,11 @@ def test_a_weekly_chart_says_which_weeks_the_dates_cut(demo_store, monkeypatch):
 
 
 def test_returns_by_month_has_a_legend_only_when_its_bars_differ(demo_store, tiny_store,
-                                                                  monkeypatch):
+                                                                  tmp_path, monkeypatch):
     """The demo shop's returns by refund date are final in every month: a legend of one entry
     ("final") said nothing and lay over the months' labels at 390 px. The tiny shop's March
-    is not over: its bars differ, and the legend says how."""
+    is not over: its bars differ, and the legend says how. A shop of one month not over (UCI's
+    December 2010, to the 23rd) had one grey bar that nothing explained: the legend says."""
     def chart(store) -> dict:
         at = page(opened(store, monkeypatch), "returns")
         [spec] = [json.loads(e.proto.spec) for e in at.get("plotly_chart")
@@ -938,6 +939,25 @@ def test_returns_by_month_has_a_legend_only_when_its_bars_differ(demo_store, tin
     assert demo["layout"]["showlegend"] is False
     tiny = chart(tiny_store)
     assert len(tiny["data"]) > 1 and tiny["layout"]["showlegend"] is True
+    # One kind of bar that is not "final" (a shop whose only month, March 2025, runs to its
+    # 3rd: the tiny shop's o8 of 2 March, refunded €20 on the 3rd): the legend is what says
+    # why it is grey.
+    import shutil
+
+    from kpilib import Store
+    from kpilib.ingest import ingest
+
+    orders = (Path(__file__).parent / "data" / "tiny" / "orders.csv").read_text().splitlines()
+    (tmp_path / "orders.csv").write_text(
+        "\n".join([orders[0]] + [x for x in orders if x.startswith("o8,")]) + "\n")
+    (tmp_path / "refunds.csv").write_text("refund_id,order_id,refunded_at,amount,reason\n"
+                                          "r9,o8,2025-03-03 10:00:00,20.00,damaged\n")
+    march = Store(tmp_path / "march")
+    ingest(march, [tmp_path / "orders.csv", tmp_path / "refunds.csv"])
+    one = chart(march)
+    assert [t["name"] for t in one["data"]] == ["month not over"]
+    assert one["layout"]["showlegend"] is True
+    shutil.rmtree(tmp_path / "march")
 
 
 def test_a_shop_without_order_statuses_is_not_told_how_cancellations_count(
