@@ -126,7 +126,9 @@ if WEEKLY:
     fig = go.Figure([go.Scatter(x=d["period"], y=d["value"], name=s, mode="lines+markers")
                      for s, d in trend.groupby("step", sort=False)])
     fig.update_layout(title="Step conversion, week by week")
-    fig.update_yaxes(**ui.tick_format("ratio"))
+    # From 0, as every trend: a scale from 10 % made a few points' change a swing.
+    fig.update_yaxes(rangemode="tozero", **ui.tick_format("ratio"))
+    ui.period_axis(fig, "week", trend["period"])
     ui.chart(fig, key="funnel_trend")
     ui.part_periods_note("week")
 st.caption(kpilib.funnel.__doc__.split("\n\n")[1].replace("\n", " "))

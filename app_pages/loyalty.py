@@ -53,12 +53,14 @@ kinds = ("First seen in this export", "Seen before in this export") if unseen el
     ("New", "Returning")
 new = ui.kpi("new_customers", by=by).assign(kind=kinds[0])
 ret = ui.kpi("returning_customers", by=by).assign(kind=kinds[1])
-fig = px.bar(pd.concat([new, ret]), x="period", y="value", color="kind",
+both = pd.concat([new, ret])
+fig = px.bar(both, x="period", y="value", color="kind",
              title="Customers first seen and seen before" if unseen
              else "New and returning customers",
              color_discrete_map=dict(zip(kinds, ("#4c78a8", "#f58518"))))
 fig.update_yaxes(title=None, **ui.tick_format("count"))
 fig.update_xaxes(title=None)
+ui.period_axis(fig, by, both["period"])
 ui.chart(fig, key="new_vs_returning")
 short = caveats.short_history(ui.facts(), f.start)
 st.caption((f"Not split into new and returning: {unseen}. " if unseen else "")

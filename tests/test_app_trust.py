@@ -985,3 +985,25 @@ def test_roas_by_month_draws_no_channel_in_the_red_of_under_target(demo_store, m
     assert len(chart["data"]) >= 3
     assert colours == ["#0068c9", "#83c9ff", "#29b09d", "#7defa1", "#ff8700", "#ffd16a",
                        "#6d3fc0", "#d5dae5"][:len(colours)]
+
+
+def test_a_chart_of_one_month_draws_it_and_names_it(demo_store, monkeypatch):
+    """Sales over last month (October 2026) shown by month: one month of stacked areas drew
+    nothing, under ticks in hours ("23:59:59.999 Sep 30, 2026"); Customers' bars were named
+    "00:00:00 Oct 1, 2026". Months are drawn as bars, and a chart of three points or fewer is
+    labelled by them. The funnel's weekly rates start at 0, as every trend."""
+    def charts(name: str, grain_key: str | None = None) -> dict[str, dict]:
+        at = page(opened(demo_store, monkeypatch, period="Last month"), name)
+        if grain_key:
+            at.segmented_control(key=grain_key).set_value("month").run()
+        return {json.loads(e.proto.spec)["layout"]["title"]["text"]: json.loads(e.proto.spec)
+                for e in at.get("plotly_chart")}
+
+    sales = charts("sales", "sales_grain")["Net sales by channel"]
+    assert {t["type"] for t in sales["data"]} == {"bar"}
+    assert sales["layout"]["xaxis"]["ticktext"] == ["Oct 2026"]
+    [customers] = [c for t, c in charts("loyalty", "loyalty_grain").items()
+                   if t.startswith("New and returning") or t.startswith("Customers first")]
+    assert customers["layout"]["xaxis"]["ticktext"] == ["Oct 2026"]
+    funnel = charts("funnel")["Step conversion, week by week"]
+    assert funnel["layout"]["yaxis"]["rangemode"] == "tozero"

@@ -19,8 +19,8 @@ from ui.components import (SPARK_COLOURS, by_channel_table, cancelled_words, cat
                            scroll_hint, show_sql, sparkline, split_by, table, top_and_other,
                            verdict)
 from ui.components import NARROW_CSS
-from ui.charts import (bar_text, chart, cohort_curves, draw_chart, part_periods_note, styled,
-                       tick_format, trend)
+from ui.charts import (bar_text, chart, cohort_curves, draw_chart, part_periods_note,
+                       period_axis, styled, tick_format, trend)
 from ui.why import why_view
 from ui.session import outdated
 from ui.session import importers

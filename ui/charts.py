@@ -107,7 +107,10 @@ def trend(name: str, by: str, key: str, title: str | None = None, split: bool = 
             fig = px.line(df, x="period", y="value", color="channel", title=title or k.label)
         else:
             # Stacked areas cannot show a negative day (refunds above sales); stacked bars can.
-            draw = px.bar if (df["value"] < 0).any() else px.area
+            # Months are totals, bars too: one month's areas drew nothing, three drew a slope
+            # through weeks that have no figure of their own.
+            draw = px.bar if (df["value"] < 0).any() or by == "month" or \
+                df["period"].nunique() < 3 else px.area
             fig = draw(df, x="period", y="value", color="channel", title=title or k.label)
     else:
         df = kpi(name, filters, by=by)
@@ -115,9 +118,24 @@ def trend(name: str, by: str, key: str, title: str | None = None, split: bool = 
     # From 0, as the Overview's trend: a scale cut near the lowest day makes a dip a fall.
     fig.update_yaxes(title=None, rangemode="tozero", **tick_format(k.unit))
     fig.update_xaxes(title=None)
+    period_axis(fig, by, df["period"])
     chart(fig, key)
     part_periods_note(by, f)
     return True
+
+
+# How a point of each grain is written under a chart of a few of them.
+PERIOD_TICKS = {"day": "%d %b %Y", "week": "%d %b %Y", "month": "%b %Y"}
+
+
+def period_axis(fig, by: str, periods) -> None:
+    """A chart by day, week or month of three points or fewer, labelled by its points:
+    Plotly's own ticks for them are hours ("23:59:59.999 Sep 30, 2026" under last month by
+    month). More points keep Plotly's ticks, which a phone fits."""
+    points = sorted(pd.to_datetime(pd.Series(list(periods))).dropna().unique())
+    if by in PERIOD_TICKS and 0 < len(points) <= 3:
+        fig.update_xaxes(tickvals=points,
+                         ticktext=[pd.Timestamp(p).strftime(PERIOD_TICKS[by]) for p in points])
 
 
 def part_periods_note(by: str, filters: kpilib.Filters | None = None) -> None:
