@@ -138,7 +138,8 @@ else:
                                 ("dashed", curves and not ltv["final"].all())] if shown]
     st.caption((" and ".join(marks) + ": not final yet (the month is not over, or its orders "
                 "are still inside the return window). " if marks else "")
-               + ui.definition("cohort_retention") + " " + ui.definition("cohort_ltv"))
+               + ui.definition("cohort_retention")
+               + (" " + ui.definition("cohort_ltv") if curves else ""))
 
 left, right = st.columns(2)
 with left:
@@ -159,9 +160,11 @@ with right:
     # The card's 2 % beside a line up to 43 % read as a contradiction (UCI's first month).
     # Said under the line only: under the box saying why there is none, it described nothing.
     if ui.trend("returning_customer_rate", by, key="returning_rate_trend"):
+        # "Runs above" read false beside a small shop's days at 0 %: over the period it
+        # does, a day of a few customers may not.
         st.caption(f"Each {by}'s rate: its customers who had ordered before that {by}, so "
-                   "it runs above the card's, whose customers had ordered before the whole "
-                   "period.")
+                   "over the period it runs above the card's, whose customers had ordered "
+                   f"before the whole period (a {by} of few customers may fall below it).")
 
 st.subheader("RFM segments")
 st.caption(ui.definition("rfm_segments") + (f" 'New' is one stored order: {unseen}."

@@ -201,7 +201,9 @@ fig = px.line(by_month, x="period", y="value", color="channel", markers=True,
               title=f"ROAS by month, {ui.fmt_range(months.start, months.end)}",
               color_discrete_sequence=["#0068c9", "#83c9ff", "#29b09d", "#7defa1", "#ff8700",
                                        "#ffd16a", "#6d3fc0", "#d5dae5"])
-fig.add_hline(y=target, line_dash="dot")
+# Named as on ROAS by channel: a dotted line alone was a target nobody was told about.
+fig.add_hline(y=target, line_dash="dot", annotation_text=f"target {target:.1f}×",
+              annotation_position="bottom right")
 fig.update_yaxes(title=None, rangemode="tozero", **ui.tick_format("times"))
 # A month a tick: with one month of spend Plotly's own ticks were milliseconds around it.
 # A month a tick for a few months: with one month of spend Plotly's own ticks were
